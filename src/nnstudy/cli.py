@@ -1,0 +1,156 @@
+"""The `nnstudy` command. Bad input: one line on stderr, exit 2; failed trials: exit 1."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from rich.console import Console
+from rich.table import Table
+
+from .errors import StudyError
+
+EXIT_OK, EXIT_TRIALS_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line instead of usage + message
+        raise StudyError(f"{self.prog}: {message} (see --help)")
+
+
+def build_parser() -> Parser:
+    p = Parser(prog="nnstudy", description="One study file in, one report out.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
+
+    r = sub.add_parser("run", help="train every trial not yet done, then write the report")
+    r.add_argument("study", help="the study file (TOML)")
+    r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a key of the study file, e.g. --set train.epochs=1 (repeatable)")
+    r.add_argument("--store", help="store folder or database URL (default ./runs or $NNSTUDY_STORE)")
+    r.add_argument("--workers", type=int, help="worker processes (default: the number of cores)")
+    r.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    r.add_argument("--stack", default="auto", choices=["auto", "on", "off"],
+                   help="train trials of equal shapes as one stacked program (GPU)")
+    r.add_argument("--executor", default="local", choices=["local"])
+    r.add_argument("--fail-fast", action="store_true", help="stop at the first failed trial")
+
+    rep = sub.add_parser("report", help="rewrite a study's report from the store")
+    rep.add_argument("study", help="the study's name (or its study file)")
+    rep.add_argument("--store")
+    rep.add_argument("--out", help="output folder (default: <store>/<study>)")
+
+    ls = sub.add_parser("ls", help="studies in the store, with progress")
+    ls.add_argument("--store")
+
+    show = sub.add_parser("show", help="one trial's config, history and status")
+    show.add_argument("trial_id", help="a trial id (or a unique prefix)")
+    show.add_argument("--store")
+
+    data = sub.add_parser("data", help="datasets")
+    dsub = data.add_subparsers(dest="data_command", required=True, parser_class=Parser)
+    dsub.add_parser("ls", help="datasets, and where each is found")
+    fetch = dsub.add_parser("fetch", help="fetch a dataset into the cache")
+    fetch.add_argument("name")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        return COMMANDS[args.command](args)
+    except StudyError as e:
+        print(f"nnstudy: error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("nnstudy: interrupted; finished trials are stored, run again to continue", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def cmd_run(args) -> int:
+    from . import api
+    from .spec import parse_overrides
+
+    if args.workers is not None and args.workers < 1:
+        raise StudyError(f"--workers {args.workers}: must be at least 1")
+    overrides = parse_overrides(args.set, args.study)
+    console = Console(stderr=True)
+    study = api.run(args.study, store=args.store, set=overrides, workers=args.workers, device=args.device,
+                    fail_fast=args.fail_fast, console=console)
+    s = study.summary
+    out = (study._store.url.removeprefix("sqlite:///").rsplit("/", 1)[0] if "sqlite" in study._store.url
+           else "runs")
+    console.print(f"ran {s.ran}, skipped {s.skipped} already stored; report: {out}/{study.name}/report.html")
+    return EXIT_OK if s.ok and s.busy == 0 else EXIT_TRIALS_FAILED
+
+
+def cmd_report(args) -> int:
+    from . import api
+
+    name = args.study
+    if name.endswith(".toml") and os.path.exists(name):
+        from .spec import read_study
+
+        name = read_study(name)[0].study.name
+    paths = api.load(name, store=args.store).report(args.out)
+    print(f"wrote {len(paths)} files to {paths[0].parent if paths else args.out}")
+    return EXIT_OK
+
+
+def cmd_ls(args) -> int:
+    from .store import Store
+
+    rows = Store(args.store, create=False).studies()
+    table = Table("study", "done", "failed", "diverged", "pending", "total", "updated", "description")
+    for r in rows:
+        table.add_row(r["name"], str(r["done"]), str(r["failed"]), str(r["diverged"]),
+                      str(r["pending"] + r["running"]), str(r["total"]), r["updated_at"], r["description"])
+    Console().print(table)
+    return EXIT_OK
+
+
+def cmd_show(args) -> int:
+    from .store import Store
+
+    found = Store(args.store, create=False).find_trials(args.trial_id)
+    if not found:
+        raise StudyError(f"no trial {args.trial_id!r} in the store")
+    console = Console()
+    for t in found:
+        console.print(f"[bold]trial {t['trial_id']}[/] of study {t['study']}  seed {t['seed']}  "
+                      f"status [bold]{t['status']}[/]", highlight=False)
+        if t["error"]:
+            console.print(f"error: {t['error']}", highlight=False, markup=False)
+        console.print_json(t["config_json"])
+        if t["final_json"]:
+            console.print("final: " + json.dumps(json.loads(t["final_json"])), highlight=False, markup=False)
+        hist = t["history"]
+        if len(hist):
+            wide = hist[~hist.metric.str.startswith("grad_norm/")].pivot(index="epoch", columns="metric",
+                                                                        values="value")
+            console.print(wide.to_string(float_format=lambda v: f"{v:.4g}"), markup=False, highlight=False)
+    return EXIT_OK
+
+
+def cmd_data(args) -> int:
+    from . import data
+
+    if args.data_command == "ls":
+        table = Table("dataset", "task", "input", "classes", "found at", "source")
+        for name in data.names():
+            i = data.info(name)
+            table.add_row(name, i.task, "×".join(map(str, i.input_shape)), str(i.n_classes or "-"),
+                          data.locate(name) or "[yellow]not fetched[/]", i.source)
+        Console().print(table)
+        return EXIT_OK
+    console = Console(stderr=True)
+    where = data.fetch(args.name, progress=lambda line: console.print(line, markup=False, highlight=False))
+    print(f"{args.name}: {where}")
+    return EXIT_OK
+
+
+COMMANDS = {"run": cmd_run, "report": cmd_report, "ls": cmd_ls, "show": cmd_show, "data": cmd_data}
+
+if __name__ == "__main__":
+    sys.exit(main())

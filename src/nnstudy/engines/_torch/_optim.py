@@ -1,0 +1,38 @@
+"""Optimizers and learning-rate schedules by study-file name."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+
+def make_optimizer(params: list[torch.nn.Parameter], tc: dict[str, Any]) -> torch.optim.Optimizer:
+    name, lr, wd = tc["optimizer"], tc["lr"], tc["weight_decay"]
+    betas, eps = (tc["beta1"], tc["beta2"]), tc["eps"]
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr, weight_decay=wd)
+    if name in ("momentum", "nesterov"):
+        return torch.optim.SGD(params, lr=lr, momentum=tc["momentum"], nesterov=name == "nesterov",
+                               weight_decay=wd)
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr, betas=betas, eps=eps, weight_decay=wd)
+    if name == "adamw":
+        return torch.optim.AdamW(params, lr=lr, betas=betas, eps=eps, weight_decay=wd)
+    if name == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr, eps=eps, weight_decay=wd)
+    if name == "adagrad":
+        return torch.optim.Adagrad(params, lr=lr, eps=eps, weight_decay=wd)
+    if name == "adadelta":
+        return torch.optim.Adadelta(params, lr=lr, weight_decay=wd)
+    if name == "lbfgs":
+        return torch.optim.LBFGS(params, lr=lr, line_search_fn="strong_wolfe")
+    raise ValueError(f"unknown optimizer {name!r}")
+
+
+def make_schedule(opt: torch.optim.Optimizer, sc: dict[str, Any], epochs: int):
+    if sc["kind"] == "step":
+        return torch.optim.lr_scheduler.StepLR(opt, step_size=sc["step_size"], gamma=sc["gamma"])
+    if sc["kind"] == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
+    return None

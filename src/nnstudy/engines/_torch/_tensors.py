@@ -1,0 +1,64 @@
+"""The dataset moved to the device once, as tensors, and batched evaluation on it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from ...data._dataset import Dataset
+
+EVAL_CHUNK = 8192
+
+
+@dataclass
+class DeviceData:
+    splits: dict[str, tuple[torch.Tensor, torch.Tensor]]  # name -> (x (n, d), y (n,) long | (n, k))
+    regression: bool
+
+    @classmethod
+    def from_dataset(cls, data: Dataset, device: torch.device, dtype: torch.dtype) -> "DeviceData":
+        regression = data.task == "regression"
+        splits = {}
+        for name in ("train", "val", "test"):
+            x = torch.as_tensor(getattr(data, f"x_{name}"), dtype=dtype, device=device).flatten(1)
+            y = torch.as_tensor(getattr(data, f"y_{name}"), device=device)
+            y = y.to(dtype) if regression else y.long()
+            splits[name] = (x, y)
+        return cls(splits, regression)
+
+
+def loss_fn(out: torch.Tensor, y: torch.Tensor, regression: bool) -> torch.Tensor:
+    return F.mse_loss(out, y) if regression else F.cross_entropy(out, y)
+
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, dd: DeviceData) -> dict[str, torch.Tensor]:
+    """Loss and accuracy (or MSE/RMSE) per split, as 0-d device tensors: no host sync here."""
+    was_training = model.training
+    model.eval()
+    out: dict[str, torch.Tensor] = {}
+    for name, (x, y) in dd.splits.items():
+        n = x.shape[0]
+        if n == 0:
+            continue
+        loss_sum = torch.zeros((), dtype=torch.float64, device=x.device)
+        hits = torch.zeros((), dtype=torch.float64, device=x.device)
+        for start in range(0, n, EVAL_CHUNK):
+            xb, yb = x[start:start + EVAL_CHUNK], y[start:start + EVAL_CHUNK]
+            pred = model(xb)
+            if dd.regression:
+                loss_sum += F.mse_loss(pred, yb, reduction="sum").double() / yb.shape[1]
+            else:
+                loss_sum += F.cross_entropy(pred, yb, reduction="sum").double()
+                hits += (pred.argmax(1) == yb).sum()
+        mean = loss_sum / n
+        out[f"{name}_loss"] = mean
+        if dd.regression:
+            out[f"{name}_mse"] = mean
+            out[f"{name}_rmse"] = mean.sqrt()
+        else:
+            out[f"{name}_accuracy"] = hits / n
+    model.train(was_training)
+    return out

@@ -1,0 +1,92 @@
+"""Sweep grids × seeds → trials, each with its fully resolved config and a stable id."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import itertools
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import StudyError
+from ._load import set_dotted, validate
+from ._schema import StudyFile
+
+HASHED_SECTIONS = ("data", "model", "train")
+
+
+@dataclass(frozen=True)
+class Trial:
+    trial_id: str
+    seed: int
+    config: dict[str, Any]  # resolved sections data/model/train, JSON-able
+    point: dict[str, Any]  # the swept keys' values for this trial
+
+    def get(self, dotted: str) -> Any:
+        node: Any = self.config
+        for part in dotted.split("."):
+            node = node[part]
+        return node
+
+
+def trial_id(config: dict[str, Any], seed: int) -> str:
+    blob = json.dumps({"config": {k: config[k] for k in HASHED_SECTIONS}, "seed": seed},
+                      sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+def swept_keys(study: StudyFile) -> list[str]:
+    keys: list[str] = []
+    for grid in study.grids():
+        keys += [k for k in grid if k not in keys]
+    return keys
+
+
+def expand(study: StudyFile, label: str = "<study>") -> list[Trial]:
+    """Every configuration of every grid (duplicates dropped, first kept) times every seed."""
+    base = study.model_dump(mode="json")
+    keys = swept_keys(study)
+    points: list[dict[str, Any]] = []
+    configs: list[dict[str, Any]] = []
+    for grid in study.grids():
+        for key, values in grid.items():
+            _check_grid_entry(base, key, values, label)
+        for combo in itertools.product(*grid.values()):
+            point = dict(zip(grid.keys(), combo))
+            raw = copy.deepcopy(base)
+            raw.pop("sweep")
+            for key, value in point.items():
+                set_dotted(raw, key, value, label, origin="sweep")
+            try:
+                resolved = validate(raw, label).model_dump(mode="json")
+            except StudyError as e:
+                where = ", ".join(f"{k}={json.dumps(v)}" for k, v in point.items())
+                raise StudyError(f"{e} (in the sweep point {where})") from None
+            full_point = {k: _lookup(resolved, k) for k in keys}
+            if full_point not in points:
+                points.append(full_point)
+                configs.append({k: resolved[k] for k in HASHED_SECTIONS})
+    if not points:
+        points, configs = [{}], [{k: base[k] for k in HASHED_SECTIONS}]
+    return [Trial(trial_id(cfg, seed), seed, cfg, point)
+            for cfg, point in zip(configs, points)
+            for seed in study.trials.seed_list()]
+
+
+def _check_grid_entry(base: dict, key: str, values: Any, label: str) -> None:
+    parts = key.split(".")
+    if parts[0] not in HASHED_SECTIONS:
+        raise StudyError(f"{label}: sweep.{key}: only data, model and train keys can be swept")
+    if _lookup(base, key, missing=KeyError) is KeyError:
+        raise StudyError(f"{label}: sweep.{key}: no such key in the study (e.g. train.lr, model.hidden)")
+    if not isinstance(values, list) or not values:
+        raise StudyError(f"{label}: sweep.{key}: must be a non-empty list of values")
+
+
+def _lookup(node: Any, dotted: str, missing: Any = None) -> Any:
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return missing
+        node = node[part]
+    return node

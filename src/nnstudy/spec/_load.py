@@ -1,0 +1,130 @@
+"""Read a study file (or a dict), apply ``--set`` overrides, validate, and explain errors in one line."""
+
+from __future__ import annotations
+
+import copy
+import json
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from ..errors import StudyError
+from ._schema import MODEL_KINDS, ModelBase, StudyFile
+
+SECTIONS = ("study", "data", "model", "train", "sweep", "trials", "report")
+
+
+def read_study(source: str | Path | dict, overrides: dict[str, Any] | None = None) -> tuple[StudyFile, str, str]:
+    """Returns the validated study, its source text and the label used in error messages."""
+    if isinstance(source, dict):
+        raw, text, label = copy.deepcopy(source), "", "<dict>"
+    else:
+        path = Path(source)
+        label = str(source)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise StudyError(f"{label}: no such study file") from None
+        except (OSError, UnicodeDecodeError) as e:
+            raise StudyError(f"{label}: cannot read the study file ({e})") from None
+        try:
+            raw = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as e:
+            raise StudyError(f"{label}: not valid TOML: {e}") from None
+    for key, value in (overrides or {}).items():
+        set_dotted(raw, key, value, label, origin="--set")
+    return validate(raw, label), text, label
+
+
+def validate(raw: dict, label: str) -> StudyFile:
+    unknown = [k for k in raw if k not in SECTIONS]
+    if unknown:
+        raise StudyError(f"{label}: {unknown[0]}: unknown section (allowed: {', '.join(SECTIONS)})")
+    for name in SECTIONS:
+        if name in raw and not isinstance(raw[name], (dict, list) if name == "sweep" else dict):
+            raise StudyError(f"{label}: {name}: must be a table")
+    if "study" not in raw:
+        raise StudyError(f"{label}: study: missing section [study] with a name")
+    if "data" not in raw:
+        raise StudyError(f"{label}: data: missing section [data] with a dataset name")
+    raw = dict(raw)
+    raw["model"] = validate_model(raw.get("model", {}), label)
+    try:
+        return StudyFile.model_validate(raw)
+    except ValidationError as e:
+        raise StudyError(f"{label}: {explain(e, root=StudyFile)}") from None
+
+
+def validate_model(section: dict, label: str, prefix: str = "model") -> ModelBase:
+    kind = section.get("kind", "mlp")
+    cls = MODEL_KINDS.get(kind) if isinstance(kind, str) else None
+    if cls is None:
+        raise StudyError(f"{label}: {prefix}.kind: unknown model kind {kind!r} (allowed: {', '.join(MODEL_KINDS)})")
+    try:
+        return cls.model_validate(section)
+    except ValidationError as e:
+        raise StudyError(f"{label}: {explain(e, prefix, cls)}") from None
+
+
+def explain(err: ValidationError, prefix: str = "", root: Any = None) -> str:
+    """The first error as 'dotted.key: what is wrong (what is allowed)'."""
+    e = err.errors(include_url=False)[0]
+    loc = [str(p) for p in e["loc"] if not _is_union_tag(p)]
+    key = ".".join(([prefix] if prefix else []) + loc) or "(top level)"
+    kind, msg, got = e["type"], e["msg"], e.get("input")
+    if kind == "extra_forbidden":
+        allowed = _allowed_keys(root, e["loc"])
+        return f"{key}: unknown key" + (f" (allowed: {allowed})" if allowed else "")
+    if kind == "missing":
+        return f"{key}: required key is missing"
+    if kind == "literal_error":
+        return f"{key}: {got!r} is not allowed ({msg.removeprefix('Input should be ')})"
+    if kind == "value_error":
+        return f"{key}: {msg.removeprefix('Value error, ')}"
+    return f"{key}: {msg[0].lower() + msg[1:]} (got {json.dumps(got, default=str)})"
+
+
+def _is_union_tag(part: Any) -> bool:
+    return isinstance(part, str) and (part.startswith(("int", "float", "list[", "dict[", "literal[", "constrained"))
+                                      or part in {"str", "bool"})
+
+
+def _allowed_keys(root: Any, loc: tuple) -> str:
+    node = root
+    for part in loc[:-1]:
+        field = getattr(node, "model_fields", {}).get(part)
+        node = field.annotation if field is not None else None
+    return ", ".join(getattr(node, "model_fields", None) or [])
+
+
+def set_dotted(raw: dict, key: str, value: Any, label: str, origin: str) -> None:
+    parts = key.split(".")
+    if len(parts) < 2 or parts[0] not in SECTIONS or not all(parts):
+        raise StudyError(f"{label}: {origin} {key}: not a dotted key such as train.lr")
+    node = raw
+    for part in parts[:-1]:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise StudyError(f"{label}: {origin} {key}: {part} is not a table")
+        node = child
+    node[parts[-1]] = value
+
+
+def parse_value(text: str) -> Any:
+    """A ``--set`` value: TOML syntax (numbers, booleans, quoted strings, [lists]), else a bare string."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def parse_overrides(items: list[str], label: str) -> dict[str, Any]:
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise StudyError(f"{label}: --set {item}: expected KEY=VALUE, e.g. --set train.epochs=1")
+        out[key.strip()] = parse_value(value.strip())
+    return out

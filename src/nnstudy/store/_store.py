@@ -1,0 +1,252 @@
+"""The store: studies, trials, per-epoch metrics and artifacts. Only the executor writes while a study runs."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import socket
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable
+
+import pandas as pd
+from sqlalchemy import and_, create_engine, delete, event, func, insert, or_, select, update
+from sqlalchemy.engine import Engine
+
+from ..errors import StudyError
+from . import _schema as s
+from ._snapshot import Artifact, StudySnapshot
+
+FINAL_STATES = ("done", "diverged")
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def owner_tag() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def resolve_url(store: str | Path | None) -> str:
+    store = str(store or os.environ.get("NNSTUDY_STORE") or "runs")
+    if "://" in store:
+        return store
+    return f"sqlite:///{Path(store) / 'nnstudy.sqlite'}"
+
+
+def store_dir(store: str | Path | None) -> Path:
+    """Where reports go: the store folder for SQLite, ./runs otherwise."""
+    url = resolve_url(store)
+    return Path(url.removeprefix("sqlite:///")).parent if url.startswith("sqlite:///") else Path("runs")
+
+
+class Store:
+    def __init__(self, store: str | Path | None = None, create: bool = True):
+        self.url = resolve_url(store)
+        if self.url.startswith("sqlite:///"):
+            path = Path(self.url.removeprefix("sqlite:///"))
+            if not path.exists() and not create:
+                raise StudyError(f"no store at {path} (run a study first, or pass --store)")
+            path.parent.mkdir(parents=True, exist_ok=True)
+        self.engine: Engine = create_engine(self.url, future=True)
+        if self.url.startswith("sqlite"):
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        s.metadata.create_all(self.engine)
+        self._check_version()
+
+    def _check_version(self) -> None:
+        with self.engine.begin() as c:
+            row = c.execute(select(s.meta.c.value).where(s.meta.c.key == "schema_version")).first()
+            if row is None:
+                c.execute(insert(s.meta).values(key="schema_version", value=str(s.SCHEMA_VERSION)))
+            elif int(row[0]) != s.SCHEMA_VERSION:
+                raise StudyError(f"store {self.url} has schema version {row[0]}; this nnstudy reads "
+                                 f"version {s.SCHEMA_VERSION}")
+
+    # --- writing, by the executor -------------------------------------------------------------
+
+    def register(self, name: str, description: str, spec: dict, source: str, task: str, metrics: list[str],
+                 swept: list[str], trials: list, environment: dict[str, str]) -> None:
+        """Upsert the study and add its trials that the store does not hold yet, in one transaction."""
+        stamp = now()
+        values = dict(description=description, spec_json=json.dumps(spec), source=source, task=task,
+                      metrics_json=json.dumps(metrics), swept_keys_json=json.dumps(swept),
+                      trial_ids_json=json.dumps([t.trial_id for t in trials]),
+                      environment_json=json.dumps(environment), updated_at=stamp)
+        with self.engine.begin() as c:
+            sid = c.execute(select(s.studies.c.id).where(s.studies.c.name == name)).scalar()
+            if sid is None:
+                sid = c.execute(insert(s.studies).values(name=name, created_at=stamp, **values)).inserted_primary_key[0]
+            else:
+                c.execute(update(s.studies).where(s.studies.c.id == sid).values(**values))
+            known = set(c.execute(select(s.trials.c.trial_id).where(s.trials.c.study_id == sid)).scalars())
+            rows = [dict(study_id=sid, trial_id=t.trial_id, seed=t.seed, config_json=json.dumps(t.config),
+                         point_json=json.dumps(t.point), status="pending") for t in trials
+                    if t.trial_id not in known]
+            if rows:
+                c.execute(insert(s.trials), rows)
+
+    def todo(self, name: str) -> tuple[list[str], list[str]]:
+        """(trial ids to run, trial ids running in another live process) among the study's current trials."""
+        sid, ids = self._study_ids(name)
+        with self.engine.begin() as c:
+            rows = c.execute(select(s.trials.c.trial_id, s.trials.c.status, s.trials.c.owner)
+                             .where(s.trials.c.study_id == sid)).all()
+        state = {r.trial_id: (r.status, r.owner) for r in rows}
+        todo, busy = [], []
+        for tid in ids:
+            status, owner = state[tid]
+            if status in FINAL_STATES:
+                continue
+            if status == "running" and _alive(owner) and owner != owner_tag():
+                busy.append(tid)
+            else:
+                todo.append(tid)
+        return todo, busy
+
+    def claim(self, name: str, trial_id: str) -> bool:
+        """Mark a trial running for this process, unless it is final or another live process holds it."""
+        sid, _ = self._study_ids(name)
+        t = s.trials.c
+        with self.engine.begin() as c:
+            row = c.execute(select(t.status, t.owner).where(t.study_id == sid, t.trial_id == trial_id)).one()
+            if row.status in FINAL_STATES or (row.status == "running" and _alive(row.owner)
+                                              and row.owner != owner_tag()):
+                return False
+            cond = and_(t.study_id == sid, t.trial_id == trial_id, t.status == row.status,
+                        t.owner.is_(None) if row.owner is None else t.owner == row.owner)
+            done = c.execute(update(s.trials).where(cond).values(status="running", owner=owner_tag(),
+                                                                  started_at=now(), error=None))
+            return done.rowcount == 1
+
+    def finish(self, name: str, trial_id: str, status: str, final: dict[str, float],
+               history: list[dict[str, float]], artifacts: dict[str, bytes], error: str | None) -> None:
+        """A trial's outcome, its history and artifacts, written atomically."""
+        sid, _ = self._study_ids(name)
+        t = s.trials.c
+        with self.engine.begin() as c:
+            pk = c.execute(select(t.id).where(t.study_id == sid, t.trial_id == trial_id)).scalar_one()
+            c.execute(delete(s.epochs).where(s.epochs.c.trial_pk == pk))
+            c.execute(delete(s.artifacts).where(s.artifacts.c.trial_pk == pk))
+            rows = [dict(trial_pk=pk, epoch=int(h["epoch"]), metric=k, value=_finite(v))
+                    for h in history for k, v in h.items() if k != "epoch"]
+            if rows:
+                c.execute(insert(s.epochs), rows)
+            if artifacts:
+                c.execute(insert(s.artifacts), [dict(trial_pk=pk, name=k, data=v) for k, v in artifacts.items()])
+            c.execute(update(s.trials).where(t.id == pk).values(
+                status=status, error=error, final_json=json.dumps({k: _finite(v) for k, v in final.items()}),
+                finished_at=now(), owner=None))
+
+    def release(self, name: str, trial_ids: Iterable[str]) -> None:
+        """Hand unfinished trials back (Ctrl-C): they run again next time."""
+        sid, _ = self._study_ids(name)
+        t = s.trials.c
+        with self.engine.begin() as c:
+            c.execute(update(s.trials).where(t.study_id == sid, t.trial_id.in_(list(trial_ids)),
+                                             t.status == "running", t.owner == owner_tag())
+                      .values(status="pending", owner=None))
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def _study_ids(self, name: str) -> tuple[int, list[str]]:
+        with self.engine.begin() as c:
+            row = c.execute(select(s.studies.c.id, s.studies.c.trial_ids_json)
+                            .where(s.studies.c.name == name)).first()
+        if row is None:
+            raise StudyError(f"no study named {name!r} in {self.url} (see `nnstudy ls`)")
+        return row.id, json.loads(row.trial_ids_json)
+
+    def studies(self) -> list[dict[str, Any]]:
+        out = []
+        with self.engine.begin() as c:
+            for row in c.execute(select(s.studies).order_by(s.studies.c.updated_at.desc())).mappings():
+                ids = json.loads(row["trial_ids_json"])
+                counts = dict(c.execute(select(s.trials.c.status, func.count())
+                                        .where(s.trials.c.study_id == row["id"], s.trials.c.trial_id.in_(ids))
+                                        .group_by(s.trials.c.status)).all())
+                out.append(dict(name=row["name"], description=row["description"], total=len(ids),
+                                updated_at=row["updated_at"], **{k: counts.get(k, 0) for k in
+                                ("done", "failed", "diverged", "running", "pending")}))
+        return out
+
+    def find_trials(self, prefix: str) -> list[dict[str, Any]]:
+        t = s.trials.c
+        with self.engine.begin() as c:
+            rows = c.execute(select(s.trials, s.studies.c.name.label("study"))
+                             .join(s.studies, s.studies.c.id == t.study_id)
+                             .where(t.trial_id.like(f"{prefix}%"))).mappings().all()
+            out = []
+            for r in rows:
+                hist = c.execute(select(s.epochs.c.epoch, s.epochs.c.metric, s.epochs.c.value)
+                                 .where(s.epochs.c.trial_pk == r["id"])
+                                 .order_by(s.epochs.c.epoch)).all()
+                out.append(dict(r) | {"history": pd.DataFrame(hist, columns=["epoch", "metric", "value"])})
+        return out
+
+    def snapshot(self, name: str) -> StudySnapshot:
+        sid, ids = self._study_ids(name)
+        t = s.trials.c
+        with self.engine.begin() as c:
+            st = c.execute(select(s.studies).where(s.studies.c.id == sid)).mappings().one()
+            rows = {r["trial_id"]: r for r in c.execute(select(s.trials).where(t.study_id == sid,
+                                                                                t.trial_id.in_(ids))).mappings()}
+            pks = {rows[i]["id"]: i for i in ids}
+            hist = c.execute(select(s.epochs.c.trial_pk, s.epochs.c.epoch, s.epochs.c.metric, s.epochs.c.value)
+                             .where(s.epochs.c.trial_pk.in_(list(pks)))).all()
+            arts = c.execute(select(s.artifacts.c.trial_pk, s.artifacts.c.name, s.artifacts.c.data)
+                             .where(s.artifacts.c.trial_pk.in_(list(pks)))).all()
+        swept = json.loads(st["swept_keys_json"])
+        records = []
+        for tid in ids:
+            r = rows[tid]
+            point = json.loads(r["point_json"])
+            final = json.loads(r["final_json"]) if r["final_json"] else {}
+            records.append({"trial_id": tid, "seed": r["seed"], "status": r["status"], "error": r["error"],
+                            **{k: point.get(k) for k in swept}, **{k: _nan(v) for k, v in final.items()},
+                            "started_at": r["started_at"], "finished_at": r["finished_at"]})
+        history = pd.DataFrame([(pks[h.trial_pk], h.epoch, h.metric, _nan(h.value)) for h in hist],
+                               columns=["trial_id", "epoch", "metric", "value"])
+        history = history.sort_values(["trial_id", "epoch"], kind="stable").reset_index(drop=True)
+        return StudySnapshot(
+            name=st["name"], description=st["description"], spec=json.loads(st["spec_json"]),
+            source=st["source"], task=st["task"], metrics=json.loads(st["metrics_json"]), swept_keys=swept,
+            trials=pd.DataFrame(records), history=history,
+            artifacts=[Artifact(pks[a.trial_pk], a.name, bytes(a.data)) for a in arts],
+            environment=json.loads(st["environment_json"]), created_at=st["created_at"],
+            updated_at=st["updated_at"])
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA busy_timeout=60000")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+def _alive(owner: str | None) -> bool:
+    """Whether the process that claimed a trial still runs (other hosts are assumed alive)."""
+    if not owner:
+        return False
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except (ProcessLookupError, ValueError):
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _finite(v: float) -> float | None:
+    return None if v is None or not math.isfinite(v) else float(v)
+
+
+def _nan(v: Any) -> Any:
+    return math.nan if v is None else v

@@ -1,0 +1,135 @@
+"""Study files: validation errors (one line, exit 2, nothing written) and expansion into trials."""
+
+from pathlib import Path
+
+import pytest
+
+from nnstudy.cli import main
+from nnstudy.errors import StudyError
+from nnstudy.spec import expand, read_study, swept_keys
+
+BAD = sorted((Path(__file__).parent / "bad_studies").glob("*.toml"))
+
+
+def expected(path: Path) -> str:
+    first = path.read_text().splitlines()[0]
+    assert first.startswith("# expect: ")
+    return first.removeprefix("# expect: ")
+
+
+def test_corpus_is_large():
+    assert len(BAD) >= 20
+
+
+@pytest.mark.parametrize("path", BAD, ids=[p.stem for p in BAD])
+def test_bad_study_exits_2_with_one_line(path, tmp_path, capsys):
+    store = tmp_path / "store"
+    code = main(["run", str(path), "--store", str(store)])
+    err = capsys.readouterr().err
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert str(path) in lines[0]
+    assert expected(path).lower() in lines[0].lower(), lines[0]
+    assert "Traceback" not in err
+    assert not store.exists()
+
+
+def test_bad_set_override_is_rejected_like_the_file(tmp_path, capsys):
+    study = tmp_path / "ok.toml"
+    study.write_text('[study]\nname = "ok"\n[data]\nname = "moons"\n')
+    code = main(["run", str(study), "--store", str(tmp_path / "s"), "--set", "train.lr=-1"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "train.lr" in err and "greater than 0" in err
+    code = main(["run", str(study), "--store", str(tmp_path / "s"), "--set", "train.epochz=1"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "train.epochz: unknown key" in err
+    code = main(["run", str(study), "--store", str(tmp_path / "s"), "--set", "nonsense"])
+    assert code == 2 and "KEY=VALUE" in capsys.readouterr().err
+    assert not (tmp_path / "s").exists()
+
+
+def test_missing_file_and_bad_option(tmp_path, capsys):
+    assert main(["run", str(tmp_path / "nope.toml")]) == 2
+    assert "no such study file" in capsys.readouterr().err
+    assert main(["run", "x.toml", "--workers", "zero"]) == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+GRID = """
+[study]
+name = "grid"
+[data]
+name = "moons"
+[train]
+epochs = 3
+[sweep]
+"train.lr" = [0.1, 0.01]
+"model.hidden" = [[8], [8, 8]]
+[trials]
+seeds = 3
+"""
+
+
+def test_expansion_grid_times_seeds(tmp_path):
+    path = tmp_path / "g.toml"
+    path.write_text(GRID)
+    study, _, _ = read_study(path)
+    trials = expand(study)
+    assert len(trials) == 2 * 2 * 3
+    assert swept_keys(study) == ["train.lr", "model.hidden"]
+    assert len({t.trial_id for t in trials}) == 12
+    assert {(t.point["train.lr"], tuple(t.point["model.hidden"]), t.seed) for t in trials} == {
+        (lr, h, s) for lr in (0.1, 0.01) for h in ((8,), (8, 8)) for s in range(3)}
+    t = trials[0]
+    assert t.config["train"]["lr"] == t.point["train.lr"] and t.config["train"]["epochs"] == 3
+    assert t.config["model"]["activation"] == "relu"  # fully resolved: defaults filled in
+
+
+def test_trial_ids_are_stable_and_depend_on_config_and_seed(tmp_path):
+    path = tmp_path / "g.toml"
+    path.write_text(GRID)
+    a = expand(read_study(path)[0])
+    b = expand(read_study(path)[0])
+    assert [t.trial_id for t in a] == [t.trial_id for t in b]
+    c = expand(read_study(path, {"train.epochs": 4})[0])
+    assert not {t.trial_id for t in a} & {t.trial_id for t in c}
+    renamed = expand(read_study(path, {"study.description": "other words"})[0])
+    assert [t.trial_id for t in renamed] == [t.trial_id for t in a]
+
+
+def test_several_grids_union_without_duplicates(tmp_path):
+    path = tmp_path / "u.toml"
+    path.write_text("""
+[study]
+name = "u"
+[data]
+name = "moons"
+[[sweep]]
+"model.hidden" = [[16], [16, 16]]
+[[sweep]]
+"model.hidden" = [[16, 16], [32, 32]]
+"model.dropout" = [0.0]
+""")
+    study, _, _ = read_study(path)
+    trials = expand(study)
+    assert [t.point["model.hidden"] for t in trials] == [[16], [16, 16], [32, 32]]
+    assert all(t.point["model.dropout"] == 0.0 for t in trials)
+
+
+def test_dict_source_and_explicit_seeds():
+    study, _, label = read_study({"study": {"name": "d"}, "data": {"name": "iris"},
+                                  "trials": {"seeds": [5, 7]}})
+    assert label == "<dict>"
+    assert [t.seed for t in expand(study)] == [5, 7]
+    with pytest.raises(StudyError, match="train.optimizer"):
+        read_study({"study": {"name": "d"}, "data": {"name": "iris"}, "train": {"optimizer": "x"}})
+
+
+def test_set_value_parsing(tmp_path):
+    from nnstudy.spec import parse_overrides
+
+    assert parse_overrides(["train.epochs=1", "model.hidden=[4, 4]", "train.batch_size=full",
+                            "data.name=iris", "train.lr=1e-3"], "x") == {
+        "train.epochs": 1, "model.hidden": [4, 4], "train.batch_size": "full", "data.name": "iris",
+        "train.lr": 0.001}
