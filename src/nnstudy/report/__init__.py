@@ -1,0 +1,37 @@
+"""The report: tables (mean ± SE over seeds) and figures from a StudySnapshot.
+
+`write_report(snap, out_dir)` writes results.csv, trials.csv, report.md, results.tex,
+report.html and figures/*.png; `summarize(snap)` and `trials_table(snap)` return the two CSV
+tables as DataFrames.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..store._snapshot import Artifact, StudySnapshot
+from ._figures import ReportWarning, write_figures
+from ._format import format_mean_se
+from ._html import write_html
+from ._stats import analyze, higher_is_better, summarize, trials_table
+from ._tables import write_csvs, write_texts
+
+__all__ = ["write_report", "summarize", "trials_table", "format_mean_se", "higher_is_better",
+           "ReportWarning", "StudySnapshot", "Artifact"]
+
+
+def write_report(snap: StudySnapshot, out_dir: Path | str) -> list[Path]:
+    """Write every report file into `out_dir` (created); return the paths written.
+
+    Figures without data (no history, no swept keys, no artifacts, ...) are skipped; a figure
+    that fails to draw is skipped with a `ReportWarning` and the rest is still written.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    a = analyze(snap)
+    written = write_csvs(a, out_dir)
+    captions = write_figures(a, out_dir / "figures")
+    written += write_texts(a, out_dir, captions)
+    written.append(write_html(a, out_dir, captions))
+    written += [out_dir / "figures" / name for name in captions]
+    return written

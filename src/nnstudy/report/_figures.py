@@ -1,0 +1,416 @@
+"""Report figures (PNG). Each function draws one figure or returns None when there is no data.
+
+Figures are drawn on `matplotlib.figure.Figure` objects with the Agg canvas, never through
+pyplot: no global backend switch (a notebook keeps its own), no figure registry to leak, safe
+in threads. `write_figures` returns {file name: caption} for the figures it wrote.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import textwrap
+import warnings
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+from matplotlib import colormaps
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import ListedColormap
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+
+from ._format import format_mean_se, format_number, value_text
+from ._stats import Analysis, epoch_curve, grad_layers, higher_is_better, history_of
+
+DPI = 110
+OUR_PATTERNS = ("learning_curves.png", "metric_vs_*.png", "seed_spread.png", "grad_norms.png",
+                "decision_boundary.png")
+
+
+class ReportWarning(UserWarning):
+    """A figure could not be drawn; the rest of the report is still written."""
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _figure(w: float, h: float) -> Figure:
+    fig = Figure(figsize=(w, h), dpi=DPI, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _save(fig: Figure, path: Path) -> None:
+    fig.savefig(path, dpi=DPI, metadata={"Software": None}, facecolor="white")
+    fig.clear()
+
+
+def _colors(n: int) -> list:
+    if n <= 10:
+        return [colormaps["tab10"](i) for i in range(n)]
+    cmap = colormaps["viridis"]
+    return [cmap(x) for x in np.linspace(0.0, 0.92, n)]
+
+
+def _wrap(s: str, width: int = 38) -> str:
+    return "\n".join(textwrap.wrap(s, width)) or s
+
+
+def _label(a: Analysis, i: int, width: int = 38) -> str:
+    """Configuration label wrapped between 'key=value' items, never inside a value."""
+    items = [f"{k}={value_text(a.configs[i][k])}" for k in a.keys] or [a.labels[i]]
+    lines, cur = [], ""
+    for it in items:
+        if cur and len(cur) + 2 + len(it) > width:
+            lines.append(cur + ",")
+            cur = it
+        else:
+            cur = f"{cur}, {it}" if cur else it
+    return "\n".join(lines + [cur])
+
+
+def safe_filename(key: str) -> str:
+    """A file-name-safe form of a swept key ('train.lr' stays 'train.lr')."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", key).strip("._") or "key"
+
+
+def _maybe_log_y(ax, values) -> None:
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    if len(v) and (v > 0).all() and v.max() / v.min() >= 30:
+        ax.set_yscale("log")
+
+
+def _metric_name(m: str) -> str:
+    d = "higher is better" if higher_is_better(m) else "lower is better"
+    return f"{m} ({d})"
+
+
+# ---------------------------------------------------------------- learning curves
+
+
+def _second_panel_metric(hist: pd.DataFrame) -> str | None:
+    names = set(hist["metric"].astype(str))
+    for base in ("accuracy", "mse", "rmse"):
+        if f"train_{base}" in names or f"val_{base}" in names:
+            return base
+    return None
+
+
+def learning_curves(a: Analysis, path: Path) -> str | None:
+    done = a.done
+    hist = history_of(a.snap, done["trial_id"])
+    if hist.empty or not hist["metric"].isin(["train_loss", "val_loss"]).any():
+        return None
+    second = _second_panel_metric(hist)
+    panels = ["loss"] + ([second] if second else [])
+    hist = hist[hist["metric"].isin([f"{sp}_{b}" for sp in ("train", "val") for b in panels])]
+    cfgs = [i for i in range(len(a.configs)) if (done["config"] == i).any()]
+    colors = dict(zip(cfgs, _colors(len(cfgs))))
+    below = len(cfgs) > 8  # a long legend goes under the panels, in columns
+    ncol = 3 if below else 1
+    rows = -(-(len(cfgs) + 2) // ncol)
+    fig = _figure(6.0 * len(panels) + (0.4 if below else 2.6), 4.3 + (0.34 * rows if below else 0))
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    styles = {"train": "-", "val": "--"}
+    for ax, base in zip(axes, panels):
+        allv = []
+        for i in cfgs:
+            ids = done.loc[done["config"] == i, "trial_id"]
+            h = hist[hist["trial_id"].isin(ids)]
+            for split, ls in styles.items():
+                c = epoch_curve(h, f"{split}_{base}")
+                if c.empty:
+                    continue
+                x, y, se = c["epoch"].to_numpy(float), c["mean"].to_numpy(float), c["sem"].to_numpy(float)
+                ax.plot(x, y, ls, color=colors[i], lw=1.6, marker="o" if len(x) == 1 else None)
+                ok = np.isfinite(se)
+                if ok.any():
+                    ax.fill_between(x[ok], (y - se)[ok], (y + se)[ok], color=colors[i], alpha=0.18, lw=0)
+                allv.extend(y)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(base)
+        ax.set_title(f"train / val {base}")
+        ax.grid(alpha=0.3)
+        if base in ("loss", "mse", "rmse"):
+            _maybe_log_y(ax, allv)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    handles = [Line2D([], [], color=colors[i], lw=2, label=_label(a, i)) for i in cfgs]
+    handles += [Line2D([], [], color="0.3", ls=ls, label=split) for split, ls in styles.items()]
+    fig.legend(handles=handles, loc="outside lower center" if below else "outside right upper",
+               ncol=ncol, fontsize=8, frameon=False)
+    _save(fig, path)
+    return ("Learning curves: mean over seeds per configuration (done trials), band = ± 1 standard "
+            "error; solid = train, dashed = validation. Trials that stopped early leave the average "
+            "at their last epoch.")
+
+
+# ---------------------------------------------------------------- metric vs swept key
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
+
+
+def metric_vs_key(a: Analysis, key: str, path: Path) -> str | None:
+    m = a.metric
+    if m is None:
+        return None
+    s = a.summary
+    mean, sem = s[f"{m}_mean"].to_numpy(float), s[f"{m}_sem"].to_numpy(float)
+    have = np.isfinite(mean)
+    if not have.any():
+        return None
+    values = list(dict.fromkeys(v for v in s[key] if v is not None))
+    numeric = all(_is_number(v) for v in values)
+    if numeric:
+        values = sorted(values)
+        pos = {v: float(v) for v in values}
+        logx = min(values) > 0 and max(values) / min(values) >= 100
+    else:
+        pos = {v: float(j) for j, v in enumerate(values)}
+        logx = False
+    others = [k for k in a.keys if k != key]
+    groups: dict[tuple, list[int]] = {}
+    for i in range(len(s)):
+        if have[i] and s[key].iloc[i] is not None:
+            groups.setdefault(tuple(s[k].iloc[i] for k in others), []).append(i)
+    fig = _figure(7.6 if others else 6.2, 4.4)
+    ax = fig.subplots()
+    many = len(groups) > 8
+    colors = _colors(len(groups))
+    for g, (gk, rows) in enumerate(groups.items()):
+        rows = sorted(rows, key=lambda i: pos[s[key].iloc[i]])
+        x = np.array([pos[s[key].iloc[i]] for i in rows])
+        if not numeric and len(groups) > 1 and not many:  # dodge error bars apart
+            x = x + (g - (len(groups) - 1) / 2) * min(0.3 / len(groups), 0.08)
+        label = ", ".join(f"{k}={value_text(v)}" for k, v in zip(others, gk)) or None
+        ax.errorbar(x, mean[rows], yerr=np.nan_to_num(sem[rows]), marker="o", ms=4, capsize=3,
+                    lw=0.8 if many else 1.5, color="0.6" if many else colors[g],
+                    alpha=0.6 if many else 1.0, label=None if many else (_wrap(label) if label else None))
+    if many:  # too many lines to tell apart: show the mean over the other keys on top
+        xs, ys = [], []
+        for v in values:
+            rows = [i for i in range(len(s)) if have[i] and s[key].iloc[i] == v]
+            if rows:
+                xs.append(pos[v])
+                ys.append(float(np.mean(mean[rows])))
+        ax.plot(xs, ys, "o-", color="black", lw=2.2, label="mean over the other keys")
+    if logx:
+        ax.set_xscale("log")
+    if not numeric:
+        ax.set_xticks([pos[v] for v in values], [_wrap(value_text(v), 16) for v in values])
+        ax.set_xlim(-0.5, len(values) - 0.5)
+    elif len(values) <= 12:
+        ax.set_xticks([pos[v] for v in values], [value_text(v) for v in values])
+        ax.minorticks_off()
+    ax.set_xlabel(key)
+    ax.set_ylabel(m)
+    ax.set_title(f"{_metric_name(m)} vs {key}")
+    ax.grid(alpha=0.3)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="best", fontsize=8)
+        if others and not many and len(groups) > 3:
+            ax.get_legend().remove()
+            fig.legend(loc="outside right upper", fontsize=8, frameon=False)
+    _save(fig, path)
+    extra = " One line per combination of the other swept keys." if others and not many else (
+        " Grey: each combination of the other swept keys; black: their mean." if many else "")
+    return f"Final {m} (mean ± 1 standard error over seeds) against {key}.{extra}"
+
+
+# ---------------------------------------------------------------- seed spread
+
+
+def seed_spread(a: Analysis, path: Path) -> str | None:
+    m = a.metric
+    done = a.done
+    if m is None or m not in done.columns:
+        return None
+    vals = pd.to_numeric(done[m], errors="coerce")
+    ok = np.isfinite(vals.to_numpy(float))
+    if not ok.any():
+        return None
+    cfgs = [i for i in range(len(a.configs)) if (done["config"][ok] == i).any()]
+    fig = _figure(7.8, max(2.4, 0.42 * len(cfgs) + 1.3))
+    ax = fig.subplots()
+    rng = np.random.default_rng(0)
+    best = set(a.ranked()[:1])
+    for y, i in enumerate(cfgs):
+        v = vals[ok & (done["config"] == i).to_numpy()].to_numpy(float)
+        jit = rng.uniform(-0.18, 0.18, len(v))
+        ax.scatter(v, y + jit, s=18, alpha=0.65, color="tab:blue", edgecolors="none", zorder=2)
+        r = a.summary.iloc[i]
+        mu, se = r[f"{m}_mean"], r[f"{m}_sem"]
+        ax.errorbar([mu], [y], xerr=[0 if pd.isna(se) else se], fmt="D", ms=6, capsize=4,
+                    color="tab:red" if i in best else "black", zorder=3)
+    ax.set_yticks(range(len(cfgs)), [_label(a, i, 44) for i in cfgs], fontsize=8)
+    ax.set_ylim(len(cfgs) - 0.5, -0.5)
+    ax.set_xlabel(_metric_name(m))
+    ax.set_title(f"{m}: each done trial (dots), mean ± 1 SE (diamonds)", fontsize=10)
+    ax.grid(axis="x", alpha=0.3)
+    _save(fig, path)
+    return (f"Spread over seeds: {m} of every done trial (dots, jittered vertically) and the "
+            f"configuration mean ± 1 standard error (diamonds; red = best).")
+
+
+# ---------------------------------------------------------------- gradient norms
+
+
+def grad_norms(a: Analysis, path: Path) -> str | None:
+    ranked = a.ranked()
+    if not ranked:
+        return None
+    i = ranked[0]
+    done = a.done
+    ids = done.loc[done["config"] == i, "trial_id"]
+    hist = history_of(a.snap, ids)
+    layers = grad_layers(hist)
+    if not layers:
+        return None
+    fig = _figure(8.6, 4.6)
+    ax = fig.subplots()
+    many = len(layers) > 12
+    cmap = colormaps["viridis"]
+    colors = [cmap(x) for x in np.linspace(0, 0.92, len(layers))] if many else _colors(len(layers))
+    drawn = 0
+    for j, layer in enumerate(layers):
+        c = epoch_curve(hist, layer)
+        c = c[c["mean"] > 0]
+        if c.empty:
+            continue
+        drawn += 1
+        ax.plot(c["epoch"], c["mean"], color=colors[j], lw=1.2 if many else 1.6,
+                marker="o" if len(c) == 1 else None,
+                label=layer.removeprefix("grad_norm/") if (not many or j in (0, len(layers) - 1)) else None)
+    if not drawn:
+        return None
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("gradient norm")
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.set_title(f"per-layer gradient norm (mean over seeds), best configuration:\n{_label(a, i, 90)}",
+                 fontsize=10)
+    ax.grid(alpha=0.3)
+    if many:
+        from matplotlib.cm import ScalarMappable
+        from matplotlib.colors import Normalize
+        sm = ScalarMappable(norm=Normalize(0, len(layers) - 1), cmap=ListedColormap(colors))
+        fig.colorbar(sm, ax=ax, label="layer (input → output)")
+    ax.legend(loc="best", fontsize=8, title="layer")
+    _save(fig, path)
+    return (f"Per-layer gradient norm over epochs (mean over seeds, log scale) for the best "
+            f"configuration ({a.labels[i]}).")
+
+
+# ---------------------------------------------------------------- decision boundary
+
+
+def _boundaries(a: Analysis) -> dict[str, dict]:
+    out = {}
+    for art in a.snap.artifacts or []:
+        if art.name != "decision_boundary.npz" or art.trial_id in out:
+            continue
+        try:
+            with np.load(io.BytesIO(art.data), allow_pickle=False) as z:
+                out[art.trial_id] = {k: z[k] for k in z.files}
+        except Exception as e:  # a broken artifact should not break the report
+            warnings.warn(f"decision boundary of trial {art.trial_id} unreadable: {e}", ReportWarning)
+    return out
+
+
+def _boundary_panel(ax, d: dict, title: str) -> list:
+    xx, yy, zz = d["xx"], d["yy"], np.asarray(d["zz"])
+    classes = [str(c) for c in d.get("classes", np.arange(int(zz.max()) + 1))]
+    k = max(len(classes), int(np.nanmax(zz)) + 1 if zz.size else 1)
+    base = colormaps["tab10" if k <= 10 else "tab20"]
+    cols = [base(j % base.N) for j in range(k)]
+    cmap = ListedColormap(cols)
+    ax.contourf(xx, yy, zz, levels=np.arange(k + 1) - 0.5, cmap=cmap, alpha=0.35, vmin=-0.5, vmax=k - 0.5)
+    x, y = np.asarray(d.get("x", np.empty((0, 2)))), np.asarray(d.get("y", np.empty(0)))
+    if y.dtype.kind in "USO":
+        lookup = {c: j for j, c in enumerate(classes)}
+        y = np.array([lookup.get(str(v), -1) for v in y])
+    handles = []
+    for j in range(k):
+        sel = y == j
+        if x.ndim == 2 and x.shape[1] >= 2 and sel.any():
+            ax.scatter(x[sel, 0], x[sel, 1], s=14, color=cols[j], edgecolors="black", linewidths=0.4)
+        handles.append(Line2D([], [], marker="o", ls="", color=cols[j], markeredgecolor="black",
+                              label=classes[j] if j < len(classes) else str(j)))
+    ax.set_title(title, fontsize=9)
+    ax.set_xlabel("$x_1$")
+    ax.set_ylabel("$x_2$")
+    return handles
+
+
+def decision_boundary(a: Analysis, path: Path) -> str | None:
+    bounds = _boundaries(a)
+    if not bounds:
+        return None
+    done = a.done
+    m = a.metric
+    picks = []  # (config, trial row)
+    for i in a.ranked():
+        d = done[(done["config"] == i) & done["trial_id"].isin(bounds)]
+        if len(d):
+            picks.append((i, d.sort_values("seed", kind="stable").iloc[0]))
+    if not picks:
+        return None
+    chosen = [("best", *picks[0])] + ([("worst", *picks[-1])] if len(picks) > 1 else [])
+    fig = _figure(5.4 * len(chosen) + 1.6, 4.8)
+    axes = fig.subplots(1, len(chosen), squeeze=False)[0]
+    handles = []
+    for ax, (tag, i, row) in zip(axes, chosen):
+        r = a.summary.iloc[i]
+        trial_v = row.get(m) if m else None
+        title = f"{tag}: {_label(a, i, 48)}\n{m} = {format_mean_se(r[f'{m}_mean'], r[f'{m}_sem'], m)}"
+        title += f" (seed {row['seed']}: {format_number(trial_v, m)})"
+        handles = _boundary_panel(ax, bounds[row["trial_id"]], title)
+    fig.legend(handles=handles, loc="outside right upper", fontsize=8, title="class", frameon=False)
+    _save(fig, path)
+    what = "best and worst configuration" if len(chosen) > 1 else "the configuration"
+    return (f"Decision boundary of {what} by {m} (trial with the lowest seed): predicted class "
+            f"per grid point, test points coloured by their true class.")
+
+
+# ---------------------------------------------------------------- all figures
+
+
+def write_figures(a: Analysis, fig_dir: Path) -> dict[str, str]:
+    """Draw every figure there is data for; return {file name: caption}, in report order."""
+    fig_dir.mkdir(parents=True, exist_ok=True)
+    jobs: list[tuple[str, Callable[[Path], str | None]]] = [
+        ("learning_curves.png", lambda p: learning_curves(a, p)),
+    ]
+    used = set()
+    for key in a.keys:
+        name = f"metric_vs_{safe_filename(key)}"
+        while name in used:
+            name += "_"
+        used.add(name)
+        jobs.append((f"{name}.png", lambda p, key=key: metric_vs_key(a, key, p)))
+    jobs += [
+        ("seed_spread.png", lambda p: seed_spread(a, p)),
+        ("grad_norms.png", lambda p: grad_norms(a, p)),
+        ("decision_boundary.png", lambda p: decision_boundary(a, p)),
+    ]
+    captions: dict[str, str] = {}
+    for name, draw in jobs:
+        path = fig_dir / name
+        try:
+            cap = draw(path)
+        except Exception as e:  # one bad figure must not cost the whole report
+            warnings.warn(f"figure {name} skipped: {type(e).__name__}: {e}", ReportWarning)
+            cap = None
+        if cap:
+            captions[name] = cap
+    # figures of an earlier report that have no data now would be stale: remove them
+    for pattern in OUR_PATTERNS:
+        for old in fig_dir.glob(pattern):
+            if old.name not in captions:
+                old.unlink()
+    return captions

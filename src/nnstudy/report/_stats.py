@@ -1,0 +1,225 @@
+"""Statistics over seeds: configurations, mean / std / SEM / 95% t-interval, ranks, curves.
+
+Only this module computes numbers; the writers (_tables, _figures, _html) only format them.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats as st
+
+from ..store._snapshot import StudySnapshot
+from ._format import config_label, value_key
+
+STAT_SUFFIXES = ("mean", "std", "sem", "ci95_low", "ci95_high")
+
+# Final metric columns of trials.csv, in this order (when present in the trials frame).
+FINAL_METRICS = (
+    "train_loss", "train_accuracy", "val_loss", "val_accuracy", "test_loss", "test_accuracy",
+    "train_mse", "train_rmse", "val_mse", "val_rmse", "test_mse", "test_rmse",
+    "train_time_s", "epochs_run",
+)
+
+
+def higher_is_better(metric: str) -> bool:
+    """Accuracies are higher-is-better; every other metric is lower-is-better."""
+    return "accuracy" in metric
+
+
+def describe(values) -> dict[str, float]:
+    """mean, sample std, SEM and the 95% t-interval of the finite values given.
+
+    n = 0: all NaN. n = 1: the mean only. A zero SEM (all seeds agree) gives the degenerate
+    interval [mean, mean] instead of scipy's NaN.
+    """
+    x = np.asarray(pd.to_numeric(pd.Series(values, dtype=object), errors="coerce"), dtype=float)
+    x = x[np.isfinite(x)]
+    nan = float("nan")
+    out = dict.fromkeys(STAT_SUFFIXES, nan)
+    n = len(x)
+    if n == 0:
+        return out
+    mean = float(np.mean(x))
+    out["mean"] = mean
+    if n == 1:
+        return out
+    std = float(np.std(x, ddof=1))
+    sem = std / math.sqrt(n)
+    out["std"], out["sem"] = std, sem
+    if sem == 0:
+        out["ci95_low"] = out["ci95_high"] = mean
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            lo, hi = st.t.interval(0.95, n - 1, loc=mean, scale=sem)
+        out["ci95_low"], out["ci95_high"] = float(lo), float(hi)
+    return out
+
+
+@dataclass
+class Analysis:
+    """Everything the writers need, computed once from a snapshot."""
+
+    snap: StudySnapshot
+    keys: list[str]  # swept keys
+    trials: pd.DataFrame  # the snapshot's trials, with swept keys normalised, plus `config` (int)
+    configs: list[dict]  # per configuration: key -> normalised value
+    labels: list[str]  # per configuration: "train.lr=0.1, model.hidden=[200, 200]"
+    summary: pd.DataFrame  # results.csv (summarize)
+
+    @property
+    def metric(self) -> str | None:
+        return self.snap.metrics[0] if self.snap.metrics else None
+
+    @property
+    def done(self) -> pd.DataFrame:
+        return self.trials[self.trials["status"] == "done"]
+
+    def ranked(self) -> list[int]:
+        """Configuration indices with a rank, best first."""
+        r = self.summary["rank"]
+        idx = [i for i in range(len(r)) if not pd.isna(r.iloc[i])]
+        return sorted(idx, key=lambda i: (int(r.iloc[i]), i))
+
+    def counts(self) -> dict[str, int]:
+        c = self.trials["status"].value_counts()
+        out = {s: int(c.get(s, 0)) for s in ("done", "failed", "diverged")}
+        for s, v in c.items():
+            if s not in out:
+                out[str(s)] = int(v)
+        return out
+
+    def problems(self) -> pd.DataFrame:
+        """Failed and diverged trials."""
+        return self.trials[self.trials["status"].isin(["failed", "diverged"])]
+
+
+def _normalised_trials(snap: StudySnapshot) -> pd.DataFrame:
+    t = snap.trials.copy() if snap.trials is not None else pd.DataFrame()
+    for col, default in (("trial_id", ""), ("seed", None), ("status", "pending"), ("error", None)):
+        if col not in t.columns:
+            t[col] = default
+    t["status"] = t["status"].fillna("pending").astype(str)
+    for k in snap.swept_keys:
+        if k not in t.columns:
+            t[k] = None
+        t[k] = pd.Series([value_key(v) for v in t[k]], index=t.index, dtype=object)
+    return t.reset_index(drop=True)
+
+
+def analyze(snap: StudySnapshot) -> Analysis:
+    keys = list(snap.swept_keys)
+    t = _normalised_trials(snap)
+    index: dict[tuple, int] = {}
+    configs: list[dict] = []
+    cfg = []
+    for row in t[keys].itertuples(index=False, name=None) if keys else [()] * len(t):
+        if row not in index:
+            index[row] = len(configs)
+            configs.append(dict(zip(keys, row)))
+        cfg.append(index[row])
+    if not configs and not keys:
+        configs.append({})  # no trials, no keys: one (empty) configuration
+    t["config"] = pd.Series(cfg, index=t.index, dtype=int)
+    labels = [config_label(c, keys) for c in configs]
+    summary = _summary(snap, keys, t, configs)
+    return Analysis(snap, keys, t, configs, labels, summary)
+
+
+def _summary(snap, keys, t, configs) -> pd.DataFrame:
+    done = t[t["status"] == "done"]
+    rows = []
+    for i, c in enumerate(configs):
+        d = done[done["config"] == i]
+        row = {k: c[k] for k in keys}
+        row["n"] = len(d)
+        for m in snap.metrics:
+            s = describe(d[m] if m in d.columns else [])
+            for suf in STAT_SUFFIXES:
+                row[f"{m}_{suf}"] = s[suf]
+        rows.append(row)
+    cols = list(keys) + ["n"] + [f"{m}_{s}" for m in snap.metrics for s in STAT_SUFFIXES]
+    out = pd.DataFrame(rows, columns=cols)
+    for k in keys:
+        out[k] = out[k].astype(object)
+    out["n"] = out["n"].astype(int)
+    rank = pd.array([pd.NA] * len(out), dtype="Int64")
+    if snap.metrics and len(out):
+        m = snap.metrics[0]
+        means = out[f"{m}_mean"].where(out["n"] > 0)
+        r = means.rank(method="min", ascending=not higher_is_better(m))
+        rank = pd.array([pd.NA if pd.isna(v) else int(v) for v in r], dtype="Int64")
+    out["rank"] = rank
+    return out
+
+
+def summarize(snap: StudySnapshot) -> pd.DataFrame:
+    """The results table (results.csv): one row per configuration, in order of first appearance.
+
+    Columns: each swept key, ``n`` (done trials), ``<m>_mean, <m>_std, <m>_sem, <m>_ci95_low,
+    <m>_ci95_high`` for every report metric, then ``rank`` (1 = best by the first metric;
+    missing for configurations without a done trial).
+    """
+    return analyze(snap).summary
+
+
+def trials_table(snap: StudySnapshot) -> pd.DataFrame:
+    """The trials table (trials.csv): trial_id, seed, status, swept keys, final metrics, error."""
+    t = _normalised_trials(snap)
+    metrics = [m for m in FINAL_METRICS if m in t.columns]
+    metrics += [m for m in snap.metrics if m in t.columns and m not in metrics]
+    cols = ["trial_id", "seed", "status", *snap.swept_keys, *metrics, "error"]
+    out = t[cols].copy()
+    for c in ("seed", "epochs_run"):  # integers stay integers next to missing values
+        if c in out.columns:
+            out[c] = _as_int(out[c])
+    return out
+
+
+def _as_int(col: pd.Series) -> pd.Series:
+    v = pd.to_numeric(col, errors="coerce")
+    ok = v.notna()
+    if (v[ok] == v[ok].round()).all() and (col.notna() == ok).all():
+        return v.astype("Int64")
+    return col
+
+
+def history_of(snap: StudySnapshot, trial_ids) -> pd.DataFrame:
+    """History rows of the given trials (empty frame when there is none)."""
+    h = snap.history
+    need = {"trial_id", "epoch", "metric", "value"}
+    if h is None or len(h) == 0 or not need <= set(h.columns):
+        return pd.DataFrame(columns=sorted(need))
+    return h[h["trial_id"].isin(list(trial_ids))]
+
+
+def epoch_curve(hist: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Per epoch: mean, SEM and count over the trials present at that epoch.
+
+    `hist` is the long history of the trials to average. Trials that stopped early simply
+    drop out of later epochs. Non-finite values are ignored.
+    """
+    h = hist[hist["metric"] == metric]
+    if h.empty:
+        return pd.DataFrame(columns=["epoch", "mean", "sem", "n"])
+    v = pd.to_numeric(h["value"], errors="coerce")
+    h = h.assign(value=v, epoch=pd.to_numeric(h["epoch"], errors="coerce"))
+    h = h[np.isfinite(h["value"]) & h["epoch"].notna()]
+    # one value per trial and epoch (the last one recorded)
+    h = h.groupby(["epoch", "trial_id"], sort=True)["value"].last().reset_index()
+    g = h.groupby("epoch")["value"]
+    out = pd.DataFrame({"mean": g.mean(), "sem": g.sem(ddof=1), "n": g.count()}).reset_index()
+    return out.sort_values("epoch").reset_index(drop=True)
+
+
+def grad_layers(hist: pd.DataFrame) -> list[str]:
+    """Metric names 'grad_norm/<layer>' in order of first appearance."""
+    if hist.empty:
+        return []
+    names = hist["metric"].astype(str)
+    return list(dict.fromkeys(n for n in names if n.startswith("grad_norm/")))
