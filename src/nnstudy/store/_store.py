@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any, Iterable
 
 import pandas as pd
-from sqlalchemy import and_, create_engine, delete, event, func, insert, or_, select, update
+from sqlalchemy import and_, create_engine, delete, event, func, insert, select, update
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.engine import Engine
 
 from ..errors import StudyError
@@ -53,7 +54,9 @@ class Store:
         self.engine: Engine = create_engine(self.url, future=True)
         if self.url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        s.metadata.create_all(self.engine)
+            # Write transactions take the lock at BEGIN, so concurrent drivers wait instead of failing.
+            event.listen(self.engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        _retry(lambda: s.metadata.create_all(self.engine))
         self._check_version()
 
     def _check_version(self) -> None:
@@ -70,6 +73,10 @@ class Store:
     def register(self, name: str, description: str, spec: dict, source: str, task: str, metrics: list[str],
                  swept: list[str], trials: list, environment: dict[str, str]) -> None:
         """Upsert the study and add its trials that the store does not hold yet, in one transaction."""
+        _retry(lambda: self._register(name, description, spec, source, task, metrics, swept, trials,
+                                      environment))
+
+    def _register(self, name, description, spec, source, task, metrics, swept, trials, environment) -> None:
         stamp = now()
         values = dict(description=description, spec_json=json.dumps(spec), source=source, task=task,
                       metrics_json=json.dumps(metrics), swept_keys_json=json.dumps(swept),
@@ -219,7 +226,18 @@ class Store:
             updated_at=st["updated_at"])
 
 
+def _retry(action, attempts: int = 3):
+    """Two drivers creating the same table or study row at once: the loser tries again."""
+    for i in range(attempts):
+        try:
+            return action()
+        except (IntegrityError, OperationalError):
+            if i == attempts - 1:
+                raise
+
+
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    dbapi_conn.isolation_level = None  # transactions are begun by the "begin" listener
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA busy_timeout=60000")

@@ -1,0 +1,60 @@
+"""Datasets by name: metadata, where the files are, fetching them, and loading prepared splits.
+
+    >>> from nnstudy import data
+    >>> data.names()
+    ['circles', 'digits', 'fashion-mnist', 'iris', 'moons', 'sine']
+    >>> ds = data.load(DataConfig(name="iris"))   # Dataset: train / val / test arrays + metadata
+
+Importing this package is cheap: loaders (numpy, scikit-learn) are imported on first use.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable
+
+from ..errors import DataError
+from ._dataset import Dataset
+from ._registry import REGISTRY, DatasetInfo, entry, loader
+
+if TYPE_CHECKING:
+    from ..spec._schema import DataConfig
+
+__all__ = ["Dataset", "DatasetInfo", "DataError", "names", "info", "locate", "fetch", "load"]
+
+
+def names() -> list[str]:
+    """Every registered dataset name, sorted."""
+    return sorted(REGISTRY)
+
+
+def info(name: str) -> DatasetInfo:
+    """Static metadata of ``name``; DataError if unknown."""
+    return entry(name).info
+
+
+def locate(name: str) -> str | None:
+    """Where ``name`` is found: the folder of its valid files (None if absent), or how it is made."""
+    e = entry(name)
+    return loader(name).locate() if e.info.fetchable else e.where
+
+
+def fetch(name: str, progress: Callable[[str], None] | None = None) -> str:
+    """Make the files of ``name`` present (cache, else fetched) and return their folder.
+
+    Datasets without files need nothing: their ``locate`` description is returned.
+    Raises DataError with one line if every source failed.
+    """
+    e = entry(name)
+    return loader(name).fetch(progress) if e.info.fetchable else e.where
+
+
+def load(cfg: DataConfig) -> Dataset:
+    """Load ``cfg.name`` and prepare it as ``cfg`` says; DataError if data are missing or corrupt."""
+    from ._prepare import prepare
+
+    e = entry(cfg.name)
+    if not e.generated and (cfg.n_samples is not None or cfg.noise is not None):
+        raise DataError(f"{cfg.name}: n_samples and noise apply only to generated datasets "
+                        f"({', '.join(n for n, g in REGISTRY.items() if g.generated)}); "
+                        "use train_size to subsample")
+    return prepare(loader(cfg.name).raw(cfg.name, cfg), e.info, cfg)

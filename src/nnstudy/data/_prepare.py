@@ -1,0 +1,154 @@
+"""From raw arrays to a ``Dataset``: class filter, validation split, train subsample, normalization.
+
+Splits work on index arrays, so the (possibly large, possibly uint8) raw inputs are copied and
+converted to float32 once, at the end.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..errors import DataError
+from ._dataset import Dataset
+
+if TYPE_CHECKING:
+    from ..spec._schema import DataConfig
+    from ._registry import DatasetInfo
+
+TEST_FRACTION = 0.2
+_CHUNK = 8192
+
+
+@dataclass
+class Raw:
+    """What a loader returns: inputs flattened to (n, d), any numeric dtype."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray  # (n,) integer labels | (n, k) float targets
+    x_test: np.ndarray
+    y_test: np.ndarray
+    x_scale: float = 1.0  # inputs are divided by this when made float32 (255 for pixels)
+
+
+def carve_test(x: np.ndarray, y: np.ndarray, seed: int, stratify: bool) -> Raw:
+    """Hold out ``TEST_FRACTION`` as the test split for datasets that ship without one."""
+    from sklearn.model_selection import train_test_split
+
+    x_tr, x_te, y_tr, y_te = train_test_split(
+        x, y, test_size=TEST_FRACTION, stratify=y if stratify else None, random_state=seed)
+    return Raw(x_tr, y_tr, x_te, y_te)
+
+
+def prepare(raw: Raw, info: DatasetInfo, cfg: DataConfig) -> Dataset:
+    """classes filter -> validation split -> train_size -> float32 -> normalize (fit on train)."""
+    classify = info.task == "classification"
+    names = list(info.classes)
+    if classify:
+        y_train, y_test, names = _filter_classes(raw, names, list(cfg.classes), info.name)
+        train = np.flatnonzero(y_train >= 0)
+        test = np.flatnonzero(y_test >= 0)
+    else:
+        if cfg.classes:
+            raise DataError(f"{info.name} is a regression dataset: `classes` must be empty")
+        y_train = np.asarray(raw.y_train, np.float32).reshape(len(raw.y_train), -1)
+        y_test = np.asarray(raw.y_test, np.float32).reshape(len(raw.y_test), -1)
+        train, test = np.arange(len(y_train)), np.arange(len(y_test))
+    strat = y_train if classify else None
+    val = np.empty(0, np.int64)
+    if cfg.validation > 0:
+        train, val = _split(train, strat, {"test_size": cfg.validation}, cfg.split_seed,
+                            f"{info.name}: cannot hold out validation = {cfg.validation}")
+    train = _subsample(train, strat, cfg.train_size, cfg.split_seed, info.name)
+
+    xs = [_as_float(x[i], raw.x_scale) for x, i in
+          ((raw.x_train, train), (raw.x_train, val), (raw.x_test, test))]
+    _normalize(xs, cfg.normalize)
+    return Dataset(
+        name=info.name, task=info.task,
+        x_train=xs[0], y_train=np.ascontiguousarray(y_train[train]),
+        x_val=xs[1], y_val=np.ascontiguousarray(y_train[val]),
+        x_test=xs[2], y_test=np.ascontiguousarray(y_test[test]),
+        input_shape=tuple(info.input_shape), classes=names)
+
+
+def _filter_classes(raw: Raw, names: list[str], wanted: list[int], label: str
+                    ) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """int64 labels with dropped samples marked -1, relabelled 0..k-1 in the order asked for."""
+    y_train = np.asarray(raw.y_train).astype(np.int64).ravel()
+    y_test = np.asarray(raw.y_test).astype(np.int64).ravel()
+    if not wanted:
+        return y_train, y_test, names
+    if len(set(wanted)) != len(wanted):
+        raise DataError(f"{label}: `classes` repeats a label: {wanted}")
+    unknown = [c for c in wanted if not 0 <= c < len(names)]
+    if unknown:
+        raise DataError(f"{label}: classes {unknown} do not exist (labels are 0..{len(names) - 1})")
+    absent = [c for c in wanted if not np.any(y_train == c)]
+    if absent:
+        raise DataError(f"{label}: classes {absent} have no training samples")
+    lut = np.full(len(names), -1, np.int64)
+    lut[wanted] = np.arange(len(wanted))
+    return lut[y_train], lut[y_test], [names[c] for c in wanted]
+
+
+def _split(idx: np.ndarray, strat: np.ndarray | None, size: dict[str, float | int], seed: int,
+           what: str) -> tuple[np.ndarray, np.ndarray]:
+    from sklearn.model_selection import train_test_split
+
+    try:
+        keep, held = train_test_split(idx, **size, random_state=seed,
+                                       stratify=None if strat is None else strat[idx])
+    except ValueError as err:
+        raise DataError(f"{what}: {' '.join(str(err).split())}") from None
+    return np.asarray(keep, np.int64), np.asarray(held, np.int64)
+
+
+def _subsample(idx: np.ndarray, strat: np.ndarray | None, size: float, seed: int, label: str
+               ) -> np.ndarray:
+    what = f"{label}: cannot keep train_size = {size:g} of {len(idx)} training samples"
+    if size <= 1.0:
+        return idx if size == 1.0 else _split(idx, strat, {"train_size": size}, seed, what)[0]
+    count = int(size)
+    if count > len(idx):
+        raise DataError(f"{what} (use a fraction or a count up to {len(idx)})")
+    return idx if count == len(idx) else _split(idx, strat, {"train_size": count}, seed, what)[0]
+
+
+def _as_float(x: np.ndarray, scale: float) -> np.ndarray:
+    x = x.reshape(len(x), int(np.prod(x.shape[1:], dtype=np.int64)))
+    if scale == 1.0:
+        return np.ascontiguousarray(x, dtype=np.float32)
+    return np.divide(x, np.float32(scale), dtype=np.float32)
+
+
+def _normalize(xs: list[np.ndarray], how: str) -> None:
+    """Fit on ``xs[0]`` (train) and apply to every array, in place."""
+    train = xs[0]
+    if how == "none" or len(train) == 0:
+        return
+    if how == "standard":
+        shift, scale = _mean_std(train)
+    elif how == "minmax":
+        shift = train.min(axis=0).astype(np.float64)
+        scale = train.max(axis=0) - shift
+    else:
+        raise DataError(f"unknown normalize {how!r} (none | standard | minmax)")
+    scale[scale == 0] = 1.0
+    shift32, inv32 = shift.astype(np.float32), (1.0 / scale).astype(np.float32)
+    for x in xs:
+        x -= shift32
+        x *= inv32
+
+
+def _mean_std(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-feature mean and population std, accumulated in float64 over row chunks (low memory)."""
+    mean = x.sum(axis=0, dtype=np.float64) / len(x)
+    mean32 = mean.astype(np.float32)
+    sq = np.zeros_like(mean)
+    for start in range(0, len(x), _CHUNK):
+        d = x[start:start + _CHUNK] - mean32
+        sq += np.einsum("ij,ij->j", d, d, dtype=np.float64)
+    return mean, np.sqrt(sq / len(x))
