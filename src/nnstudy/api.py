@@ -38,16 +38,21 @@ class Study:
     def history(self) -> pd.DataFrame:
         return self.snapshot().history
 
+    @property
+    def report_dir(self) -> Path:
+        return store_dir(self.store_arg) / self.name
+
     def report(self, out: str | Path | None = None) -> list[Path]:
         from .report import write_report
 
-        return write_report(self.snapshot(), Path(out) if out else store_dir(self.store_arg) / self.name)
+        return write_report(self.snapshot(), Path(out) if out else self.report_dir)
 
     def __repr__(self) -> str:
         return f"Study({self.name!r}, store={self._store.url!r})"
 
 
-def prepare(source: str | Path | dict, set: dict[str, Any] | None = None) -> tuple[StudyFile, list[Trial], str, str]:
+def prepare(source: str | Path | dict, set: dict[str, Any] | None = None
+            ) -> tuple[StudyFile, list[Trial], str, str, list[str], str]:
     """Validate the study file and its data; nothing is written anywhere."""
     study, text, label = read_study(source, set)
     trials = expand(study, label)

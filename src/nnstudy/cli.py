@@ -75,14 +75,17 @@ def cmd_run(args) -> int:
     if args.workers is not None and args.workers < 1:
         raise StudyError(f"--workers {args.workers}: must be at least 1")
     overrides = parse_overrides(args.set, args.study)
-    console = Console(stderr=True)
+    console = Console(stderr=True, soft_wrap=True)
     study = api.run(args.study, store=args.store, set=overrides, workers=args.workers, device=args.device,
                     fail_fast=args.fail_fast, console=console)
     s = study.summary
-    out = (study._store.url.removeprefix("sqlite:///").rsplit("/", 1)[0] if "sqlite" in study._store.url
-           else "runs")
-    console.print(f"ran {s.ran}, skipped {s.skipped} already stored; report: {out}/{study.name}/report.html")
-    return EXIT_OK if s.ok and s.busy == 0 else EXIT_TRIALS_FAILED
+    statuses = study.trials()["status"].value_counts().to_dict()
+    report = study.report_dir / "report.html"
+    console.print(f"ran {s.ran}, skipped {s.skipped} already stored; "
+                  + ", ".join(f"{v} {k}" for k, v in statuses.items()) + f"; report: {report}")
+    if statuses.get("running") or statuses.get("pending"):
+        console.print("some trials are still running in another nnstudy process; run again to complete")
+    return EXIT_TRIALS_FAILED if statuses.get("failed") or statuses.get("diverged") else EXIT_OK
 
 
 def cmd_report(args) -> int:

@@ -45,16 +45,16 @@ def train_trial(trial: Trial, data: Dataset, on_epoch: OnEpoch, device: str = "c
         t0 = time.perf_counter()
         model.train()
         perm = torch.randperm(n, generator=gen, device=dev)
-        grad_sum = torch.zeros(len(linears), dtype=torch.float64, device=dev)
+        grad_sums = [torch.zeros((), dtype=dtype, device=dev) for _ in linears]
         for i in range(steps):
             idx = perm[i * batch:(i + 1) * batch]
-            grad_sum += step(x_train[idx], y_train[idx])
+            torch._foreach_add_(grad_sums, step(x_train[idx], y_train[idx]))
         if schedule is not None:
             schedule.step()
         if dev.type == "cuda":
             torch.cuda.synchronize(dev)
         train_time += time.perf_counter() - t0
-        metrics = _epoch_metrics(model, dd, grad_sum / steps, opt, linears=model.linear_names)
+        metrics = _epoch_metrics(model, dd, torch.stack(grad_sums) / steps, opt, linears=model.linear_names)
         metrics["time_s"] = train_time
         history.append({"epoch": epoch, **metrics})
         on_epoch(epoch, metrics)
@@ -75,7 +75,6 @@ def _make_step(model, opt, linears, tc: dict[str, Any], regression: bool, gen: t
     l1, l2, noise = tc["l1"], tc["l2"], tc["grad_noise"]
     weights = [lin.weight for lin in linears]
     params = [p for p in model.parameters()]
-    layer_params = [[lin.weight, lin.bias] for lin in linears]
 
     def objective(xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
         loss = loss_fn(model(xb), yb, regression)
@@ -85,10 +84,8 @@ def _make_step(model, opt, linears, tc: dict[str, Any], regression: bool, gen: t
             loss = loss + l1 * sum(w.abs().sum() for w in weights)
         return loss
 
-    def grad_norms() -> torch.Tensor:
-        flat = [p.grad if p.grad is not None else torch.zeros_like(p) for pair in layer_params for p in pair]
-        sq = torch.stack(torch._foreach_norm(flat)).double().pow(2).view(len(linears), 2).sum(1)
-        return sq.sqrt()
+    def grad_norms() -> list[torch.Tensor]:  # L2 norm of each layer's weight gradient
+        return torch._foreach_norm([w.grad if w.grad is not None else torch.zeros_like(w) for w in weights])
 
     if isinstance(opt, torch.optim.LBFGS):
         def lbfgs_step(xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
