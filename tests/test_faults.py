@@ -139,3 +139,31 @@ def test_corrupt_dataset_exits_2(tmp_path, monkeypatch, capsys):
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "fashion-mnist" in err
     assert not (tmp_path / "runs").exists()
+
+
+def test_ctrl_c_stops_cleanly_and_releases_running_trials(study, tmp_path):
+    store = tmp_path / "interrupted"
+    proc = nnstudy_proc("run", study, "--store", store, "--workers", "2")
+    deadline = time.time() + 120
+    while len(done_rows(store)) < 1 and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    out = proc.communicate(timeout=60)[0]
+    assert proc.returncode == 130, out
+    assert "interrupted" in out and "Traceback" not in out
+    con = sqlite3.connect(store / "nnstudy.sqlite")
+    statuses = [s for (s,) in con.execute("select status from trials")]
+    con.close()
+    print(f"SIGINT after {statuses.count('done')} finished trial(s): statuses {sorted(set(statuses))}")
+    assert "running" not in statuses and statuses.count("done") >= 1
+    assert main(["run", str(study), "--store", str(store), "--workers", "1"]) == 0
+    assert len(done_rows(store)) == 8
+
+
+def test_data_ls_lists_every_dataset(capsys):
+    assert main(["data", "ls"]) == 0
+    out = capsys.readouterr().out
+    for name in ("fashion-mnist", "digits", "iris", "moons", "circles", "sine"):
+        assert name in out
+    assert main(["data", "fetch", "nope"]) == 2
+    assert "nope" in capsys.readouterr().err

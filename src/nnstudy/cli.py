@@ -68,6 +68,11 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INTERRUPTED
 
 
+def _out() -> Console:
+    """Tables on stdout: the terminal's width, or wide enough not to wrap when piped."""
+    return Console() if sys.stdout.isatty() else Console(width=200)
+
+
 def cmd_run(args) -> int:
     from . import api
     from .spec import parse_overrides
@@ -109,7 +114,7 @@ def cmd_ls(args) -> int:
     for r in rows:
         table.add_row(r["name"], str(r["done"]), str(r["failed"]), str(r["diverged"]),
                       str(r["pending"] + r["running"]), str(r["total"]), r["updated_at"], r["description"])
-    Console().print(table)
+    _out().print(table)
     return EXIT_OK
 
 
@@ -119,7 +124,7 @@ def cmd_show(args) -> int:
     found = Store(args.store, create=False).find_trials(args.trial_id)
     if not found:
         raise StudyError(f"no trial {args.trial_id!r} in the store")
-    console = Console()
+    console = _out()
     for t in found:
         console.print(f"[bold]trial {t['trial_id']}[/] of study {t['study']}  seed {t['seed']}  "
                       f"status [bold]{t['status']}[/]", highlight=False)
@@ -145,7 +150,7 @@ def cmd_data(args) -> int:
             i = data.info(name)
             table.add_row(name, i.task, "×".join(map(str, i.input_shape)), str(i.n_classes or "-"),
                           data.locate(name) or "[yellow]not fetched[/]", i.source)
-        Console().print(table)
+        _out().print(table)
         return EXIT_OK
     console = Console(stderr=True)
     where = data.fetch(args.name, progress=lambda line: console.print(line, markup=False, highlight=False))

@@ -12,7 +12,7 @@ import numpy as np
 class Dataset:
     name: str
     task: Literal["classification", "regression"]
-    x_train: np.ndarray  # (n_train, *input_shape) float32
+    x_train: np.ndarray  # (n_train, prod(input_shape)) float32, flat; input_shape gives the layout
     y_train: np.ndarray  # (n_train,) int64 class index | (n_train, n_outputs) float32
     x_val: np.ndarray
     y_val: np.ndarray
