@@ -44,8 +44,11 @@ class LocalExecutor:
         if not todo:
             return summary
         total_epochs = sum(t.config["train"]["epochs"] for t in todo)
+        workers = 1 if len(todo) == 1 else min(self.workers, len(todo))
+        self.console.print(f"{self.study}: training {len(todo)} trial(s) on {workers} worker(s), device "
+                           f"{self.device}; {summary.skipped} already stored", highlight=False)
         with StudyProgress(self.console, self.study, len(todo), total_epochs) as progress:
-            if self.workers <= 1 or len(todo) == 1:
+            if workers == 1:
                 if first_data is not None:
                     _worker.preload(todo[0].config["data"], first_data)
                 self._run_inline(todo, progress, summary)

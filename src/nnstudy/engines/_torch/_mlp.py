@@ -1,8 +1,7 @@
-"""The MLP (and logistic regression: no hidden layers) as a torch module."""
+"""The MLP (and logistic regression: no hidden layers) as a flat torch module."""
 
 from __future__ import annotations
 
-import torch
 from torch import nn
 
 ACTIVATIONS = {
@@ -11,36 +10,30 @@ ACTIVATIONS = {
 }
 
 
-class MLP(nn.Module):
-    """Linear → [norm] → activation → [dropout], repeated, then a linear output layer."""
+class MLP(nn.Sequential):
+    """(Linear → [norm] → activation → [dropout]) per hidden layer, then a linear output layer.
+
+    Flat, so a step pays one module call per layer; inputs arrive flattened, (B, n_in).
+    """
 
     def __init__(self, n_in: int, hidden: list[int], n_out: int, activation: str = "relu",
                  dropout: float = 0.0, norm: str = "none"):
-        super().__init__()
-        blocks: list[nn.Module] = []
-        self.linear_names: list[str] = []
+        layers: list[nn.Module] = []
         width = n_in
-        for i, h in enumerate(hidden):
-            block = [nn.Linear(width, h)]
+        for h in hidden:
+            layers.append(nn.Linear(width, h))
             if norm == "batch":
-                block.append(nn.BatchNorm1d(h))
+                layers.append(nn.BatchNorm1d(h))
             elif norm == "layer":
-                block.append(nn.LayerNorm(h))
-            block.append(ACTIVATIONS[activation]())
+                layers.append(nn.LayerNorm(h))
+            if activation != "identity":
+                layers.append(ACTIVATIONS[activation]())
             if dropout > 0:
-                block.append(nn.Dropout(dropout))
-            blocks.append(nn.Sequential(*block))
-            self.linear_names.append(f"hidden{i + 1}")
+                layers.append(nn.Dropout(dropout))
             width = h
-        self.hidden = nn.ModuleList(blocks)
-        self.output = nn.Linear(width, n_out)
-        self.linear_names.append("output")
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.flatten(1)
-        for block in self.hidden:
-            x = block(x)
-        return self.output(x)
+        layers.append(nn.Linear(width, n_out))
+        super().__init__(*layers)
+        self.linear_names = [f"hidden{i + 1}" for i in range(len(hidden))] + ["output"]
 
     def linears(self) -> list[nn.Linear]:
-        return [block[0] for block in self.hidden] + [self.output]
+        return [m for m in self if isinstance(m, nn.Linear)]

@@ -11,20 +11,20 @@ def make_optimizer(params: list[torch.nn.Parameter], tc: dict[str, Any]) -> torc
     name, lr, wd = tc["optimizer"], tc["lr"], tc["weight_decay"]
     betas, eps = (tc["beta1"], tc["beta2"]), tc["eps"]
     if name == "sgd":
-        return torch.optim.SGD(params, lr=lr, weight_decay=wd, foreach=True)
+        return torch.optim.SGD(params, lr=lr, weight_decay=wd)
     if name in ("momentum", "nesterov"):
         return torch.optim.SGD(params, lr=lr, momentum=tc["momentum"], nesterov=name == "nesterov",
-                               weight_decay=wd, foreach=True)
+                               weight_decay=wd)
     if name == "adam":
-        return torch.optim.Adam(params, lr=lr, betas=betas, eps=eps, weight_decay=wd, foreach=True)
+        return torch.optim.Adam(params, lr=lr, betas=betas, eps=eps, weight_decay=wd)
     if name == "adamw":
-        return torch.optim.AdamW(params, lr=lr, betas=betas, eps=eps, weight_decay=wd, foreach=True)
+        return torch.optim.AdamW(params, lr=lr, betas=betas, eps=eps, weight_decay=wd)
     if name == "rmsprop":
-        return torch.optim.RMSprop(params, lr=lr, eps=eps, weight_decay=wd, foreach=True)
+        return torch.optim.RMSprop(params, lr=lr, eps=eps, weight_decay=wd)
     if name == "adagrad":
-        return torch.optim.Adagrad(params, lr=lr, eps=eps, weight_decay=wd, foreach=True)
+        return torch.optim.Adagrad(params, lr=lr, eps=eps, weight_decay=wd)
     if name == "adadelta":
-        return torch.optim.Adadelta(params, lr=lr, weight_decay=wd, foreach=True)
+        return torch.optim.Adadelta(params, lr=lr, weight_decay=wd)
     if name == "lbfgs":
         return torch.optim.LBFGS(params, lr=lr, line_search_fn="strong_wolfe")
     raise ValueError(f"unknown optimizer {name!r}")
