@@ -147,7 +147,7 @@ def test_summary_matches_hand_computation_and_scipy():
     s = summarize(make_snapshot())
     assert list(s.columns[:3]) == ["train.lr", "model.hidden", "n"]
     assert list(s.columns[3:8]) == [f"test_accuracy_{x}" for x in ("mean", "std", "sem", "ci95_low", "ci95_high")]
-    assert s.columns[-1] == "rank"
+    assert list(s.columns[-5:]) == ["rank", "diff_to_best", "p_welch", "p_holm", "tied"]
     assert list(s["train.lr"]) == [0.1, 0.1, 0.001, 0.001]
     assert list(s["model.hidden"]) == ["[200, 200]", "[50]", "[200, 200]", "[50]"]
     assert list(s["n"]) == [3, 2, 1, 0]  # failed, diverged and pending trials do not count
@@ -229,10 +229,13 @@ def test_markdown(report_dir):
     assert md.startswith("# demo-study")
     assert "Learning rate & width, 3 seeds" in md
     assert "6 done" in md and "1 failed" in md and "1 diverged" in md
-    assert "| train.lr | model.hidden | n | test_accuracy | test_loss | train_time_s | rank |" in md
-    best = format_mean_se(np.mean(A), st.sem(A), "test_accuracy")
-    assert f"**{best}**" in md and "±" in best
-    assert "0.7000 |" in md  # n = 1: the mean alone
+    assert ("| train.lr | model.hidden | n | test_accuracy | test_loss | train_time_s | rank "
+            "| Δ test_accuracy | p | p (Holm) |") in md
+    assert "| 0.1 | [200, 200] | 3 | **0.923 ± 0.015** | 0.25 ± 0.03 | 11.0 ± 0.6 | 1 | 0 | — | — |" in md
+    # B: Welch p = 0.0506 (one comparison, so Holm changes nothing): tied with the best
+    assert "| 0.1 | [50] | 2 | 0.82 ± 0.02 ≈ | 0.110 ± 0.010 | 11.5 ± 0.5 | 2 | −0.10 | 0.051 | 0.051 |" in md
+    assert "| 3 | −0.2233 | — | — |" in md  # n = 1: the mean alone, no test
+    assert "Holm-corrected over 1 comparison;" in md and "fewer than two seeds, no test" in md
     for name in ("learning_curves", "metric_vs_train.lr", "seed_spread", "grad_norms", "decision_boundary"):
         assert f"](figures/{name}.png)" in md
     assert "RuntimeError: out of memory" in md and "loss is nan at epoch 2" in md
@@ -244,9 +247,11 @@ def test_latex(report_dir):
         assert rule in tex
     assert "test\\_accuracy" in tex and "train\\_time\\_s" in tex
     assert "test_accuracy" not in tex.replace("test\\_accuracy", "")
-    m, s = f"{np.mean(A):.4f}", f"{st.sem(A):.4f}"
-    assert f"\\textbf{{\\boldmath${m} \\pm {s}$}}" in tex
-    assert f"${np.mean(B):.4f} \\pm {st.sem(B):.4f}$" in tex
+    assert f"{np.mean(A):.3f} {st.sem(A):.3f}" == "0.923 0.015"  # SE 0.0145: two digits, it starts with 1
+    assert "\\textbf{\\boldmath$0.923 \\pm 0.015$}" in tex
+    assert "$0.82 \\pm 0.02^{\\dagger}$" in tex  # tied: p = 0.0506
+    assert "& 2 & $-0.10$ & $0.051$ & $0.051$ \\\\" in tex
+    assert "$^\\dagger$ not significantly different from the best" in tex
     assert tex.count("\\\\\n") == 5  # header + 4 configurations
 
 
@@ -257,13 +262,20 @@ def test_latex_escape_every_special_character():
 
 def test_format_mean_se():
     assert format_mean_se(0.88123, 0.00123, "test_accuracy") == "0.8812 ± 0.0012"
-    assert format_mean_se(12.3456, 0.789, "train_time_s") == "12.35 ± 0.79"
-    assert format_mean_se(0.9, float("nan"), "val_accuracy") == "0.9000"
-    assert format_mean_se(float("nan"), float("nan"), "test_loss") == "—"
-    assert format_mean_se(0.34567, 0.0123, "test_loss") == "0.3457 ± 0.0123"
-    assert format_mean_se(1234.7, 10.2, "test_mse") == "1235 ± 10"  # by magnitude: 4 significant digits
-    assert format_mean_se(0.0012346, 0.0001, "val_mse") == "0.001235 ± 0.000100"
+    # rounded to the SE's precision: one significant digit, two when the SE starts with 1
+    assert format_mean_se(0.88389, 0.000887, "test_accuracy") == "0.8839 ± 0.0009"
+    assert format_mean_se(87.56, 0.76, "train_time_s") == "87.6 ± 0.8"
+    assert format_mean_se(12.3456, 0.789, "train_time_s") == "12.3 ± 0.8"
+    assert format_mean_se(0.34567, 0.0123, "test_loss") == "0.346 ± 0.012"
+    assert format_mean_se(1234.7, 10.2, "test_mse") == "1235 ± 10"
+    assert format_mean_se(1234.7, 35.0, "test_mse") == "1230 ± 40"  # to the tens
+    assert format_mean_se(0.0012346, 0.0001, "val_mse") == "0.00123 ± 0.00010"
     assert format_mean_se(4.4, 0.51, "epochs_run") == "4.4 ± 0.5"
+    assert format_mean_se(0.82, np.std([0.80, 0.84], ddof=1) / np.sqrt(2), "test_accuracy") == "0.82 ± 0.02"
+    # no SE (n = 1) or a zero SE: the metric's own decimals
+    assert format_mean_se(0.9, float("nan"), "val_accuracy") == "0.9000"
+    assert format_mean_se(0.9375, 0.0, "val_accuracy") == "0.9375 ± 0.0000"
+    assert format_mean_se(float("nan"), float("nan"), "test_loss") == "—"
 
 
 # ---------------------------------------------------------------- report.html
@@ -278,13 +290,18 @@ def test_html_self_contained(report_dir):
     assert "<pre>" in html and "[study]" in html
     assert "RuntimeError: out of memory" in html and "demo-study" in html
     assert "2024-05-01T09:59:00" in html and "2024-05-01T10:05:00" in html
-    assert "max-width" in html and "<style>" in html and "<link" not in html and "<script" not in html
+    assert "max-width" in html and "<style>" in html and "<link" not in html and "@media print" in html
+    assert html.count("<script") == 1 and "default-src 'none'" in html  # the sort script, pinned by hash
+    assert html.count('<th class="num"><button type="button">') >= 7  # every column sorts
+    assert '<span class="tied"' in html and "Holm-corrected over 1 comparison" in html
+    assert "1 min 00 s wall clock" in html and "1 min 08 s of training" in html
+    assert "nnstudy 0.1.0, numpy" in html  # the environment line
 
 
 def test_html_escapes_every_user_string(tmp_path):
     write(make_snapshot(evil=True), tmp_path)
     html = (tmp_path / "report.html").read_text()
-    assert EVIL not in html and "<script" not in html
+    assert EVIL not in html and html.count("<script") == 1  # only the page's own sort script
     assert html.count("&lt;script&gt;alert(1)&lt;/script&gt;") >= 5  # name x2, description, env, error, source
     for text in ((tmp_path / "report.md").read_text(), (tmp_path / "results.tex").read_text()):
         assert text  # written despite the odd strings

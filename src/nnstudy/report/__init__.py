@@ -2,7 +2,8 @@
 
 `write_report(snap, out_dir)` writes results.csv, trials.csv, report.md, results.tex,
 report.html and figures/*.png; `summarize(snap)` and `trials_table(snap)` return the two CSV
-tables as DataFrames.
+tables as DataFrames. `select` + `compare_sides` put two configurations side by side
+(`nnstudy compare`).
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..store._snapshot import Artifact, StudySnapshot
+from ._compare import Comparison, compare_sides, parse_where, select
+from ._compare_write import terminal_table, write_comparison
 from ._figures import ReportWarning, write_figures
 from ._format import format_mean_se
 from ._html import write_html
@@ -17,7 +20,8 @@ from ._stats import analyze, higher_is_better, summarize, trials_table
 from ._tables import write_csvs, write_texts
 
 __all__ = ["write_report", "summarize", "trials_table", "format_mean_se", "higher_is_better",
-           "ReportWarning", "StudySnapshot", "Artifact"]
+           "ReportWarning", "StudySnapshot", "Artifact", "Comparison", "compare_sides", "parse_where",
+           "select", "terminal_table", "write_comparison"]
 
 
 def write_report(snap: StudySnapshot, out_dir: Path | str) -> list[Path]:

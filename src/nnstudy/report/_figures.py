@@ -27,7 +27,7 @@ from ._stats import Analysis, epoch_curve, grad_layers, higher_is_better, histor
 
 DPI = 110
 OUR_PATTERNS = ("learning_curves.png", "metric_vs_*.png", "seed_spread.png", "grad_norms.png",
-                "decision_boundary.png")
+                "decision_boundary.png", "first_layer_weights.png")
 
 
 class ReportWarning(UserWarning):
@@ -309,17 +309,32 @@ def grad_norms(a: Analysis, path: Path) -> str | None:
 # ---------------------------------------------------------------- decision boundary
 
 
-def _boundaries(a: Analysis) -> dict[str, dict]:
+def _npz_artifacts(a: Analysis, name: str) -> dict[str, dict]:
+    """trial id -> arrays of its artifact ``name`` (an .npz); unreadable ones are skipped with a warning."""
     out = {}
     for art in a.snap.artifacts or []:
-        if art.name != "decision_boundary.npz" or art.trial_id in out:
+        if art.name != name or art.trial_id in out:
             continue
         try:
             with np.load(io.BytesIO(art.data), allow_pickle=False) as z:
                 out[art.trial_id] = {k: z[k] for k in z.files}
         except Exception as e:  # a broken artifact should not break the report
-            warnings.warn(f"decision boundary of trial {art.trial_id} unreadable: {e}", ReportWarning)
+            warnings.warn(f"{name} of trial {art.trial_id} unreadable: {e}", ReportWarning)
     return out
+
+
+def _boundaries(a: Analysis) -> dict[str, dict]:
+    return _npz_artifacts(a, "decision_boundary.npz")
+
+
+def _picks(a: Analysis, have: dict) -> list[tuple[int, pd.Series]]:
+    """(configuration, its lowest-seed done trial with an artifact), best configuration first."""
+    done, picks = a.done, []
+    for i in a.ranked():
+        d = done[(done["config"] == i) & done["trial_id"].isin(have)]
+        if len(d):
+            picks.append((i, d.sort_values("seed", kind="stable").iloc[0]))
+    return picks
 
 
 def _boundary_panel(ax, d: dict, title: str) -> list:
@@ -351,13 +366,8 @@ def decision_boundary(a: Analysis, path: Path) -> str | None:
     bounds = _boundaries(a)
     if not bounds:
         return None
-    done = a.done
     m = a.metric
-    picks = []  # (config, trial row)
-    for i in a.ranked():
-        d = done[(done["config"] == i) & done["trial_id"].isin(bounds)]
-        if len(d):
-            picks.append((i, d.sort_values("seed", kind="stable").iloc[0]))
+    picks = _picks(a, bounds)
     if not picks:
         return None
     chosen = [("best", *picks[0])] + ([("worst", *picks[-1])] if len(picks) > 1 else [])
@@ -375,6 +385,39 @@ def decision_boundary(a: Analysis, path: Path) -> str | None:
     what = "best and worst configuration" if len(chosen) > 1 else "the configuration"
     return (f"Decision boundary of {what} by {m} (trial with the lowest seed): predicted class "
             f"per grid point, test points coloured by their true class.")
+
+
+# ---------------------------------------------------------------- first-layer weights
+
+
+def first_layer_weights(a: Analysis, path: Path) -> str | None:
+    weights = _npz_artifacts(a, "first_layer_weights.npz")
+    picks = _picks(a, weights)
+    if not picks:
+        return None
+    i, row = picks[0]
+    d = weights[row["trial_id"]]
+    w, labels = np.asarray(d["w"], dtype=float), [str(x) for x in d["labels"]]
+    if w.ndim == 4:  # (units, channels, h, w): show channels side by side
+        w = np.concatenate(list(np.moveaxis(w, 1, 0)), axis=2)
+    cols = int(np.ceil(np.sqrt(len(w))))
+    rows = -(-len(w) // cols)
+    fig = _figure(min(1.3 * cols, 13.0) + 0.8, min(1.4 * rows, 13.0) + 0.8)
+    axes = fig.subplots(rows, cols, squeeze=False)
+    for ax, tile, label in zip(axes.flat, w, labels):
+        lim = float(np.abs(tile).max()) or 1.0
+        ax.imshow(tile, cmap="RdBu_r", vmin=-lim, vmax=lim, interpolation="nearest")
+        ax.set_title(label, fontsize=7)
+    for ax in axes.flat:
+        ax.set_axis_off()
+    fig.suptitle(f"first-layer weights, best configuration: {_label(a, i, 90)} (seed {row['seed']})",
+                 fontsize=9)
+    _save(fig, path)
+    total = int(d["total_units"]) if "total_units" in d else len(w)
+    shown = f"the first {len(w)} of {total} units" if total > len(w) else f"all {total} units"
+    return (f"Weights of the first layer of the best configuration ({a.labels[i]}, seed {row['seed']}) "
+            f"as images, {shown}: red weighs a pixel up, blue down (each tile scaled to its own largest "
+            f"weight). For a perceptron or logistic regression each tile is a class's template.")
 
 
 # ---------------------------------------------------------------- all figures
@@ -397,6 +440,7 @@ def write_figures(a: Analysis, fig_dir: Path) -> dict[str, str]:
         ("seed_spread.png", lambda p: seed_spread(a, p)),
         ("grad_norms.png", lambda p: grad_norms(a, p)),
         ("decision_boundary.png", lambda p: decision_boundary(a, p)),
+        ("first_layer_weights.png", lambda p: first_layer_weights(a, p)),
     ]
     captions: dict[str, str] = {}
     for name, draw in jobs:

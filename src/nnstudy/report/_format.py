@@ -123,20 +123,54 @@ def format_number(x: Any, metric: str, sem: float = float("nan")) -> str:
     return f"{float(x):.{d}f}"
 
 
-def mean_se_parts(mean: Any, sem: Any, metric: str) -> tuple[str, str | None]:
-    """('0.8812', '0.0012'); the second part is None when there is no standard error."""
+def se_decimals(sem: float) -> int | None:
+    """Decimals that keep one significant digit of the standard error, two when it starts with 1.
+
+    0.0009 -> 4, 0.0015 -> 4, 0.76 -> 1, 35 -> -1 (tens); None for a zero or missing SE.
+    """
+    if not _finite(sem) or float(sem) <= 0:
+        return None
+    e = math.floor(math.log10(float(sem)))
+    lead = round(float(sem) / 10.0 ** e, 9)  # 0.0199999... is 0.02
+    return min(-e + (1 if lead < 2 else 0), _MAX_DECIMALS + 2)
+
+
+def _fixed(x: float, d: int) -> str:
+    return f"{x:.{d}f}" if d >= 0 else f"{round(x, d):.0f}"
+
+
+def mean_decimals(mean: Any, sem: Any, metric: str) -> int:
+    """Decimals of a mean ± SE: the SE's precision, else (n = 1, SE 0) those of the metric."""
+    d = se_decimals(sem)
+    if d is None:
+        d = decimals_for(metric, float(mean), float(sem) if _finite(sem) else float("nan"))
+    return d
+
+
+def mean_se_parts(mean: Any, sem: Any, metric: str, decimals: int | None = None) -> tuple[str, str | None]:
+    """('0.8839', '0.0009'), ('87.6', '0.8'): rounded to the SE's precision (or to `decimals`);
+    no SE: (mean, None)."""
     if not _finite(mean):
         return ("—" if is_missing(mean) else str(mean)), None
-    d = decimals_for(metric, float(mean), float(sem) if _finite(sem) else float("nan"))
-    m = f"{float(mean):.{d}f}"
+    d = mean_decimals(mean, sem, metric) if decimals is None else decimals
+    m = _fixed(float(mean), d)
     if not _finite(sem):
         return m, None
-    return m, f"{float(sem):.{d}f}"
+    return m, _fixed(float(sem), d)
 
 
-def format_mean_se(mean: Any, sem: Any, metric: str) -> str:
-    """'0.8812 ± 0.0012' (decimals chosen from the metric); just the mean when n = 1."""
-    m, s = mean_se_parts(mean, sem, metric)
+def format_diff(diff: Any, decimals: int) -> str:
+    """'+0.0050', '−0.0120' (a true minus sign), '0' for no difference, '—' when missing."""
+    if not _finite(diff):
+        return "—"
+    if float(diff) == 0:
+        return "0"
+    return ("+" if diff > 0 else "−") + _fixed(abs(float(diff)), decimals)
+
+
+def format_mean_se(mean: Any, sem: Any, metric: str, decimals: int | None = None) -> str:
+    """'0.8812 ± 0.0012' (to the SE's precision, or to `decimals`); just the mean when n = 1."""
+    m, s = mean_se_parts(mean, sem, metric, decimals)
     return m if s is None else f"{m} ± {s}"
 
 
@@ -145,13 +179,26 @@ def latex_escape(text: Any) -> str:
     return _LATEX_RE.sub(lambda mo: _LATEX_SPECIAL[mo.group(0)], str(text))
 
 
-def latex_mean_se(mean: Any, sem: Any, metric: str, bold: bool = False) -> str:
-    r"""'$0.8812 \pm 0.0012$'; bold wraps it in \textbf{\boldmath ...}."""
+def latex_mean_se(mean: Any, sem: Any, metric: str, bold: bool = False, tied: bool = False) -> str:
+    r"""'$0.8812 \pm 0.0012$'; bold wraps it in \textbf{\boldmath ...}; tied adds a dagger."""
     m, s = mean_se_parts(mean, sem, metric)
     if m == "—":
         return "--"
-    body = f"${m}$" if s is None else f"${m} \\pm {s}$"
+    mark = "^{\\dagger}" if tied else ""
+    body = f"${m}{mark}$" if s is None else f"${m} \\pm {s}{mark}$"
     return f"\\textbf{{\\boldmath{body}}}" if bold else body
+
+
+def format_duration(seconds: Any) -> str:
+    """'42 s', '3 min 05 s', '2 h 07 min'; '—' when missing."""
+    if not _finite(seconds):
+        return "—"
+    s = int(round(float(seconds)))
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60:02d} s"
+    return f"{s // 3600} h {s % 3600 // 60:02d} min"
 
 
 def one_line(text: Any, limit: int = 300) -> str:

@@ -15,6 +15,7 @@ from scipy import stats as st
 
 from ..store._snapshot import StudySnapshot
 from ._format import config_label, value_key
+from ._significance import comparison_note, versus_best
 
 STAT_SUFFIXES = ("mean", "std", "sem", "ci95_low", "ci95_high")
 
@@ -86,6 +87,18 @@ class Analysis:
         idx = [i for i in range(len(r)) if not pd.isna(r.iloc[i])]
         return sorted(idx, key=lambda i: (int(r.iloc[i]), i))
 
+    @property
+    def best(self) -> int | None:
+        return best_config(self.summary)
+
+    @property
+    def tested(self) -> bool:
+        """True when at least one configuration could be tested against the best."""
+        return bool(self.summary["p_welch"].notna().any()) if len(self.summary) else False
+
+    def comparison_note(self) -> str:
+        return comparison_note(self.summary, self.metric, self.labels, self.best)
+
     def counts(self) -> dict[str, int]:
         c = self.trials["status"].value_counts()
         out = {s: int(c.get(s, 0)) for s in ("done", "failed", "diverged")}
@@ -155,7 +168,44 @@ def _summary(snap, keys, t, configs) -> pd.DataFrame:
         r = means.rank(method="min", ascending=not higher_is_better(m))
         rank = pd.array([pd.NA if pd.isna(v) else int(v) for v in r], dtype="Int64")
     out["rank"] = rank
-    return out
+    return pd.concat([out, _versus_best(snap, done, out)], axis=1)
+
+
+def _versus_best(snap, done, out) -> pd.DataFrame:
+    """The comparison columns (after rank): each configuration against the best by the first metric."""
+    if not snap.metrics or not len(out):
+        return versus_best([np.array([])] * len(out), None)
+    m = snap.metrics[0]
+    groups = []
+    for i in range(len(out)):
+        v = done.loc[done["config"] == i, m] if m in done else []
+        v = np.asarray(pd.to_numeric(pd.Series(v, dtype=object), errors="coerce"), dtype=float)
+        groups.append(v[np.isfinite(v)])
+    return versus_best(groups, best_config(out))
+
+
+def best_config(summary: pd.DataFrame) -> int | None:
+    """Index of the best configuration (rank 1; the first one when several share it), or None."""
+    r = summary["rank"]
+    idx = [i for i in range(len(r)) if not pd.isna(r.iloc[i]) and int(r.iloc[i]) == 1]
+    return idx[0] if idx else None
+
+
+def timing(trials: pd.DataFrame) -> tuple[float, float]:
+    """(wall-clock seconds from the first start to the last finish, training seconds summed over
+    trials); NaN where the store has no times."""
+    nan = float("nan")
+    wall = nan
+    if {"started_at", "finished_at"} <= set(trials.columns):
+        start = pd.to_datetime(trials["started_at"], errors="coerce", utc=True).min()
+        end = pd.to_datetime(trials["finished_at"], errors="coerce", utc=True).max()
+        if not (pd.isna(start) or pd.isna(end)):
+            wall = max(0.0, (end - start).total_seconds())
+    train = nan
+    if "train_time_s" in trials.columns:
+        v = pd.to_numeric(trials["train_time_s"], errors="coerce")
+        train = float(v[np.isfinite(v)].sum()) if np.isfinite(v).any() else nan
+    return wall, train
 
 
 def summarize(snap: StudySnapshot) -> pd.DataFrame:
@@ -163,7 +213,11 @@ def summarize(snap: StudySnapshot) -> pd.DataFrame:
 
     Columns: each swept key, ``n`` (done trials), ``<m>_mean, <m>_std, <m>_sem, <m>_ci95_low,
     <m>_ci95_high`` for every report metric, then ``rank`` (1 = best by the first metric;
-    missing for configurations without a done trial).
+    missing for configurations without a done trial), then the comparison with the best
+    configuration in the first metric: ``diff_to_best`` (mean minus the best mean), ``p_welch``
+    (Welch's t-test, two-sided), ``p_holm`` (Holm-corrected over all comparisons) and ``tied``
+    (not significantly different from the best at alpha = 0.05; empty for the best itself and
+    for configurations with fewer than two seeds).
     """
     return analyze(snap).summary
 

@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from ._format import (
-    format_mean_se, latex_escape, latex_mean_se, one_line, value_text,
-)
-from ._stats import Analysis, higher_is_better, trials_table
+from ._cells import TIED, comparison_texts, counts_line, ranking_line, results_header, results_rows, time_line
+from ._format import latex_escape, latex_mean_se, one_line, value_text
+from ._stats import Analysis, trials_table
 
 
 def write_csvs(a: Analysis, out_dir: Path) -> list[Path]:
@@ -18,43 +17,6 @@ def write_csvs(a: Analysis, out_dir: Path) -> list[Path]:
     a.summary.to_csv(results, index=False)
     trials_table(a.snap).to_csv(trials, index=False)
     return [results, trials]
-
-
-# ---------------------------------------------------------------- shared table cells
-
-
-def table_cells(a: Analysis) -> tuple[list[str], list[list[str]], list[list[bool]]]:
-    """Header, text cells and 'bold' flags of the results table (mean ± SE per metric)."""
-    metrics = a.snap.metrics
-    header = [*a.keys, "n", *metrics, "rank"]
-    rows, bold = [], []
-    for i, r in a.summary.iterrows():
-        cells = [value_text(r[k]) for k in a.keys] + [str(int(r["n"]))]
-        flags = [False] * (len(a.keys) + 1)
-        for j, m in enumerate(metrics):
-            cells.append(format_mean_se(r[f"{m}_mean"], r[f"{m}_sem"], m))
-            flags.append(j == 0 and not pd.isna(r["rank"]) and int(r["rank"]) == 1)
-        cells.append("" if pd.isna(r["rank"]) else str(int(r["rank"])))
-        flags.append(False)
-        rows.append(cells)
-        bold.append(flags)
-    return header, rows, bold
-
-
-def counts_line(a: Analysis) -> str:
-    c = a.counts()
-    total = sum(c.values())
-    parts = [f"{v} {s}" for s, v in c.items() if v or s in ("done", "failed", "diverged")]
-    return f"{total} trials: " + ", ".join(parts)
-
-
-def ranking_line(a: Analysis) -> str:
-    m = a.metric
-    if m is None:
-        return "No report metrics."
-    d = "higher is better" if higher_is_better(m) else "lower is better"
-    return (f"Cells are mean ± standard error over the seeds of each configuration (done trials only); "
-            f"rank by mean {m} ({d}).")
 
 
 # ---------------------------------------------------------------- Markdown
@@ -77,15 +39,21 @@ def markdown(a: Analysis, captions: dict[str, str]) -> str:
     dates = [f"{k} {v}" for k, v in (("created", s.created_at), ("updated", s.updated_at)) if v]
     if dates:
         lines += ["Study " + ", ".join(dates) + ".", ""]
+    if time_line(a):
+        lines += [time_line(a) + ".", ""]
     lines += ["## Results", "", ranking_line(a), ""]
-    header, rows, bold = table_cells(a)
-    right = {"n", "rank", *a.snap.metrics}
+    header, rows = results_header(a), results_rows(a)
+    nkeys = len(a.keys)
     lines.append("| " + " | ".join(_md_cell(h) for h in header) + " |")
-    lines.append("|" + "|".join("---:" if h in right else "---" for h in header) + "|")
-    for cells, flags in zip(rows, bold):
-        out = [f"**{_md_cell(c)}**" if b and c else _md_cell(c) for c, b in zip(cells, flags)]
+    lines.append("|" + "|".join("---:" if j >= nkeys else "---" for j in range(len(header))) + "|")
+    for cells in rows:
+        out = [_md_cell(c.text) for c in cells]
+        out = [f"**{t}**" if c.bold and t else t for t, c in zip(out, cells)]
+        out = [f"{t} {TIED}" if c.tied else t for t, c in zip(out, cells)]
         lines.append("| " + " | ".join(out) + " |")
     lines.append("")
+    if a.comparison_note():
+        lines += [a.comparison_note(), ""]
     if captions:
         lines += ["## Figures", ""]
         for name, cap in captions.items():
@@ -112,31 +80,55 @@ def _where(a: Analysis, r) -> str:
 
 def latex(a: Analysis) -> str:
     metrics = a.snap.metrics
-    header = [*a.keys, "$n$", *metrics, "rank"]
-    head = [latex_escape(h) if h != "$n$" else h for h in header]
-    spec = "l" * len(a.keys) + "r" * (len(metrics) + 2)
+    header = [latex_escape(h) for h in a.keys] + ["$n$"] + [latex_escape(m) for m in metrics] + ["rank"]
+    if a.tested:
+        header += [f"$\\Delta$ {latex_escape(a.metric)}", "$p$", "$p_{\\mathrm{Holm}}$"]
+    spec = "l" * len(a.keys) + "r" * (len(header) - len(a.keys))
     label = re.sub(r"[^a-z0-9-]+", "-", a.snap.name.lower()).strip("-") or "study"
     lines = [
         "% requires \\usepackage{booktabs}",
         "\\begin{table}[ht]",
         "\\centering",
-        f"\\caption{{{latex_escape(one_line(a.snap.name, 200))}: mean $\\pm$ standard error over seeds"
-        + (f", ranked by {latex_escape(a.metric)}" if a.metric else "") + "}",
+        f"\\caption{{{_latex_caption(a)}}}",
         f"\\label{{tab:{label}}}",
         f"\\begin{{tabular}}{{{spec}}}",
         "\\toprule",
-        " & ".join(head) + " \\\\",
+        " & ".join(header) + " \\\\",
         "\\midrule",
     ]
-    for _, r in a.summary.iterrows():
+    for i, r in a.summary.iterrows():
         cells = [latex_escape(value_text(r[k])) for k in a.keys] + [str(int(r["n"]))]
-        best = not pd.isna(r["rank"]) and int(r["rank"]) == 1
+        tied = not pd.isna(r["tied"]) and bool(r["tied"])
         for j, m in enumerate(metrics):
-            cells.append(latex_mean_se(r[f"{m}_mean"], r[f"{m}_sem"], m, bold=(j == 0 and best)))
+            first = j == 0
+            cells.append(latex_mean_se(r[f"{m}_mean"], r[f"{m}_sem"], m, bold=first and i == a.best,
+                                       tied=first and tied))
         cells.append("" if pd.isna(r["rank"]) else str(int(r["rank"])))
+        if a.tested:
+            cells += [_latex_text(t) for t in comparison_texts(a, r)]
         lines.append(" & ".join(cells) + " \\\\")
     lines += ["\\bottomrule", "\\end{tabular}", "\\end{table}", ""]
     return "\n".join(lines)
+
+
+def _latex_caption(a: Analysis) -> str:
+    text = f"{latex_escape(one_line(a.snap.name, 200))}: mean $\\pm$ standard error over seeds"
+    if a.metric:
+        text += f", ranked by {latex_escape(a.metric)}; best in bold"
+    if a.tested:
+        text += (f". $\\Delta$: difference to the best; $p$: Welch's $t$-test against the best, "
+                 f"$p_{{\\mathrm{{Holm}}}}$ Holm-corrected; $^\\dagger$ not significantly different "
+                 f"from the best ($\\alpha = 0.05$)")
+    elif a.comparison_note():
+        text += ". No significance test is possible with fewer than two seeds"
+    return text
+
+
+def _latex_text(s: str) -> str:
+    """'−0.0120' -> '$-0.0120$', '<0.001' -> '$<0.001$', '—' -> '--'."""
+    if s == "—":
+        return "--"
+    return "$" + s.replace("−", "-") + "$"
 
 
 def write_texts(a: Analysis, out_dir: Path, captions: dict[str, str]) -> list[Path]:
@@ -146,5 +138,4 @@ def write_texts(a: Analysis, out_dir: Path, captions: dict[str, str]) -> list[Pa
     return [md, tex]
 
 
-__all__ = ["write_csvs", "write_texts", "table_cells", "counts_line", "ranking_line",
-           "markdown", "latex"]
+__all__ = ["write_csvs", "write_texts", "markdown", "latex"]

@@ -1,0 +1,94 @@
+"""The results table as cells (text, sort value, best, tied) and the sentences around it.
+
+Markdown, HTML and the terminal draw these cells; LaTeX formats its own numbers from the same
+summary columns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from ._format import format_diff, format_duration, format_mean_se, mean_decimals, value_text
+from ._significance import format_p
+from ._stats import Analysis, higher_is_better, timing
+
+TIED = "≈"
+
+
+@dataclass
+class Cell:
+    text: str  # without the tied marker: each writer draws its own
+    value: float | str | None = None  # what the column sorts by (None: sorts last)
+    bold: bool = False
+    tied: bool = False
+    numeric: bool = True
+
+
+def _num(x) -> float | None:
+    return None if x is None or pd.isna(x) else float(x)
+
+
+def results_header(a: Analysis) -> list[str]:
+    extra = [f"Δ {a.metric}", "p", "p (Holm)"] if a.tested else []
+    return [*a.keys, "n", *a.snap.metrics, "rank", *extra]
+
+
+def results_rows(a: Analysis) -> list[list[Cell]]:
+    """One list of cells per configuration, in the order of `results_header`."""
+    rows = []
+    best = a.best
+    for i, r in a.summary.iterrows():
+        cells = [Cell(value_text(r[k]), r[k] if isinstance(r[k], (int, float)) else value_text(r[k]),
+                      numeric=False) for k in a.keys]
+        cells.append(Cell(str(int(r["n"])), int(r["n"])))
+        tied = bool(r["tied"]) if not pd.isna(r["tied"]) else False
+        for j, m in enumerate(a.snap.metrics):
+            first = j == 0
+            cells.append(Cell(format_mean_se(r[f"{m}_mean"], r[f"{m}_sem"], m), _num(r[f"{m}_mean"]),
+                              bold=first and i == best, tied=first and tied))
+        cells.append(Cell("" if pd.isna(r["rank"]) else str(int(r["rank"])), _num(r["rank"])))
+        if a.tested:
+            texts = comparison_texts(a, r)
+            cells += [Cell(t, _num(r[c])) for t, c in zip(texts, ("diff_to_best", "p_welch", "p_holm"))]
+        rows.append(cells)
+    return rows
+
+
+def comparison_texts(a: Analysis, r: pd.Series) -> tuple[str, str, str]:
+    """(Δ to the best at the row's precision, p, Holm p) of one summary row."""
+    m = a.metric
+    d = mean_decimals(r[f"{m}_mean"], r[f"{m}_sem"], m) if not pd.isna(r[f"{m}_mean"]) else 4
+    return format_diff(r["diff_to_best"], d), format_p(r["p_welch"]), format_p(r["p_holm"])
+
+
+def counts_line(a: Analysis) -> str:
+    c = a.counts()
+    total = sum(c.values())
+    parts = [f"{v} {s}" for s, v in c.items() if v or s in ("done", "failed", "diverged")]
+    return f"{total} trials: " + ", ".join(parts)
+
+
+def ranking_line(a: Analysis) -> str:
+    m = a.metric
+    if m is None:
+        return "No report metrics."
+    d = "higher is better" if higher_is_better(m) else "lower is better"
+    return (f"Cells are mean ± standard error over the seeds of each configuration (done trials only), "
+            f"rounded to the standard error's precision; rank by mean {m} ({d}); the best is bold.")
+
+
+def time_line(a: Analysis) -> str:
+    """'4 min 12 s wall clock (first start to last finish); 9 min 03 s of training summed over trials'."""
+    wall, train = timing(a.trials)
+    parts = []
+    if not pd.isna(wall):
+        parts.append(f"{format_duration(wall)} wall clock (first start to last finish)")
+    if not pd.isna(train):
+        parts.append(f"{format_duration(train)} of training summed over trials")
+    return "; ".join(parts)
+
+
+__all__ = ["Cell", "TIED", "results_header", "results_rows", "comparison_texts", "counts_line", "ranking_line",
+           "time_line"]

@@ -1,0 +1,173 @@
+"""Two groups of trials side by side: two studies, or two configurations of one study.
+
+A side is the done trials of one configuration, selected by ``key=value`` conditions; the
+comparison has one row per shared metric: each side's n, mean, std and SE, the difference
+B - A, Welch's p, Holm's p over the metrics compared, and a verdict.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..errors import StudyError
+from ..store._snapshot import StudySnapshot
+from ._format import config_label, value_key, value_text
+from ._significance import ALPHA, holm, welch_p
+from ._stats import FINAL_METRICS, _normalised_trials, describe, higher_is_better
+
+_KEY = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_.]*)\s*=")
+_NEXT = re.compile(r",(?=\s*[A-Za-z_][A-Za-z0-9_.]*\s*=)")  # a comma that starts the next key=
+
+
+def parse_where(text: str) -> dict[str, Any]:
+    """'model.hidden=[16, 16],train.lr=0.1' -> {'model.hidden': [16, 16], 'train.lr': 0.1}."""
+    from ..spec._load import parse_value
+
+    out = {}
+    for part in _NEXT.split(text):
+        m = _KEY.match(part)
+        if not m or not part[m.end():].strip():
+            raise StudyError(f"--where {text}: expected KEY=VALUE[,KEY=VALUE...], e.g. --where train.lr=0.1")
+        out[m.group(1)] = parse_value(part[m.end():].strip())
+    return out
+
+
+@dataclass
+class Side:
+    study: str
+    where: dict[str, Any]
+    config: dict[str, Any]  # the swept keys of the one configuration selected
+    trials: pd.DataFrame  # its done trials
+    metrics: list[str]  # its study's report metrics
+
+    @property
+    def label(self) -> str:
+        if not self.config:
+            return self.study
+        return f"{self.study} [{config_label(self.config)}]"
+
+    def values(self, metric: str) -> np.ndarray:
+        if metric not in self.trials:
+            return np.array([])
+        v = np.asarray(pd.to_numeric(self.trials[metric], errors="coerce"), dtype=float)
+        return v[np.isfinite(v)]
+
+
+def select(snap: StudySnapshot, where: dict[str, Any]) -> Side:
+    """The done trials of the one configuration of `snap` that matches every condition in `where`."""
+    t = _normalised_trials(snap)
+    for key, want in where.items():
+        t = t[_matches(snap, t, key, want)]
+    keys = list(snap.swept_keys)
+    configs = t[keys].drop_duplicates() if keys else t.iloc[:1][[]]
+    if len(configs) > 1:
+        first = configs.iloc[0]
+        example = ",".join(f"{k}={value_text(first[k])}" for k in keys if k not in where)
+        raise StudyError(f"{snap.name}: {len(configs)} configurations match; choose one with --where, "
+                         f"e.g. --where '{example}'")
+    config = {k: configs.iloc[0][k] for k in keys} if len(configs) else {}
+    done = t[t["status"] == "done"]
+    if done.empty:
+        cond = ", ".join(f"{k}={value_text(v)}" for k, v in where.items())
+        raise StudyError(f"{snap.name}{f' [{cond}]' if cond else ''}: no finished trial to compare")
+    return Side(snap.name, dict(where), config, done.reset_index(drop=True), list(snap.metrics))
+
+
+def _matches(snap: StudySnapshot, t: pd.DataFrame, key: str, want: Any) -> pd.Series:
+    w = value_key(want)
+    if key in snap.swept_keys:
+        hit = t[key].map(lambda v: v == w)
+        if not hit.any():
+            seen = ", ".join(dict.fromkeys(value_text(v) for v in t[key]))
+            raise StudyError(f"{snap.name}: no trial has {key}={value_text(want)} "
+                             f"(it takes: {seen or 'none left'})")
+        return hit
+    base = _dotted(snap.spec, key)
+    if base is _MISSING:
+        swept = ", ".join(snap.swept_keys) or "none"
+        raise StudyError(f"{snap.name}: --where {key}: not a key of the study (swept keys: {swept})")
+    if value_key(base) != w:
+        raise StudyError(f"{snap.name}: {key} is {value_text(base)} in every trial, not {value_text(want)}")
+    return pd.Series(True, index=t.index)
+
+
+_MISSING = object()
+
+
+def _dotted(spec: dict, key: str) -> Any:
+    node: Any = spec
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return _MISSING
+        node = node[part]
+    return node
+
+
+@dataclass
+class Comparison:
+    a: Side
+    b: Side
+    table: pd.DataFrame  # one row per metric (COLUMNS)
+
+    def note(self) -> str:
+        k = int(self.table["p_welch"].notna().sum())
+        if k == 0:
+            return ("No significance test is possible: a side has fewer than two seeds. Differences may be "
+                    "seed noise; run more seeds.")
+        return (f"diff = B - A; p: Welch's t-test (two-sided); p (Holm): Holm-corrected over the {k} "
+                f"metric{'s' if k > 1 else ''} tested; a side is better when p (Holm) < {ALPHA}.")
+
+    def write(self, out_dir) -> list:
+        from ._compare_write import write_comparison
+
+        return write_comparison(self, out_dir)
+
+
+COLUMNS = ["metric", "a_n", "a_mean", "a_std", "a_sem", "b_n", "b_mean", "b_std", "b_sem",
+           "diff", "p_welch", "p_holm", "verdict"]
+
+
+def shared_metrics(a: Side, b: Side) -> list[str]:
+    """Report metrics of both studies (A's order); else any final metric both have."""
+    have = [m for m in dict.fromkeys(FINAL_METRICS + tuple(a.metrics) + tuple(b.metrics))
+            if len(a.values(m)) and len(b.values(m))]
+    reported = [m for m in a.metrics if m in b.metrics and m in have]
+    return reported or have
+
+
+def compare_sides(a: Side, b: Side, metric: str | None = None) -> Comparison:
+    shared = shared_metrics(a, b)
+    if metric is not None and metric not in shared:
+        raise StudyError(f"--metric {metric}: not a metric of both sides "
+                         f"(shared: {', '.join(shared) or 'none'})")
+    metrics = [metric] if metric else shared
+    if not metrics:
+        raise StudyError(f"{a.label} and {b.label} share no metric with finished values")
+    rows = []
+    for m in metrics:
+        xa, xb = a.values(m), b.values(m)
+        da, db = describe(xa), describe(xb)
+        rows.append({"metric": m, "a_n": len(xa), "a_mean": da["mean"], "a_std": da["std"], "a_sem": da["sem"],
+                     "b_n": len(xb), "b_mean": db["mean"], "b_std": db["std"], "b_sem": db["sem"],
+                     "diff": db["mean"] - da["mean"], "p_welch": welch_p(xa, xb)})
+    table = pd.DataFrame(rows)
+    table["p_holm"] = holm(table["p_welch"].to_numpy())
+    table["verdict"] = [_verdict(r) for _, r in table.iterrows()]
+    return Comparison(a, b, table[COLUMNS])
+
+
+def _verdict(r: pd.Series) -> str:
+    if pd.isna(r["p_holm"]):
+        return "no test (fewer than two seeds)"
+    if r["p_holm"] >= ALPHA:
+        return "no significant difference"
+    b_wins = (r["diff"] > 0) == higher_is_better(r["metric"])
+    return "B better" if b_wins else "A better"
+
+
+__all__ = ["parse_where", "Side", "select", "Comparison", "compare_sides", "shared_metrics", "COLUMNS"]

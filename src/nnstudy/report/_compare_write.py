@@ -1,0 +1,90 @@
+"""A comparison's files (compare.csv, compare.md, compare.html) and its terminal table."""
+
+from __future__ import annotations
+
+from html import escape
+from pathlib import Path
+
+import pandas as pd
+from rich.markup import escape as escape_markup
+from rich.table import Table
+
+from ._compare import Comparison
+from ._format import format_diff, format_mean_se, mean_decimals, one_line
+from ._html_assets import CSS, csp
+from ._significance import format_p
+
+HEADER = ["metric", "A", "B", "diff (B - A)", "p", "p (Holm)", "verdict"]
+
+
+def cells(c: Comparison) -> list[list[str]]:
+    """Text cells of the comparison table, one row per metric (A and B as 'mean ± SE (n = k)')."""
+    rows = []
+    for _, r in c.table.iterrows():
+        m = r["metric"]
+        # both sides to the finer of the two precisions, so that the digits line up
+        d = max(mean_decimals(r[f"{s}_mean"], r[f"{s}_sem"], m) for s in "ab" if not pd.isna(r[f"{s}_mean"]))
+        rows.append([m, f"{format_mean_se(r['a_mean'], r['a_sem'], m, d)} (n = {r['a_n']})",
+                     f"{format_mean_se(r['b_mean'], r['b_sem'], m, d)} (n = {r['b_n']})",
+                     format_diff(r["diff"], d), format_p(r["p_welch"]), format_p(r["p_holm"]), r["verdict"]])
+    return rows
+
+
+def terminal_table(c: Comparison) -> Table:
+    table = Table(*HEADER, title=escape_markup(f"A: {c.a.label}   B: {c.b.label}"),
+                  caption=escape_markup(c.note()), highlight=False)
+    for row in cells(c):
+        table.add_row(*(escape_markup(x) for x in row))
+    return table
+
+
+def markdown(c: Comparison) -> str:
+    def cell(s: str) -> str:
+        return one_line(s, 10_000).replace("|", "\\|")
+
+    lines = [f"# {cell(c.a.label)} vs {cell(c.b.label)}", "", f"- **A**: {cell(c.a.label)}",
+             f"- **B**: {cell(c.b.label)}", "", "| " + " | ".join(HEADER) + " |",
+             "|---|---:|---:|---:|---:|---:|---|"]
+    lines += ["| " + " | ".join(cell(x) for x in row) + " |" for row in cells(c)]
+    lines += ["", c.note(), "", "Cells are mean ± standard error over seeds (done trials only).", ""]
+    return "\n".join(lines)
+
+
+def html(c: Comparison) -> str:
+    def e(x) -> str:
+        return escape(str(x), quote=True)
+
+    def attr(j: int) -> str:
+        return "" if j in (0, len(HEADER) - 1) else ' class="num"'  # metric and verdict are text
+
+    title = f"{c.a.label} vs {c.b.label}"
+    head = "".join(f"<th{attr(j)}>{e(h)}</th>" for j, h in enumerate(HEADER))
+    body = "".join("<tr>" + "".join(f"<td{attr(j)}>{e(x)}</td>" for j, x in enumerate(row)) + "</tr>"
+                   for row in cells(c))
+    return "\n".join([
+        "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+        f'<meta http-equiv="Content-Security-Policy" content="{csp()}">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{e(title)} · nnstudy comparison</title>", f"<style>{CSS}</style>", "</head><body><main>",
+        f"<header><h1>{e(title)}</h1>", '<dl class="meta">',
+        f"<dt>A</dt><dd>{e(c.a.label)}</dd><dt>B</dt><dd>{e(c.b.label)}</dd></dl></header>",
+        f'<div class="table-wrap"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>',
+        f'<p class="note">{e(c.note())}</p>',
+        '<p class="muted">Cells are mean ± standard error over seeds (done trials only). Written by nnstudy.</p>',
+        "</main></body></html>", ""])
+
+
+def write_comparison(c: Comparison, out_dir: Path | str) -> list[Path]:
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = [out_dir / "compare.csv", out_dir / "compare.md", out_dir / "compare.html"]
+    table = c.table.copy()
+    table.insert(0, "b", c.b.label)
+    table.insert(0, "a", c.a.label)
+    table.to_csv(paths[0], index=False)
+    paths[1].write_text(markdown(c), encoding="utf-8")
+    paths[2].write_text(html(c), encoding="utf-8")
+    return paths
+
+
+__all__ = ["cells", "terminal_table", "markdown", "html", "write_comparison", "HEADER"]
