@@ -1,0 +1,87 @@
+"""A study in a notebook: figures as matplotlib Figures, and an HTML view (table + inline figures)."""
+
+from __future__ import annotations
+
+import base64
+import io
+from html import escape
+
+from matplotlib.figure import Figure
+
+from ..errors import StudyError
+from . import _figures as F
+from ._cells import TIED, counts_line, ranking_line, results_header, results_rows
+from ._stats import Analysis
+
+PLOTS = ("learning_curves", "metric_vs", "seed_spread", "grad_norms", "decision_boundary",
+         "first_layer_weights")
+INLINE = ("learning_curves", "metric_vs", "seed_spread", "decision_boundary")  # shown by _repr_html_
+
+
+def draw(a: Analysis, name: str, key: str | None = None) -> tuple[Figure, str] | None:
+    """(Figure, caption) of one report figure, or None when the study has no data for it."""
+    if name not in PLOTS:
+        raise StudyError(f"plot: unknown figure {name!r} (allowed: {', '.join(PLOTS)})")
+    sink = F.FigureSink()
+    if name == "metric_vs":
+        if not a.keys:
+            return None
+        key = key or a.keys[0]
+        if key not in a.keys:
+            raise StudyError(f"plot: {key!r} is not a swept key of {a.snap.name} "
+                             f"(swept: {', '.join(a.keys)})")
+        caption = F.metric_vs_key(a, key, sink)
+    else:
+        caption = getattr(F, name)(a, sink)
+    if not caption or sink.figure is None:
+        return None
+    # Jupyter shows a Figure inline only once pyplot set up its formatter; these are drawn without it
+    sink.figure._repr_png_ = lambda fig=sink.figure: _png_bytes(fig)
+    return sink.figure, caption
+
+
+def _png_bytes(fig: Figure) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=F.DPI, facecolor="white")
+    return buf.getvalue()
+
+
+def _png(fig: Figure) -> str:
+    return "data:image/png;base64," + base64.b64encode(_png_bytes(fig)).decode("ascii")
+
+
+def _table(a: Analysis) -> list[str]:
+    header = results_header(a)
+    out = ["<table><thead><tr>"] + [f"<th>{escape(h)}</th>" for h in header] + ["</tr></thead><tbody>"]
+    for cells in results_rows(a):
+        tds = []
+        for c in cells:
+            body = escape(c.text) + (f' <span title="not significantly different from the best">{TIED}</span>'
+                                     if c.tied else "")
+            align = "right" if c.numeric else "left"
+            tds.append(f'<td style="text-align:{align}">{f"<strong>{body}</strong>" if c.bold else body}</td>')
+        out.append("<tr>" + "".join(tds) + "</tr>")
+    out.append("</tbody></table>")
+    return out
+
+
+def notebook_html(a: Analysis, figures: tuple[str, ...] = INLINE) -> str:
+    """The study's name, counts, results table (mean ± SE, ties marked) and key figures inline."""
+    s = a.snap
+    out = [f"<div><h3>{escape(s.name)}</h3>"]
+    if s.description:
+        out.append(f"<p>{escape(s.description)}</p>")
+    out += [f"<p><strong>{escape(counts_line(a))}</strong>. {escape(ranking_line(a))}"
+            + (f" {TIED} = not significantly different from the best." if a.tested else "") + "</p>"]
+    out += _table(a)
+    if a.comparison_note():
+        out.append(f"<p>{escape(a.comparison_note())}</p>")
+    for name in figures:
+        for key in (a.keys if name == "metric_vs" else [None]):
+            got = draw(a, name, key)
+            if got:
+                fig, caption = got
+                out.append(f'<figure><img src="{_png(fig)}" alt="{escape(caption)}" style="max-width:100%">'
+                           f"<figcaption>{escape(caption)}</figcaption></figure>")
+    out.append("</div>")
+    return "\n".join(out)
