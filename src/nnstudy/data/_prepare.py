@@ -31,6 +31,7 @@ class Raw:
     x_test: np.ndarray
     y_test: np.ndarray
     x_scale: float = 1.0  # inputs are divided by this when made float32 (255 for pixels)
+    input_shape: tuple[int, ...] | None = None  # when the config decides it (else the registry's)
 
 
 def carve_test(x: np.ndarray, y: np.ndarray, seed: int, stratify: bool) -> Raw:
@@ -71,7 +72,7 @@ def prepare(raw: Raw, info: DatasetInfo, cfg: DataConfig) -> Dataset:
         x_train=xs[0], y_train=np.ascontiguousarray(y_train[train]),
         x_val=xs[1], y_val=np.ascontiguousarray(y_train[val]),
         x_test=xs[2], y_test=np.ascontiguousarray(y_test[test]),
-        input_shape=tuple(info.input_shape), classes=names)
+        input_shape=tuple(raw.input_shape or info.input_shape), classes=names)
 
 
 def _filter_classes(raw: Raw, names: list[str], wanted: list[int], label: str

@@ -40,6 +40,7 @@ def _digits() -> tuple[str, ...]:
 _FASHION = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
             "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
 _BUILT_IN, _SEEDED = "scikit-learn built-in", "generated from the seed"
+INTERVAL_SUM_DIM, INTERVAL_SUM_INTERVAL = 10, (3, 6)  # defaults of data.dim and data.interval
 
 _ENTRIES = [
     Entry(DatasetInfo("fashion-mnist", "classification",
@@ -59,6 +60,10 @@ _ENTRIES = [
     Entry(DatasetInfo("sine", "regression", "synthetic: y = -sin(0.8 pi x) + noise, x in [-2.5, 2.5]",
                       (1,), 0),
           "_synthetic", where=_SEEDED, generated=True),
+    Entry(DatasetInfo("interval-sum", "classification",
+                      "synthetic: x in {0,1}^dim, label +1 when sum(x) lies in interval = [A, B], else -1",
+                      (INTERVAL_SUM_DIM,), 2, classes=("-1", "+1")),
+          "_synthetic", where="every input of {0,1}^dim (or n_samples drawn from the seed)", generated=True),
 ]
 REGISTRY: dict[str, Entry] = {e.info.name: e for e in _ENTRIES}
 

@@ -20,7 +20,21 @@ class TorchEngine:
         return None
 
 
-ENGINES: dict[str, Engine] = {"torch": TorchEngine()}
+class NumpyEngine:
+    """From scratch: explicit forward and backward per layer, CPU only (``device`` is ignored)."""
+
+    name = "numpy"
+
+    def train(self, trial, data, on_epoch: OnEpoch, device: str = "cpu") -> TrialResult:
+        from ._numpy._train import train_trial
+
+        return train_trial(trial, data, on_epoch)
+
+    def group_key(self, trial: Trial) -> Any:
+        return None
+
+
+ENGINES: dict[str, Engine] = {"torch": TorchEngine(), "numpy": NumpyEngine()}
 
 
 def get_engine(name: str) -> Engine:

@@ -56,6 +56,9 @@ def expand(study: StudyFile, label: str = "<study>") -> list[Trial]:
             point = dict(zip(grid.keys(), combo))
             raw = copy.deepcopy(base)
             raw.pop("sweep")
+            if point.get("model.kind", base["model"]["kind"]) != base["model"]["kind"]:
+                # another kind has other keys: start from the keys the file wrote, not the defaults
+                raw["model"] = study.model.model_dump(mode="json", exclude_unset=True)
             for key, value in point.items():
                 set_dotted(raw, key, value, label, origin="sweep")
             try:

@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from ..errors import StudyError
+from ._combine import check_combination
 from ._schema import MODEL_KINDS, ModelBase, StudyFile
 
 SECTIONS = ("study", "data", "model", "train", "sweep", "trials", "report")
@@ -52,18 +53,22 @@ def validate(raw: dict, label: str) -> StudyFile:
     raw = dict(raw)
     raw["model"] = validate_model(raw.get("model", {}), label)
     try:
-        return StudyFile.model_validate(raw)
+        study = StudyFile.model_validate(raw)
     except ValidationError as e:
         raise StudyError(f"{label}: {explain(e, root=StudyFile)}") from None
+    check_combination(study, label)
+    return study
 
 
 def validate_model(section: dict, label: str, prefix: str = "model") -> ModelBase:
+    """The [model] table by its kind's class; files it names are found next to the study file."""
     kind = section.get("kind", "mlp")
     cls = MODEL_KINDS.get(kind) if isinstance(kind, str) else None
     if cls is None:
         raise StudyError(f"{label}: {prefix}.kind: unknown model kind {kind!r} (allowed: {', '.join(MODEL_KINDS)})")
+    base_dir = Path(label).parent if label != "<dict>" else Path.cwd()
     try:
-        return cls.model_validate(section)
+        return cls.model_validate(section, context={"base_dir": base_dir})
     except ValidationError as e:
         raise StudyError(f"{label}: {explain(e, prefix, cls)}") from None
 

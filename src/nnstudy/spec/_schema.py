@@ -8,11 +8,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, field_validator, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, SerializeAsAny, ValidationInfo, field_validator,
+                      model_serializer, model_validator)
+
+from ..data._registry import INTERVAL_SUM_DIM
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "elu", "selu", "leaky_relu", "identity")
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop", "adagrad", "adadelta", "lbfgs")
-ENGINES = ("torch",)
+ENGINES = ("torch", "numpy")
+NUMPY_OPTIMIZERS = tuple(o for o in OPTIMIZERS if o != "lbfgs")
 CLASSIFICATION_METRICS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "test_loss",
                           "test_accuracy", "train_time_s", "epochs_run")
 REGRESSION_METRICS = ("train_loss", "train_mse", "train_rmse", "val_loss", "val_mse", "val_rmse",
@@ -37,6 +41,8 @@ class DataConfig(Section):
     split_seed: Annotated[int, Field(ge=0)] = 0
     n_samples: Annotated[int, Field(ge=10)] | None = None
     noise: Annotated[float, Field(ge=0.0)] | None = None
+    dim: Annotated[int, Field(ge=1, le=20)] | None = None  # interval-sum: D, inputs in {0,1}^D
+    interval: Annotated[list[Annotated[int, Field(ge=0)]], Field(min_length=2, max_length=2)] | None = None
 
     @field_validator("name")
     @classmethod
@@ -54,26 +60,64 @@ class DataConfig(Section):
             raise ValueError("must be a fraction in (0, 1] or a whole count of samples")
         return v
 
+    @field_validator("dim", "interval")
+    @classmethod
+    def _interval_sum_only(cls, v: Any, info: ValidationInfo) -> Any:
+        if v is not None and info.data.get("name", "interval-sum") != "interval-sum":
+            raise ValueError("applies only to the interval-sum dataset")
+        return v
+
+    @model_validator(mode="after")
+    def _interval_within_dim(self) -> "DataConfig":
+        if self.interval is not None:
+            low, high = self.interval
+            dim = self.dim or INTERVAL_SUM_DIM
+            if not low <= high <= dim:
+                raise ValueError(f"interval = [{low}, {high}] must satisfy A <= B <= dim = {dim}")
+        return self
+
+    @model_serializer(mode="wrap")
+    def _leave_out_unset_interval_keys(self, handler):  # so existing trial ids stay as they were
+        out = handler(self)
+        for key in ("dim", "interval"):
+            if out.get(key) is None:
+                out.pop(key, None)
+        return out
+
 
 class ModelBase(Section):
     kind: str
 
 
 class MLPConfig(ModelBase):
-    kind: Literal["mlp", "logistic"] = "mlp"
+    kind: Literal["mlp"] = "mlp"
     hidden: list[Annotated[int, Field(ge=1)]] = [200, 200]
     activation: Literal[ACTIVATIONS] = "relu"  # type: ignore[valid-type]
     dropout: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
     norm: Literal["none", "batch", "layer"] = "none"
 
+
+class LogisticConfig(ModelBase):
+    """Logistic regression: sigmoid + binary cross-entropy for 2 classes, softmax otherwise."""
+
+    kind: Literal["logistic"] = "logistic"
+    hidden: list[int] = []  # accepted (empty) so files written as an MLP without hidden layers stay valid
+
     @model_validator(mode="after")
-    def _logistic_has_no_hidden(self) -> "MLPConfig":
-        if self.kind == "logistic" and self.hidden:
-            raise ValueError("kind 'logistic' has no hidden layers: set hidden = []")
+    def _no_hidden(self) -> "LogisticConfig":
+        if self.hidden:
+            raise ValueError("kind 'logistic' has no hidden layers: set hidden = [] or use kind = \"mlp\"")
         return self
 
 
-MODEL_KINDS: dict[str, type[ModelBase]] = {"mlp": MLPConfig, "logistic": MLPConfig}
+class PerceptronConfig(ModelBase):
+    """Multi-class perceptron: zero weights, mistake-driven updates (the true class gains the input)."""
+
+    kind: Literal["perceptron"] = "perceptron"
+
+
+MODEL_KINDS: dict[str, type[ModelBase]] = {
+    "mlp": MLPConfig, "logistic": LogisticConfig, "perceptron": PerceptronConfig}  # + "given" (_given.py)
 
 
 class EarlyStopping(Section):

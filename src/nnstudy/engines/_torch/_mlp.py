@@ -1,7 +1,10 @@
-"""The MLP (and logistic regression: no hidden layers) as a flat torch module."""
+"""The MLP (and the linear models: logistic regression, perceptron) as a flat torch module."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import torch
 from torch import nn
 
 ACTIVATIONS = {
@@ -37,3 +40,17 @@ class MLP(nn.Sequential):
 
     def linears(self) -> list[nn.Linear]:
         return [m for m in self if isinstance(m, nn.Linear)]
+
+
+def build_model(mc: dict[str, Any], n_in: int, n_out: int) -> MLP:
+    """The model of a ``[model]`` section: PyTorch's default init; the perceptron starts at zero."""
+    if mc["kind"] == "mlp":
+        return MLP(n_in, mc["hidden"], n_out, mc["activation"], mc["dropout"], mc["norm"])
+    if mc["kind"] not in ("logistic", "perceptron"):
+        raise ValueError(f"model kind {mc['kind']!r} is not trained by the torch engine")
+    model = MLP(n_in, [], n_out)
+    if mc["kind"] == "perceptron":
+        with torch.no_grad():
+            for p in model.parameters():
+                p.zero_()
+    return model

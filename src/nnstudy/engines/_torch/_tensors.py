@@ -29,12 +29,27 @@ class DeviceData:
         return cls(splits, regression)
 
 
-def loss_fn(out: torch.Tensor, y: torch.Tensor, regression: bool) -> torch.Tensor:
-    return F.mse_loss(out, y) if regression else F.cross_entropy(out, y)
+def loss_fn(out: torch.Tensor, y: torch.Tensor, kind: str, reduction: str = "mean") -> torch.Tensor:
+    """The data loss of a head (engines/_common.Head.loss), mean or sum over the batch."""
+    if kind == "cross_entropy":
+        return F.cross_entropy(out, y, reduction=reduction)
+    if kind == "mse":
+        return F.mse_loss(out, y, reduction=reduction)
+    if kind == "binary":
+        return F.binary_cross_entropy_with_logits(out[:, 0], y.to(out.dtype), reduction=reduction)
+    if kind == "perceptron":  # max_j s_j - s_y: its gradient is the mistake-driven update
+        margin = out.gather(1, out.argmax(1, keepdim=True)) - out.gather(1, y[:, None])
+        return margin.sum() if reduction == "sum" else margin.mean()
+    raise ValueError(f"unknown loss {kind!r}")
+
+
+def predict(out: torch.Tensor, kind: str) -> torch.Tensor:
+    """(B,) class index: one logit scores class 1 when positive, else the largest output wins."""
+    return (out[:, 0] > 0).long() if kind == "binary" else out.argmax(1)
 
 
 @torch.no_grad()
-def evaluate(model: torch.nn.Module, dd: DeviceData) -> dict[str, torch.Tensor]:
+def evaluate(model: torch.nn.Module, dd: DeviceData, loss: str) -> dict[str, torch.Tensor]:
     """Loss and accuracy (or MSE/RMSE) per split, as 0-d device tensors: no host sync here."""
     was_training = model.training
     model.eval()
@@ -51,8 +66,8 @@ def evaluate(model: torch.nn.Module, dd: DeviceData) -> dict[str, torch.Tensor]:
             if dd.regression:
                 loss_sum += F.mse_loss(pred, yb, reduction="sum").double() / yb.shape[1]
             else:
-                loss_sum += F.cross_entropy(pred, yb, reduction="sum").double()
-                hits += (pred.argmax(1) == yb).sum()
+                loss_sum += loss_fn(pred, yb, loss, reduction="sum").double()
+                hits += (predict(pred, loss) == yb).sum()
         mean = loss_sum / n
         out[f"{name}_loss"] = mean
         if dd.regression:

@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-import copy
-import io
-import math
 import time
 from typing import Any
 
-import numpy as np
 import torch
 
 from ...data._dataset import Dataset
 from ...spec import Trial
+from .._common import (GRAD_NORM_SAMPLES, EpochLog, batch_plan, boundary_artifact, boundary_grid,
+                       first_layer_artifact, head_of)
 from .._result import OnEpoch, TrialResult
-from ._mlp import MLP
+from ._mlp import build_model
 from ._optim import make_optimizer, make_schedule
-from ._tensors import DeviceData, evaluate, loss_fn
-
-
-GRAD_NORM_SAMPLES = 256
+from ._tensors import DeviceData, evaluate, loss_fn, predict
 
 
 def train_trial(trial: Trial, data: Dataset, on_epoch: OnEpoch, device: str = "cpu") -> TrialResult:
@@ -31,20 +26,18 @@ def train_trial(trial: Trial, data: Dataset, on_epoch: OnEpoch, device: str = "c
     dd = DeviceData.from_dataset(data, dev, dtype)
     x_train, y_train = dd.splits["train"]
     n = x_train.shape[0]
-    model = MLP(x_train.shape[1], mc["hidden"], data.n_outputs, mc["activation"], mc["dropout"], mc["norm"])
-    model = model.to(device=dev, dtype=dtype)
+    head = head_of(mc, data)
+    model = build_model(mc, x_train.shape[1], head.n_out).to(device=dev, dtype=dtype)
     params = list(model.parameters())
     opt = make_optimizer(params, tc)
     schedule = make_schedule(opt, tc["schedule"], tc["epochs"])
-    stopper = EarlyStopper(tc["early_stopping"])
-    batch = n if tc["batch_size"] == "full" else min(int(tc["batch_size"]), n)
-    steps = n // batch if (mc["norm"] == "batch" and n % batch == 1) else math.ceil(n / batch)
+    log = EpochLog(tc, on_epoch)
+    batch, steps = batch_plan(n, tc["batch_size"], mc.get("norm", "none"))
     linears = model.linears()
     every = max(1, steps // GRAD_NORM_SAMPLES)  # gradient norms on evenly spaced steps: cheap and unbiased
-    step = _make_step(model, opt, linears, tc, dd.regression, gen)
+    step = make_step(model, opt, linears, tc, head.loss, gen)
 
-    history: list[dict[str, float]] = []
-    train_time, status = 0.0, "done"
+    train_time = 0.0
     for epoch in range(1, tc["epochs"] + 1):
         t0 = time.perf_counter()
         model.train()
@@ -52,7 +45,7 @@ def train_trial(trial: Trial, data: Dataset, on_epoch: OnEpoch, device: str = "c
         grad_sums = [torch.zeros((), dtype=dtype, device=dev) for _ in linears]
         for i in range(steps):
             idx = perm[i * batch:(i + 1) * batch]
-            norms = step(x_train[idx], y_train[idx], i % every == 0)
+            _, norms = step(x_train[idx], y_train[idx], i % every == 0)
             if norms is not None:
                 torch._foreach_add_(grad_sums, norms)
         if schedule is not None:
@@ -60,36 +53,27 @@ def train_trial(trial: Trial, data: Dataset, on_epoch: OnEpoch, device: str = "c
         if dev.type == "cuda":
             torch.cuda.synchronize(dev)
         train_time += time.perf_counter() - t0
-        metrics = _epoch_metrics(model, dd, torch.stack(grad_sums) / len(range(0, steps, every)), opt,
-                                 linears=model.linear_names)
-        metrics["time_s"] = train_time
-        history.append({"epoch": epoch, **metrics})
-        on_epoch(epoch, metrics)
-        if not math.isfinite(metrics["train_loss"]):
-            status = "diverged"
+        metrics = _epoch_metrics(model, dd, head.loss, torch.stack(grad_sums) / len(range(0, steps, every)),
+                                 opt, linears=model.linear_names)
+        if log.record(epoch, metrics, train_time, model):
             break
-        if stopper.update(epoch, metrics, model):
-            break
-    final = _final_metrics(history, stopper, model, status)
-    final["train_time_s"] = train_time
-    final["epochs_run"] = float(len(history))
-    artifacts = _decision_boundary(model, data, dev, dtype) if status == "done" else {}
-    error = f"loss became {history[-1]['train_loss']} at epoch {len(history)}" if status == "diverged" else None
-    return TrialResult(status, final, history, artifacts, error)
+    return log.result(model, train_time, lambda: _artifacts(model, data, head.loss, dev, dtype))
 
 
-def _make_step(model, opt, linears, tc: dict[str, Any], regression: bool, gen: torch.Generator):
+def make_step(model, opt, linears, tc: dict[str, Any], loss: str, gen: torch.Generator):
+    """step(xb, yb, measure) -> (objective (0-d tensor), weight-gradient norms or None): one update."""
     l1, l2, noise = tc["l1"], tc["l2"], tc["grad_noise"]
     weights = [lin.weight for lin in linears]
     params = [p for p in model.parameters()]
+    reduction = "sum" if loss == "perceptron" else "mean"
 
     def objective(xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
-        loss = loss_fn(model(xb), yb, regression)
+        loss_value = loss_fn(model(xb), yb, loss, reduction)
         if l2:
-            loss = loss + l2 * sum((w * w).sum() for w in weights)
+            loss_value = loss_value + l2 * sum((w * w).sum() for w in weights)
         if l1:
-            loss = loss + l1 * sum(w.abs().sum() for w in weights)
-        return loss
+            loss_value = loss_value + l1 * sum(w.abs().sum() for w in weights)
+        return loss_value
 
     def grad_norms() -> list[torch.Tensor]:  # L2 norm of each layer's weight gradient
         return torch._foreach_norm([w.grad if w.grad is not None else torch.zeros_like(w) for w in weights])
@@ -98,28 +82,30 @@ def _make_step(model, opt, linears, tc: dict[str, Any], regression: bool, gen: t
         def lbfgs_step(xb: torch.Tensor, yb: torch.Tensor, measure: bool):
             def closure():
                 opt.zero_grad(set_to_none=True)
-                loss = objective(xb, yb)
-                loss.backward()
-                return loss
-            opt.step(closure)
-            return grad_norms() if measure else None
+                value = objective(xb, yb)
+                value.backward()
+                return value
+            value = opt.step(closure)
+            return value, grad_norms() if measure else None
         return lbfgs_step
 
     def sgd_step(xb: torch.Tensor, yb: torch.Tensor, measure: bool):
         opt.zero_grad(set_to_none=True)
-        objective(xb, yb).backward()
+        value = objective(xb, yb)
+        value.backward()
         norms = grad_norms() if measure else None
         if noise:
             for p in params:
                 p.grad.add_(torch.randn(p.shape, generator=gen, device=p.device, dtype=p.dtype), alpha=noise)
         opt.step()
-        return norms
+        return value, norms
 
     return sgd_step
 
 
-def _epoch_metrics(model, dd: DeviceData, grad_means: torch.Tensor, opt, linears: list[str]) -> dict[str, float]:
-    values = evaluate(model, dd)
+def _epoch_metrics(model, dd: DeviceData, loss: str, grad_means: torch.Tensor, opt,
+                   linears: list[str]) -> dict[str, float]:
+    values = evaluate(model, dd, loss)
     names = list(values) + [f"grad_norm/{name}" for name in linears]
     flat = torch.cat([torch.stack(list(values.values())).double(), grad_means.double()]).tolist()  # one sync
     metrics = dict(zip(names, flat))
@@ -127,48 +113,14 @@ def _epoch_metrics(model, dd: DeviceData, grad_means: torch.Tensor, opt, linears
     return metrics
 
 
-class EarlyStopper:
-    """Watches val_loss (train_loss without a validation split); keeps the best weights on request."""
-
-    def __init__(self, cfg: dict[str, Any]):
-        self.patience, self.min_delta, self.restore = cfg["patience"], cfg["min_delta"], cfg["restore_best"]
-        self.best, self.best_epoch, self.wait, self.state = math.inf, 0, 0, None
-
-    def update(self, epoch: int, metrics: dict[str, float], model: torch.nn.Module) -> bool:
-        if self.patience == 0:
-            return False
-        value = metrics.get("val_loss", metrics["train_loss"])
-        if value < self.best - self.min_delta:
-            self.best, self.best_epoch, self.wait = value, epoch, 0
-            if self.restore:
-                self.state = copy.deepcopy(model.state_dict())
-            return False
-        self.wait += 1
-        return self.wait >= self.patience
-
-
-def _final_metrics(history, stopper: EarlyStopper, model, status: str) -> dict[str, float]:
-    row = history[-1]
-    if status == "done" and stopper.state is not None and stopper.best_epoch != len(history):
-        model.load_state_dict(stopper.state)
-        row = history[stopper.best_epoch - 1]
-    return {k: v for k, v in row.items() if k != "epoch" and k != "lr" and not k.startswith("grad_norm/")
-            and k != "time_s"}
-
-
 @torch.no_grad()
-def _decision_boundary(model, data: Dataset, dev, dtype, grid: int = 200) -> dict[str, bytes]:
-    if data.task != "classification" or data.x_test.ndim != 2 or data.x_test.shape[1] != 2:
-        return {}
-    x_all = np.concatenate([data.x_train, data.x_test])
-    lo, hi = x_all.min(0), x_all.max(0)
-    pad = 0.1 * (hi - lo)
-    xs = np.linspace(lo[0] - pad[0], hi[0] + pad[0], grid)
-    ys = np.linspace(lo[1] - pad[1], hi[1] + pad[1], grid)
-    xx, yy = np.meshgrid(xs, ys)
-    points = torch.as_tensor(np.stack([xx.ravel(), yy.ravel()], 1), dtype=dtype, device=dev)
+def _artifacts(model, data: Dataset, loss: str, dev, dtype) -> dict[str, bytes]:
     model.eval()
-    zz = model(points).argmax(1).cpu().numpy().reshape(grid, grid)
-    buf = io.BytesIO()
-    np.savez_compressed(buf, xx=xx, yy=yy, zz=zz, x=data.x_test, y=data.y_test, classes=np.array(data.classes))
-    return {"decision_boundary.npz": buf.getvalue()}
+    out = first_layer_artifact(model.linears()[0].weight.detach().cpu().numpy(), data,
+                               is_output=len(model.linears()) == 1)
+    grid = boundary_grid(data)
+    if grid is not None:
+        xx, yy, points = grid
+        zz = predict(model(torch.as_tensor(points, dtype=dtype, device=dev)), loss).cpu().numpy()
+        out |= boundary_artifact(xx, yy, zz.reshape(xx.shape), data)
+    return out

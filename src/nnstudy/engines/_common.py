@@ -1,0 +1,158 @@
+"""What both engines share: the output head, the batch plan, early stopping, final metrics, artifacts.
+
+Nothing here imports torch: a model only needs ``state_dict()`` / ``load_state_dict()``.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import math
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from ..data._dataset import Dataset
+from ._result import TrialResult
+
+MAX_WEIGHT_TILES = 64
+GRAD_NORM_SAMPLES = 256  # weight-gradient norms on up to this many evenly spaced steps per epoch
+
+
+@dataclass(frozen=True)
+class Head:
+    n_out: int
+    loss: str  # "cross_entropy" | "binary" (one logit, sigmoid + BCE) | "mse" | "perceptron"
+
+
+def head_of(mc: dict[str, Any], data: Dataset) -> Head:
+    """The output layer's width and the loss, by model kind and task."""
+    if data.task == "regression":
+        return Head(data.n_outputs, "mse")
+    k = data.n_outputs
+    if mc["kind"] == "perceptron":
+        return Head(k, "perceptron")
+    if mc["kind"] == "logistic" and k == 2:
+        return Head(1, "binary")
+    if mc["kind"] == "given":
+        n_out = len(mc["layers"][-1]["w"])
+        return Head(n_out, "binary" if n_out == 1 else "cross_entropy")
+    return Head(k, "cross_entropy")
+
+
+def batch_plan(n: int, batch_size: int | str, norm: str) -> tuple[int, int]:
+    """(batch, steps per epoch): the last partial batch is kept, unless batch norm would see one sample."""
+    batch = n if batch_size == "full" else min(int(batch_size), n)
+    steps = n // batch if (norm == "batch" and n % batch == 1) else math.ceil(n / batch)
+    return batch, steps
+
+
+class EarlyStopper:
+    """Watches val_loss (train_loss without a validation split); keeps the best weights on request."""
+
+    def __init__(self, cfg: dict[str, Any]):
+        self.patience, self.min_delta, self.restore = cfg["patience"], cfg["min_delta"], cfg["restore_best"]
+        self.best, self.best_epoch, self.wait, self.state = math.inf, 0, 0, None
+
+    def update(self, epoch: int, metrics: dict[str, float], model) -> bool:
+        if self.patience == 0:
+            return False
+        value = metrics.get("val_loss", metrics["train_loss"])
+        if value < self.best - self.min_delta:
+            self.best, self.best_epoch, self.wait = value, epoch, 0
+            if self.restore:
+                self.state = copy.deepcopy(model.state_dict())
+            return False
+        self.wait += 1
+        return self.wait >= self.patience
+
+
+class EpochLog:
+    """The per-epoch bookkeeping both loops share: history, progress, divergence, early stopping."""
+
+    def __init__(self, tc: dict[str, Any], on_epoch):
+        self.stopper, self.on_epoch = EarlyStopper(tc["early_stopping"]), on_epoch
+        self.history: list[dict[str, float]] = []
+        self.status = "done"
+
+    def record(self, epoch: int, metrics: dict[str, float], train_time: float, model) -> bool:
+        """Store one epoch; True when training stops here (diverged, or early stopping)."""
+        metrics["time_s"] = train_time
+        self.history.append({"epoch": epoch, **metrics})
+        self.on_epoch(epoch, metrics)
+        if not math.isfinite(metrics["train_loss"]):
+            self.status = "diverged"
+            return True
+        return self.stopper.update(epoch, metrics, model)
+
+    def result(self, model, train_time: float, artifacts: Callable[[], dict[str, bytes]]) -> TrialResult:
+        """Final metrics (best weights restored under early stopping), then the artifacts of those weights."""
+        final = final_metrics(self.history, self.stopper, model, self.status, train_time)
+        return TrialResult(self.status, final, self.history, artifacts() if self.status == "done" else {},
+                           divergence(self.history, self.status))
+
+
+def final_metrics(history: list[dict[str, float]], stopper: EarlyStopper, model, status: str,
+                  train_time: float) -> dict[str, float]:
+    """The last epoch's metrics, or the best epoch's (weights restored) under early stopping."""
+    row = history[-1]
+    if status == "done" and stopper.state is not None and stopper.best_epoch != len(history):
+        model.load_state_dict(stopper.state)
+        row = history[stopper.best_epoch - 1]
+    final = {k: v for k, v in row.items()
+             if k not in ("epoch", "lr", "time_s") and not k.startswith("grad_norm/")}
+    final["train_time_s"] = train_time
+    final["epochs_run"] = float(len(history))
+    return final
+
+
+def divergence(history: list[dict[str, float]], status: str) -> str | None:
+    if status != "diverged":
+        return None
+    return f"loss became {history[-1]['train_loss']} at epoch {len(history)}"
+
+
+def boundary_grid(data: Dataset, grid: int = 200) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """(xx, yy, points (grid*grid, 2) float64) over the 2-D inputs plus 10 %, or None for other data."""
+    if data.task != "classification" or data.x_test.ndim != 2 or data.x_test.shape[1] != 2:
+        return None
+    x_all = np.concatenate([data.x_train, data.x_test])
+    lo, hi = x_all.min(0), x_all.max(0)
+    pad = 0.1 * (hi - lo)
+    xs = np.linspace(lo[0] - pad[0], hi[0] + pad[0], grid)
+    ys = np.linspace(lo[1] - pad[1], hi[1] + pad[1], grid)
+    xx, yy = np.meshgrid(xs, ys)
+    return xx, yy, np.stack([xx.ravel(), yy.ravel()], 1)
+
+
+def boundary_artifact(xx: np.ndarray, yy: np.ndarray, zz: np.ndarray, data: Dataset) -> dict[str, bytes]:
+    """decision_boundary.npz: the predicted class zz (grid, grid) and the test points."""
+    return {"decision_boundary.npz": _npz(xx=xx, yy=yy, zz=zz, x=data.x_test, y=data.y_test,
+                                          classes=np.array(data.classes))}
+
+
+def first_layer_artifact(w: np.ndarray, data: Dataset, is_output: bool) -> dict[str, bytes]:
+    """first_layer_weights.npz when the inputs are images: w (units, *image shape) float16, up to 64 units.
+
+    ``w`` is the first linear layer's weight, (units, n_in). When that layer is the output layer
+    (perceptron, logistic regression) each unit is a class and is labelled by its name.
+    """
+    if len(data.input_shape) < 2 or w.shape[1] != int(np.prod(data.input_shape)):
+        return {}
+    shape = tuple(s for s in data.input_shape if s != 1) if data.input_shape[0] == 1 else data.input_shape
+    units = w[:MAX_WEIGHT_TILES].astype(np.float16)
+    if is_output and len(units) == len(data.classes):
+        labels = list(data.classes)
+    elif is_output and len(units) == 1:
+        labels = [f"{data.classes[1]} vs {data.classes[0]}"] if len(data.classes) == 2 else ["output"]
+    else:
+        labels = [f"unit {i + 1}" for i in range(len(units))]
+    return {"first_layer_weights.npz": _npz(w=units.reshape(len(units), *shape), labels=np.array(labels),
+                                            total_units=np.array(len(w)))}
+
+
+def _npz(**arrays: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)
+    return buf.getvalue()

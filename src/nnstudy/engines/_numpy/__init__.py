@@ -1,0 +1,1 @@
+"""The NumPy reference engine: layers, losses and optimizers written out, forward and backward."""

@@ -1,0 +1,93 @@
+"""A stack of layers, built from a ``[model]`` section in the same order as the torch engine's MLP:
+(Linear -> [norm] -> activation -> [dropout]) per hidden layer, then the output Linear."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ._activations import Activation
+from ._layers import Dropout, Layer, Linear
+from ._norm import BatchNorm, LayerNorm
+
+
+class Network:
+    def __init__(self, layers: list[Layer], linear_names: list[str]):
+        self.layers, self.linear_names = layers, linear_names
+        self.params = [p for layer in layers for p in layer.params]  # torch's order (Linear weights transposed)
+        self.grads = [g for layer in layers for g in layer.grads]
+        self.buffers = [b for layer in layers for b in layer.buffers]
+        self.param_names = _param_names(layers, linear_names)
+
+    def forward(self, x: np.ndarray, train: bool) -> np.ndarray:
+        for layer in self.layers:
+            x = layer.forward(x, train)
+        return x
+
+    def backward(self, dy: np.ndarray) -> None:
+        for layer in reversed(self.layers):
+            dy = layer.backward(dy)
+
+    def linears(self) -> list[Linear]:
+        return [layer for layer in self.layers if isinstance(layer, Linear)]
+
+    def dropouts(self) -> list[Dropout]:
+        return [layer for layer in self.layers if isinstance(layer, Dropout)]
+
+    def state_dict(self) -> dict[str, list[np.ndarray]]:
+        return {"params": self.params, "buffers": self.buffers}
+
+    def load_state_dict(self, state: dict[str, list[np.ndarray]]) -> None:
+        for dst, src in zip(self.params + self.buffers, state["params"] + state["buffers"]):
+            np.copyto(dst, src)  # in place: the optimizer keeps its references
+
+
+def build_network(mc: dict[str, Any], n_in: int, n_out: int, dtype, init: np.random.Generator,
+                  dropout: np.random.Generator, zero_perceptron: bool = True) -> Network:
+    """The network of a ``[model]`` section with freshly drawn weights (given ones for kind "given")."""
+    if mc["kind"] == "given":
+        return given_network(mc, dtype)
+    hidden = mc.get("hidden", []) if mc["kind"] == "mlp" else []
+    layers: list[Layer] = []
+    width = n_in
+    for h in hidden:
+        layers.append(Linear(width, h, dtype, init, need_dx=bool(layers)))
+        if mc["norm"] == "batch":
+            layers.append(BatchNorm(h, dtype))
+        elif mc["norm"] == "layer":
+            layers.append(LayerNorm(h, dtype))
+        if mc["activation"] != "identity":
+            layers.append(Activation(mc["activation"], dtype))
+        if mc["dropout"] > 0:
+            layers.append(Dropout(mc["dropout"], dtype, dropout))
+        width = h
+    zero = mc["kind"] == "perceptron" and zero_perceptron
+    layers.append(Linear(width, n_out, dtype, None if zero else init, need_dx=bool(layers)))
+    return Network(layers, [f"hidden{i + 1}" for i in range(len(hidden))] + ["output"])
+
+
+def given_network(mc: dict[str, Any], dtype) -> Network:
+    """Linear layers with the weights of the study file, ``activation`` between them."""
+    layers: list[Layer] = []
+    for i, spec in enumerate(mc["layers"]):
+        w = np.asarray(spec["w"], dtype)  # (out, in), as torch writes it
+        lin = Linear(w.shape[1], w.shape[0], dtype, None)
+        lin.w[...], lin.b[...] = w.T, np.asarray(spec["b"], dtype)
+        layers.append(lin)
+        if i < len(mc["layers"]) - 1 and mc["activation"] != "identity":
+            layers.append(Activation(mc["activation"], dtype))
+    n = len(mc["layers"])
+    return Network(layers, [f"hidden{i + 1}" for i in range(n - 1)] + ["output"])
+
+
+def _param_names(layers: list[Layer], linear_names: list[str]) -> list[str]:
+    names, linear, norm = [], 0, 0
+    for layer in layers:
+        if isinstance(layer, Linear):
+            base, linear = linear_names[linear], linear + 1
+            names += [f"{base}.weight", f"{base}.bias"]
+        elif layer.params:
+            norm += 1
+            names += [f"norm{norm}.weight", f"norm{norm}.bias"]
+    return names

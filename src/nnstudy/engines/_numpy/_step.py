@@ -1,0 +1,78 @@
+"""The training objective (data loss + L2 / L1 on the linear layers' weights) and one update step."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from ._losses import Loss
+from ._network import Network
+from ._optim import Transformation, apply_updates
+
+
+class Objective:
+    """loss(net(x), y) + l2 sum w^2 + l1 sum |w| over the weights of every Linear (not biases)."""
+
+    def __init__(self, net: Network, loss: Loss, l1: float, l2: float):
+        self.net, self.loss, self.l1, self.l2 = net, loss, l1, l2
+        self.weights = [lin.w for lin in net.linears()]
+        self.wgrads = [lin.dw for lin in net.linears()]
+        self._tmp = [np.empty_like(w) for w in self.weights]
+
+    def data_value(self, xb: np.ndarray, yb: np.ndarray) -> float:
+        """The loss alone (training mode), without the penalties; the output stays in ``self.out``."""
+        self.out = self.net.forward(xb, train=True)
+        return self._data(self.out, yb)
+
+    def penalty(self, w: float) -> float:
+        """The penalty of one weight: the penalties add up weight by weight."""
+        return self.l2 * w * w + self.l1 * abs(w)
+
+    def gradients(self, xb: np.ndarray, yb: np.ndarray, want_value: bool = False) -> float | None:
+        """Fills ``net.grads`` with the objective's gradient on the batch; its value on request."""
+        out = self.net.forward(xb, train=True)
+        value = self._value(out, yb) if want_value else None
+        self.net.backward(self.loss.grad(out, yb, 1.0 / len(yb) if self.loss.train_mean else 1.0))
+        for w, g, tmp in zip(self.weights, self.wgrads, self._tmp):
+            if self.l2:
+                np.multiply(w, 2 * self.l2, out=tmp)
+                g += tmp
+            if self.l1:
+                np.sign(w, out=tmp)
+                tmp *= self.l1
+                g += tmp
+        return value
+
+    def _data(self, out: np.ndarray, yb: np.ndarray) -> float:
+        total = self.loss.total(out, yb)
+        return total / len(yb) if self.loss.train_mean else total
+
+    def _value(self, out: np.ndarray, yb: np.ndarray) -> float:
+        value = self._data(out, yb)
+        if self.l2:
+            value += self.l2 * sum(float(np.vdot(w, w)) for w in self.weights)
+        if self.l1:
+            value += self.l1 * sum(float(np.abs(w).sum()) for w in self.weights)
+        return value
+
+
+def make_step(objective: Objective, opt: Transformation, grad_noise: float, noise: np.random.Generator
+              ) -> Callable[..., tuple[float | None, np.ndarray | None]]:
+    """step(xb, yb, measure, want_value=False) -> (objective before the update or None, the L2 norm of
+    each layer's weight gradient or None): one update, as the torch engine's step."""
+    net = objective.net
+    state = opt.init(net.params)
+
+    def step(xb: np.ndarray, yb: np.ndarray, measure: bool, want_value: bool = False):
+        nonlocal state
+        value = objective.gradients(xb, yb, want_value)
+        norms = np.array([np.sqrt(np.vdot(g, g)) for g in objective.wgrads]) if measure else None
+        if grad_noise:
+            for g in net.grads:
+                g += grad_noise * noise.standard_normal(g.shape, dtype=g.dtype)
+        updates, state = opt.update(net.grads, state, net.params)
+        apply_updates(net.params, updates)
+        return value, norms
+
+    return step

@@ -1,0 +1,135 @@
+"""One trial on the NumPy engine: the torch engine's loop, metrics and semantics, from scratch.
+
+Randomness comes from one ``SeedSequence(seed)`` split into four streams (init, shuffling, dropout,
+gradient noise), so the same seed gives the same trial, but not the torch engine's numbers.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from ...data._dataset import Dataset
+from ...spec import Trial
+from .._common import (GRAD_NORM_SAMPLES, EpochLog, batch_plan, boundary_artifact, boundary_grid,
+                       first_layer_artifact, head_of)
+from .._result import OnEpoch, TrialResult
+from ._losses import Loss, make_loss
+from ._network import Network, build_network
+from ._optim import lr_schedule, make_optimizer
+from ._step import Objective, make_step
+
+EVAL_CHUNK = 8192
+ONE_THREAD_BATCH = 32  # up to this batch, BLAS threads cost more than they save
+Splits = dict[str, tuple[np.ndarray, np.ndarray]]  # name -> (x (n, d), y (n,) int64 | (n, k))
+
+
+def train_trial(trial: Trial, data: Dataset, on_epoch: OnEpoch, device: str = "cpu") -> TrialResult:
+    if trial.config["model"]["kind"] == "given":
+        return _evaluate_given(trial, data, on_epoch)
+    batch = trial.config["train"]["batch_size"]
+    one_thread = batch != "full" and batch <= ONE_THREAD_BATCH
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"), \
+            threadpool_limits(1 if one_thread else None, user_api="blas"):  # divergence is a status, not a warning
+        return _train(trial, data, on_epoch)
+
+
+def _train(trial: Trial, data: Dataset, on_epoch: OnEpoch) -> TrialResult:
+    mc, tc = trial.config["model"], trial.config["train"]
+    dtype = np.float64 if tc["dtype"] == "float64" else np.float32
+    init, shuffle, dropout, noise = (np.random.default_rng(s) for s in np.random.SeedSequence(trial.seed).spawn(4))
+    splits = as_arrays(data, dtype)
+    x_train, y_train = splits["train"]
+    n = len(x_train)
+    head = head_of(mc, data)
+    net = build_network(mc, x_train.shape[1], head.n_out, dtype, init, dropout)
+    loss = make_loss(head.loss)
+    batch, steps = batch_plan(n, tc["batch_size"], mc.get("norm", "none"))
+    lr_at = lr_schedule(tc)
+    step = make_step(Objective(net, loss, tc["l1"], tc["l2"]),
+                     make_optimizer(tc, lambda count: lr_at(count // steps)), tc["grad_noise"], noise)
+    every = max(1, steps // GRAD_NORM_SAMPLES)
+    xb_buf = np.empty((batch, x_train.shape[1]), dtype)  # (B, d)
+    yb_buf = np.empty((batch, *y_train.shape[1:]), y_train.dtype)
+
+    log = EpochLog(tc, on_epoch)
+    train_time = 0.0
+    for epoch in range(1, tc["epochs"] + 1):
+        t0 = time.perf_counter()
+        perm = shuffle.permutation(n)
+        grad_sums = np.zeros(len(net.linear_names))
+        for i in range(steps):
+            idx = perm[i * batch:(i + 1) * batch]
+            xb = np.take(x_train, idx, axis=0, out=xb_buf[:len(idx)], mode="clip")
+            yb = np.take(y_train, idx, axis=0, out=yb_buf[:len(idx)], mode="clip")
+            _, norms = step(xb, yb, i % every == 0)
+            if norms is not None:
+                grad_sums += norms
+        train_time += time.perf_counter() - t0
+        metrics = evaluate(net, loss, splits, data.task == "regression")
+        metrics |= {f"grad_norm/{name}": float(g) / len(range(0, steps, every))
+                    for name, g in zip(net.linear_names, grad_sums)}
+        metrics["lr"] = float(lr_at(epoch))
+        if log.record(epoch, metrics, train_time, net):
+            break
+    return log.result(net, train_time, lambda: _artifacts(net, loss, data, dtype))
+
+
+def _evaluate_given(trial: Trial, data: Dataset, on_epoch: OnEpoch) -> TrialResult:
+    """A network with given weights is evaluated, not trained: one row, epoch 0, float64."""
+    head = head_of(trial.config["model"], data)
+    net = build_network(trial.config["model"], 0, head.n_out, np.float64, None, None)
+    loss = make_loss(head.loss)
+    metrics = evaluate(net, loss, as_arrays(data, np.float64), regression=False)
+    history = [{"epoch": 0, **metrics, "time_s": 0.0}]
+    on_epoch(0, metrics)
+    final = {**metrics, "train_time_s": 0.0, "epochs_run": 0.0}
+    return TrialResult("done", final, history, _artifacts(net, loss, data, np.float64))
+
+
+def as_arrays(data: Dataset, dtype) -> Splits:
+    regression = data.task == "regression"
+    out = {}
+    for name in ("train", "val", "test"):
+        x = np.ascontiguousarray(getattr(data, f"x_{name}").reshape(len(getattr(data, f"x_{name}")), -1),
+                                 dtype=dtype)
+        y = getattr(data, f"y_{name}")
+        out[name] = (x, np.asarray(y, dtype) if regression else np.asarray(y, np.int64))
+    return out
+
+
+def evaluate(net: Network, loss: Loss, splits: Splits, regression: bool) -> dict[str, float]:
+    """Loss and accuracy (or MSE / RMSE) per split, in evaluation mode, summed in float64."""
+    out: dict[str, float] = {}
+    for name, (x, y) in splits.items():
+        n = len(x)
+        if n == 0:
+            continue
+        loss_sum, hits = 0.0, 0
+        for start in range(0, n, EVAL_CHUNK):
+            xb, yb = x[start:start + EVAL_CHUNK], y[start:start + EVAL_CHUNK]
+            pred = net.forward(xb, train=False)
+            loss_sum += loss.total(pred, yb)
+            if not regression:
+                hits += int((loss.predict(pred) == yb).sum())
+        mean = loss_sum / n
+        out[f"{name}_loss"] = mean
+        if regression:
+            out[f"{name}_mse"], out[f"{name}_rmse"] = mean, math.sqrt(mean) if mean >= 0 else math.nan
+        else:
+            out[f"{name}_accuracy"] = hits / n
+    return out
+
+
+def _artifacts(net: Network, loss: Loss, data: Dataset, dtype) -> dict[str, bytes]:
+    out = first_layer_artifact(net.linears()[0].w.T, data, is_output=len(net.linears()) == 1)
+    grid = boundary_grid(data)
+    if grid is not None:
+        xx, yy, points = grid
+        zz = loss.predict(net.forward(points.astype(dtype), train=False))
+        out |= boundary_artifact(xx, yy, zz.reshape(xx.shape), data)
+    return out
+

@@ -1,0 +1,40 @@
+"""`nnstudy gradcheck`: pick one configuration of a study and check the NumPy engine's gradients."""
+
+from __future__ import annotations
+
+import json
+
+from .errors import StudyError
+from .spec import Trial, expand, parse_overrides, read_study
+
+
+def run_gradcheck(path: str, points: list[str], batch: int, entries: int):
+    """(per-tensor checks, the trial checked). StudyError for a bad file, point or dataset."""
+    from .data import load
+    from .engines._numpy._gradcheck import check_trial
+    from .spec._schema import DataConfig
+
+    study, _, label = read_study(path)
+    trial = pick(expand(study, label), parse_overrides(points, label), label)
+    if trial.config["model"]["kind"] == "given":
+        raise StudyError(f"{label}: model.kind: a network with given weights is not trained: nothing to check")
+    data = load(DataConfig.model_validate(trial.config["data"]))
+    return check_trial(trial, data, batch, entries), trial
+
+
+def pick(trials: list[Trial], wanted: dict, label: str) -> Trial:
+    """The first trial whose swept values include ``wanted``."""
+    swept = list(trials[0].point)
+    for key, value in wanted.items():
+        if key not in swept:
+            raise StudyError(f"{label}: --point {key}: not a swept key of the study "
+                             f"(swept: {', '.join(swept) or 'none'})")
+        values = list(dict.fromkeys(json.dumps(t.point[key]) for t in trials))
+        if json.dumps(value) not in values:
+            raise StudyError(f"{label}: --point {key}={json.dumps(value)}: no configuration has it "
+                             f"(values: {', '.join(values)})")
+    for t in trials:
+        if all(t.point[k] == v for k, v in wanted.items()):
+            return t
+    raise StudyError(f"{label}: --point: no configuration has all of "
+                     + ", ".join(f"{k}={json.dumps(v)}" for k, v in wanted.items()))

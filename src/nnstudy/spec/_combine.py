@@ -1,0 +1,53 @@
+"""Rules that span sections: which engine, model kind, optimizer and dataset go together."""
+
+from __future__ import annotations
+
+from ..errors import StudyError
+from ._schema import NUMPY_OPTIMIZERS, StudyFile
+
+LINEAR_CLASSIFIERS = ("perceptron", "logistic")
+
+
+def check_combination(study: StudyFile, label: str) -> None:
+    """Raises StudyError (one line, naming the key) for a combination no engine can train."""
+    from ..data import info
+
+    model, train, data = study.model, study.train, study.data
+    task = info(data.name).task
+    if train.engine == "numpy" and train.optimizer not in NUMPY_OPTIMIZERS:
+        raise StudyError(f"{label}: train.optimizer: {train.optimizer!r} is not available on the numpy engine "
+                         f"(allowed: {', '.join(NUMPY_OPTIMIZERS)})")
+    if model.kind in (*LINEAR_CLASSIFIERS, "given") and task != "classification":
+        raise StudyError(f"{label}: model.kind: {model.kind!r} needs a classification dataset; "
+                         f"{data.name} is a {task} dataset")
+    if model.kind == "given":
+        _check_given(study, label)
+
+
+def _check_given(study: StudyFile, label: str) -> None:
+    from ..data import info
+
+    model, data = study.model, study.data
+    if study.train.engine != "numpy":
+        raise StudyError(f"{label}: train.engine: a network with given weights is evaluated by the numpy "
+                         "engine: set engine = \"numpy\"")
+    if data.normalize != "none":
+        raise StudyError(f"{label}: data.normalize: a network with given weights sees the inputs as they "
+                         "are: set normalize = \"none\"")
+    i = info(data.name)
+    n_in = (data.dim or i.input_shape[0]) if data.name == "interval-sum" else _product(i.input_shape)
+    n_classes = len(data.classes) or i.n_classes
+    if model.input_width() != n_in:
+        raise StudyError(f"{label}: model.layers: the first layer takes {model.input_width()} inputs; "
+                         f"{data.name} has {n_in}")
+    outputs = (1, n_classes) if n_classes == 2 else (n_classes,)
+    if model.output_width() not in outputs:
+        raise StudyError(f"{label}: model.layers: the last layer has {model.output_width()} outputs; "
+                         f"{n_classes} classes need {' or '.join(map(str, outputs))}")
+
+
+def _product(shape: tuple[int, ...]) -> int:
+    out = 1
+    for s in shape:
+        out *= s
+    return out
