@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sets up nnstudy in ./.venv: PyTorch's CPU build first where no torch is present, then the package.
-#   scripts/setup.sh          package + test tools
+#   scripts/setup.sh          package + test tools (as root, also Debian's chromium for the browser test)
 #   scripts/setup.sh --data   also refreshes Debian's package lists when they cannot see the data packages
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,13 +14,39 @@ if ! python -c "import torch" >/dev/null 2>&1; then
   # The CPU build; an unpinned torch can pull a multi-GB CUDA build.
   pip install -q "torch==2.13.0" || pip install -q "torch>=2.3"
 fi
-pip install -q -e ".[test]"
+pip install -q -e ".[test,docs,cluster]"  # docs: mkdocs, built strictly by tests/test_docs.py; cluster: Ray, psycopg
 
 if [ "${1:-}" = "--data" ] && command -v apt-cache >/dev/null; then
   if ! apt-cache policy dataset-fashion-mnist 2>/dev/null | grep -q "Candidate: [0-9]"; then
     if [ "$(id -u)" = 0 ]; then apt-get update -qq || true; else
       echo "note: run 'sudo apt-get update' once so that 'nnstudy data fetch' can find Debian's data packages"
     fi
+  fi
+fi
+# The report's browser test renders report.html in Debian's headless Chromium.
+if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null; then
+  if [ "$(id -u)" = 0 ]; then
+    log="$(mktemp)"
+    if ! apt-cache policy chromium 2>/dev/null | grep -q "Candidate: [0-9]"; then
+      apt-get update -qq >"$log" 2>&1 || true
+    fi
+    if DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >>"$log" 2>&1; then
+      echo "installed $(/usr/bin/chromium --version 2>/dev/null) for the browser test"
+    else
+      echo "note: 'apt-get install chromium' failed (log: $log); the browser test will fail under CI" >&2
+    fi
+  else
+    echo "note: as root, this script installs Debian's chromium for the report's browser test"
+  fi
+fi
+# The store tests start a throwaway PostgreSQL server on 127.0.0.1 (tests/pg_server.py): Debian's package.
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null && command -v apt-get >/dev/null; then
+  if [ "$(id -u)" = 0 ]; then
+    if ! apt-cache policy postgresql 2>/dev/null | grep -q "Candidate: [0-9]"; then apt-get update -qq || true; fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null \
+      || echo "note: 'apt-get install postgresql' failed; the PostgreSQL tests will fail under CI" >&2
+  else
+    echo "note: as root, this script installs Debian's postgresql for the store tests"
   fi
 fi
 echo "nnstudy is ready: $(.venv/bin/nnstudy --help | head -1)"

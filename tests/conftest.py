@@ -2,6 +2,8 @@ import os
 
 import pytest
 
+from cluster_fixtures import any_store, pg_server, pg_url, ray_address  # noqa: F401  (PostgreSQL, Ray)
+
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 

@@ -9,6 +9,7 @@ import pytest
 from scipy import stats
 
 from nnstudy.cli import main
+from nnstudy.store._schema import SCHEMA_VERSION
 
 SMALL = """
 [study]
@@ -184,7 +185,7 @@ def test_store_is_sqlite_wal_with_schema_version(small, tmp_path):
     store = tmp_path / "runs"
     assert run_cli(small, "--store", store, "--workers", "1") == 0
     assert db_rows(store, "pragma journal_mode") == [("wal",)]
-    assert db_rows(store, "select value from meta where key = 'schema_version'") == [("1",)]
+    assert db_rows(store, "select value from meta where key = 'schema_version'") == [(str(SCHEMA_VERSION),)]
     con = sqlite3.connect(store / "nnstudy.sqlite")
     con.execute("update meta set value = '99' where key = 'schema_version'")
     con.commit()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -17,35 +17,66 @@ from .store import Store, StudySnapshot, store_dir
 class Study:
     """A study in a store: its tables, its history, its report."""
 
-    def __init__(self, name: str, store: str | Path | None = None):
+    def __init__(self, name: str, store: str | Path | None = None, db: Store | None = None):
         self.name, self.store_arg = name, store
-        self._store = Store(store, create=False)
+        self._store = db or Store(store, create=False)  # `db`: the open store of a run, kept across outages
         self._store.snapshot(name)  # raises StudyError for an unknown name
 
     def snapshot(self) -> StudySnapshot:
+        """Everything the store holds on the study, read now (trials, history, artifacts)."""
         return self._store.snapshot(self.name)
 
     def results(self) -> pd.DataFrame:
+        """One row per configuration, the columns of results.csv: the swept keys, `n`, per metric
+        `_mean _std _sem _ci95_low _ci95_high`, `rank`, and the test against the best."""
         from .report import summarize
 
         return summarize(self.snapshot())
 
     def trials(self) -> pd.DataFrame:
+        """One row per trial, the columns of trials.csv: id, swept keys, seed, status, final metrics."""
         from .report import trials_table
 
         return trials_table(self.snapshot())
 
     def history(self) -> pd.DataFrame:
+        """Per-epoch metrics in long format: columns trial_id, epoch, metric, value."""
         return self.snapshot().history
 
     @property
     def report_dir(self) -> Path:
+        """Where `run()` and `report()` write by default: <store>/<study name>."""
         return store_dir(self.store_arg) / self.name
 
     def report(self, out: str | Path | None = None) -> list[Path]:
+        """Write results.csv, trials.csv, report.md, results.tex, report.html and figures/*.png into
+        `out` (default `report_dir`); return the paths written."""
         from .report import write_report
 
         return write_report(self.snapshot(), Path(out) if out else self.report_dir)
+
+    def plot(self, name: str = "learning_curves", key: str | None = None):
+        """One report figure as a matplotlib Figure: learning_curves, metric_vs (swept `key`,
+        default the first), seed_spread, grad_norms, decision_boundary, first_layer_weights."""
+        from .report._notebook import draw
+        from .report._stats import analyze
+
+        got = draw(analyze(self.snapshot()), name, key)
+        if got is None:
+            raise StudyError(f"plot: study {self.name} has no data for the figure {name!r}")
+        return got[0]
+
+    def _repr_html_(self) -> str:
+        from .report._notebook import notebook_html
+        from .report._stats import analyze
+
+        return notebook_html(analyze(self.snapshot()))
+
+    def _repr_markdown_(self) -> str:
+        from .report._stats import analyze
+        from .report._tables import markdown
+
+        return markdown(analyze(self.snapshot()), {})
 
     def __repr__(self) -> str:
         return f"Study({self.name!r}, store={self._store.url!r})"
@@ -77,11 +108,18 @@ def report_metrics(study: StudyFile, label: str) -> tuple[str, list[str]]:
 
 def run(source: str | Path | dict, store: str | Path | None = None, set: dict[str, Any] | None = None,
         workers: int | None = None, device: str = "auto", fail_fast: bool = False,
-        console: Console | None = None) -> Study:
-    """Train every trial not yet done, write the report, return the Study."""
+        console: Console | None = None, executor: str = "local", address: str | None = None) -> Study:
+    """Train every trial not yet done, write the report, return the Study.
+
+    `source` is a study file's path or the same schema as a dict; `set` overrides dotted keys like
+    `--set` (``{"train.epochs": 1}``). Bad input raises `StudyError` with the CLI's one-line message.
+    Progress bars show in terminals and in Jupyter; elsewhere one line per finished trial.
+    `executor="ray"` runs each trial as a Ray task on the cluster at `address` ("auto" or HOST:PORT;
+    default: a local Ray); `store` may be a database URL (``postgresql://user@host/db``).
+    """
     from ._environment import environment, resolve_device
     from .data import load
-    from .executor import LocalExecutor
+    from .executor import connect
 
     study, trials, text, task, metrics, label = prepare(source, set)
     device = resolve_device(device)
@@ -90,19 +128,53 @@ def run(source: str | Path | dict, store: str | Path | None = None, set: dict[st
         data = load(study.data.model_validate(cfg))
         first_data = first_data or data
     console = console or Console(stderr=True)
-    db = Store(store)
-    db.register(study.study.name, study.study.description, study.model_dump(mode="json"), text, task,
-                metrics, swept_keys(study), trials, environment(device))
-    workers = workers or os.cpu_count() or 1
-    summary = LocalExecutor(db, study.study.name, workers, device, fail_fast, console).run(trials, first_data)
-    result = Study(study.study.name, store)
+    with connect(executor, address, workers) as Executor:  # a bad Ray address fails before the store is touched
+        db = Store(store)
+        db.register(study.study.name, study.study.description, study.model_dump(mode="json"), text, task,
+                    metrics, swept_keys(study), trials, environment(device))
+        summary = Executor(db, study.study.name, workers, device, fail_fast, console).run(trials, first_data)
+    result = Study(study.study.name, store, db)
     result.summary = summary
     result.report()
     return result
 
 
 def load(name: str, store: str | Path | None = None) -> Study:
+    """The study `name` from the store (default ./runs or $NNSTUDY_STORE), without training."""
     return Study(name, store)
+
+
+def compare(a: str | Study, b: str | Study | None = None, metric: str | None = None,
+            where: str | dict | list | tuple | None = None, store: str | Path | None = None):
+    """Two studies, or two configurations of one study, side by side -> `Comparison`.
+
+    `where` selects one configuration per side: one condition set (a dict, or a string such as
+    "model.hidden=[16, 16],train.lr=0.1") for both sides, or a pair (A's, B's). `b` defaults to
+    `a`. The result's ``.table`` has one row per shared metric (or `metric` alone) with both
+    sides' n, mean, std and SE, the difference B - A, Welch's p and Holm's p; ``.write(dir)``
+    writes compare.csv, compare.md and compare.html.
+    """
+    from .report import compare_sides, parse_where, select
+
+    conds = [] if where is None else [where] if isinstance(where, (str, dict)) else list(where)
+    if len(conds) > 2:
+        raise StudyError(f"--where given {len(conds)} times: once for both sides, or twice (A, then B)")
+    conds = [parse_where(w) if isinstance(w, str) else dict(w) for w in conds]
+    wa, wb = (conds + [{}, {}])[:2] if len(conds) != 1 else (conds[0], conds[0])
+    names = [x.name if isinstance(x, Study) else x for x in (a, b if b is not None else a)]
+    db = Store(store, create=False)
+    snap_a, snap_b = db.snapshot(names[0]), db.snapshot(names[1])  # unknown names first
+    side_a, side_b = select(snap_a, wa), select(snap_b, wb)
+    if side_a.study == side_b.study and side_a.config == side_b.config:
+        raise StudyError(f"A and B are the same trials ({side_a.label}); give --where twice, once per side")
+    return compare_sides(side_a, side_b, metric)
+
+
+def compare_dir(store: str | Path | None, comparison) -> Path:
+    """Where `nnstudy compare` writes by default: <store>/compare/<A>-vs-<B>/."""
+    slug = "-vs-".join(re.sub(r"[^a-z0-9.]+", "-", side.label.lower()).strip("-")
+                       for side in (comparison.a, comparison.b))
+    return store_dir(store) / "compare" / slug[:150]
 
 
 def _distinct(items) -> list[dict]:

@@ -32,8 +32,12 @@ def build_parser() -> Parser:
     r.add_argument("--workers", type=int, help="worker processes (default: the number of cores)")
     r.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     r.add_argument("--stack", default="auto", choices=["auto", "on", "off"],
-                   help="train trials of equal shapes as one stacked program (GPU)")
-    r.add_argument("--executor", default="local", choices=["local"])
+                   help="train trials of equal shapes as one stacked program (not yet: auto and off run "
+                        "trials one by one; on is refused)")
+    r.add_argument("--executor", default="local", choices=["local", "ray"],
+                   help="local: this machine's cores; ray: one Ray task per trial")
+    r.add_argument("--address", metavar="auto|HOST:PORT",
+                   help="the Ray cluster to join (default: start a local Ray); with --executor ray")
     r.add_argument("--fail-fast", action="store_true", help="stop at the first failed trial")
 
     rep = sub.add_parser("report", help="rewrite a study's report from the store")
@@ -48,11 +52,28 @@ def build_parser() -> Parser:
     show.add_argument("trial_id", help="a trial id (or a unique prefix)")
     show.add_argument("--store")
 
+    g = sub.add_parser("gradcheck", help="NumPy engine: analytic vs numerical gradients (float64), per parameter")
+    g.add_argument("study", help="the study file (TOML)")
+    g.add_argument("--point", action="append", default=[], metavar="KEY=VALUE",
+                   help="pick the configuration with this swept value (repeatable; default: the first)")
+    g.add_argument("--batch", type=int, default=8, help="training samples in the batch (default 8)")
+    g.add_argument("--entries", type=int, default=64,
+                   help="entries compared per parameter tensor, chosen at random (0 = all; default 64)")
+
     data = sub.add_parser("data", help="datasets")
     dsub = data.add_subparsers(dest="data_command", required=True, parser_class=Parser)
     dsub.add_parser("ls", help="datasets, and where each is found")
     fetch = dsub.add_parser("fetch", help="fetch a dataset into the cache")
     fetch.add_argument("name")
+
+    cmp = sub.add_parser("compare", help="two studies, or two configurations of one, side by side")
+    cmp.add_argument("a", help="a study's name")
+    cmp.add_argument("b", nargs="?", help="another study's name (default: A again)")
+    cmp.add_argument("--where", action="append", default=[], metavar="KEY=VALUE[,KEY=VALUE]",
+                     help="select one configuration: once for both sides, or twice (A, then B)")
+    cmp.add_argument("--metric", help="compare this metric only (default: the shared report metrics)")
+    cmp.add_argument("--store")
+    cmp.add_argument("--out", help="output folder (default: <store>/compare/<A>-vs-<B>)")
     return p
 
 
@@ -79,10 +100,12 @@ def cmd_run(args) -> int:
 
     if args.workers is not None and args.workers < 1:
         raise StudyError(f"--workers {args.workers}: must be at least 1")
+    if args.stack == "on":
+        raise StudyError("--stack on: stacked training is not available yet; use --stack auto or off")
     overrides = parse_overrides(args.set, args.study)
     console = Console(stderr=True, soft_wrap=True)
     study = api.run(args.study, store=args.store, set=overrides, workers=args.workers, device=args.device,
-                    fail_fast=args.fail_fast, console=console)
+                    fail_fast=args.fail_fast, console=console, executor=args.executor, address=args.address)
     s = study.summary
     statuses = study.trials()["status"].value_counts().to_dict()
     report = study.report_dir / "report.html"
@@ -152,13 +175,49 @@ def cmd_data(args) -> int:
                           data.locate(name) or "[yellow]not fetched[/]", i.source)
         _out().print(table)
         return EXIT_OK
-    console = Console(stderr=True)
+    console = Console(stderr=True, soft_wrap=True)
     where = data.fetch(args.name, progress=lambda line: console.print(line, markup=False, highlight=False))
     print(f"{args.name}: {where}")
     return EXIT_OK
 
 
-COMMANDS = {"run": cmd_run, "report": cmd_report, "ls": cmd_ls, "show": cmd_show, "data": cmd_data}
+def cmd_compare(args) -> int:
+    from . import api
+    from .report import terminal_table
+
+    comparison = api.compare(args.a, args.b, metric=args.metric, where=args.where, store=args.store)
+    paths = comparison.write(args.out or api.compare_dir(args.store, comparison))
+    _out().print(terminal_table(comparison))
+    print(f"wrote {len(paths)} files to {paths[0].parent}")
+    return EXIT_OK
+
+
+def cmd_gradcheck(args) -> int:
+    from .engines._numpy._gradcheck import TOLERANCE
+    from .gradcheck import run_gradcheck
+
+    if args.batch < 1 or args.entries < 0:
+        raise StudyError(f"--batch {args.batch} / --entries {args.entries}: need a batch >= 1 and entries >= 0")
+    checks, trial = run_gradcheck(args.study, args.point, args.batch, args.entries)
+    where = " ".join(f"{k}={json.dumps(v)}" for k, v in trial.point.items()) or "the study's configuration"
+    table = Table("parameter", "shape", "checked", "max |gradient|", "max relative error", "",
+                  title=f"gradient check of {where}, seed {trial.seed} (float64, centred differences)")
+    for c in checks:
+        table.add_row(c.name, "×".join(map(str, c.shape)), str(c.checked), f"{c.max_grad:.3e}", f"{c.error:.2e}",
+                      "[green]ok[/]" if c.ok else "[red]FAIL[/]")
+    console = _out()
+    console.print(table)
+    bad = [c.name for c in checks if not c.ok]
+    if bad:
+        console.print(f"{len(bad)} of {len(checks)} tensors above {TOLERANCE:g}: {', '.join(bad)}", highlight=False)
+        return EXIT_TRIALS_FAILED
+    console.print(f"all {len(checks)} tensors below {TOLERANCE:g} (worst {max(c.error for c in checks):.2e})",
+                  highlight=False)
+    return EXIT_OK
+
+
+COMMANDS = {"run": cmd_run, "report": cmd_report, "ls": cmd_ls, "show": cmd_show, "data": cmd_data,
+            "compare": cmd_compare, "gradcheck": cmd_gradcheck}
 
 if __name__ == "__main__":
     sys.exit(main())

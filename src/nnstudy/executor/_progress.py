@@ -15,7 +15,8 @@ class StudyProgress:
         self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
                                  MofNCompleteColumn(), TextColumn("epochs"), TimeElapsedColumn(),
                                  TextColumn("ETA"), TimeRemainingColumn(), console=console,
-                                 transient=False, disable=not console.is_terminal)
+                                 transient=False,
+                                 disable=not (console.is_terminal or console.is_jupyter))  # bars in notebooks too
         self.name, self.n_trials, self.finished = name, n_trials, 0
         self.overall = self.progress.add_task(self._title(), total=total_epochs)
         self.rows: dict[str, Any] = {}

@@ -43,7 +43,16 @@ def _figure(w: float, h: float) -> Figure:
     return fig
 
 
-def _save(fig: Figure, path: Path) -> None:
+class FigureSink:
+    """Pass instead of a path to keep the drawn Figure (``.figure``) rather than write a PNG."""
+
+    figure: Figure | None = None
+
+
+def _save(fig: Figure, path: "Path | FigureSink") -> None:
+    if isinstance(path, FigureSink):
+        path.figure = fig
+        return
     fig.savefig(path, dpi=DPI, metadata={"Software": None}, facecolor="white")
     fig.clear()
 

@@ -1,9 +1,9 @@
-"""Tables, shared by SQLite and PostgreSQL (SQLAlchemy Core)."""
+"""Tables, shared by SQLite and PostgreSQL (SQLAlchemy Core). A change here is a new version in _migrate.py."""
 
 from sqlalchemy import (Column, Float, ForeignKey, Integer, LargeBinary, MetaData, String, Table, Text,
                         UniqueConstraint)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 metadata = MetaData()
 
@@ -39,6 +39,7 @@ trials = Table(
     Column("point_json", Text, nullable=False),
     Column("status", String(16), nullable=False),  # pending | running | done | failed | diverged
     Column("owner", String(128)),  # host:pid of the process running it
+    Column("attempts", Integer, nullable=False, default=0, server_default="0"),  # claims so far (v2)
     Column("error", Text),
     Column("final_json", Text),
     Column("started_at", String(32)),

@@ -11,15 +11,19 @@ from pathlib import Path
 from typing import Any, Iterable
 
 import pandas as pd
-from sqlalchemy import and_, create_engine, delete, event, func, insert, select, update
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy import and_, delete, func, insert, select, update
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 
 from ..errors import StudyError
 from . import _schema as s
+from ._engine import make_engine, resolve_url, shown
+from ._migrate import Migration, open_schema
+from ._retry import one_line, resilient, retrying
 from ._snapshot import Artifact, StudySnapshot
 
 FINAL_STATES = ("done", "diverged")
+OPEN_RETRY_S = 3.0  # a store that cannot be opened is most likely a wrong URL: say so soon
 
 
 def now() -> str:
@@ -28,13 +32,6 @@ def now() -> str:
 
 def owner_tag() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def resolve_url(store: str | Path | None) -> str:
-    store = str(store or os.environ.get("NNSTUDY_STORE") or "runs")
-    if "://" in store:
-        return store
-    return f"sqlite:///{Path(store) / 'nnstudy.sqlite'}"
 
 
 def store_dir(store: str | Path | None) -> Path:
@@ -51,32 +48,23 @@ class Store:
             if not path.exists() and not create:
                 raise StudyError(f"no store at {path} (run a study first, or pass --store)")
             path.parent.mkdir(parents=True, exist_ok=True)
-        self.engine: Engine = create_engine(self.url, future=True)
-        if self.url.startswith("sqlite"):
-            event.listen(self.engine, "connect", _sqlite_pragmas)
-            # Write transactions take the lock at BEGIN, so concurrent drivers wait instead of failing.
-            event.listen(self.engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
-        _retry(lambda: s.metadata.create_all(self.engine))
-        self._check_version()
+        self.engine: Engine = make_engine(self.url)
+        try:
+            self.migrated: list[Migration] = retrying(lambda: self._open(create), self.url, "open", OPEN_RETRY_S,
+                                                       quiet=True)
+        except DBAPIError as e:
+            raise StudyError(f"store {shown(self.url)}: {one_line(e)}") from None
 
-    def _check_version(self) -> None:
+    def _open(self, create: bool) -> list[Migration]:
         with self.engine.begin() as c:
-            row = c.execute(select(s.meta.c.value).where(s.meta.c.key == "schema_version")).first()
-            if row is None:
-                c.execute(insert(s.meta).values(key="schema_version", value=str(s.SCHEMA_VERSION)))
-            elif int(row[0]) != s.SCHEMA_VERSION:
-                raise StudyError(f"store {self.url} has schema version {row[0]}; this nnstudy reads "
-                                 f"version {s.SCHEMA_VERSION}")
+            return open_schema(c, self.url, create)
 
     # --- writing, by the executor -------------------------------------------------------------
 
+    @resilient
     def register(self, name: str, description: str, spec: dict, source: str, task: str, metrics: list[str],
                  swept: list[str], trials: list, environment: dict[str, str]) -> None:
         """Upsert the study and add its trials that the store does not hold yet, in one transaction."""
-        _retry(lambda: self._register(name, description, spec, source, task, metrics, swept, trials,
-                                      environment))
-
-    def _register(self, name, description, spec, source, task, metrics, swept, trials, environment) -> None:
         stamp = now()
         values = dict(description=description, spec_json=json.dumps(spec), source=source, task=task,
                       metrics_json=json.dumps(metrics), swept_keys_json=json.dumps(swept),
@@ -95,6 +83,7 @@ class Store:
             if rows:
                 c.execute(insert(s.trials), rows)
 
+    @resilient
     def todo(self, name: str) -> tuple[list[str], list[str]]:
         """(trial ids to run, trial ids running in another live process) among the study's current trials."""
         sid, ids = self._study_ids(name)
@@ -113,21 +102,25 @@ class Store:
                 todo.append(tid)
         return todo, busy
 
+    @resilient
     def claim(self, name: str, trial_id: str) -> bool:
         """Mark a trial running for this process, unless it is final or another live process holds it."""
         sid, _ = self._study_ids(name)
         t = s.trials.c
-        with self.engine.begin() as c:
-            row = c.execute(select(t.status, t.owner).where(t.study_id == sid, t.trial_id == trial_id)).one()
-            if row.status in FINAL_STATES or (row.status == "running" and _alive(row.owner)
-                                              and row.owner != owner_tag()):
+        with self.engine.begin() as c:  # the row stays locked (PostgreSQL) until the update commits
+            row = c.execute(select(t.status, t.owner).where(t.study_id == sid, t.trial_id == trial_id)
+                            .with_for_update()).one()
+            mine = row.status == "running" and row.owner == owner_tag()  # a retried claim: not a new attempt
+            if row.status in FINAL_STATES or (row.status == "running" and _alive(row.owner) and not mine):
                 return False
             cond = and_(t.study_id == sid, t.trial_id == trial_id, t.status == row.status,
                         t.owner.is_(None) if row.owner is None else t.owner == row.owner)
             done = c.execute(update(s.trials).where(cond).values(status="running", owner=owner_tag(),
-                                                                  started_at=now(), error=None))
+                                                                  started_at=now(), error=None,
+                                                                  attempts=t.attempts + (0 if mine else 1)))
             return done.rowcount == 1
 
+    @resilient
     def finish(self, name: str, trial_id: str, status: str, final: dict[str, float],
                history: list[dict[str, float]], artifacts: dict[str, bytes], error: str | None) -> None:
         """A trial's outcome, its history and artifacts, written atomically."""
@@ -147,6 +140,7 @@ class Store:
                 status=status, error=error, final_json=json.dumps({k: _finite(v) for k, v in final.items()}),
                 finished_at=now(), owner=None))
 
+    @resilient
     def release(self, name: str, trial_ids: Iterable[str]) -> None:
         """Hand unfinished trials back (Ctrl-C): they run again next time."""
         sid, _ = self._study_ids(name)
@@ -163,9 +157,10 @@ class Store:
             row = c.execute(select(s.studies.c.id, s.studies.c.trial_ids_json)
                             .where(s.studies.c.name == name)).first()
         if row is None:
-            raise StudyError(f"no study named {name!r} in {self.url} (see `nnstudy ls`)")
+            raise StudyError(f"no study named {name!r} in {shown(self.url)} (see `nnstudy ls`)")
         return row.id, json.loads(row.trial_ids_json)
 
+    @resilient
     def studies(self) -> list[dict[str, Any]]:
         out = []
         with self.engine.begin() as c:
@@ -179,6 +174,7 @@ class Store:
                                 ("done", "failed", "diverged", "running", "pending")}))
         return out
 
+    @resilient
     def find_trials(self, prefix: str) -> list[dict[str, Any]]:
         t = s.trials.c
         with self.engine.begin() as c:
@@ -193,6 +189,7 @@ class Store:
                 out.append(dict(r) | {"history": pd.DataFrame(hist, columns=["epoch", "metric", "value"])})
         return out
 
+    @resilient
     def snapshot(self, name: str) -> StudySnapshot:
         sid, ids = self._study_ids(name)
         t = s.trials.c
@@ -224,26 +221,6 @@ class Store:
             artifacts=[Artifact(pks[a.trial_pk], a.name, bytes(a.data)) for a in arts],
             environment=json.loads(st["environment_json"]), created_at=st["created_at"],
             updated_at=st["updated_at"])
-
-
-def _retry(action, attempts: int = 3):
-    """Two drivers creating the same table or study row at once: the loser tries again."""
-    for i in range(attempts):
-        try:
-            return action()
-        except (IntegrityError, OperationalError):
-            if i == attempts - 1:
-                raise
-
-
-def _sqlite_pragmas(dbapi_conn, _record) -> None:
-    dbapi_conn.isolation_level = None  # transactions are begun by the "begin" listener
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA busy_timeout=60000")
-    cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.close()
 
 
 def _alive(owner: str | None) -> bool:

@@ -1,0 +1,89 @@
+"""What every executor does around training: pick the trials to run, claim each, store each outcome."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from rich.console import Console
+from rich.markup import escape
+
+from ..spec import Trial
+from ..store import Store
+from ._progress import StudyProgress
+
+
+@dataclass
+class RunSummary:
+    ran: int = 0
+    skipped: int = 0
+    busy: int = 0
+    outcomes: dict[str, str] = field(default_factory=dict)  # trial id -> done | failed | diverged
+
+    @property
+    def ok(self) -> bool:
+        return all(v == "done" for v in self.outcomes.values())
+
+
+class Driver:
+    """The one process that writes the store while a study runs, whichever executor trains the trials."""
+
+    def __init__(self, store: Store, study: str, workers: int | None, device: str, fail_fast: bool,
+                 console: Console):
+        self.store, self.study, self.workers, self.device = store, study, workers, device
+        self.fail_fast, self.console = fail_fast, console
+
+    def pending(self, trials: list[Trial]) -> tuple[list[Trial], RunSummary]:
+        """The trials to train here, in study order, and a summary counting the others."""
+        todo_ids, busy = self.store.todo(self.study)
+        by_id = {t.trial_id: t for t in trials}
+        todo = [by_id[i] for i in todo_ids]
+        summary = RunSummary(skipped=len(trials) - len(todo) - len(busy), busy=len(busy))
+        if busy:
+            self.console.print(f"{len(busy)} trial(s) are running in another nnstudy process; skipped here")
+        return todo, summary
+
+    def progress(self, todo: list[Trial], where: str, summary: RunSummary) -> StudyProgress:
+        self.console.print(f"{self.study}: training {len(todo)} trial(s) on {where}, device {self.device}; "
+                           f"{summary.skipped} already stored", highlight=False)
+        return StudyProgress(self.console, self.study, len(todo), sum(t.config["train"]["epochs"] for t in todo))
+
+    def hand_back(self, todo: list[Trial]) -> None:
+        """Ctrl-C: every trial of `todo` this process holds goes back to pending, wherever the interrupt hit
+        (between a claim and its submission, or in the middle of storing an outcome)."""
+        self.store.release(self.study, [t.trial_id for t in todo])
+
+    def claim(self, trial: Trial, progress: StudyProgress) -> bool:
+        if not self.store.claim(self.study, trial.trial_id):
+            progress.finish(trial.trial_id, trial.config["train"]["epochs"],
+                            f"[dim]{trial.trial_id} taken by another process, skipped[/]")
+            return False
+        progress.start(trial.trial_id, label(trial), trial.config["train"]["epochs"])
+        return True
+
+    def record(self, trial: Trial, result, error: str | None, progress: StudyProgress,
+               summary: RunSummary) -> bool:
+        """Stores the outcome; returns True when the study must stop (fail-fast)."""
+        epochs = trial.config["train"]["epochs"]
+        summary.ran += 1
+        if result is None:
+            self.store.finish(self.study, trial.trial_id, "failed", {}, [], {}, error)
+            summary.outcomes[trial.trial_id] = "failed"
+            config = json.dumps(trial.config, sort_keys=True)
+            progress.finish(trial.trial_id, epochs, f"[red]failed[/] {trial.trial_id} {escape(label(trial))}: "
+                            f"{escape(error or '')}\n  config: {escape(config)}")
+            return self.fail_fast
+        self.store.finish(self.study, trial.trial_id, result.status, result.final, result.history,
+                          result.artifacts, result.error)
+        summary.outcomes[trial.trial_id] = result.status
+        shown = ", ".join(f"{k}={v:.4g}" for k, v in result.final.items()
+                          if k in ("val_accuracy", "test_accuracy", "val_mse", "test_mse", "train_time_s"))
+        color = "green" if result.status == "done" else "yellow"
+        progress.finish(trial.trial_id, epochs, f"[{color}]{result.status}[/] {trial.trial_id} "
+                        f"{escape(label(trial))} {escape(shown or result.error or '')}")
+        return self.fail_fast and result.status != "done"
+
+
+def label(trial: Trial) -> str:
+    parts = [f"{k.split('.')[-1]}={json.dumps(v)}" for k, v in trial.point.items()]
+    return " ".join(parts + [f"seed={trial.seed}"])

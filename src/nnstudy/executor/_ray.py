@@ -1,0 +1,70 @@
+"""Ray executor: each trial is a Ray task with its resources; outcomes stream back to this driver as they
+finish, and the driver alone writes the store. A task whose worker dies is run again by Ray, at most
+MAX_RETRIES times, then stored as failed. Ctrl-C cancels the tasks and hands their trials back."""
+
+from __future__ import annotations
+
+from ..spec import Trial
+from . import _worker
+from ._cluster import import_ray
+from ._driver import Driver, RunSummary
+from ._progress import StudyProgress
+
+MAX_RETRIES = 2
+WAIT_S = 0.5  # how long one ray.wait blocks, so that Ctrl-C is seen between waits
+
+
+def nnstudy_trial(trial: Trial, device: str):
+    """In a Ray worker process (named ray::nnstudy_trial): one thread; data cached across its trials."""
+    _worker.init_worker(None, 1)
+    return _worker.run_trial(trial, device)
+
+
+class RayExecutor(Driver):
+    max_retries = MAX_RETRIES
+
+    def run(self, trials: list[Trial], first_data=None) -> RunSummary:
+        ray = import_ray()
+        todo, summary = self.pending(trials)
+        if not todo:
+            return summary
+        gpu = self.device.startswith("cuda")
+        slots = self.workers or max(1, int(ray.cluster_resources().get("GPU" if gpu else "CPU", 1)))
+        task = ray.remote(nnstudy_trial).options(num_cpus=1, num_gpus=1 if gpu else 0,
+                                                 max_retries=self.max_retries, retry_exceptions=False)
+        with self.progress(todo, f"Ray, {slots} at a time", summary) as progress:
+            self._stream(ray, task, todo, slots, progress, summary)
+        return summary
+
+    def _stream(self, ray, task, todo: list[Trial], slots: int, progress: StudyProgress,
+                summary: RunSummary) -> None:
+        pending, running, stop = list(todo), {}, False
+        try:
+            while pending or running:
+                while pending and len(running) < slots and not stop:
+                    trial = pending.pop(0)
+                    if self.claim(trial, progress):  # claimed right before it is submitted
+                        running[task.remote(trial, self.device)] = trial
+                if not running:
+                    break
+                ready, _ = ray.wait(list(running), num_returns=1, timeout=WAIT_S)
+                for ref in ready:
+                    trial = running.pop(ref)
+                    result, error = self._outcome(ray, ref)
+                    stop = self.record(trial, result, error, progress, summary) or stop
+                if stop:
+                    pending.clear()
+        except BaseException as e:  # Ctrl-C hands the running trials back; a lost store leaves them to a re-run
+            for ref in running:
+                ray.cancel(ref, force=True)
+            if isinstance(e, KeyboardInterrupt):
+                self.hand_back(todo)
+            raise
+
+    def _outcome(self, ray, ref):
+        """(TrialResult | None, error): the task's own answer, or why its worker was lost for good."""
+        try:
+            return ray.get(ref)
+        except ray.exceptions.RayError as e:
+            reason = " ".join(str(e).split())[:300]
+            return None, f"worker lost ({self.max_retries} retries used): {type(e).__name__}: {reason}"

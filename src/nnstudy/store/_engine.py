@@ -1,0 +1,61 @@
+"""From a store argument to a SQLAlchemy engine: SQLite (WAL, BEGIN IMMEDIATE) or PostgreSQL (psycopg)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+from ..errors import StudyError
+
+CONNECT_TIMEOUT_S = 5
+
+
+def resolve_url(store: str | Path | None) -> str:
+    store = str(store or os.environ.get("NNSTUDY_STORE") or "runs")
+    if "://" not in store:
+        return f"sqlite:///{Path(store) / 'nnstudy.sqlite'}"
+    for plain in ("postgresql://", "postgres://"):  # psycopg 3 is the driver nnstudy installs
+        if store.startswith(plain):
+            return "postgresql+psycopg://" + store.removeprefix(plain)
+    return store
+
+
+def shown(url: str) -> str:
+    """The URL without its password, for messages."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError):
+        return url
+
+
+def make_engine(url: str) -> Engine:
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        raise StudyError(f"--store {url!r}: not a folder or a database URL (e.g. postgresql://user@host/db)")
+    if parsed.get_backend_name() == "sqlite":
+        engine = create_engine(url)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        # Write transactions take the lock at BEGIN, so concurrent drivers wait instead of failing.
+        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        return engine
+    args = {"connect_timeout": CONNECT_TIMEOUT_S} if parsed.get_backend_name() == "postgresql" else {}
+    try:  # pre-ping: a connection that died while the server restarted is replaced, not used
+        return create_engine(url, pool_pre_ping=True, pool_size=2, connect_args=args)
+    except (NoSuchModuleError, ModuleNotFoundError) as e:
+        hint = " (pip install 'nnstudy[cluster]')" if parsed.get_backend_name() == "postgresql" else ""
+        raise StudyError(f"--store {shown(url)}: no database driver for it: {e}{hint}")
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    dbapi_conn.isolation_level = None  # transactions are begun by the "begin" listener
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA busy_timeout=60000")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()

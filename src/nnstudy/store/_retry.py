@@ -1,0 +1,74 @@
+"""Bounded retries with backoff, so a study survives a database restart, a dropped connection or a busy file.
+
+Every store operation is one transaction that may run twice (writes are idempotent: a claim by the
+same owner, a finish that replaces the trial's rows), so the whole operation is retried.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from typing import Callable, TypeVar
+
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+
+from ..errors import StudyError
+from ._engine import shown
+
+RETRY_FOR_S = 60.0  # how long a driver waits for its store before it gives up
+RACES = 3  # two drivers creating the same row at once: the loser tries again, this often at most
+
+log = logging.getLogger("nnstudy.store")
+T = TypeVar("T")
+
+
+def one_line(e: BaseException) -> str:
+    return " ".join(str(getattr(e, "orig", None) or e).split())[:300]
+
+
+def transient(e: DBAPIError) -> bool:
+    """A lost connection or a locked SQLite file; not a wrong query or a missing table."""
+    if e.connection_invalidated or isinstance(e, InterfaceError):
+        return True
+    if not isinstance(e, OperationalError):
+        return False
+    text = one_line(e).lower()
+    return "locked" in text or "busy" in text if "sqlite" in type(e.orig).__module__ else True
+
+
+def retrying(action: Callable[[], T], url: str, what: str, for_s: float = RETRY_FOR_S, quiet: bool = False) -> T:
+    start, delay, races, warned = time.monotonic(), 0.1, 0, quiet
+    while True:
+        try:
+            result = action()
+        except IntegrityError:
+            races += 1
+            if races >= RACES:
+                raise
+        except DBAPIError as e:
+            if not transient(e):
+                raise
+            if time.monotonic() - start + delay > for_s:
+                raise StudyError(f"store {shown(url)}: {one_line(e)} (still failing after {for_s:.0f} s; {what})"
+                                 ) from None
+            if not warned:
+                log.warning("nnstudy: store %s unreachable (%s); retrying for up to %.0f s", shown(url),
+                            one_line(e), for_s)
+                warned = True
+        else:
+            if warned and not quiet:
+                log.warning("nnstudy: store %s reachable again after %.1f s", shown(url), time.monotonic() - start)
+            return result
+        time.sleep(delay)
+        delay = min(delay * 2, 2.0)
+
+
+def resilient(method: Callable[..., T]) -> Callable[..., T]:
+    """A Store method, retried as a whole while the store is unreachable or busy."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        return retrying(lambda: method(self, *args, **kwargs), self.url, method.__name__)
+
+    return wrapper

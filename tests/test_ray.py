@@ -1,0 +1,95 @@
+"""The Ray executor: the local executor's results on a two-node cluster, a local Ray by default, a bad
+address in one line, Ctrl-C that cancels the tasks and hands their trials back."""
+
+import importlib.util
+import signal
+import time
+
+import pandas as pd
+import pytest
+
+from cluster_fixtures import unavailable
+from fault_study import NAME, TRIALS, finished, reference, tables, trial_rows, write_study
+from nnstudy.cli import main
+from ray_cluster import trial_workers
+from test_faults import nnstudy_proc
+
+TINY = """
+[study]
+name = "tiny"
+[data]
+name = "moons"
+n_samples = 200
+[model]
+hidden = [4]
+[train]
+epochs = 2
+[trials]
+seeds = 2
+"""
+
+
+def driver(*args, cwd) -> tuple[int, str]:
+    """A driver in its own process: Ray reads its settings (the cluster's token) once per process."""
+    proc = nnstudy_proc(*args, cwd=cwd)
+    out = proc.communicate(timeout=300)[0]
+    return proc.returncode, out
+
+
+def test_ray_on_a_two_node_cluster_gives_the_local_executors_results(ray_address, pg_url, tmp_path):
+    study = write_study(tmp_path)
+    code, out = driver("run", study, "--executor", "ray", "--address", ray_address, "--store", pg_url, cwd=tmp_path)
+    assert code == 0 and "on Ray, 2 at a time" in out, out
+    assert main(["report", NAME, "--store", pg_url, "--out", str(tmp_path / "ray")]) == 0
+    for got, want in zip(tables(tmp_path / "ray"), reference()):  # every metric but time, to the last bit
+        pd.testing.assert_frame_equal(got, want)
+    assert {v[:2] for v in trial_rows(pg_url).values()} == {("done", 1)}
+
+
+def test_without_an_address_ray_starts_locally(tmp_path):
+    if importlib.util.find_spec("ray") is None:
+        unavailable("Ray", ImportError("ray is not installed (pip install -e '.[cluster]')"))
+    study = tmp_path / "tiny.toml"
+    study.write_text(TINY)
+    code, out = driver("run", study, "--executor", "ray", "--workers", "2", "--store", tmp_path / "runs", cwd=tmp_path)
+    assert code == 0 and "on Ray, 2 at a time" in out and out.count("done ") == 2, out
+    assert set(pd.read_csv(tmp_path / "runs" / "tiny" / "trials.csv").status) == {"done"}
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--executor", "ray", "--address", "127.0.0.9:1"], "cannot reach a Ray cluster at 127.0.0.9:1"),
+    (["--executor", "ray", "--address", "no-port-here"], "cannot reach a Ray cluster"),
+    (["--address", "auto"], "only for --executor ray"),
+])
+def test_a_bad_ray_address_is_one_line_exit_2_and_nothing_written(args, expected, tmp_path, capsys):
+    if "--executor" in args and importlib.util.find_spec("ray") is None:
+        unavailable("Ray", ImportError("ray is not installed (pip install -e '.[cluster]')"))
+    study = tmp_path / "tiny.toml"
+    study.write_text(TINY)
+    start = time.monotonic()
+    assert main(["run", str(study), "--store", str(tmp_path / "runs"), *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and expected in err, err
+    assert time.monotonic() - start < 20
+    assert not (tmp_path / "runs").exists()
+
+
+def test_ctrl_c_cancels_ray_tasks_and_hands_their_trials_back(ray_address, pg_url, tmp_path):
+    study = write_study(tmp_path)
+    proc = nnstudy_proc("run", study, "--executor", "ray", "--address", ray_address, "--store", pg_url,
+                        cwd=tmp_path)
+    deadline = time.time() + 120
+    while not finished(pg_url) and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    out = proc.communicate(timeout=60)[0]
+    statuses = [v[0] for v in trial_rows(pg_url).values()]
+    time.sleep(2)
+    left = trial_workers()
+    print(f"\nbroke: SIGINT to a Ray driver after {statuses.count('done')} finished trial(s)\nfound: exit "
+          f"{proc.returncode}, statuses {sorted(statuses)}, {len(left)} trial task(s) still running on the cluster")
+    assert proc.returncode == 130 and "interrupted" in out and "Traceback" not in out, out
+    assert "running" not in statuses and 1 <= statuses.count("done") < TRIALS
+    assert left == []
+    code, out = driver("run", study, "--executor", "ray", "--address", ray_address, "--store", pg_url, cwd=tmp_path)
+    assert code == 0 and len(finished(pg_url)) == TRIALS, out
