@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up nnstudy in ./.venv: PyTorch's CPU build first where no torch is present, then the package.
-#   scripts/setup.sh          package + test tools (as root, also Debian's chromium for the browser test)
-#   scripts/setup.sh --data   also refreshes Debian's package lists when they cannot see the data packages
+#   scripts/setup.sh          package + test tools (as root, also Debian's chromium and postgresql for tests)
+#   scripts/setup.sh --data   the package alone, for running studies; refreshes Debian's package lists
+#                             when they cannot see the data packages
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,15 +15,18 @@ if ! python -c "import torch" >/dev/null 2>&1; then
   # The CPU build; an unpinned torch can pull a multi-GB CUDA build.
   pip install -q "torch==2.13.0" || pip install -q "torch>=2.3"
 fi
-pip install -q -e ".[test,docs,cluster]"  # docs: mkdocs, built strictly by tests/test_docs.py; cluster: Ray, psycopg
-
-if [ "${1:-}" = "--data" ] && command -v apt-cache >/dev/null; then
-  if ! apt-cache policy dataset-fashion-mnist 2>/dev/null | grep -q "Candidate: [0-9]"; then
+if [ "${1:-}" = "--data" ]; then
+  pip install -q -e .
+  if command -v apt-cache >/dev/null && ! apt-cache policy dataset-fashion-mnist 2>/dev/null | grep -q "Candidate: [0-9]"; then
     if [ "$(id -u)" = 0 ]; then apt-get update -qq || true; else
       echo "note: run 'sudo apt-get update' once so that 'nnstudy data fetch' can find Debian's data packages"
     fi
   fi
+  echo "nnstudy is ready: $(.venv/bin/nnstudy --help | head -1)"
+  exit 0
 fi
+pip install -q -e ".[test,docs,cluster]"  # docs: mkdocs, built strictly by tests/test_docs.py; cluster: Ray, psycopg
+
 # The report's browser test renders report.html in Debian's headless Chromium.
 if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null; then
   if [ "$(id -u)" = 0 ]; then
