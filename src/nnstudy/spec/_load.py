@@ -88,10 +88,6 @@ def explain(err: ValidationError, prefix: str = "", root: Any = None) -> str:
         return f"{key}: {got!r} is not allowed ({msg.removeprefix('Input should be ')})"
     if kind == "value_error":
         return f"{key}: {msg.removeprefix('Value error, ')}"
-    if kind == "string_pattern_mismatch" and key.endswith("name"):
-        return f"{key}: use lowercase letters, digits and dashes, e.g. \"batch-size\" (got {json.dumps(got)})"
-    if key == "train.batch_size" and kind in ("int_parsing", "int_type", "literal_error", "int_from_float"):
-        return f'{key}: must be a whole number of samples (>= 1) or "full" (got {json.dumps(got, default=str)})'
     return f"{key}: {msg[0].lower() + msg[1:]} (got {json.dumps(got, default=str)})"
 
 

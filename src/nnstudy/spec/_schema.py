@@ -6,6 +6,7 @@ Model kinds register their own section class in ``MODEL_KINDS``; the loader vali
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import (BaseModel, ConfigDict, Field, SerializeAsAny, ValidationInfo, field_validator,
@@ -27,9 +28,19 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
+NAME_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
+
+
 class StudyInfo(Section):
-    name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=100)]
+    name: Annotated[str, Field(pattern=NAME_PATTERN, max_length=100)]
     description: str = ""
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _slug(cls, v: Any) -> Any:
+        if isinstance(v, str) and not re.match(NAME_PATTERN, v):
+            raise ValueError(f'use lowercase letters, digits and dashes, e.g. "batch-size" (got {v!r})')
+        return v
 
 
 class DataConfig(Section):
@@ -149,6 +160,13 @@ class TrainConfig(Section):
     early_stopping: EarlyStopping = EarlyStopping()
     schedule: Schedule = Schedule()
     dtype: Literal["float32", "float64"] = "float32"
+
+    @field_validator("batch_size", mode="before")
+    @classmethod
+    def _count_or_full(cls, v: Any) -> Any:
+        if v == "full" or (isinstance(v, int) and not isinstance(v, bool) and v >= 1):
+            return v
+        raise ValueError(f'must be a whole number of samples (>= 1) or "full" (got {v!r})')
 
 
 class TrialsConfig(Section):
