@@ -16,7 +16,7 @@ if ! python -c "import torch" >/dev/null 2>&1; then
   pip install -q "torch==2.13.0" || pip install -q "torch>=2.3"
 fi
 if [ "${1:-}" = "--data" ]; then
-  pip install -q -e .
+  pip install -q -e ".[methods]"
   if command -v apt-cache >/dev/null && ! apt-cache policy dataset-fashion-mnist 2>/dev/null | grep -q "Candidate: [0-9]"; then
     if [ "$(id -u)" = 0 ]; then apt-get update -qq || true; else
       echo "note: run 'sudo apt-get update' once so that 'nnstudy data fetch' can find Debian's data packages"
@@ -25,7 +25,7 @@ if [ "${1:-}" = "--data" ]; then
   echo "nnstudy is ready: $(.venv/bin/nnstudy --help | head -1)"
   exit 0
 fi
-pip install -q -e ".[test,docs,cluster]"  # docs: mkdocs, built strictly by tests/test_docs.py; cluster: Ray, psycopg
+pip install -q -e ".[methods,test,docs,cluster]"  # methods: every model kind and the search; docs: mkdocs, built strictly by tests/test_docs.py; cluster: Ray, psycopg
 
 # The report's browser test renders report.html in Debian's headless Chromium.
 if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null; then

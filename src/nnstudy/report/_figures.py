@@ -7,6 +7,7 @@ in threads. `write_figures` returns {file name: caption} for the figures it wrot
 
 from __future__ import annotations
 
+import importlib
 import io
 import re
 import textwrap
@@ -28,6 +29,9 @@ from ._stats import Analysis, epoch_curve, grad_layers, higher_is_better, histor
 DPI = 110
 OUR_PATTERNS = ("learning_curves.png", "metric_vs_*.png", "seed_spread.png", "grad_norms.png",
                 "decision_boundary.png", "first_layer_weights.png")
+
+FIGURE_SETS = ("nnstudy.report._figures_deep", "nnstudy.report._figures_generative",
+               "nnstudy.report._figures_classical", "nnstudy.report._figures_search")
 
 
 class ReportWarning(UserWarning):
@@ -451,6 +455,11 @@ def write_figures(a: Analysis, fig_dir: Path) -> dict[str, str]:
         ("decision_boundary.png", lambda p: decision_boundary(a, p)),
         ("first_layer_weights.png", lambda p: first_layer_weights(a, p)),
     ]
+    patterns = list(OUR_PATTERNS)
+    for module in FIGURE_SETS:  # the figures of other model kinds and of searches, one module each
+        figure_set = importlib.import_module(module)
+        jobs += figure_set.jobs(a)
+        patterns += list(figure_set.PATTERNS)
     captions: dict[str, str] = {}
     for name, draw in jobs:
         path = fig_dir / name
@@ -462,7 +471,7 @@ def write_figures(a: Analysis, fig_dir: Path) -> dict[str, str]:
         if cap:
             captions[name] = cap
     # figures of an earlier report that have no data now would be stale: remove them
-    for pattern in OUR_PATTERNS:
+    for pattern in patterns:
         for old in fig_dir.glob(pattern):
             if old.name not in captions:
                 old.unlink()
