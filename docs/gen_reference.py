@@ -28,6 +28,9 @@ INTRO = {
              "configurations are their Cartesian product. A list of tables is a union of grids.",
     "trials": "How many seeds per configuration (an int n means seeds 0 … n-1), or the list of seeds.",
     "report": "The metrics of the results table, first = the ranking metric.",
+    "search": "Instead of a `[sweep]` grid: Optuna proposes configurations (random, TPE or the grid in file "
+              "order), each trained for every seed of `[trials]`; the search sees the mean (or mean − SE) over "
+              "seeds. History in `<store>/<study>.optuna.sqlite3`; a killed search resumes.",
 }
 NOTES = {
     "data.name": "allowed: " + ", ".join(f"`{n}`" for n in dataset_names()),
@@ -50,9 +53,25 @@ NOTES = {
     "train.early_stopping.restore_best": "final metrics are those of the best epoch",
     "train.schedule.step_size": "step schedule: epochs between multiplications by `gamma`",
     "model.weights": "an .npz with w1, b1, w2, b2, …, relative to the study file",
-    "data.dim": "interval-sum only",
+    "data.dim": "interval-sum (≤ 20) and gaussian only",
+    "data.countries": "countries only: ISO codes of the classes, in order, e.g. `[\"FR\", \"DE\"]`",
+    "data.lags": "time series (elnino) only: inputs are the last `lags` values; split in time order",
+    "data.horizon": "time series only: the target is the value `horizon` steps after the last input",
+    "data.features": "keep only these input columns (0-based), before normalization",
+    "data.pca": "k components, or the fraction of variance to keep (e.g. 0.95); fitted on train",
+    "data.encoding": "`fourier`: append sin(2π f x), cos(2π f x) of each input (x kept); after `pca`",
+    "data.frequencies": "the f of the fourier encoding (not set: [0.5, 1, 2])",
     "data.interval": "interval-sum only: `[A, B]` with A ≤ B ≤ dim",
     "sweep": "a table or a list of tables of `\"section.key\" = [values]`",
+    "search.trials": "configurations to finish (complete or pruned); a grid has at most its number of points",
+    "search.metric": "default `val_accuracy` (regression: `val_mse`)",
+    "search.direction": "default: max for accuracies, min otherwise",
+    "search.objective": "`lcb`: mean − SE when maximizing, mean + SE when minimizing",
+    "search.pruner": "`median`: Optuna's MedianPruner on the seed-mean validation curve (seeds in lockstep)",
+    "search.batch": "configurations proposed and trained at once (without pruning)",
+    "search.sampler_seed": "seed of Optuna's sampler",
+    "search.space": ('`"section.key" = { low, high, log, int, step }`, `{ choices = [...] }`, or for '
+                     'a list of widths `{ width = {...}, depth = {...} }`'),
 }
 _BOUNDS = ((at.Ge, "≥", "ge"), (at.Gt, ">", "gt"), (at.Le, "≤", "le"), (at.Lt, "<", "lt"))
 
@@ -143,6 +162,14 @@ def rows() -> Iterator[tuple[str, str, str, str]]:
                 yield section, key, type_text(f.annotation, f.metadata), _default(f)
 
 
+def _description(section: str, key: str) -> str:
+    """The field's own description (``Field(description=...)``), for keys whose meaning depends on the kind."""
+    base = section.split(" ")[0]
+    cls = MODEL_KINDS[section.split('"')[1]] if base == "model" else StudyFile.model_fields[base].annotation
+    field = dict(walk(cls, base)).get(key) if isinstance(cls, type) and issubclass(cls, BaseModel) else None
+    return (field.description or "") if field is not None else ""
+
+
 def _cell(s: str) -> str:
     return s.replace("|", "\\|")
 
@@ -161,6 +188,6 @@ def study_file_page() -> str:
                 out += [INTRO[base], ""]
             out += ["| key | type | default | notes |", "|---|---|---|---|"]
             current = section
-        note = NOTES.get(key, "") if key != "sweep" else ""
+        note = (_description(section, key) or NOTES.get(key, "")) if key != "sweep" else ""
         out.append(f"| `{key}` | {_cell(typ)} | {_cell(default)} | {_cell(note)} |")
     return "\n".join(out) + "\n"

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from nnstudy import data
+from nnstudy.data import _debian
 from nnstudy.data import _fashion_mnist as fm
 from nnstudy.data import _verify
 from nnstudy.data._idx import IdxError, parse_idx
@@ -263,17 +264,17 @@ def test_debian_dirs_asks_dpkg(tmp_path, monkeypatch):
 
     monkeypatch.setattr(fm, "DEBIAN_DIR", tmp_path / "usual")
     listing = "/usr/share/doc/dataset-fashion-mnist/changelog.Debian.gz\n/opt/fm/train-images-idx3-ubyte.gz\n"
-    monkeypatch.setattr(fm.shutil, "which", lambda name: f"/usr/bin/{name}")
-    monkeypatch.setattr(fm.subprocess, "run",
+    monkeypatch.setattr(_debian.shutil, "which", lambda name: f"/usr/bin/{name}")
+    monkeypatch.setattr(_debian.subprocess, "run",
                         lambda cmd, **kw: subprocess.CompletedProcess(cmd, 0, listing, ""))
     assert fm.debian_dirs() == [tmp_path / "usual", Path("/opt/fm")]
 
     def broken(cmd, **kw):
         raise OSError("no dpkg")
 
-    monkeypatch.setattr(fm.subprocess, "run", broken)
+    monkeypatch.setattr(_debian.subprocess, "run", broken)
     assert fm.debian_dirs() == [tmp_path / "usual"]
-    monkeypatch.setattr(fm.shutil, "which", lambda name: None)
+    monkeypatch.setattr(_debian.shutil, "which", lambda name: None)
     assert fm.debian_dirs() == [tmp_path / "usual"]
 
 

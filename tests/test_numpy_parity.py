@@ -59,8 +59,7 @@ def run_both(mc: dict, loss: str, train: dict):
     net = build_network(mc, D, n_out, np.float64, np.random.default_rng(1), np.random.default_rng(2))
     for p, q in zip(net.params, model.parameters(), strict=True):
         np.copyto(p, q.detach().numpy().T)  # the numpy engine keeps weights as (in, out)
-    t_step = torch_step(model, torch_optimizer(list(model.parameters()), tc), model.linears(), tc, loss,
-                        torch.Generator().manual_seed(0))
+    t_step = torch_step(model, torch_optimizer(list(model.parameters()), tc), model.linears(), tc, loss)
     n_step = make_step(Objective(net, make_loss(loss), tc["l1"], tc["l2"]),
                        make_optimizer(tc, lambda count: tc["lr"]), 0.0, None)
     xt, yt = torch.as_tensor(x), torch.as_tensor(y)

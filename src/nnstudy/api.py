@@ -95,10 +95,18 @@ def report_metrics(study: StudyFile, label: str) -> tuple[str, list[str]]:
     from .data import info
     from .spec import CLASSIFICATION_METRICS, REGRESSION_METRICS
 
+    from .spec._models_classical import kind_metrics
+    from .spec._models_generative import KIND_METRICS as GENERATIVE_METRICS
+
     task = info(study.data.name).task
     allowed = REGRESSION_METRICS if task == "regression" else CLASSIFICATION_METRICS
-    metrics = study.report.metrics or (["test_mse", "val_mse", "train_time_s"] if task == "regression"
-                                       else ["test_accuracy", "val_accuracy", "train_time_s"])
+    kinds = [study.model.kind] + [k for g in study.grids() for k in g.get("model.kind", [])]
+    added = [GENERATIVE_METRICS.get(k) or kind_metrics(k, task)  # metrics the model kinds add
+             for k in dict.fromkeys(kinds)]
+    allowed = (*allowed, *(m for extra, _ in added for m in extra))
+    metrics = study.report.metrics or (added[0][1] if len(added) == 1 and added[0][1] else None) or (
+        ["test_mse", "val_mse", "train_time_s"] if task == "regression"
+        else ["test_accuracy", "val_accuracy", "train_time_s"])
     for m in metrics:
         if m not in allowed:
             raise StudyError(f"{label}: report.metrics: {m!r} is not a metric of a {task} study "
@@ -108,7 +116,8 @@ def report_metrics(study: StudyFile, label: str) -> tuple[str, list[str]]:
 
 def run(source: str | Path | dict, store: str | Path | None = None, set: dict[str, Any] | None = None,
         workers: int | None = None, device: str = "auto", fail_fast: bool = False,
-        console: Console | None = None, executor: str = "local", address: str | None = None) -> Study:
+        console: Console | None = None, executor: str = "local", address: str | None = None,
+        stack: str = "auto") -> Study:
     """Train every trial not yet done, write the report, return the Study.
 
     `source` is a study file's path or the same schema as a dict; `set` overrides dotted keys like
@@ -116,23 +125,36 @@ def run(source: str | Path | dict, store: str | Path | None = None, set: dict[st
     Progress bars show in terminals and in Jupyter; elsewhere one line per finished trial.
     `executor="ray"` runs each trial as a Ray task on the cluster at `address` ("auto" or HOST:PORT;
     default: a local Ray); `store` may be a database URL (``postgresql://user@host/db``).
+    `stack`: "auto" trains trials that share a program as one stacked program on CUDA, "on" also on the
+    CPU, "off" never (see engines/_torch/_stack_train.py).
     """
     from ._environment import environment, resolve_device
+    from ._sources import resolve_sources
     from .data import load
-    from .executor import connect
+    from .executor import STACK_MODES, connect
 
+    if stack not in STACK_MODES:
+        raise StudyError(f"--stack {stack!r}: choose one of {', '.join(STACK_MODES)}")
     study, trials, text, task, metrics, label = prepare(source, set)
     device = resolve_device(device)
     first_data = None
     for cfg in _distinct(t.config["data"] for t in trials):  # missing data fails before the store is touched
         data = load(study.data.model_validate(cfg))
         first_data = first_data or data
+    trials = resolve_sources(trials, store, label)  # linear probes: their source model, from the store
     console = console or Console(stderr=True)
     with connect(executor, address, workers) as Executor:  # a bad Ray address fails before the store is touched
         db = Store(store)
-        db.register(study.study.name, study.study.description, study.model_dump(mode="json"), text, task,
-                    metrics, swept_keys(study), trials, environment(device))
-        summary = Executor(db, study.study.name, workers, device, fail_fast, console).run(trials, first_data)
+        if study.search.active:  # [search]: the configurations come from Optuna (nnstudy.search)
+            from .search import run_search
+
+            summary = run_search(db, study, text, label, task, metrics, environment(device),
+                                 lambda: Executor(db, study.study.name, workers, device, fail_fast, console, stack),
+                                 console, store, workers, device, fail_fast, first_data)
+        else:
+            db.register(study.study.name, study.study.description, study.model_dump(mode="json"), text, task,
+                        metrics, swept_keys(study), trials, environment(device))
+            summary = Executor(db, study.study.name, workers, device, fail_fast, console, stack).run(trials, first_data)
     result = Study(study.study.name, store, db)
     result.summary = summary
     result.report()

@@ -32,8 +32,8 @@ def build_parser() -> Parser:
     r.add_argument("--workers", type=int, help="worker processes (default: the number of cores)")
     r.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     r.add_argument("--stack", default="auto", choices=["auto", "on", "off"],
-                   help="train trials of equal shapes as one stacked program (not yet: auto and off run "
-                        "trials one by one; on is refused)")
+                   help="train trials of equal shapes (MLP family, same batch size, same optimizer) as one "
+                        "stacked program: auto on CUDA, on also on the CPU, off never (default auto)")
     r.add_argument("--executor", default="local", choices=["local", "ray"],
                    help="local: this machine's cores; ray: one Ray task per trial")
     r.add_argument("--address", metavar="auto|HOST:PORT",
@@ -59,6 +59,13 @@ def build_parser() -> Parser:
     g.add_argument("--batch", type=int, default=8, help="training samples in the batch (default 8)")
     g.add_argument("--entries", type=int, default=64,
                    help="entries compared per parameter tensor, chosen at random (0 = all; default 64)")
+
+    sm = sub.add_parser("summary", help="torch models: each layer's output shape and parameters, and the total")
+    sm.add_argument("study", help="the study file (TOML)")
+    sm.add_argument("--point", action="append", default=[], metavar="KEY=VALUE",
+                    help="pick the configuration with this swept value (repeatable; default: the first)")
+    sm.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="override a key of the study file (repeatable)")
 
     data = sub.add_parser("data", help="datasets")
     dsub = data.add_subparsers(dest="data_command", required=True, parser_class=Parser)
@@ -100,12 +107,11 @@ def cmd_run(args) -> int:
 
     if args.workers is not None and args.workers < 1:
         raise StudyError(f"--workers {args.workers}: must be at least 1")
-    if args.stack == "on":
-        raise StudyError("--stack on: stacked training is not available yet; use --stack auto or off")
     overrides = parse_overrides(args.set, args.study)
     console = Console(stderr=True, soft_wrap=True)
     study = api.run(args.study, store=args.store, set=overrides, workers=args.workers, device=args.device,
-                    fail_fast=args.fail_fast, console=console, executor=args.executor, address=args.address)
+                    fail_fast=args.fail_fast, console=console, executor=args.executor, address=args.address,
+                    stack=args.stack)
     s = study.summary
     statuses = study.trials()["status"].value_counts().to_dict()
     report = study.report_dir / "report.html"
@@ -216,7 +222,26 @@ def cmd_gradcheck(args) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"run": cmd_run, "report": cmd_report, "ls": cmd_ls, "show": cmd_show, "data": cmd_data,
+def cmd_summary(args) -> int:
+    from .spec import parse_overrides
+    from .summary import summarize_study
+
+    s = summarize_study(args.study, args.point, parse_overrides(args.set, args.study))
+    where = " ".join(f"{k}={json.dumps(v)}" for k, v in s.trial.point.items())
+    table = Table("layer", "type", "output shape", "parameters",
+                  title=f"{s.trial.config['model']['kind']} on {s.trial.config['data']['name']} "
+                        f"(input {'×'.join(map(str, s.input_shape))}){'  ' + where if where else ''}")
+    for layer in s.layers:
+        shape = "-" if layer.output_shape is None else f"(None, {', '.join(map(str, layer.output_shape))})"
+        table.add_row(layer.name, layer.kind, shape, f"{layer.params:,}")
+    console = _out()
+    console.print(table)
+    console.print(f"total parameters: {s.total:,}  trainable: {s.trainable:,}  "
+                  f"non-trainable: {s.total - s.trainable:,}", highlight=False)
+    return EXIT_OK
+
+
+COMMANDS = {"summary": cmd_summary, "run": cmd_run, "report": cmd_report, "ls": cmd_ls, "show": cmd_show, "data": cmd_data,
             "compare": cmd_compare, "gradcheck": cmd_gradcheck}
 
 if __name__ == "__main__":

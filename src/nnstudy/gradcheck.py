@@ -18,6 +18,9 @@ def run_gradcheck(path: str, points: list[str], batch: int, entries: int):
     trial = pick(expand(study, label), parse_overrides(points, label), label)
     if trial.config["model"]["kind"] == "given":
         raise StudyError(f"{label}: model.kind: a network with given weights is not trained: nothing to check")
+    if trial.config["train"]["engine"] == "classical":
+        raise StudyError(f"{label}: train.engine: gradcheck checks the NumPy engine's networks; "
+                         f"{trial.config['model']['kind']!r} is a classical method")
     data = load(DataConfig.model_validate(trial.config["data"]))
     return check_trial(trial, data, batch, entries), trial
 

@@ -35,7 +35,7 @@ def info(name: str) -> DatasetInfo:
 def locate(name: str) -> str | None:
     """Where ``name`` is found: the folder of its valid files (None if absent), or how it is made."""
     e = entry(name)
-    return loader(name).locate() if e.info.fetchable else e.where
+    return loader(name).locate(name) if e.has_files else e.where
 
 
 def fetch(name: str, progress: Callable[[str], None] | None = None) -> str:
@@ -45,7 +45,7 @@ def fetch(name: str, progress: Callable[[str], None] | None = None) -> str:
     Raises DataError with one line if every source failed.
     """
     e = entry(name)
-    return loader(name).fetch(progress) if e.info.fetchable else e.where
+    return loader(name).fetch(name, progress) if e.has_files else e.where
 
 
 def load(cfg: DataConfig) -> Dataset:

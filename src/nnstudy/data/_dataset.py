@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Callable, Literal
 
 import numpy as np
 
@@ -20,6 +20,23 @@ class Dataset:
     y_test: np.ndarray
     input_shape: tuple[int, ...]
     classes: list[str] = field(default_factory=list)  # class names; empty for regression
+    # Decision boundaries are drawn in the last 2-D stage of the inputs (after normalization, after pca
+    # when it keeps 2 components); when data.pca / data.encoding go on from there to the model's inputs,
+    # ``transform`` maps points of that plane to model inputs and x_plain_* hold the plane's points.
+    transform: Callable[[np.ndarray], np.ndarray] | None = None
+    x_plain_train: np.ndarray | None = None
+    x_plain_test: np.ndarray | None = None
+
+    def encode(self, x: np.ndarray) -> np.ndarray:
+        """Points of the boundary plane (``plain_inputs``, e.g. a decision-boundary grid) -> model inputs."""
+        return x if self.transform is None else self.transform(x)
+
+    def plain_inputs(self) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """(train, test) inputs in the plane a decision boundary is drawn in: the model's inputs without a
+        transform; with one, the 2-D stage it starts from (None when no stage was 2-D)."""
+        if self.transform is None:
+            return self.x_train, self.x_test
+        return self.x_plain_train, self.x_plain_test
 
     @property
     def n_outputs(self) -> int:

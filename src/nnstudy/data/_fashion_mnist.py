@@ -10,15 +10,13 @@ upstream and the Debian (recompressed) files.
 from __future__ import annotations
 
 import functools
-import shutil
-import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator
 
 import numpy as np
 
 from ..errors import DataError
-from . import _fetch
+from . import _debian, _fetch
 from ._idx import IdxError, parse_idx
 from ._paths import cache_dir, cache_root
 from ._prepare import Raw
@@ -44,17 +42,9 @@ SHA256: dict[str, str] = {
 
 def debian_dirs() -> list[Path]:
     """Where the Debian package puts the files: the usual place, or what ``dpkg -L`` lists."""
-    if _files_in(DEBIAN_DIR) is not None or shutil.which("dpkg") is None:
-        return [DEBIAN_DIR]
-    try:
-        listed = subprocess.run(["dpkg", "-L", DEBIAN_PACKAGE], capture_output=True, text=True,
-                                timeout=10, check=False).stdout
-    except (OSError, subprocess.SubprocessError):
-        return [DEBIAN_DIR]
     first = next(iter(SHA256))
-    found = {Path(line).parent for line in listed.splitlines()
-             if Path(line).name in (first, f"{first}.gz")}
-    return [DEBIAN_DIR, *sorted(found - {DEBIAN_DIR})]
+    return _debian.installed_dirs(DEBIAN_PACKAGE, DEBIAN_DIR, (first, f"{first}.gz"),
+                                  present=lambda d: _files_in(d) is not None)
 
 
 def search_dirs() -> Iterator[Path]:
@@ -101,7 +91,7 @@ def _where() -> str:
     return f"{', '.join(dirs[:-1])} or {dirs[-1]} (Debian package {DEBIAN_PACKAGE})"
 
 
-def locate() -> str | None:
+def locate(name: str = NAME) -> str | None:
     try:
         return str(_find()[0])
     except DataError:
@@ -147,7 +137,7 @@ def _read(path: Path) -> np.ndarray:
 
 # ---------------------------------------------------------------- fetching
 
-def fetch(progress: Callable[[str], None] | None = None) -> str:
+def fetch(name: str = NAME, progress: Callable[[str], None] | None = None) -> str:
     say = progress or (lambda _msg: None)
     found = locate()
     if found is not None:

@@ -1,4 +1,5 @@
-"""From raw arrays to a ``Dataset``: class filter, validation split, train subsample, normalization.
+"""From raw arrays to a ``Dataset``: class filter, validation split, train subsample, feature selection,
+normalization, input transforms (``_transforms``: pca, fourier).
 
 Splits work on index arrays, so the (possibly large, possibly uint8) raw inputs are copied and
 converted to float32 once, at the end.
@@ -13,6 +14,8 @@ import numpy as np
 
 from ..errors import DataError
 from ._dataset import Dataset
+from ._transforms import Chain
+from ._transforms import fit as fit_transforms
 
 if TYPE_CHECKING:
     from ..spec._schema import DataConfig
@@ -32,6 +35,8 @@ class Raw:
     y_test: np.ndarray
     x_scale: float = 1.0  # inputs are divided by this when made float32 (255 for pixels)
     input_shape: tuple[int, ...] | None = None  # when the config decides it (else the registry's)
+    classes: tuple[str, ...] | None = None  # class names when the config decides them (else the registry's)
+    ordered: bool = False  # rows in time order: validation and train_size take the latest rows, no shuffle
 
 
 def carve_test(x: np.ndarray, y: np.ndarray, seed: int, stratify: bool) -> Raw:
@@ -44,9 +49,13 @@ def carve_test(x: np.ndarray, y: np.ndarray, seed: int, stratify: bool) -> Raw:
 
 
 def prepare(raw: Raw, info: DatasetInfo, cfg: DataConfig) -> Dataset:
-    """classes filter -> validation split -> train_size -> float32 -> normalize (fit on train)."""
+    """classes filter -> validation split -> train_size -> features -> float32 -> normalize -> transforms.
+
+    Normalization and transforms are fitted on the training split. Ordered (time-series) rows are
+    never shuffled: validation is the latest part of the training rows, train_size keeps the latest.
+    """
     classify = info.task == "classification"
-    names = list(info.classes)
+    names = list(raw.classes or info.classes)
     if classify:
         y_train, y_test, names = _filter_classes(raw, names, list(cfg.classes), info.name)
         train = np.flatnonzero(y_train >= 0)
@@ -61,18 +70,40 @@ def prepare(raw: Raw, info: DatasetInfo, cfg: DataConfig) -> Dataset:
     val = np.empty(0, np.int64)
     if cfg.validation > 0:
         train, val = _split(train, strat, {"test_size": cfg.validation}, cfg.split_seed,
-                            f"{info.name}: cannot hold out validation = {cfg.validation}")
-    train = _subsample(train, strat, cfg.train_size, cfg.split_seed, info.name)
+                            f"{info.name}: cannot hold out validation = {cfg.validation}", raw.ordered)
+    train = _subsample(train, strat, cfg.train_size, cfg.split_seed, info.name, raw.ordered)
 
-    xs = [_as_float(x[i], raw.x_scale) for x, i in
-          ((raw.x_train, train), (raw.x_train, val), (raw.x_test, test))]
+    shape = tuple(raw.input_shape or info.input_shape)
+    cols = _feature_columns(cfg.features, int(np.prod(shape)), info.name)
+    xs = [_as_float(x[i] if cols is None else x[i][:, cols], raw.x_scale)  # raw x are (n, d)
+          for x, i in ((raw.x_train, train), (raw.x_train, val), (raw.x_test, test))]
     _normalize(xs, cfg.normalize)
+    steps = fit_transforms(xs[0], cfg, info.name)
+    plane, rest = (None, None), ()  # the last 2-D stage before the model's inputs, and the steps after it
+    for k, step in enumerate(steps):
+        if xs[0].shape[1] == 2:
+            plane, rest = (xs[0], xs[2]), tuple(steps[k:])
+        xs = [step(x) for x in xs]
+    if xs[0].shape[1] == 2:
+        plane, rest = (None, None), ()
+    if cols is not None or steps:
+        shape = (xs[0].shape[1],)
     return Dataset(
         name=info.name, task=info.task,
         x_train=xs[0], y_train=np.ascontiguousarray(y_train[train]),
         x_val=xs[1], y_val=np.ascontiguousarray(y_train[val]),
         x_test=xs[2], y_test=np.ascontiguousarray(y_test[test]),
-        input_shape=tuple(raw.input_shape or info.input_shape), classes=names)
+        input_shape=shape, classes=names,
+        transform=Chain(rest) if rest else None, x_plain_train=plane[0], x_plain_test=plane[1])
+
+
+def _feature_columns(features: list[int] | None, n_inputs: int, label: str) -> np.ndarray | None:
+    if features is None:
+        return None
+    outside = [f for f in features if not 0 <= f < n_inputs]
+    if outside:
+        raise DataError(f"{label}: features {outside} do not exist (inputs are 0..{n_inputs - 1})")
+    return np.asarray(features, np.int64)
 
 
 def _filter_classes(raw: Raw, names: list[str], wanted: list[int], label: str
@@ -96,9 +127,17 @@ def _filter_classes(raw: Raw, names: list[str], wanted: list[int], label: str
 
 
 def _split(idx: np.ndarray, strat: np.ndarray | None, size: dict[str, float | int], seed: int,
-           what: str) -> tuple[np.ndarray, np.ndarray]:
+           what: str, ordered: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(keep, held) of ``idx``; ordered: held is the latest test_size rows, keep the latest train_size."""
     from sklearn.model_selection import train_test_split
 
+    if ordered:
+        latest_first = "train_size" in size  # without shuffling, the first rows are kept
+        try:
+            keep, held = train_test_split(idx[::-1] if latest_first else idx, **size, shuffle=False)
+        except ValueError as err:
+            raise DataError(f"{what}: {' '.join(str(err).split())}") from None
+        return (np.sort(keep), np.sort(held)) if latest_first else (keep, held)
     try:
         keep, held = train_test_split(idx, **size, random_state=seed,
                                        stratify=None if strat is None else strat[idx])
@@ -107,15 +146,15 @@ def _split(idx: np.ndarray, strat: np.ndarray | None, size: dict[str, float | in
     return np.asarray(keep, np.int64), np.asarray(held, np.int64)
 
 
-def _subsample(idx: np.ndarray, strat: np.ndarray | None, size: float, seed: int, label: str
-               ) -> np.ndarray:
+def _subsample(idx: np.ndarray, strat: np.ndarray | None, size: float, seed: int, label: str,
+               ordered: bool = False) -> np.ndarray:
     what = f"{label}: cannot keep train_size = {size:g} of {len(idx)} training samples"
     if size <= 1.0:
-        return idx if size == 1.0 else _split(idx, strat, {"train_size": size}, seed, what)[0]
+        return idx if size == 1.0 else _split(idx, strat, {"train_size": size}, seed, what, ordered)[0]
     count = int(size)
     if count > len(idx):
         raise DataError(f"{what} (use a fraction or a count up to {len(idx)})")
-    return idx if count == len(idx) else _split(idx, strat, {"train_size": count}, seed, what)[0]
+    return idx if count == len(idx) else _split(idx, strat, {"train_size": count}, seed, what, ordered)[0]
 
 
 def _as_float(x: np.ndarray, scale: float) -> np.ndarray:

@@ -5,19 +5,38 @@ from __future__ import annotations
 from typing import Any
 
 from ..spec import Trial
-from ._result import Engine, OnEpoch, TrialResult
+from ._result import Engine, GroupOnEpoch, OnEpoch, TrialResult
 
 
 class TorchEngine:
     name = "torch"
 
     def train(self, trial, data, on_epoch: OnEpoch, device: str = "cpu") -> TrialResult:
-        from ._torch._train import train_trial
+        kind = trial.config["model"]["kind"]
+        if kind in ("ae", "stacked_ae", "vae"):
+            from ._torch._autoencoders import train_trial
+        elif kind == "gan":
+            from ._torch._gan import train_trial
+        else:
+            from ._torch._train import train_trial
 
         return train_trial(trial, data, on_epoch, device)
 
     def group_key(self, trial: Trial) -> Any:
-        return None
+        """Trials with equal keys train as one stacked program (MLP family, elementwise optimizers)."""
+        from ._torch._stack import stack_key
+
+        return stack_key(trial)
+
+    def max_group(self, device: str) -> int:
+        from ._torch._stack import max_stack
+
+        return max_stack(device)
+
+    def train_group(self, trials: list[Trial], data, on_epoch: GroupOnEpoch, device: str = "cpu") -> list[TrialResult]:
+        from ._torch._stack_train import train_group
+
+        return train_group(trials, data, on_epoch, device)
 
 
 class NumpyEngine:
@@ -34,11 +53,25 @@ class NumpyEngine:
         return None
 
 
-ENGINES: dict[str, Engine] = {"torch": TorchEngine(), "numpy": NumpyEngine()}
+class ClassicalEngine:
+    """scikit-learn, MiniSom, XGBoost and hand-written PCA / RBM / DBM: one module per method family."""
+
+    name = "classical"
+
+    def train(self, trial, data, on_epoch: OnEpoch, device: str = "cpu") -> TrialResult:
+        from ._classical import train_trial
+
+        return train_trial(trial, data, on_epoch, device)
+
+    def group_key(self, trial: Trial) -> Any:
+        return None
+
+
+ENGINES: dict[str, Engine] = {"torch": TorchEngine(), "numpy": NumpyEngine(), "classical": ClassicalEngine()}
 
 
 def get_engine(name: str) -> Engine:
     return ENGINES[name]
 
 
-__all__ = ["Engine", "OnEpoch", "TrialResult", "get_engine", "ENGINES"]
+__all__ = ["Engine", "GroupOnEpoch", "OnEpoch", "TrialResult", "get_engine", "ENGINES"]

@@ -114,10 +114,15 @@ def divergence(history: list[dict[str, float]], status: str) -> str | None:
 
 
 def boundary_grid(data: Dataset, grid: int = 200) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """(xx, yy, points (grid*grid, 2) float64) over the 2-D inputs plus 10 %, or None for other data."""
-    if data.task != "classification" or data.x_test.ndim != 2 or data.x_test.shape[1] != 2:
+    """(xx, yy, points (grid*grid, 2) float64) over the 2-D inputs plus 10 %, or None for other data.
+
+    The plane is that of the inputs before data.pca / data.encoding: pass the points through
+    ``data.encode`` before the model sees them.
+    """
+    x_train, x_test = data.plain_inputs()
+    if data.task != "classification" or x_test is None or x_test.ndim != 2 or x_test.shape[1] != 2:
         return None
-    x_all = np.concatenate([data.x_train, data.x_test])
+    x_all = np.concatenate([x_train, x_test])
     lo, hi = x_all.min(0), x_all.max(0)
     pad = 0.1 * (hi - lo)
     xs = np.linspace(lo[0] - pad[0], hi[0] + pad[0], grid)
@@ -128,7 +133,7 @@ def boundary_grid(data: Dataset, grid: int = 200) -> tuple[np.ndarray, np.ndarra
 
 def boundary_artifact(xx: np.ndarray, yy: np.ndarray, zz: np.ndarray, data: Dataset) -> dict[str, bytes]:
     """decision_boundary.npz: the predicted class zz (grid, grid) and the test points."""
-    return {"decision_boundary.npz": _npz(xx=xx, yy=yy, zz=zz, x=data.x_test, y=data.y_test,
+    return {"decision_boundary.npz": _npz(xx=xx, yy=yy, zz=zz, x=data.plain_inputs()[1], y=data.y_test,
                                           classes=np.array(data.classes))}
 
 
@@ -141,6 +146,8 @@ def first_layer_artifact(w: np.ndarray, data: Dataset, is_output: bool) -> dict[
     if len(data.input_shape) < 2 or w.shape[1] != int(np.prod(data.input_shape)):
         return {}
     shape = tuple(s for s in data.input_shape if s != 1) if data.input_shape[0] == 1 else data.input_shape
+    if len(shape) < 2:  # signals (1, L), e.g. mnist1d: no image to draw
+        return {}
     units = w[:MAX_WEIGHT_TILES].astype(np.float16)
     if is_output and len(units) == len(data.classes):
         labels = list(data.classes)
@@ -150,6 +157,18 @@ def first_layer_artifact(w: np.ndarray, data: Dataset, is_output: bool) -> dict[
         labels = [f"unit {i + 1}" for i in range(len(units))]
     return {"first_layer_weights.npz": _npz(w=units.reshape(len(units), *shape), labels=np.array(labels),
                                             total_units=np.array(len(w)))}
+
+
+MAX_WRONG_SAMPLES = 32
+
+
+def predictions_artifact(y_true: np.ndarray, y_pred: np.ndarray, data: Dataset) -> dict[str, bytes]:
+    """predictions.npz of a classifier: every test label and prediction (int16), the class names, and
+    the first 32 misclassified test inputs (``wrong`` test indices, ``x`` float16 in ``input_shape``)."""
+    wrong = np.flatnonzero(y_true != y_pred)[:MAX_WRONG_SAMPLES]
+    x = np.asarray(data.x_test[wrong], dtype=np.float16).reshape(len(wrong), *data.input_shape)
+    return {"predictions.npz": _npz(y_true=y_true.astype(np.int16), y_pred=y_pred.astype(np.int16),
+                                    classes=np.array(data.classes), wrong=wrong.astype(np.int32), x=x)}
 
 
 def _npz(**arrays: np.ndarray) -> bytes:

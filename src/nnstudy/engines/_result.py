@@ -9,6 +9,7 @@ from ..data._dataset import Dataset
 from ..spec import Trial
 
 OnEpoch = Callable[[int, dict[str, float]], None]
+GroupOnEpoch = Callable[[str, int, dict[str, float]], None]  # (trial id, epoch, metrics)
 
 
 @dataclass
@@ -25,4 +26,4 @@ class Engine(Protocol):
 
     def train(self, trial: Trial, data: Dataset, on_epoch: OnEpoch, device: str) -> TrialResult: ...
 
-    def group_key(self, trial: Trial) -> Any: ...
+    def group_key(self, trial: Trial) -> Any: ...  # None: trains alone; equal keys: may share a program

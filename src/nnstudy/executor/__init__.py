@@ -9,6 +9,7 @@ from typing import Iterator
 from ..errors import StudyError
 from ._driver import Driver, RunSummary
 from ._local import LocalExecutor
+from ._stacked import STACK_MODES
 
 EXECUTORS = ("local", "ray")
 
@@ -30,4 +31,4 @@ def connect(kind: str, address: str | None = None, workers: int | None = None) -
         raise StudyError(f"--executor {kind!r}: choose one of {', '.join(EXECUTORS)}")
 
 
-__all__ = ["EXECUTORS", "LocalExecutor", "RunSummary", "connect"]
+__all__ = ["EXECUTORS", "STACK_MODES", "LocalExecutor", "RunSummary", "connect"]

@@ -29,15 +29,15 @@ class Driver:
     """The one process that writes the store while a study runs, whichever executor trains the trials."""
 
     def __init__(self, store: Store, study: str, workers: int | None, device: str, fail_fast: bool,
-                 console: Console):
+                 console: Console, stack: str = "auto"):
         self.store, self.study, self.workers, self.device = store, study, workers, device
-        self.fail_fast, self.console = fail_fast, console
+        self.fail_fast, self.console, self.stack = fail_fast, console, stack
 
     def pending(self, trials: list[Trial]) -> tuple[list[Trial], RunSummary]:
         """The trials to train here, in study order, and a summary counting the others."""
         todo_ids, busy = self.store.todo(self.study)
         by_id = {t.trial_id: t for t in trials}
-        todo = [by_id[i] for i in todo_ids]
+        todo = [by_id[i] for i in todo_ids if i in by_id]  # a search hands in one batch of the study's trials
         summary = RunSummary(skipped=len(trials) - len(todo) - len(busy), busy=len(busy))
         if busy:
             self.console.print(f"{len(busy)} trial(s) are running in another nnstudy process; skipped here")
@@ -54,11 +54,17 @@ class Driver:
         self.store.release(self.study, [t.trial_id for t in todo])
 
     def claim(self, trial: Trial, progress: StudyProgress) -> bool:
+        if not self.claim_quietly(trial, progress):
+            return False
+        progress.start(trial.trial_id, label(trial), trial.config["train"]["epochs"])
+        return True
+
+    def claim_quietly(self, trial: Trial, progress: StudyProgress) -> bool:
+        """Claim without a progress row of its own (a stack shows one row for all its trials)."""
         if not self.store.claim(self.study, trial.trial_id):
             progress.finish(trial.trial_id, trial.config["train"]["epochs"],
                             f"[dim]{trial.trial_id} taken by another process, skipped[/]")
             return False
-        progress.start(trial.trial_id, label(trial), trial.config["train"]["epochs"])
         return True
 
     def record(self, trial: Trial, result, error: str | None, progress: StudyProgress,

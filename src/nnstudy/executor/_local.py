@@ -11,6 +11,7 @@ from ..spec import Trial
 from . import _worker
 from ._driver import Driver, RunSummary
 from ._progress import StudyProgress
+from ._stacked import plan, run_stacks
 
 
 class LocalExecutor(Driver):
@@ -18,14 +19,19 @@ class LocalExecutor(Driver):
         todo, summary = self.pending(trials)
         if not todo:
             return summary
-        workers = 1 if len(todo) == 1 else min(self.workers or os.cpu_count() or 1, len(todo))
-        with self.progress(todo, f"{workers} worker(s)", summary) as progress:
+        stacks, singles = plan(todo, self.stack, self.device)
+        workers = 1 if len(singles) <= 1 else min(self.workers or os.cpu_count() or 1, len(singles))
+        where = f"{workers} worker(s)" if not stacks else \
+            f"{len(stacks)} stack(s) of up to {max(map(len, stacks))} trials" + (f" + {workers} worker(s)" if singles else "")
+        with self.progress(todo, where, summary) as progress:
+            if first_data is not None and (stacks or workers == 1):
+                _worker.preload(todo[0].config["data"], first_data)
+            if stacks and run_stacks(self, stacks, progress, summary):
+                return summary
             if workers == 1:
-                if first_data is not None:
-                    _worker.preload(todo[0].config["data"], first_data)
-                self._run_inline(todo, progress, summary)
-            else:
-                self._run_pool(todo, workers, progress, summary)
+                self._run_inline(singles, progress, summary)
+            elif singles:
+                self._run_pool(singles, workers, progress, summary)
         return summary
 
     def _run_inline(self, todo: list[Trial], progress: StudyProgress, summary: RunSummary) -> None:

@@ -6,6 +6,7 @@ Only this module computes numbers; the writers (_tables, _figures, _html) only f
 from __future__ import annotations
 
 import math
+import re
 import warnings
 from dataclasses import dataclass
 
@@ -13,6 +14,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats as st
 
+from ..spec._models_classical import KIND_METRICS
+from ..spec._models_generative import FINAL_COLUMNS as GENERATIVE_COLUMNS
 from ..store._snapshot import StudySnapshot
 from ._format import config_label, value_key
 from ._significance import comparison_note, versus_best
@@ -24,12 +27,13 @@ FINAL_METRICS = (
     "train_loss", "train_accuracy", "val_loss", "val_accuracy", "test_loss", "test_accuracy",
     "train_mse", "train_rmse", "val_mse", "val_rmse", "test_mse", "test_rmse",
     "train_time_s", "epochs_run",
-)
+) + KIND_METRICS + GENERATIVE_COLUMNS  # then the metrics model kinds add (test_nmi, test_mae, test_fd, ...)
 
 
 def higher_is_better(metric: str) -> bool:
-    """Accuracies are higher-is-better; every other metric is lower-is-better."""
-    return "accuracy" in metric
+    """Accuracies, NMI, pseudo-likelihoods and explained variance are higher-is-better; every other
+    metric is lower-is-better."""
+    return any(word in metric for word in ("accuracy", "nmi", "pll", "explained_variance"))
 
 
 def describe(values) -> dict[str, float]:
@@ -272,8 +276,12 @@ def epoch_curve(hist: pd.DataFrame, metric: str) -> pd.DataFrame:
 
 
 def grad_layers(hist: pd.DataFrame) -> list[str]:
-    """Metric names 'grad_norm/<layer>' in order of first appearance."""
+    """Metric names 'grad_norm/<layer>', input side first: the store keeps no order, so names sort with
+    their numbers as numbers (hidden2 before hidden10) and ``output`` last."""
     if hist.empty:
         return []
     names = hist["metric"].astype(str)
-    return list(dict.fromkeys(n for n in names if n.startswith("grad_norm/")))
+    layers = dict.fromkeys(n for n in names if n.startswith("grad_norm/"))
+    return sorted(layers, key=lambda n: (n == "grad_norm/output",
+                                         [(0, int(p), "") if p.isdigit() else (1, 0, p)
+                                          for p in re.split(r"(\d+)", n)]))

@@ -22,6 +22,12 @@ def check_combination(study: StudyFile, label: str) -> None:
                          f"{data.name} is a {task} dataset")
     if model.kind == "given":
         _check_given(study, label)
+    check_study = getattr(model, "check_study", None)  # a kind's own rules on the data and training
+    if check_study is not None:
+        check_study(study, label)
+    from ._models_classical import check_classical
+
+    check_classical(model.kind, train.engine, task, data.name, label)
 
 
 def _check_given(study: StudyFile, label: str) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 from ..errors import StudyError
 from ._load import set_dotted, validate
-from ._schema import StudyFile
+from ._schema import DataConfig, StudyFile
 
 HASHED_SECTIONS = ("data", "model", "train")
 
@@ -81,7 +81,8 @@ def _check_grid_entry(base: dict, key: str, values: Any, label: str) -> None:
     parts = key.split(".")
     if parts[0] not in HASHED_SECTIONS:
         raise StudyError(f"{label}: sweep.{key}: only data, model and train keys can be swept")
-    if _lookup(base, key, missing=KeyError) is KeyError:
+    optional = len(parts) == 2 and parts[0] == "data" and parts[1] in DataConfig.model_fields  # unset: not dumped
+    if _lookup(base, key, missing=KeyError) is KeyError and not optional:
         raise StudyError(f"{label}: sweep.{key}: no such key in the study (e.g. train.lr, model.hidden)")
     if not isinstance(values, list) or not values:
         raise StudyError(f"{label}: sweep.{key}: must be a non-empty list of values")

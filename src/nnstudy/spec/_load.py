@@ -12,9 +12,10 @@ from pydantic import ValidationError
 
 from ..errors import StudyError
 from ._combine import check_combination
+from ._search import check_search
 from ._schema import MODEL_KINDS, ModelBase, StudyFile
 
-SECTIONS = ("study", "data", "model", "train", "sweep", "trials", "report")
+SECTIONS = ("study", "data", "model", "train", "sweep", "trials", "report", "search")
 
 
 def read_study(source: str | Path | dict, overrides: dict[str, Any] | None = None) -> tuple[StudyFile, str, str]:
@@ -57,6 +58,7 @@ def validate(raw: dict, label: str) -> StudyFile:
     except ValidationError as e:
         raise StudyError(f"{label}: {explain(e, root=StudyFile)}") from None
     check_combination(study, label)
+    check_search(study, raw, label)
     return study
 
 

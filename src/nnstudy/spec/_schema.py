@@ -12,16 +12,21 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import (BaseModel, ConfigDict, Field, SerializeAsAny, ValidationInfo, field_validator,
                       model_serializer, model_validator)
 
-from ..data._registry import INTERVAL_SUM_DIM
+from ..data._registry import (COUNTRIES, DIM_DATASETS, FOURIER_FREQUENCIES, INTERVAL_SUM_DIM, SERIES_HORIZON,
+                              SERIES_LAGS)
+from ._search import SearchConfig
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "elu", "selu", "leaky_relu", "identity")
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop", "adagrad", "adadelta", "lbfgs")
-ENGINES = ("torch", "numpy")
+ENGINES = ("torch", "numpy", "classical")
 NUMPY_OPTIMIZERS = tuple(o for o in OPTIMIZERS if o != "lbfgs")
 CLASSIFICATION_METRICS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "test_loss",
                           "test_accuracy", "train_time_s", "epochs_run")
 REGRESSION_METRICS = ("train_loss", "train_mse", "train_rmse", "val_loss", "val_mse", "val_rmse",
                       "test_loss", "test_mse", "test_rmse", "train_time_s", "epochs_run")
+
+
+OPTIONAL_DATA_KEYS = ("countries", "lags", "horizon", "features", "pca", "encoding", "frequencies")  # unset: left out
 
 
 class Section(BaseModel):
@@ -52,8 +57,30 @@ class DataConfig(Section):
     split_seed: Annotated[int, Field(ge=0)] = 0
     n_samples: Annotated[int, Field(ge=10)] | None = None
     noise: Annotated[float, Field(ge=0.0)] | None = None
-    dim: Annotated[int, Field(ge=1, le=20)] | None = None  # interval-sum: D, inputs in {0,1}^D
+    dim: Annotated[int, Field(ge=1, le=1000)] | None = Field(None, description=(
+        "interval-sum: D, inputs in {0,1}^D (at most 20); gaussian: the number of dimensions"))
     interval: Annotated[list[Annotated[int, Field(ge=0)]], Field(min_length=2, max_length=2)] | None = None
+    augment: list[Literal["crop", "flip"]] = Field([], description=(
+        "image classifiers: augment each training batch on the device; crop = random shift by up to "
+        "1/8 of the side (4 pixels on 28-32 px images; zero padding), flip = mirror left-right with "
+        "probability 1/2"))
+    countries: list[Annotated[str, Field(pattern=r"^[A-Z]{2}$")]] | None = Field(None, description=(
+        "countries dataset: the ISO codes of the countries to tell apart, e.g. [\"FR\", \"DE\"] "
+        f"(default {list(COUNTRIES)})"))
+    lags: Annotated[int, Field(ge=1, le=10_000)] | None = Field(None, description=(
+        f"time series (elnino): inputs are the last `lags` values (default {SERIES_LAGS})"))
+    horizon: Annotated[int, Field(ge=1, le=10_000)] | None = Field(None, description=(
+        f"time series: the target is the value `horizon` steps after the last input (default {SERIES_HORIZON})"))
+    features: Annotated[list[Annotated[int, Field(ge=0)]], Field(min_length=1)] | None = Field(
+        None, description="keep only these input columns (0-based), before normalization and transforms")
+    pca: Union[Annotated[int, Field(ge=1)], Annotated[float, Field(gt=0.0, lt=1.0)]] | None = Field(
+        None, description=("project the inputs on the first k principal components (an integer) or on as "
+                           "many as keep that fraction of the variance (e.g. 0.95), fitted on train"))
+    encoding: Literal["none", "fourier"] | None = Field(None, description=(
+        "fourier: append sin(2 pi f x) and cos(2 pi f x) of every input for each f in `frequencies` "
+        "(the inputs themselves are kept); applied after pca"))
+    frequencies: Annotated[list[Annotated[float, Field(gt=0.0)]], Field(min_length=1)] | None = Field(
+        None, description=f"frequencies of the fourier encoding (default {list(FOURIER_FREQUENCIES)})")
 
     @field_validator("name")
     @classmethod
@@ -71,12 +98,82 @@ class DataConfig(Section):
             raise ValueError("must be a fraction in (0, 1] or a whole count of samples")
         return v
 
-    @field_validator("dim", "interval")
+    @field_validator("augment")
+    @classmethod
+    def _augment_images_only(cls, v: list[str], info: ValidationInfo) -> list[str]:
+        from ..data import info as dataset_info
+
+        name = info.data.get("name")
+        if v and name is not None and len(dataset_info(name).input_shape) < 2:
+            raise ValueError(f"applies to images and signals; {name} has flat inputs")
+        return v
+
+    @field_validator("interval")
     @classmethod
     def _interval_sum_only(cls, v: Any, info: ValidationInfo) -> Any:
         if v is not None and info.data.get("name", "interval-sum") != "interval-sum":
             raise ValueError("applies only to the interval-sum dataset")
         return v
+
+    @field_validator("dim")
+    @classmethod
+    def _dim_datasets_only(cls, v: Any, info: ValidationInfo) -> Any:
+        name = info.data.get("name", "interval-sum")
+        if v is not None and name not in DIM_DATASETS:
+            raise ValueError(f"applies only to the {' and '.join(DIM_DATASETS)} datasets")
+        if v is not None and name == "interval-sum" and v > 20:
+            raise ValueError("interval-sum takes dim <= 20 (it enumerates all 2^dim inputs)")
+        return v
+
+    @field_validator("countries")
+    @classmethod
+    def _countries_only(cls, v: Any, info: ValidationInfo) -> Any:
+        if v is not None:
+            if info.data.get("name", "countries") != "countries":
+                raise ValueError("applies only to the countries dataset")
+            if len(set(v)) != len(v) or len(v) < 2:
+                raise ValueError(f"give at least 2 distinct country codes (got {v})")
+        return v
+
+    @field_validator("lags", "horizon")
+    @classmethod
+    def _series_only(cls, v: Any, info: ValidationInfo) -> Any:
+        from ..data._registry import REGISTRY
+
+        name = info.data.get("name")
+        if v is not None and name in REGISTRY and not REGISTRY[name].series:
+            series = [n for n, e in REGISTRY.items() if e.series]
+            raise ValueError(f"applies only to time series ({', '.join(series)}); {name} is not one")
+        return v
+
+    @field_validator("features")
+    @classmethod
+    def _distinct_features(cls, v: Any) -> Any:
+        if v is not None and len(set(v)) != len(v):
+            raise ValueError(f"features repeat a column: {v}")
+        return v
+
+    @model_validator(mode="after")
+    def _inputs_exist(self) -> "DataConfig":
+        from ..data._registry import REGISTRY
+
+        e = REGISTRY[self.name]
+        if e.series:
+            n_in = self.lags or SERIES_LAGS
+        elif self.name in DIM_DATASETS:
+            n_in = self.dim or e.info.input_shape[0]
+        else:
+            n_in = 1
+            for d in e.info.input_shape:
+                n_in *= d
+        if self.features is not None:
+            outside = [f for f in self.features if f >= n_in]
+            if outside:
+                raise ValueError(f"features {outside} do not exist: {self.name} has inputs 0..{n_in - 1}")
+            n_in = len(self.features)
+        if isinstance(self.pca, int) and self.pca > n_in:
+            raise ValueError(f"pca = {self.pca} is more than the {n_in} inputs of {self.name}")
+        return self
 
     @model_validator(mode="after")
     def _interval_within_dim(self) -> "DataConfig":
@@ -90,9 +187,13 @@ class DataConfig(Section):
     @model_serializer(mode="wrap")
     def _leave_out_unset_interval_keys(self, handler):  # so existing trial ids stay as they were
         out = handler(self)
-        for key in ("dim", "interval"):
+        for key in ("dim", "interval", *OPTIONAL_DATA_KEYS):
             if out.get(key) is None:
                 out.pop(key, None)
+        if out.get("encoding") != "fourier":
+            out.pop("frequencies", None)  # used only by the fourier encoding
+        if not out.get("augment", True):
+            out.pop("augment")
         return out
 
 
@@ -160,6 +261,15 @@ class TrainConfig(Section):
     early_stopping: EarlyStopping = EarlyStopping()
     schedule: Schedule = Schedule()
     dtype: Literal["float32", "float64"] = "float32"
+    save_weights: bool = Field(False, description=(
+        "torch engine: store the trained weights as the trial's artifact weights.safetensors"))
+
+    @model_serializer(mode="wrap")
+    def _leave_out_default_extras(self, handler):  # so existing trial ids stay as they were
+        out = handler(self)
+        if not out.get("save_weights", True):
+            out.pop("save_weights")
+        return out
 
     @field_validator("batch_size", mode="before")
     @classmethod
@@ -203,6 +313,14 @@ class StudyFile(Section):
     sweep: Union[SweepGrid, list[SweepGrid]] = {}
     trials: TrialsConfig = TrialsConfig()
     report: ReportConfig = ReportConfig()
+    search: SearchConfig = SearchConfig()
 
     def grids(self) -> list[SweepGrid]:
         return self.sweep if isinstance(self.sweep, list) else [self.sweep]
+
+    @model_serializer(mode="wrap")
+    def _leave_out_inactive_search(self, handler):  # files without [search] dump as they always did
+        out = handler(self)
+        if not self.search.active:
+            out.pop("search", None)
+        return out

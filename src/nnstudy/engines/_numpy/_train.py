@@ -129,7 +129,7 @@ def _artifacts(net: Network, loss: Loss, data: Dataset, dtype) -> dict[str, byte
     grid = boundary_grid(data)
     if grid is not None:
         xx, yy, points = grid
-        zz = loss.predict(net.forward(points.astype(dtype), train=False))
+        zz = loss.predict(net.forward(data.encode(points).astype(dtype), train=False))
         out |= boundary_artifact(xx, yy, zz.reshape(xx.shape), data)
     return out
 

@@ -7,10 +7,43 @@ from typing import Any
 import torch
 from torch import nn
 
+from . import _rng
+
 ACTIVATIONS = {
     "relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "elu": nn.ELU, "selu": nn.SELU,
     "leaky_relu": nn.LeakyReLU, "identity": nn.Identity,
 }
+
+
+DROPOUT_STREAM, NOISE_STREAM = 100, 200  # random streams: dropout of hidden layer l, noise of parameter j
+
+
+def apply_dropout(x: torch.Tensor, u: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+    """Inverted dropout with the uniforms ``u``: keep where u >= p, scale by 1/(1-p)."""
+    return x * ((u >= p).to(x.dtype) * (1.0 / (1.0 - p)))
+
+
+class CountedDropout(nn.Module):
+    """Dropout whose mask is a function of (seed, layer, step): see _rng. ``bind`` gives it the trial's
+    seed and the step counter (a 0-d int64 tensor on the device that the training loop advances)."""
+
+    def __init__(self, p: float, layer: int):
+        super().__init__()
+        self.p, self.layer = p, layer
+        self.key: torch.Tensor | None = None
+        self.step: torch.Tensor | None = None
+        self.p_tensor: torch.Tensor | None = None
+
+    def bind(self, seed: int, step: torch.Tensor, dtype: torch.dtype) -> None:
+        self.key = _rng.stream_key(torch.tensor(seed, device=step.device), DROPOUT_STREAM + self.layer)
+        self.step, self.p_tensor = step, torch.tensor(self.p, dtype=dtype, device=step.device)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training:
+            return x
+        if self.key is None:
+            raise RuntimeError("CountedDropout used in training before bind(seed, step)")
+        return apply_dropout(x, _rng.uniform(self.key, self.step, tuple(x.shape), x.dtype), self.p_tensor)
 
 
 class MLP(nn.Sequential):
@@ -23,7 +56,7 @@ class MLP(nn.Sequential):
                  dropout: float = 0.0, norm: str = "none"):
         layers: list[nn.Module] = []
         width = n_in
-        for h in hidden:
+        for layer, h in enumerate(hidden):
             layers.append(nn.Linear(width, h))
             if norm == "batch":
                 layers.append(nn.BatchNorm1d(h))
@@ -32,7 +65,7 @@ class MLP(nn.Sequential):
             if activation != "identity":
                 layers.append(ACTIVATIONS[activation]())
             if dropout > 0:
-                layers.append(nn.Dropout(dropout))
+                layers.append(CountedDropout(dropout, layer))
             width = h
         layers.append(nn.Linear(width, n_out))
         super().__init__(*layers)
@@ -41,9 +74,18 @@ class MLP(nn.Sequential):
     def linears(self) -> list[nn.Linear]:
         return [m for m in self if isinstance(m, nn.Linear)]
 
+    def bind_rng(self, seed: int, step: torch.Tensor, dtype: torch.dtype) -> None:
+        for m in self:
+            if isinstance(m, CountedDropout):
+                m.bind(seed, step, dtype)
 
-def build_model(mc: dict[str, Any], n_in: int, n_out: int) -> MLP:
+
+def build_model(mc: dict[str, Any], n_in: int, n_out: int, input_shape: tuple[int, ...] = ()) -> nn.Module:
     """The model of a ``[model]`` section: PyTorch's default init; the perceptron starts at zero."""
+    from ._deep import DEEP_KINDS, build_deep
+
+    if mc["kind"] in DEEP_KINDS:
+        return build_deep(mc, tuple(input_shape) or (n_in,), n_out)
     if mc["kind"] == "mlp":
         return MLP(n_in, mc["hidden"], n_out, mc["activation"], mc["dropout"], mc["norm"])
     if mc["kind"] not in ("logistic", "perceptron"):

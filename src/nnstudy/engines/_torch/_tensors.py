@@ -54,14 +54,15 @@ def evaluate(model: torch.nn.Module, dd: DeviceData, loss: str) -> dict[str, tor
     was_training = model.training
     model.eval()
     out: dict[str, torch.Tensor] = {}
+    chunk = getattr(model, "eval_chunk", EVAL_CHUNK)  # wide conv nets evaluate in smaller chunks
     for name, (x, y) in dd.splits.items():
         n = x.shape[0]
         if n == 0:
             continue
         loss_sum = torch.zeros((), dtype=torch.float64, device=x.device)
         hits = torch.zeros((), dtype=torch.float64, device=x.device)
-        for start in range(0, n, EVAL_CHUNK):
-            xb, yb = x[start:start + EVAL_CHUNK], y[start:start + EVAL_CHUNK]
+        for start in range(0, n, chunk):
+            xb, yb = x[start:start + chunk], y[start:start + chunk]
             pred = model(xb)
             if dd.regression:
                 loss_sum += F.mse_loss(pred, yb, reduction="sum").double() / yb.shape[1]

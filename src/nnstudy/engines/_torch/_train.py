@@ -12,9 +12,14 @@ from ...spec import Trial
 from .._common import (GRAD_NORM_SAMPLES, EpochLog, batch_plan, boundary_artifact, boundary_grid,
                        first_layer_artifact, head_of)
 from .._result import OnEpoch, TrialResult
-from ._mlp import build_model
+from . import _rng
+from ._augment import make_augment
+from ._deep import uses_batch_norm
+from ._mlp import NOISE_STREAM, build_model
 from ._optim import make_optimizer, make_schedule
+from ._outputs import classifier_artifacts
 from ._tensors import DeviceData, evaluate, loss_fn, predict
+from ._transfer import body_frozen, trainable
 
 
 def train_trial(trial: Trial, data: Dataset, on_epoch: OnEpoch, device: str = "cpu") -> TrialResult:
@@ -22,30 +27,35 @@ def train_trial(trial: Trial, data: Dataset, on_epoch: OnEpoch, device: str = "c
     dev = torch.device(device)
     dtype = torch.float64 if tc["dtype"] == "float64" else torch.float32
     torch.manual_seed(trial.seed)
-    gen = torch.Generator(device=dev).manual_seed(trial.seed)
+    gen = torch.Generator(device=dev).manual_seed(trial.seed)  # shuffling; dropout and noise: _rng
+    counter = torch.zeros((), dtype=torch.int64, device=dev)  # steps taken: the random streams' position
     dd = DeviceData.from_dataset(data, dev, dtype)
     x_train, y_train = dd.splits["train"]
     n = x_train.shape[0]
     head = head_of(mc, data)
-    model = build_model(mc, x_train.shape[1], head.n_out).to(device=dev, dtype=dtype)
-    params = list(model.parameters())
+    model = build_model(mc, x_train.shape[1], head.n_out, data.input_shape).to(device=dev, dtype=dtype)
+    model.bind_rng(trial.seed, counter, dtype)
+    params = trainable(model, mc.get("finetune", "all"))
     opt = make_optimizer(params, tc)
     schedule = make_schedule(opt, tc["schedule"], tc["epochs"])
     log = EpochLog(tc, on_epoch)
-    batch, steps = batch_plan(n, tc["batch_size"], mc.get("norm", "none"))
+    batch, steps = batch_plan(n, tc["batch_size"], "batch" if uses_batch_norm(mc) else "none")
+    augment = make_augment(trial.config["data"].get("augment", []), data.input_shape, gen)
     linears = model.linears()
     every = max(1, steps // GRAD_NORM_SAMPLES)  # gradient norms on evenly spaced steps: cheap and unbiased
-    step = make_step(model, opt, linears, tc, head.loss, gen)
+    step = make_step(model, opt, linears, tc, head.loss, trial.seed, counter)
 
     train_time = 0.0
     for epoch in range(1, tc["epochs"] + 1):
         t0 = time.perf_counter()
-        model.train()
+        model.train(not body_frozen(mc))
         perm = torch.randperm(n, generator=gen, device=dev)
         grad_sums = [torch.zeros((), dtype=dtype, device=dev) for _ in linears]
         for i in range(steps):
             idx = perm[i * batch:(i + 1) * batch]
-            _, norms = step(x_train[idx], y_train[idx], i % every == 0)
+            xb = x_train[idx] if augment is None else augment(x_train[idx])
+            _, norms = step(xb, y_train[idx], i % every == 0)
+            counter += 1
             if norms is not None:
                 torch._foreach_add_(grad_sums, norms)
         if schedule is not None:
@@ -57,14 +67,22 @@ def train_trial(trial: Trial, data: Dataset, on_epoch: OnEpoch, device: str = "c
                                  opt, linears=model.linear_names)
         if log.record(epoch, metrics, train_time, model):
             break
-    return log.result(model, train_time, lambda: _artifacts(model, data, head.loss, dev, dtype))
+    return log.result(model, train_time,
+                      lambda: _artifacts(model, data, head.loss, dev, dtype) | classifier_artifacts(
+                          model, dd, data, head.loss, tc.get("save_weights", False)))
 
 
-def make_step(model, opt, linears, tc: dict[str, Any], loss: str, gen: torch.Generator):
-    """step(xb, yb, measure) -> (objective (0-d tensor), weight-gradient norms or None): one update."""
+def make_step(model, opt, linears, tc: dict[str, Any], loss: str, seed: int = 0,
+              counter: torch.Tensor | None = None):
+    """step(xb, yb, measure) -> (objective (0-d tensor), weight-gradient norms or None): one update.
+
+    Gradient noise for parameter j at step ``counter`` comes from the trial's stream NOISE_STREAM + j.
+    """
     l1, l2, noise = tc["l1"], tc["l2"], tc["grad_noise"]
     weights = [lin.weight for lin in linears]
-    params = [p for p in model.parameters()]
+    params = [p for p in model.parameters() if p.requires_grad]
+    if noise:
+        keys = [_rng.stream_key(torch.tensor(seed, device=p.device), NOISE_STREAM + j) for j, p in enumerate(params)]
     reduction = "sum" if loss == "perceptron" else "mean"
 
     def objective(xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
@@ -95,8 +113,8 @@ def make_step(model, opt, linears, tc: dict[str, Any], loss: str, gen: torch.Gen
         value.backward()
         norms = grad_norms() if measure else None
         if noise:
-            for p in params:
-                p.grad.add_(torch.randn(p.shape, generator=gen, device=p.device, dtype=p.dtype), alpha=noise)
+            for p, key in zip(params, keys):
+                p.grad.add_(_rng.normal(key, counter, tuple(p.shape), p.dtype), alpha=noise)
         opt.step()
         return value, norms
 
@@ -121,6 +139,6 @@ def _artifacts(model, data: Dataset, loss: str, dev, dtype) -> dict[str, bytes]:
     grid = boundary_grid(data)
     if grid is not None:
         xx, yy, points = grid
-        zz = predict(model(torch.as_tensor(points, dtype=dtype, device=dev)), loss).cpu().numpy()
+        zz = predict(model(torch.as_tensor(data.encode(points), dtype=dtype, device=dev)), loss).cpu().numpy()
         out |= boundary_artifact(xx, yy, zz.reshape(xx.shape), data)
     return out

@@ -1,0 +1,77 @@
+"""Self-organising map (MiniSom): training in train.epochs chunks of the iterations, clustering scored by
+NMI (each neuron is a cluster), classification by each neuron's majority training label."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from ...data._dataset import Dataset
+from ...spec import Trial
+from .._result import OnEpoch, TrialResult
+from ._metrics import Snapshot, epoch_log, npz, splits
+
+
+def train_trial(trial: Trial, data: Dataset, on_epoch: OnEpoch, device: str = "cpu") -> TrialResult:
+    from minisom import MiniSom
+
+    mc, tc = trial.config["model"], trial.config["train"]
+    rows, cols = mc["grid"]
+    x = data.x_train.astype(np.float64)
+    som = MiniSom(rows, cols, x.shape[1], sigma=mc["sigma"], learning_rate=mc["learning_rate"],
+                  neighborhood_function=mc["neighborhood"], random_seed=trial.seed)
+    som.random_weights_init(x)
+    order = np.random.default_rng(trial.seed).permutation(np.resize(np.arange(len(x)), mc["iterations"]))
+    total, epochs = mc["iterations"], min(tc["epochs"], mc["iterations"])
+    bounds = np.linspace(0, total, epochs + 1).round().astype(int)
+    log, holder, train_time = epoch_log(trial, on_epoch), {"model": som}, 0.0
+    for epoch in range(1, epochs + 1):
+        t0 = time.perf_counter()
+        for t in range(bounds[epoch - 1], bounds[epoch]):
+            sample = x[order[t]]
+            som.update(sample, som.winner(sample), t, total)
+        train_time += time.perf_counter() - t0
+        if log.record(epoch, metrics(som, data), train_time, Snapshot(holder)):
+            break
+    return log.result(Snapshot(holder), train_time, lambda: artifacts(som, data))
+
+
+def winners(som, x: np.ndarray) -> np.ndarray:
+    """(n,) flat index of each sample's best-matching neuron."""
+    return som._distance_from_weights(np.asarray(x, np.float64)).argmin(1)
+
+
+def neuron_labels(som, data: Dataset) -> np.ndarray:
+    """(neurons,) majority training label per neuron; -1 where no training sample lands."""
+    n_neurons, k = som.get_weights().shape[0] * som.get_weights().shape[1], len(data.classes)
+    counts = np.zeros((n_neurons, k), np.int64)
+    np.add.at(counts, (winners(som, data.x_train), data.y_train), 1)
+    return np.where(counts.sum(1) > 0, counts.argmax(1), -1)
+
+
+def metrics(som, data: Dataset) -> dict[str, float]:
+    from sklearn.metrics import normalized_mutual_info_score
+
+    labels = neuron_labels(som, data)
+    fallback = np.bincount(data.y_train, minlength=len(data.classes)).argmax()
+    out: dict[str, float] = {}
+    for name, x, y in splits(data):
+        x = x.astype(np.float64)
+        win = winners(som, x)
+        pred = np.where(labels[win] >= 0, labels[win], fallback)
+        out[f"{name}_loss"] = float(som.quantization_error(x))
+        out[f"{name}_accuracy"] = float((pred == y).mean())
+        out[f"{name}_nmi"] = float(normalized_mutual_info_score(y, win))
+        out[f"{name}_topographic_error"] = float(som.topographic_error(x)) if labels.size > 1 else 0.0
+    return out
+
+
+def artifacts(som, data: Dataset) -> dict[str, bytes]:
+    """som.npz: U-matrix, training hits per class, each neuron's label (-1 = no hit)."""
+    rows, cols = som.get_weights().shape[:2]
+    k = len(data.classes)
+    hits = np.zeros((k, rows * cols), np.int64)
+    np.add.at(hits, (data.y_train, winners(som, data.x_train)), 1)
+    return {"som.npz": npz(umatrix=som.distance_map(), hits=hits.reshape(k, rows, cols),
+                           labels=neuron_labels(som, data).reshape(rows, cols), classes=np.array(data.classes))}

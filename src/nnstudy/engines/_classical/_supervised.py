@@ -1,0 +1,87 @@
+"""One-shot scikit-learn estimators: ARD regression, SVR, random forests (classifier or regressor)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from ...data._dataset import Dataset
+from ...spec import Trial
+from .._result import OnEpoch, TrialResult
+from ._metrics import input_names, npz, one_row, regression_artifacts, supervised_metrics, targets
+
+
+def build(mc: dict[str, Any], task: str, seed: int, n_outputs: int):
+    from sklearn.multioutput import MultiOutputRegressor
+
+    kind = mc["kind"]
+    if kind == "ard":
+        from sklearn.linear_model import ARDRegression
+
+        model = ARDRegression(max_iter=mc["max_iter"], threshold_lambda=mc["threshold_lambda"])
+        if task == "classification":
+            return ScoresAsClasses(model, n_outputs)
+        return MultiOutputRegressor(model) if n_outputs > 1 else model
+    if kind == "svr":
+        from sklearn.svm import SVR
+
+        model = SVR(kernel=mc["kernel"], C=mc["C"], epsilon=mc["epsilon"], gamma=mc["gamma"])
+        return MultiOutputRegressor(model) if n_outputs > 1 else model
+    if kind == "random_forest":
+        from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+
+        cls = RandomForestClassifier if task == "classification" else RandomForestRegressor
+        features = None if mc["max_features"] == "all" else mc["max_features"]
+        return cls(n_estimators=mc["n_estimators"], max_depth=mc["max_depth"],
+                   min_samples_leaf=mc["min_samples_leaf"], max_features=features, random_state=seed, n_jobs=1)
+    raise ValueError(f"unknown kind {kind!r}")
+
+
+class ScoresAsClasses:
+    """A regressor as a classifier: it regresses the label (two classes) or each class's indicator, and the
+    highest score wins. Its scores are not probabilities: the loss is the Brier score."""
+
+    brier = True
+
+    def __init__(self, regressor, n_classes: int):
+        from sklearn.base import clone
+
+        self.n_classes = n_classes
+        self.estimators_ = [clone(regressor) for _ in range(1 if n_classes == 2 else n_classes)]
+
+    def fit(self, x: np.ndarray, y: np.ndarray) -> "ScoresAsClasses":
+        targets = [y.astype(np.float64)] if self.n_classes == 2 else [(y == j).astype(np.float64)
+                                                                      for j in range(self.n_classes)]
+        for est, t in zip(self.estimators_, targets):
+            est.fit(x, t)
+        return self
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        scores = np.stack([est.predict(x) for est in self.estimators_], 1)
+        return np.hstack([1 - scores, scores]) if self.n_classes == 2 else scores
+
+
+def train_trial(trial: Trial, data: Dataset, on_epoch: OnEpoch, device: str = "cpu") -> TrialResult:
+    mc = trial.config["model"]
+    y = data.y_train if data.task == "classification" else targets(data.y_train)
+    model = build(mc, data.task, trial.seed, data.n_outputs)
+    t0 = time.perf_counter()
+    model.fit(data.x_train, y)
+    train_time = time.perf_counter() - t0
+    metrics = supervised_metrics(model, data)
+    return one_row(trial, metrics, train_time, on_epoch, lambda: artifacts(model, data, trial))
+
+
+def artifacts(model, data: Dataset, trial: Trial) -> dict[str, bytes]:
+    out = regression_artifacts(model, data, trial)
+    names = input_names(data, trial)
+    if hasattr(model, "feature_importances_"):
+        out["feature_importance.npz"] = npz(importance=np.asarray(model.feature_importances_, np.float64),
+                                            names=names)
+    if trial.config["model"]["kind"] == "ard":
+        ards = getattr(model, "estimators_", [model])
+        out["relevance.npz"] = npz(coef=np.stack([m.coef_ for m in ards]),  # (outputs, inputs)
+                                   precision=np.stack([m.lambda_ for m in ards]), names=names)
+    return out

@@ -1,0 +1,99 @@
+"""The ``cnn`` kind: convolution blocks, then a dense head, as one flat ``nn.Sequential``.
+
+Inputs arrive flat, (B, prod(input_shape)); the first module restores the layout. Images (C, H, W)
+use 2-D layers, signals (C, L) 1-D ones.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from ._mlp import ACTIVATIONS
+
+_LAYERS = {  # spatial dims -> (conv, batch norm, max pool, avg pool, global average pool)
+    1: (nn.Conv1d, nn.BatchNorm1d, nn.MaxPool1d, nn.AvgPool1d, nn.AdaptiveAvgPool1d),
+    2: (nn.Conv2d, nn.BatchNorm2d, nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d),
+}
+
+
+def layout(input_shape: tuple[int, ...]) -> tuple[int, ...]:
+    """(C, L) for signals, (C, H, W) for images: (L,) and (1, L) are signals, (H, W) a one-channel image."""
+    shape = tuple(int(s) for s in input_shape)
+    if len(shape) == 1:
+        return (1, shape[0])
+    if len(shape) == 2 and shape[0] != 1:
+        return (1, *shape)
+    if len(shape) in (2, 3):
+        return shape
+    raise ValueError(f"input shape {input_shape} is neither a signal (C, L) nor an image (C, H, W)")
+
+
+class CNN(nn.Sequential):
+    def __init__(self, input_shape: tuple[int, ...], blocks: list[dict[str, Any]], hidden: list[int],
+                 n_out: int, activation: str = "relu", dropout: float = 0.0):
+        shape = layout(input_shape)
+        conv, norm, max_pool, avg_pool, global_pool = _LAYERS[len(shape) - 1]
+        layers: list[nn.Module] = [nn.Unflatten(1, shape)]
+        channels = shape[0]
+        for b in blocks:
+            layers.append(conv(channels, b["channels"], b["kernel"], stride=b["stride"], padding=b["padding"],
+                               dilation=b["dilation"]))
+            if b["batch_norm"]:
+                layers.append(norm(b["channels"]))
+            if b["activation"] != "identity":
+                layers.append(ACTIVATIONS[b["activation"]]())
+            if b["pool"] == "max":
+                layers.append(max_pool(b["pool_size"]))
+            elif b["pool"] == "avg":
+                layers.append(avg_pool(b["pool_size"]))
+            elif b["pool"] == "global_avg":
+                layers.append(global_pool(1))
+            if b["dropout"] > 0:
+                layers.append(nn.Dropout(b["dropout"]))
+            channels = b["channels"]
+        layers.append(nn.Flatten())
+        width = _features(nn.Sequential(*layers), shape)
+        for h in [*hidden, n_out]:
+            if dropout > 0:
+                layers.append(nn.Dropout(dropout))
+            layers.append(nn.Linear(width, h))
+            width = h
+        super().__init__(*_with_activations(layers, len(hidden), activation))
+        n_conv = len(blocks)
+        self.linear_names = ([f"conv{i + 1}" for i in range(n_conv)]
+                             + [f"dense{i + 1}" for i in range(len(hidden))] + ["output"])
+
+    def bind_rng(self, seed: int, step: torch.Tensor, dtype: torch.dtype) -> None:
+        """Dropout here draws from torch's generator, which the loop seeds per trial."""
+
+    def linears(self) -> list[nn.Module]:
+        return [m for m in self if isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d))]
+
+
+def _with_activations(layers: list[nn.Module], n_hidden: int, activation: str) -> list[nn.Module]:
+    """Put the activation after each hidden dense layer (all dense layers but the last)."""
+    out: list[nn.Module] = []
+    dense_seen = 0
+    for layer in layers:
+        out.append(layer)
+        if isinstance(layer, nn.Linear):
+            dense_seen += 1
+            if dense_seen <= n_hidden and activation != "identity":
+                out.append(ACTIVATIONS[activation]())
+    return out
+
+
+@torch.no_grad()
+def _features(body: nn.Sequential, shape: tuple[int, ...]) -> int:
+    """Width of the flattened conv output, by one forward pass of a zero sample."""
+    try:
+        out = body.eval()(torch.zeros(2, torch.Size(shape).numel()))
+    except RuntimeError as err:
+        raise ValueError(f"the conv blocks do not fit an input of shape {shape}: "
+                         f"{' '.join(str(err).split())[:160]}") from None
+    if out.shape[1] == 0:
+        raise ValueError(f"the conv blocks shrink an input of shape {shape} to nothing")
+    return int(out.shape[1])

@@ -1,0 +1,124 @@
+"""K MLPs of one shape as stacked tensors: weights (K, in, out), one batched matmul per layer for all trials.
+
+Built from K ordinary ``MLP`` modules (each made exactly as the one-trial engine makes it, so the
+initial weights are the same) and turned back into one for a trial's artifacts. Per-trial
+hyperparameters (dropout rate) are (K, 1, 1) tensors.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import _rng
+from ._mlp import DROPOUT_STREAM, MLP, apply_dropout
+
+BN_EPS, BN_MOMENTUM, LN_EPS = 1e-5, 0.1, 1e-5
+
+
+def activate(h: torch.Tensor, name: str) -> torch.Tensor:
+    if name == "relu":
+        return F.relu(h)
+    if name == "tanh":
+        return torch.tanh(h)
+    if name == "sigmoid":
+        return torch.sigmoid(h)
+    if name == "elu":
+        return F.elu(h)
+    if name == "selu":
+        return F.selu(h)
+    if name == "leaky_relu":
+        return F.leaky_relu(h, 0.01)
+    return h
+
+
+class StackedMLP:
+    """Parameters in the order of ``MLP.parameters()``; ``alone_t[j]`` tells which are stored transposed."""
+
+    def __init__(self, models: list[MLP], mc: dict[str, Any], seeds: list[int], dropout: torch.Tensor):
+        self.mc, self.k = mc, len(models)
+        self.activation, self.norm = mc.get("activation", "relu"), mc.get("norm", "none")
+        self.layers: list[dict[str, Any]] = []  # per linear: W, b, and the norm's tensors
+        self.params: list[torch.Tensor] = []
+        self.alone_t: list[bool] = []
+        self.buffers: list[torch.Tensor] = []  # batch-norm running statistics
+        self.named: list[tuple[str, torch.Tensor, bool]] = []  # (attribute, stacked tensor, transposed)
+        kept = (nn.Linear, nn.BatchNorm1d, nn.LayerNorm)  # dropout layers exist only where the rate is > 0
+        per_model = [[(pos, m) for pos, m in enumerate(model) if isinstance(m, kept)] for model in models]
+        self.names: list[list[str]] = [[] for _ in models]  # each trial's own state-dict names, as in `named`
+
+        def stack(j: int, attr: str, transposed: bool = False) -> torch.Tensor:
+            parts = [getattr(mods[j][1], attr).detach() for mods in per_model]
+            t = torch.stack([p.t() if transposed else p[None] for p in parts]).contiguous()
+            self.named.append((attr, t, transposed))
+            for names, mods in zip(self.names, per_model):
+                names.append(f"{mods[j][0]}.{attr}")
+            return t
+
+        for j, (_, module) in enumerate(per_model[0]):
+            if isinstance(module, nn.Linear):
+                w, b = stack(j, "weight", transposed=True), stack(j, "bias")
+                self.layers.append({"W": w, "b": b})
+                self._add_params([w, b], [True, False])
+            else:
+                g, beta = stack(j, "weight"), stack(j, "bias")
+                self.layers[-1].update(gamma=g, beta=beta)
+                self._add_params([g, beta], [False, False])
+                if isinstance(module, nn.BatchNorm1d):
+                    rm, rv = stack(j, "running_mean"), stack(j, "running_var")
+                    self.layers[-1].update(mean=rm, var=rv)
+                    self.buffers += [rm, rv]
+        for p in self.params:
+            p.requires_grad_(True)
+        self.weights = [layer["W"] for layer in self.layers]
+        device = self.params[0].device
+        seed_t = torch.tensor(seeds, dtype=torch.int64, device=device).view(-1, 1, 1)
+        self.drop_keys = [_rng.stream_key(seed_t, DROPOUT_STREAM + i) for i in range(len(self.layers) - 1)]
+        self.dropout = dropout
+        self.use_dropout = bool(mc.get("dropout", 0.0) > 0) or bool((dropout > 0).any())
+
+    def _add_params(self, tensors: list[torch.Tensor], transposed: list[bool]) -> None:
+        self.params += tensors
+        self.alone_t += transposed
+
+    def forward(self, x: torch.Tensor, step: torch.Tensor | None = None, train: bool = True) -> torch.Tensor:
+        """x: (K, B, in) per-trial batches, or (B, in) shared by all trials (evaluation)."""
+        h = x
+        last = len(self.layers) - 1
+        for i, layer in enumerate(self.layers):
+            h = torch.baddbmm(layer["b"], h, layer["W"]) if h.dim() == 3 else torch.matmul(h, layer["W"]) + layer["b"]
+            if i == last:
+                return h
+            if self.norm == "batch":
+                h = self._batch_norm(h, layer, train)
+            elif self.norm == "layer":
+                h = F.layer_norm(h, h.shape[-1:], eps=LN_EPS) * layer["gamma"] + layer["beta"]
+            h = activate(h, self.activation)
+            if train and self.use_dropout:
+                u = _rng.uniform(self.drop_keys[i], step, tuple(h.shape[1:]), h.dtype)
+                h = apply_dropout(h, u, self.dropout)
+        return h
+
+    @staticmethod
+    def _batch_norm(h: torch.Tensor, layer: dict[str, torch.Tensor], train: bool) -> torch.Tensor:
+        if train:
+            var, mean = torch.var_mean(h, dim=1, keepdim=True, correction=0)
+            n = h.shape[1]
+            with torch.no_grad():
+                layer["mean"].lerp_(mean, BN_MOMENTUM)
+                layer["var"].lerp_(var * (n / (n - 1)), BN_MOMENTUM)
+        else:
+            mean, var = layer["mean"], layer["var"]
+        return (h - mean) * torch.rsqrt(var + BN_EPS) * layer["gamma"] + layer["beta"]
+
+    def trial_state(self, k: int) -> dict[str, torch.Tensor]:
+        """Trial k's weights as the state dict of its own ``MLP`` (cloned)."""
+        out = {}
+        for name, (_, t, transposed) in zip(self.names[k], self.named):
+            out[name] = (t[k].t() if transposed else t[k, 0]).detach().clone()
+            if name.endswith("running_var"):
+                out[name.replace("running_var", "num_batches_tracked")] = torch.zeros((), dtype=torch.long)
+        return out

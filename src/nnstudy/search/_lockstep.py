@@ -1,0 +1,145 @@
+"""Pruning on the seed-mean curve: the seeds of one configuration train side by side, one epoch at a time.
+
+Each seed trains in its own thread, but only one thread runs at a time: after an epoch a seed hands the
+turn on (a baton), and after every seed has trained epoch e the coordinator reports the seed-mean of the
+metric to Optuna as the intermediate value and asks the pruner. A pruned configuration stops every seed at
+that epoch; its trials are stored ``done`` with fewer ``epochs_run`` (the last epoch's metrics, no
+artifacts). Each thread keeps its own copy of torch's global random state across turns, so a seed trains
+exactly as it would alone: same trial id, same numbers.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import traceback
+from typing import Any
+
+import optuna
+import torch
+
+from ..executor._driver import Driver, RunSummary
+from ..spec import Trial
+
+COORDINATOR = "coordinator"
+
+
+class _Stop(Exception):
+    pass
+
+
+class Baton:
+    """Turns in a fixed order; whoever holds the turn runs, with its own torch random state."""
+
+    def __init__(self, order: list[str], cuda: bool):
+        self.order, self.turn, self.cuda = list(order), order[0], cuda
+        self.cond = threading.Condition()
+        self.states: dict[str, Any] = {}
+
+    def wait_turn(self, me: str) -> None:
+        with self.cond:
+            self.cond.wait_for(lambda: self.turn == me)
+        if me in self.states:
+            cpu, gpu = self.states.pop(me)
+            torch.set_rng_state(cpu)
+            if gpu is not None:
+                torch.cuda.set_rng_state_all(gpu)
+
+    def pass_on(self, me: str) -> None:
+        """Give the turn to the next in order and wait for it to come back."""
+        self.states[me] = (torch.get_rng_state(), torch.cuda.get_rng_state_all() if self.cuda else None)
+        with self.cond:
+            self.turn = self.order[(self.order.index(me) + 1) % len(self.order)]
+            self.cond.notify_all()
+        self.wait_turn(me)
+
+    def leave(self, me: str) -> None:
+        with self.cond:
+            i = self.order.index(me)
+            self.order.remove(me)
+            self.turn = self.order[i % len(self.order)]
+            self.cond.notify_all()
+
+
+def stopped_result(rows: list[dict[str, float]]):
+    """The TrialResult of a seed the pruner stopped: its history so far, the last epoch's metrics."""
+    from ..engines._common import EarlyStopper, final_metrics
+    from ..engines._result import TrialResult
+
+    never = EarlyStopper({"patience": 0, "min_delta": 0.0, "restore_best": False})
+    return TrialResult("done", final_metrics(rows, never, None, "done", rows[-1]["time_s"]), rows)
+
+
+class LockstepRunner(Driver):
+    """Trains one configuration's seeds side by side for the median pruner; stores each outcome."""
+
+    def run_config(self, trials: list[Trial], todo: list[Trial], done_curves: list[dict[int, float]],
+                   otrial: optuna.Trial, metric: str, summary: RunSummary) -> int | None:
+        """Trains `todo` (the seeds of `trials` not yet stored); returns the epoch it was pruned at, or None.
+        `done_curves`: the metric per epoch of the seeds already stored, part of the mean."""
+        if not todo:
+            return None
+        with self.progress(todo, "one process, seeds in lockstep", summary) as progress:
+            claimed = [t for t in todo if self.claim(t, progress)]
+            try:
+                results, pruned_at = self._lockstep(claimed, done_curves, otrial, metric,
+                                                    trials[0].config["train"]["epochs"], progress)
+            except BaseException:
+                self.hand_back(claimed)
+                raise
+            for t in claimed:
+                result, error = results[t.trial_id]
+                if self.record(t, result, error, progress, summary):
+                    break
+        return pruned_at
+
+    def _lockstep(self, claimed: list[Trial], done_curves: list[dict[int, float]], otrial: optuna.Trial,
+                  metric: str, epochs: int, progress) -> tuple[dict[str, tuple], int | None]:
+        from ..engines import get_engine
+        from ..executor._worker import load_data
+
+        baton = Baton([COORDINATOR] + [t.trial_id for t in claimed], cuda=self.device.startswith("cuda"))
+        values: dict[int, list[float]] = {}
+        results: dict[str, tuple] = {}
+        stop_at: list[int] = []
+
+        def train(trial: Trial) -> None:
+            rows: list[dict[str, float]] = []
+
+            def on_epoch(epoch: int, metrics: dict[str, float]) -> None:
+                rows.append({"epoch": epoch, **metrics})
+                values.setdefault(epoch, []).append(float(metrics.get(metric, math.nan)))
+                progress.epoch(trial.trial_id, epoch)
+                baton.pass_on(trial.trial_id)
+                if stop_at:
+                    raise _Stop
+
+            baton.wait_turn(trial.trial_id)
+            try:
+                engine = get_engine(trial.config["train"]["engine"])
+                results[trial.trial_id] = (engine.train(trial, load_data(trial.config["data"]), on_epoch,
+                                                        self.device), None)
+            except _Stop:
+                results[trial.trial_id] = (stopped_result(rows), None)
+            except Exception as e:  # a trial's failure is data for the store
+                where = traceback.extract_tb(e.__traceback__)[-1]
+                results[trial.trial_id] = (None, f"{type(e).__name__}: {e} ({where.name}:{where.lineno})")
+            finally:
+                baton.leave(trial.trial_id)
+
+        threads = [threading.Thread(target=train, args=(t,), daemon=True) for t in claimed]
+        for th in threads:
+            th.start()
+        epoch = 0
+        while len(baton.order) > 1:
+            baton.pass_on(COORDINATOR)  # every live seed trains one epoch
+            epoch += 1
+            got = [v for v in values.get(epoch, []) + [c[epoch] for c in done_curves if epoch in c]
+                   if math.isfinite(v)]
+            if got and epoch < epochs and len(baton.order) > 1 and not stop_at:
+                otrial.report(sum(got) / len(got), epoch)
+                if otrial.should_prune():
+                    stop_at.append(epoch)
+        for th in threads:
+            th.join()
+        return results, (stop_at[0] if stop_at else None)

@@ -1,0 +1,103 @@
+"""The search loop: ask Optuna for configurations, have each trained for every seed, tell the seed-averaged value.
+
+The loop knows nothing of training: ``evaluate`` takes [(Optuna trial, point)] and returns one `Outcome`
+per configuration (the real one trains through the executor; tests inject a cheap one).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import optuna
+from optuna.trial import TrialState
+
+from ..spec._search import SearchConfig
+from ._objective import objective_value, seed_stats
+from ._space import distributions, point_of
+
+MAX_ASKS_PER_SLOT = 50  # a sampler that keeps proposing finished configurations: the space is exhausted
+
+
+@dataclass
+class Outcome:
+    values: list[float]  # the metric of each seed that gave a finite value
+    seeds: int  # seeds trained
+    pruned_at: int | None = None  # the epoch every seed stopped at, when the pruner stopped the configuration
+
+
+@dataclass
+class Step:
+    """One finished configuration, as the progress line shows it."""
+
+    number: int  # 1-based, in the order the search finished them
+    point: dict[str, Any]
+    outcome: Outcome
+    value: float | None  # what Optuna was told (mean or lcb); None: failed
+    mean: float
+    sem: float
+    best: float | None
+    best_point: dict[str, Any] | None
+
+
+def key_of(point: dict[str, Any]) -> str:
+    return json.dumps(point, sort_keys=True)
+
+
+def run_loop(study: optuna.Study, search: SearchConfig, direction: str,
+             evaluate: Callable[[list[tuple[optuna.Trial, dict]]], list[Outcome]],
+             on_step: Callable[[Step], None] = lambda step: None) -> None:
+    """Until `search.trials` configurations are finished (complete or pruned), counting those of earlier runs.
+
+    Trials a killed run left RUNNING are evaluated again first (their seeds already in the store are not
+    retrained); a proposal equal to a finished configuration is told FAIL and asked again.
+    """
+    dists = distributions(search)
+    stale = [optuna.Trial(study, t._trial_id) for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))]
+    seen = {key_of(point_of(t.params, search)) for t in study.get_trials(deepcopy=False)
+            if t.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)}
+    while (done := _finished(study)) < search.trials:
+        want = min(search.batch, search.trials - done)
+        batch, asks = stale[:want], 0
+        stale = stale[want:]
+        while len(batch) < want and asks < MAX_ASKS_PER_SLOT * want:
+            trial = study.ask(dists)
+            asks += 1
+            key = key_of(point_of(trial.params, search))
+            if key in seen:
+                study.tell(trial, state=TrialState.FAIL)
+                continue
+            seen.add(key)
+            batch.append(trial)
+        if not batch:
+            return
+        outcomes = evaluate([(t, point_of(t.params, search)) for t in batch])
+        for trial, outcome in zip(batch, outcomes):
+            _tell(study, trial, outcome, search, direction, on_step, done := done + 1)
+
+
+def _finished(study: optuna.Study) -> int:
+    return len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))
+
+
+def _tell(study: optuna.Study, trial: optuna.Trial, outcome: Outcome, search: SearchConfig, direction: str,
+          on_step: Callable[[Step], None], number: int) -> None:
+    value = objective_value(outcome.values, search.objective, direction) if outcome.values else None
+    if value is None or not math.isfinite(value):
+        study.tell(trial, state=TrialState.FAIL)
+        value = None
+    elif outcome.pruned_at is not None:
+        trial.set_user_attr("pruned_at_epoch", outcome.pruned_at)
+        study.tell(trial, state=TrialState.PRUNED)
+    else:
+        study.tell(trial, value)
+    mean, sem = seed_stats(outcome.values)
+    try:
+        best = study.best_trial
+        best_value, best_at = best.value, point_of(best.params, search)
+    except ValueError:  # nothing complete yet
+        best_value, best_at = None, None
+    on_step(Step(number, point_of(trial.params, search), outcome, value, mean, sem, best_value, best_at))
+

@@ -1,0 +1,38 @@
+"""What the search reads back from the store while it runs: final metrics and per-epoch curves of a few
+trials (a snapshot would read every trial's history and artifacts each time)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+from sqlalchemy import select
+
+from ..store import Store
+from ..store import _schema as s
+
+
+def finals(db: Store, study: str, metric: str) -> dict[str, tuple[str, float]]:
+    """trial id -> (status, the metric's final value or NaN), for the study's done and diverged trials."""
+    t = s.trials.c
+    with db.engine.begin() as c:
+        rows = c.execute(select(t.trial_id, t.status, t.final_json).join(s.studies, s.studies.c.id == t.study_id)
+                         .where(s.studies.c.name == study, t.status.in_(("done", "diverged")))).all()
+    out = {}
+    for r in rows:
+        value = json.loads(r.final_json or "{}").get(metric)
+        out[r.trial_id] = (r.status, math.nan if value is None else float(value))
+    return out
+
+
+def curves(db: Store, study: str, trial_ids: list[str], metric: str) -> dict[str, dict[int, float]]:
+    """trial id -> {epoch: the metric} for the given trials."""
+    t, e = s.trials.c, s.epochs.c
+    with db.engine.begin() as c:
+        rows = c.execute(select(t.trial_id, e.epoch, e.value).join(s.trials, s.trials.c.id == e.trial_pk)
+                         .join(s.studies, s.studies.c.id == t.study_id)
+                         .where(s.studies.c.name == study, t.trial_id.in_(trial_ids), e.metric == metric)).all()
+    out: dict[str, dict[int, float]] = {tid: {} for tid in trial_ids}
+    for r in rows:
+        out[r.trial_id][int(r.epoch)] = math.nan if r.value is None else float(r.value)
+    return out

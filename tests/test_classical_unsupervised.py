@@ -1,0 +1,76 @@
+"""Classical engine, unsupervised kinds: SOM clustering on iris, RBM and DBM on binarized digits."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from classical_helpers import figures, run
+from sklearn.datasets import load_digits
+
+from nnstudy.engines._classical._boltzmann import RBM, pseudo_ll
+
+DIGITS = {"name": "digits", "train_size": 1000}
+
+
+def test_som_on_iris_clusters_with_nmi_above_07(tmp_path):
+    s = run(tmp_path, "som", {"name": "iris", "normalize": "none", "validation": 0.0},
+            {"kind": "som", "grid": [1, 3], "iterations": 2000}, {"epochs": 2}, seeds=3)
+    t = s.trials()
+    assert (t["status"] == "done").all()
+    assert t["train_nmi"].mean() >= 0.7 and t["test_nmi"].mean() >= 0.7
+    assert t["test_accuracy"].mean() >= 0.75  # each of the 3 neurons labelled by its majority class
+    res = pd.read_csv(s.report_dir / "results.csv")
+    assert "test_nmi_mean" in res.columns and res["rank"].iloc[0] == 1
+    assert "test_nmi" in pd.read_csv(s.report_dir / "trials.csv").columns
+    assert {"som_umatrix.png", "som_hits.png", "learning_curves.png"} <= set(figures(s))
+
+
+def test_pseudo_likelihood_is_exact_on_a_tiny_rbm():
+    gen = torch.Generator().manual_seed(0)
+    rbm = RBM(5, 3, torch.full((5,), 0.4), gen)
+    rbm.W = torch.randn(5, 3, generator=gen)
+    v = torch.bernoulli(torch.full((7, 5), 0.5), generator=gen)
+
+    def free_energy(x):
+        return -(x @ rbm.b) - torch.nn.functional.softplus(x @ rbm.W + rbm.c).sum(-1)
+
+    expected = 0.0
+    for i in range(5):  # log P(v_i | rest) = -log(1 + exp(F(v) - F(v with bit i flipped)))
+        flipped = v.clone()
+        flipped[:, i] = 1 - flipped[:, i]
+        expected += (-torch.nn.functional.softplus(free_energy(v) - free_energy(flipped))).mean()
+    assert pseudo_ll(v, rbm.W, rbm.b, rbm.c) == pytest.approx(float(expected), abs=1e-5)
+
+
+def test_rbm_pseudo_likelihood_rises_on_digits(tmp_path):
+    s = run(tmp_path, "rbm", DIGITS, {"kind": "rbm", "hidden": 32, "gibbs_steps": 50},
+            {"epochs": 4, "lr": 0.1, "batch_size": 10})
+    h = s.history()
+    own = h[h["metric"] == "train_pll"].sort_values("epoch")["value"].to_numpy()
+    theirs = h[h["metric"] == "sklearn_test_pll"].sort_values("epoch")["value"].to_numpy()
+    assert len(own) == 4 and own[-1] > own[0] + 1.0  # nats per image
+    assert theirs[-1] > theirs[0] and abs(own[-1] - theirs[-1]) < 5.0  # scikit-learn's RBM learns alike
+    figs = figures(s)
+    assert {"rbm_samples.png", "rbm_inpainting.png", "rbm_filters.png"} <= set(figs)
+    assert figs["rbm_samples.png"][0] > 300  # one row per Gibbs-step count (1, 10, 50)
+
+
+def test_dbm_reconstruction_falls_and_shows_both_layers(tmp_path):
+    s = run(tmp_path, "dbm", DIGITS, {"kind": "dbm", "hidden": [32, 16], "pretrain_epochs": 2, "chains": 50,
+                                      "gibbs_steps": 20}, {"epochs": 3, "lr": 0.05, "batch_size": 20})
+    h = s.history()
+    loss = h[h["metric"] == "train_loss"].sort_values("epoch")["value"].to_numpy()
+    assert len(loss) == 3 and loss[-1] < loss[0] and loss[-1] < 0.7 * 64 * np.log(2)  # beats coin flips
+    assert {"dbm_filters.png", "dbm_samples.png"} <= set(figures(s))
+
+
+def test_digit_inputs_binarize_at_half_range():
+    from nnstudy.engines._classical._boltzmann import binarize
+    from nnstudy.data._dataset import Dataset
+
+    x = load_digits().data[:20].astype(np.float32)
+    ds = Dataset("digits", "classification", x, np.zeros(20, int), x[:0], np.zeros(0, int), x, np.zeros(20, int),
+                 (8, 8), [str(i) for i in range(10)])
+    b = binarize(ds, torch.device("cpu"))
+    assert set(np.unique(b["train"].numpy())) <= {0.0, 1.0} and b["val"].shape == (0, 64)
+    assert b["train"].mean() > 0.2

@@ -1,0 +1,198 @@
+"""[search]: the seed-averaged objective picks the truly best configuration more often than one seed does;
+the median pruner stops a hopeless configuration; the study file's [search] table is validated."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import optuna
+import pandas as pd
+import pytest
+
+from nnstudy import StudyError
+from nnstudy.api import run
+from nnstudy.search import objective_value, optuna_path
+from nnstudy.search._loop import Outcome, run_loop
+from nnstudy.search._run import open_optuna, optuna_study_name
+from nnstudy.search._space import distributions, params_of, point_of
+from nnstudy.spec import read_study
+from nnstudy.report._figures_search import importances
+from nnstudy.search._history import history as search_history
+from nnstudy.spec._search import SearchConfig, base_config
+
+TRUE_MEAN = [0.800, 0.795, 0.790, 0.785, 0.780, 0.775, 0.770, 0.760]  # configuration 0 is the best
+SEED_SD = 0.012
+
+
+def synthetic_search(seeds: int, objective: str, rng: np.random.Generator) -> int:
+    """One grid search over the 8 configurations on a noisy synthetic objective; the index it picks."""
+    search = SearchConfig.model_validate({"method": "grid", "trials": 8, "objective": objective,
+                                          "space": {"train.lr": {"choices": list(range(8))}}})
+    study = open_optuna(None, "synthetic", search, "max")
+
+    def evaluate(batch):  # a fake trainer: the configuration's true value plus seed noise
+        return [Outcome(list(TRUE_MEAN[p["train.lr"]] + SEED_SD * rng.standard_normal(seeds)), seeds)
+                for _, p in batch]
+
+    run_loop(study, search, "max", evaluate)
+    return point_of(study.best_trial.params, search)["train.lr"]
+
+
+def test_seed_averaged_search_picks_the_best_configuration_more_often_than_single_seed():
+    rng = np.random.default_rng(0)
+    repeats = 200
+    single = np.mean([synthetic_search(1, "mean", rng) == 0 for _ in range(repeats)])
+    averaged = np.mean([synthetic_search(5, "mean", rng) == 0 for _ in range(repeats)])
+    lcb = np.mean([synthetic_search(5, "lcb", rng) == 0 for _ in range(repeats)])
+    print(f"\ntruly best configuration picked in {repeats} searches: single seed {single:.0%}, "
+          f"mean of 5 seeds {averaged:.0%}, mean - SE of 5 seeds {lcb:.0%}")
+    assert averaged > single + 0.15
+    assert lcb > single + 0.10
+
+
+def test_objective_is_the_mean_or_the_conservative_bound():
+    values = [0.8, 0.9, 1.0]
+    se = np.std(values, ddof=1) / math.sqrt(3)
+    assert objective_value(values, "mean", "max") == pytest.approx(0.9)
+    assert objective_value(values, "lcb", "max") == pytest.approx(0.9 - se)
+    assert objective_value(values, "lcb", "min") == pytest.approx(0.9 + se)
+
+
+def test_space_maps_to_optuna_parameters_and_back():
+    search = SearchConfig.model_validate({"space": {
+        "train.lr": {"low": 1e-4, "high": 1.0, "log": True},
+        "model.hidden": {"width": {"low": 8, "high": 64, "int": True}, "depth": {"low": 1, "high": 3, "int": True}},
+        "model.activation": {"choices": ["relu", "tanh"]},
+        "train.batch_size": {"choices": [16, "full"]}}})
+    dists = distributions(search)
+    assert set(dists) == {"train.lr", "model.hidden:width", "model.hidden:depth", "model.activation",
+                          "train.batch_size"}
+    assert isinstance(dists["train.lr"], optuna.distributions.FloatDistribution) and dists["train.lr"].log
+    point = {"train.lr": 0.01, "model.hidden": [32, 32, 32], "model.activation": "tanh", "train.batch_size": "full"}
+    assert point_of(params_of(point, search), search) == point
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1))
+    for _ in range(20):
+        p = point_of(study.ask(dists).params, search)
+        assert 1e-4 <= p["train.lr"] <= 1 and 1 <= len(p["model.hidden"]) <= 3
+        assert len(set(p["model.hidden"])) == 1 and 8 <= p["model.hidden"][0] <= 64
+
+
+def test_a_finished_configuration_is_never_proposed_again():
+    search = SearchConfig.model_validate({"method": "random", "trials": 6,
+                                          "space": {"train.lr": {"choices": [1, 2, 3, 4, 5, 6]}}})
+    study = open_optuna(None, "small", search, "max")
+    seen = []
+
+    def evaluate(batch):
+        seen.extend(p["train.lr"] for _, p in batch)
+        return [Outcome([float(p["train.lr"])], 1) for _, p in batch]
+
+    run_loop(study, search, "max", evaluate)
+    assert sorted(seen) == [1, 2, 3, 4, 5, 6]  # all six, each once, although random proposals repeat
+
+
+BASE = {"study": {"name": "search-prune"},
+        "data": {"name": "moons", "n_samples": 300},
+        "model": {"hidden": [8]},
+        "train": {"epochs": 6, "batch_size": 32},
+        "trials": {"seeds": 2},
+        "report": {"metrics": ["val_accuracy", "test_accuracy"]}}
+
+
+def test_median_pruner_stops_a_hopeless_configuration_early(tmp_path):
+    spec = {**BASE, "search": {"method": "grid", "trials": 4, "pruner": "median",
+                               "space": {"train.lr": {"choices": [0.3, 0.2, 0.1, 1e-6]}}}}
+    study = run(spec, store=tmp_path, workers=1)
+    trials = study.trials()
+    assert len(trials) == 8 and set(trials.status) == {"done"}
+    epochs = trials.groupby("train.lr").epochs_run.max()
+    assert epochs[1e-6] < 6  # every seed of the hopeless configuration stopped at the pruning epoch
+    assert (epochs[[0.3, 0.2, 0.1]] == 6).all()
+    assert trials[trials["train.lr"] == 1e-6].epochs_run.nunique() == 1
+    history = study.history()
+    hopeless = trials[trials["train.lr"] == 1e-6].trial_id
+    assert history[history.trial_id.isin(hopeless)].epoch.max() == epochs[1e-6]
+
+    ostudy = optuna.load_study(study_name=optuna_study_name(read_study(spec)[0]),
+                               storage=f"sqlite:///{optuna_path(tmp_path, 'search-prune')}")
+    states = {point_of(t.params, read_study(spec)[0].search)["train.lr"]: t.state for t in ostudy.trials}
+    assert states[1e-6] == optuna.trial.TrialState.PRUNED
+    assert ostudy.best_trial.params["train.lr"] in (0.3, 0.2, 0.1)
+
+    results = pd.read_csv(study.report_dir / "results.csv")
+    assert list(results.columns[:2]) == ["train.lr", "n"] and len(results) == 4
+    figures = study.report_dir / "figures"
+    for name in ("search_history.png", "search_slices.png"):
+        assert (figures / name).stat().st_size > 5000, name
+    assert "search_history.png" in (study.report_dir / "report.md").read_text()
+    h = search_history(study.snapshot())
+    assert h["pruned"].tolist() == [False, False, False, True] and h["n"].tolist() == [2, 2, 2, 2]
+    assert h.best_so_far.iloc[-1] == h["value"][~h.pruned].max()
+
+    # a seed trained in lockstep trains exactly as it would alone (its own random state across turns)
+    from nnstudy.data import load
+    from nnstudy.engines import get_engine
+    from nnstudy.spec._schema import DataConfig
+
+    stored = trials[trials["train.lr"] == 0.1].iloc[1]
+    trial = next(t for t in ostudy_trials(spec) if t.trial_id == stored.trial_id)
+    alone = get_engine("torch").train(trial, load(DataConfig.model_validate(trial.config["data"])),
+                                      lambda *_: None, "cpu")
+    assert alone.final["val_loss"] == pytest.approx(stored.val_loss, rel=1e-6)
+    assert alone.final["test_accuracy"] == pytest.approx(stored.test_accuracy)
+
+
+def ostudy_trials(spec):
+    from nnstudy.search._run import StoreEvaluator
+
+    study = read_study(spec)[0]
+    ev = StoreEvaluator.__new__(StoreEvaluator)
+    ev.base, ev.seeds, ev.label = base_config(study), study.trials.seed_list(), "<dict>"
+    return [t for lr in (0.3, 0.2, 0.1) for t in ev.trials_of({"train.lr": lr})]
+
+
+def test_importance_ranks_the_key_that_matters_first():
+    search = SearchConfig.model_validate({"space": {"train.lr": {"low": 1e-3, "high": 1.0, "log": True},
+                                                    "model.dropout": {"low": 0.0, "high": 0.5}}})
+    rng = np.random.default_rng(0)
+    lr, dropout = 10 ** rng.uniform(-3, 0, 40), rng.uniform(0, 0.5, 40)
+    value = 0.9 - 0.1 * (np.log10(lr) + 1.5) ** 2 + 0.002 * dropout  # lr matters, dropout barely
+    h = pd.DataFrame({"train.lr": lr, "model.dropout": dropout, "value": value, "pruned": False})
+    got = importances(h, search, "classification")
+    assert got["train.lr"] > 0.8 > got["model.dropout"]
+
+
+def test_search_keys_are_validated_like_set():
+    base = {"study": {"name": "x"}, "data": {"name": "moons"}}
+    bad = {
+        '"model.dropout" = { low = 0.0, high = 1.5 }': ("model.dropout", "in the search point"),
+        '"train.lrate" = { low = 0.1, high = 1.0 }': ("search.space.train.lrate", "no such key"),
+        '"train.lr" = { low = 1.0, high = 0.1 }': ("search.space: train.lr", "must be below high"),
+        '"train.lr" = { low = 0.0, high = 1.0, log = true }': ("train.lr", "needs low > 0"),
+        '"model.hidden" = { width = { low = 4, high = 8 }, depth = { low = 1, high = 2, int = true } }':
+            ("model.hidden", "int = true"),
+    }
+    import tomllib
+
+    for line, (where, what) in bad.items():
+        raw = {**base, **tomllib.loads(f"[search.space]\n{line}")}
+        with pytest.raises(StudyError) as e:
+            read_study(raw)
+        assert where in str(e.value) and what in str(e.value), str(e.value)
+    study = read_study({**base, "search": {"space": {"train.lr": {"low": 1e-3, "high": 1.0, "log": True}}}})[0]
+    assert study.search.active and study.search.resolved_direction("classification") == "max"
+    assert "search" not in read_study(base)[0].model_dump(mode="json")  # files without [search] dump as before
+    assert json.loads(json.dumps(study.model_dump(mode="json")))["search"]["space"]["train.lr"]["log"] is True
+
+
+def test_a_configuration_without_a_finite_value_fails_and_another_is_asked():
+    search = SearchConfig.model_validate({"method": "grid", "trials": 3,
+                                          "space": {"train.lr": {"choices": [1, 2, 3, 4]}}})
+    study = open_optuna(None, "fails", search, "max")
+    run_loop(study, search, "max", lambda batch: [Outcome([] if p["train.lr"] == 2 else [p["train.lr"]], 1)
+                                                  for _, p in batch])
+    states = {point_of(t.params, search)["train.lr"]: t.state.name for t in study.trials}
+    assert states == {1: "COMPLETE", 2: "FAIL", 3: "COMPLETE", 4: "COMPLETE"}
+    assert study.best_trial.value == 4

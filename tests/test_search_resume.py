@@ -1,0 +1,96 @@
+"""kill -9 in the middle of a search, then run again: finished configurations are kept (not retrained),
+the search goes on to the requested number, and no configuration is proposed twice."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import optuna
+import pandas as pd
+
+from nnstudy.cli import main
+from nnstudy.search import optuna_path
+from nnstudy.search._run import optuna_study_name
+from nnstudy.spec import read_study
+
+STUDY = """
+[study]
+name = "search-kill"
+[data]
+name = "moons"
+n_samples = 300
+[model]
+hidden = [8]
+[train]
+epochs = 10
+batch_size = 64
+[trials]
+seeds = 2
+[search]
+method = "random"
+trials = 4
+[search.space]
+"train.lr" = { low = 0.01, high = 0.5, log = true }
+"model.hidden" = { width = { low = 4, high = 16, int = true }, depth = { low = 1, high = 2, int = true } }
+"""
+
+
+def store_rows(store):
+    path = store / "nnstudy.sqlite"
+    if not path.exists():
+        return []
+    con = sqlite3.connect(path, timeout=30)
+    try:
+        return con.execute("select trial_id, status, attempts, finished_at, point_json from trials "
+                           "order by trial_id").fetchall()
+    except sqlite3.OperationalError:
+        return []
+    finally:
+        con.close()
+
+
+def test_kill_9_during_a_search_then_resume(tmp_path):
+    path = tmp_path / "search-kill.toml"
+    path.write_text(STUDY)
+    store = tmp_path / "store"
+    target = random.Random(os.getpid()).randint(1, 5)
+    proc = subprocess.Popen([sys.executable, "-m", "nnstudy", "run", str(path), "--store", str(store),
+                             "--workers", "1"], env=dict(os.environ, PYTHONUNBUFFERED="1"),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 120
+    while sum(r[1] == "done" for r in store_rows(store)) < target and time.time() < deadline \
+            and proc.poll() is None:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate()
+    before = {r[0]: r for r in store_rows(store) if r[1] == "done"}
+    assert len(before) >= target, "the search finished or stalled before the kill"
+
+    assert main(["run", str(path), "--store", str(store), "--workers", "1"]) == 0
+    after = {r[0]: r for r in store_rows(store)}
+    assert len(after) == 8 and {r[1] for r in after.values()} == {"done"}  # 4 configurations x 2 seeds
+    for tid, row in before.items():  # finished before the kill: kept as they were, not trained again
+        assert after[tid][3] == row[3] and after[tid][2] == 1
+    assert max(r[2] for r in after.values()) <= 2  # only a trial the kill interrupted ran a second time
+
+    spec = read_study(path)[0]
+    ostudy = optuna.load_study(study_name=optuna_study_name(spec),
+                               storage=f"sqlite:///{optuna_path(store, 'search-kill')}")
+    complete = ostudy.get_trials(states=(optuna.trial.TrialState.COMPLETE,))
+    assert len(complete) == 4
+    assert not ostudy.get_trials(states=(optuna.trial.TrialState.RUNNING,))
+    stored_points = {r[4] for r in after.values()}
+    assert len(stored_points) == 4  # no configuration proposed twice
+    results = pd.read_csv(store / "search-kill" / "results.csv")
+    assert len(results) == 4 and (results["n"] == 2).all()
+    assert {json.dumps(json.loads(p), sort_keys=True) for p in stored_points} == {
+        json.dumps({"train.lr": t.params["train.lr"],
+                    "model.hidden": [t.params["model.hidden:width"]] * t.params["model.hidden:depth"]},
+                   sort_keys=True) for t in complete}

@@ -1,0 +1,157 @@
+"""Stacked training: a trial trained in a stack gives the per-epoch metrics it gives alone."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+import torch
+
+from nnstudy.data import load
+from nnstudy.engines._torch._stack import stack_key
+from nnstudy.engines._torch._stack_train import train_group
+from nnstudy.engines._torch._train import train_trial
+from nnstudy.executor._stacked import plan
+from nnstudy.spec import expand, read_study
+
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop", "adagrad", "adadelta")
+PER_TRIAL_SWEEP = [{"train.lr": [0.05, 0.01], "model.dropout": [0.0, 0.3], "train.grad_noise": [0.0, 0.01]},
+                   {"train.l2": [1e-3], "train.l1": [1e-4], "train.weight_decay": [1e-2]}]
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def trials_of(train: dict, model: dict | None = None, sweep: dict | None = None, data: dict | None = None,
+              seeds: int = 2):
+    raw = {"study": {"name": "stack"},
+           "data": data or {"name": "moons", "n_samples": 200, "noise": 0.2},
+           "model": model if model and model.get("kind", "mlp") != "mlp" else {"hidden": [8, 8], **(model or {})},
+           "train": {"batch_size": 16, "epochs": 3, "dtype": "float64", **train},
+           "sweep": sweep if sweep is not None else PER_TRIAL_SWEEP, "trials": {"seeds": seeds}}
+    study, _, _ = read_study(raw)
+    return load(study.data), expand(study)
+
+
+def worst_difference(data, trials, mode: str = "eager") -> float:
+    """Largest relative difference of any per-epoch metric (and epochs run) between stack and alone."""
+    alone = [train_trial(t, data, lambda e, m: None) for t in trials]
+    seen: list[tuple[str, int]] = []
+    stacked = train_group(trials, data, lambda tid, e, m: seen.append((tid, e)), mode=mode)
+    assert sorted(seen) == sorted((t.trial_id, row["epoch"]) for t, r in zip(trials, stacked) for row in r.history)
+    worst = 0.0
+    for a, b in zip(alone, stacked, strict=True):
+        assert (a.status, len(a.history)) == (b.status, len(b.history))
+        for ra, rb in zip(a.history, b.history):
+            assert set(ra) == set(rb)
+            for key in ra.keys() - {"time_s"}:
+                worst = max(worst, abs(ra[key] - rb[key]) / max(1e-6, abs(ra[key])))
+        assert {k for k in a.final} == {k for k in b.final}
+        assert set(a.artifacts) == set(b.artifacts)
+    return worst
+
+
+@pytest.mark.parametrize("optimizer", OPTIMIZERS)
+def test_every_elementwise_optimizer_matches_alone(optimizer):
+    data, trials = trials_of({"optimizer": optimizer})
+    assert len({stack_key(t) for t in trials}) == 1 and len(trials) == 18
+    assert worst_difference(data, trials) < 1e-9
+
+
+@pytest.mark.parametrize("norm", ["batch", "layer"])
+def test_normalization_layers_match_alone(norm):
+    data, trials = trials_of({"optimizer": "adam", "lr": 0.01}, {"norm": norm},
+                             {"model.dropout": [0.0, 0.3], "train.lr": [0.01, 0.001]})
+    assert worst_difference(data, trials) < 1e-8
+
+
+def test_own_epochs_schedules_and_early_stopping():
+    """Trials stop at different epochs (own epochs, own patience); stopped trials keep their best weights."""
+    data, trials = trials_of({"optimizer": "sgd", "lr": 0.5, "epochs": 6},
+                             sweep=[{"train.epochs": [2, 6], "train.schedule.kind": ["cosine", "step"]},
+                                    {"train.early_stopping.patience": [1], "train.lr": [0.5, 2.0]}],
+                             seeds=2)
+    assert len({stack_key(t) for t in trials}) == 1
+    results = train_group(trials, data, lambda *a: None)
+    assert len({len(r.history) for r in results}) > 1  # they really stopped at different epochs
+    assert worst_difference(data, trials) < 1e-9
+
+
+@pytest.mark.parametrize("kind,data", [
+    ("perceptron", {"name": "iris"}),
+    ("logistic", {"name": "moons", "n_samples": 200}),  # one logit, sigmoid + BCE
+    ("mlp", {"name": "sine", "n_samples": 200}),  # regression: MSE
+])
+def test_linear_models_and_regression_match_alone(kind, data):
+    model = {"kind": kind} if kind != "mlp" else {"hidden": [8]}
+    data, trials = trials_of({"optimizer": "sgd", "lr": 0.05}, model, {"train.lr": [0.05, 0.01]}, data)
+    assert worst_difference(data, trials) < 1e-9
+
+
+def test_float32_and_device_indexed_step_match_alone():
+    """float32 within float32 rounding; the CUDA-graph step's batch selection (indexed) run on the CPU."""
+    data, trials = trials_of({"optimizer": "adam", "lr": 0.01, "dtype": "float32"},
+                             sweep={"model.dropout": [0.0, 0.2], "train.grad_noise": [0.0, 0.01]})
+    assert worst_difference(data, trials, mode="indexed") < 1e-4
+
+
+def test_diverging_trial_does_not_touch_the_others():
+    data, trials = trials_of({"optimizer": "sgd", "epochs": 3}, sweep={"train.lr": [0.05, 1e6]}, seeds=1,
+                             data={"name": "sine", "n_samples": 200})
+    results = train_group(trials, data, lambda *a: None)
+    by_lr = {t.config["train"]["lr"]: r for t, r in zip(trials, results)}
+    assert by_lr[1e6].status == "diverged" and by_lr[0.05].status == "done"
+    alone = train_trial(next(t for t in trials if t.config["train"]["lr"] == 0.05), data, lambda e, m: None)
+    assert math.isclose(alone.final["test_mse"], by_lr[0.05].final["test_mse"], rel_tol=1e-12)
+
+
+def test_plan_groups_by_program_and_leaves_the_rest_alone():
+    _, trials = trials_of({"optimizer": "sgd"}, sweep=[{"train.batch_size": [16, 32], "train.lr": [0.1, 0.01]},
+                                                       {"train.optimizer": ["lbfgs"]}], seeds=3)
+    stacks, singles = plan(trials, "on", "cpu")
+    assert sorted(len(s) for s in stacks) == [6, 6]
+    assert all(len({t.config["train"]["batch_size"] for t in s}) == 1 for s in stacks)
+    assert [t.config["train"]["optimizer"] for t in singles] == ["lbfgs"] * 3
+    assert plan(trials, "auto", "cpu") == ([], trials)  # auto stacks on CUDA only
+    assert plan(trials, "off", "cuda") == ([], trials)
+    stacks, _ = plan(trials * 20, "on", "cpu")  # (the same trial many times: only sizes matter here)
+    assert max(len(s) for s in stacks) == 64
+
+
+def test_cli_stack_on_stores_what_stack_off_stores(tmp_path, monkeypatch):
+    from nnstudy.cli import main
+
+    study = tmp_path / "s.toml"
+    study.write_text("""
+[study]
+name = "stacked"
+[data]
+name = "moons"
+n_samples = 200
+[model]
+hidden = [8]
+[train]
+optimizer = "momentum"
+epochs = 3
+early_stopping = { patience = 1 }
+[sweep]
+"train.lr" = [0.1, 0.01]
+"model.dropout" = [0.0, 0.2]
+[trials]
+seeds = 2
+""")
+    monkeypatch.chdir(tmp_path)
+    tables = {}
+    for mode in ("on", "off"):
+        assert main(["run", str(study), "--store", f"store-{mode}", "--stack", mode, "--workers", "1"]) == 0
+        tables[mode] = pd.read_csv(tmp_path / f"store-{mode}" / "stacked" / "trials.csv").set_index("trial_id").sort_index()
+    on, off = tables["on"], tables["off"]
+    assert list(on.index) == list(off.index) and len(on) == 8
+    for col in ("val_loss", "test_loss", "test_accuracy", "epochs_run"):
+        assert (on[col] - off[col]).abs().max() < 1e-5, col
