@@ -26,9 +26,13 @@ from nnstudy.engines._torch._train import train_trial
 from nnstudy.spec import expand, read_study
 
 
-def study(batch: int, epochs: int, k: int):
+CNN = {"kind": "cnn", "hidden": [], "blocks": [{"channels": 32, "kernel": 3, "pool": "max"},
+                                               {"channels": 64, "kernel": 3, "pool": "max"}]}
+
+
+def study(batch: int, epochs: int, k: int, model: str = "mlp"):
     raw = {"study": {"name": "throughput"}, "data": {"name": "fashion-mnist", "normalize": "minmax"},
-           "model": {"hidden": [200, 200]},
+           "model": {"hidden": [200, 200]} if model == "mlp" else CNN,
            "train": {"optimizer": "sgd", "lr": 0.1, "batch_size": batch, "epochs": epochs},
            "trials": {"seeds": k}}
     s, _, _ = read_study(raw)
@@ -40,12 +44,17 @@ def sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def typical_loop(data, batch: int, epochs: int, device: str) -> float:
+def typical_loop(data, batch: int, epochs: int, device: str, kind: str = "mlp") -> float:
     """What people write by hand: seconds per epoch."""
     torch.manual_seed(0)
     x, y = torch.as_tensor(data.x_train), torch.as_tensor(data.y_train)
     loader = DataLoader(TensorDataset(x, y), batch_size=batch, shuffle=True)
-    model = nn.Sequential(nn.Linear(784, 200), nn.ReLU(), nn.Linear(200, 200), nn.ReLU(), nn.Linear(200, 10)).to(device)
+    if kind == "mlp":
+        model = nn.Sequential(nn.Linear(784, 200), nn.ReLU(), nn.Linear(200, 200), nn.ReLU(), nn.Linear(200, 10))
+    else:  # the same CNN as CNN above: conv 32 -> pool -> conv 64 -> pool -> dense 10
+        model = nn.Sequential(nn.Unflatten(1, (1, 28, 28)), nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2),
+                              nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(1600, 10))
+    model = model.to(device)
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     loss_fn = nn.CrossEntropyLoss()
     sync(device)
@@ -105,15 +114,17 @@ def main() -> None:
     ap.add_argument("--batch", type=int, nargs="+", default=[16, 1024])
     ap.add_argument("--k", type=int, nargs="+")
     ap.add_argument("--epochs", type=int, default=3, help="at least 2: the first epoch is the warm-up")
+    ap.add_argument("--model", choices=["mlp", "cnn"], default="mlp",
+                    help="cnn: conv 32 -> pool -> conv 64 -> pool -> dense 10, stacked by torch.func.vmap")
     args = ap.parse_args()
     ks = args.k or ([1, 16, 64, 256] if args.device.startswith("cuda") else [1, 4, 16])
     name = torch.cuda.get_device_name() if args.device.startswith("cuda") else f"CPU, {torch.get_num_threads()} threads"
-    print(f"device: {name}; torch {torch.__version__}; {args.epochs} epochs per measurement")
+    print(f"device: {name}; torch {torch.__version__}; model {args.model}; {args.epochs} epochs per measurement")
     ratios = []
     for batch in args.batch:
-        s, trials = study(batch, args.epochs, max(ks))
+        s, trials = study(batch, args.epochs, max(ks), args.model)
         data = load(s.data)
-        a = typical_loop(data, batch, 1, args.device)
+        a = typical_loop(data, batch, 1, args.device, args.model)
         print(f"batch {batch}: (a) typical loop {a:.4f} s/epoch", flush=True)
         b, b_wall = one_at_a_time(data, trials[0], args.epochs, args.device)
         print(f"batch {batch}: (b) nnstudy one at a time {b:.4f} s/epoch (wall {b_wall:.4f})", flush=True)

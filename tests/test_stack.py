@@ -94,6 +94,26 @@ def test_linear_models_and_regression_match_alone(kind, data):
     assert worst_difference(data, trials) < 1e-9
 
 
+@pytest.mark.parametrize("mode", ["eager", "indexed"])
+def test_cnn_with_batch_norm_and_dropout_matches_alone(mode):
+    """The CNN family stacks by torch.func.vmap over stacked parameters and buffers."""
+    block = {"channels": 4, "kernel": 3, "pool": "max", "batch_norm": True, "dropout": 0.2}
+    data, trials = trials_of({"optimizer": "adam", "lr": 0.01, "epochs": 2},
+                             {"kind": "cnn", "blocks": [block], "hidden": [16], "dropout": 0.3},
+                             {"train.lr": [0.01, 0.001], "model.dropout": [0.3, 0.1], "train.grad_noise": [0.0, 0.01]},
+                             {"name": "digits", "train_size": 200}, seeds=1)
+    assert len({stack_key(t) for t in trials}) == 1
+    assert worst_difference(data, trials, mode) < 1e-9
+
+
+@pytest.mark.parametrize("model", [{"kind": "resnet18", "width": 4},
+                                   {"kind": "vit", "patch": 2, "dim": 8, "depth": 1, "heads": 2, "mlp_dim": 8}])
+def test_resnet_and_vit_match_alone(model):
+    data, trials = trials_of({"optimizer": "momentum", "lr": 0.01, "epochs": 2}, model, {"train.lr": [0.01, 0.001]},
+                             {"name": "digits", "train_size": 64}, seeds=1)
+    assert worst_difference(data, trials, "indexed") < 1e-9
+
+
 def test_float32_and_device_indexed_step_match_alone():
     """float32 within float32 rounding; the CUDA-graph step's batch selection (indexed) run on the CPU."""
     data, trials = trials_of({"optimizer": "adam", "lr": 0.01, "dtype": "float32"},

@@ -241,7 +241,8 @@ def cmd_summary(args) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"summary": cmd_summary, "run": cmd_run, "report": cmd_report, "ls": cmd_ls, "show": cmd_show, "data": cmd_data,
+COMMANDS = {"summary": cmd_summary,
+            "run": cmd_run, "report": cmd_report, "ls": cmd_ls, "show": cmd_show, "data": cmd_data,
             "compare": cmd_compare, "gradcheck": cmd_gradcheck}
 
 if __name__ == "__main__":

@@ -77,8 +77,6 @@ def summarize_model(model, input_shape: tuple[int, ...], trial: Trial | None = N
     """The rows of a built torch model that takes flat inputs of ``input_shape``."""
     import math
 
-    import torch
-
     rows = _rows(model, _example_pass(model, math.prod(input_shape)))
     total = sum(p.numel() for p in model.parameters())
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)

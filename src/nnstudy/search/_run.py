@@ -112,8 +112,8 @@ class StoreEvaluator:
             stored = self._finals()
             curves = _stored.curves(self.db, self.study.study.name, [t.trial_id for t in group], self.metric)
             todo = [t for t in group if t.trial_id not in stored]
-            pruned_at = self.lockstep.run_config(group, todo, [curves[t.trial_id] for t in group if t.trial_id in stored],
-                                                 otrial, self.metric, self.summary)
+            done_curves = [curves[t.trial_id] for t in group if t.trial_id in stored]
+            pruned_at = self.lockstep.run_config(group, todo, done_curves, otrial, self.metric, self.summary)
             if pruned_at is None and not todo:  # every seed stored by an earlier run: was it pruned then?
                 epochs = max(len(curves[t.trial_id]) for t in group)
                 if epochs < group[0].config["train"]["epochs"] and all(stored[t.trial_id][0] == "done" for t in group):
@@ -173,7 +173,7 @@ def run_search(db: Store, study: StudyFile, text: str, label: str, task: str, me
                if step.outcome.values else "[red]failed[/]")
         if step.outcome.pruned_at is not None:
             got += f", [yellow]pruned at epoch {step.outcome.pruned_at}[/]"
-        best = "" if step.best is None else f"; best {step.best:.4g} at {_short(step.best_point)}"
+        best = "" if step.best is None else f"; best {search.objective} {step.best:.4g} at {_short(step.best_point)}"
         console.print(f"[bold]search {step.number}/{search.trials}[/] {escape(where)}: {got}{escape(best)}",
                       highlight=False)
 

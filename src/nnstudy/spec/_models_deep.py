@@ -16,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_serializer, model_validator
 
 from ._schema import ACTIVATIONS, MODEL_KINDS, ModelBase, Section
 
@@ -46,6 +46,12 @@ class ConvBlock(Section):
         if self.padding == "same" and self.stride != 1:
             raise ValueError('padding = "same" needs stride = 1')
         return self
+
+    @model_serializer(mode="wrap")
+    def _leave_out_defaults(self, handler):  # short labels in reports; the engine fills them in again
+        out = handler(self)
+        return {k: v for k, v in out.items()
+                if k == "channels" or v != type(self).model_fields[k].get_default()}
 
 
 class TransferKeys(ModelBase):

@@ -10,7 +10,7 @@
     [search.space]
     "train.lr" = { low = 1e-3, high = 1.0, log = true }
     "model.dropout" = { choices = [0.0, 0.2, 0.5] }
-    "model.hidden" = { width = { low = 32, high = 512, log = true, int = true }, depth = { low = 1, high = 3, int = true } }
+    "model.hidden" = { width = { low = 32, high = 512, int = true }, depth = { low = 1, high = 3, int = true } }
 """
 
 from __future__ import annotations

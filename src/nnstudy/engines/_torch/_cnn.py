@@ -11,7 +11,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from ._mlp import ACTIVATIONS
+from ...spec._models_deep import ConvBlock
+from ._mlp import ACTIVATIONS, CountedDropout
 
 _LAYERS = {  # spatial dims -> (conv, batch norm, max pool, avg pool, global average pool)
     1: (nn.Conv1d, nn.BatchNorm1d, nn.MaxPool1d, nn.AvgPool1d, nn.AdaptiveAvgPool1d),
@@ -38,7 +39,7 @@ class CNN(nn.Sequential):
         conv, norm, max_pool, avg_pool, global_pool = _LAYERS[len(shape) - 1]
         layers: list[nn.Module] = [nn.Unflatten(1, shape)]
         channels = shape[0]
-        for b in blocks:
+        for b in map(_complete, blocks):
             layers.append(conv(channels, b["channels"], b["kernel"], stride=b["stride"], padding=b["padding"],
                                dilation=b["dilation"]))
             if b["batch_norm"]:
@@ -52,13 +53,13 @@ class CNN(nn.Sequential):
             elif b["pool"] == "global_avg":
                 layers.append(global_pool(1))
             if b["dropout"] > 0:
-                layers.append(nn.Dropout(b["dropout"]))
+                layers.append(CountedDropout(b["dropout"], len(layers)))
             channels = b["channels"]
         layers.append(nn.Flatten())
         width = _features(nn.Sequential(*layers), shape)
         for h in [*hidden, n_out]:
             if dropout > 0:
-                layers.append(nn.Dropout(dropout))
+                layers.append(CountedDropout(dropout, len(layers)))
             layers.append(nn.Linear(width, h))
             width = h
         super().__init__(*_with_activations(layers, len(hidden), activation))
@@ -67,10 +68,19 @@ class CNN(nn.Sequential):
                              + [f"dense{i + 1}" for i in range(len(hidden))] + ["output"])
 
     def bind_rng(self, seed: int, step: torch.Tensor, dtype: torch.dtype) -> None:
-        """Dropout here draws from torch's generator, which the loop seeds per trial."""
+        """Dropout masks from the trial's counter-based streams (_rng), as in the MLP: the same alone or stacked."""
+        for m in self:
+            if isinstance(m, CountedDropout):
+                m.bind(seed, step, dtype)
 
     def linears(self) -> list[nn.Module]:
         return [m for m in self if isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d))]
+
+
+def _complete(block: dict[str, Any]) -> dict[str, Any]:
+    """A block with every key: the stored config leaves out the keys at their default."""
+    full = ConvBlock.model_validate(block)
+    return {name: getattr(full, name) for name in ConvBlock.model_fields}
 
 
 def _with_activations(layers: list[nn.Module], n_hidden: int, activation: str) -> list[nn.Module]:

@@ -36,5 +36,5 @@ def uses_batch_norm(mc: dict[str, Any]) -> bool:
     if mc["kind"] == "resnet18":
         return True
     if mc["kind"] == "cnn":
-        return any(b["batch_norm"] for b in mc["blocks"])
+        return any(b.get("batch_norm", False) for b in mc["blocks"])
     return mc.get("norm") == "batch"

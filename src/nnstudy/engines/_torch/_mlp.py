@@ -30,9 +30,10 @@ class CountedDropout(nn.Module):
     def __init__(self, p: float, layer: int):
         super().__init__()
         self.p, self.layer = p, layer
-        self.key: torch.Tensor | None = None
         self.step: torch.Tensor | None = None
-        self.p_tensor: torch.Tensor | None = None
+        # buffers, not state: stacked per trial when trials train together (engines/_torch/_stack_vmap.py)
+        self.register_buffer("key", None, persistent=False)
+        self.register_buffer("p_tensor", None, persistent=False)
 
     def bind(self, seed: int, step: torch.Tensor, dtype: torch.dtype) -> None:
         self.key = _rng.stream_key(torch.tensor(seed, device=step.device), DROPOUT_STREAM + self.layer)

@@ -17,6 +17,7 @@ from . import _rng
 from ._mlp import DROPOUT_STREAM, MLP, apply_dropout
 
 BN_EPS, BN_MOMENTUM, LN_EPS = 1e-5, 0.1, 1e-5
+EVAL_VALUES = 1 << 26
 
 
 def activate(h: torch.Tensor, name: str) -> torch.Tensor:
@@ -74,11 +75,16 @@ class StackedMLP:
         for p in self.params:
             p.requires_grad_(True)
         self.weights = [layer["W"] for layer in self.layers]
+        self.weight_index = [j for j, t in enumerate(self.alone_t) if t]
         device = self.params[0].device
         seed_t = torch.tensor(seeds, dtype=torch.int64, device=device).view(-1, 1, 1)
         self.drop_keys = [_rng.stream_key(seed_t, DROPOUT_STREAM + i) for i in range(len(self.layers) - 1)]
         self.dropout = dropout
         self.use_dropout = bool(mc.get("dropout", 0.0) > 0) or bool((dropout > 0).any())
+
+    def eval_rows(self, n_in: int) -> int:
+        """Rows per evaluation chunk: rows x K x the widest layer stays under EVAL_VALUES."""
+        return max(1, EVAL_VALUES // (self.k * max(max(layer["W"].shape[2] for layer in self.layers), n_in)))
 
     def _add_params(self, tensors: list[torch.Tensor], transposed: list[bool]) -> None:
         self.params += tensors

@@ -69,12 +69,15 @@ def evaluate(model: torch.nn.Module, dd: DeviceData, loss: str) -> dict[str, tor
             else:
                 loss_sum += loss_fn(pred, yb, loss, reduction="sum").double()
                 hits += (predict(pred, loss) == yb).sum()
-        mean = loss_sum / n
-        out[f"{name}_loss"] = mean
-        if dd.regression:
-            out[f"{name}_mse"] = mean
-            out[f"{name}_rmse"] = mean.sqrt()
-        else:
-            out[f"{name}_accuracy"] = hits / n
+        out |= split_metrics(name, loss_sum, hits, n, dd.regression)
     model.train(was_training)
     return out
+
+
+def split_metrics(name: str, loss_sum: torch.Tensor, hits: torch.Tensor, n: int,
+                  regression: bool) -> dict[str, torch.Tensor]:
+    """A split's metrics from its summed loss and correct predictions (any leading trial dims)."""
+    mean = loss_sum / n
+    if regression:
+        return {f"{name}_loss": mean, f"{name}_mse": mean, f"{name}_rmse": mean.sqrt()}
+    return {f"{name}_loss": mean, f"{name}_accuracy": hits / n}

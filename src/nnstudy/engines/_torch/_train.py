@@ -67,9 +67,7 @@ def train_trial(trial: Trial, data: Dataset, on_epoch: OnEpoch, device: str = "c
                                  opt, linears=model.linear_names)
         if log.record(epoch, metrics, train_time, model):
             break
-    return log.result(model, train_time,
-                      lambda: _artifacts(model, data, head.loss, dev, dtype) | classifier_artifacts(
-                          model, dd, data, head.loss, tc.get("save_weights", False)))
+    return log.result(model, train_time, lambda: trial_artifacts(model, dd, data, head.loss, tc))
 
 
 def make_step(model, opt, linears, tc: dict[str, Any], loss: str, seed: int = 0,
@@ -129,6 +127,13 @@ def _epoch_metrics(model, dd: DeviceData, loss: str, grad_means: torch.Tensor, o
     metrics = dict(zip(names, flat))
     metrics["lr"] = float(opt.param_groups[0]["lr"])
     return metrics
+
+
+def trial_artifacts(model, dd: DeviceData, data: Dataset, loss: str, tc: dict[str, Any]) -> dict[str, bytes]:
+    """Every artifact of a trained model (also for a trial trained in a stack)."""
+    dev, dtype = dd.splits["test"][0].device, dd.splits["test"][0].dtype
+    return _artifacts(model, data, loss, dev, dtype) | classifier_artifacts(model, dd, data, loss,
+                                                                           tc.get("save_weights", False))
 
 
 @torch.no_grad()

@@ -1,0 +1,49 @@
+"""K models of any torch kind as one program: ``torch.func.vmap`` over their stacked parameters.
+
+The same interface as ``StackedMLP`` (so the stacked trainer does not care which): parameters in the
+order of ``model.parameters()``, each ``(K, *shape)``; buffers (batch-norm statistics, dropout keys)
+likewise. Used for the CNN family; the MLP keeps its hand-batched matmuls, which are faster.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.func import functional_call, stack_module_state, vmap
+
+MAX_EVAL_VALUES = 1 << 25  # rows x K x input size per evaluation chunk
+
+
+class VmapNet:
+    def __init__(self, models: list[nn.Module], step: torch.Tensor):
+        self.k, self.template = len(models), models[0]
+        params, buffers = stack_module_state(models)
+        self.param_dict = {n: p.detach().clone().requires_grad_(True) for n, p in params.items()}
+        self.buffer_dict = {n: b.clone() for n, b in buffers.items()}
+        self.params = list(self.param_dict.values())
+        self.buffers = list(self.buffer_dict.values())
+        self.alone_t = [False] * len(self.params)
+        names = dict((id(p), n) for n, p in self.template.named_parameters())
+        weight_names = [names[id(m.weight)] for m in self.template.linears()]
+        self.weights = [self.param_dict[n] for n in weight_names]
+        self.weight_index = [list(self.param_dict).index(n) for n in weight_names]
+        self.state_names = list(self.template.state_dict())
+        for m in self.template.modules():  # dropout layers read the shared step counter
+            if hasattr(m, "step"):
+                m.step = step
+
+    def forward(self, x: torch.Tensor, step: torch.Tensor | None = None, train: bool = True) -> torch.Tensor:
+        """x: (K, B, in) per-trial batches, or (B, in) shared by all trials (evaluation)."""
+        self.template.train(train)
+
+        def one(params, buffers, xb):
+            return functional_call(self.template, (params, buffers), (xb,))
+
+        return vmap(one, in_dims=(0, 0, 0 if x.dim() == 3 else None))(self.param_dict, self.buffer_dict, x)
+
+    def eval_rows(self, n_in: int) -> int:
+        return max(1, MAX_EVAL_VALUES // (self.k * max(n_in, 1) * 16))
+
+    def trial_state(self, k: int) -> dict[str, torch.Tensor]:
+        both = {**self.param_dict, **self.buffer_dict}
+        return {name: both[name][k].detach().clone() for name in self.state_names}
