@@ -107,7 +107,8 @@ def test_cnn_with_batch_norm_and_dropout_matches_alone(mode):
 
 
 @pytest.mark.parametrize("model", [{"kind": "resnet18", "width": 4},
-                                   {"kind": "vit", "patch": 2, "dim": 8, "depth": 1, "heads": 2, "mlp_dim": 8}])
+                                   {"kind": "vit", "patch": 2, "dim": 8, "depth": 2, "heads": 2, "mlp_dim": 8,
+                                    "dropout": 0.2}])
 def test_resnet_and_vit_match_alone(model):
     data, trials = trials_of({"optimizer": "momentum", "lr": 0.01, "epochs": 2}, model, {"train.lr": [0.01, 0.001]},
                              {"name": "digits", "train_size": 64}, seeds=1)

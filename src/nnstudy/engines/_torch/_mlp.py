@@ -40,7 +40,7 @@ class CountedDropout(nn.Module):
         self.step, self.p_tensor = step, torch.tensor(self.p, dtype=dtype, device=step.device)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.training:
+        if not self.training or self.p == 0:
             return x
         if self.key is None:
             raise RuntimeError("CountedDropout used in training before bind(seed, step)")

@@ -21,7 +21,7 @@ def stack_key(trial: Trial) -> Any:
     None: this trial trains alone (another model kind, L-BFGS, augmented batches, transfer)."""
     mc, tc = trial.config["model"], trial.config["train"]
     if (mc["kind"] not in STACKABLE_KINDS or tc["optimizer"] not in STACKABLE or trial.config["data"].get("augment")
-            or mc.get("weights") or (mc["kind"] == "vit" and mc.get("dropout"))):  # ViT's dropout: torch's RNG
+            or mc.get("weights")):
         return None
     if mc["kind"] not in MLP_KINDS and (tc["batch_size"] == "full" or tc["batch_size"] > MAX_DEEP_BATCH):
         return None

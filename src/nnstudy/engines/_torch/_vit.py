@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from ._cnn import layout
+from ._mlp import CountedDropout
 
 
 def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
@@ -35,14 +36,14 @@ class SelfAttention(nn.Module):
 
 
 class EncoderBlock(nn.Module):
-    def __init__(self, dim: int, heads: int, mlp_dim: int, dropout: float):
+    def __init__(self, dim: int, heads: int, mlp_dim: int, dropout: float, index: int = 0):
         super().__init__()
         self.norm1 = nn.LayerNorm(dim)
         self.attn = SelfAttention(dim, heads)
         self.norm2 = nn.LayerNorm(dim)
-        self.mlp = nn.Sequential(nn.Linear(dim, mlp_dim), nn.GELU(), nn.Dropout(dropout),
-                                 nn.Linear(mlp_dim, dim), nn.Dropout(dropout))
-        self.drop = nn.Dropout(dropout)
+        self.mlp = nn.Sequential(nn.Linear(dim, mlp_dim), nn.GELU(), CountedDropout(dropout, 3 * index),
+                                 nn.Linear(mlp_dim, dim), CountedDropout(dropout, 3 * index + 1))
+        self.drop = CountedDropout(dropout, 3 * index + 2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x + self.drop(self.attn(self.norm1(x)))
@@ -79,7 +80,7 @@ class ViT(nn.Module):
         self.embed = PatchEmbedding(shape, patch, dim)
         self.cls = nn.Parameter(torch.zeros(1, 1, dim))
         self.pos = nn.Parameter(torch.randn(1, self.embed.n_patches + 1, dim) * 0.02)
-        self.blocks = nn.Sequential(*[EncoderBlock(dim, heads, mlp_dim, dropout) for _ in range(depth)])
+        self.blocks = nn.Sequential(*[EncoderBlock(dim, heads, mlp_dim, dropout, i) for i in range(depth)])
         self.norm = nn.LayerNorm(dim)
         self.head = nn.Linear(dim, n_out)
         self.linear_names = ["embed"] + [f"block{i + 1}.{part}" for i in range(depth)
@@ -92,7 +93,10 @@ class ViT(nn.Module):
         return self.head(x[:, 0])
 
     def bind_rng(self, seed: int, step: torch.Tensor, dtype: torch.dtype) -> None:
-        """Dropout here draws from torch's generator, which the loop seeds per trial."""
+        """Dropout masks from the trial's counter-based streams (_rng): the same alone or stacked."""
+        for m in self.modules():
+            if isinstance(m, CountedDropout):
+                m.bind(seed, step, dtype)
 
     def linears(self) -> list[nn.Module]:
         return [m for m in self.modules() if isinstance(m, nn.Linear)]
