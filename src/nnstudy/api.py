@@ -138,9 +138,12 @@ def run(source: str | Path | dict, store: str | Path | None = None, set: dict[st
     study, trials, text, task, metrics, label = prepare(source, set)
     device = resolve_device(device)
     first_data = None
+    loaded = []
     for cfg in _distinct(t.config["data"] for t in trials):  # missing data fails before the store is touched
         data = load(study.data.model_validate(cfg))
         first_data = first_data or data
+        loaded.append((cfg, data))
+    check_models(trials, loaded, label)
     trials = resolve_sources(trials, store, label)  # linear probes: their source model, from the store
     console = console or Console(stderr=True)
     with connect(executor, address, workers) as Executor:  # a bad Ray address fails before the store is touched
@@ -197,6 +200,22 @@ def compare_dir(store: str | Path | None, comparison) -> Path:
     slug = "-vs-".join(re.sub(r"[^a-z0-9.]+", "-", side.label.lower()).strip("-")
                        for side in (comparison.a, comparison.b))
     return store_dir(store) / "compare" / slug[:150]
+
+
+def check_models(trials: list[Trial], loaded: list[tuple[dict, Any]], label: str) -> None:
+    """A deep model that cannot be built for its data (a ViT patch that does not divide the image, conv
+    blocks that shrink it to nothing, weights that do not fit) is a bad study file, not a failed trial."""
+    from .engines._common import head_of
+    from .engines._torch._deep import DEEP_KINDS, build_deep
+
+    pairs = _distinct([t.config["model"], t.config["data"]] for t in trials
+                      if t.config["model"]["kind"] in DEEP_KINDS)
+    for mc, cfg in pairs:
+        data = next(d for c, d in loaded if c == cfg)
+        try:
+            build_deep(mc, data.input_shape, head_of(mc, data).n_out)
+        except ValueError as e:
+            raise StudyError(f"{label}: model: {e}") from None
 
 
 def _distinct(items) -> list[dict]:
