@@ -108,3 +108,21 @@ def test_four_processes_claiming_at_once_get_each_trial_exactly_once(any_store):
     print(f"4 processes claimed {[len(g) for g in got]} of 30 trials")
     assert sorted(claimed) == ids  # every trial once, none twice
     assert {f["attempts"] for f in store.find_trials("t")} == {1}
+
+
+def test_an_interrupt_turned_into_a_database_error_is_still_an_interrupt():
+    """Ctrl-C while the pool pings a PostgreSQL connection reaches the store as a ProgrammingError."""
+    from sqlalchemy.exc import ProgrammingError
+
+    from nnstudy.store._retry import retrying
+
+    def interrupted_ping():
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            raise ProgrammingError("SELECT 1", {}, Exception("can't change 'autocommit' now")) from None
+
+    with pytest.raises(KeyboardInterrupt):
+        retrying(interrupted_ping, "sqlite://", "claim")
+    with pytest.raises(ProgrammingError):  # a real programming error is not swallowed
+        retrying(lambda: (_ for _ in ()).throw(ProgrammingError("SELECT 1", {}, Exception("bad"))), "sqlite://", "x")

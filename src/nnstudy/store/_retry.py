@@ -37,6 +37,17 @@ def transient(e: DBAPIError) -> bool:
     return "locked" in text or "busy" in text if "sqlite" in type(e.orig).__module__ else True
 
 
+def interrupted(e: BaseException) -> bool:
+    """Whether a KeyboardInterrupt is among the exceptions that led to ``e``."""
+    seen = set()
+    while e is not None and id(e) not in seen:
+        if isinstance(e, KeyboardInterrupt):
+            return True
+        seen.add(id(e))
+        e = e.__cause__ or e.__context__
+    return False
+
+
 def retrying(action: Callable[[], T], url: str, what: str, for_s: float = RETRY_FOR_S, quiet: bool = False) -> T:
     start, delay, races, warned = time.monotonic(), 0.1, 0, quiet
     while True:
@@ -47,6 +58,8 @@ def retrying(action: Callable[[], T], url: str, what: str, for_s: float = RETRY_
             if races >= RACES:
                 raise
         except DBAPIError as e:
+            if interrupted(e):  # Ctrl-C inside the driver's connection check surfaces as a database error
+                raise KeyboardInterrupt from e
             if not transient(e):
                 raise
             if time.monotonic() - start + delay > for_s:
