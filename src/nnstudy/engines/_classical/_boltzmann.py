@@ -24,6 +24,18 @@ def few_threads(device: torch.device, threads: int = 1):
         torch.set_num_threads(before)
 
 
+def seeded_start(trial, data, device: str):
+    """(device, generator, binarized splits, batch size) of a Boltzmann-machine trial, seeded by it."""
+    from .._common import batch_plan
+
+    dev = torch.device(device)
+    torch.manual_seed(trial.seed)
+    gen = torch.Generator(device=dev).manual_seed(trial.seed)
+    x = binarize(data, dev)
+    batch, _ = batch_plan(len(x["train"]), trial.config["train"]["batch_size"], "none")
+    return dev, gen, x, batch
+
+
 def binarize(data, device: torch.device) -> dict[str, torch.Tensor]:
     """Every split scaled to [0, 1] by the training range, then thresholded at 0.5: float {0, 1}."""
     lo, hi = data.x_train.min(0), data.x_train.max(0)

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from ...data._dataset import Dataset
 from ...spec import Trial
 from .._result import OnEpoch, TrialResult
-from ._boltzmann import RBM, binarize, few_threads, gibbs_samples
+from ._boltzmann import RBM, few_threads, seeded_start, gibbs_samples
 from ._metrics import Snapshot, epoch_log, npz
 from ._rbm import MAX_FILTERS, N_SHOWN, image_shape, sample_steps
 
@@ -86,12 +86,8 @@ def train_trial(trial: Trial, data: Dataset, on_epoch: OnEpoch, device: str = "c
 
 def _train(trial: Trial, data: Dataset, on_epoch: OnEpoch, device: str) -> TrialResult:
     mc, tc = trial.config["model"], trial.config["train"]
-    dev = torch.device(device)
-    torch.manual_seed(trial.seed)
-    gen = torch.Generator(device=dev).manual_seed(trial.seed)
-    x = binarize(data, dev)
+    dev, gen, x, batch = seeded_start(trial, data, device)
     n = len(x["train"])
-    batch = n if tc["batch_size"] == "full" else min(int(tc["batch_size"]), n)
     h1, h2 = mc["hidden"]
     t0 = time.perf_counter()
     rbm1 = RBM(x["train"].shape[1], h1, x["train"].mean(0), gen)

@@ -14,7 +14,7 @@ import torch
 from ...data._dataset import Dataset
 from ...spec import Trial
 from .._result import OnEpoch, TrialResult
-from ._boltzmann import RBM, binarize, few_threads, gibbs_samples, inpaint, pseudo_ll
+from ._boltzmann import RBM, few_threads, seeded_start, gibbs_samples, inpaint, pseudo_ll
 from ._metrics import Snapshot, epoch_log, npz
 
 N_SHOWN = 16
@@ -39,12 +39,8 @@ def train_trial(trial: Trial, data: Dataset, on_epoch: OnEpoch, device: str = "c
 
 def _train(trial: Trial, data: Dataset, on_epoch: OnEpoch, device: str) -> TrialResult:
     mc, tc = trial.config["model"], trial.config["train"]
-    dev = torch.device(device)
-    torch.manual_seed(trial.seed)
-    gen = torch.Generator(device=dev).manual_seed(trial.seed)
-    x = binarize(data, dev)
+    dev, gen, x, batch = seeded_start(trial, data, device)
     n = len(x["train"])
-    batch = n if tc["batch_size"] == "full" else min(int(tc["batch_size"]), n)
     rbm = RBM(x["train"].shape[1], mc["hidden"], x["train"].mean(0), gen)
     theirs = _sklearn_rbm(mc, tc, trial.seed, batch) if mc["sklearn"] else None
     x_np = x["train"].cpu().numpy()

@@ -85,12 +85,13 @@ def train_group(trials: list[Trial], data: Dataset, on_epoch: GroupOnEpoch, devi
         rows = torch.cat([torch.stack(list(values.values()), 1).double(), (grad_sums / measured).t().double()],
                          1).tolist()  # one host sync per epoch for all trials
         names = list(values) + [f"grad_norm/{name}" for name in models[0].linear_names]
+        next_lrs = lrs.current()
         for i in range(k):
             if not active[i]:
                 continue
             train_time[i] += elapsed
             metrics = dict(zip(names, rows[i]))
-            metrics["lr"] = lrs.current()[i]
+            metrics["lr"] = next_lrs[i]
             if logs[i].record(epoch, metrics, train_time[i], views[i]) or epoch == epochs[i]:
                 active[i] = False
                 views[i].freeze()
