@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from nnstudy.cli import main
-from nnstudy.engines._torch._augment import make_augment, random_crop, random_flip
+from nnstudy.engines._torch._augment import make_augment, random_crop, random_erase, random_flip
 from nnstudy.engines._torch._mlp import MLP, build_model
 from nnstudy.engines._torch._resnet import ResNet18
 from nnstudy.engines._torch._vit import SelfAttention, attention
@@ -111,6 +111,26 @@ def test_crop_shifts_each_sample_and_flip_mirrors():
     augment = make_augment(["crop", "flip"], (1, 6, 6), g)
     assert augment(x.view(2, 36)).shape == (2, 36)
     assert make_augment([], (1, 6, 6), g) is None
+
+
+def test_erase_fills_one_rectangle_in_about_half_the_samples():
+    g = torch.Generator().manual_seed(0)
+    x = torch.full((4000, 1, 28, 28), 2.0)
+    x[:, :, 0, 0] = -1.0  # the batch's range: fills lie in [-1, 2]
+    out = random_erase(x, g)
+    changed = out != x
+    hit = changed.flatten(1).any(1)
+    assert 0.45 < hit.float().mean() < 0.55
+    assert out.min() >= -1.0 and out.max() <= 2.0
+    areas = []
+    for m in changed[hit, 0][:200]:  # the changed pixels lie in one rectangle of 2-40 % of the image
+        rows, cols = m.any(1).nonzero().flatten(), m.any(0).nonzero().flatten()
+        h, w = int(rows[-1] - rows[0] + 1), int(cols[-1] - cols[0] + 1)
+        assert m.sum() <= h * w and h * w <= 0.42 * 28 * 28 and h * w >= 1
+        areas.append(h * w / 784)
+    assert 0.1 < sum(areas) / len(areas) < 0.3  # mean of U(0.02, 0.4), clipped at the borders
+    augment = make_augment(["crop", "flip", "erase"], (1, 28, 28), g)
+    assert augment(x[:8].reshape(8, 784)).shape == (8, 784)
 
 
 def test_summary_command_prints_the_total(tmp_path, capsys):

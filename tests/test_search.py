@@ -144,6 +144,21 @@ def test_median_pruner_stops_a_hopeless_configuration_early(tmp_path):
     assert alone.final["test_accuracy"] == pytest.approx(stored.test_accuracy)
 
 
+def test_pruned_search_trains_each_configurations_seeds_as_one_stack(tmp_path):
+    """--stack on: the seeds of a configuration train as one stacked program, pruned between its epochs;
+    the stored trials and the pruning equal the one-process lockstep run."""
+    spec = {**BASE, "search": {"method": "grid", "trials": 4, "pruner": "median",
+                               "space": {"train.lr": {"choices": [0.3, 0.2, 0.1, 1e-6]}}},
+            "train": {**BASE["train"], "dtype": "float64"}}
+    runs = {mode: run(spec, store=tmp_path / mode, workers=1, stack=mode).trials().set_index("trial_id")
+            for mode in ("off", "on")}
+    off, on = runs["off"], runs["on"].loc[runs["off"].index]
+    assert (on.epochs_run == off.epochs_run).all() and set(on.status) == {"done"}
+    assert on[on["train.lr"] == 1e-6].epochs_run.max() < 6  # pruned in the stack as well
+    np.testing.assert_allclose(on.val_loss, off.val_loss, rtol=1e-9)
+    np.testing.assert_allclose(on.test_accuracy, off.test_accuracy, rtol=1e-12)
+
+
 def ostudy_trials(spec):
     from nnstudy.search._run import StoreEvaluator
 

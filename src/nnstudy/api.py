@@ -153,7 +153,7 @@ def run(source: str | Path | dict, store: str | Path | None = None, set: dict[st
 
             summary = run_search(db, study, text, label, task, metrics, environment(device),
                                  lambda: Executor(db, study.study.name, workers, device, fail_fast, console, stack),
-                                 console, store, workers, device, fail_fast, first_data)
+                                 console, store, workers, device, fail_fast, first_data, stack)
         else:
             db.register(study.study.name, study.study.description, study.model_dump(mode="json"), text, task,
                         metrics, swept_keys(study), trials, environment(device))

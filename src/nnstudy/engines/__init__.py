@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from ..spec import Trial
 from ._result import Engine, GroupOnEpoch, OnEpoch, TrialResult
@@ -33,10 +33,11 @@ class TorchEngine:
 
         return max_stack(device)
 
-    def train_group(self, trials: list[Trial], data, on_epoch: GroupOnEpoch, device: str = "cpu") -> list[TrialResult]:
+    def train_group(self, trials: list[Trial], data, on_epoch: GroupOnEpoch, device: str = "cpu",
+                    stop: Callable[[int], bool] | None = None) -> list[TrialResult]:
         from ._torch._stack_train import train_group
 
-        return train_group(trials, data, on_epoch, device)
+        return train_group(trials, data, on_epoch, device, stop=stop)
 
 
 class NumpyEngine:

@@ -68,7 +68,7 @@ def run_stacks(driver: Driver, stacks: list[list[Trial]], progress: StudyProgres
             driver.hand_back(stack)
             raise
         except Exception as e:  # a stack's failure is recorded for each of its trials
-            results, error = [None] * len(stack), _one_line(e)
+            results, error = [None] * len(stack), one_line(e)
         progress.end_stack(row)
         stop = False
         for trial, result in zip(stack, results):  # all of a trained stack is kept, even under fail-fast
@@ -91,10 +91,10 @@ def _train(stack: list[Trial], device: str, progress: StudyProgress):
         return engine.train_group(stack, data, lambda tid, epoch, _m: progress.epoch(tid, epoch), device)
     except torch.cuda.OutOfMemoryError as e:
         torch.cuda.empty_cache()
-        raise _OutOfMemory(_one_line(e)) from None
+        raise _OutOfMemory(one_line(e)) from None
 
 
-def _one_line(e: BaseException) -> str:
+def one_line(e: BaseException) -> str:
     where = traceback.extract_tb(e.__traceback__)[-1] if e.__traceback__ else None
     at = f" ({where.filename.rsplit('/', 1)[-1]}:{where.lineno})" if where else ""
     return f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}{at}"

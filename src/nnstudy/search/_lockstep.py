@@ -6,6 +6,9 @@ metric to Optuna as the intermediate value and asks the pruner. A pruned configu
 that epoch; its trials are stored ``done`` with fewer ``epochs_run`` (the last epoch's metrics, no
 artifacts). Each thread keeps its own copy of torch's global random state across turns, so a seed trains
 exactly as it would alone: same trial id, same numbers.
+
+Where the seeds may share one stacked program (``--stack``: on CUDA by default, see
+executor/_stacked.py), they train as one stack instead, and the pruner is asked between its epochs.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import optuna
 import torch
 
 from ..executor._driver import Driver, RunSummary
+from ..executor._stacked import one_line, plan
 from ..spec import Trial
 
 COORDINATOR = "coordinator"
@@ -79,11 +83,15 @@ class LockstepRunner(Driver):
         `done_curves`: the metric per epoch of the seeds already stored, part of the mean."""
         if not todo:
             return None
-        with self.progress(todo, "one process, seeds in lockstep", summary) as progress:
+        stacks, singles = plan(todo, self.stack, self.device)
+        stacked = len(stacks) == 1 and not singles
+        where = "one stacked program" if stacked else "one process, seeds in lockstep"
+        with self.progress(todo, where, summary) as progress:
             claimed = [t for t in todo if self.claim(t, progress)]
             try:
-                results, pruned_at = self._lockstep(claimed, done_curves, otrial, metric,
-                                                    trials[0].config["train"]["epochs"], progress)
+                train = self._stacked if stacked and len(claimed) == len(todo) else self._threads
+                results, pruned_at = train(claimed, done_curves, otrial, metric, trials[0].config["train"]["epochs"],
+                                           progress)
             except BaseException:
                 self.hand_back(claimed)
                 raise
@@ -93,8 +101,39 @@ class LockstepRunner(Driver):
                     break
         return pruned_at
 
-    def _lockstep(self, claimed: list[Trial], done_curves: list[dict[int, float]], otrial: optuna.Trial,
-                  metric: str, epochs: int, progress) -> tuple[dict[str, tuple], int | None]:
+    def _stacked(self, claimed: list[Trial], done_curves: list[dict[int, float]], otrial: optuna.Trial,
+                 metric: str, epochs: int, progress) -> tuple[dict[str, tuple], int | None]:
+        from ..engines import get_engine
+        from ..executor._worker import load_data
+
+        rows: dict[str, list[dict[str, float]]] = {t.trial_id: [] for t in claimed}
+        values: dict[int, list[float]] = {}
+        stop_at: list[int] = []
+
+        def on_epoch(trial_id: str, epoch: int, metrics: dict[str, float]) -> None:
+            rows[trial_id].append({"epoch": epoch, **metrics})
+            values.setdefault(epoch, []).append(float(metrics.get(metric, math.nan)))
+            progress.epoch(trial_id, epoch)
+
+        def stop(epoch: int) -> bool:
+            if epoch < epochs and prune(otrial, epoch, values, done_curves):
+                stop_at.append(epoch)
+            return bool(stop_at)
+
+        engine = get_engine(claimed[0].config["train"]["engine"])
+        try:
+            trained = engine.train_group(claimed, load_data(claimed[0].config["data"]), on_epoch, self.device,
+                                         stop=stop)
+        except Exception as e:  # the stack's failure is recorded for each of its seeds
+            return {t.trial_id: (None, one_line(e)) for t in claimed}, None
+        results = {}
+        for t, result in zip(claimed, trained):
+            pruned = stop_at and len(rows[t.trial_id]) == stop_at[0]  # still training when the pruner struck
+            results[t.trial_id] = (stopped_result(rows[t.trial_id]) if pruned else result, None)
+        return results, (stop_at[0] if stop_at else None)
+
+    def _threads(self, claimed: list[Trial], done_curves: list[dict[int, float]], otrial: optuna.Trial,
+                 metric: str, epochs: int, progress) -> tuple[dict[str, tuple], int | None]:
         from ..engines import get_engine
         from ..executor._worker import load_data
 
@@ -134,12 +173,18 @@ class LockstepRunner(Driver):
         while len(baton.order) > 1:
             baton.pass_on(COORDINATOR)  # every live seed trains one epoch
             epoch += 1
-            got = [v for v in values.get(epoch, []) + [c[epoch] for c in done_curves if epoch in c]
-                   if math.isfinite(v)]
-            if got and epoch < epochs and len(baton.order) > 1 and not stop_at:
-                otrial.report(sum(got) / len(got), epoch)
-                if otrial.should_prune():
-                    stop_at.append(epoch)
+            if epoch < epochs and len(baton.order) > 1 and not stop_at and prune(otrial, epoch, values, done_curves):
+                stop_at.append(epoch)
         for th in threads:
             th.join()
         return results, (stop_at[0] if stop_at else None)
+
+
+def prune(otrial: optuna.Trial, epoch: int, values: dict[int, list[float]], done_curves: list[dict[int, float]]
+          ) -> bool:
+    """Reports the seed mean of epoch `epoch` (the seeds trained now and those stored) and asks the pruner."""
+    got = [v for v in values.get(epoch, []) + [c[epoch] for c in done_curves if epoch in c] if math.isfinite(v)]
+    if not got:
+        return False
+    otrial.report(sum(got) / len(got), epoch)
+    return otrial.should_prune()

@@ -149,14 +149,14 @@ def _lookup(node: Any, dotted: str) -> Any:
 def run_search(db: Store, study: StudyFile, text: str, label: str, task: str, metrics: list[str],
                environment: dict[str, str], make_executor: Callable[[], Any], console: Console,
                store: str | Path | None, workers: int | None, device: str, fail_fast: bool,
-               first_data=None) -> RunSummary:
+               first_data=None, stack: str = "auto") -> RunSummary:
     """Runs the search to `search.trials` finished configurations; returns what was trained here."""
     search = study.search
     metric, direction = search.resolved_metric(task), search.resolved_direction(task)
     name = study.study.name
     path = optuna_path(store, name)
     ostudy = open_optuna(path, optuna_study_name(study), search, direction)
-    lockstep = (LockstepRunner(db, name, workers, device, fail_fast, console) if search.pruner == "median"
+    lockstep = (LockstepRunner(db, name, workers, device, fail_fast, console, stack) if search.pruner == "median"
                 else None)
     evaluate = StoreEvaluator(db, study, text, label, task, metrics, environment, make_executor, lockstep,
                               first_data)

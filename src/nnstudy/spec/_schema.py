@@ -60,10 +60,11 @@ class DataConfig(Section):
     dim: Annotated[int, Field(ge=1, le=1000)] | None = Field(None, description=(
         "interval-sum: D, inputs in {0,1}^D (at most 20); gaussian: the number of dimensions"))
     interval: Annotated[list[Annotated[int, Field(ge=0)]], Field(min_length=2, max_length=2)] | None = None
-    augment: list[Literal["crop", "flip"]] = Field([], description=(
+    augment: list[Literal["crop", "flip", "erase"]] = Field([], description=(
         "image classifiers: augment each training batch on the device; crop = random shift by up to "
         "1/8 of the side (4 pixels on 28-32 px images; zero padding), flip = mirror left-right with "
-        "probability 1/2"))
+        "probability 1/2, erase = with probability 1/2 fill one rectangle of 2-40 % of the image with "
+        "random values (random erasing)"))
     countries: list[Annotated[str, Field(pattern=r"^[A-Z]{2}$")]] | None = Field(None, description=(
         "countries dataset: the ISO codes of the countries to tell apart, e.g. [\"FR\", \"DE\"] "
         f"(default {list(COUNTRIES)})"))

@@ -10,7 +10,7 @@ training step (batch gather, forward, backward, update) is captured once in a CU
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
@@ -31,8 +31,11 @@ from ._train import trial_artifacts
 
 
 def train_group(trials: list[Trial], data: Dataset, on_epoch: GroupOnEpoch, device: str = "cpu",
-                mode: str | None = None) -> list[TrialResult]:
+                mode: str | None = None, stop: Callable[[int], bool] | None = None) -> list[TrialResult]:
     """Train ``trials`` (equal ``stack_key``) together; one TrialResult each, as ``train_trial`` gives alone.
+
+    stop: asked after every epoch that leaves a trial still training; True ends the training of all
+    (the median pruner of a search); the results then hold what each trial had at that moment.
 
     mode: "graph" (CUDA default: the step captured once and replayed), "indexed" (the same step, with
     its batch picked on the device by a step counter, run eagerly) or "eager" (CPU default).
@@ -95,7 +98,7 @@ def train_group(trials: list[Trial], data: Dataset, on_epoch: GroupOnEpoch, devi
             if logs[i].record(epoch, metrics, train_time[i], views[i]) or epoch == epochs[i]:
                 active[i] = False
                 views[i].freeze()
-        if not any(active):
+        if not any(active) or (stop is not None and stop(epoch)):
             break
     return [log.result(view, train_time[i], lambda v=view, m=model, tc=tc: _trial_artifacts(v, m, dd, data, head.loss, tc))
             for i, (log, view, model, tc) in enumerate(zip(logs, views, models, tcs))]
