@@ -391,3 +391,27 @@ def test_regression_and_many_configurations(tmp_path):
     assert len(list((tmp_path / "figures").glob("*.png"))) == 6
     html = (tmp_path / "report.html").read_text()
     assert "Study (resolved, JSON)" in html  # no source text: the spec instead
+
+
+def test_many_configurations_draw_only_the_best_curves(tmp_path):
+    """30 configurations: the learning curves show the 12 best, the seed spread the 20 best, and say so."""
+    rows, hist = [], []
+    for c in range(30):
+        acc = 0.5 + 0.01 * ((7 * c) % 30)  # a scrambled order: the best are not the first
+        for seed in range(2):
+            tid = f"t{c}-{seed}"
+            rows.append({"trial_id": tid, "seed": seed, "status": "done", "error": None,
+                         "train.lr": 0.001 * (c + 1), "test_accuracy": acc + 0.001 * seed, "epochs_run": 2})
+            hist += [{"trial_id": tid, "epoch": e, "metric": m, "value": v}
+                     for e in (1, 2) for m, v in (("train_loss", 1 / e), ("val_loss", 1.1 / e))]
+    snap = StudySnapshot(name="many", description="", spec={"study": {"name": "many"}}, source="",
+                         task="classification", metrics=["test_accuracy"], swept_keys=["train.lr"],
+                         trials=pd.DataFrame(rows), history=pd.DataFrame(hist), artifacts=[], environment={},
+                         created_at="2024-05-01T09:59:00", updated_at="2024-05-01T10:05:00")
+    write(snap, tmp_path)
+    md = (tmp_path / "report.md").read_text()
+    assert "Only the 12 best configurations by test_accuracy of 30 are drawn" in md
+    assert "Only the 20 best configurations by test_accuracy of 30 are drawn" in md
+    curves = mpimg.imread(tmp_path / "figures" / "learning_curves.png")
+    spread = mpimg.imread(tmp_path / "figures" / "seed_spread.png")
+    assert curves.shape[0] < 1100 and spread.shape[0] < 1000  # legend and rows sized for what is drawn

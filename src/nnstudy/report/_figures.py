@@ -41,6 +41,9 @@ class ReportWarning(UserWarning):
 # ---------------------------------------------------------------- helpers
 
 
+MAX_CURVES, MAX_ROWS = 12, 20  # configurations drawn in the learning curves / the seed spread
+
+
 def _figure(w: float, h: float) -> Figure:
     fig = Figure(figsize=(w, h), dpi=DPI, layout="constrained")
     FigureCanvasAgg(fig)
@@ -85,6 +88,20 @@ def _label(a: Analysis, i: int, width: int = 38) -> str:
     return "\n".join(lines + [cur])
 
 
+def _shown(a: Analysis, cfgs: list[int], limit: int) -> tuple[list[int], str]:
+    """At most `limit` configurations, the best first by rank, in their own order; and a caption note."""
+    if len(cfgs) <= limit:
+        return cfgs, ""
+    keep = set([i for i in a.ranked() if i in cfgs][:limit])
+    keep |= set(cfgs[:limit - len(keep)])  # unranked studies: the first ones
+    return [i for i in cfgs if i in keep], (f" Only the {limit} best configurations by {a.metric} of "
+                                           f"{len(cfgs)} are drawn (all are in the tables).")
+
+
+def _lines(label: str) -> int:
+    return label.count("\n") + 1
+
+
 def safe_filename(key: str) -> str:
     """A file-name-safe form of a swept key ('train.lr' stays 'train.lr')."""
     return re.sub(r"[^A-Za-z0-9._-]+", "_", key).strip("._") or "key"
@@ -121,12 +138,12 @@ def learning_curves(a: Analysis, path: Path) -> str | None:
     second = _second_panel_metric(hist)
     panels = ["loss"] + ([second] if second else [])
     hist = hist[hist["metric"].isin([f"{sp}_{b}" for sp in ("train", "val") for b in panels])]
-    cfgs = [i for i in range(len(a.configs)) if (done["config"] == i).any()]
+    cfgs, note = _shown(a, [i for i in range(len(a.configs)) if (done["config"] == i).any()], MAX_CURVES)
     colors = dict(zip(cfgs, _colors(len(cfgs))))
     below = len(cfgs) > 8  # a long legend goes under the panels, in columns
     ncol = 3 if below else 1
-    rows = -(-(len(cfgs) + 2) // ncol)
-    fig = _figure(6.0 * len(panels) + (0.4 if below else 2.6), 4.3 + (0.34 * rows if below else 0))
+    lines = sum(_lines(_label(a, i)) + 0.4 for i in cfgs) + 2
+    fig = _figure(6.0 * len(panels) + (0.4 if below else 2.6), 4.3 + (0.16 * lines / ncol + 0.3 if below else 0))
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
     styles = {"train": "-", "val": "--"}
     for ax, base in zip(axes, panels):
@@ -158,7 +175,7 @@ def learning_curves(a: Analysis, path: Path) -> str | None:
     _save(fig, path)
     return ("Learning curves: mean over seeds per configuration (done trials), band = ± 1 standard "
             "error; solid = train, dashed = validation. Trials that stopped early leave the average "
-            "at their last epoch.")
+            "at their last epoch." + note)
 
 
 # ---------------------------------------------------------------- metric vs swept key
@@ -247,8 +264,8 @@ def seed_spread(a: Analysis, path: Path) -> str | None:
     ok = np.isfinite(vals.to_numpy(float))
     if not ok.any():
         return None
-    cfgs = [i for i in range(len(a.configs)) if (done["config"][ok] == i).any()]
-    fig = _figure(7.8, max(2.4, 0.42 * len(cfgs) + 1.3))
+    cfgs, note = _shown(a, [i for i in range(len(a.configs)) if (done["config"][ok] == i).any()], MAX_ROWS)
+    fig = _figure(7.8, max(2.4, sum(0.15 * _lines(_label(a, i, 44)) + 0.12 for i in cfgs) + 1.3))
     ax = fig.subplots()
     rng = np.random.default_rng(0)
     best = set(a.ranked()[:1])
@@ -267,7 +284,7 @@ def seed_spread(a: Analysis, path: Path) -> str | None:
     ax.grid(axis="x", alpha=0.3)
     _save(fig, path)
     return (f"Spread over seeds: {m} of every done trial (dots, jittered vertically) and the "
-            f"configuration mean ± 1 standard error (diamonds; red = best).")
+            f"configuration mean ± 1 standard error (diamonds; red = best)." + note)
 
 
 # ---------------------------------------------------------------- gradient norms
