@@ -7,6 +7,7 @@ import hashlib
 import io
 import struct
 import subprocess
+import urllib.error
 from pathlib import Path
 
 import numpy as np
@@ -112,12 +113,100 @@ def test_atomic_write_keeps_the_old_file_when_the_check_fails(tmp_path):
     assert dest.read_bytes() == b"new" and leftovers(tmp_path) == []
 
 
-def test_failing_download_leaves_no_file(tmp_path, monkeypatch):
-    monkeypatch.setattr(_fetch, "open_url", lambda url, timeout: FakeResponse(b"x" * 200_000, 70_000))
-    dest = tmp_path / "sub" / "file.gz"
-    with pytest.raises(ConnectionResetError):
-        _fetch.download("http://example.invalid/file.gz", dest)
-    assert not dest.exists() and leftovers(tmp_path) == []
+class RangeServer:
+    """Serves `blob`, honouring `Range: bytes=N-` (206) unless `ranges` is False; each connection
+    breaks after `per_connection` bytes."""
+
+    def __init__(self, blob: bytes, per_connection: int | None, ranges: bool = True):
+        self.blob, self.per_connection, self.ranges = blob, per_connection, ranges
+        self.starts: list[int] = []
+
+    def __call__(self, url, timeout, start=0):
+        start = start if self.ranges else 0
+        self.starts.append(start)
+        if start >= len(self.blob):
+            raise urllib.error.HTTPError(url, 416, "Range Not Satisfiable",
+                                         {"Content-Range": f"bytes */{len(self.blob)}"}, None)
+        r = FakeResponse(self.blob[start:], self.per_connection)
+        r.status = 206 if start else 200
+        r.headers = {"Content-Length": str(len(self.blob) - start)}
+        return r
+
+
+BLOB = bytes(range(256)) * 4000  # 1 MB, read in chunks of 64 kiB
+
+
+def test_a_broken_transfer_resumes_where_it_stopped(tmp_path, monkeypatch):
+    server = RangeServer(BLOB, 300_000)  # each connection breaks after 5 chunks
+    monkeypatch.setattr(_fetch, "open_url", server)
+    lines: list[str] = []
+    _fetch.download("http://example.invalid/f.gz", tmp_path / "f.gz", progress=lines.append)
+    assert (tmp_path / "f.gz").read_bytes() == BLOB
+    assert server.starts == [0, 327_680, 655_360, 983_040]  # each resumes at the bytes already on disk
+    assert not _fetch.partial_path(tmp_path / "f.gz").exists() and leftovers(tmp_path) == []
+
+
+def test_an_interrupted_download_is_resumed_by_the_next_fetch(tmp_path, monkeypatch):
+    dest = tmp_path / "sub" / "f.gz"
+    monkeypatch.setattr(_fetch, "open_url", RangeServer(BLOB, 30_000))
+    with pytest.raises(ConnectionResetError):  # 4 connections of one chunk each, then it gives up
+        _fetch.download("http://example.invalid/f.gz", dest)
+    part = _fetch.partial_path(dest)
+    assert not dest.exists() and part.read_bytes() == BLOB[:4 * 65_536]
+    server = RangeServer(BLOB, None)
+    monkeypatch.setattr(_fetch, "open_url", server)
+    lines: list[str] = []
+    _fetch.download("http://example.invalid/f.gz", dest, progress=lines.append)
+    assert dest.read_bytes() == BLOB and server.starts == [4 * 65_536] and not part.exists()
+    assert lines == ["downloaded f.gz (1.0 MB, resumed at 0.3 MB)"]
+
+
+def test_a_complete_partial_file_is_not_fetched_again(tmp_path, monkeypatch):
+    dest = tmp_path / "f.gz"
+    _fetch.partial_path(dest).write_bytes(BLOB)  # killed between the last byte and the check
+    server = RangeServer(BLOB, None)
+    monkeypatch.setattr(_fetch, "open_url", server)
+    _fetch.download("http://example.invalid/f.gz", dest)
+    assert dest.read_bytes() == BLOB and server.starts == [len(BLOB)]  # answered 416: all there
+
+
+def test_a_server_without_ranges_starts_over(tmp_path, monkeypatch):
+    dest = tmp_path / "f.gz"
+    _fetch.partial_path(dest).write_bytes(b"junk that is not the start of the file")
+    monkeypatch.setattr(_fetch, "open_url", RangeServer(BLOB, None, ranges=False))
+    _fetch.download("http://example.invalid/f.gz", dest)
+    assert dest.read_bytes() == BLOB
+    _fetch.partial_path(dest).write_bytes(BLOB + b"more than the file has")
+    server = RangeServer(BLOB, None)
+    monkeypatch.setattr(_fetch, "open_url", server)
+    _fetch.download("http://example.invalid/f.gz", dest)  # 416 for another length: start over
+    assert dest.read_bytes() == BLOB and server.starts == [len(BLOB) + 22, 0]
+
+
+def test_a_download_that_fails_its_check_is_deleted(tmp_path, monkeypatch):
+    dest = tmp_path / "f.gz"
+    monkeypatch.setattr(_fetch, "open_url", RangeServer(BLOB, None))
+
+    def reject(part: Path) -> None:
+        assert part.read_bytes() == BLOB
+        raise DataError("sha256 mismatch")
+
+    with pytest.raises(DataError):
+        _fetch.download("http://example.invalid/f.gz", dest, check=reject)
+    assert not dest.exists() and not _fetch.partial_path(dest).exists()
+
+
+def test_a_refused_connection_is_not_retried(tmp_path, monkeypatch):
+    asked = []
+
+    def refuse(url, timeout, start=0):
+        asked.append(start)
+        raise OSError("connection refused")
+
+    monkeypatch.setattr(_fetch, "open_url", refuse)
+    with pytest.raises(OSError):
+        _fetch.download("http://example.invalid/f.gz", tmp_path / "f.gz")
+    assert asked == [0]  # the caller moves on to its next mirror
 
 
 def test_download_writes_the_file(tmp_path, monkeypatch):

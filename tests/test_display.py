@@ -69,8 +69,10 @@ def test_plot_learning_curves_has_one_line_per_configuration_and_split(study):
 
 
 def test_plot_errors_are_study_errors(study):
-    with pytest.raises(nnstudy.StudyError, match="unknown figure 'nope'"):
+    with pytest.raises(nnstudy.StudyError, match="unknown figure 'nope'.*class_errors.*search_history"):
         study.plot("nope")
+    with pytest.raises(nnstudy.StudyError, match="no data for the figure 'samples'"):
+        study.plot("samples")  # a generative model's figure
     with pytest.raises(nnstudy.StudyError, match="not a swept key"):
         study.plot("metric_vs", key="train.lr")
     with pytest.raises(nnstudy.StudyError, match="no data for the figure 'first_layer_weights'"):

@@ -127,6 +127,8 @@ def test_median_pruner_stops_a_hopeless_configuration_early(tmp_path):
     for name in ("search_history.png", "search_slices.png"):
         assert (figures / name).stat().st_size > 5000, name
     assert "search_history.png" in (study.report_dir / "report.md").read_text()
+    fig = study.plot("search_history")  # any report figure, by name, in a notebook
+    assert fig.axes[0].get_ylabel() == "val_accuracy" and fig._repr_png_().startswith(b"\x89PNG")
     h = search_history(study.snapshot())
     assert h["pruned"].tolist() == [False, False, False, True] and h["n"].tolist() == [2, 2, 2, 2]
     assert h.best_so_far.iloc[-1] == h["value"][~h.pruned].max()

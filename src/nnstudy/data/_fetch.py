@@ -2,7 +2,8 @@
 
 Two sources: a Debian package unpacked without root (``apt-get download`` + ``dpkg-deb -x``)
 and plain HTTP downloads. Every file is written to a temporary name in its destination folder,
-checked, then moved into place with ``os.replace``.
+checked, then moved into place with ``os.replace``; an interrupted download is resumed from where
+it stopped (HTTP range requests).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -52,27 +54,101 @@ def install_copy(src: Path, dest: Path, check: Check | None = None) -> None:
     atomic_write(dest, write, check)
 
 
-def open_url(url: str, timeout: float) -> BinaryIO:
-    """The response stream of ``url`` (a seam the tests replace)."""
+def open_url(url: str, timeout: float, start: int = 0) -> BinaryIO:
+    """The response stream of ``url``, from byte ``start`` on where the server allows (a seam the tests
+    replace). A server that ignores the range answers 200 with the whole file."""
     import urllib.request
 
-    return urllib.request.urlopen(url, timeout=timeout)  # noqa: S310 (http(s) URLs we name)
+    request = urllib.request.Request(url, headers={"Range": f"bytes={start}-"} if start else {})
+    return urllib.request.urlopen(request, timeout=timeout)  # noqa: S310 (http(s) URLs we name)
+
+
+ATTEMPTS = 4  # connections per download: one that breaks after some bytes is resumed where it stopped
+
+
+def partial_path(dest: Path) -> Path:
+    """Where an unfinished download of ``dest`` waits to be resumed (never under the final name)."""
+    return dest.parent / f".{dest.name}.partial"
 
 
 def download(url: str, dest: Path, check: Check | None = None, timeout: float = 60.0,
              progress: Progress | None = None) -> None:
-    """Download ``url`` to ``dest`` atomically."""
+    """Download ``url`` to ``dest``: resumable, checked, then moved into place.
 
-    def write(out: BinaryIO) -> None:
-        with open_url(url, timeout) as response:
-            total = 0
-            while chunk := response.read(_CHUNK):
-                out.write(chunk)
-                total += len(chunk)
-        if progress is not None:
-            progress(f"downloaded {dest.name} ({total / 1e6:.1f} MB)")
+    The bytes go to ``.<name>.partial`` beside ``dest``. A transfer that breaks is resumed with an HTTP
+    range request (up to ATTEMPTS connections; a later ``download`` resumes the same file). When the
+    transfer is complete, ``check(partial)`` may raise; the partial file is then deleted, so a corrupt
+    download starts afresh next time.
+    """
+    import fcntl
 
-    atomic_write(dest, write, check)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    part = partial_path(dest)
+    with open(part, "ab") as out:
+        try:
+            fcntl.flock(out.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RuntimeError(f"{dest.name} is being downloaded by another process") from None
+        resumed = out.tell()
+        for attempt in range(1, ATTEMPTS + 1):
+            before = out.tell()
+            try:
+                _transfer(url, out, timeout, dest.name)
+                break
+            except (OSError, EOFError):
+                if attempt == ATTEMPTS or out.tell() <= before:  # no byte came: the next mirror, not again
+                    raise
+        out.flush()
+        os.fsync(out.fileno())
+        total = out.tell()
+        try:
+            if check is not None:
+                check(part)
+        except BaseException:
+            part.unlink(missing_ok=True)
+            raise
+        part.chmod(0o644)
+        os.replace(part, dest)
+    if progress is not None:
+        again = f", resumed at {resumed / 1e6:.1f} MB" if resumed else ""
+        progress(f"downloaded {dest.name} ({total / 1e6:.1f} MB{again})")
+
+
+def _transfer(url: str, out: BinaryIO, timeout: float, name: str) -> None:
+    """Append the rest of ``url`` to ``out`` (positioned at its end), with a progress bar on a terminal."""
+    import urllib.error
+
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
+
+    start = out.tell()
+    try:
+        response = open_url(url, timeout, start) if start else open_url(url, timeout)
+    except urllib.error.HTTPError as err:
+        if err.code != 416 or not start:
+            raise
+        if (err.headers or {}).get("Content-Range", "") == f"bytes */{start}":  # it was all there
+            return
+        out.seek(0)  # the range lies past the end: what is on disk is not this file
+        out.truncate()
+        start, response = 0, open_url(url, timeout)
+    with response:
+        if start and getattr(response, "status", 200) != 206:  # the server sent the whole file again
+            out.seek(0)
+            out.truncate()
+            start = 0
+        length = getattr(response, "headers", {}).get("Content-Length")
+        columns = (BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn())
+        with Progress(f"[dim]{name}[/]", *columns, transient=True, disable=not sys.stderr.isatty()) as bar:
+            task = bar.add_task(name, total=start + int(length) if length else None, completed=start)
+            try:
+                while chunk := response.read(_CHUNK):
+                    out.write(chunk)
+                    bar.advance(task, len(chunk))
+            except OSError:
+                if not length or out.tell() < start + int(length):
+                    raise  # else every byte came before the connection broke
+        if length and out.tell() < start + int(length):
+            raise EOFError(f"{name}: the connection closed after {out.tell()} of {start + int(length)} bytes")
 
 
 def tool_available(name: str) -> bool:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import importlib
 import io
+from typing import Callable
 from html import escape
 
 from matplotlib.figure import Figure
@@ -18,12 +20,23 @@ PLOTS = ("learning_curves", "metric_vs", "seed_spread", "grad_norms", "decision_
 INLINE = ("learning_curves", "metric_vs", "seed_spread", "decision_boundary")  # shown by _repr_html_
 
 
+def kind_figures(a: Analysis) -> dict[str, Callable]:
+    """The figures of model kinds and searches (report/_figures_*.py), by name without .png."""
+    jobs = [job for module in F.FIGURE_SETS for job in importlib.import_module(module).jobs(a)]
+    return {name.removesuffix(".png"): job for name, job in jobs}
+
+
 def draw(a: Analysis, name: str, key: str | None = None) -> tuple[Figure, str] | None:
     """(Figure, caption) of one report figure, or None when the study has no data for it."""
-    if name not in PLOTS:
-        raise StudyError(f"plot: unknown figure {name!r} (allowed: {', '.join(PLOTS)})")
+    others = kind_figures(a)
+    if name not in PLOTS and name not in others:
+        known = [n.removesuffix(".png") for m in F.FIGURE_SETS for n in importlib.import_module(m).PATTERNS
+                 if "*" not in n]
+        raise StudyError(f"plot: unknown figure {name!r} (allowed: {', '.join([*PLOTS, *known])})")
     sink = F.FigureSink()
-    if name == "metric_vs":
+    if name in others:
+        caption = others[name](sink)
+    elif name == "metric_vs":
         if not a.keys:
             return None
         key = key or a.keys[0]
