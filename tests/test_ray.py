@@ -56,6 +56,24 @@ def test_without_an_address_ray_starts_locally(tmp_path):
     assert set(pd.read_csv(tmp_path / "runs" / "tiny" / "trials.csv").status) == {"done"}
 
 
+def test_ray_trains_stacks_as_tasks_with_the_local_results(tmp_path):
+    """--stack on: the 4 trials of two learning rates go to Ray as 2 stacks (one per slot), and every
+    trial is stored as the local executor's stacks store it."""
+    if importlib.util.find_spec("ray") is None:
+        unavailable("Ray", ImportError("ray is not installed (pip install -e '.[cluster]')"))
+    study = tmp_path / "tiny.toml"
+    study.write_text(TINY + '[sweep]\n"train.lr" = [0.1, 0.05]\n')
+    code, out = driver("run", study, "--executor", "ray", "--workers", "2", "--stack", "on", "--store",
+                       tmp_path / "ray", cwd=tmp_path)
+    assert code == 0 and "on Ray, 2 at a time, 2 of them stacks" in out and out.count("done ") == 4, out
+    assert main(["run", str(study), "--stack", "on", "--workers", "1", "--store", str(tmp_path / "local")]) == 0
+    ray_rows, local_rows = (pd.read_csv(tmp_path / d / "tiny" / "trials.csv").set_index("trial_id").sort_index()
+                            for d in ("ray", "local"))
+    assert set(ray_rows.status) == {"done"} and list(ray_rows.index) == list(local_rows.index)
+    for col in ("val_loss", "test_accuracy", "train_loss"):
+        pd.testing.assert_series_equal(ray_rows[col], local_rows[col], rtol=1e-6)
+
+
 @pytest.mark.parametrize("args, expected", [
     (["--executor", "ray", "--address", "127.0.0.9:1"], "cannot reach a Ray cluster at 127.0.0.9:1"),
     (["--executor", "ray", "--address", "no-port-here"], "cannot reach a Ray cluster"),

@@ -1,6 +1,7 @@
-"""Ray executor: each trial is a Ray task with its resources; outcomes stream back to this driver as they
-finish, and the driver alone writes the store. A task whose worker dies is run again by Ray, at most
-MAX_RETRIES times, then stored as failed. Ctrl-C cancels the tasks and hands their trials back."""
+"""Ray executor: each trial, or each stack of trials that share a program (``--stack``, executor/_stacked.py),
+is a Ray task with its resources; outcomes stream back to this driver as they finish, and the driver alone
+writes the store. A task whose worker dies is run again by Ray, at most MAX_RETRIES times, then stored as
+failed. Ctrl-C cancels the tasks and hands their trials back."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from . import _worker
 from ._cluster import import_ray
 from ._driver import Driver, RunSummary
 from ._progress import StudyProgress
+from ._stacked import plan
 
 MAX_RETRIES = 2
 WAIT_S = 0.5  # how long one ray.wait blocks, so that Ctrl-C is seen between waits
@@ -17,7 +19,13 @@ WAIT_S = 0.5  # how long one ray.wait blocks, so that Ctrl-C is seen between wai
 def nnstudy_trial(trial: Trial, device: str):
     """In a Ray worker process (named ray::nnstudy_trial): one thread; data cached across its trials."""
     _worker.init_worker(None, 1)
-    return _worker.run_trial(trial, device)
+    return [_worker.run_trial(trial, device)]
+
+
+def nnstudy_stack(trials: list[Trial], device: str):
+    """In a Ray worker process (ray::nnstudy_stack): the trials trained as one stacked program."""
+    _worker.init_worker(None, 1)
+    return _worker.run_stack(trials, device)
 
 
 class RayExecutor(Driver):
@@ -30,28 +38,34 @@ class RayExecutor(Driver):
             return summary
         gpu = self.device.startswith("cuda")
         slots = self.workers or max(1, int(ray.cluster_resources().get("GPU" if gpu else "CPU", 1)))
-        task = ray.remote(nnstudy_trial).options(num_cpus=1, num_gpus=1 if gpu else 0,
-                                                 max_retries=self.max_retries, retry_exceptions=False)
-        with self.progress(todo, f"Ray, {slots} at a time", summary) as progress:
-            self._stream(ray, task, todo, slots, progress, summary)
+        options = dict(num_cpus=1, num_gpus=1 if gpu else 0, max_retries=self.max_retries, retry_exceptions=False)
+        tasks = {False: ray.remote(nnstudy_trial).options(**options),
+                 True: ray.remote(nnstudy_stack).options(**options)}
+        stacks, singles = plan(todo, self.stack, self.device, parts=slots)
+        jobs = stacks + [[t] for t in singles]
+        stacked = f", {len(stacks)} of them stacks" if stacks else ""
+        with self.progress(todo, f"Ray, {slots} at a time{stacked}", summary) as progress:
+            self._stream(ray, tasks, jobs, slots, progress, summary)
         return summary
 
-    def _stream(self, ray, task, todo: list[Trial], slots: int, progress: StudyProgress,
+    def _stream(self, ray, tasks, jobs: list[list[Trial]], slots: int, progress: StudyProgress,
                 summary: RunSummary) -> None:
-        pending, running, stop = list(todo), {}, False
+        pending, running, stop = list(jobs), {}, False
+        todo = [t for job in jobs for t in job]
         try:
             while pending or running:
                 while pending and len(running) < slots and not stop:
-                    trial = pending.pop(0)
-                    if self.claim(trial, progress):  # claimed right before it is submitted
-                        running[task.remote(trial, self.device)] = trial
+                    job = [t for t in pending.pop(0) if self.claim(t, progress)]  # claimed right before submission
+                    if job:
+                        task = tasks[len(job) > 1]
+                        running[task.remote(job if len(job) > 1 else job[0], self.device)] = job
                 if not running:
                     break
                 ready, _ = ray.wait(list(running), num_returns=1, timeout=WAIT_S)
                 for ref in ready:
-                    trial = running.pop(ref)
-                    result, error = self._outcome(ray, ref)
-                    stop = self.record(trial, result, error, progress, summary) or stop
+                    job = running.pop(ref)
+                    for trial, (result, error) in zip(job, self._outcome(ray, ref, len(job))):
+                        stop = self.record(trial, result, error, progress, summary) or stop
                 if stop:
                     pending.clear()
         except BaseException as e:  # Ctrl-C hands the running trials back; a lost store leaves them to a re-run
@@ -61,10 +75,11 @@ class RayExecutor(Driver):
                 self.hand_back(todo)
             raise
 
-    def _outcome(self, ray, ref):
-        """(TrialResult | None, error): the task's own answer, or why its worker was lost for good."""
+    def _outcome(self, ray, ref, n: int) -> list[tuple]:
+        """[(TrialResult | None, error)] for the n trials of a task: its own answer, or why its worker was
+        lost for good."""
         try:
             return ray.get(ref)
         except ray.exceptions.RayError as e:
             reason = " ".join(str(e).split())[:300]
-            return None, f"worker lost ({self.max_retries} retries used): {type(e).__name__}: {reason}"
+            return [(None, f"worker lost ({self.max_retries} retries used): {type(e).__name__}: {reason}")] * n

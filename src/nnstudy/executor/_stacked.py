@@ -20,8 +20,9 @@ from ._progress import StudyProgress
 STACK_MODES = ("auto", "on", "off")
 
 
-def plan(todo: list[Trial], mode: str, device: str) -> tuple[list[list[Trial]], list[Trial]]:
-    """(stacks, singles). auto stacks on CUDA only; on stacks wherever two trials share a program."""
+def plan(todo: list[Trial], mode: str, device: str, parts: int = 1) -> tuple[list[list[Trial]], list[Trial]]:
+    """(stacks, singles). auto stacks on CUDA only; on stacks wherever two trials share a program.
+    parts: split each group into at least that many stacks where it has the trials (one per Ray GPU)."""
     if mode == "off" or (mode == "auto" and not device.startswith("cuda")):
         return [], list(todo)
     groups: dict[tuple[str, object], list[Trial]] = defaultdict(list)
@@ -38,7 +39,7 @@ def plan(todo: list[Trial], mode: str, device: str) -> tuple[list[list[Trial]], 
         if len(members) < 2:
             singles += members
             continue
-        size = get_engine(name).max_group(device)
+        size = min(get_engine(name).max_group(device), max(2, -(-len(members) // parts)))
         stacks += [members[i:i + size] for i in range(0, len(members), size)]
     singles.sort(key=todo.index)
     return stacks, singles

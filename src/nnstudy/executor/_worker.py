@@ -58,3 +58,27 @@ def run_trial(trial: Trial, device: str, report: Any = None):
     except Exception as e:  # a trial's failure is data for the store, not a crash of the study
         where = traceback.extract_tb(e.__traceback__)[-1]
         return None, f"{type(e).__name__}: {e} ({os.path.basename(where.filename)}:{where.lineno})"
+
+
+def run_stack(trials: list[Trial], device: str) -> list[tuple[Any, str | None]]:
+    """Trains `trials` as one stacked program (engine.train_group), in a worker without a driver at hand:
+    a stack that runs out of device memory is split in half here. One (TrialResult | None, error) each."""
+    import torch
+
+    from ..engines import get_engine
+    from ._stacked import one_line
+
+    try:
+        engine = get_engine(trials[0].config["train"]["engine"])
+        results = engine.train_group(trials, load_data(trials[0].config["data"]), lambda *_: None, device)
+        return [(r, None) for r in results]
+    except torch.cuda.OutOfMemoryError as e:
+        torch.cuda.empty_cache()
+        if len(trials) == 1:
+            return [(None, one_line(e))]
+        half = len(trials) // 2
+        return run_stack(trials[:half], device) + run_stack(trials[half:], device)
+    except KeyboardInterrupt:
+        raise
+    except Exception as e:  # the stack's failure is recorded for each of its trials
+        return [(None, one_line(e))] * len(trials)
