@@ -103,7 +103,8 @@ BASE = {"study": {"name": "search-prune"},
 
 def test_median_pruner_stops_a_hopeless_configuration_early(tmp_path):
     spec = {**BASE, "search": {"method": "grid", "trials": 4, "pruner": "median",
-                               "space": {"train.lr": {"choices": [0.3, 0.2, 0.1, 1e-6]}}}}
+                               "space": {"train.lr": {"choices": [0.3, 0.2, 0.1, 1e-6]}}},
+            "report": {"metrics": ["test_accuracy", "val_accuracy"]}}  # the report ranks by the search's metric
     study = run(spec, store=tmp_path, workers=1)
     trials = study.trials()
     assert len(trials) == 8 and set(trials.status) == {"done"}
@@ -122,7 +123,7 @@ def test_median_pruner_stops_a_hopeless_configuration_early(tmp_path):
     assert ostudy.best_trial.params["train.lr"] in (0.3, 0.2, 0.1)
 
     results = pd.read_csv(study.report_dir / "results.csv")
-    assert list(results.columns[:2]) == ["train.lr", "n"] and len(results) == 4
+    assert list(results.columns[:3]) == ["train.lr", "n", "val_accuracy_mean"] and len(results) == 4
     figures = study.report_dir / "figures"
     for name in ("search_history.png", "search_slices.png"):
         assert (figures / name).stat().st_size > 5000, name

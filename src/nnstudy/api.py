@@ -112,6 +112,9 @@ def report_metrics(study: StudyFile, label: str) -> tuple[str, list[str]]:
         if m not in allowed:
             raise StudyError(f"{label}: report.metrics: {m!r} is not a metric of a {task} study "
                              f"(allowed: {', '.join(allowed)})")
+    if study.search.active:  # the report ranks by its first metric: the one the search optimized
+        first = study.search.resolved_metric(task)
+        metrics = [first] + [m for m in metrics if m != first]
     return task, metrics
 
 
