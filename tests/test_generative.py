@@ -61,6 +61,23 @@ def test_autoencoders_lower_their_loss_and_store_images(digits, model):
         assert np.load(io.BytesIO(r.artifacts["samples.npz"]))["images"].shape == (64, 8, 8)
     if model.get("loss", "bce") == "bce":
         assert 0 <= rec["reconstruction"].min() and rec["reconstruction"].max() <= 1
+    layers = [k for k in r.history[0] if k.startswith("grad_norm/")]  # per-layer gradients, as classifiers
+    assert len(layers) >= 2 and all(h[k] > 0 for h in r.history for k in layers)
+
+
+def test_autoencoder_gradient_norms_are_the_layers_gradient_norms(digits):
+    """One step per epoch (batch = the training set): the recorded norm is that of the first step's gradient."""
+    model = {"kind": "ae", "hidden": [32], "encoding_dim": 8}
+    t, r = train(model, digits, epochs=1, batch_size=300)
+    s = Setup(t, digits, "cpu")
+    net = build(t.config["model"], s)
+    net.losses(s.inputs.x["train"])["loss"].mean().backward()
+    expected = {f"grad_norm/{n.removesuffix('.weight')}": float(p.grad.norm())
+                for n, p in net.named_parameters() if p.dim() == 2}
+    got = {k: v for k, v in r.history[0].items() if k.startswith("grad_norm/")}
+    assert got.keys() == expected.keys() and len(got) == 4  # 64-32-8 encoder, 8-32-64 decoder
+    for k in got:
+        assert got[k] == pytest.approx(expected[k], rel=1e-5), k
 
 
 def test_vae_kl_term_matches_the_closed_form():
@@ -123,6 +140,9 @@ def test_gan_trains_and_reports_both_losses(digits, model):
         assert h["train_loss"] == h["g_loss"] and h["d_loss"] > 0 and 0 < h["d_fake"] < 1 and 0 < h["d_real"] < 1
         assert h["val_fd"] > 0 and h["test_fd"] > 0
     assert r.history[-1]["d_real"] > r.history[-1]["d_fake"]  # the discriminator tells them apart
+    for net in ("G", "D"):
+        layers = [k for k in r.history[0] if k.startswith(f"grad_norm/{net}.")]
+        assert len(layers) >= 2 and all(h[k] > 0 for h in r.history for k in layers), net
     samples = np.load(io.BytesIO(r.artifacts["samples.npz"]))["images"]
     assert samples.shape == (64, 8, 8) and 0 <= samples.min() and samples.max() <= 1
     assert "reconstructions.npz" not in r.artifacts

@@ -415,3 +415,15 @@ def test_many_configurations_draw_only_the_best_curves(tmp_path):
     curves = mpimg.imread(tmp_path / "figures" / "learning_curves.png")
     spread = mpimg.imread(tmp_path / "figures" / "seed_spread.png")
     assert curves.shape[0] < 1100 and spread.shape[0] < 1000  # legend and rows sized for what is drawn
+
+
+def test_gradient_layers_sort_from_the_input_side():
+    from nnstudy.report._stats import grad_layers
+
+    names = ["grad_norm/output", "grad_norm/hidden10", "grad_norm/hidden2", "grad_norm/decoder.0",
+             "grad_norm/encoder.3", "grad_norm/encoder.1", "grad_norm/D.net.0", "grad_norm/G.net.2",
+             "grad_norm/G.net.10", "val_loss"]
+    hist = pd.DataFrame({"trial_id": "t", "epoch": 1, "metric": names, "value": 1.0})
+    assert grad_layers(hist) == ["grad_norm/G.net.2", "grad_norm/G.net.10", "grad_norm/encoder.1",
+                                 "grad_norm/encoder.3", "grad_norm/hidden2", "grad_norm/hidden10",
+                                 "grad_norm/D.net.0", "grad_norm/decoder.0", "grad_norm/output"]

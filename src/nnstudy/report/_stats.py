@@ -275,13 +275,17 @@ def epoch_curve(hist: pd.DataFrame, metric: str) -> pd.DataFrame:
     return out.sort_values("epoch").reset_index(drop=True)
 
 
+SECOND_HALF = ("grad_norm/D.", "grad_norm/dec")  # a GAN's discriminator, an autoencoder's decoder
+
+
 def grad_layers(hist: pd.DataFrame) -> list[str]:
     """Metric names 'grad_norm/<layer>', input side first: the store keeps no order, so names sort with
-    their numbers as numbers (hidden2 before hidden10) and ``output`` last."""
+    their numbers as numbers (hidden2 before hidden10), ``output`` last, encoder before decoder and
+    generator before discriminator."""
     if hist.empty:
         return []
     names = hist["metric"].astype(str)
     layers = dict.fromkeys(n for n in names if n.startswith("grad_norm/"))
-    return sorted(layers, key=lambda n: (n == "grad_norm/output",
+    return sorted(layers, key=lambda n: (n == "grad_norm/output", n.startswith(SECOND_HALF),
                                          [(0, int(p), "") if p.isdigit() else (1, 0, p)
                                           for p in re.split(r"(\d+)", n)]))

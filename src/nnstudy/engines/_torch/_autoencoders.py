@@ -19,7 +19,7 @@ from ...spec import Trial
 from ...spec._models_generative import image_layout
 from .._common import EpochLog, batch_plan
 from .._result import OnEpoch, TrialResult
-from ._generative_common import FrechetMeter, Inputs, image_artifacts, is_image, split_means
+from ._generative_common import FrechetMeter, GradMeter, Inputs, image_artifacts, is_image, split_means
 from ._generative_nets import VAE, AutoEncoder, StackedAE
 from ._optim import make_optimizer, make_schedule
 
@@ -83,19 +83,22 @@ def train_trial(trial: Trial, data: Dataset, on_epoch: OnEpoch, device: str = "c
     schedule = make_schedule(opt, s.tc["schedule"], s.tc["epochs"])
     n = s.inputs.x["train"].shape[0]
     batch, steps = batch_plan(n, s.tc["batch_size"], "none")
+    grads = GradMeter(model, steps)
     for _ in range(s.tc["epochs"]):
         epoch += 1
         t0 = time.perf_counter()
         model.train()
         perm = torch.randperm(n, generator=s.gen, device=s.dev)
+        grads.reset()
         for i in range(steps):
             opt.zero_grad(set_to_none=True)
             model.losses(s.inputs.x["train"][perm[i * batch:(i + 1) * batch]])["loss"].mean().backward()
+            grads.measure(i)
             opt.step()
         if schedule is not None:
             schedule.step()
         train_time += _wait(s.dev, t0)
-        metrics = s.sync(epoch_values(model, s, fd, prior))
+        metrics = s.sync(epoch_values(model, s, fd, prior) | grads.values())
         metrics["lr"] = float(opt.param_groups[0]["lr"])
         if log.record(epoch, metrics, train_time, model):
             break

@@ -22,7 +22,7 @@ from ...spec import Trial
 from .._common import EpochLog, batch_plan
 from .._result import OnEpoch, TrialResult
 from ._autoencoders import Setup, _wait
-from ._generative_common import FrechetMeter, image_artifacts
+from ._generative_common import FrechetMeter, GradMeter, image_artifacts
 from ._generative_nets import GAN
 from ._optim import make_optimizer, make_schedule
 
@@ -49,18 +49,24 @@ def train_trial(trial: Trial, data: Dataset, on_epoch: OnEpoch, device: str = "c
     batch, steps = batch_plan(n, s.tc["batch_size"], norm)
     iterations = math.ceil(steps / mc["d_steps"])
     log = EpochLog(s.tc, on_epoch)
+    d_grads = GradMeter(model.discriminator, iterations * mc["d_steps"], "D.")
+    g_grads = GradMeter(model.generator, iterations * mc["g_steps"], "G.")
     train_time = 0.0
     for epoch in range(1, s.tc["epochs"] + 1):
         t0 = time.perf_counter()
         model.train()
         perm = torch.randperm(n, generator=s.gen, device=s.dev)
         sums = torch.zeros(4, dtype=torch.float64, device=s.dev)  # d_loss, d_real, d_fake, g_loss
+        d_grads.reset()
+        g_grads.reset()
         for it in range(iterations):
             for k in range(mc["d_steps"]):
                 i = (it * mc["d_steps"] + k) % steps
                 sums[:3] += d_step(model, opt_d, x[perm[i * batch:(i + 1) * batch]], s)
-            for _ in range(mc["g_steps"]):
+                d_grads.measure(it * mc["d_steps"] + k)
+            for k in range(mc["g_steps"]):
                 sums[3] += g_step(model, opt_g, batch, s)
+                g_grads.measure(it * mc["g_steps"] + k)
         for sched in schedules:
             if sched is not None:
                 sched.step()
@@ -71,7 +77,7 @@ def train_trial(trial: Trial, data: Dataset, on_epoch: OnEpoch, device: str = "c
         with torch.no_grad():
             fds = fd(model.generate(fixed_z))
         metrics = s.sync({"g_loss": means[3], "d_loss": means[0], "d_real": means[1], "d_fake": means[2],
-                          **fds})
+                          **fds, **g_grads.values(), **d_grads.values()})
         metrics = {"train_loss": metrics["g_loss"], **metrics, "lr": float(opt_g.param_groups[0]["lr"])}
         if log.record(epoch, metrics, train_time, model):
             break

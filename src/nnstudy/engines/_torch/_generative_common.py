@@ -11,7 +11,7 @@ import torch
 
 from ...data._dataset import Dataset
 from ...spec._models_generative import image_layout
-from .._common import _npz
+from .._common import GRAD_NORM_SAMPLES, _npz
 from ._tensors import EVAL_CHUNK
 
 FD_DIMS = 32  # principal components of the training inputs the Fréchet distance is measured in
@@ -20,6 +20,31 @@ PCA_FIT = 5000  # training rows the components are fitted on
 TILES = 16  # originals / reconstructions shown
 SAMPLES = 64  # generated samples shown
 STEPS = 9  # images along an interpolation
+
+
+class GradMeter:
+    """Mean L2 norm of each weight's gradient (``grad_norm/<prefix><layer>``) over evenly spaced steps of
+    an epoch, as the classifiers record them; summed on the device, read with the epoch's one sync."""
+
+    def __init__(self, module: torch.nn.Module, steps: int, prefix: str = ""):
+        named = [(n, p) for n, p in module.named_parameters() if p.dim() >= 2 and p.requires_grad]
+        self.names = [f"grad_norm/{prefix}{n.removesuffix('.weight')}" for n, _ in named]
+        self.weights = [p for _, p in named]
+        self.every = max(1, steps // GRAD_NORM_SAMPLES)
+        self.count = len(range(0, steps, self.every))
+        self.sums: list[torch.Tensor] = []
+
+    def reset(self) -> None:
+        self.sums = [torch.zeros((), dtype=w.dtype, device=w.device) for w in self.weights]
+
+    def measure(self, step: int) -> None:
+        """After the backward pass of step ``step`` (the gradients stay until the next zero_grad)."""
+        if step % self.every == 0:
+            grads = [w.grad if w.grad is not None else torch.zeros_like(w) for w in self.weights]
+            torch._foreach_add_(self.sums, torch._foreach_norm(grads))
+
+    def values(self) -> dict[str, torch.Tensor]:
+        return {name: total / self.count for name, total in zip(self.names, self.sums)}
 
 
 @dataclass
