@@ -44,6 +44,18 @@ def test_register_is_idempotent_and_adds_only_new_trials(any_store):
     assert {s["name"]: s["total"] for s in store.studies()} == {"s": 5, "other": 2}
 
 
+def test_a_search_counts_the_configurations_not_yet_proposed_as_pending(tmp_path):
+    store = Store(tmp_path)
+    spec = {"study": {"name": "s"}, "trials": {"seeds": 2},
+            "search": {"trials": 5, "space": {"train.lr": {"low": 0.01, "high": 0.1}}}}
+    ts = trials(4)  # two configurations x two seeds proposed so far
+    store.register("s", "a search", spec, "source", "classification", ["val_accuracy"], ["train.lr"], ts, {})
+    store.claim("s", "t000")
+    store.finish("s", "t000", "done", {"val_accuracy": 0.9}, [], {}, None)
+    (row,) = store.studies()
+    assert (row["total"], row["done"], row["pending"]) == (10, 1, 9)  # 5 configurations x 2 seeds
+
+
 def test_claim_finish_and_release_round_trip(any_store):
     store = Store(any_store)
     register(store, 3)

@@ -169,7 +169,9 @@ class Store:
                 counts = dict(c.execute(select(s.trials.c.status, func.count())
                                         .where(s.trials.c.study_id == row["id"], s.trials.c.trial_id.in_(ids))
                                         .group_by(s.trials.c.status)).all())
-                out.append(dict(name=row["name"], description=row["description"], total=len(ids),
+                unproposed = max(0, _search_size(json.loads(row["spec_json"])) - len(ids))
+                counts["pending"] = counts.get("pending", 0) + unproposed
+                out.append(dict(name=row["name"], description=row["description"], total=len(ids) + unproposed,
                                 updated_at=row["updated_at"], **{k: counts.get(k, 0) for k in
                                 ("done", "failed", "diverged", "running", "pending")}))
         return out
@@ -245,3 +247,12 @@ def _finite(v: float) -> float | None:
 
 def _nan(v: Any) -> Any:
     return math.nan if v is None else v
+
+
+def _search_size(spec: dict[str, Any]) -> int:
+    """The trials a [search] will have when done (configurations x seeds); 0 for a grid study."""
+    search = spec.get("search") or {}
+    if not search.get("space"):
+        return 0
+    seeds = (spec.get("trials") or {}).get("seeds", 1)
+    return int(search.get("trials", 0)) * (len(seeds) if isinstance(seeds, list) else int(seeds))
