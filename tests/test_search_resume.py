@@ -94,3 +94,33 @@ def test_kill_9_during_a_search_then_resume(tmp_path):
         json.dumps({"train.lr": t.params["train.lr"],
                     "model.hidden": [t.params["model.hidden:width"]] * t.params["model.hidden:depth"]},
                    sort_keys=True) for t in complete}
+
+
+def test_with_a_postgresql_store_the_history_lives_in_the_database(pg_url, tmp_path, monkeypatch):
+    """Optuna's tables go to their own schema of the store's database (they clash with the store's):
+    a second driver, anywhere, continues the same search; nothing is written beside it."""
+    from sqlalchemy import create_engine, inspect
+
+    from nnstudy.search import OPTUNA_SCHEMA
+    from nnstudy.store._engine import resolve_url
+
+    monkeypatch.chdir(tmp_path)
+    study = tmp_path / "grid.toml"
+    study.write_text(STUDY.replace('method = "random"', 'method = "grid"').replace("trials = 4", "trials = 2")
+                     .replace('"train.lr" = { low = 0.01, high = 0.5, log = true }',
+                              '"train.lr" = { choices = [0.3, 0.1, 0.03] }')
+                     .replace('"model.hidden" = { width = { low = 4, high = 16, int = true }, '
+                              'depth = { low = 1, high = 2, int = true } }\n', ""))
+    assert main(["run", str(study), "--store", pg_url, "--workers", "1"]) == 0
+    assert main(["run", str(study), "--store", pg_url, "--workers", "1", "--set", "search.trials=3"]) == 0
+    engine = create_engine(resolve_url(pg_url))
+    try:
+        names = inspect(engine).get_table_names(schema=OPTUNA_SCHEMA)
+        assert {"studies", "trials", "trial_params"} <= set(names)
+        with engine.connect() as c:
+            states = [r[0] for r in c.exec_driver_sql(f"SELECT state FROM {OPTUNA_SCHEMA}.trials ORDER BY number")]
+            stored = c.exec_driver_sql("SELECT count(*) FROM trials").scalar()  # the store's own table
+    finally:
+        engine.dispose()
+    assert states == ["COMPLETE"] * 3 and stored == 6  # 3 configurations x 2 seeds, none trained twice
+    assert not list(tmp_path.glob("**/*.optuna.sqlite3"))

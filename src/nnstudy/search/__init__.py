@@ -11,11 +11,23 @@ from ..errors import StudyError
 from ._objective import objective_value, seed_stats
 
 
+OPTUNA_SCHEMA = "nnstudy_optuna"  # in a PostgreSQL store, Optuna's tables (which clash with ours) live here
+
+
 def optuna_path(store: str | Path | None, name: str) -> Path:
-    """Where a study's Optuna history lives: <store folder>/<study>.optuna.sqlite3."""
+    """Where a study's Optuna history lives beside a folder store: <store folder>/<study>.optuna.sqlite3."""
     from ..store import store_dir
 
     return store_dir(store) / f"{name}.optuna.sqlite3"
+
+
+def optuna_url(store: str | Path | None, name: str) -> str:
+    """The database of a study's Optuna history: a SQLite file beside a folder store; the store's own
+    database (schema OPTUNA_SCHEMA) for PostgreSQL, so every driver of a team shares it."""
+    from ..store._engine import resolve_url
+
+    url = resolve_url(store)
+    return url if url.startswith("postgresql") else f"sqlite:///{optuna_path(store, name)}"
 
 
 def run_search(*args, **kwargs):
@@ -29,4 +41,4 @@ def run_search(*args, **kwargs):
     return run(*args, **kwargs)
 
 
-__all__ = ["objective_value", "optuna_path", "run_search", "seed_stats"]
+__all__ = ["OPTUNA_SCHEMA", "objective_value", "optuna_path", "optuna_url", "run_search", "seed_stats"]

@@ -25,7 +25,8 @@ from ..spec import StudyFile, Trial, trial_id
 from ..spec._expand import HASHED_SECTIONS
 from ..spec._search import SearchConfig, base_config, grid_points, resolve_point
 from ..store import Store
-from . import _stored, optuna_path
+from ..store._engine import shown
+from . import OPTUNA_SCHEMA, _stored, optuna_url
 from ._lockstep import LockstepRunner
 from ._loop import Outcome, Step, run_loop
 from ._space import params_of, point_of
@@ -55,15 +56,15 @@ def make_pruner(search: SearchConfig) -> optuna.pruners.BasePruner:
     return optuna.pruners.NopPruner()
 
 
-def open_optuna(path: Path | None, name: str, search: SearchConfig, direction: str) -> optuna.Study:
-    """The search's Optuna study in the SQLite file `path` (None: in memory), created on first use."""
+def open_optuna(url: str | Path | None, name: str, search: SearchConfig, direction: str) -> optuna.Study:
+    """The search's Optuna study in the database `url` (a SQLite file's path or URL, a PostgreSQL URL;
+    None: in memory), created on first use."""
     optuna.logging.set_verbosity(logging.WARNING)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     warnings.filterwarnings("ignore", message=".*reported.*step.*")  # a resumed configuration re-reports epochs
     storage: Any = optuna.storages.InMemoryStorage()
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        storage = optuna.storages.RDBStorage(f"sqlite:///{path}", engine_kwargs={"connect_args": {"timeout": 60}})
+    if url is not None:
+        storage = optuna.storages.RDBStorage(*_rdb(str(url) if "://" in str(url) else f"sqlite:///{url}"))
     probe = optuna.create_study(storage=storage, study_name=name, load_if_exists=True,
                                 direction="maximize" if direction == "max" else "minimize")
     already = len(probe.get_trials(deepcopy=False))
@@ -72,6 +73,22 @@ def open_optuna(path: Path | None, name: str, search: SearchConfig, direction: s
             probe.enqueue_trial(params_of(point, search))
     return optuna.load_study(study_name=name, storage=storage, pruner=make_pruner(search),
                              sampler=make_sampler(search, already))
+
+
+def _rdb(url: str) -> tuple[str, dict[str, Any]]:
+    """(url, engine_kwargs) for Optuna's RDBStorage; makes the SQLite folder or the PostgreSQL schema."""
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        return url, {"connect_args": {"timeout": 60}}
+    from sqlalchemy import create_engine
+
+    engine = create_engine(url)
+    try:
+        with engine.begin() as c:
+            c.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {OPTUNA_SCHEMA}")
+    finally:
+        engine.dispose()
+    return url, {"connect_args": {"options": f"-csearch_path={OPTUNA_SCHEMA}"}}
 
 
 class StoreEvaluator:
@@ -154,8 +171,8 @@ def run_search(db: Store, study: StudyFile, text: str, label: str, task: str, me
     search = study.search
     metric, direction = search.resolved_metric(task), search.resolved_direction(task)
     name = study.study.name
-    path = optuna_path(store, name)
-    ostudy = open_optuna(path, optuna_study_name(study), search, direction)
+    url = optuna_url(store, name)
+    ostudy = open_optuna(url, optuna_study_name(study), search, direction)
     lockstep = (LockstepRunner(db, name, workers, device, fail_fast, console, stack) if search.pruner == "median"
                 else None)
     evaluate = StoreEvaluator(db, study, text, label, task, metrics, environment, make_executor, lockstep,
@@ -165,7 +182,7 @@ def run_search(db: Store, study: StudyFile, text: str, label: str, task: str, me
     finished = sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in earlier)
     console.print(f"{name}: {search.method} search over {', '.join(search.space)}; {search.objective} of "
                   f"{metric} over {len(evaluate.seeds)} seed(s), {direction}imize; {finished} of "
-                  f"{search.trials} configuration(s) already finished (history: {path})", highlight=False)
+                  f"{search.trials} configuration(s) already finished (history: {shown(url)})", highlight=False)
 
     def on_step(step: Step) -> None:
         where = _short(step.point)
