@@ -87,6 +87,7 @@ def test_own_epochs_schedules_and_early_stopping():
     ("perceptron", {"name": "iris"}),
     ("logistic", {"name": "moons", "n_samples": 200}),  # one logit, sigmoid + BCE
     ("mlp", {"name": "sine", "n_samples": 200}),  # regression: MSE
+    ("mlp", {"name": "surface", "n_samples": 200, "normalize_target": "standard"}),  # MSE back in units
 ])
 def test_linear_models_and_regression_match_alone(kind, data):
     model = {"kind": kind} if kind != "mlp" else {"hidden": [8]}

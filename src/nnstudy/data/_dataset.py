@@ -26,6 +26,16 @@ class Dataset:
     transform: Callable[[np.ndarray], np.ndarray] | None = None
     x_plain_train: np.ndarray | None = None
     x_plain_test: np.ndarray | None = None
+    # data.normalize_target = "standard": per-output mean and standard deviation of the training targets.
+    # The y arrays stay in their own units; engines that train on scaled targets use these.
+    y_shift: np.ndarray | None = None
+    y_scale: np.ndarray | None = None
+
+    def scaled_targets(self, y: np.ndarray) -> np.ndarray:
+        """Targets as the network learns them: standardized with the training split's statistics, or as they are."""
+        if self.y_scale is None:
+            return y
+        return (np.asarray(y, np.float64) - self.y_shift) / self.y_scale  # float64: exact for float64 training
 
     def encode(self, x: np.ndarray) -> np.ndarray:
         """Points of the boundary plane (``plain_inputs``, e.g. a decision-boundary grid) -> model inputs."""

@@ -88,8 +88,13 @@ def prepare(raw: Raw, info: DatasetInfo, cfg: DataConfig) -> Dataset:
         plane, rest = (None, None), ()
     if cols is not None or steps:
         shape = (xs[0].shape[1],)
+    shift = scale = None
+    if getattr(cfg, "normalize_target", None) == "standard" and not classify and len(train):
+        shift = y_train[train].mean(0)
+        scale = y_train[train].std(0)
+        scale = np.where(scale > 0, scale, 1.0).astype(np.float32)
     return Dataset(
-        name=info.name, task=info.task,
+        name=info.name, task=info.task, y_shift=shift, y_scale=scale,
         x_train=xs[0], y_train=np.ascontiguousarray(y_train[train]),
         x_val=xs[1], y_val=np.ascontiguousarray(y_train[val]),
         x_test=xs[2], y_test=np.ascontiguousarray(y_test[test]),

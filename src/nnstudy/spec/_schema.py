@@ -26,7 +26,7 @@ REGRESSION_METRICS = ("train_loss", "train_mse", "train_rmse", "val_loss", "val_
                       "test_loss", "test_mse", "test_rmse", "train_time_s", "epochs_run")
 
 
-OPTIONAL_DATA_KEYS = ("countries", "lags", "horizon", "features", "pca", "encoding", "frequencies")  # unset: left out
+OPTIONAL_DATA_KEYS = ("countries", "lags", "horizon", "features", "pca", "encoding", "frequencies", "normalize_target")  # unset: left out
 
 
 class Section(BaseModel):
@@ -53,6 +53,10 @@ class DataConfig(Section):
     validation: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.1
     train_size: Annotated[float, Field(gt=0.0)] = 1.0
     normalize: Literal["none", "standard", "minmax"] = "standard"
+    normalize_target: Literal["none", "standard"] | None = Field(None, description=(
+        "regression, torch and numpy engines: standard = the networks learn the targets shifted and scaled "
+        "to mean 0 and standard deviation 1 on the training split; every metric stays in the targets' own "
+        "units (default none)"))
     classes: list[int] = []
     split_seed: Annotated[int, Field(ge=0)] = 0
     n_samples: Annotated[int, Field(ge=10)] | None = None

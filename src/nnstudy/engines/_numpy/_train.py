@@ -69,7 +69,7 @@ def _train(trial: Trial, data: Dataset, on_epoch: OnEpoch) -> TrialResult:
             if norms is not None:
                 grad_sums += norms
         train_time += time.perf_counter() - t0
-        metrics = evaluate(net, loss, splits, data.task == "regression")
+        metrics = evaluate(net, loss, splits, data.task == "regression", data.y_scale)
         metrics |= {f"grad_norm/{name}": float(g) / len(range(0, steps, every))
                     for name, g in zip(net.linear_names, grad_sums)}
         metrics["lr"] = float(lr_at(epoch))
@@ -97,12 +97,15 @@ def as_arrays(data: Dataset, dtype) -> Splits:
         x = np.ascontiguousarray(getattr(data, f"x_{name}").reshape(len(getattr(data, f"x_{name}")), -1),
                                  dtype=dtype)
         y = getattr(data, f"y_{name}")
-        out[name] = (x, np.asarray(y, dtype) if regression else np.asarray(y, np.int64))
+        out[name] = (x, np.asarray(data.scaled_targets(y), dtype) if regression else np.asarray(y, np.int64))
     return out
 
 
-def evaluate(net: Network, loss: Loss, splits: Splits, regression: bool) -> dict[str, float]:
-    """Loss and accuracy (or MSE / RMSE) per split, in evaluation mode, summed in float64."""
+def evaluate(net: Network, loss: Loss, splits: Splits, regression: bool,
+             y_scale: np.ndarray | None = None) -> dict[str, float]:
+    """Loss and accuracy (or MSE / RMSE) per split, in evaluation mode, summed in float64. With standardized
+    targets (y_scale), squared errors are taken back to the targets' units."""
+    var = None if y_scale is None else np.asarray(y_scale, np.float64) ** 2
     out: dict[str, float] = {}
     for name, (x, y) in splits.items():
         n = len(x)
@@ -112,7 +115,11 @@ def evaluate(net: Network, loss: Loss, splits: Splits, regression: bool) -> dict
         for start in range(0, n, EVAL_CHUNK):
             xb, yb = x[start:start + EVAL_CHUNK], y[start:start + EVAL_CHUNK]
             pred = net.forward(xb, train=False)
-            loss_sum += loss.total(pred, yb)
+            if var is not None:
+                d = np.asarray(pred, np.float64) - yb
+                loss_sum += float((d * d * var).sum() / d.shape[1])
+            else:
+                loss_sum += loss.total(pred, yb)
             if not regression:
                 hits += int((loss.predict(pred) == yb).sum())
         mean = loss_sum / n

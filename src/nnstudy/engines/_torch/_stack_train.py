@@ -165,7 +165,7 @@ def evaluate_stacked(net: StackedMLP, dd: DeviceData, loss: str) -> dict[str, to
             pred = net.forward(xb, train=False)
             yk = yb.expand(k, *yb.shape)
             if dd.regression:
-                loss_sum += (pred - yk).square().sum((1, 2)).double() / yb.shape[1]
+                loss_sum += dd.squared_error(pred, yk)
             else:
                 loss_sum += trial_losses(pred, yk, loss, reduction="sum").double()
                 guess = (pred[..., 0] > 0).long() if loss == "binary" else pred.argmax(2)

@@ -16,6 +16,7 @@ EVAL_CHUNK = 8192
 class DeviceData:
     splits: dict[str, tuple[torch.Tensor, torch.Tensor]]  # name -> (x (n, d), y (n,) long | (n, k))
     regression: bool
+    y_var: torch.Tensor | None = None  # (k,) variances of standardized targets: squared errors back to units
 
     @classmethod
     def from_dataset(cls, data: Dataset, device: torch.device, dtype: torch.dtype) -> "DeviceData":
@@ -23,10 +24,21 @@ class DeviceData:
         splits = {}
         for name in ("train", "val", "test"):
             x = torch.as_tensor(getattr(data, f"x_{name}"), dtype=dtype, device=device).flatten(1)
-            y = torch.as_tensor(getattr(data, f"y_{name}"), device=device)
-            y = y.to(dtype) if regression else y.long()
+            y = getattr(data, f"y_{name}")
+            y = torch.as_tensor(data.scaled_targets(y), dtype=dtype, device=device) if regression else \
+                torch.as_tensor(y, device=device).long()
             splits[name] = (x, y)
-        return cls(splits, regression)
+        y_var = None
+        if regression and data.y_scale is not None:
+            y_var = torch.as_tensor(data.y_scale, dtype=torch.float64, device=device).square()
+        return cls(splits, regression, y_var)
+
+    def squared_error(self, pred: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Sum over the last two dims (rows, outputs) of the squared error in the targets' units, / outputs."""
+        err = (pred - y).square().double()
+        if self.y_var is not None:
+            err = err * self.y_var
+        return err.sum((-2, -1)) / y.shape[-1]
 
 
 def loss_fn(out: torch.Tensor, y: torch.Tensor, kind: str, reduction: str = "mean") -> torch.Tensor:
@@ -65,7 +77,7 @@ def evaluate(model: torch.nn.Module, dd: DeviceData, loss: str) -> dict[str, tor
             xb, yb = x[start:start + chunk], y[start:start + chunk]
             pred = model(xb)
             if dd.regression:
-                loss_sum += F.mse_loss(pred, yb, reduction="sum").double() / yb.shape[1]
+                loss_sum += dd.squared_error(pred, yb)
             else:
                 loss_sum += loss_fn(pred, yb, loss, reduction="sum").double()
                 hits += (predict(pred, loss) == yb).sum()
