@@ -427,3 +427,16 @@ def test_gradient_layers_sort_from_the_input_side():
     assert grad_layers(hist) == ["grad_norm/G.net.2", "grad_norm/G.net.10", "grad_norm/encoder.1",
                                  "grad_norm/encoder.3", "grad_norm/hidden2", "grad_norm/hidden10",
                                  "grad_norm/D.net.0", "grad_norm/decoder.0", "grad_norm/output"]
+
+
+def test_a_regression_loss_is_not_drawn_twice():
+    from nnstudy.report._figures import _second_panel_metric
+
+    rows = [("t", e, m, v) for e in (1, 2) for m, v in (("train_loss", 1 / e), ("train_mse", 1 / e),
+                                                        ("val_loss", 2 / e), ("val_mse", 2 / e))]
+    hist = pd.DataFrame(rows, columns=["trial_id", "epoch", "metric", "value"])
+    assert _second_panel_metric(hist) is None  # the MSE is the loss: one panel
+    hist.loc[hist.metric == "val_mse", "value"] *= 0.5  # e.g. a loss with a penalty: both panels
+    assert _second_panel_metric(hist) == "mse"
+    hist["metric"] = hist["metric"].str.replace("mse", "accuracy")
+    assert _second_panel_metric(hist) == "accuracy"

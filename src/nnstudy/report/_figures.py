@@ -126,8 +126,18 @@ def _second_panel_metric(hist: pd.DataFrame) -> str | None:
     names = set(hist["metric"].astype(str))
     for base in ("accuracy", "mse", "rmse"):
         if f"train_{base}" in names or f"val_{base}" in names:
-            return base
+            return None if base == "mse" and _same_as_loss(hist, base) else base
     return None
+
+
+def _same_as_loss(hist: pd.DataFrame, base: str) -> bool:
+    """True when the metric is the loss itself (the MSE of a regression): a second panel would repeat it."""
+    for split in ("train", "val"):
+        a = hist[hist["metric"] == f"{split}_loss"].set_index(["trial_id", "epoch"])["value"]
+        b = hist[hist["metric"] == f"{split}_{base}"].set_index(["trial_id", "epoch"])["value"]
+        if len(b) and not (len(a) == len(b) and np.allclose(a.sort_index(), b.sort_index(), equal_nan=True)):
+            return False
+    return True
 
 
 def learning_curves(a: Analysis, path: Path) -> str | None:
