@@ -44,6 +44,21 @@ def test_register_is_idempotent_and_adds_only_new_trials(any_store):
     assert {s["name"]: s["total"] for s in store.studies()} == {"s": 5, "other": 2}
 
 
+def test_a_trial_kept_under_a_new_sweep_takes_its_swept_values(any_store):
+    """Sweeping a key at the value the trials already had: same trial ids, results kept, new columns filled."""
+    store = Store(any_store)
+    ts = register(store, 2)
+    store.claim("s", "t000")
+    store.finish("s", "t000", "done", {"test_accuracy": 0.75}, [], {}, None)
+    for t in ts:
+        t.point["train.epochs"] = 2
+    store.register("s", "a study", SPEC, "source", "classification", ["test_accuracy"], ["train.lr", "train.epochs"],
+                   ts, {"device": "cpu"})
+    snap = store.snapshot("s")
+    assert list(snap.trials["train.epochs"]) == [2, 2] and list(snap.trials.status) == ["done", "pending"]
+    assert snap.trials.loc[snap.trials.trial_id == "t000", "test_accuracy"].item() == 0.75
+
+
 def test_a_search_counts_the_configurations_not_yet_proposed_as_pending(tmp_path):
     store = Store(tmp_path)
     spec = {"study": {"name": "s"}, "trials": {"seeds": 2},

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 import pandas as pd
-from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy import and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
@@ -64,7 +64,8 @@ class Store:
     @resilient
     def register(self, name: str, description: str, spec: dict, source: str, task: str, metrics: list[str],
                  swept: list[str], trials: list, environment: dict[str, str]) -> None:
-        """Upsert the study and add its trials that the store does not hold yet, in one transaction."""
+        """Upsert the study and add its trials that the store does not hold yet, in one transaction. A trial
+        the store holds keeps its results; its swept values follow the study's current sweep."""
         stamp = now()
         values = dict(description=description, spec_json=json.dumps(spec), source=source, task=task,
                       metrics_json=json.dumps(metrics), swept_keys_json=json.dumps(swept),
@@ -76,12 +77,18 @@ class Store:
                 sid = c.execute(insert(s.studies).values(name=name, created_at=stamp, **values)).inserted_primary_key[0]
             else:
                 c.execute(update(s.studies).where(s.studies.c.id == sid).values(**values))
-            known = set(c.execute(select(s.trials.c.trial_id).where(s.trials.c.study_id == sid)).scalars())
+            known = dict(c.execute(select(s.trials.c.trial_id, s.trials.c.point_json)
+                                   .where(s.trials.c.study_id == sid)).all())
             rows = [dict(study_id=sid, trial_id=t.trial_id, seed=t.seed, config_json=json.dumps(t.config),
                          point_json=json.dumps(t.point), status="pending") for t in trials
                     if t.trial_id not in known]
             if rows:
                 c.execute(insert(s.trials), rows)
+            moved = [dict(tid=t.trial_id, point=json.dumps(t.point)) for t in trials
+                     if t.trial_id in known and known[t.trial_id] != json.dumps(t.point)]
+            if moved:  # the same trial under another sweep (a key newly swept at the value it had)
+                c.execute(update(s.trials).where(s.trials.c.study_id == sid, s.trials.c.trial_id == bindparam("tid"))
+                          .values(point_json=bindparam("point")), moved)
 
     @resilient
     def todo(self, name: str) -> tuple[list[str], list[str]]:
