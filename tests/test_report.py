@@ -440,3 +440,34 @@ def test_a_regression_loss_is_not_drawn_twice():
     assert _second_panel_metric(hist) == "mse"
     hist["metric"] = hist["metric"].str.replace("mse", "accuracy")
     assert _second_panel_metric(hist) == "accuracy"
+
+
+def test_colour_first_layer_weights_are_drawn_as_colour_images():
+    from nnstudy.report._figures import FigureSink, first_layer_weights
+    from nnstudy.report._stats import analyze
+
+    w = np.random.default_rng(0).standard_normal((4, 3, 8, 8)).astype(np.float16)  # 4 units on 8x8 RGB
+    buf = io.BytesIO()
+    np.savez(buf, w=w, labels=np.array([f"unit {i}" for i in range(4)]), total_units=np.array(4))
+    rows = [{"trial_id": "t0", "seed": 0, "status": "done", "error": None, "train.lr": 0.1, "test_accuracy": 0.5}]
+    snap = StudySnapshot(name="rgb", description="", spec={"study": {"name": "rgb"}}, source="",
+                         task="classification", metrics=["test_accuracy"], swept_keys=["train.lr"],
+                         trials=pd.DataFrame(rows), history=pd.DataFrame(columns=["trial_id", "epoch", "metric", "value"]),
+                         artifacts=[Artifact("t0", "first_layer_weights.npz", buf.getvalue())], environment={},
+                         created_at="2024-05-01T09:59:00", updated_at="2024-05-01T10:05:00")
+    sink = FigureSink()
+    caption = first_layer_weights(analyze(snap), sink)
+    images = [ax.images[0].get_array() for ax in sink.figure.axes if ax.images]
+    assert len(images) == 4 and all(img.shape == (8, 8, 3) for img in images)
+    assert all(float(img.min()) == 0.0 and float(img.max()) == 1.0 for img in images)  # each unit scaled
+    assert "colour images" in caption
+
+
+def test_a_key_another_grid_sets_is_left_out_of_a_label():
+    from types import SimpleNamespace
+
+    from nnstudy.report._figures import _label
+
+    a = SimpleNamespace(keys=["model.kind", "data.pca"], labels=["x", "y"],
+                        configs=[{"model.kind": "mlp", "data.pca": None}, {"model.kind": "mlp", "data.pca": 50}])
+    assert _label(a, 0) == "model.kind=mlp" and _label(a, 1) == "model.kind=mlp, data.pca=50"

@@ -77,7 +77,8 @@ def _wrap(s: str, width: int = 38) -> str:
 
 def _label(a: Analysis, i: int, width: int = 38) -> str:
     """Configuration label wrapped between 'key=value' items, never inside a value."""
-    items = [f"{k}={value_text(a.configs[i][k])}" for k in a.keys] or [a.labels[i]]
+    items = [f"{k}={value_text(a.configs[i][k])}" for k in a.keys
+             if value_text(a.configs[i][k]) != ""] or [a.labels[i]]  # a key another [[sweep]] grid sets: left out
     lines, cur = [], ""
     for it in items:
         if cur and len(cur) + 2 + len(it) > width:
@@ -438,7 +439,11 @@ def first_layer_weights(a: Analysis, path: Path) -> str | None:
     i, row = picks[0]
     d = weights[row["trial_id"]]
     w, labels = np.asarray(d["w"], dtype=float), [str(x) for x in d["labels"]]
-    if w.ndim == 4:  # (units, channels, h, w): show channels side by side
+    rgb = w.ndim == 4 and w.shape[1] == 3
+    if rgb:  # (units, 3, h, w): each unit as a colour image, its weights scaled to [0, 1]
+        lo = w.min(axis=(1, 2, 3), keepdims=True)
+        w = np.moveaxis((w - lo) / np.maximum(w.max(axis=(1, 2, 3), keepdims=True) - lo, 1e-12), 1, -1)
+    elif w.ndim == 4:  # (units, channels, h, w): show channels side by side
         w = np.concatenate(list(np.moveaxis(w, 1, 0)), axis=2)
     cols = int(np.ceil(np.sqrt(len(w))))
     rows = -(-len(w) // cols)
@@ -446,7 +451,10 @@ def first_layer_weights(a: Analysis, path: Path) -> str | None:
     axes = fig.subplots(rows, cols, squeeze=False)
     for ax, tile, label in zip(axes.flat, w, labels):
         lim = float(np.abs(tile).max()) or 1.0
-        ax.imshow(tile, cmap="RdBu_r", vmin=-lim, vmax=lim, interpolation="nearest")
+        if rgb:
+            ax.imshow(tile, interpolation="nearest")
+        else:
+            ax.imshow(tile, cmap="RdBu_r", vmin=-lim, vmax=lim, interpolation="nearest")
         ax.set_title(label, fontsize=7)
     for ax in axes.flat:
         ax.set_axis_off()
@@ -455,9 +463,10 @@ def first_layer_weights(a: Analysis, path: Path) -> str | None:
     _save(fig, path)
     total = int(d["total_units"]) if "total_units" in d else len(w)
     shown = f"the first {len(w)} of {total} units" if total > len(w) else f"all {total} units"
-    return (f"Weights of the first layer of the best configuration ({a.labels[i]}, seed {row['seed']}) "
-            f"as images, {shown}: red weighs a pixel up, blue down (each tile scaled to its own largest "
-            f"weight). For a perceptron or logistic regression each tile is a class's template.")
+    how = ("colour images (each tile's weights scaled to [0, 1]: bright where a unit weighs that colour up)"
+           if rgb else "images: red weighs a pixel up, blue down (each tile scaled to its own largest weight)")
+    return (f"Weights of the first layer of the best configuration ({a.labels[i]}, seed {row['seed']}), "
+            f"{shown}, as {how}. For a perceptron or logistic regression each tile is a class's template.")
 
 
 # ---------------------------------------------------------------- all figures
