@@ -146,6 +146,15 @@ def test_plan_groups_by_program_and_leaves_the_rest_alone():
     assert max(len(s) for s in stacks) == 64
 
 
+def test_on_the_cpu_only_equal_budgets_stack():
+    _, trials = trials_of({"optimizer": "sgd"}, sweep={"train.epochs": [2, 3], "train.lr": [0.1, 0.01]})
+    cpu, _ = plan(trials, "on", "cpu")
+    assert sorted(len(s) for s in cpu) == [4, 4]
+    assert all(len({t.config["train"]["epochs"] for t in s}) == 1 for s in cpu)
+    gpu, _ = plan(trials, "on", "cuda")  # a GPU stack costs its longest budget, whatever its size
+    assert [len(s) for s in gpu] == [8]
+
+
 def test_cli_stack_on_stores_what_stack_off_stores(tmp_path, monkeypatch):
     from nnstudy.cli import main
 

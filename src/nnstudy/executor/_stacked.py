@@ -22,10 +22,12 @@ STACK_MODES = ("auto", "on", "off")
 
 def plan(todo: list[Trial], mode: str, device: str, parts: int = 1) -> tuple[list[list[Trial]], list[Trial]]:
     """(stacks, singles). auto stacks on CUDA only; on stacks wherever two trials share a program.
-    parts: split each group into at least that many stacks where it has the trials (one per Ray GPU)."""
+    parts: split each group into at least that many stacks where it has the trials (one per Ray GPU).
+    On the CPU a stack costs about its trials x its longest budget, so trials stack there only with
+    trials of the same number of epochs; on a GPU a stack costs its longest budget whatever its size."""
     if mode == "off" or (mode == "auto" and not device.startswith("cuda")):
         return [], list(todo)
-    groups: dict[tuple[str, object], list[Trial]] = defaultdict(list)
+    groups: dict[tuple[str, object, int | None], list[Trial]] = defaultdict(list)
     singles: list[Trial] = []
     for trial in todo:
         engine = get_engine(trial.config["train"]["engine"])
@@ -33,9 +35,10 @@ def plan(todo: list[Trial], mode: str, device: str, parts: int = 1) -> tuple[lis
         if key is None:
             singles.append(trial)
         else:
-            groups[(engine.name, key)].append(trial)
+            epochs = None if device.startswith("cuda") else trial.config["train"]["epochs"]
+            groups[(engine.name, key, epochs)].append(trial)
     stacks = []
-    for (name, _), members in groups.items():
+    for (name, _, _), members in groups.items():
         if len(members) < 2:
             singles += members
             continue
