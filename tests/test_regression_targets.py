@@ -77,12 +77,34 @@ def test_an_mlp_learns_el_nino_only_with_standardized_targets(tmp_path):
     assert results.loc["standard", "test_mse_mean"] < 0.4 * results.loc["none", "test_mse_mean"]
 
 
-@pytest.mark.parametrize("data, engine, message", [
-    ({"name": "moons"}, "torch", "moons is a classification dataset"),
-    ({"name": "elnino"}, "classical", "the classical engine fits its own"),
+def test_a_classical_regressor_fits_z_scores_and_predicts_in_units():
+    """SVR's epsilon and C act on z-scores then: the same fit as scikit-learn's on hand-scaled targets."""
+    pytest.importorskip("statsmodels")
+    import io
+
+    from sklearn.svm import SVR
+
+    from nnstudy.engines import get_engine
+    from nnstudy.spec import expand
+
+    study = read_study({"study": {"name": "x"}, "data": {"name": "elnino", "lags": 6, "normalize_target": "standard"},
+                        "model": {"kind": "svr", "C": 0.4, "epsilon": 0.2}, "train": {"engine": "classical"}})[0]
+    data = load(study.data)
+    result = get_engine("classical").train(expand(study)[0], data, lambda *_: None, "cpu")
+    forecast = np.load(io.BytesIO(result.artifacts["forecast.npz"]))
+    z = (data.y_train[:, 0].astype(np.float64) - data.y_shift[0]) / data.y_scale[0]
+    theirs = SVR(C=0.4, epsilon=0.2).fit(data.x_train, z).predict(data.x_test) * data.y_scale[0] + data.y_shift[0]
+    np.testing.assert_allclose(forecast["pred"][:, 0], theirs, rtol=1e-5)
+    mse = float(((theirs - data.y_test[:, 0].astype(np.float64)) ** 2).mean())
+    assert result.final["test_mse"] == pytest.approx(mse, rel=1e-6)
+
+
+@pytest.mark.parametrize("data, model, message", [
+    ({"name": "moons"}, {}, "moons is a classification dataset"),
+    ({"name": "elnino"}, {"kind": "xgboost"}, "not to 'xgboost'"),
 ])
-def test_it_is_refused_where_it_does_not_apply(data, engine, message):
-    model = {"kind": "svr"} if engine == "classical" else {}
+def test_it_is_refused_where_it_does_not_apply(data, model, message):
+    engine = "classical" if model else "torch"
     with pytest.raises(StudyError, match=f"data.normalize_target: applies .*{message}"):
         read_study({"study": {"name": "x"}, "data": {**data, "normalize_target": "standard"}, "model": model,
                     "train": {"engine": engine}})

@@ -6,6 +6,7 @@ from ..errors import StudyError
 from ._schema import NUMPY_OPTIMIZERS, StudyFile
 
 LINEAR_CLASSIFIERS = ("perceptron", "logistic")
+SCALED_TARGET_KINDS = ("svr", "ard", "random_forest")  # classical regressors that take data.normalize_target
 
 
 def check_combination(study: StudyFile, label: str) -> None:
@@ -20,10 +21,11 @@ def check_combination(study: StudyFile, label: str) -> None:
     if model.kind in (*LINEAR_CLASSIFIERS, "given") and task != "classification":
         raise StudyError(f"{label}: model.kind: {model.kind!r} needs a classification dataset; "
                          f"{data.name} is a {task} dataset")
-    if data.normalize_target == "standard" and (task != "regression" or train.engine == "classical"):
-        why = f"{data.name} is a {task} dataset" if task != "regression" else "the classical engine fits its own"
-        raise StudyError(f"{label}: data.normalize_target: applies to regression on the torch and numpy "
-                         f"engines; {why}")
+    if data.normalize_target == "standard" and (task != "regression" or (
+            train.engine == "classical" and model.kind not in SCALED_TARGET_KINDS)):
+        why = f"{data.name} is a {task} dataset" if task != "regression" else f"not to {model.kind!r}"
+        raise StudyError(f"{label}: data.normalize_target: applies to regression with the torch and numpy "
+                         f"engines and the classical {', '.join(SCALED_TARGET_KINDS)}; {why}")
     if model.kind == "given":
         _check_given(study, label)
     check_study = getattr(model, "check_study", None)  # a kind's own rules on the data and training
