@@ -108,3 +108,24 @@ def test_it_is_refused_where_it_does_not_apply(data, model, message):
     with pytest.raises(StudyError, match=f"data.normalize_target: applies .*{message}"):
         read_study({"study": {"name": "x"}, "data": {**data, "normalize_target": "standard"}, "model": model,
                     "train": {"engine": engine}})
+
+
+def test_sklearn_mlp_learns_z_scores_epoch_by_epoch(tmp_path):
+    """partial_fit on z-scores, early stopping's copies of the wrapped model, metrics and forecast in units."""
+    pytest.importorskip("statsmodels")
+    import io
+
+    spec = {"study": {"name": "skl"}, "data": {"name": "elnino", "lags": 6},
+            "model": {"kind": "sklearn_mlp", "hidden": [32], "solver": "adam"},
+            "train": {"engine": "classical", "lr": 0.001, "epochs": 40, "batch_size": 16,
+                      "early_stopping": {"patience": 5}},
+            "sweep": {"data.normalize_target": ["standard", "none"]}, "report": {"metrics": ["test_mse"]}}
+    study = run(spec, store=tmp_path, workers=1)
+    results = study.results().set_index("data.normalize_target")
+    assert results.loc["standard", "test_mse_mean"] < 0.5 * results.loc["none", "test_mse_mean"]
+    trials = study.trials().set_index("data.normalize_target")
+    snap = study.snapshot()
+    art = next(a for a in snap.artifacts if a.name == "forecast.npz" and a.trial_id == trials.loc["standard", "trial_id"])
+    f = np.load(io.BytesIO(art.data))
+    mse = float(((f["pred"].astype(np.float64) - f["y"].astype(np.float64)) ** 2).mean())
+    assert trials.loc["standard", "test_mse"] == pytest.approx(mse, rel=1e-5)  # forecast in degrees, like the metric

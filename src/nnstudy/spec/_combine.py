@@ -6,7 +6,7 @@ from ..errors import StudyError
 from ._schema import NUMPY_OPTIMIZERS, StudyFile
 
 LINEAR_CLASSIFIERS = ("perceptron", "logistic")
-SCALED_TARGET_KINDS = ("svr", "ard", "random_forest")  # classical regressors that take data.normalize_target
+SCALED_TARGET_KINDS = ("svr", "ard", "random_forest", "sklearn_mlp")  # classical regressors that take data.normalize_target
 
 
 def check_combination(study: StudyFile, label: str) -> None:

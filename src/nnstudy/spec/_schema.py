@@ -54,7 +54,7 @@ class DataConfig(Section):
     train_size: Annotated[float, Field(gt=0.0)] = 1.0
     normalize: Literal["none", "standard", "minmax"] = "standard"
     normalize_target: Literal["none", "standard"] | None = Field(None, description=(
-        "regression (torch and numpy engines; classical svr, ard, random_forest): standard = the model "
+        "regression (torch and numpy engines; classical svr, ard, random_forest, sklearn_mlp): standard = the model "
         "learns the targets shifted and scaled to mean 0 and standard deviation 1 on the training split; "
         "every metric and prediction stays in the targets' own units (default none)"))
     classes: list[int] = []

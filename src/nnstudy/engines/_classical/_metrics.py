@@ -59,6 +59,41 @@ def _all_classes(proba: np.ndarray, seen, k: int) -> np.ndarray:
     return full
 
 
+class ScaledTargets:
+    """data.normalize_target: the regressor fits the training split's z-scores and predicts in the targets'
+    units; every other attribute (coef_, feature_importances_, ...) is the regressor's own."""
+
+    def __init__(self, regressor, shift: np.ndarray, scale: np.ndarray):
+        self.regressor, self.shift, self.scale = regressor, targets(shift[None]), targets(scale[None])
+
+    def _z(self, y: np.ndarray) -> np.ndarray:
+        return (np.asarray(y, np.float64) - self.shift) / self.scale
+
+    def fit(self, x: np.ndarray, y: np.ndarray) -> "ScaledTargets":
+        self.regressor.fit(x, self._z(y))
+        return self
+
+    def partial_fit(self, x: np.ndarray, y: np.ndarray, **kw) -> "ScaledTargets":
+        self.regressor.partial_fit(x, self._z(y), **kw)
+        return self
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return np.asarray(self.regressor.predict(x), np.float64) * self.scale + self.shift
+
+    def __getattr__(self, name: str):
+        regressor = self.__dict__.get("regressor")
+        if regressor is None:  # while copy.deepcopy builds a new one
+            raise AttributeError(name)
+        return getattr(regressor, name)
+
+
+def with_scaled_targets(model, data: Dataset):
+    """The model, wrapped in ScaledTargets when the data ask for standardized regression targets."""
+    if data.task != "regression" or data.y_scale is None:
+        return model
+    return ScaledTargets(model, data.y_shift.astype(np.float64), data.y_scale.astype(np.float64))
+
+
 class Snapshot:
     """``state_dict``/``load_state_dict`` over a fitted estimator, for early stopping's restore_best."""
 

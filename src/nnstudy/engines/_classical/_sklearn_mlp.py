@@ -11,7 +11,8 @@ import numpy as np
 from ...data._dataset import Dataset
 from ...spec import Trial
 from .._result import OnEpoch, TrialResult
-from ._metrics import Snapshot, epoch_log, one_row, regression_artifacts, supervised_metrics, targets
+from ._metrics import (Snapshot, epoch_log, one_row, regression_artifacts, supervised_metrics, targets,
+                       with_scaled_targets)
 
 
 def build(mc: dict, tc: dict, task: str, seed: int, n: int):
@@ -32,7 +33,7 @@ def train_trial(trial: Trial, data: Dataset, on_epoch: OnEpoch, device: str = "c
     mc, tc = trial.config["model"], trial.config["train"]
     classify = data.task == "classification"
     y = data.y_train if classify else targets(data.y_train)
-    model = build(mc, tc, data.task, trial.seed, len(data.x_train))
+    model = with_scaled_targets(build(mc, tc, data.task, trial.seed, len(data.x_train)), data)
     holder = {"model": model}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)

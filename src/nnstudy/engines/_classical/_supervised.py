@@ -10,7 +10,8 @@ import numpy as np
 from ...data._dataset import Dataset
 from ...spec import Trial
 from .._result import OnEpoch, TrialResult
-from ._metrics import input_names, npz, one_row, regression_artifacts, supervised_metrics, targets
+from ._metrics import (input_names, npz, one_row, regression_artifacts, supervised_metrics, targets,
+                       with_scaled_targets)
 
 
 def build(mc: dict[str, Any], task: str, seed: int, n_outputs: int):
@@ -63,30 +64,10 @@ class ScoresAsClasses:
         return np.hstack([1 - scores, scores]) if self.n_classes == 2 else scores
 
 
-class ScaledTargets:
-    """data.normalize_target: the regressor fits the training split's z-scores and predicts in the targets'
-    units; every other attribute (coef_, feature_importances_, ...) is the regressor's own."""
-
-    def __init__(self, regressor, shift: np.ndarray, scale: np.ndarray):
-        self.regressor, self.shift, self.scale = regressor, targets(shift[None]), targets(scale[None])
-
-    def fit(self, x: np.ndarray, y: np.ndarray) -> "ScaledTargets":
-        self.regressor.fit(x, (np.asarray(y, np.float64) - self.shift) / self.scale)
-        return self
-
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        return np.asarray(self.regressor.predict(x), np.float64) * self.scale + self.shift
-
-    def __getattr__(self, name: str):
-        return getattr(self.__dict__["regressor"], name)
-
-
 def train_trial(trial: Trial, data: Dataset, on_epoch: OnEpoch, device: str = "cpu") -> TrialResult:
     mc = trial.config["model"]
     y = data.y_train if data.task == "classification" else targets(data.y_train)
-    model = build(mc, data.task, trial.seed, data.n_outputs)
-    if data.task == "regression" and data.y_scale is not None:
-        model = ScaledTargets(model, data.y_shift.astype(np.float64), data.y_scale.astype(np.float64))
+    model = with_scaled_targets(build(mc, data.task, trial.seed, data.n_outputs), data)
     t0 = time.perf_counter()
     model.fit(data.x_train, y)
     train_time = time.perf_counter() - t0
