@@ -146,6 +146,27 @@ def test_plan_groups_by_program_and_leaves_the_rest_alone():
     assert max(len(s) for s in stacks) == 64
 
 
+def test_a_stack_that_runs_out_of_memory_is_halved_until_it_fits(monkeypatch):
+    from nnstudy.engines import TorchEngine
+    from nnstudy.executor._worker import run_stack
+
+    data, trials = trials_of({"optimizer": "sgd"}, sweep={"train.lr": [0.1, 0.05, 0.02]}, seeds=2)
+    sizes, splits = [], []
+    real = TorchEngine.train_group
+
+    def tight(self, group, *args, **kw):  # a device that holds at most 2 trials
+        sizes.append(len(group))
+        if len(group) > 2:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory")
+        return real(self, group, *args, **kw)
+
+    monkeypatch.setattr(TorchEngine, "train_group", tight)
+    got = run_stack(trials, "cpu", on_split=splits.append)
+    assert sizes == [6, 3, 1, 2, 3, 1, 2] and splits == [6, 3, 3]
+    alone = [train_trial(t, data, lambda e, m: None) for t in trials]
+    assert [r.final["val_loss"] for r, _ in got] == pytest.approx([a.final["val_loss"] for a in alone], rel=1e-9)
+
+
 def test_on_the_cpu_only_equal_budgets_stack():
     _, trials = trials_of({"optimizer": "sgd"}, sweep={"train.epochs": [2, 3], "train.lr": [0.1, 0.01]})
     cpu, _ = plan(trials, "on", "cpu")

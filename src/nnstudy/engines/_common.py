@@ -20,6 +20,13 @@ MAX_WEIGHT_TILES = 64
 GRAD_NORM_SAMPLES = 256  # weight-gradient norms on up to this many evenly spaced steps per epoch
 
 
+def grad_norm_steps(steps: int) -> tuple[int, int]:
+    """(every, measured): gradient norms are taken on every `every`-th step of an epoch of `steps`, which
+    measures `measured` steps (evenly spaced: cheap and unbiased); the epoch's value is their mean."""
+    every = max(1, steps // GRAD_NORM_SAMPLES)
+    return every, len(range(0, steps, every))
+
+
 @dataclass(frozen=True)
 class Head:
     n_out: int

@@ -56,29 +56,40 @@ def run_trial(trial: Trial, device: str, report: Any = None):
     except KeyboardInterrupt:
         raise
     except Exception as e:  # a trial's failure is data for the store, not a crash of the study
-        where = traceback.extract_tb(e.__traceback__)[-1]
-        return None, f"{type(e).__name__}: {e} ({os.path.basename(where.filename)}:{where.lineno})"
+        return None, one_line(e)
 
 
-def run_stack(trials: list[Trial], device: str) -> list[tuple[Any, str | None]]:
-    """Trains `trials` as one stacked program (engine.train_group), in a worker without a driver at hand:
-    a stack that runs out of device memory is split in half here. One (TrialResult | None, error) each."""
+def run_stack(trials: list[Trial], device: str, on_epoch: Any = None, on_split: Any = None
+              ) -> list[tuple[Any, str | None]]:
+    """Trains `trials` as one stacked program (engine.train_group); one (TrialResult | None, error) each.
+    A stack that runs out of device memory is split in half here (``on_split(size)`` is told) and each half
+    tried again. on_epoch(trial_id, epoch, metrics) as engine.train_group calls it."""
     import torch
 
     from ..engines import get_engine
-    from ._stacked import one_line
 
     try:
         engine = get_engine(trials[0].config["train"]["engine"])
-        results = engine.train_group(trials, load_data(trials[0].config["data"]), lambda *_: None, device)
+        results = engine.train_group(trials, load_data(trials[0].config["data"]), on_epoch or (lambda *_: None),
+                                     device)
         return [(r, None) for r in results]
     except torch.cuda.OutOfMemoryError as e:
         torch.cuda.empty_cache()
         if len(trials) == 1:
             return [(None, one_line(e))]
+        if on_split is not None:
+            on_split(len(trials))
         half = len(trials) // 2
-        return run_stack(trials[:half], device) + run_stack(trials[half:], device)
+        return (run_stack(trials[:half], device, on_epoch, on_split)
+                + run_stack(trials[half:], device, on_epoch, on_split))
     except KeyboardInterrupt:
         raise
     except Exception as e:  # the stack's failure is recorded for each of its trials
         return [(None, one_line(e))] * len(trials)
+
+
+def one_line(e: BaseException) -> str:
+    """An exception as one line: its type, the first line of its message, where it was raised."""
+    where = traceback.extract_tb(e.__traceback__)[-1] if e.__traceback__ else None
+    at = f" ({os.path.basename(where.filename)}:{where.lineno})" if where else ""
+    return f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}{at}"

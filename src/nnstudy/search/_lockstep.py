@@ -22,7 +22,8 @@ import optuna
 import torch
 
 from ..executor._driver import Driver, RunSummary
-from ..executor._stacked import one_line, plan
+from ..executor._stacked import plan
+from ..executor._worker import one_line
 from ..spec import Trial
 
 COORDINATOR = "coordinator"

@@ -14,7 +14,7 @@ from threadpoolctl import threadpool_limits
 
 from ...data._dataset import Dataset
 from ...spec import Trial
-from .._common import (GRAD_NORM_SAMPLES, EpochLog, batch_plan, boundary_artifact, boundary_grid,
+from .._common import (EpochLog, batch_plan, boundary_artifact, boundary_grid, grad_norm_steps,
                        first_layer_artifact, head_of)
 from .._result import OnEpoch, TrialResult
 from ._losses import Loss, make_loss
@@ -51,7 +51,7 @@ def _train(trial: Trial, data: Dataset, on_epoch: OnEpoch) -> TrialResult:
     lr_at = lr_schedule(tc)
     step = make_step(Objective(net, loss, tc["l1"], tc["l2"]),
                      make_optimizer(tc, lambda count: lr_at(count // steps)), tc["grad_noise"], noise)
-    every = max(1, steps // GRAD_NORM_SAMPLES)
+    every, measured = grad_norm_steps(steps)
     xb_buf = np.empty((batch, x_train.shape[1]), dtype)  # (B, d)
     yb_buf = np.empty((batch, *y_train.shape[1:]), y_train.dtype)
 
@@ -70,7 +70,7 @@ def _train(trial: Trial, data: Dataset, on_epoch: OnEpoch) -> TrialResult:
                 grad_sums += norms
         train_time += time.perf_counter() - t0
         metrics = evaluate(net, loss, splits, data.task == "regression", data.y_scale)
-        metrics |= {f"grad_norm/{name}": float(g) / len(range(0, steps, every))
+        metrics |= {f"grad_norm/{name}": float(g) / measured
                     for name, g in zip(net.linear_names, grad_sums)}
         metrics["lr"] = float(lr_at(epoch))
         if log.record(epoch, metrics, train_time, net):

@@ -11,7 +11,7 @@ import torch
 
 from ...data._dataset import Dataset
 from ...spec._models_generative import image_layout
-from .._common import GRAD_NORM_SAMPLES, _npz
+from .._common import _npz, grad_norm_steps
 from ._tensors import EVAL_CHUNK
 
 FD_DIMS = 32  # principal components of the training inputs the Fréchet distance is measured in
@@ -30,8 +30,7 @@ class GradMeter:
         named = [(n, p) for n, p in module.named_parameters() if p.dim() >= 2 and p.requires_grad]
         self.names = [f"grad_norm/{prefix}{n.removesuffix('.weight')}" for n, _ in named]
         self.weights = [p for _, p in named]
-        self.every = max(1, steps // GRAD_NORM_SAMPLES)
-        self.count = len(range(0, steps, self.every))
+        self.every, self.count = grad_norm_steps(steps)
         self.sums: list[torch.Tensor] = []
 
     def reset(self) -> None:

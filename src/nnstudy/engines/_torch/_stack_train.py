@@ -16,7 +16,7 @@ import torch
 
 from ...data._dataset import Dataset
 from ...spec import Trial
-from .._common import GRAD_NORM_SAMPLES, EpochLog, batch_plan, head_of
+from .._common import EpochLog, batch_plan, grad_norm_steps, head_of
 from .._result import GroupOnEpoch, TrialResult
 from ._deep import uses_batch_norm
 from ._mlp import build_model
@@ -68,8 +68,7 @@ def train_group(trials: list[Trial], data: Dataset, on_epoch: GroupOnEpoch, devi
     views = [TrialView(net, i) for i in range(k)]
     batch, steps = batch_plan(n, tc0["batch_size"], "batch" if uses_batch_norm(mc) else "none")
     full = n // batch if steps * batch > n else steps  # steps with a whole batch; the rest is one short step
-    every = max(1, steps // GRAD_NORM_SAMPLES)
-    measured = len(range(0, steps, every))
+    every, measured = grad_norm_steps(steps)
     stepper = Stepper(net, opt, tcs, head.loss, x_train, y_train, [t.seed for t in trials], counter, batch, full,
                       steps, every, mode or ("graph" if dev.type == "cuda" else "eager"))
     epochs = [tc["epochs"] for tc in tcs]

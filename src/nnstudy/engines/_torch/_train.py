@@ -9,7 +9,7 @@ import torch
 
 from ...data._dataset import Dataset
 from ...spec import Trial
-from .._common import (GRAD_NORM_SAMPLES, EpochLog, batch_plan, boundary_artifact, boundary_grid,
+from .._common import (EpochLog, batch_plan, boundary_artifact, boundary_grid, grad_norm_steps,
                        first_layer_artifact, head_of)
 from .._result import OnEpoch, TrialResult
 from . import _rng
@@ -42,7 +42,7 @@ def train_trial(trial: Trial, data: Dataset, on_epoch: OnEpoch, device: str = "c
     batch, steps = batch_plan(n, tc["batch_size"], "batch" if uses_batch_norm(mc) else "none")
     augment = make_augment(trial.config["data"].get("augment", []), data.input_shape, gen)
     linears = model.linears()
-    every = max(1, steps // GRAD_NORM_SAMPLES)  # gradient norms on evenly spaced steps: cheap and unbiased
+    every, measured = grad_norm_steps(steps)
     step = make_step(model, opt, linears, tc, head.loss, trial.seed, counter)
 
     train_time = 0.0
@@ -63,7 +63,7 @@ def train_trial(trial: Trial, data: Dataset, on_epoch: OnEpoch, device: str = "c
         if dev.type == "cuda":
             torch.cuda.synchronize(dev)
         train_time += time.perf_counter() - t0
-        metrics = _epoch_metrics(model, dd, head.loss, torch.stack(grad_sums) / len(range(0, steps, every)),
+        metrics = _epoch_metrics(model, dd, head.loss, torch.stack(grad_sums) / measured,
                                  opt, linears=model.linear_names)
         if log.record(epoch, metrics, train_time, model):
             break
