@@ -3,6 +3,8 @@ address in one line, Ctrl-C that cancels the tasks and hands their trials back."
 
 import importlib.util
 import signal
+import subprocess
+import sys
 import time
 
 import pandas as pd
@@ -111,3 +113,59 @@ def test_ctrl_c_cancels_ray_tasks_and_hands_their_trials_back(ray_address, pg_ur
     assert left == []
     code, out = driver("run", study, "--executor", "ray", "--address", ray_address, "--store", pg_url, cwd=tmp_path)
     assert code == 0 and len(finished(pg_url)) == TRIALS, out
+
+
+LONG = TINY.replace('name = "tiny"', 'name = "long"').replace("epochs = 2", "epochs = 100000").replace("seeds = 2",
+                                                                                                          "seeds = 1")
+SHARED_DRIVER = """
+import sys, time, ray, nnstudy
+ray.init(address=sys.argv[1], log_to_driver=False)
+try:
+    nnstudy.run(sys.argv[2], store=sys.argv[3], executor="ray")
+except KeyboardInterrupt:
+    print("caught", flush=True)
+    time.sleep(30)  # the connection stays open: only a cancel can end the task
+"""
+
+
+def until_training(proc, timeout: float = 120) -> None:
+    deadline = time.time() + timeout
+    while not trial_workers():
+        assert proc.poll() is None and time.time() < deadline, proc.communicate()[0]
+        time.sleep(0.1)
+
+
+def gone_within(seconds: float) -> bool:
+    deadline = time.time() + seconds
+    while trial_workers():
+        if time.time() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["own connection", "caller's connection"])
+def test_ctrl_c_ends_a_long_ray_task_at_once(shared, ray_address, tmp_path):
+    """A trial of 100,000 epochs (hours) is training when Ctrl-C comes: its worker is gone within seconds, by the
+    end of nnstudy's own Ray connection, or by a cancel on a connection a notebook made (still open)."""
+    study = tmp_path / "long.toml"
+    study.write_text(LONG)
+    store = tmp_path / "runs"
+    if shared:
+        proc = subprocess.Popen([sys.executable, "-c", SHARED_DRIVER, ray_address, str(study), str(store)],
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    else:
+        proc = nnstudy_proc("run", study, "--executor", "ray", "--address", ray_address, "--store", store,
+                            cwd=tmp_path)
+    try:
+        until_training(proc)
+        proc.send_signal(signal.SIGINT)
+        if not shared:
+            out = proc.communicate(timeout=60)[0]
+            assert proc.returncode == 130 and "interrupted" in out, out
+        assert gone_within(10), "the trial's Ray worker still trains 10 s after Ctrl-C"
+        assert shared == (proc.poll() is None)  # a notebook's driver is still connected
+        assert [v[0] for v in trial_rows(str(store)).values()] == ["pending"]
+    finally:
+        proc.kill()
+        proc.wait()

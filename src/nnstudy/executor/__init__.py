@@ -23,10 +23,10 @@ def connect(kind: str, address: str | None = None, workers: int | None = None) -
         yield LocalExecutor
     elif kind == "ray":
         from ._cluster import ray_cluster
-        from ._ray import RayExecutor
+        from ._ray import RayExecutor, SharedRayExecutor
 
-        with ray_cluster(address, workers):
-            yield RayExecutor
+        with ray_cluster(address, workers) as owned:
+            yield RayExecutor if owned else SharedRayExecutor
     else:
         raise StudyError(f"--executor {kind!r}: choose one of {', '.join(EXECUTORS)}")
 

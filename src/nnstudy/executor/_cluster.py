@@ -20,12 +20,13 @@ def import_ray():
 
 
 @contextmanager
-def ray_cluster(address: str | None, workers: int | None) -> Iterator[None]:
-    """Connected to Ray inside the block. Without an address, a local Ray with `workers` CPUs (default: all)."""
+def ray_cluster(address: str | None, workers: int | None) -> Iterator[bool]:
+    """Connected to Ray inside the block. Without an address, a local Ray with `workers` CPUs (default: all).
+    Yields whether the connection is this block's own (it ends with the block, and the driver's tasks with it)."""
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # Ray would otherwise report usage over the network
     ray = import_ray()
     if ray.is_initialized():  # a notebook or a script connected already: use its cluster, leave it running
-        yield
+        yield False
         return
     options = dict(logging_level=logging.WARNING, log_to_driver=False)
     # Ray announces its token authentication on every start; nnstudy's users need not read it each time
@@ -41,7 +42,7 @@ def ray_cluster(address: str | None, workers: int | None) -> Iterator[None]:
         where = "start a local Ray" if address is None else f"--address {address}: cannot reach a Ray cluster there"
         raise StudyError(f"{where} ({' '.join(str(e).split())[:200]})") from None
     try:
-        yield
+        yield True
     finally:
         ray.shutdown()
 

@@ -1,7 +1,8 @@
 """Ray executor: each trial, or each stack of trials that share a program (``--stack``, executor/_stacked.py),
 is a Ray task with its resources; outcomes stream back to this driver as they finish, and the driver alone
 writes the store. A task whose worker dies is run again by Ray, at most MAX_RETRIES times, then stored as
-failed. Ctrl-C cancels the tasks and hands their trials back."""
+failed. Ctrl-C hands the trials back and ends the tasks: by ending the Ray connection nnstudy made (a
+driver's tasks die with it), or, on a connection the caller made, by cancelling them."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ def nnstudy_stack(trials: list[Trial], device: str):
 
 class RayExecutor(Driver):
     max_retries = MAX_RETRIES
+    cancels = False  # ray.cancel can abort the driver when a task finishes at that moment (a race in Ray's core)
 
     def run(self, trials: list[Trial], first_data=None) -> RunSummary:
         ray = import_ray()
@@ -69,10 +71,12 @@ class RayExecutor(Driver):
                 if stop:
                     pending.clear()
         except BaseException as e:  # Ctrl-C hands the running trials back; a lost store leaves them to a re-run
-            for ref in running:
-                ray.cancel(ref, force=True)
             if isinstance(e, KeyboardInterrupt):
                 self.hand_back(todo)
+            if self.cancels:
+                unfinished = ray.wait(list(running), num_returns=len(running), timeout=0)[1] if running else []
+                for ref in unfinished:
+                    ray.cancel(ref, force=True)
             raise
 
     def _outcome(self, ray, ref, n: int) -> list[tuple]:
@@ -83,3 +87,9 @@ class RayExecutor(Driver):
         except ray.exceptions.RayError as e:
             reason = " ".join(str(e).split())[:300]
             return [(None, f"worker lost ({self.max_retries} retries used): {type(e).__name__}: {reason}")] * n
+
+
+class SharedRayExecutor(RayExecutor):
+    """On a Ray connection the caller made (a notebook's): ending it is not nnstudy's to do, so Ctrl-C cancels
+    the unfinished tasks instead."""
+    cancels = True
