@@ -79,6 +79,22 @@ def test_study_with_inline_weights_scores_100_percent(tmp_path):
     assert trials.epochs_run[0] == 0
 
 
+def test_given_weights_read_the_inputs_after_an_encoding(tmp_path):
+    """A Fourier encoding makes 8 inputs 24 (x, sin, cos): a network with 24 input weights, zero on the
+    waves, is the sign solution; one with 8 is refused in one line before anything is written."""
+    wide = sign_solution(D, A, B)
+    wide[0]["w"] = [row + [0.0] * 2 * D for row in wide[0]["w"]]
+    for layers, code in ((wide, 0), (sign_solution(D, A, B), 2)):
+        study = {"study": {"name": "interval"}, "data": data_cfg() | {"encoding": "fourier", "frequencies": [1.0]},
+                 "train": {"engine": "numpy"}, "model": {"kind": "given", "activation": "sign", "layers": layers}}
+        path = tmp_path / "interval.toml"
+        path.write_text(_toml(study))
+        store = tmp_path / f"runs{code}"
+        assert main(["run", str(path), "--store", str(store), "--workers", "1"]) == code
+    assert pd.read_csv(tmp_path / "runs0" / "interval" / "trials.csv").test_accuracy[0] == 1.0
+    assert not (tmp_path / "runs2").exists()
+
+
 @pytest.mark.parametrize("noise,perfect", [(0.03, True), (0.2, False)])
 def test_study_with_npz_weights_on_perturbed_inputs(tmp_path, noise, perfect):
     layers = relu_solution(D, A, B)

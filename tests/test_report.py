@@ -471,3 +471,18 @@ def test_a_key_another_grid_sets_is_left_out_of_a_label():
     a = SimpleNamespace(keys=["model.kind", "data.pca"], labels=["x", "y"],
                         configs=[{"model.kind": "mlp", "data.pca": None}, {"model.kind": "mlp", "data.pca": 50}])
     assert _label(a, 0) == "model.kind=mlp" and _label(a, 1) == "model.kind=mlp, data.pca=50"
+
+
+def test_conv_blocks_in_a_label_are_short_and_wrap_between_blocks():
+    from types import SimpleNamespace
+
+    from nnstudy.report._figures import _label
+
+    blocks = [{"channels": 32, "kernel": 7, "padding": "same", "pool": "max"},
+              {"channels": 64, "dilation": 2, "batch_norm": True, "pool": "global_avg", "dropout": 0.25},
+              {"channels": 8, "kernel": 1, "stride": 2, "pool": "avg", "pool_size": 3, "activation": "tanh"}]
+    a = SimpleNamespace(keys=["model.blocks", "train.lr"], labels=["x"], configs=[{"model.blocks": blocks,
+                                                                                  "train.lr": 0.01}])
+    assert _label(a, 0, width=200) == ("model.blocks=[32@k7 same max, 64@k3 d2 bn gap drop0.25, "
+                                       "8@k1 s2 tanh avg /3], train.lr=0.01")
+    assert _label(a, 0) == "model.blocks=[32@k7 same max,\n64@k3 d2 bn gap drop0.25,\n8@k1 s2 tanh avg /3], train.lr=0.01"

@@ -23,7 +23,7 @@ from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from ._format import format_mean_se, format_number, value_text
+from ._format import figure_text, format_mean_se, format_number, value_text
 from ._stats import Analysis, epoch_curve, grad_layers, higher_is_better, history_of
 
 DPI = 110
@@ -76,11 +76,12 @@ def _wrap(s: str, width: int = 38) -> str:
 
 
 def _label(a: Analysis, i: int, width: int = 38) -> str:
-    """Configuration label wrapped between 'key=value' items, never inside a value."""
-    items = [f"{k}={value_text(a.configs[i][k])}" for k in a.keys
+    """Configuration label wrapped between 'key=value' items, and inside a value only between a long list's items."""
+    items = [f"{k}={figure_text(a.configs[i][k])}" for k in a.keys
              if value_text(a.configs[i][k]) != ""] or [a.labels[i]]  # a key another [[sweep]] grid sets: left out
+    pieces = [p for it in items for p in (it.split(", ") if len(it) > width else [it])]  # a long list: by item
     lines, cur = [], ""
-    for it in items:
+    for it in pieces:
         if cur and len(cur) + 2 + len(it) > width:
             lines.append(cur + ",")
             cur = it

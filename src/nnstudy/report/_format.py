@@ -78,6 +78,29 @@ def value_text(v: Any) -> str:
     return str(k)
 
 
+_BLOCK_MARKS = {"stride": "s{}", "dilation": "d{}", "padding": "p{}", "batch_norm": "bn", "activation": "{}",
+                "pool": "{}", "pool_size": "/{}", "dropout": "drop{}"}
+_BLOCK_WORDS = {"same": "same", "global_avg": "gap"}
+
+
+def figure_text(v: Any) -> str:
+    """value_text, but a list of conv blocks as '[32@k7 same max, 64@k3 bn gap]' (channels@kernel, then the
+    keys set: stride, dilation, padding, bn, activation, pooling and its size, dropout) for figure labels."""
+    if isinstance(v, (list, tuple)) and v and all(isinstance(b, dict) and "channels" in b for b in v):
+        return "[" + ", ".join(_block_text(b) for b in v) + "]"
+    return value_text(v)
+
+
+def _block_text(block: dict) -> str:
+    marks = [f"{block['channels']}@k{block.get('kernel', 3)}"]
+    for key, mark in _BLOCK_MARKS.items():
+        v = block.get(key)
+        if v is not None and v is not False:
+            marks.append(_BLOCK_WORDS.get(v, mark.format(_scalar_text(v))) if isinstance(v, str | int | float)
+                         else mark)
+    return " ".join(marks)
+
+
 def config_label(values: dict[str, Any], keys: list[str] | None = None) -> str:
     """'train.lr=0.1, model.hidden=[200, 200]'; 'all trials' when there are no keys."""
     keys = list(values) if keys is None else keys
