@@ -2,7 +2,8 @@
 
 Ray swaps 127.0.0.1 for the machine's network address, so the nodes take 127.0.0.2 and 127.0.0.3 (still
 loopback). Each node is a foreground `ray start --block`, stopped with SIGTERM. The cluster has its own
-token (token authentication on) and temp dir, so it meets no other Ray on the machine.
+token (token authentication on) and temp dir, so it meets no other Ray on the machine, and each node its own
+nnstudy cache, as on separate machines.
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ class RayCluster:
         log = open(self.temp_dir / f"{name}.log", "w")
         cmd = [str(ray), "start", "--block", "--num-cpus=1", "--disable-usage-stats", "--object-store-memory=100000000",
                f"--dashboard-agent-listen-port={free_port()}", *args]
-        self.nodes.append(subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=os.environ | self.env))
+        cache = {"NNSTUDY_DATA": str(self.temp_dir / f"{name}-cache")}  # each node a machine of its own
+        self.nodes.append(subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=os.environ | self.env | cache))
         deadline = time.time() + 90
         while "Ray runtime started" not in (self.temp_dir / f"{name}.log").read_text():
             if self.nodes[-1].poll() is not None or time.time() > deadline:

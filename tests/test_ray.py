@@ -169,3 +169,24 @@ def test_ctrl_c_ends_a_long_ray_task_at_once(shared, ray_address, tmp_path):
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_a_linear_probe_on_ray_gets_its_source_weights_from_the_driver(ray_address, tmp_path, monkeypatch):
+    """The source network's weights are in the driver's store and cache only (each test node has a cache of
+    its own): the probe trials are sent them, and store what the local executor stores."""
+    monkeypatch.setenv("NNSTUDY_DATA", str(tmp_path / "driver-cache"))
+    source = tmp_path / "src.toml"
+    source.write_text(TINY.replace('name = "tiny"', 'name = "src"').replace("epochs = 2", "epochs = 20\nsave_weights = true"))
+    probe = tmp_path / "probe.toml"
+    probe.write_text('[study]\nname = "probe"\n[data]\nname = "moons"\nn_samples = 200\n[model]\nkind = "linear_probe"\n'
+                     'source = "src"\n[train]\nengine = "classical"\n[sweep]\n"model.layer" = [1, -1]\n')
+    for store in ("ray", "local"):
+        assert main(["run", str(source), "--store", str(tmp_path / store), "--workers", "1"]) == 0
+    code, out = driver("run", probe, "--executor", "ray", "--address", ray_address, "--store", tmp_path / "ray",
+                       cwd=tmp_path)
+    assert code == 0 and out.count("done ") == 2, out
+    assert main(["run", str(probe), "--store", str(tmp_path / "local"), "--workers", "1"]) == 0
+    ray_rows, local_rows = (pd.read_csv(tmp_path / d / "probe" / "trials.csv").set_index("trial_id").sort_index()
+                            for d in ("ray", "local"))
+    assert set(ray_rows.status) == {"done"} and list(ray_rows.index) == list(local_rows.index)
+    pd.testing.assert_series_equal(ray_rows.test_accuracy, local_rows.test_accuracy)

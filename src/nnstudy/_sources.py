@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -72,12 +73,24 @@ def _best_weights(db, name: str, label: str) -> dict:
     if source["model"]["kind"] != "mlp" or source["train"]["engine"] != "torch":
         raise StudyError(f"{label}: model.source: study {name!r} trained a {source['model']['kind']!r} on the "
                          f"{source['train']['engine']} engine; a probe reads torch MLPs")
-    data = stored[tid]
+    sha = cache_weights(stored[tid])
+    return {"source_trial": tid, "source_sha256": sha, "source_model": source["model"]}
+
+
+def cache_weights(data: bytes) -> str:
+    """Writes a source's weights into this machine's cache (never half-written); returns their sha256."""
     sha = hashlib.sha256(data).hexdigest()
     path = weights_path(sha)
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".part")
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
         tmp.write_bytes(data)
         tmp.replace(path)
-    return {"source_trial": tid, "source_sha256": sha, "source_model": source["model"]}
+    return sha
+
+
+def source_files(trials: list[Trial]) -> dict[str, bytes]:
+    """The cached source weights the probes among `trials` read, by sha256: what a Ray worker on another
+    machine is sent along with them (the driver alone reads the store)."""
+    shas = {t.config["model"].get("source_sha256") for t in trials if t.config["model"]["kind"] == "linear_probe"}
+    return {sha: weights_path(sha).read_bytes() for sha in sorted(shas - {None})}

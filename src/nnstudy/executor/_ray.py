@@ -6,6 +6,7 @@ driver's tasks die with it), or, on a connection the caller made, by cancelling 
 
 from __future__ import annotations
 
+from .._sources import cache_weights, source_files
 from ..spec import Trial
 from . import _worker
 from ._cluster import import_ray
@@ -17,16 +18,23 @@ MAX_RETRIES = 2
 WAIT_S = 0.5  # how long one ray.wait blocks, so that Ctrl-C is seen between waits
 
 
-def nnstudy_trial(trial: Trial, device: str):
-    """In a Ray worker process (named ray::nnstudy_trial): one thread; data cached across its trials."""
-    _worker.init_worker(None, 1)
+def nnstudy_trial(trial: Trial, device: str, files: dict[str, bytes]):
+    """In a Ray worker process (named ray::nnstudy_trial): one thread; data cached across its trials. `files`:
+    the source weights a linear probe reads, put into this machine's cache."""
+    _start(files)
     return [_worker.run_trial(trial, device)]
 
 
-def nnstudy_stack(trials: list[Trial], device: str):
+def nnstudy_stack(trials: list[Trial], device: str, files: dict[str, bytes]):
     """In a Ray worker process (ray::nnstudy_stack): the trials trained as one stacked program."""
-    _worker.init_worker(None, 1)
+    _start(files)
     return _worker.run_stack(trials, device)
+
+
+def _start(files: dict[str, bytes]) -> None:
+    _worker.init_worker(None, 1)
+    for data in files.values():
+        cache_weights(data)
 
 
 class RayExecutor(Driver):
@@ -59,8 +67,8 @@ class RayExecutor(Driver):
                 while pending and len(running) < slots and not stop:
                     job = [t for t in pending.pop(0) if self.claim(t, progress)]  # claimed right before submission
                     if job:
-                        task = tasks[len(job) > 1]
-                        running[task.remote(job if len(job) > 1 else job[0], self.device)] = job
+                        task, what = tasks[len(job) > 1], job if len(job) > 1 else job[0]
+                        running[task.remote(what, self.device, source_files(job))] = job
                 if not running:
                     break
                 ready, _ = ray.wait(list(running), num_returns=1, timeout=WAIT_S)
