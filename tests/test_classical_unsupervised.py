@@ -7,7 +7,7 @@ import torch
 from classical_helpers import figures, run
 from sklearn.datasets import load_digits
 
-from nnstudy.engines._classical._boltzmann import RBM, pseudo_ll
+from nnstudy.engines._classical._boltzmann import RBM, inpaint, pseudo_ll
 
 DIGITS = {"name": "digits", "train_size": 1000}
 
@@ -40,6 +40,34 @@ def test_pseudo_likelihood_is_exact_on_a_tiny_rbm():
         flipped[:, i] = 1 - flipped[:, i]
         expected += (-torch.nn.functional.softplus(free_energy(v) - free_energy(flipped))).mean()
     assert pseudo_ll(v, rbm.W, rbm.b, rbm.c) == pytest.approx(float(expected), abs=1e-5)
+
+
+def test_inpainting_estimates_the_exact_conditional_of_a_tiny_rbm():
+    """Two of six pixels hidden: the inpainted values approach P(pixel on | the four shown), computed by
+    summing the RBM's free energy over the four fillings; one Gibbs step's mean alone is far noisier."""
+    gen = torch.Generator().manual_seed(1)
+    rbm = RBM(6, 4, torch.full((6,), 0.5), gen)
+    rbm.W = 2 * torch.randn(6, 4, generator=gen, dtype=torch.float64)
+    rbm.b, rbm.c = rbm.b.double(), torch.randn(4, generator=gen, dtype=torch.float64)
+    x = torch.tensor([[1, 0, 1, 1, 0, 0], [0, 1, 0, 0, 1, 1]], dtype=torch.float64)
+    hidden = torch.tensor([False, False, False, False, True, True])
+
+    def free_energy(v):
+        return -(v @ rbm.b) - torch.nn.functional.softplus(v @ rbm.W + rbm.c).sum(-1)
+
+    fills = torch.tensor([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=torch.float64)
+    exact = []
+    for row in x:
+        v = row.repeat(4, 1)
+        v[:, 4:] = fills
+        p = torch.softmax(-free_energy(v), 0)
+        exact.append(p @ fills)
+    exact = torch.stack(exact).numpy()
+    averaged = inpaint(rbm.W, rbm.b, rbm.c, x, hidden, 20_000, torch.Generator().manual_seed(0))
+    one_step = inpaint(rbm.W, rbm.b, rbm.c, x, hidden, 1, torch.Generator().manual_seed(0))
+    np.testing.assert_allclose(averaged[:, 4:], exact, atol=0.02)
+    np.testing.assert_array_equal(averaged[:, :4], x[:, :4].numpy())  # the shown pixels stay as they are
+    assert np.abs(one_step[:, 4:] - exact).max() > 0.1
 
 
 def test_rbm_pseudo_likelihood_rises_on_digits(tmp_path):

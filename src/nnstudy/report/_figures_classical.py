@@ -218,7 +218,8 @@ def rbm_inpainting(a, path: Path) -> str | None:
     fig.suptitle(f"RBM inpainting of the bottom {int(d['rows'])} rows: {_title(a, i, row)}", fontsize=9)
     _save(fig, path)
     return (f"Inpainting with the best RBM: the bottom {int(d['rows'])} image rows of test images are hidden "
-            "(grey) and filled in by Gibbs sampling with the visible rows clamped.")
+            "(grey) and filled in by Gibbs sampling with the visible rows clamped: each pixel shows its probability "
+            "of being on, averaged over the second half of the Gibbs steps.")
 
 
 def _filter_figure(title: str, sets: list[tuple[str, np.ndarray]], path) -> None:

@@ -115,11 +115,15 @@ def gibbs_samples(W: torch.Tensor, b: torch.Tensor, c: torch.Tensor, n: int, ste
 def inpaint(W: torch.Tensor, b: torch.Tensor, c: torch.Tensor, x: torch.Tensor, hidden: torch.Tensor,
             steps: int, gen: torch.Generator) -> np.ndarray:
     """Fill in the pixels where ``hidden`` (visible,) is True by Gibbs sampling with the rest clamped;
-    returns the mean visible activity of the last step (n, visible)."""
+    returns the visible means averaged over the second half of the steps (the first half is burn-in): an
+    estimate of P(pixel on | the pixels shown), (n, visible)."""
     v = torch.where(hidden, torch.bernoulli(torch.full_like(x, 0.5), generator=gen), x)
-    pv = v
-    for _ in range(steps):
+    total, kept = torch.zeros_like(x), 0
+    for step in range(steps):
         h = torch.bernoulli(torch.sigmoid(v @ W + c), generator=gen)
         pv = torch.sigmoid(h @ W.T + b)
         v = torch.where(hidden, torch.bernoulli(pv, generator=gen), x)
-    return torch.where(hidden, pv, x).cpu().numpy()
+        if 2 * step >= steps:
+            total += pv
+            kept += 1
+    return torch.where(hidden, total / max(kept, 1), x).cpu().numpy()
