@@ -212,15 +212,16 @@ def check_models(trials: list[Trial], loaded: list[tuple[dict, Any]], label: str
     blocks that shrink it to nothing, weights that do not fit) is a bad study file, not a failed trial."""
     from .engines._common import head_of
     from .engines._torch._deep import DEEP_KINDS, build_deep
-    from .spec._combine import check_input_width
 
     pairs = _distinct([t.config["model"], t.config["data"]] for t in trials
                       if t.config["model"]["kind"] in (*DEEP_KINDS, "given"))
     for mc, cfg in pairs:
         data = next(d for c, d in loaded if c == cfg)
-        if mc["kind"] == "given":  # after features, pca and encodings: the inputs the network will see
-            check_input_width(len(mc["layers"][0]["w"][0]), math.prod(data.input_shape),
-                              f"{data.name} after its transforms", label)
+        if mc["kind"] == "given":  # the inputs the network sees: after data.features, pca and encoding
+            width, n_in = len(mc["layers"][0]["w"][0]), math.prod(data.input_shape)
+            if width != n_in:
+                raise StudyError(f"{label}: model.layers: the first layer takes {width} inputs; {data.name} has "
+                                 f"{n_in} (after any data.features, pca and encoding)")
             continue
         try:
             build_deep(mc, data.input_shape, head_of(mc, data).n_out)

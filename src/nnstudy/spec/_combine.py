@@ -46,29 +46,8 @@ def _check_given(study: StudyFile, label: str) -> None:
     if data.normalize != "none":
         raise StudyError(f"{label}: data.normalize: a network with given weights sees the inputs as they "
                          "are: set normalize = \"none\"")
-    i = info(data.name)
-    n_in = (data.dim or i.input_shape[0]) if data.name == "interval-sum" else _product(i.input_shape)
-    n_classes = len(data.classes) or i.n_classes
-    if not reshaped(data):  # features, pca or an encoding: checked on the loaded data (api.check_models)
-        check_input_width(model.input_width(), n_in, data.name, label)
+    n_classes = len(data.classes) or info(data.name).n_classes  # the input width: api.check_models, on the data
     outputs = (1, n_classes) if n_classes == 2 else (n_classes,)
     if model.output_width() not in outputs:
         raise StudyError(f"{label}: model.layers: the last layer has {model.output_width()} outputs; "
                          f"{n_classes} classes need {' or '.join(map(str, outputs))}")
-
-
-def reshaped(data) -> bool:
-    """Whether a transform decides how many inputs the model sees."""
-    return data.features is not None or data.pca is not None or data.encoding == "fourier"
-
-
-def check_input_width(width: int, n_in: int, name: str, label: str) -> None:
-    if width != n_in:
-        raise StudyError(f"{label}: model.layers: the first layer takes {width} inputs; {name} has {n_in}")
-
-
-def _product(shape: tuple[int, ...]) -> int:
-    out = 1
-    for s in shape:
-        out *= s
-    return out

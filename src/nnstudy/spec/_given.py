@@ -66,9 +66,6 @@ class GivenConfig(ModelBase):
         check_shapes(self.layers)
         return self
 
-    def input_width(self) -> int:
-        return len(self.layers[0].w[0])
-
     def output_width(self) -> int:
         return len(self.layers[-1].w)
 
