@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 from rich.console import Console
 
+from . import _userfiles
 from .errors import StudyError
 from .spec import StudyFile, Trial, expand, read_study, swept_keys
 from .store import Store, StudySnapshot, store_dir
@@ -142,6 +143,10 @@ def run(source: str | Path | dict, store: str | Path | None = None, set: dict[st
         raise StudyError(f"--stack {stack!r}: choose one of {', '.join(STACK_MODES)}")
     study, trials, text, task, metrics, label = prepare(source, set)
     device = resolve_device(device)
+    console = console or Console(stderr=True)
+    code = _userfiles.code_line(t.config for t in trials)
+    if code:  # said before any of it runs (a data loader, a module's constructor)
+        console.print(f"{study.study.name}: {code}", highlight=False, markup=False)
     first_data = None
     loaded = []
     for cfg in _distinct(t.config["data"] for t in trials):  # missing data fails before the store is touched
@@ -150,7 +155,6 @@ def run(source: str | Path | dict, store: str | Path | None = None, set: dict[st
         loaded.append((cfg, data))
     check_models(trials, loaded, label)
     trials = resolve_sources(trials, store, label)  # linear probes: their source model, from the store
-    console = console or Console(stderr=True)
     with connect(executor, address, workers) as Executor:  # a bad Ray address fails before the store is touched
         db = Store(store)
         if study.search.active:  # [search]: the configurations come from Optuna (nnstudy.search)

@@ -6,6 +6,7 @@ driver's tasks die with it), or, on a connection the caller made, by cancelling 
 
 from __future__ import annotations
 
+from .. import _userfiles
 from .._sources import cache_weights, source_files
 from ..spec import Trial
 from . import _worker
@@ -18,23 +19,25 @@ MAX_RETRIES = 2
 WAIT_S = 0.5  # how long one ray.wait blocks, so that Ctrl-C is seen between waits
 
 
-def nnstudy_trial(trial: Trial, device: str, files: dict[str, bytes]):
+def nnstudy_trial(trial: Trial, device: str, files: dict[str, bytes], user_files: dict[str, bytes]):
     """In a Ray worker process (named ray::nnstudy_trial): one thread; data cached across its trials. `files`:
-    the source weights a linear probe reads, put into this machine's cache."""
-    _start(files)
+    the source weights a linear probe reads; `user_files`: the code and data files the study names (by
+    sha256); both put into this machine's cache, so a worker needs no copy of the study's folder."""
+    _start(files, user_files)
     return [_worker.run_trial(trial, device)]
 
 
-def nnstudy_stack(trials: list[Trial], device: str, files: dict[str, bytes]):
+def nnstudy_stack(trials: list[Trial], device: str, files: dict[str, bytes], user_files: dict[str, bytes]):
     """In a Ray worker process (ray::nnstudy_stack): the trials trained as one stacked program."""
-    _start(files)
+    _start(files, user_files)
     return _worker.run_stack(trials, device)
 
 
-def _start(files: dict[str, bytes]) -> None:
+def _start(files: dict[str, bytes], user_files: dict[str, bytes]) -> None:
     _worker.init_worker(None, 1)
     for data in files.values():
         cache_weights(data)
+    _userfiles.install(user_files)
 
 
 class RayExecutor(Driver):
@@ -62,13 +65,21 @@ class RayExecutor(Driver):
                 summary: RunSummary) -> None:
         pending, running, stop = list(jobs), {}, False
         todo = [t for job in jobs for t in job]
+        shipped: dict[tuple, object] = {}  # the user files of a job, put into Ray's object store once per set
+
+        def user_files(job: list[Trial]):
+            key = tuple(sorted({s for t in job for s in _userfiles.named_shas(t.config)}))
+            if key not in shipped:
+                shipped[key] = ray.put(_userfiles.trial_files(t.config for t in job))
+            return shipped[key]
+
         try:
             while pending or running:
                 while pending and len(running) < slots and not stop:
                     job = [t for t in pending.pop(0) if self.claim(t, progress)]  # claimed right before submission
                     if job:
                         task, what = tasks[len(job) > 1], job if len(job) > 1 else job[0]
-                        running[task.remote(what, self.device, source_files(job))] = job
+                        running[task.remote(what, self.device, source_files(job), user_files(job))] = job
                 if not running:
                     break
                 ready, _ = ray.wait(list(running), num_returns=1, timeout=WAIT_S)

@@ -1,0 +1,178 @@
+"""Files a study names (a user's code, a user's data): content-addressed copies in the cache.
+
+A trial's config holds what the study wrote (``"net.py:Net"``, ``"data/heart.csv"``) and the file's
+sha256; the bytes live under ``<cache>/files/<sha256>``. So a config alone finds the exact bytes on any
+machine that has them (a Ray worker is sent them with its task), a file edited after the run started
+never changes a trial that was keyed by the old bytes, and an edited file means new trial ids.
+
+    sha = keep(Path("net.py"))                 # copy into the cache (once), return the sha256
+    Net = load_object("net.py:Net", sha)        # import the cached copy, take the attribute
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.machinery
+import importlib.util
+import os
+import re
+import sys
+from pathlib import Path
+from typing import Any, Iterable
+
+SHA_RE = re.compile(r"^[0-9a-f]{64}$")
+REF_RE = re.compile(r"^(?P<path>[^:]+\.py):(?P<name>[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*)$")
+
+
+def files_dir() -> Path:
+    from .data._paths import cache_root
+
+    return cache_root() / "files"
+
+
+def cached(sha256: str) -> Path:
+    """Where the bytes of ``sha256`` live in this machine's cache (they may be absent)."""
+    return files_dir() / sha256
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def keep_bytes(data: bytes) -> str:
+    """Put ``data`` into the cache under its sha256 (never half-written); return the sha256."""
+    sha = sha256_bytes(data)
+    path = cached(sha)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{sha}.{os.getpid()}.part")
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    return sha
+
+
+def keep(path: Path) -> str:
+    """Copy the file at ``path`` into the cache; return its sha256. OSError when it cannot be read."""
+    return keep_bytes(Path(path).read_bytes())
+
+
+def split_ref(ref: str) -> tuple[str, str]:
+    """``"net.py:Net"`` -> (``"net.py"``, ``"Net"``); ValueError (one line) for another shape."""
+    m = REF_RE.match(ref.strip()) if isinstance(ref, str) else None
+    if m is None:
+        raise ValueError(f"{ref!r} is not FILE.py:NAME (e.g. \"net.py:Net\", the file relative to the study file)")
+    return m["path"], m["name"]
+
+
+def resolve_ref(ref: str, base_dir: Path) -> str:
+    """Checks that the file of ``ref`` exists next to the study, keeps a copy; returns its sha256.
+    ValueError (one line) for a bad reference or a missing file. The attribute is checked by load_object."""
+    rel, _ = split_ref(ref)
+    path = (Path(base_dir) / rel)
+    if not path.is_file():
+        raise ValueError(f"no such file {rel!r} (paths are relative to the study file: {path})")
+    try:
+        return keep(path)
+    except OSError as e:
+        raise ValueError(f"cannot read {rel!r} ({e.strerror or e})") from None
+
+
+_modules: dict[str, Any] = {}
+
+
+def load_module(rel: str, sha256: str):
+    """The module of the cached file ``sha256`` (imported once per process). Its name is unique per content,
+    so two versions of one file can live side by side. ValueError (one line) when the bytes are absent;
+    an exception raised by the module's own code propagates (its traceback is the user's to read)."""
+    if sha256 in _modules:
+        return _modules[sha256]
+    path = cached(sha256)
+    if not path.is_file():
+        raise ValueError(f"{rel!r} (sha256 {sha256[:12]}) is not in this machine's cache {files_dir()}")
+    stem = re.sub(r"\W", "_", Path(rel).stem)
+    name = f"nnstudy_user_{stem}_{sha256[:12]}"
+    loader = importlib.machinery.SourceFileLoader(name, str(path))
+    spec = importlib.util.spec_from_loader(name, loader, origin=str(path))
+    module = importlib.util.module_from_spec(spec)
+    module.__file__ = str(path)
+    sys.modules[name] = module  # so that pickling and dataclasses inside it work
+    try:
+        loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(name, None)
+        raise
+    _modules[sha256] = module
+    return module
+
+
+def load_object(ref: str, sha256: str) -> Any:
+    """The object ``ref`` names (``"net.py:Net"``), from the cached file ``sha256``."""
+    rel, name = split_ref(ref)
+    node: Any = load_module(rel, sha256)
+    for part in name.split("."):
+        if not hasattr(node, part):
+            raise ValueError(f"{rel!r} has no {name!r}")
+        node = getattr(node, part)
+    return node
+
+
+def named_shas(config: Any) -> list[str]:
+    """Every sha256 a trial's config names (keys ``sha256`` or ``*_sha256`` holding 64 hex digits)."""
+    out: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for k, v in node.items():
+                if isinstance(k, str) and (k == "sha256" or k.endswith("_sha256")) and isinstance(v, str) \
+                        and SHA_RE.match(v):
+                    out.append(v)
+                else:
+                    walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    walk(config)
+    return out
+
+
+def trial_files(configs: Iterable[dict]) -> dict[str, bytes]:
+    """The cached bytes every config names, by sha256: what a worker on another machine is sent."""
+    shas = sorted({s for c in configs for s in named_shas(c)})
+    return {s: cached(s).read_bytes() for s in shas if cached(s).is_file()}
+
+
+def install(files: dict[str, bytes]) -> None:
+    """On a worker: put the files it was sent into its cache (checked against their names)."""
+    for sha, data in files.items():
+        if sha256_bytes(data) != sha:
+            raise ValueError(f"a file sent as sha256 {sha[:12]} has other contents")
+        keep_bytes(data)
+
+
+def code_refs(config: Any) -> list[tuple[str, str]]:
+    """Every (``"file.py:name"``, sha256) a config names: a key holding a reference beside its ``<key>_sha256``."""
+    out: list[tuple[str, str]] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for k, v in node.items():
+                sha = node.get(f"{k}_sha256") if isinstance(k, str) else None
+                if isinstance(v, str) and isinstance(sha, str) and REF_RE.match(v):
+                    out.append((v, sha))
+                else:
+                    walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    walk(config)
+    return out
+
+
+def code_line(configs: Iterable[dict]) -> str | None:
+    """The start line's account of the user code that will run, or None when a study names none."""
+    refs = list(dict.fromkeys(r for c in configs for r in code_refs(c)))
+    if not refs:
+        return None
+    return "runs code from the study's files: " + ", ".join(f"{ref} (sha256 {sha[:12]})" for ref, sha in refs)
