@@ -85,10 +85,10 @@ class Study:
         return f"Study({self.name!r}, store={self._store.url!r})"
 
 
-def prepare(source: str | Path | dict, set: dict[str, Any] | None = None
+def prepare(source: str | Path | dict, set: dict[str, Any] | None = None, sweep: dict[str, list] | None = None
             ) -> tuple[StudyFile, list[Trial], str, str, list[str], str]:
     """Validate the study file and its data; nothing is written anywhere."""
-    study, text, label = read_study(source, set)
+    study, text, label = read_study(source, set, sweep)
     trials = expand(study, label)
     task, metrics = report_metrics(study, label)
     return study, trials, text, task, metrics, label
@@ -123,11 +123,13 @@ def report_metrics(study: StudyFile, label: str) -> tuple[str, list[str]]:
 def run(source: str | Path | dict, store: str | Path | None = None, set: dict[str, Any] | None = None,
         workers: int | None = None, device: str = "auto", fail_fast: bool = False,
         console: Console | None = None, executor: str = "local", address: str | None = None,
-        stack: str = "auto") -> Study:
+        stack: str = "auto", sweep: dict[str, list[Any]] | None = None) -> Study:
     """Train every trial not yet done, write the report, return the Study.
 
     `source` is a study file's path or the same schema as a dict; `set` overrides dotted keys like
-    `--set` (``{"train.epochs": 1}``). Bad input raises `StudyError` with the CLI's one-line message.
+    `--set` (``{"train.epochs": 1}``); `sweep` replaces or adds grid axes like `--sweep`
+    (``{"train.lr": [0.1, 0.01]}``), and a `set` key that is also swept is an error. Bad input raises
+    `StudyError` with the CLI's one-line message.
     Progress bars show in terminals and in Jupyter; elsewhere one line per finished trial.
     `executor="ray"` runs each trial as a Ray task on the cluster at `address` ("auto" or HOST:PORT;
     default: a local Ray); `store` may be a database URL (``postgresql://user@host/db``).
@@ -141,7 +143,7 @@ def run(source: str | Path | dict, store: str | Path | None = None, set: dict[st
 
     if stack not in STACK_MODES:
         raise StudyError(f"--stack {stack!r}: choose one of {', '.join(STACK_MODES)}")
-    study, trials, text, task, metrics, label = prepare(source, set)
+    study, trials, text, task, metrics, label = prepare(source, set, sweep)
     device = resolve_device(device)
     console = console or Console(stderr=True)
     code = _userfiles.code_line(t.config for t in trials)

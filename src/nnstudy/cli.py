@@ -28,6 +28,9 @@ def build_parser() -> Parser:
     r.add_argument("study", help="the study file (TOML)")
     r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a key of the study file, e.g. --set train.epochs=1 (repeatable)")
+    r.add_argument("--sweep", action="append", default=[], metavar="KEY=V1,V2,...",
+                   help="replace or add an axis of the sweep grid, values in TOML syntax split at top-level "
+                        "commas, e.g. --sweep train.lr=0.1,0.01 --sweep 'model.hidden=[16],[16,16]' (repeatable)")
     r.add_argument("--store", help="store folder or database URL (default ./runs or $NNSTUDY_STORE)")
     r.add_argument("--workers", type=int, help="worker processes (default: the number of cores)")
     r.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
@@ -103,15 +106,16 @@ def _out() -> Console:
 
 def cmd_run(args) -> int:
     from . import api
-    from .spec import parse_overrides
+    from .spec import parse_overrides, parse_sweeps
 
     if args.workers is not None and args.workers < 1:
         raise StudyError(f"--workers {args.workers}: must be at least 1")
     overrides = parse_overrides(args.set, args.study)
+    sweeps = parse_sweeps(args.sweep, args.study)
     console = Console(stderr=True, soft_wrap=True)
     study = api.run(args.study, store=args.store, set=overrides, workers=args.workers, device=args.device,
                     fail_fast=args.fail_fast, console=console, executor=args.executor, address=args.address,
-                    stack=args.stack)
+                    stack=args.stack, sweep=sweeps)
     s = study.summary
     statuses = study.trials()["status"].value_counts().to_dict()
     report = study.report_dir / "report.html"

@@ -2,8 +2,8 @@
 
 from . import _given, _models_classical, _models_deep, _models_generative  # noqa: F401  (register model kinds)
 from ._expand import Trial, expand, swept_keys, trial_id
-from ._load import parse_overrides, read_study
+from ._load import parse_overrides, parse_sweeps, read_study
 from ._schema import CLASSIFICATION_METRICS, MODEL_KINDS, REGRESSION_METRICS, StudyFile
 
-__all__ = ["Trial", "expand", "swept_keys", "trial_id", "parse_overrides", "read_study",
+__all__ = ["Trial", "expand", "swept_keys", "trial_id", "parse_overrides", "parse_sweeps", "read_study",
            "CLASSIFICATION_METRICS", "REGRESSION_METRICS", "MODEL_KINDS", "StudyFile"]

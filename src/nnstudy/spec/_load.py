@@ -18,8 +18,10 @@ from ._schema import MODEL_KINDS, ModelBase, StudyFile
 SECTIONS = ("study", "data", "model", "train", "sweep", "trials", "report", "search")
 
 
-def read_study(source: str | Path | dict, overrides: dict[str, Any] | None = None) -> tuple[StudyFile, str, str]:
-    """Returns the validated study, its source text and the label used in error messages."""
+def read_study(source: str | Path | dict, overrides: dict[str, Any] | None = None,
+               sweep: dict[str, list[Any]] | None = None) -> tuple[StudyFile, str, str]:
+    """Returns the validated study, its source text and the label used in error messages. `sweep`
+    replaces or adds grid axes (``--sweep``); `overrides` set single keys (``--set``), never a swept one."""
     if isinstance(source, dict):
         raw, text, label = copy.deepcopy(source), "", "<dict>"
     else:
@@ -35,9 +37,45 @@ def read_study(source: str | Path | dict, overrides: dict[str, Any] | None = Non
             raw = tomllib.loads(text)
         except tomllib.TOMLDecodeError as e:
             raise StudyError(f"{label}: not valid TOML: {e}") from None
+    if sweep:
+        apply_sweep(raw, sweep, label)
     for key, value in (overrides or {}).items():
+        check_not_swept(raw, key, value, set(sweep or ()), label)
         set_dotted(raw, key, value, label, origin="--set")
     return validate(raw, label), text, label
+
+
+def apply_sweep(raw: dict, sweep: dict[str, list[Any]], label: str) -> None:
+    """``--sweep KEY=V1,V2``: the axis KEY of the grid (of every grid, for a list of grids) becomes the values."""
+    grids = raw.setdefault("sweep", {})
+    for key, values in sweep.items():
+        parts = key.split(".")
+        if len(parts) < 2 or parts[0] not in ("data", "model", "train") or not all(parts):
+            raise StudyError(f"{label}: --sweep {key}: not a data, model or train key such as train.lr")
+        if not isinstance(values, (list, tuple)) or not values:
+            raise StudyError(f"{label}: --sweep {key}: needs a non-empty list of values, e.g. --sweep {key}=V1,V2")
+        for grid in grids if isinstance(grids, list) else [grids]:
+            if isinstance(grid, dict):
+                grid[key] = list(values)
+
+
+def _overlap(a: str, b: str) -> bool:
+    return a == b or a.startswith(b + ".") or b.startswith(a + ".")
+
+
+def check_not_swept(raw: dict, key: str, value: Any, from_option: set[str], label: str) -> None:
+    """A ``--set`` on a key the sweep also sets would be silently overruled by the sweep: an error."""
+    grids = raw.get("sweep") or {}
+    for grid in grids if isinstance(grids, list) else [grids]:
+        for swept in grid if isinstance(grid, dict) else ():
+            if not _overlap(key, swept):
+                continue
+            shown = f"{key}={json.dumps(value)}"
+            if swept in from_option:
+                raise StudyError(f"{label}: --set {shown} and --sweep {swept} both set {swept}; give one of them")
+            raise StudyError(f"{label}: --set {shown}: {swept} is swept by the study file "
+                             f"(sweep.\"{swept}\" = {json.dumps(grid[swept])}); change the sweep with "
+                             f"--sweep {swept}=V1,V2,... instead")
 
 
 def validate(raw: dict, label: str) -> StudyFile:
@@ -125,6 +163,45 @@ def parse_value(text: str) -> Any:
         return tomllib.loads(f"v = {text}")["v"]
     except tomllib.TOMLDecodeError:
         return text
+
+
+def parse_sweeps(items: list[str], label: str) -> dict[str, list[Any]]:
+    """``--sweep KEY=V1,V2,...`` (repeatable): values in TOML syntax split at top-level commas, so
+    ``model.hidden=[16],[16,16]`` is two values."""
+    out: dict[str, list[Any]] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise StudyError(f"{label}: --sweep {item}: expected KEY=V1,V2,..., e.g. --sweep train.lr=0.1,0.01")
+        if key in out:
+            raise StudyError(f"{label}: --sweep {key}: given twice; list all its values in one --sweep")
+        pieces = split_top_level(text)
+        if not pieces or any(not p.strip() for p in pieces):
+            raise StudyError(f"{label}: --sweep {item}: an empty value; expected KEY=V1,V2,...")
+        out[key] = [parse_value(p.strip()) for p in pieces]
+    return out
+
+
+def split_top_level(text: str) -> list[str]:
+    """Split at commas outside brackets, braces and quotes: '[16],[16,16]' -> ['[16]', '[16,16]']."""
+    pieces, depth, quote, start = [], 0, "", 0
+    for i, ch in enumerate(text):
+        if quote:
+            if ch == quote and text[i - 1] != "\\":
+                quote = ""
+        elif ch in "\"'":
+            quote = ch
+        elif ch in "[{":
+            depth += 1
+        elif ch in "]}":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            pieces.append(text[start:i])
+            start = i + 1
+    if text.strip():
+        pieces.append(text[start:])
+    return pieces
 
 
 def parse_overrides(items: list[str], label: str) -> dict[str, Any]:

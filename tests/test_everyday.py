@@ -1,0 +1,121 @@
+"""Issue 16: sweeps from the command line, scripts without a main guard, logs without a terminal,
+study identity (variants, --as, --replace)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import nnstudy
+from nnstudy.cli import main
+from nnstudy.errors import StudyError
+from nnstudy.spec import expand, parse_sweeps, read_study, swept_keys
+
+ROOT = Path(__file__).resolve().parents[1]
+S = """
+[study]
+name = "s"
+[data]
+name = "moons"
+n_samples = 200
+[model]
+hidden = [4]
+[train]
+epochs = 2
+batch_size = 32
+[sweep]
+"train.lr" = [0.1, 0.01]
+[trials]
+seeds = 2
+"""
+
+
+@pytest.fixture
+def s(tmp_path):
+    path = tmp_path / "s.toml"
+    path.write_text(S)
+    return path
+
+
+def run_cli(*args):
+    return main(["run", *map(str, args)])
+
+
+# --- 2. sweeps from the command line ---------------------------------------------------------------
+
+def test_sweep_values_split_at_top_level_commas():
+    assert parse_sweeps(["model.hidden=[16],[16,16]", "train.lr=0.1,1e-3", "train.batch_size=16,full",
+                         'model.activation="relu",tanh', "model.hidden2=[]"], "x") == {
+        "model.hidden": [[16], [16, 16]], "train.lr": [0.1, 0.001], "train.batch_size": [16, "full"],
+        "model.activation": ["relu", "tanh"], "model.hidden2": [[]]}
+    assert parse_sweeps(['data.classes=[0, 1],[1, 2]', 'model.x={a = 1, b = 2},"c,d"'], "x") == {
+        "data.classes": [[0, 1], [1, 2]], "model.x": [{"a": 1, "b": 2}, "c,d"]}
+    for bad in ("train.lr", "train.lr=", "train.lr=0.1,", "=1,2"):
+        with pytest.raises(StudyError, match="--sweep"):
+            parse_sweeps([bad], "x")
+    with pytest.raises(StudyError, match="given twice"):
+        parse_sweeps(["train.lr=1", "train.lr=2"], "x")
+
+
+def test_sweep_replaces_and_adds_axes_exactly(s):
+    study, _, _ = read_study(s, sweep={"train.lr": [0.5], "model.hidden": [[4], [4, 4]]})
+    trials = expand(study)
+    assert swept_keys(study) == ["train.lr", "model.hidden"]
+    assert [(t.point["train.lr"], t.point["model.hidden"], t.seed) for t in trials] == [
+        (0.5, [4], 0), (0.5, [4], 1), (0.5, [4, 4], 0), (0.5, [4, 4], 1)]
+    assert all(t.config["train"]["lr"] == 0.5 for t in trials)
+    # the same configurations written in a file have the same trial ids
+    written = s.parent / "w.toml"
+    written.write_text(S.replace('"train.lr" = [0.1, 0.01]', '"train.lr" = [0.5]\n"model.hidden" = [[4], [4, 4]]'))
+    assert [t.trial_id for t in expand(read_study(written)[0])] == [t.trial_id for t in trials]
+
+
+def test_sweep_applies_to_every_grid_of_a_list(tmp_path):
+    path = tmp_path / "u.toml"
+    path.write_text(S.replace('[sweep]\n"train.lr" = [0.1, 0.01]',
+                              '[[sweep]]\n"model.hidden" = [[4]]\n[[sweep]]\n"model.hidden" = [[8]]'))
+    trials = expand(read_study(path, sweep={"train.lr": [0.3, 0.2]})[0])
+    assert [(t.point["model.hidden"], t.point["train.lr"]) for t in trials if t.seed == 0] == [
+        ([4], 0.3), ([4], 0.2), ([8], 0.3), ([8], 0.2)]
+
+
+def test_set_on_a_swept_key_is_exit_2_naming_both(s, tmp_path, capsys):
+    store = tmp_path / "runs"
+    assert run_cli(s, "--store", store, "--set", "train.lr=0.5") == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "--set train.lr=0.5" in err and 'sweep."train.lr"' in err
+    assert run_cli(s, "--store", store, "--set", "train.lr=0.5", "--sweep", "train.lr=1,2") == 2
+    err = capsys.readouterr().err.strip()
+    assert "--set train.lr=0.5 and --sweep train.lr" in err
+    assert run_cli(s, "--store", store, "--sweep", "model.hidden=[4],[8]", "--set", "model.hidden=[2]") == 2
+    assert "--sweep model.hidden" in capsys.readouterr().err
+    assert not store.exists()  # nothing written
+
+
+def test_bad_sweep_values_are_rejected_like_the_file(s, tmp_path, capsys):
+    store = tmp_path / "runs"
+    assert run_cli(s, "--store", store, "--sweep", "train.lr=0.1,-1") == 2
+    assert "train.lr" in capsys.readouterr().err
+    assert run_cli(s, "--store", store, "--sweep", "train.lrx=0.1") == 2
+    assert "train.lrx" in capsys.readouterr().err
+    assert run_cli(s, "--store", store, "--sweep", "study.name=a,b") == 2
+    assert "--sweep study.name" in capsys.readouterr().err
+    with pytest.raises(StudyError, match="non-empty list"):
+        nnstudy.run(s, store=store, sweep={"train.lr": 0.1})
+    assert not store.exists()
+
+
+def test_sweep_from_the_command_line_trains_that_grid(s, tmp_path):
+    store = tmp_path / "runs"
+    assert run_cli(s, "--store", store, "--workers", "1", "--sweep", "model.hidden=[4],[4,4]",
+                   "--sweep", "train.lr=0.5") == 0
+    study = nnstudy.run(s, store=store, sweep={"model.hidden": [[4], [4, 4]], "train.lr": [0.5]})
+    assert study.summary.ran == 0  # the same grid from Python: already stored
+    results = study.results()
+    assert list(results["train.lr"]) == [0.5, 0.5]
+    assert sorted(map(str, results["model.hidden"])) == ["[4, 4]", "[4]"]
+    assert list(results.n) == [2, 2]
