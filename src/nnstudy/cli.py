@@ -10,6 +10,7 @@ import sys
 from rich.console import Console
 from rich.table import Table
 
+from ._text import one_error_line, printable, terminal
 from .errors import StudyError
 
 EXIT_OK, EXIT_TRIALS_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -92,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         return COMMANDS[args.command](args)
     except StudyError as e:
-        print(f"nnstudy: error: {e}", file=sys.stderr)
+        print(f"nnstudy: error: {one_error_line(e)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("nnstudy: interrupted; finished trials are stored, run again to continue", file=sys.stderr)
@@ -120,7 +121,7 @@ def cmd_run(args) -> int:
     statuses = study.trials()["status"].value_counts().to_dict()
     report = study.report_dir / "report.html"
     console.print(f"ran {s.ran}, skipped {s.skipped} already stored; "
-                  + ", ".join(f"{v} {k}" for k, v in statuses.items()) + f"; report: {report}")
+                  + ", ".join(f"{v} {k}" for k, v in statuses.items()) + f"; report: {terminal(report)}")
     if statuses.get("running") or statuses.get("pending"):
         console.print("some trials are still running in another nnstudy process; run again to complete")
     return EXIT_TRIALS_FAILED if statuses.get("failed") or statuses.get("diverged") else EXIT_OK
@@ -145,8 +146,9 @@ def cmd_ls(args) -> int:
     rows = Store(args.store, create=False).studies()
     table = Table("study", "done", "failed", "diverged", "pending", "total", "updated", "description")
     for r in rows:
-        table.add_row(r["name"], str(r["done"]), str(r["failed"]), str(r["diverged"]),
-                      str(r["pending"] + r["running"]), str(r["total"]), r["updated_at"], r["description"])
+        table.add_row(terminal(r["name"]), str(r["done"]), str(r["failed"]), str(r["diverged"]),
+                      str(r["pending"] + r["running"]), str(r["total"]), terminal(r["updated_at"]),
+                      terminal(r["description"] or ""))
     _out().print(table)
     return EXIT_OK
 
@@ -154,16 +156,17 @@ def cmd_ls(args) -> int:
 def cmd_show(args) -> int:
     from .store import Store
 
-    found = Store(args.store, create=False).find_trials(args.trial_id)
+    prefix = trial_prefix(args.trial_id)
+    found = Store(args.store, create=False).find_trials(prefix)
     if not found:
-        raise StudyError(f"no trial {args.trial_id!r} in the store")
+        raise StudyError(f"no trial {prefix!r} in the store")
     console = _out()
     for t in found:
-        console.print(f"[bold]trial {t['trial_id']}[/] of study {t['study']}  seed {t['seed']}  "
-                      f"status [bold]{t['status']}[/]", highlight=False)
+        console.print(f"[bold]trial {terminal(t['trial_id'])}[/] of study {terminal(t['study'])}  seed {t['seed']}  "
+                      f"status [bold]{terminal(t['status'])}[/]", highlight=False)
         if t["error"]:
-            console.print(f"error: {t['error']}", highlight=False, markup=False)
-        console.print_json(t["config_json"])
+            console.print(f"error: {printable(t['error'], newlines=True)}", highlight=False, markup=False)
+        console.print_json(t["config_json"], ensure_ascii=True)
         if t["final_json"]:
             console.print("final: " + json.dumps(json.loads(t["final_json"])), highlight=False, markup=False)
         hist = t["history"]
@@ -172,6 +175,18 @@ def cmd_show(args) -> int:
                                                                         values="value")
             console.print(wide.to_string(float_format=lambda v: f"{v:.4g}"), markup=False, highlight=False)
     return EXIT_OK
+
+
+MIN_PREFIX = 4  # hex characters of a trial id that `nnstudy show` needs
+
+
+def trial_prefix(text: str) -> str:
+    """A trial id or a prefix of one: lowercase hex, at least MIN_PREFIX characters."""
+    prefix = text.strip().lower()
+    if len(prefix) < MIN_PREFIX or any(c not in "0123456789abcdef" for c in prefix):
+        raise StudyError(f"show {printable(text)!r}: give a trial id or its first {MIN_PREFIX}+ characters "
+                         f"(hexadecimal digits 0-9 a-f, as `nnstudy run` and trials.csv show them)")
+    return prefix
 
 
 def cmd_data(args) -> int:

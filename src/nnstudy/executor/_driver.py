@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from rich.console import Console
 from rich.markup import escape
 
+from .._text import terminal
+
 from ..spec import Trial
 from ..store import Store
 from ._progress import StudyProgress
@@ -76,8 +78,8 @@ class Driver:
             self.store.finish(self.study, trial.trial_id, "failed", {}, [], {}, error)
             summary.outcomes[trial.trial_id] = "failed"
             config = json.dumps(trial.config, sort_keys=True)
-            progress.finish(trial.trial_id, epochs, f"[red]failed[/] {trial.trial_id} {escape(label(trial))}: "
-                            f"{escape(error or '')}\n  config: {escape(config)}")
+            progress.finish(trial.trial_id, epochs, f"[red]failed[/] {trial.trial_id} {terminal(label(trial))}: "
+                            f"{terminal(error or '')}\n  config: {escape(config)}")
             return self.fail_fast
         self.store.finish(self.study, trial.trial_id, result.status, result.final, result.history,
                           result.artifacts, result.error)
@@ -86,7 +88,7 @@ class Driver:
                           if k in ("val_accuracy", "test_accuracy", "val_mse", "test_mse", "train_time_s"))
         color = "green" if result.status == "done" else "yellow"
         progress.finish(trial.trial_id, epochs, f"[{color}]{result.status}[/] {trial.trial_id} "
-                        f"{escape(label(trial))} {escape(shown or result.error or '')}")
+                        f"{terminal(label(trial))} {terminal(shown or result.error or '')}")
         return self.fail_fast and result.status != "done"
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn,
                            TimeElapsedColumn, TimeRemainingColumn)
 
@@ -24,7 +25,7 @@ class StudyProgress:
         self.stack_of: dict[str, str] = {}  # trial id -> the row of the stack it trains in
 
     def _title(self) -> str:
-        return f"[bold]{self.name}[/] trials {self.finished}/{self.n_trials}"
+        return f"[bold]{escape(self.name)}[/] trials {self.finished}/{self.n_trials}"
 
     def __enter__(self) -> "StudyProgress":
         self.progress.__enter__()
@@ -34,7 +35,7 @@ class StudyProgress:
         self.progress.__exit__(*exc)
 
     def start(self, trial_id: str, label: str, epochs: int) -> None:
-        self.rows[trial_id] = self.progress.add_task(f"  {trial_id} {label}", total=epochs)
+        self.rows[trial_id] = self.progress.add_task(f"  {escape(trial_id)} {escape(label)}", total=epochs)
         self.epochs_seen[trial_id] = 0
 
     def start_stack(self, stack_id: str, trial_ids: list[str], epochs: int) -> None:

@@ -10,7 +10,7 @@ from rich.markup import escape as escape_markup
 from rich.table import Table
 
 from ._compare import Comparison
-from ._format import format_diff, format_mean_se, mean_decimals, one_line
+from ._format import format_diff, format_mean_se, md_escape, mean_decimals, one_line
 from ._html_assets import CSS, csp
 from ._significance import format_p
 
@@ -40,7 +40,7 @@ def terminal_table(c: Comparison) -> Table:
 
 def markdown(c: Comparison) -> str:
     def cell(s: str) -> str:
-        return one_line(s, 10_000).replace("|", "\\|")
+        return md_escape(one_line(s, 10_000))
 
     lines = [f"# {cell(c.a.label)} vs {cell(c.b.label)}", "", f"- **A**: {cell(c.a.label)}",
              f"- **B**: {cell(c.b.label)}", "", "| " + " | ".join(HEADER) + " |",

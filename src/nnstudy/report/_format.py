@@ -228,3 +228,21 @@ def one_line(text: Any, limit: int = 300) -> str:
     """Collapse whitespace (tracebacks, multi-line errors) and cut to `limit` characters."""
     s = " ".join(str(text).split())
     return s if len(s) <= limit else s[: limit - 1] + "…"
+
+
+_MD_ENTITY = re.compile(r"&(?=#?[A-Za-z0-9]+;)")
+_MD_ALWAYS = re.compile(r"([\\`<>|]|\]\(|\]\[|!\[)")
+_MD_TEXT = re.compile(r"([\\`<>|*_\[\]#])")
+
+
+def md_escape(text: Any, cell: bool = True) -> str:
+    """A user string as Markdown text: no raw HTML, no autolink, entity, code span or link; control
+    characters shown. `cell=False` (free text such as a description) also escapes emphasis and headings."""
+    from .._text import printable
+
+    s = printable(text, newlines=not cell)
+    s = _MD_ENTITY.sub("&amp;", s)
+    if cell:
+        return _MD_ALWAYS.sub(lambda m: "\\" + m.group() if len(m.group()) == 1 else
+                              m.group()[0] + "\\" + m.group()[1:] if m.group()[0] == "]" else "!\\[", s)
+    return _MD_TEXT.sub(r"\\\1", s)

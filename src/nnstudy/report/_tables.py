@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from ._cells import TIED, comparison_texts, counts_line, ranking_line, results_header, results_rows, time_line
-from ._format import latex_escape, latex_mean_se, one_line, value_text
+from ._format import latex_escape, latex_mean_se, md_escape, one_line, value_text
 from ._stats import Analysis, trials_table
 
 
@@ -23,16 +23,16 @@ def write_csvs(a: Analysis, out_dir: Path) -> list[Path]:
 
 
 def _md_cell(s: str) -> str:
-    return one_line(s, 10_000).replace("|", "\\|")
+    return md_escape(one_line(s, 10_000))
 
 
 def _md_text(s: str) -> str:
-    return str(s).replace("\r", "").strip()
+    return md_escape(str(s).replace("\r", "").strip(), cell=False)
 
 
 def markdown(a: Analysis, captions: dict[str, str]) -> str:
     s = a.snap
-    lines = [f"# {one_line(s.name, 200)}", ""]
+    lines = [f"# {md_escape(one_line(s.name, 200))}", ""]
     if s.description:
         lines += [_md_text(s.description), ""]
     lines += [f"**{counts_line(a)}**", ""]
@@ -57,7 +57,7 @@ def markdown(a: Analysis, captions: dict[str, str]) -> str:
     if captions:
         lines += ["## Figures", ""]
         for name, cap in captions.items():
-            alt = re.sub(r"([\[\]])", r"\\\1", one_line(cap, 10_000))
+            alt = md_escape(one_line(cap, 10_000), cell=False)
             lines += [f"![{alt}](figures/{name})", "", f"*{_md_cell(cap)}*", ""]
     probs = a.problems()
     if len(probs):

@@ -185,11 +185,12 @@ class Store:
 
     @resilient
     def find_trials(self, prefix: str) -> list[dict[str, Any]]:
+        """Trials whose id starts with `prefix` (taken literally: % and _ are characters, not wildcards)."""
         t = s.trials.c
         with self.engine.begin() as c:
             rows = c.execute(select(s.trials, s.studies.c.name.label("study"))
                              .join(s.studies, s.studies.c.id == t.study_id)
-                             .where(t.trial_id.like(f"{prefix}%"))).mappings().all()
+                             .where(t.trial_id.startswith(prefix, autoescape=True))).mappings().all()
             out = []
             for r in rows:
                 hist = c.execute(select(s.epochs.c.epoch, s.epochs.c.metric, s.epochs.c.value)
