@@ -45,25 +45,32 @@ class Network:
 
 def build_network(mc: dict[str, Any], n_in: int, n_out: int, dtype, init: np.random.Generator,
                   dropout: np.random.Generator, zero_perceptron: bool = True) -> Network:
-    """The network of a ``[model]`` section with freshly drawn weights (given ones for kind "given")."""
-    if mc["kind"] == "given":
-        return given_network(mc, dtype)
-    hidden = mc.get("hidden", []) if mc["kind"] == "mlp" else []
+    """The network of a ``[model]`` section, built by its kind (``zero_perceptron`` False: gradient checks
+    draw weights even where the kind starts from fixed ones)."""
+    from ...kinds import of
+
+    return of(mc).build["numpy"](mc, n_in, n_out, dtype, init, dropout, zero_perceptron)
+
+
+def mlp_network(n_in: int, hidden: list[int], n_out: int, activation: str, dropout_rate: float, norm: str,
+                dtype, init: np.random.Generator | None, dropout: np.random.Generator | None,
+                zero_output: bool = False) -> Network:
+    """(Linear -> [norm] -> activation -> [dropout]) per hidden layer, then the output layer; freshly drawn
+    weights (``zero_output``: the output layer starts at zero)."""
     layers: list[Layer] = []
     width = n_in
     for h in hidden:
         layers.append(Linear(width, h, dtype, init, need_dx=bool(layers)))
-        if mc["norm"] == "batch":
+        if norm == "batch":
             layers.append(BatchNorm(h, dtype))
-        elif mc["norm"] == "layer":
+        elif norm == "layer":
             layers.append(LayerNorm(h, dtype))
-        if mc["activation"] != "identity":
-            layers.append(Activation(mc["activation"], dtype))
-        if mc["dropout"] > 0:
-            layers.append(Dropout(mc["dropout"], dtype, dropout))
+        if activation != "identity":
+            layers.append(Activation(activation, dtype))
+        if dropout_rate > 0:
+            layers.append(Dropout(dropout_rate, dtype, dropout))
         width = h
-    zero = mc["kind"] == "perceptron" and zero_perceptron
-    layers.append(Linear(width, n_out, dtype, None if zero else init, need_dx=bool(layers)))
+    layers.append(Linear(width, n_out, dtype, None if zero_output else init, need_dx=bool(layers)))
     return Network(layers, [f"hidden{i + 1}" for i in range(len(hidden))] + ["output"])
 
 

@@ -13,6 +13,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from ...data._dataset import Dataset
+from ...kinds import of
 from ...spec import Trial
 from .._common import (EpochLog, batch_plan, boundary_artifact, boundary_grid, grad_norm_steps,
                        first_layer_artifact, head_of)
@@ -28,8 +29,9 @@ Splits = dict[str, tuple[np.ndarray, np.ndarray]]  # name -> (x (n, d), y (n,) i
 
 
 def train_trial(trial: Trial, data: Dataset, on_epoch: OnEpoch, device: str = "cpu") -> TrialResult:
-    if trial.config["model"]["kind"] == "given":
-        return _evaluate_given(trial, data, on_epoch)
+    own = of(trial.config["model"]).train.get("numpy")  # a kind's own loop (a given network: evaluated)
+    if own is not None:
+        return own(trial, data, on_epoch, device)
     batch = trial.config["train"]["batch_size"]
     one_thread = batch != "full" and batch <= ONE_THREAD_BATCH
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"), \
@@ -78,7 +80,7 @@ def _train(trial: Trial, data: Dataset, on_epoch: OnEpoch) -> TrialResult:
     return log.result(net, train_time, lambda: _artifacts(net, loss, data, dtype))
 
 
-def _evaluate_given(trial: Trial, data: Dataset, on_epoch: OnEpoch) -> TrialResult:
+def evaluate_given(trial: Trial, data: Dataset, on_epoch: OnEpoch) -> TrialResult:
     """A network with given weights is evaluated, not trained: one row, epoch 0, float64."""
     head = head_of(trial.config["model"], data)
     net = build_network(trial.config["model"], 0, head.n_out, np.float64, None, None)

@@ -1,0 +1,133 @@
+"""Model kinds: one module per kind (or per family of kinds), found by a lazy registry.
+
+To add a kind, write ONE module ``src/nnstudy/kinds/<name>.py`` (or, in an installed package, any
+module named by an entry point of the group ``nnstudy.models``) that declares::
+
+    KIND = Kind(name="mine", config=MineConfig, build={"torch": build_mine})
+
+(or ``KINDS = [Kind(...), ...]`` for a family). Nothing else lists kinds: built-in modules are found by
+scanning this package, plugins by their entry points, and every engine, validator, report and summary
+asks the registry. A kind module must import cheaply (no torch at import time): import the heavy code
+inside the functions it names. See ``Kind`` for what a kind declares.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Callable, Mapping
+
+from ..errors import StudyError
+
+if TYPE_CHECKING:
+    from ..data._dataset import Dataset
+    from ..engines._common import Head
+    from ..spec import StudyFile, Trial
+
+ENTRY_POINT_GROUP = "nnstudy.models"
+BOTH_TASKS = ("classification", "regression")
+
+
+@dataclass(frozen=True)
+class Kind:
+    """What makes a model kind special. Every field but ``name`` and ``config`` has a neutral default.
+
+    Functions receive the resolved ``[model]`` section (``mc``: the JSON dict stored with the trial;
+    ``kind.typed(mc)`` gives the kind's pydantic config) unless said otherwise.
+    """
+
+    name: str  # the value of model.kind
+    config: type  # pydantic class of the [model] section (a spec._schema.ModelBase)
+    # engine name -> builder. torch: build(mc, n_in, n_out, input_shape) -> nn.Module (ValueError: one
+    # line, cannot fit the data); numpy: build(mc, n_in, n_out, dtype, init_rng, dropout_rng) -> Network
+    build: Mapping[str, Callable[..., Any]] = field(default_factory=dict)
+    # engine name -> its own loop train(trial, data, on_epoch, device) -> TrialResult; an engine without
+    # an entry here trains the kind with its shared loop and ``build[engine]``
+    train: Mapping[str, Callable[..., Any]] = field(default_factory=dict)
+    tasks: tuple[str, ...] = BOTH_TASKS  # dataset tasks it accepts
+    metrics: Callable[[str], tuple[str, ...]] = lambda task: ()  # task -> metrics it adds to the fixed ones
+    default_metrics: Mapping[str, list[str]] = field(default_factory=dict)  # task -> report.metrics when unset
+    only_metrics: bool = False  # its metrics replace the task's fixed ones (generative kinds: no accuracy)
+    # output layer for the shared loops: head(mc, data) -> engines._common.Head; None: the task's default
+    head: Callable[[dict, "Dataset"], "Head"] | None = None
+    batch_norm: Callable[[dict], bool] = lambda mc: mc.get("norm") == "batch"  # a batch of 1 breaks it
+    # stacking on one device: "mlp" (hand-batched matmuls), "vmap" (torch.func over copies), None (alone)
+    stacking: str | None = None
+    # refines stacking per trial: stack_key(trial) -> a key (equal keys share a program) or None (alone);
+    # None here: the engine's key for ``stacking``
+    stack_key: Callable[["Trial"], Any] | None = None
+    scales_targets: bool = True  # takes data.normalize_target = "standard" on regression data
+    check: Callable[["StudyFile", str], None] | None = None  # rules across sections; StudyError (one line)
+    check_data: Callable[[dict, "Dataset", str], None] | None = None  # on the loaded data, before the store
+    summary: Callable[["Trial", "Dataset"], Any] | None = None  # nn.Module that `nnstudy summary` shows
+    # a tiny study (a dict with data, model and train tables; no study name) that trains it in seconds on
+    # the CPU: the conformance suite runs it, and `figures` are what its report draws
+    example: Mapping[str, Any] = field(default_factory=dict)
+    figures: tuple[str, ...] = ()  # figures/*.png its example's report draws beyond the learning curves
+    figure_module: str | None = None  # module with jobs(analysis) and PATTERNS that draws them
+    code_files: Callable[[dict], list[str]] = lambda mc: []  # files of user code it runs (the start line)
+
+    @property
+    def engines(self) -> tuple[str, ...]:
+        """Engines that train it, the first being the default."""
+        return tuple(dict.fromkeys([*self.train, *self.build]))
+
+    def typed(self, mc: dict) -> Any:
+        """The resolved [model] section as this kind's pydantic config."""
+        return self.config.model_validate(mc)
+
+
+_registry: dict[str, Kind] | None = None
+
+
+def _kinds_of(module: ModuleType | Kind, where: str) -> list[Kind]:
+    if isinstance(module, Kind):
+        return [module]
+    found = getattr(module, "KINDS", None) or ([module.KIND] if hasattr(module, "KIND") else [])
+    if not found or not all(isinstance(k, Kind) for k in found):
+        raise StudyError(f"model kinds: {where} declares no KIND = Kind(...) nor KINDS = [Kind(...)]")
+    return list(found)
+
+
+def _discover() -> dict[str, Kind]:
+    from importlib.metadata import entry_points
+
+    out: dict[str, Kind] = {}
+    sources: list[tuple[str, Callable[[], Any]]] = [
+        (f"{__name__}.{m.name}", lambda m=m: importlib.import_module(f"{__name__}.{m.name}"))
+        for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_")]
+    sources += [(f"entry point {ep.name} = {ep.value}", ep.load) for ep in entry_points(group=ENTRY_POINT_GROUP)]
+    for where, load in sources:
+        for kind in _kinds_of(load(), where):
+            if kind.name in out:
+                raise StudyError(f"model kinds: {kind.name!r} is declared twice (again by {where})")
+            out[kind.name] = kind
+    return out
+
+
+def registry() -> dict[str, Kind]:
+    global _registry
+    if _registry is None:
+        _registry = _discover()
+    return _registry
+
+
+def names() -> list[str]:
+    return list(registry())
+
+
+def get(name: str) -> Kind:
+    try:
+        return registry()[name]
+    except KeyError:
+        raise StudyError(f"unknown model kind {name!r} (allowed: {', '.join(names())})") from None
+
+
+def of(mc: dict) -> Kind:
+    """The kind of a resolved [model] section."""
+    return get(mc["kind"])
+
+
+__all__ = ["Kind", "get", "names", "of", "registry", "ENTRY_POINT_GROUP"]
