@@ -119,3 +119,39 @@ def test_sweep_from_the_command_line_trains_that_grid(s, tmp_path):
     assert list(results["train.lr"]) == [0.5, 0.5]
     assert sorted(map(str, results["model.hidden"])) == ["[4, 4]", "[4]"]
     assert list(results.n) == [2, 2]
+
+
+# --- 4. scripts without a main guard -------------------------------------------------------------
+
+SCRIPT = """
+import os, sys
+import nnstudy
+print("script top level", os.getpid(), flush=True)
+{call}
+"""
+
+
+@pytest.mark.parametrize("guarded", [False, True])
+def test_a_script_with_worker_processes_runs_with_or_without_a_main_guard(s, tmp_path, guarded):
+    call = 'study = nnstudy.run("s.toml", store="runs", workers=2)\nprint("statuses", study.trials().status.tolist())'
+    if guarded:
+        call = 'if __name__ == "__main__":\n' + "".join(f"    {line}\n" for line in call.splitlines())
+    (tmp_path / "script.py").write_text(SCRIPT.format(call=call))
+    env = {k: v for k, v in os.environ.items() if k != "NNSTUDY_STORE"}
+    proc = subprocess.run([sys.executable, "script.py"], cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                          env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.count("script top level") == 1  # the workers never re-ran the script
+    assert "statuses ['done', 'done', 'done', 'done']" in proc.stdout
+    assert "training 4 trial(s) on 2 worker(s)" in proc.stderr and "Traceback" not in proc.stderr
+    trials = pd.read_csv(tmp_path / "runs" / "s" / "trials.csv")
+    assert list(trials.status) == ["done"] * 4
+
+
+def test_run_inside_a_starting_worker_stops_with_one_line(s, tmp_path, monkeypatch):
+    import multiprocessing as mp
+
+    monkeypatch.setattr(mp.current_process(), "_inheriting", True, raising=False)
+    with pytest.raises(StudyError, match='under `if __name__ == "__main__":`'):
+        nnstudy.run(s, store=tmp_path / "runs")
+    assert not (tmp_path / "runs").exists()

@@ -140,7 +140,11 @@ def run(source: str | Path | dict, store: str | Path | None = None, set: dict[st
     from ._sources import resolve_sources
     from .data import load
     from .executor import STACK_MODES, connect
+    from .executor._spawn import starting_worker
 
+    if starting_worker():  # another library's spawned worker is re-running a script that calls us at top level
+        raise StudyError("nnstudy.run() was called while a worker process imported the script that calls it; "
+                         "put the call under `if __name__ == \"__main__\":`")
     if stack not in STACK_MODES:
         raise StudyError(f"--stack {stack!r}: choose one of {', '.join(STACK_MODES)}")
     study, trials, text, task, metrics, label = prepare(source, set, sweep)

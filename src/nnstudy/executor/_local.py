@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import os
 import queue as queue_mod
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -11,6 +10,7 @@ from ..spec import Trial
 from . import _worker
 from ._driver import Driver, RunSummary
 from ._progress import StudyProgress
+from ._spawn import spawn_context
 from ._stacked import plan, run_stacks
 
 
@@ -48,7 +48,7 @@ class LocalExecutor(Driver):
             raise
 
     def _run_pool(self, todo: list[Trial], workers: int, progress: StudyProgress, summary: RunSummary) -> None:
-        ctx = mp.get_context("spawn")
+        ctx = spawn_context()  # spawn, and the workers never re-run the caller's script
         messages = ctx.Queue()
         pending = list(todo)
         running: dict[Future, Trial] = {}
