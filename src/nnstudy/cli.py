@@ -135,6 +135,10 @@ def cmd_report(args) -> int:
         from .spec import read_study
 
         name = read_study(name)[0].study.name
+    if args.out:
+        from .report import check_out_dir
+
+        check_out_dir(args.out)  # before the store is opened
     paths = api.load(name, store=args.store).report(args.out)
     print(f"wrote {len(paths)} files to {paths[0].parent if paths else args.out}")
     return EXIT_OK

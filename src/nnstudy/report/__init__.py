@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..errors import StudyError
 from ..store._snapshot import Artifact, StudySnapshot
 from ._compare import Comparison, compare_sides, parse_where, select
 from ._compare_write import terminal_table, write_comparison
@@ -19,7 +20,7 @@ from ._html import write_html
 from ._stats import analyze, higher_is_better, summarize, trials_table
 from ._tables import write_csvs, write_texts
 
-__all__ = ["write_report", "summarize", "trials_table", "format_mean_se", "higher_is_better",
+__all__ = ["write_report", "check_out_dir", "summarize", "trials_table", "format_mean_se", "higher_is_better",
            "ReportWarning", "StudySnapshot", "Artifact", "Comparison", "compare_sides", "parse_where",
            "select", "terminal_table", "write_comparison"]
 
@@ -31,11 +32,26 @@ def write_report(snap: StudySnapshot, out_dir: Path | str) -> list[Path]:
     that fails to draw is skipped with a `ReportWarning` and the rest is still written.
     """
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    check_out_dir(out_dir)
     a = analyze(snap)
-    written = write_csvs(a, out_dir)
-    captions = write_figures(a, out_dir / "figures")
-    written += write_texts(a, out_dir, captions)
-    written.append(write_html(a, out_dir, captions))
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        written = write_csvs(a, out_dir)
+        captions = write_figures(a, out_dir / "figures")
+        written += write_texts(a, out_dir, captions)
+        written.append(write_html(a, out_dir, captions))
+    except OSError as e:  # a full disk, a read-only folder: each file is whole or absent (written atomically)
+        raise StudyError(f"cannot write the report into {out_dir} ({e.strerror or e}); the study's results are "
+                         f"kept in the store: free some space or pass --out to another folder, then "
+                         f"`nnstudy report {snap.name}`") from None
     written += [out_dir / "figures" / name for name in captions]
     return written
+
+
+def check_out_dir(out_dir: Path | str) -> None:
+    """A report folder that cannot be one (an existing file on its path), said before anything is read."""
+    for p in (Path(out_dir), *Path(out_dir).parents):
+        if p.exists():
+            if not p.is_dir():
+                raise StudyError(f"--out {out_dir}: {p} is a file, not a folder")
+            return

@@ -9,6 +9,7 @@ import pandas as pd
 from rich.markup import escape as escape_markup
 from rich.table import Table
 
+from ._atomic import write_atomic
 from ._compare import Comparison
 from ._format import format_diff, format_mean_se, md_escape, mean_decimals, one_line
 from ._html_assets import CSS, csp
@@ -81,9 +82,9 @@ def write_comparison(c: Comparison, out_dir: Path | str) -> list[Path]:
     table = c.table.copy()
     table.insert(0, "b", c.b.label)
     table.insert(0, "a", c.a.label)
-    table.to_csv(paths[0], index=False)
-    paths[1].write_text(markdown(c), encoding="utf-8")
-    paths[2].write_text(html(c), encoding="utf-8")
+    write_atomic(paths[0], table.to_csv(index=False))
+    write_atomic(paths[1], markdown(c))
+    write_atomic(paths[2], html(c))
     return paths
 
 

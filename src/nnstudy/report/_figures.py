@@ -23,6 +23,7 @@ from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from ._atomic import write_atomic
 from ._format import figure_text, format_mean_se, format_number, value_text
 from ._stats import Analysis, epoch_curve, grad_layers, higher_is_better, history_of
 
@@ -30,8 +31,14 @@ DPI = 110
 OUR_PATTERNS = ("learning_curves.png", "metric_vs_*.png", "seed_spread.png", "grad_norms.png",
                 "decision_boundary.png", "first_layer_weights.png")
 
-FIGURE_SETS = ("nnstudy.report._figures_deep", "nnstudy.report._figures_generative",
-               "nnstudy.report._figures_classical", "nnstudy.report._figures_search")
+SEARCH_FIGURES = "nnstudy.report._figures_search"
+
+
+def figure_sets() -> list[str]:
+    """Modules that draw the figures of model kinds (each kind names its own), then those of searches."""
+    from ..kinds import registry
+
+    return [*dict.fromkeys(k.figure_module for k in registry().values() if k.figure_module), SEARCH_FIGURES]
 
 
 class ReportWarning(UserWarning):
@@ -60,8 +67,10 @@ def _save(fig: Figure, path: "Path | FigureSink") -> None:
     if isinstance(path, FigureSink):
         path.figure = fig
         return
-    fig.savefig(path, dpi=DPI, metadata={"Software": None}, facecolor="white")
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None}, facecolor="white")
     fig.clear()
+    write_atomic(Path(path), buf.getvalue())
 
 
 def _colors(n: int) -> list:
@@ -493,7 +502,7 @@ def write_figures(a: Analysis, fig_dir: Path) -> dict[str, str]:
         ("first_layer_weights.png", lambda p: first_layer_weights(a, p)),
     ]
     patterns = list(OUR_PATTERNS)
-    for module in FIGURE_SETS:  # the figures of other model kinds and of searches, one module each
+    for module in figure_sets():  # the figures of model kinds and of searches, one module each
         figure_set = importlib.import_module(module)
         jobs += figure_set.jobs(a)
         patterns += list(figure_set.PATTERNS)
@@ -502,6 +511,8 @@ def write_figures(a: Analysis, fig_dir: Path) -> dict[str, str]:
         path = fig_dir / name
         try:
             cap = draw(path)
+        except OSError:  # a full disk or a read-only folder is not a figure's fault: the report stops whole
+            raise
         except Exception as e:  # one bad figure must not cost the whole report
             warnings.warn(f"figure {name} skipped: {type(e).__name__}: {e}", ReportWarning)
             cap = None

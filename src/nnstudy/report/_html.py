@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ._atomic import write_atomic
 from ._cells import TIED, counts_line, ranking_line, results_header, results_rows, time_line
 from ._format import format_number, value_text
 from ._html_assets import CSS, JS, csp
@@ -156,5 +157,4 @@ def html_page(a: Analysis, captions: dict[str, str], fig_dir: Path) -> str:
 
 def write_html(a: Analysis, out_dir: Path, captions: dict[str, str]) -> Path:
     path = out_dir / "report.html"
-    path.write_text(html_page(a, captions, out_dir / "figures"), encoding="utf-8")
-    return path
+    return write_atomic(path, html_page(a, captions, out_dir / "figures"))

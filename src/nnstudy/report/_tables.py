@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ._atomic import write_atomic
 from ._cells import TIED, comparison_texts, counts_line, ranking_line, results_header, results_rows, time_line
 from ._format import latex_escape, latex_mean_se, md_escape, one_line, value_text
 from ._stats import Analysis, trials_table
@@ -14,8 +15,8 @@ from ._stats import Analysis, trials_table
 
 def write_csvs(a: Analysis, out_dir: Path) -> list[Path]:
     results, trials = out_dir / "results.csv", out_dir / "trials.csv"
-    a.summary.to_csv(results, index=False)
-    trials_table(a.snap).to_csv(trials, index=False)
+    write_atomic(results, a.summary.to_csv(index=False))
+    write_atomic(trials, trials_table(a.snap).to_csv(index=False))
     return [results, trials]
 
 
@@ -133,8 +134,8 @@ def _latex_text(s: str) -> str:
 
 def write_texts(a: Analysis, out_dir: Path, captions: dict[str, str]) -> list[Path]:
     md, tex = out_dir / "report.md", out_dir / "results.tex"
-    md.write_text(markdown(a, captions), encoding="utf-8")
-    tex.write_text(latex(a), encoding="utf-8")
+    write_atomic(md, markdown(a, captions))
+    write_atomic(tex, latex(a))
     return [md, tex]
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 from pathlib import Path
+from urllib.parse import quote
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
@@ -32,11 +34,13 @@ def shown(url: str) -> str:
         return url
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, readonly: bool = False) -> Engine:
     try:
         parsed = make_url(url)
     except (ArgumentError, ValueError):
         raise StudyError(f"--store {url!r}: not a folder or a database URL (e.g. postgresql://user@host/db)")
+    if parsed.get_backend_name() == "sqlite" and readonly:
+        return _readonly_sqlite(Path(url.removeprefix("sqlite:///")))
     if parsed.get_backend_name() == "sqlite":
         engine = create_engine(url)
         event.listen(engine, "connect", _sqlite_pragmas)
@@ -49,6 +53,18 @@ def make_engine(url: str) -> Engine:
     except (NoSuchModuleError, ModuleNotFoundError) as e:
         hint = " (pip install 'nnstudy[cluster]')" if parsed.get_backend_name() == "postgresql" else ""
         raise StudyError(f"--store {shown(url)}: no database driver for it: {e}{hint}")
+
+
+def _readonly_sqlite(path: Path) -> Engine:
+    """A store this process cannot write (a read-only folder or file): read it as it is. Without a write-ahead
+    log beside it the file is complete and opened immutable (no lock, no -shm file to create)."""
+    wal = Path(f"{path}-wal")
+    flags = "mode=ro" if wal.exists() else "immutable=1"
+    uri = f"file:{quote(str(path.resolve()))}?{flags}"
+    engine = create_engine("sqlite://", creator=lambda: sqlite3.connect(uri, uri=True, check_same_thread=False))
+    event.listen(engine, "connect", lambda conn, _r: setattr(conn, "isolation_level", None))
+    event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
+    return engine
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:

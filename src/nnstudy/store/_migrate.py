@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection
 from ..errors import StudyError
 from . import _schema as s
 from ._engine import shown
+from ._retry import damaged
 
 log = logging.getLogger("nnstudy.store")
 LOCK_KEY = 0x6E6E7374  # PostgreSQL advisory lock: drivers opening one database at once take turns
@@ -56,6 +57,9 @@ def open_schema(c: Connection, url: str, create: bool) -> list[Migration]:
     if version > s.SCHEMA_VERSION:
         raise StudyError(f"store {shown(url)} has schema version {version}; this nnstudy reads up to "
                          f"{s.SCHEMA_VERSION} (upgrade nnstudy)")
+    missing = [t for t in s.metadata.tables if not inspect(c).has_table(t)]
+    if missing and url.startswith("sqlite:///"):  # checked before anything is written into the file
+        raise damaged(url, f"no such table: {', '.join(missing)}")
     steps = [m for m in MIGRATIONS if m.version > version]
     for m in steps:
         m.step(c)

@@ -27,6 +27,32 @@ def one_line(e: BaseException) -> str:
     return " ".join(str(getattr(e, "orig", None) or e).split())[:300]
 
 
+_DAMAGED = ("malformed", "not a database", "no such table", "no such column", "file is encrypted")
+
+
+def damaged(url: str, why: str) -> StudyError:
+    path = url.removeprefix("sqlite:///")
+    return StudyError(f"store {path} is damaged ({why}); the way out: sqlite3 {path} \".recover\" | "
+                      f"sqlite3 recovered.sqlite, then pass --store to a folder holding it as nnstudy.sqlite")
+
+
+def store_error(e: DBAPIError, url: str) -> StudyError | None:
+    """An SQLite file that is damaged, full or read-only, as the one line to show; None for other errors."""
+    if not url.startswith("sqlite:///"):
+        return None
+    path, why = url.removeprefix("sqlite:///"), one_line(e)
+    low = why.lower()
+    if any(w in low for w in _DAMAGED):
+        return damaged(url, why)
+    if "full" in low or "i/o error" in low:
+        return StudyError(f"store {path}: cannot write ({why}): the disk is full or failing; what was stored "
+                          f"is kept: free some space and run again")
+    if "readonly" in low or "read-only" in low or "unable to open" in low:
+        return StudyError(f"store {path}: cannot write ({why}): the store is read-only here; "
+                          f"ls, show and report still read it, or pass --store to a writable folder")
+    return None
+
+
 def transient(e: DBAPIError) -> bool:
     """A lost connection or a locked SQLite file; not a wrong query or a missing table."""
     if e.connection_invalidated or isinstance(e, InterfaceError):
@@ -61,7 +87,10 @@ def retrying(action: Callable[[], T], url: str, what: str, for_s: float = RETRY_
             if interrupted(e):  # Ctrl-C inside the driver's connection check surfaces as a database error
                 raise KeyboardInterrupt from e
             if not transient(e):
-                raise
+                err = store_error(e, url)
+                if err is None:
+                    raise
+                raise err from None
             if time.monotonic() - start + delay > for_s:
                 raise StudyError(f"store {shown(url)}: {one_line(e)} (still failing after {for_s:.0f} s; {what})"
                                  ) from None

@@ -19,7 +19,7 @@ from ..errors import StudyError
 from . import _schema as s
 from ._engine import make_engine, resolve_url, shown
 from ._migrate import Migration, open_schema
-from ._retry import one_line, resilient, retrying
+from ._retry import one_line, resilient, retrying, store_error
 from ._snapshot import Artifact, StudySnapshot
 
 FINAL_STATES = ("done", "diverged")
@@ -43,17 +43,27 @@ def store_dir(store: str | Path | None) -> Path:
 class Store:
     def __init__(self, store: str | Path | None = None, create: bool = True):
         self.url = resolve_url(store)
+        self.readonly = False  # a store this process may read but not write (ls, show, report)
         if self.url.startswith("sqlite:///"):
             path = Path(self.url.removeprefix("sqlite:///"))
+            if path.parent.exists() and not path.parent.is_dir():
+                raise StudyError(f"--store {path.parent}: is a file, not a folder (nnstudy keeps nnstudy.sqlite "
+                                 f"and artifacts/ in a folder; or give a database URL)")
+            if path.is_dir():
+                raise StudyError(f"store {path}: is a folder, not an nnstudy.sqlite file")
             if not path.exists() and not create:
                 raise StudyError(f"no store at {path} (run a study first, or pass --store)")
-            path.parent.mkdir(parents=True, exist_ok=True)
-        self.engine: Engine = make_engine(self.url)
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise StudyError(f"--store {path.parent}: cannot create the folder ({e.strerror})") from None
+            self.readonly = not create and not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK))
+        self.engine: Engine = make_engine(self.url, readonly=self.readonly)
         try:
             self.migrated: list[Migration] = retrying(lambda: self._open(create), self.url, "open", OPEN_RETRY_S,
                                                        quiet=True)
         except DBAPIError as e:
-            raise StudyError(f"store {shown(self.url)}: {one_line(e)}") from None
+            raise (store_error(e, self.url) or StudyError(f"store {shown(self.url)}: {one_line(e)}")) from None
 
     def _open(self, create: bool) -> list[Migration]:
         with self.engine.begin() as c:
