@@ -101,7 +101,7 @@ def report_metrics(study: StudyFile, label: str) -> tuple[str, list[str]]:
     from .spec._models_classical import kind_metrics
     from .spec._models_generative import KIND_METRICS as GENERATIVE_METRICS
 
-    task = info(study.data.name).task
+    task = info(study.data).task
     allowed = REGRESSION_METRICS if task == "regression" else CLASSIFICATION_METRICS
     kinds = [study.model.kind] + [k for g in study.grids() for k in g.get("model.kind", [])]
     added = [GENERATIVE_METRICS.get(k) or kind_metrics(k, task)  # metrics the model kinds add

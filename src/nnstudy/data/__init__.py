@@ -4,6 +4,10 @@
     >>> data.names()
     ['circles', 'digits', 'fashion-mnist', 'iris', 'moons', 'sine']
     >>> ds = data.load(DataConfig(name="iris"))   # Dataset: train / val / test arrays + metadata
+    >>> data.info(study.data).source                # a user's file or loader: metadata read from the data
+
+A user's own data (``name = "file"``, or ``loader``) live in ``_own``; installed packages add datasets
+through entry points (``_plugins``).
 
 Importing this package is cheap: loaders (numpy, scikit-learn) are imported on first use.
 """
@@ -14,12 +18,12 @@ from typing import TYPE_CHECKING, Callable
 
 from ..errors import DataError
 from ._dataset import Dataset
-from ._registry import REGISTRY, DatasetInfo, entry, loader
+from ._registry import OWN, REGISTRY, DatasetInfo, Entry, entry, loader
 
 if TYPE_CHECKING:
     from ..spec._schema import DataConfig
 
-__all__ = ["Dataset", "DatasetInfo", "DataError", "names", "info", "locate", "fetch", "load"]
+__all__ = ["Dataset", "DatasetInfo", "DataError", "Entry", "names", "info", "locate", "fetch", "load"]
 
 
 def names() -> list[str]:
@@ -27,9 +31,16 @@ def names() -> list[str]:
     return sorted(REGISTRY)
 
 
-def info(name: str) -> DatasetInfo:
-    """Static metadata of ``name``; DataError if unknown."""
-    return entry(name).info
+def info(data: str | DataConfig) -> DatasetInfo:
+    """Metadata of a dataset by name, or of a data config; a user's file or loader is read (once per
+    process) to know its task, classes and input shape. DataError if unknown or bad."""
+    if isinstance(data, str):
+        return entry(data).info
+    if data.name in OWN:
+        from ._own import describe
+
+        return describe(data).info
+    return entry(data.name).info
 
 
 def locate(name: str) -> str | None:
@@ -52,6 +63,13 @@ def load(cfg: DataConfig) -> Dataset:
     """Load ``cfg.name`` and prepare it as ``cfg`` says; DataError if data are missing or corrupt."""
     from ._prepare import prepare
 
+    if cfg.name in OWN:
+        from ._own import describe, raw
+
+        if cfg.n_samples is not None or cfg.noise is not None:
+            raise DataError(f"{cfg.name}: n_samples and noise apply only to generated datasets; use train_size "
+                            "to subsample")
+        return prepare(raw(cfg), describe(cfg).info, cfg)
     e = entry(cfg.name)
     if not e.generated and (cfg.n_samples is not None or cfg.noise is not None):
         raise DataError(f"{cfg.name}: n_samples and noise apply only to generated datasets "

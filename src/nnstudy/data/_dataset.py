@@ -30,6 +30,7 @@ class Dataset:
     # The y arrays stay in their own units; engines that train on scaled targets use these.
     y_shift: np.ndarray | None = None
     y_scale: np.ndarray | None = None
+    input_names: tuple[str, ...] = ()  # the model's inputs by name when known (a user's table: "age", "sex=male")
 
     def scaled_targets(self, y: np.ndarray) -> np.ndarray:
         """Targets as the network learns them: standardized with the training split's statistics, or as they are."""

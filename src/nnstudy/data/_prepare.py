@@ -8,7 +8,7 @@ converted to float32 once, at the end.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
@@ -37,6 +37,8 @@ class Raw:
     input_shape: tuple[int, ...] | None = None  # when the config decides it (else the registry's)
     classes: tuple[str, ...] | None = None  # class names when the config decides them (else the registry's)
     ordered: bool = False  # rows in time order: validation and train_size take the latest rows, no shuffle
+    input_names: tuple[str, ...] = ()  # names of the input columns (a user's table)
+    encoder: Callable | None = None  # fit(training rows) -> encode(rows) with .names, e.g. one-hot of text columns
 
 
 def carve_test(x: np.ndarray, y: np.ndarray, seed: int, stratify: bool) -> Raw:
@@ -74,9 +76,17 @@ def prepare(raw: Raw, info: DatasetInfo, cfg: DataConfig) -> Dataset:
     train = _subsample(train, strat, cfg.train_size, cfg.split_seed, info.name, raw.ordered)
 
     shape = tuple(raw.input_shape or info.input_shape)
+    parts = [(raw.x_train, train), (raw.x_train, val), (raw.x_test, test)]
+    inputs = raw.input_names
+    if raw.encoder is not None:  # fitted on the training rows only
+        encode = raw.encoder(raw.x_train[train])
+        parts = [(encode(x[i]), slice(None)) for x, i in parts]
+        shape, inputs = (parts[0][0].shape[1],), encode.names
     cols = _feature_columns(cfg.features, int(np.prod(shape)), info.name)
     xs = [_as_float(x[i] if cols is None else x[i][:, cols], raw.x_scale)  # raw x are (n, d)
-          for x, i in ((raw.x_train, train), (raw.x_train, val), (raw.x_test, test))]
+          for x, i in parts]
+    if cols is not None and inputs:
+        inputs = tuple(inputs[c] for c in cols)
     _normalize(xs, cfg.normalize)
     steps = fit_transforms(xs[0], cfg, info.name)
     plane, rest = (None, None), ()  # the last 2-D stage before the model's inputs, and the steps after it
@@ -98,7 +108,7 @@ def prepare(raw: Raw, info: DatasetInfo, cfg: DataConfig) -> Dataset:
         x_train=xs[0], y_train=np.ascontiguousarray(y_train[train]),
         x_val=xs[1], y_val=np.ascontiguousarray(y_train[val]),
         x_test=xs[2], y_test=np.ascontiguousarray(y_test[test]),
-        input_shape=shape, classes=names,
+        input_shape=shape, classes=names, input_names=() if steps else tuple(inputs),
         transform=Chain(rest) if rest else None, x_plain_train=plane[0], x_plain_test=plane[1])
 
 

@@ -12,6 +12,7 @@ from types import ModuleType
 from typing import Literal
 
 from ..errors import DataError
+from ._plugins import Registry
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,7 @@ class DatasetInfo:
 @dataclass(frozen=True)
 class Entry:
     info: DatasetInfo
-    module: str  # loader module in this package: raw(name, cfg) [, locate(), fetch(progress)]
+    module: str  # loader module: raw(name, cfg) [, locate(), fetch(progress)]; "_x" = this package's _x
     where: str = ""  # what locate() says for data without files
     generated: bool = False  # accepts n_samples and noise
     series: bool = False  # one time series, cut into windows by data.lags / data.horizon
@@ -55,6 +56,7 @@ SERIES_LAGS, SERIES_HORIZON = 12, 1  # defaults of data.lags and data.horizon
 COUNTRIES = ("FR", "DE", "ES", "IT", "PL")  # default data.countries
 FOURIER_FREQUENCIES = (0.5, 1.0, 2.0)  # default data.frequencies
 DIM_DATASETS = ("interval-sum", "gaussian")  # accept data.dim
+OWN = ("file", "loader")  # data.name of a user's own file or loader function (read by _own, not registered)
 _MLBENCH = "Debian r-cran-mlbench (R package mlbench)"
 
 _ENTRIES = [
@@ -122,7 +124,7 @@ _ENTRIES = [
                       "synthetic: Franke's function of (x1, x2) in [0, 1]^2 + noise", (2,), 0),
           "_tabular", where=_SEEDED, generated=True),
 ]
-REGISTRY: dict[str, Entry] = {e.info.name: e for e in _ENTRIES}
+REGISTRY = Registry({e.info.name: e for e in _ENTRIES})  # + installed plugins (entry points nnstudy.datasets)
 
 
 def entry(name: str) -> Entry:
@@ -133,4 +135,7 @@ def entry(name: str) -> Entry:
 
 
 def loader(name: str) -> ModuleType:
-    return importlib.import_module(f".{entry(name).module}", __package__)
+    """The module that loads ``name``: a private module of this package ("_sklearn"), or a plugin's own
+    module named in full."""
+    module = entry(name).module
+    return importlib.import_module(f".{module}" if module.startswith("_") else module, __package__)

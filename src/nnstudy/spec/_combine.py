@@ -14,7 +14,7 @@ def check_combination(study: StudyFile, label: str) -> None:
     from ..data import info
 
     model, train, data = study.model, study.train, study.data
-    task = info(data.name).task
+    task = info(data).task
     if train.engine == "numpy" and train.optimizer not in NUMPY_OPTIMIZERS:
         raise StudyError(f"{label}: train.optimizer: {train.optimizer!r} is not available on the numpy engine "
                          f"(allowed: {', '.join(NUMPY_OPTIMIZERS)})")
@@ -46,7 +46,7 @@ def _check_given(study: StudyFile, label: str) -> None:
     if data.normalize != "none":
         raise StudyError(f"{label}: data.normalize: a network with given weights sees the inputs as they "
                          "are: set normalize = \"none\"")
-    n_classes = len(data.classes) or info(data.name).n_classes  # the input width: api.check_models, on the data
+    n_classes = len(data.classes) or info(data).n_classes  # the input width: api.check_models, on the data
     outputs = (1, n_classes) if n_classes == 2 else (n_classes,)
     if model.output_width() not in outputs:
         raise StudyError(f"{label}: model.layers: the last layer has {model.output_width()} outputs; "

@@ -92,7 +92,7 @@ def validate(raw: dict, label: str) -> StudyFile:
     raw = dict(raw)
     raw["model"] = validate_model(raw.get("model", {}), label)
     try:
-        study = StudyFile.model_validate(raw)
+        study = StudyFile.model_validate(raw, context={"base_dir": study_dir(label)})  # train.function's file
     except ValidationError as e:
         raise StudyError(f"{label}: {explain(e, root=StudyFile)}") from None
     check_combination(study, label)
@@ -106,11 +106,16 @@ def validate_model(section: dict, label: str, prefix: str = "model") -> ModelBas
     cls = MODEL_KINDS.get(kind) if isinstance(kind, str) else None
     if cls is None:
         raise StudyError(f"{label}: {prefix}.kind: unknown model kind {kind!r} (allowed: {', '.join(MODEL_KINDS)})")
-    base_dir = Path(label).parent if label != "<dict>" else Path.cwd()
+    base_dir = study_dir(label)
     try:
         return cls.model_validate(section, context={"base_dir": base_dir})
     except ValidationError as e:
         raise StudyError(f"{label}: {explain(e, prefix, cls)}") from None
+
+
+def study_dir(label: str) -> Path:
+    """Where the files a study names are found: next to the study file (a dict's: the working directory)."""
+    return Path(label).parent if label != "<dict>" else Path.cwd()
 
 
 def explain(err: ValidationError, prefix: str = "", root: Any = None) -> str:

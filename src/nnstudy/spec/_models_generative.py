@@ -152,7 +152,7 @@ def check_data(model, study, label: str) -> None:
         what = "the GAN's sigmoid generator" if model.kind == "gan" else "loss = \"bce\""
         raise StudyError(f"{label}: data.normalize: {what} needs inputs in [0, 1]: set normalize = \"minmax\""
                          + ("" if model.kind == "gan" else " (or model.loss = \"mse\")"))
-    shape = info(data.name).input_shape
+    shape = info(data).input_shape
     if getattr(model, "architecture", "mlp") == "conv" and len(shape) < 2:
         raise StudyError(f"{label}: model.architecture: \"conv\" needs image data; {data.name} has inputs of "
                          f"shape {shape}: use architecture = \"mlp\"")

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import (BaseModel, ConfigDict, Field, SerializeAsAny, ValidationInfo, field_validator,
                       model_serializer, model_validator)
 
-from ..data._registry import (COUNTRIES, DIM_DATASETS, FOURIER_FREQUENCIES, INTERVAL_SUM_DIM, SERIES_HORIZON,
+from ..data._registry import (COUNTRIES, DIM_DATASETS, FOURIER_FREQUENCIES, INTERVAL_SUM_DIM, OWN, SERIES_HORIZON,
                               SERIES_LAGS)
 from ._search import SearchConfig
 
@@ -26,7 +26,13 @@ REGRESSION_METRICS = ("train_loss", "train_mse", "train_rmse", "val_loss", "val_
                       "test_loss", "test_mse", "test_rmse", "train_time_s", "epochs_run")
 
 
-OPTIONAL_DATA_KEYS = ("countries", "lags", "horizon", "features", "pca", "encoding", "frequencies", "normalize_target")  # unset: left out
+OWN_DATA_KEYS = ("path", "target", "inputs", "task", "image_size", "color", "loader", "sha256", "images_sha256",
+                 "loader_sha256")
+SHA256 = r"^[0-9a-f]{64}$"
+
+
+OPTIONAL_DATA_KEYS = ("countries", "lags", "horizon", "features", "pca", "encoding", "frequencies", "normalize_target",
+                      *OWN_DATA_KEYS)  # unset: left out
 
 
 class Section(BaseModel):
@@ -86,15 +92,86 @@ class DataConfig(Section):
         "(the inputs themselves are kept); applied after pca"))
     frequencies: Annotated[list[Annotated[float, Field(gt=0.0)]], Field(min_length=1)] | None = Field(
         None, description=f"frequencies of the fourier encoding (default {list(FOURIER_FREQUENCIES)})")
+    # A user's own data (data/_own.py): name = "file" with path, or loader (name "loader" implied).
+    path: str | None = Field(None, description=(
+        'name = "file": a CSV, TSV, Parquet or .npz file, or a folder of images with one sub-folder per class, '
+        "relative to the study file"))
+    target: str | None = Field(None, description="the table column holding the labels or targets (default: the last)")
+    inputs: Annotated[list[Union[Annotated[int, Field(ge=0)], str]], Field(min_length=1)] | None = Field(
+        None, description="the input columns by name or 0-based index (default: every column but the target)")
+    task: Literal["classification", "regression"] | None = Field(None, description=(
+        "default: inferred from the labels (integers or text: classification; floats: regression)"))
+    image_size: Union[Annotated[int, Field(ge=1, le=4096)],
+                      Annotated[list[Annotated[int, Field(ge=1, le=4096)]], Field(min_length=2, max_length=2)]
+                      ] | None = Field(None, description="an image folder: side, or [height, width], the images are "
+                                                         "resized to (default 32)")
+    color: Literal["rgb", "gray"] | None = Field(None, description="an image folder: read as RGB or grayscale "
+                                                                   "(default rgb)")
+    loader_args: dict[str, Any] = Field({}, exclude=True)  # the data section's other keys (dumped as they were)
+    loader: str | None = Field(None, description=(
+        'your function returning the data: "my_data.py:load", called with the data section\'s other keys'))
+    sha256: Annotated[str, Field(pattern=SHA256)] | None = Field(None, validate_default=True, description=(
+        "filled in by nnstudy: the sha256 of the file (of an image folder: of its list of files and their sha256s)"))
+    images_sha256: Annotated[str, Field(pattern=SHA256)] | None = Field(None, validate_default=True, description=(
+        "filled in by nnstudy: the sha256 of the image folder's pixels as arrays"))
+    loader_sha256: Annotated[str, Field(pattern=SHA256)] | None = Field(None, validate_default=True, description=(
+        "filled in by nnstudy: the sha256 of the loader's file"))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _loader_keywords(cls, raw: Any) -> Any:
+        """With a loader, the keys nnstudy does not know are the loader's keyword arguments."""
+        if not isinstance(raw, dict) or raw.get("loader") is None:
+            return raw
+        if "loader_args" in raw:
+            raise ValueError("loader_args: write the loader's keywords as keys of [data] (e.g. n = 100)")
+        known = set(cls.model_fields)
+        return {"name": "loader", **{k: v for k, v in raw.items() if k in known},
+                "loader_args": {k: v for k, v in raw.items() if k not in known}}
 
     @field_validator("name")
     @classmethod
     def _known_dataset(cls, v: str) -> str:
         from ..data import names
 
-        if v not in names():
-            raise ValueError(f"unknown dataset {v!r} (allowed: {', '.join(names())})")
+        if v not in names() and v not in OWN:
+            raise ValueError(f"unknown dataset {v!r} (allowed: {', '.join(names())}; your own: name = \"file\" "
+                             "with path, or loader)")
         return v
+
+    @field_validator("path")
+    @classmethod
+    def _path_of_file(cls, v: str | None, info: ValidationInfo) -> str | None:
+        if v is not None and info.data.get("name") != "file":
+            raise ValueError('applies to name = "file" (your own data file)')
+        base_dir = (info.context or {}).get("base_dir")
+        if v is not None and base_dir is not None:
+            from ..data._own import check_path
+
+            check_path(v, base_dir)
+        return v
+
+    @field_validator("loader")
+    @classmethod
+    def _loader_only(cls, v: str | None, info: ValidationInfo) -> str | None:
+        if v is not None and info.data.get("name") != "loader":
+            raise ValueError(f"a loader brings its own data: leave name out (found name = {info.data.get('name')!r})")
+        base_dir = (info.context or {}).get("base_dir")
+        if v is not None and base_dir is not None:
+            from ..data._own import check_loader
+
+            check_loader(v, info.data.get("loader_args", {}), base_dir)
+        return v
+
+    @field_validator("sha256", "images_sha256", "loader_sha256")
+    @classmethod
+    def _own_files(cls, v: str | None, info: ValidationInfo) -> str | None:
+        """Resolves the files a user's data names into their sha256 (next to the study file)."""
+        if v is None and info.data.get("name") not in OWN:
+            return v
+        from ..data._own import resolve_key
+
+        return resolve_key(info.field_name, v, info.data, (info.context or {}).get("base_dir"))
 
     @field_validator("train_size")
     @classmethod
@@ -109,7 +186,7 @@ class DataConfig(Section):
         from ..data import info as dataset_info
 
         name = info.data.get("name")
-        if v and name is not None and len(dataset_info(name).input_shape) < 2:
+        if v and name is not None and name not in OWN and len(dataset_info(name).input_shape) < 2:
             raise ValueError(f"applies to images and signals; {name} has flat inputs")
         return v
 
@@ -162,6 +239,8 @@ class DataConfig(Section):
     def _inputs_exist(self) -> "DataConfig":
         from ..data._registry import REGISTRY
 
+        if self.name in OWN:
+            return self  # the inputs are known once the data are read: _own_data_readable
         e = REGISTRY[self.name]
         if e.series:
             n_in = self.lags or SERIES_LAGS
@@ -178,6 +257,20 @@ class DataConfig(Section):
             n_in = len(self.features)
         if isinstance(self.pca, int) and self.pca > n_in:
             raise ValueError(f"pca = {self.pca} is more than the {n_in} inputs of {self.name}")
+        return self
+
+    @model_validator(mode="after")
+    def _own_data_readable(self, info: ValidationInfo) -> "DataConfig":
+        """A study's own data are read and checked while the study is validated (a worker trusts its config)."""
+        if self.name == "file" and self.path is None:
+            raise ValueError('name = "file" needs path = "your-data.csv" (relative to the study file)')
+        wrong = [k for k in ("target", "inputs", "task", "image_size", "color") if getattr(self, k) is not None]
+        if wrong and self.name not in OWN:
+            raise ValueError(f"{wrong[0]} applies to your own data (name = \"file\", or loader)")
+        if self.name in OWN and (info.context or {}).get("base_dir") is not None:
+            from ..data._own import check_readable
+
+            check_readable(self)
         return self
 
     @model_validator(mode="after")
@@ -199,6 +292,7 @@ class DataConfig(Section):
             out.pop("frequencies", None)  # used only by the fourier encoding
         if not out.get("augment", True):
             out.pop("augment")
+        out.update(self.loader_args)
         return out
 
 

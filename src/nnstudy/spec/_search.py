@@ -182,7 +182,7 @@ def check_search(study, raw: dict, label: str) -> None:
     from ..data import info
     from ._schema import CLASSIFICATION_METRICS, REGRESSION_METRICS
 
-    task = info(study.data.name).task
+    task = info(study.data).task
     metric = search.resolved_metric(task)
     allowed = REGRESSION_METRICS if task == "regression" else CLASSIFICATION_METRICS
     if metric not in allowed:

@@ -1,0 +1,54 @@
+"""``[data] loader = "my_data.py:load"``: the user's function, called with the data section's other keys."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+from .._userfiles import load_object
+from ..errors import DataError
+from ._own_read import Found
+
+SPLIT_KEYS = ("x_train", "y_train", "x_test", "y_test", "classes")
+
+
+def check_signature(ref: str, sha256: str, kwargs: dict[str, Any]) -> None:
+    """ValueError (one line) when ``ref`` is not a function that takes ``kwargs``."""
+    fn = load_object(ref, sha256)
+    if not callable(fn):
+        raise ValueError(f"{ref} is a {type(fn).__name__}, not a function")
+    try:
+        inspect.signature(fn).bind(**kwargs)
+    except TypeError as e:
+        keys = ", ".join(kwargs) or "no keys"
+        raise ValueError(f"{ref} cannot be called with the data section's other keys ({keys}): {e}") from None
+    except ValueError:
+        pass  # a builtin without a signature: calling it will tell
+
+
+def call(ref: str, sha256: str, kwargs: dict[str, Any]) -> Found:
+    fn = load_object(ref, sha256)
+    shown = f"{ref}({', '.join(f'{k}={v!r}' for k, v in kwargs.items())})"
+    out = fn(**kwargs)
+    if isinstance(out, (tuple, list)) and len(out) == 2:
+        return Found(out[0], out[1], what=f"{_len(out[0])} samples")
+    if isinstance(out, dict):
+        unknown = sorted(set(out) - set(SPLIT_KEYS))
+        if unknown or not {"x_train", "y_train"} <= set(out) or (("x_test" in out) != ("y_test" in out)):
+            raise DataError(f"{shown} returned a dict with {', '.join(sorted(map(str, out)))}; give x_train, y_train "
+                            "and optionally x_test, y_test, classes")
+        classes = out.get("classes")
+        found = Found(out["x_train"], out["y_train"], out.get("x_test"), out.get("y_test"),
+                      classes=None if classes is None else tuple(str(c) for c in classes))
+        found.what = f"{_len(found.x)} training samples" + (
+            f" + {_len(found.x_test)} test samples (given)" if found.x_test is not None else "")
+        return found
+    raise DataError(f"{shown} returned {type(out).__name__}; return (x, y) or a dict with x_train, y_train "
+                    "[, x_test, y_test, classes]")
+
+
+def _len(x: Any) -> str:
+    try:
+        return str(len(x))
+    except TypeError:
+        return "?"

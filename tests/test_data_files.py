@@ -1,0 +1,183 @@
+"""A user's own data: [data] name = "file" (CSV, Parquet, .npz, an image folder) and loader = "file.py:fn";
+datasets of installed packages (entry points nnstudy.datasets)."""
+
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nnstudy import data
+from nnstudy.spec import expand, read_study
+from nnstudy.spec._schema import DataConfig
+
+
+@pytest.fixture(autouse=True)
+def own_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("NNSTUDY_DATA", str(tmp_path / "cache"))
+
+
+def study(tmp_path, data_toml: str, extra: str = "") -> tuple:
+    path = tmp_path / "study.toml"
+    path.write_text(f'[study]\nname = "own"\n[data]\n{data_toml}\n{extra}')
+    s, _, _ = read_study(path)
+    return s, expand(s, str(path))
+
+
+def people(n=200, seed=0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    x1, x2 = rng.normal(size=n), rng.normal(size=n)
+    color = rng.choice(["red", "green", "blue"], size=n).astype("U6")
+    color[7] = "purple"  # one row: in the training rows for some split seeds, in the test rows for others
+    label = np.where(x1 + 0.5 * x2 + (color == "red") > 0.3, "sick", "healthy")
+    return pd.DataFrame({"x1": x1, "x2": x2, "color": color, "label": label})
+
+
+def test_csv_text_labels_and_a_one_hot_input_fitted_on_the_training_rows(tmp_path):
+    people().to_csv(tmp_path / "people.csv", index=False)
+    s, trials = study(tmp_path, 'name = "file"\npath = "people.csv"\nnormalize = "none"')
+    info = data.info(s.data)
+    assert info.task == "classification" and info.classes == ("healthy", "sick")
+    assert "classification (inferred: text labels)" in info.source and "people.csv" in info.source
+    assert len(s.data.sha256) == 64 and trials[0].config["data"]["sha256"] == s.data.sha256
+    seen = set()
+    for seed in range(8):
+        ds = data.load(s.data.model_copy(update={"split_seed": seed}))
+        purple_trains = bool(np.isin(np.float32(people().x1[7]), ds.x_train[:, 0]))
+        seen.add(purple_trains)
+        expected = ("x1", "x2", "color=blue", "color=green") + (("color=purple",) if purple_trains else ()) + (
+            "color=red",)
+        assert ds.input_names == expected  # categories of the training rows only
+        assert ds.x_train.shape[1] == ds.x_test.shape[1] == len(expected)
+        assert len(ds.x_train) + len(ds.x_val) + len(ds.x_test) == 200 and len(ds.x_test) == 40
+        onehot = ds.x_test[:, 2:]
+        assert set(np.unique(onehot)) <= {0.0, 1.0} and (onehot.sum(1) <= 1).all()
+    assert seen == {True, False}
+
+
+def test_parquet_float_target_is_regression_and_inputs_by_name_and_index(tmp_path):
+    df = people()
+    df["y"] = df.x1 * 2.0
+    df.to_parquet(tmp_path / "p.parquet")
+    s, _ = study(tmp_path, 'name = "file"\npath = "p.parquet"\ntarget = "y"\ninputs = ["x1", 1]')
+    ds = data.load(s.data)
+    assert ds.task == "regression" and ds.y_train.shape == (len(ds.x_train), 1)
+    assert ds.input_names == ("x1", "x2") and "regression (inferred: float targets)" in data.info(s.data).source
+
+
+def test_npz_given_test_split_is_used_as_is(tmp_path):
+    rng = np.random.default_rng(1)
+    arrays = {"x_train": rng.normal(size=(50, 3)), "y_train": np.arange(50) % 3,
+              "x_test": rng.normal(size=(7, 3)), "y_test": np.array([2, 1, 0, 0, 1, 2, 2]),
+              "classes": np.array(["a", "b", "c"])}
+    np.savez(tmp_path / "d.npz", **arrays)
+    s, _ = study(tmp_path, 'name = "file"\npath = "d.npz"\nnormalize = "none"\nvalidation = 0.2')
+    ds = data.load(s.data)
+    np.testing.assert_array_equal(ds.x_test, arrays["x_test"].astype(np.float32))
+    np.testing.assert_array_equal(ds.y_test, arrays["y_test"])
+    assert ds.classes == ["a", "b", "c"] and len(ds.x_train) == 40 and len(ds.x_val) == 10
+
+
+def test_image_folder_read_once_into_arrays_a_worker_finds_by_sha256(tmp_path):
+    from PIL import Image
+
+    for name, rgb in (("blue", (0, 0, 255)), ("red", (255, 0, 0))):
+        (tmp_path / "pics" / name).mkdir(parents=True)
+        for k in range(6):
+            Image.new("RGB", (12, 10), tuple(max(0, c - 10 * k) for c in rgb)).save(tmp_path / "pics" / name / f"{k}.png")
+    s, _ = study(tmp_path, 'name = "file"\npath = "pics"\nimage_size = 8\nnormalize = "none"\nvalidation = 0')
+    ds = data.load(s.data)
+    assert ds.input_shape == (3, 8, 8) and ds.classes == ["blue", "red"]
+    img = ds.x_test.reshape(-1, 3, 8, 8)
+    red = ds.y_test == 1
+    assert np.all(img[red, 0] > 0.7) and np.all(img[red, 2] == 0) and np.all(img[~red, 0] == 0)
+    cfg = s.data.model_dump(mode="json")
+    assert set(cfg) >= {"sha256", "images_sha256", "image_size"}
+    (tmp_path / "pics" / "red" / "0.png").unlink()  # the worker reads the cached arrays, never the folder
+    from nnstudy.data import _own
+
+    _own._described.clear()
+    again = data.load(DataConfig.model_validate(cfg))
+    np.testing.assert_array_equal(again.x_test, ds.x_test)
+    gray, _ = study(tmp_path, 'name = "file"\npath = "pics"\nimage_size = [4, 6]\ncolor = "gray"')
+    assert data.info(gray.data).input_shape == (1, 4, 6)
+    assert gray.data.sha256 != s.data.sha256  # a file was removed: another folder
+
+
+LOADER = '''
+import numpy as np
+
+
+def load(n, noise=0.0):
+    rng = np.random.default_rng(n)
+    x = rng.normal(size=(n, 2))
+    return {"x_train": x, "y_train": (x[:, 0] + noise > 0).astype(int), "classes": ["left", "right"]}
+'''
+
+
+def test_loader_gets_the_other_keys_and_a_swept_keyword_makes_trials(tmp_path):
+    (tmp_path / "my_data.py").write_text(LOADER)
+    s, trials = study(tmp_path, 'loader = "my_data.py:load"\nn = 100', '[sweep]\n"data.n" = [100, 300]\n[trials]\nseeds = 2')
+    assert len(trials) == 4 and len({t.trial_id for t in trials}) == 4
+    cfgs = [t.config["data"] for t in trials[::2]]
+    assert [c["n"] for c in cfgs] == [100, 300] and cfgs[0]["name"] == "loader"
+    assert cfgs[0]["loader_sha256"] == cfgs[1]["loader_sha256"] and len(cfgs[0]["loader_sha256"]) == 64
+    for c, n in zip(cfgs, (100, 300)):
+        ds = data.load(DataConfig.model_validate(c))
+        assert len(ds.x_train) + len(ds.x_val) + len(ds.x_test) == n and ds.classes == ["left", "right"]
+    (tmp_path / "my_data.py").write_text(LOADER + "\n# edited\n")
+    _, edited = study(tmp_path, 'loader = "my_data.py:load"\nn = 100', '[sweep]\n"data.n" = [100, 300]\n[trials]\nseeds = 2')
+    assert not {t.trial_id for t in edited} & {t.trial_id for t in trials}
+
+
+def test_a_changed_file_gives_new_trial_ids_an_unchanged_one_the_same(tmp_path):
+    people().to_csv(tmp_path / "people.csv", index=False)
+    _, first = study(tmp_path, 'name = "file"\npath = "people.csv"')
+    _, same = study(tmp_path, 'name = "file"\npath = "people.csv"')
+    people(seed=1).to_csv(tmp_path / "people.csv", index=False)
+    _, changed = study(tmp_path, 'name = "file"\npath = "people.csv"')
+    assert [t.trial_id for t in first] == [t.trial_id for t in same]
+    assert first[0].trial_id != changed[0].trial_id
+
+
+def test_run_on_a_csv_trains_above_chance(tmp_path):
+    from nnstudy import api
+
+    people(400).to_csv(tmp_path / "people.csv", index=False)
+    path = tmp_path / "study.toml"
+    path.write_text('[study]\nname = "own-csv"\n[data]\nname = "file"\npath = "people.csv"\n'
+                    '[model]\nhidden = [16]\n[train]\nepochs = 30\nlr = 0.05\n[trials]\nseeds = 2\n')
+    result = api.run(path, store=tmp_path / "runs", workers=1)
+    acc = result.trials()["test_accuracy"]
+    assert len(acc) == 2 and acc.min() > 0.85  # the majority class is about 0.6
+
+
+PLUGIN = '''
+import numpy as np
+from nnstudy.data import DatasetInfo, Entry
+
+ENTRY = Entry(DatasetInfo("stripes", "classification", "a test plugin", (2,), 2, classes=("even", "odd")),
+              module="nnstudy_test_plugin")
+
+
+def raw(name, cfg):
+    from nnstudy.data._prepare import carve_test
+
+    x = np.arange(100, dtype=np.float32).reshape(50, 2)
+    return carve_test(x, np.arange(50) % 2, cfg.split_seed, stratify=True)
+'''
+
+
+def test_installed_package_registers_a_dataset_by_entry_point(tmp_path, monkeypatch):
+    (tmp_path / "nnstudy_test_plugin.py").write_text(PLUGIN)
+    info = tmp_path / "nnstudy_test_plugin-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: nnstudy-test-plugin\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[nnstudy.datasets]\nstripes = nnstudy_test_plugin:ENTRY\n")
+    assert "stripes" not in data.names()
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert "stripes" in data.names() and "nnstudy_test_plugin" not in sys.modules  # listed, not imported
+    ds = data.load(DataConfig(name="stripes", validation=0))
+    assert ds.classes == ["even", "odd"] and len(ds.x_train) == 40 and len(ds.x_test) == 10
+    assert data.info("stripes").source == "a test plugin"
+    monkeypatch.delitem(sys.modules, "nnstudy_test_plugin")
