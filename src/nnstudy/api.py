@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import pandas as pd
 from rich.console import Console
@@ -110,8 +110,10 @@ def report_metrics(study: StudyFile, label: str) -> tuple[str, list[str]]:
     metrics = study.report.metrics or (added[0][1] if len(added) == 1 and added[0][1] else None) or (
         ["test_mse", "val_mse", "train_time_s"] if task == "regression"
         else ["test_accuracy", "val_accuracy", "train_time_s"])
+    from .spec._train_function import is_metric_name
+
     for m in metrics:
-        if m not in allowed:
+        if m not in allowed and not (study.train.function and is_metric_name(m)):  # a function reports its own
             raise StudyError(f"{label}: report.metrics: {m!r} is not a metric of a {task} study "
                              f"(allowed: {', '.join(allowed)})")
     if study.search.active:  # the report ranks by its first metric: the one the search optimized
@@ -123,7 +125,8 @@ def report_metrics(study: StudyFile, label: str) -> tuple[str, list[str]]:
 def run(source: str | Path | dict, store: str | Path | None = None, set: dict[str, Any] | None = None,
         workers: int | None = None, device: str = "auto", fail_fast: bool = False,
         console: Console | None = None, executor: str = "local", address: str | None = None,
-        stack: str = "auto", sweep: dict[str, list[Any]] | None = None) -> Study:
+        stack: str = "auto", sweep: dict[str, list[Any]] | None = None,
+        train: Callable[..., Any] | None = None) -> Study:
     """Train every trial not yet done, write the report, return the Study.
 
     `source` is a study file's path or the same schema as a dict; `set` overrides dotted keys like
@@ -135,6 +138,9 @@ def run(source: str | Path | dict, store: str | Path | None = None, set: dict[st
     default: a local Ray); `store` may be a database URL (``postgresql://user@host/db``).
     `stack`: "auto" trains trials that share a program as one stacked program on CUDA, "on" also on the
     CPU, "off" never (see engines/_torch/_stack_train.py).
+    `train`: your own training loop, ``fn(config, seed, data, report)``, in place of ``[train] function``
+    (see engines/_function.py); a function another process cannot import (one of ``__main__`` or a
+    notebook) trains in this process, one trial at a time.
     """
     from ._environment import environment, resolve_device
     from ._sources import resolve_sources
@@ -147,12 +153,26 @@ def run(source: str | Path | dict, store: str | Path | None = None, set: dict[st
                          "put the call under `if __name__ == \"__main__\":`")
     if stack not in STACK_MODES:
         raise StudyError(f"--stack {stack!r}: choose one of {', '.join(STACK_MODES)}")
+    if train is not None:  # the function goes into the config by name and sha256, the object stays here
+        from .spec._train_function import give
+
+        try:
+            set = {**(set or {}), **give(train)}
+        except ValueError as e:
+            raise StudyError(f"train=: {e}") from None
     study, trials, text, task, metrics, label = prepare(source, set, sweep)
     device = resolve_device(device)
     console = console or Console(stderr=True)
     code = _userfiles.code_line(t.config for t in trials)
     if code:  # said before any of it runs (a data loader, a module's constructor)
         console.print(f"{study.study.name}: {code}", highlight=False, markup=False)
+    from .spec._train_function import check_functions
+
+    own_lines, in_process = check_functions([t.config for t in trials], label, executor)
+    for line in own_lines:
+        console.print(f"{study.study.name}: {line}", highlight=False, markup=False)
+    if in_process:
+        workers = 1
     first_data = None
     loaded = []
     for cfg in _distinct(t.config["data"] for t in trials):  # missing data fails before the store is touched
@@ -175,8 +195,26 @@ def run(source: str | Path | dict, store: str | Path | None = None, set: dict[st
             summary = Executor(db, study.study.name, workers, device, fail_fast, console, stack).run(trials, first_data)
     result = Study(study.study.name, store, db)
     result.summary = summary
+    if study.train.function:
+        _unreported(result, metrics, console)
     result.report()
     return result
+
+
+def _unreported(study: Study, metrics: list[str], console: Console) -> None:
+    """A training function that never reported a report metric: say which ones it did report."""
+    t = study.trials()
+    if not (t["status"] == "done").any():
+        return
+    done = t[t["status"] == "done"]
+    missing = [m for m in metrics if m not in done.columns or done[m].isna().all()]
+    if missing:
+        reported = [c for c in done.columns if c not in ("trial_id", "seed", "status", "error", "train_time_s",
+                                                         "epochs_run", *study.snapshot().swept_keys)
+                    and done[c].notna().any()]
+        console.print(f"{study.name}: report.metrics: the training function reported no {', '.join(missing)}; "
+                      f"name the metrics it reports in [report] metrics = [...] (it reported: "
+                      f"{', '.join(reported)})", highlight=False, markup=False)
 
 
 def load(name: str, store: str | Path | None = None) -> Study:

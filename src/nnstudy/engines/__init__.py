@@ -68,7 +68,22 @@ class ClassicalEngine:
         return None
 
 
-ENGINES: dict[str, Engine] = {"torch": TorchEngine(), "numpy": NumpyEngine(), "classical": ClassicalEngine()}
+class FunctionEngine:
+    """The user's own training loop (train.function): called as fn(config, seed, data, report); see _function.py."""
+
+    name = "function"
+
+    def train(self, trial, data, on_epoch: OnEpoch, device: str = "cpu") -> TrialResult:
+        from ._function import train_trial
+
+        return train_trial(trial, data, on_epoch)
+
+    def group_key(self, trial: Trial) -> Any:
+        return None
+
+
+ENGINES: dict[str, Engine] = {"torch": TorchEngine(), "numpy": NumpyEngine(), "classical": ClassicalEngine(),
+                              "function": FunctionEngine()}
 
 
 def get_engine(name: str) -> Engine:

@@ -78,8 +78,10 @@ class Driver:
             self.store.finish(self.study, trial.trial_id, "failed", {}, [], {}, error)
             summary.outcomes[trial.trial_id] = "failed"
             config = json.dumps(trial.config, sort_keys=True)
+            first, _, traceback = (error or "").partition("\n")  # the full traceback: nnstudy show
+            more = f" (nnstudy show {trial.trial_id} prints the traceback)" if traceback else ""
             progress.finish(trial.trial_id, epochs, f"[red]failed[/] {trial.trial_id} {terminal(label(trial))}: "
-                            f"{terminal(error or '')}\n  config: {escape(config)}")
+                            f"{terminal(first)}{more}\n  config: {escape(config)}")
             return self.fail_fast
         self.store.finish(self.study, trial.trial_id, result.status, result.final, result.history,
                           result.artifacts, result.error)

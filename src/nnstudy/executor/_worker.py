@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import traceback
 from typing import Any
 
@@ -56,7 +57,7 @@ def run_trial(trial: Trial, device: str, report: Any = None):
     except KeyboardInterrupt:
         raise
     except Exception as e:  # a trial's failure is data for the store, not a crash of the study
-        return None, one_line(e)
+        return None, failure(e, [trial])
 
 
 def run_stack(trials: list[Trial], device: str, on_epoch: Any = None, on_split: Any = None
@@ -85,7 +86,7 @@ def run_stack(trials: list[Trial], device: str, on_epoch: Any = None, on_split: 
     except KeyboardInterrupt:
         raise
     except Exception as e:  # the stack's failure is recorded for each of its trials
-        return [(None, one_line(e))] * len(trials)
+        return [(None, failure(e, trials))] * len(trials)
 
 
 def one_line(e: BaseException) -> str:
@@ -93,3 +94,16 @@ def one_line(e: BaseException) -> str:
     where = traceback.extract_tb(e.__traceback__)[-1] if e.__traceback__ else None
     at = f" ({os.path.basename(where.filename)}:{where.lineno})" if where else ""
     return f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}{at}"
+
+
+def failure(e: BaseException, trials: list[Trial]) -> str:
+    """What the store keeps of a failed trial: ``one_line(e)`` (what the progress shows), then the full
+    traceback (what ``nnstudy show`` prints). Frames in a cached copy of a study's file are named by the
+    file's name in the study (``train.py``), not by its place in the cache."""
+    text = one_line(e) + "\n" + "".join(traceback.format_exception(type(e), e, e.__traceback__)).rstrip()
+    from .. import _userfiles
+
+    for ref, sha in {r for t in trials for r in _userfiles.code_refs(t.config)}:
+        rel = ref.split(":", 1)[0]
+        text = re.sub(rf'"[^"\n]*{sha}"', f'"{rel}"', text).replace(sha, rel)  # wherever it was imported from
+    return text

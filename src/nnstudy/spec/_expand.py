@@ -82,6 +82,7 @@ def _check_grid_entry(base: dict, key: str, values: Any, label: str) -> None:
     if parts[0] not in HASHED_SECTIONS:
         raise StudyError(f"{label}: sweep.{key}: only data, model and train keys can be swept")
     optional = len(parts) == 2 and parts[0] == "data" and parts[1] in DataConfig.model_fields  # unset: not dumped
+    optional = optional or (len(parts) >= 3 and parts[:2] == ["train", "args"])  # a training function's own keys
     optional = optional or (len(parts) == 2 and parts[0] == "data" and base["data"].get("name") == "loader")  # its keywords
     if _lookup(base, key, missing=KeyError) is KeyError and not optional:
         raise StudyError(f"{label}: sweep.{key}: no such key in the study (e.g. train.lr, model.hidden)")

@@ -18,7 +18,7 @@ from ._search import SearchConfig
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "elu", "selu", "leaky_relu", "identity")
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop", "adagrad", "adadelta", "lbfgs")
-ENGINES = ("torch", "numpy", "classical")
+ENGINES = ("torch", "numpy", "classical", "function")  # function: the user's own loop (train.function)
 NUMPY_OPTIMIZERS = tuple(o for o in OPTIMIZERS if o != "lbfgs")
 CLASSIFICATION_METRICS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "test_loss",
                           "test_accuracy", "train_time_s", "epochs_run")
@@ -362,13 +362,73 @@ class TrainConfig(Section):
     dtype: Literal["float32", "float64"] = "float32"
     save_weights: bool = Field(False, description=(
         "torch engine: store the trained weights as the trial's artifact weights.safetensors"))
+    function: str | None = Field(None, description=(
+        'your own training loop, called as fn(config, seed, data, report) for each trial: "train.py:train" '
+        '(a file relative to the study file) or "package.module:train"; the engine is then "function"'))
+    function_sha256: str | None = Field(None, validate_default=True, description=(
+        "filled in by nnstudy: the sha256 of the function's file (part of the trial id)"))
+    args: dict[str, Any] = Field({}, description=(
+        "your training function's own settings, given to it in config[\"train\"][\"args\"]; sweepable as "
+        "\"train.args.NAME\""))
 
     @model_serializer(mode="wrap")
     def _leave_out_default_extras(self, handler):  # so existing trial ids stay as they were
         out = handler(self)
         if not out.get("save_weights", True):
             out.pop("save_weights")
+        for key in ("function", "function_sha256", "args"):
+            if key in out and not out[key]:
+                out.pop(key)
         return out
+
+    @model_validator(mode="before")
+    @classmethod
+    def _function_engine(cls, raw: Any) -> Any:  # a training function runs as engine "function"
+        if isinstance(raw, dict) and raw.get("function") is not None and "engine" not in raw:
+            return {**raw, "engine": "function"}
+        return raw
+
+    @field_validator("function")
+    @classmethod
+    def _function_ref(cls, v: str | None, info: ValidationInfo) -> str | None:
+        if v is not None:  # the file (or module) is found here; its sha256 under function_sha256
+            from ._train_function import check_ref, resolve_sha
+
+            check_ref(v)
+            base_dir = (info.context or {}).get("base_dir")
+            if base_dir is not None:
+                resolve_sha(v, None, base_dir)
+        return v
+
+    @field_validator("function_sha256")
+    @classmethod
+    def _function_identity(cls, v: str | None, info: ValidationInfo) -> str | None:
+        ref = info.data.get("function")
+        if ref is None:
+            if v is not None and "function" in info.data:
+                raise ValueError("only with a training function (train.function)")
+            return v
+        from ._train_function import resolve_sha
+
+        return resolve_sha(ref, v, (info.context or {}).get("base_dir"))
+
+    @field_validator("args")
+    @classmethod
+    def _json_args(cls, v: dict[str, Any]) -> dict[str, Any]:
+        from ._train_function import check_args
+
+        return check_args(v)
+
+    @model_validator(mode="after")
+    def _function_or_engine(self) -> "TrainConfig":
+        if self.function is not None and self.engine != "function":
+            raise ValueError(f"a training function (function = {self.function!r}) runs as engine \"function\": "
+                             f"leave engine out (found engine = {self.engine!r})")
+        if self.function is None and self.engine == "function":
+            raise ValueError('engine "function" trains with your own function: set function = "train.py:train"')
+        if self.args and self.function is None:
+            raise ValueError("args: settings for your own training function; set function = \"train.py:train\"")
+        return self
 
     @field_validator("batch_size", mode="before")
     @classmethod

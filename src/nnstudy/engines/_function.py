@@ -1,0 +1,143 @@
+"""Engine "function": the user's own training loop (``[train] function``, or ``nnstudy.run(train=fn)``).
+
+    def train(config, seed, data, report):
+        # config: the trial's resolved sections {"data": ..., "model": ..., "train": {..., "args": {...}}}
+        # seed: the trial's seed (random, numpy.random and, when imported, torch are seeded with it too)
+        # data: the loaded Dataset (x_train, y_train, x_val, y_val, x_test, y_test, classes, task,
+        #       input_shape); its arrays are read-only views shared by the trials of a worker
+        for epoch in range(1, config["train"]["epochs"] + 1):
+            ...
+            report(epoch, train_loss=..., val_loss=..., val_accuracy=...)
+        return {"test_accuracy": ...}          # optional: final metrics
+
+History: one row per reported epoch (a second report of the same epoch adds to its row). Final
+metrics: the last reported epoch's, updated by the returned dict. ``train_time_s`` (the call's wall
+time) and ``epochs_run`` (epochs reported) are nnstudy's own. A metric that is NaN or infinite ends
+the trial as ``diverged`` (``report`` stops the function by raising an exception it should not catch);
+any other exception is a ``failed`` trial whose traceback ``nnstudy show`` prints.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import math
+import random
+import re
+import sys
+import time
+from typing import Any
+
+import numpy as np
+
+from ..spec import Trial
+from ._result import OnEpoch, TrialResult
+
+NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_/.-]*$")
+OWN = ("train_time_s", "epochs_run")  # measured by nnstudy
+RESERVED = ("epoch", "time_s")  # history columns nnstudy writes
+
+
+class Diverged(BaseException):
+    """Raised by report() at a NaN or infinite metric: ends the user's loop (a BaseException, so that an
+    ``except Exception`` in the user's code lets it through)."""
+
+
+def train_trial(trial: Trial, data, on_epoch: OnEpoch) -> TrialResult:
+    from ..spec._train_function import load_function
+
+    tc = trial.config["train"]
+    fn = load_function(tc["function"], tc["function_sha256"])
+    history: list[dict[str, float]] = []
+    diverged: list[str] = []
+    start = time.perf_counter()
+
+    def report(epoch: Any, **metrics: Any) -> None:
+        """report(epoch, name=value, ...): one epoch's metrics (numbers), epochs increasing."""
+        if isinstance(epoch, bool) or not isinstance(epoch, (int, np.integer)) or epoch < 0:
+            raise TypeError(f"report(epoch, ...): epoch must be a whole number >= 0 (got {epoch!r})")
+        epoch = int(epoch)
+        if not metrics:
+            raise TypeError(f"report({epoch}): give the epoch's metrics as keywords, e.g. report({epoch}, "
+                            "train_loss=0.3, val_accuracy=0.9)")
+        values = _numbers(metrics, f"report({epoch}, ...)")
+        if history and epoch < history[-1]["epoch"]:
+            raise ValueError(f"report({epoch}, ...) after epoch {history[-1]['epoch']}: epochs must not go back")
+        if history and epoch == history[-1]["epoch"]:
+            history[-1].update(values)
+            history[-1]["time_s"] = time.perf_counter() - start
+        else:
+            history.append({"epoch": epoch, **values, "time_s": time.perf_counter() - start})
+        on_epoch(epoch, dict(values))
+        bad = [(k, v) for k, v in values.items() if not math.isfinite(v)]
+        if bad:
+            diverged.append(f"{bad[0][0]} became {bad[0][1]} at epoch {epoch}")
+            raise Diverged(diverged[-1])
+
+    config = copy.deepcopy(trial.config)  # the function may change its copy
+    config["train"].setdefault("args", {})  # left out of the stored config when empty
+    _seed(trial.seed)
+    returned: Any = None
+    try:
+        returned = fn(config, trial.seed, read_only(data), report)
+    except Diverged:
+        if not diverged:  # the user's code raised it: not ours
+            raise
+    except SystemExit as e:  # sys.exit() inside the function must not end the study
+        raise RuntimeError(f"{tc['function']} called sys.exit({e.code!r})") from e
+    train_time = time.perf_counter() - start
+    final = {k: v for k, v in history[-1].items() if k not in RESERVED} if history else {}
+    if not diverged and returned is not None:
+        if not isinstance(returned, dict):
+            raise TypeError(f"{tc['function']} returned {type(returned).__name__}; return a dict of final "
+                            "metrics (e.g. {\"test_accuracy\": 0.93}) or None")
+        got = _numbers(returned, f"the dict {tc['function']} returned")
+        bad = [(k, v) for k, v in got.items() if not math.isfinite(v)]
+        if bad:
+            diverged.append(f"{bad[0][0]} became {bad[0][1]} (returned)")
+        final.update(got)
+    if not final and not diverged:
+        raise ValueError(f"{tc['function']} reported no metrics: call report(epoch, name=value, ...) each epoch "
+                         "or return a dict of final metrics")
+    final["train_time_s"] = train_time
+    if history:
+        final["epochs_run"] = float(len(history))
+    status = "diverged" if diverged else "done"
+    return TrialResult(status, final, history, {}, diverged[0] if diverged else None)
+
+
+def _numbers(metrics: dict, where: str) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for name, value in metrics.items():
+        if not isinstance(name, str) or not NAME_RE.match(name) or name in RESERVED:
+            raise ValueError(f"{where}: {name!r} is not a metric name (letters, digits, _; not "
+                             f"{' or '.join(RESERVED)})")
+        if name in OWN:
+            continue  # nnstudy measures these itself
+        if isinstance(value, (bool, np.bool_, str, bytes)):
+            raise TypeError(f"{where}: {name}={value!r} is not a number")
+        try:
+            out[name] = float(value)
+        except (TypeError, ValueError):
+            raise TypeError(f"{where}: {name}={value!r} is not a number") from None
+    return out
+
+
+def _seed(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.manual_seed(seed)
+
+
+def read_only(data):
+    """The dataset with read-only views of its arrays: a trial cannot change the data the next one gets."""
+    changes = {}
+    for f in dataclasses.fields(data):
+        value = getattr(data, f.name)
+        if isinstance(value, np.ndarray):
+            view = value.view()
+            view.flags.writeable = False
+            changes[f.name] = view
+    return dataclasses.replace(data, **changes)

@@ -1,0 +1,259 @@
+"""[train] function / nnstudy.run(train=fn): the user's own training loop, with nnstudy doing the rest
+(grid x seeds, store, resume, divergence, failures with their traceback, the pool, Ray)."""
+
+import json
+import math
+import sqlite3
+import textwrap
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import nnstudy
+from nnstudy.cli import main
+from nnstudy.errors import StudyError
+
+TRAIN_PY = '''
+import math
+
+import numpy as np
+
+
+def falling(config, seed, data, report):
+    """Losses that fall by a known rule: loss_e = (1 + seed/10) / 2**e."""
+    x = config["train"]["args"].get("x", 1)
+    for epoch in range(1, config["train"]["epochs"] + 1):
+        loss = (1 + seed / 10) / 2 ** epoch
+        report(epoch, train_loss=loss, val_loss=2 * loss, val_accuracy=1 - loss, val_f1=x / 10)
+    return {"test_accuracy": 0.5 + x / 100 + seed / 1000}
+
+
+def only_returns(config, seed, data, report):
+    return {"test_accuracy": float(len(data.y_test)) / 1000, "val_accuracy": seed / 10}
+
+
+def nan_at_two(config, seed, data, report):
+    for epoch in range(1, 6):
+        report(epoch, train_loss=math.nan if epoch == 2 else 1.0 / epoch)
+    raise AssertionError("report() should have stopped the loop at the NaN")
+
+
+def fails_on_seed_one(config, seed, data, report):
+    report(1, train_loss=1.0)
+    if seed == 1:
+        {}["no such key"]  # the user's bug
+    return {"test_accuracy": 0.9}
+
+
+def real_fit(config, seed, data, report):
+    """A nearest-centroid classifier, so that the data really reach the function."""
+    classes = np.unique(data.y_train)
+    centroids = np.stack([data.x_train[data.y_train == c].mean(0) for c in classes])
+    pred = classes[np.argmin(((data.x_test[:, None, :] - centroids) ** 2).sum(-1), axis=1)]
+    report(1, train_loss=0.0)
+    return {"test_accuracy": float((pred == data.y_test).mean())}
+'''
+
+
+def write(tmp_path, function, extra="", name="fn", seeds=2, epochs=3):
+    (tmp_path / "train.py").write_text(TRAIN_PY)
+    study = tmp_path / f"{name}.toml"
+    study.write_text(textwrap.dedent(f"""
+        [study]
+        name = "{name}"
+        [data]
+        name = "iris"
+        [train]
+        function = "train.py:{function}"
+        epochs = {epochs}
+        """) + textwrap.dedent(extra) + f"\n[trials]\nseeds = {seeds}\n")
+    return study
+
+
+@pytest.fixture(autouse=True)
+def own_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("NNSTUDY_DATA", str(tmp_path / "cache"))  # user files are cached here (datasets: sklearn)
+
+
+def history(store, trial_id, name="fn"):
+    h = nnstudy.load(name, store=store).history()
+    return h[h.trial_id == trial_id]
+
+
+def test_reported_epochs_are_the_history_and_the_return_the_final(tmp_path):
+    study = write(tmp_path, "falling", '[report]\nmetrics = ["test_accuracy", "val_f1"]\n')
+    s = nnstudy.run(study, store=tmp_path / "runs", workers=1)
+    t = s.trials().set_index("seed")
+    assert list(t.status) == ["done", "done"]
+    for seed in (0, 1):
+        loss = [(1 + seed / 10) / 2 ** e for e in (1, 2, 3)]
+        h = history(tmp_path / "runs", t.loc[seed, "trial_id"]).pivot(index="epoch", columns="metric", values="value")
+        assert list(h.index) == [1, 2, 3]
+        np.testing.assert_allclose(h["train_loss"], loss)
+        np.testing.assert_allclose(h["val_loss"], [2 * v for v in loss])
+        assert (h["time_s"].diff().dropna() >= 0).all()
+        # final: the last epoch's metrics, updated by the returned dict; train_time_s and epochs_run by nnstudy
+        assert t.loc[seed, "train_loss"] == pytest.approx(loss[-1])
+        assert t.loc[seed, "val_accuracy"] == pytest.approx(1 - loss[-1])
+        assert t.loc[seed, "test_accuracy"] == pytest.approx(0.51 + seed / 1000)
+        assert t.loc[seed, "val_f1"] == pytest.approx(0.1)
+        assert t.loc[seed, "epochs_run"] == 3 and 0 < t.loc[seed, "train_time_s"] < 30
+    r = s.results()
+    assert r["test_accuracy_mean"].iloc[0] == pytest.approx(0.5105) and r["n"].iloc[0] == 2
+    assert r["val_f1_mean"].iloc[0] == pytest.approx(0.1)
+    assert (tmp_path / "runs" / "fn" / "figures" / "learning_curves.png").exists()
+    # resume: everything is stored, nothing trains again
+    again = nnstudy.run(study, store=tmp_path / "runs", workers=1)
+    assert (again.summary.ran, again.summary.skipped) == (0, 2)
+
+
+def test_a_returned_dict_alone_is_the_final(tmp_path):
+    s = nnstudy.run(write(tmp_path, "only_returns"), store=tmp_path / "runs", workers=1)
+    t = s.trials().set_index("seed")
+    assert list(t.status) == ["done", "done"]
+    assert t.loc[1, "val_accuracy"] == pytest.approx(0.1)
+    from nnstudy.data import load
+    from nnstudy.spec._schema import DataConfig
+
+    n_test = len(load(DataConfig(name="iris")).y_test)
+    assert n_test == 30 and t.loc[0, "test_accuracy"] == pytest.approx(n_test / 1000)  # the data reach the function
+    assert "epochs_run" not in t.columns or t["epochs_run"].isna().all()
+    assert history(tmp_path / "runs", t.loc[0, "trial_id"]).empty
+
+
+def test_a_nan_metric_is_a_diverged_trial_and_ends_its_loop(tmp_path):
+    s = nnstudy.run(write(tmp_path, "nan_at_two", seeds=1), store=tmp_path / "runs", workers=1)
+    t = s.trials()
+    assert list(t.status) == ["diverged"]
+    assert t.error.iloc[0] == "train_loss became nan at epoch 2"
+    h = history(tmp_path / "runs", t.trial_id.iloc[0])
+    assert sorted(h.epoch.unique()) == [1, 2]
+
+
+def test_an_exception_is_a_failed_trial_with_its_traceback_and_the_study_goes_on(tmp_path, capsys):
+    study = write(tmp_path, "fails_on_seed_one", seeds=3)
+    assert main(["run", str(study), "--store", str(tmp_path / "runs"), "--workers", "1"]) == 1
+    err = capsys.readouterr().err
+    line = next(ln for ln in err.splitlines() if ln.startswith("failed "))
+    assert "KeyError: 'no such key' (train.py:" in line and "prints the traceback" in line  # one line
+    assert "Traceback" not in err
+    t = pd.read_csv(tmp_path / "runs" / "fn" / "trials.csv").set_index("seed")
+    assert list(t.status) == ["done", "failed", "done"]
+    assert main(["show", t.loc[1, "trial_id"], "--store", str(tmp_path / "runs")]) == 0
+    out = capsys.readouterr().out
+    assert "Traceback (most recent call last):" in out
+    user_line = 1 + TRAIN_PY.splitlines().index('        {}["no such key"]  # the user\'s bug')
+    assert f'File "train.py", line {user_line}, in fails_on_seed_one' in out
+    assert '{}["no such key"]' in out  # the source line itself, read from the cached copy
+    assert "files/" not in out  # the cache path is written as the study's file name
+
+
+def test_sweep_over_train_args_times_seeds(tmp_path):
+    study = write(tmp_path, "falling", '[sweep]\n"train.args.x" = [1, 5]\n', epochs=2)
+    s = nnstudy.run(study, store=tmp_path / "runs", workers=1)
+    t = s.trials()
+    assert len(t) == 4 and set(t.status) == {"done"}
+    assert "train.args.x" in t.columns
+    got = t.set_index(["train.args.x", "seed"])["test_accuracy"]
+    for x in (1, 5):
+        for seed in (0, 1):
+            assert got[(x, seed)] == pytest.approx(0.5 + x / 100 + seed / 1000)
+    assert len(set(t.trial_id)) == 4
+
+
+def test_the_process_pool_with_two_workers(tmp_path, capsys):
+    study = write(tmp_path, "real_fit", seeds=2)
+    s = nnstudy.run(study, store=tmp_path / "runs", workers=2,
+                    sweep={"data.split_seed": [0, 1]})
+    assert "on 2 worker(s)" in " ".join(capsys.readouterr().err.split())
+    t = s.trials()
+    assert len(t) == 4 and set(t.status) == {"done"}
+    assert (t.test_accuracy > 0.7).all()  # a nearest-centroid classifier on iris
+    inline = nnstudy.run(study, store=tmp_path / "inline", workers=1, sweep={"data.split_seed": [0, 1]}).trials()
+    pd.testing.assert_series_equal(t.set_index("trial_id").test_accuracy.sort_index(),
+                                   inline.set_index("trial_id").test_accuracy.sort_index())
+
+
+def test_an_edited_file_means_new_trial_ids_and_an_unchanged_one_the_same(tmp_path):
+    study = write(tmp_path, "falling", seeds=1, epochs=1)
+    first = nnstudy.run(study, store=tmp_path / "runs", workers=1).trials().trial_id.tolist()
+    (tmp_path / "train.py").write_text(TRAIN_PY)  # rewritten, same bytes
+    same = nnstudy.run(study, store=tmp_path / "runs", workers=1)
+    assert same.summary.ran == 0 and same.trials().trial_id.tolist() == first
+    (tmp_path / "train.py").write_text(TRAIN_PY.replace("0.5 + x / 100", "0.25 + x / 100"))
+    edited = nnstudy.run(study, store=tmp_path / "runs", workers=1)
+    assert edited.summary.ran == 1
+    new = edited.trials()
+    assert len(new) == 1 and new.trial_id.iloc[0] != first[0]
+    assert new.test_accuracy.iloc[0] == pytest.approx(0.26)
+
+
+# ---------------------------------------------------------------- nnstudy.run(study, train=fn)
+
+DICT_STUDY = {"study": {"name": "given"}, "data": {"name": "iris"}, "train": {"epochs": 2, "args": {"k": 3}},
+              "sweep": {"train.lr": [0.1, 0.2]}, "trials": {"seeds": 2}}
+
+
+def module_level_train(config, seed, data, report):
+    for epoch in range(1, config["train"]["epochs"] + 1):
+        report(epoch, train_loss=config["train"]["lr"] / epoch, val_accuracy=seed / 10)
+    return {"test_accuracy": config["train"]["args"]["k"] / 10 + config["train"]["lr"]}
+
+
+def test_run_with_a_module_level_function_in_the_pool(tmp_path, capsys):
+    s = nnstudy.run(DICT_STUDY, store=tmp_path / "runs", workers=2, train=module_level_train)
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"runs the training function {__name__}:module_level_train" in err
+    assert "imported by name in each worker" in err and "on 2 worker(s)" in err
+    t = s.trials()
+    assert len(t) == 4 and set(t.status) == {"done"}
+    np.testing.assert_allclose(sorted(t.test_accuracy), [0.4, 0.4, 0.5, 0.5])
+    cfg = json.loads(sqlite3.connect(tmp_path / "runs" / "nnstudy.sqlite").execute(
+        "select config_json from trials limit 1").fetchone()[0])
+    assert cfg["train"]["engine"] == "function" and cfg["train"]["function"].endswith(":module_level_train")
+    assert len(cfg["train"]["function_sha256"]) == 64
+    again = nnstudy.run(DICT_STUDY, store=tmp_path / "runs", workers=2, train=module_level_train)
+    assert again.summary.ran == 0
+
+
+def test_a_function_that_cannot_be_sent_to_workers_runs_in_this_process(tmp_path, capsys):
+    seen = []
+
+    def nested(config, seed, data, report):  # a closure: no other process can import it
+        seen.append(seed)
+        return {"test_accuracy": 0.5}
+
+    s = nnstudy.run(DICT_STUDY, store=tmp_path / "runs", workers=4, train=nested)
+    err = " ".join(capsys.readouterr().err.split())  # as one line, however the console wrapped it
+    assert "in this process, one trial at a time" in err and "on 1 worker(s)" in err
+    assert sorted(seen) == [0, 0, 1, 1] and set(s.trials().status) == {"done"}
+
+
+@pytest.mark.parametrize("bad, message", [
+    (3, "train=3 is not a function"),
+    (dict, "is not a function"),
+    (lambda config, seed: None, "must take four arguments (config, seed, data, report)"),
+])
+def test_train_given_a_non_function_is_one_line_and_nothing_is_stored(tmp_path, bad, message):
+    with pytest.raises(StudyError, match=message.replace("(", r"\(").replace(")", r"\)")) as e:
+        nnstudy.run(DICT_STUDY, store=tmp_path / "runs", train=bad)
+    assert "\n" not in str(e.value) and str(e.value).startswith("train=")
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_function_study_on_ray_from_a_directory_the_workers_do_not_share(ray_address, tmp_path, monkeypatch):
+    """The two-node test cluster: train.py is in the driver's folder and cache only; each task is sent it."""
+    from test_ray import driver
+
+    monkeypatch.setenv("NNSTUDY_DATA", str(tmp_path / "driver-cache"))
+    study = write(tmp_path, "falling", '[sweep]\n"train.args.x" = [1, 5]\n', epochs=2)
+    code, out = driver("run", study, "--executor", "ray", "--address", ray_address, "--store", tmp_path / "ray",
+                       cwd=tmp_path)
+    assert code == 0 and out.count("done ") == 4, out
+    ray_rows = pd.read_csv(tmp_path / "ray" / "fn" / "trials.csv").set_index("trial_id").sort_index()
+    local = nnstudy.run(study, store=tmp_path / "local", workers=1).trials().set_index("trial_id").sort_index()
+    assert list(ray_rows.index) == list(local.index)
+    pd.testing.assert_series_equal(ray_rows.test_accuracy, local.test_accuracy)
+    pd.testing.assert_series_equal(ray_rows.train_loss, local.train_loss)
+    assert not math.isnan(ray_rows.val_f1.iloc[0])
