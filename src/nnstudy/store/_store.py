@@ -31,7 +31,20 @@ def now() -> str:
 
 
 def owner_tag() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """Who holds a running trial: host, pid and the process's start time (a pid reused by another process
+    after a kill does not keep the dead run's trials)."""
+    start = _start_time(os.getpid())
+    return f"{socket.gethostname()}:{os.getpid()}" + (f":{start}" if start else "")
+
+
+def _start_time(pid: int) -> str | None:
+    """The process's start time in clock ticks since boot (Linux /proc); None where unknown."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (OSError, ValueError):
+        return None
+    fields = stat.rpartition(")")[2].split()  # after the command name, which may hold spaces
+    return fields[19] if len(fields) > 19 else None
 
 
 def store_dir(store: str | Path | None) -> Path:
@@ -247,7 +260,9 @@ def _alive(owner: str | None) -> bool:
     """Whether the process that claimed a trial still runs (other hosts are assumed alive)."""
     if not owner:
         return False
-    host, _, pid = owner.rpartition(":")
+    parts = owner.split(":")
+    start = parts.pop() if len(parts) >= 3 and parts[-1].isdigit() and parts[-2].isdigit() else None
+    pid, host = parts[-1], ":".join(parts[:-1])
     if host != socket.gethostname():
         return True
     try:
@@ -255,8 +270,9 @@ def _alive(owner: str | None) -> bool:
     except (ProcessLookupError, ValueError):
         return False
     except PermissionError:
-        return True
-    return True
+        pass
+    now_start = _start_time(int(pid))
+    return start is None or now_start is None or now_start == start  # another process under a reused pid
 
 
 def _finite(v: float) -> float | None:

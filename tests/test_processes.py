@@ -1,0 +1,132 @@
+"""Process faults (issue 17): workers die with their driver; a reused pid does not keep a dead run's trial;
+a trial's numbers do not depend on --workers."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+
+import psutil
+import pytest
+
+from nnstudy.cli import main
+
+STUDY = """
+[study]
+name = "procs"
+[data]
+name = "moons"
+n_samples = {n}
+[model]
+hidden = [32, 32]
+[train]
+epochs = {epochs}
+batch_size = 32
+[trials]
+seeds = {seeds}
+"""
+
+
+def _write(tmp_path, n=400, epochs=3, seeds=4):
+    path = tmp_path / "procs.toml"
+    path.write_text(STUDY.format(n=n, epochs=epochs, seeds=seeds))
+    return path
+
+
+def test_sigkill_of_a_two_worker_driver_leaves_no_worker_alive(tmp_path):
+    study = _write(tmp_path, n=2000, epochs=100_000, seeds=4)
+    driver = subprocess.Popen([sys.executable, "-m", "nnstudy", "run", str(study), "--store", str(tmp_path / "s"),
+                               "--workers", "2"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    family: list[psutil.Process] = []
+    try:
+        deadline, workers = time.monotonic() + 90, []
+        while time.monotonic() < deadline:  # both workers started and training
+            workers = [p for p in psutil.Process(driver.pid).children(recursive=True)
+                       if "resource_tracker" not in " ".join(p.cmdline())]
+            with sqlite3.connect(tmp_path / "s" / "nnstudy.sqlite") if (tmp_path / "s" / "nnstudy.sqlite").exists() \
+                    else sqlite3.connect(":memory:") as c:
+                try:
+                    running = c.execute("SELECT COUNT(*) FROM trials WHERE status = 'running'").fetchone()[0]
+                except sqlite3.OperationalError:
+                    running = 0
+            if len(workers) >= 2 and running >= 2:
+                break
+            time.sleep(0.5)
+        assert len(workers) >= 2, "the workers did not start"
+        family = psutil.Process(driver.pid).children(recursive=True)  # workers and the resource tracker
+        os.kill(driver.pid, signal.SIGKILL)
+        driver.wait(10)
+        gone, alive = psutil.wait_procs(family, timeout=10)
+        assert not alive, [p.pid for p in alive]
+    finally:  # only what this test started: the driver's family (orphans too) and this process's children
+        for p in family + psutil.Process().children(recursive=True):
+            try:
+                p.kill()
+            except psutil.NoSuchProcess:
+                pass
+
+
+@pytest.fixture(scope="module")
+def ran(tmp_path_factory):
+    """A two-trial run in this process (--workers 1), noting the threads each trial trained with."""
+    import torch
+    from threadpoolctl import threadpool_info
+
+    from nnstudy.executor import _local
+
+    tmp = tmp_path_factory.mktemp("procs")
+    study, seen = _write(tmp, seeds=2), []
+    real = _local._worker.run_trial
+
+    def noting(*args, **kw):
+        seen.append((torch.get_num_threads(), {i["num_threads"] for i in threadpool_info()}))
+        return real(*args, **kw)
+
+    before = torch.get_num_threads()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(_local._worker, "run_trial", noting)
+        assert main(["run", str(study), "--store", str(tmp / "s"), "--workers", "1"]) == 0
+    return study, tmp / "s", seen, before
+
+
+def test_a_trial_trains_with_one_thread_inline_as_in_a_worker(ran):
+    """--workers 1 trains in the driver: with the workers' single thread, so its numbers are theirs (more
+    threads split reductions in another order)."""
+    import torch
+
+    from nnstudy.executor._local import TRIAL_THREADS
+
+    _, _, seen, before = ran
+    assert TRIAL_THREADS == 1 and len(seen) == 2, seen
+    assert all(torch_threads == 1 and blas <= {1} for torch_threads, blas in seen), seen
+    assert torch.get_num_threads() == before  # the caller's setting is restored after the run
+
+
+def test_a_reused_pid_does_not_keep_a_dead_runs_trial(ran, capsys):
+    study, store, _, _ = ran
+    c = sqlite3.connect(store / "nnstudy.sqlite")
+    tid = c.execute("SELECT trial_id FROM trials WHERE seed = 0").fetchone()[0]
+    # left running by a killed run whose pid (1, alive) now belongs to another process: another start time
+    c.execute("UPDATE trials SET status = 'running', owner = ?, final_json = NULL WHERE trial_id = ?",
+              (f"{socket.gethostname()}:1:12345", tid))
+    c.commit()
+    capsys.readouterr()
+    assert main(["run", str(study), "--store", str(store), "--workers", "1"]) == 0
+    assert "ran 1, skipped 1" in capsys.readouterr().err
+    status, attempts = c.execute("SELECT status, attempts FROM trials WHERE trial_id = ?", (tid,)).fetchone()
+    c.close()
+    assert (status, attempts) == ("done", 2)
+
+
+def test_a_live_owner_with_its_start_time_keeps_its_trial():
+    from nnstudy.store._store import _alive, owner_tag
+
+    assert _alive(owner_tag())  # this process, as it tags its claims
+    assert _alive(f"{socket.gethostname()}:1")  # an old tag without a start time: the pid alone
+    assert not _alive(f"{socket.gethostname()}:1:12345")  # pid 1 started at another time: reused
