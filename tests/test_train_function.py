@@ -2,7 +2,6 @@
 (grid x seeds, store, resume, divergence, failures with their traceback, the pool, Ray)."""
 
 import json
-import math
 import sqlite3
 import textwrap
 
@@ -247,7 +246,7 @@ def test_a_function_study_on_ray_from_a_directory_the_workers_do_not_share(ray_a
     from test_ray import driver
 
     monkeypatch.setenv("NNSTUDY_DATA", str(tmp_path / "driver-cache"))
-    study = write(tmp_path, "falling", '[sweep]\n"train.args.x" = [1, 5]\n', epochs=2)
+    study = write(tmp_path, "falling", '[sweep]\n"train.args.x" = [1, 5]\n[report]\nmetrics = ["val_f1"]\n', epochs=2)
     code, out = driver("run", study, "--executor", "ray", "--address", ray_address, "--store", tmp_path / "ray",
                        cwd=tmp_path)
     assert code == 0 and out.count("done ") == 4, out
@@ -256,4 +255,5 @@ def test_a_function_study_on_ray_from_a_directory_the_workers_do_not_share(ray_a
     assert list(ray_rows.index) == list(local.index)
     pd.testing.assert_series_equal(ray_rows.test_accuracy, local.test_accuracy)
     pd.testing.assert_series_equal(ray_rows.train_loss, local.train_loss)
-    assert not math.isnan(ray_rows.val_f1.iloc[0])
+    pd.testing.assert_series_equal(ray_rows.val_f1, local.val_f1)
+    assert sorted(ray_rows.val_f1) == pytest.approx([0.1, 0.1, 0.5, 0.5])  # train.args.x / 10, as reported
