@@ -181,3 +181,13 @@ def test_installed_package_registers_a_dataset_by_entry_point(tmp_path, monkeypa
     assert ds.classes == ["even", "odd"] and len(ds.x_train) == 40 and len(ds.x_test) == 10
     assert data.info("stripes").source == "a test plugin"
     monkeypatch.delitem(sys.modules, "nnstudy_test_plugin")
+
+
+def test_sweeping_the_file_hashes_each_file(tmp_path):
+    people().to_csv(tmp_path / "a.csv", index=False)
+    people(seed=1).to_csv(tmp_path / "b.csv", index=False)
+    _, trials = study(tmp_path, 'name = "file"\npath = "a.csv"', '[sweep]\n"data.path" = ["a.csv", "b.csv"]')
+    shas = [t.config["data"]["sha256"] for t in trials]
+    from nnstudy._userfiles import sha256_bytes
+
+    assert shas == [sha256_bytes((tmp_path / f).read_bytes()) for f in ("a.csv", "b.csv")]

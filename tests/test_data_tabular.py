@@ -44,7 +44,8 @@ def breast_cancer_frame(with_na: bool) -> pd.DataFrame:
                        [5, 5, 5, 5, 5, 5, 5, 5, 5], [2, 2, 2, 2, 2, 2, 2, 2, 2]] * 5)
     names = ["Cl.thickness", "Cell.size", "Cell.shape", "Marg.adhesion", "Epith.c.size", "Bare.nuclei",
              "Bl.cromatin", "Normal.nucleoli", "Mitoses"]
-    cols: dict = {"Id": [f"10{i:05d}" for i in range(len(scores))]}
+    ids = np.array([f"10{i:05d}" for i in range(len(scores))], dtype=object)
+    cols: dict = {"Id": pd.Series(ids, dtype=object, index=range(1, len(scores) + 1))}  # rdata cannot write pyarrow strings
     for j, name in enumerate(names):
         values = scores[:, j].astype(str).astype(object)
         if name == "Bare.nuclei" and with_na:

@@ -59,6 +59,8 @@ def expand(study: StudyFile, label: str = "<study>") -> list[Trial]:
             if point.get("model.kind", base["model"]["kind"]) != base["model"]["kind"]:
                 # another kind has other keys: start from the keys the file wrote, not the defaults
                 raw["model"] = study.model.model_dump(mode="json", exclude_unset=True)
+            if "data.path" in point or "data.loader" in point:  # another file: its sha256 keys are found anew
+                raw["data"] = {k: v for k, v in raw["data"].items() if not k.endswith("sha256")}
             for key, value in point.items():
                 set_dotted(raw, key, value, label, origin="sweep")
             try:
