@@ -149,8 +149,11 @@ def test_an_exception_is_a_failed_trial_with_its_traceback_and_the_study_goes_on
 
 
 def test_sweep_over_train_args_times_seeds(tmp_path):
-    study = write(tmp_path, "falling", '[sweep]\n"train.args.x" = [1, 5]\n', epochs=2)
+    study = write(tmp_path, "falling", '[sweep]\n"train.args.x" = [1, 5]\n[report]\nmetrics = ["val_f1"]\n',
+                  epochs=2)
     s = nnstudy.run(study, store=tmp_path / "runs", workers=1)
+    r = s.results().set_index("train.args.x")
+    assert r.loc[5, "rank"] == 1 and r.loc[1, "rank"] == 2  # an F1 is higher-is-better: x / 10 reported
     t = s.trials()
     assert len(t) == 4 and set(t.status) == {"done"}
     assert "train.args.x" in t.columns
@@ -257,3 +260,10 @@ def test_a_function_study_on_ray_from_a_directory_the_workers_do_not_share(ray_a
     pd.testing.assert_series_equal(ray_rows.train_loss, local.train_loss)
     pd.testing.assert_series_equal(ray_rows.val_f1, local.val_f1)
     assert sorted(ray_rows.val_f1) == pytest.approx([0.1, 0.1, 0.5, 0.5])  # train.args.x / 10, as reported
+
+
+def test_metric_direction_of_reported_names():
+    from nnstudy.report import higher_is_better
+
+    assert [higher_is_better(m) for m in ("val_f1", "test_auc", "val_recall", "test_r2", "val_accuracy")] == [True] * 5
+    assert [higher_is_better(m) for m in ("val_loss", "profile_time", "grad_norm/f1x", "test_mse")] == [False] * 4

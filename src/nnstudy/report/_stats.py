@@ -27,13 +27,20 @@ FINAL_METRICS = (
     "train_loss", "train_accuracy", "val_loss", "val_accuracy", "test_loss", "test_accuracy",
     "train_mse", "train_rmse", "val_mse", "val_rmse", "test_mse", "test_rmse",
     "train_time_s", "epochs_run",
-) + KIND_METRICS + GENERATIVE_COLUMNS  # then the metrics model kinds add (test_nmi, test_mae, test_fd, ...)
+)
+FINAL_METRICS = FIXED_METRICS + tuple(  # then the metrics model kinds add (test_nmi, test_mae, test_fd, ...)
+    m for m in added_metrics() if m not in FIXED_METRICS)
+
+
+HIGHER_WORDS = ("f1", "auc", "precision", "recall", "r2", "iou", "dice")  # whole words of a metric's name
 
 
 def higher_is_better(metric: str) -> bool:
-    """Accuracies, NMI, pseudo-likelihoods and explained variance are higher-is-better; every other
-    metric is lower-is-better."""
-    return any(word in metric for word in ("accuracy", "nmi", "pll", "explained_variance"))
+    """Accuracies, NMI, pseudo-likelihoods and explained variance are higher-is-better, and so are the
+    metrics a training function may report with F1, AUC, precision, recall, R2, IoU or Dice as a word of
+    their name (``val_f1``, ``test_auc``); every other metric is lower-is-better."""
+    return (any(word in metric for word in ("accuracy", "nmi", "pll", "explained_variance"))
+            or any(word in HIGHER_WORDS for word in re.split(r"[_/.\-]", metric.lower())))
 
 
 def describe(values) -> dict[str, float]:
