@@ -27,9 +27,7 @@ FINAL_METRICS = (
     "train_loss", "train_accuracy", "val_loss", "val_accuracy", "test_loss", "test_accuracy",
     "train_mse", "train_rmse", "val_mse", "val_rmse", "test_mse", "test_rmse",
     "train_time_s", "epochs_run",
-)
-FINAL_METRICS = FIXED_METRICS + tuple(  # then the metrics model kinds add (test_nmi, test_mae, test_fd, ...)
-    m for m in added_metrics() if m not in FIXED_METRICS)
+) + KIND_METRICS + GENERATIVE_COLUMNS  # then the metrics model kinds add (test_nmi, test_mae, test_fd, ...)
 
 
 HIGHER_WORDS = ("f1", "auc", "precision", "recall", "r2", "iou", "dice")  # whole words of a metric's name
