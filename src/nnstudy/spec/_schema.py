@@ -223,7 +223,7 @@ class DataConfig(Section):
         from ..data._registry import REGISTRY
 
         name = info.data.get("name")
-        if v is not None and name in REGISTRY and not REGISTRY[name].series:
+        if v is not None and name is not None and (name in OWN or not REGISTRY[name].series):
             series = [n for n, e in REGISTRY.items() if e.series]
             raise ValueError(f"applies only to time series ({', '.join(series)}); {name} is not one")
         return v
@@ -267,6 +267,9 @@ class DataConfig(Section):
         wrong = [k for k in ("target", "inputs", "task", "image_size", "color") if getattr(self, k) is not None]
         if wrong and self.name not in OWN:
             raise ValueError(f"{wrong[0]} applies to your own data (name = \"file\", or loader)")
+        generated = [k for k in ("n_samples", "noise") if getattr(self, k) is not None]
+        if generated and self.name in OWN:
+            raise ValueError(f"{generated[0]} applies only to generated datasets; use train_size to subsample")
         if self.name in OWN and (info.context or {}).get("base_dir") is not None:
             from ..data._own import check_readable
 
