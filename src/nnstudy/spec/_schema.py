@@ -132,9 +132,9 @@ class DataConfig(Section):
     @field_validator("name")
     @classmethod
     def _known_dataset(cls, v: str) -> str:
-        from ..data import names
+        from ..data import REGISTRY, names
 
-        if v not in names() and v not in OWN:
+        if v not in OWN and v not in REGISTRY:
             raise ValueError(f"unknown dataset {v!r} (allowed: {', '.join(names())}; your own: name = \"file\" "
                              "with path, or loader)")
         return v
