@@ -3,6 +3,7 @@ study identity (variants, --as, --replace)."""
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -146,6 +147,9 @@ def test_a_script_with_worker_processes_runs_with_or_without_a_main_guard(s, tmp
     assert "training 4 trial(s) on 2 worker(s)" in proc.stderr and "Traceback" not in proc.stderr
     trials = pd.read_csv(tmp_path / "runs" / "s" / "trials.csv")
     assert list(trials.status) == ["done"] * 4
+    for line in proc.stderr.splitlines():  # the default console of nnstudy.run never wraps a line
+        assert re.match(r"(s: training 4 trial|done [0-9a-f]{12} lr=\S+ seed=\d .*train_time_s=\S+$"
+                        r"|s: \d/4 trials, \d+/8 epochs, .* elapsed, ETA \S+$)", line), line
 
 
 def test_run_inside_a_starting_worker_stops_with_one_line(s, tmp_path, monkeypatch):
@@ -155,3 +159,69 @@ def test_run_inside_a_starting_worker_stops_with_one_line(s, tmp_path, monkeypat
     with pytest.raises(StudyError, match='under `if __name__ == "__main__":`'):
         nnstudy.run(s, store=tmp_path / "runs")
     assert not (tmp_path / "runs").exists()
+
+
+# --- 6. logs and terminals -------------------------------------------------------------------------
+
+def test_version_prints_once(capsys):
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out == f"nnstudy {nnstudy.__version__}\n"
+    assert subprocess.run([sys.executable, "-m", "nnstudy", "--version"], capture_output=True, text=True,
+                          timeout=120).stdout == f"nnstudy {nnstudy.__version__}\n"
+    assert main([]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("nnstudy: error: ") and "nnstudy: error: nnstudy" not in err and err.count("\n") == 1
+    assert main(["run", "--workers", "x", "s.toml"]) == 2
+    assert capsys.readouterr().err.startswith("nnstudy: error: run: argument --workers")
+
+
+LONG = "s-" + "x" * 90  # every line about a trial is longer than 80 columns
+
+
+def test_redirected_output_is_one_unwrapped_line_per_trial_with_heartbeats(s, tmp_path, capsys, monkeypatch):
+    from nnstudy.executor import _progress
+
+    monkeypatch.setattr(_progress, "HEARTBEAT_S", 0.05)
+    s.write_text(S.replace('name = "s"', f'name = "{LONG}"').replace("epochs = 2", "epochs = 30"))
+    assert run_cli(s, "--store", tmp_path / "runs", "--workers", "1") == 0
+    lines = capsys.readouterr().err.splitlines()
+    patterns = [rf"{LONG}: training 4 trial\(s\) on 1 worker\(s\), device cpu; 0 already stored",
+                r"done [0-9a-f]{12} lr=0\.0?1 seed=\d val_accuracy=\S+, test_accuracy=\S+, train_time_s=\S+",
+                rf"{LONG}: [0-4]/4 trials, \d+/120 epochs, \d:\d\d:\d\d elapsed, ETA (\?|\d:\d\d:\d\d)",
+                r"ran 4, skipped 0 already stored; 4 done; report: .*report\.html"]
+    kinds = [next((i for i, p in enumerate(patterns) if re.fullmatch(p, line)), None) for line in lines]
+    assert None not in kinds, lines[kinds.index(None)]  # no line is the wrapped tail of another
+    assert kinds.count(1) == 4 and kinds.count(2) >= 1 and kinds[0] == 0 and kinds[-1] == 3
+    assert max(map(len, lines)) > 100
+
+
+def test_quiet_prints_only_the_problems(s, tmp_path, capsys):
+    assert run_cli(s, "--store", tmp_path / "a", "--workers", "1", "--quiet") == 0
+    assert capsys.readouterr() == ("", "")
+    assert run_cli(s, "--store", tmp_path / "b", "--workers", "1", "--quiet", "--sweep", "train.lr=1e12,0.1") == 1
+    out, err = capsys.readouterr()
+    assert out == "" and len(err.splitlines()) == 2
+    assert all(re.fullmatch(r"nnstudy: s: diverged trial [0-9a-f]{12}: .*", line) for line in err.splitlines())
+    assert run_cli(s, "--quiet", "--json") == 2  # one or the other
+
+
+def test_json_is_one_object_per_event(s, tmp_path, capsys):
+    assert run_cli(s, "--store", tmp_path / "runs", "--workers", "1", "--json", "--sweep", "train.lr=1e12,0.1") == 1
+    out, err = capsys.readouterr()
+    assert err == ""
+    events = [json.loads(line) for line in out.splitlines()]
+    assert [e["event"] for e in events] == ["start"] + ["trial"] * 4 + ["end"]  # no heartbeat in a short run
+    assert events[0] == {"event": "start", "study": "s", "trials": 4, "where": "1 worker(s)", "device": "cpu",
+                         "skipped": 0}
+    trials = events[1:5]
+    assert [t["status"] for t in trials] == ["diverged", "diverged", "done", "done"]
+    assert [t["trials_done"] for t in trials] == [1, 2, 3, 4]
+    assert trials[2]["point"] == {"train.lr": 0.1} and 0 <= trials[2]["final"]["test_accuracy"] <= 1
+    stored = pd.read_csv(tmp_path / "runs" / "s" / "trials.csv").set_index("trial_id")
+    assert {t["trial_id"] for t in trials} == set(stored.index)
+    assert trials[0]["final"]["train_loss"] is None and "nan" in trials[0]["error"]
+    assert events[-1] | {"report": None} == {"event": "end", "study": "s", "ran": 4, "skipped": 0, "report": None,
+                                             "statuses": {"diverged": 2, "done": 2}, "exit": 1}
+    assert run_cli(s, "--store", tmp_path / "runs", "--json", "--set", "train.lr=0.5") == 2
+    out, err = capsys.readouterr()
+    assert json.loads(out)["event"] == "error" and "train.lr" in json.loads(out)["message"] and err.count("\n") == 1

@@ -162,7 +162,7 @@ def run(source: str | Path | dict, store: str | Path | None = None, set: dict[st
             raise StudyError(f"train=: {e}") from None
     study, trials, text, task, metrics, label = prepare(source, set, sweep)
     device = resolve_device(device)
-    console = console or Console(stderr=True)
+    console = console or Console(stderr=True, soft_wrap=True)  # a log's lines are never wrapped
     code = _userfiles.code_line(t.config for t in trials)
     if code:  # said before any of it runs (a data loader, a module's constructor)
         console.print(f"{study.study.name}: {code}", highlight=False, markup=False)

@@ -11,6 +11,8 @@ from rich.console import Console
 from rich.table import Table
 
 from ._text import one_error_line, printable, terminal
+from . import __version__
+from ._output import emit, run_console
 from .errors import StudyError
 
 EXIT_OK, EXIT_TRIALS_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -18,11 +20,13 @@ EXIT_OK, EXIT_TRIALS_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 class Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line instead of usage + message
-        raise StudyError(f"{self.prog}: {message} (see --help)")
+        where = self.prog.removeprefix("nnstudy").strip()  # "nnstudy: error: " comes first already
+        raise StudyError(f"{where + ': ' if where else ''}{message} (see --help)")
 
 
 def build_parser() -> Parser:
     p = Parser(prog="nnstudy", description="One study file in, one report out.")
+    p.add_argument("--version", action="version", version=f"nnstudy {__version__}")
     sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     r = sub.add_parser("run", help="train every trial not yet done, then write the report")
@@ -43,6 +47,12 @@ def build_parser() -> Parser:
     r.add_argument("--address", metavar="auto|HOST:PORT",
                    help="the Ray cluster to join (default: start a local Ray); with --executor ray")
     r.add_argument("--fail-fast", action="store_true", help="stop at the first failed trial")
+    talk = r.add_mutually_exclusive_group()
+    talk.add_argument("--quiet", action="store_true",
+                      help="print nothing but problems: failed and diverged trials, one line each (exit codes as usual)")
+    talk.add_argument("--json", action="store_true",
+                      help="one JSON object per line on stdout for each event (start, message, trial, heartbeat, "
+                           "end, error), for tools")
 
     rep = sub.add_parser("report", help="rewrite a study's report from the store")
     rep.add_argument("study", help="the study's name (or its study file)")
@@ -89,11 +99,17 @@ def build_parser() -> Parser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    args = None
     try:
-        args = build_parser().parse_args(argv)
+        try:
+            args = build_parser().parse_args(argv)
+        except SystemExit as e:  # --help, --version: printed already
+            return e.code if isinstance(e.code, int) else EXIT_OK
         return COMMANDS[args.command](args)
     except StudyError as e:
         print(f"nnstudy: error: {one_error_line(e)}", file=sys.stderr)
+        if getattr(args, "json", False):
+            print(json.dumps({"event": "error", "message": one_error_line(e), "exit": EXIT_BAD_INPUT}), flush=True)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("nnstudy: interrupted; finished trials are stored, run again to continue", file=sys.stderr)
@@ -113,18 +129,30 @@ def cmd_run(args) -> int:
         raise StudyError(f"--workers {args.workers}: must be at least 1")
     overrides = parse_overrides(args.set, args.study)
     sweeps = parse_sweeps(args.sweep, args.study)
-    console = Console(stderr=True, soft_wrap=True)
+    mode = "json" if args.json else "quiet" if args.quiet else "normal"
+    console = run_console(mode)
     study = api.run(args.study, store=args.store, set=overrides, workers=args.workers, device=args.device,
                     fail_fast=args.fail_fast, console=console, executor=args.executor, address=args.address,
                     stack=args.stack, sweep=sweeps)
     s = study.summary
-    statuses = study.trials()["status"].value_counts().to_dict()
+    statuses = {k: int(v) for k, v in study.trials()["status"].value_counts().to_dict().items()}
     report = study.report_dir / "report.html"
+    code = EXIT_TRIALS_FAILED if statuses.get("failed") or statuses.get("diverged") else EXIT_OK
+    if mode == "json":
+        emit(console, "end", study=study.name, ran=s.ran, skipped=s.skipped, statuses=statuses, report=str(report),
+             exit=code)
+        return code
+    if mode == "quiet":  # the problems only, one line each
+        trials = study.snapshot().trials
+        for t in trials[trials.status.isin(["failed", "diverged"])].itertuples():
+            print(f"nnstudy: {study.name}: {t.status} trial {t.trial_id}: {one_error_line(t.error or '')}",
+                  file=sys.stderr)
+        return code
     console.print(f"ran {s.ran}, skipped {s.skipped} already stored; "
                   + ", ".join(f"{v} {k}" for k, v in statuses.items()) + f"; report: {terminal(report)}")
     if statuses.get("running") or statuses.get("pending"):
         console.print("some trials are still running in another nnstudy process; run again to complete")
-    return EXIT_TRIALS_FAILED if statuses.get("failed") or statuses.get("diverged") else EXIT_OK
+    return code
 
 
 def cmd_report(args) -> int:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from rich.console import Console
 from rich.markup import escape
 
+from .._output import emit, finite, is_events
 from .._text import terminal
 
 from ..spec import Trial
@@ -46,8 +47,12 @@ class Driver:
         return todo, summary
 
     def progress(self, todo: list[Trial], where: str, summary: RunSummary) -> StudyProgress:
-        self.console.print(f"{self.study}: training {len(todo)} trial(s) on {where}, device {self.device}; "
-                           f"{summary.skipped} already stored", highlight=False)
+        if is_events(self.console):
+            emit(self.console, "start", study=self.study, trials=len(todo), where=where, device=self.device,
+                 skipped=summary.skipped)
+        else:
+            self.console.print(f"{self.study}: training {len(todo)} trial(s) on {where}, device {self.device}; "
+                               f"{summary.skipped} already stored", highlight=False)
         return StudyProgress(self.console, self.study, len(todo), sum(t.config["train"]["epochs"] for t in todo))
 
     def hand_back(self, todo: list[Trial]) -> None:
@@ -77,6 +82,8 @@ class Driver:
         if result is None:
             self.store.finish(self.study, trial.trial_id, "failed", {}, [], {}, error)
             summary.outcomes[trial.trial_id] = "failed"
+            progress.outcome(trial.trial_id, seed=trial.seed, point=trial.point, status="failed", final={},
+                             error=error)
             config = json.dumps(trial.config, sort_keys=True)
             first, _, traceback = (error or "").partition("\n")  # the full traceback: nnstudy show
             more = f" (nnstudy show {trial.trial_id} prints the traceback)" if traceback else ""
@@ -86,6 +93,8 @@ class Driver:
         self.store.finish(self.study, trial.trial_id, result.status, result.final, result.history,
                           result.artifacts, result.error)
         summary.outcomes[trial.trial_id] = result.status
+        progress.outcome(trial.trial_id, seed=trial.seed, point=trial.point, status=result.status,
+                         final=finite(result.final), error=result.error)
         shown = ", ".join(f"{k}={v:.4g}" for k, v in result.final.items()
                           if k in ("val_accuracy", "test_accuracy", "val_mse", "test_mse", "train_time_s"))
         color = "green" if result.status == "done" else "yellow"

@@ -1,13 +1,21 @@
-"""A live display: overall epochs with ETA, and one row per running trial."""
+"""A live display: overall epochs with ETA, and one row per running trial. Without a terminal (a log, a
+pipe): one plain line per finished trial and a heartbeat line every HEARTBEAT_S seconds; with ``--json``
+(an EventConsole) the same as JSON events."""
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn,
                            TimeElapsedColumn, TimeRemainingColumn)
+
+from .._output import emit, is_events
+
+HEARTBEAT_S = 30.0  # seconds between two heartbeat lines when no live display shows progress
 
 
 class StudyProgress:
@@ -23,16 +31,49 @@ class StudyProgress:
         self.rows: dict[str, Any] = {}
         self.epochs_seen: dict[str, int] = {}
         self.stack_of: dict[str, str] = {}  # trial id -> the row of the stack it trains in
+        self.outcomes: dict[str, dict[str, Any]] = {}  # trial id -> its event fields, until finish() reports it
+        self.plain = not (console.is_terminal or console.is_jupyter)  # no live display: heartbeat lines
+        self.started = time.monotonic()
+        self._stop = threading.Event()
+        self._beats: threading.Thread | None = None
 
     def _title(self) -> str:
         return f"[bold]{escape(self.name)}[/] trials {self.finished}/{self.n_trials}"
 
     def __enter__(self) -> "StudyProgress":
         self.progress.__enter__()
+        if self.plain:
+            self._beats = threading.Thread(target=self._heartbeats, name="nnstudy-heartbeat", daemon=True)
+            self._beats.start()
         return self
 
     def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        if self._beats is not None:
+            self._beats.join()
         self.progress.__exit__(*exc)
+
+    def _heartbeats(self) -> None:
+        while not self._stop.wait(HEARTBEAT_S):
+            self.heartbeat()
+
+    def heartbeat(self) -> None:
+        """One line (or a ``heartbeat`` event): trials and epochs done, time elapsed, time left."""
+        task = self.progress.tasks[self.overall]
+        done, total = int(task.completed), int(task.total or 0)
+        elapsed = time.monotonic() - self.started
+        eta = elapsed * (total - done) / done if done else None
+        emit(self.console, "heartbeat", study=self.name, trials_done=self.finished, trials=self.n_trials,
+             epochs_done=done, epochs=total, elapsed_s=round(elapsed, 1),
+             eta_s=None if eta is None else round(eta, 1))
+        if not is_events(self.console):
+            self.console.print(f"{self.name}: {self.finished}/{self.n_trials} trials, {done}/{total} epochs, "
+                               f"{_clock(elapsed)} elapsed, ETA {'?' if eta is None else _clock(eta)}",
+                               markup=False, highlight=False, soft_wrap=True)
+
+    def outcome(self, trial_id: str, **fields: Any) -> None:
+        """What the trial's ``trial`` event says (``--json``), sent when finish() reports it."""
+        self.outcomes[trial_id] = fields
 
     def start(self, trial_id: str, label: str, epochs: int) -> None:
         self.rows[trial_id] = self.progress.add_task(f"  {escape(trial_id)} {escape(label)}", total=epochs)
@@ -66,4 +107,14 @@ class StudyProgress:
             self.progress.remove_task(self.rows.pop(trial_id))
             self.progress.advance(self.overall, epochs_planned - self.epochs_seen.pop(trial_id))
         self.progress.update(self.overall, description=self._title())
-        self.console.print(line, highlight=False)
+        fields = self.outcomes.pop(trial_id, None)
+        if fields is not None and is_events(self.console):  # --json: the event instead of the line
+            emit(self.console, "trial", study=self.name, trial_id=trial_id, **fields,
+                 trials_done=self.finished, trials=self.n_trials)
+        else:
+            self.console.print(line, highlight=False, soft_wrap=True)
+
+
+def _clock(seconds: float) -> str:
+    s = int(round(seconds))
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
