@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import re
 from pathlib import Path
 from typing import Any, Callable
@@ -97,15 +96,13 @@ def prepare(source: str | Path | dict, set: dict[str, Any] | None = None, sweep:
 def report_metrics(study: StudyFile, label: str) -> tuple[str, list[str]]:
     from .data import info
     from .spec import CLASSIFICATION_METRICS, REGRESSION_METRICS
-
-    from .spec._models_classical import kind_metrics
-    from .spec._models_generative import KIND_METRICS as GENERATIVE_METRICS
+    from .kinds import get as kind_named
 
     task = info(study.data).task
     allowed = REGRESSION_METRICS if task == "regression" else CLASSIFICATION_METRICS
-    kinds = [study.model.kind] + [k for g in study.grids() for k in g.get("model.kind", [])]
-    added = [GENERATIVE_METRICS.get(k) or kind_metrics(k, task)  # metrics the model kinds add
-             for k in dict.fromkeys(kinds)]
+    kinds = [kind_named(k) for k in dict.fromkeys(
+        [study.model.kind] + [k for g in study.grids() for k in g.get("model.kind", [])])]
+    added = [(k.metrics(task), k.default_metrics.get(task, [])) for k in kinds]  # metrics the model kinds add
     allowed = (*allowed, *(m for extra, _ in added for m in extra))
     metrics = study.report.metrics or (added[0][1] if len(added) == 1 and added[0][1] else None) or (
         ["test_mse", "val_mse", "train_time_s"] if task == "regression"
@@ -256,25 +253,15 @@ def compare_dir(store: str | Path | None, comparison) -> Path:
 
 
 def check_models(trials: list[Trial], loaded: list[tuple[dict, Any]], label: str) -> None:
-    """A deep model that cannot be built for its data (a ViT patch that does not divide the image, conv
-    blocks that shrink it to nothing, weights that do not fit) is a bad study file, not a failed trial."""
-    from .engines._common import head_of
-    from .engines._torch._deep import DEEP_KINDS, build_deep
+    """Each kind's rules on the loaded data (``Kind.check_data``): a model that cannot be built for its data
+    (a ViT patch that does not divide the image, conv blocks that shrink it to nothing, weights that do not
+    fit, a given network of another input width) is a bad study file, not a failed trial."""
+    from .kinds import of
 
-    pairs = _distinct([t.config["model"], t.config["data"]] for t in trials
-                      if t.config["model"]["kind"] in (*DEEP_KINDS, "given"))
-    for mc, cfg in pairs:
+    for mc, cfg in _distinct([t.config["model"], t.config["data"]] for t in trials
+                             if of(t.config["model"]).check_data is not None):
         data = next(d for c, d in loaded if c == cfg)
-        if mc["kind"] == "given":  # the inputs the network sees: after data.features, pca and encoding
-            width, n_in = len(mc["layers"][0]["w"][0]), math.prod(data.input_shape)
-            if width != n_in:
-                raise StudyError(f"{label}: model.layers: the first layer takes {width} inputs; {data.name} has "
-                                 f"{n_in} (after any data.features, pca and encoding)")
-            continue
-        try:
-            build_deep(mc, data.input_shape, head_of(mc, data).n_out)
-        except ValueError as e:
-            raise StudyError(f"{label}: model: {e}") from None
+        of(mc).check_data(mc, data, label)
 
 
 def _distinct(items) -> list[dict]:

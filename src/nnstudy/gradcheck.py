@@ -12,15 +12,18 @@ def run_gradcheck(path: str, points: list[str], batch: int, entries: int):
     """(per-tensor checks, the trial checked). StudyError for a bad file, point or dataset."""
     from .data import load
     from .engines._numpy._gradcheck import check_trial
+    from .kinds import of
     from .spec._schema import DataConfig
 
     study, _, label = read_study(path)
     trial = pick(expand(study, label), parse_overrides(points, label), label)
-    if trial.config["model"]["kind"] == "given":
-        raise StudyError(f"{label}: model.kind: a network with given weights is not trained: nothing to check")
-    if trial.config["train"]["engine"] == "classical":
+    kind = of(trial.config["model"])
+    if trial.config["train"]["engine"] != "numpy" and "numpy" not in kind.engines:
         raise StudyError(f"{label}: train.engine: gradcheck checks the NumPy engine's networks; "
-                         f"{trial.config['model']['kind']!r} is a classical method")
+                         f"{kind.name!r} is a {kind.engines[0]} method")
+    if "numpy" not in kind.build or "numpy" in kind.train:
+        raise StudyError(f"{label}: model.kind: {kind.name!r} is not trained by the numpy engine's loop "
+                         "(a network with given weights is evaluated as it is): nothing to check")
     data = load(DataConfig.model_validate(trial.config["data"]))
     return check_trial(trial, data, batch, entries), trial
 

@@ -46,31 +46,20 @@ def summarize_trial(trial: Trial, label: str = "<study>") -> Summary:
     from .engines._common import head_of
     from .engines._torch._mlp import build_model
     from .engines._torch._transfer import trainable as trainable_params
+    from .kinds import of
     from .spec._schema import DataConfig
 
     data = load(DataConfig.model_validate(trial.config["data"]))
     mc = trial.config["model"]
     try:
-        if mc["kind"] in GENERATIVE_KINDS:
-            model = _generative(trial, data)
+        if of(mc).summary is not None:  # a kind with its own loop (autoencoders, GANs) or its own wrapping
+            model = of(mc).summary(trial, data)
         else:
             model = build_model(mc, data.x_train.shape[1], head_of(mc, data).n_out, data.input_shape)
     except ValueError as err:
         raise StudyError(f"{label}: model: {err}") from None
     trainable_params(model, mc.get("finetune", "all"))
     return summarize_model(model, tuple(data.input_shape), trial)
-
-
-GENERATIVE_KINDS = ("ae", "stacked_ae", "vae", "gan")
-
-
-def _generative(trial: Trial, data):
-    from .engines._torch._autoencoders import Setup, build
-    from .engines._torch._generative_nets import GAN
-
-    s = Setup(trial, data, "cpu")
-    return GAN(trial.config["model"], s.n_in, s.layout) if trial.config["model"]["kind"] == "gan" else build(
-        trial.config["model"], s)
 
 
 def summarize_model(model, input_shape: tuple[int, ...], trial: Trial | None = None) -> Summary:

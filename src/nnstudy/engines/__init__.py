@@ -12,18 +12,17 @@ class TorchEngine:
     name = "torch"
 
     def train(self, trial, data, on_epoch: OnEpoch, device: str = "cpu") -> TrialResult:
-        kind = trial.config["model"]["kind"]
-        if kind in ("ae", "stacked_ae", "vae"):
-            from ._torch._autoencoders import train_trial
-        elif kind == "gan":
-            from ._torch._gan import train_trial
-        else:
-            from ._torch._train import train_trial
+        from ..kinds import of
+
+        own = of(trial.config["model"]).train.get("torch")  # a kind's own loop (autoencoders, GANs)
+        if own is not None:
+            return own(trial, data, on_epoch, device)
+        from ._torch._train import train_trial
 
         return train_trial(trial, data, on_epoch, device)
 
     def group_key(self, trial: Trial) -> Any:
-        """Trials with equal keys train as one stacked program (MLP family, elementwise optimizers)."""
+        """Trials with equal keys train as one stacked program (kinds that stack, elementwise optimizers)."""
         from ._torch._stack import stack_key
 
         return stack_key(trial)

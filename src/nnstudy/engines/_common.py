@@ -34,18 +34,14 @@ class Head:
 
 
 def head_of(mc: dict[str, Any], data: Dataset) -> Head:
-    """The output layer's width and the loss, by model kind and task."""
+    """The output layer's width and the loss: mse for regression, else the kind's head (default: one logit
+    per class, cross-entropy)."""
+    from ..kinds import of
+
     if data.task == "regression":
         return Head(data.n_outputs, "mse")
-    k = data.n_outputs
-    if mc["kind"] == "perceptron":
-        return Head(k, "perceptron")
-    if mc["kind"] == "logistic" and k == 2:
-        return Head(1, "binary")
-    if mc["kind"] == "given":
-        n_out = len(mc["layers"][-1]["w"])
-        return Head(n_out, "binary" if n_out == 1 else "cross_entropy")
-    return Head(k, "cross_entropy")
+    head = of(mc).head
+    return head(mc, data) if head is not None else Head(data.n_outputs, "cross_entropy")
 
 
 def batch_plan(n: int, batch_size: int | str, norm: str) -> tuple[int, int]:

@@ -125,9 +125,27 @@ def get(name: str) -> Kind:
         raise StudyError(f"unknown model kind {name!r} (allowed: {', '.join(names())})") from None
 
 
+class ConfigClasses(Mapping[str, type]):
+    """name -> the kind's [model] class, read from the registry when first used (spec.MODEL_KINDS)."""
+
+    def __getitem__(self, name: str) -> type:
+        return registry()[name].config
+
+    def __iter__(self):
+        return iter(registry())
+
+    def __len__(self) -> int:
+        return len(registry())
+
+
+def added_metrics() -> tuple[str, ...]:
+    """Every metric some kind adds, for either task, in registry order."""
+    return tuple(dict.fromkeys(m for k in registry().values() for task in BOTH_TASKS for m in k.metrics(task)))
+
+
 def of(mc: dict) -> Kind:
     """The kind of a resolved [model] section."""
     return get(mc["kind"])
 
 
-__all__ = ["Kind", "get", "names", "of", "registry", "ENTRY_POINT_GROUP"]
+__all__ = ["ConfigClasses", "Kind", "added_metrics", "get", "names", "of", "registry", "ENTRY_POINT_GROUP"]

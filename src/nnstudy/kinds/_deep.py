@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 from ..errors import StudyError
 
-FIGURES = ("class_errors.png", "misclassified.png", "right_vs_wrong.png")
+FIGURES = ("class_errors.png", "misclassified.png")  # + right_vs_wrong.png when configurations differ
 FIGURE_MODULE = "nnstudy.report._figures_deep"
 
 

@@ -42,7 +42,7 @@ KINDS = [
     _kind(PCAConfig, "_pca", {"data": IRIS, "model": {"components": 2}}, ("pca_curves.png", "pca_projection.png")),
     _kind(SOMConfig, "_som", {"data": IRIS, "model": {"grid": [2, 2], "iterations": 200}},
           ("som_umatrix.png", "som_hits.png")),
-    _kind(RBMConfig, "_rbm", {"data": DIGITS, "model": {"hidden": 8, "gibbs_steps": 5, "sklearn": False}},
+    _kind(RBMConfig, "_rbm", {"data": DIGITS, "model": {"hidden": 8, "gibbs_steps": 5}},
           ("rbm_samples.png", "rbm_inpainting.png", "rbm_filters.png")),
     _kind(DBMConfig, "_dbm", {"data": DIGITS, "model": {"hidden": [8, 4], "pretrain_epochs": 1, "chains": 10,
                                                         "gibbs_steps": 5}}, ("dbm_filters.png", "dbm_samples.png")),

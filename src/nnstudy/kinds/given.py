@@ -55,9 +55,9 @@ def evaluate(trial, data, on_epoch, device: str = "cpu"):
 
 KIND = Kind("given", GivenConfig, build={"numpy": build_numpy}, train={"numpy": evaluate}, tasks=("classification",),
             head=head, check=check, check_data=check_data,
-            example={"data": {"name": "interval-sum", "dim": 3, "interval": [1, 2], "normalize": "none"},
-                     "model": {"activation": "sign",
-                               "layers": [{"w": [[1, 1, 1], [1, 1, 1]], "b": [-0.5, -2.5]},
+            example={"data": {"name": "interval-sum", "dim": 6, "interval": [2, 4], "normalize": "none"},
+                     "model": {"activation": "sign",  # sum(x) >= 2 and not sum(x) >= 5
+                               "layers": [{"w": [[1] * 6, [1] * 6], "b": [-1.5, -4.5]},
                                           {"w": [[1, -1]], "b": [-0.5]}]},
                      "train": {"engine": "numpy"}},
             figures=())

@@ -53,12 +53,15 @@ def _perceptron_head(mc: dict, data):
 
 
 _BUILD = {"torch": build_torch, "numpy": build_numpy}
+TRAIN = {"lr": 0.05, "batch_size": 32, "epochs": 1}
 
 KINDS = [
     Kind("mlp", MLPConfig, build=_BUILD, stacking="mlp",
-         figures=("decision_boundary.png", "first_layer_weights.png")),
+         example={"data": {"name": "moons", "n_samples": 200}, "model": {"hidden": [8]}, "train": TRAIN},
+         figures=("decision_boundary.png", "grad_norms.png")),
     Kind("logistic", LogisticConfig, build=_BUILD, tasks=CLASSIFICATION, head=_logistic_head, stacking="mlp",
-         figures=("decision_boundary.png", "first_layer_weights.png")),
+         example={"data": {"name": "digits", "train_size": 200}, "model": {}, "train": TRAIN},
+         figures=("first_layer_weights.png", "class_errors.png", "misclassified.png")),
     Kind("perceptron", PerceptronConfig, build=_BUILD, tasks=CLASSIFICATION, head=_perceptron_head,
-         stacking="mlp", figures=("decision_boundary.png", "first_layer_weights.png")),
+         stacking="mlp", example={"data": {"name": "iris"}, "model": {}, "train": TRAIN}),
 ]

@@ -22,7 +22,7 @@ INLINE = ("learning_curves", "metric_vs", "seed_spread", "decision_boundary")  #
 
 def kind_figures(a: Analysis) -> dict[str, Callable]:
     """The figures of model kinds and searches (report/_figures_*.py), by name without .png."""
-    jobs = [job for module in F.FIGURE_SETS for job in importlib.import_module(module).jobs(a)]
+    jobs = [job for module in F.figure_sets() for job in importlib.import_module(module).jobs(a)]
     return {name.removesuffix(".png"): job for name, job in jobs}
 
 
@@ -30,7 +30,7 @@ def draw(a: Analysis, name: str, key: str | None = None) -> tuple[Figure, str] |
     """(Figure, caption) of one report figure, or None when the study has no data for it."""
     others = kind_figures(a)
     if name not in PLOTS and name not in others:
-        known = [n.removesuffix(".png") for m in F.FIGURE_SETS for n in importlib.import_module(m).PATTERNS
+        known = [n.removesuffix(".png") for m in F.figure_sets() for n in importlib.import_module(m).PATTERNS
                  if "*" not in n]
         raise StudyError(f"plot: unknown figure {name!r} (allowed: {', '.join([*PLOTS, *known])})")
     sink = F.FigureSink()

@@ -14,8 +14,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as st
 
-from ..spec._models_classical import KIND_METRICS
-from ..spec._models_generative import FINAL_COLUMNS as GENERATIVE_COLUMNS
+from ..kinds import added_metrics
 from ..store._snapshot import StudySnapshot
 from ._format import config_label, value_key
 from ._significance import comparison_note, versus_best
@@ -23,11 +22,13 @@ from ._significance import comparison_note, versus_best
 STAT_SUFFIXES = ("mean", "std", "sem", "ci95_low", "ci95_high")
 
 # Final metric columns of trials.csv, in this order (when present in the trials frame).
-FINAL_METRICS = (
+FIXED_METRICS = (
     "train_loss", "train_accuracy", "val_loss", "val_accuracy", "test_loss", "test_accuracy",
     "train_mse", "train_rmse", "val_mse", "val_rmse", "test_mse", "test_rmse",
     "train_time_s", "epochs_run",
-) + KIND_METRICS + GENERATIVE_COLUMNS  # then the metrics model kinds add (test_nmi, test_mae, test_fd, ...)
+)
+FINAL_METRICS = FIXED_METRICS + tuple(  # then the metrics model kinds add (test_nmi, test_mae, test_fd, ...)
+    m for m in added_metrics() if m not in FIXED_METRICS)
 
 
 HIGHER_WORDS = ("f1", "auc", "precision", "recall", "r2", "iou", "dice")  # whole words of a metric's name

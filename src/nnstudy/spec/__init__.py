@@ -1,6 +1,5 @@
 """Study files: parse, validate, expand into trials."""
 
-from . import _given, _models_classical, _models_deep, _models_generative  # noqa: F401  (register model kinds)
 from ._expand import Trial, expand, swept_keys, trial_id
 from ._load import parse_overrides, parse_sweeps, read_study
 from ._schema import CLASSIFICATION_METRICS, MODEL_KINDS, REGRESSION_METRICS, StudyFile

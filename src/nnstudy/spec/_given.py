@@ -20,7 +20,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from ._schema import MODEL_KINDS, ModelBase
+from ._schema import ModelBase
 
 MAX_NUMBERS = 100_000  # the weights live in every trial's stored config
 GIVEN_ACTIVATIONS = ("sign", "relu", "tanh", "sigmoid", "elu", "selu", "leaky_relu", "identity")
@@ -111,6 +111,3 @@ def read_npz(path: Path, shown: str) -> list[dict[str, list]]:
             raise ValueError(f"{shown!r}: w{i} must be a 2-D (out, in) and b{i} a 1-D numeric array")
         layers.append({"w": w.astype(float).tolist(), "b": b.astype(float).tolist()})
     return layers
-
-
-MODEL_KINDS["given"] = GivenConfig

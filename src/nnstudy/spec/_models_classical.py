@@ -1,5 +1,5 @@
-"""Model kinds for classical and unsupervised methods (train.engine = "classical"): their [model] sections,
-registered in MODEL_KINDS.
+"""Model kinds for classical and unsupervised methods (train.engine = "classical"): their [model] sections
+(the kinds themselves: nnstudy/kinds/classical.py).
 
 Each class says which tasks it trains (``tasks``), the metrics it adds to the fixed ones (``extra_metrics``)
 and the report metrics used when the study file names none (``default_metrics``).
@@ -11,7 +11,7 @@ from typing import Annotated, Any, ClassVar, Literal, Union
 
 from pydantic import Field
 
-from ._schema import MODEL_KINDS, ModelBase
+from ._schema import ModelBase
 
 BOTH = ("classification", "regression")
 SPLITS = ("train", "val", "test")
@@ -166,39 +166,3 @@ class LinearProbeConfig(ClassicalBase):
     source_sha256: str | None = Field(None, description="filled in when the study runs: sha256 of its weights")
     source_model: dict[str, Any] | None = Field(
         None, description="filled in when the study runs: the source trial's [model] section")
-
-
-CLASSICAL_KINDS: dict[str, type[ClassicalBase]] = {
-    c.model_fields["kind"].default: c for c in (
-        PCAConfig, SOMConfig, RBMConfig, DBMConfig, ARDConfig, SVRConfig, RandomForestConfig, XGBoostConfig,
-        SklearnMLPConfig, LinearProbeConfig)}
-
-MODEL_KINDS.update(CLASSICAL_KINDS)
-
-
-def check_classical(kind: str, engine: str, task: str, dataset: str, label: str) -> None:
-    """One-line StudyError when a classical kind meets another engine, or the engine another kind."""
-    from ..errors import StudyError
-
-    if (kind in CLASSICAL_KINDS) != (engine == "classical"):
-        if engine == "classical":
-            raise StudyError(f"{label}: model.kind: {kind!r} is not a classical method "
-                             f"(engine \"classical\" trains: {', '.join(CLASSICAL_KINDS)})")
-        raise StudyError(f"{label}: train.engine: model kind {kind!r} is trained by the classical engine: "
-                         "set engine = \"classical\"")
-    cls = CLASSICAL_KINDS.get(kind)
-    if cls is not None and task not in cls.tasks:
-        raise StudyError(f"{label}: model.kind: {kind!r} needs a {' or '.join(cls.tasks)} dataset; "
-                         f"{dataset} is a {task} dataset")
-
-
-def kind_metrics(kind: str, task: str) -> tuple[tuple[str, ...], list[str]]:
-    """(the metrics a kind adds to the fixed ones, its default report metrics) for ``task``."""
-    cls = CLASSICAL_KINDS.get(kind)
-    if cls is None:
-        return (), []
-    extra = tuple(m for m in cls.extra_metrics if task == "regression" or not m.endswith("_mae"))
-    return extra, list(cls.default_metrics.get(task, []))
-
-
-KIND_METRICS: tuple[str, ...] = tuple(dict.fromkeys(m for c in CLASSICAL_KINDS.values() for m in c.extra_metrics))

@@ -14,11 +14,11 @@ weights and train everything, or only the output layer (a linear probe). Nothing
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Literal, Union
 
 from pydantic import Field, ValidationInfo, field_validator, model_serializer, model_validator
 
-from ._schema import ACTIVATIONS, MODEL_KINDS, ModelBase, Section
+from ._schema import ACTIVATIONS, ModelBase, Section
 
 POOLS = ("none", "max", "avg", "global_avg")
 WEIGHT_SUFFIXES = (".safetensors", ".pt", ".pth", ".bin")
@@ -121,7 +121,3 @@ class ViTConfig(TransferKeys):
         if self.dim % self.heads:
             raise ValueError(f"heads = {self.heads} must divide dim = {self.dim}")
         return self
-
-
-DEEP_KINDS: dict[str, Any] = {"cnn": CNNConfig, "resnet18": ResNet18Config, "vit": ViTConfig}
-MODEL_KINDS.update(DEEP_KINDS)

@@ -1,5 +1,5 @@
 """Model kinds for autoencoders and generative models (ae, stacked_ae, vae, gan): their [model] sections,
-registered in MODEL_KINDS, and the metrics each kind reports.
+and the metrics each kind reports (the kinds themselves: nnstudy/kinds/generative.py).
 
 These kinds ignore the labels: they learn the inputs. A binary cross-entropy reconstruction (``loss =
 "bce"``, the default) and the GAN's sigmoid generator need inputs in [0, 1]: ``data.normalize = "minmax"``
@@ -20,7 +20,7 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from ..errors import StudyError
-from ._schema import ACTIVATIONS, MODEL_KINDS, ModelBase
+from ._schema import ACTIVATIONS, ModelBase
 
 Width = Annotated[int, Field(ge=1)]
 
@@ -29,14 +29,6 @@ FD_METRICS = ("val_fd", "test_fd")
 VAE_METRICS = AE_METRICS + tuple(f"{s}_{t}" for s in ("train", "val", "test") for t in ("recon", "kl")) \
     + FD_METRICS
 GAN_METRICS = ("g_loss", "d_loss", "train_loss") + FD_METRICS + ("train_time_s", "epochs_run")
-FINAL_COLUMNS = tuple(dict.fromkeys(m for m in VAE_METRICS + GAN_METRICS if m not in AE_METRICS))  # trials.csv
-# kind -> (metrics a report may name, the default report.metrics)
-KIND_METRICS: dict[str, tuple[tuple[str, ...], list[str]]] = {
-    "ae": (AE_METRICS, ["test_loss", "val_loss", "train_time_s"]),
-    "stacked_ae": (AE_METRICS, ["test_loss", "val_loss", "train_time_s"]),
-    "vae": (VAE_METRICS, ["test_loss", "test_recon", "test_kl", "test_fd", "train_time_s"]),
-    "gan": (GAN_METRICS, ["test_fd", "val_fd", "train_time_s"]),
-}
 
 
 class _Generative(ModelBase):
@@ -169,6 +161,3 @@ def image_layout(input_shape: tuple[int, ...]) -> tuple[int, int, int]:
     if len(input_shape) == 3:
         return input_shape[0], input_shape[1], input_shape[2]
     raise ValueError(f"inputs of shape {input_shape} are not images")
-
-
-MODEL_KINDS.update(ae=AEConfig, stacked_ae=StackedAEConfig, vae=VAEConfig, gan=GANConfig)

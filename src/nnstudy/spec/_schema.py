@@ -1,17 +1,18 @@
 """The study file schema: pydantic models with ``extra="forbid"``.
 
-Model kinds register their own section class in ``MODEL_KINDS``; the loader validates the
-``[model]`` table with the class its ``kind`` names.
+Each model kind declares its own section class in its module (``nnstudy.kinds``); the loader validates
+the ``[model]`` table with the class its ``kind`` names.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, Mapping, Union
 
 from pydantic import (BaseModel, ConfigDict, Field, SerializeAsAny, ValidationInfo, field_validator,
                       model_serializer, model_validator)
 
+from ..kinds import ConfigClasses
 from ..data._registry import (COUNTRIES, DIM_DATASETS, FOURIER_FREQUENCIES, INTERVAL_SUM_DIM, OWN, SERIES_HORIZON,
                               SERIES_LAGS)
 from ._search import SearchConfig
@@ -330,8 +331,7 @@ class PerceptronConfig(ModelBase):
     kind: Literal["perceptron"] = "perceptron"
 
 
-MODEL_KINDS: dict[str, type[ModelBase]] = {
-    "mlp": MLPConfig, "logistic": LogisticConfig, "perceptron": PerceptronConfig}  # + "given" (_given.py)
+MODEL_KINDS: Mapping[str, type[ModelBase]] = ConfigClasses()  # every kind's class, from its module in nnstudy.kinds
 
 
 class EarlyStopping(Section):

@@ -1,4 +1,5 @@
-"""The MLP (and the linear models: logistic regression, perceptron) as a flat torch module."""
+"""The MLP (and the linear models: logistic regression, perceptron) as a flat torch module; ``build_model``
+builds any kind's torch model through the kinds registry."""
 
 from __future__ import annotations
 
@@ -82,18 +83,10 @@ class MLP(nn.Sequential):
 
 
 def build_model(mc: dict[str, Any], n_in: int, n_out: int, input_shape: tuple[int, ...] = ()) -> nn.Module:
-    """The model of a ``[model]`` section: PyTorch's default init; the perceptron starts at zero."""
-    from ._deep import DEEP_KINDS, build_deep
+    """The torch model of a ``[model]`` section, built by its kind; ValueError (one line) when it cannot fit."""
+    from ...kinds import of
 
-    if mc["kind"] in DEEP_KINDS:
-        return build_deep(mc, tuple(input_shape) or (n_in,), n_out)
-    if mc["kind"] == "mlp":
-        return MLP(n_in, mc["hidden"], n_out, mc["activation"], mc["dropout"], mc["norm"])
-    if mc["kind"] not in ("logistic", "perceptron"):
-        raise ValueError(f"model kind {mc['kind']!r} is not trained by the torch engine")
-    model = MLP(n_in, [], n_out)
-    if mc["kind"] == "perceptron":
-        with torch.no_grad():
-            for p in model.parameters():
-                p.zero_()
-    return model
+    build = of(mc).build.get("torch")
+    if build is None:
+        raise ValueError(f"model kind {mc['kind']!r} is not trained by the torch engine's shared loop")
+    return build(mc, n_in, n_out, tuple(input_shape))

@@ -15,13 +15,12 @@ from typing import Any, Callable
 import torch
 
 from ...data._dataset import Dataset
+from ...kinds import of
 from ...spec import Trial
 from .._common import EpochLog, batch_plan, grad_norm_steps, head_of
 from .._result import GroupOnEpoch, TrialResult
-from ._deep import uses_batch_norm
 from ._mlp import build_model
 from ._optim import make_schedule
-from ._stack import MLP_KINDS
 from ._stack_net import StackedMLP
 from ._stack_optim import StackedOptimizer
 from ._stack_step import Stepper, trial_losses
@@ -55,7 +54,8 @@ def train_group(trials: list[Trial], data: Dataset, on_epoch: GroupOnEpoch, devi
         model = build_model(t.config["model"], x_train.shape[1], head.n_out, data.input_shape)
         models.append(model.to(device=dev, dtype=dtype))
         model.bind_rng(t.seed, counter, dtype)
-    if mc["kind"] in MLP_KINDS:
+    kind = of(mc)
+    if kind.stacking == "mlp":
         net = StackedMLP(models, mc, [t.seed for t in trials],
                          torch.tensor([t.config["model"].get("dropout", 0.0) for t in trials], dtype=dtype,
                                       device=dev).view(-1, 1, 1))
@@ -66,7 +66,7 @@ def train_group(trials: list[Trial], data: Dataset, on_epoch: GroupOnEpoch, devi
     lrs = LearningRates(tcs)
     logs = [EpochLog(tc, lambda e, m, tid=t.trial_id: on_epoch(tid, e, m)) for t, tc in zip(trials, tcs)]
     views = [TrialView(net, i) for i in range(k)]
-    batch, steps = batch_plan(n, tc0["batch_size"], "batch" if uses_batch_norm(mc) else "none")
+    batch, steps = batch_plan(n, tc0["batch_size"], "batch" if kind.batch_norm(mc) else "none")
     full = n // batch if steps * batch > n else steps  # steps with a whole batch; the rest is one short step
     every, measured = grad_norm_steps(steps)
     stepper = Stepper(net, opt, tcs, head.loss, x_train, y_train, [t.seed for t in trials], counter, batch, full,

@@ -8,13 +8,13 @@ from typing import Any
 import torch
 
 from ...data._dataset import Dataset
+from ...kinds import of
 from ...spec import Trial
 from .._common import (EpochLog, batch_plan, boundary_artifact, boundary_grid, grad_norm_steps,
                        first_layer_artifact, head_of)
 from .._result import OnEpoch, TrialResult
 from . import _rng
 from ._augment import make_augment
-from ._deep import uses_batch_norm
 from ._mlp import NOISE_STREAM, build_model
 from ._optim import make_optimizer, make_schedule
 from ._outputs import classifier_artifacts
@@ -39,7 +39,7 @@ def train_trial(trial: Trial, data: Dataset, on_epoch: OnEpoch, device: str = "c
     opt = make_optimizer(params, tc)
     schedule = make_schedule(opt, tc["schedule"], tc["epochs"])
     log = EpochLog(tc, on_epoch)
-    batch, steps = batch_plan(n, tc["batch_size"], "batch" if uses_batch_norm(mc) else "none")
+    batch, steps = batch_plan(n, tc["batch_size"], "batch" if of(mc).batch_norm(mc) else "none")
     augment = make_augment(trial.config["data"].get("augment", []), data.input_shape, gen)
     linears = model.linears()
     every, measured = grad_norm_steps(steps)
