@@ -267,3 +267,12 @@ def test_metric_direction_of_reported_names():
 
     assert [higher_is_better(m) for m in ("val_f1", "test_auc", "val_recall", "test_r2", "val_accuracy")] == [True] * 5
     assert [higher_is_better(m) for m in ("val_loss", "profile_time", "grad_norm/f1x", "test_mse")] == [False] * 4
+
+
+def test_two_training_functions_in_two_files_swept_side_by_side(tmp_path):
+    study = write(tmp_path, "falling", seeds=1, epochs=1, extra='[sweep]\n"train.function" = '
+                  '["train.py:falling", "other.py:train"]\n')
+    (tmp_path / "other.py").write_text("def train(config, seed, data, report):\n    return {'test_accuracy': 0.125}\n")
+    t = nnstudy.run(study, store=tmp_path / "runs", workers=1).trials().set_index("train.function")
+    assert t.loc["other.py:train", "test_accuracy"] == 0.125
+    assert t.loc["train.py:falling", "test_accuracy"] == pytest.approx(0.51)

@@ -61,6 +61,8 @@ def expand(study: StudyFile, label: str = "<study>") -> list[Trial]:
                 raw["model"] = study.model.model_dump(mode="json", exclude_unset=True)
             if "data.path" in point or "data.loader" in point:  # another file: its sha256 keys are found anew
                 raw["data"] = {k: v for k, v in raw["data"].items() if not k.endswith("sha256")}
+            if "train.function" in point:  # another training function: its file's sha256 is found anew
+                raw["train"].pop("function_sha256", None)
             for key, value in point.items():
                 set_dotted(raw, key, value, label, origin="sweep")
             try:
