@@ -79,6 +79,15 @@ def test_declaration_is_coherent(name):
 
 
 @pytest.mark.parametrize("name", EXAMPLES)
+def test_code_files_are_the_code_the_start_line_names(name):
+    from nnstudy._userfiles import code_refs
+
+    study, _, label = read_study(example_study(kinds.get(name)))
+    mc = expand(study, label)[0].config["model"]
+    assert sorted(kinds.get(name).code_files(mc)) == sorted(ref for ref, _ in code_refs(mc))
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
 def test_example_trains_reports_its_metrics_and_draws_its_figures(name, tmp_path):
     kind = kinds.get(name)
     study = nnstudy.run(example_study(kind), store=tmp_path / "runs", workers=1)
