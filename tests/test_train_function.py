@@ -146,6 +146,10 @@ def test_an_exception_is_a_failed_trial_with_its_traceback_and_the_study_goes_on
     assert f'File "train.py", line {user_line}, in fails_on_seed_one' in out
     assert '{}["no such key"]' in out  # the source line itself, read from the cached copy
     assert "files/" not in out  # the cache path is written as the study's file name
+    # the report files carry the error's line, not the traceback
+    assert t.loc[1, "error"] == f"KeyError: 'no such key' (train.py:{user_line})"
+    report = (tmp_path / "runs" / "fn" / "report.md").read_text()
+    assert t.loc[1, "error"] in report and "Traceback" not in report
 
 
 def test_sweep_over_train_args_times_seeds(tmp_path):

@@ -128,6 +128,7 @@ def _normalised_trials(snap: StudySnapshot) -> pd.DataFrame:
         if col not in t.columns:
             t[col] = default
     t["status"] = t["status"].fillna("pending").astype(str)
+    t["error"] = [e.split("\n", 1)[0] if isinstance(e, str) else e for e in t["error"]]  # the traceback: nnstudy show
     for k in snap.swept_keys:
         if k not in t.columns:
             t[k] = None
