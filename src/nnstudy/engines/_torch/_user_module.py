@@ -246,7 +246,10 @@ def vmap_problem(net: UserNet) -> str | None:
     except KeyboardInterrupt:
         raise
     except Exception as e:
-        return f"torch.func.vmap cannot run it ({_one_line(e)})"
+        if "random operation" in str(e):
+            return ("it draws random numbers in forward from torch's global generator, so its draws would not be "
+                    "the same alone and stacked")
+        return f"torch.func.vmap cannot run it ({_one_line(e)[:120]})"
     return None
 
 
