@@ -132,6 +132,21 @@ def test_same_network_as_the_builtin_mlp_gives_the_same_metrics(tmp_path, monkey
     assert vb.keys() == vo.keys() and len(vb) > 30
     assert max(abs(vb[k] - vo[k]) for k in vb) < 1e-12
     assert own.trials()["test_accuracy"].tolist() == builtin.trials()["test_accuracy"].tolist()
+    assert (own.report_dir / "figures" / "decision_boundary.png").stat().st_size > 2000  # 2-D inputs
+
+
+def test_a_regression_module_gets_n_outputs_and_learns(tmp_path, monkeypatch):
+    (tmp_path / "net.py").write_text(CNN)
+    monkeypatch.chdir(tmp_path)
+    result = nnstudy.run({"study": {"name": "sine"}, "data": {"name": "sine"},
+                          "model": {"kind": "module", "module": "net.py:mlp", "args": {"width": 32}},
+                          "train": {"optimizer": "adam", "lr": 0.01, "batch_size": 32, "epochs": 30}},
+                         store=tmp_path / "runs", console=quiet()[0], workers=1)
+    trials = result.trials()
+    assert list(trials["status"]) == ["done"]
+    h = result.history()
+    mse = h[h["metric"] == "test_mse"].sort_values("epoch")["value"]
+    assert mse.iloc[-1] < 0.5 * mse.iloc[0]  # it fits the curve: the MSE at least halves
 
 
 def test_summary_shows_the_modules_own_layers(tmp_path, capsys):
