@@ -69,7 +69,7 @@ def expand(study: StudyFile, label: str = "<study>") -> list[Trial]:
                 resolved = validate(raw, label).model_dump(mode="json")
             except StudyError as e:
                 where = ", ".join(f"{k}={json.dumps(v)}" for k, v in point.items())
-                raise StudyError(f"{e} (in the sweep point {where})") from None
+                raise StudyError(f"{e} (in the sweep point {where})" if where else str(e)) from None
             full_point = {k: _lookup(resolved, k) for k in keys}
             if full_point not in points:
                 points.append(full_point)

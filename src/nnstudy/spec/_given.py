@@ -27,7 +27,7 @@ GIVEN_ACTIVATIONS = ("sign", "relu", "tanh", "sigmoid", "elu", "selu", "leaky_re
 
 
 class LayerWeights(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     w: Annotated[list[list[float]], Field(min_length=1)]  # (out, in)
     b: list[float]  # (out,)
@@ -91,6 +91,8 @@ def check_shapes(layers: list[LayerWeights]) -> None:
 
 def read_npz(path: Path, shown: str) -> list[dict[str, list]]:
     """Layers from arrays w1, b1, w2, b2, ... of an .npz file (no pickles)."""
+    import zipfile
+
     import numpy as np
 
     try:
@@ -98,7 +100,7 @@ def read_npz(path: Path, shown: str) -> list[dict[str, list]]:
             arrays = {k: z[k] for k in z.files}
     except FileNotFoundError:
         raise ValueError(f"no such weights file {shown!r} (paths are relative to the study file)") from None
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:  # a broken zip is not a traceback
         raise ValueError(f"cannot read {shown!r} as .npz ({' '.join(str(e).split())})") from None
     n = len(arrays) // 2
     expected = [f"{p}{i}" for i in range(1, n + 1) for p in "wb"]

@@ -37,11 +37,17 @@ def read_study(source: str | Path | dict, overrides: dict[str, Any] | None = Non
             raw = tomllib.loads(text)
         except tomllib.TOMLDecodeError as e:
             raise StudyError(f"{label}: not valid TOML: {e}") from None
+        except RecursionError:  # arrays or tables nested thousands deep
+            raise StudyError(f"{label}: not valid TOML: nested too deeply for a study file") from None
     if sweep:
         apply_sweep(raw, sweep, label)
     for key, value in (overrides or {}).items():
         check_not_swept(raw, key, value, set(sweep or ()), label)
         set_dotted(raw, key, value, label, origin="--set")
+    name = raw.get("study", {}).get("name") if isinstance(raw.get("study"), dict) else None
+    if isinstance(name, str) and "@" in name:  # the part after @ is nnstudy's: a variant's changes
+        raise StudyError(f'{label}: study.name: use lowercase letters, digits and dashes, e.g. "batch-size" '
+                         f"(got {name!r}; a name with @ is a variant's, given by nnstudy run --set, --sweep or --as)")
     return validate(raw, label), text, label
 
 
@@ -166,7 +172,7 @@ def parse_value(text: str) -> Any:
     """A ``--set`` value: TOML syntax (numbers, booleans, quoted strings, [lists]), else a bare string."""
     try:
         return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
+    except (tomllib.TOMLDecodeError, RecursionError):
         return text
 
 

@@ -37,20 +37,26 @@ OPTIONAL_DATA_KEYS = ("countries", "lags", "horizon", "features", "pca", "encodi
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # allow_inf_nan=False: inf and nan are refused in every float of every section (they passed the bounds,
+    # then dumped as null, which validated as the default or failed later)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+
+
+SEED_LIMIT = 2**32  # numpy and scikit-learn take seeds below 2**32
 
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
+VARIANT_PATTERN = r"^[a-z0-9][a-z0-9-]*(@[a-z0-9][a-z0-9._=,+-]*)?$"  # a variant: the study's name, @, what changed
 
 
 class StudyInfo(Section):
-    name: Annotated[str, Field(pattern=NAME_PATTERN, max_length=100)]
+    name: Annotated[str, Field(pattern=VARIANT_PATTERN, max_length=100)]  # a file's own name: NAME_PATTERN (_load)
     description: str = ""
 
     @field_validator("name", mode="before")
     @classmethod
     def _slug(cls, v: Any) -> Any:
-        if isinstance(v, str) and not re.match(NAME_PATTERN, v):
+        if isinstance(v, str) and not re.match(VARIANT_PATTERN, v):
             raise ValueError(f'use lowercase letters, digits and dashes, e.g. "batch-size" (got {v!r})')
         return v
 
@@ -65,8 +71,8 @@ class DataConfig(Section):
         "learns the targets shifted and scaled to mean 0 and standard deviation 1 on the training split; "
         "every metric and prediction stays in the targets' own units (default none)"))
     classes: list[int] = []
-    split_seed: Annotated[int, Field(ge=0)] = 0
-    n_samples: Annotated[int, Field(ge=10)] | None = None
+    split_seed: Annotated[int, Field(ge=0, lt=SEED_LIMIT)] = 0
+    n_samples: Annotated[int, Field(ge=10, le=10_000_000)] | None = None
     noise: Annotated[float, Field(ge=0.0)] | None = None
     dim: Annotated[int, Field(ge=1, le=1000)] | None = Field(None, description=(
         "interval-sum: D, inputs in {0,1}^D (at most 20); gaussian: the number of dimensions"))
@@ -442,7 +448,15 @@ class TrainConfig(Section):
 
 
 class TrialsConfig(Section):
-    seeds: Union[Annotated[int, Field(ge=1, le=10_000)], list[Annotated[int, Field(ge=0)]]] = 1
+    seeds: Union[Annotated[int, Field(ge=1, le=10_000)], list[Annotated[int, Field(ge=0, lt=SEED_LIMIT)]]] = 1
+
+    @field_validator("seeds", mode="before")
+    @classmethod
+    def _in_range(cls, v: Any) -> Any:
+        bad = [x for x in v if isinstance(x, int) and not 0 <= x < SEED_LIMIT] if isinstance(v, list) else []
+        if bad:
+            raise ValueError(f"seed {bad[0]} is out of range: seeds are 0 .. {SEED_LIMIT - 1} (numpy's range)")
+        return v
 
     @field_validator("seeds")
     @classmethod
@@ -460,6 +474,14 @@ class TrialsConfig(Section):
 
 class ReportConfig(Section):
     metrics: list[str] = []
+
+    @field_validator("metrics")
+    @classmethod
+    def _once_each(cls, v: list[str]) -> list[str]:
+        twice = sorted({m for m in v if v.count(m) > 1})
+        if twice:
+            raise ValueError(f"names {', '.join(map(repr, twice))} more than once (each metric once)")
+        return v
 
 
 SweepGrid = dict[str, list[Any]]
