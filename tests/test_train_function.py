@@ -172,7 +172,10 @@ def test_the_process_pool_with_two_workers(tmp_path, capsys):
     study = write(tmp_path, "real_fit", seeds=2)
     s = nnstudy.run(study, store=tmp_path / "runs", workers=2,
                     sweep={"data.split_seed": [0, 1]})
-    assert "on 2 worker(s)" in " ".join(capsys.readouterr().err.split())
+    err = " ".join(capsys.readouterr().err.split())
+    assert "on 2 worker(s)" in err
+    assert ("report.metrics: the training function reported no val_accuracy; name the metrics it reports in "
+            "[report] metrics = [...] (it reported: train_loss, test_accuracy)") in err
     t = s.trials()
     assert len(t) == 4 and set(t.status) == {"done"}
     assert (t.test_accuracy > 0.7).all()  # a nearest-centroid classifier on iris
