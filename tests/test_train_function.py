@@ -283,3 +283,17 @@ def test_two_training_functions_in_two_files_swept_side_by_side(tmp_path):
     t = nnstudy.run(study, store=tmp_path / "runs", workers=1).trials().set_index("train.function")
     assert t.loc["other.py:train", "test_accuracy"] == 0.125
     assert t.loc["train.py:falling", "test_accuracy"] == pytest.approx(0.51)
+
+
+def test_a_resolved_config_validates_again_without_the_study_folder(tmp_path):
+    """A worker re-validates a trial's train section with no study folder: its sha256 is taken as written."""
+    from nnstudy.spec import expand, read_study
+    from nnstudy.spec._schema import TrainConfig
+
+    study, _, label = read_study(write(tmp_path, "falling", seeds=1))
+    resolved = expand(study, label)[0].config["train"]
+    (tmp_path / "train.py").unlink()  # nothing next to a study on a worker
+    again = TrainConfig.model_validate(resolved).model_dump(mode="json")
+    assert again == resolved and again["engine"] == "function" and len(again["function_sha256"]) == 64
+    with pytest.raises(ValueError, match="no such file 'train.py'"):  # with the folder, the file must be there
+        TrainConfig.model_validate(resolved, context={"base_dir": tmp_path})

@@ -26,7 +26,9 @@ from typing import Any, Callable
 
 from .. import _userfiles
 
-MODULE_REF_RE = re.compile(r"^(?P<module>[A-Za-z_]\w*(\.[A-Za-z_]\w*)*):(?P<name>[A-Za-z_]\w*(\.[A-Za-z_]\w*)*)$")
+MODULE_REF_RE = re.compile(r"^(?P<module>[A-Za-z_]\w*(\.[A-Za-z_]\w*)*):"
+                           r"(?P<name>([A-Za-z_]\w*|<locals>|<lambda>)(\.([A-Za-z_]\w*|<locals>|<lambda>))*)$")
+# (<locals>, <lambda>: the qualified name of a function given as train=fn; only its own process can run it)
 PARAMS = "(config, seed, data, report)"
 
 GIVEN: dict[str, Callable[..., Any]] = {}  # "module:qualname" -> a function handed to nnstudy.run(train=...)
