@@ -297,3 +297,12 @@ def test_a_resolved_config_validates_again_without_the_study_folder(tmp_path):
     assert again == resolved and again["engine"] == "function" and len(again["function_sha256"]) == 64
     with pytest.raises(ValueError, match="no such file 'train.py'"):  # with the folder, the file must be there
         TrainConfig.model_validate(resolved, context={"base_dir": tmp_path})
+
+
+def test_a_function_only_this_process_can_run_is_refused_for_ray(tmp_path):
+    def nested(config, seed, data, report):
+        return {"test_accuracy": 0.5}
+
+    with pytest.raises(StudyError, match=r"cannot be sent to Ray workers.*\[train\] function = \"train.py:train\""):
+        nnstudy.run(DICT_STUDY, store=tmp_path / "runs", train=nested, executor="ray")
+    assert not (tmp_path / "runs").exists()
