@@ -78,6 +78,16 @@ def test_declaration_is_coherent(name):
     assert kind.example or name == "linear_probe"  # the probe reads another study's weights from a store
 
 
+@pytest.mark.parametrize("name", [n for n in EXAMPLES if "torch" in kinds.get(n).engines])
+def test_summary_builds_the_torch_model(name):
+    from nnstudy.summary import summarize_trial
+
+    study, _, label = read_study(example_study(kinds.get(name)))
+    summary = summarize_trial(expand(study, label)[0], label)
+    assert summary.total > 0 and summary.trainable == summary.total and summary.layers
+    assert sum(layer.params for layer in summary.layers) == summary.total
+
+
 @pytest.mark.parametrize("name", EXAMPLES)
 def test_code_files_are_the_code_the_start_line_names(name):
     from nnstudy._userfiles import code_refs

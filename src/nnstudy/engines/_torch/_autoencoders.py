@@ -15,12 +15,13 @@ from typing import Any
 import torch
 
 from ...data._dataset import Dataset
+from ...kinds import of
 from ...spec import Trial
 from ...spec._models_generative import image_layout
 from .._common import EpochLog, batch_plan
 from .._result import OnEpoch, TrialResult
 from ._generative_common import FrechetMeter, GradMeter, Inputs, image_artifacts, is_image, split_means
-from ._generative_nets import VAE, AutoEncoder, StackedAE
+from ._generative_nets import StackedAE
 from ._optim import make_optimizer, make_schedule
 
 
@@ -36,6 +37,7 @@ class Setup:
         unit = mc.get("loss", "bce") == "bce"
         self.inputs = Inputs.from_dataset(data, self.dev, self.dtype, unit)
         self.n_in = self.inputs.x["train"].shape[1]
+        self.input_shape = tuple(data.input_shape)
         self.layout = image_layout(data.input_shape) if is_image(data) else None
 
     def sync(self, values: dict[str, torch.Tensor]) -> dict[str, float]:
@@ -46,13 +48,8 @@ class Setup:
 
 
 def build(mc: dict[str, Any], s: Setup) -> torch.nn.Module:
-    if mc["kind"] == "vae":
-        model = VAE(mc, s.n_in, s.layout)
-    elif mc["kind"] == "stacked_ae":
-        model = StackedAE(mc, s.n_in)
-    else:
-        model = AutoEncoder(mc, s.n_in, s.layout)
-    return model.to(device=s.dev, dtype=s.dtype)
+    """The kind's network (nnstudy.kinds), on the trial's device and dtype."""
+    return of(mc).build["torch"](mc, s.n_in, s.n_in, s.input_shape).to(device=s.dev, dtype=s.dtype)
 
 
 def train_trial(trial: Trial, data: Dataset, on_epoch: OnEpoch, device: str = "cpu") -> TrialResult:
@@ -60,11 +57,11 @@ def train_trial(trial: Trial, data: Dataset, on_epoch: OnEpoch, device: str = "c
     s = Setup(trial, data, device)
     model = build(mc, s)
     log = EpochLog(s.tc, on_epoch)
-    fd = FrechetMeter(s.inputs, s.gen) if mc["kind"] == "vae" else None
+    fd = FrechetMeter(s.inputs, s.gen) if model.has_prior else None
     prior = None if fd is None else torch.randn(fd.n, model.latent_dim, generator=s.gen, device=s.dev,
                                                 dtype=s.dtype)  # the same draws every epoch
     train_time, epoch = 0.0, 0
-    if mc["kind"] == "stacked_ae":
+    if isinstance(model, StackedAE):  # layer-wise pre-training first
         for pair in range(len(model.enc) if mc["pretrain_epochs"] else 0):
             pair_opt = pair_optimizer(model, pair, s, mc["pretrain_lr"])
             for _ in range(mc["pretrain_epochs"]):
@@ -102,7 +99,7 @@ def train_trial(trial: Trial, data: Dataset, on_epoch: OnEpoch, device: str = "c
         metrics["lr"] = float(opt.param_groups[0]["lr"])
         if log.record(epoch, metrics, train_time, model):
             break
-    return log.result(model, train_time, lambda: image_artifacts(model, data, s.inputs, mc["kind"], s.gen))
+    return log.result(model, train_time, lambda: image_artifacts(model, data, s.inputs, s.gen))
 
 
 @torch.no_grad()

@@ -81,7 +81,7 @@ def train_trial(trial: Trial, data: Dataset, on_epoch: OnEpoch, device: str = "c
         metrics = {"train_loss": metrics["g_loss"], **metrics, "lr": float(opt_g.param_groups[0]["lr"])}
         if log.record(epoch, metrics, train_time, model):
             break
-    return log.result(model, train_time, lambda: image_artifacts(model, data, s.inputs, "gan", s.gen))
+    return log.result(model, train_time, lambda: image_artifacts(model, data, s.inputs, s.gen))
 
 
 def _noise(n: int, model: GAN, s: Setup) -> torch.Tensor:

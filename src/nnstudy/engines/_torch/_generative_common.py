@@ -129,6 +129,11 @@ def is_image(data: Dataset) -> bool:
     return len(data.input_shape) in (2, 3)
 
 
+def layout_of(input_shape: tuple[int, ...]) -> tuple[int, int, int] | None:
+    """(channels, height, width) of images, None for other inputs."""
+    return image_layout(tuple(input_shape)) if len(input_shape) in (2, 3) else None
+
+
 def interpolation_pair(y_test: np.ndarray) -> tuple[int, int]:
     """Test rows 0 and the first one of another class (row 1 when every row has one class)."""
     other = np.flatnonzero(y_test != y_test[0]) if y_test.ndim == 1 else np.empty(0)
@@ -141,16 +146,16 @@ def lerp(a: torch.Tensor, b: torch.Tensor, steps: int = STEPS) -> torch.Tensor:
 
 
 @torch.no_grad()
-def image_artifacts(model, data: Dataset, inputs: Inputs, kind: str, gen: torch.Generator
-                    ) -> dict[str, bytes]:
-    """reconstructions.npz (ae kinds), interpolation.npz (all), samples.npz (vae, gan) for image data."""
+def image_artifacts(model, data: Dataset, inputs: Inputs, gen: torch.Generator) -> dict[str, bytes]:
+    """reconstructions.npz (autoencoders), interpolation.npz (all), samples.npz (models with a prior: vae,
+    gan) for image data."""
     if not is_image(data) or inputs.x["test"].shape[0] < 2:
         return {}
     model.eval()
     shape, x = data.input_shape, inputs.x["test"]
     out: dict[str, bytes] = {}
     steps = np.linspace(0, 1, STEPS)
-    if kind == "gan":
+    if not hasattr(model, "reconstruct"):  # a generator only: interpolate between two noise draws
         z = torch.randn(2, model.latent_dim, generator=gen, device=x.device, dtype=x.dtype)
         path = model.generate(lerp(z[0], z[1]))
         out["interpolation.npz"] = _npz(images=as_images(path.float().cpu().numpy(), shape), t=steps,
@@ -165,7 +170,7 @@ def image_artifacts(model, data: Dataset, inputs: Inputs, kind: str, gen: torch.
         path = model.decode(lerp(codes[0], codes[1]))
         out["interpolation.npz"] = _npz(images=as_images(path.float().cpu().numpy(), shape), t=steps,
                                         ends=as_images(x[[i, j]].float().cpu().numpy(), shape))
-    if kind in ("vae", "gan"):
+    if model.has_prior:
         z = torch.randn(SAMPLES, model.latent_dim, generator=gen, device=x.device, dtype=x.dtype)
         out["samples.npz"] = _npz(images=as_images(model.decode(z).float().cpu().numpy(), shape))
     return out

@@ -93,6 +93,8 @@ def encoder_decoder(mc: dict[str, Any], n_in: int, layout, code_in: int, code_ou
 class AutoEncoder(nn.Module):
     """x -> code -> reconstruction logits (bce) or values (mse). ``losses`` are per sample."""
 
+    has_prior = False  # samples can be drawn from a prior over codes (decode(z), z ~ N(0, I))
+
     def __init__(self, mc: dict[str, Any], n_in: int, layout):
         super().__init__()
         d = mc["encoding_dim"]
@@ -115,6 +117,8 @@ class AutoEncoder(nn.Module):
 
 class VAE(AutoEncoder):
     """Gaussian encoder q(z|x) = N(mu, exp(logvar)), standard normal prior; loss = recon + beta * KL."""
+
+    has_prior = True
 
     def __init__(self, mc: dict[str, Any], n_in: int, layout):
         nn.Module.__init__(self)
@@ -148,7 +152,9 @@ class StackedAE(nn.Module):
     """Encoder layers enc[i]: w[i] -> w[i+1] (+ activation); decoder layers dec[i]: w[i+1] -> w[i]
     (+ activation, except dec[0], which gives the input's logits or values)."""
 
-    def __init__(self, mc: dict[str, Any], n_in: int):
+    has_prior = False
+
+    def __init__(self, mc: dict[str, Any], n_in: int, layout=None):  # fully connected: any layout
         super().__init__()
         w = [n_in, *mc["hidden"], mc["encoding_dim"]]
         self.enc = nn.ModuleList(mlp([a, b], mc["activation"], last_act=True) for a, b in zip(w, w[1:]))
@@ -186,6 +192,8 @@ class StackedAE(nn.Module):
 
 class GAN(nn.Module):
     """Generator G: noise -> image rows in [0, 1]; discriminator D: rows -> one logit (real)."""
+
+    has_prior = True
 
     def __init__(self, mc: dict[str, Any], n_in: int, layout):
         super().__init__()
