@@ -224,3 +224,18 @@ def test_a_resolved_config_is_accepted_without_the_study_folder(tmp_path):
     assert len(mc["module_sha256"]) == 64
     (tmp_path / "net.py").unlink()  # a worker elsewhere: the config and the cached copy are enough
     assert ModuleConfig.model_validate(mc).module_sha256 == mc["module_sha256"]
+
+
+def test_sweeping_the_module_itself_compares_two_networks(tmp_path):
+    from nnstudy.spec import expand, read_study
+
+    (tmp_path / "other.py").write_text(CNN.replace("torch.relu", "torch.tanh"))
+    path = study(tmp_path, '[sweep]\n"model.module" = ["net.py:Net", "other.py:Net"]\n', epochs=1, seeds=1)
+    trials = expand(read_study(path)[0], str(path))
+    shas = {t.config["model"]["module"]: t.config["model"]["module_sha256"] for t in trials}
+    assert len(shas) == 2 and len(set(shas.values())) == 2  # each file's own sha256
+    import hashlib
+
+    assert shas["other.py:Net"] == hashlib.sha256((tmp_path / "other.py").read_bytes()).hexdigest()
+    result = nnstudy.run(path, store=tmp_path / "runs", console=quiet()[0], workers=1)
+    assert set(result.trials()["status"]) == {"done"} and len(result.results()) == 2

@@ -63,6 +63,10 @@ def expand(study: StudyFile, label: str = "<study>") -> list[Trial]:
                 raw["data"] = {k: v for k, v in raw["data"].items() if not k.endswith("sha256")}
             if "train.function" in point:  # another training function: its file's sha256 is found anew
                 raw["train"].pop("function_sha256", None)
+            for key in point:  # any other swept file reference (model.module): its <key>_sha256 is found anew
+                parent, _, last = key.rpartition(".")
+                if isinstance(_lookup(raw, parent), dict):
+                    _lookup(raw, parent).pop(f"{last}_sha256", None)
             for key, value in point.items():
                 set_dotted(raw, key, value, label, origin="sweep")
             try:
