@@ -239,3 +239,25 @@ def test_sweeping_the_module_itself_compares_two_networks(tmp_path):
     assert shas["other.py:Net"] == hashlib.sha256((tmp_path / "other.py").read_bytes()).hexdigest()
     result = nnstudy.run(path, store=tmp_path / "runs", console=quiet()[0], workers=1)
     assert set(result.trials()["status"]) == {"done"} and len(result.results()) == 2
+
+
+def test_weight_tensors_are_the_2d_weights_once_each_by_their_names():
+    from torch import nn
+
+    from nnstudy.engines._torch._user_module import UserNet
+
+    class Tied(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embed = nn.Linear(4, 4)
+            self.norm = nn.LayerNorm(4)  # a 1-D weight: not a weight tensor for L1/L2 and grad norms
+            self.out = nn.Linear(4, 4)
+            self.out.weight = self.embed.weight  # tied: one tensor
+            self.scale = nn.Parameter(nn.init.eye_(nn.Linear(4, 4).weight.detach().clone()))
+
+        def forward(self, x):
+            return self.out(self.norm(self.embed(x)))
+
+    net = UserNet(Tied(), (4,))
+    assert net.linear_names == ["embed.weight"]
+    assert len(net.linears()) == 1 and net.linears()[0].weight is net.net.embed.weight

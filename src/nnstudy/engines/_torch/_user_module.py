@@ -135,8 +135,12 @@ class UserNet(nn.Module):
         super().__init__()
         self.net = net
         self.view_shape = module_shape(input_shape)
-        owners = [(f"{name}.weight" if name else "weight", m) for name, m in net.named_modules()
-                  if isinstance(m._parameters.get("weight"), nn.Parameter) and m._parameters["weight"].dim() >= 2]
+        owners, seen = [], set()
+        for name, m in net.named_modules():
+            w = m._parameters.get("weight")
+            if isinstance(w, nn.Parameter) and w.dim() >= 2 and id(w) not in seen:  # a tied weight counts once
+                seen.add(id(w))
+                owners.append((f"{name}.weight" if name else "weight", m))
         self.linear_names = [n for n, _ in owners]
         self._owners = [m for _, m in owners]  # a plain list: the modules stay registered under `net` only
 
