@@ -114,7 +114,9 @@ def test_default_output_folder_and_escaped_html(store, capsys):
 
 @pytest.mark.parametrize("args, message", [
     (["nope", "wide"], "no study named 'nope'"),
-    (["wide"], "wide: 2 configurations match; choose one with --where"),
+    (["wide"], "compare wide with itself: give --where twice, once per side"),  # not "choose one" (then twice)
+    (["wide", "--where", "model.hidden=[8]"], "compare wide with itself: give --where twice"),
+    (["wide", "deep"], "wide: 2 configurations match; choose one with --where"),
     (["wide", "--where", "model.hidden=[64]"], "no trial has model.hidden=[64] (it takes: [8], [32])"),
     (["wide", "--where", "model.depth=3"], "--where model.depth: not a key of the study"),
     (["wide", "deep", "--where", "train.lr=0.5"], "wide: train.lr is 0.1 in every trial, not 0.5"),

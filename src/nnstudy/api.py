@@ -249,6 +249,14 @@ def compare(a: str | Study, b: str | Study | None = None, metric: str | None = N
     names = [x.name if isinstance(x, Study) else x for x in (a, b if b is not None else a)]
     db = Store(store, create=False)
     snap_a, snap_b = db.snapshot(names[0]), db.snapshot(names[1])  # unknown names first
+    if names[0] == names[1] and len(conds) < 2:  # one study against itself needs one configuration per side
+        try:
+            select(snap_a, wa)  # a wrong key or value is said first
+        except StudyError as e:
+            if "configurations match" not in str(e):
+                raise
+        raise StudyError(f"compare {names[0]} with itself: give --where twice, once per side (A, then B), "
+                         f"e.g. --where train.lr=0.1 --where train.lr=0.01; or give another study as B")
     side_a, side_b = select(snap_a, wa), select(snap_b, wb)
     if side_a.study == side_b.study and side_a.config == side_b.config:
         raise StudyError(f"A and B are the same trials ({side_a.label}); give --where twice, once per side")

@@ -59,9 +59,12 @@ class Store:
         self.readonly = False  # a store this process may read but not write (ls, show, report)
         if self.url.startswith("sqlite:///"):
             path = Path(self.url.removeprefix("sqlite:///"))
-            if path.parent.exists() and not path.parent.is_dir():
-                raise StudyError(f"--store {path.parent}: is a file, not a folder (nnstudy keeps nnstudy.sqlite "
-                                 f"and artifacts/ in a folder; or give a database URL)")
+            for above in (path.parent, *path.parent.parents):  # the nearest existing folder on the way
+                if above.exists():
+                    if not above.is_dir():
+                        raise StudyError(f"--store {path.parent}: {above} is a file, not a folder (nnstudy keeps "
+                                         f"nnstudy.sqlite and artifacts/ in a folder; or give a database URL)")
+                    break
             if path.is_dir():
                 raise StudyError(f"store {path}: is a folder, not an nnstudy.sqlite file")
             if not path.exists() and not create:

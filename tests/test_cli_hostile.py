@@ -1,0 +1,132 @@
+"""The hostile command-line corpus (issue 17): each case is exit 2 and one line on stderr holding given words,
+no traceback, and nothing written where it should not be. With tests/bad_studies/*.toml (checked by
+tests/test_spec.py) this is the project's hostile corpus."""
+
+from __future__ import annotations
+
+import pytest
+
+from nnstudy.cli import main
+
+GOOD = """
+[study]
+name = "good"
+description = "[/bold] \\u001b[2J <b>x</b>"
+[data]
+name = "moons"
+n_samples = 100
+[model]
+hidden = [4]
+[train]
+epochs = 1
+[sweep]
+"train.lr" = [0.1, 0.05]
+[trials]
+seeds = 1
+"""
+DEEP = "[" * 3000 + "]" * 3000
+
+# (id, arguments with {study} {store} {file} {dir} {binary} {empty} placeholders, words of the one line)
+CASES = [
+    ("show-percent", ["show", "%"], "hexadecimal digits"),
+    ("show-underscores", ["show", "____________"], "hexadecimal digits"),
+    ("show-empty", ["show", ""], "hexadecimal digits"),
+    ("show-short", ["show", "abc"], "first 4+ characters"),
+    ("show-sql", ["show", "'; DROP TABLE trials; --"], "hexadecimal digits"),
+    ("show-escape", ["show", "\x1b[2Jabcd"], "\\x1b[2Jabcd"),
+    ("show-percent-suffix", ["show", "abcd%"], "hexadecimal digits"),
+    ("show-unknown", ["show", "abcdef"], "no trial 'abcdef' in the store"),
+    ("show-no-store", ["show", "abcdef", "--store", "{dir}/none"], "no store at"),
+    ("show-missing-arg", ["show"], "the following arguments are required: trial_id"),
+    ("ls-no-store", ["ls", "--store", "{dir}/none"], "no store at"),
+    ("ls-store-is-file", ["ls", "--store", "{file}"], "is a file, not a folder"),
+    ("ls-bad-url", ["ls", "--store", "nosuchdb://x"], "no database driver"),
+    ("report-unknown", ["report", "nope"], "no study named 'nope'"),
+    ("report-out-file", ["report", "good", "--out", "{file}"], "is a file, not a folder"),
+    ("report-out-under-file", ["report", "good", "--out", "{file}/sub"], "is a file, not a folder"),
+    ("report-no-store", ["report", "good", "--store", "{dir}/none"], "no store at"),
+    ("run-missing-file", ["run", "{dir}/missing.toml"], "no such study file"),
+    ("run-directory", ["run", "{dir}"], "cannot read the study file"),
+    ("run-binary", ["run", "{binary}"], "cannot read the study file"),
+    ("run-empty", ["run", "{empty}"], "missing section [study]"),
+    ("run-workers-zero", ["run", "{study}", "--workers", "0"], "--workers 0: must be at least 1"),
+    ("run-workers-negative", ["run", "{study}", "--workers", "-3"], "--workers -3: must be at least 1"),
+    ("run-workers-text", ["run", "{study}", "--workers", "many"], "invalid int value: 'many'"),
+    ("run-device", ["run", "{study}", "--device", "tpu"], "invalid choice: 'tpu'"),
+    ("run-stack", ["run", "{study}", "--stack", "maybe"], "invalid choice: 'maybe'"),
+    ("run-executor", ["run", "{study}", "--executor", "slurm"], "invalid choice: 'slurm'"),
+    ("run-address-local", ["run", "{study}", "--address", "auto"], "--address auto: only for --executor ray"),
+    ("run-store-is-file", ["run", "{study}", "--store", "{file}"], "is a file, not a folder"),
+    ("run-store-under-file", ["run", "{study}", "--store", "{file}/sub"], "is a file, not a folder"),
+    ("set-inf", ["run", "{study}", "--set", "train.l1=inf"], "train.l1: input should be a finite number"),
+    ("sweep-inf", ["run", "{study}", "--sweep", "train.lr=0.1,inf"], "train.lr: input should be a finite number"),
+    ("sweep-nan", ["run", "{study}", "--sweep", "data.noise=nan"], "data.noise: input should be a finite number"),
+    ("set-nan", ["run", "{study}", "--set", "data.noise=nan"], "data.noise: input should be a finite number"),
+    ("set-minus-inf", ["run", "{study}", "--set", "train.l2=-inf"], "train.l2: input should be a finite number"),
+    ("set-no-equals", ["run", "{study}", "--set", "train.lr"], "expected KEY=VALUE"),
+    ("set-no-key", ["run", "{study}", "--set", "=1"], "expected KEY=VALUE"),
+    ("set-not-dotted", ["run", "{study}", "--set", "lr=1"], "not a dotted key such as train.lr"),
+    ("set-unknown-section", ["run", "{study}", "--set", "nope.lr=1"], "not a dotted key such as train.lr"),
+    ("set-not-a-table", ["run", "{study}", "--set", "study.name.x=1"], "name is not a table"),
+    ("set-seed-range", ["run", "{study}", "--set", "trials.seeds=[4294967296]"], "seed 4294967296 is out of range"),
+    ("set-split-seed", ["run", "{study}", "--set", "data.split_seed=1e11"], "data.split_seed: input should be less"),
+    ("set-n-samples", ["run", "{study}", "--set", "data.n_samples=1e12"], "data.n_samples: input should be less"),
+    ("set-metrics-twice", ["run", "{study}", "--set", 'report.metrics=["val_loss","val_loss"]'],
+     "names 'val_loss' more than once"),
+    ("set-one-class", ["run", "{study}", "--set", "data.classes=[0]"], "data.classes: [0] keeps one class"),
+    ("set-deep", ["run", "{study}", "--set", f"model.hidden={DEEP}"], "model.hidden: input should be a valid list"),
+    ("set-markup-activation", ["run", "{study}", "--set", 'model.activation="[/bold]"'],
+     "'[/bold]' is not allowed"),
+    ("set-escape-activation", ["run", "{study}", "--set", 'model.activation="\\u001b[2J"'],
+     "'\\x1b[2J' is not allowed"),
+    ("set-unknown-key", ["run", "{study}", "--set", "train.nothing=1"], "train.nothing: unknown key"),
+    ("compare-unknown", ["compare", "nope"], "no study named 'nope'"),
+    ("compare-itself", ["compare", "good"], "compare good with itself: give --where twice"),
+    ("compare-itself-one-where", ["compare", "good", "--where", "train.lr=0.1"], "give --where twice"),
+    ("compare-where-thrice", ["compare", "good", "--where", "a=1", "--where", "b=2", "--where", "c=3"],
+     "--where given 3 times"),
+    ("compare-where-no-equals", ["compare", "good", "--where", "oops", "--where", "train.lr=0.1"],
+     "--where oops: expected KEY=VALUE"),
+    ("compare-where-unknown-value", ["compare", "good", "--where", "train.lr=7", "--where", "train.lr=0.1"],
+     "no trial has train.lr=7"),
+    ("compare-same-twice", ["compare", "good", "--where", "train.lr=0.1", "--where", "train.lr=0.1"],
+     "A and B are the same trials"),
+    ("gradcheck-batch", ["gradcheck", "{study}", "--batch", "0"], "need a batch >= 1"),
+    ("gradcheck-missing", ["gradcheck", "{dir}/missing.toml"], "no such study file"),
+    ("summary-missing", ["summary", "{dir}/missing.toml"], "no such study file"),
+    ("unknown-command", ["frobnicate"], "invalid choice: 'frobnicate'"),
+    ("no-command", [], "the following arguments are required: command"),
+    ("data-no-subcommand", ["data"], "the following arguments are required: data_command"),
+]
+assert len({c[0] for c in CASES}) == len(CASES)
+
+
+@pytest.fixture(scope="module")
+def places(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cli")
+    study = root / "good.toml"
+    study.write_text(GOOD)
+    store = root / "store"
+    assert main(["run", str(study), "--store", str(store), "--workers", "1"]) == 0
+    (root / "a-file").write_text("x")
+    (root / "binary.toml").write_bytes(b"\xff\xfe\x00garbage")
+    (root / "empty.toml").write_text("")
+    (root / "dir").mkdir()
+    return {"study": str(study), "store": str(store), "file": str(root / "a-file"), "dir": str(root / "dir"),
+            "binary": str(root / "binary.toml"), "empty": str(root / "empty.toml")}
+
+
+@pytest.mark.parametrize("argv, words", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_hostile_command_line_is_one_line_and_exit_2(places, capsys, argv, words):
+    args = [a.format(**places) for a in argv]
+    if args and args[0] in ("show", "ls", "report", "run", "compare") and "--store" not in args:
+        args += ["--store", places["store"]]
+    capsys.readouterr()
+    assert main(args) == 2
+    out, err = capsys.readouterr()
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("nnstudy: error: "), err
+    assert words in lines[0], lines[0]
+    assert "Traceback" not in err and len(lines[0]) < 420
+    assert not any(c in err for c in ("\x1b", "\x07")), err
+    assert open(places["file"]).read() == "x"  # a file given as --store or --out is left as it was
