@@ -192,6 +192,7 @@ def check_model(mc: Any, data) -> None:
             check_output(net, head.n_out, what)
         except ValueError as e:
             raise ValueError(f"{mc['module']}: {e}") from None
+        _checked[json.dumps(mc, sort_keys=True)] = vmap_problem(net)  # for stack_key, without loading the data again
     finally:
         torch.random.set_rng_state(state)
 
@@ -258,13 +259,17 @@ def vmap_problem(net: UserNet) -> str | None:
 
 
 _stack_problems: dict[str, str | None] = {}
+_checked: dict[str, str | None] = {}  # model config -> stack problem, found by check_model on the loaded data
 
 
 def stack_problem(mc: Any, data_cfg: dict[str, Any]) -> str | None:
-    """Why trials of this configuration train one at a time, or None when they can stack (cached per
-    configuration; the data is loaded to know its shape)."""
+    """Why trials of this configuration train one at a time, or None when they can stack (cached; found by
+    check_model when it ran in this process, else the data is loaded to know its shape)."""
     mc = _as_dict(mc)
     key = json.dumps([mc, data_cfg], sort_keys=True)
+    checked = json.dumps(mc, sort_keys=True)
+    if key not in _stack_problems and checked in _checked:  # whether it stacks does not depend on the data
+        _stack_problems[key] = _checked[checked]
     if key not in _stack_problems:
         from ...executor._worker import load_data
         from .._common import head_of
