@@ -97,7 +97,7 @@ def test_stacked_equals_alone_to_float64_rounding(tmp_path):
     alone = nnstudy.run(path, store=tmp_path / "alone", stack="off", console=quiet()[0], workers=1)
     console, out = quiet()
     stacked = nnstudy.run(path, store=tmp_path / "stacked", stack="on", console=console, workers=1)
-    assert "stack" in out.getvalue()  # the six trials trained as one program
+    assert "1 stack(s) of up to 6 trials" in out.getvalue()  # the six trials trained as one program
     a, s = history(alone), history(stacked)
     assert a.keys() == s.keys() and len({k[0] for k in a}) == 6
     assert {k[1] for k in a} == {1, 2, 3}
@@ -209,8 +209,10 @@ def test_a_module_with_torch_dropout_trains_alone_and_says_so_once(tmp_path):
     note = stack_note(trials)
     assert note == ("net.py:Dropped trains one trial at a time: its Dropout (body.2) draws from torch's global "
                     "random generator, so its masks would not be the same alone and stacked")
-    result = nnstudy.run(path, store=tmp_path / "runs", stack="on", console=quiet()[0], workers=1)
+    console, out = quiet()
+    result = nnstudy.run(path, store=tmp_path / "runs", stack="on", console=console, workers=1)
     assert set(result.trials()["status"]) == {"done"}
+    assert "stack(s)" not in out.getvalue()  # its two trials trained one after the other
     cnn = study(tmp_path, name="cnn")
     assert stack_note(expand(read_study(cnn)[0], str(cnn))) is None
 
