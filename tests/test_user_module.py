@@ -263,3 +263,23 @@ def test_weight_tensors_are_the_2d_weights_once_each_by_their_names():
     net = UserNet(Tied(), (4,))
     assert net.linear_names == ["embed.weight"]
     assert len(net.linears()) == 1 and net.linears()[0].weight is net.net.embed.weight
+
+
+def test_weights_by_other_names_are_its_2d_parameters(tmp_path):
+    code = CNN + textwrap.dedent('''
+
+        class Raw(nn.Module):
+            """A course's logistic regression: its own parameters, no nn.Linear."""
+
+            def __init__(self, n_inputs, n_classes):
+                super().__init__()
+                self.W = nn.Parameter(torch.randn(n_inputs, n_classes) * 0.01)
+                self.b = nn.Parameter(torch.zeros(n_classes))
+
+            def forward(self, x):
+                return x.flatten(1) @ self.W + self.b
+    ''')
+    path = study(tmp_path, obj="Raw", args="{}", epochs=2, code=code)
+    result = nnstudy.run(path, store=tmp_path / "runs", stack="on", console=quiet()[0], workers=1)
+    assert set(result.trials()["status"]) == {"done"} and result.trials()["test_accuracy"].min() > 0.5
+    assert {m for m in result.history()["metric"] if m.startswith("grad_norm/")} == {"grad_norm/W"}

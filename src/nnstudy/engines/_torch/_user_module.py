@@ -127,6 +127,13 @@ def construct(mc: Any, input_shape: tuple[int, ...], n_out: int) -> nn.Module:
     return net
 
 
+class _Weight:
+    """A weight tensor that no module holds under the name ``weight``, as the loops read one: ``.weight``."""
+
+    def __init__(self, weight: nn.Parameter):
+        self.weight = weight
+
+
 class UserNet(nn.Module):
     """The user's module behind the interface of the built-in models: flat inputs, ``linears()``,
     ``linear_names`` (the user's parameter names), ``bind_rng``."""
@@ -141,13 +148,15 @@ class UserNet(nn.Module):
             if isinstance(w, nn.Parameter) and w.dim() >= 2 and id(w) not in seen:  # a tied weight counts once
                 seen.add(id(w))
                 owners.append((f"{name}.weight" if name else "weight", m))
+        if not owners:  # weights by other names (self.W = nn.Parameter(...)): every parameter of 2+ dimensions
+            owners = [(name, _Weight(p)) for name, p in net.named_parameters() if p.dim() >= 2]
         self.linear_names = [n for n, _ in owners]
         self._owners = [m for _, m in owners]  # a plain list: the modules stay registered under `net` only
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x.reshape(x.shape[0], *self.view_shape))
 
-    def linears(self) -> list[nn.Module]:
+    def linears(self) -> list[Any]:
         return list(self._owners)
 
     def bind_rng(self, seed: int, step: torch.Tensor, dtype: torch.dtype) -> None:
@@ -186,6 +195,8 @@ def check_model(mc: Any, data) -> None:
     state = torch.random.get_rng_state()
     try:
         net = build(mc, data.x_train.shape[1], head.n_out, data.input_shape)
+        if not net.linears():
+            raise ValueError(f"{mc['module']} has no weight tensor (a parameter of 2 or more dimensions) to train")
         what = (f"{data.name} has {head.n_out} classes" if data.task == "classification"
                 else f"{data.name} has {head.n_out} targets")
         try:
