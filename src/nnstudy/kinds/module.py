@@ -17,7 +17,8 @@ and ``args`` does not give:
 ``forward`` receives a batch shaped ``(B, *input_shape)`` and returns ``(B, n_outputs)``: logits for a
 classifier (cross-entropy over all classes, two included), values for a regression. The torch engine
 trains it like the built-in MLP: every optimizer and schedule, L1/L2 on its weight tensors (parameters
-named ``weight`` with two or more dimensions), gradient noise, early stopping, divergence, and gradient
+named ``weight`` with two or more dimensions; in a module without any, every parameter with two or more
+dimensions), gradient noise, early stopping, divergence, and gradient
 norms per weight tensor, named by the module's own parameter names (``grad_norm/fc1.weight``). K trials
 train as one program (``torch.func.functional_call`` + ``vmap``) unless the module draws from torch's
 global random generator (``nn.Dropout``) or vmap refuses it: then one at a time (``stack_note``).
