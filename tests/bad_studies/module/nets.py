@@ -50,3 +50,12 @@ class WrongInputs(nn.Module):
 
     def forward(self, x):
         return self.fc(x.flatten(1))
+
+
+class NeedsDepth(nn.Module):
+    def __init__(self, depth, n_classes):  # depth has no default and model.args does not give it
+        super().__init__()
+        self.fc = nn.Linear(64, n_classes)
+
+    def forward(self, x):
+        return self.fc(x.flatten(1))
