@@ -26,10 +26,10 @@ class WideLinearConfig(ModelBase):
     width: int = 16
 
 
-def build(mc, n_in, n_out, input_shape=()):
-    from nnstudy.engines._torch._mlp import MLP
+def build(mc, n_in, n_out, input_shape=()):  # a plain nn.Module: the engine adds what its loops need
+    from torch import nn
 
-    return MLP(n_in, [mc["width"]], n_out, "identity")
+    return nn.Sequential(nn.Linear(n_in, mc["width"]), nn.Tanh(), nn.Linear(mc["width"], n_out))
 
 
 KIND = Kind("wide_linear", WideLinearConfig, build={"torch": build}, stacking="mlp",
@@ -66,6 +66,7 @@ def test_plugin_kind_validates_trains_and_stacks(tmp_path, monkeypatch, entry):
     trials = study.trials()
     assert (trials["status"] == "done").all() and len(trials) == 2
     assert (trials["test_accuracy"] > 0.5).all()
+    assert {"grad_norm/0.weight", "grad_norm/2.weight"} <= set(study.history()["metric"])
     keys = {get_engine("torch").group_key(t) for t in expand(read_study(spec)[0])}
     assert len(keys) == 1 and None not in keys  # both learning rates train as one stacked program
     with pytest.raises(StudyError, match="model.widht: unknown key"):

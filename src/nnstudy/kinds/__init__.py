@@ -1,14 +1,25 @@
 """Model kinds: one module per kind (or per family of kinds), found by a lazy registry.
 
 To add a kind, write ONE module ``src/nnstudy/kinds/<name>.py`` (or, in an installed package, any
-module named by an entry point of the group ``nnstudy.models``) that declares::
+module named by an entry point of the group ``nnstudy.models``, ``mine = "my_package.my_kind"``) holding
+its ``[model]`` class and declaring::
 
-    KIND = Kind(name="mine", config=MineConfig, build={"torch": build_mine})
+    class MineConfig(ModelBase):          # nnstudy.spec._schema.ModelBase: unknown keys are errors
+        kind: Literal["mine"] = "mine"
+        width: int = 16
+
+    def build(mc, n_in, n_out, input_shape=()):   # mc: the resolved [model] section (a dict)
+        from torch import nn                      # heavy imports inside the functions
+        return nn.Sequential(nn.Linear(n_in, mc["width"]), nn.ReLU(), nn.Linear(mc["width"], n_out))
+
+    KIND = Kind("mine", MineConfig, build={"torch": build}, stacking="vmap",
+                example={"data": {"name": "iris"}, "model": {}, "train": {"epochs": 1}})
 
 (or ``KINDS = [Kind(...), ...]`` for a family). Nothing else lists kinds: built-in modules are found by
-scanning this package, plugins by their entry points, and every engine, validator, report and summary
-asks the registry. A kind module must import cheaply (no torch at import time): import the heavy code
-inside the functions it names. See ``Kind`` for what a kind declares.
+scanning this package (modules whose names start with "_" are helpers), plugins by their entry points,
+and every engine, validator, report and summary asks the registry; tests/test_kinds_conformance.py
+trains every registered kind's example. A kind module must import cheaply (the study-file validator
+reads it): no torch at import time. See ``Kind`` for everything a kind can declare.
 """
 
 from __future__ import annotations

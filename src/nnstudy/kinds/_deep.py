@@ -1,11 +1,80 @@
-"""What the image classifiers (cnn, resnet18, vit) share: weights to start from, a build check on the data,
-stacking by torch.func.vmap, and the image-classifier figures."""
+"""What the image classifiers (cnn, resnet18, vit) share: the convolution block and the keys to start from
+weights (their config classes' parts), weights loaded into a built model, a build check on the data, and
+the image-classifier figures.
+
+Every kind also takes ``weights = "file.safetensors"`` (or a ``torch.save``-d state dict, read with
+``weights_only=True``; relative to the study file) and ``finetune = "all" | "head"``: start from those
+weights and train everything, or only the output layer (a linear probe). Nothing is downloaded.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from pathlib import Path
+from typing import Annotated, Any, Callable, Literal, Union
+
+from pydantic import Field, ValidationInfo, field_validator, model_serializer, model_validator
 
 from ..errors import StudyError
+from ..spec._schema import ACTIVATIONS, ModelBase, Section
+
+POOLS = ("none", "max", "avg", "global_avg")
+WEIGHT_SUFFIXES = (".safetensors", ".pt", ".pth", ".bin")
+
+
+class ConvBlock(Section):
+    """One convolution block: conv -> [batch norm] -> activation -> [pool] -> [dropout]."""
+
+    channels: Annotated[int, Field(ge=1, description="output channels (filters)")]
+    kernel: Annotated[int, Field(ge=1, description="kernel size (square; length for 1-D inputs)")] = 3
+    stride: Annotated[int, Field(ge=1, description="convolution stride")] = 1
+    padding: Union[Annotated[int, Field(ge=0)], Literal["same"]] = Field(
+        0, description='zero padding per side, or "same" (output size = input size; stride 1)')
+    dilation: Annotated[int, Field(ge=1, description="spacing between kernel taps")] = 1
+    activation: Literal[ACTIVATIONS] = Field(  # type: ignore[valid-type]
+        "relu", description="activation after the convolution")
+    batch_norm: bool = Field(False, description="batch normalization between convolution and activation")
+    pool: Literal[POOLS] = Field(  # type: ignore[valid-type]
+        "none", description="pooling after the activation: none | max | avg | global_avg (to 1x1)")
+    pool_size: Annotated[int, Field(ge=1, description="pooling window and stride (max, avg)")] = 2
+    dropout: Annotated[float, Field(ge=0.0, lt=1.0, description="dropout after the block")] = 0.0
+
+    @model_validator(mode="after")
+    def _same_needs_stride_one(self) -> "ConvBlock":
+        if self.padding == "same" and self.stride != 1:
+            raise ValueError('padding = "same" needs stride = 1')
+        return self
+
+    @model_serializer(mode="wrap")
+    def _leave_out_defaults(self, handler):  # short labels in reports; the engine fills them in again
+        out = handler(self)
+        return {k: v for k, v in out.items()
+                if k == "channels" or v != type(self).model_fields[k].get_default()}
+
+
+class TransferKeys(ModelBase):
+    """Start from weights in a local file; train all of them or only the output layer."""
+
+    weights: str | None = Field(None, description=(
+        "local weight file to start from: .safetensors, or a torch state dict (.pt/.pth/.bin, read "
+        "with weights_only=True); relative to the study file; nothing is downloaded"))
+    finetune: Literal["all", "head"] = Field(
+        "all", description=("with weights: all = fine-tune every layer; head = linear probe (only the "
+                            "output layer trains)"))
+
+    @field_validator("weights")
+    @classmethod
+    def _weights_file_exists(cls, v: str | None, info: ValidationInfo) -> str | None:
+        if v is None:
+            return v
+        path = Path(v)
+        if not path.is_absolute():
+            path = Path((info.context or {}).get("base_dir", ".")) / path
+        if not path.is_file():
+            raise ValueError(f"no such weights file {v!r} (paths are relative to the study file)")
+        if path.suffix not in WEIGHT_SUFFIXES:
+            raise ValueError(f"{v!r}: expected a {' / '.join(WEIGHT_SUFFIXES)} file")
+        return str(path.resolve())
+
 
 FIGURES = ("class_errors.png", "misclassified.png")  # + right_vs_wrong.png when configurations differ
 FIGURE_MODULE = "nnstudy.report._figures_deep"

@@ -1,16 +1,174 @@
-"""The classical and unsupervised methods (train.engine = "classical"): one module of engines/_classical each.
+"""The classical and unsupervised methods (train.engine = "classical"): their [model] sections and the
+module of engines/_classical that trains each.
 
-Their [model] sections are in spec/_models_classical.py; each says its tasks, the metrics it adds and its
-default report metrics.
+Each class says which tasks it trains (``tasks``), the metrics it adds to the fixed ones (``extra_metrics``)
+and the report metrics used when the study file names none (``default_metrics``).
 """
 
 from __future__ import annotations
 
 import importlib
+from typing import Annotated, Any, ClassVar, Literal, Union
 
-from ..spec._models_classical import (ARDConfig, DBMConfig, LinearProbeConfig, PCAConfig, RandomForestConfig,
-                                      RBMConfig, SklearnMLPConfig, SOMConfig, SVRConfig, XGBoostConfig)
+from pydantic import Field
+
+from ..spec._schema import ModelBase
 from . import Kind
+
+BOTH = ("classification", "regression")
+SPLITS = ("train", "val", "test")
+
+
+def _per_split(*names: str) -> tuple[str, ...]:
+    return tuple(f"{s}_{n}" for n in names for s in SPLITS)
+
+
+class ClassicalBase(ModelBase):
+    tasks: ClassVar[tuple[str, ...]] = BOTH
+    extra_metrics: ClassVar[tuple[str, ...]] = _per_split("mae")  # regression: mean absolute error
+    default_metrics: ClassVar[dict[str, list[str]]] = {}  # task -> report metrics when none are given
+
+
+class PCAConfig(ClassicalBase):
+    """Principal component analysis: own SVD next to scikit-learn's. The losses are reconstruction MSEs."""
+
+    kind: Literal["pca"] = "pca"
+    components: Annotated[int, Field(ge=1)] | None = Field(
+        2, description="components kept for the losses and explained_variance (none = all; capped at the rank)")
+    extra_metrics: ClassVar[tuple[str, ...]] = _per_split("recon_rmse") + ("explained_variance", "sklearn_gap")
+    default_metrics: ClassVar[dict[str, list[str]]] = {
+        t: ["test_recon_rmse", "explained_variance", "sklearn_gap"] for t in BOTH}
+
+
+class SOMConfig(ClassicalBase):
+    """Self-organising map (MiniSom). Loss = quantization error; accuracy = each neuron's majority label."""
+
+    kind: Literal["som"] = "som"
+    tasks: ClassVar[tuple[str, ...]] = ("classification",)
+    grid: Annotated[list[Annotated[int, Field(ge=1)]], Field(min_length=2, max_length=2)] = Field(
+        [10, 10], description="map shape [rows, columns]")
+    sigma: Annotated[float, Field(gt=0.0)] = Field(1.0, description="initial neighbourhood radius")
+    learning_rate: Annotated[float, Field(gt=0.0)] = Field(0.5, description="initial learning rate")
+    neighborhood: Literal["gaussian", "mexican_hat", "bubble", "triangle"] = Field(
+        "gaussian", description="neighbourhood function")
+    iterations: Annotated[int, Field(ge=1, le=10_000_000)] = Field(
+        5000, description="training samples presented in all (split evenly over train.epochs)")
+    extra_metrics: ClassVar[tuple[str, ...]] = _per_split("nmi", "topographic_error")
+    default_metrics: ClassVar[dict[str, list[str]]] = {
+        "classification": ["test_nmi", "test_accuracy", "test_loss"]}
+
+
+class RBMConfig(ClassicalBase):
+    """Bernoulli RBM trained by contrastive divergence (own code) next to scikit-learn's BernoulliRBM.
+
+    Inputs are scaled to [0, 1] on train and binarized at 0.5. Loss = negative pseudo-log-likelihood.
+    """
+
+    kind: Literal["rbm"] = "rbm"
+    tasks: ClassVar[tuple[str, ...]] = ("classification",)
+    hidden: Annotated[int, Field(ge=1, le=10_000)] = Field(64, description="hidden units")
+    k: Annotated[int, Field(ge=1, le=1000)] = Field(1, description="Gibbs steps of CD-k")
+    gibbs_steps: Annotated[int, Field(ge=1, le=100_000)] = Field(
+        1000, description="Gibbs steps from noise before a sample is shown")
+    inpaint_rows: Annotated[int, Field(ge=0)] = Field(
+        0, description="image rows hidden (from the bottom) for inpainting; 0 = half of them")
+    sklearn: bool = Field(True, description="also train scikit-learn's BernoulliRBM on the same data")
+    extra_metrics: ClassVar[tuple[str, ...]] = _per_split("pll") + ("sklearn_test_pll",)
+    default_metrics: ClassVar[dict[str, list[str]]] = {
+        "classification": ["test_pll", "sklearn_test_pll", "train_time_s"]}
+
+
+class DBMConfig(ClassicalBase):
+    """Two-layer deep Boltzmann machine: greedy RBM pre-training, then joint training (mean-field +
+    persistent chains). Loss = reconstruction cross-entropy through the mean-field posterior."""
+
+    kind: Literal["dbm"] = "dbm"
+    tasks: ClassVar[tuple[str, ...]] = ("classification",)
+    hidden: Annotated[list[Annotated[int, Field(ge=1, le=10_000)]], Field(min_length=2, max_length=2)] = Field(
+        [64, 32], description="units of the two hidden layers")
+    pretrain_epochs: Annotated[int, Field(ge=0, le=10_000)] = Field(
+        5, description="CD-1 epochs of each layer's RBM before joint training")
+    mean_field_steps: Annotated[int, Field(ge=1, le=1000)] = Field(10, description="mean-field updates per batch")
+    chains: Annotated[int, Field(ge=1, le=100_000)] = Field(100, description="persistent Gibbs chains")
+    gibbs_steps: Annotated[int, Field(ge=1, le=100_000)] = Field(
+        1000, description="Gibbs steps from noise before a sample is shown")
+    extra_metrics: ClassVar[tuple[str, ...]] = ()
+    default_metrics: ClassVar[dict[str, list[str]]] = {"classification": ["test_loss", "train_time_s"]}
+
+
+class ARDConfig(ClassicalBase):
+    """scikit-learn ARDRegression: a weight prior per input, irrelevant inputs pruned. On a classification
+    dataset it regresses the label (two classes) or each class indicator; loss = Brier score."""
+
+    kind: Literal["ard"] = "ard"
+    max_iter: Annotated[int, Field(ge=1)] = Field(300, description="iterations of the evidence updates")
+    threshold_lambda: Annotated[float, Field(gt=0.0)] = Field(
+        1e4, description="inputs whose weight precision exceeds this are pruned")
+
+
+class SVRConfig(ClassicalBase):
+    """scikit-learn SVR (one per output)."""
+
+    kind: Literal["svr"] = "svr"
+    tasks: ClassVar[tuple[str, ...]] = ("regression",)
+    kernel: Literal["rbf", "linear", "poly", "sigmoid"] = "rbf"
+    C: Annotated[float, Field(gt=0.0)] = Field(1.0, description="penalty of errors beyond epsilon")
+    epsilon: Annotated[float, Field(ge=0.0)] = Field(0.1, description="width of the error-free tube")
+    gamma: Union[Literal["scale", "auto"], Annotated[float, Field(gt=0.0)]] = Field(
+        "scale", description="kernel coefficient")
+
+
+class RandomForestConfig(ClassicalBase):
+    """scikit-learn random forest: a classifier or a regressor by the dataset's task."""
+
+    kind: Literal["random_forest"] = "random_forest"
+    n_estimators: Annotated[int, Field(ge=1, le=100_000)] = Field(100, description="trees")
+    max_depth: Annotated[int, Field(ge=1)] | None = Field(None, description="depth limit (none: grow fully)")
+    min_samples_leaf: Annotated[int, Field(ge=1)] = 1
+    max_features: Union[Literal["sqrt", "log2", "all"], Annotated[float, Field(gt=0.0, le=1.0)]] = Field(
+        "sqrt", description="inputs tried per split: sqrt, log2, all, or a fraction")
+
+
+class XGBoostConfig(ClassicalBase):
+    """Gradient-boosted trees (XGBoost); history = one row per boosting round."""
+
+    kind: Literal["xgboost"] = "xgboost"
+    n_estimators: Annotated[int, Field(ge=1, le=100_000)] = Field(100, description="boosting rounds")
+    max_depth: Annotated[int, Field(ge=1, le=64)] = 6
+    learning_rate: Annotated[float, Field(gt=0.0, le=1.0)] = Field(0.3, description="shrinkage per round")
+    subsample: Annotated[float, Field(gt=0.0, le=1.0)] = Field(1.0, description="rows sampled per tree")
+    colsample_bytree: Annotated[float, Field(gt=0.0, le=1.0)] = Field(1.0, description="inputs sampled per tree")
+    reg_lambda: Annotated[float, Field(ge=0.0)] = Field(1.0, description="L2 penalty on leaf weights")
+
+
+class SklearnMLPConfig(ClassicalBase):
+    """scikit-learn's MLPClassifier / MLPRegressor, a baseline next to nnstudy's own MLP. Uses train.lr
+    (initial learning rate), train.batch_size and train.epochs (one history row per epoch for sgd/adam;
+    lbfgs runs up to train.epochs iterations, one row)."""
+
+    kind: Literal["sklearn_mlp"] = "sklearn_mlp"
+    hidden: list[Annotated[int, Field(ge=1)]] = Field([100], description="hidden layer widths")
+    activation: Literal["relu", "tanh", "logistic", "identity"] = "relu"
+    solver: Literal["lbfgs", "sgd", "adam"] = "adam"
+    alpha: Annotated[float, Field(ge=0.0)] = Field(1e-4, description="L2 penalty")
+
+
+class LinearProbeConfig(ClassicalBase):
+    """Logistic regression on the features of another study's trained torch MLP (its best configuration,
+    lowest seed), read from the weights it stored with train.save_weights = true."""
+
+    kind: Literal["linear_probe"] = "linear_probe"
+    tasks: ClassVar[tuple[str, ...]] = ("classification",)
+    source: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$")] = Field(
+        ..., description="name of the study (same store) whose trained model gives the features")
+    layer: int = Field(-1, description="hidden layer whose activations are the features (1 = first, -1 = last)")
+    C: Annotated[float, Field(gt=0.0)] = Field(1.0, description="inverse L2 strength of the logistic regression")
+    max_iter: Annotated[int, Field(ge=1)] = 1000
+    source_trial: str | None = Field(None, description="filled in when the study runs: the source trial's id")
+    source_sha256: str | None = Field(None, description="filled in when the study runs: sha256 of its weights")
+    source_model: dict[str, Any] | None = Field(
+        None, description="filled in when the study runs: the source trial's [model] section")
+
 
 FIGURE_MODULE = "nnstudy.report._figures_classical"
 DIGITS = {"name": "digits", "train_size": 200}

@@ -1,12 +1,122 @@
-"""``kind = "given"``: a network whose weights the study file gives; the numpy engine evaluates it (no training)."""
+"""``kind = "given"``: a network whose weights are written in the study file or read from an ``.npz``; the
+numpy engine evaluates it (no training).
+
+    [model]
+    kind = "given"
+    activation = "sign"                  # hidden units: sign | relu | tanh | ... (none after the output)
+    weights = "solution.npz"             # w1, b1, w2, b2, ... (w: (out, in)); relative to the study file
+    # or, inline, one table per layer:
+    # [[model.layers]]
+    # w = [[1, 1, 1], [1, 1, 1]]
+    # b = [-1.5, -3.5]
+
+The file's numbers are copied into ``layers``, so a trial's id changes when the file does. One output
+unit scores class 1 when positive (binary); k outputs pick the largest.
+"""
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from ..errors import StudyError
-from ..spec._given import GivenConfig
+from ..spec._schema import ModelBase
 from . import Kind
+
+MAX_NUMBERS = 100_000  # the weights live in every trial's stored config
+GIVEN_ACTIVATIONS = ("sign", "relu", "tanh", "sigmoid", "elu", "selu", "leaky_relu", "identity")
+
+
+class LayerWeights(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    w: Annotated[list[list[float]], Field(min_length=1)]  # (out, in)
+    b: list[float]  # (out,)
+
+
+class GivenConfig(ModelBase):
+    kind: Literal["given"] = "given"
+    activation: Literal[GIVEN_ACTIVATIONS] = "sign"  # type: ignore[valid-type]
+    weights: str | None = None
+    layers: list[LayerWeights] = []
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_weights_file(cls, raw: Any, info: ValidationInfo) -> Any:
+        if not isinstance(raw, dict) or not isinstance(raw.get("weights"), str):
+            return raw
+        try:
+            from_file = read_npz(_base_dir(info) / raw["weights"], raw["weights"])
+        except ValueError:
+            return raw  # reported under model.weights by _weights_file_readable
+        if raw.get("layers") and raw["layers"] != from_file:  # a resolved config carries both, equal
+            raise ValueError("give the weights either in a file (weights) or inline (layers), not both")
+        return {**raw, "layers": from_file}
+
+    @field_validator("weights")
+    @classmethod
+    def _weights_file_readable(cls, v: str | None, info: ValidationInfo) -> str | None:
+        if v is not None:
+            read_npz(_base_dir(info) / v, v)
+        return v
+
+    @model_validator(mode="after")
+    def _shapes_chain(self) -> "GivenConfig":
+        if not self.layers:
+            raise ValueError("kind 'given' needs weights = \"file.npz\" or [[model.layers]] tables with w and b")
+        check_shapes(self.layers)
+        return self
+
+    def output_width(self) -> int:
+        return len(self.layers[-1].w)
+
+
+def _base_dir(info: ValidationInfo) -> Path:
+    return Path((info.context or {}).get("base_dir", "."))
+
+
+def check_shapes(layers: list[LayerWeights]) -> None:
+    width, total = len(layers[0].w[0]), 0
+    for i, layer in enumerate(layers, 1):
+        rows = {len(r) for r in layer.w}
+        if rows != {width}:
+            raise ValueError(f"layer {i}: every row of w must have {width} numbers (found {sorted(rows)})")
+        if len(layer.b) != len(layer.w):
+            raise ValueError(f"layer {i}: b has {len(layer.b)} numbers, w has {len(layer.w)} rows")
+        width = len(layer.w)
+        total += len(layer.w) * (len(layer.w[0]) + 1)
+    if total > MAX_NUMBERS:
+        raise ValueError(f"{total} weights; a given network holds at most {MAX_NUMBERS} "
+                         "(they are stored with every trial)")
+
+
+def read_npz(path: Path, shown: str) -> list[dict[str, list]]:
+    """Layers from arrays w1, b1, w2, b2, ... of an .npz file (no pickles)."""
+    import zipfile
+
+    import numpy as np
+
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+    except FileNotFoundError:
+        raise ValueError(f"no such weights file {shown!r} (paths are relative to the study file)") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:  # a broken zip is not a traceback
+        raise ValueError(f"cannot read {shown!r} as .npz ({' '.join(str(e).split())})") from None
+    n = len(arrays) // 2
+    expected = [f"{p}{i}" for i in range(1, n + 1) for p in "wb"]
+    if n == 0 or sorted(arrays) != sorted(expected):
+        raise ValueError(f"{shown!r} must hold arrays w1, b1, w2, b2, ... (found: {', '.join(sorted(arrays))})")
+    layers = []
+    for i in range(1, n + 1):
+        w, b = arrays[f"w{i}"], arrays[f"b{i}"]
+        if w.ndim != 2 or b.ndim != 1 or w.dtype.kind not in "iuf" or b.dtype.kind not in "iuf":
+            raise ValueError(f"{shown!r}: w{i} must be a 2-D (out, in) and b{i} a 1-D numeric array")
+        layers.append({"w": w.astype(float).tolist(), "b": b.astype(float).tolist()})
+    return layers
 
 
 def check(study, label: str) -> None:

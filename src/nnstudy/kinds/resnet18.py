@@ -2,8 +2,19 @@
 
 from __future__ import annotations
 
-from ..spec._models_deep import ResNet18Config
+from typing import Annotated, Literal
+
+from pydantic import Field
+
 from . import Kind, _deep
+from ._deep import TransferKeys
+
+
+class ResNet18Config(TransferKeys):
+    """ResNet-18 with the CIFAR stem for small images: 3x3 conv, no max-pool; any number of input channels."""
+
+    kind: Literal["resnet18"] = "resnet18"
+    width: Annotated[int, Field(ge=4, le=256, description="channels of the first stage (doubled per stage)")] = 64
 
 
 def _make(mc: dict, input_shape: tuple[int, ...], n_out: int):

@@ -2,8 +2,30 @@
 
 from __future__ import annotations
 
-from ..spec._models_deep import ViTConfig
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
 from . import Kind, _deep
+from ._deep import TransferKeys
+
+
+class ViTConfig(TransferKeys):
+    """Vision transformer: patches -> linear embedding + class token + positions -> pre-norm encoder blocks."""
+
+    kind: Literal["vit"] = "vit"
+    patch: Annotated[int, Field(ge=1, description="patch side in pixels (must divide the image size)")] = 4
+    dim: Annotated[int, Field(ge=4, description="embedding width")] = 128
+    depth: Annotated[int, Field(ge=1, le=48, description="encoder blocks")] = 6
+    heads: Annotated[int, Field(ge=1, description="attention heads (must divide dim)")] = 4
+    mlp_dim: Annotated[int, Field(ge=1, description="hidden width of each block's MLP")] = 256
+    dropout: Annotated[float, Field(ge=0.0, lt=1.0, description="dropout in attention output and MLP")] = 0.0
+
+    @model_validator(mode="after")
+    def _heads_divide_dim(self) -> "ViTConfig":
+        if self.dim % self.heads:
+            raise ValueError(f"heads = {self.heads} must divide dim = {self.dim}")
+        return self
 
 
 def _make(mc: dict, input_shape: tuple[int, ...], n_out: int):

@@ -17,10 +17,10 @@ import torch
 from ...data._dataset import Dataset
 from ...kinds import of
 from ...spec import Trial
-from ...spec._models_generative import image_layout
 from .._common import EpochLog, batch_plan
 from .._result import OnEpoch, TrialResult
-from ._generative_common import FrechetMeter, GradMeter, Inputs, image_artifacts, is_image, split_means
+from ._generative_common import (FrechetMeter, GradMeter, Inputs, image_artifacts, image_layout, is_image,
+                                 split_means)
 from ._generative_nets import StackedAE
 from ._optim import make_optimizer, make_schedule
 

@@ -11,7 +11,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ...spec._models_deep import ConvBlock
+from ...kinds._deep import ConvBlock
 from ._mlp import ACTIVATIONS, CountedDropout
 
 _LAYERS = {  # spatial dims -> (conv, batch norm, max pool, avg pool, global average pool)

@@ -10,7 +10,6 @@ import numpy as np
 import torch
 
 from ...data._dataset import Dataset
-from ...spec._models_generative import image_layout
 from .._common import _npz, grad_norm_steps
 from ._tensors import EVAL_CHUNK
 
@@ -123,6 +122,15 @@ def as_images(rows: np.ndarray, input_shape: tuple[int, ...]) -> np.ndarray:
     x = rows.reshape(len(rows), c, h, w)
     x = x[:, 0] if c == 1 else np.moveaxis(x, 1, -1)
     return x.astype(np.float16)
+
+
+def image_layout(input_shape: tuple[int, ...]) -> tuple[int, int, int]:
+    """(channels, height, width) of image data: (H, W) and (1, H, W) are one channel, (C, H, W) channels first."""
+    if len(input_shape) == 2:
+        return 1, input_shape[0], input_shape[1]
+    if len(input_shape) == 3:
+        return input_shape[0], input_shape[1], input_shape[2]
+    raise ValueError(f"inputs of shape {input_shape} are not images")
 
 
 def is_image(data: Dataset) -> bool:

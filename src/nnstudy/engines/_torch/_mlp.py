@@ -90,3 +90,14 @@ def build_model(mc: dict[str, Any], n_in: int, n_out: int, input_shape: tuple[in
     if build is None:
         raise ValueError(f"model kind {mc['kind']!r} is not trained by the torch engine's shared loop")
     return build(mc, n_in, n_out, tuple(input_shape))
+
+
+def build_trainable(mc: dict[str, Any], n_in: int, n_out: int, input_shape: tuple[int, ...] = ()) -> nn.Module:
+    """``build_model`` for the shared training loops: a plain nn.Module (a plugin kind's) gets their
+    interface (UserNet: inputs in the data's shape, ``linears()``, ``linear_names``, ``bind_rng``)."""
+    model = build_model(mc, n_in, n_out, input_shape)
+    if hasattr(model, "linears"):
+        return model
+    from ._user_module import UserNet
+
+    return UserNet(model, tuple(input_shape) or (n_in,))

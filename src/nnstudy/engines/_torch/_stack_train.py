@@ -19,7 +19,7 @@ from ...kinds import of
 from ...spec import Trial
 from .._common import EpochLog, batch_plan, grad_norm_steps, head_of
 from .._result import GroupOnEpoch, TrialResult
-from ._mlp import build_model
+from ._mlp import build_trainable
 from ._optim import make_schedule
 from ._stack_net import StackedMLP
 from ._stack_optim import StackedOptimizer
@@ -51,7 +51,7 @@ def train_group(trials: list[Trial], data: Dataset, on_epoch: GroupOnEpoch, devi
     models = []
     for t in trials:  # exactly as one trial alone builds its model
         torch.manual_seed(t.seed)
-        model = build_model(t.config["model"], x_train.shape[1], head.n_out, data.input_shape)
+        model = build_trainable(t.config["model"], x_train.shape[1], head.n_out, data.input_shape)
         models.append(model.to(device=dev, dtype=dtype))
         model.bind_rng(t.seed, counter, dtype)
     kind = of(mc)

@@ -15,7 +15,7 @@ from .._common import (EpochLog, batch_plan, boundary_artifact, boundary_grid, g
 from .._result import OnEpoch, TrialResult
 from . import _rng
 from ._augment import make_augment
-from ._mlp import NOISE_STREAM, build_model
+from ._mlp import NOISE_STREAM, build_trainable
 from ._optim import make_optimizer, make_schedule
 from ._outputs import classifier_artifacts
 from ._tensors import DeviceData, evaluate, loss_fn, predict
@@ -33,7 +33,7 @@ def train_trial(trial: Trial, data: Dataset, on_epoch: OnEpoch, device: str = "c
     x_train, y_train = dd.splits["train"]
     n = x_train.shape[0]
     head = head_of(mc, data)
-    model = build_model(mc, x_train.shape[1], head.n_out, data.input_shape).to(device=dev, dtype=dtype)
+    model = build_trainable(mc, x_train.shape[1], head.n_out, data.input_shape).to(device=dev, dtype=dtype)
     model.bind_rng(trial.seed, counter, dtype)
     params = trainable(model, mc.get("finetune", "all"))
     opt = make_optimizer(params, tc)
