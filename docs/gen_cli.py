@@ -57,6 +57,7 @@ def cli_page() -> str:
            "lists exactly the commands and options the installed version accepts. Bad input exits with "
            "status 2 and one line `nnstudy: error: ...`; the Python API raises `nnstudy.StudyError` with "
            "the same line.", ""]
+    out += _arguments(p)  # options of nnstudy itself (--version)
     subs, helps = _subparsers(p), _helps(p)
     for name, sub in subs.items():
         out += _command(["nnstudy", name], sub, helps.get(name, ""))

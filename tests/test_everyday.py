@@ -201,7 +201,8 @@ def test_quiet_prints_only_the_problems(s, tmp_path, capsys):
     assert run_cli(s, "--store", tmp_path / "b", "--workers", "1", "--quiet", "--sweep", "train.lr=1e12,0.1") == 1
     out, err = capsys.readouterr()
     assert out == "" and len(err.splitlines()) == 2
-    assert all(re.fullmatch(r"nnstudy: s: diverged trial [0-9a-f]{12}: .*", line) for line in err.splitlines())
+    assert all(re.fullmatch(r"nnstudy: s@lr=1000000000000\.0\+0\.1: diverged trial [0-9a-f]{12}: .*", line)
+               for line in err.splitlines()), err
     assert run_cli(s, "--quiet", "--json") == 2  # one or the other
 
 
@@ -211,17 +212,125 @@ def test_json_is_one_object_per_event(s, tmp_path, capsys):
     assert err == ""
     events = [json.loads(line) for line in out.splitlines()]
     assert [e["event"] for e in events] == ["start"] + ["trial"] * 4 + ["end"]  # no heartbeat in a short run
-    assert events[0] == {"event": "start", "study": "s", "trials": 4, "where": "1 worker(s)", "device": "cpu",
+    name = "s@lr=1000000000000.0+0.1"  # a variant of s
+    assert events[0] == {"event": "start", "study": name, "trials": 4, "where": "1 worker(s)", "device": "cpu",
                          "skipped": 0}
     trials = events[1:5]
     assert [t["status"] for t in trials] == ["diverged", "diverged", "done", "done"]
     assert [t["trials_done"] for t in trials] == [1, 2, 3, 4]
     assert trials[2]["point"] == {"train.lr": 0.1} and 0 <= trials[2]["final"]["test_accuracy"] <= 1
-    stored = pd.read_csv(tmp_path / "runs" / "s" / "trials.csv").set_index("trial_id")
+    stored = pd.read_csv(tmp_path / "runs" / name / "trials.csv").set_index("trial_id")
     assert {t["trial_id"] for t in trials} == set(stored.index)
     assert trials[0]["final"]["train_loss"] is None and "nan" in trials[0]["error"]
-    assert events[-1] | {"report": None} == {"event": "end", "study": "s", "ran": 4, "skipped": 0, "report": None,
+    assert events[-1] | {"report": None} == {"event": "end", "study": name, "ran": 4, "skipped": 0, "report": None,
                                              "statuses": {"diverged": 2, "done": 2}, "exit": 1}
     assert run_cli(s, "--store", tmp_path / "runs", "--json", "--set", "train.lr=0.5") == 2
     out, err = capsys.readouterr()
     assert json.loads(out)["event"] == "error" and "train.lr" in json.loads(out)["message"] and err.count("\n") == 1
+
+
+# --- 1. study identity -----------------------------------------------------------------------------
+
+def tree_digest(folder: Path) -> dict[str, bytes]:
+    return {str(f.relative_to(folder)): f.read_bytes() for f in sorted(folder.rglob("*")) if f.is_file()}
+
+
+def test_a_set_run_is_a_variant_and_leaves_the_original_byte_identical(s, tmp_path, capsys):
+    from nnstudy.store import Store
+
+    store = tmp_path / "runs"
+    assert run_cli(s, "--store", store, "--workers", "1") == 0
+    before = tree_digest(store / "s")
+    assert "report.html" in before and any(k.startswith("figures/") for k in before)
+    assert run_cli(s, "--store", store, "--workers", "1", "--set", "train.epochs=1") == 0
+    assert "report: " + str(store / "s@epochs=1" / "report.html") in capsys.readouterr().err
+    quick = nnstudy.run(s, store=store, set={"train.epochs": 1}, workers=1)  # the same variant from Python
+    assert quick.name == "s@epochs=1" and quick.summary.ran == 0
+    assert list(pd.read_csv(store / "s@epochs=1" / "trials.csv").epochs_run) == [1] * 4
+    assert tree_digest(store / "s") == before  # report, tables and figures untouched
+    counts = {r["name"]: r["done"] for r in Store(store).studies()}
+    assert counts == {"s": 4, "s@epochs=1": 4}
+    assert nnstudy.load("s", store=store).trials().epochs_run.tolist() == [2] * 4
+    # --sweep makes a variant too; --as names one
+    assert run_cli(s, "--store", store, "--workers", "1", "--sweep", "train.lr=0.3", "--set", "trials.seeds=1") == 0
+    assert run_cli(s, "--store", store, "--workers", "1", "--set", "train.epochs=1", "--as", "quick") == 0
+    assert set(Store(store).parents()) == {"s@epochs=1", "s@seeds=1,lr=0.3", "quick"}
+    assert (store / "s@seeds=1,lr=0.3" / "report.html").exists() and (store / "quick" / "report.html").exists()
+    assert tree_digest(store / "s") == before
+    # [study] keys (a name, a description) are not a variant's: the study itself
+    assert nnstudy.run(s, store=store, set={"study.description": "same trials"}).summary.ran == 0
+    assert "same trials" in (store / "s" / "report.md").read_text()
+
+
+def test_ls_shows_variants_under_their_study(s, tmp_path, capsys):
+    store = tmp_path / "runs"
+    other = tmp_path / "t.toml"
+    other.write_text(S.replace('name = "s"', 'name = "t"').replace("seeds = 2", "seeds = 1"))
+    for args in ([s], [s, "--set", "trials.seeds=1"], [other], [s, "--set", "trials.seeds=1", "--as", "mine"],
+                 [other, "--set", "train.epochs=1"]):
+        assert run_cli(*args, "--store", store, "--workers", "1", "--quiet") == 0
+    capsys.readouterr()
+    assert main(["ls", "--store", str(store)]) == 0
+    rows = [line.split("│")[1].rstrip() for line in capsys.readouterr().out.splitlines() if line.startswith("│")]
+    assert rows in ([" t", "   t@epochs=1", " s", "   mine", "   s@seeds=1"],
+                    [" t", "   t@epochs=1", " s", "   s@seeds=1", "   mine"])
+
+
+def test_another_file_under_a_stored_name_is_exit_2_unless_replace(s, tmp_path, capsys):
+    import sqlite3
+
+    store = tmp_path / "runs"
+    assert run_cli(s, "--store", store, "--workers", "1", "--quiet") == 0
+    before = tree_digest(store / "s")
+    other = tmp_path / "elsewhere" / "s.toml"
+    other.parent.mkdir()
+    other.write_text(S.replace("epochs = 2", "epochs = 1"))
+
+    def stored():
+        with sqlite3.connect(store / "nnstudy.sqlite") as con:
+            return con.execute("select count(*), group_concat(status) from trials").fetchone(), \
+                con.execute("select source, trial_ids_json from studies").fetchall()
+
+    rows = stored()
+    assert run_cli(other, "--store", store, "--workers", "1") == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "'s'" in err and str(s) in err and "--replace" in err and "--as" in err
+    assert stored() == rows and tree_digest(store / "s") == before  # nothing written
+    with pytest.raises(StudyError, match="another file"):
+        nnstudy.run(other, store=store)
+    # the same text elsewhere (a copy, a moved file) and an edited file at the same path are the same study
+    copy = tmp_path / "copy" / "s.toml"
+    copy.parent.mkdir()
+    copy.write_text(S)
+    assert nnstudy.run(copy, store=store).summary.ran == 0
+    s.write_text(S.replace("seeds = 2", "seeds = 3"))
+    assert nnstudy.run(s, store=store, workers=1).summary.ran == 2
+    # --as keeps both; --replace hands the name to the other file
+    assert run_cli(other, "--store", store, "--workers", "1", "--as", "s-one-epoch", "--quiet") == 0
+    assert run_cli(other, "--store", store, "--workers", "1", "--replace", "--quiet") == 0
+    assert nnstudy.load("s", store=store).trials().epochs_run.tolist() == [1] * 4
+    assert run_cli(other, "--store", store, "--workers", "1", "--quiet") == 0  # now it is this file's
+
+
+def test_variant_names():
+    from nnstudy.spec._variant import variant_name
+
+    assert variant_name("s", {"train.epochs": 1}, None, None, "x") == ("s@epochs=1", "s")
+    assert variant_name("s", {"train.lr": 1e-05, "trials.seeds": [1, 2]}, {"model.hidden": [[16], [16, 16]]}, None,
+                        "x") == ("s@lr=1e-05,seeds=1-2,hidden=16+16-16", "s")
+    assert variant_name("s", {"train.lr": 0.5, "model.lr": 1, "train.batch_size": "full"}, None, None, "x")[0] == \
+        "s@train.lr=0.5,model.lr=1,batch_size=full"
+    assert variant_name("s", {"study.description": "d"}, {}, None, "x") == ("s", None)
+    assert variant_name("s", {}, None, "quick", "x") == ("quick", "s")
+    long, parent = variant_name("s", {"data.classes": list(range(80))}, None, None, "x")
+    assert len(long) <= 100 and long.startswith("s@classes=0-1-2") and parent == "s"
+    assert long != variant_name("s", {"data.classes": list(range(81))}, None, None, "x")[0]
+    for bad in ("Quick", "a b", "@x", "x" * 101):
+        with pytest.raises(StudyError, match="--as"):
+            variant_name("s", {}, None, bad, "x")
+
+
+def test_a_file_cannot_name_itself_like_a_variant(s, tmp_path, capsys):
+    s.write_text(S.replace('name = "s"', 'name = "s@epochs=1"'))
+    assert run_cli(s, "--store", tmp_path / "runs") == 2
+    assert "study.name: use lowercase letters, digits and dashes" in capsys.readouterr().err

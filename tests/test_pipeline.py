@@ -105,8 +105,9 @@ def test_set_overrides_and_new_trials(small, tmp_path):
     store = tmp_path / "runs"
     assert run_cli(small, "--store", store, "--workers", "1", "--set", "train.epochs=2",
                    "--set", "trials.seeds=1") == 0
-    trials = pd.read_csv(store / "small" / "trials.csv")
+    trials = pd.read_csv(store / "small@epochs=2,seeds=1" / "trials.csv")  # a variant, beside the study
     assert len(trials) == 2 and set(trials.epochs_run) == {2}
+    assert not (store / "small").exists()
 
 
 def test_diverged_trial_is_recorded_and_the_study_goes_on(tmp_path, capsys):

@@ -112,7 +112,8 @@ def test_with_a_postgresql_store_the_history_lives_in_the_database(pg_url, tmp_p
                      .replace('"model.hidden" = { width = { low = 4, high = 16, int = true }, '
                               'depth = { low = 1, high = 2, int = true } }\n', ""))
     assert main(["run", str(study), "--store", pg_url, "--workers", "1"]) == 0
-    assert main(["run", str(study), "--store", pg_url, "--workers", "1", "--set", "search.trials=3"]) == 0
+    study.write_text(study.read_text().replace("trials = 2", "trials = 3"))  # the same search, one more trial
+    assert main(["run", str(study), "--store", pg_url, "--workers", "1"]) == 0
     engine = create_engine(resolve_url(pg_url))
     try:
         names = inspect(engine).get_table_names(schema=OPTUNA_SCHEMA)

@@ -12,6 +12,7 @@ from rich.console import Console
 from . import _userfiles
 from .errors import StudyError
 from .spec import StudyFile, Trial, expand, read_study, swept_keys
+from .spec._variant import variant_name
 from .store import Store, StudySnapshot, store_dir
 
 
@@ -132,7 +133,8 @@ def report_metrics(study: StudyFile, label: str) -> tuple[str, list[str]]:
 def run(source: str | Path | dict, store: str | Path | None = None, set: dict[str, Any] | None = None,
         workers: int | None = None, device: str = "auto", fail_fast: bool = False,
         console: Console | None = None, executor: str = "local", address: str | None = None,
-        stack: str = "auto", sweep: dict[str, list[Any]] | None = None,
+        stack: str = "auto", sweep: dict[str, list[Any]] | None = None, name: str | None = None,
+        replace: bool = False,
         train: Callable[..., Any] | None = None) -> Study:
     """Train every trial not yet done, write the report, return the Study.
 
@@ -145,6 +147,9 @@ def run(source: str | Path | dict, store: str | Path | None = None, set: dict[st
     default: a local Ray); `store` may be a database URL (``postgresql://user@host/db``).
     `stack`: "auto" trains trials that share a program as one stacked program on CUDA, "on" also on the
     CPU, "off" never (see engines/_torch/_stack_train.py).
+    A run with `set` or `sweep` is a variant, stored and reported under a name of its own
+    (``batch-size@epochs=1``, or `name`) beside the study; a study file other than the one a study of
+    that name came from is refused unless `replace`.
     `train`: your own training loop, ``fn(config, seed, data, report)``, in place of ``[train] function``
     (see engines/_function.py); a function another process cannot import (one of ``__main__`` or a
     notebook) trains in this process, one trial at a time.
@@ -158,6 +163,7 @@ def run(source: str | Path | dict, store: str | Path | None = None, set: dict[st
     if starting_worker():  # another library's spawned worker is re-running a script that calls us at top level
         raise StudyError("nnstudy.run() was called while a worker process imported the script that calls it; "
                          "put the call under `if __name__ == \"__main__\":`")
+    overrides = set  # the caller's own keys name a variant (not those train= adds)
     if stack not in STACK_MODES:
         raise StudyError(f"--stack {stack!r}: choose one of {', '.join(STACK_MODES)}")
     if train is not None:  # the function goes into the config by name and sha256, the object stays here
@@ -168,6 +174,8 @@ def run(source: str | Path | dict, store: str | Path | None = None, set: dict[st
         except ValueError as e:
             raise StudyError(f"train=: {e}") from None
     study, trials, text, task, metrics, label = prepare(source, set, sweep)
+    path = None if isinstance(source, dict) else str(Path(source).resolve())
+    study.study.name, parent = variant_name(study.study.name, overrides, sweep, name, label)
     device = resolve_device(device)
     console = console or Console(stderr=True, soft_wrap=True)  # a log's lines are never wrapped
     code = _userfiles.code_line(t.config for t in trials)
@@ -190,6 +198,7 @@ def run(source: str | Path | dict, store: str | Path | None = None, set: dict[st
     trials = resolve_sources(trials, store, label)  # linear probes: their source model, from the store
     with connect(executor, address, workers) as Executor:  # a bad Ray address fails before the store is touched
         db = Store(store)
+        db.set_origin(study.study.name, check_identity(db, study.study.name, path, text, replace, label), parent)
         if study.search.active:  # [search]: the configurations come from Optuna (nnstudy.search)
             from .search import run_search
 
@@ -222,6 +231,19 @@ def _unreported(study: Study, metrics: list[str], console: Console) -> None:
         console.print(f"{study.name}: report.metrics: the training function reported no {', '.join(missing)}; "
                       f"name the metrics it reports in [report] metrics = [...] (it reported: "
                       f"{', '.join(reported)})", highlight=False, markup=False)
+
+
+def check_identity(db: Store, name: str, path: str | None, text: str, replace: bool, label: str) -> str | None:
+    """A study is its name and the file it comes from: another file (another path and other text) under a
+    name the store holds is refused, unless `replace`. The same file edited, a copy of it (the same text) and a
+    file that moved (its first path is gone) are the same study. Returns the file to record as the study's."""
+    before = db.origin(name)
+    if before is None or replace or before["file"] in (None, path) or not Path(before["file"]).exists():
+        return path or (before or {}).get("file")
+    if path is None or before["source"] == text:  # a dict, or a copy: the study stays where it came from
+        return before["file"]
+    raise StudyError(f"{label}: the store already holds a study {name!r} from another file ({before['file']}); "
+                     f"give this one another [study] name or --as NAME, or --replace to make it the study {name!r}")
 
 
 def load(name: str, store: str | Path | None = None) -> Study:

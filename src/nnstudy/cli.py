@@ -26,7 +26,8 @@ class Parser(argparse.ArgumentParser):
 
 def build_parser() -> Parser:
     p = Parser(prog="nnstudy", description="One study file in, one report out.")
-    p.add_argument("--version", action="version", version=f"nnstudy {__version__}")
+    p.add_argument("--version", action="version", version=f"nnstudy {__version__}",
+                   help="print the version (nnstudy X.Y.Z) and exit")
     sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     r = sub.add_parser("run", help="train every trial not yet done, then write the report")
@@ -47,6 +48,11 @@ def build_parser() -> Parser:
     r.add_argument("--address", metavar="auto|HOST:PORT",
                    help="the Ray cluster to join (default: start a local Ray); with --executor ray")
     r.add_argument("--fail-fast", action="store_true", help="stop at the first failed trial")
+    r.add_argument("--as", dest="as_name", metavar="NAME",
+                   help="store and report this run as the study NAME (default: the file's name, and for a run with "
+                        "--set or --sweep a variant of it, e.g. batch-size@epochs=1)")
+    r.add_argument("--replace", action="store_true",
+                   help="let this file take over a study name that the store holds from another study file")
     talk = r.add_mutually_exclusive_group()
     talk.add_argument("--quiet", action="store_true",
                       help="print nothing but problems: failed and diverged trials, one line each (exit codes as usual)")
@@ -133,7 +139,7 @@ def cmd_run(args) -> int:
     console = run_console(mode)
     study = api.run(args.study, store=args.store, set=overrides, workers=args.workers, device=args.device,
                     fail_fast=args.fail_fast, console=console, executor=args.executor, address=args.address,
-                    stack=args.stack, sweep=sweeps)
+                    stack=args.stack, sweep=sweeps, name=args.as_name, replace=args.replace)
     s = study.summary
     statuses = {k: int(v) for k, v in study.trials()["status"].value_counts().to_dict().items()}
     report = study.report_dir / "report.html"
@@ -175,14 +181,39 @@ def cmd_report(args) -> int:
 def cmd_ls(args) -> int:
     from .store import Store
 
-    rows = Store(args.store, create=False).studies()
+    db = Store(args.store, create=False)
     table = Table("study", "done", "failed", "diverged", "pending", "total", "updated", "description")
-    for r in rows:
-        table.add_row(terminal(r["name"]), str(r["done"]), str(r["failed"]), str(r["diverged"]),
+    for depth, r in under_parents(db.studies(), db.parents()):
+        table.add_row("  " * depth + terminal(r["name"]), str(r["done"]), str(r["failed"]), str(r["diverged"]),
                       str(r["pending"] + r["running"]), str(r["total"]), terminal(r["updated_at"]),
                       terminal(r["description"] or ""))
     _out().print(table)
     return EXIT_OK
+
+
+def under_parents(rows: list[dict], parents: dict[str, str]) -> list[tuple[int, dict]]:
+    """Studies in the store's order, each followed by its variants (indented one step per level)."""
+    by_name = {r["name"]: r for r in rows}
+    children: dict[str, list[dict]] = {}
+    for r in rows:
+        if parents.get(r["name"]) in by_name:
+            children.setdefault(parents[r["name"]], []).append(r)
+    out: list[tuple[int, dict]] = []
+    seen: set[str] = set()
+
+    def add(r: dict, depth: int) -> None:
+        if r["name"] not in seen:
+            seen.add(r["name"])
+            out.append((depth, r))
+            for child in children.get(r["name"], []):
+                add(child, depth + 1)
+
+    for r in rows:
+        if parents.get(r["name"]) not in by_name:
+            add(r, 0)
+    for r in rows:  # variants of each other only (renamed with --as both ways)
+        add(r, 0)
+    return out
 
 
 def cmd_show(args) -> int:

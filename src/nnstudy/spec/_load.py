@@ -44,6 +44,10 @@ def read_study(source: str | Path | dict, overrides: dict[str, Any] | None = Non
     for key, value in (overrides or {}).items():
         check_not_swept(raw, key, value, set(sweep or ()), label)
         set_dotted(raw, key, value, label, origin="--set")
+    name = raw.get("study", {}).get("name") if isinstance(raw.get("study"), dict) else None
+    if isinstance(name, str) and "@" in name:  # the part after @ is nnstudy's: a variant's changes
+        raise StudyError(f'{label}: study.name: use lowercase letters, digits and dashes, e.g. "batch-size" '
+                         f"(got {name!r}; a name with @ is a variant's, given by nnstudy run --set, --sweep or --as)")
     return validate(raw, label), text, label
 
 

@@ -46,16 +46,22 @@ SEED_LIMIT = 2**32  # numpy and scikit-learn take seeds below 2**32
 
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
+VARIANT_PATTERN = r"^[a-z0-9][a-z0-9-]*(@[a-z0-9][a-z0-9._=,+-]*)?$"  # a variant: the study's name, @, what changed
+
+
+class FilePattern:
+    """The name a study file gives (shown in the reference); nnstudy adds ``@...`` for a variant (_load, _variant)."""
+    pattern = NAME_PATTERN
 
 
 class StudyInfo(Section):
-    name: Annotated[str, Field(pattern=NAME_PATTERN, max_length=100)]
+    name: Annotated[str, Field(max_length=100), FilePattern()]
     description: str = ""
 
     @field_validator("name", mode="before")
     @classmethod
     def _slug(cls, v: Any) -> Any:
-        if isinstance(v, str) and not re.match(NAME_PATTERN, v):
+        if isinstance(v, str) and not re.match(VARIANT_PATTERN, v):
             raise ValueError(f'use lowercase letters, digits and dashes, e.g. "batch-size" (got {v!r})')
         return v
 

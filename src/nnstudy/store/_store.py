@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -192,6 +193,37 @@ class Store:
         if row is None:
             raise StudyError(f"no study named {name!r} in {shown(self.url)} (see `nnstudy ls`)")
         return row.id, json.loads(row.trial_ids_json)
+
+    # --- where a study comes from (its file, the study it is a variant of), kept in the meta table ---
+
+    @staticmethod
+    def _origin_key(name: str) -> str:
+        return "origin:" + hashlib.sha256(name.encode()).hexdigest()[:40]
+
+    @resilient
+    def origin(self, name: str) -> dict[str, Any] | None:
+        """None for a study the store does not hold; else its source text, the file it was last run from
+        (None when unknown: a dict, or a store from before nnstudy recorded it) and its parent study."""
+        with self.engine.begin() as c:
+            source = c.execute(select(s.studies.c.source).where(s.studies.c.name == name)).first()
+            if source is None:
+                return None
+            value = c.execute(select(s.meta.c.value).where(s.meta.c.key == self._origin_key(name))).scalar()
+        return {"source": source[0], "file": None, "parent": None} | (json.loads(value) if value else {})
+
+    @resilient
+    def set_origin(self, name: str, file: str | None, parent: str | None) -> None:
+        key, value = self._origin_key(name), json.dumps({"name": name, "file": file, "parent": parent})
+        with self.engine.begin() as c:
+            if c.execute(update(s.meta).where(s.meta.c.key == key).values(value=value)).rowcount == 0:
+                c.execute(insert(s.meta).values(key=key, value=value))
+
+    @resilient
+    def parents(self) -> dict[str, str]:
+        """Each variant's name -> the name of the study it varies."""
+        with self.engine.begin() as c:
+            rows = c.execute(select(s.meta.c.value).where(s.meta.c.key.like("origin:%"))).scalars().all()
+        return {o["name"]: o["parent"] for o in map(json.loads, rows) if o.get("parent")}
 
     @resilient
     def studies(self) -> list[dict[str, Any]]:

@@ -1,0 +1,42 @@
+"""A study's identity: a run with ``--set`` / ``--sweep`` (or ``set=`` / ``sweep=``) is a variant with a name
+of its own (``batch-size@epochs=1``, or ``--as NAME``), so it never touches the original's trials or report."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from typing import Any
+
+from ..errors import StudyError
+from ._schema import VARIANT_PATTERN
+
+MAX_NAME = 100  # the store's column
+
+
+def variant_name(base: str, overrides: dict[str, Any] | None, sweep: dict[str, list[Any]] | None,
+                 as_name: str | None, label: str) -> tuple[str, str | None]:
+    """(the name the run is stored under, the study it is a variant of or None). Keys of [study] (a name, a
+    description) do not make a variant; any other ``--set`` or ``--sweep`` does."""
+    if as_name is not None:
+        if not isinstance(as_name, str) or not re.match(VARIANT_PATTERN, as_name) or len(as_name) > MAX_NAME:
+            raise StudyError(f"{label}: --as {as_name!r}: use lowercase letters, digits and dashes, "
+                             f'e.g. --as quick-try (at most {MAX_NAME} characters)')
+        return as_name, (None if as_name == base else base)
+    entries = [(k, _slug(v)) for k, v in (overrides or {}).items() if not k.startswith("study.")]
+    entries += [(k, "+".join(_slug(v) for v in values)) for k, values in (sweep or {}).items()]
+    if not entries:
+        return base, None
+    last = [k.rsplit(".", 1)[-1] for k, _ in entries]
+    suffix = ",".join(f"{short if last.count(short) == 1 else key}={value}"
+                      for (key, value), short in zip(entries, last))
+    name = f"{base}@{suffix}"
+    if len(name) > MAX_NAME:  # long values: a readable start and a hash of the whole
+        digest = hashlib.sha256(suffix.encode()).hexdigest()[:10]
+        name = f"{base}@{suffix[:max(1, MAX_NAME - len(base) - 13)].rstrip('.,=+-')}-{digest}"
+    return name, base
+
+
+def _slug(value: Any) -> str:
+    text = json.dumps(value, separators=(",", ":"), sort_keys=True).lower().replace("e+", "e")
+    return re.sub(r"[^a-z0-9.-]+", "-", text).strip("-") or "none"
