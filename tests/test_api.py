@@ -81,7 +81,7 @@ def test_run_a_file_with_set_overrides(tmp_path, store):
     path = tmp_path / "tiny-file.toml"
     path.write_text(TOML)
     study = nnstudy.run(path, store=store, set={"train.epochs": 2}, workers=1)
-    assert study.name == "tiny-file@epochs=2"  # a variant of the study tiny-file
+    assert study.name == "tiny-file"
     assert study.history()["epoch"].max() == 2
     assert study.trials()["epochs_run"].tolist() == [2, 2]
 
@@ -128,5 +128,5 @@ def test_compare_two_configurations_of_a_study(tiny, store):
     assert row["diff"] == pytest.approx(b.mean() - a.mean())
     if a.std() > 0 or b.std() > 0:
         assert row["p_welch"] == pytest.approx(stats.ttest_ind(b, a, equal_var=False).pvalue)
-    with pytest.raises(nnstudy.StudyError, match="2 configurations match; choose one with --where"):
+    with pytest.raises(nnstudy.StudyError, match="compare tiny with itself: give --where twice"):
         nnstudy.compare("tiny", store=store)

@@ -91,6 +91,8 @@ CASES = [
      "no trial has train.lr=7"),
     ("compare-same-twice", ["compare", "good", "--where", "train.lr=0.1", "--where", "train.lr=0.1"],
      "A and B are the same trials"),
+    ("compare-out-file", ["compare", "good", "--where", "train.lr=0.1", "--where", "train.lr=0.05", "--out",
+                          "{file}"], "is a file, not a folder"),
     ("gradcheck-batch", ["gradcheck", "{study}", "--batch", "0"], "need a batch >= 1"),
     ("gradcheck-missing", ["gradcheck", "{dir}/missing.toml"], "no such study file"),
     ("summary-missing", ["summary", "{dir}/missing.toml"], "no such study file"),

@@ -9,6 +9,7 @@ import pandas as pd
 from rich.markup import escape as escape_markup
 from rich.table import Table
 
+from ..errors import StudyError
 from ._atomic import write_atomic
 from ._compare import Comparison
 from ._format import format_diff, format_mean_se, md_escape, mean_decimals, one_line
@@ -76,15 +77,22 @@ def html(c: Comparison) -> str:
 
 
 def write_comparison(c: Comparison, out_dir: Path | str) -> list[Path]:
+    from . import check_out_dir
+
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    check_out_dir(out_dir)
     paths = [out_dir / "compare.csv", out_dir / "compare.md", out_dir / "compare.html"]
     table = c.table.copy()
     table.insert(0, "b", c.b.label)
     table.insert(0, "a", c.a.label)
-    write_atomic(paths[0], table.to_csv(index=False))
-    write_atomic(paths[1], markdown(c))
-    write_atomic(paths[2], html(c))
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        write_atomic(paths[0], table.to_csv(index=False))
+        write_atomic(paths[1], markdown(c))
+        write_atomic(paths[2], html(c))
+    except OSError as e:  # a full disk, a read-only folder: each file is whole or absent
+        raise StudyError(f"cannot write the comparison into {out_dir} ({e.strerror or e}); "
+                         f"pass --out to another folder") from None
     return paths
 
 
