@@ -21,3 +21,15 @@ class SmallCNN(nn.Module):
         x = self.pool(torch.relu(self.conv1(x)))
         x = self.pool(torch.relu(self.conv2(x)))
         return self.fc(x.flatten(1))
+
+
+class TabularNet(nn.Module):
+    """Two hidden layers for a table's rows: (B, n_inputs) -> (B, n_classes) logits."""
+
+    def __init__(self, width: int = 32, n_inputs: int = 10, n_classes: int = 2):
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(n_inputs, width), nn.ReLU(), nn.Linear(width, width), nn.ReLU())
+        self.head = nn.Linear(width, n_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.body(x))

@@ -156,7 +156,9 @@ def run(source: str | Path | dict, store: str | Path | None = None, set: dict[st
     """
     from ._environment import environment, resolve_device
     from ._sources import resolve_sources
+    from .data import info as data_info
     from .data import load
+    from .data._registry import OWN as OWN_DATA
     from .executor import STACK_MODES, connect
     from .executor._spawn import starting_worker
 
@@ -192,6 +194,9 @@ def run(source: str | Path | dict, store: str | Path | None = None, set: dict[st
     loaded = []
     for cfg in _distinct(t.config["data"] for t in trials):  # missing data fails before the store is touched
         data = load(study.data.model_validate(cfg))
+        if cfg["name"] in OWN_DATA:  # what was read from the user's file or loader, and as which task
+            console.print(f"{study.study.name}: data {data_info(study.data.model_validate(cfg)).source}",
+                          highlight=False, markup=False)
         first_data = first_data or data
         loaded.append((cfg, data))
     check_models(trials, loaded, label)
