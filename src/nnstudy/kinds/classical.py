@@ -177,9 +177,15 @@ SINE = {"name": "sine", "n_samples": 100}
 
 
 def _trainer(module: str):
+    """train(trial, data, on_epoch, device): ``module`` of engines/_classical, and in it ``train_trial``, or
+    ``trainer(estimator)`` when it is written "module:estimator" (one loop for several estimators)."""
+    module, _, estimator = module.partition(":")
+
     def train(trial, data, on_epoch, device: str = "cpu"):
-        return importlib.import_module(f"nnstudy.engines._classical.{module}").train_trial(trial, data, on_epoch,
-                                                                                           device)
+        found = importlib.import_module(f"nnstudy.engines._classical.{module}")
+        fn = found.trainer(getattr(found, estimator)) if estimator else found.train_trial
+        return fn(trial, data, on_epoch, device)
+
     return train
 
 
@@ -204,9 +210,9 @@ KINDS = [
           ("rbm_samples.png", "rbm_inpainting.png", "rbm_filters.png")),
     _kind(DBMConfig, "_dbm", {"data": DIGITS, "model": {"hidden": [8, 4], "pretrain_epochs": 1, "chains": 10,
                                                         "gibbs_steps": 5}}, ("dbm_filters.png", "dbm_samples.png")),
-    _kind(ARDConfig, "_supervised", {"data": SINE, "model": {}}, ("ard_relevance.png",), scales_targets=True),
-    _kind(SVRConfig, "_supervised", {"data": SINE, "model": {}}, (), scales_targets=True),
-    _kind(RandomForestConfig, "_supervised", {"data": IRIS, "model": {"n_estimators": 5}},
+    _kind(ARDConfig, "_supervised:ard", {"data": SINE, "model": {}}, ("ard_relevance.png",), scales_targets=True),
+    _kind(SVRConfig, "_supervised:svr", {"data": SINE, "model": {}}, (), scales_targets=True),
+    _kind(RandomForestConfig, "_supervised:random_forest", {"data": IRIS, "model": {"n_estimators": 5}},
           ("feature_importance.png",), scales_targets=True),
     _kind(XGBoostConfig, "_boosting", {"data": IRIS, "model": {"n_estimators": 3}}, ("feature_importance.png",)),
     _kind(SklearnMLPConfig, "_sklearn_mlp", {"data": IRIS, "model": {"hidden": [8]}, "train": {"epochs": 2}}, (),

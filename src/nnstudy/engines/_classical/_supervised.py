@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -14,30 +14,34 @@ from ._metrics import (input_names, npz, one_row, regression_artifacts, supervis
                        with_scaled_targets)
 
 
-def build(mc: dict[str, Any], task: str, seed: int, n_outputs: int):
+Build = Callable[[dict[str, Any], str, int, int], Any]  # (model section, task, seed, outputs) -> estimator
+
+
+def ard(mc: dict[str, Any], task: str, seed: int, n_outputs: int):
+    from sklearn.linear_model import ARDRegression
     from sklearn.multioutput import MultiOutputRegressor
 
-    kind = mc["kind"]
-    if kind == "ard":
-        from sklearn.linear_model import ARDRegression
+    model = ARDRegression(max_iter=mc["max_iter"], threshold_lambda=mc["threshold_lambda"])
+    if task == "classification":
+        return ScoresAsClasses(model, n_outputs)
+    return MultiOutputRegressor(model) if n_outputs > 1 else model
 
-        model = ARDRegression(max_iter=mc["max_iter"], threshold_lambda=mc["threshold_lambda"])
-        if task == "classification":
-            return ScoresAsClasses(model, n_outputs)
-        return MultiOutputRegressor(model) if n_outputs > 1 else model
-    if kind == "svr":
-        from sklearn.svm import SVR
 
-        model = SVR(kernel=mc["kernel"], C=mc["C"], epsilon=mc["epsilon"], gamma=mc["gamma"])
-        return MultiOutputRegressor(model) if n_outputs > 1 else model
-    if kind == "random_forest":
-        from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+def svr(mc: dict[str, Any], task: str, seed: int, n_outputs: int):
+    from sklearn.multioutput import MultiOutputRegressor
+    from sklearn.svm import SVR
 
-        cls = RandomForestClassifier if task == "classification" else RandomForestRegressor
-        features = None if mc["max_features"] == "all" else mc["max_features"]
-        return cls(n_estimators=mc["n_estimators"], max_depth=mc["max_depth"],
-                   min_samples_leaf=mc["min_samples_leaf"], max_features=features, random_state=seed, n_jobs=1)
-    raise ValueError(f"unknown kind {kind!r}")
+    model = SVR(kernel=mc["kernel"], C=mc["C"], epsilon=mc["epsilon"], gamma=mc["gamma"])
+    return MultiOutputRegressor(model) if n_outputs > 1 else model
+
+
+def random_forest(mc: dict[str, Any], task: str, seed: int, n_outputs: int):
+    from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+
+    cls = RandomForestClassifier if task == "classification" else RandomForestRegressor
+    features = None if mc["max_features"] == "all" else mc["max_features"]
+    return cls(n_estimators=mc["n_estimators"], max_depth=mc["max_depth"],
+               min_samples_leaf=mc["min_samples_leaf"], max_features=features, random_state=seed, n_jobs=1)
 
 
 class ScoresAsClasses:
@@ -64,7 +68,16 @@ class ScoresAsClasses:
         return np.hstack([1 - scores, scores]) if self.n_classes == 2 else scores
 
 
-def train_trial(trial: Trial, data: Dataset, on_epoch: OnEpoch, device: str = "cpu") -> TrialResult:
+def trainer(build: Build) -> Callable[..., TrialResult]:
+    """train(trial, data, on_epoch, device) of the estimator ``build`` makes (one of the functions above)."""
+
+    def train(trial: Trial, data: Dataset, on_epoch: OnEpoch, device: str = "cpu") -> TrialResult:
+        return train_trial(trial, data, on_epoch, build)
+
+    return train
+
+
+def train_trial(trial: Trial, data: Dataset, on_epoch: OnEpoch, build: Build) -> TrialResult:
     mc = trial.config["model"]
     y = data.y_train if data.task == "classification" else targets(data.y_train)
     model = with_scaled_targets(build(mc, data.task, trial.seed, data.n_outputs), data)
@@ -81,8 +94,8 @@ def artifacts(model, data: Dataset, trial: Trial) -> dict[str, bytes]:
     if hasattr(model, "feature_importances_"):
         out["feature_importance.npz"] = npz(importance=np.asarray(model.feature_importances_, np.float64),
                                             names=names)
-    if trial.config["model"]["kind"] == "ard":
-        ards = getattr(model, "estimators_", [model])
+    ards = getattr(model, "estimators_", [model])
+    if all(hasattr(m, "lambda_") for m in ards):  # ARD: a weight precision per input
         out["relevance.npz"] = npz(coef=np.stack([m.coef_ for m in ards]),  # (outputs, inputs)
                                    precision=np.stack([m.lambda_ for m in ards]), names=names)
     return out
