@@ -167,10 +167,12 @@ def test_full_disk_report_keeps_the_previous_one_whole(stored, small_disk, capsy
     assert not list(out.glob(".*.tmp"))
 
 
-def test_full_disk_while_training_one_line_and_nothing_lost(stored, small_disk, capsys):
-    store = small_disk / "store"
-    _copy(stored, store)
-    (small_disk / "more.toml").write_text(STUDY.replace("seeds = 2", "seeds = 40"))
+def test_full_disk_while_training_one_line_and_nothing_lost(small_disk, capsys):
+    store, study = small_disk / "store", small_disk / "more.toml"
+    study.write_text(STUDY)
+    assert main(["run", str(study), "--store", str(store), "--workers", "1"]) == 0  # two trials stored
+    capsys.readouterr()
+    study.write_text(STUDY.replace("seeds = 2", "seeds = 40"))  # the same study file, now 40 seeds
     _fill(small_disk, 40 * 1024)
     code = main(["run", str(small_disk / "more.toml"), "--store", str(store), "--workers", "1"])
     line = _one_line(capsys) if code == 2 else ""
