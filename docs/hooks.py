@@ -23,9 +23,13 @@ from gen_reference import study_file_page  # noqa: E402
 def study_page(path: Path, figures: list[str]) -> str:
     """A shipped study: what it asks, the file itself, and its real figures from docs/ if any."""
     text = path.read_text(encoding="utf-8")
-    info = tomllib.loads(text).get("study", {})
+    raw = tomllib.loads(text)
+    info = raw.get("study", {})
+    grids = raw.get("sweep", {})
+    swept = {k for g in (grids if isinstance(grids, list) else [grids]) for k in g}
+    quick = "--sweep train.epochs=1" if "train.epochs" in swept else "--set train.epochs=1"  # --set: not a swept key
     out = [f"# {info.get('name', path.stem)}", "", info.get("description", ""), "",
-           f"Run it with `nnstudy run studies/{path.name}` (add `--set train.epochs=1` for a quick try), "
+           f"Run it with `nnstudy run studies/{path.name}` (add `{quick}` for a quick try), "
            f"or from Python with `nnstudy.run(\"studies/{path.name}\")`.", "",
            f"```toml title=\"studies/{path.name}\"", text.rstrip(), "```", ""]
     for fig in figures:
