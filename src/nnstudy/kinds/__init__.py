@@ -52,7 +52,8 @@ class Kind:
     name: str  # the value of model.kind
     config: type  # pydantic class of the [model] section (a spec._schema.ModelBase)
     # engine name -> builder. torch: build(mc, n_in, n_out, input_shape) -> nn.Module (ValueError: one
-    # line, cannot fit the data); numpy: build(mc, n_in, n_out, dtype, init_rng, dropout_rng) -> Network
+    # line, it cannot fit the data; a plain module is wrapped for the shared loops, engines/_torch/_mlp.py);
+    # numpy: build(mc, n_in, n_out, dtype, init_rng, dropout_rng, exact_init) -> engines/_numpy Network
     build: Mapping[str, Callable[..., Any]] = field(default_factory=dict)
     # engine name -> its own loop train(trial, data, on_epoch, device) -> TrialResult; an engine without
     # an entry here trains the kind with its shared loop and ``build[engine]``
@@ -60,7 +61,6 @@ class Kind:
     tasks: tuple[str, ...] = BOTH_TASKS  # dataset tasks it accepts
     metrics: Callable[[str], tuple[str, ...]] = lambda task: ()  # task -> metrics it adds to the fixed ones
     default_metrics: Mapping[str, list[str]] = field(default_factory=dict)  # task -> report.metrics when unset
-    only_metrics: bool = False  # its metrics replace the task's fixed ones (generative kinds: no accuracy)
     # output layer for the shared loops: head(mc, data) -> engines._common.Head; None: the task's default
     head: Callable[[dict, "Dataset"], "Head"] | None = None
     batch_norm: Callable[[dict], bool] = lambda mc: mc.get("norm") == "batch"  # a batch of 1 breaks it
@@ -72,7 +72,8 @@ class Kind:
     scales_targets: bool = True  # takes data.normalize_target = "standard" on regression data
     check: Callable[["StudyFile", str], None] | None = None  # rules across sections; StudyError (one line)
     check_data: Callable[[dict, "Dataset", str], None] | None = None  # on the loaded data, before the store
-    summary: Callable[["Trial", "Dataset"], Any] | None = None  # nn.Module that `nnstudy summary` shows
+    # summary(trial, data) -> the nn.Module `nnstudy summary` shows; None: build["torch"]
+    summary: Callable[["Trial", "Dataset"], Any] | None = None
     # a tiny study (a dict with data, model and train tables; no study name) that trains it in seconds on
     # the CPU: the conformance suite runs it, and `figures` are what its report draws
     example: Mapping[str, Any] = field(default_factory=dict)
@@ -82,7 +83,7 @@ class Kind:
 
     @property
     def engines(self) -> tuple[str, ...]:
-        """Engines that train it, the first being the default."""
+        """Engines that train it: those with its own loop or a builder for their shared loop."""
         return tuple(dict.fromkeys([*self.train, *self.build]))
 
     def typed(self, mc: dict) -> Any:
