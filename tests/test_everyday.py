@@ -97,6 +97,16 @@ def test_set_on_a_swept_key_is_exit_2_naming_both(s, tmp_path, capsys):
     assert not store.exists()  # nothing written
 
 
+def test_set_on_a_searched_key_is_exit_2(tmp_path, capsys):
+    path = tmp_path / "search.toml"
+    path.write_text('[study]\nname = "q"\n[data]\nname = "moons"\n[search]\nmethod = "random"\ntrials = 2\n'
+                    '[search.space]\n"train.lr" = { low = 0.01, high = 0.5, log = true }\n')
+    assert run_cli(path, "--store", tmp_path / "runs", "--set", "train.lr=0.1") == 2
+    err = capsys.readouterr().err
+    assert "--set train.lr=0.1: train.lr is searched by the study file" in err and err.count("\n") == 1
+    assert not (tmp_path / "runs").exists()
+
+
 def test_bad_sweep_values_are_rejected_like_the_file(s, tmp_path, capsys):
     store = tmp_path / "runs"
     assert run_cli(s, "--store", store, "--sweep", "train.lr=0.1,-1") == 2

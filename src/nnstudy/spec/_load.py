@@ -82,6 +82,13 @@ def check_not_swept(raw: dict, key: str, value: Any, from_option: set[str], labe
             raise StudyError(f"{label}: --set {shown}: {swept} is swept by the study file "
                              f"(sweep.\"{swept}\" = {json.dumps(grid[swept])}); change the sweep with "
                              f"--sweep {swept}=V1,V2,... instead")
+    search = raw.get("search")
+    space = search.get("space") if isinstance(search, dict) else None
+    for searched in space if isinstance(space, dict) else ():
+        if _overlap(key, searched) and not key.startswith("search."):
+            raise StudyError(f"{label}: --set {key}={json.dumps(value)}: {searched} is searched by the study file "
+                             f"(search.space.\"{searched}\"), so the search would overrule it; change the search space in "
+                             f"the file instead")
 
 
 def validate(raw: dict, label: str) -> StudyFile:
