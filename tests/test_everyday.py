@@ -239,6 +239,16 @@ def test_json_is_one_object_per_event(s, tmp_path, capsys):
     assert json.loads(out)["event"] == "error" and "train.lr" in json.loads(out)["message"] and err.count("\n") == 1
 
 
+def test_json_says_when_interrupted(s, tmp_path, capsys, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(nnstudy.api, "run", interrupted)
+    assert run_cli(s, "--store", tmp_path / "runs", "--json") == 130
+    out, err = capsys.readouterr()
+    assert json.loads(out) == {"event": "interrupted", "exit": 130} and "interrupted" in err
+
+
 # --- 1. study identity -----------------------------------------------------------------------------
 
 def tree_digest(folder: Path) -> dict[str, bytes]:

@@ -119,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("nnstudy: interrupted; finished trials are stored, run again to continue", file=sys.stderr)
+        if getattr(args, "json", False):
+            print(json.dumps({"event": "interrupted", "exit": EXIT_INTERRUPTED}), flush=True)
         return EXIT_INTERRUPTED
 
 
