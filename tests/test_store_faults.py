@@ -91,7 +91,7 @@ def test_damaged_store_one_line_naming_the_file_and_recover(stored, tmp_path, ca
             "show": ["show", tid]}[command]
     assert main(argv + ["--store", str(store)]) == 2
     line = _one_line(capsys)
-    assert str(db) in line and "damaged" in line and f'sqlite3 {db} ".recover"' in line
+    assert "damaged store" in line and f'sqlite3 {db} ".recover"' in line
     assert _sha(db) == before  # nothing written into a damaged file
 
 
@@ -197,3 +197,20 @@ def test_store_and_out_at_an_existing_file(stored, tmp_path, capsys):
     assert main(["report", "faults", "--store", str(stored / "store"), "--out", str(file)]) == 2
     assert "is a file, not a folder" in _one_line(capsys)
     assert file.read_text() == "x"
+
+
+@pytest.mark.parametrize("command", ["report", "ls", "show"])
+def test_a_hand_edited_row_is_a_damaged_store(stored, tmp_path, capsys, command):
+    store = _copy(stored, tmp_path / "store")
+    tid = _trial(store)
+    c = sqlite3.connect(store / "nnstudy.sqlite")
+    c.execute("UPDATE studies SET trial_ids_json = '[\"3a8a'")  # cut inside a string
+    c.execute("UPDATE trials SET config_json = '{\"data\": '")
+    c.commit()
+    c.close()
+    argv = {"report": ["report", "faults"], "ls": ["ls"], "show": ["show", tid]}[command]
+    code = main(argv + ["--store", str(store)])
+    out_err = capsys.readouterr()
+    assert code == 2, out_err
+    line = out_err.err.strip()
+    assert len(line.splitlines()) == 1 and "not valid JSON" in line and ".recover" in line

@@ -7,6 +7,7 @@ same owner, a finish that replaces the trial's rows), so the whole operation is 
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import time
 from typing import Callable, TypeVar
@@ -31,9 +32,11 @@ _DAMAGED = ("malformed", "not a database", "no such table", "no such column", "f
 
 
 def damaged(url: str, why: str) -> StudyError:
+    """The file named once, in the way out, so that the line stays short enough to keep it."""
     path = url.removeprefix("sqlite:///")
-    return StudyError(f"store {path} is damaged ({why}); the way out: sqlite3 {path} \".recover\" | "
-                      f"sqlite3 recovered.sqlite, then pass --store to a folder holding it as nnstudy.sqlite")
+    why = why if len(why) <= 80 else why[:79] + "…"
+    return StudyError(f"damaged store ({why}); the way out: sqlite3 {path} \".recover\" | sqlite3 recovered.sqlite, "
+                      f"then use it as nnstudy.sqlite")
 
 
 def store_error(e: DBAPIError, url: str) -> StudyError | None:
@@ -111,6 +114,12 @@ def resilient(method: Callable[..., T]) -> Callable[..., T]:
 
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
-        return retrying(lambda: method(self, *args, **kwargs), self.url, method.__name__)
+        try:
+            return retrying(lambda: method(self, *args, **kwargs), self.url, method.__name__)
+        except json.JSONDecodeError as e:  # a row edited by hand or half-overwritten: the store is damaged
+            why = f"a stored value is not valid JSON: {e}"
+            if self.url.startswith("sqlite:///"):
+                raise damaged(self.url, why) from None
+            raise StudyError(f"store {shown(self.url)} is damaged ({why})") from None
 
     return wrapper

@@ -251,6 +251,7 @@ class Store:
                              .where(t.trial_id.startswith(prefix, autoescape=True))).mappings().all()
             out = []
             for r in rows:
+                json.loads(r["config_json"]), json.loads(r["final_json"] or "{}")  # damaged rows: one line
                 hist = c.execute(select(s.epochs.c.epoch, s.epochs.c.metric, s.epochs.c.value)
                                  .where(s.epochs.c.trial_pk == r["id"])
                                  .order_by(s.epochs.c.epoch)).all()
