@@ -213,6 +213,7 @@ def test_a_module_with_torch_dropout_trains_alone_and_says_so_once(tmp_path):
     result = nnstudy.run(path, store=tmp_path / "runs", stack="on", console=console, workers=1)
     assert set(result.trials()["status"]) == {"done"}
     assert "stack(s)" not in out.getvalue()  # its two trials trained one after the other
+    assert out.getvalue().count(note) == 1  # the start line says why, once
     cnn = study(tmp_path, name="cnn")
     assert stack_note(expand(read_study(cnn)[0], str(cnn))) is None
 

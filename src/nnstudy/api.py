@@ -183,6 +183,9 @@ def run(source: str | Path | dict, store: str | Path | None = None, set: dict[st
     code = _userfiles.code_line(t.config for t in trials)
     if code:  # said before any of it runs (a data loader, a module's constructor)
         console.print(f"{study.study.name}: {code}", highlight=False, markup=False)
+    if stack == "on" or (stack == "auto" and device.startswith("cuda")):
+        for line in _stack_notes(trials):
+            console.print(f"{study.study.name}: {line}", highlight=False, markup=False)
     from .spec._train_function import check_functions
 
     own_lines, in_process = check_functions([t.config for t in trials], label, executor)
@@ -307,6 +310,17 @@ def check_models(trials: list[Trial], loaded: list[tuple[dict, Any]], label: str
                              if of(t.config["model"]).check_data is not None):
         data = next(d for c, d in loaded if c == cfg)
         of(mc).check_data(mc, data, label)
+
+
+def _stack_notes(trials: list[Trial]) -> list[str]:
+    """What each model kind says about its trials that train alone although stacking is on."""
+    from . import kinds
+
+    by_kind: dict[str, list[Trial]] = {}
+    for t in trials:
+        by_kind.setdefault(t.config["model"]["kind"], []).append(t)
+    notes = [kinds.get(k).stack_note(ts) for k, ts in by_kind.items() if kinds.get(k).stack_note is not None]
+    return [n for n in notes if n]
 
 
 def _distinct(items) -> list[dict]:

@@ -80,6 +80,8 @@ class Kind:
     figures: tuple[str, ...] = ()  # figures/*.png its example's report draws beyond the learning curves
     figure_module: str | None = None  # module with jobs(analysis) and PATTERNS that draws them
     code_files: Callable[[dict], list[str]] = lambda mc: []  # files of user code it runs (the start line)
+    # stack_note(trials of this kind) -> one line for the start of a run when some that could stack cannot
+    stack_note: Callable[[list["Trial"]], str | None] | None = None
 
     @property
     def engines(self) -> tuple[str, ...]:

@@ -160,4 +160,4 @@ KIND = Kind("module", ModuleConfig, build={"torch": build_torch}, stacking="vmap
                      "model": {"kind": "module", "module": f"{EXAMPLE_NET}:Net", "args": {"width": 4}},
                      "train": {"optimizer": "adam", "lr": 0.01, "batch_size": 32, "epochs": 1}},
             figures=(*_deep.FIGURES, "first_layer_weights.png"), figure_module=_deep.FIGURE_MODULE,
-            code_files=lambda mc: [mc["module"]])
+            code_files=lambda mc: [mc["module"]], stack_note=stack_note)
