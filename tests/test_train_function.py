@@ -1,6 +1,7 @@
 """[train] function / nnstudy.run(train=fn): the user's own training loop, with nnstudy doing the rest
 (grid x seeds, store, resume, divergence, failures with their traceback, the pool, Ray)."""
 
+import hashlib
 import json
 import sqlite3
 import textwrap
@@ -142,6 +143,8 @@ def test_an_exception_is_a_failed_trial_with_its_traceback_and_the_study_goes_on
     assert main(["show", t.loc[1, "trial_id"], "--store", str(tmp_path / "runs")]) == 0
     out = capsys.readouterr().out
     assert "Traceback (most recent call last):" in out
+    sha = hashlib.sha256((tmp_path / "train.py").read_bytes()).hexdigest()
+    assert f"code: train.py:fails_on_seed_one (sha256 {sha})" in out  # which code the trial ran
     user_line = 1 + TRAIN_PY.splitlines().index('        {}["no such key"]  # the user\'s bug')
     assert f'File "train.py", line {user_line}, in fails_on_seed_one' in out
     assert '{}["no such key"]' in out  # the source line itself, read from the cached copy

@@ -219,6 +219,7 @@ def under_parents(rows: list[dict], parents: dict[str, str]) -> list[tuple[int, 
 
 
 def cmd_show(args) -> int:
+    from . import _userfiles
     from .store import Store
 
     prefix = trial_prefix(args.trial_id)
@@ -229,6 +230,8 @@ def cmd_show(args) -> int:
     for t in found:
         console.print(f"[bold]trial {terminal(t['trial_id'])}[/] of study {terminal(t['study'])}  seed {t['seed']}  "
                       f"status [bold]{terminal(t['status'])}[/]", highlight=False)
+        for ref, sha in _userfiles.code_refs(json.loads(t["config_json"])):
+            console.print(f"code: {printable(ref)} (sha256 {printable(sha)})", highlight=False, markup=False)
         if t["error"]:
             console.print(f"error: {printable(t['error'], newlines=True)}", highlight=False, markup=False)
         console.print_json(t["config_json"], ensure_ascii=True)
