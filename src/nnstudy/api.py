@@ -10,6 +10,7 @@ import pandas as pd
 from rich.console import Console
 
 from . import _userfiles
+from ._text import printable
 from .errors import StudyError
 from .spec import StudyFile, Trial, expand, read_study, swept_keys
 from .spec._variant import variant_name
@@ -182,7 +183,7 @@ def run(source: str | Path | dict, store: str | Path | None = None, set: dict[st
     console = console or Console(stderr=True, soft_wrap=True)  # a log's lines are never wrapped
     code = _userfiles.code_line(t.config for t in trials)
     if code:  # said before any of it runs (a data loader, a module's constructor)
-        console.print(f"{study.study.name}: {code}", highlight=False, markup=False)
+        console.print(f"{study.study.name}: {printable(code)}", highlight=False, markup=False)
     if stack == "on" or (stack == "auto" and device.startswith("cuda")):
         for line in _stack_notes(trials):
             console.print(f"{study.study.name}: {line}", highlight=False, markup=False)
@@ -190,7 +191,7 @@ def run(source: str | Path | dict, store: str | Path | None = None, set: dict[st
 
     own_lines, in_process = check_functions([t.config for t in trials], label, executor)
     for line in own_lines:
-        console.print(f"{study.study.name}: {line}", highlight=False, markup=False)
+        console.print(f"{study.study.name}: {printable(line)}", highlight=False, markup=False)
     if in_process:
         workers = 1
     first_data = None
@@ -198,7 +199,7 @@ def run(source: str | Path | dict, store: str | Path | None = None, set: dict[st
     for cfg in _distinct(t.config["data"] for t in trials):  # missing data fails before the store is touched
         data = load(study.data.model_validate(cfg))
         if cfg["name"] in OWN_DATA:  # what was read from the user's file or loader, and as which task
-            console.print(f"{study.study.name}: data {data_info(study.data.model_validate(cfg)).source}",
+            console.print(f"{study.study.name}: data {printable(data_info(study.data.model_validate(cfg)).source)}",
                           highlight=False, markup=False)
         first_data = first_data or data
         loaded.append((cfg, data))
