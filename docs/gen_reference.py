@@ -140,6 +140,8 @@ def _nested(ann: Any) -> tuple[type[BaseModel] | None, str]:
 def walk(model: type[BaseModel], prefix: str) -> Iterator[tuple[str, Any]]:
     """(dotted key, field) for every key of `model` and of the tables nested in it."""
     for name, field in model.model_fields.items():
+        if field.exclude:  # internal (filled in by the validator), never written in a study file
+            continue
         key = f"{prefix}.{name}"
         inner, suffix = _nested(field.annotation)
         if inner is not None:

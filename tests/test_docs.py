@@ -32,6 +32,8 @@ def model_keys(model: type[BaseModel], prefix: str) -> dict[str, object]:
     """dotted key -> field, for every key pydantic accepts in `model` (tables nested, lists of tables as [])."""
     out = {}
     for name, field in model.model_fields.items():
+        if field.exclude:  # internal (filled in by the validator): a study file that writes it is refused
+            continue
         ann, args = field.annotation, typing.get_args(field.annotation)
         if isinstance(ann, type) and issubclass(ann, BaseModel):
             out.update(model_keys(ann, f"{prefix}.{name}"))
