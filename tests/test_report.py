@@ -21,6 +21,7 @@ except ImportError:  # not installed: run from the source tree
 import matplotlib.image as mpimg  # noqa: E402
 
 from nnstudy.report import ReportWarning, format_mean_se, summarize, trials_table, write_report  # noqa: E402
+from nnstudy.report._robust import COLUMNS as ROBUST_COLUMNS  # noqa: E402
 from nnstudy.report._format import latex_escape  # noqa: E402
 from nnstudy.store._snapshot import Artifact, StudySnapshot  # noqa: E402
 
@@ -147,7 +148,9 @@ def test_summary_matches_hand_computation_and_scipy():
     s = summarize(make_snapshot())
     assert list(s.columns[:3]) == ["train.lr", "model.hidden", "n"]
     assert list(s.columns[3:8]) == [f"test_accuracy_{x}" for x in ("mean", "std", "sem", "ci95_low", "ci95_high")]
-    assert list(s.columns[-5:]) == ["rank", "diff_to_best", "p_welch", "p_holm", "tied"]
+    r = list(s.columns).index("rank")  # then the comparison columns, then those of docs/statistics.md
+    assert list(s.columns[r:r + 5]) == ["rank", "diff_to_best", "p_welch", "p_holm", "tied"]
+    assert list(s.columns[r + 5:]) == list(ROBUST_COLUMNS)
     assert list(s["train.lr"]) == [0.1, 0.1, 0.001, 0.001]
     assert list(s["model.hidden"]) == ["[200, 200]", "[50]", "[200, 200]", "[50]"]
     assert list(s["n"]) == [3, 2, 1, 0]  # failed, diverged and pending trials do not count
@@ -252,7 +255,9 @@ def test_latex(report_dir):
     assert "$0.82 \\pm 0.02^{\\dagger}$" in tex  # tied: p = 0.0506
     assert "& 2 & $-0.10$ & $0.051$ & $0.051$ \\\\" in tex
     assert "$^\\dagger$ not significantly different from the best" in tex
-    assert tex.count("\\\\\n") == 5  # header + 4 configurations
+    first = tex[:tex.index("\\end{table}")]  # then the second table: paired tests, robust intervals, power
+    assert first.count("\\\\\n") == 5  # header + 4 configurations
+    assert tex.count("\\\\\n") == 10 and "\\label{tab:demo-study-robust}" in tex
 
 
 def test_latex_escape_every_special_character():
@@ -321,7 +326,7 @@ def _assert_png(path: Path):
 def test_every_figure_is_a_valid_png(report_dir):
     names = sorted(p.name for p in (report_dir / "figures").iterdir())
     assert names == sorted(["learning_curves.png", "metric_vs_train.lr.png", "metric_vs_model.hidden.png",
-                            "seed_spread.png", "grad_norms.png", "decision_boundary.png"])
+                            "seed_spread.png", "performance_profile.png", "grad_norms.png", "decision_boundary.png"])
     for p in (report_dir / "figures").iterdir():
         _assert_png(p)
 
@@ -331,7 +336,7 @@ def test_write_report_returns_the_files_it_wrote(tmp_path):
     names = {p.name for p in paths}
     assert {"results.csv", "trials.csv", "report.md", "results.tex", "report.html"} <= names
     assert all(p.exists() for p in paths)
-    assert len([p for p in paths if p.suffix == ".png"]) == 6
+    assert len([p for p in paths if p.suffix == ".png"]) == 7
 
 
 def test_figures_without_data_are_skipped_and_stale_ones_removed(tmp_path):
@@ -341,9 +346,9 @@ def test_figures_without_data_are_skipped_and_stale_ones_removed(tmp_path):
     paths = write(make_snapshot(history=False, artifacts=False), tmp_path)
     names = sorted(p.name for p in (tmp_path / "figures").iterdir())
     assert names == sorted(["metric_vs_train.lr.png", "metric_vs_model.hidden.png", "seed_spread.png",
-                            "confusion_matrix.png"])
+                            "performance_profile.png", "confusion_matrix.png"])
     html = (tmp_path / "report.html").read_text()
-    assert html.count("<figure") == 3 == len([p for p in paths if p.suffix == ".png"])
+    assert html.count("<figure") == 4 == len([p for p in paths if p.suffix == ".png"])
 
 
 def test_empty_study(tmp_path):
@@ -388,7 +393,7 @@ def test_regression_and_many_configurations(tmp_path):
     assert (best["train.lr"], best["train.batch_size"], best["model.activation"]) == (1e-3, 8, "relu")
     for p in (tmp_path / "figures").glob("*.png"):
         _assert_png(p)
-    assert len(list((tmp_path / "figures").glob("*.png"))) == 6
+    assert len(list((tmp_path / "figures").glob("*.png"))) == 7
     html = (tmp_path / "report.html").read_text()
     assert "Study (resolved, JSON)" in html  # no source text: the spec instead
 

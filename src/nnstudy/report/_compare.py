@@ -17,6 +17,7 @@ import pandas as pd
 from ..errors import StudyError
 from ..store._snapshot import StudySnapshot
 from ._format import config_label, value_key, value_text
+from ._robust import iqm, pairs, paired_p, power_columns, prob_improve, prob_improve_interval, wilcoxon_p
 from ._significance import ALPHA, holm, welch_p
 from ._stats import FINAL_METRICS, _normalised_trials, describe, higher_is_better
 
@@ -50,6 +51,17 @@ class Side:
         if not self.config:
             return self.study
         return f"{self.study} [{config_label(self.config)}]"
+
+    def by_seed(self, metric: str) -> dict:
+        """{seed: finite value} of one metric (the first trial of a seed when one repeats)."""
+        if metric not in self.trials or "seed" not in self.trials:
+            return {}
+        v = np.asarray(pd.to_numeric(self.trials[metric], errors="coerce"), dtype=float)
+        out: dict = {}
+        for seed, x in zip(self.trials["seed"], v):
+            if np.isfinite(x) and not pd.isna(seed) and seed not in out:
+                out[seed] = float(x)
+        return out
 
     def values(self, metric: str) -> np.ndarray:
         if metric not in self.trials:
@@ -120,7 +132,11 @@ class Comparison:
             return ("No significance test is possible: a side has fewer than two seeds. Differences may be "
                     "seed noise; run more seeds.")
         return (f"diff = B - A; p: Welch's t-test (two-sided); p (Holm): Holm-corrected over the {k} "
-                f"metric{'s' if k > 1 else ''} tested; a side is better when p (Holm) < {ALPHA}.")
+                f"metric{'s' if k > 1 else ''} tested; a side is better when p (Holm) < {ALPHA}. test: "
+                f"paired-t on the seeds both sides ran (two or more), else Welch; p (test, Holm) and verdict "
+                f"(test) follow it. P(B better): probability that a seed of B scores better than a seed of A, "
+                f"[95% stratified bootstrap interval]; detectable Δ: the smallest difference these seeds can "
+                f"detect (80% power, α = {ALPHA}); seeds: about how many would detect the observed one.")
 
     def write(self, out_dir) -> list:
         from ._compare_write import write_comparison
@@ -130,6 +146,9 @@ class Comparison:
 
 COLUMNS = ["metric", "a_n", "a_mean", "a_std", "a_sem", "b_n", "b_mean", "b_std", "b_sem",
            "diff", "p_welch", "p_holm", "verdict"]
+# after them (docs/statistics.md): paired tests on the seeds both sides ran, robust summaries, power
+ROBUST = ["test", "n_pairs", "p_paired", "p_wilcoxon", "p_test", "p_test_holm", "verdict_test", "a_iqm", "b_iqm",
+          "prob_b_better", "prob_b_better_low", "prob_b_better_high", "mde", "seeds_needed"]
 
 
 def shared_metrics(a: Side, b: Side) -> list[str]:
@@ -155,19 +174,43 @@ def compare_sides(a: Side, b: Side, metric: str | None = None) -> Comparison:
         rows.append({"metric": m, "a_n": len(xa), "a_mean": da["mean"], "a_std": da["std"], "a_sem": da["sem"],
                      "b_n": len(xb), "b_mean": db["mean"], "b_std": db["std"], "b_sem": db["sem"],
                      "diff": db["mean"] - da["mean"], "p_welch": welch_p(xa, xb)})
+        rows[-1].update(_robust(a.by_seed(m), b.by_seed(m), xa, xb, rows[-1]["p_welch"], higher_is_better(m)))
     table = pd.DataFrame(rows)
     table["p_holm"] = holm(table["p_welch"].to_numpy())
     table["verdict"] = [_verdict(r) for _, r in table.iterrows()]
-    return Comparison(a, b, table[COLUMNS])
+    table["p_test_holm"] = holm(table["p_test"].to_numpy(dtype=float))
+    table["verdict_test"] = [_verdict(r, "p_test_holm") for _, r in table.iterrows()]
+    table["n_pairs"] = table["n_pairs"].astype("Int64")
+    table["seeds_needed"] = pd.array([pd.NA if pd.isna(v) else int(v) for v in table["seeds_needed"]],
+                                     dtype="Int64")
+    return Comparison(a, b, table[COLUMNS + ROBUST])
 
 
-def _verdict(r: pd.Series) -> str:
-    if pd.isna(r["p_holm"]):
+def _robust(sa: dict, sb: dict, xa, xb, p_welch: float, higher: bool) -> dict:
+    """Paired tests on the shared seeds (the test used: paired-t with two pairs or more, else Welch), IQMs,
+    P(B better than A) with its bootstrap interval, detectable difference and seeds needed."""
+    pa, pb = pairs(sa, sb)
+    out = {"n_pairs": len(pa), "p_paired": paired_p(pa, pb), "p_wilcoxon": wilcoxon_p(pa, pb),
+           "a_iqm": iqm(xa), "b_iqm": iqm(xb), "prob_b_better": prob_improve(xb, xa, higher)}
+    out["prob_b_better_low"], out["prob_b_better_high"] = prob_improve_interval(xb, xa, higher)
+    if len(pa) >= 2:
+        out["test"], out["p_test"] = "paired-t", out["p_paired"]
+        out["mde"], out["seeds_needed"] = power_columns(pb, pa, True)
+    elif np.isfinite(p_welch):
+        out["test"], out["p_test"] = "welch", p_welch
+        out["mde"], out["seeds_needed"] = power_columns(xb, xa, False)
+    else:
+        out["test"], out["p_test"], out["mde"], out["seeds_needed"] = None, np.nan, np.nan, np.nan
+    return out
+
+
+def _verdict(r: pd.Series, p: str = "p_holm") -> str:
+    if pd.isna(r[p]):
         return "no test (fewer than two seeds)"
-    if r["p_holm"] >= ALPHA:
+    if r[p] >= ALPHA:
         return "no significant difference"
     b_wins = (r["diff"] > 0) == higher_is_better(r["metric"])
     return "B better" if b_wins else "A better"
 
 
-__all__ = ["parse_where", "Side", "select", "Comparison", "compare_sides", "shared_metrics", "COLUMNS"]
+__all__ = ["parse_where", "Side", "select", "Comparison", "compare_sides", "shared_metrics", "COLUMNS", "ROBUST"]

@@ -16,7 +16,9 @@ from ._format import format_diff, format_mean_se, md_escape, mean_decimals, one_
 from ._html_assets import CSS, csp
 from ._significance import format_p
 
-HEADER = ["metric", "A", "B", "diff (B - A)", "p", "p (Holm)", "verdict"]
+HEADER = ["metric", "A", "B", "diff (B - A)", "p", "p (Holm)", "verdict", "test", "p (test, Holm)",
+          "verdict (test)", "P(B better)", "detectable Δ", "seeds"]
+TEXT_COLUMNS = (0, 6, 7, 9)  # metric, verdicts, test: left-aligned
 
 
 def cells(c: Comparison) -> list[list[str]]:
@@ -28,8 +30,20 @@ def cells(c: Comparison) -> list[list[str]]:
         d = max(mean_decimals(r[f"{s}_mean"], r[f"{s}_sem"], m) for s in "ab" if not pd.isna(r[f"{s}_mean"]))
         rows.append([m, f"{format_mean_se(r['a_mean'], r['a_sem'], m, d)} (n = {r['a_n']})",
                      f"{format_mean_se(r['b_mean'], r['b_sem'], m, d)} (n = {r['b_n']})",
-                     format_diff(r["diff"], d), format_p(r["p_welch"]), format_p(r["p_holm"]), r["verdict"]])
+                     format_diff(r["diff"], d), format_p(r["p_welch"]), format_p(r["p_holm"]), r["verdict"],
+                     *_robust_cells(r, d)])
     return rows
+
+
+def _robust_cells(r: pd.Series, d: int) -> list[str]:
+    test = "" if r["test"] is None or pd.isna(r["test"]) else (
+        f"paired-t (n = {int(r['n_pairs'])})" if r["test"] == "paired-t" else "welch")
+    prob = "—" if pd.isna(r["prob_b_better"]) else f"{r['prob_b_better']:.2f}"
+    if not pd.isna(r["prob_b_better_low"]):
+        prob += f" [{r['prob_b_better_low']:.2f}, {r['prob_b_better_high']:.2f}]"
+    mde = "—" if pd.isna(r["mde"]) else f"{r['mde']:.{max(d, 0)}f}"
+    seeds = "—" if pd.isna(r["seeds_needed"]) else str(int(r["seeds_needed"]))
+    return [test, format_p(r["p_test_holm"]), r["verdict_test"], prob, mde, seeds]
 
 
 def terminal_table(c: Comparison) -> Table:
@@ -46,7 +60,7 @@ def markdown(c: Comparison) -> str:
 
     lines = [f"# {cell(c.a.label)} vs {cell(c.b.label)}", "", f"- **A**: {cell(c.a.label)}",
              f"- **B**: {cell(c.b.label)}", "", "| " + " | ".join(HEADER) + " |",
-             "|---|---:|---:|---:|---:|---:|---|"]
+             "|" + "|".join("---" if j in TEXT_COLUMNS else "---:" for j in range(len(HEADER))) + "|"]
     lines += ["| " + " | ".join(cell(x) for x in row) + " |" for row in cells(c)]
     lines += ["", c.note(), "", "Cells are mean ± standard error over seeds (done trials only).", ""]
     return "\n".join(lines)
@@ -57,7 +71,7 @@ def html(c: Comparison) -> str:
         return escape(str(x), quote=True)
 
     def attr(j: int) -> str:
-        return "" if j in (0, len(HEADER) - 1) else ' class="num"'  # metric and verdict are text
+        return "" if j in TEXT_COLUMNS else ' class="num"'  # metric, verdicts and test are text
 
     title = f"{c.a.label} vs {c.b.label}"
     head = "".join(f"<th{attr(j)}>{e(h)}</th>" for j, h in enumerate(HEADER))

@@ -28,8 +28,8 @@ from ._format import figure_text, format_mean_se, format_number, value_text
 from ._stats import Analysis, epoch_curve, grad_layers, higher_is_better, history_of
 
 DPI = 110
-OUR_PATTERNS = ("learning_curves.png", "metric_vs_*.png", "seed_spread.png", "grad_norms.png",
-                "decision_boundary.png", "first_layer_weights.png")
+OUR_PATTERNS = ("learning_curves.png", "metric_vs_*.png", "seed_spread.png", "performance_profile.png",
+                "grad_norms.png", "decision_boundary.png", "first_layer_weights.png")
 
 SEARCH_FIGURES = "nnstudy.report._figures_search"
 
@@ -479,6 +479,12 @@ def first_layer_weights(a: Analysis, path: Path) -> str | None:
             f"{shown}, as {how}. For a perceptron or logistic regression each tile is a class's template.")
 
 
+def _performance_profile(a: Analysis, path: Path) -> str | None:
+    from ._figures_robust import performance_profile  # it imports this module's helpers
+
+    return performance_profile(a, path)
+
+
 # ---------------------------------------------------------------- all figures
 
 
@@ -497,6 +503,7 @@ def write_figures(a: Analysis, fig_dir: Path) -> dict[str, str]:
         jobs.append((f"{name}.png", lambda p, key=key: metric_vs_key(a, key, p)))
     jobs += [
         ("seed_spread.png", lambda p: seed_spread(a, p)),
+        ("performance_profile.png", lambda p: _performance_profile(a, p)),
         ("grad_norms.png", lambda p: grad_norms(a, p)),
         ("decision_boundary.png", lambda p: decision_boundary(a, p)),
         ("first_layer_weights.png", lambda p: first_layer_weights(a, p)),

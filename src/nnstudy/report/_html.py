@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from . import _robust_cells
 from ._atomic import write_atomic
 from ._cells import TIED, counts_line, ranking_line, results_header, results_rows, time_line
 from ._format import format_number, value_text
@@ -72,6 +73,28 @@ def _results(a: Analysis) -> list[str]:
     if a.comparison_note():
         out.append(f'<p class="note">{_e(a.comparison_note())}</p>')
     out.append("</section>")
+    return out
+
+
+def _robust(a: Analysis) -> list[str]:
+    """The power sentence, then the table of paired tests, robust intervals and power."""
+    if not _robust_cells.shown(a):
+        return []
+    header, rows = _robust_cells.robust_table(a)
+    notes = _robust_cells.notes(a)
+    out = [f"<section><h2>{_e(_robust_cells.TITLE)}</h2>"]
+    out += [f'<p class="note">{_e(n)}</p>' for n in notes[1:]]
+    out.append('<div class="table-wrap"><table class="robust sortable"><thead><tr>')
+    out += [_th(h, j not in (0, 2)) for j, h in enumerate(header)]  # 2: the test's name
+    out.append("</tr></thead><tbody>")
+    for i, (cells, tied) in enumerate(zip(rows, _robust_cells.tied_rows(a))):
+        first = _e(cells[0][0]) + (_TIED if tied else "")
+        tds = [f'<td data-v="{_e(cells[0][0])}">{f"<strong>{first}</strong>" if i == a.best else first}</td>']
+        tds += [f'<td{_NUM if j != 2 else ""} data-v="{_data_v(t if j == 2 else v)}">{_e(t)}</td>'
+                for j, (t, v) in enumerate(cells[1:], 1)]
+        out.append(f'<tr{_BEST if i == a.best else ""}>' + "".join(tds) + "</tr>")
+    out.append("</tbody></table></div>")
+    out.append(f'<p class="note">{_e(notes[0])}</p></section>')
     return out
 
 
@@ -149,7 +172,7 @@ def html_page(a: Analysis, captions: dict[str, str], fig_dir: Path) -> str:
              '<meta name="viewport" content="width=device-width, initial-scale=1">',
              f"<title>{_e(a.snap.name)} · nnstudy report</title>", f"<style>{CSS}</style>",
              "</head><body><main>"]
-    parts += _header(a) + _results(a) + _figures(captions, fig_dir) + _problems(a) + _all_trials(a)
+    parts += _header(a) + _results(a) + _robust(a) + _figures(captions, fig_dir) + _problems(a) + _all_trials(a)
     parts += ['<p class="muted">Written by nnstudy.</p>', f"<script>{JS}</script>",
               "</main></body></html>", ""]
     return "\n".join(parts)

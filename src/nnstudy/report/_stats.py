@@ -17,6 +17,7 @@ from scipy import stats as st
 from ..kinds import added_metrics
 from ..store._snapshot import StudySnapshot
 from ._format import config_label, value_key
+from ._robust import robust_columns
 from ._significance import comparison_note, versus_best
 
 STAT_SUFFIXES = ("mean", "std", "sem", "ci95_low", "ci95_high")
@@ -179,7 +180,8 @@ def _summary(snap, keys, t, configs) -> pd.DataFrame:
         r = means.rank(method="min", ascending=not higher_is_better(m))
         rank = pd.array([pd.NA if pd.isna(v) else int(v) for v in r], dtype="Int64")
     out["rank"] = rank
-    return pd.concat([out, _versus_best(snap, done, out)], axis=1)
+    vs = _versus_best(snap, done, out)
+    return pd.concat([out, vs, _robust(snap, done, out, vs)], axis=1)
 
 
 def _versus_best(snap, done, out) -> pd.DataFrame:
@@ -193,6 +195,24 @@ def _versus_best(snap, done, out) -> pd.DataFrame:
         v = np.asarray(pd.to_numeric(pd.Series(v, dtype=object), errors="coerce"), dtype=float)
         groups.append(v[np.isfinite(v)])
     return versus_best(groups, best_config(out))
+
+
+def _robust(snap, done, out, vs) -> pd.DataFrame:
+    """The columns after ``tied`` (``_robust.COLUMNS``): paired tests on shared seeds, IQM, bootstrap
+    intervals, probability of improvement and power, for the first metric."""
+    groups: list[dict] = []
+    m = snap.metrics[0] if snap.metrics else None
+    for i in range(len(out)):
+        g: dict = {}
+        if m is not None and m in done:
+            d = done[done["config"] == i]
+            v = np.asarray(pd.to_numeric(pd.Series(d[m], dtype=object), errors="coerce"), dtype=float)
+            for seed, x in zip(d["seed"], v):
+                if np.isfinite(x) and not pd.isna(seed) and seed not in g:  # one value per seed
+                    g[seed] = float(x)
+        groups.append(g)
+    return robust_columns(groups, best_config(out) if m is not None else None,
+                          higher_is_better(m) if m is not None else True, vs["p_welch"].to_numpy(float))
 
 
 def best_config(summary: pd.DataFrame) -> int | None:
@@ -228,7 +248,9 @@ def summarize(snap: StudySnapshot) -> pd.DataFrame:
     configuration in the first metric: ``diff_to_best`` (mean minus the best mean), ``p_welch``
     (Welch's t-test, two-sided), ``p_holm`` (Holm-corrected over all comparisons) and ``tied``
     (not significantly different from the best at alpha = 0.05; empty for the best itself and
-    for configurations with fewer than two seeds).
+    for configurations with fewer than two seeds). After them ``_robust.COLUMNS``: the test used
+    (paired on shared seeds, else Welch) and its p-values, robust summaries and power
+    (docs/statistics.md).
     """
     return analyze(snap).summary
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from . import _robust_cells
 from ._atomic import write_atomic
 from ._cells import TIED, comparison_texts, counts_line, ranking_line, results_header, results_rows, time_line
 from ._format import latex_escape, latex_mean_se, md_escape, one_line, value_text
@@ -55,6 +56,7 @@ def markdown(a: Analysis, captions: dict[str, str]) -> str:
     lines.append("")
     if a.comparison_note():
         lines += [a.comparison_note(), ""]
+    lines += _md_robust(a)
     if captions:
         lines += ["## Figures", ""]
         for name, cap in captions.items():
@@ -68,6 +70,23 @@ def markdown(a: Analysis, captions: dict[str, str]) -> str:
                          f"{_md_cell(r['error']) if isinstance(r['error'], str) and r['error'] else 'no error recorded'}")
         lines.append("")
     return "\n".join(lines)
+
+
+def _md_robust(a: Analysis) -> list[str]:
+    """The power sentence, then the table of paired tests, robust intervals and power."""
+    if not _robust_cells.shown(a):
+        return []
+    header, rows = _robust_cells.robust_table(a)
+    notes = _robust_cells.notes(a)
+    lines = [_md_text(n) for n in notes[1:]] + [""] if len(notes) > 1 else []
+    lines += [f"## {_robust_cells.TITLE}", ""]
+    lines.append("| " + " | ".join(_md_cell(h) for h in header) + " |")
+    lines.append("|" + "|".join("---" if j in (0, 2) else "---:" for j in range(len(header))) + "|")  # 2: test
+    for i, (cells, tied) in enumerate(zip(rows, _robust_cells.tied_rows(a))):
+        out = [_md_cell(t) for t, _ in cells]
+        out[0] = f"**{out[0]}**" if i == a.best else out[0] + (f" {TIED}" if tied else "")
+        lines.append("| " + " | ".join(out) + " |")
+    return lines + ["", _md_cell(notes[0]), ""]
 
 
 def _where(a: Analysis, r) -> str:
@@ -132,10 +151,43 @@ def _latex_text(s: str) -> str:
     return "$" + s.replace("−", "-") + "$"
 
 
+_UNICODE = {"Δ": "$\\Delta$", "α": "$\\alpha$", "≈": "$\\approx$", "–": "--", "−": "$-$", "≥": "$\\geq$"}
+
+
+def _latex_unicode(s: str) -> str:
+    return "".join(_UNICODE.get(ch, ch) for ch in s)
+
+
+def latex_robust(a: Analysis) -> str:
+    """The second table of results.tex: paired tests, robust intervals and power ('' when not shown)."""
+    if not _robust_cells.shown(a):
+        return ""
+    header, rows = _robust_cells.robust_table(a)
+    label = re.sub(r"[^a-z0-9-]+", "-", a.snap.name.lower()).strip("-") or "study"
+    notes = _robust_cells.notes(a)
+    caption = _latex_unicode(" ".join(latex_escape(n) for n in notes[1:] + notes[:1]))
+    lines = ["\\begin{table}[ht]", "\\centering", "\\small",
+             f"\\caption{{{latex_escape(one_line(a.snap.name, 200))}: {latex_escape(_robust_cells.TITLE.lower())}. "
+             f"{caption}}}", f"\\label{{tab:{label}-robust}}",
+             f"\\begin{{tabular}}{{lrl{'r' * (len(header) - 3)}}}", "\\toprule",
+             " & ".join(_latex_unicode(latex_escape(h)) for h in header) + " \\\\", "\\midrule"]
+    for i, (cells, tied) in enumerate(zip(rows, _robust_cells.tied_rows(a))):
+        out = [latex_escape(cells[0][0])] + [_latex_text(t) if t and t[0] in "−0123456789<—" else latex_escape(t)
+                                              for t, _ in cells[1:]]
+        if i == a.best:
+            out[0] = f"\\textbf{{{out[0]}}}"
+        elif tied:
+            out[0] += "$^{\\dagger}$"
+        lines.append(" & ".join(out) + " \\\\")
+    lines += ["\\bottomrule", "\\end{tabular}", "\\end{table}", ""]
+    return "\n".join(lines)
+
+
 def write_texts(a: Analysis, out_dir: Path, captions: dict[str, str]) -> list[Path]:
     md, tex = out_dir / "report.md", out_dir / "results.tex"
     write_atomic(md, markdown(a, captions))
-    write_atomic(tex, latex(a))
+    robust = latex_robust(a)
+    write_atomic(tex, latex(a) + ("\n" + robust if robust else ""))
     return [md, tex]
 
 

@@ -1,0 +1,367 @@
+"""Statistics beyond mean ± SE and Welch: paired seeds, robust summaries, power.
+
+- **Paired seeds.** Two configurations of a study that ran the same seed share everything the seed
+  fixes (initial weights where the shapes agree, the shuffling order, dropout and gradient noise) and
+  the data split (fixed by ``data.split_seed``, not by the configuration): common random numbers. On
+  the seeds both ran they are compared paired, by the paired t-test (``scipy.stats.ttest_rel``) and
+  the Wilcoxon signed-rank test (``scipy.stats.wilcoxon``).
+- **Robust summaries** (rliable, Agarwal et al. 2021): the interquartile mean
+  (``scipy.stats.trim_mean(x, 0.25)``), 95% percentile-bootstrap intervals (``scipy.stats.bootstrap``,
+  10,000 resamples, seeded: the report is reproducible) of the IQM and of the mean, and the probability
+  of improvement P(a seed of A scores better than a seed of B) (Mann–Whitney U / (n_A n_B), ties count
+  one half) with its stratified bootstrap interval (each side resampled on its own).
+- **Power** (statsmodels ``TTestPower`` for paired, ``TTestIndPower`` otherwise; 80% power, α = 0.05,
+  two-sided): the smallest difference the current seeds can detect, and about how many seeds would
+  detect the observed one.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+from scipy import stats as st
+
+from ._significance import ALPHA, format_p, holm
+
+POWER = 0.8
+RESAMPLES = 10_000
+BOOT_SEED = 0
+COLUMNS = ("test", "n_pairs", "p_paired", "p_wilcoxon", "p_test", "p_test_holm", "tied_test",
+           "iqm", "iqm_boot_low", "iqm_boot_high", "mean_boot_low", "mean_boot_high",
+           "prob_improve", "prob_improve_low", "prob_improve_high", "mde", "seeds_needed")
+
+
+# ---------------------------------------------------------------- paired tests
+
+
+def pairs(a: dict, b: dict) -> tuple[np.ndarray, np.ndarray]:
+    """The values of the seeds both sides ran ({seed: value} each), in seed order."""
+    shared = sorted(set(a) & set(b))
+    return (np.array([a[s] for s in shared], dtype=float), np.array([b[s] for s in shared], dtype=float))
+
+
+def paired_p(a, b) -> float:
+    """Two-sided p of the paired t-test (``scipy.stats.ttest_rel``); NaN with fewer than 2 pairs.
+
+    Constant differences (zero standard error): p = 1 when they are all zero, 0 otherwise, as for
+    Welch's test (scipy answers NaN)."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if len(a) < 2 or len(a) != len(b):
+        return float("nan")
+    d = a - b
+    if np.all(d == d[0]):
+        return 1.0 if d[0] == 0 else 0.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # scipy: "nearly identical" differences
+        return float(st.ttest_rel(a, b).pvalue)
+
+
+def wilcoxon_p(a, b) -> float:
+    """Two-sided p of the Wilcoxon signed-rank test (``scipy.stats.wilcoxon``, its defaults: exact for
+    small samples, zero differences dropped); NaN with fewer than 2 pairs, 1 when every pair is equal.
+    With 5 pairs or fewer it cannot go below 0.0625."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if len(a) < 2 or len(a) != len(b):
+        return float("nan")
+    if np.all(a == b):
+        return 1.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # scipy: "sample size too small for normal approximation" etc.
+        return float(st.wilcoxon(a, b).pvalue)
+
+
+# ---------------------------------------------------------------- robust summaries
+
+
+def iqm(x) -> float:
+    """Interquartile mean: the mean of the middle half (``scipy.stats.trim_mean(x, 0.25)``)."""
+    x = np.asarray(x, dtype=float)
+    return float(st.trim_mean(x, 0.25)) if len(x) else float("nan")
+
+
+def _iqm_stat(x, axis=-1):
+    return st.trim_mean(x, 0.25, axis=axis)
+
+
+def boot_interval(x, statistic=np.mean) -> tuple[float, float]:
+    """95% percentile-bootstrap interval of `statistic` (``scipy.stats.bootstrap``, 10,000 resamples,
+    rng = 0); NaN with fewer than 2 values, [x, x] when every value is x."""
+    x = np.asarray(x, dtype=float)
+    nan = float("nan")
+    if len(x) < 2:
+        return nan, nan
+    if np.all(x == x[0]):
+        return float(x[0]), float(x[0])
+    return _boot((tuple(x),), statistic)
+
+
+@lru_cache(maxsize=4096)  # a dashboard or notebook re-analyses the same values: resample them once
+def _boot(samples: tuple, statistic) -> tuple[float, float]:
+    r = st.bootstrap(tuple(np.array(s) for s in samples), statistic, n_resamples=RESAMPLES, method="percentile",
+                     vectorized=True, rng=BOOT_SEED).confidence_interval
+    return float(r.low), float(r.high)
+
+
+@lru_cache(maxsize=2)
+def _prob_stat(higher: bool):  # one function per direction, so that _boot's cache knows it
+    def stat(x, y, axis=-1):
+        x, y = np.moveaxis(x, axis, -1), np.moveaxis(y, axis, -1)
+        xa, ya = x[..., :, None], y[..., None, :]
+        better = (xa > ya) if higher else (xa < ya)
+        return better.mean(axis=(-2, -1)) + 0.5 * (xa == ya).mean(axis=(-2, -1))
+    return stat
+
+
+def prob_improve(x, y, higher: bool = True) -> float:
+    """P(a seed of x scores better than a seed of y), ties one half: the Mann–Whitney U of the better
+    direction over n_x n_y (``scipy.stats.mannwhitneyu(x, y).statistic / (n_x n_y)`` when higher is
+    better); NaN when a side is empty."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if not len(x) or not len(y):
+        return float("nan")
+    return float(_prob_stat(higher)(x, y))
+
+
+def prob_improve_interval(x, y, higher: bool = True) -> tuple[float, float]:
+    """95% stratified percentile-bootstrap interval of `prob_improve` (each side resampled on its own,
+    ``scipy.stats.bootstrap``, 10,000 resamples, rng = 0); NaN with fewer than 2 values a side."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    nan = float("nan")
+    if len(x) < 2 or len(y) < 2:
+        return nan, nan
+    if np.all(x == x[0]) and np.all(y == y[0]):
+        p = prob_improve(x, y, higher)
+        return p, p
+    return _boot((tuple(x), tuple(y)), _prob_stat(higher))
+
+
+# ---------------------------------------------------------------- power
+
+
+@lru_cache(maxsize=1024)
+def _detectable(paired: bool, na: int, nb: int) -> float:
+    """The effect size (in standard deviations) detectable with 80% power at α = 0.05: it depends on the
+    sizes alone."""
+    from statsmodels.stats.power import TTestIndPower, TTestPower
+
+    if paired:
+        return _solve(TTestPower(), effect_size=None, nobs=na)
+    return _solve(TTestIndPower(), effect_size=None, nobs1=na, ratio=nb / na)
+
+
+def _solve(analysis, **kw) -> float:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            v = analysis.solve_power(alpha=ALPHA, power=POWER, alternative="two-sided", **kw)
+        v = float(np.asarray(v).ravel()[0])
+        return v if math.isfinite(v) else float("nan")
+    except Exception:  # statsmodels' root finder can fail at the extremes
+        return float("nan")
+
+
+def power_columns(a, b, paired: bool) -> tuple[float, float]:
+    """(smallest detectable difference, seeds needed for the observed difference) of a vs b (`_power_columns`)."""
+    return _power_columns(tuple(np.asarray(a, dtype=float)), tuple(np.asarray(b, dtype=float)), paired)
+
+
+@lru_cache(maxsize=4096)
+def _power_columns(a: tuple, b: tuple, paired: bool) -> tuple[float, float]:
+    """(smallest detectable difference, seeds needed for the observed difference) of a vs b.
+
+    Paired (`a`, `b` the values of the shared seeds): the effect size is in standard deviations of the
+    differences, ``TTestPower`` with n = pairs. Unpaired: in pooled standard deviations,
+    ``TTestIndPower`` with the two sizes; seeds needed are per configuration (equal sizes). Both at 80%
+    power, α = 0.05, two-sided; the difference is in the metric's units. Seeds needed are at least 2 and
+    missing when the observed difference is 0."""
+    import statsmodels.tools.sm_exceptions  # noqa: F401  it sets an "always" filter on import: not inside _solve's
+    from statsmodels.stats.power import TTestIndPower, TTestPower
+
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    nan = float("nan")
+    if len(a) < 2 or len(b) < 2:
+        return nan, nan
+    diff = abs(float(np.mean(a) - np.mean(b)))
+    if paired:
+        sd = float(np.std(a - b, ddof=1))
+        d_min = _detectable(True, len(a), len(a))
+    else:
+        na, nb = len(a), len(b)
+        sd = math.sqrt(((na - 1) * np.var(a, ddof=1) + (nb - 1) * np.var(b, ddof=1)) / (na + nb - 2))
+        d_min = _detectable(False, na, nb)
+    mde = d_min * sd
+    if diff == 0:
+        return mde, nan
+    if sd == 0:
+        return mde, 2.0
+    d = diff / sd
+    analysis = TTestPower() if paired else TTestIndPower()
+    size = {"nobs": None} if paired else {"nobs1": None, "ratio": 1.0}
+    n = _solve(analysis, effect_size=d, **size)
+    if math.isfinite(n):
+        return mde, float(max(2, math.ceil(n - 1e-9)))
+    return mde, _smallest_n(analysis, d, paired)  # the root finder failed (n near 2, or huge)
+
+
+def _power(analysis, d: float, n: int, paired: bool) -> float:
+    """statsmodels' power; where its noncentral t gives NaN (a large effect), the power is taken as 1 when
+    the normal approximation puts it above 0.9999."""
+    kw = {"nobs": n} if paired else {"nobs1": n, "ratio": 1.0}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        p = float(analysis.power(effect_size=d, alpha=ALPHA, alternative="two-sided", **kw))
+    if math.isfinite(p):
+        return p
+    return 1.0 if d * math.sqrt(n if paired else n / 2) > 6 else float("nan")
+
+
+def _smallest_n(analysis, d: float, paired: bool, limit: int = 1_000_000) -> float:
+    """The smallest whole number of seeds (>= 2) with 80% power, by doubling then bisection; NaN past `limit`."""
+    lo, hi = 1, 2
+    while not _power(analysis, d, hi, paired) >= POWER:
+        lo, hi = hi, hi * 2
+        if hi > limit:
+            return float("nan")
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if _power(analysis, d, mid, paired) >= POWER else (mid, hi)
+    return float(max(2, hi))
+
+
+# ---------------------------------------------------------------- the columns of results.csv
+
+
+def robust_columns(groups: list[dict], best: int | None, higher: bool, p_welch) -> pd.DataFrame:
+    """The new columns after ``tied`` (``COLUMNS``), for the first report metric.
+
+    `groups`: per configuration {seed: finite value} of its done trials; `best`: the best
+    configuration's index; `p_welch`: the Welch p-values already in the table."""
+    k = len(groups)
+    nan = np.full(k, np.nan)
+    out = {c: nan.copy() for c in COLUMNS if c not in ("test", "n_pairs", "tied_test")}
+    test: list = [None] * k
+    n_pairs = pd.array([pd.NA] * k, dtype="Int64")
+    p_welch = np.asarray(p_welch, dtype=float)
+    for i, g in enumerate(groups):
+        x = np.array(list(g.values()), dtype=float)
+        if len(x):
+            out["iqm"][i] = iqm(x)
+        out["iqm_boot_low"][i], out["iqm_boot_high"][i] = boot_interval(x, _iqm_stat)
+        out["mean_boot_low"][i], out["mean_boot_high"][i] = boot_interval(x)
+        if best is None or i == best or not len(groups[best]):
+            continue
+        ref = np.array(list(groups[best].values()), dtype=float)
+        xa, xb = pairs(g, groups[best])
+        n_pairs[i] = len(xa)
+        out["p_paired"][i], out["p_wilcoxon"][i] = paired_p(xa, xb), wilcoxon_p(xa, xb)
+        if len(x):
+            out["prob_improve"][i] = prob_improve(x, ref, higher)
+        out["prob_improve_low"][i], out["prob_improve_high"][i] = prob_improve_interval(x, ref, higher)
+        if len(xa) >= 2:
+            test[i], out["p_test"][i] = "paired-t", out["p_paired"][i]
+            out["mde"][i], out["seeds_needed"][i] = power_columns(xa, xb, True)
+        elif np.isfinite(p_welch[i]):
+            test[i], out["p_test"][i] = "welch", p_welch[i]
+            out["mde"][i], out["seeds_needed"][i] = power_columns(x, ref, False)
+    out["p_test_holm"] = holm(out["p_test"])
+    tied = pd.array([pd.NA if np.isnan(q) else bool(q >= ALPHA) for q in out["p_test_holm"]], dtype="boolean")
+    frame = {"test": pd.Series(test, dtype=object), "n_pairs": n_pairs, "tied_test": tied}
+    frame.update(out)
+    needed = pd.array([pd.NA if np.isnan(v) else int(v) for v in out["seeds_needed"]], dtype="Int64")
+    frame["seeds_needed"] = needed
+    return pd.DataFrame({c: frame[c] for c in COLUMNS})
+
+
+# ---------------------------------------------------------------- text
+
+
+def _num(x: float, ref: float | None = None) -> str:
+    """Two significant digits of the larger of |x| and ref ('0.012', '0.0040', '1.3')."""
+    if x is None or pd.isna(x):
+        return "—"
+    scale = max(abs(float(x)), abs(float(ref)) if ref is not None and not pd.isna(ref) else 0.0)
+    if scale == 0:
+        return "0"
+    d = max(0, 1 - math.floor(math.log10(scale)))
+    return f"{abs(float(x)):.{d}f}"
+
+
+def power_note(summary: pd.DataFrame, metric: str | None, labels: list[str], best: int | None) -> str:
+    """One or two sentences: the smallest difference the seeds can detect against the best, and the
+    seeds a tie's observed difference would need ("" when nothing was tested)."""
+    if metric is None or best is None or "mde" not in summary:
+        return ""
+    s = summary
+    rows = [i for i in range(len(s)) if i != best and not pd.isna(s["mde"].iloc[i])]
+    if not rows:
+        return ""
+    seeds = sorted({int(s["n_pairs"].iloc[i]) if s["test"].iloc[i] == "paired-t" else int(s["n"].iloc[i])
+                    for i in rows})
+    mdes = [float(s["mde"].iloc[i]) for i in rows]
+    n_text = f"{seeds[0]}" if len(seeds) == 1 else f"{seeds[0]}–{seeds[-1]}"
+    lo, hi = min(mdes), max(mdes)
+    d_text = _num(lo) if _num(lo) == _num(hi) else f"{_num(lo, hi)} to {_num(hi)}"
+    text = (f"{n_text} seeds can detect a difference of {d_text} in {metric} from the best "
+            f"(80% power, α = {ALPHA}, two-sided, the test used)")
+    ties = [i for i in rows if not pd.isna(s["tied_test"].iloc[i]) and bool(s["tied_test"].iloc[i])]
+    parts = []
+    for i in ties[:3]:
+        diff, need = abs(float(s["diff_to_best"].iloc[i])), s["seeds_needed"].iloc[i]
+        if pd.isna(need):
+            parts.append(f"the observed {_num(diff, float(s['mde'].iloc[i]))} of {labels[i]} is too small to "
+                         f"resolve with any practical number of seeds")
+        else:
+            parts.append(f"the observed {_num(diff, float(s['mde'].iloc[i]))} of {labels[i]} "
+                         f"needs about {int(need)}")
+    if parts:
+        text += "; " + "; ".join(parts)
+        if len(ties) > 3:
+            text += f" (and {len(ties) - 3} more tied)"
+    return text + "."
+
+
+def robust_note(metric: str) -> str:
+    return (f"{metric}: test: paired-t on the seeds both configurations ran (common random numbers), Welch "
+            f"when fewer than two seeds pair; p (test, Holm): Holm-corrected over the tests used, ≈ not "
+            f"significantly different from the best at α = {ALPHA}; Wilcoxon: signed-rank test on the same "
+            f"pairs (cannot go below 0.0625 with 5 pairs or fewer); IQM: interquartile mean; [ ]: 95% "
+            f"percentile-bootstrap intervals ({RESAMPLES:,} resamples, seeded); P(better): probability that "
+            f"a seed of the configuration scores better than a seed of the best; detectable Δ: the smallest "
+            f"difference the seeds can detect with 80% power at α = {ALPHA}; seeds: about how many per "
+            f"configuration would detect the observed difference.")
+
+
+def robust_header(metric: str) -> list[str]:
+    return ["test", "p (test)", "p (test, Holm)", "Wilcoxon p", f"IQM {metric} [95% CI]",
+            "mean [95% bootstrap CI]", "P(better than best) [95% CI]", "detectable Δ", "seeds needed"]
+
+
+def robust_texts(r: pd.Series, metric: str, decimals: int) -> list[str]:
+    """The text cells of one results row (in `robust_header` order), numbers to `decimals` decimals."""
+    def f(x) -> str:
+        return "—" if pd.isna(x) else f"{float(x):.{decimals}f}"
+
+    def interval(v, lo, hi, d=None) -> str:
+        g = f if d is None else (lambda x: "—" if pd.isna(x) else f"{float(x):.{d}f}")
+        if pd.isna(v):
+            return "—"
+        return g(v) if pd.isna(lo) else f"{g(v)} [{g(lo)}, {g(hi)}]"
+
+    mean = r[f"{metric}_mean"]
+    return [
+        "" if r["test"] is None or pd.isna(r["test"]) else (
+            f"paired-t (n = {int(r['n_pairs'])})" if r["test"] == "paired-t" else "welch"),
+        format_p(r["p_test"]), format_p(r["p_test_holm"]), format_p(r["p_wilcoxon"]),
+        interval(r["iqm"], r["iqm_boot_low"], r["iqm_boot_high"]),
+        interval(mean, r["mean_boot_low"], r["mean_boot_high"]),
+        interval(r["prob_improve"], r["prob_improve_low"], r["prob_improve_high"], 2),
+        f(r["mde"]), "—" if pd.isna(r["seeds_needed"]) else str(int(r["seeds_needed"])),
+    ]
+
+
+__all__ = ["COLUMNS", "paired_p", "wilcoxon_p", "iqm", "boot_interval", "prob_improve", "prob_improve_interval",
+           "power_columns", "robust_columns", "power_note", "robust_note", "robust_header", "robust_texts"]
