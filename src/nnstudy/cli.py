@@ -101,6 +101,13 @@ def build_parser() -> Parser:
     cmp.add_argument("--metric", help="compare this metric only (default: the shared report metrics)")
     cmp.add_argument("--store")
     cmp.add_argument("--out", help="output folder (default: <store>/compare/<A>-vs-<B>)")
+
+    srv = sub.add_parser("serve", help="a live, read-only dashboard of the store in the browser")
+    srv.add_argument("--store", help="store folder or database URL (default ./runs or $NNSTUDY_STORE)")
+    srv.add_argument("--port", type=int, default=8765, help="the port to listen on (default 8765)")
+    srv.add_argument("--host", default="127.0.0.1",
+                     help="the address to listen on (default 127.0.0.1: this machine only; 0.0.0.0 lets other "
+                          "machines read it)")
     return p
 
 
@@ -184,13 +191,24 @@ def cmd_ls(args) -> int:
     from .store import Store
 
     db = Store(args.store, create=False)
-    table = Table("study", "done", "failed", "diverged", "pending", "total", "updated", "description")
+    running: dict[str, list[dict]] = {}
+    for t in db.running():
+        running.setdefault(t["study"], []).append(t)
+    table = Table("study", "done", "failed", "diverged", "running", "pending", "total", "updated", "description")
     for depth, r in under_parents(db.studies(), db.parents()):
         table.add_row("  " * depth + terminal(r["name"]), str(r["done"]), str(r["failed"]), str(r["diverged"]),
-                      str(r["pending"] + r["running"]), str(r["total"]), terminal(r["updated_at"]),
-                      terminal(r["description"] or ""))
+                      running_cell(r["running"], running.get(r["name"], [])), str(r["pending"]), str(r["total"]),
+                      terminal(r["updated_at"]), terminal(r["description"] or ""))
     _out().print(table)
     return EXIT_OK
+
+
+def running_cell(count: int, trials: list[dict], shown: int = 3) -> str:
+    """How many trials run, and the epoch each has reached: ``2 (epoch 5/20, 3/20)``."""
+    if not count:
+        return "0"
+    epochs = [f"{t['epoch']}/{t['epochs']}" for t in trials[:shown]] + (["…"] if len(trials) > shown else [])
+    return f"{count} (epoch {', '.join(epochs)})" if epochs else str(count)
 
 
 def under_parents(rows: list[dict], parents: dict[str, str]) -> list[tuple[int, dict]]:
@@ -230,6 +248,11 @@ def cmd_show(args) -> int:
     for t in found:
         console.print(f"[bold]trial {terminal(t['trial_id'])}[/] of study {terminal(t['study'])}  seed {t['seed']}  "
                       f"status [bold]{terminal(t['status'])}[/]", highlight=False)
+        if t["status"] == "running":
+            done = int(t["history"].epoch.max()) if len(t["history"]) else 0
+            planned = (json.loads(t["config_json"]).get("train") or {}).get("epochs", "?")
+            console.print(f"running: {done} of {planned} epochs ended so far (started {terminal(t['started_at'])}, "
+                          f"by {terminal(t['owner'] or '?')})", highlight=False)
         for ref, sha in _userfiles.code_refs(json.loads(t["config_json"])):
             console.print(f"code: {printable(ref)} (sha256 {printable(sha)})", highlight=False, markup=False)
         if t["error"]:
@@ -328,7 +351,14 @@ def cmd_summary(args) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"summary": cmd_summary,
+def cmd_serve(args) -> int:
+    from .serve import serve
+
+    serve(args.store, host=args.host, port=args.port, announce=lambda line: print(printable(line), flush=True))
+    return EXIT_OK
+
+
+COMMANDS = {"summary": cmd_summary, "serve": cmd_serve,
             "run": cmd_run, "report": cmd_report, "ls": cmd_ls, "show": cmd_show, "data": cmd_data,
             "compare": cmd_compare, "gradcheck": cmd_gradcheck}
 

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from .._output import emit, finite, is_events
-from .._text import terminal
+from .._text import one_error_line, terminal
 
 from ..spec import Trial
 from ..store import Store
@@ -73,6 +73,20 @@ class Driver:
                             f"[dim]{trial.trial_id} taken by another process, skipped[/]")
             return False
         return True
+
+    def epochs_ended(self, records: list[tuple[str, int, dict[str, float]]], progress: StudyProgress) -> None:
+        """Epochs that just ended, (trial id, epoch, metrics) each: shown, and written to the store in one short
+        transaction. A write that fails is said once and training goes on: ``record`` writes the whole
+        history when the trial ends."""
+        for trial_id, epoch, _metrics in records:
+            progress.epoch(trial_id, epoch)
+        try:
+            self.store.add_epochs(self.study, records)
+        except Exception as e:  # the store lost for longer than its retries: the trial is not failed for it
+            if not getattr(self, "_epochs_unwritten", False):
+                self._epochs_unwritten = True
+                self.console.print(f"epochs not recorded as they end ({one_error_line(e)}); each "
+                                   f"trial's history is written when it ends", highlight=False, markup=False)
 
     def record(self, trial: Trial, result, error: str | None, progress: StudyProgress,
                summary: RunSummary) -> bool:

@@ -45,7 +45,7 @@ class LocalExecutor(Driver):
                 if not self.claim(trial, progress):
                     continue
                 result, error = _worker.run_trial(trial, self.device,
-                                                  report=lambda m: progress.epoch(m[0], m[1]))
+                                                  report=lambda m: self.epochs_ended([m], progress))
                 if self.record(trial, result, error, progress, summary):
                     return
         except KeyboardInterrupt:
@@ -87,12 +87,15 @@ class LocalExecutor(Driver):
         pool.shutdown(wait=True)
 
     def _drain(self, messages, progress: StudyProgress) -> None:
+        """The epochs the workers ended since the last look: shown, and stored in one transaction."""
+        records = []
         while True:
             try:
-                trial_id, epoch, _loss = messages.get_nowait()
+                records.append(messages.get_nowait())
             except (queue_mod.Empty, OSError, EOFError):
-                return
-            progress.epoch(trial_id, epoch)
+                break
+        if records:
+            self.epochs_ended(records, progress)
 
 
 TRIAL_THREADS = 1  # intra-op threads of every trial, in a worker or in the driver: its numbers do not depend

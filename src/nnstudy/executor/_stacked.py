@@ -58,9 +58,16 @@ def run_stacks(driver: Driver, stacks: list[list[Trial]], progress: StudyProgres
             continue
         row = f"stack-{stack[0].trial_id}"
         progress.start_stack(row, [t.trial_id for t in stack], max(t.config["train"]["epochs"] for t in stack))
+        ended: list[tuple[str, int, dict]] = []  # this epoch's records, stored in one transaction when it ends
+
+        def flush(_epoch: int) -> None:
+            driver.epochs_ended(ended[:], progress)
+            ended.clear()
+
         try:
-            outcomes = _worker.run_stack(stack, driver.device, lambda tid, epoch, _m: progress.epoch(tid, epoch),
-                                         split)
+            outcomes = _worker.run_stack(stack, driver.device,
+                                         lambda tid, epoch, metrics: ended.append((tid, epoch, dict(metrics))),
+                                         split, flush)
         except KeyboardInterrupt:
             driver.hand_back(stack)
             raise

@@ -45,7 +45,7 @@ def run_trial(trial: Trial, device: str, report: Any = None):
     from ..engines import get_engine
 
     def on_epoch(epoch: int, metrics: dict[str, float]) -> None:
-        message = (trial.trial_id, epoch, metrics.get("train_loss"))
+        message = (trial.trial_id, epoch, dict(metrics))  # the driver shows it and writes it to the store
         if report is not None:
             report(message)
         elif _queue is not None:
@@ -60,19 +60,26 @@ def run_trial(trial: Trial, device: str, report: Any = None):
         return None, failure(e, [trial])
 
 
-def run_stack(trials: list[Trial], device: str, on_epoch: Any = None, on_split: Any = None
-              ) -> list[tuple[Any, str | None]]:
+def run_stack(trials: list[Trial], device: str, on_epoch: Any = None, on_split: Any = None,
+              epoch_end: Any = None) -> list[tuple[Any, str | None]]:
     """Trains `trials` as one stacked program (engine.train_group); one (TrialResult | None, error) each.
     A stack that runs out of device memory is split in half here (``on_split(size)`` is told) and each half
-    tried again. on_epoch(trial_id, epoch, metrics) as engine.train_group calls it."""
+    tried again. on_epoch(trial_id, epoch, metrics) as engine.train_group calls it; epoch_end(epoch) after
+    every epoch that leaves a trial of the stack still training (engine.train_group's ``stop``, which it
+    never stops here)."""
     import torch
 
     from ..engines import get_engine
 
     try:
         engine = get_engine(trials[0].config["train"]["engine"])
+
+        def stop(epoch: int) -> bool:
+            epoch_end(epoch)
+            return False
+
         results = engine.train_group(trials, load_data(trials[0].config["data"]), on_epoch or (lambda *_: None),
-                                     device)
+                                     device, **({} if epoch_end is None else {"stop": stop}))
         return [(r, None) for r in results]
     except torch.cuda.OutOfMemoryError as e:
         torch.cuda.empty_cache()
@@ -81,8 +88,8 @@ def run_stack(trials: list[Trial], device: str, on_epoch: Any = None, on_split: 
         if on_split is not None:
             on_split(len(trials))
         half = len(trials) // 2
-        return (run_stack(trials[:half], device, on_epoch, on_split)
-                + run_stack(trials[half:], device, on_epoch, on_split))
+        return (run_stack(trials[:half], device, on_epoch, on_split, epoch_end)
+                + run_stack(trials[half:], device, on_epoch, on_split, epoch_end))
     except KeyboardInterrupt:
         raise
     except Exception as e:  # the stack's failure is recorded for each of its trials

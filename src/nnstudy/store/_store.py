@@ -175,6 +175,63 @@ class Store:
                 finished_at=now(), owner=None))
 
     @resilient
+    def add_epochs(self, name: str, records: list[tuple[str, int, dict[str, float]]]) -> int:
+        """Epochs as they end, (trial id, epoch, metrics) each, in one short transaction; returns the rows
+        written. Only trials this process runs take rows (not one another process took over). A metric sent
+        again for an epoch replaces its value; rows of later epochs (an earlier attempt's) go. ``finish`` later
+        replaces the whole history, atomically with the trial's outcome."""
+        if not records:
+            return 0
+        sid, _ = self._study_ids(name)
+        t, e = s.trials.c, s.epochs.c
+        ids = sorted({r[0] for r in records})
+        with self.engine.begin() as c:
+            pks = dict(c.execute(select(t.trial_id, t.id).where(t.study_id == sid, t.trial_id.in_(ids),
+                                                               t.status == "running", t.owner == owner_tag())).all())
+            first: dict[int, int] = {}
+            rows = []
+            for tid, epoch, metrics in records:
+                if tid not in pks:
+                    continue
+                pk = pks[tid]
+                first[pk] = min(first.get(pk, int(epoch)), int(epoch))
+                rows += [dict(trial_pk=pk, epoch=int(epoch), metric=k, value=_number(v))
+                         for k, v in metrics.items() if k != "epoch"]
+            rows = list({(r["trial_pk"], r["epoch"], r["metric"]): r for r in rows}.values())
+            if first:
+                c.execute(delete(s.epochs).where(e.trial_pk == bindparam("pk"), e.epoch > bindparam("ep")),
+                          [dict(pk=pk, ep=epoch) for pk, epoch in first.items()])
+            if rows:
+                c.execute(delete(s.epochs).where(e.trial_pk == bindparam("pk"), e.epoch == bindparam("ep"),
+                                                 e.metric == bindparam("m")),
+                          [dict(pk=r["trial_pk"], ep=r["epoch"], m=r["metric"]) for r in rows])
+                c.execute(insert(s.epochs), rows)
+        return len(rows)
+
+    @resilient
+    def running(self, name: str | None = None) -> list[dict[str, Any]]:
+        """The trials marked running (of one study, or of all): study, trial id, seed, owner, started_at, the
+        last epoch stored (0 before the first ends) and the epochs planned."""
+        t, e = s.trials.c, s.epochs.c
+        last = (select(e.trial_pk, func.max(e.epoch).label("epoch"))
+                .where(e.trial_pk.in_(select(t.id).where(t.status == "running"))).group_by(e.trial_pk).subquery())
+        query = (select(s.studies.c.name.label("study"), t.trial_id, t.seed, t.owner, t.started_at, t.config_json,
+                        t.point_json, last.c.epoch)
+                 .join(s.studies, s.studies.c.id == t.study_id).outerjoin(last, last.c.trial_pk == t.id)
+                 .where(t.status == "running").order_by(s.studies.c.name, t.started_at, t.trial_id))
+        if name is not None:
+            query = query.where(s.studies.c.name == name)
+        with self.engine.begin() as c:
+            rows = c.execute(query).mappings().all()
+        out = []
+        for r in rows:
+            config = json.loads(r["config_json"])
+            out.append(dict(study=r["study"], trial_id=r["trial_id"], seed=r["seed"], owner=r["owner"],
+                            started_at=r["started_at"], point=json.loads(r["point_json"]), epoch=int(r["epoch"] or 0),
+                            epochs=int((config.get("train") or {}).get("epochs") or 0)))
+        return out
+
+    @resilient
     def release(self, name: str, trial_ids: Iterable[str]) -> None:
         """Hand unfinished trials back (Ctrl-C): they run again next time."""
         sid, _ = self._study_ids(name)
@@ -259,7 +316,8 @@ class Store:
         return out
 
     @resilient
-    def snapshot(self, name: str) -> StudySnapshot:
+    def snapshot(self, name: str, artifacts: bool = True) -> StudySnapshot:
+        """The study as the report reads it; ``artifacts=False`` leaves the blobs (weights, figures) unread."""
         sid, ids = self._study_ids(name)
         t = s.trials.c
         with self.engine.begin() as c:
@@ -270,7 +328,7 @@ class Store:
             hist = c.execute(select(s.epochs.c.trial_pk, s.epochs.c.epoch, s.epochs.c.metric, s.epochs.c.value)
                              .where(s.epochs.c.trial_pk.in_(list(pks)))).all()
             arts = c.execute(select(s.artifacts.c.trial_pk, s.artifacts.c.name, s.artifacts.c.data)
-                             .where(s.artifacts.c.trial_pk.in_(list(pks)))).all()
+                             .where(s.artifacts.c.trial_pk.in_(list(pks)))).all() if artifacts else []
         swept = json.loads(st["swept_keys_json"])
         records = []
         for tid in ids:
@@ -313,6 +371,14 @@ def _alive(owner: str | None) -> bool:
 
 def _finite(v: float) -> float | None:
     return None if v is None or not math.isfinite(v) else float(v)
+
+
+def _number(v: Any) -> float | None:
+    """A metric as the store keeps it: a finite float, else None (NaN, inf, or not a number)."""
+    try:
+        return _finite(float(v))
+    except (TypeError, ValueError):
+        return None
 
 
 def _nan(v: Any) -> Any:
