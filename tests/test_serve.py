@@ -1,0 +1,201 @@
+"""nnstudy serve: the live dashboard reads a store (a finished study, and one with trials running and failed),
+gives results.csv's numbers, escapes every stored string, refuses every method that could write, and runs as
+a command on a port of its own."""
+
+from __future__ import annotations
+
+import json
+import math
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import pandas as pd
+import pytest
+
+pytest.importorskip("starlette")
+pytest.importorskip("httpx")
+
+from starlette.testclient import TestClient  # noqa: E402
+
+from nnstudy import api  # noqa: E402
+from nnstudy.cli import main  # noqa: E402
+from nnstudy.serve import make_app  # noqa: E402
+from nnstudy.spec import expand, read_study  # noqa: E402
+from nnstudy.store import Store  # noqa: E402
+
+HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+FINISHED = {"study": {"name": "done-study", "description": "finished & compared"},
+            "data": {"name": "moons", "n_samples": 200, "noise": 0.2},
+            "model": {"hidden": [4]}, "train": {"epochs": 3, "batch_size": 32},
+            "sweep": {"train.lr": [0.1, 0.01]}, "trials": {"seeds": 2}}
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    """A store with a finished study (report written) and a study with a running trial (two epochs stored so
+    far, claimed by this live process), a done one and a failed one with a hostile error."""
+    folder = tmp_path_factory.mktemp("serve") / "runs"
+    api.run(FINISHED, store=folder, workers=1)
+    spec, _, _ = read_study({"study": {"name": "live-study", "description": HOSTILE}, "data": {"name": "moons"},
+                             "train": {"epochs": 10}, "sweep": {"train.lr": [0.1, 0.2]}, "trials": {"seeds": 2}})
+    trials = expand(spec)
+    db = Store(folder)
+    db.register("live-study", HOSTILE, spec.model_dump(mode="json"), "", "classification",
+                ["test_accuracy", "val_accuracy"], ["train.lr"], trials, {})
+    run, done, failed = trials[0].trial_id, trials[1].trial_id, trials[2].trial_id
+    for tid in (run, done, failed):
+        assert db.claim("live-study", tid)
+    db.add_epochs("live-study", [(run, 1, {"train_loss": 0.9, "val_loss": 1.0}),
+                                 (run, 2, {"train_loss": 0.7, "val_loss": 0.8})])
+    db.finish("live-study", done, "done", {"test_accuracy": 0.8, "val_accuracy": 0.75},
+              [{"epoch": e, "train_loss": 1.0 / e, "val_loss": 1.1 / e} for e in range(1, 11)], {}, None)
+    db.finish("live-study", failed, "failed", {}, [], {}, f"ValueError: {HOSTILE}\nTraceback ...")
+    return folder, dict(run=run, done=done, failed=failed)
+
+
+@pytest.fixture(scope="module")
+def client(store):
+    return TestClient(make_app(store[0]))
+
+
+def test_results_are_the_numbers_of_results_csv(store, client):
+    folder, _ = store
+    data = client.get("/api/study", params={"name": "done-study"}).json()
+    csv = pd.read_csv(folder / "done-study" / "results.csv")
+    assert len(data["results"]) == len(csv) == 2
+    for row, (_, expected) in zip(data["results"], csv.iterrows()):
+        assert set(row) == set(csv.columns)
+        for col, want in expected.items():
+            got = row[col]
+            if isinstance(want, float) and math.isnan(want):
+                assert got is None, col
+            elif isinstance(want, (int, float)) and not isinstance(want, bool):
+                assert got == pytest.approx(want, rel=1e-12, abs=1e-15), col
+            else:
+                assert str(got) == str(want), col
+    assert data["counts"] == {"done": 4, "failed": 0, "diverged": 0, "running": 0, "pending": 0, "total": 4}
+    assert data["figures"] and all(f.endswith(".png") for f in data["figures"])
+    # each configuration's curve: mean over its two seeds at each of the 3 epochs, as the history holds
+    history = api.load("done-study", store=folder).history()
+    trials = pd.read_csv(folder / "done-study" / "trials.csv")
+    curve = next(c for c in data["curves"]["val_loss"] if c["label"] == "train.lr=0.1")
+    ids = trials.loc[trials["train.lr"] == 0.1, "trial_id"]
+    h = history[(history.metric == "val_loss") & history.trial_id.isin(ids)]
+    assert curve["epoch"] == [1, 2, 3] and curve["n"] == [2, 2, 2]
+    assert curve["mean"] == pytest.approx(h.groupby("epoch").value.mean().tolist(), rel=1e-12)
+
+
+def test_running_trials_and_problems(store, client):
+    _, ids = store
+    listing = client.get("/api/studies").json()["studies"]
+    live = next(s for s in listing if s["name"] == "live-study")
+    assert (live["done"], live["failed"], live["running"], live["pending"], live["total"]) == (1, 1, 1, 1, 4)
+    assert live["running_epochs"] == [2]
+    data = client.get("/api/study", params={"name": "live-study"}).json()
+    (running,) = data["running"]
+    assert (running["trial_id"], running["epoch"], running["epochs"]) == (ids["run"], 2, 10)
+    assert running["eta_s"] is not None and running["eta_s"] >= 0
+    (problem,) = data["problems"]
+    assert problem["trial_id"] == ids["failed"] and problem["status"] == "failed"
+    assert problem["error"] == f"ValueError: {HOSTILE}"  # the first line; nnstudy show prints the traceback
+    # the running trial's epochs so far are in the curve of its configuration (with the done trial's when alike)
+    lines = {c["label"]: c for c in data["curves"]["train_loss"]}
+    run_label = running["label"]
+    assert lines[run_label]["epoch"][:2] == [1, 2]
+
+
+def test_pages_escape_stored_text_and_carry_the_policy(client):
+    for path, params in (("/", {}), ("/study", {"name": "live-study"}), ("/fragment/studies", {}),
+                         ("/fragment/study", {"name": "live-study"})):
+        r = client.get(path, params=params)
+        assert r.status_code == 200, path
+        assert "<script>alert" not in r.text and "<img src=x" not in r.text, path
+        assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in r.text, path
+        csp = r.headers["content-security-policy"]
+        assert "default-src 'none'" in csp and "script-src 'self'" in csp and "unsafe-inline" not in csp
+        assert r.headers["x-content-type-options"] == "nosniff"
+    page = client.get("/study", params={"name": "live-study"}).text
+    assert '<script src="/static/dashboard.js" defer></script>' in page and "<style" not in page
+    assert page.count("<script") == 1 and "http://" not in page and "https://" not in page
+    assert 'data-points="2"' in page or 'data-points="10"' in page
+    js = client.get("/static/dashboard.js")
+    assert js.status_code == 200 and js.headers["content-type"].startswith("text/javascript")
+    assert "innerHTML" in js.text and "http" not in js.text
+    figure = client.get("/api/study", params={"name": "done-study"}).json()["figures"][0]
+    img = client.get("/figure", params={"study": "done-study", "file": figure})
+    assert img.status_code == 200 and img.content[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_nothing_writes(store, client):
+    folder, _ = store
+    before = (folder / "nnstudy.sqlite").read_bytes()
+    for path in ("/", "/study", "/api/studies", "/api/study", "/figure", "/fragment/study", "/static/dashboard.js"):
+        for method in ("POST", "PUT", "DELETE", "PATCH"):
+            assert client.request(method, path, params={"name": "live-study"}).status_code == 405, (method, path)
+    assert client.get("/figure", params={"study": "done-study", "file": "../nnstudy.sqlite"}).status_code == 404
+    assert client.get("/api/study", params={"name": "nope"}).status_code == 404
+    assert client.get("/study", params={"name": "<b>nope</b>"}).text.count("<b>nope") == 0
+    # the dashboard's connections cannot write, even if a route tried
+    from nnstudy.serve import reader
+    from sqlalchemy.exc import OperationalError
+
+    db = reader(folder)
+    with pytest.raises(OperationalError, match="readonly|read-only|query_only|attempt to write"):
+        with db.engine.begin() as c:
+            c.exec_driver_sql("DELETE FROM epochs")
+    assert (folder / "nnstudy.sqlite").read_bytes() == before
+
+
+def test_loopback_server_answers_loopback_names_only(store):
+    strict = TestClient(make_app(store[0], allowed_hosts=["127.0.0.1", "localhost"]), base_url="http://127.0.0.1")
+    assert strict.get("/").status_code == 200
+    assert strict.get("/", headers={"host": "evil.example"}).status_code == 400
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_serve_command_answers_over_http(store):
+    folder, _ = store
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "nnstudy", "serve", "--store", str(folder), "--port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline, body = time.time() + 60, None
+        while time.time() < deadline and body is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as r:
+                    body = r.read().decode()
+                    headers = r.headers
+            except (urllib.error.URLError, ConnectionError):
+                assert proc.poll() is None, proc.communicate()
+                time.sleep(0.2)
+        assert body is not None and "done-study" in body and "live-study" in body
+        assert "default-src 'none'" in headers["Content-Security-Policy"]
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/studies", timeout=5) as r:
+            names = {s["name"] for s in json.loads(r.read())["studies"]}
+        assert names == {"done-study", "live-study"}
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/api/studies", data=b"{}", method="POST")
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=5)
+        assert refused.value.code == 405
+        # a second server on the same port: one line, exit 2
+        busy = subprocess.run([sys.executable, "-m", "nnstudy", "serve", "--store", str(folder), "--port",
+                               str(port)], capture_output=True, text=True, timeout=60)
+        assert busy.returncode == 2 and busy.stderr.count("\n") == 1 and "in use" in busy.stderr
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=30)
+
+
+def test_serve_bad_input_is_one_line(tmp_path, capsys):
+    assert main(["serve", "--store", str(tmp_path / "none")]) == 2
+    assert "no store at" in capsys.readouterr().err
+    assert main(["serve", "--store", str(tmp_path), "--port", "0"]) == 2
