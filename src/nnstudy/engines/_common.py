@@ -51,17 +51,57 @@ def batch_plan(n: int, batch_size: int | str, norm: str) -> tuple[int, int]:
     return batch, steps
 
 
+DIVERGED_ABOVE = 1e30  # a training loss over this is divergence, as is NaN or infinity
+DIVERGED_RATIO = 1e6  # ... or over this many times the first epoch's training loss
+ADADELTA_EPS = 1e-6  # torch.optim.Adadelta's eps: what adadelta takes while train.eps is left at 1e-8
+DEFAULT_EPS = 1e-8
+
+
+def optimizer_eps(tc: dict[str, Any]) -> float:
+    """train.eps as the optimizer takes it (adadelta reads the default 1e-8 as its own 1e-6)."""
+    return ADADELTA_EPS if tc["optimizer"] == "adadelta" and tc["eps"] == DEFAULT_EPS else tc["eps"]
+
+
+def optimizer_rho(tc: dict[str, Any]) -> float:
+    """train.rho as adadelta (rho, default 0.9) and rmsprop (alpha, default 0.99) take it."""
+    rho = tc.get("rho")
+    return rho if rho is not None else (0.99 if tc["optimizer"] == "rmsprop" else 0.9)
+
+
+def planned_epochs(tc: dict[str, Any], steps_per_epoch: int) -> int:
+    """Epochs to run: train.epochs, or as many as train.steps needs (the last one may be partial)."""
+    budget = tc.get("steps")
+    return tc["epochs"] if budget is None else math.ceil(budget / steps_per_epoch)
+
+
+def steps_in_epoch(tc: dict[str, Any], steps_per_epoch: int, epoch: int) -> int:
+    """Updates in epoch ``epoch`` (1-based): all of them, or what is left of train.steps."""
+    budget = tc.get("steps")
+    return steps_per_epoch if budget is None else min(steps_per_epoch, budget - (epoch - 1) * steps_per_epoch)
+
+
+def monitored(metrics: dict[str, float], monitor: str) -> float:
+    """The loss early stopping or the plateau schedule watches ("auto": val_loss, else train_loss)."""
+    if monitor == "auto":
+        return metrics.get("val_loss", metrics["train_loss"])
+    if monitor not in metrics:
+        raise ValueError(f"monitor = {monitor!r}: this trial has no {monitor} (no validation split?)")
+    return metrics[monitor]
+
+
 class EarlyStopper:
-    """Watches val_loss (train_loss without a validation split); keeps the best weights on request."""
+    """Watches val_loss (train_loss without a validation split), or the loss ``monitor`` names; keeps the
+    best weights on request."""
 
     def __init__(self, cfg: dict[str, Any]):
         self.patience, self.min_delta, self.restore = cfg["patience"], cfg["min_delta"], cfg["restore_best"]
+        self.monitor = cfg.get("monitor", "auto")
         self.best, self.best_epoch, self.wait, self.state = math.inf, 0, 0, None
 
     def update(self, epoch: int, metrics: dict[str, float], model) -> bool:
         if self.patience == 0:
             return False
-        value = metrics.get("val_loss", metrics["train_loss"])
+        value = monitored(metrics, self.monitor)
         if value < self.best - self.min_delta:
             self.best, self.best_epoch, self.wait = value, epoch, 0
             if self.restore:
@@ -71,29 +111,107 @@ class EarlyStopper:
         return self.wait >= self.patience
 
 
+class Plateau:
+    """schedule.kind = "plateau": torch's ReduceLROnPlateau (mode min, threshold 1e-4 relative, no cooldown,
+    factor gamma), in plain Python so that every engine and the stack take the same learning rates."""
+
+    THRESHOLD = 1e-4
+
+    def __init__(self, lr: float, sc: dict[str, Any]):
+        self.lr, self.factor = lr, sc["gamma"]
+        self.patience, self.monitor = sc.get("patience", 10), sc.get("monitor", "auto")
+        self.best, self.bad = math.inf, 0
+
+    def step(self, metrics: dict[str, float]) -> float:
+        """After an epoch: the learning rate of the next one."""
+        value = monitored(metrics, self.monitor)
+        if value < self.best * (1 - self.THRESHOLD):
+            self.best, self.bad = value, 0
+        else:
+            self.bad += 1
+        if self.bad > self.patience:
+            lower = self.lr * self.factor
+            if self.lr - lower > 1e-8:
+                self.lr = lower
+            self.bad = 0
+        return self.lr
+
+
+def plateau_of(tc: dict[str, Any]) -> Plateau | None:
+    return Plateau(tc["lr"], tc["schedule"]) if tc["schedule"]["kind"] == "plateau" else None
+
+
+def diverged(loss: float, first: float) -> str | None:
+    """Why a training loss is divergence (NaN, infinite, over 1e30, over 1e6 times the first), or None."""
+    if not math.isfinite(loss):
+        return f"loss became {loss}"
+    if loss > DIVERGED_ABOVE:
+        return f"loss became {loss:.3g} (over {DIVERGED_ABOVE:.0e})"
+    if first > 0 and loss > DIVERGED_RATIO * first:
+        return f"loss became {loss:.3g} (over {DIVERGED_RATIO:.0e} times its first value {first:.3g})"
+    return None
+
+
 class EpochLog:
-    """The per-epoch bookkeeping both loops share: history, progress, divergence, early stopping."""
+    """The per-epoch bookkeeping both loops share: history, progress, divergence, early stopping, and the
+    per-step records of train.log_every_steps (the mean loss of each N steps, with the learning rate)."""
 
     def __init__(self, tc: dict[str, Any], on_epoch):
         self.stopper, self.on_epoch = EarlyStopper(tc["early_stopping"]), on_epoch
         self.history: list[dict[str, float]] = []
         self.status = "done"
+        self.reason: str | None = None
+        self.first_loss: float | None = None
+        self.every = tc.get("log_every_steps")
+        self.taken = 0  # steps recorded so far
+        self.window: list[float] = []
+        self.step_rows: list[tuple[int, int, float, float]] = []  # (step, epoch, mean loss, lr)
+        self.window_epoch, self.window_lr = 0, 0.0
+
+    def record_steps(self, epoch: int, losses: list[float], lr: float) -> None:
+        """The losses of one epoch's steps (read with the epoch's one host sync) and the lr they ran at."""
+        for value in losses:
+            self.taken += 1
+            self.window.append(value)
+            self.window_epoch, self.window_lr = epoch, lr
+            if len(self.window) == self.every:
+                self._flush()
+
+    def _flush(self) -> None:
+        if self.window:
+            self.step_rows.append((self.taken, self.window_epoch, math.fsum(self.window) / len(self.window),
+                                   self.window_lr))
+            self.window = []
 
     def record(self, epoch: int, metrics: dict[str, float], train_time: float, model) -> bool:
         """Store one epoch; True when training stops here (diverged, or early stopping)."""
         metrics["time_s"] = train_time
         self.history.append({"epoch": epoch, **metrics})
         self.on_epoch(epoch, metrics)
-        if not math.isfinite(metrics["train_loss"]):
-            self.status = "diverged"
+        loss = metrics["train_loss"]
+        if self.first_loss is None:
+            self.first_loss = loss
+        why = diverged(loss, self.first_loss)
+        if why is not None:
+            self.status, self.reason = "diverged", f"{why} at epoch {epoch}"
             return True
         return self.stopper.update(epoch, metrics, model)
 
     def result(self, model, train_time: float, artifacts: Callable[[], dict[str, bytes]]) -> TrialResult:
         """Final metrics (best weights restored under early stopping), then the artifacts of those weights."""
         final = final_metrics(self.history, self.stopper, model, self.status, train_time)
-        return TrialResult(self.status, final, self.history, artifacts() if self.status == "done" else {},
-                           divergence(self.history, self.status))
+        out = artifacts() if self.status == "done" else {}
+        if self.every is not None:
+            self._flush()
+            out = {**out, **self.steps_artifact()}
+        return TrialResult(self.status, final, self.history, out, self.reason)
+
+    def steps_artifact(self) -> dict[str, bytes]:
+        """step_losses.npz: step (the last step of each window, 1-based), epoch, loss (the window's mean
+        training loss on the batches as trained), lr, every (N)."""
+        rows = np.array(self.step_rows, dtype=np.float64).reshape(-1, 4)
+        return {"step_losses.npz": _npz(step=rows[:, 0].astype(np.int64), epoch=rows[:, 1].astype(np.int32),
+                                        loss=rows[:, 2], lr=rows[:, 3], every=np.array(self.every))}
 
 
 def final_metrics(history: list[dict[str, float]], stopper: EarlyStopper, model, status: str,
@@ -108,12 +226,6 @@ def final_metrics(history: list[dict[str, float]], stopper: EarlyStopper, model,
     final["train_time_s"] = train_time
     final["epochs_run"] = float(len(history))
     return final
-
-
-def divergence(history: list[dict[str, float]], status: str) -> str | None:
-    if status != "diverged":
-        return None
-    return f"loss became {history[-1]['train_loss']} at epoch {len(history)}"
 
 
 def boundary_grid(data: Dataset, grid: int = 200) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:

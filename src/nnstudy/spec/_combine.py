@@ -32,6 +32,20 @@ def check_combination(study: StudyFile, label: str) -> None:
     if kind.check is not None:
         kind.check(study, label)
     _check_engine(kind, train.engine, label)
+    _check_shared_loop(kind, train, label)
+
+
+def _check_shared_loop(kind: kinds.Kind, train, label: str) -> None:
+    """Per-step records, a budget in steps and the plateau schedule live in the torch and numpy engines'
+    shared loops; a kind with its own loop (autoencoders, GANs, given networks) or another engine refuses them."""
+    asked = [key for key, on in (("train.steps", train.steps is not None),
+                                 ("train.log_every_steps", train.log_every_steps is not None),
+                                 ('train.schedule.kind = "plateau"', train.schedule.kind == "plateau")) if on]
+    if asked and (train.engine not in ("torch", "numpy") or train.engine in kind.train):
+        where = (f"model kind {kind.name!r} trains with its own loop" if train.engine in kind.train
+                 else f"the {train.engine} engine")
+        raise StudyError(f"{label}: {asked[0]}: only the torch and numpy engines' shared training loop has it, "
+                         f"not {where}")
 
 
 def _check_engine(kind: kinds.Kind, engine: str, label: str) -> None:

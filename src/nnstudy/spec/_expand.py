@@ -14,6 +14,8 @@ from ._load import set_dotted, validate
 from ._schema import DataConfig, StudyFile
 
 HASHED_SECTIONS = ("data", "model", "train")
+OPTIONAL_SWEEP_KEYS = ("train.steps", "train.log_every_steps", "train.rho", "train.early_stopping.monitor",
+                       "train.schedule.patience", "train.schedule.monitor")
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,7 @@ def _check_grid_entry(base: dict, key: str, values: Any, label: str) -> None:
         raise StudyError(f"{label}: sweep.{key}: only data, model and train keys can be swept")
     optional = len(parts) == 2 and parts[0] == "data" and parts[1] in DataConfig.model_fields  # unset: not dumped
     optional = optional or (len(parts) >= 3 and parts[:2] == ["train", "args"])  # a training function's own keys
+    optional = optional or key in OPTIONAL_SWEEP_KEYS  # train keys left out of the dump while unset
     optional = optional or (len(parts) == 2 and parts[0] == "data" and base["data"].get("name") == "loader")  # its keywords
     if _lookup(base, key, missing=KeyError) is KeyError and not optional:
         raise StudyError(f"{label}: sweep.{key}: no such key in the study (e.g. train.lr, model.hidden)")

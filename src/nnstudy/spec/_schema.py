@@ -345,16 +345,52 @@ class PerceptronConfig(ModelBase):
 MODEL_KINDS: Mapping[str, type[ModelBase]] = ConfigClasses()  # every kind's class, from its module in nnstudy.kinds
 
 
+MONITORS = ("auto", "val_loss", "train_loss")  # auto: val_loss, or train_loss without a validation split
+
+
 class EarlyStopping(Section):
     patience: Annotated[int, Field(ge=0)] = 0
     min_delta: Annotated[float, Field(ge=0.0)] = 0.0
     restore_best: bool = True
+    monitor: Literal[MONITORS] = Field("auto", description=(  # type: ignore[valid-type]
+        'the loss it watches: "val_loss", "train_loss", or "auto" (val_loss; train_loss without a validation split)'))
+
+    @model_serializer(mode="wrap")
+    def _leave_out_default_monitor(self, handler):  # so existing trial ids stay as they were
+        out = handler(self)
+        if out.get("monitor") == "auto":
+            out.pop("monitor")
+        return out
 
 
 class Schedule(Section):
-    kind: Literal["none", "step", "cosine"] = "none"
+    kind: Literal["none", "step", "cosine", "plateau"] = Field("none", description=(
+        'step: lr * gamma every step_size epochs; cosine: to 0 over the epochs; plateau: lr * gamma when the '
+        'monitored loss has not improved (by 1e-4, relative) for more than `patience` epochs (torch\'s '
+        'ReduceLROnPlateau)'))
     step_size: Annotated[int, Field(ge=1)] = 10
     gamma: Annotated[float, Field(gt=0.0, le=1.0)] = 0.1
+    patience: Annotated[int, Field(ge=0)] = Field(10, description="plateau: epochs without improvement first")
+    monitor: Literal[MONITORS] = Field("auto", description=(  # type: ignore[valid-type]
+        'plateau: the loss it watches, as train.early_stopping.monitor'))
+
+    @model_serializer(mode="wrap")
+    def _leave_out_plateau_keys(self, handler):  # so existing trial ids stay as they were
+        out = handler(self)
+        if out.get("patience") == 10:
+            out.pop("patience")
+        if out.get("monitor") == "auto":
+            out.pop("monitor")
+        return out
+
+    @model_validator(mode="after")
+    def _plateau_only(self) -> "Schedule":
+        if self.kind != "plateau" and (self.patience != 10 or self.monitor != "auto"):
+            raise ValueError('patience and monitor belong to kind = "plateau"')
+        return self
+
+
+OPTIONAL_TRAIN_KEYS = ("steps", "log_every_steps", "rho")  # left out of the dumped config when unset
 
 
 class TrainConfig(Section):
@@ -364,10 +400,21 @@ class TrainConfig(Section):
     momentum: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.9
     beta1: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.9
     beta2: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.999
-    eps: Annotated[float, Field(gt=0.0)] = 1e-8
+    eps: Annotated[float, Field(gt=0.0)] = Field(1e-8, description=(
+        "eps of adam, adamw, rmsprop, adagrad and adadelta; adadelta reads the default 1e-8 as its own 1e-6 "
+        "(torch's), so its trials keep their ids"))
+    rho: Annotated[float, Field(ge=0.0, lt=1.0)] | None = Field(None, description=(
+        "decay of the running average of squared gradients: adadelta's rho (default 0.9) and rmsprop's alpha "
+        "(default 0.99); other optimizers have none"))
     weight_decay: Annotated[float, Field(ge=0.0)] = 0.0
     batch_size: Union[Annotated[int, Field(ge=1)], Literal["full"]] = 16
     epochs: Annotated[int, Field(ge=1, le=100_000)] = 20
+    steps: Annotated[int, Field(ge=1, le=100_000_000)] | None = Field(None, description=(
+        "a training budget in updates instead of epochs: training stops after this many steps (the last "
+        "epoch may be partial) and train.epochs is not used"))
+    log_every_steps: Annotated[int, Field(ge=1)] | None = Field(None, description=(
+        "keep the training loss (mean over each N steps, on the batches as trained) and the learning rate "
+        "every N steps: the trial's artifact step_losses.npz"))
     l1: Annotated[float, Field(ge=0.0)] = 0.0
     l2: Annotated[float, Field(ge=0.0)] = 0.0
     grad_noise: Annotated[float, Field(ge=0.0)] = 0.0
@@ -392,6 +439,9 @@ class TrainConfig(Section):
             out.pop("save_weights")
         for key in ("function", "function_sha256", "args"):
             if key in out and not out[key]:
+                out.pop(key)
+        for key in OPTIONAL_TRAIN_KEYS:
+            if key in out and out[key] is None:
                 out.pop(key)
         return out
 

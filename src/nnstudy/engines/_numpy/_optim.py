@@ -12,6 +12,8 @@ from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
+from .._common import optimizer_eps, optimizer_rho
+
 Arrays = list[np.ndarray]
 
 
@@ -146,7 +148,7 @@ def scale_by_learning_rate(schedule: Callable[[int], float]) -> Transformation:
 
 def make_optimizer(tc: dict[str, Any], schedule: Callable[[int], float]) -> Transformation:
     """The study file's ``train.optimizer`` with torch.optim's defaults and hyperparameters."""
-    name, wd, eps = tc["optimizer"], tc["weight_decay"], tc["eps"]
+    name, wd, eps = tc["optimizer"], tc["weight_decay"], optimizer_eps(tc)
     decay = [add_decayed_weights(wd)] if wd else []
     lr = scale_by_learning_rate(schedule)
     if name == "sgd":
@@ -158,17 +160,18 @@ def make_optimizer(tc: dict[str, Any], schedule: Callable[[int], float]) -> Tran
     if name == "adamw":  # decoupled: p - lr (adam + wd p) = p (1 - lr wd) - lr adam
         return chain(scale_by_adam(tc["beta1"], tc["beta2"], eps), *decay, lr)
     if name == "rmsprop":
-        return chain(*decay, scale_by_rms(0.99, eps), lr)
+        return chain(*decay, scale_by_rms(optimizer_rho(tc), eps), lr)
     if name == "adagrad":
         return chain(*decay, scale_by_rss(eps), lr)
     if name == "adadelta":
-        return chain(*decay, scale_by_adadelta(0.9, 1e-6), lr)
+        return chain(*decay, scale_by_adadelta(optimizer_rho(tc), eps), lr)
     raise ValueError(f"optimizer {name!r} is not available on the numpy engine")
 
 
-def lr_schedule(tc: dict[str, Any]) -> Callable[[int], float]:
-    """The learning rate of epoch e (0-based), as torch's StepLR / CosineAnnealingLR(T_max=epochs)."""
-    base, sc, epochs = tc["lr"], tc["schedule"], tc["epochs"]
+def lr_schedule(tc: dict[str, Any], epochs: int | None = None) -> Callable[[int], float]:
+    """The learning rate of epoch e (0-based), as torch's StepLR / CosineAnnealingLR(T_max=epochs); epochs:
+    those planned (train.epochs, or what train.steps needs)."""
+    base, sc, epochs = tc["lr"], tc["schedule"], tc["epochs"] if epochs is None else epochs
     if sc["kind"] == "step":
         return lambda e: base * sc["gamma"] ** (e // sc["step_size"])
     if sc["kind"] == "cosine":

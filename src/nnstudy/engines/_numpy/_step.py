@@ -29,10 +29,12 @@ class Objective:
         """The penalty of one weight: the penalties add up weight by weight."""
         return self.l2 * w * w + self.l1 * abs(w)
 
-    def gradients(self, xb: np.ndarray, yb: np.ndarray, want_value: bool = False) -> float | None:
-        """Fills ``net.grads`` with the objective's gradient on the batch; its value on request."""
+    def gradients(self, xb: np.ndarray, yb: np.ndarray, want_value: bool = False,
+                  data_only: bool = False) -> float | None:
+        """Fills ``net.grads`` with the objective's gradient on the batch; its value (or the data loss alone,
+        data_only) on request."""
         out = self.net.forward(xb, train=True)
-        value = self._value(out, yb) if want_value else None
+        value = (self._data(out, yb) if data_only else self._value(out, yb)) if want_value else None
         self.net.backward(self.loss.grad(out, yb, 1.0 / len(yb) if self.loss.train_mean else 1.0))
         for w, g, tmp in zip(self.weights, self.wgrads, self._tmp):
             if self.l2:
@@ -64,9 +66,9 @@ def make_step(objective: Objective, opt: Transformation, grad_noise: float, nois
     net = objective.net
     state = opt.init(net.params)
 
-    def step(xb: np.ndarray, yb: np.ndarray, measure: bool, want_value: bool = False):
+    def step(xb: np.ndarray, yb: np.ndarray, measure: bool, want_value: bool = False, data_only: bool = False):
         nonlocal state
-        value = objective.gradients(xb, yb, want_value)
+        value = objective.gradients(xb, yb, want_value, data_only)
         norms = np.array([np.sqrt(np.vdot(g, g)) for g in objective.wgrads]) if measure else None
         if grad_noise:
             for g in net.grads:

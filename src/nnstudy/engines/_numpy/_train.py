@@ -16,7 +16,7 @@ from ...data._dataset import Dataset
 from ...kinds import of
 from ...spec import Trial
 from .._common import (EpochLog, batch_plan, boundary_artifact, boundary_grid, grad_norm_steps,
-                       first_layer_artifact, head_of)
+                       first_layer_artifact, head_of, planned_epochs, plateau_of, steps_in_epoch)
 from .._result import OnEpoch, TrialResult
 from ._losses import Loss, make_loss
 from ._network import Network, build_network
@@ -50,31 +50,38 @@ def _train(trial: Trial, data: Dataset, on_epoch: OnEpoch) -> TrialResult:
     net = build_network(mc, x_train.shape[1], head.n_out, dtype, init, dropout)
     loss = make_loss(head.loss)
     batch, steps = batch_plan(n, tc["batch_size"], mc.get("norm", "none"))
-    lr_at = lr_schedule(tc)
+    epochs, plateau = planned_epochs(tc, steps), plateau_of(tc)
+    lr_at = lr_schedule(tc, epochs) if plateau is None else (lambda e: plateau.lr)
     step = make_step(Objective(net, loss, tc["l1"], tc["l2"]),
                      make_optimizer(tc, lambda count: lr_at(count // steps)), tc["grad_noise"], noise)
-    every, measured = grad_norm_steps(steps)
+    every, _ = grad_norm_steps(steps)
     xb_buf = np.empty((batch, x_train.shape[1]), dtype)  # (B, d)
     yb_buf = np.empty((batch, *y_train.shape[1:]), y_train.dtype)
 
     log = EpochLog(tc, on_epoch)
     train_time = 0.0
-    for epoch in range(1, tc["epochs"] + 1):
+    for epoch in range(1, epochs + 1):
         t0 = time.perf_counter()
         perm = shuffle.permutation(n)
         grad_sums = np.zeros(len(net.linear_names))
-        for i in range(steps):
+        taken, lr_now = steps_in_epoch(tc, steps, epoch), float(lr_at(epoch - 1))
+        step_losses = []
+        for i in range(taken):
             idx = perm[i * batch:(i + 1) * batch]
             xb = np.take(x_train, idx, axis=0, out=xb_buf[:len(idx)], mode="clip")
             yb = np.take(y_train, idx, axis=0, out=yb_buf[:len(idx)], mode="clip")
-            _, norms = step(xb, yb, i % every == 0)
+            data_loss, norms = step(xb, yb, i % every == 0, want_value=bool(log.every), data_only=True)
             if norms is not None:
                 grad_sums += norms
+            if log.every:
+                step_losses.append(data_loss if loss.train_mean else data_loss / len(idx))
         train_time += time.perf_counter() - t0
         metrics = evaluate(net, loss, splits, data.task == "regression", data.y_scale)
-        metrics |= {f"grad_norm/{name}": float(g) / measured
+        metrics |= {f"grad_norm/{name}": float(g) / len(range(0, taken, every))
                     for name, g in zip(net.linear_names, grad_sums)}
-        metrics["lr"] = float(lr_at(epoch))
+        if log.every:
+            log.record_steps(epoch, step_losses, lr_now)
+        metrics["lr"] = float(plateau.step(metrics) if plateau is not None else lr_at(epoch))
         if log.record(epoch, metrics, train_time, net):
             break
     return log.result(net, train_time, lambda: _artifacts(net, loss, data, dtype))

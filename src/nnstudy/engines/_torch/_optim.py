@@ -6,10 +6,12 @@ from typing import Any
 
 import torch
 
+from .._common import optimizer_eps, optimizer_rho
+
 
 def make_optimizer(params: list[torch.nn.Parameter], tc: dict[str, Any]) -> torch.optim.Optimizer:
     name, lr, wd = tc["optimizer"], tc["lr"], tc["weight_decay"]
-    betas, eps = (tc["beta1"], tc["beta2"]), tc["eps"]
+    betas, eps = (tc["beta1"], tc["beta2"]), optimizer_eps(tc)
     if name == "sgd":
         return torch.optim.SGD(params, lr=lr, weight_decay=wd)
     if name in ("momentum", "nesterov"):
@@ -20,17 +22,19 @@ def make_optimizer(params: list[torch.nn.Parameter], tc: dict[str, Any]) -> torc
     if name == "adamw":
         return torch.optim.AdamW(params, lr=lr, betas=betas, eps=eps, weight_decay=wd)
     if name == "rmsprop":
-        return torch.optim.RMSprop(params, lr=lr, eps=eps, weight_decay=wd)
+        return torch.optim.RMSprop(params, lr=lr, alpha=optimizer_rho(tc), eps=eps, weight_decay=wd)
     if name == "adagrad":
         return torch.optim.Adagrad(params, lr=lr, eps=eps, weight_decay=wd)
     if name == "adadelta":
-        return torch.optim.Adadelta(params, lr=lr, weight_decay=wd)
+        return torch.optim.Adadelta(params, lr=lr, rho=optimizer_rho(tc), eps=eps, weight_decay=wd)
     if name == "lbfgs":
         return torch.optim.LBFGS(params, lr=lr, line_search_fn="strong_wolfe")
     raise ValueError(f"unknown optimizer {name!r}")
 
 
 def make_schedule(opt: torch.optim.Optimizer, sc: dict[str, Any], epochs: int):
+    """StepLR or CosineAnnealingLR, stepped after each epoch; None for none and for plateau (the loop steps
+    engines._common.Plateau with the epoch's metrics)."""
     if sc["kind"] == "step":
         return torch.optim.lr_scheduler.StepLR(opt, step_size=sc["step_size"], gamma=sc["gamma"])
     if sc["kind"] == "cosine":

@@ -15,8 +15,9 @@ from ._stack_optim import STACKABLE
 
 MAX_STACK = {"cuda": 256, "cpu": 64}
 MAX_DEEP_BATCH = 256  # above this a vmapped convolution is no faster than one trial after another
-PER_TRIAL = ("lr", "momentum", "beta1", "beta2", "eps", "weight_decay", "l1", "l2", "grad_noise",
-             "early_stopping", "schedule", "epochs")  # train keys each trial of a stack keeps for itself
+PER_TRIAL = ("lr", "momentum", "beta1", "beta2", "eps", "rho", "weight_decay", "l1", "l2", "grad_noise",
+             "early_stopping", "schedule", "epochs", "log_every_steps")  # train keys each trial of a stack keeps
+# for itself; train.steps is shared: the trials of a stack take their steps together
 
 
 def stack_key(trial: Trial) -> Any:

@@ -9,12 +9,17 @@ from typing import Any
 
 import torch
 
+from .._common import optimizer_eps, optimizer_rho
+
 STACKABLE = ("sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop", "adagrad", "adadelta")
-RMSPROP_ALPHA, ADADELTA_RHO, ADADELTA_EPS = 0.99, 0.9, 1e-6  # torch.optim's defaults, as _optim uses them
 
 
 def hyper(tcs: list[dict[str, Any]], key: str, device, dtype) -> torch.Tensor:
     return torch.tensor([tc[key] for tc in tcs], dtype=dtype, device=device).view(-1, 1, 1)
+
+
+def _per_trial(values: list[float], device, dtype) -> torch.Tensor:
+    return torch.tensor(values, dtype=dtype, device=device).view(-1, 1, 1)
 
 
 class StackedOptimizer:
@@ -27,7 +32,8 @@ class StackedOptimizer:
         self.wd = hyper(tcs, "weight_decay", dev, dt)
         self.momentum = hyper(tcs, "momentum", dev, dt)
         self.beta1, self.beta2 = hyper(tcs, "beta1", dev, dt), hyper(tcs, "beta2", dev, dt)
-        self.eps = hyper(tcs, "eps", dev, dt)
+        self.eps = _per_trial([optimizer_eps(tc) for tc in tcs], dev, dt)  # adadelta: its own default
+        self.rho = _per_trial([optimizer_rho(tc) for tc in tcs], dev, dt)  # rmsprop's alpha, adadelta's rho
         self.t = torch.zeros((), dtype=dt, device=dev)  # steps taken, for Adam's bias correction
         self.state = [[torch.zeros_like(p) for _ in range(self._slots())] for p in params]
 
@@ -82,7 +88,8 @@ class StackedOptimizer:
 
     def _rmsprop(self, p, g, slots, lr):
         (v,) = slots
-        v.mul_(RMSPROP_ALPHA).addcmul_(g, g, value=1 - RMSPROP_ALPHA)
+        alpha = self._h(self.rho, p)
+        v.mul_(alpha).addcmul_(g, g * (1 - alpha))
         p.sub_(lr * g / (v.sqrt() + self._h(self.eps, p)))
 
     def _adagrad(self, p, g, slots, lr):
@@ -92,7 +99,8 @@ class StackedOptimizer:
 
     def _adadelta(self, p, g, slots, lr):
         sq, acc_delta = slots
-        sq.mul_(ADADELTA_RHO).addcmul_(g, g, value=1 - ADADELTA_RHO)
-        delta = (acc_delta + ADADELTA_EPS).sqrt() / (sq + ADADELTA_EPS).sqrt() * g
-        acc_delta.mul_(ADADELTA_RHO).addcmul_(delta, delta, value=1 - ADADELTA_RHO)
+        rho, eps = self._h(self.rho, p), self._h(self.eps, p)
+        sq.mul_(rho).addcmul_(g, g * (1 - rho))
+        delta = (acc_delta + eps).sqrt() / (sq + eps).sqrt() * g
+        acc_delta.mul_(rho).addcmul_(delta, delta * (1 - rho))
         p.sub_(lr * delta)

@@ -46,15 +46,23 @@ class Stepper:
         weights[::every] = 1.0
         self.measure_weight = weights
         self.perm = torch.zeros(k, max(full, 1) * batch, dtype=torch.int64, device=dev)
+        self.log_steps = any(tc.get("log_every_steps") for tc in tcs)  # keep each step's loss (K, steps)
+        self.step_losses = torch.zeros(k, max(steps, 1), dtype=dt, device=dev)
         self.mode, self.graph = mode, None
         if mode == "graph" and full > 0:
             self.graph = self._capture()
 
-    def update(self, idx: torch.Tensor, measure: torch.Tensor | float) -> None:
-        """One step of every trial on its own batch idx (K, B)."""
+    def update(self, idx: torch.Tensor, measure: torch.Tensor | float, at: torch.Tensor | int = 0) -> None:
+        """One step of every trial on its own batch idx (K, B); ``at``: the step's place in the epoch."""
         xb, yb = self.x[idx], self.y[idx]
         out = self.net.forward(xb, self.counter)
         per_trial = trial_losses(out, yb, self.loss, "sum" if self.loss == "perceptron" else "mean")
+        if self.log_steps:
+            data = per_trial.detach() / (idx.shape[1] if self.loss == "perceptron" else 1)
+            if isinstance(at, int):
+                self.step_losses[:, at] = data
+            else:
+                self.step_losses.index_copy_(1, at, data.view(-1, 1))
         total = per_trial.sum()
         if self.has_l2:
             total = total + sum((self.l2.flatten() * (w * w).flatten(1).sum(1)).sum() for w in self.net.weights)
@@ -78,12 +86,12 @@ class Stepper:
 
     def _graph_step(self) -> None:
         idx = self.perm.view(self.perm.shape[0], -1, self.batch).index_select(1, self.position).squeeze(1)
-        self.update(idx, self.measure_weight.index_select(0, self.position))
+        self.update(idx, self.measure_weight.index_select(0, self.position), self.position)
         self.position += 1
 
     def _state(self) -> list[torch.Tensor]:
         return self.net.params + self.net.buffers + self.opt.tensors() + [self.counter, self.position,
-                                                                          self.grad_sums]
+                                                                          self.grad_sums, self.step_losses]
 
     def _capture(self):
         saved = [t.detach().clone() for t in self._state()]
@@ -102,20 +110,22 @@ class Stepper:
                 t.copy_(s)
         return graph
 
-    def epoch(self, perm: torch.Tensor) -> torch.Tensor:
-        """All steps of one epoch on the per-trial permutations perm (K, n); the summed measured norms (L, K)."""
+    def epoch(self, perm: torch.Tensor, taken: int | None = None) -> torch.Tensor:
+        """The first ``taken`` steps (default: all) of one epoch on the per-trial permutations perm (K, n); the
+        summed measured norms (L, K). Each step's loss is left in step_losses[:, :taken] (log_steps)."""
         self.grad_sums.zero_()
-        b, full = self.batch, self.full
+        b, taken = self.batch, self.steps if taken is None else taken
+        full = min(self.full, taken)
         if self.mode in ("graph", "indexed") and full > 0:
-            self.perm.copy_(perm[:, :full * b])
+            self.perm.copy_(perm[:, :self.full * b])
             self.position.zero_()
             for _ in range(full):
                 self.graph.replay() if self.graph is not None else self._graph_step()
         else:
             for i in range(full):
-                self.update(perm[:, i * b:(i + 1) * b], 1.0 if i % self.every == 0 else 0.0)
-        if self.steps > full:
-            self.update(perm[:, full * b:], 1.0 if full % self.every == 0 else 0.0)
+                self.update(perm[:, i * b:(i + 1) * b], 1.0 if i % self.every == 0 else 0.0, i)
+        if taken > self.full:
+            self.update(perm[:, self.full * b:], 1.0 if self.full % self.every == 0 else 0.0, self.full)
         return self.grad_sums
 
 

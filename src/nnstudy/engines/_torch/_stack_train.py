@@ -17,7 +17,7 @@ import torch
 from ...data._dataset import Dataset
 from ...kinds import of
 from ...spec import Trial
-from .._common import EpochLog, batch_plan, grad_norm_steps, head_of
+from .._common import EpochLog, batch_plan, grad_norm_steps, head_of, planned_epochs, plateau_of, steps_in_epoch
 from .._result import GroupOnEpoch, TrialResult
 from ._mlp import build_trainable
 from ._optim import make_schedule
@@ -63,37 +63,43 @@ def train_group(trials: list[Trial], data: Dataset, on_epoch: GroupOnEpoch, devi
         net = VmapNet(models, counter)
     gens = [torch.Generator(device=dev).manual_seed(t.seed) for t in trials]
     opt = StackedOptimizer(tc0["optimizer"], net.params, tcs)
-    lrs = LearningRates(tcs)
     logs = [EpochLog(tc, lambda e, m, tid=t.trial_id: on_epoch(tid, e, m)) for t, tc in zip(trials, tcs)]
     views = [TrialView(net, i) for i in range(k)]
     batch, steps = batch_plan(n, tc0["batch_size"], "batch" if kind.batch_norm(mc) else "none")
+    lrs = LearningRates(tcs, steps)
     full = n // batch if steps * batch > n else steps  # steps with a whole batch; the rest is one short step
-    every, measured = grad_norm_steps(steps)
+    every, _ = grad_norm_steps(steps)
     stepper = Stepper(net, opt, tcs, head.loss, x_train, y_train, [t.seed for t in trials], counter, batch, full,
                       steps, every, mode or ("graph" if dev.type == "cuda" else "eager"))
-    epochs = [tc["epochs"] for tc in tcs]
+    epochs = [planned_epochs(tc, steps) for tc in tcs]  # train.steps is one for the whole stack (its key)
     active = [True] * k
     train_time = [0.0] * k
     for epoch in range(1, max(epochs) + 1):
         t0 = time.perf_counter()
-        opt.lr.copy_(torch.tensor([lr if a else 0.0 for lr, a in zip(lrs.current(), active)], dtype=dtype).view(-1, 1, 1))
+        lrs_now = lrs.current()
+        opt.lr.copy_(torch.tensor([lr if a else 0.0 for lr, a in zip(lrs_now, active)], dtype=dtype).view(-1, 1, 1))
         perm = torch.stack([torch.randperm(n, generator=g, device=dev) for g in gens])
-        grad_sums = stepper.epoch(perm)
+        taken = steps_in_epoch(tc0, steps, epoch)
+        grad_sums = stepper.epoch(perm, taken)
         lrs.step()
         if dev.type == "cuda":
             torch.cuda.synchronize(dev)
         elapsed = (time.perf_counter() - t0) / sum(active)
         values = evaluate_stacked(net, dd, head.loss)
-        rows = torch.cat([torch.stack(list(values.values()), 1).double(), (grad_sums / measured).t().double()],
-                         1).tolist()  # one host sync per epoch for all trials
+        parts = [torch.stack(list(values.values()), 1).double(),
+                 (grad_sums / len(range(0, taken, every))).t().double()]
+        if stepper.log_steps:
+            parts.append(stepper.step_losses[:, :taken].double())
+        rows = torch.cat(parts, 1).tolist()  # one host sync per epoch for all trials
         names = list(values) + [f"grad_norm/{name}" for name in models[0].linear_names]
-        next_lrs = lrs.current()
         for i in range(k):
             if not active[i]:
                 continue
             train_time[i] += elapsed
             metrics = dict(zip(names, rows[i]))
-            metrics["lr"] = next_lrs[i]
+            if logs[i].every:
+                logs[i].record_steps(epoch, rows[i][len(names):], lrs_now[i])
+            metrics["lr"] = lrs.after_epoch(i, metrics)
             if logs[i].record(epoch, metrics, train_time[i], views[i]) or epoch == epochs[i]:
                 active[i] = False
                 views[i].freeze()
@@ -104,17 +110,26 @@ def train_group(trials: list[Trial], data: Dataset, on_epoch: GroupOnEpoch, devi
 
 
 class LearningRates:
-    """Each trial's schedule, run by torch's own scheduler on a stand-in optimizer (so the values match)."""
+    """Each trial's schedule, run by torch's own scheduler on a stand-in optimizer (so the values match);
+    a plateau schedule by engines._common.Plateau, as alone."""
 
-    def __init__(self, tcs: list[dict[str, Any]]):
-        self.opts, self.schedules = [], []
+    def __init__(self, tcs: list[dict[str, Any]], steps_per_epoch: int):
+        self.opts, self.schedules, self.plateaus = [], [], []
         for tc in tcs:
             opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=tc["lr"])
             self.opts.append(opt)
-            self.schedules.append(make_schedule(opt, tc["schedule"], tc["epochs"]))
+            self.schedules.append(make_schedule(opt, tc["schedule"], planned_epochs(tc, steps_per_epoch)))
+            self.plateaus.append(plateau_of(tc))
 
     def current(self) -> list[float]:
         return [float(o.param_groups[0]["lr"]) for o in self.opts]
+
+    def after_epoch(self, i: int, metrics: dict[str, float]) -> float:
+        """Trial i's learning rate for the next epoch, once its epoch's metrics are known."""
+        plateau = self.plateaus[i]
+        if plateau is not None:
+            self.opts[i].param_groups[0]["lr"] = plateau.step(metrics)
+        return float(self.opts[i].param_groups[0]["lr"])
 
     def step(self) -> None:
         for opt, schedule in zip(self.opts, self.schedules):

@@ -11,7 +11,7 @@ from ...data._dataset import Dataset
 from ...kinds import of
 from ...spec import Trial
 from .._common import (EpochLog, batch_plan, boundary_artifact, boundary_grid, grad_norm_steps,
-                       first_layer_artifact, head_of)
+                       first_layer_artifact, head_of, planned_epochs, plateau_of, steps_in_epoch)
 from .._result import OnEpoch, TrialResult
 from . import _rng
 from ._augment import make_augment
@@ -37,34 +37,45 @@ def train_trial(trial: Trial, data: Dataset, on_epoch: OnEpoch, device: str = "c
     model.bind_rng(trial.seed, counter, dtype)
     params = trainable(model, mc.get("finetune", "all"))
     opt = make_optimizer(params, tc)
-    schedule = make_schedule(opt, tc["schedule"], tc["epochs"])
     log = EpochLog(tc, on_epoch)
     batch, steps = batch_plan(n, tc["batch_size"], "batch" if of(mc).batch_norm(mc) else "none")
+    epochs = planned_epochs(tc, steps)
+    schedule, plateau = make_schedule(opt, tc["schedule"], epochs), plateau_of(tc)
     augment = make_augment(trial.config["data"].get("augment", []), data.input_shape, gen)
     linears = model.linears()
-    every, measured = grad_norm_steps(steps)
+    every, _ = grad_norm_steps(steps)
     step = make_step(model, opt, linears, tc, head.loss, trial.seed, counter)
 
     train_time = 0.0
-    for epoch in range(1, tc["epochs"] + 1):
+    for epoch in range(1, epochs + 1):
         t0 = time.perf_counter()
         model.train(not body_frozen(mc))
         perm = torch.randperm(n, generator=gen, device=dev)
         grad_sums = [torch.zeros((), dtype=dtype, device=dev) for _ in linears]
-        for i in range(steps):
+        taken, lr_now = steps_in_epoch(tc, steps, epoch), float(opt.param_groups[0]["lr"])
+        step_losses = torch.zeros(taken, dtype=dtype, device=dev) if log.every else None  # read with the epoch
+        for i in range(taken):
             idx = perm[i * batch:(i + 1) * batch]
             xb = x_train[idx] if augment is None else augment(x_train[idx])
             _, norms = step(xb, y_train[idx], i % every == 0)
             counter += 1
             if norms is not None:
                 torch._foreach_add_(grad_sums, norms)
+            if step_losses is not None:
+                step_losses[i] = step.data_loss[0]
         if schedule is not None:
             schedule.step()
         if dev.type == "cuda":
             torch.cuda.synchronize(dev)
         train_time += time.perf_counter() - t0
-        metrics = _epoch_metrics(model, dd, head.loss, torch.stack(grad_sums) / measured,
-                                 opt, linears=model.linear_names)
+        metrics = _epoch_metrics(model, dd, head.loss, torch.stack(grad_sums) / len(range(0, taken, every)),
+                                 opt, linears=model.linear_names, step_losses=step_losses)
+        if step_losses is not None:
+            log.record_steps(epoch, metrics.pop("step_losses"), lr_now)
+        if plateau is not None:
+            for group in opt.param_groups:
+                group["lr"] = plateau.step(metrics)
+            metrics["lr"] = plateau.lr
         if log.record(epoch, metrics, train_time, model):
             break
     return log.result(model, train_time, lambda: trial_artifacts(model, dd, data, head.loss, tc))
@@ -82,9 +93,12 @@ def make_step(model, opt, linears, tc: dict[str, Any], loss: str, seed: int = 0,
     if noise:
         keys = [_rng.stream_key(torch.tensor(seed, device=p.device), NOISE_STREAM + j) for j, p in enumerate(params)]
     reduction = "sum" if loss == "perceptron" else "mean"
+    data_loss: list[torch.Tensor | None] = [None]  # the step's data loss, mean over its batch (per-step records)
 
     def objective(xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
         loss_value = loss_fn(model(xb), yb, loss, reduction)
+        if data_loss[0] is None:
+            data_loss[0] = loss_value.detach() / (len(yb) if reduction == "sum" else 1)
         if l2:
             loss_value = loss_value + l2 * sum((w * w).sum() for w in weights)
         if l1:
@@ -101,12 +115,15 @@ def make_step(model, opt, linears, tc: dict[str, Any], loss: str, seed: int = 0,
                 value = objective(xb, yb)
                 value.backward()
                 return value
+            data_loss[0] = None  # the first evaluation's: the loss before the step
             value = opt.step(closure)
             return value, grad_norms() if measure else None
+        lbfgs_step.data_loss = data_loss
         return lbfgs_step
 
     def sgd_step(xb: torch.Tensor, yb: torch.Tensor, measure: bool):
         opt.zero_grad(set_to_none=True)
+        data_loss[0] = None
         value = objective(xb, yb)
         value.backward()
         norms = grad_norms() if measure else None
@@ -116,15 +133,23 @@ def make_step(model, opt, linears, tc: dict[str, Any], loss: str, seed: int = 0,
         opt.step()
         return value, norms
 
+    sgd_step.data_loss = data_loss
     return sgd_step
 
 
 def _epoch_metrics(model, dd: DeviceData, loss: str, grad_means: torch.Tensor, opt,
-                   linears: list[str]) -> dict[str, float]:
+                   linears: list[str], step_losses: torch.Tensor | None = None) -> dict[str, Any]:
+    """The epoch's metrics; with step_losses (train.log_every_steps), their values under "step_losses",
+    read in the same single host sync."""
     values = evaluate(model, dd, loss)
     names = list(values) + [f"grad_norm/{name}" for name in linears]
-    flat = torch.cat([torch.stack(list(values.values())).double(), grad_means.double()]).tolist()  # one sync
-    metrics = dict(zip(names, flat))
+    parts = [torch.stack(list(values.values())).double(), grad_means.double()]
+    if step_losses is not None:
+        parts.append(step_losses.double())
+    flat = torch.cat(parts).tolist()  # one sync
+    metrics: dict[str, Any] = dict(zip(names, flat))
+    if step_losses is not None:
+        metrics["step_losses"] = flat[len(names):]
     metrics["lr"] = float(opt.param_groups[0]["lr"])
     return metrics
 
