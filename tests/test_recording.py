@@ -252,3 +252,24 @@ def test_paths_without_a_feature_refuse_it(train, model, message):
     with pytest.raises(StudyError, match=message.replace("(", r"\(").replace(".", r"\.")):
         read_study({"study": {"name": "refuse"}, "data": data, "model": model or {"hidden": [8]},
                     "train": train})
+
+
+def test_per_step_records_are_stored_and_drawn(tmp_path):
+    """Through the store: 30 steps at two batch sizes as one sweep, stacked; the report draws
+    loss_per_step.png from the stored records."""
+    import nnstudy
+    from nnstudy.store import Store
+
+    study = nnstudy.run({"study": {"name": "steps"}, "data": MOONS, "model": {"hidden": [8]},
+                         "train": {"steps": 30, "log_every_steps": 5, "lr": 0.2},
+                         "sweep": {"train.batch_size": [16, 48]}, "trials": {"seeds": 2}},
+                        store=tmp_path / "runs", workers=1, stack="on")
+    trials = study.trials()
+    assert set(trials["status"]) == {"done"} and sorted(trials["epochs_run"]) == [4, 4, 10, 10]
+    assert (study.report_dir / "figures" / "loss_per_step.png").stat().st_size > 5000
+    snap = Store(tmp_path / "runs", create=False).snapshot("steps")
+    arts = [a for a in snap.artifacts if a.name == "step_losses.npz"]
+    assert len(arts) == 4
+    for art in arts:
+        with np.load(io.BytesIO(art.data)) as z:
+            assert list(z["step"]) == [5, 10, 15, 20, 25, 30] and np.isfinite(z["loss"]).all()

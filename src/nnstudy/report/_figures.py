@@ -32,13 +32,16 @@ OUR_PATTERNS = ("learning_curves.png", "metric_vs_*.png", "seed_spread.png", "pe
                 "grad_norms.png", "decision_boundary.png", "first_layer_weights.png")
 
 SEARCH_FIGURES = "nnstudy.report._figures_search"
+STEP_FIGURES = "nnstudy.report._figures_steps"  # loss per step (train.log_every_steps)
 
 
 def figure_sets() -> list[str]:
-    """Modules that draw the figures of model kinds (each kind names its own), then those of searches."""
+    """Modules that draw the figures of model kinds (each kind names its own), then those of per-step
+    records and of searches."""
     from ..kinds import registry
 
-    return [*dict.fromkeys(k.figure_module for k in registry().values() if k.figure_module), SEARCH_FIGURES]
+    return [*dict.fromkeys(k.figure_module for k in registry().values() if k.figure_module), STEP_FIGURES,
+            SEARCH_FIGURES]
 
 
 class ReportWarning(UserWarning):
