@@ -49,7 +49,7 @@ NOTES = {
     "train.l1": "adds λ·Σ|w| over the weight matrices (not biases) to the training loss",
     "train.l2": "adds λ·Σw² over the weight matrices (not biases) to the training loss",
     "train.grad_noise": "standard deviation of Gaussian noise added to the gradients",
-    "train.early_stopping.patience": "epochs without a better `val_loss` before stopping; 0: off",
+    "train.early_stopping.patience": "epochs without a better `monitor` loss (default `val_loss`) before stopping; 0: off",
     "train.early_stopping.restore_best": "final metrics are those of the best epoch",
     "train.schedule.step_size": "step schedule: epochs between multiplications by `gamma`",
     "model.weights": "an .npz with w1, b1, w2, b2, …, relative to the study file",
