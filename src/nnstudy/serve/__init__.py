@@ -149,6 +149,9 @@ def make_app(store: str | Path | None = None, allowed_hosts: list[str] | None = 
         except OSError:
             return respond("no such figure", "text/plain; charset=utf-8", 404)
 
+    def no_icon(request: Request) -> Response:
+        return Response(status_code=204, headers=headers)  # browsers ask for one; the dashboard has none
+
     def static(body: str, media: str):
         def handler(request: Request) -> Response:
             return respond(body, media)
@@ -157,7 +160,7 @@ def make_app(store: str | Path | None = None, allowed_hosts: list[str] | None = 
     routes = [Route(path, guarded(handler), methods=["GET"]) for path, handler in (
         ("/", index), ("/fragment/studies", fragment_studies), ("/study", study_page),
         ("/fragment/study", fragment_study), ("/api/studies", api_studies), ("/api/study", api_study),
-        ("/figure", figure), ("/static/dashboard.js", static(JS, "text/javascript; charset=utf-8")),
+        ("/figure", figure), ("/favicon.ico", no_icon), ("/static/dashboard.js", static(JS, "text/javascript; charset=utf-8")),
         ("/static/dashboard.css", static(CSS, "text/css; charset=utf-8")))]
     middleware = [Middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)] if allowed_hosts else []
     return Starlette(routes=routes, middleware=middleware)
