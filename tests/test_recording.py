@@ -273,3 +273,14 @@ def test_per_step_records_are_stored_and_drawn(tmp_path):
     for art in arts:
         with np.load(io.BytesIO(art.data)) as z:
             assert list(z["step"]) == [5, 10, 15, 20, 25, 30] and np.isfinite(z["loss"]).all()
+
+
+def test_vmapped_cnn_stack_keeps_per_step_records_as_alone():
+    block = {"channels": 4, "kernel": 3, "pool": "max", "batch_norm": True, "dropout": 0.2}
+    data, trials = trials_of({"optimizer": "adam", "lr": 0.01, "log_every_steps": 2, "steps": 17},
+                             {"train.lr": [0.01, 0.001]}, {"name": "digits", "train_size": 200},
+                             {"kind": "cnn", "blocks": [block], "hidden": [16], "dropout": 0.3})
+    assert len({stack_key(t) for t in trials}) == 1
+    alone = [train_trial(t, data, lambda e, m: None) for t in trials]
+    assert _worst(alone, train_group(trials, data, lambda *a: None, mode="indexed")) < 1e-9
+    assert [list(steps_of(r)["step"]) for r in alone] == [[2, 4, 6, 8, 10, 12, 14, 16, 17]] * 2
