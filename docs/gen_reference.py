@@ -26,7 +26,10 @@ INTRO = {
     "train": "The optimizer, the batches, the epochs, regularization, early stopping and the schedule.",
     "sweep": "The grid: each dotted key (such as `\"train.lr\"`) maps to a list of values; the "
              "configurations are their Cartesian product. A list of tables is a union of grids.",
-    "trials": "How many seeds per configuration (an int n means seeds 0 … n-1), or the list of seeds.",
+    "trials": "How many seeds per configuration (an int n means seeds 0 … n-1), or the list of seeds, or a "
+              "race, `seeds = { min = 3, max = 20, alpha = 0.05 }`: every configuration runs `min` seeds, then one "
+              "more a round while it is not significantly worse than the leader on the first report metric (on "
+              "validation), until one stands alone or `max` is reached (`method = \"friedman\"`: F-Race).",
     "report": "The metrics of the results table, first = the ranking metric.",
     "search": "Instead of a `[sweep]` grid: Optuna proposes configurations (random, TPE or the grid in file "
               "order), each trained for every seed of `[trials]`; the search sees the mean (or mean − SE) over "

@@ -91,3 +91,50 @@ def test_a_configuration_with_a_missing_seed_is_tested_on_the_seeds_it_shares():
 def test_bad_races_are_one_line(rule, configs, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)").replace(".", r"\.")):
         rule.check(configs)
+
+
+# ---------------------------------------------------------------- a real (small) study races
+
+
+RACE = {
+    "study": {"name": "race", "description": "a learning rate that learns against one that does not"},
+    "data": {"name": "moons", "n_samples": 300},
+    "model": {"hidden": [8]},
+    "train": {"epochs": 4, "batch_size": 32},
+    "sweep": {"train.lr": [0.3, 1e-5]},
+    "trials": {"seeds": {"min": 3, "max": 8, "alpha": 0.05}},
+    "report": {"metrics": ["test_accuracy"]},
+}
+
+
+def test_a_study_races_resumes_and_reports(tmp_path):
+    import nnstudy
+
+    store = tmp_path / "runs"
+    study = nnstudy.run(RACE, store=store, workers=1)
+    t = study.trials()
+    per = t.groupby("train.lr")["seed"].apply(sorted).to_dict()
+    assert per[0.3] == list(range(len(per[0.3]))) and per[1e-05] == list(range(len(per[1e-05])))
+    assert len(per[1e-05]) < 8 and len(t) < 16  # the learning rate that does not learn left the race
+    assert (t["status"] == "done").all()
+    s = study.results()
+    assert s.loc[s["rank"] == 1, "train.lr"].item() == 0.3
+    md = (store / "race" / "report.md").read_text()
+    assert f"Racing seeds on val\\_accuracy (3 to 8 seeds, α = 0.05, holm): {len(t)} trials instead of 16" in md
+    assert f"train.lr=1e-05 after {len(per[1e-05])} seeds" in md
+    again = nnstudy.run(RACE, store=store, workers=1)  # a race run again takes the same decisions: nothing to train
+    assert again.summary.ran == 0 and len(again.trials()) == len(t)
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"sweep": {}}, "needs at least two configurations"),
+    ({"trials": {"seeds": {"min": 5, "max": 3}}}, "seeds.min (5) is larger than seeds.max (3)"),
+    ({"trials": {"seeds": {"min": 3, "max": 20, "alpha": 0.7}}}, "seeds.alpha must be in (0, 0.5]"),
+])
+def test_a_race_that_cannot_run_is_one_line(tmp_path, change, message):
+    import nnstudy
+    from nnstudy import StudyError
+
+    with pytest.raises(StudyError) as e:
+        nnstudy.run({**RACE, **change}, store=tmp_path / "runs", workers=1)
+    assert message in str(e.value) and "\n" not in str(e.value)

@@ -145,4 +145,144 @@ def race(sample: Callable[[Hashable, int], float], configs: list, rule: RaceRule
     return RaceResult(_leader(groups, alive, higher), {c: len(groups[c]) for c in configs}, left, rounds)
 
 
-__all__ = ["RaceRule", "RaceResult", "step", "race", "METHODS"]
+# ---------------------------------------------------------------- a study's race
+
+
+def racing_metric(spec: dict, metrics: list[str]) -> str | None:
+    """The metric a study races on: its first report metric, on validation (``test_accuracy`` races on
+    ``val_accuracy``) when the study holds out a validation split."""
+    if not metrics:
+        return None
+    m = metrics[0]
+    validation = float(((spec.get("data") or {}).get("validation") or 0.0))
+    return "val_" + m[len("test_"):] if m.startswith("test_") and validation > 0 else m
+
+
+def run_race(db, study, text: str, task: str, metrics: list[str], trials: list, environment: dict,
+             make_executor: Callable, first_data, console, swept: list[str], fail_fast: bool):
+    """Train a study's race, round by round: every configuration's first ``min`` seeds, then one seed more a
+    round for the configurations still in it (``step``). Each round registers its trials and trains them
+    with the study's executor (stacks on a GPU, tasks on Ray); a killed race run again finds its rounds
+    stored and takes the same decisions, so it resumes where it stopped. Returns the merged RunSummary."""
+    import json
+    import math
+
+    from .errors import StudyError
+    from .executor._driver import RunSummary
+    from .report._stats import higher_is_better
+    from .search._stored import finals
+
+    r = study.trials.race
+    rule = RaceRule(r.min, r.max, r.alpha, r.method)
+    name = study.study.name
+    by: dict[str, dict[int, object]] = {}
+    labels: dict[str, str] = {}
+    for t in trials:
+        key = json.dumps(t.point, sort_keys=True, default=str)
+        by.setdefault(key, {})[t.seed] = t
+        labels[key] = ", ".join(f"{k}={json.dumps(v)}" for k, v in t.point.items()) or "all trials"
+    configs = list(by)
+    try:
+        rule.check(len(configs))
+    except ValueError as e:
+        raise StudyError(f"trials.seeds: {e}") from None
+    metric = racing_metric(study.model_dump(mode="json"), metrics)
+    higher = higher_is_better(metric)
+    seeds = study.trials.seed_list()
+    spec = study.model_dump(mode="json")
+    registered: dict[str, object] = {}
+    total = RunSummary()
+    alive, n = list(configs), rule.min
+    batch = [by[c][s] for c in alive for s in seeds[:n]]
+    console.print(f"{name}: racing {len(configs)} configurations on {metric}: {rule.min} to {rule.max} seeds, "
+                  f"α = {rule.alpha} ({rule.method})", highlight=False, markup=False)
+    while True:
+        registered.update((t.trial_id, t) for t in batch)
+        db.register(name, study.study.description, spec, text, task, metrics, swept, list(registered.values()),
+                    environment)
+        got = make_executor().run(batch, first_data)
+        total.ran, total.skipped, total.busy = total.ran + got.ran, total.skipped + got.skipped, total.busy + got.busy
+        total.outcomes.update(got.outcomes)
+        if fail_fast and not got.ok:
+            break
+        stored = finals(db, name, metric)
+        first = set(seeds[:n])  # a resumed race may hold later seeds already: each look sees its own
+        groups = {c: {s: stored[t.trial_id][1] for s, t in by[c].items() if s in first and t.trial_id in stored
+                      and stored[t.trial_id][0] == "done" and math.isfinite(stored[t.trial_id][1])} for c in alive}
+        if not any(groups.values()) and total.outcomes and all(v != "done" for v in total.outcomes.values()):
+            break  # nothing trains: no race to run
+        tested = [c for c in alive if groups[c]]
+        kept = set(step(groups, tested, rule, higher)) | {c for c in alive if not groups[c]}
+        for c in alive:
+            if c not in kept:
+                console.print(f"{name}: {labels[c]} leaves the race after {n} seeds (significantly worse than "
+                              f"the leader on {metric})", highlight=False, markup=False)
+        alive = [c for c in alive if c in kept]
+        if len(alive) == 1 or n >= rule.max:
+            break
+        batch = [by[c][seeds[n]] for c in alive]
+        n += 1
+    full = len(configs) * rule.max
+    console.print(f"{name}: race over after {n} seeds: {len(registered)} trials instead of {full} "
+                  f"({len(configs)} configurations × {rule.max} seeds); "
+                  f"{'the leader stands alone' if len(alive) == 1 else f'{len(alive)} still in'}",
+                  highlight=False, markup=False)
+    return total
+
+
+def replay(values: dict, rule: RaceRule, higher: bool, seeds: list) -> dict:
+    """The race again, from stored values ({config: {seed: value}}, `seeds` in race order): {config: the seed
+    count after which it left}. ``run_race`` took the same decisions from the same values."""
+    alive, left = list(values), {}
+    ran = max((len(v) for v in values.values()), default=0)
+    for n in range(rule.min, min(rule.max, ran) + 1):
+        first = set(seeds[:n])
+        groups = {c: {s: x for s, x in values[c].items() if s in first} for c in alive}
+        tested = [c for c in alive if groups[c]]
+        kept = set(step(groups, tested, rule, higher)) | {c for c in alive if not groups[c]}
+        left.update({c: n for c in alive if c not in kept})
+        alive = [c for c in alive if c in kept]
+        if len(alive) == 1:
+            break
+    return left
+
+
+def race_note(spec: dict, metrics: list[str], labels: list[str], trials) -> str:
+    """The report's sentence about a race ('' for a study that did not race): the trials used against the
+    full grid, and which configuration left after how many seeds (the race replayed from the store).
+    `trials`: the study's trials with ``config``, ``seed``, ``status`` and the racing metric."""
+    import math
+
+    import pandas as pd
+
+    from .report._stats import higher_is_better
+
+    seeds = (spec.get("trials") or {}).get("seeds")
+    if not isinstance(seeds, dict) or not len(labels):
+        return ""
+    rule = RaceRule(int(seeds.get("min", 3)), int(seeds.get("max", 20)), float(seeds.get("alpha", 0.05)),
+                    str(seeds.get("method", "holm")))
+    metric = racing_metric(spec, metrics)
+    ran = trials[trials["status"] != "pending"]
+    done = ran[ran["status"] == "done"]
+    values = {i: {} for i in range(len(labels))}
+    if metric in done.columns:
+        for c, s, x in zip(done["config"], done["seed"], pd.to_numeric(done[metric], errors="coerce")):
+            if not pd.isna(s) and math.isfinite(x):
+                values[int(c)][int(s)] = float(x)
+    left = replay(values, rule, higher_is_better(metric), list(range(rule.max)))
+    total = len(ran)
+    text = (f"Racing seeds on {metric} ({rule.min} to {rule.max} seeds, α = {rule.alpha}, {rule.method}): "
+            f"{total} trials instead of {len(labels) * rule.max} ({len(labels)} configurations × "
+            f"{rule.max} seeds).")
+    if left:
+        text += " Left the race: " + "; ".join(
+            f"{labels[i]} after {n} seeds (round {n - rule.min + 1})"
+            for i, n in sorted(left.items(), key=lambda kv: (kv[1], kv[0]))) + "."
+    still = [labels[i] for i in range(len(labels)) if i not in left]
+    counts = [int((ran["config"] == i).sum()) for i in range(len(labels)) if i not in left]
+    text += f" In the race at the end ({max(counts, default=0)} seeds): {'; '.join(still)}."
+    return text
+
+
+__all__ = ["RaceRule", "RaceResult", "step", "race", "METHODS", "racing_metric", "run_race", "replay", "race_note"]

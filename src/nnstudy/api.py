@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any, Callable
@@ -204,6 +205,18 @@ def run(source: str | Path | dict, store: str | Path | None = None, set: dict[st
         first_data = first_data or data
         loaded.append((cfg, data))
     check_models(trials, loaded, label)
+    if study.trials.race:  # a race that cannot run is said before the store is touched
+        from ._race import RaceRule
+
+        if study.search.active:
+            raise StudyError(f"{label}: trials.seeds: racing seeds in a [search] is not supported yet; give "
+                             f"[trials] seeds a number or a list")
+        r = study.trials.race
+        try:
+            RaceRule(r.min, r.max, r.alpha, r.method).check(len({json.dumps(t.point, sort_keys=True, default=str)
+                                                                 for t in trials}))
+        except ValueError as e:
+            raise StudyError(f"{label}: trials.seeds: {e}") from None
     trials = resolve_sources(trials, store, label)  # linear probes: their source model, from the store
     with connect(executor, address, workers) as Executor:  # a bad Ray address fails before the store is touched
         db = Store(store)
@@ -214,6 +227,12 @@ def run(source: str | Path | dict, store: str | Path | None = None, set: dict[st
             summary = run_search(db, study, text, label, task, metrics, environment(device),
                                  lambda: Executor(db, study.study.name, workers, device, fail_fast, console, stack),
                                  console, store, workers, device, fail_fast, first_data, stack)
+        elif study.trials.race:  # [trials] seeds = { min, max, alpha }: rounds of seeds (nnstudy._race)
+            from ._race import run_race
+
+            summary = run_race(db, study, text, task, metrics, trials, environment(device),
+                               lambda: Executor(db, study.study.name, workers, device, fail_fast, console, stack),
+                               first_data, console, swept_keys(study), fail_fast)
         else:
             db.register(study.study.name, study.study.description, study.model_dump(mode="json"), text, task,
                         metrics, swept_keys(study), trials, environment(device))

@@ -57,7 +57,9 @@ def _data_v(v) -> str:
 def _results(a: Analysis) -> list[str]:
     header, rows = results_header(a), results_rows(a)
     nkeys = len(a.keys)
+    race = _robust_cells.race_line(a)
     out = ["<section><h2>Results</h2>", f'<p class="muted">{_e(ranking_line(a))}</p>',
+           *([f'<p class="note">{_e(race)}</p>'] if race else []),
            '<div class="table-wrap"><table class="results sortable"><thead><tr>']
     out += [_th(h, j >= nkeys) for j, h in enumerate(header)]
     out.append("</tr></thead><tbody>")

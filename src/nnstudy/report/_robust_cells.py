@@ -45,4 +45,12 @@ def notes(a: Analysis) -> list[str]:
     return out
 
 
-__all__ = ["TITLE", "shown", "robust_table", "tied_rows", "notes"]
+def race_line(a: Analysis) -> str:
+    """A raced study ([trials] seeds = { min, max, alpha }): trials used against the full grid, and who left
+    the race after how many seeds; '' otherwise."""
+    from .._race import race_note
+
+    return race_note(a.snap.spec or {}, list(a.snap.metrics), a.labels, a.trials)
+
+
+__all__ = ["TITLE", "shown", "robust_table", "tied_rows", "notes", "race_line"]

@@ -44,6 +44,8 @@ def markdown(a: Analysis, captions: dict[str, str]) -> str:
     if time_line(a):
         lines += [time_line(a) + ".", ""]
     lines += ["## Results", "", ranking_line(a), ""]
+    if _robust_cells.race_line(a):
+        lines += [_md_text(_robust_cells.race_line(a)), ""]
     header, rows = results_header(a), results_rows(a)
     nkeys = len(a.keys)
     lines.append("| " + " | ".join(_md_cell(h) for h in header) + " |")

@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal, Mapping, Union
 
-from pydantic import (BaseModel, ConfigDict, Field, SerializeAsAny, ValidationInfo, field_validator,
-                      model_serializer, model_validator)
+from pydantic import (BaseModel, ConfigDict, Field, SerializeAsAny, ValidationError, ValidationInfo,
+                      field_validator, model_serializer, model_validator)
 
 from ..kinds import ConfigClasses
 from ..data._registry import (COUNTRIES, DIM_DATASETS, FOURIER_FREQUENCIES, INTERVAL_SUM_DIM, OWN, SERIES_HORIZON,
@@ -502,12 +502,39 @@ class TrainConfig(Section):
         raise ValueError(f'must be a whole number of samples (>= 1) or "full" (got {v!r})')
 
 
+class RaceSeeds(Section):
+    """``seeds = { min = 3, max = 20, alpha = 0.05 }``: racing seeds (nnstudy._race): seeds 0 .. max - 1, each
+    configuration runs ``min`` of them, then one more a round while it is not significantly worse than the
+    leader on the racing metric."""
+
+    min: Annotated[int, Field(ge=2, le=10_000)] = 3
+    max: Annotated[int, Field(ge=2, le=10_000)] = 20
+    alpha: float = 0.05
+    method: Literal["holm", "friedman"] = "holm"
+
+    @model_validator(mode="after")
+    def _valid_race(self):
+        from .._race import RaceRule
+
+        RaceRule(self.min, self.max, self.alpha, self.method).check(configurations=2)  # ValueError: one line
+        return self
+
+
 class TrialsConfig(Section):
-    seeds: Union[Annotated[int, Field(ge=1, le=10_000)], list[Annotated[int, Field(ge=0, lt=SEED_LIMIT)]]] = 1
+    seeds: Union[Annotated[int, Field(ge=1, le=10_000)], list[Annotated[int, Field(ge=0, lt=SEED_LIMIT)]],
+                 RaceSeeds] = 1
 
     @field_validator("seeds", mode="before")
     @classmethod
     def _in_range(cls, v: Any) -> Any:
+        if isinstance(v, Mapping):  # a race: its own message, not the union's "should be an integer"
+            try:
+                return RaceSeeds.model_validate(dict(v))
+            except ValidationError as e:
+                err = e.errors()[0]
+                where = ".".join(str(x) for x in err["loc"])
+                raise ValueError(f"{'seeds.' + where + ': ' if where else ''}{err['msg'].removeprefix('Value error, ')} "
+                                 f"(a race is {{ min = 3, max = 20, alpha = 0.05 }})") from None
         bad = [x for x in v if isinstance(x, int) and not 0 <= x < SEED_LIMIT] if isinstance(v, list) else []
         if bad:
             raise ValueError(f"seed {bad[0]} is out of range: seeds are 0 .. {SEED_LIMIT - 1} (numpy's range)")
@@ -524,7 +551,13 @@ class TrialsConfig(Section):
         return v
 
     def seed_list(self) -> list[int]:
+        if isinstance(self.seeds, RaceSeeds):
+            return list(range(self.seeds.max))  # a race's trials: those it may run; it registers those it does
         return list(range(self.seeds)) if isinstance(self.seeds, int) else list(self.seeds)
+
+    @property
+    def race(self) -> "RaceSeeds | None":
+        return self.seeds if isinstance(self.seeds, RaceSeeds) else None
 
 
 class ReportConfig(Section):
