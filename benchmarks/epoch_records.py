@@ -25,9 +25,10 @@ from nnstudy.executor import connect
 from nnstudy.store import Store
 
 
-def measure(source: str, epochs: int, workers: int, stack: str, records: bool) -> tuple[float, int, float, int]:
-    """(seconds to train every trial, epoch rows written as epochs ended, seconds inside those writes,
-    transactions)."""
+def measure(source: str, epochs: int, workers: int, stack: str, records: bool
+            ) -> tuple[float, float, int, float, int]:
+    """(seconds to train every trial, CPU seconds of this process meanwhile, epoch rows written as epochs
+    ended, seconds inside those writes, transactions)."""
     spec, trials, text, task, metrics, _ = prepare(source, {"train.epochs": epochs})
     written, spent = [], []
     real = Store.add_epochs
@@ -43,14 +44,14 @@ def measure(source: str, epochs: int, workers: int, stack: str, records: bool) -
         with connect("local", None, workers) as Executor, tempfile.TemporaryDirectory() as folder:
             db = Store(folder)
             db.register(spec.study.name, "", spec.model_dump(mode="json"), text, task, metrics, [], trials, {})
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             summary = Executor(db, spec.study.name, workers, "cpu", False, Console(file=io.StringIO()),
                                stack).run(trials)
-            wall = time.perf_counter() - start
+            wall, cpu = time.perf_counter() - start, time.process_time() - cpu
             assert summary.ok, summary
     finally:
         Store.add_epochs = real
-    return wall, sum(written), sum(spent) if records else 0.0, len(spent) if records else 0
+    return wall, cpu, sum(written), sum(spent) if records else 0.0, len(spent) if records else 0
 
 
 def main() -> None:
@@ -62,22 +63,26 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=3)
     args = p.parse_args()
     times: dict[bool, list[float]] = {False: [], True: []}
+    cpus: dict[bool, list[float]] = {False: [], True: []}
     rows, inside, calls = 0, [], 0
     for _ in range(args.repeats):
         for records in (False, True):
-            wall, n, spent, transactions = measure(args.study, args.epochs, args.workers, args.stack, records)
+            wall, cpu, n, spent, transactions = measure(args.study, args.epochs, args.workers, args.stack, records)
             times[records].append(wall)
+            cpus[records].append(cpu)
             if records:
                 rows, calls = n, transactions
                 inside.append(spent)
-            print(f"  per-epoch records {'on ' if records else 'off'}: {wall:.2f} s"
+            print(f"  per-epoch records {'on ' if records else 'off'}: {wall:.2f} s, this process's CPU {cpu:.2f} s"
                   + (f" ({spent:.3f} s inside {transactions} writes)" if records else ""), flush=True)
     off, on = statistics.median(times[False]), statistics.median(times[True])
+    cpu_off, cpu_on = statistics.median(cpus[False]), statistics.median(cpus[True])
     spent = statistics.median(inside)
     print(f"{args.study} epochs={args.epochs} workers={args.workers} stack={args.stack}: median off {off:.2f} s, "
           f"on {on:.2f} s, difference {on - off:+.2f} s ({100 * (on - off) / off:+.1f} %); {rows} epoch rows in "
           f"{calls} transactions, {spent:.3f} s inside them ({100 * spent / on:.2f} % of the wall time; the "
-          f"driver writes while pool workers train)")
+          f"driver writes while pool workers train); this process's CPU: median off {cpu_off:.2f} s, on {cpu_on:.2f} s "
+          f"({100 * (cpu_on - cpu_off) / cpu_off:+.1f} %)")
 
 
 if __name__ == "__main__":

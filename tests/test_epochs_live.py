@@ -153,13 +153,13 @@ def test_a_stack_stores_each_epoch_in_one_transaction_while_it_trains(tmp_path, 
     assert sorted(history.epoch.unique()) == [1, 2, 3, 4]
 
 
-def test_add_epochs_replaces_and_skips_trials_it_does_not_run(tmp_path):
+def test_add_epochs_replaces_and_skips_trials_it_does_not_run(any_store):
     from nnstudy.spec import expand, read_study
     from nnstudy.store import Store
 
     spec, _, _ = read_study({"study": {"name": "s"}, "data": {"name": "moons"}, "trials": {"seeds": 2}})
     trials = expand(spec)
-    db = Store(tmp_path / "runs")
+    db = Store(any_store)
     db.register("s", "", {}, "", "classification", ["val_accuracy"], [], trials, {})
     a, b = trials[0].trial_id, trials[1].trial_id
     assert db.claim("s", a)

@@ -199,3 +199,25 @@ def test_serve_bad_input_is_one_line(tmp_path, capsys):
     assert main(["serve", "--store", str(tmp_path / "none")]) == 2
     assert "no store at" in capsys.readouterr().err
     assert main(["serve", "--store", str(tmp_path), "--port", "0"]) == 2
+
+
+def test_a_postgresql_store_is_read_and_never_written(pg_url):
+    spec, _, _ = read_study({"study": {"name": "team", "description": HOSTILE}, "data": {"name": "moons"},
+                             "train": {"epochs": 5}, "trials": {"seeds": 2}})
+    trials = expand(spec)
+    db = Store(pg_url)
+    db.register("team", HOSTILE, spec.model_dump(mode="json"), "", "classification", ["val_accuracy"], [], trials, {})
+    assert db.claim("team", trials[0].trial_id)
+    db.add_epochs("team", [(trials[0].trial_id, 1, {"train_loss": 0.5}), (trials[0].trial_id, 2, {"train_loss": 0.4})])
+    client = TestClient(make_app(pg_url))
+    data = client.get("/api/study", params={"name": "team"}).json()
+    assert [(r["trial_id"], r["epoch"], r["epochs"]) for r in data["running"]] == [(trials[0].trial_id, 2, 5)]
+    assert data["curves"]["train_loss"][0]["mean"] == [0.5, 0.4]
+    assert "&lt;script&gt;" in client.get("/study", params={"name": "team"}).text
+    from nnstudy.serve import reader
+    from sqlalchemy.exc import DBAPIError
+
+    with pytest.raises(DBAPIError, match="read-only transaction"):
+        with reader(pg_url).engine.begin() as c:
+            c.exec_driver_sql("DELETE FROM epochs")
+    assert len(db.find_trials(trials[0].trial_id)[0]["history"]) == 2

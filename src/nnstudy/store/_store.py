@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -182,30 +183,26 @@ class Store:
         replaces the whole history, atomically with the trial's outcome."""
         if not records:
             return 0
-        sid, _ = self._study_ids(name)
-        t, e = s.trials.c, s.epochs.c
+        owned, later, same, add = _epoch_statements(self.engine.dialect.name)
         ids = sorted({r[0] for r in records})
         with self.engine.begin() as c:
-            pks = dict(c.execute(select(t.trial_id, t.id).where(t.study_id == sid, t.trial_id.in_(ids),
-                                                               t.status == "running", t.owner == owner_tag())).all())
+            pks = dict(c.execute(owned, dict(name=name, ids=ids, owner=owner_tag())).all())
             first: dict[int, int] = {}
-            rows = []
+            rows = {}
             for tid, epoch, metrics in records:
                 if tid not in pks:
                     continue
-                pk = pks[tid]
-                first[pk] = min(first.get(pk, int(epoch)), int(epoch))
-                rows += [dict(trial_pk=pk, epoch=int(epoch), metric=k, value=_number(v))
-                         for k, v in metrics.items() if k != "epoch"]
-            rows = list({(r["trial_pk"], r["epoch"], r["metric"]): r for r in rows}.values())
+                pk, epoch = pks[tid], int(epoch)
+                first[pk] = min(first.get(pk, epoch), epoch)
+                for k, v in metrics.items():
+                    if k != "epoch":
+                        rows[(pk, epoch, k)] = dict(pk=pk, ep=epoch, m=k, value=_number(v))
             if first:
-                c.execute(delete(s.epochs).where(e.trial_pk == bindparam("pk"), e.epoch > bindparam("ep")),
-                          [dict(pk=pk, ep=epoch) for pk, epoch in first.items()])
+                c.execute(later, [dict(pk=pk, ep=epoch) for pk, epoch in first.items()])
             if rows:
-                c.execute(delete(s.epochs).where(e.trial_pk == bindparam("pk"), e.epoch == bindparam("ep"),
-                                                 e.metric == bindparam("m")),
-                          [dict(pk=r["trial_pk"], ep=r["epoch"], m=r["metric"]) for r in rows])
-                c.execute(insert(s.epochs), rows)
+                if same is not None:
+                    c.execute(same, list(rows.values()))
+                c.execute(add, list(rows.values()))
         return len(rows)
 
     @resilient
@@ -348,6 +345,27 @@ class Store:
             artifacts=[Artifact(pks[a.trial_pk], a.name, bytes(a.data)) for a in arts],
             environment=json.loads(st["environment_json"]), created_at=st["created_at"],
             updated_at=st["updated_at"])
+
+
+@functools.cache
+def _epoch_statements(dialect: str):
+    """add_epochs' statements, built once: (the trials of a study this process runs, by id; delete an earlier
+    attempt's later epochs; delete the metrics about to be written, or None where the insert replaces them
+    (SQLite, PostgreSQL: an upsert); insert them)."""
+    t, e = s.trials.c, s.epochs.c
+    owned = (select(t.trial_id, t.id).join(s.studies, s.studies.c.id == t.study_id)
+             .where(s.studies.c.name == bindparam("name"), t.trial_id.in_(bindparam("ids", expanding=True)),
+                    t.status == "running", t.owner == bindparam("owner")))
+    later = delete(s.epochs).where(e.trial_pk == bindparam("pk"), e.epoch > bindparam("ep"))
+    same = delete(s.epochs).where(e.trial_pk == bindparam("pk"), e.epoch == bindparam("ep"), e.metric == bindparam("m"))
+    values = dict(trial_pk=bindparam("pk"), epoch=bindparam("ep"), metric=bindparam("m"), value=bindparam("value"))
+    if dialect in ("sqlite", "postgresql"):
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        upsert = (sqlite if dialect == "sqlite" else postgresql).insert(s.epochs).values(**values)
+        return owned, later, None, upsert.on_conflict_do_update(index_elements=[e.trial_pk, e.epoch, e.metric],
+                                                                set_={"value": upsert.excluded.value})
+    return owned, later, same, insert(s.epochs).values(**values)
 
 
 def _alive(owner: str | None) -> bool:
