@@ -39,6 +39,12 @@ def nan_at_two(config, seed, data, report):
     raise AssertionError("report() should have stopped the loop at the NaN")
 
 
+def explodes_at_three(config, seed, data, report):
+    for epoch, loss in enumerate([0.5, 2e5, 6e5, 1.0], 1):  # 6e5 is over 1e6 times 0.5: diverged, though finite
+        report(epoch, train_loss=loss)
+    raise AssertionError("report() should have stopped the loop at the exploded loss")
+
+
 def fails_on_seed_one(config, seed, data, report):
     report(1, train_loss=1.0)
     if seed == 1:
@@ -129,6 +135,13 @@ def test_a_nan_metric_is_a_diverged_trial_and_ends_its_loop(tmp_path):
     assert t.error.iloc[0] == "train_loss became nan at epoch 2"
     h = history(tmp_path / "runs", t.trial_id.iloc[0])
     assert sorted(h.epoch.unique()) == [1, 2]
+
+
+def test_a_finite_exploded_loss_is_a_diverged_trial(tmp_path):
+    s = nnstudy.run(write(tmp_path, "explodes_at_three", seeds=1, epochs=4), store=tmp_path / "runs", workers=1)
+    t = s.trials()
+    assert list(t.status) == ["diverged"]
+    assert t.error.iloc[0] == "train_loss became 6e+05 (over 1e+06 times its first value 0.5) at epoch 3"
 
 
 def test_an_exception_is_a_failed_trial_with_its_traceback_and_the_study_goes_on(tmp_path, capsys):

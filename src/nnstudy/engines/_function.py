@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from ..spec import Trial
+from ._common import diverged as exploded
 from ._result import OnEpoch, TrialResult
 
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_/.-]*$")
@@ -50,6 +51,7 @@ def train_trial(trial: Trial, data, on_epoch: OnEpoch) -> TrialResult:
     fn = load_function(tc["function"], tc["function_sha256"])
     history: list[dict[str, float]] = []
     diverged: list[str] = []
+    first_loss: list[float] = []
     start = time.perf_counter()
 
     def report(epoch: Any, **metrics: Any) -> None:
@@ -73,6 +75,12 @@ def train_trial(trial: Trial, data, on_epoch: OnEpoch) -> TrialResult:
         if bad:
             diverged.append(f"{bad[0][0]} became {bad[0][1]} at epoch {epoch}")
             raise Diverged(diverged[-1])
+        if "train_loss" in values:  # a finite loss can explode too: over 1e30, or 1e6 times the first one
+            first_loss.append(values["train_loss"])
+            why = exploded(values["train_loss"], first_loss[0])
+            if why is not None:
+                diverged.append(f"train_{why} at epoch {epoch}")
+                raise Diverged(diverged[-1])
 
     config = copy.deepcopy(trial.config)  # the function may change its copy
     config["train"].setdefault("args", {})  # left out of the stored config when empty
