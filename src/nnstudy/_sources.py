@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -79,13 +78,10 @@ def _best_weights(db, name: str, label: str) -> dict:
 
 def cache_weights(data: bytes) -> str:
     """Writes a source's weights into this machine's cache (never half-written); returns their sha256."""
+    from ._userfiles import write_once
+
     sha = hashlib.sha256(data).hexdigest()
-    path = weights_path(sha)
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
-        tmp.write_bytes(data)
-        tmp.replace(path)
+    write_once(weights_path(sha), data)
     return sha
 
 

@@ -39,15 +39,19 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def keep_bytes(data: bytes) -> str:
-    """Put ``data`` into the cache under its sha256 (never half-written); return the sha256."""
-    sha = sha256_bytes(data)
-    path = cached(sha)
+def write_once(path: Path, data: bytes) -> None:
+    """Write ``data`` at ``path`` unless a file is there, through a temporary name (never half-written)."""
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{sha}.{os.getpid()}.part")
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
         tmp.write_bytes(data)
         tmp.replace(path)
+
+
+def keep_bytes(data: bytes) -> str:
+    """Put ``data`` into the cache under its sha256; return the sha256."""
+    sha = sha256_bytes(data)
+    write_once(cached(sha), data)
     return sha
 
 
@@ -116,24 +120,22 @@ def load_object(ref: str, sha256: str) -> Any:
     return node
 
 
+def _tables(node: Any) -> Iterable[dict]:
+    """Every table (dict) in a config, nested ones included."""
+    if isinstance(node, dict):
+        yield node
+        for v in node.values():
+            yield from _tables(v)
+    elif isinstance(node, list):
+        for v in node:
+            yield from _tables(v)
+
+
 def named_shas(config: Any) -> list[str]:
     """Every sha256 a trial's config names (keys ``sha256`` or ``*_sha256`` holding 64 hex digits)."""
-    out: list[str] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            for k, v in node.items():
-                if isinstance(k, str) and (k == "sha256" or k.endswith("_sha256")) and isinstance(v, str) \
-                        and SHA_RE.match(v):
-                    out.append(v)
-                else:
-                    walk(v)
-        elif isinstance(node, list):
-            for v in node:
-                walk(v)
-
-    walk(config)
-    return out
+    return [v for table in _tables(config) for k, v in table.items()
+            if isinstance(k, str) and (k == "sha256" or k.endswith("_sha256")) and isinstance(v, str)
+            and SHA_RE.match(v)]
 
 
 def trial_files(configs: Iterable[dict]) -> dict[str, bytes]:
@@ -152,22 +154,9 @@ def install(files: dict[str, bytes]) -> None:
 
 def code_refs(config: Any) -> list[tuple[str, str]]:
     """Every (``"file.py:name"``, sha256) a config names: a key holding a reference beside its ``<key>_sha256``."""
-    out: list[tuple[str, str]] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            for k, v in node.items():
-                sha = node.get(f"{k}_sha256") if isinstance(k, str) else None
-                if isinstance(v, str) and isinstance(sha, str) and REF_RE.match(v):
-                    out.append((v, sha))
-                else:
-                    walk(v)
-        elif isinstance(node, list):
-            for v in node:
-                walk(v)
-
-    walk(config)
-    return out
+    return [(v, table[f"{k}_sha256"]) for table in _tables(config) for k, v in table.items()
+            if isinstance(k, str) and isinstance(v, str) and isinstance(table.get(f"{k}_sha256"), str)
+            and REF_RE.match(v)]
 
 
 def code_line(configs: Iterable[dict]) -> str | None:
