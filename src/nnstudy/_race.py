@@ -78,7 +78,8 @@ def _paired_many(xs, y) -> np.ndarray:
 
 def step(groups: dict[Hashable, dict], alive: list, rule: RaceRule, higher: bool = True) -> list:
     """The configurations of `alive` that stay in the race after one look at `groups` ({config: {seed:
-    value}}): the leader and every configuration not significantly worse than it."""
+    value}}): the leader and every configuration not significantly worse than it. (The callers leave out a
+    configuration none of whose seeds finished: it leaves the race, unless no configuration has a value.)"""
     if len(alive) < 2:
         return list(alive)
     a = rule.alpha_per_look
@@ -212,11 +213,13 @@ def run_race(db, study, text: str, task: str, metrics: list[str], trials: list, 
         if not any(groups.values()) and total.outcomes and all(v != "done" for v in total.outcomes.values()):
             break  # nothing trains: no race to run
         tested = [c for c in alive if groups[c]]
-        kept = set(step(groups, tested, rule, higher)) | {c for c in alive if not groups[c]}
+        kept = set(step(groups, tested, rule, higher)) if tested else set(alive)
         for c in alive:
             if c not in kept:
-                console.print(f"{name}: {labels[c]} leaves the race after {n} seeds (significantly worse than "
-                              f"the leader on {metric})", highlight=False, markup=False)
+                why = (f"significantly worse than the leader on {metric}" if groups[c] else
+                       "none of its seeds finished (failed or diverged)")
+                console.print(f"{name}: {labels[c]} leaves the race after {n} seeds ({why})",
+                              highlight=False, markup=False)
         alive = [c for c in alive if c in kept]
         if len(alive) == 1 or n >= rule.max:
             break
@@ -239,7 +242,7 @@ def replay(values: dict, rule: RaceRule, higher: bool, seeds: list) -> dict:
         first = set(seeds[:n])
         groups = {c: {s: x for s, x in values[c].items() if s in first} for c in alive}
         tested = [c for c in alive if groups[c]]
-        kept = set(step(groups, tested, rule, higher)) | {c for c in alive if not groups[c]}
+        kept = set(step(groups, tested, rule, higher)) if tested else set(alive)
         left.update({c: n for c in alive if c not in kept})
         alive = [c for c in alive if c in kept]
         if len(alive) == 1:
