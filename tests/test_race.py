@@ -138,3 +138,15 @@ def test_a_race_that_cannot_run_is_one_line(tmp_path, change, message):
     with pytest.raises(StudyError) as e:
         nnstudy.run({**RACE, **change}, store=tmp_path / "runs", workers=1)
     assert message in str(e.value) and "\n" not in str(e.value)
+
+
+def test_a_racing_metric_the_trials_do_not_record_is_one_line(tmp_path, monkeypatch):
+    import nnstudy
+    import nnstudy._race as race_module
+    from nnstudy import StudyError
+
+    monkeypatch.setattr(race_module, "racing_metric", lambda spec, metrics: "val_f1")  # as a training function might
+    small = {**RACE, "trials": {"seeds": {"min": 2, "max": 3}}}
+    with pytest.raises(StudyError) as e:
+        nnstudy.run(small, store=tmp_path / "runs", workers=1)
+    assert "record no val_f1, the metric the race compares" in str(e.value) and "\n" not in str(e.value)

@@ -210,8 +210,12 @@ def run_race(db, study, text: str, task: str, metrics: list[str], trials: list, 
         first = set(seeds[:n])  # a resumed race may hold later seeds already: each look sees its own
         groups = {c: {s: stored[t.trial_id][1] for s, t in by[c].items() if s in first and t.trial_id in stored
                       and stored[t.trial_id][0] == "done" and math.isfinite(stored[t.trial_id][1])} for c in alive}
-        if not any(groups.values()) and total.outcomes and all(v != "done" for v in total.outcomes.values()):
-            break  # nothing trains: no race to run
+        if not any(groups.values()):
+            if any(v == "done" for v in got.outcomes.values()) or (not got.outcomes and got.skipped):
+                raise StudyError(f"{name}: trials.seeds: the finished trials record no {metric}, the metric the "
+                                 f"race compares (the first report metric, on validation); report it or "
+                                 f"put a metric the trials record first in [report] metrics")
+            break  # nothing finished: no race to run
         tested = [c for c in alive if groups[c]]
         kept = set(step(groups, tested, rule, higher)) if tested else set(alive)
         for c in alive:
