@@ -81,7 +81,7 @@ def test_run_a_file_with_set_overrides(tmp_path, store):
     path = tmp_path / "tiny-file.toml"
     path.write_text(TOML)
     study = nnstudy.run(path, store=store, set={"train.epochs": 2}, workers=1)
-    assert study.name == "tiny-file"
+    assert study.name == "tiny-file@epochs=2"  # a variant of the study tiny-file
     assert study.history()["epoch"].max() == 2
     assert study.trials()["epochs_run"].tolist() == [2, 2]
 
