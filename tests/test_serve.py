@@ -196,9 +196,19 @@ def test_serve_command_answers_over_http(store):
 
 
 def test_serve_bad_input_is_one_line(tmp_path, capsys):
+    import sqlite3
+
     assert main(["serve", "--store", str(tmp_path / "none")]) == 2
     assert "no store at" in capsys.readouterr().err
     assert main(["serve", "--store", str(tmp_path), "--port", "0"]) == 2
+    assert "--port 0: give a port from 1 to 65535" in capsys.readouterr().err
+    newer = tmp_path / "newer"
+    Store(newer).engine.dispose()
+    with sqlite3.connect(newer / "nnstudy.sqlite") as con:
+        con.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    assert main(["serve", "--store", str(newer), "--port", str(free_port())]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "schema version 99" in err, err
 
 
 def test_a_postgresql_store_is_read_and_never_written(pg_url):
