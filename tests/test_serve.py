@@ -98,7 +98,7 @@ def test_running_trials_and_problems(store, client):
     data = client.get("/api/study", params={"name": "live-study"}).json()
     (running,) = data["running"]
     assert (running["trial_id"], running["epoch"], running["epochs"]) == (ids["run"], 2, 10)
-    assert running["eta_s"] is not None and running["eta_s"] >= 0
+    assert running["eta_s"] is not None and running["eta_s"] >= 0 and running["alive"] is True
     (problem,) = data["problems"]
     assert problem["trial_id"] == ids["failed"] and problem["status"] == "failed"
     assert problem["error"] == f"ValueError: {HOSTILE}"  # the first line; nnstudy show prints the traceback
@@ -231,3 +231,21 @@ def test_a_postgresql_store_is_read_and_never_written(pg_url):
         with reader(pg_url).engine.begin() as c:
             c.exec_driver_sql("DELETE FROM epochs")
     assert len(db.find_trials(trials[0].trial_id)[0]["history"]) == 2
+
+
+def test_a_trial_whose_run_was_killed_is_shown_as_such(tmp_path):
+    import sqlite3
+
+    spec, _, _ = read_study({"study": {"name": "killed"}, "data": {"name": "moons"}, "train": {"epochs": 5},
+                             "trials": {"seeds": 1}})
+    trials = expand(spec)
+    db = Store(tmp_path / "runs")
+    db.register("killed", "", spec.model_dump(mode="json"), "", "classification", ["val_accuracy"], [], trials, {})
+    assert db.claim("killed", trials[0].trial_id)
+    db.add_epochs("killed", [(trials[0].trial_id, 1, {"train_loss": 0.5})])
+    with sqlite3.connect(tmp_path / "runs" / "nnstudy.sqlite") as con:  # the run was killed: its pid is gone
+        con.execute("UPDATE trials SET owner = ? WHERE status = 'running'", (f"{socket.gethostname()}:4194303",))
+    client = TestClient(make_app(tmp_path / "runs"))
+    (running,) = client.get("/api/study", params={"name": "killed"}).json()["running"]
+    assert running["alive"] is False and running["eta_s"] is None and running["epoch"] == 1
+    assert "its process is gone" in client.get("/study", params={"name": "killed"}).text

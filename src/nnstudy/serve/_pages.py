@@ -12,6 +12,7 @@ from ..report._format import format_mean_se
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
            "#17becf")
 POLL_MS = 2000
+GONE = ' <span class="stale">(its process is gone: the trial runs again next time)</span>'
 
 
 def e(v: Any) -> str:
@@ -173,7 +174,7 @@ def running_part(s: dict[str, Any]) -> str:
         out.append(f'<tr data-trial="{e(r["trial_id"])}"><td><code>{e(r["trial_id"])}</code></td><td>{e(r["label"])}</td>'
                    f'<td class="num">{e(r["seed"])}</td><td class="num">{r["epoch"]}/{r["epochs"]}</td>'
                    f'<td class="num">{clock(r["elapsed_s"])}</td><td class="num">{clock(r["eta_s"])}</td>'
-                   f'<td>{e(r["owner"])}</td></tr>')
+                   f'<td>{e(r["owner"])}{"" if r["alive"] else GONE}</td></tr>')
     out.append("</tbody></table></div>")
     return "".join(out)
 

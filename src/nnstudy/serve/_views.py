@@ -103,12 +103,12 @@ def running(store: Store, name: str, a, now: datetime) -> list[dict[str, Any]]:
     for t in store.running(name):
         elapsed = _seconds_since(t["started_at"], now)
         eta = (elapsed / t["epoch"] * max(0, t["epochs"] - t["epoch"])
-               if elapsed is not None and t["epoch"] and t["epochs"] else None)
+               if elapsed is not None and t["epoch"] and t["epochs"] and t["alive"] else None)
         i = config.get(t["trial_id"])
         out.append({"trial_id": t["trial_id"], "seed": t["seed"], "config": i,
                     "label": a.labels[i] if i is not None and i < len(a.labels) else "",
                     "epoch": t["epoch"], "epochs": t["epochs"], "started_at": t["started_at"],
-                    "elapsed_s": elapsed, "eta_s": eta, "owner": t["owner"]})
+                    "elapsed_s": elapsed, "eta_s": eta, "owner": t["owner"], "alive": t["alive"]})
     return out
 
 

@@ -207,7 +207,8 @@ class Store:
 
     @resilient
     def running(self, name: str | None = None) -> list[dict[str, Any]]:
-        """The trials marked running (of one study, or of all): study, trial id, seed, owner, started_at, the
+        """The trials marked running (of one study, or of all): study, trial id, seed, owner, whether that process
+        still lives (alive: False for a run that was killed; the trial runs again next time), started_at, the
         last epoch stored (0 before the first ends) and the epochs planned."""
         t, e = s.trials.c, s.epochs.c
         last = (select(e.trial_pk, func.max(e.epoch).label("epoch"))
@@ -224,7 +225,7 @@ class Store:
         for r in rows:
             config = json.loads(r["config_json"])
             out.append(dict(study=r["study"], trial_id=r["trial_id"], seed=r["seed"], owner=r["owner"],
-                            started_at=r["started_at"], point=json.loads(r["point_json"]), epoch=int(r["epoch"] or 0),
+                            alive=_alive(r["owner"]), started_at=r["started_at"], point=json.loads(r["point_json"]), epoch=int(r["epoch"] or 0),
                             epochs=int((config.get("train") or {}).get("epochs") or 0)))
         return out
 
