@@ -177,3 +177,41 @@ def test_add_epochs_replaces_and_skips_trials_it_does_not_run(any_store):
     assert [(r["trial_id"], r["epoch"]) for r in running] == [(a, 2)]
     db.finish("s", a, "done", {"val_accuracy": 0.9}, [{"epoch": 1, "train_loss": 1.0}], {}, None)
     assert len(db.find_trials(a)[0]["history"]) == 1 and db.running("s") == []
+
+
+@pytest.mark.parametrize("stack", ["off", "on"])
+def test_a_pruned_search_stores_epochs_as_they_end(tmp_path, monkeypatch, stack):
+    """The search's lockstep runner (seeds in turns, or as one stack) writes epochs as they end, too; the
+    final write of a pruned trial leaves exactly the epochs it trained."""
+    from nnstudy import api
+    from nnstudy.store import Store
+
+    spec = {"study": {"name": "search-live"}, "data": {"name": "moons", "n_samples": 300},
+            "model": {"hidden": [8]}, "train": {"epochs": 6, "batch_size": 32, "dtype": "float64"},
+            "trials": {"seeds": 2}, "report": {"metrics": ["val_accuracy", "test_accuracy"]},
+            "search": {"method": "grid", "trials": 4, "pruner": "median",
+                       "space": {"train.lr": {"choices": [0.3, 0.2, 0.1, 1e-6]}}}}
+    store = tmp_path / "runs"
+    seen = []
+    real = Store.add_epochs
+
+    def watched(self, name, records):
+        written = real(self, name, records)
+        with sqlite3.connect(store / "nnstudy.sqlite") as con:
+            for tid, epoch, _ in records:
+                seen.append((tid, epoch) + con.execute(
+                    "SELECT t.status, MAX(e.epoch) FROM trials t JOIN epochs e ON e.trial_pk = t.id "
+                    "WHERE t.trial_id = ?", (tid,)).fetchone())
+        return written
+
+    monkeypatch.setattr(Store, "add_epochs", watched)
+    study = api.run(spec, store=store, workers=1, stack=stack)
+    trials = study.trials()
+    assert len(trials) == 8 and set(trials.status) == {"done"}
+    assert seen and all(status == "running" and last == epoch for _, epoch, status, last in seen)
+    assert {tid for tid, *_ in seen} == set(trials.trial_id)
+    history = study.history()
+    assert not history.duplicated(["trial_id", "epoch", "metric"]).any()
+    last = history.groupby("trial_id").epoch.max()
+    assert (last == trials.set_index("trial_id").epochs_run.loc[last.index]).all()
+    assert trials.epochs_run.min() < 6  # a configuration was pruned, and its rows end where it stopped

@@ -80,6 +80,10 @@ class Driver:
         history when the trial ends."""
         for trial_id, epoch, _metrics in records:
             progress.epoch(trial_id, epoch)
+        self.write_epochs(records)
+
+    def write_epochs(self, records: list[tuple[str, int, dict[str, float]]]) -> None:
+        """``epochs_ended`` without the display: the records written in one short transaction."""
         try:
             self.store.add_epochs(self.study, records)
         except Exception as e:  # the store lost for longer than its retries: the trial is not failed for it

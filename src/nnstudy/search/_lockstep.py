@@ -111,12 +111,17 @@ class LockstepRunner(Driver):
         values: dict[int, list[float]] = {}
         stop_at: list[int] = []
 
+        ended: list[tuple[str, int, dict[str, float]]] = []  # this epoch's records, stored when it ends
+
         def on_epoch(trial_id: str, epoch: int, metrics: dict[str, float]) -> None:
             rows[trial_id].append({"epoch": epoch, **metrics})
             values.setdefault(epoch, []).append(float(metrics.get(metric, math.nan)))
             progress.epoch(trial_id, epoch)
+            ended.append((trial_id, epoch, dict(metrics)))
 
         def stop(epoch: int) -> bool:
+            self.write_epochs(ended[:])
+            ended.clear()
             if epoch < epochs and prune(otrial, epoch, values, done_curves):
                 stop_at.append(epoch)
             return bool(stop_at)
@@ -150,6 +155,7 @@ class LockstepRunner(Driver):
                 rows.append({"epoch": epoch, **metrics})
                 values.setdefault(epoch, []).append(float(metrics.get(metric, math.nan)))
                 progress.epoch(trial.trial_id, epoch)
+                self.write_epochs([(trial.trial_id, epoch, dict(metrics))])
                 baton.pass_on(trial.trial_id)
                 if stop_at:
                     raise _Stop
