@@ -67,8 +67,8 @@ def wait_for(check, timeout: float = 90.0):
     raise AssertionError("timed out")
 
 
-@pytest.mark.parametrize("workers", [1, 2])
-def test_epochs_reach_the_store_while_the_trial_runs(tmp_path, workers, capsys):
+@pytest.mark.parametrize("workers, executor", [(1, "local"), (2, "local"), (2, "ray")])
+def test_epochs_reach_the_store_while_the_trial_runs(tmp_path, workers, executor, capsys):
     gate = tmp_path / "go"
     (tmp_path / "gated.py").write_text(GATED)
     study = tmp_path / "live.toml"
@@ -77,7 +77,8 @@ def test_epochs_reach_the_store_while_the_trial_runs(tmp_path, workers, capsys):
     db = store / "nnstudy.sqlite"
     env = {**os.environ, "MPLBACKEND": "Agg"}
     proc = subprocess.Popen([sys.executable, "-m", "nnstudy", "run", str(study), "--store", str(store),
-                             "--workers", str(workers), "--quiet"], env=env, stdout=subprocess.PIPE,
+                             "--workers", str(workers), "--executor", executor, "--quiet"], env=env,
+                            stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:
         # both epochs before the gate are stored, the trial still running (inline: one trial at a time)
@@ -95,7 +96,7 @@ def test_epochs_reach_the_store_while_the_trial_runs(tmp_path, workers, capsys):
             return got if len(per_trial) == min(workers, 2) and all(e == {1, 2} for e in per_trial.values()) \
                 else None
 
-        got = wait_for(stored)
+        got = wait_for(stored, 240 if executor == "ray" else 90)  # ray: a local cluster starts first
         tid = got[0][0]
         values = {(e, m): v for t, e, m, v in got if t == tid}
         seed = rows(db, "SELECT seed FROM trials WHERE trial_id = ?", tid)[0][0]
@@ -113,7 +114,7 @@ def test_epochs_reach_the_store_while_the_trial_runs(tmp_path, workers, capsys):
         assert f"{min(workers, 2)} (epoch 2/4" in out
     finally:
         gate.write_text("go")
-        out, err = proc.communicate(timeout=120)
+        out, err = proc.communicate(timeout=240)
     assert proc.returncode == 0, err
     # the final write: every epoch once, nothing left over from the live records
     assert rows(db, "SELECT COUNT(*) FROM trials WHERE status = 'done'") == [(2,)]

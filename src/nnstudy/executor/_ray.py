@@ -1,10 +1,12 @@
 """Ray executor: each trial, or each stack of trials that share a program (``--stack``, executor/_stacked.py),
-is a Ray task with its resources; outcomes stream back to this driver as they finish, and the driver alone
-writes the store. A task whose worker dies is run again by Ray, at most MAX_RETRIES times, then stored as
+is a Ray task with its resources; outcomes stream back to this driver as they finish, each epoch's records as
+it ends (through a Ray queue the driver drains between waits), and the driver alone writes the store. A task whose worker dies is run again by Ray, at most MAX_RETRIES times, then stored as
 failed. Ctrl-C hands the trials back and ends the tasks: by ending the Ray connection nnstudy made (a
 driver's tasks die with it), or, on a connection the caller made, by cancelling them."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from .. import _userfiles
 from .._sources import cache_weights, source_files
@@ -19,22 +21,53 @@ MAX_RETRIES = 2
 WAIT_S = 0.5  # how long one ray.wait blocks, so that Ctrl-C is seen between waits
 
 
-def nnstudy_trial(trial: Trial, device: str, files: dict[str, bytes], user_files: dict[str, bytes]):
+def nnstudy_trial(trial: Trial, device: str, files: dict[str, bytes], user_files: dict[str, bytes],
+                  epochs: Any = None):
     """In a Ray worker process (named ray::nnstudy_trial): one thread; data cached across its trials. `files`:
     the source weights a linear probe reads; `user_files`: the code and data files the study names (by
-    sha256); both put into this machine's cache, so a worker needs no copy of the study's folder."""
-    _start(files, user_files)
+    sha256); both put into this machine's cache, so a worker needs no copy of the study's folder. `epochs`:
+    a Ray queue that takes each epoch's record as it ends, for the driver to store."""
+    _start(files, user_files, epochs)
     return [_worker.run_trial(trial, device)]
 
 
-def nnstudy_stack(trials: list[Trial], device: str, files: dict[str, bytes], user_files: dict[str, bytes]):
-    """In a Ray worker process (ray::nnstudy_stack): the trials trained as one stacked program."""
-    _start(files, user_files)
-    return _worker.run_stack(trials, device)
+def nnstudy_stack(trials: list[Trial], device: str, files: dict[str, bytes], user_files: dict[str, bytes],
+                  epochs: Any = None):
+    """In a Ray worker process (ray::nnstudy_stack): the trials trained as one stacked program; each epoch's
+    records go to `epochs` in one batch when the epoch ends."""
+    _start(files, user_files, epochs)
+    if epochs is None:
+        return _worker.run_stack(trials, device)
+    ended: list[tuple] = []
+
+    def flush(_epoch: int) -> None:
+        _worker._queue.put_all(ended[:])
+        ended.clear()
+
+    return _worker.run_stack(trials, device, lambda tid, epoch, metrics: ended.append((tid, epoch, dict(metrics))),
+                             None, flush)
 
 
-def _start(files: dict[str, bytes], user_files: dict[str, bytes]) -> None:
-    _worker.init_worker(None, 1)
+class EpochQueue:
+    """Epoch records on their way to the driver through a Ray queue. A queue that is gone (the driver ended)
+    loses only these live records, never the trial: its whole history comes back with its result."""
+
+    def __init__(self, queue: Any):
+        self.queue = queue
+
+    def put(self, record: tuple) -> None:
+        self.put_all([record])
+
+    def put_all(self, records: list[tuple]) -> None:
+        if records:
+            try:
+                self.queue.put_nowait_batch(records)
+            except Exception:
+                pass
+
+
+def _start(files: dict[str, bytes], user_files: dict[str, bytes], epochs: Any = None) -> None:
+    _worker.init_worker(None if epochs is None else EpochQueue(epochs), 1)
     for data in files.values():
         cache_weights(data)
     _userfiles.install(user_files)
@@ -57,12 +90,31 @@ class RayExecutor(Driver):
         stacks, singles = plan(todo, self.stack, self.device, parts=slots)
         jobs = stacks + [[t] for t in singles]
         stacked = f", {len(stacks)} of them stacks" if stacks else ""
-        with self.progress(todo, f"Ray, {slots} at a time{stacked}", summary) as progress:
-            self._stream(ray, tasks, jobs, slots, progress, summary)
+        from ray.util.queue import Queue
+
+        epochs = Queue(actor_options={"num_cpus": 0})  # epochs as they end, from every task to this driver
+        try:
+            with self.progress(todo, f"Ray, {slots} at a time{stacked}", summary) as progress:
+                self._stream(ray, tasks, jobs, slots, progress, summary, epochs)
+        finally:
+            try:
+                ray.kill(epochs.actor)
+            except Exception:
+                pass
         return summary
 
+    def _drain(self, epochs, progress: StudyProgress) -> None:
+        """The epochs the tasks ended since the last look: shown, and stored in one transaction."""
+        try:
+            n = epochs.qsize()
+            records = epochs.get_nowait_batch(n) if n else []
+        except Exception:  # the queue is lost: the histories still come with the results
+            return
+        if records:
+            self.epochs_ended(records, progress)
+
     def _stream(self, ray, tasks, jobs: list[list[Trial]], slots: int, progress: StudyProgress,
-                summary: RunSummary) -> None:
+                summary: RunSummary, epochs: Any = None) -> None:
         pending, running, stop = list(jobs), {}, False
         todo = [t for job in jobs for t in job]
         shipped: dict[tuple, object] = {}  # the user files of a job, put into Ray's object store once per set
@@ -79,10 +131,12 @@ class RayExecutor(Driver):
                     job = [t for t in pending.pop(0) if self.claim(t, progress)]  # claimed right before submission
                     if job:
                         task, what = tasks[len(job) > 1], job if len(job) > 1 else job[0]
-                        running[task.remote(what, self.device, source_files(job), user_files(job))] = job
+                        running[task.remote(what, self.device, source_files(job), user_files(job), epochs)] = job
                 if not running:
                     break
                 ready, _ = ray.wait(list(running), num_returns=1, timeout=WAIT_S)
+                if epochs is not None:
+                    self._drain(epochs, progress)
                 for ref in ready:
                     job = running.pop(ref)
                     for trial, (result, error) in zip(job, self._outcome(ray, ref, len(job))):
