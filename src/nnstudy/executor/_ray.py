@@ -1,8 +1,9 @@
 """Ray executor: each trial, or each stack of trials that share a program (``--stack``, executor/_stacked.py),
 is a Ray task with its resources; outcomes stream back to this driver as they finish, each epoch's records as
-it ends (through a Ray queue the driver drains between waits), and the driver alone writes the store. A task whose worker dies is run again by Ray, at most MAX_RETRIES times, then stored as
-failed. Ctrl-C hands the trials back and ends the tasks: by ending the Ray connection nnstudy made (a
-driver's tasks die with it), or, on a connection the caller made, by cancelling them."""
+it ends (through a Ray queue the driver drains between waits), and the driver alone writes the store. A task
+whose worker dies is run again by Ray, at most MAX_RETRIES times, then stored as failed. Ctrl-C hands the
+trials back and ends the tasks: by ending the Ray connection nnstudy made (a driver's tasks die with it), or,
+on a connection the caller made, by cancelling them."""
 
 from __future__ import annotations
 

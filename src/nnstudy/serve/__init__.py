@@ -160,7 +160,8 @@ def make_app(store: str | Path | None = None, allowed_hosts: list[str] | None = 
     routes = [Route(path, guarded(handler), methods=["GET"]) for path, handler in (
         ("/", index), ("/fragment/studies", fragment_studies), ("/study", study_page),
         ("/fragment/study", fragment_study), ("/api/studies", api_studies), ("/api/study", api_study),
-        ("/figure", figure), ("/favicon.ico", no_icon), ("/static/dashboard.js", static(JS, "text/javascript; charset=utf-8")),
+        ("/figure", figure), ("/favicon.ico", no_icon),
+        ("/static/dashboard.js", static(JS, "text/javascript; charset=utf-8")),
         ("/static/dashboard.css", static(CSS, "text/css; charset=utf-8")))]
     middleware = [Middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)] if allowed_hosts else []
     return Starlette(routes=routes, middleware=middleware)

@@ -67,8 +67,9 @@ def studies_part(rows: list[dict[str, Any]], where: str) -> str:
 
 def study_part(s: dict[str, Any]) -> str:
     c = s["counts"]
+    finished = c.get("done", 0) + c.get("failed", 0) + c.get("diverged", 0)
     head = (f'<h1 id="name">{e(s["name"])}</h1><p class="desc" id="description">{e(s["description"])}</p>'
-            f'<p><progress max="{c.get("total", 0)}" value="{c.get("done", 0) + c.get("failed", 0) + c.get("diverged", 0)}">'
+            f'<p><progress max="{c.get("total", 0)}" value="{finished}">'
             f'</progress> <span id="counts" data-done="{c.get("done", 0)}" data-running="{c.get("running", 0)}" '
             f'data-total="{c.get("total", 0)}">{c.get("done", 0)} done, {c.get("failed", 0)} failed, '
             f'{c.get("diverged", 0)} diverged, {c.get("running", 0)} running, {c.get("pending", 0)} pending of '
@@ -89,8 +90,7 @@ def results_part(s: dict[str, Any]) -> str:
     for i, r in enumerate(rows):
         cells = "".join(f"<td>{e(r.get(k))}</td>" for k in keys)
         cells += f'<td class="num">{e(r.get("n"))}</td>'
-        cells += "".join(f'<td class="num">{e(format_mean_se(r.get(m + "_mean"), r.get(m + "_sem"), m)) if r.get(m + "_mean") is not None else ""}</td>'
-                         for m in metrics)
+        cells += "".join(f'<td class="num">{mean_se(r, m)}</td>' for m in metrics)
         rank, p = r.get("rank"), r.get("p_holm")
         cells += f'<td class="num">{"" if rank is None else int(rank)}</td>'
         cells += f'<td class="num">{"" if p is None else f"{p:.3g}"}</td>'
@@ -98,6 +98,11 @@ def results_part(s: dict[str, Any]) -> str:
         out.append(f"<tr{best}>{cells}</tr>")
     out.append("</tbody></table></div>")
     return "".join(out)
+
+
+def mean_se(row: dict[str, Any], metric: str) -> str:
+    mean = row.get(metric + "_mean")
+    return "" if mean is None else e(format_mean_se(mean, row.get(metric + "_sem"), metric))
 
 
 def curves_part(s: dict[str, Any]) -> str:
@@ -171,7 +176,8 @@ def running_part(s: dict[str, Any]) -> str:
     out.append('<div class="table-wrap"><table id="running"><thead><tr><th>trial</th><th>configuration</th>'
                "<th>seed</th><th>epoch</th><th>running for</th><th>ETA</th><th>where</th></tr></thead><tbody>")
     for r in rows:
-        out.append(f'<tr data-trial="{e(r["trial_id"])}"><td><code>{e(r["trial_id"])}</code></td><td>{e(r["label"])}</td>'
+        out.append(f'<tr data-trial="{e(r["trial_id"])}"><td><code>{e(r["trial_id"])}</code></td>'
+                   f'<td>{e(r["label"])}</td>'
                    f'<td class="num">{e(r["seed"])}</td><td class="num">{r["epoch"]}/{r["epochs"]}</td>'
                    f'<td class="num">{clock(r["elapsed_s"])}</td><td class="num">{clock(r["eta_s"])}</td>'
                    f'<td>{e(r["owner"])}{"" if r["alive"] else GONE}</td></tr>')

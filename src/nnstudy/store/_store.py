@@ -225,7 +225,8 @@ class Store:
         for r in rows:
             config = json.loads(r["config_json"])
             out.append(dict(study=r["study"], trial_id=r["trial_id"], seed=r["seed"], owner=r["owner"],
-                            alive=_alive(r["owner"]), started_at=r["started_at"], point=json.loads(r["point_json"]), epoch=int(r["epoch"] or 0),
+                            alive=_alive(r["owner"]), started_at=r["started_at"], point=json.loads(r["point_json"]),
+                            epoch=int(r["epoch"] or 0),
                             epochs=int((config.get("train") or {}).get("epochs") or 0)))
         return out
 
