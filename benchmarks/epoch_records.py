@@ -7,7 +7,7 @@ trial ends, as before per-epoch records), --repeats times each, one thread per t
 median wall time of each and the difference.
 
     python benchmarks/epoch_records.py [--study studies/moons-depth.toml] [--epochs 20] [--workers 1]
-                                       [--stack off|on] [--repeats 3]
+                                       [--stack off|on] [--repeats 3] [--set KEY=VALUE ...]
 """
 
 from __future__ import annotations
@@ -25,11 +25,11 @@ from nnstudy.executor import connect
 from nnstudy.store import Store
 
 
-def measure(source: str, epochs: int, workers: int, stack: str, records: bool
+def measure(source: str, epochs: int, workers: int, stack: str, records: bool, overrides: dict | None = None
             ) -> tuple[float, float, int, float, int]:
     """(seconds to train every trial, CPU seconds of this process meanwhile, epoch rows written as epochs
     ended, seconds inside those writes, transactions)."""
-    spec, trials, text, task, metrics, _ = prepare(source, {"train.epochs": epochs})
+    spec, trials, text, task, metrics, _ = prepare(source, {**(overrides or {}), "train.epochs": epochs})
     written, spent = [], []
     real = Store.add_epochs
 
@@ -61,13 +61,18 @@ def main() -> None:
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--stack", default="off", choices=["off", "on"])
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a key of the study, e.g. --set data.name=digits (repeatable)")
     args = p.parse_args()
+    from nnstudy.spec import parse_overrides
+
+    overrides = parse_overrides(args.set, args.study)
     times: dict[bool, list[float]] = {False: [], True: []}
     cpus: dict[bool, list[float]] = {False: [], True: []}
     rows, inside, calls = 0, [], 0
     for _ in range(args.repeats):
         for records in (False, True):
-            wall, cpu, n, spent, transactions = measure(args.study, args.epochs, args.workers, args.stack, records)
+            wall, cpu, n, spent, transactions = measure(args.study, args.epochs, args.workers, args.stack, records, overrides)
             times[records].append(wall)
             cpus[records].append(cpu)
             if records:
@@ -78,7 +83,7 @@ def main() -> None:
     off, on = statistics.median(times[False]), statistics.median(times[True])
     cpu_off, cpu_on = statistics.median(cpus[False]), statistics.median(cpus[True])
     spent = statistics.median(inside)
-    print(f"{args.study} epochs={args.epochs} workers={args.workers} stack={args.stack}: median off {off:.2f} s, "
+    print(f"{args.study} {' '.join(args.set)} epochs={args.epochs} workers={args.workers} stack={args.stack}: median off {off:.2f} s, "
           f"on {on:.2f} s, difference {on - off:+.2f} s ({100 * (on - off) / off:+.1f} %); {rows} epoch rows in "
           f"{calls} transactions, {spent:.3f} s inside them ({100 * spent / on:.2f} % of the wall time; the "
           f"driver writes while pool workers train); this process's CPU: median off {cpu_off:.2f} s, on {cpu_on:.2f} s "
