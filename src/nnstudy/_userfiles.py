@@ -81,6 +81,14 @@ def resolve_ref(ref: str, base_dir: Path) -> str:
         raise ValueError(f"cannot read {rel!r} ({e.strerror or e})") from None
 
 
+def check_given(given: str | None, actual: str, shown: str, key: str) -> str:
+    """``actual``, unless the study wrote another sha256 under ``key``: then ValueError (one line)."""
+    if given is not None and given != actual:
+        raise ValueError(f"{given[:12]}... does not match {shown} (its sha256 is {actual[:12]}...): the file "
+                         f"changed since the sha256 was written; remove the {key} key to use it as it is now")
+    return actual
+
+
 _modules: dict[str, Any] = {}
 
 

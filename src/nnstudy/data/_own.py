@@ -15,7 +15,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._userfiles import cached, files_dir, keep, keep_bytes, resolve_ref
+from .._userfiles import cached, check_given, files_dir, keep, keep_bytes, resolve_ref
 from ..errors import DataError
 from ._own_labels import check_labels
 from ._own_read import Found, image_files, image_manifest, images_npz, one_line, read_file, read_images
@@ -84,13 +84,13 @@ def _file_sha(where: Path, shown: str, given: str | None) -> str:
             sha = keep(where)
         except OSError as e:
             raise ValueError(f"cannot read {shown!r} ({e.strerror or e})") from None
-    _same(given, sha, shown, "sha256")
+    check_given(given, sha, shown, "sha256")
     return sha
 
 
 def _loader_sha(data: dict[str, Any], given: str | None, base: Path) -> str:
     sha = resolve_ref(data["loader"], base)
-    _same(given, sha, data["loader"], "loader_sha256")
+    check_given(given, sha, data["loader"], "loader_sha256")
     return sha
 
 
@@ -117,12 +117,6 @@ def check_loader(ref: str, kwargs: dict[str, Any], base_dir: Path) -> None:
         raise
     except Exception as e:  # the module's own code failed while it was imported
         raise ValueError(f"importing {ref.split(':')[0]} raised {type(e).__name__}: {one_line(e)}") from None
-
-
-def _same(given: str | None, actual: str, shown: str, key: str) -> None:
-    if given is not None and given != actual:
-        raise ValueError(f"{given[:12]}... does not match {shown} (its sha256 is {actual[:12]}...): the file "
-                         f"changed since the sha256 was written; remove the {key} key to use it as it is now")
 
 
 _manifests: dict[str, tuple[str, list]] = {}

@@ -86,11 +86,7 @@ class ModuleConfig(ModelBase):
         if base is None:  # a resolved config (a worker): the bytes are found in the cache by their sha256
             return v if v is not None else _userfiles.resolve_ref(ref, Path.cwd())
         sha = _userfiles.resolve_ref(ref, Path(base))
-        if v is not None and v != sha:
-            rel = _userfiles.split_ref(ref)[0]
-            raise ValueError(f"{v[:12]} is not the sha256 of {rel} ({sha[:12]}); leave module_sha256 out, "
-                             "nnstudy fills it in")
-        return sha
+        return _userfiles.check_given(v, sha, _userfiles.split_ref(ref)[0], "module_sha256")
 
 
 def build_torch(mc: dict, n_in: int, n_out: int, input_shape: tuple[int, ...] = ()):

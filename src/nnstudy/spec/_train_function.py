@@ -64,10 +64,7 @@ def resolve_sha(ref: str, given: str | None, base_dir: Any) -> str:
         sha = _userfiles.resolve_ref(ref, Path(base_dir if base_dir is not None else "."))
     else:
         sha = _module_sha(ref)
-    if given is not None and given != sha:
-        raise ValueError(f"{given[:12]}... does not match {ref.split(':', 1)[0]} (sha256 "
-                         f"{sha[:12]}...); leave it out, nnstudy fills it in")
-    return sha
+    return _userfiles.check_given(given, sha, ref.split(":", 1)[0], "function_sha256")
 
 
 def _module_sha(ref: str) -> str:
