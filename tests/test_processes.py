@@ -64,8 +64,11 @@ def test_sigkill_of_a_two_worker_driver_leaves_no_worker_alive(tmp_path):
         driver.wait(10)
         gone, alive = psutil.wait_procs(family, timeout=10)
         assert not alive, [p.pid for p in alive]
-    finally:  # only what this test started: the driver's family (orphans too) and this process's children
-        for p in family + psutil.Process().children(recursive=True):
+    finally:  # only what this test started: the driver and its family (orphans too), never this process's
+        # other children (the session's Ray cluster and PostgreSQL server are children of pytest too)
+        if driver.poll() is None:
+            driver.kill()
+        for p in family:
             try:
                 p.kill()
             except psutil.NoSuchProcess:

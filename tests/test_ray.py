@@ -131,7 +131,9 @@ except KeyboardInterrupt:
 def until_training(proc, timeout: float = 120) -> None:
     deadline = time.time() + timeout
     while not trial_workers():
-        assert proc.poll() is None and time.time() < deadline, proc.communicate()[0]
+        if proc.poll() is not None or time.time() > deadline:
+            proc.kill()  # before reading its output: a driver that still runs would never close it
+            raise AssertionError(f"no trial started training: {proc.communicate()[0]}")
         time.sleep(0.1)
 
 
