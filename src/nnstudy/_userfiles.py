@@ -89,13 +89,19 @@ def check_given(given: str | None, actual: str, shown: str, key: str) -> str:
     return actual
 
 
+def error_line(e: BaseException) -> str:
+    """An exception raised by a user's code as one line: its type and the start of its message."""
+    text = " ".join(str(e).split())
+    return f"{type(e).__name__}: {text[:200]}" if text else type(e).__name__
+
+
 _modules: dict[str, Any] = {}
 
 
 def load_module(rel: str, sha256: str):
     """The module of the cached file ``sha256`` (imported once per process). Its name is unique per content,
-    so two versions of one file can live side by side. ValueError (one line) when the bytes are absent;
-    an exception raised by the module's own code propagates (its traceback is the user's to read)."""
+    so two versions of one file can live side by side. ValueError (one line) when the bytes are absent or
+    the module's own code raises while it is imported (that exception is its cause, traceback included)."""
     if sha256 in _modules:
         return _modules[sha256]
     path = cached(sha256)
@@ -110,9 +116,12 @@ def load_module(rel: str, sha256: str):
     sys.modules[name] = module  # so that pickling and dataclasses inside it work
     try:
         loader.exec_module(module)
-    except BaseException:
+    except KeyboardInterrupt:
         sys.modules.pop(name, None)
         raise
+    except BaseException as e:
+        sys.modules.pop(name, None)
+        raise ValueError(f"importing {rel} failed: {error_line(e)}") from e
     _modules[sha256] = module
     return module
 

@@ -110,13 +110,7 @@ def check_loader(ref: str, kwargs: dict[str, Any], base_dir: Path) -> None:
     """ValueError (one line) for a loader file or name that does not exist, or one that cannot take ``kwargs``."""
     from ._own_loader import check_signature
 
-    sha = resolve_ref(ref, base_dir)
-    try:
-        check_signature(ref, sha, kwargs)
-    except ValueError:
-        raise
-    except Exception as e:  # the module's own code failed while it was imported
-        raise ValueError(f"importing {ref.split(':')[0]} raised {type(e).__name__}: {one_line(e)}") from None
+    check_signature(ref, resolve_ref(ref, base_dir), kwargs)  # ValueError: also when the file fails to import
 
 
 _manifests: dict[str, tuple[str, list]] = {}

@@ -135,8 +135,8 @@ def check_signature(fn: Callable[..., Any], shown: str) -> None:
 
 
 def load_function(ref: str, sha: str) -> Callable[..., Any]:
-    """The function a config names. ValueError (one line) when it is missing or not a function of four
-    arguments; an exception raised while importing the user's file propagates."""
+    """The function a config names. ValueError (one line) when it is missing, its file fails to import or it
+    is not a function of four arguments; an exception raised while importing an installed module propagates."""
     fn = GIVEN.get(ref)
     if fn is None:
         if is_file_ref(ref):
@@ -199,12 +199,11 @@ def check_functions(configs: list[dict[str, Any]], label: str, executor: str) ->
             load_function(ref, sha)
         except ValueError as e:
             raise StudyError(f"{label}: train.function: {e}") from None
-        except BaseException as e:  # the module's own code failed while being imported
+        except BaseException as e:  # an installed module's own code failed while being imported
             if isinstance(e, KeyboardInterrupt):
                 raise
-            text = " ".join(str(e).split())
             raise StudyError(f"{label}: train.function: importing {ref.split(':', 1)[0]} failed: "
-                             f"{type(e).__name__}{': ' + text[:200] if text else ''}") from None
+                             f"{_userfiles.error_line(e)}") from None
         if is_file_ref(ref) and ref not in GIVEN:
             continue  # named by the start line's list of the study's files
         only_here = ref in GIVEN and not importable(GIVEN[ref])

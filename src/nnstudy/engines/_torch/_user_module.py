@@ -52,25 +52,11 @@ def _call(ref: str, kwargs: dict[str, Any]) -> str:
     return f"{ref.split(':', 1)[1]}({', '.join(f'{k}={v!r}' for k, v in kwargs.items())})"
 
 
-def _one_line(e: BaseException) -> str:
-    text = " ".join(str(e).split())
-    return f"{type(e).__name__}: {text[:200]}" if text else type(e).__name__
-
-
 def load_constructor(mc: Any) -> Callable[..., Any]:
     """The class or factory ``model.module`` names; ValueError (one line) for anything else."""
     mc = _as_dict(mc)
     ref, sha = mc["module"], mc.get("module_sha256")
-    rel = _userfiles.split_ref(ref)[0]
-    if sha is None or not _userfiles.cached(sha).is_file():
-        _userfiles.load_module(rel, sha or "0" * 64)  # ValueError: not in this machine's cache
-    try:
-        _userfiles.load_module(rel, sha)
-    except KeyboardInterrupt:
-        raise
-    except BaseException as e:  # the file's own code failed while being imported
-        raise ValueError(f"importing {rel} failed: {_one_line(e)}") from None
-    obj = _userfiles.load_object(ref, sha)  # ValueError: no such name in the file
+    obj = _userfiles.load_object(ref, sha)  # ValueError: not in the cache, failed to import, no such name
     if inspect.isclass(obj):
         if not issubclass(obj, nn.Module):
             raise ValueError(f"{ref} is a class but not a torch.nn.Module (give an nn.Module subclass or a "
@@ -121,7 +107,7 @@ def construct(mc: Any, input_shape: tuple[int, ...], n_out: int) -> nn.Module:
     except KeyboardInterrupt:
         raise
     except Exception as e:
-        raise ValueError(f"{_call(mc['module'], kwargs)} raised {_one_line(e)}") from None
+        raise ValueError(f"{_call(mc['module'], kwargs)} raised {_userfiles.error_line(e)}") from None
     if not isinstance(net, nn.Module):
         raise ValueError(f"{_call(mc['module'], kwargs)} returned a {type(net).__name__}, not a torch.nn.Module")
     return net
@@ -228,7 +214,7 @@ def check_output(net: UserNet, n_out: int, what: str) -> None:
     except KeyboardInterrupt:
         raise
     except Exception as e:
-        raise ValueError(f"its forward pass on a batch of shape {shown} raised {_one_line(e)}") from None
+        raise ValueError(f"its forward pass on a batch of shape {shown} raised {_userfiles.error_line(e)}") from None
     if not isinstance(out, torch.Tensor):
         raise ValueError(f"its forward pass returned a {type(out).__name__}; it must return a tensor of shape "
                          f"(B, {n_out}) ({what})")
@@ -265,7 +251,7 @@ def vmap_problem(net: UserNet) -> str | None:
         if "random operation" in str(e):
             return ("it draws random numbers in forward from torch's global generator, so its draws would not be "
                     "the same alone and stacked")
-        return f"torch.func.vmap cannot run it ({_one_line(e)[:120]})"
+        return f"torch.func.vmap cannot run it ({_userfiles.error_line(e)[:120]})"
     return None
 
 
