@@ -3,14 +3,18 @@
 A transformation is ``init(params) -> state`` and ``update(updates, state, params) -> (updates, state)``;
 ``chain`` runs several in order and an optimizer ends with ``scale_by_learning_rate`` (updates become
 ``-lr * ...``), then ``apply_updates`` adds them to the parameters. For speed, transformations work in
-place: ``updates`` (the engine's gradient buffers) and state arrays are overwritten, never allocated.
+place: ``updates`` (the engine's gradient buffers) and state arrays are overwritten, never allocated, and
+an optimizer's ``step`` fuses the learning rate into the update of the parameters (one BLAS axpy per
+array: p += -lr * u in one pass instead of two).
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable, NamedTuple
 
 import numpy as np
+from scipy.linalg.blas import get_blas_funcs
 
 from .._common import optimizer_eps, optimizer_rho
 
@@ -20,6 +24,7 @@ Arrays = list[np.ndarray]
 class Transformation(NamedTuple):
     init: Callable[[Arrays], Any]
     update: Callable[[Arrays, Any, Arrays], tuple[Arrays, Any]]
+    step: Callable[[Arrays, Any, Arrays], Any] | None = None  # update and apply in one: new state
 
 
 def chain(*ts: Transformation) -> Transformation:
@@ -33,12 +38,33 @@ def chain(*ts: Transformation) -> Transformation:
             new.append(s)
         return updates, tuple(new)
 
-    return Transformation(init, update)
+    def step(updates, state, params):
+        new = []
+        for t, s in zip(ts[:-1], state):
+            updates, s = t.update(updates, s, params)
+            new.append(s)
+        return (*new, ts[-1].step(updates, state[-1], params))
+
+    return Transformation(init, update, step if ts and ts[-1].step is not None else None)
 
 
 def apply_updates(params: Arrays, updates: Arrays) -> None:
     for p, u in zip(params, updates):
         p += u
+
+
+@functools.cache
+def _axpy(dtype: np.dtype) -> Callable[..., np.ndarray]:
+    return get_blas_funcs("axpy", dtype=dtype)
+
+
+def add_scaled(params: Arrays, updates: Arrays, scale: float) -> None:
+    """p += scale * u for each pair, in place, one pass (BLAS axpy) where both are contiguous."""
+    for p, u in zip(params, updates):
+        if p.flags.c_contiguous and u.flags.c_contiguous and p.dtype == u.dtype and p.dtype.kind == "f":
+            _axpy(u.dtype)(u.ravel(), p.ravel(), a=scale)
+        else:
+            p += scale * u
 
 
 def _zeros(params: Arrays) -> Arrays:
@@ -143,7 +169,13 @@ def scale_by_learning_rate(schedule: Callable[[int], float]) -> Transformation:
             u *= -lr
         return updates, state
 
-    return Transformation(lambda params: [0], update)
+    def step(updates, state, params):
+        lr = schedule(state[0])
+        state[0] += 1
+        add_scaled(params, updates, -lr)
+        return state
+
+    return Transformation(lambda params: [0], update, step)
 
 
 def make_optimizer(tc: dict[str, Any], schedule: Callable[[int], float]) -> Transformation:

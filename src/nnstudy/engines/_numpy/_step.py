@@ -73,8 +73,11 @@ def make_step(objective: Objective, opt: Transformation, grad_noise: float, nois
         if grad_noise:
             for g in net.grads:
                 g += grad_noise * noise.standard_normal(g.shape, dtype=g.dtype)
-        updates, state = opt.update(net.grads, state, net.params)
-        apply_updates(net.params, updates)
+        if opt.step is not None:
+            state = opt.step(net.grads, state, net.params)
+        else:
+            updates, state = opt.update(net.grads, state, net.params)
+            apply_updates(net.params, updates)
         return value, norms
 
     return step
