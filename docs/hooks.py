@@ -1,4 +1,4 @@
-"""mkdocs hook: adds the generated pages (study-file, CLI and API references, one page per study).
+"""mkdocs hook: adds the generated pages (study-file, model-kind, CLI and API references, one page per study).
 
 Listed under `hooks:` in mkdocs.yml; the pages exist only in the build, never in the tree.
 """
@@ -17,33 +17,63 @@ sys.path.insert(0, str(DOCS))
 
 from gen_api import api_page  # noqa: E402
 from gen_cli import cli_page  # noqa: E402
+from gen_kinds import kinds_page  # noqa: E402
 from gen_reference import study_file_page  # noqa: E402
 
 
-def study_page(path: Path, figures: list[str]) -> str:
-    """A shipped study: what it asks, the file itself, and its real figures from docs/ if any."""
+def _quick_flag(raw: dict) -> str:
+    grids = raw.get("sweep", {})
+    swept = {k for g in (grids if isinstance(grids, list) else [grids]) for k in g}
+    return "--sweep train.epochs=1" if "train.epochs" in swept else "--set train.epochs=1"  # --set: not a swept key
+
+
+def study_page(path: Path, results: Path = DOCS / "results") -> str:
+    """A shipped study: its question, the command, its real results (docs/results/, from gen_results.py) or
+    a plain statement that it has not been run here, then the file itself."""
     text = path.read_text(encoding="utf-8")
     raw = tomllib.loads(text)
     info = raw.get("study", {})
-    grids = raw.get("sweep", {})
-    swept = {k for g in (grids if isinstance(grids, list) else [grids]) for k in g}
-    quick = "--sweep train.epochs=1" if "train.epochs" in swept else "--set train.epochs=1"  # --set: not a swept key
     out = [f"# {info.get('name', path.stem)}", "", info.get("description", ""), "",
-           f"Run it with `nnstudy run studies/{path.name}` (add `{quick}` for a quick try), "
-           f"or from Python with `nnstudy.run(\"studies/{path.name}\")`.", "",
-           f"```toml title=\"studies/{path.name}\"", text.rstrip(), "```", ""]
-    for fig in figures:
-        out += [f"![{fig} from a real run of {path.stem}](../{fig})", ""]
+           "```bash", f"nnstudy run studies/{path.name}", "```", "",
+           f"(add `{_quick_flag(raw)}` for a quick try, a variant stored beside the study), or from Python "
+           f"`nnstudy.run(\"studies/{path.name}\")`.", "", "## Results", ""]
+    found = results / f"{path.stem}.md"
+    if found.exists():
+        out += [found.read_text(encoding="utf-8").rstrip(), ""]
+    else:
+        out += ["Not run on the documentation's machine yet, so this page has no numbers: run the command "
+                "above, and `runs/" + path.stem + "/report.html` holds the results. (`python docs/gen_results.py"
+                " --store runs " + path.stem + "` puts them here.)", ""]
+    out += ["## The study file", "", f"```toml title=\"studies/{path.name}\"", text.rstrip(), "```", ""]
     return "\n".join(out)
+
+
+def studies_index(paths: list[Path]) -> str:
+    """Every shipped study with its question and whether its page has results from a real run."""
+    out = ["# Shipped studies", "",
+           "Each study file under `studies/` asks one question. Its page shows the question, the command and, "
+           "for the studies run on the documentation's machine (2 shared CPU cores, so the long ones are not), "
+           "the real results table and main figure of that run, dated, with the code version.", "",
+           "| study | question | results here |", "|---|---|---|"]
+    for path in paths:
+        info = tomllib.loads(path.read_text(encoding="utf-8")).get("study", {})
+        ran = "yes" if (DOCS / "results" / f"{path.stem}.md").exists() else "not run yet"
+        question = str(info.get("description", "")).replace("|", "\\|")
+        out.append(f"| [{path.stem}]({path.stem}.md) | {question} | {ran} |")
+    return "\n".join(out) + "\n"
+
+
+def _studies() -> list[Path]:
+    return sorted((ROOT / "studies").glob("*.toml"))
 
 
 def pages() -> dict[str, str]:
     """{page path under docs/: Markdown} of every generated page."""
-    out = {"reference/study-file.md": study_file_page(), "reference/cli.md": cli_page(),
-           "reference/api.md": api_page()}
-    pngs = sorted(p.name for p in DOCS.glob("*.png"))
-    for path in sorted((ROOT / "studies").glob("*.toml")):
-        out[f"studies/{path.stem}.md"] = study_page(path, [p for p in pngs if p.startswith(path.stem + "-")])
+    out = {"reference/study-file.md": study_file_page(), "reference/model-kinds.md": kinds_page(),
+           "reference/cli.md": cli_page(), "reference/api.md": api_page(),
+           "studies/index.md": studies_index(_studies())}
+    for path in _studies():
+        out[f"studies/{path.stem}.md"] = study_page(path)
     return out
 
 
@@ -53,9 +83,26 @@ def on_files(files, config):
     return files
 
 
+def _listed(nav) -> set[str]:
+    found = set()
+    for item in nav or []:
+        if isinstance(item, str):
+            found.add(item)
+        elif isinstance(item, dict):
+            for value in item.values():
+                found |= _listed(value) if isinstance(value, list) else {value}
+    return found
+
+
 def on_config(config):
-    studies = [{p.stem: f"studies/{p.stem}.md"} for p in sorted((ROOT / "studies").glob("*.toml"))]
-    for item in config["nav"] or []:
+    studies = ["studies/index.md"] + [{p.stem: f"studies/{p.stem}.md"} for p in _studies()]
+    nav = config["nav"] or []
+    listed = _listed(nav)
+    # a guide page added to docs/ without touching mkdocs.yml still gets into the navigation
+    extra = [p.name for p in sorted(DOCS.glob("*.md")) if p.name not in listed]
+    for item in nav:
         if isinstance(item, dict) and "Studies" in item:
             item["Studies"] = studies  # every shipped study, also ones added after this file
+        if isinstance(item, dict) and "Guides" in item and extra:
+            item["Guides"] = list(item["Guides"] or []) + extra
     return config

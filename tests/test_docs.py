@@ -22,8 +22,13 @@ from nnstudy.spec._schema import MODEL_KINDS, StudyFile
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "docs"))
 
+import gen_results  # noqa: E402
+import hooks  # noqa: E402
 from gen_cli import cli_page  # noqa: E402
+from gen_kinds import kinds_page  # noqa: E402
 from gen_reference import study_file_page  # noqa: E402
+
+from nnstudy import kinds  # noqa: E402
 
 MINIMAL = {"study": {"name": "x"}, "data": {"name": "moons"}}
 
@@ -62,6 +67,19 @@ def test_study_file_reference_lists_exactly_the_keys_the_validator_accepts():
     assert listed == set(accepted_keys())
     for kind in MODEL_KINDS:
         assert f'## [model] (kind = "{kind}")' in page
+
+
+def test_every_model_kind_and_each_of_its_keys_is_in_the_kinds_reference():
+    page = kinds_page()
+    sections = re.split(r"^## ", page, flags=re.M)[1:]
+    by_kind = {s.split("\n", 1)[0]: s for s in sections}
+    assert list(by_kind) == kinds.names() and len(by_kind) >= 21
+    for name, kind in kinds.registry().items():
+        listed = set(re.findall(r"^\| `([^`]+)` \|", by_kind[name], flags=re.M))
+        assert listed == set(model_keys(kind.config, "model")), name
+        assert f"[`{name}`](#{name})" in page  # the summary table links to the kind's section
+    assert "| `model.blocks[].kernel` |" in by_kind["cnn"]  # a list of tables, walked into
+    assert "`figures/som_umatrix.png`" in by_kind["som"]
 
 
 def test_every_listed_key_passes_the_validator_and_an_unlisted_one_fails():
@@ -126,7 +144,50 @@ def test_docs_build_strictly(tmp_path):
         assert (site / page / "index.html").exists(), page
     for toml in (ROOT / "studies").glob("*.toml"):
         assert (site / "studies" / toml.stem / "index.html").exists(), toml.name
-    html = (site / "studies" / "moons-depth" / "index.html").read_text()
-    assert 'src="../../moons-depth-decision-boundary.png"' in html
-    assert (site / "moons-depth-decision-boundary.png").exists()
+    assert (site / "reference" / "model-kinds" / "index.html").exists()
+    ran = sorted(p.stem for p in (ROOT / "docs" / "results").glob("*.md"))
+    assert ran, "docs/results/ holds no study's results"
+    html = (site / "studies" / ran[0] / "index.html").read_text()
+    assert f'src="../../results/{ran[0]}.png"' in html and (site / "results" / f"{ran[0]}.png").exists()
+    not_ran = next(p.stem for p in sorted((ROOT / "studies").glob("*.toml")) if p.stem not in ran)
+    assert "Not run on the documentation" in (site / "studies" / not_ran / "index.html").read_text()
     assert not list(site.rglob("*.py"))  # the generators are not published
+    assert not (site / "results" / f"{ran[0]}.md").exists()  # read by the hook, never a page of its own
+
+
+def test_committed_results_belong_to_shipped_studies_and_have_their_figure():
+    for md in (ROOT / "docs" / "results").glob("*.md"):
+        assert (ROOT / "studies" / f"{md.stem}.toml").exists(), md.name
+        text = md.read_text(encoding="utf-8")
+        assert f"`nnstudy run studies/{md.stem}.toml" in text and re.search(r"\*\*Run\*\*: 20\d\d-\d\d-\d\d", text)
+        assert re.search(r"^\| .* \| n \|", text, flags=re.M), md.name  # the results table
+        if f"../results/{md.stem}.png" in text:
+            assert (md.parent / f"{md.stem}.png").stat().st_size > 1000
+
+
+def test_gen_results_copies_a_real_report_onto_the_study_page(tmp_path):
+    import csv
+
+    import nnstudy
+
+    studies = tmp_path / "studies"
+    studies.mkdir()
+    (studies / "pca-tiny.toml").write_text(
+        '[study]\nname = "pca-tiny"\ndescription = "PCA on iris, 1 or 2 components"\n[data]\nname = "iris"\n'
+        '[model]\nkind = "pca"\n[train]\nengine = "classical"\n[sweep]\n"model.components" = [1, 2]\n')
+    nnstudy.run(studies / "pca-tiny.toml", store=tmp_path / "store", workers=1)
+    out = tmp_path / "results"
+    assert gen_results.main(["--store", str(tmp_path / "store"), "--studies-dir", str(studies), "--out", str(out),
+                             "--flags", "--workers 1", "--code", "abc1234", "pca-tiny"]) == 0
+    text = (out / "pca-tiny.md").read_text()
+    assert "- **Command**: `nnstudy run studies/pca-tiny.toml --workers 1`" in text and "nnstudy abc1234" in text
+    assert f"{os.cpu_count()} cores" in text
+    rows = list(csv.DictReader(open(tmp_path / "store" / "pca-tiny" / "results.csv")))
+    for row in rows:  # the report's own numbers, rounded as the report rounds them
+        rmse = float(row["test_recon_rmse_mean"])
+        assert f"| {row['model.components']} | 1 | " in text and (f"{rmse:.4g}" in text or f"{rmse:.4f}" in text)
+    assert (out / "pca-tiny.png").read_bytes() == (tmp_path / "store" / "pca-tiny" / "figures" / "pca_curves.png").read_bytes()
+    page = hooks.study_page(studies / "pca-tiny.toml", results=out)
+    assert "PCA on iris, 1 or 2 components" in page and text.strip() in page
+    assert "Not run on the documentation" in hooks.study_page(studies / "pca-tiny.toml", results=tmp_path)
+
