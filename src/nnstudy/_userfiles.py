@@ -81,6 +81,18 @@ def resolve_ref(ref: str, base_dir: Path) -> str:
         raise ValueError(f"cannot read {rel!r} ({e.strerror or e})") from None
 
 
+def resolve_file(rel: str, base_dir: str | Path) -> str:
+    """Keeps a copy of the data file ``rel`` (relative to ``base_dir``); returns its sha256. ValueError (one
+    line) when it is missing or unreadable."""
+    path = Path(base_dir) / rel
+    if not path.is_file():
+        raise ValueError(f"no such file {rel!r} (paths are relative to the study file: {path})")
+    try:
+        return keep(path)
+    except OSError as e:
+        raise ValueError(f"cannot read {rel!r} ({e.strerror or e})") from None
+
+
 def check_given(given: str | None, actual: str, shown: str, key: str) -> str:
     """``actual``, unless the study wrote another sha256 under ``key``: then ValueError (one line)."""
     if given is not None and given != actual:

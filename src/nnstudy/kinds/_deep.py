@@ -22,7 +22,12 @@ WEIGHT_SUFFIXES = (".safetensors", ".pt", ".pth", ".bin")
 
 
 class ConvBlock(Section):
-    """One convolution block: conv -> [batch norm] -> activation -> [pool] -> [dropout]."""
+    """One convolution block: conv -> [batch norm] -> activation -> [pool] -> [dropout].
+
+    With ``branches = [1, 3, 5]`` the convolution is Inception-style: one convolution per kernel size, side
+    by side on the same input ("same" padding, stride 1), each with ``channels`` filters, concatenated
+    (``channels`` x 3 output channels here).
+    """
 
     channels: Annotated[int, Field(ge=1, description="output channels (filters)")]
     kernel: Annotated[int, Field(ge=1, description="kernel size (square; length for 1-D inputs)")] = 3
@@ -37,12 +42,34 @@ class ConvBlock(Section):
         "none", description="pooling after the activation: none | max | avg | global_avg (to 1x1)")
     pool_size: Annotated[int, Field(ge=1, description="pooling window and stride (max, avg)")] = 2
     dropout: Annotated[float, Field(ge=0.0, lt=1.0, description="dropout after the block")] = 0.0
+    branches: Annotated[list[Annotated[int, Field(ge=1, le=31)]], Field(min_length=1, max_length=8)] | None = \
+        Field(None, description=(
+            "Inception-style block: the kernel sizes (odd) of parallel convolutions on the same input, each "
+            "with `channels` filters and \"same\" padding, concatenated (channels x len(branches) outputs); "
+            "kernel, stride and padding are then not used"))
 
     @model_validator(mode="after")
     def _same_needs_stride_one(self) -> "ConvBlock":
         if self.padding == "same" and self.stride != 1:
             raise ValueError('padding = "same" needs stride = 1')
         return self
+
+    @model_validator(mode="after")
+    def _branches_keep_the_size(self) -> "ConvBlock":
+        if self.branches is None:
+            return self
+        even = [k for k in self.branches if k % 2 == 0]
+        if even:
+            raise ValueError(f"branches: kernel sizes must be odd (keep the size with \"same\" padding); got {even[0]}")
+        if len(set(self.branches)) != len(self.branches):
+            raise ValueError(f"branches: a kernel size repeats ({self.branches})")
+        if self.stride != 1 or self.padding != 0 or self.kernel != 3:
+            raise ValueError("branches: each branch has its own kernel, stride 1 and \"same\" padding: leave "
+                             "kernel, stride and padding out")
+        return self
+
+    def out_channels(self) -> int:
+        return self.channels * len(self.branches or [0])
 
     @model_serializer(mode="wrap")
     def _leave_out_defaults(self, handler):  # short labels in reports; the engine fills them in again

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, model_serializer, model_validator
 
 from ..errors import StudyError
 from ..spec._schema import ACTIVATIONS, ModelBase
@@ -53,7 +53,26 @@ class _Generative(ModelBase):
         check_inputs(self, study, label)
 
 
-class AEConfig(_Generative):
+class _Reconstructing(_Generative):
+    output: Literal["auto", "tanh"] = "auto"
+    """The decoder's last activation: auto = sigmoid with loss = "bce", none with "mse"; tanh = outputs in
+    [-1, 1] (needs loss = "mse"), for inputs scaled to [-1, 1]."""
+
+    @model_validator(mode="after")
+    def _tanh_needs_mse(self):
+        if self.output == "tanh" and self.loss != "mse":
+            raise ValueError('output = "tanh" reconstructs with squared error: set loss = "mse"')
+        return self
+
+    @model_serializer(mode="wrap")
+    def _leave_out_auto_output(self, handler):  # so existing trial ids stay as they were
+        out = handler(self)
+        if out.get("output") == "auto":
+            out.pop("output")
+        return out
+
+
+class AEConfig(_Reconstructing):
     """Autoencoder: encoder to ``encoding_dim`` units, decoder back to the input; loss = mean per input."""
 
     kind: Literal["ae"] = "ae"
@@ -87,7 +106,7 @@ class StackedAEConfig(ModelBase):
         check_inputs(self, study, label)
 
 
-class VAEConfig(_Generative):
+class VAEConfig(_Reconstructing):
     """Variational autoencoder: Gaussian code of ``latent_dim`` units, standard normal prior. The loss is the
     negative ELBO per sample: reconstruction (summed over inputs) + beta x KL."""
 

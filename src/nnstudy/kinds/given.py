@@ -20,7 +20,7 @@ import math
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_serializer, model_validator
 
 from ..errors import StudyError
 from ..spec._schema import ModelBase
@@ -42,6 +42,23 @@ class GivenConfig(ModelBase):
     activation: Literal[GIVEN_ACTIVATIONS] = "sign"  # type: ignore[valid-type]
     weights: str | None = None
     layers: list[LayerWeights] = []
+    sign_zero: Literal[0, 1] | None = Field(None, description=(
+        "activation = \"sign\": the value of sign(0), 0 (numpy's; the default) or 1 (a threshold unit that "
+        "fires at x >= 0, as the perceptron's step function)"))
+
+    @field_validator("sign_zero")
+    @classmethod
+    def _sign_only(cls, v: int | None, info: ValidationInfo) -> int | None:
+        if v is not None and info.data.get("activation") != "sign":
+            raise ValueError(f"applies to activation = \"sign\" (found {info.data.get('activation')!r})")
+        return v
+
+    @model_serializer(mode="wrap")
+    def _leave_out_unset_sign_zero(self, handler):  # so existing trial ids stay as they were
+        out = handler(self)
+        if out.get("sign_zero") is None:
+            out.pop("sign_zero", None)
+        return out
 
     @model_validator(mode="before")
     @classmethod

@@ -22,7 +22,18 @@ def build_torch(mc: dict, n_in: int, n_out: int, input_shape: tuple[int, ...] = 
     from ..engines._torch._mlp import MLP
 
     if mc["kind"] == "mlp":
-        return MLP(n_in, mc["hidden"], n_out, mc["activation"], mc["dropout"], mc["norm"])
+        model = MLP(n_in, mc["hidden"], n_out, mc["activation"], mc["dropout"], mc["norm"],
+                    mc.get("input_norm", "none"))
+        if mc.get("init_weights"):
+            from .. import _userfiles
+            from ..engines._torch._transfer import load_init_weights
+
+            path = _userfiles.cached(mc["init_weights_sha256"])
+            if not path.is_file():
+                raise ValueError(f"model.init_weights: {mc['init_weights']!r} (sha256 "
+                                 f"{mc['init_weights_sha256'][:12]}) is not in this machine's cache")
+            load_init_weights(model, str(path), mc["init_weights"])
+        return model
     model = MLP(n_in, [], n_out)
     if mc["kind"] == "perceptron":
         with torch.no_grad():
@@ -52,11 +63,51 @@ def _perceptron_head(mc: dict, data):
     return Head(data.n_outputs, "perceptron")
 
 
+TORCH_ONLY = ("input_norm", "init_weights")  # keys of the torch MLP only: set, the trial trains alone
+
+
+def _torch_only_keys(mc: dict) -> list[str]:
+    return [k for k in TORCH_ONLY if mc.get(k) not in (None, "none")]
+
+
+def _mlp_check(study, label: str) -> None:
+    from ..errors import StudyError
+
+    asked = _torch_only_keys(study.model.model_dump())
+    if asked and study.train.engine != "torch":
+        raise StudyError(f"{label}: model.{asked[0]}: only the torch engine has it (train.engine = "
+                         f"{study.train.engine!r})")
+
+
+def _mlp_check_data(mc: dict, data, label: str) -> None:
+    """Starting weights that do not fit the network are a bad study file, not a failed trial."""
+    if not mc.get("init_weights"):
+        return
+    import math
+
+    from ..engines._common import head_of
+    from ..errors import StudyError
+
+    try:
+        build_torch(mc, math.prod(data.input_shape), head_of(mc, data).n_out, data.input_shape)
+    except ValueError as e:
+        raise StudyError(f"{label}: {e}") from None
+
+
+def _mlp_stack_key(trial):
+    """Hand-batched matmuls, unless the torch-only keys are set (input batch norm, starting weights)."""
+    from ..engines._torch._stack import hand_batched_key
+
+    return None if _torch_only_keys(trial.config["model"]) else hand_batched_key(trial)
+
+
 _BUILD = {"torch": build_torch, "numpy": build_numpy}
 TRAIN = {"lr": 0.05, "batch_size": 32, "epochs": 1}
 
 KINDS = [
-    Kind("mlp", MLPConfig, build=_BUILD, stacking="mlp",
+    Kind("mlp", MLPConfig, build=_BUILD, stacking="mlp", stack_key=_mlp_stack_key, check=_mlp_check,
+         check_data=_mlp_check_data,
+         batch_norm=lambda mc: mc.get("norm") == "batch" or mc.get("input_norm") == "batch",
          example={"data": {"name": "moons", "n_samples": 200}, "model": {"hidden": [8]}, "train": TRAIN},
          figures=("decision_boundary.png", "grad_norms.png")),
     Kind("logistic", LogisticConfig, build=_BUILD, tasks=CLASSIFICATION, head=_logistic_head, stacking="mlp",

@@ -31,6 +31,9 @@ def check_combination(study: StudyFile, label: str) -> None:
                          f"engines and the classical {', '.join(scaled)}; {why}")
     if kind.check is not None:
         kind.check(study, label)
+    if train.batch_size == 1 and kind.batch_norm(model.model_dump(mode="json")):
+        raise StudyError(f"{label}: train.batch_size: batch norm needs batches of two or more samples (it "
+                         "normalizes over the batch): raise batch_size or leave batch norm out")
     _check_engine(kind, train.engine, label)
     _check_shared_loop(kind, train, label)
 

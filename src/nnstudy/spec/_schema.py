@@ -315,12 +315,56 @@ class ModelBase(Section):
     kind: str
 
 
+INIT_WEIGHT_SUFFIXES = (".npz", ".safetensors", ".pt", ".pth")
+
+
 class MLPConfig(ModelBase):
     kind: Literal["mlp"] = "mlp"
     hidden: list[Annotated[int, Field(ge=1)]] = [200, 200]
     activation: Literal[ACTIVATIONS] = "relu"  # type: ignore[valid-type]
     dropout: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
     norm: Literal["none", "batch", "layer"] = "none"
+    input_norm: Literal["none", "batch"] = Field("none", description=(
+        "torch engine: batch = a batch-normalization layer on the inputs, before the first linear layer"))
+    init_weights: str | None = Field(None, description=(
+        "torch engine: start from these weights, then train: an .npz with arrays w1, b1, w2, b2, ... "
+        "(w: (out, in)), or a .safetensors / torch state dict (.pt, .pth; read with weights_only=True) with "
+        "the MLP's own names (a trial's weights.safetensors) or w1, b1, ...; relative to the study file"))
+    init_weights_sha256: str | None = Field(None, validate_default=True, description=(
+        "filled in by nnstudy: the sha256 of init_weights (part of the trial id); one written in the study "
+        "must match the file"))
+
+    @field_validator("init_weights")
+    @classmethod
+    def _init_weights_file(cls, v: str | None) -> str | None:
+        if v is not None and not v.endswith(INIT_WEIGHT_SUFFIXES):
+            raise ValueError(f"{v!r}: expected a {' / '.join(INIT_WEIGHT_SUFFIXES)} file")
+        return v
+
+    @field_validator("init_weights_sha256")
+    @classmethod
+    def _init_weights_identity(cls, v: str | None, info: ValidationInfo) -> str | None:
+        from .. import _userfiles
+
+        rel = info.data.get("init_weights")
+        if rel is None:
+            if v is not None and "init_weights" in info.data:
+                raise ValueError("only with init_weights")
+            return v
+        base = (info.context or {}).get("base_dir")
+        if base is None and v is not None:  # a resolved config (a worker): the bytes are in the cache
+            return v
+        return _userfiles.check_given(v, _userfiles.resolve_file(rel, base or "."), rel, "init_weights_sha256")
+
+    @model_serializer(mode="wrap")
+    def _leave_out_unset_keys(self, handler):  # so existing trial ids stay as they were
+        out = handler(self)
+        if out.get("input_norm") == "none":
+            out.pop("input_norm")
+        for key in ("init_weights", "init_weights_sha256"):
+            if out.get(key) is None:
+                out.pop(key, None)
+        return out
 
 
 class LogisticConfig(ModelBase):

@@ -64,8 +64,14 @@ def _sign(x, y, d):  # given networks only: not differentiable, never trained
         d.fill(0.0)
 
 
+def _sign_plus(x, y, d):  # given networks with sign_zero = 1: a threshold unit, +1 where x >= 0
+    np.copyto(y, np.where(x >= 0, 1.0, -1.0))
+    if d is not None:
+        d.fill(0.0)
+
+
 ACTIVATIONS = {"relu": _relu, "tanh": _tanh, "sigmoid": _sigmoid, "elu": _elu, "selu": _selu,
-               "leaky_relu": _leaky_relu, "sign": _sign}
+               "leaky_relu": _leaky_relu, "sign": _sign, "sign_plus": _sign_plus}
 
 
 class Activation(Layer):

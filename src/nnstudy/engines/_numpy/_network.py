@@ -77,13 +77,14 @@ def mlp_network(n_in: int, hidden: list[int], n_out: int, activation: str, dropo
 def given_network(mc: dict[str, Any], dtype) -> Network:
     """Linear layers with the weights of the study file, ``activation`` between them."""
     layers: list[Layer] = []
+    activation = "sign_plus" if mc["activation"] == "sign" and mc.get("sign_zero") == 1 else mc["activation"]
     for i, spec in enumerate(mc["layers"]):
         w = np.asarray(spec["w"], dtype)  # (out, in), as torch writes it
         lin = Linear(w.shape[1], w.shape[0], dtype, None)
         lin.w[...], lin.b[...] = w.T, np.asarray(spec["b"], dtype)
         layers.append(lin)
         if i < len(mc["layers"]) - 1 and mc["activation"] != "identity":
-            layers.append(Activation(mc["activation"], dtype))
+            layers.append(Activation(activation, dtype))
     n = len(mc["layers"])
     return Network(layers, [f"hidden{i + 1}" for i in range(n - 1)] + ["output"])
 

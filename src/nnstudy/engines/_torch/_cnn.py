@@ -39,11 +39,18 @@ class CNN(nn.Sequential):
         conv, norm, max_pool, avg_pool, global_pool = _LAYERS[len(shape) - 1]
         layers: list[nn.Module] = [nn.Unflatten(1, shape)]
         channels = shape[0]
-        for b in map(_complete, blocks):
-            layers.append(conv(channels, b["channels"], b["kernel"], stride=b["stride"], padding=b["padding"],
-                               dilation=b["dilation"]))
+        names: list[str] = []
+        for i, b in enumerate(map(_complete, blocks), 1):
+            if b["branches"]:
+                layers.append(Branches(conv, channels, b["channels"], b["branches"], b["dilation"]))
+                names += [f"conv{i}_k{k}" for k in b["branches"]]
+            else:
+                layers.append(conv(channels, b["channels"], b["kernel"], stride=b["stride"], padding=b["padding"],
+                                   dilation=b["dilation"]))
+                names.append(f"conv{i}")
+            out_channels = b["channels"] * len(b["branches"] or [0])
             if b["batch_norm"]:
-                layers.append(norm(b["channels"]))
+                layers.append(norm(out_channels))
             if b["activation"] != "identity":
                 layers.append(ACTIVATIONS[b["activation"]]())
             if b["pool"] == "max":
@@ -54,7 +61,7 @@ class CNN(nn.Sequential):
                 layers.append(global_pool(1))
             if b["dropout"] > 0:
                 layers.append(CountedDropout(b["dropout"], len(layers)))
-            channels = b["channels"]
+            channels = out_channels
         layers.append(nn.Flatten())
         width = _features(nn.Sequential(*layers), shape)
         for h in [*hidden, n_out]:
@@ -63,9 +70,7 @@ class CNN(nn.Sequential):
             layers.append(nn.Linear(width, h))
             width = h
         super().__init__(*_with_activations(layers, len(hidden), activation))
-        n_conv = len(blocks)
-        self.linear_names = ([f"conv{i + 1}" for i in range(n_conv)]
-                             + [f"dense{i + 1}" for i in range(len(hidden))] + ["output"])
+        self.linear_names = names + [f"dense{i + 1}" for i in range(len(hidden))] + ["output"]
 
     def bind_rng(self, seed: int, step: torch.Tensor, dtype: torch.dtype) -> None:
         """Dropout masks from the trial's counter-based streams (_rng), as in the MLP: the same alone or stacked."""
@@ -74,7 +79,20 @@ class CNN(nn.Sequential):
                 m.bind(seed, step, dtype)
 
     def linears(self) -> list[nn.Module]:
-        return [m for m in self if isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d))]
+        """The weight-carrying layers in order (each branch of an Inception block on its own)."""
+        return [m for m in self.modules() if isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d))]
+
+
+class Branches(nn.Module):
+    """Inception-style: parallel convolutions (one per kernel size, "same" padding) of one input, their
+    outputs concatenated along the channels."""
+
+    def __init__(self, conv: type, c_in: int, c_out: int, kernels: list[int], dilation: int = 1):
+        super().__init__()
+        self.branches = nn.ModuleList(conv(c_in, c_out, k, padding="same", dilation=dilation) for k in kernels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([branch(x) for branch in self.branches], dim=1)
 
 
 def _complete(block: dict[str, Any]) -> dict[str, Any]:

@@ -99,17 +99,22 @@ class AutoEncoder(nn.Module):
         super().__init__()
         d = mc["encoding_dim"]
         self.encoder, self.decoder = encoder_decoder(mc, n_in, layout, d, d)
-        self.loss_kind = mc["loss"]
+        self.loss_kind, self.tanh = mc["loss"], mc.get("output") == "tanh"
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         return self.encoder(x)
 
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
+    def decoder_out(self, z: torch.Tensor) -> torch.Tensor:
+        """What the reconstruction loss compares with the input: logits (bce), values (mse; tanh-squashed)."""
         out = self.decoder(z)
+        return torch.tanh(out) if self.tanh else out
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        out = self.decoder_out(z)
         return torch.sigmoid(out) if self.loss_kind == "bce" else out
 
     def losses(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        return {"loss": reconstruction(self.decoder(self.encoder(x)), x, self.loss_kind) / x.shape[1]}
+        return {"loss": reconstruction(self.decoder_out(self.encoder(x)), x, self.loss_kind) / x.shape[1]}
 
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
         return self.decode(self.encode(x))
@@ -123,6 +128,7 @@ class VAE(AutoEncoder):
     def __init__(self, mc: dict[str, Any], n_in: int, layout):
         nn.Module.__init__(self)
         self.latent_dim, self.beta, self.loss_kind = mc["latent_dim"], mc["beta"], mc["loss"]
+        self.tanh = mc.get("output") == "tanh"
         self.encoder, self.decoder = encoder_decoder(mc, n_in, layout, self.latent_dim, 2 * self.latent_dim)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
@@ -131,7 +137,7 @@ class VAE(AutoEncoder):
     def losses(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         mu, logvar = self.encoder(x).chunk(2, dim=1)
         z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
-        recon = reconstruction(self.decoder(z), x, self.loss_kind)
+        recon = reconstruction(self.decoder_out(z), x, self.loss_kind)
         kl = gaussian_kl(mu, logvar)
         return {"loss": recon + self.beta * kl, "recon": recon, "kl": kl}
 

@@ -49,14 +49,15 @@ class CountedDropout(nn.Module):
 
 
 class MLP(nn.Sequential):
-    """(Linear → [norm] → activation → [dropout]) per hidden layer, then a linear output layer.
+    """[batch norm of the inputs], (Linear → [norm] → activation → [dropout]) per hidden layer, then a linear
+    output layer.
 
     Flat, so a step pays one module call per layer; inputs arrive flattened, (B, n_in).
     """
 
     def __init__(self, n_in: int, hidden: list[int], n_out: int, activation: str = "relu",
-                 dropout: float = 0.0, norm: str = "none"):
-        layers: list[nn.Module] = []
+                 dropout: float = 0.0, norm: str = "none", input_norm: str = "none"):
+        layers: list[nn.Module] = [nn.BatchNorm1d(n_in)] if input_norm == "batch" else []
         width = n_in
         for layer, h in enumerate(hidden):
             layers.append(nn.Linear(width, h))

@@ -33,6 +33,11 @@ def stack_key(trial: Trial) -> Any:
     return None
 
 
+def hand_batched_key(trial: Trial) -> Any:
+    """The key of a kind stacked as hand-batched matmuls (None: alone)."""
+    return _key(trial, hand_batched=True)
+
+
 def vmap_stack_key(trial: Trial) -> Any:
     """The key of a kind stacked by torch.func.vmap (None: alone)."""
     tc = trial.config["train"]
