@@ -124,3 +124,19 @@ def test_sign_zero_makes_a_threshold_unit():
     with pytest.raises(ValueError, match="applies to activation"):
         cfg(kind="given", layers=layers, activation="relu", sign_zero=1)
     assert "sign_zero" not in cfg(kind="given", layers=layers)
+
+
+def test_a_sweep_that_switches_kinds_sets_each_key_on_the_kinds_that_have_it():
+    base = {"study": {"name": "kinds"}, "data": {"name": "digits", "train_size": 64},
+            "model": {"kind": "mlp", "hidden": [8], "norm": "batch"}, "train": {"epochs": 1}}
+    one_grid = {"model.kind": ["mlp", "cnn"], "model.blocks": [[{"channels": 4, "branches": [1, 3]}]],
+                "model.norm": ["none", "layer"]}
+    trials = expand(read_study({**base, "sweep": one_grid})[0], "<dict>")
+    models = [t.config["model"] for t in trials]
+    # mlp: two norms, no blocks; cnn: its blocks, no norm (the file's norm = "batch" is the mlp's)
+    assert [(m["kind"], m.get("norm"), "blocks" in m) for m in models] == [
+        ("mlp", "none", False), ("mlp", "layer", False), ("cnn", None, True)]
+    assert trials[2].point == {"model.kind": "cnn", "model.blocks": [{"channels": 4, "branches": [1, 3]}],
+                               "model.norm": None}
+    with pytest.raises(StudyError, match=r"sweep.model.width: none of the swept kinds \(mlp, cnn\) has model.width"):
+        expand(read_study({**base, "sweep": {"model.kind": ["mlp", "cnn"], "model.width": [4]}})[0], "<dict>")

@@ -52,15 +52,20 @@ def expand(study: StudyFile, label: str = "<study>") -> list[Trial]:
     points: list[dict[str, Any]] = []
     configs: list[dict[str, Any]] = []
     for grid in study.grids():
+        kinds_swept = [str(k) for k in grid.get("model.kind", [])]
         for key, values in grid.items():
-            _check_grid_entry(base, key, values, label)
+            _check_grid_entry(base, key, values, label, kinds_swept)
         for combo in itertools.product(*grid.values()):
             point = dict(zip(grid.keys(), combo))
             raw = copy.deepcopy(base)
             raw.pop("sweep")
-            if point.get("model.kind", base["model"]["kind"]) != base["model"]["kind"]:
-                # another kind has other keys: start from the keys the file wrote, not the defaults
-                raw["model"] = study.model.model_dump(mode="json", exclude_unset=True)
+            kind = point.get("model.kind", base["model"]["kind"])
+            if kind != base["model"]["kind"]:
+                # another kind has other keys: start from the keys the file wrote that this kind has
+                raw["model"] = _own_keys(study.model.model_dump(mode="json", exclude_unset=True), kind)
+            if kinds_swept:  # a grid that switches kinds: a model key only some of them have is set on those
+                point = {k: v for k, v in point.items()
+                         if not k.startswith("model.") or k == "model.kind" or _has_key(kind, k)}
             if "data.path" in point or "data.loader" in point:  # another file: its sha256 keys are found anew
                 raw["data"] = {k: v for k, v in raw["data"].items() if not k.endswith("sha256")}
             if "train.function" in point:  # another training function: its file's sha256 is found anew
@@ -87,8 +92,28 @@ def expand(study: StudyFile, label: str = "<study>") -> list[Trial]:
             for seed in study.trials.seed_list()]
 
 
-def _check_grid_entry(base: dict, key: str, values: Any, label: str) -> None:
+def _has_key(kind: str, dotted: str) -> bool:
+    """Whether model kind ``kind`` has the top-level key of ``model.KEY...`` (an unknown kind: say yes, so its
+    own validation names it)."""
+    from ._schema import MODEL_KINDS
+
+    cls = MODEL_KINDS.get(kind) if kind in MODEL_KINDS else None
+    return cls is None or dotted.split(".")[1] in cls.model_fields
+
+
+def _own_keys(model: dict, kind: str) -> dict:
+    """The [model] keys the file wrote that kind ``kind`` has, with model.kind = ``kind``."""
+    return {k: v for k, v in model.items() if k == "kind" or _has_key(kind, f"model.{k}")}
+
+
+def _check_grid_entry(base: dict, key: str, values: Any, label: str, kinds_swept: list[str] = ()) -> None:
     parts = key.split(".")
+    if parts[0] == "model" and len(parts) >= 2 and kinds_swept and key != "model.kind":
+        if not any(_has_key(k, key) for k in kinds_swept):
+            raise StudyError(f"{label}: sweep.{key}: none of the swept kinds ({', '.join(kinds_swept)}) has "
+                             f"model.{parts[1]}")
+        if isinstance(values, list) and values:
+            return
     if parts[0] not in HASHED_SECTIONS:
         raise StudyError(f"{label}: sweep.{key}: only data, model and train keys can be swept")
     optional = len(parts) == 2 and parts[0] == "data" and parts[1] in DataConfig.model_fields  # unset: not dumped
