@@ -11,6 +11,9 @@ from rich.markup import escape
 from .._output import emit, finite, is_events
 from .._text import one_error_line, terminal
 
+from ..engines._checkpoint import NAMES as CHECKPOINT_NAMES
+from ..engines._checkpoint import CheckpointError, Saved, unusable_line
+from ..engines._checkpoint import header as checkpoint_header
 from ..spec import Trial
 from ..store import Store
 from ._progress import StudyProgress
@@ -74,13 +77,41 @@ class Driver:
             return False
         return True
 
-    def epochs_ended(self, records: list[tuple[str, int, dict[str, float]]], progress: StudyProgress) -> None:
+    def epochs_ended(self, records: list, progress: StudyProgress) -> None:
         """Epochs that just ended, (trial id, epoch, metrics) each: shown, and written to the store in one short
         transaction. A write that fails is said once and training goes on: ``record`` writes the whole
-        history when the trial ends."""
+        history when the trial ends. Checkpoints among them (engines/_checkpoint.Saved) are stored after."""
+        saved = [r for r in records if isinstance(r, Saved)]
+        records = [r for r in records if not isinstance(r, Saved)]
         for trial_id, epoch, _metrics in records:
             progress.epoch(trial_id, epoch)
         self.write_epochs(records)
+        for checkpoint in saved:
+            self.write_checkpoint(checkpoint)
+
+    def write_checkpoint(self, saved: Saved) -> None:
+        """A trial's (or stack's) new checkpoint, replacing its last; a write that fails is said once."""
+        try:
+            self.store.save_checkpoint(self.study, saved.trial_id, saved.blobs)
+        except Exception as e:  # the store lost: the trial goes on, a re-run resumes from an older checkpoint
+            if not getattr(self, "_checkpoints_unwritten", False):
+                self._checkpoints_unwritten = True
+                self.console.print(f"checkpoints not stored ({one_error_line(e)}); training goes on",
+                                   highlight=False, markup=False)
+
+    def checkpoint_of(self, trials: list[Trial]) -> dict[str, bytes] | None:
+        """The stored checkpoint to resume ``trials`` (one trial, or a stack: kept under its first trial) from,
+        or None. One that cannot be used is said in one line, and the trials start at epoch 1."""
+        blobs = self.store.artifacts_of(self.study, trials[0].trial_id, CHECKPOINT_NAMES)
+        if not blobs:
+            return None
+        ids = [t.trial_id for t in trials]
+        try:
+            checkpoint_header(blobs, ids)
+        except CheckpointError as e:
+            self.console.print(unusable_line(ids, str(e)), highlight=False, markup=False)
+            return None
+        return blobs
 
     def write_epochs(self, records: list[tuple[str, int, dict[str, float]]]) -> None:
         """``epochs_ended`` without the display: the records written in one short transaction."""
@@ -108,8 +139,10 @@ class Driver:
             progress.finish(trial.trial_id, epochs, f"[red]failed[/] {trial.trial_id} {terminal(label(trial))}: "
                             f"{terminal(first)}{more}\n  config: {escape(config)}")
             return self.fail_fast
+        kept = self.store.artifacts_of(self.study, trial.trial_id, CHECKPOINT_NAMES) \
+            if trial.config["train"].get("save_weights") else {}  # the last checkpoint stays with the weights
         self.store.finish(self.study, trial.trial_id, result.status, result.final, result.history,
-                          result.artifacts, result.error)
+                          kept | result.artifacts, result.error)
         summary.outcomes[trial.trial_id] = result.status
         progress.outcome(trial.trial_id, seed=trial.seed, point=trial.point, status=result.status,
                          final=finite(result.final), error=result.error)

@@ -45,7 +45,8 @@ class LocalExecutor(Driver):
                 if not self.claim(trial, progress):
                     continue
                 result, error = _worker.run_trial(trial, self.device,
-                                                  report=lambda m: self.epochs_ended([m], progress))
+                                                  report=lambda m: self.epochs_ended([m], progress),
+                                                  resume=self.checkpoint_of([trial]))
                 if self.record(trial, result, error, progress, summary):
                     return
         except KeyboardInterrupt:
@@ -65,7 +66,8 @@ class LocalExecutor(Driver):
                 while pending and len(running) < workers and not stop:
                     trial = pending.pop(0)
                     if self.claim(trial, progress):
-                        running[pool.submit(_worker.run_trial, trial, self.device)] = trial
+                        running[pool.submit(_worker.run_trial, trial, self.device, None,
+                                            self.checkpoint_of([trial]))] = trial
                 if not running:
                     break
                 finished, _ = wait(list(running), timeout=0.25, return_when=FIRST_COMPLETED)

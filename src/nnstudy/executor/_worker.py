@@ -40,20 +40,25 @@ def preload(data_cfg: dict[str, Any], data: Any) -> None:
     _data_cache[json.dumps(data_cfg, sort_keys=True)] = data
 
 
-def run_trial(trial: Trial, device: str, report: Any = None):
-    """Returns (TrialResult | None, error line | None). Never raises for a trial's own failure."""
+def run_trial(trial: Trial, device: str, report: Any = None, resume: dict[str, bytes] | None = None):
+    """Returns (TrialResult | None, error line | None). Never raises for a trial's own failure. resume: the
+    trial's stored checkpoint (engines/_checkpoint.py); new ones go to the driver like the epochs."""
     from ..engines import get_engine
+    from ..engines._checkpoint import Saved, channel
 
-    def on_epoch(epoch: int, metrics: dict[str, float]) -> None:
-        message = (trial.trial_id, epoch, dict(metrics))  # the driver shows it and writes it to the store
+    def send(message: Any) -> None:  # the driver shows epochs and writes them (and checkpoints) to the store
         if report is not None:
             report(message)
         elif _queue is not None:
             _queue.put(message)
 
+    def on_epoch(epoch: int, metrics: dict[str, float]) -> None:
+        send((trial.trial_id, epoch, dict(metrics)))
+
     try:
         data = load_data(trial.config["data"])
-        return get_engine(trial.config["train"]["engine"]).train(trial, data, on_epoch, device), None
+        with channel(resume, lambda blobs: send(Saved(trial.trial_id, blobs))):
+            return get_engine(trial.config["train"]["engine"]).train(trial, data, on_epoch, device), None
     except KeyboardInterrupt:
         raise
     except Exception as e:  # a trial's failure is data for the store, not a crash of the study

@@ -32,8 +32,14 @@ class Trial:
         return node
 
 
+NOT_HASHED_TRAIN_KEYS = ("checkpoint_every",)  # how a trial is trained, not what: a change keeps its results
+
+
 def trial_id(config: dict[str, Any], seed: int) -> str:
-    blob = json.dumps({"config": {k: config[k] for k in HASHED_SECTIONS}, "seed": seed},
+    hashed = {k: config[k] for k in HASHED_SECTIONS}
+    if any(k in hashed["train"] for k in NOT_HASHED_TRAIN_KEYS):
+        hashed["train"] = {k: v for k, v in hashed["train"].items() if k not in NOT_HASHED_TRAIN_KEYS}
+    blob = json.dumps({"config": hashed, "seed": seed},
                       sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 

@@ -434,7 +434,7 @@ class Schedule(Section):
         return self
 
 
-OPTIONAL_TRAIN_KEYS = ("steps", "log_every_steps", "rho")  # left out of the dumped config when unset
+OPTIONAL_TRAIN_KEYS = ("steps", "log_every_steps", "rho", "checkpoint_every")  # left out of the dump when unset
 
 
 class TrainConfig(Section):
@@ -467,6 +467,10 @@ class TrainConfig(Section):
     dtype: Literal["float32", "float64"] = "float32"
     save_weights: bool = Field(False, description=(
         "torch engine: store the trained weights as the trial's artifact weights.safetensors"))
+    checkpoint_every: Annotated[int, Field(ge=0)] | None = Field(None, description=(
+        "save the trial's whole training state every N epochs, so that a study run again after a crash or "
+        "a kill goes on from there (torch and numpy engines; see docs/checkpoints.md); unset: after any "
+        "epoch that ends more than 60 s after the last checkpoint; 0: never. Not part of the trial id"))
     function: str | None = Field(None, description=(
         'your own training loop, called as fn(config, seed, data, report) for each trial: "train.py:train" '
         '(a file relative to the study file) or "package.module:train"; the engine is then "function"'))

@@ -206,6 +206,32 @@ class Store:
         return len(rows)
 
     @resilient
+    def save_checkpoint(self, name: str, trial_id: str, blobs: dict[str, bytes]) -> bool:
+        """A running trial's (or stack's) checkpoint, the artifacts named in ``blobs`` (engines/_checkpoint.py),
+        replacing the previous pair in one transaction; only for a trial this process runs. ``finish``
+        removes it with the trial's other artifacts. Returns whether it was written."""
+        sid, _ = self._study_ids(name)
+        t, a = s.trials.c, s.artifacts.c
+        with self.engine.begin() as c:
+            pk = c.execute(select(t.id).where(t.study_id == sid, t.trial_id == trial_id, t.status == "running",
+                                              t.owner == owner_tag())).scalar()
+            if pk is None:
+                return False
+            c.execute(delete(s.artifacts).where(a.trial_pk == pk, a.name.in_(list(blobs))))
+            c.execute(insert(s.artifacts), [dict(trial_pk=pk, name=k, data=v) for k, v in blobs.items()])
+        return True
+
+    @resilient
+    def artifacts_of(self, name: str, trial_id: str, names: Iterable[str]) -> dict[str, bytes]:
+        """The trial's artifacts of these names that the store holds (a checkpoint: engines/_checkpoint.py)."""
+        sid, _ = self._study_ids(name)
+        t, a = s.trials.c, s.artifacts.c
+        with self.engine.begin() as c:
+            rows = c.execute(select(a.name, a.data).join(s.trials, t.id == a.trial_pk)
+                             .where(t.study_id == sid, t.trial_id == trial_id, a.name.in_(list(names)))).all()
+        return {r.name: bytes(r.data) for r in rows}
+
+    @resilient
     def running(self, name: str | None = None) -> list[dict[str, Any]]:
         """The trials marked running (of one study, or of all): study, trial id, seed, owner, whether that process
         still lives (alive: False for a run that was killed; the trial runs again next time), started_at, the

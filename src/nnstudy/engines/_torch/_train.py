@@ -12,6 +12,7 @@ from ...kinds import of
 from ...spec import Trial
 from .._common import (EpochLog, batch_plan, boundary_artifact, boundary_grid, grad_norm_steps,
                        first_layer_artifact, head_of, planned_epochs, plateau_of, steps_in_epoch)
+from .._checkpoint import Checkpoints
 from .._result import OnEpoch, TrialResult
 from . import _rng
 from ._augment import make_augment
@@ -20,6 +21,7 @@ from ._optim import make_optimizer, make_schedule
 from ._outputs import classifier_artifacts
 from ._tensors import DeviceData, evaluate, loss_fn, predict
 from ._transfer import body_frozen, trainable
+from ._trial_state import restore_trial, trial_state
 
 
 def train_trial(trial: Trial, data: Dataset, on_epoch: OnEpoch, device: str = "cpu") -> TrialResult:
@@ -45,9 +47,12 @@ def train_trial(trial: Trial, data: Dataset, on_epoch: OnEpoch, device: str = "c
     linears = model.linears()
     every, _ = grad_norm_steps(steps)
     step = make_step(model, opt, linears, tc, head.loss, trial.seed, counter)
+    checkpoints, first, train_time = Checkpoints(tc, [trial.trial_id]), 1, 0.0
+    saved = checkpoints.resume()
+    if saved is not None:
+        first, train_time = saved[0] + 1, restore_trial(saved[1], model, opt, schedule, plateau, gen, counter, log)
 
-    train_time = 0.0
-    for epoch in range(1, epochs + 1):
+    for epoch in range(first, epochs + 1):
         t0 = time.perf_counter()
         model.train(not body_frozen(mc))
         perm = torch.randperm(n, generator=gen, device=dev)
@@ -78,6 +83,8 @@ def train_trial(trial: Trial, data: Dataset, on_epoch: OnEpoch, device: str = "c
             metrics["lr"] = plateau.lr
         if log.record(epoch, metrics, train_time, model):
             break
+        checkpoints.after_epoch(epoch, epoch == epochs, lambda: trial_state(model, opt, schedule, plateau, gen,
+                                                                            counter, log, train_time))
     return log.result(model, train_time, lambda: trial_artifacts(model, dd, data, head.loss, tc))
 
 

