@@ -6,7 +6,7 @@ import inspect
 
 import nnstudy
 
-FUNCTIONS = ("run", "load", "compare")
+FUNCTIONS = ("run", "load", "compare", "export")
 STUDY_MEMBERS = ("results", "trials", "history", "report", "report_dir", "plot", "snapshot")
 
 

@@ -279,6 +279,24 @@ def load(name: str, store: str | Path | None = None) -> Study:
     return Study(name, store)
 
 
+def export(study: str | Study, to: str, where: str | Path, store: str | Path | None = None):
+    """Export a study's trials, read from the store, to where people already look -> `Exported` (study, to,
+    where, trials, values).
+
+    `to` = "tensorboard" (`where` a folder: one run per trial in ``where/<study>/<trial id>/``, per-epoch metrics
+    at step = epoch, the config as hparams), "mlflow" (`where` a tracking URI such as ``file:///tmp/mlruns``: a
+    parent run per study in the experiment ``nnstudy``, one run per trial, params = the resolved config
+    flattened, metrics per epoch) or "parquet" (`where` a file: the long history, one row per trial, epoch and
+    metric with the trial's seed, status and config). Needs ``pip install 'nnstudy[export]'``. A second export
+    replaces the first. Bad input raises `StudyError` with the CLI's one-line message.
+    """
+    from .exports import export as export_study
+
+    if isinstance(study, Study):
+        study, store = study.name, study._store.url if store is None else store
+    return export_study(study, to, where, store)
+
+
 def compare(a: str | Study, b: str | Study | None = None, metric: str | None = None,
             where: str | dict | list | tuple | None = None, store: str | Path | None = None):
     """Two studies, or two configurations of one study, side by side -> `Comparison`.

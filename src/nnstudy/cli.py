@@ -108,6 +108,14 @@ def build_parser() -> Parser:
     srv.add_argument("--host", default="127.0.0.1",
                      help="the address to listen on (default 127.0.0.1: this machine only; 0.0.0.0 lets other "
                           "machines read it)")
+
+    ex = sub.add_parser("export", help="a study's trials to TensorBoard, MLflow or a Parquet file")
+    ex.add_argument("study", help="the study's name (or its study file)")
+    ex.add_argument("--to", nargs=2, required=True, metavar=("FORMAT", "WHERE"),
+                    help="tensorboard DIR (one run per trial under DIR/<study>/), mlflow URI (a tracking URI, e.g. "
+                         "file:///tmp/mlruns: a parent run per study, a run per trial) or parquet FILE (the long "
+                         "history)")
+    ex.add_argument("--store", help="store folder or database URL (default ./runs or $NNSTUDY_STORE)")
     return p
 
 
@@ -173,11 +181,7 @@ def cmd_run(args) -> int:
 def cmd_report(args) -> int:
     from . import api
 
-    name = args.study
-    if name.endswith(".toml") and os.path.exists(name):
-        from .spec import read_study
-
-        name = read_study(name)[0].study.name
+    name = study_name(args.study)
     if args.out:
         from .report import check_out_dir
 
@@ -185,6 +189,15 @@ def cmd_report(args) -> int:
     paths = api.load(name, store=args.store).report(args.out)
     print(f"wrote {len(paths)} files to {paths[0].parent if paths else args.out}")
     return EXIT_OK
+
+
+def study_name(text: str) -> str:
+    """A study's name, or the name in the study file it names."""
+    if text.endswith(".toml") and os.path.exists(text):
+        from .spec import read_study
+
+        return read_study(text)[0].study.name
+    return text
 
 
 def cmd_ls(args) -> int:
@@ -358,7 +371,17 @@ def cmd_serve(args) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"summary": cmd_summary, "serve": cmd_serve,
+def cmd_export(args) -> int:
+    from . import api
+
+    to, where = args.to
+    done = api.export(study_name(args.study), to, where, store=args.store)
+    print(f"exported {done.trials} trials of {printable(done.study)} ({done.values} per-epoch values) to {to} "
+          f"{printable(done.where)}")
+    return EXIT_OK
+
+
+COMMANDS = {"summary": cmd_summary, "serve": cmd_serve, "export": cmd_export,
             "run": cmd_run, "report": cmd_report, "ls": cmd_ls, "show": cmd_show, "data": cmd_data,
             "compare": cmd_compare, "gradcheck": cmd_gradcheck}
 

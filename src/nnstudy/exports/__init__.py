@@ -1,0 +1,92 @@
+"""`nnstudy export`: a study's trials to where people already look, read from the store (never written).
+
+- ``tensorboard DIR``: one run per trial, ``DIR/<study>/<trial id>/`` (torch.utils.tensorboard): every per-epoch
+  metric as a scalar at step = epoch; the resolved config (flattened), the seed and the status as hparams, with
+  the final metrics as ``final/<metric>``. A second export replaces the study's event files.
+- ``mlflow URI``: in the experiment ``nnstudy``, one parent run per study and one run per trial under it
+  (MLflow's own client): params = the resolved config flattened (dotted keys), metrics per epoch with
+  step = epoch, final metrics as ``final/<metric>``, tags ``nnstudy.study`` / ``nnstudy.trial_id`` /
+  ``nnstudy.status``. A second export deletes the study's earlier runs first.
+- ``parquet FILE``: the long history, one row per (trial, epoch, metric): study, trial_id, seed, status, one
+  column per config key (dotted), epoch, metric, value; written to a temporary file, then moved into place.
+
+Pending trials (not started) have nothing to export and are left out. Bad input (an unknown study, a target
+that cannot be written, a missing extra): StudyError, one line, before anything is written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import StudyError
+from ..store import Store
+from ._trials import read_trials
+
+TARGETS = ("tensorboard", "mlflow", "parquet")
+PACKAGES = {"tensorboard": "tensorboard", "mlflow": "mlflow-skinny (or mlflow)", "parquet": "pyarrow"}
+
+
+@dataclass
+class Exported:
+    study: str
+    to: str  # tensorboard | mlflow | parquet
+    where: str  # the folder, tracking URI or file written
+    trials: int  # trials exported (those that started)
+    values: int  # per-epoch metric values exported
+
+
+def export(name: str, to: str, where: str | Path, store: str | Path | None = None) -> Exported:
+    """Export the study `name` of the store to `to` (tensorboard, mlflow or parquet) at `where` (a folder, a
+    tracking URI, a file)."""
+    if to not in TARGETS:
+        raise StudyError(f"--to {to}: choose one of {', '.join(TARGETS)}")
+    writer = _writer(to)
+    db = Store(store, create=False)
+    snap, trials = read_trials(db, name)
+    where = str(where)
+    if to == "mlflow":
+        writer(snap, trials, where)
+    else:
+        target = Path(where).expanduser()
+        folder_ready(target if to == "tensorboard" else target.parent, f"--to {to} {where}")
+        writer(snap, trials, target)
+    return Exported(snap.name, to, where, len(trials), sum(len(t.history) for t in trials))
+
+
+def _writer(to: str):
+    """The target's writer; its missing package: one line naming the extra."""
+    try:
+        if to == "tensorboard":
+            from ._tensorboard import write
+        elif to == "mlflow":
+            from ._mlflow import write
+        else:
+            from ._parquet import write
+    except ImportError as e:
+        missing = f" ({e.name} is missing)" if e.name else ""
+        raise StudyError(f"--to {to} needs the {PACKAGES[to]} package{missing}: pip install 'nnstudy[export]'"
+                         ) from None
+    return write
+
+
+def folder_ready(folder: Path, label: str) -> None:
+    """Create the folder (and those above it) or say in one line why it cannot be written."""
+    for p in (folder, *folder.parents):
+        if p.exists():
+            if not p.is_dir():
+                raise StudyError(f"{label}: {p} is a file, not a folder")
+            break
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise StudyError(f"{label}: cannot create {folder} ({e.strerror})") from None
+    probe = folder / ".nnstudy-export-probe"
+    try:
+        probe.touch()
+        probe.unlink()
+    except OSError as e:
+        raise StudyError(f"{label}: cannot write in {folder} ({e.strerror})") from None
+
+
+__all__ = ["export", "Exported", "TARGETS"]

@@ -1,0 +1,182 @@
+"""nnstudy export: TensorBoard event files read back with tensorboard's EventAccumulator, MLflow runs read back
+through a file-store tracking URI, and the Parquet long history read back with pandas, each equal to the store's
+per-epoch metrics (a finished study, and a trial still running with two epochs stored); bad input is one line,
+exit 2, nothing written."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import nnstudy
+from nnstudy.cli import main
+from nnstudy.exports._trials import flat
+from nnstudy.spec import expand, read_study
+from nnstudy.store import Store
+
+STUDY = {"study": {"name": "tiny", "description": "exported <b>"},
+         "data": {"name": "moons", "n_samples": 200, "noise": 0.2},
+         "model": {"hidden": [4]}, "train": {"epochs": 3, "batch_size": 32},
+         "sweep": {"train.lr": [0.1, 0.01]}, "trials": {"seeds": 2}}
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    """A finished study of 4 trials, and a study with one trial running (2 epochs stored) and one pending."""
+    folder = tmp_path_factory.mktemp("export") / "runs"
+    nnstudy.run(STUDY, store=folder, workers=1)
+    spec, _, _ = read_study({"study": {"name": "live"}, "data": {"name": "moons"}, "train": {"epochs": 5},
+                             "trials": {"seeds": 2}})
+    trials = expand(spec)
+    db = Store(folder)
+    db.register("live", "", spec.model_dump(mode="json"), "", "classification", ["val_accuracy"], [], trials, {})
+    assert db.claim("live", trials[0].trial_id)
+    db.add_epochs("live", [(trials[0].trial_id, 1, {"train_loss": 0.5, "val_loss": 0.75}),
+                           (trials[0].trial_id, 2, {"train_loss": 0.25, "val_loss": 0.625})])
+    return folder
+
+
+FIXED = ("seed", "status", "error", "started_at", "finished_at", "train.lr")
+
+
+def stored(folder, name: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    snap = Store(folder, create=False).snapshot(name)
+    return snap.trials, snap.history
+
+
+def configs(folder, name: str) -> dict[str, dict]:
+    db = Store(folder, create=False)
+    return {t: json.loads(next(r for r in db.find_trials(t) if r["study"] == name)["config_json"])
+            for t in db.snapshot(name).trials.trial_id}
+
+
+@pytest.mark.parametrize("name", ["tiny", "live"])
+def test_tensorboard_event_files_hold_every_epoch(store, tmp_path, name, capsys):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    out = tmp_path / "tb"
+    for _ in range(2):  # a second export replaces the first: no point twice
+        assert main(["export", name, "--to", "tensorboard", str(out), "--store", str(store)]) == 0
+    trials, history = stored(store, name)
+    started = trials[trials.status != "pending"]
+    assert f"exported {len(started)} trials of {name} ({len(history)} per-epoch values)" in capsys.readouterr().out
+    assert sorted(p.name for p in (out / name).iterdir()) == sorted(started.trial_id)
+    for t in started.itertuples():
+        acc = EventAccumulator(str(out / name / t.trial_id), size_guidance={"scalars": 0})
+        acc.Reload()
+        mine = history[history.trial_id == t.trial_id]
+        row = trials.set_index("trial_id").loc[t.trial_id]
+        finals = {f"final/{m}" for m in row.index if m not in FIXED and pd.notna(row[m])}
+        assert set(acc.Tags()["scalars"]) == set(mine.metric) | finals
+        for metric, rows in mine.groupby("metric"):
+            points = acc.Scalars(metric)
+            assert [p.step for p in points] == rows.epoch.tolist()
+            np.testing.assert_array_equal([p.value for p in points], rows.value.to_numpy(np.float32))
+        if finals:
+            (final,) = acc.Scalars("final/test_accuracy")
+            assert final.value == np.float32(t.test_accuracy)
+    assert len(history) == (120 if name == "tiny" else 4)
+
+
+def test_mlflow_runs_hold_the_config_and_every_epoch(store, tmp_path, monkeypatch):
+    from mlflow.tracking import MlflowClient
+
+    uri = (tmp_path / "mlruns").as_uri()
+    for _ in range(2):  # a second export deletes the first's runs
+        done = nnstudy.export("tiny", "mlflow", uri, store=store)
+    assert (done.trials, done.values) == (4, 120)
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    client = MlflowClient(tracking_uri=uri)
+    exp = client.get_experiment_by_name("nnstudy")
+    runs = client.search_runs([exp.experiment_id])
+    (parent,) = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    assert parent.data.tags["nnstudy.study"] == "tiny" and parent.info.status == "FINISHED"
+    children = {r.data.tags["nnstudy.trial_id"]: r for r in runs if r is not parent}
+    trials, history = stored(store, "tiny")
+    assert set(children) == set(trials.trial_id)
+    for tid, config in configs(store, "tiny").items():
+        run = children[tid]
+        assert run.data.tags["mlflow.parentRunId"] == parent.info.run_id and run.info.status == "FINISHED"
+        want = {k: str(v) if isinstance(v, (int, float, str)) else json.dumps(v, sort_keys=True)
+                for k, v in flat(config).items()}
+        want["seed"] = str(int(trials.set_index("trial_id").seed[tid]))
+        assert run.data.params == want
+        mine = history[history.trial_id == tid]
+        for metric, rows in mine.groupby("metric"):
+            got = client.get_metric_history(run.info.run_id, metric)
+            assert [(m.step, m.value) for m in got] == list(zip(rows.epoch, rows.value)), metric
+        assert run.data.metrics["final/test_accuracy"] == trials.set_index("trial_id").test_accuracy[tid]
+
+
+def test_mlflow_running_trial_stays_running(store, tmp_path, monkeypatch):
+    from mlflow.tracking import MlflowClient
+
+    uri = (tmp_path / "mlruns").as_uri()
+    assert main(["export", "live", "--to", "mlflow", uri, "--store", str(store)]) == 0
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    client = MlflowClient(tracking_uri=uri)
+    runs = client.search_runs([client.get_experiment_by_name("nnstudy").experiment_id])
+    (child,) = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    assert child.info.status == "RUNNING" and child.data.tags["nnstudy.status"] == "running"
+    assert [(m.step, m.value) for m in client.get_metric_history(child.info.run_id, "val_loss")] == [
+        (1, 0.75), (2, 0.625)]
+
+
+def test_parquet_is_the_long_history(store, tmp_path):
+    path = tmp_path / "out" / "tiny.parquet"
+    assert main(["export", "tiny", "--to", "parquet", str(path), "--store", str(store)]) == 0
+    got = pd.read_parquet(path)
+    trials, history = stored(store, "tiny")
+    assert list(got.columns[:4]) == ["study", "trial_id", "seed", "status"]
+    assert list(got.columns[-3:]) == ["epoch", "metric", "value"]
+    assert (got.study == "tiny").all() and (got.status == "done").all()
+    def rows(df: pd.DataFrame) -> list[tuple]:
+        return sorted(df[["trial_id", "epoch", "metric", "value"]].itertuples(index=False, name=None))
+
+    assert rows(got) == rows(history) and len(got) == 120
+    by_trial = got.drop_duplicates("trial_id").set_index("trial_id")
+    for tid, config in configs(store, "tiny").items():
+        row = by_trial.loc[tid]
+        assert row["seed"] == trials.set_index("trial_id").seed[tid]
+        assert row["train.lr"] == config["train"]["lr"] and row["model.hidden"] == "[4]"
+        assert row["train.early_stopping.patience"] == config["train"]["early_stopping"]["patience"]
+        assert pd.isna(row["data.split_seed"]) or row["data.split_seed"] == config["data"]["split_seed"]
+    assert not list(tmp_path.glob("out/.*"))  # no temporary file left
+
+
+def one_line_exit_2(capsys, argv, expected: str) -> None:
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1 and expected in captured.err, captured.err
+
+
+def test_bad_input_is_one_line_and_writes_nothing(store, tmp_path, capsys, monkeypatch):
+    before = (store / "nnstudy.sqlite").read_bytes()
+    one_line_exit_2(capsys, ["export", "nope", "--to", "parquet", str(tmp_path / "a.parquet"), "--store", str(store)],
+                    "no study named 'nope'")
+    one_line_exit_2(capsys, ["export", "tiny", "--to", "csv", str(tmp_path / "a.csv"), "--store", str(store)],
+                    "--to csv: choose one of tensorboard, mlflow, parquet")
+    one_line_exit_2(capsys, ["export", "tiny", "--to", "tensorboard", "--store", str(store)], "expected 2 arguments")
+    one_line_exit_2(capsys, ["export", "tiny", "--to", "parquet", "x.parquet", "--store", str(tmp_path / "none")],
+                    "no store at")
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    one_line_exit_2(capsys, ["export", "tiny", "--to", "tensorboard", str(blocker / "tb"), "--store", str(store)],
+                    "is a file, not a folder")
+    one_line_exit_2(capsys, ["export", "tiny", "--to", "parquet", str(blocker / "h.parquet"), "--store", str(store)],
+                    "is a file, not a folder")
+    one_line_exit_2(capsys, ["export", "tiny", "--to", "mlflow", (blocker / "mlruns").as_uri(), "--store",
+                             str(store)], "--to mlflow")
+    for to, module in (("tensorboard", "torch.utils.tensorboard"), ("mlflow", "mlflow"), ("parquet", "pyarrow")):
+        for loaded in [m for m in sys.modules if m == module or m.startswith(module + ".")] + [module]:
+            monkeypatch.setitem(sys.modules, loaded, None)  # the package is not installed
+        monkeypatch.delitem(sys.modules, f"nnstudy.exports._{to}", raising=False)
+        one_line_exit_2(capsys, ["export", "tiny", "--to", to, str(tmp_path / "x"), "--store", str(store)],
+                        "pip install 'nnstudy[export]'")
+        monkeypatch.undo()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"] and blocker.read_text() == "not a folder"
+    assert (store / "nnstudy.sqlite").read_bytes() == before
