@@ -161,10 +161,12 @@ def racing_metric(spec: dict, metrics: list[str]) -> str | None:
 
 def run_race(db, study, text: str, task: str, metrics: list[str], trials: list, environment: dict,
              make_executor: Callable, first_data, console, swept: list[str], fail_fast: bool):
-    """Train a study's race, round by round: every configuration's first ``min`` seeds, then one seed more a
-    round for the configurations still in it (``step``). Each round registers its trials and trains them
-    with the study's executor (stacks on a GPU, tasks on Ray); a killed race run again finds its rounds
-    stored and takes the same decisions, so it resumes where it stopped. Returns the merged RunSummary."""
+    """Train a study's race, round by round: every configuration's first ``min`` seeds, then more seeds a
+    round for the configurations still in it (``step``): one each, or as many as leave no worker idle
+    (``_ahead``; the race still looks after every seed count, so its decisions do not depend on the workers).
+    Each round registers its trials and trains them with the study's executor (stacks on a GPU or with
+    ``--stack on``, tasks on Ray); a killed race run again finds its rounds stored and takes the same
+    decisions, so it resumes where it stopped. Returns the merged RunSummary."""
     import json
     import math
 
@@ -193,48 +195,81 @@ def run_race(db, study, text: str, task: str, metrics: list[str], trials: list, 
     spec = study.model_dump(mode="json")
     registered: dict[str, object] = {}
     total = RunSummary()
-    alive, n = list(configs), rule.min
-    batch = [by[c][s] for c in alive for s in seeds[:n]]
+    executor = make_executor()
+    slots = _slots(executor)
+    alive, n, stop = list(configs), rule.min - 1, False  # n: the seed count of the race's last look
+    trained = min(rule.max, max(rule.min, slots // len(configs)))  # idle workers run ahead (see _ahead)
+    batch = [by[c][s] for c in alive for s in seeds[:trained]]
     console.print(f"{name}: racing {len(configs)} configurations on {metric}: {rule.min} to {rule.max} seeds, "
                   f"α = {rule.alpha} ({rule.method})", highlight=False, markup=False)
     while True:
         registered.update((t.trial_id, t) for t in batch)
         db.register(name, study.study.description, spec, text, task, metrics, swept, list(registered.values()),
                     environment)
-        got = make_executor().run(batch, first_data)
+        got = executor.run(batch, first_data)
+        executor = make_executor()
         total.ran, total.skipped, total.busy = total.ran + got.ran, total.skipped + got.skipped, total.busy + got.busy
         total.outcomes.update(got.outcomes)
         if fail_fast and not got.ok:
             break
         stored = finals(db, name, metric)
-        first = set(seeds[:n])  # a resumed race may hold later seeds already: each look sees its own
-        groups = {c: {s: stored[t.trial_id][1] for s, t in by[c].items() if s in first and t.trial_id in stored
-                      and stored[t.trial_id][0] == "done" and math.isfinite(stored[t.trial_id][1])} for c in alive}
-        if not any(groups.values()):
-            if any(v == "done" for v in got.outcomes.values()) or (not got.outcomes and got.skipped):
-                raise StudyError(f"{name}: trials.seeds: the finished trials record no {metric}, the metric the "
-                                 f"race compares (the first report metric, on validation); report it or "
-                                 f"put a metric the trials record first in [report] metrics")
-            break  # nothing finished: no race to run
-        tested = [c for c in alive if groups[c]]
-        kept = set(step(groups, tested, rule, higher)) if tested else set(alive)
-        for c in alive:
-            if c not in kept:
-                why = (f"significantly worse than the leader on {metric}" if groups[c] else
-                       "none of its seeds finished (failed or diverged)")
-                console.print(f"{name}: {labels[c]} leaves the race after {n} seeds ({why})",
-                              highlight=False, markup=False)
-        alive = [c for c in alive if c in kept]
-        if len(alive) == 1 or n >= rule.max:
+        for look in range(n + 1, trained + 1):  # every seed count is one look, as if seeds came one at a time
+            first = set(seeds[:look])  # a resumed race may hold later seeds already: each look sees its own
+            groups = {c: {s: stored[t.trial_id][1] for s, t in by[c].items() if s in first and t.trial_id in stored
+                          and stored[t.trial_id][0] == "done" and math.isfinite(stored[t.trial_id][1])}
+                      for c in alive}
+            if not any(groups.values()):
+                if any(v == "done" for v in got.outcomes.values()) or (not got.outcomes and got.skipped):
+                    raise StudyError(f"{name}: trials.seeds: the finished trials record no {metric}, the metric "
+                                     f"the race compares (the first report metric, on validation); report it or "
+                                     f"put a metric the trials record first in [report] metrics")
+                stop = True  # nothing finished: no race to run
+                break
+            tested = [c for c in alive if groups[c]]
+            kept = set(step(groups, tested, rule, higher)) if tested else set(alive)
+            for c in alive:
+                if c not in kept:
+                    why = (f"significantly worse than the leader on {metric}" if groups[c] else
+                           "none of its seeds finished (failed or diverged)")
+                    console.print(f"{name}: {labels[c]} leaves the race after {look} seeds ({why})",
+                                  highlight=False, markup=False)
+            alive, n = [c for c in alive if c in kept], look
+            if len(alive) == 1:
+                break
+        if stop or len(alive) == 1 or n >= rule.max:
             break
-        batch = [by[c][seeds[n]] for c in alive]
-        n += 1
+        trained = min(rule.max, n + _ahead(slots, len(alive)))
+        batch = [by[c][s] for c in alive for s in seeds[n:trained]]
     full = len(configs) * rule.max
     console.print(f"{name}: race over after {n} seeds: {len(registered)} trials instead of {full} "
                   f"({len(configs)} configurations × {rule.max} seeds); "
                   f"{'the leader stands alone' if len(alive) == 1 else f'{len(alive)} still in'}",
                   highlight=False, markup=False)
     return total
+
+
+def _slots(executor) -> int:
+    """How many trials the executor trains at once: --workers, else the CPUs (Ray: the cluster's)."""
+    import os
+
+    if getattr(executor, "workers", None):
+        return int(executor.workers)
+    if type(executor).__name__.endswith("RayExecutor"):
+        try:
+            import ray
+
+            return max(1, int(ray.cluster_resources().get("CPU", 1)))
+        except Exception:  # noqa: BLE001  (no cluster to ask: one at a time)
+            return 1
+    return os.cpu_count() or 1
+
+
+def _ahead(slots: int, alive: int) -> int:
+    """Seeds a round adds to each configuration still racing: one, or as many as the idle workers allow
+    (``slots // alive``). The looks do not change: the race still looks after every seed count, in order,
+    so its decisions (and their error rate) are those of a race that adds one seed at a time; a configuration
+    that leaves at an earlier look of the round keeps the seeds it ran ahead (stored, in the tables)."""
+    return max(1, slots // max(1, alive))
 
 
 def replay(values: dict, rule: RaceRule, higher: bool, seeds: list) -> dict:
@@ -269,8 +304,14 @@ def race_note(spec: dict, metrics: list[str], labels: list[str], trials) -> str:
         return ""
     rule = RaceRule(int(seeds.get("min", 3)), int(seeds.get("max", 20)), float(seeds.get("alpha", 0.05)),
                     str(seeds.get("method", "holm")))
-    metric = racing_metric(spec, metrics)
     ran = trials[trials["status"] != "pending"]
+    if spec.get("search"):  # a search races each batch against the incumbent (search/_race.py): the seeds each ran
+        counts = ran.groupby("config").size().value_counts().sort_index()
+        ran_text = "; ".join(f"{k} configuration{'s' if k > 1 else ''} ran {n} seeds" for n, k in counts.items())
+        return (f"Racing seeds in the search ({rule.min} to {rule.max} seeds, α = {rule.alpha}, {rule.method}): "
+                f"{len(ran)} trials instead of {len(labels) * rule.max} ({len(labels)} configurations × "
+                f"{rule.max} seeds); {ran_text}.")
+    metric = racing_metric(spec, metrics)
     done = ran[ran["status"] == "done"]
     values = {i: {} for i in range(len(labels))}
     if metric in done.columns:

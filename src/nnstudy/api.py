@@ -208,13 +208,14 @@ def run(source: str | Path | dict, store: str | Path | None = None, set: dict[st
     if study.trials.race:  # a race that cannot run is said before the store is touched
         from ._race import RaceRule
 
-        if study.search.active:
-            raise StudyError(f"{label}: trials.seeds: racing seeds in a [search] is not supported yet; give "
-                             f"[trials] seeds a number or a list")
+        if study.search.active and study.search.pruner == "median":
+            raise StudyError(f"{label}: trials.seeds: racing seeds and the median pruner do not combine (both "
+                             f"stop configurations early); set search.pruner = \"none\" or give [trials] seeds "
+                             f"a number")
         r = study.trials.race
-        try:
-            RaceRule(r.min, r.max, r.alpha, r.method).check(len({json.dumps(t.point, sort_keys=True, default=str)
-                                                                 for t in trials}))
+        try:  # a search races the configurations it proposes: at least two
+            RaceRule(r.min, r.max, r.alpha, r.method).check(2 if study.search.active else len(
+                {json.dumps(t.point, sort_keys=True, default=str) for t in trials}))
         except ValueError as e:
             raise StudyError(f"{label}: trials.seeds: {e}") from None
     trials = resolve_sources(trials, store, label)  # linear probes: their source model, from the store

@@ -177,6 +177,9 @@ def run_search(db: Store, study: StudyFile, text: str, label: str, task: str, me
                 else None)
     evaluate = StoreEvaluator(db, study, text, label, task, metrics, environment, make_executor, lockstep,
                               first_data)
+    if study.trials.race:  # [trials] seeds = { min, max, alpha }: candidates race for their seeds
+        from ._race import racing
+        evaluate = racing(evaluate, study.trials.race, console)
     earlier = [t for t in ostudy.get_trials(deepcopy=False) if t.state != TrialState.WAITING]  # in proposal order
     evaluate.register([x for t in earlier for x in evaluate.trials_of(point_of(t.params, search))])
     finished = sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in earlier)

@@ -1,0 +1,156 @@
+"""Racing seeds (issue 20 item 4) on every executor: rounds as stacks (--stack on, on the CPU), rounds that run
+ahead on idle workers, rounds as Ray tasks, and a race killed between rounds that resumes."""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import re
+
+import pandas as pd
+import pytest
+from rich.console import Console
+
+from test_race import RACE
+
+SMALL = {**RACE, "trials": {"seeds": {"min": 2, "max": 4, "alpha": 0.1}}}  # a look at 0.1 / 3 per seed count
+SMALL_TOML = """
+[study]
+name = "race"
+[data]
+name = "moons"
+n_samples = 300
+[model]
+hidden = [8]
+[train]
+epochs = 4
+batch_size = 32
+[sweep]
+"train.lr" = [0.3, 1e-5]
+[trials]
+seeds = { min = 2, max = 4, alpha = 0.1 }
+[report]
+metrics = ["test_accuracy"]
+"""
+
+
+def _left(md: str) -> dict[str, int]:
+    """{'train.lr=...': seeds after which it left} from the report's race sentence."""
+    return {k: int(n) for k, n in re.findall(r"(train\.lr=[0-9.e+-]+) after (\d+) seeds", md)}
+
+
+def test_rounds_train_as_stacks_and_run_ahead_on_idle_workers(tmp_path):
+    """--stack on, 4 workers, 2 configurations: each round adds 2 seeds a configuration (4 // 2), and the
+    race still looks after every seed count: the report's replay (one seed at a time) takes the same
+    decisions as the run, which says so line by line."""
+    import nnstudy
+
+    log = io.StringIO()
+    study = nnstudy.run(RACE, store=tmp_path / "runs", workers=4, stack="on", console=Console(file=log, width=300))
+    out = log.getvalue()
+    assert "stack(s)" in out, out
+    t = study.trials()
+    seeds = t.groupby("train.lr")["seed"].apply(sorted).to_dict()
+    md = (tmp_path / "runs" / "race" / "report.md").read_text()
+    left = _left(md)
+    assert set(left) == {"train.lr=1e-05"}, md
+    n = left["train.lr=1e-05"]
+    assert f"train.lr=1e-05 leaves the race after {n} seeds" in out  # the run's look = the replay's
+    assert seeds[1e-05] == list(range(len(seeds[1e-05]))) and n <= len(seeds[1e-05]) <= n + 1  # ahead: 2 a round
+    assert seeds[0.3] == list(range(len(seeds[0.3]))) and len(seeds[0.3]) % 2 == 1  # 3, then 2 a round
+    assert len(t) < 16 and (t["status"] == "done").all()
+
+
+class Killed(Exception):
+    pass
+
+
+def test_a_race_killed_between_rounds_resumes_where_it_stopped(tmp_path, monkeypatch):
+    import nnstudy
+    from nnstudy.executor import _local
+
+    run, calls = _local.LocalExecutor.run, []
+
+    def dies_after_the_first_round(self, trials, first_data=None):
+        calls.append(len(trials))
+        got = run(self, trials, first_data)
+        if len(calls) == 2:
+            raise Killed  # the process dies after the second round's trials are stored
+        return got
+
+    monkeypatch.setattr(_local.LocalExecutor, "run", dies_after_the_first_round)
+    with pytest.raises(Killed):
+        nnstudy.run(SMALL, store=tmp_path / "runs", workers=1)
+    stored = nnstudy.load("race", store=tmp_path / "runs").trials()
+    assert len(stored) == 2 * 2 + 2 and (stored["status"] == "done").all()  # min seeds, then one round
+    monkeypatch.setattr(_local.LocalExecutor, "run", run)
+    again = nnstudy.run(SMALL, store=tmp_path / "runs", workers=1)
+    t = again.trials()
+    assert again.summary.ran == len(t) - len(stored)  # nothing trained twice
+    fresh = nnstudy.run({**SMALL, "study": {**SMALL["study"], "name": "fresh"}}, store=tmp_path / "other", workers=1)
+    assert sorted(t["trial_id"]) == sorted(fresh.trials()["trial_id"])  # the decisions of an unbroken race
+    md = (tmp_path / "runs" / "race" / "report.md").read_text()
+    assert _left(md) == _left((tmp_path / "other" / "fresh" / "report.md").read_text())
+
+
+def test_a_race_on_ray_takes_the_local_decisions(ray_address, tmp_path):
+    from cluster_fixtures import unavailable
+    from test_ray import driver
+
+    if importlib.util.find_spec("ray") is None:
+        unavailable("Ray", ImportError("ray is not installed (pip install -e '.[cluster]')"))
+    import nnstudy
+
+    study = tmp_path / "race.toml"
+    study.write_text(SMALL_TOML)
+    code, out = driver("run", study, "--executor", "ray", "--address", ray_address, "--store", tmp_path / "ray",
+                       cwd=tmp_path)
+    assert code == 0 and "on Ray" in out and "racing 2 configurations on val_accuracy" in out, out
+    local = nnstudy.run(SMALL, store=tmp_path / "local", workers=1)
+    ray_md = (tmp_path / "ray" / "race" / "report.md").read_text()
+    assert _left(ray_md) == _left((tmp_path / "local" / "race" / "report.md").read_text())
+    ray_rows = pd.read_csv(tmp_path / "ray" / "race" / "trials.csv").set_index("trial_id")
+    local_rows = local.trials().set_index("trial_id")
+    shared = local_rows.index.intersection(ray_rows.index)
+    assert len(shared) == len(local_rows)  # Ray ran every trial the local race ran (and maybe seeds ahead)
+    pd.testing.assert_series_equal(ray_rows.loc[shared, "val_accuracy"], local_rows.loc[shared, "val_accuracy"],
+                                   check_names=False, rtol=1e-6)
+
+
+SEARCH_RACE = {**RACE, "sweep": {}, "trials": {"seeds": {"min": 2, "max": 5, "alpha": 0.1}},
+               "search": {"method": "grid", "trials": 3, "pruner": "none", "metric": "val_accuracy",
+                          "space": {"train.lr": {"choices": [0.3, 1e-5, 1e-6]}}}}
+
+
+def test_a_search_races_its_candidates_against_the_incumbent(tmp_path):
+    """Grid order: lr 0.3 runs the first 2 seeds (nothing to race yet); each hopeless learning rate then races
+    it and leaves before 5 seeds, and only the trials that ran are the study's."""
+    import nnstudy
+
+    log = io.StringIO()
+    study = nnstudy.run(SEARCH_RACE, store=tmp_path / "runs", workers=1, console=Console(file=log, width=300))
+    t = study.trials()
+    seeds = t.groupby("train.lr")["seed"].apply(sorted).to_dict()
+    assert set(seeds) == {0.3, 1e-5, 1e-6} and (t["status"] == "done").all()
+    for lr in (1e-5, 1e-6):
+        assert 2 <= len(seeds[lr]) < 5 and seeds[lr] == list(range(len(seeds[lr])))
+        assert f"lr={lr} leaves after {len(seeds[lr])} seeds" in log.getvalue(), log.getvalue()
+    assert seeds[0.3] == list(range(max(len(seeds[1e-5]), len(seeds[1e-6]))))  # pressed: seeds it lacked
+    assert len(t) < 3 * 5
+    s = study.results()
+    assert s.loc[s["rank"] == 1, "train.lr"].item() == 0.3
+    md = (tmp_path / "runs" / "race" / "report.md").read_text()
+    assert f"Racing seeds in the search (2 to 5 seeds, α = 0.1, holm): {len(t)} trials instead of 15" in md
+    again = nnstudy.run(SEARCH_RACE, store=tmp_path / "runs", workers=1)
+    assert again.summary.ran == 0 and len(again.trials()) == len(t)
+
+
+def test_racing_with_the_median_pruner_is_one_line(tmp_path):
+    import nnstudy
+    from nnstudy import StudyError
+
+    spec = {**SEARCH_RACE, "search": {**SEARCH_RACE["search"], "pruner": "median"}}
+    with pytest.raises(StudyError) as e:
+        nnstudy.run(spec, store=tmp_path / "runs", workers=1)
+    assert "racing seeds and the median pruner do not combine" in str(e.value) and "\n" not in str(e.value)
+    assert not (tmp_path / "runs").exists()
