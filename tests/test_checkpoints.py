@@ -127,3 +127,71 @@ def test_mlp_resumes_from_its_checkpoint_and_matches_an_undisturbed_run(tmp_path
     # the interrupted trial goes on from epoch 3 (its checkpoint: epoch 2); the other one starts
     trained = {tid: sorted(e for t, e in seen if t == tid) for tid in (first, second)}
     assert sorted(trained.values()) == [[1, 2, 3, 4, 5, 6], [3, 4, 5, 6]]
+
+
+LONG = """
+[study]
+name = "ck-kill"
+[data]
+name = "moons"
+n_samples = 3000
+[model]
+hidden = [32, 32]
+dropout = 0.1
+[train]
+epochs = 8
+batch_size = 16
+optimizer = "momentum"
+checkpoint_every = 1
+[trials]
+seeds = 2
+"""
+
+
+def checkpoint_epochs(store: Path) -> dict[str, int]:
+    """trial id -> the epoch of its stored checkpoint."""
+    db = store / "nnstudy.sqlite"
+    if not db.exists():
+        return {}
+    con = sqlite3.connect(db, timeout=30)
+    try:
+        rows = con.execute("SELECT t.trial_id, a.data FROM artifacts a JOIN trials t ON t.id = a.trial_pk "
+                           "WHERE a.name = ?", (_checkpoint.STATE,)).fetchall()
+    except sqlite3.OperationalError:
+        return {}
+    finally:
+        con.close()
+    return {tid: json.loads(data)["epoch"] for tid, data in rows}
+
+
+def test_sigkill_in_an_epoch_then_rerun_trains_only_the_epochs_after_each_checkpoint(tmp_path, monkeypatch):
+    import random
+    import time
+
+    from test_faults import nnstudy_proc
+
+    study = tmp_path / "ck-kill.toml"
+    study.write_text(LONG)
+    assert run(study, tmp_path / "reference") == 0
+    store = tmp_path / "killed"
+    proc = nnstudy_proc("run", study, "--store", store, "--workers", "1")
+    deadline = time.time() + 120
+    while max(checkpoint_epochs(store).values(), default=0) < 3 and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    time.sleep(random.random() * 0.1)  # somewhere in the next epoch
+    proc.kill()
+    proc.wait()
+    at_kill = checkpoint_epochs(store)
+    done = {tid for tid, status in stored(store)[2].items() if status == "done"}
+    print(f"killed with checkpoints at {at_kill}, {len(done)} trial(s) done")
+    assert at_kill and max(at_kill.values()) >= 3
+
+    with monkeypatch.context() as m:
+        seen = counting_epochs(m)
+        assert run(study, store) == 0
+    for tid in stored(store)[2]:
+        again = sorted(e for t, e in seen if t == tid)
+        first = 0 if tid in done else at_kill.get(tid, 0) + 1
+        assert again == ([] if tid in done else list(range(first, 9))), (tid, again, at_kill)
+    reference, resumed = stored(tmp_path / "reference"), stored(store)
+    assert resumed[:3] == reference[:3]
