@@ -54,12 +54,13 @@ def studies_index(paths: list[Path]) -> str:
            "Each study file under `studies/` asks one question. Its page shows the question, the command and, "
            "for the studies run on the documentation's machine (2 shared CPU cores, so the long ones are not), "
            "the real results table and main figure of that run, dated, with the code version.", "",
-           "| study | question | results here |", "|---|---|---|"]
+           "| study | question | data | results here |", "|---|---|---|---|"]
     for path in paths:
-        info = tomllib.loads(path.read_text(encoding="utf-8")).get("study", {})
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
         ran = "yes" if (DOCS / "results" / f"{path.stem}.md").exists() else "not run yet"
-        question = str(info.get("description", "")).replace("|", "\\|")
-        out.append(f"| [{path.stem}]({path.stem}.md) | {question} | {ran} |")
+        question = str(raw.get("study", {}).get("description", "")).replace("|", "\\|")
+        data = raw.get("data", {}).get("name") or raw.get("data", {}).get("loader", "")
+        out.append(f"| [{path.stem}]({path.stem}.md) | {question} | `{data}` | {ran} |")
     return "\n".join(out) + "\n"
 
 

@@ -160,7 +160,7 @@ def test_committed_results_belong_to_shipped_studies_and_have_their_figure():
         assert (ROOT / "studies" / f"{md.stem}.toml").exists(), md.name
         text = md.read_text(encoding="utf-8")
         assert f"`nnstudy run studies/{md.stem}.toml" in text and re.search(r"\*\*Run\*\*: 20\d\d-\d\d-\d\d", text)
-        assert re.search(r"^\| .* \| n \|", text, flags=re.M), md.name  # the results table
+        assert re.search(r"^\| (.* \| )?n \|", text, flags=re.M), md.name  # the results table
         if f"../results/{md.stem}.png" in text:
             assert (md.parent / f"{md.stem}.png").stat().st_size > 1000
 
@@ -191,3 +191,33 @@ def test_gen_results_copies_a_real_report_onto_the_study_page(tmp_path):
     assert "PCA on iris, 1 or 2 components" in page and text.strip() in page
     assert "Not run on the documentation" in hooks.study_page(studies / "pca-tiny.toml", results=tmp_path)
 
+
+
+def _commands(markdown: str) -> list[str]:
+    block = re.search(r"```bash\n(# 1\..*?)```", markdown, flags=re.S).group(1)
+    return [line for line in block.splitlines() if line and not line.startswith("#")]
+
+
+def test_readme_and_docs_give_the_same_two_commands_and_ci_runs_the_second():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    first, second = _commands(readme)
+    assert _commands((ROOT / "docs" / "index.md").read_text(encoding="utf-8")) == [first, second]
+    assert second in (ROOT / ".ci" / "run").read_text().splitlines()
+    # command 1's claims: the study exists and trains Fashion-MNIST; --data installs no docs tools, command 2 does
+    study = re.search(r"nnstudy run (studies/\S+\.toml)$", first).group(1)
+    assert read_study(ROOT / study)[0].data.name == "fashion-mnist" and "data fetch fashion-mnist" in first
+    setup = (ROOT / "scripts" / "setup.sh").read_text()
+    data_branch = setup[setup.index('if [ "${1:-}" = "--data" ]'):setup.index("exit 0")]
+    installs = re.findall(r'pip install -q -e "\.\[([^\]]*)\]"', setup)
+    assert "docs" not in re.search(r'\.\[([^\]]*)\]', data_branch).group(1) and "docs" in installs[-1].split(",")
+
+
+def test_readme_table_and_figure_are_those_of_one_real_run():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    figure = re.search(r"\]\(docs/results/([a-z0-9-]+)\.png\)", readme).group(1)
+    results = (ROOT / "docs" / "results" / f"{figure}.md").read_text(encoding="utf-8")
+    table = [line for line in readme.splitlines() if line.startswith("|")]
+    assert table and "\n".join(table) in results  # the same numbers as the study's page, from the same run
+    assert (ROOT / "docs" / "results" / f"{figure}.png").exists()
+    for target in re.findall(r"\]\(((?!https?:)[^)#]+)\)", readme):
+        assert (ROOT / target).exists(), target  # every link of the README points at a file of the repository
