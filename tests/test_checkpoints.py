@@ -95,7 +95,16 @@ def counting_epochs(monkeypatch) -> list:
         seen.extend((r[0], r[1]) for r in records if not isinstance(r, _checkpoint.Saved))
         return ended(self, records, progress)
 
+    record = Driver.record
+
+    def with_last(self, trial, result, *args):  # a stack's last epoch reaches the store with its outcome
+        before = [e for t, e in seen if t == trial.trial_id]
+        if result is not None and before:
+            seen.extend((trial.trial_id, h["epoch"]) for h in result.history if h["epoch"] > max(before))
+        return record(self, trial, result, *args)
+
     monkeypatch.setattr(Driver, "epochs_ended", count)
+    monkeypatch.setattr(Driver, "record", with_last)
     return seen
 
 
@@ -195,3 +204,9 @@ def test_sigkill_in_an_epoch_then_rerun_trains_only_the_epochs_after_each_checkp
         assert again == ([] if tid in done else list(range(first, 9))), (tid, again, at_kill)
     reference, resumed = stored(tmp_path / "reference"), stored(store)
     assert resumed[:3] == reference[:3]
+
+
+def test_a_stack_checkpoints_as_one_and_resumes_as_one(tmp_path, monkeypatch):
+    seen = resume_equals_undisturbed(tmp_path, monkeypatch, MLP, "--stack", "on")
+    trained = {tid: sorted(e for t, e in seen if t == tid) for tid, _ in seen}
+    assert list(trained.values()) == [[3, 4, 5, 6]] * 2  # both trials of the stack go on from epoch 3

@@ -23,22 +23,23 @@ WAIT_S = 0.5  # how long one ray.wait blocks, so that Ctrl-C is seen between wai
 
 
 def nnstudy_trial(trial: Trial, device: str, files: dict[str, bytes], user_files: dict[str, bytes],
-                  epochs: Any = None):
+                  epochs: Any = None, resume: dict[str, bytes] | None = None):
     """In a Ray worker process (named ray::nnstudy_trial): one thread; data cached across its trials. `files`:
     the source weights a linear probe reads; `user_files`: the code and data files the study names (by
     sha256); both put into this machine's cache, so a worker needs no copy of the study's folder. `epochs`:
-    a Ray queue that takes each epoch's record as it ends, for the driver to store."""
+    a Ray queue that takes each epoch's record (and checkpoint) as it ends, for the driver to store; `resume`:
+    the trial's stored checkpoint."""
     _start(files, user_files, epochs)
-    return [_worker.run_trial(trial, device)]
+    return [_worker.run_trial(trial, device, resume=resume)]
 
 
 def nnstudy_stack(trials: list[Trial], device: str, files: dict[str, bytes], user_files: dict[str, bytes],
-                  epochs: Any = None):
+                  epochs: Any = None, resume: dict[str, bytes] | None = None):
     """In a Ray worker process (ray::nnstudy_stack): the trials trained as one stacked program; each epoch's
     records go to `epochs` in one batch when the epoch ends."""
     _start(files, user_files, epochs)
     if epochs is None:
-        return _worker.run_stack(trials, device)
+        return _worker.run_stack(trials, device, resume=resume)
     ended: list[tuple] = []
 
     def flush(_epoch: int) -> None:
@@ -46,7 +47,7 @@ def nnstudy_stack(trials: list[Trial], device: str, files: dict[str, bytes], use
         ended.clear()
 
     return _worker.run_stack(trials, device, lambda tid, epoch, metrics: ended.append((tid, epoch, dict(metrics))),
-                             None, flush)
+                             None, flush, resume, ended.append)
 
 
 class EpochQueue:
@@ -132,7 +133,8 @@ class RayExecutor(Driver):
                     job = [t for t in pending.pop(0) if self.claim(t, progress)]  # claimed right before submission
                     if job:
                         task, what = tasks[len(job) > 1], job if len(job) > 1 else job[0]
-                        running[task.remote(what, self.device, source_files(job), user_files(job), epochs)] = job
+                        running[task.remote(what, self.device, source_files(job), user_files(job), epochs,
+                                            self.checkpoint_of(job))] = job
                 if not running:
                     break
                 ready, _ = ray.wait(list(running), num_returns=1, timeout=WAIT_S)

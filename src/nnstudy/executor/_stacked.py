@@ -67,7 +67,7 @@ def run_stacks(driver: Driver, stacks: list[list[Trial]], progress: StudyProgres
         try:
             outcomes = _worker.run_stack(stack, driver.device,
                                          lambda tid, epoch, metrics: ended.append((tid, epoch, dict(metrics))),
-                                         split, flush)
+                                         split, flush, driver.checkpoint_of(stack), ended.append)
         except KeyboardInterrupt:
             driver.hand_back(stack)
             raise

@@ -66,15 +66,18 @@ def run_trial(trial: Trial, device: str, report: Any = None, resume: dict[str, b
 
 
 def run_stack(trials: list[Trial], device: str, on_epoch: Any = None, on_split: Any = None,
-              epoch_end: Any = None) -> list[tuple[Any, str | None]]:
+              epoch_end: Any = None, resume: dict[str, bytes] | None = None,
+              save: Any = None) -> list[tuple[Any, str | None]]:
     """Trains `trials` as one stacked program (engine.train_group); one (TrialResult | None, error) each.
     A stack that runs out of device memory is split in half here (``on_split(size)`` is told) and each half
     tried again. on_epoch(trial_id, epoch, metrics) as engine.train_group calls it; epoch_end(epoch) after
     every epoch that leaves a trial of the stack still training (engine.train_group's ``stop``, which it
-    never stops here)."""
+    never stops here). resume: the stack's stored checkpoint; save(Saved) takes each new one (a stack's is kept
+    under its first trial)."""
     import torch
 
     from ..engines import get_engine
+    from ..engines._checkpoint import Saved, channel
 
     try:
         engine = get_engine(trials[0].config["train"]["engine"])
@@ -83,8 +86,9 @@ def run_stack(trials: list[Trial], device: str, on_epoch: Any = None, on_split: 
             epoch_end(epoch)
             return False
 
-        results = engine.train_group(trials, load_data(trials[0].config["data"]), on_epoch or (lambda *_: None),
-                                     device, **({} if epoch_end is None else {"stop": stop}))
+        with channel(resume, lambda blobs: save(Saved(trials[0].trial_id, blobs)) if save else None):
+            results = engine.train_group(trials, load_data(trials[0].config["data"]), on_epoch or (lambda *_: None),
+                                         device, **({} if epoch_end is None else {"stop": stop}))
         return [(r, None) for r in results]
     except torch.cuda.OutOfMemoryError as e:
         torch.cuda.empty_cache()
@@ -93,8 +97,8 @@ def run_stack(trials: list[Trial], device: str, on_epoch: Any = None, on_split: 
         if on_split is not None:
             on_split(len(trials))
         half = len(trials) // 2
-        return (run_stack(trials[:half], device, on_epoch, on_split, epoch_end)
-                + run_stack(trials[half:], device, on_epoch, on_split, epoch_end))
+        return (run_stack(trials[:half], device, on_epoch, on_split, epoch_end, None, save)
+                + run_stack(trials[half:], device, on_epoch, on_split, epoch_end, None, save))
     except KeyboardInterrupt:
         raise
     except Exception as e:  # the stack's failure is recorded for each of its trials

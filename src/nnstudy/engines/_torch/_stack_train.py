@@ -18,6 +18,7 @@ from ...data._dataset import Dataset
 from ...kinds import of
 from ...spec import Trial
 from .._common import EpochLog, batch_plan, grad_norm_steps, head_of, planned_epochs, plateau_of, steps_in_epoch
+from .._checkpoint import Checkpoints
 from .._result import GroupOnEpoch, TrialResult
 from ._mlp import build_trainable
 from ._optim import make_schedule
@@ -27,6 +28,7 @@ from ._stack_step import Stepper, trial_losses
 from ._stack_vmap import VmapNet
 from ._tensors import DeviceData, split_metrics
 from ._train import trial_artifacts
+from ._trial_state import restore_stack, stack_state
 
 
 def train_group(trials: list[Trial], data: Dataset, on_epoch: GroupOnEpoch, device: str = "cpu",
@@ -74,7 +76,12 @@ def train_group(trials: list[Trial], data: Dataset, on_epoch: GroupOnEpoch, devi
     epochs = [planned_epochs(tc, steps) for tc in tcs]  # train.steps is one for the whole stack (its key)
     active = [True] * k
     train_time = [0.0] * k
-    for epoch in range(1, max(epochs) + 1):
+    checkpoints, first = Checkpoints(tc0, [t.trial_id for t in trials]), 1
+    saved = checkpoints.resume()
+    if saved is not None:
+        first = saved[0] + 1
+        active, train_time = restore_stack(saved[1], net, opt, gens, counter, lrs, logs, views)
+    for epoch in range(first, max(epochs) + 1):
         t0 = time.perf_counter()
         lrs_now = lrs.current()
         opt.lr.copy_(torch.tensor([lr if a else 0.0 for lr, a in zip(lrs_now, active)], dtype=dtype).view(-1, 1, 1))
@@ -103,6 +110,9 @@ def train_group(trials: list[Trial], data: Dataset, on_epoch: GroupOnEpoch, devi
             if logs[i].record(epoch, metrics, train_time[i], views[i]) or epoch == epochs[i]:
                 active[i] = False
                 views[i].freeze()
+        if any(active):
+            checkpoints.after_epoch(epoch, epoch == max(epochs), lambda: stack_state(
+                net, opt, gens, counter, lrs, logs, views, active, train_time))
         if not any(active) or (stop is not None and stop(epoch)):
             break
     return [log.result(view, train_time[i], lambda v=view, m=model, tc=tc: _trial_artifacts(v, m, dd, data, head.loss, tc))
