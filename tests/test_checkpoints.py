@@ -210,3 +210,9 @@ def test_a_stack_checkpoints_as_one_and_resumes_as_one(tmp_path, monkeypatch):
     seen = resume_equals_undisturbed(tmp_path, monkeypatch, MLP, "--stack", "on")
     trained = {tid: sorted(e for t, e in seen if t == tid) for tid, _ in seen}
     assert list(trained.values()) == [[3, 4, 5, 6]] * 2  # both trials of the stack go on from epoch 3
+
+
+def test_the_numpy_engine_resumes_exactly(tmp_path, monkeypatch):
+    seen = resume_equals_undisturbed(tmp_path, monkeypatch, MLP.replace('[train]\n', '[train]\nengine = "numpy"\n'))
+    trained = {tid: sorted(e for t, e in seen if t == tid) for tid, _ in seen}
+    assert sorted(trained.values()) == [[1, 2, 3, 4, 5, 6], [3, 4, 5, 6]]

@@ -80,4 +80,9 @@ def make_step(objective: Objective, opt: Transformation, grad_noise: float, nois
             apply_updates(net.params, updates)
         return value, norms
 
+    def set_state(new) -> None:  # the optimizer's state from a checkpoint (engines/_checkpoint.py)
+        nonlocal state
+        state = new
+
+    step.get_state, step.set_state = lambda: state, set_state
     return step

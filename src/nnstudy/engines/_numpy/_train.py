@@ -17,6 +17,7 @@ from ...kinds import of
 from ...spec import Trial
 from .._common import (EpochLog, batch_plan, boundary_artifact, boundary_grid, grad_norm_steps,
                        first_layer_artifact, head_of, planned_epochs, plateau_of, steps_in_epoch)
+from .._checkpoint import Checkpoints, log_state, plain_state, restore_log, restore_plain
 from .._result import OnEpoch, TrialResult
 from ._losses import Loss, make_loss
 from ._network import Network, build_network
@@ -59,8 +60,12 @@ def _train(trial: Trial, data: Dataset, on_epoch: OnEpoch) -> TrialResult:
     yb_buf = np.empty((batch, *y_train.shape[1:]), y_train.dtype)
 
     log = EpochLog(tc, on_epoch)
-    train_time = 0.0
-    for epoch in range(1, epochs + 1):
+    rngs = {"shuffle": shuffle, "dropout": dropout, "noise": noise}
+    checkpoints, first, train_time = Checkpoints(tc, [trial.trial_id]), 1, 0.0
+    saved = checkpoints.resume()
+    if saved is not None:
+        first, train_time = saved[0] + 1, restore_numpy(saved[1], net, step, rngs, plateau, log)
+    for epoch in range(first, epochs + 1):
         t0 = time.perf_counter()
         perm = shuffle.permutation(n)
         grad_sums = np.zeros(len(net.linear_names))
@@ -84,7 +89,28 @@ def _train(trial: Trial, data: Dataset, on_epoch: OnEpoch) -> TrialResult:
         metrics["lr"] = float(plateau.step(metrics) if plateau is not None else lr_at(epoch))
         if log.record(epoch, metrics, train_time, net):
             break
+        checkpoints.after_epoch(epoch, epoch == epochs, lambda: numpy_state(net, step, rngs, plateau, log, train_time))
     return log.result(net, train_time, lambda: _artifacts(net, loss, data, dtype))
+
+
+def numpy_state(net: Network, step, rngs: dict[str, np.random.Generator], plateau, log, train_time: float) -> dict:
+    """A trial's whole training state, for its checkpoint: weights and batch-norm statistics, the optimizer,
+    the shuffling, dropout and noise generators, the plateau, the epoch log, the training time so far."""
+    return {"net": net.state_dict(), "optimizer": step.get_state(),
+            "rngs": {k: g.bit_generator.state for k, g in rngs.items()},
+            "plateau": None if plateau is None else plain_state(plateau), "log": log_state(log),
+            "train_time": train_time}
+
+
+def restore_numpy(state: dict, net: Network, step, rngs: dict[str, np.random.Generator], plateau, log) -> float:
+    """Puts a checkpoint's state back into a freshly built trial; returns the training time so far."""
+    net.load_state_dict(state["net"])
+    step.set_state(state["optimizer"])
+    for k, g in rngs.items():
+        g.bit_generator.state = state["rngs"][k]
+    restore_plain(plateau, state["plateau"])
+    restore_log(log, state["log"])
+    return float(state["train_time"])
 
 
 def evaluate_given(trial: Trial, data: Dataset, on_epoch: OnEpoch) -> TrialResult:
