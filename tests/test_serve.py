@@ -154,6 +154,14 @@ def test_loopback_server_answers_loopback_names_only(store):
     strict = TestClient(make_app(store[0], allowed_hosts=["127.0.0.1", "localhost"]), base_url="http://127.0.0.1")
     assert strict.get("/").status_code == 200
     assert strict.get("/", headers={"host": "evil.example"}).status_code == 400
+    from nnstudy.serve._hosts import LOOPBACK_NAMES
+
+    loop = TestClient(make_app(store[0], allowed_hosts=list(LOOPBACK_NAMES)), base_url="http://[::1]:8765")
+    assert loop.get("/api/studies").status_code == 200  # Host: [::1]:8765 (it was 400)
+    for host in ("localhost:8765", "127.0.0.1", "[::1]", "LOCALHOST"):
+        assert loop.get("/", headers={"host": host}).status_code == 200, host
+    for host in ("evil.example:8765", "[::1", "[::2]:8765", "127.0.0.1.evil.example", ""):
+        assert loop.get("/", headers={"host": host}).status_code == 400, host
 
 
 def free_port() -> int:
@@ -198,17 +206,69 @@ def test_serve_command_answers_over_http(store):
 def test_serve_bad_input_is_one_line(tmp_path, capsys):
     import sqlite3
 
-    assert main(["serve", "--store", str(tmp_path / "none")]) == 2
-    assert "no store at" in capsys.readouterr().err
-    assert main(["serve", "--store", str(tmp_path), "--port", "0"]) == 2
-    assert "--port 0: give a port from 1 to 65535" in capsys.readouterr().err
+    def one_line(argv, expected: str) -> None:
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and expected in err, err
+
+    one_line(["serve", "--store", str(tmp_path / "none")], "no store at")
+    one_line(["serve", "--store", str(tmp_path)], "no store at")  # a folder without nnstudy.sqlite
+    assert sorted(tmp_path.iterdir()) == []  # serve never creates a store
+    one_line(["serve", "--store", str(tmp_path), "--port", "0"], "--port 0: give a port from 1 to 65535")
     newer = tmp_path / "newer"
     Store(newer).engine.dispose()
     with sqlite3.connect(newer / "nnstudy.sqlite") as con:
         con.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
-    assert main(["serve", "--store", str(newer), "--port", str(free_port())]) == 2
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "schema version 99" in err, err
+    before = files(newer)
+    one_line(["serve", "--store", str(newer), "--port", str(free_port())], "schema version 99")
+    assert files(newer) == before
+    ok = tmp_path / "ok"
+    Store(ok).engine.dispose()
+    before = files(ok)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        one_line(["serve", "--store", str(ok), "--port", str(taken.getsockname()[1])], "in use")
+    assert files(ok) == before
+
+
+def files(folder) -> dict:
+    """What a store folder holds: its database and write-ahead log (an empty one where SQLite has none open) and
+    nothing else (SQLite's shared-memory index aside: any reader maps one)."""
+    def read(name: str) -> bytes:
+        return (folder / name).read_bytes() if (folder / name).exists() else b""
+
+    others = sorted(p.name for p in folder.iterdir()
+                    if p.name.removeprefix("nnstudy.sqlite") not in ("", "-wal", "-shm"))
+    return {"db": read("nnstudy.sqlite"), "wal": read("nnstudy.sqlite-wal"), "others": others}
+
+
+def test_serve_on_ipv6_loopback_answers(store):
+    """--host ::1: the browser sends Host: [::1]:PORT, which the loopback check once refused (400)."""
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6 on this machine")
+    with socket.socket(socket.AF_INET6) as s:
+        try:
+            s.bind(("::1", 0))
+        except OSError:
+            pytest.skip("no IPv6 loopback on this machine")
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "nnstudy", "serve", "--store", str(store[0]), "--host", "::1",
+                             "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline, data = time.time() + 60, None
+        while time.time() < deadline and data is None:
+            try:
+                with urllib.request.urlopen(f"http://[::1]:{port}/api/studies", timeout=5) as r:
+                    data = json.loads(r.read())
+            except (urllib.error.URLError, ConnectionError):
+                assert proc.poll() is None, proc.communicate()
+                time.sleep(0.2)
+        assert data is not None and {s["name"] for s in data["studies"]} == {"done-study", "live-study"}
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=30)
+    assert f"on http://[::1]:{port}/" in out
 
 
 def test_a_postgresql_store_is_read_and_never_written(pg_url):
@@ -249,3 +309,33 @@ def test_a_trial_whose_run_was_killed_is_shown_as_such(tmp_path):
     (running,) = client.get("/api/study", params={"name": "killed"}).json()["running"]
     assert running["alive"] is False and running["eta_s"] is None and running["epoch"] == 1
     assert "its process is gone" in client.get("/study", params={"name": "killed"}).text
+
+
+RAISES_AT_3 = '''
+def train(config, seed, data, report):
+    for epoch in range(1, config["train"]["epochs"] + 1):
+        if epoch == 3:
+            raise RuntimeError("out of memory at epoch 3")
+        report(epoch, train_loss=1.0 / epoch + seed, val_loss=2.0 / epoch)
+    return {"test_accuracy": 0.5}
+'''
+
+
+def test_a_failed_trial_keeps_the_epochs_it_ended(tmp_path, capsys):
+    """A trial that raises keeps the epochs stored as they ended (they were once dropped when it failed): `nnstudy
+    show` prints them, and the dashboard lists the trial with its error."""
+    (tmp_path / "fails.py").write_text(RAISES_AT_3)
+    study = api.run({"study": {"name": "fails"}, "data": {"name": "moons", "n_samples": 100},
+                     "train": {"function": f"{tmp_path / 'fails.py'}:train", "epochs": 5}, "trials": {"seeds": 1}},
+                    store=tmp_path / "runs", workers=1)
+    (tid,) = study.trials()["trial_id"]
+    (trial,) = Store(tmp_path / "runs", create=False).find_trials(tid)
+    assert trial["status"] == "failed" and "out of memory at epoch 3" in trial["error"]
+    got = sorted(trial["history"].itertuples(index=False, name=None))
+    assert got == [(1, "train_loss", 1.0), (1, "val_loss", 2.0), (2, "train_loss", 0.5), (2, "val_loss", 1.0)]
+    capsys.readouterr()
+    assert main(["show", tid, "--store", str(tmp_path / "runs")]) == 0
+    shown = capsys.readouterr().out
+    assert "status failed" in shown and "0.5" in shown.split("val_loss")[-1]
+    (problem,) = TestClient(make_app(tmp_path / "runs")).get("/api/study", params={"name": "fails"}).json()["problems"]
+    assert problem["trial_id"] == tid and "out of memory at epoch 3" in problem["error"]

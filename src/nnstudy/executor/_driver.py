@@ -129,7 +129,7 @@ class Driver:
         epochs = trial.config["train"]["epochs"]
         summary.ran += 1
         if result is None:
-            self.store.finish(self.study, trial.trial_id, "failed", {}, [], {}, error)
+            self.store.finish(self.study, trial.trial_id, "failed", {}, None, {}, error)  # keeps its epochs so far
             summary.outcomes[trial.trial_id] = "failed"
             progress.outcome(trial.trial_id, seed=trial.seed, point=trial.point, status="failed", final={},
                              error=error)

@@ -23,10 +23,10 @@ from typing import Any
 from ..errors import StudyError
 from ..store import Store
 from ..store._engine import shown
+from ._hosts import LOOPBACK_NAMES, HostCheck
 
 DEFAULT_PORT = 8765
 DEFAULT_HOST = "127.0.0.1"
-LOOPBACK_NAMES = ["127.0.0.1", "localhost", "::1", "[::1]"]
 
 
 def reader(store: str | Path | None) -> Store:
@@ -62,7 +62,6 @@ def make_app(store: str | Path | None = None, allowed_hosts: list[str] | None = 
     try:
         from starlette.applications import Starlette
         from starlette.middleware import Middleware
-        from starlette.middleware.trustedhost import TrustedHostMiddleware
         from starlette.requests import Request
         from starlette.responses import HTMLResponse, Response
         from starlette.routing import Route
@@ -163,7 +162,7 @@ def make_app(store: str | Path | None = None, allowed_hosts: list[str] | None = 
         ("/figure", figure), ("/favicon.ico", no_icon),
         ("/static/dashboard.js", static(JS, "text/javascript; charset=utf-8")),
         ("/static/dashboard.css", static(CSS, "text/css; charset=utf-8")))]
-    middleware = [Middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)] if allowed_hosts else []
+    middleware = [Middleware(HostCheck, allowed=allowed_hosts)] if allowed_hosts else []
     return Starlette(routes=routes, middleware=middleware)
 
 
@@ -181,7 +180,7 @@ def serve(store: str | Path | None = None, host: str = DEFAULT_HOST, port: int =
         import uvicorn
     except ImportError:
         raise StudyError("nnstudy serve needs Starlette and uvicorn: pip install 'nnstudy[serve]'") from None
-    app = make_app(store, allowed_hosts=LOOPBACK_NAMES if loopback(host) else None)
+    app = make_app(store, allowed_hosts=[*LOOPBACK_NAMES, host] if loopback(host) else None)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:

@@ -157,18 +157,20 @@ class Store:
 
     @resilient
     def finish(self, name: str, trial_id: str, status: str, final: dict[str, float],
-               history: list[dict[str, float]], artifacts: dict[str, bytes], error: str | None) -> None:
-        """A trial's outcome, its history and artifacts, written atomically."""
+               history: list[dict[str, float]] | None, artifacts: dict[str, bytes], error: str | None) -> None:
+        """A trial's outcome, its history and artifacts, written atomically. ``history=None`` (a trial that raised:
+        the engine returned none) keeps the epochs stored as they ended, its history up to the failure."""
         sid, _ = self._study_ids(name)
         t = s.trials.c
         with self.engine.begin() as c:
             pk = c.execute(select(t.id).where(t.study_id == sid, t.trial_id == trial_id)).scalar_one()
-            c.execute(delete(s.epochs).where(s.epochs.c.trial_pk == pk))
             c.execute(delete(s.artifacts).where(s.artifacts.c.trial_pk == pk))
-            rows = [dict(trial_pk=pk, epoch=int(h["epoch"]), metric=k, value=_finite(v))
-                    for h in history for k, v in h.items() if k != "epoch"]
-            if rows:
-                c.execute(insert(s.epochs), rows)
+            if history is not None:
+                c.execute(delete(s.epochs).where(s.epochs.c.trial_pk == pk))
+                rows = [dict(trial_pk=pk, epoch=int(h["epoch"]), metric=k, value=_finite(v))
+                        for h in history for k, v in h.items() if k != "epoch"]
+                if rows:
+                    c.execute(insert(s.epochs), rows)
             if artifacts:
                 c.execute(insert(s.artifacts), [dict(trial_pk=pk, name=k, data=v) for k, v in artifacts.items()])
             c.execute(update(s.trials).where(t.id == pk).values(
