@@ -7,7 +7,7 @@ from __future__ import annotations
 import inspect
 import sys
 
-from gen_reference import _cell, _default, type_text, walk
+from gen_reference import _cell, _default, describe, type_text, walk
 
 from nnstudy import kinds
 
@@ -50,7 +50,8 @@ def kinds_page() -> str:
         if kind.figures:
             out.append("- **figures it adds**: " + ", ".join(f"`figures/{f}`" for f in kind.figures))
         out += ["", "| key | type | default | notes |", "|---|---|---|---|"]
+        notes = describe(kind.config, "model")
         for key, field in walk(kind.config, "model"):
             out.append(f"| `{key}` | {_cell(type_text(field.annotation, field.metadata))} | "
-                       f"{_cell(_default(field))} | {_cell(' '.join((field.description or '').split()))} |")
+                       f"{_cell(_default(field))} | {_cell(notes.get(key, ''))} |")
     return "\n".join(out) + "\n"

@@ -6,7 +6,10 @@ key the validator accepts (the docs test compares them with a walk of the models
 
 from __future__ import annotations
 
+import ast
+import inspect
 import json
+import textwrap
 import types
 import typing
 from typing import Any, Iterator
@@ -73,6 +76,31 @@ NOTES = {
     "search.pruner": "`median`: Optuna's MedianPruner on the seed-mean validation curve (seeds in lockstep)",
     "search.batch": "configurations proposed and trained at once (without pruning)",
     "search.sampler_seed": "seed of Optuna's sampler",
+    "study.name": "unique in the store: the report's folder and what `nnstudy report`, `ls` and `load` take",
+    "study.description": "the study's question: the report's first line and its docs page",
+    "model.kind": "this section's kind (see the model-kind reference)",
+    "model.activation": "activation of the hidden layers",
+    "model.dropout": "dropout rate after each hidden layer (0: none)",
+    "model.norm": "normalization after each hidden layer's linear map",
+    "model.kernel": "scikit-learn's kernel",
+    "model.solver": "scikit-learn's solver (`train.lr`, `batch_size` and `epochs` apply to sgd and adam)",
+    "model.max_iter": "scikit-learn's iteration limit",
+    "model.max_depth": "depth limit of each tree",
+    "model.min_samples_leaf": "fewest training samples in a leaf",
+    "model.layers[].w": "the layer's weights, a list of rows: (outputs, inputs)",
+    "model.layers[].b": "the layer's biases, one per output",
+    "train.engine": "`torch`, `numpy` (from scratch) or `classical` (the scikit-learn, MiniSom and XGBoost kinds)",
+    "train.optimizer": "`lbfgs`: torch engine only",
+    "train.lr": "learning rate",
+    "train.beta1": "Adam and AdamW: decay of the first moment",
+    "train.beta2": "Adam and AdamW: decay of the second moment",
+    "train.weight_decay": "as torch.optim applies it (decoupled for adamw)",
+    "train.epochs": "passes over the training data",
+    "train.dtype": "`float64`: exact comparisons (stacked vs alone, gradient checks), slower",
+    "train.early_stopping.min_delta": "a smaller improvement of the monitored loss does not count",
+    "train.schedule.gamma": "step and plateau schedules: the factor the learning rate is multiplied by",
+    "trials.seeds": "n: seeds 0 … n-1; a list: these seeds; a table: a race (see above)",
+    "search.method": "`grid`: every point of the space in file order",
     "search.space": ('`"section.key" = { low, high, log, int, step }`, `{ choices = [...] }`, or for '
                      'a list of widths `{ width = {...}, depth = {...} }`'),
 }
@@ -167,12 +195,44 @@ def rows() -> Iterator[tuple[str, str, str, str]]:
                 yield section, key, type_text(f.annotation, f.metadata), _default(f)
 
 
-def _description(section: str, key: str) -> str:
-    """The field's own description (``Field(description=...)``), for keys whose meaning depends on the kind."""
+def _attribute_docs(cls: type[BaseModel]) -> dict[str, str]:
+    """Field name -> the docstring written under it in the class body (``loss: str = "bce"`` then a string)."""
+    out: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        if not (isinstance(klass, type) and issubclass(klass, BaseModel)) or klass is BaseModel:
+            continue
+        try:
+            body = ast.parse(textwrap.dedent(inspect.getsource(klass))).body[0].body
+        except (OSError, TypeError, SyntaxError, IndexError, AttributeError):
+            continue
+        for a, b in zip(body, body[1:]):
+            if (isinstance(a, ast.AnnAssign) and isinstance(a.target, ast.Name) and isinstance(b, ast.Expr)
+                    and isinstance(b.value, ast.Constant) and isinstance(b.value.value, str)):
+                out[a.target.id] = b.value.value
+    return out
+
+
+def describe(model: type[BaseModel], prefix: str) -> dict[str, str]:
+    """Dotted key -> what it means: the field's ``description=``, else the docstring under the field in its
+    class, else this page's NOTES; for every key of `model` and of the tables nested in it."""
+    out: dict[str, str] = {}
+    docs = _attribute_docs(model)
+    for name, field in model.model_fields.items():
+        if field.exclude:
+            continue
+        key = f"{prefix}.{name}"
+        inner, suffix = _nested(field.annotation)
+        if inner is not None:
+            out.update(describe(inner, key + suffix))
+        else:
+            out[key] = " ".join((field.description or docs.get(name) or NOTES.get(key, "")).split())
+    return out
+
+
+def _descriptions(section: str) -> dict[str, str]:
     base = section.split(" ")[0]
     cls = MODEL_KINDS[section.split('"')[1]] if base == "model" else StudyFile.model_fields[base].annotation
-    field = dict(walk(cls, base)).get(key) if isinstance(cls, type) and issubclass(cls, BaseModel) else None
-    return (field.description or "") if field is not None else ""
+    return describe(cls, base) if isinstance(cls, type) and issubclass(cls, BaseModel) else {}
 
 
 def _cell(s: str) -> str:
@@ -193,6 +253,6 @@ def study_file_page() -> str:
                 out += [INTRO[base], ""]
             out += ["| key | type | default | notes |", "|---|---|---|---|"]
             current = section
-        note = (_description(section, key) or NOTES.get(key, "")) if key != "sweep" else ""
+        note = _descriptions(section).get(key, "") if key != "sweep" else ""
         out.append(f"| `{key}` | {_cell(typ)} | {_cell(default)} | {_cell(note)} |")
     return "\n".join(out) + "\n"

@@ -82,6 +82,14 @@ def test_every_model_kind_and_each_of_its_keys_is_in_the_kinds_reference():
     assert "`figures/som_umatrix.png`" in by_kind["som"]
 
 
+def test_every_key_of_both_references_says_what_it_means():
+    """From the field's description=, the docstring under it, or the generator's notes: never an empty cell."""
+    for page in (study_file_page(), kinds_page()):
+        bare = [row.split(" | ")[0] for row in re.findall(r"^\| `[^`]+` \|.*$", page, flags=re.M)
+                if row.rstrip().endswith("|  |") and not row.startswith("| `sweep` |")]
+        assert not bare, f"keys without a description (give the field a description=): {bare}"
+
+
 def test_every_listed_key_passes_the_validator_and_an_unlisted_one_fails():
     for key, (kind, field) in accepted_keys().items():
         if field is None or "[]" in key or field.is_required() or field.default is None:
