@@ -1,5 +1,6 @@
 """nnstudy serve in headless Chromium while `nnstudy run` trains beside it: the page's trial count and a curve's
-point count grow without a reload, a hostile description stays text, nothing else loads, a POST is refused.
+point count grow without a reload, a hostile description stays text (on the study's page and in the list of
+studies), nothing else loads, a POST is refused.
 
 Skipped where Chromium is not installed, except under CI (scripts/setup.sh installs it), like the report's."""
 
@@ -126,6 +127,11 @@ def test_the_page_follows_a_running_study(tmp_path, monkeypatch):
             assert b.problems() == []  # no exception, no console error, no dialog
             outside = [u for u in b.requests() if not u.startswith(base + "/")]
             assert outside == []
+            b.send("Page.navigate", {"url": f"{base}/"})  # the list of studies shows the description as text too
+            b.wait_for("Page.loadEventFired")
+            assert b.js("document.querySelector('#studies td.desc').textContent") == EVIL
+            assert b.js("document.querySelectorAll('script, img').length") == 1
+            assert b.problems() == []
             assert b.js("fetch('/api/studies', {method: 'POST'}).then(r => r.status)") == 405
     finally:
         gate.write_text("go")
