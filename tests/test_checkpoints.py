@@ -216,3 +216,34 @@ def test_the_numpy_engine_resumes_exactly(tmp_path, monkeypatch):
     seen = resume_equals_undisturbed(tmp_path, monkeypatch, MLP.replace('[train]\n', '[train]\nengine = "numpy"\n'))
     trained = {tid: sorted(e for t, e in seen if t == tid) for tid, _ in seen}
     assert sorted(trained.values()) == [[1, 2, 3, 4, 5, 6], [3, 4, 5, 6]]
+
+
+GENERATIVE = """
+[study]
+name = "ck"
+[data]
+name = "digits"
+normalize = "minmax"
+train_size = 200
+[model]
+{model}
+[train]
+optimizer = "adam"
+lr = 0.003
+batch_size = 32
+epochs = 5
+checkpoint_every = 2
+[trials]
+seeds = 1
+"""
+
+
+@pytest.mark.parametrize("model, again", [
+    ('kind = "vae"\nhidden = [16]\nlatent_dim = 4', [3, 4, 5]),
+    # 2 pairs x 2 pre-training epochs, then fine-tuning: its checkpoint of epoch 6 (fine-tuning epoch 2)
+    ('kind = "stacked_ae"\nhidden = [12]\nencoding_dim = 4\npretrain_epochs = 2', [7, 8, 9]),
+], ids=["vae", "stacked_ae"])
+def test_autoencoders_resume_exactly(tmp_path, monkeypatch, model, again):
+    seen = resume_equals_undisturbed(tmp_path, monkeypatch, GENERATIVE.format(model=model),
+                                     at=2 if again[0] == 3 else 4)
+    assert [e for _, e in seen] == again

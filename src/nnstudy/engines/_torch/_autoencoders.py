@@ -18,11 +18,13 @@ from ...data._dataset import Dataset
 from ...kinds import of
 from ...spec import Trial
 from .._common import EpochLog, batch_plan
+from .._checkpoint import Checkpoints
 from .._result import OnEpoch, TrialResult
 from ._generative_common import (FrechetMeter, GradMeter, Inputs, image_artifacts, image_layout, is_image,
                                  split_means)
 from ._generative_nets import StackedAE
 from ._optim import make_optimizer, make_schedule
+from ._trial_state import restore_trial, trial_state
 
 
 class Setup:
@@ -61,7 +63,9 @@ def train_trial(trial: Trial, data: Dataset, on_epoch: OnEpoch, device: str = "c
     prior = None if fd is None else torch.randn(fd.n, model.latent_dim, generator=s.gen, device=s.dev,
                                                 dtype=s.dtype)  # the same draws every epoch
     train_time, epoch = 0.0, 0
-    if isinstance(model, StackedAE):  # layer-wise pre-training first
+    checkpoints = Checkpoints(s.tc, [trial.trial_id])
+    saved = checkpoints.resume()  # taken during fine-tuning: pre-training is over
+    if isinstance(model, StackedAE) and saved is None:  # layer-wise pre-training first
         for pair in range(len(model.enc) if mc["pretrain_epochs"] else 0):
             pair_opt = pair_optimizer(model, pair, s, mc["pretrain_lr"])
             for _ in range(mc["pretrain_epochs"]):
@@ -81,7 +85,12 @@ def train_trial(trial: Trial, data: Dataset, on_epoch: OnEpoch, device: str = "c
     n = s.inputs.x["train"].shape[0]
     batch, steps = batch_plan(n, s.tc["batch_size"], "none")
     grads = GradMeter(model, steps)
-    for _ in range(s.tc["epochs"]):
+    first = 1
+    if saved is not None:
+        epoch, state = saved
+        train_time = restore_trial(state, model, opt, schedule, None, s.gen, None, log)
+        first = state["fine_tune_epoch"] + 1
+    for fine_tune_epoch in range(first, s.tc["epochs"] + 1):
         epoch += 1
         t0 = time.perf_counter()
         model.train()
@@ -99,6 +108,8 @@ def train_trial(trial: Trial, data: Dataset, on_epoch: OnEpoch, device: str = "c
         metrics["lr"] = float(opt.param_groups[0]["lr"])
         if log.record(epoch, metrics, train_time, model):
             break
+        checkpoints.after_epoch(epoch, fine_tune_epoch == s.tc["epochs"], lambda: trial_state(
+            model, opt, schedule, None, s.gen, None, log, train_time) | {"fine_tune_epoch": fine_tune_epoch})
     return log.result(model, train_time, lambda: image_artifacts(model, data, s.inputs, s.gen))
 
 
