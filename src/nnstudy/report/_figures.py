@@ -24,6 +24,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from ._atomic import write_atomic
+from ._mosaic import Tile, mosaic_figure
 from ._format import figure_text, format_mean_se, format_number, value_text
 from ._stats import Analysis, epoch_curve, grad_layers, higher_is_better, history_of
 
@@ -459,21 +460,11 @@ def first_layer_weights(a: Analysis, path: Path) -> str | None:
     elif w.ndim == 4:  # (units, channels, h, w): show channels side by side
         w = np.concatenate(list(np.moveaxis(w, 1, 0)), axis=2)
     cols = int(np.ceil(np.sqrt(len(w))))
-    rows = -(-len(w) // cols)
-    fig = _figure(min(1.3 * cols, 13.0) + 0.8, min(1.4 * rows, 13.0) + 0.8)
-    axes = fig.subplots(rows, cols, squeeze=False)
-    for ax, tile, label in zip(axes.flat, w, labels):
-        lim = float(np.abs(tile).max()) or 1.0
-        if rgb:
-            ax.imshow(tile, interpolation="nearest")
-        else:
-            ax.imshow(tile, cmap="RdBu_r", vmin=-lim, vmax=lim, interpolation="nearest")
-        ax.set_title(label, fontsize=7)
-    for ax in axes.flat:
-        ax.set_axis_off()
-    fig.suptitle(f"first-layer weights, best configuration: {_label(a, i, 90)} (seed {row['seed']})",
-                 fontsize=9)
-    _save(fig, path)
+    lims = [float(np.abs(tile).max()) or 1.0 for tile in w]
+    tiles = [Tile(tile, label) if rgb else Tile(tile, label, "RdBu_r", -lim, lim)
+             for tile, label, lim in zip(w, labels, lims)]
+    title = f"first-layer weights, best configuration: {_label(a, i, 90)} (seed {row['seed']})"
+    _save(mosaic_figure(tiles, cols, title, DPI, cell=min(1.3, 12.0 / cols)), path)
     total = int(d["total_units"]) if "total_units" in d else len(w)
     shown = f"the first {len(w)} of {total} units" if total > len(w) else f"all {total} units"
     how = ("colour images (each tile's weights scaled to [0, 1]: bright where a unit weighs that colour up)"
