@@ -247,3 +247,33 @@ def test_autoencoders_resume_exactly(tmp_path, monkeypatch, model, again):
     seen = resume_equals_undisturbed(tmp_path, monkeypatch, GENERATIVE.format(model=model),
                                      at=2 if again[0] == 3 else 4)
     assert [e for _, e in seen] == again
+
+
+CNN = """
+[study]
+name = "ck"
+[data]
+name = "digits"
+train_size = 200
+augment = ["flip"]
+[model]
+kind = "cnn"
+blocks = [{ channels = 4, padding = "same", pool = "max", batch_norm = true }]
+hidden = [8]
+dropout = 0.3
+[train]
+epochs = 4
+batch_size = 32
+optimizer = "nesterov"
+lr = 0.05
+dtype = "float64"
+checkpoint_every = 2
+schedule = { kind = "cosine" }
+[trials]
+seeds = 1
+"""
+
+
+def test_a_cnn_resumes_exactly(tmp_path, monkeypatch):
+    seen = resume_equals_undisturbed(tmp_path, monkeypatch, CNN)
+    assert [e for _, e in seen] == [3, 4]
