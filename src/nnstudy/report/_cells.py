@@ -71,12 +71,23 @@ def counts_line(a: Analysis) -> str:
 
 
 def ranking_line(a: Analysis) -> str:
-    m = a.metric
+    m, r = a.metric, a.rank_metric
     if m is None:
         return "No report metrics."
-    d = "higher is better" if higher_is_better(m) else "lower is better"
+    d = "higher is better" if higher_is_better(r) else "lower is better"
+    chosen = f"; chosen on validation, the {m} column is the chosen configuration's test score" if r != m else ""
     return (f"Cells are mean ± standard error over the seeds of each configuration (done trials only), "
-            f"rounded to the standard error's precision; rank by mean {m} ({d}); the best is bold.")
+            f"rounded to the standard error's precision; rank by mean {r} ({d}{chosen}); the best is bold.")
+
+
+def selection_line(a: Analysis) -> str:
+    """The header's sentence for a study that ranks and chooses on a test metric ('' otherwise)."""
+    r = a.rank_metric
+    if not r or not r.startswith("test_"):
+        return ""
+    return (f"This study ranks and chooses its best configuration on {r}, a test metric (its trials record no "
+            f"val_{r[len('test_'):]}): the best configuration's test score is optimistic; hold out a validation "
+            f"split (data.validation) to choose on it.")
 
 
 def time_line(a: Analysis) -> str:
@@ -91,4 +102,4 @@ def time_line(a: Analysis) -> str:
 
 
 __all__ = ["Cell", "TIED", "results_header", "results_rows", "comparison_texts", "counts_line", "ranking_line",
-           "time_line"]
+           "selection_line", "time_line"]

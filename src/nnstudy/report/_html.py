@@ -11,7 +11,7 @@ import pandas as pd
 
 from . import _robust_cells
 from ._atomic import write_atomic
-from ._cells import TIED, counts_line, ranking_line, results_header, results_rows, time_line
+from ._cells import TIED, counts_line, ranking_line, results_header, results_rows, selection_line, time_line
 from ._format import format_number, value_text
 from ._html_assets import CSS, JS, csp
 from ._stats import Analysis, trials_table
@@ -34,6 +34,8 @@ def _header(a: Analysis) -> list[str]:
     out = [f"<header><h1>{_e(s.name)}</h1>"]
     if s.description:
         out.append(f'<p class="desc">{_e(s.description)}</p>')
+    if selection_line(a):
+        out.append(f'<p class="note">{_e(selection_line(a))}</p>')
     env = [k for k in ENV_FIRST if k in s.environment] + [k for k in s.environment if k not in ENV_FIRST]
     meta = [("trials", counts_line(a)), ("task", s.task), ("created", s.created_at),
             ("updated", s.updated_at), ("time", time_line(a)),

@@ -89,6 +89,10 @@ class Analysis:
         return self.snap.metrics[0] if self.snap.metrics else None
 
     @property
+    def rank_metric(self) -> str | None:
+        return ranking_metric(self.snap)
+
+    @property
     def done(self) -> pd.DataFrame:
         return self.trials[self.trials["status"] == "done"]
 
@@ -175,13 +179,31 @@ def _summary(snap, keys, t, configs) -> pd.DataFrame:
     out["n"] = out["n"].astype(int)
     rank = pd.array([pd.NA] * len(out), dtype="Int64")
     if snap.metrics and len(out):
-        m = snap.metrics[0]
-        means = out[f"{m}_mean"].where(out["n"] > 0)
+        m = ranking_metric(snap)
+        means = out[f"{m}_mean"] if f"{m}_mean" in out else pd.Series(
+            [describe(done.loc[done["config"] == i, m])["mean"] for i in range(len(out))], index=out.index)
+        means = means.where(out["n"] > 0)
         r = means.rank(method="min", ascending=not higher_is_better(m))
         rank = pd.array([pd.NA if pd.isna(v) else int(v) for v in r], dtype="Int64")
     out["rank"] = rank
     vs = _versus_best(snap, done, out)
     return pd.concat([out, vs, _robust(snap, done, out, vs)], axis=1)
+
+
+def ranking_metric(snap: StudySnapshot) -> str | None:
+    """The metric the report ranks and chooses the best on (issue 20 item 6: choose on validation, report on
+    test): the first report metric, or for a test metric its validation counterpart (``test_accuracy`` ranks
+    on ``val_accuracy``) when the trials record it. The comparison columns stay on the first metric, against
+    the configuration chosen this way."""
+    if not snap.metrics:
+        return None
+    m = snap.metrics[0]
+    val = "val_" + m[len("test_"):]
+    t = snap.trials
+    if m.startswith("test_") and t is not None and val in t.columns and \
+            pd.to_numeric(t[val], errors="coerce").notna().any():
+        return val
+    return m
 
 
 def _versus_best(snap, done, out) -> pd.DataFrame:
@@ -243,8 +265,9 @@ def summarize(snap: StudySnapshot) -> pd.DataFrame:
     """The results table (results.csv): one row per configuration, in order of first appearance.
 
     Columns: each swept key, ``n`` (done trials), ``<m>_mean, <m>_std, <m>_sem, <m>_ci95_low,
-    <m>_ci95_high`` for every report metric, then ``rank`` (1 = best by the first metric;
-    missing for configurations without a done trial), then the comparison with the best
+    <m>_ci95_high`` for every report metric, then ``rank`` (1 = best by the first metric, or by its
+    validation counterpart when the first is a test metric: ``ranking_metric``; missing for configurations
+    without a done trial), then the comparison with the best
     configuration in the first metric: ``diff_to_best`` (mean minus the best mean), ``p_welch``
     (Welch's t-test, two-sided), ``p_holm`` (Holm-corrected over all comparisons) and ``tied``
     (not significantly different from the best at alpha = 0.05; empty for the best itself and

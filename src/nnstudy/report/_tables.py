@@ -9,7 +9,8 @@ import pandas as pd
 
 from . import _robust_cells
 from ._atomic import write_atomic
-from ._cells import TIED, comparison_texts, counts_line, ranking_line, results_header, results_rows, time_line
+from ._cells import (TIED, comparison_texts, counts_line, ranking_line, results_header, results_rows,
+                     selection_line, time_line)
 from ._format import latex_escape, latex_mean_se, md_escape, one_line, value_text
 from ._stats import Analysis, trials_table
 
@@ -38,6 +39,8 @@ def markdown(a: Analysis, captions: dict[str, str]) -> str:
     if s.description:
         lines += [_md_text(s.description), ""]
     lines += [f"**{counts_line(a)}**", ""]
+    if selection_line(a):
+        lines += [_md_text(selection_line(a)), ""]
     dates = [f"{k} {v}" for k, v in (("created", s.created_at), ("updated", s.updated_at)) if v]
     if dates:
         lines += ["Study " + ", ".join(dates) + ".", ""]
@@ -136,7 +139,7 @@ def latex(a: Analysis) -> str:
 def _latex_caption(a: Analysis) -> str:
     text = f"{latex_escape(one_line(a.snap.name, 200))}: mean $\\pm$ standard error over seeds"
     if a.metric:
-        text += f", ranked by {latex_escape(a.metric)}; best in bold"
+        text += f", ranked by {latex_escape(a.rank_metric)}; best in bold"
     if a.tested:
         text += (f". $\\Delta$: difference to the best; $p$: Welch's $t$-test against the best, "
                  f"$p_{{\\mathrm{{Holm}}}}$ Holm-corrected; $^\\dagger$ not significantly different "
