@@ -7,6 +7,7 @@ key the validator accepts (the docs test compares them with a walk of the models
 from __future__ import annotations
 
 import ast
+import functools
 import inspect
 import json
 import textwrap
@@ -195,6 +196,7 @@ def rows() -> Iterator[tuple[str, str, str, str]]:
                 yield section, key, type_text(f.annotation, f.metadata), _default(f)
 
 
+@functools.cache
 def _attribute_docs(cls: type[BaseModel]) -> dict[str, str]:
     """Field name -> the docstring written under it in the class body (``loss: str = "bce"`` then a string)."""
     out: dict[str, str] = {}
@@ -229,6 +231,7 @@ def describe(model: type[BaseModel], prefix: str) -> dict[str, str]:
     return out
 
 
+@functools.cache
 def _descriptions(section: str) -> dict[str, str]:
     base = section.split(" ")[0]
     cls = MODEL_KINDS[section.split('"')[1]] if base == "model" else StudyFile.model_fields[base].annotation
