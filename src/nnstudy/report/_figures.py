@@ -24,6 +24,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from ._atomic import write_atomic
+from ._draw_all import draw_all
 from ._mosaic import Tile, mosaic_figure
 from ._format import figure_text, format_mean_se, format_number, value_text
 from ._stats import Analysis, epoch_curve, grad_layers, higher_is_better, history_of
@@ -508,15 +509,11 @@ def write_figures(a: Analysis, fig_dir: Path) -> dict[str, str]:
         jobs += figure_set.jobs(a)
         patterns += list(figure_set.PATTERNS)
     captions: dict[str, str] = {}
-    for name, draw in jobs:
-        path = fig_dir / name
-        try:
-            cap = draw(path)
-        except OSError:  # a full disk or a read-only folder is not a figure's fault: the report stops whole
-            raise
-        except Exception as e:  # one bad figure must not cost the whole report
-            warnings.warn(f"figure {name} skipped: {type(e).__name__}: {e}", ReportWarning)
-            cap = None
+    for name, cap, said, failed in draw_all(jobs, fig_dir):
+        for message, category in said:
+            warnings.warn(message, category)
+        if failed is not None:
+            raise OSError(*failed)
         if cap:
             captions[name] = cap
     # figures of an earlier report that have no data now would be stale: remove them
