@@ -74,6 +74,20 @@ def run(study: Path, store: Path, *extra: str) -> int:
     return main(["run", str(study), "--store", str(store), "--workers", "1", *extra])
 
 
+_references: dict[tuple, tuple] = {}
+
+
+def reference(tmp_path_factory, text: str, *extra: str) -> tuple:
+    """``stored`` of an undisturbed run of the study ``text`` (each one run once per session)."""
+    key = (text, *extra)
+    if key not in _references:
+        folder = tmp_path_factory.mktemp("reference")
+        (folder / "ck.toml").write_text(text)
+        assert run(folder / "ck.toml", folder / "runs", *extra) == 0
+        _references[key] = stored(folder / "runs")
+    return _references[key]
+
+
 def interrupted_at(monkeypatch, epoch: int):
     """Ctrl-C right after the first checkpoint of epoch ``epoch`` or later is stored."""
     write = Driver.write_checkpoint
@@ -108,11 +122,11 @@ def counting_epochs(monkeypatch) -> list:
     return seen
 
 
-def resume_equals_undisturbed(tmp_path, monkeypatch, text: str, *extra: str, at: int = 2):
-    """Interrupt after the checkpoint of epoch ``at``, run again; returns the epochs the re-run trained."""
+def resume_equals_undisturbed(tmp_path, monkeypatch, undisturbed: tuple, text: str, *extra: str, at: int = 2):
+    """Interrupt after the checkpoint of epoch ``at``, run again, compare with ``undisturbed`` (``reference``);
+    returns the epochs the re-run trained."""
     study = tmp_path / "ck.toml"
     study.write_text(text)
-    assert run(study, tmp_path / "reference", *extra) == 0
     with monkeypatch.context() as m:
         interrupted_at(m, at)
         assert run(study, tmp_path / "resumed", *extra) != 0
@@ -121,7 +135,7 @@ def resume_equals_undisturbed(tmp_path, monkeypatch, text: str, *extra: str, at:
     with monkeypatch.context() as m:
         seen = counting_epochs(m)
         assert run(study, tmp_path / "resumed", *extra) == 0
-    reference, resumed = stored(tmp_path / "reference"), stored(tmp_path / "resumed")
+    reference, resumed = undisturbed, stored(tmp_path / "resumed")
     assert resumed[0] == reference[0]  # final metrics, exactly
     assert resumed[1] == reference[1]  # every epoch's metrics, exactly
     assert set(resumed[2].values()) == {"done"}
@@ -130,8 +144,9 @@ def resume_equals_undisturbed(tmp_path, monkeypatch, text: str, *extra: str, at:
     return seen
 
 
-def test_mlp_resumes_from_its_checkpoint_and_matches_an_undisturbed_run(tmp_path, monkeypatch):
-    seen = resume_equals_undisturbed(tmp_path, monkeypatch, MLP)
+def test_mlp_resumes_from_its_checkpoint_and_matches_an_undisturbed_run(tmp_path, tmp_path_factory,
+                                                                        monkeypatch):
+    seen = resume_equals_undisturbed(tmp_path, monkeypatch, reference(tmp_path_factory, MLP), MLP)
     first, second = sorted({tid for tid, _ in seen})
     # the interrupted trial goes on from epoch 3 (its checkpoint: epoch 2); the other one starts
     trained = {tid: sorted(e for t, e in seen if t == tid) for tid in (first, second)}
@@ -173,7 +188,8 @@ def checkpoint_epochs(store: Path) -> dict[str, int]:
     return {tid: json.loads(data)["epoch"] for tid, data in rows}
 
 
-def test_sigkill_in_an_epoch_then_rerun_trains_only_the_epochs_after_each_checkpoint(tmp_path, monkeypatch):
+def test_sigkill_in_an_epoch_then_rerun_trains_only_the_epochs_after_each_checkpoint(tmp_path, tmp_path_factory,
+                                                                                     monkeypatch):
     import random
     import time
 
@@ -181,7 +197,6 @@ def test_sigkill_in_an_epoch_then_rerun_trains_only_the_epochs_after_each_checkp
 
     study = tmp_path / "ck-kill.toml"
     study.write_text(LONG)
-    assert run(study, tmp_path / "reference") == 0
     store = tmp_path / "killed"
     proc = nnstudy_proc("run", study, "--store", store, "--workers", "1")
     deadline = time.time() + 120
@@ -202,18 +217,19 @@ def test_sigkill_in_an_epoch_then_rerun_trains_only_the_epochs_after_each_checkp
         again = sorted(e for t, e in seen if t == tid)
         first = 0 if tid in done else at_kill.get(tid, 0) + 1
         assert again == ([] if tid in done else list(range(first, 9))), (tid, again, at_kill)
-    reference, resumed = stored(tmp_path / "reference"), stored(store)
-    assert resumed[:3] == reference[:3]
+    assert stored(store)[:3] == reference(tmp_path_factory, LONG)[:3]
 
 
-def test_a_stack_checkpoints_as_one_and_resumes_as_one(tmp_path, monkeypatch):
-    seen = resume_equals_undisturbed(tmp_path, monkeypatch, MLP, "--stack", "on")
+def test_a_stack_checkpoints_as_one_and_resumes_as_one(tmp_path, tmp_path_factory, monkeypatch):
+    stacked = reference(tmp_path_factory, MLP, "--stack", "on")  # a stack adds in another order than one trial
+    seen = resume_equals_undisturbed(tmp_path, monkeypatch, stacked, MLP, "--stack", "on")
     trained = {tid: sorted(e for t, e in seen if t == tid) for tid, _ in seen}
     assert list(trained.values()) == [[3, 4, 5, 6]] * 2  # both trials of the stack go on from epoch 3
 
 
-def test_the_numpy_engine_resumes_exactly(tmp_path, monkeypatch):
-    seen = resume_equals_undisturbed(tmp_path, monkeypatch, MLP.replace('[train]\n', '[train]\nengine = "numpy"\n'))
+def test_the_numpy_engine_resumes_exactly(tmp_path, tmp_path_factory, monkeypatch):
+    text = MLP.replace('[train]\n', '[train]\nengine = "numpy"\n')
+    seen = resume_equals_undisturbed(tmp_path, monkeypatch, reference(tmp_path_factory, text), text)
     trained = {tid: sorted(e for t, e in seen if t == tid) for tid, _ in seen}
     assert sorted(trained.values()) == [[1, 2, 3, 4, 5, 6], [3, 4, 5, 6]]
 
@@ -243,8 +259,9 @@ seeds = 1
     # 2 pairs x 2 pre-training epochs, then fine-tuning: its checkpoint of epoch 6 (fine-tuning epoch 2)
     ('kind = "stacked_ae"\nhidden = [12]\nencoding_dim = 4\npretrain_epochs = 2', [7, 8, 9]),
 ], ids=["vae", "stacked_ae"])
-def test_autoencoders_resume_exactly(tmp_path, monkeypatch, model, again):
-    seen = resume_equals_undisturbed(tmp_path, monkeypatch, GENERATIVE.format(model=model),
+def test_autoencoders_resume_exactly(tmp_path, tmp_path_factory, monkeypatch, model, again):
+    text = GENERATIVE.format(model=model)
+    seen = resume_equals_undisturbed(tmp_path, monkeypatch, reference(tmp_path_factory, text), text,
                                      at=2 if again[0] == 3 else 4)
     assert [e for _, e in seen] == again
 
@@ -274,6 +291,73 @@ seeds = 1
 """
 
 
-def test_a_cnn_resumes_exactly(tmp_path, monkeypatch):
-    seen = resume_equals_undisturbed(tmp_path, monkeypatch, CNN)
+def test_a_cnn_resumes_exactly(tmp_path, tmp_path_factory, monkeypatch):
+    seen = resume_equals_undisturbed(tmp_path, monkeypatch, reference(tmp_path_factory, CNN), CNN)
     assert [e for _, e in seen] == [3, 4]
+
+
+def interrupted_study(tmp_path, monkeypatch) -> tuple[Path, Path, str]:
+    """The MLP study, a reference run, and a run interrupted after epoch 2: (study, store, the trial id
+    holding a checkpoint)."""
+    study = tmp_path / "ck.toml"
+    study.write_text(MLP)
+    with monkeypatch.context() as m:
+        interrupted_at(m, 2)
+        assert run(study, tmp_path / "resumed") != 0
+    (held,) = checkpoint_epochs(tmp_path / "resumed")
+    return study, tmp_path / "resumed", held
+
+
+@pytest.mark.parametrize("damage, why", [
+    ("UPDATE artifacts SET data = substr(data, 1, length(data) / 2) WHERE name = 'checkpoint.safetensors'",
+     "checkpoint.safetensors does not match checkpoint.json (truncated or replaced)"),
+    ("UPDATE artifacts SET data = substr(data, 1, 100) WHERE name = 'checkpoint.json'", "checkpoint.json is not JSON"),
+], ids=["tensors-truncated", "json-truncated"])
+def test_a_truncated_checkpoint_is_one_line_and_the_trial_restarts_from_epoch_1(tmp_path, tmp_path_factory,
+                                                                                monkeypatch, capsys, damage, why):
+    study, store, held = interrupted_study(tmp_path, monkeypatch)
+    con = sqlite3.connect(store / "nnstudy.sqlite")
+    with con:
+        con.execute(damage)
+    con.close()
+    capsys.readouterr()
+    with monkeypatch.context() as m:
+        seen = counting_epochs(m)
+        assert run(study, store) == 0
+    out = capsys.readouterr()
+    lines = [line for line in (out.out + out.err).splitlines() if "checkpoint of" in line]
+    assert len(lines) == 1 and lines[0].startswith(f"checkpoint of trial {held} unreadable: {why}")
+    assert lines[0].endswith("; restarting from epoch 1")
+    assert sorted(e for t, e in seen if t == held) == [1, 2, 3, 4, 5, 6]
+    assert stored(store)[:3] == reference(tmp_path_factory, MLP)[:3]  # nothing lost
+
+
+def test_a_checkpoint_made_by_other_code_is_not_used(tmp_path, tmp_path_factory, monkeypatch, capsys):
+    study, store, held = interrupted_study(tmp_path, monkeypatch)
+    monkeypatch.setattr(_checkpoint, "code_identity", lambda: "9.9.9+another")
+    with monkeypatch.context() as m:
+        seen = counting_epochs(m)
+        assert run(study, store) == 0
+    out = capsys.readouterr()
+    assert f"checkpoint of trial {held} unreadable: made by other code (" in out.out + out.err
+    assert sorted(e for t, e in seen if t == held) == [1, 2, 3, 4, 5, 6]
+    assert stored(store)[:3] == reference(tmp_path_factory, MLP)[:3]
+
+
+def test_pack_and_unpack_keep_every_value_and_refuse_other_trials():
+    import numpy as np
+    import torch
+
+    state = {"w": torch.arange(6, dtype=torch.float64).view(2, 3), "a": np.array([1.5, -2.0], np.float32),
+             "best": float("inf"), "nan": float("nan"), "ints": {0: (1, 2), 3: None}, "__odd": [True, "x"],
+             "big": 2 ** 100, "empty": torch.zeros(0), "rng": torch.Generator().manual_seed(3).get_state()}
+    blobs = _checkpoint.pack(["t1"], 7, state)
+    assert set(blobs) == {_checkpoint.STATE, _checkpoint.TENSORS} and b"pickle" not in blobs[_checkpoint.STATE]
+    epoch, back = _checkpoint.unpack(blobs, ["t1"])
+    assert epoch == 7 and back["ints"] == {0: (1, 2), 3: None} and back["__odd"] == [True, "x"]
+    assert torch.equal(back["w"], state["w"]) and back["w"].dtype == torch.float64
+    assert back["a"].dtype == np.float32 and back["a"].tolist() == [1.5, -2.0]
+    assert back["best"] == float("inf") and back["nan"] != back["nan"] and back["big"] == 2 ** 100
+    assert torch.equal(back["rng"], state["rng"]) and back["empty"].shape == (0,)
+    with pytest.raises(_checkpoint.CheckpointError, match="made for other trials"):
+        _checkpoint.unpack(blobs, ["t2"])
