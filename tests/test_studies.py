@@ -18,9 +18,9 @@ def test_there_are_studies():
 
 @pytest.mark.parametrize("path", STUDIES, ids=[p.stem for p in STUDIES])
 def test_a_shipped_study_validates(path):
-    study, _, _ = read_study(path)
+    study, _, label = read_study(path)
     assert study.study.name == path.stem
     assert study.study.description
     if not study.search.active:
-        trials = expand(study)
+        trials = expand(study, label)  # the label: files the study names are found next to it
         assert trials and len({t.trial_id for t in trials}) == len(trials)

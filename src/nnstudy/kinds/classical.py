@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 from typing import Annotated, Any, ClassVar, Literal, Union
 
-from pydantic import Field
+from pydantic import Field, model_serializer
 
 from ..spec._schema import ModelBase
 from . import Kind
@@ -53,7 +53,7 @@ class SOMConfig(ClassicalBase):
         "gaussian", description="neighbourhood function")
     iterations: Annotated[int, Field(ge=1, le=10_000_000)] = Field(
         5000, description="training samples presented in all (split evenly over train.epochs)")
-    extra_metrics: ClassVar[tuple[str, ...]] = _per_split("nmi", "topographic_error")
+    extra_metrics: ClassVar[tuple[str, ...]] = _per_split("nmi", "topographic_error") + ("dead_units",)
     default_metrics: ClassVar[dict[str, list[str]]] = {
         "classification": ["test_nmi", "test_accuracy", "test_loss"]}
 
@@ -71,11 +71,20 @@ class RBMConfig(ClassicalBase):
     gibbs_steps: Annotated[int, Field(ge=1, le=100_000)] = Field(
         1000, description="Gibbs steps from noise before a sample is shown")
     inpaint_rows: Annotated[int, Field(ge=0)] = Field(
-        0, description="image rows hidden (from the bottom) for inpainting; 0 = half of them")
+        0, description="image rows (columns, for inpaint_side left or right) hidden for inpainting; 0 = half")
+    inpaint_side: Literal["bottom", "top", "left", "right"] = Field(
+        "bottom", description="the side of the image hidden for inpainting")
     sklearn: bool = Field(True, description="also train scikit-learn's BernoulliRBM on the same data")
     extra_metrics: ClassVar[tuple[str, ...]] = _per_split("pll") + ("sklearn_test_pll",)
     default_metrics: ClassVar[dict[str, list[str]]] = {
         "classification": ["test_pll", "sklearn_test_pll", "train_time_s"]}
+
+    @model_serializer(mode="wrap")
+    def _leave_out_default_side(self, handler):  # so existing trial ids stay as they were
+        out = handler(self)
+        if out.get("inpaint_side") == "bottom":
+            out.pop("inpaint_side")
+        return out
 
 
 class DBMConfig(ClassicalBase):
@@ -104,6 +113,15 @@ class ARDConfig(ClassicalBase):
     max_iter: Annotated[int, Field(ge=1)] = Field(300, description="iterations of the evidence updates")
     threshold_lambda: Annotated[float, Field(gt=0.0)] = Field(
         1e4, description="inputs whose weight precision exceeds this are pruned")
+
+
+class OLSConfig(ClassicalBase):
+    """Ordinary least squares (scikit-learn LinearRegression), the baseline of ARD: one weight per input, none
+    pruned. On a classification dataset it regresses the label (two classes) or each class indicator; loss =
+    Brier score."""
+
+    kind: Literal["ols"] = "ols"
+    fit_intercept: bool = Field(True, description="fit a bias (else the line goes through the origin)")
 
 
 class SVRConfig(ClassicalBase):
@@ -203,14 +221,17 @@ def _kind(cls, module: str, example: dict | None = None, figures: tuple[str, ...
 
 
 KINDS = [
-    _kind(PCAConfig, "_pca", {"data": IRIS, "model": {"components": 2}}, ("pca_curves.png", "pca_projection.png")),
+    _kind(PCAConfig, "_pca", {"data": IRIS, "model": {"components": 2}},
+          ("pca_curves.png", "pca_projection.png", "pca_explained.png")),
     _kind(SOMConfig, "_som", {"data": IRIS, "model": {"grid": [2, 2], "iterations": 200}},
-          ("som_umatrix.png", "som_hits.png")),
+          ("som_umatrix.png", "som_hits.png", "som_prototypes.png")),
     _kind(RBMConfig, "_rbm", {"data": DIGITS, "model": {"hidden": 8, "gibbs_steps": 5}},
           ("rbm_samples.png", "rbm_inpainting.png", "rbm_filters.png")),
     _kind(DBMConfig, "_dbm", {"data": DIGITS, "model": {"hidden": [8, 4], "pretrain_epochs": 1, "chains": 10,
                                                         "gibbs_steps": 5}}, ("dbm_filters.png", "dbm_samples.png")),
-    _kind(ARDConfig, "_supervised:ard", {"data": SINE, "model": {}}, ("ard_relevance.png",), scales_targets=True),
+    _kind(ARDConfig, "_supervised:ard", {"data": SINE, "model": {}}, ("ard_relevance.png", "ard_weight_histogram.png",
+                                                                      "linear_weights.png"), scales_targets=True),
+    _kind(OLSConfig, "_supervised:ols", {"data": SINE, "model": {}}, ("linear_weights.png",), scales_targets=True),
     _kind(SVRConfig, "_supervised:svr", {"data": SINE, "model": {}}, (), scales_targets=True),
     _kind(RandomForestConfig, "_supervised:random_forest", {"data": IRIS, "model": {"n_estimators": 5}},
           ("feature_importance.png",), scales_targets=True),

@@ -219,12 +219,13 @@ def _kind(cls, network: str, metrics: tuple[str, ...], defaults: list[str], trai
 AE_DEFAULTS = ["test_loss", "val_loss", "train_time_s"]
 KINDS = [
     _kind(AEConfig, "AutoEncoder", AE_METRICS, AE_DEFAULTS, _train_autoencoder,
-          {"hidden": [16], "encoding_dim": 4}, ("reconstructions.png", "interpolation.png")),
+          {"hidden": [16], "encoding_dim": 4}, ("reconstructions.png", "reconstructions_along.png", "interpolation.png")),
     _kind(StackedAEConfig, "StackedAE", AE_METRICS, AE_DEFAULTS, _train_autoencoder,
-          {"hidden": [16], "encoding_dim": 4, "pretrain_epochs": 1}, ("reconstructions.png", "interpolation.png")),
+          {"hidden": [16], "encoding_dim": 4, "pretrain_epochs": 1},
+          ("reconstructions.png", "reconstructions_along.png", "interpolation.png")),
     _kind(VAEConfig, "VAE", VAE_METRICS, ["test_loss", "test_recon", "test_kl", "test_fd", "train_time_s"],
           _train_autoencoder, {"hidden": [16], "latent_dim": 4},
-          ("reconstructions.png", "interpolation.png", "samples.png")),
+          ("reconstructions.png", "reconstructions_along.png", "interpolation.png", "samples.png")),
     _kind(GANConfig, "GAN", GAN_METRICS, ["test_fd", "val_fd", "train_time_s"], _train_gan,
           {"hidden": [16, 16], "latent_dim": 4}, ("interpolation.png", "samples.png", "gan_losses.png")),
 ]

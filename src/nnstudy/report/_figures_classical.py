@@ -17,13 +17,17 @@ from ._figures import _colors, _figure, _label, _npz_artifacts, _picks, _save
 
 FIGURES = ("pca_curves.png", "pca_projection.png", "som_umatrix.png", "som_hits.png", "rbm_samples.png",
            "rbm_inpainting.png", "rbm_filters.png", "dbm_filters.png", "dbm_samples.png", "ard_relevance.png",
-           "forecast.png", "feature_importance.png")
+           "forecast.png", "feature_importance.png", "pca_explained.png", "som_prototypes.png",
+           "linear_weights.png", "ard_weight_histogram.png")
 PATTERNS: tuple[str, ...] = FIGURES
 
 
 def jobs(a) -> list[tuple[str, Callable]]:
+    from ._figures_unsupervised import ard_weight_histogram, linear_weights, pca_explained, som_prototypes
+
     draws = (pca_curves, pca_projection, som_umatrix, som_hits, rbm_samples, rbm_inpainting, rbm_filters,
-             dbm_filters, dbm_samples, ard_relevance, forecast, feature_importance)
+             dbm_filters, dbm_samples, ard_relevance, forecast, feature_importance, pca_explained, som_prototypes,
+             linear_weights, ard_weight_histogram)
     return [(name, lambda p, f=f: f(a, p)) for name, f in zip(FIGURES, draws)]
 
 
@@ -104,23 +108,29 @@ def pca_projection(a, path: Path) -> str | None:
     z, y = np.asarray(d["z"], float), np.asarray(d["y"])
     if z.ndim != 2 or z.shape[1] < 2:
         return None
-    fig = _figure(6.4, 5.0)
-    ax = fig.subplots()
-    if str(d["task"]) == "classification":
-        classes = [str(c) for c in d["classes"]]
-        for j, (name, color) in enumerate(zip(classes, _colors(len(classes)))):
-            sel = y == j
-            ax.scatter(z[sel, 0], z[sel, 1], s=12, color=color, label=name, alpha=0.8, edgecolors="none")
-        ax.legend(fontsize=8, title="class", loc="best")
-    else:
-        sc = ax.scatter(z[:, 0], z[:, 1], s=12, c=y, cmap="viridis", edgecolors="none")
-        fig.colorbar(sc, ax=ax, label="first target")
-    ax.set_xlabel("component 1")
-    ax.set_ylabel("component 2")
-    ax.set_title(f"2-D PCA projection: {_title(a, i, row)}", fontsize=9)
-    ax.grid(alpha=0.3)
+    panels = [("own SVD", z)] + ([("scikit-learn", np.asarray(d["z_sklearn"], float))] if "z_sklearn" in d else [])
+    fig = _figure(6.0 * len(panels) + 0.4, 5.0)
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    for ax, (name, zz) in zip(axes, panels):
+        if str(d["task"]) == "classification":
+            classes = [str(c) for c in d["classes"]]
+            for j, (cls, color) in enumerate(zip(classes, _colors(len(classes)))):
+                sel = y == j
+                ax.scatter(zz[sel, 0], zz[sel, 1], s=12, color=color, label=cls, alpha=0.8, edgecolors="none")
+            ax.legend(fontsize=8, title="class", loc="best")
+        else:
+            sc = ax.scatter(zz[:, 0], zz[:, 1], s=12, c=y, cmap="viridis", edgecolors="none")
+            fig.colorbar(sc, ax=ax, label="first target")
+        ax.set_xlabel("component 1")
+        ax.set_ylabel("component 2")
+        ax.set_title(name, fontsize=9)
+        ax.grid(alpha=0.3)
+    fig.suptitle(f"2-D PCA projection: {_title(a, i, row)}", fontsize=9)
     _save(fig, path)
-    return f"Test samples projected on the first two principal components (fitted on train), {a.labels[i]}."
+    both = (" by the own SVD (left) and scikit-learn's PCA (right): the same picture up to the sign of each "
+            "component" if len(panels) == 2 else "")
+    return (f"Test samples projected on the first two principal components (fitted on train){both}, "
+            f"{a.labels[i]}.")
 
 
 # ---------------------------------------------------------------- SOM
@@ -214,10 +224,12 @@ def rbm_inpainting(a, path: Path) -> str | None:
     imgs = np.concatenate([d["original"], d["masked"], d["filled"]])
     n = len(d["original"])
     fig = _figure(1.0 * n + 1.6, 3.6)
-    _tiles(fig, imgs, 3, n, row_labels=["original", "rows hidden", "inpainted"])
-    fig.suptitle(f"RBM inpainting of the bottom {int(d['rows'])} rows: {_title(a, i, row)}", fontsize=9)
+    side = str(d["side"]) if "side" in d else "bottom"
+    what = f"{side} {int(d['rows'])} {'rows' if side in ('top', 'bottom') else 'columns'}"
+    _tiles(fig, imgs, 3, n, row_labels=["original", f"{side} hidden", "inpainted"])
+    fig.suptitle(f"RBM inpainting of the {what}: {_title(a, i, row)}", fontsize=9)
     _save(fig, path)
-    return (f"Inpainting with the best RBM: the bottom {int(d['rows'])} image rows of test images are hidden "
+    return (f"Inpainting with the best RBM: the {what} of test images are hidden "
             "(grey) and filled in by Gibbs sampling with the visible rows clamped: each pixel shows its probability "
             "of being on, averaged over the second half of the Gibbs steps.")
 

@@ -18,7 +18,8 @@ from matplotlib.colors import LogNorm
 from ._figures import _colors, _figure, _label, _npz_artifacts, _picks, _save
 from ._stats import Analysis, epoch_curve, grad_layers, history_of
 
-PATTERNS = ("reconstructions.png", "reconstructions_by_config.png", "interpolation.png", "samples.png",
+PATTERNS = ("reconstructions.png", "reconstructions_by_config.png", "reconstructions_along.png", "interpolation.png",
+            "samples.png",
             "gan_losses.png", "grad_heatmap.png", "grad_vs_depth.png")
 MAX_CONFIGS = 6  # rows / panels of the per-configuration figures
 DEEP = 20  # layers (with the output layer) from which a network gets the vanishing-gradient figures
@@ -29,6 +30,7 @@ ZERO_COLOR = "#9ecae1"  # heatmap cells whose gradient is exactly zero
 def jobs(a: Analysis) -> list[tuple[str, Callable[[Path], str | None]]]:
     return [("reconstructions.png", lambda p: reconstructions(a, p)),
             ("reconstructions_by_config.png", lambda p: reconstructions_by_config(a, p)),
+            ("reconstructions_along.png", lambda p: reconstructions_along(a, p)),
             ("interpolation.png", lambda p: interpolation(a, p)),
             ("samples.png", lambda p: samples(a, p)),
             ("gan_losses.png", lambda p: gan_losses(a, p)),
@@ -79,6 +81,24 @@ def reconstructions(a: Analysis, path: Path) -> str | None:
                 f"reconstructions of test samples, best configuration: {_label(a, i, 90)} (seed {row['seed']})")
     return (f"The first {len(d['original'])} test samples (top) and their reconstructions (bottom) by the best "
             f"configuration ({a.labels[i]}, seed {row['seed']}).")
+
+
+def reconstructions_along(a: Analysis, path: Path) -> str | None:
+    """The best configuration's reconstructions of the same test images after pre-training and along training."""
+    arts = _npz_artifacts(a, "reconstructions_along.npz")
+    picks = _picks(a, arts)
+    if not picks:
+        return None
+    i, row = picks[0]
+    d = arts[row["trial_id"]]
+    n = min(8, len(d["original"]))
+    labels = [str(t) for t in d["labels"]]
+    _image_rows([("original", d["original"][:n])] + [(t, imgs[:n]) for t, imgs in zip(labels, d["images"])], path,
+                f"reconstructions along training: {_label(a, i, 90)} (seed {row['seed']})")
+    return (f"The first {n} test samples (top) and their reconstructions by the best configuration "
+            f"({a.labels[i]}) at {', '.join(labels)}: how the reconstructions sharpen as the model trains"
+            + (" (the first row after layer-wise pre-training, before fine-tuning)."
+               if labels and labels[0] == "after pre-training" else "."))
 
 
 def reconstructions_by_config(a: Analysis, path: Path) -> str | None:

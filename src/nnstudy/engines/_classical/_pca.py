@@ -61,11 +61,13 @@ def train_trial(trial: Trial, data: Dataset, on_epoch: OnEpoch, device: str = "c
     def artifacts() -> dict[str, bytes]:
         names = list(parts)
         curves = npz(k=ks, splits=np.array(names), own=np.stack([own[n] for n in names]),
-                     sklearn=np.stack([theirs[n] for n in names]), explained=np.cumsum(var) / (total or 1.0))
+                     sklearn=np.stack([theirs[n] for n in names]), explained=np.cumsum(var) / (total or 1.0),
+                     explained_sklearn=np.cumsum(sk.explained_variance_ratio_))
         shown = data.x_test if len(data.x_test) else data.x_train
         labels = data.y_test if len(data.x_test) else data.y_train
         z = (shown.astype(np.float64) - mean) @ comps[:2].T
-        proj = npz(z=z.astype(np.float32), y=labels if data.task == "classification" else labels[:, 0],
+        proj = npz(z=z.astype(np.float32), z_sklearn=sk.transform(shown.astype(np.float64))[:, :2].astype(np.float32),
+                   y=labels if data.task == "classification" else labels[:, 0],
                    classes=np.array(data.classes), task=np.array(data.task))
         return {"pca_curves.npz": curves, "pca_projection.npz": proj}
 

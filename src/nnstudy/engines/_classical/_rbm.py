@@ -80,6 +80,23 @@ def _params(model, dev) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     return f(model.components_.T), f(model.intercept_visible_), f(model.intercept_hidden_)
 
 
+def inpaint_mask(shape: tuple[int, int], side: str, count: int) -> tuple[np.ndarray, int]:
+    """(True where a pixel is hidden, (h, w); the rows or columns hidden): ``count`` rows at the top or bottom,
+    or columns at the left or right (0: half of them)."""
+    along = shape[0] if side in ("top", "bottom") else shape[1]
+    n = min(count or along // 2, along)
+    mask = np.zeros(shape, bool)
+    if side == "top":
+        mask[:n] = True
+    elif side == "bottom":
+        mask[shape[0] - n:] = True
+    elif side == "left":
+        mask[:, :n] = True
+    else:
+        mask[:, shape[1] - n:] = True
+    return mask, n
+
+
 def artifacts(rbm: RBM, theirs, x: dict, data: Dataset, mc: dict, gen, dev) -> dict[str, bytes]:
     shape = image_shape(data)
     if shape is None:
@@ -91,17 +108,15 @@ def artifacts(rbm: RBM, theirs, x: dict, data: Dataset, mc: dict, gen, dev) -> d
         arrays["sklearn"] = gibbs_samples(*_params(theirs, dev), N_SHOWN, steps, gen).reshape(
             len(steps), N_SHOWN, *shape)
     out = {"rbm_samples.npz": npz(**arrays)}
-    rows = mc["inpaint_rows"] or shape[0] // 2
-    rows = min(rows, shape[0])
-    hidden = torch.zeros(shape, dtype=torch.bool, device=dev)
-    hidden[shape[0] - rows:] = True
-    hidden = hidden.flatten()
+    side = mc.get("inpaint_side", "bottom")
+    hidden_np, rows = inpaint_mask(shape, side, mc["inpaint_rows"])
+    hidden = torch.as_tensor(hidden_np, device=dev).flatten()
     originals = (x["test"] if len(x["test"]) else x["train"])[:N_SHOWN // 2]
     filled = inpaint(rbm.W, rbm.b, rbm.c, originals, hidden, INPAINT_STEPS, gen)
     masked = torch.where(hidden, torch.full_like(originals, 0.5), originals).cpu().numpy()
     out["rbm_inpainting.npz"] = npz(original=originals.cpu().numpy().reshape(-1, *shape),
                                     masked=masked.reshape(-1, *shape), filled=filled.reshape(-1, *shape),
-                                    rows=np.array(rows))
+                                    rows=np.array(rows), side=np.array(side))
     w = rbm.W.T[:MAX_FILTERS].cpu().numpy()
     out["rbm_filters.npz"] = npz(w=w.reshape(len(w), *shape), total=np.array(rbm.W.shape[1]))
     return out

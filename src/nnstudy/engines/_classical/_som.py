@@ -50,12 +50,18 @@ def neuron_labels(som, data: Dataset) -> np.ndarray:
     return np.where(counts.sum(1) > 0, counts.argmax(1), -1)
 
 
+def dead_units(som, x: np.ndarray) -> int:
+    """Neurons that win no sample of ``x``: units the map spends on no data."""
+    n_neurons = som.get_weights().shape[0] * som.get_weights().shape[1]
+    return int(n_neurons - len(np.unique(winners(som, x))))
+
+
 def metrics(som, data: Dataset) -> dict[str, float]:
     from sklearn.metrics import normalized_mutual_info_score
 
     labels = neuron_labels(som, data)
     fallback = np.bincount(data.y_train, minlength=len(data.classes)).argmax()
-    out: dict[str, float] = {}
+    out: dict[str, float] = {"dead_units": float(dead_units(som, data.x_train))}
     for name, x, y in splits(data):
         x = x.astype(np.float64)
         win = winners(som, x)
@@ -68,10 +74,17 @@ def metrics(som, data: Dataset) -> dict[str, float]:
 
 
 def artifacts(som, data: Dataset) -> dict[str, bytes]:
-    """som.npz: U-matrix, training hits per class, each neuron's label (-1 = no hit)."""
+    """som.npz: U-matrix, training hits per class, each neuron's label (-1 = no hit), the prototypes
+    (rows, cols, inputs) and the training inputs and labels (at most MAX_POINTS), for the input-plane figure."""
     rows, cols = som.get_weights().shape[:2]
     k = len(data.classes)
     hits = np.zeros((k, rows * cols), np.int64)
     np.add.at(hits, (data.y_train, winners(som, data.x_train)), 1)
+    shown = np.random.default_rng(0).permutation(len(data.x_train))[:MAX_POINTS]
     return {"som.npz": npz(umatrix=som.distance_map(), hits=hits.reshape(k, rows, cols),
-                           labels=neuron_labels(som, data).reshape(rows, cols), classes=np.array(data.classes))}
+                           labels=neuron_labels(som, data).reshape(rows, cols), classes=np.array(data.classes),
+                           prototypes=som.get_weights(), x=data.x_train[np.sort(shown)].astype(np.float32),
+                           y=data.y_train[np.sort(shown)])}
+
+
+MAX_POINTS = 2000  # training samples kept for the figure of the prototypes over the data

@@ -27,6 +27,13 @@ def ard(mc: dict[str, Any], task: str, seed: int, n_outputs: int):
     return MultiOutputRegressor(model) if n_outputs > 1 else model
 
 
+def ols(mc: dict[str, Any], task: str, seed: int, n_outputs: int):
+    from sklearn.linear_model import LinearRegression
+
+    model = LinearRegression(fit_intercept=mc["fit_intercept"])
+    return ScoresAsClasses(model, n_outputs) if task == "classification" else model
+
+
 def svr(mc: dict[str, Any], task: str, seed: int, n_outputs: int):
     from sklearn.multioutput import MultiOutputRegressor
     from sklearn.svm import SVR
@@ -98,4 +105,15 @@ def artifacts(model, data: Dataset, trial: Trial) -> dict[str, bytes]:
     if all(hasattr(m, "lambda_") for m in ards):  # ARD: a weight precision per input
         out["relevance.npz"] = npz(coef=np.stack([m.coef_ for m in ards]),  # (outputs, inputs)
                                    precision=np.stack([m.lambda_ for m in ards]), names=names)
+    coef = linear_weights(model)  # with data.normalize_target: in standardized target units
+    if coef is not None:
+        out["linear_weights.npz"] = npz(coef=coef, names=names)
     return out
+
+
+def linear_weights(model) -> np.ndarray | None:
+    """(outputs, inputs) weights of a fitted linear model (ARD, OLS; one per output or class), else None."""
+    parts = getattr(model, "estimators_", [model])
+    if not all(hasattr(m, "coef_") and np.ndim(m.coef_) in (1, 2) for m in parts):
+        return None
+    return np.concatenate([np.atleast_2d(np.asarray(m.coef_, np.float64)) for m in parts])

@@ -20,8 +20,8 @@ from ...spec import Trial
 from .._common import EpochLog, batch_plan
 from .._checkpoint import Checkpoints
 from .._result import OnEpoch, TrialResult
-from ._generative_common import (FrechetMeter, GradMeter, Inputs, image_artifacts, image_layout, is_image,
-                                 split_means)
+from ._generative_common import (AlongTraining, FrechetMeter, GradMeter, Inputs, image_artifacts, image_layout,
+                                 is_image, split_means)
 from ._generative_nets import StackedAE
 from ._optim import make_optimizer, make_schedule
 from ._trial_state import restore_trial, trial_state
@@ -63,6 +63,7 @@ def train_trial(trial: Trial, data: Dataset, on_epoch: OnEpoch, device: str = "c
     prior = None if fd is None else torch.randn(fd.n, model.latent_dim, generator=s.gen, device=s.dev,
                                                 dtype=s.dtype)  # the same draws every epoch
     train_time, epoch = 0.0, 0
+    along = AlongTraining(model, data, s.inputs, s.tc["epochs"])
     checkpoints = Checkpoints(s.tc, [trial.trial_id])
     saved = checkpoints.resume()  # taken during fine-tuning: pre-training is over
     if isinstance(model, StackedAE) and saved is None:  # layer-wise pre-training first
@@ -80,6 +81,8 @@ def train_trial(trial: Trial, data: Dataset, on_epoch: OnEpoch, device: str = "c
                 if not math.isfinite(row["pretrain_loss"]):
                     log.status = "diverged"
                     return log.result(model, train_time, dict)
+        if epoch:
+            along.snap("after pre-training")
     opt = make_optimizer(list(model.parameters()), s.tc)
     schedule = make_schedule(opt, s.tc["schedule"], s.tc["epochs"])
     n = s.inputs.x["train"].shape[0]
@@ -89,7 +92,7 @@ def train_trial(trial: Trial, data: Dataset, on_epoch: OnEpoch, device: str = "c
     if saved is not None:
         epoch, state = saved
         train_time = restore_trial(state, model, opt, schedule, None, s.gen, None, log)
-        first = state["fine_tune_epoch"] + 1
+        first, (along.labels, along.images) = state["fine_tune_epoch"] + 1, state["along"]
     for fine_tune_epoch in range(first, s.tc["epochs"] + 1):
         epoch += 1
         t0 = time.perf_counter()
@@ -106,11 +109,13 @@ def train_trial(trial: Trial, data: Dataset, on_epoch: OnEpoch, device: str = "c
         train_time += _wait(s.dev, t0)
         metrics = s.sync(epoch_values(model, s, fd, prior) | grads.values())
         metrics["lr"] = float(opt.param_groups[0]["lr"])
+        along.epoch(epoch, fine_tune_epoch)
         if log.record(epoch, metrics, train_time, model):
             break
         checkpoints.after_epoch(epoch, fine_tune_epoch == s.tc["epochs"], lambda: trial_state(
-            model, opt, schedule, None, s.gen, None, log, train_time) | {"fine_tune_epoch": fine_tune_epoch})
-    return log.result(model, train_time, lambda: image_artifacts(model, data, s.inputs, s.gen))
+            model, opt, schedule, None, s.gen, None, log, train_time) | {
+            "fine_tune_epoch": fine_tune_epoch, "along": [along.labels, along.images]})
+    return log.result(model, train_time, lambda: image_artifacts(model, data, s.inputs, s.gen) | along.artifacts())
 
 
 @torch.no_grad()

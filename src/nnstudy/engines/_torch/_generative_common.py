@@ -153,6 +153,43 @@ def lerp(a: torch.Tensor, b: torch.Tensor, steps: int = STEPS) -> torch.Tensor:
     return (1 - t) * a + t * b
 
 
+def along_epochs(epochs: int) -> list[int]:
+    """The epochs whose reconstructions are kept along training: 1, 2, 5, 10, 20, 50, ... and the last."""
+    marks = [m * 10 ** e for e in range(7) for m in (1, 2, 5)]
+    return sorted({m for m in marks if m < epochs} | {epochs})
+
+
+class AlongTraining:
+    """Reconstructions of the first test images after pre-training and at ``along_epochs``: the artifact
+    reconstructions_along.npz (image data only; one small host copy per kept epoch)."""
+
+    def __init__(self, model, data: Dataset, inputs: Inputs, epochs: int):
+        ok = is_image(data) and inputs.x["test"].shape[0] >= 2 and hasattr(model, "reconstruct")
+        self.model, self.shape = model, data.input_shape
+        self.x = inputs.x["test"][:TILES] if ok else None
+        self.keep, self.labels, self.images = set(along_epochs(epochs)), [], []
+
+    @torch.no_grad()
+    def snap(self, label: str) -> None:
+        if self.x is None:
+            return
+        was = self.model.training
+        self.model.eval()
+        self.images.append(as_images(self.model.reconstruct(self.x).float().cpu().numpy(), self.shape))
+        self.labels.append(label)
+        self.model.train(was)
+
+    def epoch(self, epoch: int, of_training: int) -> None:
+        if of_training in self.keep:
+            self.snap(f"epoch {epoch}")
+
+    def artifacts(self) -> dict[str, bytes]:
+        if self.x is None or not self.images:
+            return {}
+        return {"reconstructions_along.npz": _npz(original=as_images(self.x.float().cpu().numpy(), self.shape),
+                                                  images=np.stack(self.images), labels=np.array(self.labels))}
+
+
 @torch.no_grad()
 def image_artifacts(model, data: Dataset, inputs: Inputs, gen: torch.Generator) -> dict[str, bytes]:
     """reconstructions.npz (autoencoders), interpolation.npz (all), samples.npz (models with a prior: vae,
