@@ -63,6 +63,10 @@ def load(cfg: DataConfig) -> Dataset:
     """Load ``cfg.name`` and prepare it as ``cfg`` says; DataError if data are missing or corrupt."""
     from ._prepare import prepare
 
+    if cfg.split_seed == "seed":  # a study's data section, not a trial's (spec._expand.replicates): seed 0's split
+        cfg = cfg.model_copy(update={"split_seed": 0})
+    if cfg.folds and cfg.fold is None:  # likewise: fold 0
+        cfg = cfg.model_copy(update={"fold": 0})
     if cfg.name in OWN:
         from ._own import describe, raw
 

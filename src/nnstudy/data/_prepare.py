@@ -70,7 +70,9 @@ def prepare(raw: Raw, info: DatasetInfo, cfg: DataConfig) -> Dataset:
         train, test = np.arange(len(y_train)), np.arange(len(y_test))
     strat = y_train if classify else None
     val = np.empty(0, np.int64)
-    if cfg.validation > 0:
+    if cfg.folds:  # k-fold cross-validation: the fold held out is the validation split
+        train, val = fold_split(train, strat, cfg.folds, cfg.fold or 0, cfg.split_seed, info.name, raw.ordered)
+    elif cfg.validation > 0:
         train, val = _split(train, strat, {"test_size": cfg.validation}, cfg.split_seed,
                             f"{info.name}: cannot hold out validation = {cfg.validation}", raw.ordered)
     train = _subsample(train, strat, cfg.train_size, cfg.split_seed, info.name, raw.ordered)
@@ -159,6 +161,26 @@ def _split(idx: np.ndarray, strat: np.ndarray | None, size: dict[str, float | in
     except ValueError as err:
         raise DataError(f"{what}: {' '.join(str(err).split())}") from None
     return np.asarray(keep, np.int64), np.asarray(held, np.int64)
+
+
+def fold_split(idx: np.ndarray, strat: np.ndarray | None, folds: int, fold: int, seed: int, label: str,
+               ordered: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(the other folds, fold `fold`) of ``idx``: ``StratifiedKFold`` (classification) or ``KFold``, shuffled
+    by `seed`, so the `folds` validation folds partition the training rows. Time-ordered rows are refused:
+    a fold in the middle of a series would train on its future."""
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    if ordered:
+        raise DataError(f"{label}: data.folds: cross-validation folds need rows in no particular order; "
+                        f"{label} is a time series (use validation, the latest rows)")
+    kind = KFold if strat is None else StratifiedKFold
+    try:
+        splits = list(kind(n_splits=folds, shuffle=True, random_state=seed).split(
+            idx, None if strat is None else strat[idx]))
+    except ValueError as err:
+        raise DataError(f"{label}: cannot make folds = {folds}: {' '.join(str(err).split())}") from None
+    keep, held = splits[fold]
+    return np.asarray(idx[keep], np.int64), np.asarray(idx[held], np.int64)
 
 
 def _subsample(idx: np.ndarray, strat: np.ndarray | None, size: float, seed: int, label: str,

@@ -76,8 +76,24 @@ def ranking_line(a: Analysis) -> str:
         return "No report metrics."
     d = "higher is better" if higher_is_better(r) else "lower is better"
     chosen = f"; chosen on validation, the {m} column is the chosen configuration's test score" if r != m else ""
-    return (f"Cells are mean ± standard error over the seeds of each configuration (done trials only), "
+    return (f"Cells are mean ± standard error over {replicates_text(a)} (done trials only), "
             f"rounded to the standard error's precision; rank by mean {r} ({d}{chosen}); the best is bold.")
+
+
+def replicates_text(a: Analysis) -> str:
+    """What a configuration's replicates are: 'the seeds of each configuration', or with data.folds 'the
+    replicates of each configuration (n = 15: 5 folds × 3 seeds, ...)'; data.split_seed = "seed" says so."""
+    data = (a.snap.spec or {}).get("data") or {}
+    folds = data.get("folds")
+    if folds and "fold" in a.trials:
+        seeds = a.trials.groupby("config")["seed"].nunique().max() if len(a.trials) else 0
+        each = "each seed its own split of the folds" if data.get("split_seed") == "seed" else \
+            f"the folds split by split_seed {data.get('split_seed', 0)}"
+        return (f"the replicates of each configuration (n = {folds * seeds}: {folds} folds × {seeds} seeds; "
+                f"each fold held out once as the validation split, {each})")
+    if data.get("split_seed") == "seed":
+        return "the seeds of each configuration (each seed draws its own validation split)"
+    return "the seeds of each configuration"
 
 
 def selection_line(a: Analysis) -> str:

@@ -2,9 +2,10 @@
 
 - **Paired seeds.** Two configurations of a study that ran the same seed share everything the seed
   fixes (initial weights where the shapes agree, the shuffling order, dropout and gradient noise) and
-  the data split (fixed by ``data.split_seed``, not by the configuration): common random numbers. On
-  the seeds both ran they are compared paired, by the paired t-test (``scipy.stats.ttest_rel``) and
-  the Wilcoxon signed-rank test (``scipy.stats.wilcoxon``).
+  the data split (fixed by ``data.split_seed``, or by the seed with ``split_seed = "seed"``, not by the
+  configuration): common random numbers. On the seeds both ran (with ``data.folds``: the seeds and
+  folds) they are compared paired, by the paired t-test (``scipy.stats.ttest_rel``) and the Wilcoxon
+  signed-rank test (``scipy.stats.wilcoxon``).
 - **Robust summaries** (rliable, Agarwal et al. 2021): the interquartile mean
   (``scipy.stats.trim_mean(x, 0.25)``), 95% percentile-bootstrap intervals (``scipy.stats.bootstrap``,
   10,000 resamples, seeded: the report is reproducible) of the IQM and of the mean, and the probability

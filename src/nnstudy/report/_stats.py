@@ -229,9 +229,10 @@ def _robust(snap, done, out, vs) -> pd.DataFrame:
         if m is not None and m in done:
             d = done[done["config"] == i]
             v = np.asarray(pd.to_numeric(pd.Series(d[m], dtype=object), errors="coerce"), dtype=float)
-            for seed, x in zip(d["seed"], v):
-                if np.isfinite(x) and not pd.isna(seed) and seed not in g:  # one value per seed
-                    g[seed] = float(x)
+            replicate = zip(d["seed"], d["fold"]) if "fold" in d else d["seed"]  # data.folds: pairs are (seed, fold)
+            for seed, x in zip(replicate, v):
+                if np.isfinite(x) and not pd.isna(np.asarray(seed, dtype=float)).any() and seed not in g:
+                    g[seed] = float(x)  # one value per seed (per seed and fold)
         groups.append(g)
     return robust_columns(groups, best_config(out) if m is not None else None,
                           higher_is_better(m) if m is not None else True, vs["p_welch"].to_numpy(float))
@@ -279,13 +280,15 @@ def summarize(snap: StudySnapshot) -> pd.DataFrame:
 
 
 def trials_table(snap: StudySnapshot) -> pd.DataFrame:
-    """The trials table (trials.csv): trial_id, seed, status, swept keys, final metrics, error."""
+    """The trials table (trials.csv): trial_id, seed, (fold, with data.folds), status, swept keys, final
+    metrics, error."""
     t = _normalised_trials(snap)
     metrics = [m for m in FINAL_METRICS if m in t.columns]
     metrics += [m for m in snap.metrics if m in t.columns and m not in metrics]
-    cols = ["trial_id", "seed", "status", *snap.swept_keys, *metrics, "error"]
+    cols = ["trial_id", "seed", *(["fold"] if "fold" in t.columns else []), "status", *snap.swept_keys, *metrics,
+            "error"]  # fold: data.folds only
     out = t[cols].copy()
-    for c in ("seed", "epochs_run"):  # integers stay integers next to missing values
+    for c in ("seed", "fold", "epochs_run"):  # integers stay integers next to missing values
         if c in out.columns:
             out[c] = _as_int(out[c])
     return out

@@ -22,7 +22,7 @@ from rich.markup import escape
 
 from ..executor._driver import RunSummary
 from ..spec import StudyFile, Trial, trial_id
-from ..spec._expand import HASHED_SECTIONS
+from ..spec._expand import HASHED_SECTIONS, replicates
 from ..spec._search import SearchConfig, base_config, grid_points, resolve_point
 from ..store import Store
 from ..store._engine import shown
@@ -109,7 +109,7 @@ class StoreEvaluator:
         resolved = resolve_point(self.base, point, self.label)
         config = {k: resolved[k] for k in HASHED_SECTIONS}
         shown = {k: _lookup(resolved, k) for k in point}
-        return [Trial(trial_id(config, seed), seed, config, shown) for seed in self.seeds]
+        return [Trial(trial_id(c, seed), seed, c, shown) for seed in self.seeds for c in replicates(config, seed)]
 
     def register(self, trials: list[Trial]) -> None:
         self.registered.update({t.trial_id: t for t in trials if t.trial_id not in self.registered})

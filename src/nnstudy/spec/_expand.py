@@ -93,9 +93,27 @@ def expand(study: StudyFile, label: str = "<study>") -> list[Trial]:
                 configs.append({k: resolved[k] for k in HASHED_SECTIONS})
     if not points:
         points, configs = [{}], [{k: base[k] for k in HASHED_SECTIONS}]
-    return [Trial(trial_id(cfg, seed), seed, cfg, point)
+    if study.data.fold is not None:
+        raise StudyError(f"{label}: data.fold: nnstudy fills it in from data.folds; leave it out")
+    if study.trials.race and any(cfg["data"].get("folds") for cfg in configs):
+        raise StudyError(f"{label}: trials.seeds: racing seeds with data.folds is not supported; give [trials] "
+                         f"seeds a number or a list, or leave data.folds out")
+    return [Trial(trial_id(c, seed), seed, c, point)
             for cfg, point in zip(configs, points)
-            for seed in study.trials.seed_list()]
+            for seed in study.trials.seed_list()
+            for c in replicates(cfg, seed)]
+
+
+def replicates(config: dict[str, Any], seed: int) -> list[dict[str, Any]]:
+    """The trial configs of one configuration and seed: ``data.split_seed = "seed"`` becomes the seed, and
+    ``data.folds = k`` gives k configs, ``data.fold`` 0 .. k - 1 (the replicates of the tables are folds ×
+    seeds). A config with neither is returned as it is, so the ids of existing trials do not change."""
+    data = config["data"]
+    if data.get("split_seed") != "seed" and not data.get("folds"):
+        return [config]
+    data = {**data, "split_seed": seed} if data.get("split_seed") == "seed" else data
+    folds = [None] if not data.get("folds") else range(data["folds"])
+    return [{**config, "data": data if f is None else {**data, "fold": f}} for f in folds]
 
 
 def _has_key(kind: str, dotted: str) -> bool:

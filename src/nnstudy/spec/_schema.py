@@ -33,7 +33,7 @@ SHA256 = r"^[0-9a-f]{64}$"
 
 
 OPTIONAL_DATA_KEYS = ("countries", "lags", "horizon", "features", "pca", "encoding", "frequencies", "normalize_target",
-                      *OWN_DATA_KEYS)  # unset: left out
+                      "folds", "fold", *OWN_DATA_KEYS)  # unset: left out
 
 
 class Section(BaseModel):
@@ -76,7 +76,18 @@ class DataConfig(Section):
         "learns the targets shifted and scaled to mean 0 and standard deviation 1 on the training split; "
         "every metric and prediction stays in the targets' own units (default none)"))
     classes: list[int] = []
-    split_seed: Annotated[int, Field(ge=0, lt=SEED_LIMIT)] = 0
+    split_seed: Union[Annotated[int, Field(ge=0, lt=SEED_LIMIT)], Literal["seed"]] = Field(0, description=(
+        'seeds the validation split and the train_size subsample (and, for datasets without a test split of '
+        'their own or generated ones, the test split and the data); "seed": each trial\'s own seed, so every '
+        "seed draws its own split and the error bars include the split's variation (configurations that ran "
+        "the same seed still share a split: paired comparisons still pair)"))
+    folds: Annotated[int, Field(ge=2, le=100)] | None = Field(None, description=(
+        "k-fold cross-validation: every configuration and seed trains `folds` times, each time holding out "
+        "another fold of the training rows (stratified for classification, shuffled by split_seed) as the "
+        "validation split in place of `validation`; the tables' replicates are folds × seeds, like "
+        "GridSearchCV's mean_test_score / std_test_score"))
+    fold: Annotated[int, Field(ge=0, le=99)] | None = Field(None, description=(
+        "filled in by nnstudy from `folds`: the fold a trial holds out (0 .. folds - 1); leave it out"))
     n_samples: Annotated[int, Field(ge=10, le=10_000_000)] | None = None
     noise: Annotated[float, Field(ge=0.0)] | None = None
     dim: Annotated[int, Field(ge=1, le=1000)] | None = Field(None, description=(
@@ -185,6 +196,13 @@ class DataConfig(Section):
 
         return resolve_key(info.field_name, v, info.data, (info.context or {}).get("base_dir"))
 
+    @field_validator("split_seed", mode="before")
+    @classmethod
+    def _seed_or_each(cls, v: Any) -> Any:
+        if isinstance(v, str) and v != "seed":
+            raise ValueError(f'must be a whole number or "seed" (each trial\'s own seed) (got {v!r})')
+        return v
+
     @field_validator("train_size")
     @classmethod
     def _fraction_or_count(cls, v: float) -> float:
@@ -286,6 +304,12 @@ class DataConfig(Section):
             from ..data._own import check_readable
 
             check_readable(self)
+        return self
+
+    @model_validator(mode="after")
+    def _fold_of_folds(self) -> "DataConfig":
+        if self.fold is not None and (self.folds is None or self.fold >= self.folds):
+            raise ValueError(f"fold = {self.fold} needs folds > {self.fold} (nnstudy fills fold in from folds)")
         return self
 
     @model_validator(mode="after")
