@@ -35,7 +35,14 @@ def check_combination(study: StudyFile, label: str) -> None:
         raise StudyError(f"{label}: train.batch_size: batch norm needs batches of two or more samples (it "
                          "normalizes over the batch): raise batch_size or leave batch norm out")
     _check_engine(kind, train.engine, label)
+    _check_precision(train, label)
     _check_shared_loop(kind, train, label)
+
+
+def _check_precision(train, label: str) -> None:
+    if train.precision != "float32" and (train.engine != "torch" or train.dtype != "float32"):
+        raise StudyError(f'{label}: train.precision = "{train.precision}": the torch engine\'s float32 training '
+                         f'has it (found engine = "{train.engine}", dtype = "{train.dtype}")')
 
 
 def _check_shared_loop(kind: kinds.Kind, train, label: str) -> None:
@@ -43,7 +50,8 @@ def _check_shared_loop(kind: kinds.Kind, train, label: str) -> None:
     shared loops; a kind with its own loop (autoencoders, GANs, given networks) or another engine refuses them."""
     asked = [key for key, on in (("train.steps", train.steps is not None),
                                  ("train.log_every_steps", train.log_every_steps is not None),
-                                 ('train.schedule.kind = "plateau"', train.schedule.kind == "plateau")) if on]
+                                 ('train.schedule.kind = "plateau"', train.schedule.kind == "plateau"),
+                                 (f'train.precision = "{train.precision}"', train.precision != "float32")) if on]
     if asked and (train.engine not in ("torch", "numpy") or train.engine in kind.train):
         where = (f"model kind {kind.name!r} trains with its own loop" if train.engine in kind.train
                  else f"the {train.engine} engine")

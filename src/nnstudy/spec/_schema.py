@@ -489,6 +489,11 @@ class TrainConfig(Section):
     early_stopping: EarlyStopping = EarlyStopping()
     schedule: Schedule = Schedule()
     dtype: Literal["float32", "float64"] = "float32"
+    precision: Literal["float32", "tf32", "bf16"] = Field("float32", description=(
+        "arithmetic of the training step's matrix products (torch engine, dtype float32): float32 (exact); "
+        "tf32 (CUDA TensorFloat-32 products and convolutions; on the CPU the same as float32); bf16 (the "
+        "forward pass autocast to bfloat16, the loss and float32 master weights updated in float32). tf32 "
+        "and bf16 change the numbers (faster on a GPU); each epoch's evaluation stays float32"))
     save_weights: bool = Field(False, description=(
         "torch engine: store the trained weights as the trial's artifact weights.safetensors"))
     checkpoint_every: Annotated[int, Field(ge=0)] | None = Field(None, description=(
@@ -509,6 +514,8 @@ class TrainConfig(Section):
         out = handler(self)
         if not out.get("save_weights", True):
             out.pop("save_weights")
+        if out.get("precision") == "float32":
+            out.pop("precision")
         for key in ("function", "function_sha256", "args"):
             if key in out and not out[key]:
                 out.pop(key)

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 
 from . import _rng
 from ._mlp import NOISE_STREAM
+from ._precision import forward_autocast
 from ._stack_optim import StackedOptimizer, hyper
 
 if TYPE_CHECKING:
@@ -29,6 +30,7 @@ class Stepper:
                  x: torch.Tensor, y: torch.Tensor, seeds: list[int], counter: torch.Tensor, batch: int, full: int,
                  steps: int, every: int, mode: str):
         self.net, self.opt, self.loss, self.x, self.y = net, opt, loss, x, y
+        self.tc = tcs[0]  # train.precision is one for the whole stack (its key)
         self.batch, self.full, self.steps, self.every = batch, full, steps, every
         dev, dt = x.device, x.dtype
         self.l1, self.l2 = hyper(tcs, "l1", dev, dt), hyper(tcs, "l2", dev, dt)
@@ -55,7 +57,9 @@ class Stepper:
     def update(self, idx: torch.Tensor, measure: torch.Tensor | float, at: torch.Tensor | int = 0) -> None:
         """One step of every trial on its own batch idx (K, B); ``at``: the step's place in the epoch."""
         xb, yb = self.x[idx], self.y[idx]
-        out = self.net.forward(xb, self.counter)
+        with forward_autocast(self.tc, xb.device):
+            out = self.net.forward(xb, self.counter)
+        out = out.to(xb.dtype)  # bf16: the loss in float32
         per_trial = trial_losses(out, yb, self.loss, "sum" if self.loss == "perceptron" else "mean")
         if self.log_steps:
             data = per_trial.detach() / (idx.shape[1] if self.loss == "perceptron" else 1)

@@ -22,6 +22,7 @@ from .._checkpoint import Checkpoints
 from .._result import GroupOnEpoch, TrialResult
 from ._mlp import build_trainable
 from ._optim import make_schedule
+from ._precision import trial_precision
 from ._stack_net import StackedMLP
 from ._stack_optim import StackedOptimizer
 from ._stack_step import Stepper, trial_losses
@@ -41,6 +42,12 @@ def train_group(trials: list[Trial], data: Dataset, on_epoch: GroupOnEpoch, devi
     mode: "graph" (CUDA default: the step captured once and replayed), "indexed" (the same step, with
     its batch picked on the device by a step counter, run eagerly) or "eager" (CPU default).
     """
+    with trial_precision(trials[0].config["train"], torch.device(device)):
+        return _train_group(trials, data, on_epoch, device, mode, stop)
+
+
+def _train_group(trials: list[Trial], data: Dataset, on_epoch: GroupOnEpoch, device: str, mode: str | None,
+                 stop: Callable[[int], bool] | None) -> list[TrialResult]:
     mc, tc0 = trials[0].config["model"], trials[0].config["train"]
     tcs = [t.config["train"] for t in trials]
     dev = torch.device(device)

@@ -19,12 +19,18 @@ from ._augment import make_augment
 from ._mlp import NOISE_STREAM, build_trainable
 from ._optim import make_optimizer, make_schedule
 from ._outputs import classifier_artifacts
+from ._precision import forward_autocast, trial_precision
 from ._tensors import DeviceData, evaluate, loss_fn, predict
 from ._transfer import body_frozen, trainable
 from ._trial_state import restore_trial, trial_state
 
 
 def train_trial(trial: Trial, data: Dataset, on_epoch: OnEpoch, device: str = "cpu") -> TrialResult:
+    with trial_precision(trial.config["train"], torch.device(device)):
+        return _train_trial(trial, data, on_epoch, device)
+
+
+def _train_trial(trial: Trial, data: Dataset, on_epoch: OnEpoch, device: str) -> TrialResult:
     mc, tc = trial.config["model"], trial.config["train"]
     dev = torch.device(device)
     dtype = torch.float64 if tc["dtype"] == "float64" else torch.float32
@@ -103,7 +109,9 @@ def make_step(model, opt, linears, tc: dict[str, Any], loss: str, seed: int = 0,
     data_loss: list[torch.Tensor | None] = [None]  # the step's data loss, mean over its batch (per-step records)
 
     def objective(xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
-        loss_value = loss_fn(model(xb), yb, loss, reduction)
+        with forward_autocast(tc, xb.device):
+            out = model(xb)
+        loss_value = loss_fn(out.to(xb.dtype), yb, loss, reduction)  # bf16: the loss in float32
         if data_loss[0] is None:
             data_loss[0] = loss_value.detach() / (len(yb) if reduction == "sum" else 1)
         if l2:

@@ -1,0 +1,41 @@
+"""train.precision: the arithmetic of the training step's matrix products, with float32 master weights.
+
+"float32": exact float32 (the default). "tf32": CUDA matrix products and convolutions in TensorFloat-32
+(10-bit mantissa inputs, float32 accumulation); on the CPU there is no TF32 and the step stays float32.
+"bf16": the forward pass under autocast to bfloat16 (CPU and CUDA), the loss and the update in float32.
+Evaluation (every split's loss and accuracy after each epoch) is float32 throughout, so the reported
+metrics measure the trained weights, not the arithmetic.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any, Iterator
+
+import torch
+
+
+def precision_of(tc: dict[str, Any]) -> str:
+    return tc.get("precision") or "float32"
+
+
+@contextlib.contextmanager
+def trial_precision(tc: dict[str, Any], device: torch.device) -> Iterator[None]:
+    """Around a whole trial (or stack): TF32 switched on for CUDA where asked, and back as it was after."""
+    if precision_of(tc) != "tf32" or device.type != "cuda":
+        yield
+        return
+    before = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = before
+
+
+def forward_autocast(tc: dict[str, Any], device: torch.device) -> contextlib.AbstractContextManager:
+    """Around the training step's forward pass: autocast to bfloat16 for "bf16" (no weight cache, so that a
+    captured CUDA graph reads the current weights), nothing otherwise."""
+    if precision_of(tc) != "bf16":
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, cache_enabled=False)
