@@ -87,6 +87,18 @@ def test_holm_equals_closed_testing_on_random_p_values():
             np.testing.assert_allclose(holm(p), _closed_bonferroni(list(p)), rtol=1e-12)
 
 
+def test_holm_equals_statsmodels_multipletests():
+    multitest = pytest.importorskip("statsmodels.stats.multitest")  # the classical extra
+    rng = np.random.default_rng(11)
+    for m in (1, 2, 5, 9):  # few calls: statsmodels' Holm runs gc.collect() on each
+        p = rng.uniform(0, 0.2, m) ** rng.uniform(0.5, 3)
+        p[-1] = p[0]  # a tie
+        np.testing.assert_array_equal(holm(p), multitest.multipletests(p, method="holm")[1])
+    p = np.array([0.01, np.nan, 0.04, 0.3])  # NaN: left out of the family, as if never tested
+    expected = multitest.multipletests(p[[0, 2, 3]], method="holm")[1]
+    np.testing.assert_array_equal(holm(p)[[0, 2, 3]], expected)
+
+
 def test_holm_textbook_values_and_missing_entries():
     # sorted 0.005, 0.01, 0.03, 0.04 -> 4 x 0.005, 3 x 0.01, 2 x 0.03, max(0.06, 0.04)
     np.testing.assert_allclose(holm([0.01, 0.04, 0.03, 0.005]), [0.03, 0.06, 0.06, 0.02])
