@@ -19,6 +19,7 @@ from .errors import StudyError
 from .spec import Trial, trial_id
 
 WEIGHTS = "weights.safetensors"
+PROBED_KINDS = ("mlp", "cnn", "resnet18")  # sources a linear probe reads features from
 
 
 def weights_path(sha256: str) -> Path:
@@ -69,9 +70,9 @@ def _best_weights(db, name: str, label: str) -> dict:
                          "train.save_weights = true")
     row = next(r for r in db.find_trials(tid) if r["study"] == name)
     source = json.loads(row["config_json"])
-    if source["model"]["kind"] != "mlp" or source["train"]["engine"] != "torch":
+    if source["model"]["kind"] not in PROBED_KINDS or source["train"]["engine"] != "torch":
         raise StudyError(f"{label}: model.source: study {name!r} trained a {source['model']['kind']!r} on the "
-                         f"{source['train']['engine']} engine; a probe reads torch MLPs")
+                         f"{source['train']['engine']} engine; a probe reads torch {', '.join(PROBED_KINDS)} models")
     sha = cache_weights(stored[tid])
     return {"source_trial": tid, "source_sha256": sha, "source_model": source["model"]}
 

@@ -172,8 +172,9 @@ class SklearnMLPConfig(ClassicalBase):
 
 
 class LinearProbeConfig(ClassicalBase):
-    """Logistic regression on the features of another study's trained torch MLP (its best configuration,
-    lowest seed), read from the weights it stored with train.save_weights = true."""
+    """Logistic regression on the features of another study's trained torch MLP, CNN or ResNet-18 (its best
+    configuration, lowest seed), read from the weights it stored with train.save_weights = true. An MLP gives
+    any hidden layer's activations; a cnn or resnet18 what its output layer reads (layer = -1)."""
 
     kind: Literal["linear_probe"] = "linear_probe"
     tasks: ClassVar[tuple[str, ...]] = ("classification",)
