@@ -35,6 +35,10 @@ def test_keras_example_has_34826_parameters_and_keras_shapes():
     flatten, dropout, dense = s.layers[-3:]
     assert flatten.kind == "Flatten" and dropout.kind.endswith("Dropout") and dense.kind == "Linear"
     assert s.layers[-1].output_shape == (10,) and s.layers[-1].params == 16_010
+    # mult-adds per sample (torchinfo's count: a bias is one more per output), by hand
+    conv1, conv2, dense = 32 * 26 * 26 * (1 * 9 + 1), 64 * 11 * 11 * (32 * 9 + 1), 1600 * 10 + 10
+    assert [c.mult_adds for c in convs] == [conv1, conv2] and s.layers[-1].mult_adds == dense
+    assert s.mult_adds == conv1 + conv2 + dense == 2_470_346
 
 
 def test_mlp_summary_counts_every_layer():
@@ -141,6 +145,7 @@ def test_summary_command_prints_the_total(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "Conv2d" in out and "(None, 4, 6, 6)" in out
     assert f"total parameters: {4 * 9 + 4 + 4 * 3 * 3 * 10 + 10:,}" in out
+    assert f"mult-adds per sample: {4 * 6 * 6 * 10 + 4 * 3 * 3 * 10 + 10:,}" in out  # conv on 8x8 -> 6x6, dense
     assert main(["summary", str(study), "--point", "model.kind=mlp"]) == 2
 
 

@@ -80,7 +80,8 @@ def build_parser() -> Parser:
     g.add_argument("--entries", type=int, default=64,
                    help="entries compared per parameter tensor, chosen at random (0 = all; default 64)")
 
-    sm = sub.add_parser("summary", help="torch models: each layer's output shape and parameters, and the total")
+    sm = sub.add_parser("summary",
+                        help="torch models: each layer's output shape, parameters and mult-adds, and the totals")
     sm.add_argument("study", help="the study file (TOML)")
     sm.add_argument("--point", action="append", default=[], metavar="KEY=VALUE",
                     help="pick the configuration with this swept value (repeatable; default: the first)")
@@ -351,16 +352,18 @@ def cmd_summary(args) -> int:
 
     s = summarize_study(args.study, args.point, parse_overrides(args.set, args.study))
     where = " ".join(f"{k}={json.dumps(v)}" for k, v in s.trial.point.items())
-    table = Table("layer", "type", "output shape", "parameters",
+    table = Table("layer", "type", "output shape", "parameters", "mult-adds",
                   title=f"{s.trial.config['model']['kind']} on {s.trial.config['data']['name']} "
                         f"(input {'×'.join(map(str, s.input_shape))}){'  ' + where if where else ''}")
     for layer in s.layers:
         shape = "-" if layer.output_shape is None else f"(None, {', '.join(map(str, layer.output_shape))})"
-        table.add_row(layer.name, layer.kind, shape, f"{layer.params:,}")
+        table.add_row(layer.name, layer.kind, shape, f"{layer.params:,}",
+                      f"{layer.mult_adds:,}" if layer.mult_adds else "-")
     console = _out()
     console.print(table)
     console.print(f"total parameters: {s.total:,}  trainable: {s.trainable:,}  "
-                  f"non-trainable: {s.total - s.trainable:,}", highlight=False)
+                  f"non-trainable: {s.total - s.trainable:,}  mult-adds per sample: {s.mult_adds:,}",
+                  highlight=False)
     return EXIT_OK
 
 

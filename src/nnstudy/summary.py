@@ -1,7 +1,10 @@
-"""`nnstudy summary`: each layer's output shape and parameter count, and the total (like Keras' summary()).
+"""`nnstudy summary`: each layer's output shape, parameters and mult-adds, and the totals (like Keras' summary()).
 
 One configuration of the study (the first, or the one ``--point`` picks) is built for the torch
-engine and one sample of its dataset's shape is passed through it.
+engine and two samples of its dataset's shape are passed through it under torchinfo, which records
+every module's output shape, parameters and mult-adds (shown per sample). The rows stay ours: the
+model's children with plain containers opened one level, the model's own parameters (a transformer's
+class token) as a row, and the batch dimension as Keras writes it, ``(None, ...)``.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ class Layer:
     kind: str  # the module's class
     output_shape: tuple[int, ...] | None  # without the batch dimension
     params: int
+    mult_adds: int = 0  # per sample, the module's submodules included
 
 
 @dataclass(frozen=True)
@@ -27,6 +31,7 @@ class Summary:
     trainable: int
     trial: Trial | None
     input_shape: tuple[int, ...]
+    mult_adds: int = 0  # per sample, the whole pass
 
 
 def summarize_study(path: str, points: list[str], overrides: dict | None = None) -> Summary:
@@ -66,10 +71,13 @@ def summarize_model(model, input_shape: tuple[int, ...], trial: Trial | None = N
     """The rows of a built torch model that takes flat inputs of ``input_shape``."""
     import math
 
-    rows = _rows(model, _example_pass(model, math.prod(input_shape)))
-    total = sum(p.numel() for p in model.parameters())
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    return Summary(rows, total, trainable, trial, tuple(input_shape))
+    stats = _statistics(model, math.prod(input_shape))
+    rows = _rows(model, stats)
+    per_sample = stats.total_mult_adds // _BATCH
+    return Summary(rows, stats.total_params, stats.trainable_params, trial, tuple(input_shape), per_sample)
+
+
+_BATCH = 2  # samples in the example pass (two, so that batch norm sees a batch)
 
 
 def _shown(model) -> list[tuple[str, object]]:
@@ -85,35 +93,52 @@ def _shown(model) -> list[tuple[str, object]]:
     return out
 
 
-def _example_pass(model, n_in: int):
-    """One forward pass of two samples: through the classifier, the autoencoder, or G then D of a GAN."""
+def _statistics(model, n_in: int):
+    """torchinfo's statistics of one eval-mode forward pass: through the classifier, the autoencoder,
+    or G then D of a GAN (torchinfo calls ``forward``; a wrapper runs the pass the model needs)."""
     import torch
+    import torchinfo
+    from torch import nn
 
     if hasattr(model, "losses"):
-        return lambda: model.losses(torch.rand(2, n_in))
-    if hasattr(model, "generate"):
-        return lambda: model.discriminator(model.generate(torch.randn(2, model.latent_dim)))
-    return lambda: model(torch.zeros(2, n_in))
+        x, run = torch.rand(_BATCH, n_in), lambda x: model.losses(x)
+    elif hasattr(model, "generate"):
+        x, run = torch.randn(_BATCH, model.latent_dim), lambda z: model.discriminator(model.generate(z=z))
+    else:
+        x, run = torch.zeros(_BATCH, n_in), model
+
+    class ExamplePass(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.model = model
+
+        def forward(self, x):
+            return run(x)
+
+    with torch.no_grad():
+        return torchinfo.summary(ExamplePass(), input_data=[x], mode="eval", verbose=0)
 
 
-def _rows(model, forward) -> list[Layer]:
-    import torch
-
-    shown = _shown(model)
-    shapes: dict[int, tuple[int, ...]] = {}
-    hooks = [m.register_forward_hook(lambda m, _i, out, i=i: shapes.__setitem__(
-        i, tuple(out.shape[1:]) if isinstance(out, torch.Tensor) else None)) for i, (_, m) in enumerate(shown)]
-    try:
-        with torch.no_grad():
-            model.eval()
-            forward()
-    finally:
-        for h in hooks:
-            h.remove()
-    rows = [Layer(name, type(m).__name__, shapes.get(i), sum(p.numel() for p in m.parameters()))
-            for i, (name, m) in enumerate(shown)]
+def _rows(model, stats) -> list[Layer]:
+    """One row per shown module: its output shape (last call) and parameters, from torchinfo's layers."""
+    infos = {}
+    for info in stats.summary_list:  # in call order: a module called twice keeps its last output
+        infos[id(info.module)] = info
+    rows = []
+    for name, m in _shown(model):
+        info = infos.get(id(m))
+        shape = tuple(info.output_size[1:]) if info is not None and info.output_size else None
+        rows.append(Layer(name, type(m).__name__, shape, sum(p.numel() for p in m.parameters()),
+                          _macs(info, infos) // _BATCH))
     own = sum(p.numel() for p in model.parameters(recurse=False))
     if own:  # parameters of the model itself, e.g. a transformer's class token and positions
         names = ", ".join(n for n, _ in model.named_parameters(recurse=False))
-        rows.insert(0, Layer(names, "Parameter", None, own))
+        rows.insert(0, Layer(names, "Parameter", None, own, 0))
     return rows
+
+
+def _macs(info, infos: dict) -> int:
+    """Multiply-adds of a module's pass, its submodules' included (torchinfo counts them at the leaves)."""
+    if info is None:
+        return 0
+    return info.macs + sum(_macs(infos.get(id(c)), infos) for c in info.module.children())
