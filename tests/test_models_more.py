@@ -140,3 +140,11 @@ def test_a_sweep_that_switches_kinds_sets_each_key_on_the_kinds_that_have_it():
                                "model.norm": None}
     with pytest.raises(StudyError, match=r"sweep.model.width: none of the swept kinds \(mlp, cnn\) has model.width"):
         expand(read_study({**base, "sweep": {"model.kind": ["mlp", "cnn"], "model.width": [4]}})[0], "<dict>")
+
+
+def test_a_model_key_left_out_while_unset_can_be_swept():
+    base = {"study": {"name": "optional"}, "data": {"name": "moons", "n_samples": 200},
+            "model": {"hidden": [8]}, "train": {"epochs": 1}, "sweep": {"model.input_norm": ["none", "batch"]}}
+    trials = expand(read_study(base)[0], "<dict>")
+    assert [t.config["model"].get("input_norm") for t in trials] == [None, "batch"]  # "none": left out, as unset
+    assert trials[0].trial_id == expand(read_study({**base, "sweep": {}})[0], "<dict>")[0].trial_id

@@ -24,6 +24,7 @@ class Trial:
     seed: int
     config: dict[str, Any]  # resolved sections data/model/train, JSON-able
     point: dict[str, Any]  # the swept keys' values for this trial
+    label: str | None = None  # the [[sweep]] table's label = "..." (names it in the report; not in config or id)
 
     def get(self, dotted: str) -> Any:
         node: Any = self.config
@@ -57,7 +58,8 @@ def expand(study: StudyFile, label: str = "<study>") -> list[Trial]:
     keys = swept_keys(study)
     points: list[dict[str, Any]] = []
     configs: list[dict[str, Any]] = []
-    for grid in study.grids():
+    labels: list[str | None] = []
+    for grid, grid_label in zip(study.grids(), study.grid_labels()):
         kinds_swept = [str(k) for k in grid.get("model.kind", [])]
         for key, values in grid.items():
             _check_grid_entry(base, key, values, label, kinds_swept)
@@ -91,15 +93,16 @@ def expand(study: StudyFile, label: str = "<study>") -> list[Trial]:
             if full_point not in points:
                 points.append(full_point)
                 configs.append({k: resolved[k] for k in HASHED_SECTIONS})
+                labels.append(grid_label)
     if not points:
-        points, configs = [{}], [{k: base[k] for k in HASHED_SECTIONS}]
+        points, configs, labels = [{}], [{k: base[k] for k in HASHED_SECTIONS}], [None]
     if study.data.fold is not None:
         raise StudyError(f"{label}: data.fold: nnstudy fills it in from data.folds; leave it out")
     if study.trials.race and any(cfg["data"].get("folds") for cfg in configs):
         raise StudyError(f"{label}: trials.seeds: racing seeds with data.folds is not supported; give [trials] "
                          f"seeds a number or a list, or leave data.folds out")
-    return [Trial(trial_id(c, seed), seed, c, point)
-            for cfg, point in zip(configs, points)
+    return [Trial(trial_id(c, seed), seed, c, point, label)
+            for cfg, point, label in zip(configs, points, labels)
             for seed in study.trials.seed_list()
             for c in replicates(cfg, seed)]
 
@@ -143,6 +146,7 @@ def _check_grid_entry(base: dict, key: str, values: Any, label: str, kinds_swept
     optional = len(parts) == 2 and parts[0] == "data" and parts[1] in DataConfig.model_fields  # unset: not dumped
     optional = optional or (len(parts) >= 3 and parts[:2] == ["train", "args"])  # a training function's own keys
     optional = optional or key in OPTIONAL_SWEEP_KEYS  # train keys left out of the dump while unset
+    optional = optional or (len(parts) == 2 and parts[0] == "model" and _has_key(base["model"]["kind"], key))  # ditto
     optional = optional or (len(parts) == 2 and parts[0] == "data" and base["data"].get("name") == "loader")  # its keywords
     if _lookup(base, key, missing=KeyError) is KeyError and not optional:
         raise StudyError(f"{label}: sweep.{key}: no such key in the study (e.g. train.lr, model.hidden)")
