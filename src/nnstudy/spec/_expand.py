@@ -24,7 +24,6 @@ class Trial:
     seed: int
     config: dict[str, Any]  # resolved sections data/model/train, JSON-able
     point: dict[str, Any]  # the swept keys' values for this trial
-    label: str | None = None  # the [[sweep]] table's label = "..." (names it in the report; not in config or id)
 
     def get(self, dotted: str) -> Any:
         node: Any = self.config
@@ -58,8 +57,7 @@ def expand(study: StudyFile, label: str = "<study>") -> list[Trial]:
     keys = swept_keys(study)
     points: list[dict[str, Any]] = []
     configs: list[dict[str, Any]] = []
-    labels: list[str | None] = []
-    for grid, grid_label in zip(study.grids(), study.grid_labels()):
+    for grid in study.grids():
         kinds_swept = [str(k) for k in grid.get("model.kind", [])]
         for key, values in grid.items():
             _check_grid_entry(base, key, values, label, kinds_swept)
@@ -93,16 +91,15 @@ def expand(study: StudyFile, label: str = "<study>") -> list[Trial]:
             if full_point not in points:
                 points.append(full_point)
                 configs.append({k: resolved[k] for k in HASHED_SECTIONS})
-                labels.append(grid_label)
     if not points:
-        points, configs, labels = [{}], [{k: base[k] for k in HASHED_SECTIONS}], [None]
+        points, configs = [{}], [{k: base[k] for k in HASHED_SECTIONS}]
     if study.data.fold is not None:
         raise StudyError(f"{label}: data.fold: nnstudy fills it in from data.folds; leave it out")
     if study.trials.race and any(cfg["data"].get("folds") for cfg in configs):
         raise StudyError(f"{label}: trials.seeds: racing seeds with data.folds is not supported; give [trials] "
                          f"seeds a number or a list, or leave data.folds out")
-    return [Trial(trial_id(c, seed), seed, c, point, label)
-            for cfg, point, label in zip(configs, points, labels)
+    return [Trial(trial_id(c, seed), seed, c, point)
+            for cfg, point in zip(configs, points)
             for seed in study.trials.seed_list()
             for c in replicates(cfg, seed)]
 
