@@ -4,6 +4,13 @@ Two sources: a Debian package unpacked without root (``apt-get download`` + ``dp
 and plain HTTP downloads. Every file is written to a temporary name in its destination folder,
 checked, then moved into place with ``os.replace``; an interrupted download is resumed from where
 it stopped (HTTP range requests).
+
+Why not pooch (read in pooch 1.9.0's source): it checks sha256 as we do, but cannot resume. Each
+attempt of ``core.stream_download`` streams into a new ``temporary_file`` that is deleted when the
+attempt fails, and ``HTTPDownloader`` opens its output with ``"w+b"`` and sends a plain
+``requests.get`` (no Range header; extra headers would not help, the bytes already fetched are gone).
+A transfer of a 170 MB archive that breaks at 90 % starts again from zero. pooch also brings
+``requests`` and ``platformdirs``; this module needs only the standard library.
 """
 
 from __future__ import annotations
