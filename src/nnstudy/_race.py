@@ -325,11 +325,12 @@ def race_note(spec: dict, metrics: list[str], labels: list[str], trials) -> str:
             f"{rule.max} seeds).")
     if left:
         text += " Left the race: " + "; ".join(
-            f"{labels[i]} after {n} seeds (round {n - rule.min + 1})"
+            f"{labels[i]} after {n} seeds (look {n - rule.min + 1})"
             for i, n in sorted(left.items(), key=lambda kv: (kv[1], kv[0]))) + "."
     still = [labels[i] for i in range(len(labels)) if i not in left]
-    counts = [int((ran["config"] == i).sum()) for i in range(len(labels)) if i not in left]
-    text += f" In the race at the end ({max(counts, default=0)} seeds): {'; '.join(still)}."
+    counts = [len(values[i]) for i in range(len(labels)) if i not in left]
+    end = max(left.values()) if len(still) == 1 and left else min(rule.max, max(counts, default=0))
+    text += f" In the race at the end ({end} seeds): {'; '.join(still)}."  # seeds run ahead are not looks
     return text
 
 
