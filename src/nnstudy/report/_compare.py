@@ -53,13 +53,15 @@ class Side:
         return f"{self.study} [{config_label(self.config)}]"
 
     def by_seed(self, metric: str) -> dict:
-        """{seed: finite value} of one metric (the first trial of a seed when one repeats)."""
+        """{seed: finite value} of one metric (the first trial of a seed when one repeats); with data.folds
+        {(seed, fold): value}, so both sides pair on the same split."""
         if metric not in self.trials or "seed" not in self.trials:
             return {}
         v = np.asarray(pd.to_numeric(self.trials[metric], errors="coerce"), dtype=float)
+        keys = zip(self.trials["seed"], self.trials["fold"]) if "fold" in self.trials else self.trials["seed"]
         out: dict = {}
-        for seed, x in zip(self.trials["seed"], v):
-            if np.isfinite(x) and not pd.isna(seed) and seed not in out:
+        for seed, x in zip(keys, v):
+            if np.isfinite(x) and not pd.isna(np.asarray(seed, dtype=float)).any() and seed not in out:
                 out[seed] = float(x)
         return out
 
