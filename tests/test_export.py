@@ -185,3 +185,26 @@ def test_bad_input_is_one_line_and_writes_nothing(store, tmp_path, capsys, monke
         monkeypatch.undo()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"] and blocker.read_text() == "not a folder"
     assert (store / "nnstudy.sqlite").read_bytes() == before
+
+
+def test_a_postgresql_store_exports_like_sqlite(pg_url, tmp_path):
+    spec, _, _ = read_study({"study": {"name": "team"}, "data": {"name": "moons"}, "train": {"epochs": 4},
+                             "sweep": {"model.hidden": [[8], [8, 8]]}, "trials": {"seeds": 1}})
+    trials = expand(spec)
+    db = Store(pg_url)
+    db.register("team", "", spec.model_dump(mode="json"), "", "classification", ["val_accuracy"],
+                ["model.hidden"], trials, {})
+    done, running = trials[0].trial_id, trials[1].trial_id
+    for tid in (done, running):
+        assert db.claim("team", tid)
+    db.add_epochs("team", [(running, 1, {"train_loss": 0.5})])
+    db.finish("team", done, "done", {"val_accuracy": 0.875},
+              [{"epoch": e, "train_loss": 1.0 / e, "val_accuracy": 0.5 + e / 10} for e in (1, 2, 3, 4)], {}, None)
+    got = nnstudy.export("team", "parquet", tmp_path / "team.parquet", store=pg_url)
+    assert (got.trials, got.values) == (2, 9)
+    table = pd.read_parquet(tmp_path / "team.parquet")
+    rows = sorted(table[["trial_id", "status", "model.hidden", "epoch", "metric", "value"]]
+                  .itertuples(index=False, name=None))
+    assert rows == sorted([(done, "done", "[8]", e, "train_loss", 1.0 / e) for e in (1, 2, 3, 4)]
+                          + [(done, "done", "[8]", e, "val_accuracy", 0.5 + e / 10) for e in (1, 2, 3, 4)]
+                          + [(running, "running", "[8, 8]", 1, "train_loss", 0.5)])
