@@ -12,6 +12,7 @@ Run it on the machine that ran the studies, right after: the page names this mac
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import platform
 import re
@@ -93,7 +94,13 @@ def commit() -> str:
         return "unknown"
 
 
-def page(study: str, report: str, figure: str | None, caption: str, command: str, where: str, code: str) -> str:
+def file_sha(path: Path) -> str:
+    """The first 12 hex digits of a study file's sha256 (the study page warns when the file has changed since)."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+
+
+def page(study: str, report: str, figure: str | None, caption: str, command: str, where: str, code: str,
+         sha: str = "") -> str:
     header = report.split("## ", 1)[0]
     trials = re.search(r"^\*\*(\d+ trials?:[^*]+)\*\*$", header, flags=re.M)
     dates = re.search(r"updated (\S+)\.", header)
@@ -102,6 +109,7 @@ def page(study: str, report: str, figure: str | None, caption: str, command: str
     facts = [("Run", f"{when} on {where}, at low priority on a machine shared with other work "
                      "(times are not benchmarks)"),
              ("Code", f"nnstudy {code}"), ("Command", f"`{command}`"),
+             ("Study file", f"sha256 {sha}" if sha else ""),
              ("Trials", "; ".join(m.group(1).strip().rstrip(".") for m in (trials, wall) if m))]
     out = [f"- **{name}**: {text}" for name, text in facts if text] + ["", section(report, "Results"), ""]
     if figure:
@@ -129,7 +137,8 @@ def main(argv: list[str] | None = None) -> int:
         if figure:
             shutil.copyfile(folder / "figures" / figure, out / f"{study}.png")
         command = " ".join(["nnstudy run", f"studies/{study}.toml", args.flags]).strip()
-        text = page(study, report, figure, found.get(figure, ""), command, where, args.code or commit())
+        text = page(study, report, figure, found.get(figure, ""), command, where, args.code or commit(),
+                    file_sha(Path(args.studies_dir) / f"{study}.toml"))
         (out / f"{study}.md").write_text(text, encoding="utf-8")
         print(f"{study}: {out / study}.md" + (f" + {figure}" if figure else ""))
     return 0

@@ -5,6 +5,8 @@ Listed under `hooks:` in mkdocs.yml; the pages exist only in the build, never in
 
 from __future__ import annotations
 
+import hashlib
+import re
 import sys
 import tomllib
 from pathlib import Path
@@ -39,7 +41,13 @@ def study_page(path: Path, results: Path = DOCS / "results") -> str:
            f"`nnstudy.run(\"studies/{path.name}\")`.", "", "## Results", ""]
     found = results / f"{path.stem}.md"
     if found.exists():
-        out += [found.read_text(encoding="utf-8").rstrip(), ""]
+        ran = found.read_text(encoding="utf-8")
+        sha = re.search(r"^- \*\*Study file\*\*: sha256 ([0-9a-f]+)", ran, flags=re.M)
+        if sha and not hashlib.sha256(path.read_bytes()).hexdigest().startswith(sha.group(1)):
+            out += ['!!! warning "The study file has changed since this run"',
+                    "    These results come from an earlier version of the file below; run it again for current ones.",
+                    ""]
+        out += [ran.rstrip(), ""]
     else:
         out += ["Not run on the documentation's machine yet, so this page has no numbers: run the command "
                 "above, and `runs/" + path.stem + "/report.html` holds the results. (`python docs/gen_results.py"

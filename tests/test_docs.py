@@ -198,6 +198,10 @@ def test_gen_results_copies_a_real_report_onto_the_study_page(tmp_path):
     page = hooks.study_page(studies / "pca-tiny.toml", results=out)
     assert "PCA on iris, 1 or 2 components" in page and text.strip() in page
     assert "Not run on the documentation" in hooks.study_page(studies / "pca-tiny.toml", results=tmp_path)
+    assert "has changed since this run" not in page
+    with open(studies / "pca-tiny.toml", "a") as f:
+        f.write("[trials]\nseeds = 2\n")
+    assert "has changed since this run" in hooks.study_page(studies / "pca-tiny.toml", results=out)
 
 
 
