@@ -69,7 +69,10 @@ def pack(trial_ids: list[str], epoch: int, state: Any) -> dict[str, bytes]:
 
     tensors: dict[str, Any] = {}
     encoded = _encode(state, tensors)
-    blob = save(tensors) if tensors else save({})
+    try:
+        blob = save(tensors)  # copies the bytes: no tensor is copied before
+    except RuntimeError:  # tensors that share memory (views of one another) are refused: copies are not
+        blob = save({k: t.clone() for k, t in tensors.items()})
     head = {"format": FORMAT, "trials": list(trial_ids), "code": code_identity(), "epoch": epoch,
             "tensors_sha256": hashlib.sha256(blob).hexdigest(), "state": encoded}
     return {STATE: json.dumps(head, separators=(",", ":")).encode(), TENSORS: blob}
@@ -115,14 +118,13 @@ def _encode(obj: Any, tensors: dict[str, Any]) -> Any:
     import torch
 
     if isinstance(obj, torch.Tensor):
-        t = obj.detach()
-        t = t.cpu() if t.device.type != "cpu" else t.clone()  # a copy: shared storage is refused
+        t = obj.detach().cpu()
         name = f"t{len(tensors)}"
         tensors[name] = t.contiguous()
         return {"__tensor__": name}
     if isinstance(obj, np.ndarray):
         name = f"t{len(tensors)}"
-        tensors[name] = torch.from_numpy(np.array(obj, copy=True, order="C"))
+        tensors[name] = torch.from_numpy(np.ascontiguousarray(obj))
         return {"__array__": name}
     if isinstance(obj, np.generic):
         return obj.item()
