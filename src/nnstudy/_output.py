@@ -54,8 +54,20 @@ def emit(console: Console, event: str, **fields: Any) -> None:
         console.emit(event, **fields)
 
 
+def in_notebook() -> bool:
+    """True inside a Jupyter kernel (a notebook, JupyterLab, VS Code, Colab); never imports IPython itself."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    return shell is not None and (type(shell).__name__ == "ZMQInteractiveShell" or "google.colab" in str(type(shell)))
+
+
 def run_console(mode: str = "normal") -> Console:
-    """The console of `nnstudy run`: stderr, never wrapped (a terminal wraps its own lines; a log must not)."""
+    """The console of `nnstudy run`: stderr, never wrapped (a terminal wraps its own lines; a log must not).
+
+    In Jupyter its lines stay plain text on stderr (one stream output, not one display per line); the
+    progress is one widget of its own (executor/_notebook_bar.py)."""
     if mode == "json":
         return EventConsole()
-    return Console(stderr=True, soft_wrap=True, quiet=mode == "quiet")
+    notebook = in_notebook()  # a kernel's stderr may claim to be a terminal: no escape codes there
+    return Console(stderr=True, soft_wrap=True, quiet=mode == "quiet", force_jupyter=False,
+                   force_terminal=False if notebook else None)

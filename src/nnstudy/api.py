@@ -11,6 +11,7 @@ import pandas as pd
 from rich.console import Console
 
 from . import _userfiles
+from ._output import run_console
 from ._text import printable
 from .errors import StudyError
 from .spec import StudyFile, Trial, expand, read_study, swept_keys
@@ -181,7 +182,7 @@ def run(source: str | Path | dict, store: str | Path | None = None, set: dict[st
     path = None if isinstance(source, dict) else str(Path(source).resolve())
     study.study.name, parent = variant_name(study.study.name, overrides, sweep, name, label)
     device = resolve_device(device)
-    console = console or Console(stderr=True, soft_wrap=True)  # a log's lines are never wrapped
+    console = console or run_console()  # stderr; a log's lines are never wrapped, a notebook's are plain text
     code = _userfiles.code_line(t.config for t in trials)
     if code:  # said before any of it runs (a data loader, a module's constructor)
         console.print(f"{study.study.name}: {printable(code)}", highlight=False, markup=False)
