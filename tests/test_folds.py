@@ -84,6 +84,7 @@ def test_folds_times_seeds_are_the_replicates_of_the_tables(tmp_path):
     assert r.loc[other, "p_test"] == pytest.approx(paired_p(by[other].to_numpy(), by[best].to_numpy()), rel=1e-9)
     md = (study.report_dir / "report.md").read_text()
     assert "over the replicates of each configuration (n = 6: 3 folds × 2 seeds; each fold held out once" in md
+    assert "6 replicates can detect a difference of" in md  # the power sentence counts replicates, not seeds
     c = nnstudy.compare("folds", where=(f"train.lr={best}", f"train.lr={other}"), metric="test_accuracy",
                         store=tmp_path / "runs").table.iloc[0]
     assert c["n_pairs"] == 6 and c["p_paired"] == pytest.approx(r.loc[other, "p_paired"], rel=1e-9)  # compare pairs too

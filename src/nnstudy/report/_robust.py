@@ -291,9 +291,11 @@ def _num(x: float, ref: float | None = None) -> str:
     return f"{abs(float(x)):.{d}f}"
 
 
-def power_note(summary: pd.DataFrame, metric: str | None, labels: list[str], best: int | None) -> str:
+def power_note(summary: pd.DataFrame, metric: str | None, labels: list[str], best: int | None,
+               unit: str = "seeds") -> str:
     """One or two sentences: the smallest difference the seeds can detect against the best, and the
-    seeds a tie's observed difference would need ("" when nothing was tested)."""
+    seeds a tie's observed difference would need ("" when nothing was tested). `unit`: what a replicate
+    is ("replicates" with data.folds: folds × seeds)."""
     if metric is None or best is None or "mde" not in summary:
         return ""
     s = summary
@@ -306,7 +308,7 @@ def power_note(summary: pd.DataFrame, metric: str | None, labels: list[str], bes
     n_text = f"{seeds[0]}" if len(seeds) == 1 else f"{seeds[0]}–{seeds[-1]}"
     lo, hi = min(mdes), max(mdes)
     d_text = _num(lo) if _num(lo) == _num(hi) else f"{_num(lo, hi)} to {_num(hi)}"
-    text = (f"{n_text} seeds can detect a difference of {d_text} in {metric} from the best "
+    text = (f"{n_text} {unit} can detect a difference of {d_text} in {metric} from the best "
             f"(80% power, α = {ALPHA}, two-sided, the test used)")
     ties = [i for i in rows if not pd.isna(s["tied_test"].iloc[i]) and bool(s["tied_test"].iloc[i])]
     parts = []
@@ -314,7 +316,7 @@ def power_note(summary: pd.DataFrame, metric: str | None, labels: list[str], bes
         diff, need = abs(float(s["diff_to_best"].iloc[i])), s["seeds_needed"].iloc[i]
         if pd.isna(need):
             parts.append(f"the observed {_num(diff, float(s['mde'].iloc[i]))} of {labels[i]} is too small to "
-                         f"resolve with any practical number of seeds")
+                         f"resolve with any practical number of {unit}")
         else:
             parts.append(f"the observed {_num(diff, float(s['mde'].iloc[i]))} of {labels[i]} "
                          f"needs about {int(need)}")

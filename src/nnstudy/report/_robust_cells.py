@@ -39,7 +39,7 @@ def tied_rows(a: Analysis) -> list[bool]:
 
 def notes(a: Analysis) -> list[str]:
     out = [robust_note(a.metric)]
-    p = power_note(a.summary, a.metric, a.labels, a.best)
+    p = power_note(a.summary, a.metric, a.labels, a.best, "replicates" if "fold" in a.trials else "seeds")
     if p:
         out.append(p)
     return out
