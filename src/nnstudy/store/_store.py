@@ -362,11 +362,11 @@ class Store:
             r = rows[tid]
             point = json.loads(r["point_json"])
             final = json.loads(r["final_json"]) if r["final_json"] else {}
-            records.append({"trial_id": tid, "seed": r["seed"], "status": r["status"], "error": r["error"],
-                            **{k: point.get(k) for k in swept}, **{k: _nan(v) for k, v in final.items()},
             fold = json.loads(r["config_json"])["data"].get("fold") if '"fold":' in r["config_json"] else None
-                            "started_at": r["started_at"], "finished_at": r["finished_at"]})
+            records.append({"trial_id": tid, "seed": r["seed"], "status": r["status"], "error": r["error"],
                             **({} if fold is None else {"fold": fold}),  # data.folds: the fold held out
+                            **{k: point.get(k) for k in swept}, **{k: _nan(v) for k, v in final.items()},
+                            "started_at": r["started_at"], "finished_at": r["finished_at"]})
         history = pd.DataFrame([(pks[h.trial_pk], h.epoch, h.metric, _nan(h.value)) for h in hist],
                                columns=["trial_id", "epoch", "metric", "value"])
         history = history.sort_values(["trial_id", "epoch"], kind="stable").reset_index(drop=True)
