@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from html import escape
 from pathlib import Path
 
 import pandas as pd
@@ -13,7 +12,7 @@ from ..errors import StudyError
 from ._atomic import write_atomic
 from ._compare import Comparison
 from ._format import format_diff, format_mean_se, md_escape, mean_decimals, one_line
-from ._html_assets import CSS, csp
+from ._html_assets import CSS, csp, safe, template
 from ._significance import format_p
 
 HEADER = ["metric", "A", "B", "diff (B - A)", "p", "p (Holm)", "verdict", "test", "p (test, Holm)",
@@ -67,27 +66,10 @@ def markdown(c: Comparison) -> str:
 
 
 def html(c: Comparison) -> str:
-    def e(x) -> str:
-        return escape(str(x), quote=True)
-
-    def attr(j: int) -> str:
-        return "" if j in TEXT_COLUMNS else ' class="num"'  # metric, verdicts and test are text
-
-    title = f"{c.a.label} vs {c.b.label}"
-    head = "".join(f"<th{attr(j)}>{e(h)}</th>" for j, h in enumerate(HEADER))
-    body = "".join("<tr>" + "".join(f"<td{attr(j)}>{e(x)}</td>" for j, x in enumerate(row)) + "</tr>"
-                   for row in cells(c))
-    return "\n".join([
-        "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-        f'<meta http-equiv="Content-Security-Policy" content="{csp()}">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{e(title)} · nnstudy comparison</title>", f"<style>{CSS}</style>", "</head><body><main>",
-        f"<header><h1>{e(title)}</h1>", '<dl class="meta">',
-        f"<dt>A</dt><dd>{e(c.a.label)}</dd><dt>B</dt><dd>{e(c.b.label)}</dd></dl></header>",
-        f'<div class="table-wrap"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>',
-        f'<p class="note">{e(c.note())}</p>',
-        '<p class="muted">Cells are mean ± standard error over seeds (done trials only). Written by nnstudy.</p>',
-        "</main></body></html>", ""])
+    """compare.html: the table and the note, from templates/compare.html.j2 (autoescaped)."""
+    return template("compare.html.j2").render(
+        csp=safe(csp()), css=safe(CSS), title=f"{c.a.label} vs {c.b.label}", a=c.a.label, b=c.b.label,
+        header=HEADER, rows=cells(c), text_columns=TEXT_COLUMNS, note=c.note())
 
 
 def write_comparison(c: Comparison, out_dir: Path | str) -> list[Path]:
