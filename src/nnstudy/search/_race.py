@@ -73,8 +73,10 @@ class RacingEvaluator:
         while True:
             self._train(todo)
             values = self._values(alive, n)
-            tested = [c for c in alive if values[c]]
-            kept = set(step(values, tested, self.rule, self.higher)) if len(tested) >= 2 else set(alive)
+            tested = [c for c in alive if values[c]]  # a configuration none of whose seeds finished leaves
+            if not tested:
+                break
+            kept = set(step(values, tested, self.rule, self.higher))
             for c in alive:
                 if c not in kept:
                     where = " ".join(f"{k.split('.')[-1]}={v}" for k, v in next(iter(self.known[c].values()))
