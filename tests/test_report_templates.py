@@ -19,8 +19,8 @@ TEMPLATES = ROOT / "src" / "nnstudy" / "report" / "templates"
 def test_every_template_file_is_package_data():
     globs = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["nnstudy.report"]
     files = sorted(p.relative_to(TEMPLATES.parent).as_posix() for p in TEMPLATES.rglob("*") if p.is_file())
-    assert {"templates/report.html.j2", "templates/compare.html.j2", "templates/report.css",
-            "templates/report.js"} <= set(files)
+    assert {"templates/report.html.j2", "templates/compare.html.j2", "templates/notebook.html.j2",
+            "templates/report.css", "templates/report.js"} <= set(files)
     assert all(any(fnmatch(f, g) for g in globs) for f in files)
 
 

@@ -6,13 +6,13 @@ import base64
 import importlib
 import io
 from typing import Callable
-from html import escape
 
 from matplotlib.figure import Figure
 
 from ..errors import StudyError
 from . import _figures as F
 from ._cells import TIED, counts_line, ranking_line, results_header, results_rows
+from ._html_assets import template
 from ._stats import Analysis
 
 PLOTS = ("learning_curves", "metric_vs", "seed_spread", "grad_norms", "decision_boundary",
@@ -63,38 +63,16 @@ def _png(fig: Figure) -> str:
     return "data:image/png;base64," + base64.b64encode(_png_bytes(fig)).decode("ascii")
 
 
-def _table(a: Analysis) -> list[str]:
-    header = results_header(a)
-    out = ["<table><thead><tr>"] + [f"<th>{escape(h)}</th>" for h in header] + ["</tr></thead><tbody>"]
-    for cells in results_rows(a):
-        tds = []
-        for c in cells:
-            body = escape(c.text) + (f' <span title="not significantly different from the best">{TIED}</span>'
-                                     if c.tied else "")
-            align = "right" if c.numeric else "left"
-            tds.append(f'<td style="text-align:{align}">{f"<strong>{body}</strong>" if c.bold else body}</td>')
-        out.append("<tr>" + "".join(tds) + "</tr>")
-    out.append("</tbody></table>")
-    return out
-
-
 def notebook_html(a: Analysis, figures: tuple[str, ...] = INLINE) -> str:
-    """The study's name, counts, results table (mean ± SE, ties marked) and key figures inline."""
-    s = a.snap
-    out = [f"<div><h3>{escape(s.name)}</h3>"]
-    if s.description:
-        out.append(f"<p>{escape(s.description)}</p>")
-    out += [f"<p><strong>{escape(counts_line(a))}</strong>. {escape(ranking_line(a))}"
-            + (f" {TIED} = not significantly different from the best." if a.tested else "") + "</p>"]
-    out += _table(a)
-    if a.comparison_note():
-        out.append(f"<p>{escape(a.comparison_note())}</p>")
+    """The study's name, counts, results table (mean ± SE, ties marked) and key figures inline
+    (templates/notebook.html.j2, autoescaped)."""
+    shown = []
     for name in figures:
         for key in (a.keys if name == "metric_vs" else [None]):
             got = draw(a, name, key)
             if got:
-                fig, caption = got
-                out.append(f'<figure><img src="{_png(fig)}" alt="{escape(caption)}" style="max-width:100%">'
-                           f"<figcaption>{escape(caption)}</figcaption></figure>")
-    out.append("</div>")
-    return "\n".join(out)
+                shown.append({"src": _png(got[0]), "caption": got[1]})
+    s = a.snap
+    return template("notebook.html.j2").render(
+        name=s.name, description=s.description, counts=counts_line(a), ranking=ranking_line(a), tested=a.tested,
+        tied=TIED, header=results_header(a), rows=results_rows(a), note=a.comparison_note(), figures=shown)
