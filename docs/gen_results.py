@@ -36,6 +36,7 @@ MAIN_FIGURE = {
     "regularization": "learning_curves.png",
     "moons-lr": "learning_curves.png",
     "surface-mlp": "learning_curves.png",
+    "logistic-lr": "learning_curves.png",
 }
 SKIP = ("grad_norms.png",)  # a kind's figure that is never the answer to the study's question
 
