@@ -257,7 +257,8 @@ def test_latex(report_dir):
     assert "$^\\dagger$ not significantly different from the best" in tex
     first = tex[:tex.index("\\end{table}")]  # then the second table: paired tests, robust intervals, power
     assert first.count("\\\\\n") == 5  # header + 4 configurations
-    assert tex.count("\\\\\n") == 10 and "\\label{tab:demo-study-robust}" in tex
+    tables = tex[:tex.index("\\label{tab:demo-study-pivot-1}")]  # then a pivot table per metric (2-key grid)
+    assert tables.count("\\\\\n") == 10 and "\\label{tab:demo-study-robust}" in tex
 
 
 def test_latex_escape_every_special_character():
@@ -326,6 +327,7 @@ def _assert_png(path: Path):
 def test_every_figure_is_a_valid_png(report_dir):
     names = sorted(p.name for p in (report_dir / "figures").iterdir())
     assert names == sorted(["learning_curves.png", "metric_vs_train.lr.png", "metric_vs_model.hidden.png",
+                            "metric_vs_depth.png", "metric_vs_width.png",  # hidden [50] and [200, 200] as numbers
                             "seed_spread.png", "performance_profile.png", "grad_norms.png", "decision_boundary.png"])
     for p in (report_dir / "figures").iterdir():
         _assert_png(p)
@@ -336,7 +338,7 @@ def test_write_report_returns_the_files_it_wrote(tmp_path):
     names = {p.name for p in paths}
     assert {"results.csv", "trials.csv", "report.md", "results.tex", "report.html"} <= names
     assert all(p.exists() for p in paths)
-    assert len([p for p in paths if p.suffix == ".png"]) == 7
+    assert len([p for p in paths if p.suffix == ".png"]) == 9
 
 
 def test_figures_without_data_are_skipped_and_stale_ones_removed(tmp_path):
@@ -345,10 +347,10 @@ def test_figures_without_data_are_skipped_and_stale_ones_removed(tmp_path):
     (tmp_path / "figures" / "confusion_matrix.png").write_bytes(b"someone else's")
     paths = write(make_snapshot(history=False, artifacts=False), tmp_path)
     names = sorted(p.name for p in (tmp_path / "figures").iterdir())
-    assert names == sorted(["metric_vs_train.lr.png", "metric_vs_model.hidden.png", "seed_spread.png",
-                            "performance_profile.png", "confusion_matrix.png"])
+    assert names == sorted(["metric_vs_train.lr.png", "metric_vs_model.hidden.png", "metric_vs_depth.png",
+                            "metric_vs_width.png", "seed_spread.png", "performance_profile.png", "confusion_matrix.png"])
     html = (tmp_path / "report.html").read_text()
-    assert html.count("<figure") == 4 == len([p for p in paths if p.suffix == ".png"])
+    assert html.count("<figure") == 6 == len([p for p in paths if p.suffix == ".png"])
 
 
 def test_empty_study(tmp_path):
@@ -475,7 +477,7 @@ def test_a_key_another_grid_sets_is_left_out_of_a_label():
 
     a = SimpleNamespace(keys=["model.kind", "data.pca"], labels=["x", "y"],
                         configs=[{"model.kind": "mlp", "data.pca": None}, {"model.kind": "mlp", "data.pca": 50}])
-    assert _label(a, 0) == "model.kind=mlp" and _label(a, 1) == "model.kind=mlp, data.pca=50"
+    assert _label(a, 0) == "kind=mlp" and _label(a, 1) == "pca=50"  # only what differs, by short name
 
 
 def test_conv_blocks_in_a_label_are_short_and_wrap_between_blocks():
@@ -488,6 +490,6 @@ def test_conv_blocks_in_a_label_are_short_and_wrap_between_blocks():
               {"channels": 8, "kernel": 1, "stride": 2, "pool": "avg", "pool_size": 3, "activation": "tanh"}]
     a = SimpleNamespace(keys=["model.blocks", "train.lr"], labels=["x"], configs=[{"model.blocks": blocks,
                                                                                   "train.lr": 0.01}])
-    assert _label(a, 0, width=200) == ("model.blocks=[32@k7 same max, 64@k3 d2 bn gap drop0.25, "
-                                       "8@k1 s2 tanh avg /3], train.lr=0.01")
-    assert _label(a, 0) == "model.blocks=[32@k7 same max,\n64@k3 d2 bn gap drop0.25,\n8@k1 s2 tanh avg /3], train.lr=0.01"
+    assert _label(a, 0, width=200) == ("blocks=[32@k7 same max, 64@k3 d2 bn gap drop0.25, "
+                                       "8@k1 s2 tanh avg /3], lr=0.01")
+    assert _label(a, 0) == "blocks=[32@k7 same max,\n64@k3 d2 bn gap drop0.25,\n8@k1 s2 tanh avg /3], lr=0.01"

@@ -13,6 +13,7 @@ import pandas as pd
 from ._format import format_diff, format_duration, format_mean_se, mean_decimals, value_text
 from ._significance import format_p
 from ._stats import Analysis, higher_is_better, timing
+from ._unused import unused
 
 TIED = "≈"
 
@@ -31,8 +32,21 @@ def _num(x) -> float | None:
 
 
 def results_header(a: Analysis) -> list[str]:
+    """'configuration' (the [[sweep]] labels, when the study gives any), the swept keys, n, the metrics, rank,
+    then the comparison with the best."""
     extra = [f"Δ {a.metric}", "p", "p (Holm)"] if a.tested else []
-    return [*a.keys, "n", *a.snap.metrics, "rank", *extra]
+    return [*(["configuration"] if a.labelled else []), *a.keys, "n", *a.snap.metrics, "rank", *extra]
+
+
+def text_columns(a: Analysis) -> int:
+    """How many of the results table's first columns are text (the label and the swept keys)."""
+    return len(a.keys) + (1 if a.labelled else 0)
+
+
+def key_text(a: Analysis, i: int, key: str) -> str:
+    """A swept key's cell in configuration i's row: empty where the configuration does not use the key
+    (momentum for Adam, lr for XGBoost: report/_unused.py)."""
+    return "" if unused(a.configs[i], key, a.snap.spec or {}) else value_text(a.summary[key].iloc[i])
 
 
 def results_rows(a: Analysis) -> list[list[Cell]]:
@@ -40,8 +54,9 @@ def results_rows(a: Analysis) -> list[list[Cell]]:
     rows = []
     best = a.best
     for i, r in a.summary.iterrows():
-        cells = [Cell(value_text(r[k]), r[k] if isinstance(r[k], (int, float)) else value_text(r[k]),
-                      numeric=False) for k in a.keys]
+        cells = [Cell(a.given[i] or "", a.given[i] or "", numeric=False)] if a.labelled else []
+        cells += [Cell(key_text(a, i, k), r[k] if isinstance(r[k], (int, float)) and key_text(a, i, k) else
+                       key_text(a, i, k), numeric=False) for k in a.keys]
         cells.append(Cell(str(int(r["n"])), int(r["n"])))
         tied = bool(r["tied"]) if not pd.isna(r["tied"]) else False
         for j, m in enumerate(a.snap.metrics):
@@ -117,5 +132,6 @@ def time_line(a: Analysis) -> str:
     return "; ".join(parts)
 
 
-__all__ = ["Cell", "TIED", "results_header", "results_rows", "comparison_texts", "counts_line", "ranking_line",
+__all__ = ["Cell", "TIED", "results_header", "results_rows", "text_columns", "key_text",
+           "comparison_texts", "counts_line", "ranking_line",
            "selection_line", "time_line"]

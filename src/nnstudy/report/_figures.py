@@ -26,7 +26,7 @@ from matplotlib.lines import Line2D
 from ._atomic import write_atomic
 from ._draw_all import draw_all
 from ._mosaic import Tile, mosaic_figure
-from ._format import figure_text, format_mean_se, format_number, value_text
+from ._format import figure_text, format_mean_se, format_number, legend_keys, value_text
 from ._stats import Analysis, epoch_curve, grad_layers, higher_is_better, history_of
 
 DPI = 110
@@ -90,9 +90,17 @@ def _wrap(s: str, width: int = 38) -> str:
 
 
 def _label(a: Analysis, i: int, width: int = 38) -> str:
-    """Configuration label wrapped between 'key=value' items, and inside a value only between a long list's items."""
-    items = [f"{k}={figure_text(a.configs[i][k])}" for k in a.keys
-             if value_text(a.configs[i][k]) != ""] or [a.labels[i]]  # a key another [[sweep]] grid sets: left out
+    """A configuration's name in legends and panels: its [[sweep]] label, else the keys whose value differs between
+    the configurations, by short name ('lr=0.01, hidden=[64]'), wrapped between 'key=value' items, and inside a
+    value only between a long list's items."""
+    given = getattr(a, "given", None)
+    if given and given[i]:
+        return _wrap(given[i], width)
+    items = []
+    for short in (legend_keys(a.configs, a.keys), legend_keys([a.configs[i]], a.keys)):  # none differs: all
+        items = items or [f"{name}={figure_text(a.configs[i][k])}" for k, name in short.items()
+                          if value_text(a.configs[i][k]) != ""]  # a key another [[sweep]] grid sets: left out
+    items = items or [a.labels[i]]
     pieces = [p for it in items for p in (it.split(", ") if len(it) > width else [it])]  # a long list: by item
     lines, cur = [], ""
     for it in pieces:
@@ -102,6 +110,11 @@ def _label(a: Analysis, i: int, width: int = 38) -> str:
         else:
             cur = f"{cur}, {it}" if cur else it
     return "\n".join(lines + [cur])
+
+
+def _which(a: Analysis) -> str:
+    """'best configuration', or 'configuration' in a drawing of a chosen one (report.configurations)."""
+    return "best configuration" if getattr(a, "focus", None) is None else "configuration"
 
 
 def _shown(a: Analysis, cfgs: list[int], limit: int) -> tuple[list[int], str]:
@@ -163,7 +176,8 @@ def learning_curves(a: Analysis, path: Path) -> str | None:
         return None
     second = _second_panel_metric(hist)
     panels = ["loss"] + ([second] if second else [])
-    hist = hist[hist["metric"].isin([f"{sp}_{b}" for sp in ("train", "val") for b in panels])]
+    hist = hist[hist["metric"].isin([f"{sp}_{b}" for sp in ("train", "val", "test") for b in panels])]
+    has_test = hist["metric"].astype(str).str.startswith("test_").any()  # the torch engines record it per epoch
     cfgs, note = _shown(a, [i for i in range(len(a.configs)) if (done["config"] == i).any()], MAX_CURVES)
     colors = dict(zip(cfgs, _colors(len(cfgs))))
     below = len(cfgs) > 8  # a long legend goes under the panels, in columns
@@ -171,7 +185,7 @@ def learning_curves(a: Analysis, path: Path) -> str | None:
     lines = sum(_lines(_label(a, i)) + 0.4 for i in cfgs) + 2
     fig = _figure(6.0 * len(panels) + (0.4 if below else 2.6), 4.3 + (0.16 * lines / ncol + 0.3 if below else 0))
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
-    styles = {"train": "-", "val": "--"}
+    styles = {"train": "-", "val": "--", **({"test": ":"} if has_test else {})}
     for ax, base in zip(axes, panels):
         allv = []
         for i in cfgs:
@@ -183,13 +197,13 @@ def learning_curves(a: Analysis, path: Path) -> str | None:
                     continue
                 x, y, se = c["epoch"].to_numpy(float), c["mean"].to_numpy(float), c["sem"].to_numpy(float)
                 ax.plot(x, y, ls, color=colors[i], lw=1.6, marker="o" if len(x) == 1 else None)
-                ok = np.isfinite(se)
+                ok = np.isfinite(se) & (split != "test")  # the test line without a band: fewer bands to read
                 if ok.any():
                     ax.fill_between(x[ok], (y - se)[ok], (y + se)[ok], color=colors[i], alpha=0.18, lw=0)
                 allv.extend(y)
         ax.set_xlabel("epoch")
         ax.set_ylabel(base)
-        ax.set_title(f"train / val {base}")
+        ax.set_title(f"{' / '.join(styles)} {base}")
         ax.grid(alpha=0.3)
         if base in ("loss", "mse", "rmse"):
             _maybe_log_y(ax, allv)
@@ -200,8 +214,8 @@ def learning_curves(a: Analysis, path: Path) -> str | None:
                ncol=ncol, fontsize=8, frameon=False)
     _save(fig, path)
     return ("Learning curves: mean over seeds per configuration (done trials), band = ± 1 standard "
-            "error; solid = train, dashed = validation. Trials that stopped early leave the average "
-            "at their last epoch." + note)
+            f"error; solid = train, dashed = validation{', dotted = test (no band)' if has_test else ''}. Trials "
+            "that stopped early leave the average at their last epoch." + note)
 
 
 # ---------------------------------------------------------------- metric vs swept key
@@ -211,15 +225,74 @@ def _is_number(v) -> bool:
     return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
 
 
-def metric_vs_key(a: Analysis, key: str, path: Path) -> str | None:
-    m = a.metric
-    if m is None:
+def list_axes(a: Analysis) -> dict[str, tuple[str, list]]:
+    """Numeric axes of list-valued swept keys (issue 19 item 5): for ``model.hidden`` (or any key whose values
+    are lists of numbers) its ``depth`` (the list's length) and ``width`` (its largest entry), each per
+    configuration, where it takes at least two values. {axis name: (the key, values per configuration)}."""
+    out: dict[str, tuple[str, list]] = {}
+    for key in a.keys:
+        lists = [_number_list(v) for v in a.summary[key]]
+        if not any(x is not None for x in lists) or any(x is None and v is not None
+                                                       for x, v in zip(lists, a.summary[key])):
+            continue
+        prefix = "" if key == "model.hidden" else f"{key}."
+        for name, f in (("depth", len), ("width", lambda x: max(x) if x else 0)):
+            vals = [None if x is None else f(x) for x in lists]
+            if len({v for v in vals if v is not None}) >= 2:
+                out[prefix + name] = (key, vals)
+    return out
+
+
+def _number_list(v) -> list | None:
+    """'[64, 64]' (a swept list as the tables keep it) as [64, 64]; None for anything but a list of numbers."""
+    import json
+
+    try:
+        x = json.loads(v) if isinstance(v, str) and v.startswith("[") else None
+    except ValueError:
         return None
-    s = a.summary
+    return x if isinstance(x, list) and all(_is_number(e) for e in x) else None
+
+
+def metric_vs_key(a: Analysis, key: str, path: Path) -> str | None:
+    """Each report metric's final mean ± SE against a swept key, or against a list key's depth or width
+    (list_axes), one panel per metric, one line per combination of the other swept keys (of the other axis, for
+    depth and width)."""
+    s = a.summary.copy()
+    others = [k for k in a.keys if k != key]
+    axes = list_axes(a)
+    if key in axes:  # depth or width of a list: the other axis of the same list tells the lines apart
+        source = axes[key][0]
+        twin = [n for n, (k, _) in axes.items() if k == source and n != key]
+        others = [k for k in a.keys if k != source] + twin
+        for n in [key, *twin]:
+            s[n] = pd.Series(axes[n][1], index=s.index, dtype=object)
+    metrics = [m for m in a.snap.metrics if np.isfinite(s[f"{m}_mean"].to_numpy(float)).any()]
+    if not metrics:
+        return None
+    fig = _figure((6.0 if others else 5.4) * len(metrics) + (1.8 if others else 0), 4.4)
+    panels = fig.subplots(1, len(metrics), squeeze=False)[0]
+    many = False
+    for j, (ax, m) in enumerate(zip(panels, metrics)):
+        many = _metric_panel(ax, s, key, m, others, key in axes, legend=j == 0)
+    handles, labels = panels[0].get_legend_handles_labels()
+    if handles:
+        if len(metrics) == 1 and not (others and not many and len(handles) > 3):
+            panels[0].legend(loc="best", fontsize=8)
+        else:
+            fig.legend(handles, labels, loc="outside right upper", fontsize=8, frameon=False)
+    _save(fig, path)
+    extra = " One line per combination of the other swept keys." if others and not many else (
+        " Grey: each combination of the other swept keys; black: their mean." if many else "")
+    what = f" ({'the number of entries' if key.endswith('depth') else 'the largest entry'} of {axes[key][0]})" \
+        if key in axes else ""
+    return f"Final {', '.join(metrics)} (mean ± 1 standard error over seeds) against {key}{what}.{extra}"
+
+
+def _metric_panel(ax, s: pd.DataFrame, key: str, m: str, others: list[str], count: bool, legend: bool) -> bool:
+    """One metric against ``key`` on ``ax``; returns whether the lines were too many to tell apart."""
     mean, sem = s[f"{m}_mean"].to_numpy(float), s[f"{m}_sem"].to_numpy(float)
     have = np.isfinite(mean)
-    if not have.any():
-        return None
     values = list(dict.fromkeys(v for v in s[key] if v is not None))
     numeric = all(_is_number(v) for v in values)
     if numeric:
@@ -229,24 +302,23 @@ def metric_vs_key(a: Analysis, key: str, path: Path) -> str | None:
     else:
         pos = {v: float(j) for j, v in enumerate(values)}
         logx = False
-    others = [k for k in a.keys if k != key]
     groups: dict[tuple, list[int]] = {}
     for i in range(len(s)):
         if have[i] and s[key].iloc[i] is not None:
             groups.setdefault(tuple(s[k].iloc[i] for k in others), []).append(i)
-    fig = _figure(7.6 if others else 6.2, 4.4)
-    ax = fig.subplots()
     many = len(groups) > 8
+    last = [k.rsplit(".", 1)[-1] for k in others]
+    short = {k: n if last.count(n) == 1 else k for k, n in zip(others, last)}  # 'lr', not 'train.lr'
     colors = _colors(len(groups))
     for g, (gk, rows) in enumerate(groups.items()):
         rows = sorted(rows, key=lambda i: pos[s[key].iloc[i]])
         x = np.array([pos[s[key].iloc[i]] for i in rows])
         if not numeric and len(groups) > 1 and not many:  # dodge error bars apart
             x = x + (g - (len(groups) - 1) / 2) * min(0.3 / len(groups), 0.08)
-        label = ", ".join(f"{k}={value_text(v)}" for k, v in zip(others, gk)) or None
+        label = ", ".join(f"{short.get(k, k)}={value_text(v)}" for k, v in zip(others, gk)) or None
         ax.errorbar(x, mean[rows], yerr=np.nan_to_num(sem[rows]), marker="o", ms=4, capsize=3,
-                    lw=0.8 if many else 1.5, color="0.6" if many else colors[g],
-                    alpha=0.6 if many else 1.0, label=None if many else (_wrap(label) if label else None))
+                    lw=0.8 if many else 1.5, color="0.6" if many else colors[g], alpha=0.6 if many else 1.0,
+                    label=None if many or not legend else (_wrap(label) if label else None))
     if many:  # too many lines to tell apart: show the mean over the other keys on top
         xs, ys = [], []
         for v in values:
@@ -254,7 +326,7 @@ def metric_vs_key(a: Analysis, key: str, path: Path) -> str | None:
             if rows:
                 xs.append(pos[v])
                 ys.append(float(np.mean(mean[rows])))
-        ax.plot(xs, ys, "o-", color="black", lw=2.2, label="mean over the other keys")
+        ax.plot(xs, ys, "o-", color="black", lw=2.2, label="mean over the other keys" if legend else None)
     if logx:
         ax.set_xscale("log")
     if not numeric:
@@ -263,19 +335,13 @@ def metric_vs_key(a: Analysis, key: str, path: Path) -> str | None:
     elif len(values) <= 12:
         ax.set_xticks([pos[v] for v in values], [value_text(v) for v in values])
         ax.minorticks_off()
+    elif count:  # depth and width are counts
+        ax.xaxis.get_major_locator().set_params(integer=True)
     ax.set_xlabel(key)
     ax.set_ylabel(m)
     ax.set_title(f"{_metric_name(m)} vs {key}")
     ax.grid(alpha=0.3)
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(loc="best", fontsize=8)
-        if others and not many and len(groups) > 3:
-            ax.get_legend().remove()
-            fig.legend(loc="outside right upper", fontsize=8, frameon=False)
-    _save(fig, path)
-    extra = " One line per combination of the other swept keys." if others and not many else (
-        " Grey: each combination of the other swept keys; black: their mean." if many else "")
-    return f"Final {m} (mean ± 1 standard error over seeds) against {key}.{extra}"
+    return many
 
 
 # ---------------------------------------------------------------- seed spread
@@ -348,7 +414,7 @@ def grad_norms(a: Analysis, path: Path) -> str | None:
     ax.set_xlabel("epoch")
     ax.set_ylabel("gradient norm")
     ax.xaxis.get_major_locator().set_params(integer=True)
-    ax.set_title(f"per-layer gradient norm (mean over seeds), best configuration:\n{_label(a, i, 90)}",
+    ax.set_title(f"per-layer gradient norm (mean over seeds), {_which(a)}:\n{_label(a, i, 90)}",
                  fontsize=10)
     ax.grid(alpha=0.3)
     if many:
@@ -464,7 +530,7 @@ def first_layer_weights(a: Analysis, path: Path) -> str | None:
     lims = [float(np.abs(tile).max()) or 1.0 for tile in w]
     tiles = [Tile(tile, label) if rgb else Tile(tile, label, "RdBu_r", -lim, lim)
              for tile, label, lim in zip(w, labels, lims)]
-    title = f"first-layer weights, best configuration: {_label(a, i, 90)} (seed {row['seed']})"
+    title = f"first-layer weights, {_which(a)}: {_label(a, i, 90)} (seed {row['seed']})"
     _save(mosaic_figure(tiles, cols, title, DPI, cell=min(1.3, 12.0 / cols)), path)
     total = int(d["total_units"]) if "total_units" in d else len(w)
     shown = f"the first {len(w)} of {total} units" if total > len(w) else f"all {total} units"
@@ -486,11 +552,38 @@ def _performance_profile(a: Analysis, path: Path) -> str | None:
 def write_figures(a: Analysis, fig_dir: Path) -> dict[str, str]:
     """Draw every figure there is data for; return {file name: caption}, in report order."""
     fig_dir.mkdir(parents=True, exist_ok=True)
+    jobs, patterns = figure_jobs(a)
+    if a.chosen():  # report.configurations: one trial's pictures for each chosen configuration, side by side
+        from ._side_by_side import PER_CONFIGURATION, side_by_side
+
+        def jobs_of(view: Analysis) -> dict[str, Callable]:
+            return dict(figure_jobs(view)[0])
+
+        jobs = [(name, (lambda p, name=name: side_by_side(a, name, jobs_of, p)) if name in PER_CONFIGURATION
+                 else draw) for name, draw in jobs]
+    captions: dict[str, str] = {}
+    for name, cap, said, failed in draw_all(jobs, fig_dir):
+        for message, category in said:
+            warnings.warn(message, category)
+        if failed is not None:
+            raise OSError(*failed)
+        if cap:
+            captions[name] = cap
+    # figures of an earlier report that have no data now would be stale: remove them
+    for pattern in patterns:
+        for old in fig_dir.glob(pattern):
+            if old.name not in captions:
+                old.unlink()
+    return captions
+
+
+def figure_jobs(a: Analysis) -> tuple[list[tuple[str, Callable[[Path], str | None]]], list[str]]:
+    """([(file name, draw(path) -> caption | None)] in report order, the file-name patterns they use)."""
     jobs: list[tuple[str, Callable[[Path], str | None]]] = [
         ("learning_curves.png", lambda p: learning_curves(a, p)),
     ]
     used = set()
-    for key in a.keys:
+    for key in [*a.keys, *list_axes(a)]:  # then the depth and width of model.hidden (any list of numbers)
         name = f"metric_vs_{safe_filename(key)}"
         while name in used:
             name += "_"
@@ -508,17 +601,4 @@ def write_figures(a: Analysis, fig_dir: Path) -> dict[str, str]:
         figure_set = importlib.import_module(module)
         jobs += figure_set.jobs(a)
         patterns += list(figure_set.PATTERNS)
-    captions: dict[str, str] = {}
-    for name, cap, said, failed in draw_all(jobs, fig_dir):
-        for message, category in said:
-            warnings.warn(message, category)
-        if failed is not None:
-            raise OSError(*failed)
-        if cap:
-            captions[name] = cap
-    # figures of an earlier report that have no data now would be stale: remove them
-    for pattern in patterns:
-        for old in fig_dir.glob(pattern):
-            if old.name not in captions:
-                old.unlink()
-    return captions
+    return jobs, patterns

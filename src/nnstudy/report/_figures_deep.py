@@ -15,7 +15,7 @@ from typing import Callable
 
 import numpy as np
 
-from ._figures import DPI, _figure, _label, _npz_artifacts, _picks, _save
+from ._figures import DPI, _figure, _label, _npz_artifacts, _picks, _save, _which
 from ._mosaic import Tile, mosaic_figure
 
 PATTERNS: tuple[str, ...] = ("class_errors.png", "misclassified.png", "right_vs_wrong.png")
@@ -74,7 +74,7 @@ def confusion_matrix(a, path) -> str | None:
     bar.invert_yaxis()
     bar.set_xlabel("error rate")
     bar.set_title("errors per class", fontsize=9)
-    fig.suptitle(f"best configuration: {_short(a, i)} (seed {row['seed']})", fontsize=9)
+    fig.suptitle(f"{_which(a)}: {_short(a, i)} (seed {row['seed']})", fontsize=9)
     _save(fig, path)
     off = cm - np.diag(np.diag(cm))
     r, c = np.unravel_index(int(off.argmax()), off.shape)
@@ -146,7 +146,7 @@ def misclassified(a, path) -> str | None:
     wrong = d["wrong"][:MAX_TILES]
     samples = [(d["x"][j], f"true {classes[d['y_true'][w]]}\npred {classes[d['y_pred'][w]]}")
                for j, w in enumerate(wrong)]
-    _grid(samples, f"misclassified test samples, best configuration: {_short(a, i, 80)}", path)
+    _grid(samples, f"misclassified test samples, {_which(a)}: {_short(a, i, 80)}", path)
     n_wrong = int((d["y_true"] != d["y_pred"]).sum())
     return (f"The first {len(samples)} of the {n_wrong} test samples the best configuration "
             f"({a.labels[i]}, seed {row['seed']}) gets wrong, with the true and the predicted class.")

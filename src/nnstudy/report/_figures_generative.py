@@ -15,7 +15,7 @@ import numpy as np
 from matplotlib import colormaps
 from matplotlib.colors import LogNorm
 
-from ._figures import _colors, _figure, _label, _npz_artifacts, _picks, _save
+from ._figures import _colors, _figure, _label, _npz_artifacts, _picks, _save, _which
 from ._stats import Analysis, epoch_curve, grad_layers, history_of
 
 PATTERNS = ("reconstructions.png", "reconstructions_by_config.png", "reconstructions_along.png", "interpolation.png",
@@ -78,7 +78,7 @@ def reconstructions(a: Analysis, path: Path) -> str | None:
     i, row = picks[0]
     d = arts[row["trial_id"]]
     _image_rows([("original", d["original"]), ("reconstruction", d["reconstruction"])], path,
-                f"reconstructions of test samples, best configuration: {_label(a, i, 90)} (seed {row['seed']})")
+                f"reconstructions of test samples, {_which(a)}: {_label(a, i, 90)} (seed {row['seed']})")
     return (f"The first {len(d['original'])} test samples (top) and their reconstructions (bottom) by the best "
             f"configuration ({a.labels[i]}, seed {row['seed']}).")
 

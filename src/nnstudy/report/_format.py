@@ -109,6 +109,15 @@ def config_label(values: dict[str, Any], keys: list[str] | None = None) -> str:
     return ", ".join(f"{k}={value_text(values[k])}" for k in keys)
 
 
+def legend_keys(configs: list[dict[str, Any]], keys: list[str]) -> dict[str, str]:
+    """The swept keys a legend shows, each with its short name: only keys whose value differs between the
+    configurations (all of them for a single configuration), named by their last part ('lr', 'hidden') where
+    that names one key, else in full ('model.hidden' next to 'data.hidden')."""
+    shown = [k for k in keys if len({str(value_key(c.get(k))) for c in configs}) > 1] if len(configs) > 1 else keys
+    last = [k.rsplit(".", 1)[-1] for k in shown]
+    return {k: (s if last.count(s) == 1 else k) for k, s in zip(shown, last)}
+
+
 def decimals_for(metric: str, mean: float, sem: float = float("nan")) -> int:
     """Decimals used for one metric: accuracies 4, times 2, epochs 1, else by magnitude."""
     m = metric.lower()

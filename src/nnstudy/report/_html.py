@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import _robust_cells
+from . import _per_class, _pivot, _robust_cells
 from ._atomic import write_atomic
-from ._cells import TIED, counts_line, ranking_line, results_header, results_rows, selection_line, time_line
+from ._cells import (TIED, counts_line, ranking_line, results_header, results_rows, selection_line, text_columns,
+                     time_line)
 from ._format import format_number, value_text
 from ._html_assets import CSS, JS, csp
 from ._stats import Analysis, trials_table
@@ -58,7 +59,7 @@ def _data_v(v) -> str:
 
 def _results(a: Analysis) -> list[str]:
     header, rows = results_header(a), results_rows(a)
-    nkeys = len(a.keys)
+    nkeys = text_columns(a)  # the label and the swept keys
     race = _robust_cells.race_line(a)
     out = ["<section><h2>Results</h2>", f'<p class="muted">{_e(ranking_line(a))}</p>',
            *([f'<p class="note">{_e(race)}</p>'] if race else []),
@@ -77,6 +78,36 @@ def _results(a: Analysis) -> list[str]:
     if a.comparison_note():
         out.append(f'<p class="note">{_e(a.comparison_note())}</p>')
     out.append("</section>")
+    return out
+
+
+def _pivots(a: Analysis) -> list[str]:
+    """A two-key grid's pivot tables (report/_pivot.py), one per report metric."""
+    out = []
+    for p in _pivot.pivots(a):
+        out += [f"<section><h2>{_e(p.metric)}: {_e(p.row_key)} × {_e(p.col_key)}</h2>",
+                '<div class="table-wrap"><table class="pivot"><thead><tr>']
+        out += [_th(h, j > 0) for j, h in enumerate(_pivot.header(p))]
+        out.append("</tr></thead><tbody>")
+        for j, row in enumerate(_pivot.body(p)):
+            tds = [f"<td>{_e(row[0])}</td>"] + [
+                f"<td{_NUM}>{f'<strong>{_e(c)}</strong>' if p.best == (j, k) else _e(c)}</td>"
+                for k, c in enumerate(row[1:])]
+            out.append("<tr>" + "".join(tds) + "</tr>")
+        out += ["</tbody></table></div>", f'<p class="note">{_e(_pivot.caption(p))}</p></section>']
+    return out
+
+
+def _per_class_tables(a: Analysis) -> list[str]:
+    """A classifier's per-class precision, recall, F1 and support (report/_per_class.py)."""
+    out = []
+    for t in _per_class.per_class(a):
+        out += [f"<section><h2>{_e(_per_class.title(a, t))}</h2>", '<div class="table-wrap"><table><thead><tr>']
+        out += [_th(h, j > 0) for j, h in enumerate(_per_class.HEADER)]
+        out.append("</tr></thead><tbody>")
+        out += ["<tr>" + "".join(f"<td{_NUM if j else ''}>{_e(c)}</td>" for j, c in enumerate(row)) + "</tr>"
+                for row in _per_class.cells(t)]
+        out.append("</tbody></table></div></section>")
     return out
 
 
@@ -176,7 +207,8 @@ def html_page(a: Analysis, captions: dict[str, str], fig_dir: Path) -> str:
              '<meta name="viewport" content="width=device-width, initial-scale=1">',
              f"<title>{_e(a.snap.name)} · nnstudy report</title>", f"<style>{CSS}</style>",
              "</head><body><main>"]
-    parts += _header(a) + _results(a) + _robust(a) + _figures(captions, fig_dir) + _problems(a) + _all_trials(a)
+    parts += _header(a) + _results(a) + _robust(a) + _pivots(a) + _per_class_tables(a)
+    parts += _figures(captions, fig_dir) + _problems(a) + _all_trials(a)
     parts += ['<p class="muted">Written by nnstudy.</p>', f"<script>{JS}</script>",
               "</main></body></html>", ""]
     return "\n".join(parts)

@@ -16,7 +16,7 @@ from scipy import stats as st
 
 from ..kinds import added_metrics
 from ..store._snapshot import StudySnapshot
-from ._format import config_label, value_key
+from ._format import config_label, figure_text, legend_keys, value_key
 from ._robust import robust_columns
 from ._significance import comparison_note, versus_best
 
@@ -83,6 +83,17 @@ class Analysis:
     configs: list[dict]  # per configuration: key -> normalised value
     labels: list[str]  # per configuration: "train.lr=0.1, model.hidden=[200, 200]"
     summary: pd.DataFrame  # results.csv (summarize)
+    given: list = None  # per configuration: its [[sweep]] label = "..." (None: none), made unique
+    focus: int | None = None  # a configuration drawn as if it were the best (report.configurations)
+
+    def __post_init__(self):
+        if self.given is None:
+            self.given = [None] * len(self.configs)
+
+    @property
+    def labelled(self) -> bool:
+        """True when some configuration has a [[sweep]] label (the tables then name each row by it)."""
+        return any(self.given)
 
     @property
     def metric(self) -> str | None:
@@ -99,8 +110,22 @@ class Analysis:
     def ranked(self) -> list[int]:
         """Configuration indices with a rank, best first."""
         r = self.summary["rank"]
-        idx = [i for i in range(len(r)) if not pd.isna(r.iloc[i])]
-        return sorted(idx, key=lambda i: (int(r.iloc[i]), i))
+        idx = sorted([i for i in range(len(r)) if not pd.isna(r.iloc[i])], key=lambda i: (int(r.iloc[i]), i))
+        return idx if self.focus is None else [self.focus] + [i for i in idx if i != self.focus]
+
+    def chosen(self) -> list[int]:
+        """The configurations of ``report.configurations`` (labels, or numbers from 1 in the results table's
+        order), in the order given; [] when the study names none (the figures then show the best)."""
+        wanted = ((self.snap.spec or {}).get("report") or {}).get("configurations") or []
+        raw = self.trials.dropna(subset=["label"]).groupby("config")["label"].first() \
+            if "label" in self.trials.columns else pd.Series(dtype=object)
+        out: list[int] = []
+        for w in wanted:
+            if isinstance(w, str):
+                out += [i for i in range(len(self.configs)) if i in raw.index and raw[i] == w]
+            elif isinstance(w, int) and 1 <= w <= len(self.configs):
+                out.append(w - 1)
+        return list(dict.fromkeys(out))
 
     @property
     def best(self) -> int | None:
@@ -155,9 +180,28 @@ def analyze(snap: StudySnapshot) -> Analysis:
     if not configs and not keys:
         configs.append({})  # no trials, no keys: one (empty) configuration
     t["config"] = pd.Series(cfg, index=t.index, dtype=int)
-    labels = [config_label(c, keys) for c in configs]
+    given = given_labels(t, configs, keys)
+    labels = [g or config_label(c, keys) for g, c in zip(given, configs)]
     summary = _summary(snap, keys, t, configs)
-    return Analysis(snap, keys, t, configs, labels, summary)
+    if any(given):  # results.csv names each row by its label (issue 19 item 4)
+        summary.insert(0, "label", [g or "" for g in given])
+    return Analysis(snap, keys, t, configs, labels, summary, given)
+
+
+def given_labels(t: pd.DataFrame, configs: list[dict], keys: list[str]) -> list[str | None]:
+    """Each configuration's [[sweep]] label (the first its trials carry), None where it has none. A label its
+    table gives several configurations is followed by the keys that tell them apart: 'Wide (hidden=[64])'."""
+    if "label" not in t.columns:
+        return [None] * len(configs)
+    first = t.dropna(subset=["label"]).groupby("config")["label"].first()
+    given = [str(first[i]) if i in first.index and str(first[i]) else None for i in range(len(configs))]
+    out = list(given)
+    for name in {g for g in given if g and given.count(g) > 1}:
+        rows = [i for i, g in enumerate(given) if g == name]
+        short = legend_keys([configs[i] for i in rows], keys)
+        for i in rows:
+            out[i] = f"{name} ({', '.join(f'{short[k]}={figure_text(configs[i][k])}' for k in short)})"
+    return out
 
 
 def _summary(snap, keys, t, configs) -> pd.DataFrame:

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import _robust_cells
+from . import _per_class, _pivot, _robust_cells
 from ._atomic import write_atomic
-from ._cells import (TIED, comparison_texts, counts_line, ranking_line, results_header, results_rows,
-                     selection_line, time_line)
-from ._format import latex_escape, latex_mean_se, md_escape, one_line, value_text
+from ._cells import (TIED, comparison_texts, counts_line, key_text, ranking_line, results_header, results_rows,
+                     selection_line, text_columns, time_line)
+from ._format import latex_escape, latex_mean_se, md_escape, one_line
 from ._stats import Analysis, trials_table
 
 
@@ -50,7 +50,7 @@ def markdown(a: Analysis, captions: dict[str, str]) -> str:
     if _robust_cells.race_line(a):
         lines += [_md_text(_robust_cells.race_line(a)), ""]
     header, rows = results_header(a), results_rows(a)
-    nkeys = len(a.keys)
+    nkeys = text_columns(a)
     lines.append("| " + " | ".join(_md_cell(h) for h in header) + " |")
     lines.append("|" + "|".join("---:" if j >= nkeys else "---" for j in range(len(header))) + "|")
     for cells in rows:
@@ -62,6 +62,8 @@ def markdown(a: Analysis, captions: dict[str, str]) -> str:
     if a.comparison_note():
         lines += [a.comparison_note(), ""]
     lines += _md_robust(a)
+    lines += _md_pivots(a)
+    lines += _md_per_class(a)
     if captions:
         lines += ["## Figures", ""]
         for name, cap in captions.items():
@@ -75,6 +77,34 @@ def markdown(a: Analysis, captions: dict[str, str]) -> str:
                          f"{_md_cell(r['error']) if isinstance(r['error'], str) and r['error'] else 'no error recorded'}")
         lines.append("")
     return "\n".join(lines)
+
+
+def _md_pivots(a: Analysis) -> list[str]:
+    """A two-key grid's pivot tables, one per report metric (report/_pivot.py)."""
+    lines = []
+    for p in _pivot.pivots(a):
+        lines += [f"### {_md_cell(p.metric)}: {_md_cell(p.row_key)} × {_md_cell(p.col_key)}", ""]
+        head = _pivot.header(p)
+        lines.append("| " + " | ".join(_md_cell(h) for h in head) + " |")
+        lines.append("|---|" + "|".join("---:" for _ in head[1:]) + "|")
+        for j, row in enumerate(_pivot.body(p)):
+            out = [_md_cell(c) for c in row]
+            if p.best and p.best[0] == j:
+                out[p.best[1] + 1] = f"**{out[p.best[1] + 1]}**"
+            lines.append("| " + " | ".join(out) + " |")
+        lines += ["", _md_cell(_pivot.caption(p)), ""]
+    return lines
+
+
+def _md_per_class(a: Analysis) -> list[str]:
+    """A classifier's per-class precision, recall, F1 and support (report/_per_class.py)."""
+    lines = []
+    for t in _per_class.per_class(a):
+        lines += [f"### {_md_cell(_per_class.title(a, t))}", "",
+                  "| " + " | ".join(_per_class.HEADER) + " |", "|---|---:|---:|---:|---:|"]
+        lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in _per_class.cells(t)]
+        lines.append("")
+    return lines
 
 
 def _md_robust(a: Analysis) -> list[str]:
@@ -105,10 +135,11 @@ def _where(a: Analysis, r) -> str:
 
 def latex(a: Analysis) -> str:
     metrics = a.snap.metrics
-    header = [latex_escape(h) for h in a.keys] + ["$n$"] + [latex_escape(m) for m in metrics] + ["rank"]
+    header = [latex_escape(h) for h in results_header(a)[:text_columns(a)]] + ["$n$"] + \
+        [latex_escape(m) for m in metrics] + ["rank"]
     if a.tested:
         header += [f"$\\Delta$ {latex_escape(a.metric)}", "$p$", "$p_{\\mathrm{Holm}}$"]
-    spec = "l" * len(a.keys) + "r" * (len(header) - len(a.keys))
+    spec = "l" * text_columns(a) + "r" * (len(header) - text_columns(a))
     label = re.sub(r"[^a-z0-9-]+", "-", a.snap.name.lower()).strip("-") or "study"
     lines = [
         "% requires \\usepackage{booktabs}",
@@ -122,7 +153,8 @@ def latex(a: Analysis) -> str:
         "\\midrule",
     ]
     for i, r in a.summary.iterrows():
-        cells = [latex_escape(value_text(r[k])) for k in a.keys] + [str(int(r["n"]))]
+        cells = [latex_escape(a.given[i] or "")] if a.labelled else []
+        cells += [latex_escape(key_text(a, i, k)) for k in a.keys] + [str(int(r["n"]))]
         tied = not pd.isna(r["tied"]) and bool(r["tied"])
         for j, m in enumerate(metrics):
             first = j == 0
@@ -156,7 +188,8 @@ def _latex_text(s: str) -> str:
     return "$" + s.replace("−", "-") + "$"
 
 
-_UNICODE = {"Δ": "$\\Delta$", "α": "$\\alpha$", "≈": "$\\approx$", "–": "--", "−": "$-$", "≥": "$\\geq$"}
+_UNICODE = {"Δ": "$\\Delta$", "α": "$\\alpha$", "≈": "$\\approx$", "–": "--", "−": "$-$", "≥": "$\\geq$", "±": "$\\pm$",
+            "×": "$\\times$"}
 
 
 def _latex_unicode(s: str) -> str:
@@ -188,11 +221,31 @@ def latex_robust(a: Analysis) -> str:
     return "\n".join(lines)
 
 
+def latex_pivots(a: Analysis) -> str:
+    """A two-key grid's pivot tables for results.tex ('' when the study has none)."""
+    label = re.sub(r"[^a-z0-9-]+", "-", a.snap.name.lower()).strip("-") or "study"
+    out = []
+    for n, p in enumerate(_pivot.pivots(a)):
+        head = _pivot.header(p)
+        lines = ["\\begin{table}[ht]", "\\centering",
+                 f"\\caption{{{latex_escape(one_line(a.snap.name, 200))}: "
+                 f"{_latex_unicode(latex_escape(_pivot.caption(p)))}}}",
+                 f"\\label{{tab:{label}-pivot-{n + 1}}}", f"\\begin{{tabular}}{{l{'r' * (len(head) - 1)}}}",
+                 "\\toprule", " & ".join(latex_escape(h) for h in head) + " \\\\", "\\midrule"]
+        for j, row in enumerate(_pivot.body(p)):
+            cells = [latex_escape(row[0])] + [_latex_text(c.replace(" ± ", " \\pm ")) for c in row[1:]]
+            if p.best and p.best[0] == j:
+                cells[p.best[1] + 1] = f"\\textbf{{\\boldmath{cells[p.best[1] + 1]}}}"
+            lines.append(" & ".join(cells) + " \\\\")
+        out.append("\n".join(lines + ["\\bottomrule", "\\end{tabular}", "\\end{table}", ""]))
+    return "\n".join(out)
+
+
 def write_texts(a: Analysis, out_dir: Path, captions: dict[str, str]) -> list[Path]:
     md, tex = out_dir / "report.md", out_dir / "results.tex"
     write_atomic(md, markdown(a, captions))
-    robust = latex_robust(a)
-    write_atomic(tex, latex(a) + ("\n" + robust if robust else ""))
+    robust, pivots = latex_robust(a), latex_pivots(a)
+    write_atomic(tex, latex(a) + ("\n" + robust if robust else "") + ("\n" + pivots if pivots else ""))
     return [md, tex]
 
 

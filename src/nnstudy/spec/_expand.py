@@ -24,6 +24,7 @@ class Trial:
     seed: int
     config: dict[str, Any]  # resolved sections data/model/train, JSON-able
     point: dict[str, Any]  # the swept keys' values for this trial
+    label: str | None = None  # the [[sweep]] table's label = "..." (names it in the report; not in config or id)
 
     def get(self, dotted: str) -> Any:
         node: Any = self.config
@@ -57,7 +58,8 @@ def expand(study: StudyFile, label: str = "<study>") -> list[Trial]:
     keys = swept_keys(study)
     points: list[dict[str, Any]] = []
     configs: list[dict[str, Any]] = []
-    for grid in study.grids():
+    labels: list[str | None] = []
+    for grid, grid_label in zip(study.grids(), study.grid_labels()):
         kinds_swept = [str(k) for k in grid.get("model.kind", [])]
         for key, values in grid.items():
             _check_grid_entry(base, key, values, label, kinds_swept)
@@ -91,17 +93,31 @@ def expand(study: StudyFile, label: str = "<study>") -> list[Trial]:
             if full_point not in points:
                 points.append(full_point)
                 configs.append({k: resolved[k] for k in HASHED_SECTIONS})
+                labels.append(grid_label)
     if not points:
-        points, configs = [{}], [{k: base[k] for k in HASHED_SECTIONS}]
+        points, configs, labels = [{}], [{k: base[k] for k in HASHED_SECTIONS}], [None]
+    _check_chosen(study.report.configurations, labels, label)
     if study.data.fold is not None:
         raise StudyError(f"{label}: data.fold: nnstudy fills it in from data.folds; leave it out")
     if study.trials.race and any(cfg["data"].get("folds") for cfg in configs):
         raise StudyError(f"{label}: trials.seeds: racing seeds with data.folds is not supported; give [trials] "
                          f"seeds a number or a list, or leave data.folds out")
-    return [Trial(trial_id(c, seed), seed, c, point)
-            for cfg, point in zip(configs, points)
+    return [Trial(trial_id(c, seed), seed, c, point, label)
+            for cfg, point, label in zip(configs, points, labels)
             for seed in study.trials.seed_list()
             for c in replicates(cfg, seed)]
+
+
+def _check_chosen(chosen: list, labels: list[str | None], where: str) -> None:
+    """report.configurations names [[sweep]] labels or configuration numbers (1 = the results table's first row)."""
+    for c in chosen:
+        if isinstance(c, str) and c not in labels:
+            given = sorted({x for x in labels if x})
+            raise StudyError(f"{where}: report.configurations: {c!r} is no [[sweep]] label "
+                             f"({'labels: ' + ', '.join(map(repr, given)) if given else 'the sweep gives no label'}; "
+                             f"or give a configuration's number, 1 to {len(labels)})")
+        if isinstance(c, int) and c > len(labels):
+            raise StudyError(f"{where}: report.configurations: {c}: the study has {len(labels)} configuration(s)")
 
 
 def replicates(config: dict[str, Any], seed: int) -> list[dict[str, Any]]:

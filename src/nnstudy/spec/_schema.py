@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal, Mapping, Union
 
-from pydantic import (BaseModel, ConfigDict, Field, SerializeAsAny, ValidationError, ValidationInfo,
+from pydantic import (BaseModel, ConfigDict, Field, PrivateAttr, SerializeAsAny, ValidationError, ValidationInfo,
                       field_validator, model_serializer, model_validator)
 
 from ..kinds import ConfigClasses
@@ -641,6 +641,12 @@ class TrialsConfig(Section):
 
 class ReportConfig(Section):
     metrics: list[str] = []
+    configurations: list[Union[Annotated[str, Field(min_length=1)], Annotated[int, Field(ge=1)]]] = Field(
+        [], description=(
+            "configurations drawn side by side in the figures that show one trial's pictures (first-layer "
+            "weights, U-matrix, projections, reconstructions, predictions): each a [[sweep]] label such as "
+            "\"Baseline\" or a configuration's number (1 = the first row of the results table); empty: the best "
+            "configuration"))
 
     @field_validator("metrics")
     @classmethod
@@ -650,8 +656,21 @@ class ReportConfig(Section):
             raise ValueError(f"names {', '.join(map(repr, twice))} more than once (each metric once)")
         return v
 
+    @model_serializer(mode="wrap")
+    def _leave_out_unset(self, handler):  # files without report.configurations dump as they always did
+        out = handler(self)
+        if not out.get("configurations", True):
+            out.pop("configurations")
+        return out
+
 
 SweepGrid = dict[str, list[Any]]
+
+
+def _grid_labels(sweep: Any) -> list:
+    """The ``label`` of each [[sweep]] table (None where it has none); the tables' other keys are the grid."""
+    grids = sweep if isinstance(sweep, list) else [sweep]
+    return [g.get("label") if isinstance(g, Mapping) else None for g in grids]
 
 
 class StudyFile(Section):
@@ -666,12 +685,46 @@ class StudyFile(Section):
     report: ReportConfig = ReportConfig()
     search: SearchConfig = SearchConfig()
 
+    _labels: list = PrivateAttr(default_factory=list)  # each grid's label (None: none); not in any trial's config
+
     def grids(self) -> list[SweepGrid]:
         return self.sweep if isinstance(self.sweep, list) else [self.sweep]
+
+    def grid_labels(self) -> list[str | None]:
+        """The ``label = "..."`` of each [[sweep]] table, in the order of ``grids()`` (None where it has none)."""
+        return [self._labels[j] if j < len(self._labels) else None for j in range(len(self.grids()))]
+
+    @field_validator("sweep", mode="before")
+    @classmethod
+    def _label_is_text(cls, v: Any) -> Any:
+        """``label`` names the table's configurations (tables, legends, panels); the rest is the grid."""
+        grids = v if isinstance(v, list) else [v]
+        for label in _grid_labels(v):
+            if label is not None and (not isinstance(label, str) or not label.strip() or len(label) > 80):
+                raise ValueError(f"label {label!r}: a label is a name of 1 to 80 characters such as \"Baseline\"")
+        labels = [x for x in _grid_labels(v) if x is not None]
+        if len(set(labels)) != len(labels):
+            raise ValueError(f"label {sorted(x for x in labels if labels.count(x) > 1)[0]!r} names two [[sweep]] "
+                             f"tables (each label once)")
+        out = [{k: x for k, x in g.items() if k != "label"} if isinstance(g, Mapping) else g for g in grids]
+        return out if isinstance(v, list) else out[0]
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _keep_labels(cls, data: Any, handler):
+        labels = _grid_labels(data.get("sweep", {})) if isinstance(data, Mapping) else []
+        study = handler(data)
+        if isinstance(study, StudyFile) and any(x is not None for x in labels):
+            study._labels = [x if isinstance(x, str) else None for x in labels]
+        return study
 
     @model_serializer(mode="wrap")
     def _leave_out_inactive_search(self, handler):  # files without [search] dump as they always did
         out = handler(self)
         if not self.search.active:
             out.pop("search", None)
+        if any(self.grid_labels()) and "sweep" in out:  # the labels go back where the file wrote them
+            dumped = out["sweep"] if isinstance(out["sweep"], list) else [out["sweep"]]
+            grids = [{"label": x, **g} if x else g for g, x in zip(dumped, self.grid_labels())]
+            out["sweep"] = grids if isinstance(out["sweep"], list) else grids[0]
         return out

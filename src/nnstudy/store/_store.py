@@ -108,12 +108,12 @@ class Store:
             known = dict(c.execute(select(s.trials.c.trial_id, s.trials.c.point_json)
                                    .where(s.trials.c.study_id == sid)).all())
             rows = [dict(study_id=sid, trial_id=t.trial_id, seed=t.seed, config_json=json.dumps(t.config),
-                         point_json=json.dumps(t.point), status="pending") for t in trials
+                         point_json=_point_json(t), status="pending") for t in trials
                     if t.trial_id not in known]
             if rows:
                 c.execute(insert(s.trials), rows)
-            moved = [dict(tid=t.trial_id, point=json.dumps(t.point)) for t in trials
-                     if t.trial_id in known and known[t.trial_id] != json.dumps(t.point)]
+            moved = [dict(tid=t.trial_id, point=_point_json(t)) for t in trials
+                     if t.trial_id in known and known[t.trial_id] != _point_json(t)]
             if moved:  # the same trial under another sweep (a key newly swept at the value it had)
                 c.execute(update(s.trials).where(s.trials.c.study_id == sid, s.trials.c.trial_id == bindparam("tid"))
                           .values(point_json=bindparam("point")), moved)
@@ -366,6 +366,7 @@ class Store:
             records.append({"trial_id": tid, "seed": r["seed"], "status": r["status"], "error": r["error"],
                             **({} if fold is None else {"fold": fold}),  # data.folds: the fold held out
                             **{k: point.get(k) for k in swept}, **{k: _nan(v) for k, v in final.items()},
+                            **({"label": point["label"]} if "label" in point else {}),  # a [[sweep]] label
                             "started_at": r["started_at"], "finished_at": r["finished_at"]})
         history = pd.DataFrame([(pks[h.trial_pk], h.epoch, h.metric, _nan(h.value)) for h in hist],
                                columns=["trial_id", "epoch", "metric", "value"])
@@ -442,3 +443,10 @@ def _search_size(spec: dict[str, Any]) -> int:
         return 0
     seeds = (spec.get("trials") or {}).get("seeds", 1)
     return int(search.get("trials", 0)) * (len(seeds) if isinstance(seeds, list) else int(seeds))
+
+
+def _point_json(trial) -> str:
+    """A trial's swept values as stored, with its [[sweep]] table's ``label`` when it has one (a dotted key can
+    never be "label"); a label is no part of the trial's config or id, so renaming one relabels stored trials."""
+    label = getattr(trial, "label", None)
+    return json.dumps({**trial.point, "label": label} if label else trial.point)

@@ -1,0 +1,151 @@
+"""Named configurations (issue 19 item 4): [[sweep]] labels stay out of configs and ids, live in the store's
+point, and name rows, legends and panels; without labels a legend shows only the keys that differ, by short
+name. Keys a configuration does not use are left out of its row, and an SE of exactly 0 prints (item 10)."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nnstudy.errors import StudyError
+from nnstudy.report import ReportWarning, write_report
+from nnstudy.report._figures import FigureSink, _label, learning_curves
+from nnstudy.report._stats import analyze
+from nnstudy.spec._expand import expand
+from nnstudy.spec._load import validate
+from nnstudy.store._snapshot import StudySnapshot
+from nnstudy.store._store import Store
+
+RAW = {"study": {"name": "named"}, "data": {"name": "moons"}, "model": {"hidden": [8]},
+       "train": {"epochs": 1, "optimizer": "momentum"},
+       "sweep": [{"label": "Baseline"}, {"label": "Wide", "model.hidden": [[32], [64]]},
+                 {"train.optimizer": ["adam"]}],
+       "trials": {"seeds": 2}}
+
+
+def _unlabelled(raw: dict) -> dict:
+    return {**raw, "sweep": [{k: v for k, v in g.items() if k != "label"} for g in raw["sweep"]]}
+
+
+def test_a_label_stays_out_of_the_config_and_the_trial_id():
+    study = validate(RAW, "<dict>")
+    trials = expand(study)
+    plain = expand(validate(_unlabelled(RAW), "<dict>"))
+    assert [t.trial_id for t in trials] == [t.trial_id for t in plain]  # the same ids as without labels
+    assert [t.config for t in trials] == [t.config for t in plain] and "label" not in str(trials[0].config)
+    assert [t.label for t in trials] == ["Baseline"] * 2 + ["Wide"] * 4 + [None] * 2
+    dumped = study.model_dump(mode="json")  # the stored spec keeps the labels where the file wrote them
+    assert [g.get("label") for g in dumped["sweep"]] == ["Baseline", "Wide", None]
+    assert validate(dumped, "<dict>").grid_labels() == ["Baseline", "Wide", None]
+
+
+@pytest.mark.parametrize("sweep, message", [
+    ([{"label": ""}], "sweep: label '': a label is a name of 1 to 80 characters"),
+    ([{"label": 3}], "sweep: label 3: a label is a name"),
+    ([{"label": "A"}, {"label": "A", "train.lr": [0.5]}], "label 'A' names two [[sweep]] tables"),
+])
+def test_a_bad_label_is_one_line(sweep, message):
+    with pytest.raises(StudyError) as e:
+        validate({**RAW, "sweep": sweep}, "s.toml")
+    assert message in str(e.value) and "\n" not in str(e.value)
+
+
+def test_report_configurations_names_labels_or_numbers():
+    ok = expand(validate({**RAW, "report": {"configurations": ["Wide", 1]}}, "s.toml"), "s.toml")
+    assert len(ok) == 8
+    with pytest.raises(StudyError, match=r"report.configurations: 'Nope' is no \[\[sweep\]\] label \(labels: "
+                                         r"'Baseline', 'Wide'; or give a configuration's number, 1 to 4\)"):
+        expand(validate({**RAW, "report": {"configurations": ["Nope"]}}, "s.toml"), "s.toml")
+    with pytest.raises(StudyError, match="report.configurations: 5: the study has 4 configuration"):
+        expand(validate({**RAW, "report": {"configurations": [5]}}, "s.toml"), "s.toml")
+    assert "configurations" not in validate(RAW, "s.toml").model_dump(mode="json")["report"]  # unset: not dumped
+
+
+def test_the_store_keeps_labels_in_the_point_and_a_renamed_label_follows(tmp_path):
+    study = validate(RAW, "<dict>")
+    store = Store(tmp_path)
+    spec = study.model_dump(mode="json")
+    keys = ["model.hidden", "train.optimizer"]
+    store.register("named", "", spec, "", "classification", ["test_accuracy"], keys, expand(study), {})
+    snap = store.snapshot("named")
+    assert list(snap.trials["label"].fillna("-")) == ["Baseline"] * 2 + ["Wide"] * 4 + ["-"] * 2
+    renamed = {**RAW, "sweep": [{"label": "Small"}, *RAW["sweep"][1:]]}
+    store.register("named", "", spec, "", "classification", ["test_accuracy"], keys,
+                   expand(validate(renamed, "<dict>")), {})
+    again = store.snapshot("named")
+    assert list(again.trials["trial_id"]) == list(snap.trials["trial_id"])  # the same trials, relabelled
+    assert list(again.trials["label"].fillna("-"))[:2] == ["Small", "Small"]
+
+
+# ---------------------------------------------------------------- the report, from a snapshot
+
+# (label, hidden, optimizer, momentum) -> test_accuracy of seeds 0, 1
+CONFIGS = [("Baseline", [8], "momentum", 0.9, [0.80, 0.84]),
+           ("Wide", [32], "momentum", 0.9, [0.86, 0.90]),
+           ("Wide", [64], "momentum", 0.9, [0.88, 0.88]),  # an SE of exactly 0
+           (None, [8], "adam", 0.9, [0.82, 0.83])]
+
+
+def snapshot(labels: bool = True) -> StudySnapshot:
+    rows, hist = [], []
+    for c, (label, hidden, opt, mom, accs) in enumerate(CONFIGS):
+        for seed, acc in enumerate(accs):
+            tid = f"t{c}{seed}"
+            rows.append({"trial_id": tid, "seed": seed, "status": "done", "error": None, "model.hidden": hidden,
+                         "train.optimizer": opt, "train.momentum": mom, "test_accuracy": acc,
+                         **({"label": label} if labels else {})})
+            for e in (1, 2):
+                for split in ("train", "val", "test"):
+                    hist.append({"trial_id": tid, "epoch": e, "metric": f"{split}_loss", "value": 1.0 / e + c})
+    return StudySnapshot(name="named", description="", spec={"train": {"optimizer": "momentum"}}, source="",
+                         task="classification", metrics=["test_accuracy"],
+                         swept_keys=["model.hidden", "train.optimizer", "train.momentum"],
+                         trials=pd.DataFrame(rows), history=pd.DataFrame(hist))
+
+
+@pytest.fixture(scope="module")
+def labelled(tmp_path_factory):
+    out = tmp_path_factory.mktemp("labels")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ReportWarning)
+        write_report(snapshot(), out)
+    return out
+
+
+def test_labels_name_the_rows_of_every_table(labelled):
+    results = pd.read_csv(labelled / "results.csv")
+    assert list(results.columns[:4]) == ["label", "model.hidden", "train.optimizer", "train.momentum"]
+    assert list(results["label"].fillna("")) == ["Baseline", "Wide (hidden=[32])", "Wide (hidden=[64])", ""]
+    md = (labelled / "report.md").read_text()
+    assert "| configuration | model.hidden | train.optimizer | train.momentum | n | test_accuracy |" in md
+    assert "| Wide (hidden=[64]) | [64] | momentum | 0.9 | 2 | 0.8800 ± 0.0000 ≈ |" in md  # SE 0 prints
+    assert "|  | [8] | adam |  | 2 | 0.825 ± 0.005 ≈ |" in md  # Adam uses no momentum: its cell is empty
+    assert "<td data-v=\"Wide (hidden=[32])\">Wide (hidden=[32])</td>" in (labelled / "report.html").read_text()
+    tex = (labelled / "results.tex").read_text()
+    assert "configuration & model.hidden" in tex and "Baseline & [8] & momentum & 0.9 & 2" in tex
+    assert "$0.8800 \\pm 0.0000^{\\dagger}$" in tex and "\n & [8] & adam &  & 2 &" in tex
+
+
+def test_labels_name_the_legend_and_learning_curves_draw_the_test_split():
+    a = analyze(snapshot())
+    sink = FigureSink()
+    caption = learning_curves(a, sink)
+    legend = [t.get_text() for t in sink.figure.legends[0].get_texts()]
+    assert legend == ["Baseline", "Wide (hidden=[32])", "Wide (hidden=[64])", "hidden=[8], optimizer=adam",
+                      "train", "val", "test"]
+    assert "dotted = test" in caption
+    lines = [ln for ln in sink.figure.axes[0].get_lines() if ln.get_linestyle() == ":"]
+    assert len(lines) == 4 and np.allclose(lines[0].get_ydata(), [1.0, 0.5])  # test_loss, epochs 1 and 2
+
+
+def test_without_labels_a_legend_shows_only_the_keys_that_differ_by_short_name():
+    a = analyze(snapshot(labels=False))
+    assert not a.labelled and "label" not in a.summary.columns
+    # momentum is 0.9 everywhere: left out; model.hidden and train.optimizer by their last part
+    assert [_label(a, i, 200) for i in range(4)] == [
+        "hidden=[8], optimizer=momentum", "hidden=[32], optimizer=momentum", "hidden=[64], optimizer=momentum",
+        "hidden=[8], optimizer=adam"]
+    assert max(len(line) for i in range(4) for line in _label(a, i).split("\n")) <= 38  # wrapped, never runs off
