@@ -9,10 +9,13 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import DBAPIError
 
 from nnstudy.cli import main
 from nnstudy.engines import _checkpoint
 from nnstudy.executor._driver import Driver
+from nnstudy.store import resolve_url
 
 MLP = """
 [study]
@@ -50,16 +53,24 @@ def no_report(monkeypatch):
     monkeypatch.setattr(api.Study, "report", lambda self, out=None: [])
 
 
-def stored(store: Path) -> tuple[dict, dict, dict, list]:
+def query(store, sql: str, *args) -> list:
+    """Rows of ``sql`` in a store (a SQLite folder or a database URL); [] before its tables exist."""
+    engine = create_engine(resolve_url(str(store)))
+    try:
+        with engine.connect() as c:
+            return c.execute(text(sql), {"a": args[0]} if args else {}).all()
+    except DBAPIError:
+        return []
+    finally:
+        engine.dispose()
+
+
+def stored(store) -> tuple[dict, dict, dict, list]:
     """(trial id -> final metrics, trial id -> {(epoch, metric): value}, trial id -> status, the artifacts'
     (trial id, name)), times left out."""
-    con = sqlite3.connect(store / "nnstudy.sqlite")
-    try:
-        trials = con.execute("SELECT id, trial_id, status, final_json FROM trials").fetchall()
-        epochs = con.execute("SELECT trial_pk, epoch, metric, value FROM epochs").fetchall()
-        names = con.execute("SELECT t.trial_id, a.name FROM artifacts a JOIN trials t ON t.id = a.trial_pk").fetchall()
-    finally:
-        con.close()
+    trials = query(store, "SELECT id, trial_id, status, final_json FROM trials")
+    epochs = query(store, "SELECT trial_pk, epoch, metric, value FROM epochs")
+    names = query(store, "SELECT t.trial_id, a.name FROM artifacts a JOIN trials t ON t.id = a.trial_pk")
     ids = {pk: tid for pk, tid, _, _ in trials}
     finals = {tid: {k: v for k, v in json.loads(f or "{}").items() if k not in TIME_METRICS}
               for _, tid, _, f in trials}
@@ -67,7 +78,7 @@ def stored(store: Path) -> tuple[dict, dict, dict, list]:
     for pk, epoch, metric, value in epochs:
         if metric not in TIME_METRICS:
             history[ids[pk]][(epoch, metric)] = value
-    return finals, history, {tid: s for _, tid, s, _ in trials}, sorted(names)
+    return finals, history, {tid: s for _, tid, s, _ in trials}, sorted(map(tuple, names))
 
 
 def run(study: Path, store: Path, *extra: str) -> int:
@@ -158,12 +169,12 @@ LONG = """
 name = "ck-kill"
 [data]
 name = "moons"
-n_samples = 3000
+n_samples = 2000
 [model]
 hidden = [32, 32]
 dropout = 0.1
 [train]
-epochs = 8
+epochs = 6
 batch_size = 16
 optimizer = "momentum"
 checkpoint_every = 1
@@ -172,43 +183,37 @@ seeds = 2
 """
 
 
-def checkpoint_epochs(store: Path) -> dict[str, int]:
+def checkpoint_epochs(store) -> dict[str, int]:
     """trial id -> the epoch of its stored checkpoint."""
-    db = store / "nnstudy.sqlite"
-    if not db.exists():
-        return {}
-    con = sqlite3.connect(db, timeout=30)
-    try:
-        rows = con.execute("SELECT t.trial_id, a.data FROM artifacts a JOIN trials t ON t.id = a.trial_pk "
-                           "WHERE a.name = ?", (_checkpoint.STATE,)).fetchall()
-    except sqlite3.OperationalError:
-        return {}
-    finally:
-        con.close()
-    return {tid: json.loads(data)["epoch"] for tid, data in rows}
+    rows = query(store, "SELECT t.trial_id, a.data FROM artifacts a JOIN trials t ON t.id = a.trial_pk "
+                        "WHERE a.name = :a", _checkpoint.STATE)
+    return {tid: json.loads(bytes(data))["epoch"] for tid, data in rows}
 
 
 def test_sigkill_in_an_epoch_then_rerun_trains_only_the_epochs_after_each_checkpoint(tmp_path, tmp_path_factory,
-                                                                                     monkeypatch):
+                                                                                     monkeypatch, any_store):
+    """On SQLite and on PostgreSQL."""
     import random
     import time
 
     from test_faults import nnstudy_proc
 
+    monkeypatch.chdir(tmp_path)  # reports of a database store go to ./runs
     study = tmp_path / "ck-kill.toml"
     study.write_text(LONG)
-    store = tmp_path / "killed"
-    proc = nnstudy_proc("run", study, "--store", store, "--workers", "1")
-    deadline = time.time() + 120
-    while max(checkpoint_epochs(store).values(), default=0) < 3 and time.time() < deadline and proc.poll() is None:
+    store = any_store
+    proc = nnstudy_proc("run", study, "--store", store, "--workers", "1", cwd=tmp_path)
+    deadline = time.time() + 600  # a loaded machine: minutes
+    while max(checkpoint_epochs(store).values(), default=0) < 2 and time.time() < deadline and proc.poll() is None:
         time.sleep(0.02)
+    assert proc.poll() is None, proc.communicate()[0]
     time.sleep(random.random() * 0.1)  # somewhere in the next epoch
     proc.kill()
     proc.wait()
     at_kill = checkpoint_epochs(store)
     done = {tid for tid, status in stored(store)[2].items() if status == "done"}
     print(f"killed with checkpoints at {at_kill}, {len(done)} trial(s) done")
-    assert at_kill and max(at_kill.values()) >= 3
+    assert at_kill and max(at_kill.values()) >= 2
 
     with monkeypatch.context() as m:
         seen = counting_epochs(m)
@@ -216,7 +221,7 @@ def test_sigkill_in_an_epoch_then_rerun_trains_only_the_epochs_after_each_checkp
     for tid in stored(store)[2]:
         again = sorted(e for t, e in seen if t == tid)
         first = 0 if tid in done else at_kill.get(tid, 0) + 1
-        assert again == ([] if tid in done else list(range(first, 9))), (tid, again, at_kill)
+        assert again == ([] if tid in done else list(range(first, 7))), (tid, again, at_kill)
     assert stored(store)[:3] == reference(tmp_path_factory, LONG)[:3]
 
 
@@ -361,3 +366,13 @@ def test_pack_and_unpack_keep_every_value_and_refuse_other_trials():
     assert torch.equal(back["rng"], state["rng"]) and back["empty"].shape == (0,)
     with pytest.raises(_checkpoint.CheckpointError, match="made for other trials"):
         _checkpoint.unpack(blobs, ["t2"])
+
+
+def test_save_weights_keeps_the_last_checkpoint_beside_the_weights(tmp_path):
+    study = tmp_path / "ck.toml"
+    study.write_text(MLP.replace("seeds = 2", "seeds = 1").replace("[train]\n", "[train]\nsave_weights = true\n"))
+    assert run(study, tmp_path / "runs") == 0
+    (tid,) = stored(tmp_path / "runs")[2]
+    names = {name for _, name in stored(tmp_path / "runs")[3]}
+    assert {"weights.safetensors", _checkpoint.STATE, _checkpoint.TENSORS} <= names
+    assert checkpoint_epochs(tmp_path / "runs") == {tid: 4}  # every 2 epochs; the last (6) takes none
