@@ -29,7 +29,10 @@ INTRO = {
     "model": "The network. `kind` picks the table's class; each kind accepts its own keys.",
     "train": "The optimizer, the batches, the epochs, regularization, early stopping and the schedule.",
     "sweep": "The grid: each dotted key (such as `\"train.lr\"`) maps to a list of values; the "
-             "configurations are their Cartesian product. A list of tables is a union of grids.",
+             "configurations are their Cartesian product. A list of tables is a union of grids. A table may carry "
+             "`label = \"Baseline\"`: it names the table's configurations in the report's rows, legends and panels "
+             "(not part of any trial's config or id; a table with only a label is the configuration of the file "
+             "as it is).",
     "trials": "How many seeds per configuration (an int n means seeds 0 … n-1), or the list of seeds, or a "
               "race, `seeds = { min = 3, max = 20, alpha = 0.05 }`: every configuration runs `min` seeds, then one "
               "more a round while it is not significantly worse than the leader on the first report metric (on "
