@@ -252,6 +252,31 @@ def boundary_artifact(xx: np.ndarray, yy: np.ndarray, zz: np.ndarray, data: Data
                                           classes=np.array(data.classes))}
 
 
+def fit_grid(data: Dataset) -> np.ndarray | None:
+    """Points (m, d) over a regression's 1 or 2 inputs (the range of the data plus 10 %; 200 points on a line,
+    60 x 60 on a plane) where the report draws each configuration's prediction; None for other data."""
+    x_train, x_test = data.plain_inputs()
+    if data.task != "regression" or x_test is None or x_test.ndim != 2 or x_test.shape[1] not in (1, 2):
+        return None
+    x_all = np.concatenate([x_train, x_test])
+    lo, hi = x_all.min(0), x_all.max(0)
+    pad = 0.1 * (hi - lo)
+    axes = [np.linspace(lo[j] - pad[j], hi[j] + pad[j], 200 if x_all.shape[1] == 1 else 60)
+            for j in range(x_all.shape[1])]
+    return np.stack([a.ravel() for a in np.meshgrid(*axes)], 1) if len(axes) == 2 else axes[0][:, None]
+
+
+def fit_artifact(points: np.ndarray, prediction: np.ndarray, data: Dataset) -> dict[str, bytes]:
+    """regression_fit.npz: the grid, the prediction there (first output, in the targets' units) and the test
+    points with their targets (first output)."""
+    pred = np.asarray(prediction, np.float64).reshape(len(points), -1)[:, 0]
+    if data.y_scale is not None:  # trained on standardized targets: back to the targets' units
+        pred = pred * float(np.ravel(data.y_scale)[0]) + float(np.ravel(data.y_shift)[0])
+    return {"regression_fit.npz": _npz(grid=points.astype(np.float32), prediction=pred.astype(np.float32),
+                                        x=np.asarray(data.plain_inputs()[1], np.float32),
+                                        y=np.asarray(data.y_test, np.float32).reshape(len(data.y_test), -1)[:, 0])}
+
+
 def first_layer_artifact(w: np.ndarray, data: Dataset, is_output: bool) -> dict[str, bytes]:
     """first_layer_weights.npz when the inputs are images: w (units, *image shape) float16, up to 64 units.
 

@@ -31,7 +31,7 @@ from ._stats import Analysis, epoch_curve, grad_layers, higher_is_better, histor
 
 DPI = 110
 OUR_PATTERNS = ("learning_curves.png", "metric_vs_*.png", "seed_spread.png", "performance_profile.png",
-                "grad_norms.png", "decision_boundary.png", "first_layer_weights.png")
+                "grad_norms.png", "decision_boundary.png", "first_layer_weights.png", "regression_fit.png")
 
 SEARCH_FIGURES = "nnstudy.report._figures_search"
 STEP_FIGURES = "nnstudy.report._figures_steps"  # loss per step (train.log_every_steps)
@@ -540,6 +540,12 @@ def first_layer_weights(a: Analysis, path: Path) -> str | None:
             f"{shown}, as {how}. For a perceptron or logistic regression each tile is a class's template.")
 
 
+def _regression_fit(a: Analysis, path: Path) -> str | None:
+    from ._figures_fit import regression_fit  # it imports this module's helpers
+
+    return regression_fit(a, path)
+
+
 def _performance_profile(a: Analysis, path: Path) -> str | None:
     from ._figures_robust import performance_profile  # it imports this module's helpers
 
@@ -595,6 +601,7 @@ def figure_jobs(a: Analysis) -> tuple[list[tuple[str, Callable[[Path], str | Non
         ("grad_norms.png", lambda p: grad_norms(a, p)),
         ("decision_boundary.png", lambda p: decision_boundary(a, p)),
         ("first_layer_weights.png", lambda p: first_layer_weights(a, p)),
+        ("regression_fit.png", lambda p: _regression_fit(a, p)),
     ]
     patterns = list(OUR_PATTERNS)
     for module in figure_sets():  # the figures of model kinds and of searches, one module each

@@ -10,8 +10,8 @@ import torch
 from ...data._dataset import Dataset
 from ...kinds import of
 from ...spec import Trial
-from .._common import (EpochLog, batch_plan, boundary_artifact, boundary_grid, grad_norm_steps,
-                       first_layer_artifact, head_of, planned_epochs, plateau_of, steps_in_epoch)
+from .._common import (EpochLog, batch_plan, boundary_artifact, boundary_grid, fit_artifact, fit_grid,
+                       grad_norm_steps, first_layer_artifact, head_of, planned_epochs, plateau_of, steps_in_epoch)
 from .._checkpoint import Checkpoints
 from .._result import OnEpoch, TrialResult
 from . import _rng
@@ -186,4 +186,8 @@ def _artifacts(model, data: Dataset, loss: str, dev, dtype) -> dict[str, bytes]:
         xx, yy, points = grid
         zz = predict(model(torch.as_tensor(data.encode(points), dtype=dtype, device=dev)), loss).cpu().numpy()
         out |= boundary_artifact(xx, yy, zz.reshape(xx.shape), data)
+    points = fit_grid(data)
+    if points is not None:  # a regression on 1 or 2 inputs: its prediction over them (report: regression_fit.png)
+        pred = model(torch.as_tensor(data.encode(points), dtype=dtype, device=dev)).float().cpu().numpy()
+        out |= fit_artifact(points, pred, data)
     return out

@@ -1,0 +1,48 @@
+"""A regression on one or two inputs draws each configuration's prediction over them (issue 19 item 6)."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+
+import nnstudy
+from nnstudy.data._dataset import Dataset
+from nnstudy.engines._common import fit_artifact, fit_grid
+
+
+def _data(d: int, scaled: bool = False) -> Dataset:
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, (50, d)).astype(np.float32)
+    y = x.sum(1, keepdims=True).astype(np.float32)
+    return Dataset("t", "regression", x[:30], y[:30], x[30:40], y[30:40], x[40:], y[40:], (d,),
+                   y_shift=np.array([2.0]) if scaled else None, y_scale=np.array([3.0]) if scaled else None)
+
+
+def test_the_grid_spans_the_inputs_and_the_prediction_is_in_the_targets_units():
+    one, two = fit_grid(_data(1)), fit_grid(_data(2))
+    assert one.shape == (200, 1) and two.shape == (3600, 2)
+    x = np.concatenate([_data(1).x_train, _data(1).x_test])
+    pad = 0.1 * (x.max() - x.min())
+    assert np.isclose(one.min(), x.min() - pad) and np.isclose(one.max(), x.max() + pad)
+    assert fit_grid(_data(3)) is None
+    z = np.load(io.BytesIO(fit_artifact(one, np.ones((200, 1)), _data(1, scaled=True))["regression_fit.npz"]))
+    assert np.allclose(z["prediction"], 1.0 * 3.0 + 2.0)  # standardized targets back to their units
+    assert np.array_equal(z["x"], _data(1).x_test) and np.array_equal(z["y"], _data(1).y_test[:, 0])
+
+
+def test_a_sine_study_draws_each_labelled_configuration_over_x(tmp_path):
+    study = {"study": {"name": "fit"}, "data": {"name": "sine", "n_samples": 120},
+             "model": {"hidden": [8]}, "train": {"epochs": 2, "batch_size": 32},
+             "sweep": [{"label": "Narrow"}, {"label": "Wide", "model.hidden": [[32]]}]}
+    run = nnstudy.run(study, store=tmp_path, workers=1)
+    snap = run.snapshot()
+    fits = {a.trial_id: np.load(io.BytesIO(a.data)) for a in snap.artifacts if a.name == "regression_fit.npz"}
+    assert len(fits) == 2
+    for z in fits.values():
+        assert z["grid"].shape == (200, 1) and np.isfinite(z["prediction"]).all()
+        assert np.all(np.diff(z["grid"][:, 0]) > 0)
+    assert not np.allclose(*[z["prediction"] for z in fits.values()])  # two models, two curves
+    md = (tmp_path / "fit" / "report.md").read_text()
+    assert "![Regression fit: the test data (grey) and each configuration's prediction over x" in md
+    assert (tmp_path / "fit" / "figures" / "regression_fit.png").read_bytes()[:4] == b"\x89PNG"
