@@ -163,13 +163,11 @@ def _float(x) -> float | None:
 
 
 def html_page(a: Analysis, captions: dict[str, str], fig_dir: Path) -> str:
-    from ._conditions import mixed_timing_line  # a timing metric over trials run under different conditions
-
     selection = selection_line(a)
     return template("report.html.j2").render(
         csp=safe(csp()), css=safe(CSS), js=safe(JS), tied=TIED,  # ours: the policy pins style and script
         name=a.snap.name, description=a.snap.description, header_notes=[selection] if selection else [],
-        meta=_meta(a), meta_notes=[n for n in [mixed_timing_line(a.snap, a.snap.metrics)] if n], source=_source(a),
+        meta=_meta(a), meta_notes=[], source=_source(a),
         results=_results(a), robust=_robust(a), pivots=_pivots(a), per_class=_per_class_tables(a),
         figures=_figures(captions, fig_dir), problems=_problems(a), trials=_all_trials(a))
 
