@@ -61,11 +61,14 @@ def finished(store: str) -> dict[str, tuple]:
 
 
 def tables(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """results.csv and trials.csv without the time columns."""
+    """results.csv and trials.csv without the time columns and the conditions each trial ran under (executor,
+    threads, ...)."""
+    from nnstudy.report._conditions import COLUMNS
+
     out = []
     for name in ("results.csv", "trials.csv"):
         table = pd.read_csv(folder / name)
-        out.append(table.drop(columns=[c for c in table.columns if c.startswith("train_time_s")]))
+        out.append(table.drop(columns=[c for c in table.columns if c.startswith("train_time_s") or c in COLUMNS]))
     return out[0], out[1]
 
 

@@ -54,8 +54,10 @@ def done_rows(store):
 
 
 def comparable(path):
+    from nnstudy.report._conditions import COLUMNS  # how each trial ran (threads, executor): not its numbers
+
     table = pd.read_csv(path)
-    return table.drop(columns=[c for c in table.columns if c.startswith("train_time_s")])
+    return table.drop(columns=[c for c in table.columns if c.startswith("train_time_s") or c in COLUMNS])
 
 
 @pytest.fixture

@@ -94,10 +94,12 @@ def test_rerun_skips_done_trials(small, tmp_path, capsys):
 
 def test_pool_gives_the_same_numbers_as_inline(small, tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
-    assert run_cli(small, "--store", a, "--workers", "1") == 0
-    assert run_cli(small, "--store", b, "--workers", "2") == 0
-    ta = pd.read_csv(a / "small" / "trials.csv").drop(columns=["train_time_s"])
-    tb = pd.read_csv(b / "small" / "trials.csv").drop(columns=["train_time_s"])
+    from nnstudy.report._conditions import COLUMNS  # how each trial ran: threads, executor, ...
+
+    assert run_cli(small, "--store", a, "--workers", "1", "--threads", "1") == 0
+    assert run_cli(small, "--store", b, "--workers", "2", "--threads", "1") == 0
+    ta = pd.read_csv(a / "small" / "trials.csv").drop(columns=["train_time_s", *COLUMNS])
+    tb = pd.read_csv(b / "small" / "trials.csv").drop(columns=["train_time_s", *COLUMNS])
     pd.testing.assert_frame_equal(ta, tb)
 
 

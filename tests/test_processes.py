@@ -77,7 +77,7 @@ def test_sigkill_of_a_two_worker_driver_leaves_no_worker_alive(tmp_path):
 
 @pytest.fixture(scope="module")
 def ran(tmp_path_factory):
-    """A two-trial run in this process (--workers 1), noting the threads each trial trained with."""
+    """A two-trial run in this process (--workers 1 --threads 1), noting the threads each trial trained with."""
     import torch
     from threadpoolctl import threadpool_info
 
@@ -96,19 +96,17 @@ def ran(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(_local._worker, "run_trial", noting)
         mp.setattr(nnstudy.api.Study, "report", lambda self, out=None: [])  # the trials, not the figures
-        assert main(["run", str(study), "--store", str(tmp / "s"), "--workers", "1"]) == 0
+        assert main(["run", str(study), "--store", str(tmp / "s"), "--workers", "1", "--threads", "1"]) == 0
     return study, tmp / "s", seen, before
 
 
 def test_a_trial_trains_with_one_thread_inline_as_in_a_worker(ran):
-    """--workers 1 trains in the driver: with the workers' single thread, so its numbers are theirs (more
-    threads split reductions in another order)."""
+    """--workers 1 --threads 1 trains in the driver with one thread, as two workers on two cores do by default,
+    so its numbers are theirs (more threads split reductions in another order)."""
     import torch
 
-    from nnstudy.executor._local import TRIAL_THREADS
-
     _, _, seen, before = ran
-    assert TRIAL_THREADS == 1 and len(seen) == 2, seen
+    assert len(seen) == 2, seen
     assert all(torch_threads == 1 and blas <= {1} for torch_threads, blas in seen), seen
     assert torch.get_num_threads() == before  # the caller's setting is restored after the run
 
@@ -157,7 +155,8 @@ seeds = 2
 
 def test_a_trials_numbers_do_not_depend_on_workers(tmp_path, monkeypatch):
     """A small CNN's losses moved by ~1e-7 between 1 and 2 intra-op threads (measured on 2 cores): run inline
-    (--workers 1) and in a pool (--workers 2), every stored number is bit-identical."""
+    (--workers 1) and in a pool (--workers 2) with the same --threads, every stored number is bit-identical.
+    (By default --workers 1 takes every core: its trials record the threads they ran with.)"""
     import nnstudy.api
 
     monkeypatch.setattr(nnstudy.api.Study, "report", lambda self, out=None: [])  # the numbers, not the figures
@@ -165,7 +164,8 @@ def test_a_trials_numbers_do_not_depend_on_workers(tmp_path, monkeypatch):
     stored = []
     for workers in ("1", "2"):
         store = tmp_path / f"w{workers}"
-        assert main(["run", str(tmp_path / "cnn.toml"), "--store", str(store), "--workers", workers]) == 0
+        assert main(["run", str(tmp_path / "cnn.toml"), "--store", str(store), "--workers", workers,
+                     "--threads", "1"]) == 0
         with sqlite3.connect(store / "nnstudy.sqlite") as c:
             stored.append(c.execute("SELECT t.trial_id, e.epoch, e.metric, e.value FROM epochs e JOIN trials t "
                                     "ON t.id = e.trial_pk WHERE e.metric NOT LIKE '%time%' ORDER BY 1, 2, 3").fetchall())

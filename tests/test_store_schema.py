@@ -21,14 +21,14 @@ def execute(store: str, *statements: str) -> None:
 
 
 def make_v1(store: str) -> None:
-    """A store as nnstudy 0.1 wrote it: today's tables less what version 2 added, two trials run."""
+    """A store as nnstudy 0.1 wrote it: today's tables less what versions 2 and 3 added, two trials run."""
     db = Store(store)
     register(db, 3)
     db.claim("s", "t000")
     db.finish("s", "t000", "done", {"test_accuracy": 0.5}, [{"epoch": 1, "train_loss": 0.7}], {}, None)
     db.claim("s", "t001")
     db.engine.dispose()
-    execute(store, "ALTER TABLE trials DROP COLUMN attempts",
+    execute(store, "ALTER TABLE trials DROP COLUMN attempts", "ALTER TABLE trials DROP COLUMN conditions_json",
             "UPDATE meta SET value = '1' WHERE key = 'schema_version'")
 
 
@@ -43,6 +43,9 @@ def test_a_version_1_store_is_migrated_in_place(any_store):
     assert attempts == {"t000": 1, "t001": 1, "t002": 0}  # started trials count one start
     assert statuses(db) == {"t000": "done", "t001": "running", "t002": "pending"}
     assert db.snapshot("s").history.value.tolist() == [0.7]
+    db.claim("s", "t002")  # v3: a trial finished now keeps the conditions it ran under
+    db.finish("s", "t002", "done", {}, [], {}, None, {"device": "cpu", "threads": 2})
+    assert db.snapshot("s").conditions == {"t002": {"device": "cpu", "threads": 2}}
     assert Store(any_store).migrated == []  # once
 
 

@@ -138,7 +138,7 @@ def run(source: str | Path | dict, store: str | Path | None = None, set: dict[st
         console: Console | None = None, executor: str = "local", address: str | None = None,
         stack: str = "auto", sweep: dict[str, list[Any]] | None = None, name: str | None = None,
         replace: bool = False,
-        train: Callable[..., Any] | None = None) -> Study:
+        train: Callable[..., Any] | None = None, threads: int | None = None) -> Study:
     """Train every trial not yet done, write the report, return the Study.
 
     `source` is a study file's path or the same schema as a dict; `set` overrides dotted keys like
@@ -156,6 +156,8 @@ def run(source: str | Path | dict, store: str | Path | None = None, set: dict[st
     `train`: your own training loop, ``fn(config, seed, data, report)``, in place of ``[train] function``
     (see engines/_function.py); a function another process cannot import (one of ``__main__`` or a
     notebook) trains in this process, one trial at a time.
+    `threads`: intra-op threads (torch and BLAS) of each trial, like `--threads`; default the cores divided
+    among the workers, at least 1 (Ray: 1). Each trial records it with its device, host and versions.
     """
     from ._environment import environment, resolve_device
     from ._sources import resolve_sources
@@ -171,6 +173,8 @@ def run(source: str | Path | dict, store: str | Path | None = None, set: dict[st
     overrides = set  # the caller's own keys name a variant (not those train= adds)
     if stack not in STACK_MODES:
         raise StudyError(f"--stack {stack!r}: choose one of {', '.join(STACK_MODES)}")
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+        raise StudyError(f"--threads {threads!r}: must be a whole number of at least 1")
     if train is not None:  # the function goes into the config by name and sha256, the object stays here
         from .spec._train_function import give
 
@@ -220,25 +224,25 @@ def run(source: str | Path | dict, store: str | Path | None = None, set: dict[st
         except ValueError as e:
             raise StudyError(f"{label}: trials.seeds: {e}") from None
     trials = resolve_sources(trials, store, label)  # linear probes: their source model, from the store
-    with connect(executor, address, workers) as Executor:  # a bad Ray address fails before the store is touched
-        db = Store(store)
+    with connect(executor, address, workers) as Executor, \
+            Executor(Store(store), study.study.name, workers, device, fail_fast, console, stack,
+                     threads=threads) as trainer:  # a bad Ray address fails before the store is touched
+        db = trainer.store  # one executor for the whole run (a search's batches too): its worker pool starts once
         db.set_origin(study.study.name, check_identity(db, study.study.name, path, text, replace, label), parent)
         if study.search.active:  # [search]: the configurations come from Optuna (nnstudy.search)
             from .search import run_search
 
             summary = run_search(db, study, text, label, task, metrics, environment(device),
-                                 lambda: Executor(db, study.study.name, workers, device, fail_fast, console, stack),
-                                 console, store, workers, device, fail_fast, first_data, stack)
+                                 lambda: trainer, console, store, workers, device, fail_fast, first_data, stack)
         elif study.trials.race:  # [trials] seeds = { min, max, alpha }: rounds of seeds (nnstudy._race)
             from ._race import run_race
 
             summary = run_race(db, study, text, task, metrics, trials, environment(device),
-                               lambda: Executor(db, study.study.name, workers, device, fail_fast, console, stack),
-                               first_data, console, swept_keys(study), fail_fast)
+                               lambda: trainer, first_data, console, swept_keys(study), fail_fast)
         else:
             db.register(study.study.name, study.study.description, study.model_dump(mode="json"), text, task,
                         metrics, swept_keys(study), trials, environment(device))
-            summary = Executor(db, study.study.name, workers, device, fail_fast, console, stack).run(trials, first_data)
+            summary = trainer.run(trials, first_data)
     result = Study(study.study.name, store, db)
     result.summary = summary
     if study.train.function:

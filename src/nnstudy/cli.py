@@ -39,6 +39,8 @@ def build_parser() -> Parser:
                         "commas, e.g. --sweep train.lr=0.1,0.01 --sweep 'model.hidden=[16],[16,16]' (repeatable)")
     r.add_argument("--store", help="store folder or database URL (default ./runs or $NNSTUDY_STORE)")
     r.add_argument("--workers", type=int, help="worker processes (default: the number of cores)")
+    r.add_argument("--threads", type=int, help="intra-op threads (torch and BLAS) of each trial (default: the cores "
+                                               "divided among the workers, at least 1; Ray: 1)")
     r.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     r.add_argument("--stack", default="auto", choices=["auto", "on", "off"],
                    help="train trials of equal shapes (MLP family, same batch size, same optimizer) as one "
@@ -151,13 +153,15 @@ def cmd_run(args) -> int:
 
     if args.workers is not None and args.workers < 1:
         raise StudyError(f"--workers {args.workers}: must be at least 1")
+    if args.threads is not None and args.threads < 1:
+        raise StudyError(f"--threads {args.threads}: must be at least 1")
     overrides = parse_overrides(args.set, args.study)
     sweeps = parse_sweeps(args.sweep, args.study)
     mode = "json" if args.json else "quiet" if args.quiet else "normal"
     console = run_console(mode)
     study = api.run(args.study, store=args.store, set=overrides, workers=args.workers, device=args.device,
                     fail_fast=args.fail_fast, console=console, executor=args.executor, address=args.address,
-                    stack=args.stack, sweep=sweeps, name=args.as_name, replace=args.replace)
+                    stack=args.stack, sweep=sweeps, name=args.as_name, replace=args.replace, threads=args.threads)
     s = study.summary
     statuses = {k: int(v) for k, v in study.trials()["status"].value_counts().to_dict().items()}
     report = study.report_dir / "report.html"
@@ -274,6 +278,10 @@ def cmd_show(args) -> int:
         console.print_json(t["config_json"], ensure_ascii=True)
         if t["final_json"]:
             console.print("final: " + json.dumps(json.loads(t["final_json"])), highlight=False, markup=False)
+        if t.get("conditions_json"):  # device, threads, host, versions (store v3)
+            ran = json.loads(t["conditions_json"])
+            console.print("ran under: " + printable(", ".join(f"{k}={v}" for k, v in ran.items())),
+                          highlight=False, markup=False)
         hist = t["history"]
         if len(hist):
             wide = hist[~hist.metric.str.startswith("grad_norm/")].pivot(index="epoch", columns="metric",

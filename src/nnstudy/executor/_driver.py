@@ -17,6 +17,7 @@ from ..engines._checkpoint import header as checkpoint_header
 from ..spec import Trial
 from ..store import Store
 from ._progress import StudyProgress
+from ._threads import conditions, trial_threads
 
 
 @dataclass
@@ -32,12 +33,34 @@ class RunSummary:
 
 
 class Driver:
-    """The one process that writes the store while a study runs, whichever executor trains the trials."""
+    """The one process that writes the store while a study runs, whichever executor trains the trials.
+
+    Use it as a context manager to keep what it starts (the local executor's worker pool) across calls of
+    ``run``: a search or a race hands it one batch of trials after another; ``close`` ends it."""
+
+    kind = "local"  # the executor named in each trial's conditions
 
     def __init__(self, store: Store, study: str, workers: int | None, device: str, fail_fast: bool,
-                 console: Console, stack: str = "auto"):
+                 console: Console, stack: str = "auto", threads: int | None = None):
         self.store, self.study, self.workers, self.device = store, study, workers, device
         self.fail_fast, self.console, self.stack = fail_fast, console, stack
+        self.threads = trial_threads(threads, workers)  # intra-op threads of each trial (executor/_threads.py)
+
+    kept = False  # inside a with block: what run() starts stays for the next run()
+
+    def __enter__(self):
+        self.kept = True
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """End what this executor keeps between runs (nothing, here)."""
+
+    def conditions(self, stacked: int | None = None, host: str | None = None) -> dict:
+        """What the timing of a trial trained here depends on (stored with it)."""
+        return conditions(self.device, self.threads, self.kind, host, stacked)
 
     def pending(self, trials: list[Trial]) -> tuple[list[Trial], RunSummary]:
         """The trials to train here, in study order, and a summary counting the others."""
@@ -124,12 +147,14 @@ class Driver:
                                    f"trial's history is written when it ends", highlight=False, markup=False)
 
     def record(self, trial: Trial, result, error: str | None, progress: StudyProgress,
-               summary: RunSummary) -> bool:
-        """Stores the outcome; returns True when the study must stop (fail-fast)."""
+               summary: RunSummary, conditions: dict | None = None) -> bool:
+        """Stores the outcome, with the conditions it trained under (default: ``self.conditions()``); returns
+        True when the study must stop (fail-fast)."""
         epochs = trial.config["train"]["epochs"]
         summary.ran += 1
-        if result is None:
-            self.store.finish(self.study, trial.trial_id, "failed", {}, None, {}, error)  # keeps its epochs so far
+        conditions = conditions or self.conditions()
+        if result is None:  # keeps its epochs so far
+            self.store.finish(self.study, trial.trial_id, "failed", {}, None, {}, error, conditions)
             summary.outcomes[trial.trial_id] = "failed"
             progress.outcome(trial.trial_id, seed=trial.seed, point=trial.point, status="failed", final={},
                              error=error)
@@ -142,7 +167,7 @@ class Driver:
         kept = self.store.artifacts_of(self.study, trial.trial_id, CHECKPOINT_NAMES) \
             if trial.config["train"].get("save_weights") else {}  # the last checkpoint stays with the weights
         self.store.finish(self.study, trial.trial_id, result.status, result.final, result.history,
-                          kept | result.artifacts, result.error)
+                          kept | result.artifacts, result.error, conditions)
         summary.outcomes[trial.trial_id] = result.status
         progress.outcome(trial.trial_id, seed=trial.seed, point=trial.point, status=result.status,
                          final=finite(result.final), error=result.error)

@@ -1,8 +1,12 @@
-"""Local executor: trials in this process or in a pool of worker processes; only it writes the store."""
+"""Local executor: trials in this process or in a pool of worker processes; only it writes the store.
+
+The pool starts with the first batch that needs it and lives until ``close`` (the executor as a context
+manager): a search or a race, which hands the executor one batch of configurations after another, starts
+its worker processes once, and they keep the data they loaded.
+"""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import queue as queue_mod
 import signal
@@ -17,18 +21,53 @@ from ._driver import Driver, RunSummary
 from ._progress import StudyProgress
 from ._spawn import spawn_context
 from ._stacked import plan, run_stacks
+from ._threads import cores, limited
 
 
 class LocalExecutor(Driver):
+    _pool: ProcessPoolExecutor | None = None
+    _messages = None
+
+    def close(self) -> None:
+        """Shut the worker pool down (it waits for nothing: every batch's trials ended with its ``run``)."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True)
+
+    def _open_pool(self) -> ProcessPoolExecutor:
+        """The executor's pool, started on first use with room for --workers (default: the cores) processes;
+        ProcessPoolExecutor starts each process when a trial first needs it."""
+        if self._pool is None:
+            ctx = spawn_context()  # spawn, and the workers never re-run the caller's script
+            self._messages = ctx.Queue()
+            self._pool = ProcessPoolExecutor(max_workers=self.workers or cores(), mp_context=ctx,
+                                             initializer=init_pool_worker,
+                                             initargs=(self._messages, self.threads, os.getpid()))
+        return self._pool
+
+    def _kill_pool(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            for proc in list((getattr(pool, "_processes", None) or {}).values()):
+                proc.terminate()
+            pool.shutdown(wait=False, cancel_futures=True)
+
     def run(self, trials: list[Trial], first_data=None) -> RunSummary:
+        try:
+            return self._run(trials, first_data)
+        finally:
+            if not self.kept:  # used without a with block: the pool ends with the run
+                self.close()
+
+    def _run(self, trials: list[Trial], first_data=None) -> RunSummary:
         todo, summary = self.pending(trials)
         if not todo:
             return summary
         stacks, singles = plan(todo, self.stack, self.device)
-        workers = 1 if len(singles) <= 1 else min(self.workers or os.cpu_count() or 1, len(singles))
+        workers = 1 if len(singles) <= 1 else min(self.workers or cores(), len(singles))
         where = f"{workers} worker(s)" if not stacks else \
             f"{len(stacks)} stack(s) of up to {max(map(len, stacks))} trials" + (f" + {workers} worker(s)" if singles else "")
-        with self.progress(todo, where, summary) as progress, one_thread():
+        with self.progress(todo, where, summary) as progress, limited(self.threads):
             if first_data is not None and (stacks or workers == 1):
                 _worker.preload(todo[0].config["data"], first_data)
             if stacks and run_stacks(self, stacks, progress, summary):
@@ -54,12 +93,9 @@ class LocalExecutor(Driver):
             raise
 
     def _run_pool(self, todo: list[Trial], workers: int, progress: StudyProgress, summary: RunSummary) -> None:
-        ctx = spawn_context()  # spawn, and the workers never re-run the caller's script
-        messages = ctx.Queue()
         pending = list(todo)
         running: dict[Future, Trial] = {}
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=init_pool_worker,
-                                   initargs=(messages, TRIAL_THREADS, os.getpid()))
+        pool, messages = self._open_pool(), self._messages
         try:
             stop = False
             while pending or running:
@@ -82,11 +118,10 @@ class LocalExecutor(Driver):
         except BaseException as e:  # Ctrl-C hands the running trials back; a lost store leaves them to a re-run
             if isinstance(e, KeyboardInterrupt):
                 self.hand_back(todo)
-            for proc in list(getattr(pool, "_processes", {}).values()):
-                proc.terminate()
-            pool.shutdown(wait=False, cancel_futures=True)
+            self._kill_pool()
             raise
-        pool.shutdown(wait=True)
+        if getattr(pool, "_broken", False):  # a worker died (its trial is stored failed): the next batch starts anew
+            self._kill_pool()
 
     def _drain(self, messages, progress: StudyProgress) -> None:
         """The epochs the workers ended since the last look: shown, and stored in one transaction."""
@@ -98,25 +133,6 @@ class LocalExecutor(Driver):
                 break
         if records:
             self.epochs_ended(records, progress)
-
-
-TRIAL_THREADS = 1  # intra-op threads of every trial, in a worker or in the driver: its numbers do not depend
-# on --workers (a reduction split over more threads adds in another order; val_loss moved by up to 1e-3)
-
-
-@contextlib.contextmanager
-def one_thread():
-    """Trials trained in this process use TRIAL_THREADS threads, as they would in a worker; restored after."""
-    import torch
-    from threadpoolctl import threadpool_limits
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(TRIAL_THREADS)
-    try:
-        with threadpool_limits(limits=TRIAL_THREADS):
-            yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def init_pool_worker(queue, threads: int, driver_pid: int) -> None:

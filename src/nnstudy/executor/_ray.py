@@ -7,6 +7,7 @@ on a connection the caller made, by cancelling them."""
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 
 from .. import _userfiles
@@ -23,31 +24,33 @@ WAIT_S = 0.5  # how long one ray.wait blocks, so that Ctrl-C is seen between wai
 
 
 def nnstudy_trial(trial: Trial, device: str, files: dict[str, bytes], user_files: dict[str, bytes],
-                  epochs: Any = None, resume: dict[str, bytes] | None = None):
-    """In a Ray worker process (named ray::nnstudy_trial): one thread; data cached across its trials. `files`:
+                  epochs: Any = None, resume: dict[str, bytes] | None = None, threads: int = 1):
+    """In a Ray worker process (named ray::nnstudy_trial): `threads` intra-op threads (the CPUs the task holds);
+    data cached across its trials; returns (the worker's host, [(result, error)]). `files`:
     the source weights a linear probe reads; `user_files`: the code and data files the study names (by
     sha256); both put into this machine's cache, so a worker needs no copy of the study's folder. `epochs`:
     a Ray queue that takes each epoch's record (and checkpoint) as it ends, for the driver to store; `resume`:
     the trial's stored checkpoint."""
-    _start(files, user_files, epochs)
-    return [_worker.run_trial(trial, device, resume=resume)]
+    _start(files, user_files, epochs, threads)
+    return socket.gethostname(), [_worker.run_trial(trial, device, resume=resume)]
 
 
 def nnstudy_stack(trials: list[Trial], device: str, files: dict[str, bytes], user_files: dict[str, bytes],
-                  epochs: Any = None, resume: dict[str, bytes] | None = None):
+                  epochs: Any = None, resume: dict[str, bytes] | None = None, threads: int = 1):
     """In a Ray worker process (ray::nnstudy_stack): the trials trained as one stacked program; each epoch's
-    records go to `epochs` in one batch when the epoch ends."""
-    _start(files, user_files, epochs)
+    records go to `epochs` in one batch when the epoch ends. Returns (host, [(result, error)])."""
+    _start(files, user_files, epochs, threads)
     if epochs is None:
-        return _worker.run_stack(trials, device, resume=resume)
+        return socket.gethostname(), _worker.run_stack(trials, device, resume=resume)
     ended: list[tuple] = []
 
     def flush(_epoch: int) -> None:
         _worker._queue.put_all(ended[:])
         ended.clear()
 
-    return _worker.run_stack(trials, device, lambda tid, epoch, metrics: ended.append((tid, epoch, dict(metrics))),
-                             None, flush, resume, ended.append)
+    return socket.gethostname(), _worker.run_stack(
+        trials, device, lambda tid, epoch, metrics: ended.append((tid, epoch, dict(metrics))), None, flush, resume,
+        ended.append)
 
 
 class EpochQueue:
@@ -68,8 +71,8 @@ class EpochQueue:
                 pass
 
 
-def _start(files: dict[str, bytes], user_files: dict[str, bytes], epochs: Any = None) -> None:
-    _worker.init_worker(None if epochs is None else EpochQueue(epochs), 1)
+def _start(files: dict[str, bytes], user_files: dict[str, bytes], epochs: Any = None, threads: int = 1) -> None:
+    _worker.init_worker(None if epochs is None else EpochQueue(epochs), threads)
     for data in files.values():
         cache_weights(data)
     _userfiles.install(user_files)
@@ -78,6 +81,10 @@ def _start(files: dict[str, bytes], user_files: dict[str, bytes], epochs: Any = 
 class RayExecutor(Driver):
     max_retries = MAX_RETRIES
     cancels = False  # ray.cancel can abort the driver when a task finishes at that moment (a race in Ray's core)
+    kind = "ray"
+
+    def __init__(self, *args, threads: int | None = None, **kw):
+        super().__init__(*args, threads=threads or 1, **kw)  # a task holds one CPU unless --threads asks more
 
     def run(self, trials: list[Trial], first_data=None) -> RunSummary:
         ray = import_ray()
@@ -86,7 +93,7 @@ class RayExecutor(Driver):
             return summary
         gpu = self.device.startswith("cuda")
         slots = self.workers or max(1, int(ray.cluster_resources().get("GPU" if gpu else "CPU", 1)))
-        options = dict(num_cpus=1, num_gpus=1 if gpu else 0, max_retries=self.max_retries, retry_exceptions=False)
+        options = dict(num_cpus=self.threads, num_gpus=1 if gpu else 0, max_retries=self.max_retries, retry_exceptions=False)
         tasks = {False: ray.remote(nnstudy_trial).options(**options),
                  True: ray.remote(nnstudy_stack).options(**options)}
         stacks, singles = plan(todo, self.stack, self.device, parts=slots)
@@ -134,7 +141,7 @@ class RayExecutor(Driver):
                     if job:
                         task, what = tasks[len(job) > 1], job if len(job) > 1 else job[0]
                         running[task.remote(what, self.device, source_files(job), user_files(job), epochs,
-                                            self.checkpoint_of(job))] = job
+                                            self.checkpoint_of(job), self.threads)] = job
                 if not running:
                     break
                 ready, _ = ray.wait(list(running), num_returns=1, timeout=WAIT_S)
@@ -142,8 +149,10 @@ class RayExecutor(Driver):
                     self._drain(epochs, progress)
                 for ref in ready:
                     job = running.pop(ref)
-                    for trial, (result, error) in zip(job, self._outcome(ray, ref, len(job))):
-                        stop = self.record(trial, result, error, progress, summary) or stop
+                    host, outcomes = self._outcome(ray, ref, len(job))
+                    ran = self.conditions(len(job) if len(job) > 1 else None, host or "unknown")
+                    for trial, (result, error) in zip(job, outcomes):
+                        stop = self.record(trial, result, error, progress, summary, ran) or stop
                 if stop:
                     pending.clear()
         except BaseException as e:  # Ctrl-C hands the running trials back; a lost store leaves them to a re-run
@@ -155,14 +164,14 @@ class RayExecutor(Driver):
                     ray.cancel(ref, force=True)
             raise
 
-    def _outcome(self, ray, ref, n: int) -> list[tuple]:
-        """[(TrialResult | None, error)] for the n trials of a task: its own answer, or why its worker was
-        lost for good."""
+    def _outcome(self, ray, ref, n: int) -> tuple[str | None, list[tuple]]:
+        """(the worker's host, [(TrialResult | None, error)]) for the n trials of a task: its own answer, or why
+        its worker was lost for good (host None: unknown)."""
         try:
             return ray.get(ref)
         except ray.exceptions.RayError as e:
             reason = " ".join(str(e).split())[:300]
-            return [(None, f"worker lost ({self.max_retries} retries used): {type(e).__name__}: {reason}")] * n
+            return None, [(None, f"worker lost ({self.max_retries} retries used): {type(e).__name__}: {reason}")] * n
 
 
 class SharedRayExecutor(RayExecutor):

@@ -17,11 +17,9 @@ _data_cache: dict[str, Any] = {}
 def init_worker(queue: Any, threads: int) -> None:
     global _queue
     _queue = queue
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ[var] = str(threads)
-    import torch
+    from ._threads import set_process_threads
 
-    torch.set_num_threads(threads)
+    set_process_threads(threads)
 
 
 def load_data(data_cfg: dict[str, Any]):

@@ -325,7 +325,7 @@ def summarize(snap: StudySnapshot) -> pd.DataFrame:
 
 def trials_table(snap: StudySnapshot) -> pd.DataFrame:
     """The trials table (trials.csv): trial_id, seed, (fold, with data.folds), status, swept keys, final
-    metrics, error."""
+    metrics, error, then the conditions each trial ran under (report/_conditions.COLUMNS)."""
     t = _normalised_trials(snap)
     metrics = [m for m in FINAL_METRICS if m in t.columns]
     metrics += [m for m in snap.metrics if m in t.columns and m not in metrics]
@@ -335,7 +335,9 @@ def trials_table(snap: StudySnapshot) -> pd.DataFrame:
     for c in ("seed", "fold", "epochs_run"):  # integers stay integers next to missing values
         if c in out.columns:
             out[c] = _as_int(out[c])
-    return out
+    from ._conditions import condition_columns  # then device, threads, host, versions (store v3)
+
+    return pd.concat([out, condition_columns(snap, list(out["trial_id"]))], axis=1)
 
 
 def _as_int(col: pd.Series) -> pd.Series:

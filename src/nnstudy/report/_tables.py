@@ -46,6 +46,10 @@ def markdown(a: Analysis, captions: dict[str, str]) -> str:
         lines += ["Study " + ", ".join(dates) + ".", ""]
     if time_line(a):
         lines += [time_line(a) + ".", ""]
+    from ._conditions import mixed_timing_line
+
+    if mixed_timing_line(s, s.metrics):
+        lines += [_md_text(mixed_timing_line(s, s.metrics)), ""]
     lines += ["## Results", "", ranking_line(a), ""]
     if _robust_cells.race_line(a):
         lines += [_md_text(_robust_cells.race_line(a)), ""]

@@ -173,8 +173,9 @@ def run_search(db: Store, study: StudyFile, text: str, label: str, task: str, me
     name = study.study.name
     url = optuna_url(store, name)
     ostudy = open_optuna(url, optuna_study_name(study), search, direction)
-    lockstep = (LockstepRunner(db, name, workers, device, fail_fast, console, stack) if search.pruner == "median"
-                else None)
+    lockstep = (LockstepRunner(db, name, workers, device, fail_fast, console, stack,
+                               threads=getattr(make_executor(), "threads", None))
+                if search.pruner == "median" else None)
     evaluate = StoreEvaluator(db, study, text, label, task, metrics, environment, make_executor, lockstep,
                               first_data)
     if study.trials.race:  # [trials] seeds = { min, max, alpha }: candidates race for their seeds

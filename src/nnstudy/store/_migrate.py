@@ -34,8 +34,14 @@ def _v2_attempts(c: Connection) -> None:
     c.exec_driver_sql("UPDATE trials SET attempts = 1 WHERE status <> 'pending'")
 
 
+def _v3_conditions(c: Connection) -> None:
+    c.exec_driver_sql("ALTER TABLE trials ADD COLUMN conditions_json TEXT")
+
+
 MIGRATIONS = [
     Migration(2, "trials.attempts: how many times each trial was started", _v2_attempts),
+    Migration(3, "trials.conditions_json: the device, threads, host and versions each trial ran under",
+              _v3_conditions),
 ]
 assert [m.version for m in MIGRATIONS] == list(range(2, s.SCHEMA_VERSION + 1))
 

@@ -3,7 +3,7 @@
 from sqlalchemy import (Column, Float, ForeignKey, Integer, LargeBinary, MetaData, String, Table, Text,
                         UniqueConstraint)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 metadata = MetaData()
 
@@ -44,6 +44,7 @@ trials = Table(
     Column("final_json", Text),
     Column("started_at", String(32)),
     Column("finished_at", String(32)),
+    Column("conditions_json", Text),  # what its timing depends on: device, threads, host, versions (v3)
     UniqueConstraint("study_id", "trial_id"),
 )
 

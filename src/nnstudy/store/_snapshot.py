@@ -30,3 +30,4 @@ class StudySnapshot:
     environment: dict[str, str] = field(default_factory=dict)  # nnstudy / torch / numpy versions, device
     created_at: str = ""
     updated_at: str = ""
+    conditions: dict[str, dict[str, Any]] = field(default_factory=dict)  # trial id -> device, threads, host, ...

@@ -157,9 +157,11 @@ class Store:
 
     @resilient
     def finish(self, name: str, trial_id: str, status: str, final: dict[str, float],
-               history: list[dict[str, float]] | None, artifacts: dict[str, bytes], error: str | None) -> None:
+               history: list[dict[str, float]] | None, artifacts: dict[str, bytes], error: str | None,
+               conditions: dict[str, Any] | None = None) -> None:
         """A trial's outcome, its history and artifacts, written atomically. ``history=None`` (a trial that raised:
-        the engine returned none) keeps the epochs stored as they ended, its history up to the failure."""
+        the engine returned none) keeps the epochs stored as they ended, its history up to the failure.
+        ``conditions``: what its timing depends on (device, threads, host, versions: executor/_threads.py)."""
         sid, _ = self._study_ids(name)
         t = s.trials.c
         with self.engine.begin() as c:
@@ -175,7 +177,7 @@ class Store:
                 c.execute(insert(s.artifacts), [dict(trial_pk=pk, name=k, data=v) for k, v in artifacts.items()])
             c.execute(update(s.trials).where(t.id == pk).values(
                 status=status, error=error, final_json=json.dumps({k: _finite(v) for k, v in final.items()}),
-                finished_at=now(), owner=None))
+                finished_at=now(), owner=None, conditions_json=json.dumps(conditions) if conditions else None))
 
     @resilient
     def add_epochs(self, name: str, records: list[tuple[str, int, dict[str, float]]]) -> int:
@@ -357,7 +359,7 @@ class Store:
             arts = c.execute(select(s.artifacts.c.trial_pk, s.artifacts.c.name, s.artifacts.c.data)
                              .where(s.artifacts.c.trial_pk.in_(list(pks)))).all() if artifacts else []
         swept = json.loads(st["swept_keys_json"])
-        records = []
+        records, conditions = [], {}
         for tid in ids:
             r = rows[tid]
             point = json.loads(r["point_json"])
@@ -368,6 +370,8 @@ class Store:
                             **{k: point.get(k) for k in swept}, **{k: _nan(v) for k, v in final.items()},
                             **({"label": point["label"]} if "label" in point else {}),  # a [[sweep]] label
                             "started_at": r["started_at"], "finished_at": r["finished_at"]})
+            if r["conditions_json"]:
+                conditions[tid] = json.loads(r["conditions_json"])
         history = pd.DataFrame([(pks[h.trial_pk], h.epoch, h.metric, _nan(h.value)) for h in hist],
                                columns=["trial_id", "epoch", "metric", "value"])
         history = history.sort_values(["trial_id", "epoch"], kind="stable").reset_index(drop=True)
@@ -377,7 +381,7 @@ class Store:
             trials=pd.DataFrame(records), history=history,
             artifacts=[Artifact(pks[a.trial_pk], a.name, bytes(a.data)) for a in arts],
             environment=json.loads(st["environment_json"]), created_at=st["created_at"],
-            updated_at=st["updated_at"])
+            updated_at=st["updated_at"], conditions=conditions)
 
 
 @functools.cache

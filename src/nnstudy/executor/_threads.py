@@ -1,0 +1,81 @@
+"""Intra-op threads of a trial (torch and BLAS), and the conditions a trial ran under.
+
+A trial trains with ``--threads`` threads; by default the cores divided among the worker processes, at least
+one, so that ``--workers 1`` uses the whole machine and ``--workers 2`` on two cores one thread each: never more
+threads than cores. The same limit holds for a trial in a pool worker, in the driver (``--workers 1``, stacks,
+the median pruner's lockstep) and in a Ray task. More threads split a reduction in another order, so a trial's
+numbers may differ in the last digits between thread counts: each trial records the count it ran with.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import socket
+from importlib import metadata
+from typing import Any, Iterator
+
+
+def cores() -> int:
+    """The cores this process may run on (its CPU affinity where the system tells it)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def trial_threads(threads: int | None, workers: int | None) -> int:
+    """The threads of each trial: `threads` when given, else cores // workers (workers default: the cores)."""
+    if threads:
+        return threads
+    return max(1, cores() // (workers or cores()))
+
+
+@contextlib.contextmanager
+def limited(threads: int) -> Iterator[None]:
+    """Torch and every BLAS/OpenMP pool of this process use `threads` threads inside the block; restored after."""
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        with threadpool_limits(limits=threads):
+            yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def set_process_threads(threads: int) -> None:
+    """A worker process's limit, for the life of the process (pool and Ray workers)."""
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[var] = str(threads)
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    torch.set_num_threads(threads)
+    threadpool_limits(limits=threads)  # the pools already loaded (numpy's BLAS); later ones read the variables
+
+
+def conditions(device: str, threads: int, executor: str, host: str | None = None,
+               stacked: int | None = None) -> dict[str, Any]:
+    """What a trial's timing depends on: device, threads, host (default: this one), versions, executor, and the
+    size of the stack it trained in (absent: alone)."""
+    import torch
+
+    out: dict[str, Any] = {"device": device, "threads": threads, "host": host or socket.gethostname(),
+                           "nnstudy": _version("nnstudy"), "torch": torch.__version__,
+                           "python": platform.python_version(), "executor": executor}
+    if device.startswith("cuda") and torch.cuda.is_available():
+        out["gpu"] = torch.cuda.get_device_name(0)
+    if stacked:
+        out["stacked"] = stacked
+    return out
+
+
+def _version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "unknown"
