@@ -376,3 +376,20 @@ def test_save_weights_keeps_the_last_checkpoint_beside_the_weights(tmp_path):
     names = {name for _, name in stored(tmp_path / "runs")[3]}
     assert {"weights.safetensors", _checkpoint.STATE, _checkpoint.TENSORS} <= names
     assert checkpoint_epochs(tmp_path / "runs") == {tid: 4}  # every 2 epochs; the last (6) takes none
+
+
+def test_pool_workers_send_their_checkpoints_to_the_driver(tmp_path, tmp_path_factory, monkeypatch):
+    study = tmp_path / "ck.toml"
+    study.write_text(MLP)
+    store = tmp_path / "runs"
+    with monkeypatch.context() as m:
+        interrupted_at(m, 2)
+        assert run(study, store, "--workers", "2") != 0
+    at_stop = checkpoint_epochs(store)
+    assert max(at_stop.values()) >= 2
+    with monkeypatch.context() as m:
+        seen = counting_epochs(m)
+        assert run(study, store, "--workers", "2") == 0
+    for tid in stored(store)[2]:
+        assert sorted(e for t, e in seen if t == tid) == list(range(at_stop.get(tid, 0) + 1, 7)), (tid, at_stop)
+    assert stored(store)[:3] == reference(tmp_path_factory, MLP, "--workers", "2")[:3]
