@@ -43,6 +43,11 @@ def test_a_sine_study_draws_each_labelled_configuration_over_x(tmp_path):
         assert z["grid"].shape == (200, 1) and np.isfinite(z["prediction"]).all()
         assert np.all(np.diff(z["grid"][:, 0]) > 0)
     assert not np.allclose(*[z["prediction"] for z in fits.values()])  # two models, two curves
+    z = next(iter(fits.values()))  # the source's noise-free target, on the standardized inputs' grid
+    residual = z["y"] - np.interp(z["x"][:, 0], z["grid"][:, 0], z["target"])
+    assert 0.05 < residual.std() < 0.15 and abs(residual.mean()) < 0.05  # what is left is the noise (sd 0.1)
+    assert np.ptp(z["target"]) > 1.9  # -sin(0.8 pi x) over x in [-2.5, 2.5]: it spans [-1, 1]
     md = (tmp_path / "fit" / "report.md").read_text()
-    assert "![Regression fit: the test data (grey) and each configuration's prediction over x" in md
+    assert "![Regression fit: the test data (grey), the noise-free target function (black, dashed) and each " \
+           "configuration's prediction over x" in md
     assert (tmp_path / "fit" / "figures" / "regression_fit.png").read_bytes()[:4] == b"\x89PNG"

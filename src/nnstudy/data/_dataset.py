@@ -31,6 +31,7 @@ class Dataset:
     y_shift: np.ndarray | None = None
     y_scale: np.ndarray | None = None
     input_names: tuple[str, ...] = ()  # the model's inputs by name when known (a user's table: "age", "sex=male")
+    target: Callable[[np.ndarray], np.ndarray] | None = None  # a synthetic source's noise-free target of model inputs
 
     def scaled_targets(self, y: np.ndarray) -> np.ndarray:
         """Targets as the network learns them: standardized with the training split's statistics, or as they are."""

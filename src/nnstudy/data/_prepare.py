@@ -39,6 +39,23 @@ class Raw:
     ordered: bool = False  # rows in time order: validation and train_size take the latest rows, no shuffle
     input_names: tuple[str, ...] = ()  # names of the input columns (a user's table)
     encoder: Callable | None = None  # fit(training rows) -> encode(rows) with .names, e.g. one-hot of text columns
+    target: Callable | None = None  # the noise-free target of raw inputs (n, d) -> (n,), when the source knows it
+
+
+@dataclass(frozen=True)
+class KnownTarget:
+    """A synthetic source's target function of the model's inputs: undoes data.normalize, then applies the
+    source's function (a module-level function, so the Dataset still pickles)."""
+
+    function: Callable
+    shift: np.ndarray | None = None
+    scale: np.ndarray | None = None
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, np.float64)
+        if self.scale is not None:
+            x = x * self.scale + self.shift
+        return np.asarray(self.function(x), np.float64).reshape(len(x))
 
 
 def carve_test(x: np.ndarray, y: np.ndarray, seed: int, stratify: bool) -> Raw:
@@ -89,7 +106,7 @@ def prepare(raw: Raw, info: DatasetInfo, cfg: DataConfig) -> Dataset:
           for x, i in parts]
     if cols is not None and inputs:
         inputs = tuple(inputs[c] for c in cols)
-    _normalize(xs, cfg.normalize)
+    moved = _normalize(xs, cfg.normalize)
     steps = fit_transforms(xs[0], cfg, info.name)
     plane, rest = (None, None), ()  # the last 2-D stage before the model's inputs, and the steps after it
     for k, step in enumerate(steps):
@@ -105,8 +122,11 @@ def prepare(raw: Raw, info: DatasetInfo, cfg: DataConfig) -> Dataset:
         shift = y_train[train].mean(0)
         scale = y_train[train].std(0)
         scale = np.where(scale > 0, scale, 1.0).astype(np.float32)
+    known = None
+    if raw.target is not None and raw.encoder is None and cols is None and not steps and raw.x_scale == 1.0:
+        known = KnownTarget(raw.target, *moved) if moved else KnownTarget(raw.target)
     return Dataset(
-        name=info.name, task=info.task, y_shift=shift, y_scale=scale,
+        name=info.name, task=info.task, y_shift=shift, y_scale=scale, target=known,
         x_train=xs[0], y_train=np.ascontiguousarray(y_train[train]),
         x_val=xs[1], y_val=np.ascontiguousarray(y_train[val]),
         x_test=xs[2], y_test=np.ascontiguousarray(y_test[test]),
@@ -201,11 +221,11 @@ def _as_float(x: np.ndarray, scale: float) -> np.ndarray:
     return np.divide(x, np.float32(scale), dtype=np.float32)
 
 
-def _normalize(xs: list[np.ndarray], how: str) -> None:
-    """Fit on ``xs[0]`` (train) and apply to every array, in place."""
+def _normalize(xs: list[np.ndarray], how: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """Fit on ``xs[0]`` (train) and apply to every array, in place; (shift, scale) as applied, None for none."""
     train = xs[0]
     if how == "none" or len(train) == 0:
-        return
+        return None
     if how == "standard":
         shift, scale = _mean_std(train)
     elif how == "minmax":
@@ -218,6 +238,7 @@ def _normalize(xs: list[np.ndarray], how: str) -> None:
     for x in xs:
         x -= shift32
         x *= inv32
+    return shift32.astype(np.float64), 1.0 / inv32.astype(np.float64)
 
 
 def _mean_std(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

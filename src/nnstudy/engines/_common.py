@@ -267,14 +267,16 @@ def fit_grid(data: Dataset) -> np.ndarray | None:
 
 
 def fit_artifact(points: np.ndarray, prediction: np.ndarray, data: Dataset) -> dict[str, bytes]:
-    """regression_fit.npz: the grid, the prediction there (first output, in the targets' units) and the test
-    points with their targets (first output)."""
+    """regression_fit.npz: the grid, the prediction there (first output, in the targets' units), the test
+    points with their targets (first output) and, when the data source knows it, the noise-free target there."""
     pred = np.asarray(prediction, np.float64).reshape(len(points), -1)[:, 0]
     if data.y_scale is not None:  # trained on standardized targets: back to the targets' units
         pred = pred * float(np.ravel(data.y_scale)[0]) + float(np.ravel(data.y_shift)[0])
+    known = {} if getattr(data, "target", None) is None else {"target": data.target(points).astype(np.float32)}
     return {"regression_fit.npz": _npz(grid=points.astype(np.float32), prediction=pred.astype(np.float32),
                                         x=np.asarray(data.plain_inputs()[1], np.float32),
-                                        y=np.asarray(data.y_test, np.float32).reshape(len(data.y_test), -1)[:, 0])}
+                                        y=np.asarray(data.y_test, np.float32).reshape(len(data.y_test), -1)[:, 0],
+                                        **known)}
 
 
 def first_layer_artifact(w: np.ndarray, data: Dataset, is_output: bool) -> dict[str, bytes]:
