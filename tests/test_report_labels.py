@@ -149,3 +149,16 @@ def test_without_labels_a_legend_shows_only_the_keys_that_differ_by_short_name()
         "hidden=[8], optimizer=momentum", "hidden=[32], optimizer=momentum", "hidden=[64], optimizer=momentum",
         "hidden=[8], optimizer=adam"]
     assert max(len(line) for i in range(4) for line in _label(a, i).split("\n")) <= 38  # wrapped, never runs off
+
+
+@pytest.mark.parametrize("config, key, left_out", [
+    ({"train.optimizer": "adam"}, "train.momentum", True), ({"train.optimizer": "nesterov"}, "train.momentum", False),
+    ({"train.optimizer": "sgd"}, "train.beta1", True), ({"train.optimizer": "adamw"}, "train.beta2", False),
+    ({"train.optimizer": "adam"}, "train.rho", True), ({"train.optimizer": "adadelta"}, "train.rho", False),
+    ({"model.kind": "xgboost"}, "train.lr", True), ({"model.kind": "mlp"}, "train.lr", False),
+    ({"model.kind": "random_forest"}, "train.momentum", True), ({}, "train.momentum", False),  # the file's sgd+mom.
+])
+def test_keys_a_configuration_does_not_use(config, key, left_out):
+    from nnstudy.report._unused import unused
+
+    assert unused(config, key, {"model": {"kind": "mlp"}, "train": {"optimizer": "momentum"}}) is left_out
