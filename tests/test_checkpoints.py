@@ -393,3 +393,47 @@ def test_pool_workers_send_their_checkpoints_to_the_driver(tmp_path, tmp_path_fa
     for tid in stored(store)[2]:
         assert sorted(e for t, e in seen if t == tid) == list(range(at_stop.get(tid, 0) + 1, 7)), (tid, at_stop)
     assert stored(store)[:3] == reference(tmp_path_factory, MLP, "--workers", "2")[:3]
+
+
+def test_a_ray_task_retried_after_its_worker_died_goes_on_from_its_newest_checkpoint(tmp_path, tmp_path_factory,
+                                                                                     monkeypatch, ray_address):
+    """SIGKILL to the Ray worker training a trial after its checkpoint of epoch 2 is stored: Ray runs the task
+    again, which starts from the newest checkpoint the task sent (not from epoch 1: the store would then hold
+    fewer epochs of the trial for a while), and the study ends with an undisturbed run's numbers."""
+    import os
+    import signal
+    import time
+
+    from ray_cluster import trial_workers
+    from test_faults import nnstudy_proc
+
+    monkeypatch.chdir(tmp_path)
+    study = tmp_path / "ck-kill.toml"
+    study.write_text(LONG)
+    store = str(tmp_path / "runs")
+    proc = nnstudy_proc("run", study, "--executor", "ray", "--address", ray_address, "--store", store,
+                        "--workers", "1", cwd=tmp_path)
+    deadline = time.time() + 600
+    while not any(e >= 2 for e in checkpoint_epochs(store).values()) and time.time() < deadline \
+            and proc.poll() is None:
+        time.sleep(0.02)
+    (tid, at_kill), = [(t, e) for t, e in checkpoint_epochs(store).items() if e >= 2]
+    workers = trial_workers()
+    assert workers, proc.communicate()[0]
+    os.kill(workers[0], signal.SIGKILL)
+
+    def last_epoch() -> int:
+        rows = query(store, "SELECT max(e.epoch) FROM epochs e JOIN trials t ON t.id = e.trial_pk "
+                            "WHERE t.trial_id = :a", tid)
+        return int(rows[0][0] or 0) if rows else 0
+
+    lowest = last_epoch()
+    while proc.poll() is None:
+        lowest = min(lowest, last_epoch())
+        time.sleep(0.02)
+    out = proc.communicate()[0]
+    print(f"killed Ray worker {workers[0]} of trial {tid} after its checkpoint of epoch {at_kill}; the trial's "
+          f"stored epochs never fell below {lowest}")
+    assert proc.returncode == 0, out
+    assert lowest >= at_kill  # the retry did not start over
+    assert stored(store)[:3] == reference(tmp_path_factory, LONG)[:3]

@@ -17,6 +17,7 @@ from . import _worker
 from ._cluster import import_ray
 from ._driver import Driver, RunSummary
 from ._progress import StudyProgress
+from ._ray_checkpoints import LatestCheckpoints, newest, send
 from ._stacked import plan
 
 MAX_RETRIES = 2
@@ -24,22 +25,24 @@ WAIT_S = 0.5  # how long one ray.wait blocks, so that Ctrl-C is seen between wai
 
 
 def nnstudy_trial(trial: Trial, device: str, files: dict[str, bytes], user_files: dict[str, bytes],
-                  epochs: Any = None, resume: dict[str, bytes] | None = None, threads: int = 1):
+                  epochs: Any = None, resume: dict[str, bytes] | None = None, threads: int = 1, latest: Any = None):
     """In a Ray worker process (named ray::nnstudy_trial): `threads` intra-op threads (the CPUs the task holds);
     data cached across its trials; returns (the worker's host, [(result, error)]). `files`:
     the source weights a linear probe reads; `user_files`: the code and data files the study names (by
     sha256); both put into this machine's cache, so a worker needs no copy of the study's folder. `epochs`:
     a Ray queue that takes each epoch's record (and checkpoint) as it ends, for the driver to store; `resume`:
-    the trial's stored checkpoint."""
-    _start(files, user_files, epochs, threads)
+    the trial's stored checkpoint; `latest`: the newest checkpoints of running tasks (_ray_checkpoints.py)."""
+    _start(files, user_files, epochs, threads, latest)
+    resume = newest(latest, trial.trial_id, resume)
     return socket.gethostname(), [_worker.run_trial(trial, device, resume=resume)]
 
 
 def nnstudy_stack(trials: list[Trial], device: str, files: dict[str, bytes], user_files: dict[str, bytes],
-                  epochs: Any = None, resume: dict[str, bytes] | None = None, threads: int = 1):
+                  epochs: Any = None, resume: dict[str, bytes] | None = None, threads: int = 1, latest: Any = None):
     """In a Ray worker process (ray::nnstudy_stack): the trials trained as one stacked program; each epoch's
     records go to `epochs` in one batch when the epoch ends. Returns (host, [(result, error)])."""
-    _start(files, user_files, epochs, threads)
+    _start(files, user_files, epochs, threads, latest)
+    resume = newest(latest, trials[0].trial_id, resume)
     if epochs is None:
         return socket.gethostname(), _worker.run_stack(trials, device, resume=resume)
     ended: list[tuple] = []
@@ -57,8 +60,8 @@ class EpochQueue:
     """Epoch records on their way to the driver through a Ray queue. A queue that is gone (the driver ended)
     loses only these live records, never the trial: its whole history comes back with its result."""
 
-    def __init__(self, queue: Any):
-        self.queue = queue
+    def __init__(self, queue: Any, latest: Any = None):
+        self.queue, self.latest = queue, latest
 
     def put(self, record: tuple) -> None:
         self.put_all([record])
@@ -69,10 +72,12 @@ class EpochQueue:
                 self.queue.put_nowait_batch(records)
             except Exception:
                 pass
+            send(self.latest, records)
 
 
-def _start(files: dict[str, bytes], user_files: dict[str, bytes], epochs: Any = None, threads: int = 1) -> None:
-    _worker.init_worker(None if epochs is None else EpochQueue(epochs), threads)
+def _start(files: dict[str, bytes], user_files: dict[str, bytes], epochs: Any = None, threads: int = 1,
+           latest: Any = None) -> None:
+    _worker.init_worker(None if epochs is None else EpochQueue(epochs, latest), threads)
     for data in files.values():
         cache_weights(data)
     _userfiles.install(user_files)
@@ -102,14 +107,16 @@ class RayExecutor(Driver):
         from ray.util.queue import Queue
 
         epochs = Queue(actor_options={"num_cpus": 0})  # epochs as they end, from every task to this driver
+        self.latest = ray.remote(LatestCheckpoints).options(num_cpus=0).remote()
         try:
             with self.progress(todo, f"Ray, {slots} at a time{stacked}", summary) as progress:
                 self._stream(ray, tasks, jobs, slots, progress, summary, epochs)
         finally:
-            try:
-                ray.kill(epochs.actor)
-            except Exception:
-                pass
+            for actor in (epochs.actor, self.latest):
+                try:
+                    ray.kill(actor)
+                except Exception:
+                    pass
         return summary
 
     def _drain(self, epochs, progress: StudyProgress) -> None:
@@ -141,7 +148,7 @@ class RayExecutor(Driver):
                     if job:
                         task, what = tasks[len(job) > 1], job if len(job) > 1 else job[0]
                         running[task.remote(what, self.device, source_files(job), user_files(job), epochs,
-                                            self.checkpoint_of(job), self.threads)] = job
+                                            self.checkpoint_of(job), self.threads, getattr(self, "latest", None))] = job
                 if not running:
                     break
                 ready, _ = ray.wait(list(running), num_returns=1, timeout=WAIT_S)
@@ -153,6 +160,8 @@ class RayExecutor(Driver):
                     ran = self.conditions(len(job) if len(job) > 1 else None, host or "unknown")
                     for trial, (result, error) in zip(job, outcomes):
                         stop = self.record(trial, result, error, progress, summary, ran) or stop
+                    if getattr(self, "latest", None) is not None:
+                        self.latest.drop.remote(job[0].trial_id)
                 if stop:
                     pending.clear()
         except BaseException as e:  # Ctrl-C hands the running trials back; a lost store leaves them to a re-run
