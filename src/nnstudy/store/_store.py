@@ -346,7 +346,8 @@ class Store:
 
     @resilient
     def snapshot(self, name: str, artifacts: bool = True) -> StudySnapshot:
-        """The study as the report reads it; ``artifacts=False`` leaves the blobs (weights, figures) unread."""
+        """The study as the report reads it; ``artifacts=False`` leaves the blobs (weights, figures) unread.
+        Checkpoints (``checkpoint.*``, engines/_checkpoint.py) are never read here."""
         sid, ids = self._study_ids(name)
         t = s.trials.c
         with self.engine.begin() as c:
@@ -357,7 +358,8 @@ class Store:
             hist = c.execute(select(s.epochs.c.trial_pk, s.epochs.c.epoch, s.epochs.c.metric, s.epochs.c.value)
                              .where(s.epochs.c.trial_pk.in_(list(pks)))).all()
             arts = c.execute(select(s.artifacts.c.trial_pk, s.artifacts.c.name, s.artifacts.c.data)
-                             .where(s.artifacts.c.trial_pk.in_(list(pks)))).all() if artifacts else []
+                             .where(s.artifacts.c.trial_pk.in_(list(pks)),
+                                    s.artifacts.c.name.not_like("checkpoint.%"))).all() if artifacts else []
         swept = json.loads(st["swept_keys_json"])
         records, conditions = [], {}
         for tid in ids:
