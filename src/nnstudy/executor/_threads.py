@@ -10,6 +10,7 @@ numbers may differ in the last digits between thread counts: each trial records 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import platform
 import socket
@@ -74,6 +75,7 @@ def conditions(device: str, threads: int, executor: str, host: str | None = None
     return out
 
 
+@functools.cache
 def _version(package: str) -> str:
     try:
         return metadata.version(package)
