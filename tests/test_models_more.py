@@ -85,10 +85,15 @@ def test_mlp_starts_from_given_weights_then_trains(tmp_path):
     torch.testing.assert_close(model[2].bias.double(), torch.from_numpy(w["b2"]), rtol=0, atol=1e-6)
     first = expand(read_study(path)[0], str(path))[0].trial_id
     # trained from there: a run with a tiny step stays at the file's weights; the file is part of the id
-    s = nnstudy.run(path, store=tmp_path / "runs", set={"train.lr": 1e-9, "train.save_weights": True})
     from safetensors.torch import load
 
-    art = next(a.data for a in s.snapshot().artifacts if a.name == "weights.safetensors")
+    from nnstudy.data import load as load_data
+    from nnstudy.engines import get_engine
+
+    tiny, _, label = read_study(path, {"train.lr": 1e-9, "train.save_weights": True})
+    r = get_engine("torch").train(expand(tiny, label)[0], load_data(tiny.data), lambda e, m: None, "cpu")
+    assert r.status == "done"
+    art = r.artifacts["weights.safetensors"]
     np.testing.assert_allclose(load(art)["0.weight"].numpy(), w["w1"], atol=1e-6)
     np.testing.assert_allclose(load(art)["0.bias"].numpy(), w["b1"], atol=1e-6)
     np.savez(tmp_path / "start.npz", **{**w, "b2": np.ones(2)})
