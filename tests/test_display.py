@@ -64,7 +64,7 @@ def test_plot_returns_a_figure_with_drawn_axes(study, name):
 
 def test_plot_learning_curves_has_one_line_per_configuration_and_split(study):
     ax = study.plot("learning_curves").axes[0]
-    assert len(ax.lines) == 2 * 2  # two configurations x (train, val)
+    assert len(ax.lines) == 2 * 3  # two configurations x (train, val, test: recorded per epoch)
     assert max(max(line.get_xdata()) for line in ax.lines) == 3
 
 
