@@ -14,9 +14,9 @@ import pytest
 from sklearn.metrics import classification_report
 
 from nnstudy.report import ReportWarning, write_report
-from nnstudy.report._figures import FigureSink, figure_jobs, list_axes, metric_vs_key
+from nnstudy.report._figures import FigureSink, decision_boundary, figure_jobs, list_axes, metric_vs_key
 from nnstudy.report._per_class import per_class, scores
-from nnstudy.report._side_by_side import side_by_side
+from nnstudy.report._side_by_side import focused, side_by_side
 from nnstudy.report._stats import analyze
 from nnstudy.store._snapshot import Artifact, StudySnapshot
 
@@ -155,3 +155,19 @@ def test_chosen_configurations_are_drawn_side_by_side(report, tmp_path):
     one = mpimg.imread(tmp_path / "one.png")
     assert both.shape[1] > 1.5 * one.shape[1]  # two drawings next to each other
     assert "first layer of the chosen configuration (Big, seed 0)" in caption
+
+
+def test_a_decision_boundary_of_each_chosen_configuration():
+    from test_report import make_snapshot  # four configurations, decision boundaries for the done trials
+
+    snap = make_snapshot()
+    snap.spec = {"report": {"configurations": [2, 1]}}
+    a = analyze(snap)
+    sink = FigureSink()
+    view = focused(a, 1)  # configuration 2 as the chosen one: its trials alone
+    jobs = dict(figure_jobs(view)[0])
+    assert a.chosen() == [1, 0] and jobs["decision_boundary.png"]
+    decision_boundary(view, sink)
+    titles = [ax.get_title() for ax in sink.figure.axes]
+    assert titles[0].startswith("configuration: lr=0.1, hidden=[50]") and len(titles) == 1
+

@@ -492,7 +492,8 @@ def decision_boundary(a: Analysis, path: Path) -> str | None:
     picks = _picks(a, bounds)
     if not picks:
         return None
-    chosen = [("best", *picks[0])] + ([("worst", *picks[-1])] if len(picks) > 1 else [])
+    chosen = [("best" if getattr(a, "focus", None) is None else "configuration", *picks[0])] + (
+        [("worst", *picks[-1])] if len(picks) > 1 else [])
     fig = _figure(5.4 * len(chosen) + 1.6, 4.8)
     axes = fig.subplots(1, len(chosen), squeeze=False)[0]
     handles = []

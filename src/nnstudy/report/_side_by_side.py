@@ -18,7 +18,7 @@ from ._atomic import write_atomic
 from ._stats import Analysis
 
 # figures that show one configuration's trial (the best, unless the study chooses)
-PER_CONFIGURATION = ("first_layer_weights.png", "grad_norms.png", "class_errors.png", "misclassified.png",
+PER_CONFIGURATION = ("first_layer_weights.png", "grad_norms.png", "decision_boundary.png", "class_errors.png", "misclassified.png",
                      "reconstructions.png", "reconstructions_along.png", "interpolation.png", "samples.png",
                      "pca_projection.png", "som_umatrix.png", "som_hits.png", "som_prototypes.png", "rbm_samples.png",
                      "rbm_inpainting.png", "rbm_filters.png", "dbm_filters.png", "dbm_samples.png", "forecast.png",
