@@ -170,4 +170,3 @@ def test_a_decision_boundary_of_each_chosen_configuration():
     decision_boundary(view, sink)
     titles = [ax.get_title() for ax in sink.figure.axes]
     assert titles[0].startswith("configuration: lr=0.1, hidden=[50]") and len(titles) == 1
-
