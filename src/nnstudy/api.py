@@ -259,8 +259,10 @@ def _unreported(study: Study, metrics: list[str], console: Console) -> None:
     done = t[t["status"] == "done"]
     missing = [m for m in metrics if m not in done.columns or done[m].isna().all()]
     if missing:
+        from .report._conditions import COLUMNS as CONDITIONS  # how each trial ran, not what it reported
+
         reported = [c for c in done.columns if c not in ("trial_id", "seed", "status", "error", "train_time_s",
-                                                         "epochs_run", *study.snapshot().swept_keys)
+                                                         "epochs_run", *study.snapshot().swept_keys, *CONDITIONS)
                     and done[c].notna().any()]
         console.print(f"{study.name}: report.metrics: the training function reported no {', '.join(missing)}; "
                       f"name the metrics it reports in [report] metrics = [...] (it reported: "
