@@ -141,7 +141,9 @@ def _all_trials(a: Analysis) -> Table | None:
     t = trials_table(a.snap)
     if t.empty:
         return None
-    metrics = [c for c in t.columns if c not in ("trial_id", "seed", "status", "error", *a.keys)]
+    from ._conditions import COLUMNS as CONDITIONS  # how each trial ran: trials.csv and nnstudy show have them
+
+    metrics = [c for c in t.columns if c not in ("trial_id", "seed", "status", "error", *a.keys, *CONDITIONS)]
     cols = ["trial_id", "seed", "status", *a.keys, *metrics]
     rows = []
     for _, r in t.iterrows():
