@@ -5,6 +5,7 @@ alone and stacked, a CNN, an autoencoder and the NumPy engine; a damaged checkpo
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from pathlib import Path
 
@@ -169,12 +170,12 @@ LONG = """
 name = "ck-kill"
 [data]
 name = "moons"
-n_samples = 2000
+n_samples = 1200
 [model]
-hidden = [32, 32]
+hidden = [16, 16]
 dropout = 0.1
 [train]
-epochs = 6
+epochs = 5
 batch_size = 16
 optimizer = "momentum"
 checkpoint_every = 1
@@ -221,7 +222,7 @@ def test_sigkill_in_an_epoch_then_rerun_trains_only_the_epochs_after_each_checkp
     for tid in stored(store)[2]:
         again = sorted(e for t, e in seen if t == tid)
         first = 0 if tid in done else at_kill.get(tid, 0) + 1
-        assert again == ([] if tid in done else list(range(first, 7))), (tid, again, at_kill)
+        assert again == ([] if tid in done else list(range(first, 6))), (tid, again, at_kill)
     assert stored(store)[:3] == reference(tmp_path_factory, LONG)[:3]
 
 
@@ -313,18 +314,15 @@ def interrupted_study(tmp_path, monkeypatch) -> tuple[Path, Path, str]:
     return study, tmp_path / "resumed", held
 
 
-@pytest.mark.parametrize("damage, why", [
-    ("UPDATE artifacts SET data = substr(data, 1, length(data) / 2) WHERE name = 'checkpoint.safetensors'",
-     "checkpoint.safetensors does not match checkpoint.json (truncated or replaced)"),
-    ("UPDATE artifacts SET data = substr(data, 1, 100) WHERE name = 'checkpoint.json'", "checkpoint.json is not JSON"),
-], ids=["tensors-truncated", "json-truncated"])
 def test_a_truncated_checkpoint_is_one_line_and_the_trial_restarts_from_epoch_1(tmp_path, tmp_path_factory,
-                                                                                monkeypatch, capsys, damage, why):
+                                                                                monkeypatch, capsys):
     study, store, held = interrupted_study(tmp_path, monkeypatch)
     con = sqlite3.connect(store / "nnstudy.sqlite")
-    with con:
-        con.execute(damage)
+    with con:  # cut by hand
+        con.execute("UPDATE artifacts SET data = substr(data, 1, length(data) / 2) "
+                    "WHERE name = 'checkpoint.safetensors'")
     con.close()
+    why = "checkpoint.safetensors does not match checkpoint.json (truncated or replaced)"
     capsys.readouterr()
     with monkeypatch.context() as m:
         seen = counting_epochs(m)
@@ -337,19 +335,7 @@ def test_a_truncated_checkpoint_is_one_line_and_the_trial_restarts_from_epoch_1(
     assert stored(store)[:3] == reference(tmp_path_factory, MLP)[:3]  # nothing lost
 
 
-def test_a_checkpoint_made_by_other_code_is_not_used(tmp_path, tmp_path_factory, monkeypatch, capsys):
-    study, store, held = interrupted_study(tmp_path, monkeypatch)
-    monkeypatch.setattr(_checkpoint, "code_identity", lambda: "9.9.9+another")
-    with monkeypatch.context() as m:
-        seen = counting_epochs(m)
-        assert run(study, store) == 0
-    out = capsys.readouterr()
-    assert f"checkpoint of trial {held} unreadable: made by other code (" in out.out + out.err
-    assert sorted(e for t, e in seen if t == held) == [1, 2, 3, 4, 5, 6]
-    assert stored(store)[:3] == reference(tmp_path_factory, MLP)[:3]
-
-
-def test_pack_and_unpack_keep_every_value_and_refuse_other_trials():
+def test_pack_and_unpack_keep_every_value_and_refuse_other_trials_other_code_and_damage(monkeypatch):
     import numpy as np
     import torch
 
@@ -366,6 +352,12 @@ def test_pack_and_unpack_keep_every_value_and_refuse_other_trials():
     assert torch.equal(back["rng"], state["rng"]) and back["empty"].shape == (0,)
     with pytest.raises(_checkpoint.CheckpointError, match="made for other trials"):
         _checkpoint.unpack(blobs, ["t2"])
+    with pytest.raises(_checkpoint.CheckpointError, match="checkpoint.json is not JSON"):
+        _checkpoint.unpack({**blobs, _checkpoint.STATE: blobs[_checkpoint.STATE][:100]}, ["t1"])
+    made_by = _checkpoint.code_identity()
+    monkeypatch.setattr(_checkpoint, "code_identity", lambda: "9.9.9+other")
+    with pytest.raises(_checkpoint.CheckpointError, match=re.escape(f"made by other code ({made_by}; this is 9.9.9")):
+        _checkpoint.unpack(blobs, ["t1"])
 
 
 def test_save_weights_keeps_the_last_checkpoint_beside_the_weights(tmp_path):
@@ -409,7 +401,8 @@ def test_a_ray_task_retried_after_its_worker_died_goes_on_from_its_newest_checkp
 
     monkeypatch.chdir(tmp_path)
     study = tmp_path / "ck-kill.toml"
-    study.write_text(LONG)
+    longer = LONG.replace("n_samples = 1200", "n_samples = 3000")  # epochs longer than the driver's 0.5 s waits
+    study.write_text(longer)
     store = str(tmp_path / "runs")
     proc = nnstudy_proc("run", study, "--executor", "ray", "--address", ray_address, "--store", store,
                         "--workers", "1", cwd=tmp_path)
@@ -417,7 +410,9 @@ def test_a_ray_task_retried_after_its_worker_died_goes_on_from_its_newest_checkp
     while not any(e >= 2 for e in checkpoint_epochs(store).values()) and time.time() < deadline \
             and proc.poll() is None:
         time.sleep(0.02)
-    (tid, at_kill), = [(t, e) for t, e in checkpoint_epochs(store).items() if e >= 2]
+    killable = [(t, e) for t, e in checkpoint_epochs(store).items() if e >= 2]
+    assert killable, proc.communicate()[0]
+    (tid, at_kill), = killable
     workers = trial_workers()
     assert workers, proc.communicate()[0]
     os.kill(workers[0], signal.SIGKILL)
@@ -436,4 +431,4 @@ def test_a_ray_task_retried_after_its_worker_died_goes_on_from_its_newest_checkp
           f"stored epochs never fell below {lowest}")
     assert proc.returncode == 0, out
     assert lowest >= at_kill  # the retry did not start over
-    assert stored(store)[:3] == reference(tmp_path_factory, LONG)[:3]
+    assert stored(store)[:3] == reference(tmp_path_factory, longer)[:3]
