@@ -170,3 +170,22 @@ def test_a_decision_boundary_of_each_chosen_configuration():
     decision_boundary(view, sink)
     titles = [ax.get_title() for ax in sink.figure.axes]
     assert titles[0].startswith("configuration: lr=0.1, hidden=[50]") and len(titles) == 1
+
+
+def test_a_tables_predictions_keep_labels_only_and_give_per_class_scores_without_sample_figures():
+    from nnstudy.data._dataset import Dataset
+    from nnstudy.engines._common import predictions_artifact
+    from nnstudy.report._figures_deep import misclassified, right_vs_wrong
+
+    y_true, y_pred = np.array([0, 1, 2, 2, 1, 0]), np.array([0, 2, 2, 2, 1, 1])
+    data = Dataset("t", "classification", *(np.zeros((6, 4), np.float32), y_true) * 3, (4,), ["a", "b", "c"])
+    blob = predictions_artifact(y_true, y_pred, data, samples=False)["predictions.npz"]
+    assert sorted(np.load(io.BytesIO(blob)).files) == ["classes", "y_pred", "y_true"]
+    snap = snapshot()
+    snap.artifacts = [Artifact(x.trial_id, x.name, blob) for x in snap.artifacts if x.name == "predictions.npz"]
+    a = analyze(snap)
+    assert misclassified(a, FigureSink()) is None and right_vs_wrong(a, FigureSink()) is None
+    (table,) = per_class(a)
+    want = classification_report(y_true, y_pred, target_names=["a", "b", "c"], output_dict=True, zero_division=0)
+    assert [r[1:] for r in table.rows[:3]] == [pytest.approx((want[c]["precision"], want[c]["recall"],
+                                                              want[c]["f1-score"], want[c]["support"])) for c in "abc"]

@@ -139,7 +139,7 @@ def _image(x: np.ndarray) -> np.ndarray | None:
 
 def misclassified(a, path) -> str | None:
     chosen = _best_and_worst(a)
-    if not chosen or not len(chosen[0][1]["wrong"]):
+    if not chosen or "x" not in chosen[0][1] or not len(chosen[0][1]["wrong"]):  # a table's: labels only
         return None
     i, d, row = chosen[0]
     classes = [str(c) for c in d["classes"]]
@@ -157,6 +157,8 @@ def right_vs_wrong(a, path) -> str | None:
     if len(chosen) < 2:
         return None
     (i, best, _), (j, worst, _) = chosen
+    if "x" not in worst:  # a table's predictions: labels only, no samples to show
+        return None
     if len(best["y_true"]) != len(worst["y_true"]) or not np.array_equal(best["y_true"], worst["y_true"]):
         return None  # different test sets: nothing to compare sample by sample
     right = best["y_pred"] == best["y_true"]

@@ -23,11 +23,13 @@ def classifier_artifacts(model: nn.Module, dd: DeviceData, data: Dataset, loss: 
         from safetensors.torch import save
 
         out["weights.safetensors"] = save({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()})
-    if data.task != "classification" or len(data.input_shape) < 2 or len(data.y_test) == 0:
+    if data.task != "classification" or len(data.y_test) == 0:
         return out
     x, _ = dd.splits["test"]
     chunk = getattr(model, "eval_chunk", EVAL_CHUNK)
     y_pred = torch.cat([predict(model(x[i:i + chunk]), loss) for i in range(0, len(x), chunk)])
+    if len(data.input_shape) < 2:  # a table or points: the labels only (confusion matrix, per-class scores)
+        return out | predictions_artifact(data.y_test, y_pred.cpu().numpy(), data, samples=False)
     out |= predictions_artifact(data.y_test, y_pred.cpu().numpy(), data)
     first = model.linears()[0]
     if isinstance(first, (nn.Conv1d, nn.Conv2d)):
