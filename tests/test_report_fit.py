@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 
 import numpy as np
+import pytest
 
 import nnstudy
 from nnstudy.data._dataset import Dataset
@@ -43,6 +44,10 @@ def test_a_sine_study_draws_each_labelled_configuration_over_x(tmp_path):
         assert z["grid"].shape == (200, 1) and np.isfinite(z["prediction"]).all()
         assert np.all(np.diff(z["grid"][:, 0]) > 0)
     assert not np.allclose(*[z["prediction"] for z in fits.values()])  # two models, two curves
+    mse = snap.trials.set_index("trial_id")["test_mse"]
+    for tid, z in fits.items():  # the line is the model's prediction in the targets' units: its test MSE
+        assert np.mean((z["y"] - np.interp(z["x"][:, 0], z["grid"][:, 0], z["prediction"])) ** 2) == \
+            pytest.approx(mse[tid], rel=0.02)
     z = next(iter(fits.values()))  # the source's noise-free target, on the standardized inputs' grid
     residual = z["y"] - np.interp(z["x"][:, 0], z["grid"][:, 0], z["target"])
     assert 0.05 < residual.std() < 0.15 and abs(residual.mean()) < 0.05  # what is left is the noise (sd 0.1)

@@ -15,8 +15,8 @@ from threadpoolctl import threadpool_limits
 from ...data._dataset import Dataset
 from ...kinds import of
 from ...spec import Trial
-from .._common import (EpochLog, batch_plan, boundary_artifact, boundary_grid, grad_norm_steps,
-                       first_layer_artifact, head_of, planned_epochs, plateau_of, steps_in_epoch)
+from .._common import (EpochLog, batch_plan, boundary_artifact, boundary_grid, fit_artifact, fit_grid,
+                       grad_norm_steps, first_layer_artifact, head_of, planned_epochs, plateau_of, steps_in_epoch)
 from .._checkpoint import Checkpoints, log_state, plain_state, restore_log, restore_plain
 from .._result import OnEpoch, TrialResult
 from ._losses import Loss, make_loss
@@ -173,5 +173,8 @@ def _artifacts(net: Network, loss: Loss, data: Dataset, dtype) -> dict[str, byte
         xx, yy, points = grid
         zz = loss.predict(net.forward(data.encode(points).astype(dtype), train=False))
         out |= boundary_artifact(xx, yy, zz.reshape(xx.shape), data)
+    points = fit_grid(data)
+    if points is not None:  # a regression on 1 or 2 inputs: its prediction over them (report: regression_fit.png)
+        out |= fit_artifact(points, net.forward(data.encode(points).astype(dtype), train=False), data)
     return out
 
