@@ -37,6 +37,7 @@ MAIN_FIGURE = {
     "moons-lr": "learning_curves.png",
     "surface-mlp": "learning_curves.png",
     "logistic-lr": "learning_curves.png",
+    "ard-vs-ols": "linear_weights.png",
 }
 SKIP = ("grad_norms.png",)  # a kind's figure that is never the answer to the study's question
 
