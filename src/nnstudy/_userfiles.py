@@ -71,14 +71,7 @@ def split_ref(ref: str) -> tuple[str, str]:
 def resolve_ref(ref: str, base_dir: Path) -> str:
     """Checks that the file of ``ref`` exists next to the study, keeps a copy; returns its sha256.
     ValueError (one line) for a bad reference or a missing file. The attribute is checked by load_object."""
-    rel, _ = split_ref(ref)
-    path = (Path(base_dir) / rel)
-    if not path.is_file():
-        raise ValueError(f"no such file {rel!r} (paths are relative to the study file: {path})")
-    try:
-        return keep(path)
-    except OSError as e:
-        raise ValueError(f"cannot read {rel!r} ({e.strerror or e})") from None
+    return resolve_file(split_ref(ref)[0], base_dir)
 
 
 def resolve_file(rel: str, base_dir: str | Path) -> str:
