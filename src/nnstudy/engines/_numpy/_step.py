@@ -59,10 +59,14 @@ class Objective:
         return value
 
 
-def make_step(objective: Objective, opt: Transformation, grad_noise: float, noise: np.random.Generator
-              ) -> Callable[..., tuple[float | None, np.ndarray | None]]:
+def make_step(objective: Objective, opt: Transformation, grad_noise: float, noise: np.random.Generator,
+              fused: bool = True) -> Callable[..., tuple[float | None, np.ndarray | None]]:
     """step(xb, yb, measure, want_value=False) -> (objective before the update or None, the L2 norm of
-    each layer's weight gradient or None): one update, as the torch engine's step."""
+    each layer's weight gradient or None): one update, as the torch engine's step.
+
+    fused: the learning rate applied in the optimizer's one-pass ``step`` (scipy's BLAS axpy). Only where
+    BLAS runs one thread: with several, scipy's OpenBLAS and numpy's own keep separate thread pools that
+    fight over the cores when called in turn (a batch-1024 epoch took 5x as long)."""
     net = objective.net
     state = opt.init(net.params)
 
@@ -73,7 +77,7 @@ def make_step(objective: Objective, opt: Transformation, grad_noise: float, nois
         if grad_noise:
             for g in net.grads:
                 g += grad_noise * noise.standard_normal(g.shape, dtype=g.dtype)
-        if opt.step is not None:
+        if fused and opt.step is not None:
             state = opt.step(net.grads, state, net.params)
         else:
             updates, state = opt.update(net.grads, state, net.params)

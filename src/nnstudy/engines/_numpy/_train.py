@@ -54,7 +54,8 @@ def _train(trial: Trial, data: Dataset, on_epoch: OnEpoch) -> TrialResult:
     epochs, plateau = planned_epochs(tc, steps), plateau_of(tc)
     lr_at = lr_schedule(tc, epochs) if plateau is None else (lambda e: plateau.lr)
     step = make_step(Objective(net, loss, tc["l1"], tc["l2"]),
-                     make_optimizer(tc, lambda count: lr_at(count // steps)), tc["grad_noise"], noise)
+                     make_optimizer(tc, lambda count: lr_at(count // steps)), tc["grad_noise"], noise,
+                     fused=tc["batch_size"] != "full" and tc["batch_size"] <= ONE_THREAD_BATCH)
     every, _ = grad_norm_steps(steps)
     xb_buf = np.empty((batch, x_train.shape[1]), dtype)  # (B, d)
     yb_buf = np.empty((batch, *y_train.shape[1:]), y_train.dtype)
