@@ -229,8 +229,10 @@ def test_readme_table_and_figure_are_those_of_one_real_run():
     figure = re.search(r"\]\(docs/results/([a-z0-9-]+)\.png\)", readme).group(1)
     results = (ROOT / "docs" / "results" / f"{figure}.md").read_text(encoding="utf-8")
     assert len(readme.splitlines()) <= 120  # a short tour; the guides live in docs/
-    table = [line for line in readme.splitlines() if line.startswith("|")]
-    assert table and "\n".join(table) in results  # the same numbers as the study's page, from the same run
+    tables = re.findall(r"(?m)(?:^\|.*\n)+", readme)
+    racing = (ROOT / "docs" / "racing.md").read_text(encoding="utf-8")
+    assert tables and tables[0] in results  # the same numbers as the study's page, from the same run
+    assert all(t in racing for t in tables[1:])  # the race and its grid: those of docs/racing.md
     assert (ROOT / "docs" / "results" / f"{figure}.png").exists()
     for target in re.findall(r"\]\(((?!https?:)[^)#]+)\)", readme):
         assert (ROOT / target).exists(), target  # every link of the README points at a file of the repository
