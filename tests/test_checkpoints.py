@@ -401,7 +401,7 @@ def test_a_ray_task_retried_after_its_worker_died_goes_on_from_its_newest_checkp
 
     monkeypatch.chdir(tmp_path)
     study = tmp_path / "ck-kill.toml"
-    longer = LONG.replace("n_samples = 1200", "n_samples = 12000")  # epochs (~0.5 s idle) long enough to kill in
+    longer = LONG.replace("n_samples = 1200", "n_samples = 6000")  # epochs (~0.25 s idle) long enough to kill in
     study.write_text(longer)
     store = str(tmp_path / "runs")
     proc = nnstudy_proc("run", study, "--executor", "ray", "--address", ray_address, "--store", store,
