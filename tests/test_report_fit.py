@@ -56,3 +56,26 @@ def test_a_sine_study_draws_each_labelled_configuration_over_x(tmp_path):
     assert "![Regression fit: the test data (grey), the noise-free target function (black, dashed) and each " \
            "configuration's prediction over x" in md
     assert (tmp_path / "fit" / "figures" / "regression_fit.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize("normalize_target", ["none", "standard"])
+def test_a_classical_regressor_stores_its_line_in_the_targets_units(normalize_target):
+    """OLS on one input (the classical engine): the stored line is scikit-learn's least-squares line over the grid,
+    also when it learned z-scores (a line is the same line in either units)."""
+    from sklearn.linear_model import LinearRegression
+
+    from nnstudy.data import load
+    from nnstudy.engines import get_engine
+    from nnstudy.spec import expand, read_study
+
+    study = read_study({"study": {"name": "ols"}, "data": {"name": "sine", "n_samples": 120,
+                                                          "normalize_target": normalize_target},
+                        "model": {"kind": "ols"}, "train": {"engine": "classical"}})[0]
+    data = load(study.data)
+    result = get_engine("classical").train(expand(study)[0], data, lambda *_: None, "cpu")
+    z = np.load(io.BytesIO(result.artifacts["regression_fit.npz"]))
+    assert (data.y_scale is not None) == (normalize_target == "standard")
+    line = LinearRegression().fit(data.x_train, data.y_train[:, 0].astype(np.float64))  # y_train: in its units
+    assert z["grid"].shape == (200, 1)
+    np.testing.assert_allclose(z["prediction"], line.predict(z["grid"]), rtol=1e-4, atol=1e-5)
+    assert abs(line.coef_[0]) > 0.1 and np.ptp(z["prediction"]) > 0.3  # a sloped line, not a constant
