@@ -7,6 +7,11 @@ copied as it is, numbers untouched) and copies one figure, then writes ``docs/re
 and where it ran, the command, the results) and ``docs/results/<study>.png`` (its main figure). The docs
 hook (docs/hooks.py) puts them on the study's page; a study without them says that it has not been run.
 Run it on the machine that ran the studies, right after: the page names this machine.
+
+A study too long for that machine may run as a smaller variant instead (``nnstudy run ... --set
+train.epochs=2 --as NAME``); ``--shrunk "--set train.epochs=2 --as NAME"`` then reads ``<store>/NAME`` and
+its page says, above the numbers, that it is a shrunk run, with that exact command. A study the machine cannot
+run at all goes into ``NOT_RUN`` with the reason, which its page gives instead of results.
 """
 
 from __future__ import annotations
@@ -38,8 +43,18 @@ MAIN_FIGURE = {
     "surface-mlp": "learning_curves.png",
     "logistic-lr": "learning_curves.png",
     "ard-vs-ols": "linear_weights.png",
+    "interval-start": "learning_curves.png",
+    "own-module": "metric_vs_model.args.width.png",
 }
 SKIP = ("grad_norms.png",)  # a kind's figure that is never the answer to the study's question
+_CIFAR = ("it trains on CIFAR-10, which the documentation's machine does not hold and cannot download "
+          "(it reaches only package registries)")
+# Shipped studies the documentation's machine cannot run: their page gives this one-line reason instead of results.
+NOT_RUN = {
+    "cifar10-numpy": _CIFAR,
+    "resnet18-cifar10": _CIFAR,
+    "vae-cifar10-class": _CIFAR,
+}
 
 
 def machine() -> str:
@@ -102,7 +117,7 @@ def file_sha(path: Path) -> str:
 
 
 def page(study: str, report: str, figure: str | None, caption: str, command: str, where: str, code: str,
-         sha: str = "") -> str:
+         sha: str = "", shrunk: bool = False) -> str:
     header = report.split("## ", 1)[0]
     trials = re.search(r"^\*\*(\d+ trials?:[^*]+)\*\*$", header, flags=re.M)
     dates = re.search(r"updated (\S+)\.", header)
@@ -114,6 +129,12 @@ def page(study: str, report: str, figure: str | None, caption: str, command: str
              ("Study file", f"sha256 {sha}" if sha else ""),
              ("Trials", "; ".join(m.group(1).strip().rstrip(".") for m in (trials, wall) if m))]
     out = [f"- **{name}**: {text}" for name, text in facts if text] + ["", section(report, "Results"), ""]
+    if shrunk:
+        out = ['!!! note "A shrunk run, not the study itself"',
+               "    The full study is too long for this machine's 2 shared cores, so these are the results of the "
+               "smaller variant in the command below (its `--set`/`--sweep` flags: less data, fewer epochs or "
+               "seeds). They show what the study reports, not its answer at full size: run the study's own "
+               "command for that.", ""] + out
     if figure:
         out += [f"![{caption}](../results/{study}.png)", "", f"*{caption}*", ""]
     return "\n".join(out)
@@ -124,6 +145,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--store", required=True, help="the store folder the studies ran in")
     ap.add_argument("--code", default=None, help="the nnstudy commit that ran them (default: this checkout's)")
     ap.add_argument("--flags", default="", help="extra flags of the run command, as given (e.g. --workers 2)")
+    ap.add_argument("--shrunk", default="", metavar="FLAGS",
+                    help="the --set/--sweep/--as flags of a shrunk variant that ran instead of the study (with "
+                         "--as NAME: the report is read from <store>/NAME); the page says it is not the study")
     ap.add_argument("--studies-dir", default=str(ROOT / "studies"), help="the folder of the study files")
     ap.add_argument("--out", default=str(RESULTS), help="where the pages go (default docs/results)")
     ap.add_argument("studies", nargs="+")
@@ -131,16 +155,19 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.mkdir(exist_ok=True)
     where = machine()
+    named = re.search(r"--as[ =](\S+)", args.shrunk)
+    if args.shrunk and not named:
+        ap.error("--shrunk needs the variant's --as NAME (the folder its report is in)")
     for study in args.studies:
-        folder = Path(args.store) / study
+        folder = Path(args.store) / (named.group(1) if named else study)
         report = (folder / "report.md").read_text(encoding="utf-8")
         found = figures(report)
         figure = main_figure(study, study_kind(Path(args.studies_dir) / f"{study}.toml"), found)
         if figure:
             shutil.copyfile(folder / "figures" / figure, out / f"{study}.png")
-        command = " ".join(["nnstudy run", f"studies/{study}.toml", args.flags]).strip()
+        command = " ".join(["nnstudy run", f"studies/{study}.toml", args.shrunk, args.flags]).replace("  ", " ").strip()
         text = page(study, report, figure, found.get(figure, ""), command, where, args.code or commit(),
-                    file_sha(Path(args.studies_dir) / f"{study}.toml"))
+                    file_sha(Path(args.studies_dir) / f"{study}.toml"), shrunk=bool(args.shrunk))
         (out / f"{study}.md").write_text(text, encoding="utf-8")
         print(f"{study}: {out / study}.md" + (f" + {figure}" if figure else ""))
     return 0

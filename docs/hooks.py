@@ -21,6 +21,7 @@ from gen_api import api_page  # noqa: E402
 from gen_cli import cli_page  # noqa: E402
 from gen_kinds import kinds_page  # noqa: E402
 from gen_reference import study_file_page  # noqa: E402
+from gen_results import NOT_RUN  # noqa: E402
 
 
 def _quick_flag(raw: dict) -> str:
@@ -48,6 +49,8 @@ def study_page(path: Path, results: Path = DOCS / "results") -> str:
                     "    These results come from an earlier version of the file below; run it again for current ones.",
                     ""]
         out += [ran.rstrip(), ""]
+    elif path.stem in NOT_RUN:
+        out += [f"Not run on the documentation's machine, so this page has no numbers: {NOT_RUN[path.stem]}.", ""]
     else:
         out += ["Not run on the documentation's machine yet, so this page has no numbers: run the command "
                 "above, and `runs/" + path.stem + "/report.html` holds the results. (`python docs/gen_results.py"
@@ -65,7 +68,10 @@ def studies_index(paths: list[Path]) -> str:
            "| study | question | data | results here |", "|---|---|---|---|"]
     for path in paths:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
-        ran = "yes" if (DOCS / "results" / f"{path.stem}.md").exists() else "not run yet"
+        found = DOCS / "results" / f"{path.stem}.md"
+        shrunk = found.exists() and "A shrunk run, not the study itself" in found.read_text(encoding="utf-8")
+        ran = ("a shrunk variant" if shrunk else "yes") if found.exists() else \
+            ("no: " + NOT_RUN[path.stem].split(",")[0] if path.stem in NOT_RUN else "not run yet")
         question = str(raw.get("study", {}).get("description", "")).replace("|", "\\|")
         data = raw.get("data", {}).get("name") or raw.get("data", {}).get("loader", "")
         out.append(f"| [{path.stem}]({path.stem}.md) | {question} | `{data}` | {ran} |")

@@ -202,6 +202,18 @@ def test_gen_results_copies_a_real_report_onto_the_study_page(tmp_path):
     with open(studies / "pca-tiny.toml", "a") as f:
         f.write("[trials]\nseeds = 2\n")
     assert "has changed since this run" in hooks.study_page(studies / "pca-tiny.toml", results=out)
+    # a shrunk variant (its --as folder) is labelled as such, with its real command
+    assert gen_results.main(["--store", str(tmp_path / "store"), "--studies-dir", str(studies), "--out", str(out),
+                             "--shrunk", "--set data.train_size=0.5 --as pca-tiny", "pca-tiny"]) == 0
+    text = (out / "pca-tiny.md").read_text()
+    assert "A shrunk run, not the study itself" in text
+    assert "- **Command**: `nnstudy run studies/pca-tiny.toml --set data.train_size=0.5 --as pca-tiny`" in text
+
+
+def test_a_study_this_machine_cannot_run_says_why():
+    page = hooks.study_page(ROOT / "studies" / "cifar10-numpy.toml", results=ROOT / "studies")
+    assert "Not run on the documentation's machine" in page and "CIFAR-10" in page
+    assert set(gen_results.NOT_RUN) <= {p.stem for p in (ROOT / "studies").glob("*.toml")}
 
 
 
