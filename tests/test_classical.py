@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 import pytest
-from classical_helpers import figures, mlbench_cache, run  # noqa: F401  (fixture)
+from classical_helpers import assert_per_class_table, figures, mlbench_cache, run  # noqa: F401  (fixture)
 from sklearn.datasets import load_digits, load_iris
 from sklearn.decomposition import PCA
 
@@ -112,7 +112,8 @@ def test_xgboost_history_per_round_and_importances(tmp_path):
     h = s.history()
     val = h[h["metric"] == "val_loss"].sort_values("epoch")["value"].to_numpy()
     assert len(val) == 20 and val[-1] < val[0]
-    assert "feature_importance.png" in figures(s)
+    assert {"feature_importance.png", "class_errors.png"} <= set(figures(s))
+    assert_per_class_table(s)
 
 
 def test_gradcheck_refuses_classical_methods(tmp_path):

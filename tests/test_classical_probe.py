@@ -1,7 +1,9 @@
 """Linear probe: logistic regression on the hidden features of another study's trained torch MLP."""
 
+import io
 import json
 
+import numpy as np
 import pytest
 import torch
 
@@ -36,6 +38,10 @@ def test_probe_reads_the_best_source_trial_and_classifies(tmp_path, monkeypatch)
     p = probe(tmp_path)
     t = p.trials()
     assert (t["status"] == "done").all() and (t["test_accuracy"] >= 0.8).all()
+    predictions = {a.trial_id: np.load(io.BytesIO(a.data)) for a in p.snapshot().artifacts
+                   if a.name == "predictions.npz"}  # the report's per-class table and confusion matrix
+    for tid, acc in zip(t["trial_id"], t["test_accuracy"]):
+        assert np.mean(predictions[tid]["y_pred"] == predictions[tid]["y_true"]) == pytest.approx(acc)
     cfg = p.snapshot().spec
     assert cfg["model"]["source"] == "src"
     from nnstudy.store import Store

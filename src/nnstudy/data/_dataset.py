@@ -20,9 +20,10 @@ class Dataset:
     y_test: np.ndarray
     input_shape: tuple[int, ...]
     classes: list[str] = field(default_factory=list)  # class names; empty for regression
-    # Decision boundaries are drawn in the last 2-D stage of the inputs (after normalization, after pca
-    # when it keeps 2 components); when data.pca / data.encoding go on from there to the model's inputs,
-    # ``transform`` maps points of that plane to model inputs and x_plain_* hold the plane's points.
+    # Decision boundaries and regression fits are drawn in the last 2-D stage of the inputs (after normalization,
+    # after pca when it keeps 2 components; else, when the model's inputs have more, the last 1-D stage); when
+    # data.pca / data.encoding go on from there to the model's inputs, ``transform`` maps points of that plane
+    # to model inputs and x_plain_* hold the plane's points.
     transform: Callable[[np.ndarray], np.ndarray] | None = None
     x_plain_train: np.ndarray | None = None
     x_plain_test: np.ndarray | None = None
@@ -31,7 +32,7 @@ class Dataset:
     y_shift: np.ndarray | None = None
     y_scale: np.ndarray | None = None
     input_names: tuple[str, ...] = ()  # the model's inputs by name when known (a user's table: "age", "sex=male")
-    target: Callable[[np.ndarray], np.ndarray] | None = None  # a synthetic source's noise-free target of model inputs
+    target: Callable[[np.ndarray], np.ndarray] | None = None  # a synthetic source's noise-free target of plain_inputs
 
     def scaled_targets(self, y: np.ndarray) -> np.ndarray:
         """Targets as the network learns them: standardized with the training split's statistics, or as they are."""

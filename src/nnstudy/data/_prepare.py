@@ -44,17 +44,29 @@ class Raw:
 
 @dataclass(frozen=True)
 class KnownTarget:
-    """A synthetic source's target function of the model's inputs: undoes data.normalize, then applies the
-    source's function (a module-level function, so the Dataset still pickles)."""
+    """A synthetic source's target function of the points the report draws in (``Dataset.plain_inputs``):
+    undoes the transform steps before them (only invertible ones: pca keeping every component, fourier), then
+    data.normalize, the pixel scale and data.features' column order, then applies the source's function (a
+    module-level function, so the Dataset still pickles)."""
 
     function: Callable
     shift: np.ndarray | None = None
     scale: np.ndarray | None = None
+    undo: tuple = ()  # transform steps between the normalized inputs and the drawn points, in applied order
+    columns: np.ndarray | None = None  # data.features (every column, some order): input j is raw column columns[j]
+    x_scale: float = 1.0
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, np.float64)
+        for step in reversed(self.undo):
+            x = step.inverse(x)
         if self.scale is not None:
             x = x * self.scale + self.shift
+        x = x * self.x_scale
+        if self.columns is not None:
+            ordered = np.empty_like(x)
+            ordered[:, self.columns] = x
+            x = ordered
         return np.asarray(self.function(x), np.float64).reshape(len(x))
 
 
@@ -101,20 +113,18 @@ def prepare(raw: Raw, info: DatasetInfo, cfg: DataConfig) -> Dataset:
         encode = raw.encoder(raw.x_train[train])
         parts = [(encode(x[i]), slice(None)) for x, i in parts]
         shape, inputs = (parts[0][0].shape[1],), encode.names
-    cols = _feature_columns(cfg.features, int(np.prod(shape)), info.name)
+    n_raw = int(np.prod(shape))
+    cols = _feature_columns(cfg.features, n_raw, info.name)
     xs = [_as_float(x[i] if cols is None else x[i][:, cols], raw.x_scale)  # raw x are (n, d)
           for x, i in parts]
     if cols is not None and inputs:
         inputs = tuple(inputs[c] for c in cols)
     moved = _normalize(xs, cfg.normalize)
     steps = fit_transforms(xs[0], cfg, info.name)
-    plane, rest = (None, None), ()  # the last 2-D stage before the model's inputs, and the steps after it
-    for k, step in enumerate(steps):
-        if xs[0].shape[1] == 2:
-            plane, rest = (xs[0], xs[2]), tuple(steps[k:])
-        xs = [step(x) for x in xs]
-    if xs[0].shape[1] == 2:
-        plane, rest = (None, None), ()
+    xs, found, before = _through(xs, steps)
+    plane, rest = (None, None), ()  # the stage the report draws in when it is not the model's inputs, the steps after
+    if found is not None:
+        plane, rest = found, tuple(steps[before:])
     if cols is not None or steps:
         shape = (xs[0].shape[1],)
     shift = scale = None
@@ -123,8 +133,10 @@ def prepare(raw: Raw, info: DatasetInfo, cfg: DataConfig) -> Dataset:
         scale = y_train[train].std(0)
         scale = np.where(scale > 0, scale, 1.0).astype(np.float32)
     known = None
-    if raw.target is not None and raw.encoder is None and cols is None and not steps and raw.x_scale == 1.0:
-        known = KnownTarget(raw.target, *moved) if moved else KnownTarget(raw.target)
+    undo = tuple(steps[:before])
+    every_column = cols is None or sorted(cols.tolist()) == list(range(n_raw))
+    if raw.target is not None and raw.encoder is None and every_column and all(s.invertible for s in undo):
+        known = KnownTarget(raw.target, *(moved or (None, None)), undo=undo, columns=cols, x_scale=raw.x_scale)
     return Dataset(
         name=info.name, task=info.task, y_shift=shift, y_scale=scale, target=known,
         x_train=xs[0], y_train=np.ascontiguousarray(y_train[train]),
@@ -132,6 +144,24 @@ def prepare(raw: Raw, info: DatasetInfo, cfg: DataConfig) -> Dataset:
         x_test=xs[2], y_test=np.ascontiguousarray(y_test[test]),
         input_shape=shape, classes=names, input_names=() if steps else tuple(inputs),
         transform=Chain(rest) if rest else None, x_plain_train=plane[0], x_plain_test=plane[1])
+
+
+def _through(xs: list[np.ndarray], steps: list) -> tuple[list[np.ndarray], tuple | None, int]:
+    """(xs after every step, the plane, the number of steps before it). The plane is where decision boundaries and
+    regression fits are drawn when it is not the model's inputs: the last stage with 2 columns (after
+    normalization, after pca when it keeps 2 components), else, when the model's inputs have more than 2, the
+    last stage with 1; as (train, test), None when there is none or the model's inputs are 1 or 2 columns."""
+    stages = []  # (steps before, columns, (train, test)) of the stages with 1 or 2 columns
+    for k, step in enumerate(steps):
+        if xs[0].shape[1] <= 2:
+            stages.append((k, xs[0].shape[1], (xs[0], xs[2])))
+        xs = [step(x) for x in xs]
+    final = xs[0].shape[1]
+    chosen = [s for s in stages if s[1] == 2] or ([s for s in stages if s[1] == 1] if final > 2 else [])
+    if final == 2 or not chosen:
+        return xs, None, len(steps)
+    before, _, plane = chosen[-1]
+    return xs, plane, before
 
 
 def _feature_columns(features: list[int] | None, n_inputs: int, label: str) -> np.ndarray | None:

@@ -36,6 +36,15 @@ class Pca:
         z = (np.asarray(x, np.float64) - self.mean) @ self.components.T
         return np.ascontiguousarray(z, dtype=_float_dtype(x))
 
+    @property
+    def invertible(self) -> bool:
+        """Every component kept: the projection is a rotation about the mean."""
+        return self.components.shape[0] == self.components.shape[1]
+
+    def inverse(self, z: np.ndarray) -> np.ndarray:
+        """The inputs (float64) whose projection is ``z`` (``invertible`` projections only)."""
+        return np.asarray(z, np.float64) @ self.components + self.mean
+
 
 @dataclass(frozen=True)
 class Fourier:
@@ -48,6 +57,13 @@ class Fourier:
         waves = np.stack([np.sin(angles), np.cos(angles)], axis=2)  # (n, f, 2, d)
         out = np.concatenate([z, waves.reshape(len(z), -1)], axis=1)
         return np.ascontiguousarray(out, dtype=_float_dtype(x))
+
+    invertible = True  # the inputs are kept in front
+
+    def inverse(self, z: np.ndarray) -> np.ndarray:
+        """The inputs: the first d of the d + 2 f d columns (float64)."""
+        d = z.shape[1] // (1 + 2 * len(self.frequencies))
+        return np.asarray(z[:, :d], np.float64)
 
 
 @dataclass(frozen=True)

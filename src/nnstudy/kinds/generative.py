@@ -208,12 +208,21 @@ def _check(study, label: str) -> None:
     study.model.check_study(study, label)
 
 
+def _no_batch_norm(mc: dict) -> bool:
+    return False
+
+
+def _dcgan(mc: dict) -> bool:
+    """The DCGAN (architecture = "conv") has batch norm in both networks: a batch of one breaks it."""
+    return mc.get("architecture") == "conv"
+
+
 def _kind(cls, network: str, metrics: tuple[str, ...], defaults: list[str], train, model: dict,
-          figures: tuple[str, ...]) -> Kind:
+          figures: tuple[str, ...], batch_norm=_no_batch_norm) -> Kind:
     return Kind(cls.model_fields["kind"].default, cls, build={"torch": _network(network)}, train={"torch": train},
                 metrics=lambda task: metrics, default_metrics={"classification": defaults, "regression": defaults},
                 check=_check, figure_module=FIGURE_MODULE, example={"data": DIGITS, "model": model, "train": TRAIN},
-                figures=figures)
+                figures=figures, batch_norm=batch_norm)
 
 
 AE_DEFAULTS = ["test_loss", "val_loss", "train_time_s"]
@@ -227,5 +236,5 @@ KINDS = [
           _train_autoencoder, {"hidden": [16], "latent_dim": 4},
           ("reconstructions.png", "reconstructions_along.png", "interpolation.png", "samples.png")),
     _kind(GANConfig, "GAN", GAN_METRICS, ["test_fd", "val_fd", "train_time_s"], _train_gan,
-          {"hidden": [16, 16], "latent_dim": 4}, ("interpolation.png", "samples.png", "gan_losses.png")),
+          {"hidden": [16, 16], "latent_dim": 4}, ("interpolation.png", "samples.png", "gan_losses.png"), _dcgan),
 ]

@@ -9,7 +9,7 @@ import numpy as np
 from ...data._dataset import Dataset
 from ...spec import Trial
 from .._result import OnEpoch, TrialResult
-from ._metrics import Snapshot, epoch_log, input_names, npz, regression_artifacts, supervised_metrics, targets
+from ._metrics import Snapshot, epoch_log, input_names, npz, prediction_artifacts, supervised_metrics, targets
 
 
 def build(mc: dict, task: str, seed: int, n_classes: int, device: str):
@@ -51,7 +51,7 @@ def _loss(value: float, metric: str) -> float:
 
 
 def artifacts(model, data: Dataset, trial: Trial) -> dict[str, bytes]:
-    out = regression_artifacts(model, data, trial)
+    out = prediction_artifacts(model, data, trial)
     out["feature_importance.npz"] = npz(importance=np.asarray(model.feature_importances_, np.float64),
                                         names=input_names(data, trial))
     return out

@@ -9,7 +9,7 @@ from typing import Callable
 import numpy as np
 
 from ...data._dataset import Dataset
-from .._common import EpochLog, fit_artifact, fit_grid
+from .._common import EpochLog, fit_artifact, fit_grid, predictions_artifact
 from .._result import OnEpoch, TrialResult
 
 SPLITS = ("train", "val", "test")
@@ -33,8 +33,7 @@ def supervised_metrics(model, data: Dataset) -> dict[str, float]:
     out: dict[str, float] = {}
     for name, x, y in splits(data):
         if data.task == "classification":
-            proba = np.asarray(model.predict_proba(x), np.float64)
-            proba = _all_classes(proba, getattr(model, "classes_", None), len(data.classes))
+            proba = class_scores(model, x, len(data.classes))
             if getattr(model, "brier", False):  # scores, not probabilities: squared error to the one-hot
                 out[f"{name}_loss"] = float(((proba - np.eye(proba.shape[1])[y]) ** 2).sum(1).mean())
             else:
@@ -48,6 +47,12 @@ def supervised_metrics(model, data: Dataset) -> dict[str, float]:
             out |= {f"{name}_loss": mse, f"{name}_mse": mse, f"{name}_rmse": float(np.sqrt(mse)),
                     f"{name}_mae": float(np.abs(err).mean())}
     return out
+
+
+def class_scores(model, x: np.ndarray, k: int) -> np.ndarray:
+    """(n, k) predict_proba of a classifier, a column for every class; the predicted class is its argmax."""
+    proba = np.asarray(model.predict_proba(x), np.float64)
+    return _all_classes(proba, getattr(model, "classes_", None), k)
 
 
 def _all_classes(proba: np.ndarray, seen, k: int) -> np.ndarray:
@@ -121,6 +126,22 @@ def one_row(trial, metrics: dict[str, float], train_time: float, on_epoch: OnEpo
     log, nothing = epoch_log(trial, on_epoch), Snapshot({"model": None})
     log.record(1, dict(metrics), train_time, nothing)
     return log.result(nothing, train_time, artifacts)
+
+
+def prediction_artifacts(model, data: Dataset, trial) -> dict[str, bytes]:
+    """What a supervised model's test predictions give the report: a classifier's predictions.npz (per-class
+    table, confusion matrix); a regressor's forecast.npz and, on 1 or 2 inputs, regression_fit.npz."""
+    if data.task == "classification" and len(data.x_test):
+        return classifier_artifacts(class_scores(model, data.x_test, len(data.classes)).argmax(1), data)
+    return regression_artifacts(model, data, trial)
+
+
+def classifier_artifacts(y_pred: np.ndarray, data: Dataset) -> dict[str, bytes]:
+    """predictions.npz of the test split's predicted classes, with the first misclassified inputs of images
+    and signals (engines/_common.py predictions_artifact, as the torch engine stores it)."""
+    if data.task != "classification" or not len(data.y_test):
+        return {}
+    return predictions_artifact(data.y_test, np.asarray(y_pred), data, samples=len(data.input_shape) >= 2)
 
 
 def regression_artifacts(model, data: Dataset, trial) -> dict[str, bytes]:

@@ -13,7 +13,7 @@ import torch
 from ...data._dataset import Dataset
 from ...spec import Trial
 from .._result import OnEpoch, TrialResult
-from ._metrics import one_row, supervised_metrics
+from ._metrics import class_scores, classifier_artifacts, one_row, supervised_metrics
 
 
 def load_source(mc: dict, n_in: int, input_shape: tuple[int, ...] = ()) -> torch.nn.Module:
@@ -115,4 +115,12 @@ def train_trial(trial: Trial, data: Dataset, on_epoch: OnEpoch, device: str = "c
     t0 = time.perf_counter()
     model.fit(feats.x_train, feats.y_train)
     train_time = time.perf_counter() - t0
-    return one_row(trial, supervised_metrics(model, feats), train_time, on_epoch, dict)
+    return one_row(trial, supervised_metrics(model, feats), train_time, on_epoch,
+                   lambda: probe_artifacts(model, feats, data))
+
+
+def probe_artifacts(model, feats: Dataset, data: Dataset) -> dict[str, bytes]:
+    """predictions.npz; its misclassified samples are the inputs the source model saw, not their features."""
+    if not len(feats.x_test):
+        return {}
+    return classifier_artifacts(class_scores(model, feats.x_test, len(data.classes)).argmax(1), data)

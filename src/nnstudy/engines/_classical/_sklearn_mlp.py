@@ -11,7 +11,7 @@ import numpy as np
 from ...data._dataset import Dataset
 from ...spec import Trial
 from .._result import OnEpoch, TrialResult
-from ._metrics import (Snapshot, epoch_log, one_row, regression_artifacts, supervised_metrics, targets,
+from ._metrics import (Snapshot, epoch_log, one_row, prediction_artifacts, supervised_metrics, targets,
                        with_scaled_targets)
 
 
@@ -42,7 +42,7 @@ def train_trial(trial: Trial, data: Dataset, on_epoch: OnEpoch, device: str = "c
             model.fit(data.x_train, y)
             train_time = time.perf_counter() - t0
             return one_row(trial, supervised_metrics(model, data), train_time, on_epoch,
-                           lambda: regression_artifacts(model, data, trial))
+                           lambda: prediction_artifacts(model, data, trial))
         log, train_time = epoch_log(trial, on_epoch, early_stopping=True), 0.0
         extra = {"classes": np.arange(len(data.classes))} if classify else {}
         for epoch in range(1, tc["epochs"] + 1):
@@ -51,4 +51,4 @@ def train_trial(trial: Trial, data: Dataset, on_epoch: OnEpoch, device: str = "c
             train_time += time.perf_counter() - t0
             if log.record(epoch, supervised_metrics(model, data), train_time, Snapshot(holder)):
                 break
-    return log.result(Snapshot(holder), train_time, lambda: regression_artifacts(holder["model"], data, trial))
+    return log.result(Snapshot(holder), train_time, lambda: prediction_artifacts(holder["model"], data, trial))

@@ -10,7 +10,7 @@ import numpy as np
 from ...data._dataset import Dataset
 from ...spec import Trial
 from .._result import OnEpoch, TrialResult
-from ._metrics import Snapshot, epoch_log, npz, splits
+from ._metrics import Snapshot, classifier_artifacts, epoch_log, npz, splits
 
 
 def train_trial(trial: Trial, data: Dataset, on_epoch: OnEpoch, device: str = "cpu") -> TrialResult:
@@ -56,16 +56,22 @@ def dead_units(som, x: np.ndarray) -> int:
     return int(n_neurons - len(np.unique(winners(som, x))))
 
 
+def predict(labels: np.ndarray, win: np.ndarray, data: Dataset) -> np.ndarray:
+    """(n,) class of each sample: the majority label of its best-matching neuron ``win`` (a neuron no training
+    sample landed on answers the most frequent training class)."""
+    fallback = np.bincount(data.y_train, minlength=len(data.classes)).argmax()
+    return np.where(labels[win] >= 0, labels[win], fallback)
+
+
 def metrics(som, data: Dataset) -> dict[str, float]:
     from sklearn.metrics import normalized_mutual_info_score
 
     labels = neuron_labels(som, data)
-    fallback = np.bincount(data.y_train, minlength=len(data.classes)).argmax()
     out: dict[str, float] = {"dead_units": float(dead_units(som, data.x_train))}
     for name, x, y in splits(data):
         x = x.astype(np.float64)
         win = winners(som, x)
-        pred = np.where(labels[win] >= 0, labels[win], fallback)
+        pred = predict(labels, win, data)
         out[f"{name}_loss"] = float(som.quantization_error(x))
         out[f"{name}_accuracy"] = float((pred == y).mean())
         out[f"{name}_nmi"] = float(normalized_mutual_info_score(y, win))
@@ -74,17 +80,20 @@ def metrics(som, data: Dataset) -> dict[str, float]:
 
 
 def artifacts(som, data: Dataset) -> dict[str, bytes]:
-    """som.npz: U-matrix, training hits per class, each neuron's label (-1 = no hit), the prototypes
-    (rows, cols, inputs) and the training inputs and labels (at most MAX_POINTS), for the input-plane figure."""
+    """predictions.npz (each test sample's class: its neuron's label) and som.npz: U-matrix, training hits per
+    class, each neuron's label (-1 = no hit), the prototypes (rows, cols, inputs) and the training inputs and
+    labels (at most MAX_POINTS), for the input-plane figure."""
     rows, cols = som.get_weights().shape[:2]
     k = len(data.classes)
     hits = np.zeros((k, rows * cols), np.int64)
     np.add.at(hits, (data.y_train, winners(som, data.x_train)), 1)
     shown = np.random.default_rng(0).permutation(len(data.x_train))[:MAX_POINTS]
-    return {"som.npz": npz(umatrix=som.distance_map(), hits=hits.reshape(k, rows, cols),
-                           labels=neuron_labels(som, data).reshape(rows, cols), classes=np.array(data.classes),
-                           prototypes=som.get_weights(), x=data.x_train[np.sort(shown)].astype(np.float32),
-                           y=data.y_train[np.sort(shown)])}
+    labels = neuron_labels(som, data)
+    out = classifier_artifacts(predict(labels, winners(som, data.x_test), data), data) if len(data.x_test) else {}
+    return out | {"som.npz": npz(umatrix=som.distance_map(), hits=hits.reshape(k, rows, cols),
+                                 labels=labels.reshape(rows, cols), classes=np.array(data.classes),
+                                 prototypes=som.get_weights(), x=data.x_train[np.sort(shown)].astype(np.float32),
+                                 y=data.y_train[np.sort(shown)])}
 
 
 MAX_POINTS = 2000  # training samples kept for the figure of the prototypes over the data

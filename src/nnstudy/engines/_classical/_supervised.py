@@ -10,7 +10,7 @@ import numpy as np
 from ...data._dataset import Dataset
 from ...spec import Trial
 from .._result import OnEpoch, TrialResult
-from ._metrics import (input_names, npz, one_row, regression_artifacts, supervised_metrics, targets,
+from ._metrics import (input_names, npz, one_row, prediction_artifacts, supervised_metrics, targets,
                        with_scaled_targets)
 
 
@@ -96,7 +96,7 @@ def train_trial(trial: Trial, data: Dataset, on_epoch: OnEpoch, build: Build) ->
 
 
 def artifacts(model, data: Dataset, trial: Trial) -> dict[str, bytes]:
-    out = regression_artifacts(model, data, trial)
+    out = prediction_artifacts(model, data, trial)
     names = input_names(data, trial)
     if hasattr(model, "feature_importances_"):
         out["feature_importance.npz"] = npz(importance=np.asarray(model.feature_importances_, np.float64),
