@@ -45,6 +45,8 @@ MAIN_FIGURE = {
     "ard-vs-ols": "linear_weights.png",
     "interval-start": "learning_curves.png",
     "own-module": "metric_vs_model.args.width.png",
+    "vae-tanh": "reconstructions_by_config.png",
+    "cnn-inception": "metric_vs_model.blocks.png",
 }
 SKIP = ("grad_norms.png",)  # a kind's figure that is never the answer to the study's question
 _CIFAR = ("it trains on CIFAR-10, which the documentation's machine does not hold and cannot download "
