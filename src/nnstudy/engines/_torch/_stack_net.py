@@ -1,8 +1,9 @@
 """K MLPs of one shape as stacked tensors: weights (K, in, out), one batched matmul per layer for all trials.
 
-Built from K ordinary ``MLP`` modules (each made exactly as the one-trial engine makes it, so the
-initial weights are the same) and turned back into one for a trial's artifacts. Per-trial
-hyperparameters (dropout rate) are (K, 1, 1) tensors.
+Built from the K trials' starting layers (_stack_init: drawn straight into stacked tensors, or stacked
+from K ordinary ``MLP`` modules; either way the weights each trial starts from alone) and turned back into
+one ``MLP``'s state dict for a trial's artifacts. Per-trial hyperparameters (dropout rate) are (K, 1, 1)
+tensors.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import _rng
-from ._mlp import DROPOUT_STREAM, MLP, apply_dropout
+from ._mlp import DROPOUT_STREAM, apply_dropout
+from ._stack_init import StackedLayer
 
 BN_EPS, BN_MOMENTUM, LN_EPS = 1e-5, 0.1, 1e-5
 EVAL_VALUES = 1 << 26
@@ -39,44 +41,42 @@ def activate(h: torch.Tensor, name: str) -> torch.Tensor:
 class StackedMLP:
     """Parameters in the order of ``MLP.parameters()``; ``alone_t[j]`` tells which are stored transposed."""
 
-    def __init__(self, models: list[MLP], mc: dict[str, Any], seeds: list[int], dropout: torch.Tensor):
-        self.mc, self.k = mc, len(models)
+    def __init__(self, layers: list[StackedLayer], mc: dict[str, Any], seeds: list[int], dropout: torch.Tensor,
+                 device: torch.device, dtype: torch.dtype):
+        self.mc, self.k = mc, len(layers[0].positions)
         self.activation, self.norm = mc.get("activation", "relu"), mc.get("norm", "none")
         self.layers: list[dict[str, Any]] = []  # per linear: W, b, and the norm's tensors
         self.params: list[torch.Tensor] = []
         self.alone_t: list[bool] = []
         self.buffers: list[torch.Tensor] = []  # batch-norm running statistics
         self.named: list[tuple[str, torch.Tensor, bool]] = []  # (attribute, stacked tensor, transposed)
-        kept = (nn.Linear, nn.BatchNorm1d, nn.LayerNorm)  # dropout layers exist only where the rate is > 0
-        per_model = [[(pos, m) for pos, m in enumerate(model) if isinstance(m, kept)] for model in models]
-        self.names: list[list[str]] = [[] for _ in models]  # each trial's own state-dict names, as in `named`
+        self.names: list[list[str]] = [[] for _ in range(self.k)]  # each trial's own state-dict names, as in `named`
 
-        def stack(j: int, attr: str, transposed: bool = False) -> torch.Tensor:
-            parts = [getattr(mods[j][1], attr).detach() for mods in per_model]
-            t = torch.stack([p.t() if transposed else p[None] for p in parts]).contiguous()
+        def stack(layer: StackedLayer, attr: str, transposed: bool = False) -> torch.Tensor:
+            t = layer.tensors[attr].to(device=device, dtype=dtype)
+            t = (t.transpose(1, 2) if transposed else t.unsqueeze(1)).clone(memory_format=torch.contiguous_format)
             self.named.append((attr, t, transposed))
-            for names, mods in zip(self.names, per_model):
-                names.append(f"{mods[j][0]}.{attr}")
+            for names, pos in zip(self.names, layer.positions):
+                names.append(f"{pos}.{attr}")
             return t
 
-        for j, (_, module) in enumerate(per_model[0]):
-            if isinstance(module, nn.Linear):
-                w, b = stack(j, "weight", transposed=True), stack(j, "bias")
+        for layer in layers:
+            if layer.module is nn.Linear:
+                w, b = stack(layer, "weight", transposed=True), stack(layer, "bias")
                 self.layers.append({"W": w, "b": b})
                 self._add_params([w, b], [True, False])
             else:
-                g, beta = stack(j, "weight"), stack(j, "bias")
+                g, beta = stack(layer, "weight"), stack(layer, "bias")
                 self.layers[-1].update(gamma=g, beta=beta)
                 self._add_params([g, beta], [False, False])
-                if isinstance(module, nn.BatchNorm1d):
-                    rm, rv = stack(j, "running_mean"), stack(j, "running_var")
+                if layer.module is nn.BatchNorm1d:
+                    rm, rv = stack(layer, "running_mean"), stack(layer, "running_var")
                     self.layers[-1].update(mean=rm, var=rv)
                     self.buffers += [rm, rv]
         for p in self.params:
             p.requires_grad_(True)
         self.weights = [layer["W"] for layer in self.layers]
         self.weight_index = [j for j, t in enumerate(self.alone_t) if t]
-        device = self.params[0].device
         seed_t = torch.tensor(seeds, dtype=torch.int64, device=device).view(-1, 1, 1)
         self.drop_keys = [_rng.stream_key(seed_t, DROPOUT_STREAM + i) for i in range(len(self.layers) - 1)]
         self.dropout = dropout

@@ -1,9 +1,9 @@
 """K trials of one shape trained as one program: stacked weights, per-trial seeds and hyperparameters.
 
 Each trial sees exactly what it would see alone (engines/_torch/_train.py): the same initial weights
-(its model is built after ``torch.manual_seed(seed)``), the same shuffling (its own generator), the same
-dropout masks and gradient noise (counter-based streams, _rng), its own learning-rate schedule, early
-stopping and divergence. A trial that stops gets learning rate 0 and stops changing. On CUDA the
+(those its model gets when built after ``torch.manual_seed(seed)``; the MLP family's are drawn straight into
+the stacked tensors, _stack_init), the same shuffling (its own generator), the same dropout masks and
+gradient noise (counter-based streams, _rng), its own learning-rate schedule, early stopping and divergence. A trial that stops gets learning rate 0 and stops changing. On CUDA the
 training step (batch gather, forward, backward, update) is captured once in a CUDA graph and replayed.
 """
 
@@ -23,6 +23,7 @@ from .._result import GroupOnEpoch, TrialResult
 from ._mlp import build_trainable
 from ._optim import make_schedule
 from ._precision import trial_precision
+from ._stack_init import ArtifactModels, draw_stack, drawable, stack_modules
 from ._stack_net import StackedMLP
 from ._stack_optim import StackedOptimizer
 from ._stack_step import Stepper, trial_losses
@@ -57,19 +58,21 @@ def _train_group(trials: list[Trial], data: Dataset, on_epoch: GroupOnEpoch, dev
     n, k = x_train.shape[0], len(trials)
     head = head_of(mc, data)
     counter = torch.zeros((), dtype=torch.int64, device=dev)  # steps taken: the random streams' position
-    models = []
-    for t in trials:  # exactly as one trial alone builds its model
-        torch.manual_seed(t.seed)
-        model = build_trainable(t.config["model"], x_train.shape[1], head.n_out, data.input_shape)
-        models.append(model.to(device=dev, dtype=dtype))
-        model.bind_rng(t.seed, counter, dtype)
-    kind = of(mc)
+    kind, seeds = of(mc), [t.seed for t in trials]
+    mcs = [t.config["model"] for t in trials]
+    layers = None
+    if kind.stacking == "mlp" and drawable(mc):  # the K starts drawn straight into stacked tensors
+        layers = draw_stack(mcs, seeds, x_train.shape[1], head.n_out, data.input_shape)
+    models = None if layers is not None else [_built(t, x_train.shape[1], head.n_out, data, counter, dev, dtype)
+                                              for t in trials]
     if kind.stacking == "mlp":
-        net = StackedMLP(models, mc, [t.seed for t in trials],
-                         torch.tensor([t.config["model"].get("dropout", 0.0) for t in trials], dtype=dtype,
-                                      device=dev).view(-1, 1, 1))
+        net = StackedMLP(layers if layers is not None else stack_modules(models), mc, seeds,
+                         torch.tensor([m.get("dropout", 0.0) for m in mcs], dtype=dtype, device=dev).view(-1, 1, 1),
+                         dev, dtype)
     else:
         net = VmapNet(models, counter)
+    del layers
+    artifact_models = ArtifactModels(models, mcs, x_train.shape[1], head.n_out, data.input_shape, dev, dtype)
     gens = [torch.Generator(device=dev).manual_seed(t.seed) for t in trials]
     opt = StackedOptimizer(tc0["optimizer"], net.params, tcs)
     logs = [EpochLog(tc, lambda e, m, tid=t.trial_id: on_epoch(tid, e, m)) for t, tc in zip(trials, tcs)]
@@ -105,7 +108,7 @@ def _train_group(trials: list[Trial], data: Dataset, on_epoch: GroupOnEpoch, dev
         if stepper.log_steps:
             parts.append(stepper.step_losses[:, :taken].double())
         rows = torch.cat(parts, 1).tolist()  # one host sync per epoch for all trials
-        names = list(values) + [f"grad_norm/{name}" for name in models[0].linear_names]
+        names = list(values) + [f"grad_norm/{name}" for name in artifact_models.linear_names]
         for i in range(k):
             if not active[i]:
                 continue
@@ -122,8 +125,18 @@ def _train_group(trials: list[Trial], data: Dataset, on_epoch: GroupOnEpoch, dev
                 net, opt, gens, counter, lrs, logs, views, active, train_time))
         if not any(active) or (stop is not None and stop(epoch)):
             break
-    return [log.result(view, train_time[i], lambda v=view, m=model, tc=tc: _trial_artifacts(v, m, dd, data, head.loss, tc))
-            for i, (log, view, model, tc) in enumerate(zip(logs, views, models, tcs))]
+    return [log.result(view, train_time[i],
+                       lambda i=i, v=view, tc=tc: _trial_artifacts(v, artifact_models.of(i), dd, data, head.loss, tc))
+            for i, (log, view, tc) in enumerate(zip(logs, views, tcs))]
+
+
+def _built(trial: Trial, n_in: int, n_out: int, data: Dataset, counter: torch.Tensor, dev: torch.device,
+           dtype: torch.dtype) -> torch.nn.Module:
+    """The trial's model exactly as it is built alone (its seed, then its module), on the device."""
+    torch.manual_seed(trial.seed)
+    model = build_trainable(trial.config["model"], n_in, n_out, data.input_shape).to(device=dev, dtype=dtype)
+    model.bind_rng(trial.seed, counter, dtype)
+    return model
 
 
 class LearningRates:
