@@ -10,9 +10,12 @@ metrics measure the trained weights, not the arithmetic.
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Iterator
+import functools
+from typing import Any, Callable, Iterator
 
 import torch
+
+_NOTHING = contextlib.nullcontext()  # reusable and reentrant: one for every step of every trial
 
 
 def precision_of(tc: dict[str, Any]) -> str:
@@ -33,9 +36,10 @@ def trial_precision(tc: dict[str, Any], device: torch.device) -> Iterator[None]:
         torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = before
 
 
-def forward_autocast(tc: dict[str, Any], device: torch.device) -> contextlib.AbstractContextManager:
-    """Around the training step's forward pass: autocast to bfloat16 for "bf16" (no weight cache, so that a
-    captured CUDA graph reads the current weights), nothing otherwise."""
+def forward_context(tc: dict[str, Any], device: torch.device) -> Callable[[], contextlib.AbstractContextManager]:
+    """Decided once, where a training step is built: a maker of the context around each forward pass.
+    "bf16": a fresh autocast to bfloat16 (no weight cache, so that a captured CUDA graph reads the current
+    weights); otherwise one shared do-nothing context."""
     if precision_of(tc) != "bf16":
-        return contextlib.nullcontext()
-    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, cache_enabled=False)
+        return lambda: _NOTHING
+    return functools.partial(torch.autocast, device_type=device.type, dtype=torch.bfloat16, cache_enabled=False)

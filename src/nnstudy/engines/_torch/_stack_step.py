@@ -15,7 +15,7 @@ import torch.nn.functional as F
 
 from . import _rng
 from ._mlp import NOISE_STREAM
-from ._precision import forward_autocast
+from ._precision import forward_context
 from ._stack_optim import StackedOptimizer, hyper
 
 if TYPE_CHECKING:
@@ -30,9 +30,9 @@ class Stepper:
                  x: torch.Tensor, y: torch.Tensor, seeds: list[int], counter: torch.Tensor, batch: int, full: int,
                  steps: int, every: int, mode: str):
         self.net, self.opt, self.loss, self.x, self.y = net, opt, loss, x, y
-        self.tc = tcs[0]  # train.precision is one for the whole stack (its key)
         self.batch, self.full, self.steps, self.every = batch, full, steps, every
         dev, dt = x.device, x.dtype
+        self.forward_precision = forward_context(tcs[0], dev)  # train.precision is one for the stack (its key)
         self.l1, self.l2 = hyper(tcs, "l1", dev, dt), hyper(tcs, "l2", dev, dt)
         self.noise = hyper(tcs, "grad_noise", dev, dt)
         self.has_l1, self.has_l2 = any(tc["l1"] for tc in tcs), any(tc["l2"] for tc in tcs)
@@ -57,7 +57,7 @@ class Stepper:
     def update(self, idx: torch.Tensor, measure: torch.Tensor | float, at: torch.Tensor | int = 0) -> None:
         """One step of every trial on its own batch idx (K, B); ``at``: the step's place in the epoch."""
         xb, yb = self.x[idx], self.y[idx]
-        with forward_autocast(self.tc, xb.device):
+        with self.forward_precision():
             out = self.net.forward(xb, self.counter)
         out = out.to(xb.dtype)  # bf16: the loss in float32
         per_trial = trial_losses(out, yb, self.loss, "sum" if self.loss == "perceptron" else "mean")

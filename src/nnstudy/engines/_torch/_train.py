@@ -19,7 +19,7 @@ from ._augment import make_augment
 from ._mlp import NOISE_STREAM, build_trainable
 from ._optim import make_optimizer, make_schedule
 from ._outputs import classifier_artifacts
-from ._precision import forward_autocast, trial_precision
+from ._precision import forward_context, trial_precision
 from ._tensors import DeviceData, evaluate, loss_fn, predict
 from ._transfer import body_frozen, trainable
 from ._trial_state import restore_trial, trial_state
@@ -107,9 +107,10 @@ def make_step(model, opt, linears, tc: dict[str, Any], loss: str, seed: int = 0,
         keys = [_rng.stream_key(torch.tensor(seed, device=p.device), NOISE_STREAM + j) for j, p in enumerate(params)]
     reduction = "sum" if loss == "perceptron" else "mean"
     data_loss: list[torch.Tensor | None] = [None]  # the step's data loss, mean over its batch (per-step records)
+    forward_precision = forward_context(tc, next(model.parameters()).device)
 
     def objective(xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
-        with forward_autocast(tc, xb.device):
+        with forward_precision():
             out = model(xb)
         loss_value = loss_fn(out.to(xb.dtype), yb, loss, reduction)  # bf16: the loss in float32
         if data_loss[0] is None:
