@@ -24,3 +24,20 @@ def test_a_shipped_study_validates(path):
     if not study.search.active:
         trials = expand(study, label)  # the label: files the study names are found next to it
         assert trials and len({t.trial_id for t in trials}) == len(trials)
+
+
+def test_every_experiment_of_the_catalog_names_shipped_studies_and_a_verdict():
+    """docs/experiments.md: one row per experiment of the catalog (34), each naming study files that exist (the
+    test above validates and expands every one of them) and saying as is / with data of your own / gap."""
+    import re
+
+    page = (STUDIES[0].parents[1] / "docs" / "experiments.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| (\d+) \| (.+?) \| (.+?) \| (.+) \|$", page, flags=re.M)
+    assert [int(r[0]) for r in rows] == list(range(1, 35))
+    shipped = {p.stem for p in STUDIES}
+    for number, _, files, verdict in rows:
+        named = re.findall(r"\[([a-z0-9-]+)\]\(studies/([a-z0-9-]+)\.md\)", files)
+        assert named and all(text == stem for text, stem in named), number
+        assert {stem for _, stem in named} <= shipped, (number, {s for _, s in named} - shipped)
+        assert verdict.startswith(("as is", "with data of your own", "gap: ")), (number, verdict[:40])
+    assert sum(v.startswith("gap: ") for *_, v in rows) == 1  # self-attention shapes; say so when one closes
