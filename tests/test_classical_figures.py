@@ -129,3 +129,15 @@ def test_a_dcgan_with_a_batch_of_one_is_a_study_file_error(tmp_path, capsys):
     assert len(err) == 1 and "train.batch_size: batch norm needs batches of two or more samples" in err[0]
     assert {p: p.read_bytes() for p in (tmp_path / "runs").rglob("*") if p.is_file()} == before
     read_study(str(path), {"train.batch_size": 1, "model.architecture": "mlp"})  # an MLP GAN has no batch norm
+
+
+def test_lag_windows_of_one_input_draw_their_fit_and_the_caption_says_which_do_not(tmp_path):
+    import nnstudy
+
+    study = nnstudy.run({"study": {"name": "svr-lags"}, "data": {"name": "elnino"}, "model": {"kind": "svr"},
+                         "train": {"engine": "classical"}, "sweep": {"data.lags": [1, 3]}}, store=tmp_path, workers=1)
+    fits = [a for a in study.snapshot().artifacts if a.name == "regression_fit.npz"]
+    assert [t["data.lags"] for _, t in study.trials().iterrows() if t["trial_id"] in {a.trial_id for a in fits}] == [1]
+    md = (study.report_dir / "report.md").read_text()
+    assert "the trial with the lowest seed of each; not drawn for 1 of 2 configurations (more than two inputs)" in md
+    assert (study.report_dir / "figures" / "regression_fit.png").read_bytes()[:4] == b"\x89PNG"

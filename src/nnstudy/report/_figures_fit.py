@@ -67,5 +67,7 @@ def regression_fit(a: Analysis, path: Path) -> str | None:
                                           else "") + " and each configuration's prediction over x"
     _save(fig, path)
     more = f" ({len(order) - len(shown)} more configurations are in the tables)" if len(order) > len(shown) else ""
+    wider = len([i for i in a.ranked() if i not in picks])  # e.g. lag windows: only those of 1 or 2 inputs have one
+    more += f"; not drawn for {wider} of {len(a.ranked())} configurations (more than two inputs)" if wider else ""
     return (f"Regression fit: {what}; configurations {which}, the trial with the lowest seed of each{more}.")
 
