@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nnstudy import data
+from nnstudy import StudyError, data
 from nnstudy.spec import expand, read_study
 from nnstudy.spec._schema import DataConfig
 
@@ -191,3 +191,28 @@ def test_sweeping_the_file_hashes_each_file(tmp_path):
     from nnstudy._userfiles import sha256_bytes
 
     assert shas == [sha256_bytes((tmp_path / f).read_bytes()) for f in ("a.csv", "b.csv")]
+
+
+def test_a_column_of_ones_own_table_is_a_time_series_cut_by_lags(tmp_path):
+    """data.lags on name = "file": the target column in row order, windows as elnino's, the latest ones the test
+    split; the date column is not read."""
+    temp = 10 + 8 * np.sin(np.arange(240) * 2 * np.pi / 12)  # 20 years of monthly values
+    pd.DataFrame({"month": [f"{1990 + i // 12}-{i % 12 + 1:02d}" for i in range(240)], "temp": temp,
+                  "note": ["x"] * 240}).to_csv(tmp_path / "temps.csv", index=False)
+    s, trials = study(tmp_path, 'name = "file"\npath = "temps.csv"\ntarget = "temp"\nlags = 12\nhorizon = 2\n'
+                                'validation = 0.1\nnormalize = "none"')
+    info = data.info(s.data)
+    assert info.task == "regression" and info.input_shape == (12,)
+    assert "a series of 240 values (column 'temp', in row order)" in info.source
+    ds = data.load(s.data)
+    windows = 240 - 12 - 2 + 1
+    assert len(ds.x_train) + len(ds.x_val) + len(ds.x_test) == windows and len(ds.x_test) == int(np.ceil(0.2 * windows))
+    first_test = windows - len(ds.x_test)  # chronological: the test split is the latest windows, in order
+    np.testing.assert_allclose(ds.x_test[0], temp[first_test:first_test + 12], rtol=1e-6)
+    np.testing.assert_allclose(ds.y_test[:, 0], temp[first_test + 13:first_test + 13 + len(ds.x_test)], rtol=1e-6)
+    np.testing.assert_allclose(ds.x_val[-1], temp[first_test - 1:first_test + 11], rtol=1e-6)  # then validation
+    assert trials[0].config["data"]["lags"] == 12 and "inputs" not in trials[0].config["data"]
+    with pytest.raises(StudyError, match="column 'note' is not a series of numbers"):
+        study(tmp_path, 'name = "file"\npath = "temps.csv"\ntarget = "note"\nlags = 12')
+    with pytest.raises(StudyError, match="lags: applies only to time series"):
+        study(tmp_path, 'name = "iris"\nlags = 12')

@@ -140,7 +140,7 @@ def test_pca_then_fourier():
 # ---------------------------------------------------------------- study keys
 
 @pytest.mark.parametrize("kw, message", [
-    ({"name": "iris", "lags": 3}, "applies only to time series (elnino); iris is not one"),
+    ({"name": "iris", "lags": 3}, "applies only to time series (elnino, or a column of your own table"),
     ({"name": "iris", "countries": ["FR", "DE"]}, "applies only to the countries dataset"),
     ({"name": "countries", "countries": ["FR"]}, "at least 2 distinct country codes"),
     ({"name": "countries", "countries": ["fr", "DE"]}, "should match pattern"),

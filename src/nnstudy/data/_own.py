@@ -143,7 +143,8 @@ _described: dict[str, OwnData] = {}
 def describe(cfg: DataConfig) -> OwnData:
     """The data ``cfg`` names, read and checked once per process (DataError, one line, when they are bad)."""
     key = json.dumps([cfg.name, cfg.sha256, cfg.images_sha256, cfg.target, cfg.inputs, cfg.task, cfg.path,
-                      cfg.loader, cfg.loader_sha256, cfg.loader_args], sort_keys=True, default=str)
+                      cfg.loader, cfg.loader_sha256, cfg.loader_args, cfg.lags, cfg.horizon], sort_keys=True,
+                     default=str)
     if key not in _described:
         if len(_described) >= 4:  # keep memory bounded: a sweep over loader keywords makes one per point
             _described.pop(next(iter(_described)))
@@ -152,6 +153,8 @@ def describe(cfg: DataConfig) -> OwnData:
 
 
 def _read(cfg: DataConfig) -> OwnData:
+    if cfg.lags is not None or cfg.horizon is not None:
+        return _read_series(cfg)
     if cfg.name == "loader":
         from ._own_loader import call
 
@@ -175,6 +178,25 @@ def _read(cfg: DataConfig) -> OwnData:
     return OwnData(found, DatasetInfo(name, task, line, shape, len(classes), classes=classes))
 
 
+def _read_series(cfg: DataConfig) -> OwnData:
+    """A table's column as one time series, cut into windows by lags and horizon (raw; as the elnino series)."""
+    from ._own_read import read_series
+    from ._registry import SERIES_HORIZON, SERIES_LAGS
+
+    shown = cfg.path if cfg.name == "file" else cfg.loader
+    if cfg.name != "file" or cfg.images_sha256 is not None:
+        raise DataError(f"{shown}: lags and horizon cut a column of a table into windows; a loader or an image "
+                        "folder gives its own inputs")
+    if cfg.inputs is not None or cfg.task == "classification":
+        raise DataError(f"{shown}: with lags the inputs are the series' own past values (a regression): leave "
+                        "inputs and task out")
+    found = read_series(_in_cache(cfg.sha256, shown), shown, cfg.target)
+    lags, horizon = cfg.lags or SERIES_LAGS, cfg.horizon or SERIES_HORIZON
+    line = (f"{shown} (sha256 {cfg.sha256[:12]}): {found.what}; regression: the value {horizon} step"
+            f"{'s' if horizon > 1 else ''} after each window of {lags}")
+    return OwnData(found, DatasetInfo(Path(shown).name, "regression", line, (lags,), 0))
+
+
 def _in_cache(sha: str | None, shown: str) -> Path:
     if sha is None or not cached(sha).is_file():
         raise DataError(f"{shown}: sha256 {str(sha)[:12]} is not in this machine's cache {files_dir()}")
@@ -184,6 +206,10 @@ def _in_cache(sha: str | None, shown: str) -> Path:
 def raw(cfg: DataConfig) -> Raw:
     """The arrays ``prepare`` takes: a given test split as is, else a seeded (stratified) TEST_FRACTION."""
     own = describe(cfg)
+    if cfg.lags is not None or cfg.horizon is not None:
+        from ._series import windows_raw
+
+        return windows_raw(own.found.y, cfg)  # time order kept: the latest windows are the test split
     f, classify = own.found, own.info.task == "classification"
     if f.x_test is not None:
         out = Raw(f.x, f.y, f.x_test, f.y_test)

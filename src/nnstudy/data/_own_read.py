@@ -50,6 +50,33 @@ def read_file(path: Path, shown: str, target: str | None, inputs: list | None) -
                     "or a folder of images with one sub-folder per class)")
 
 
+def read_series(path: Path, shown: str, column: str | None) -> Found:
+    """One numeric column of a table (default: the last) as a time series, its rows in time order; the other
+    columns (dates, say) are not read. For data.lags / data.horizon, which cut it into windows."""
+    import pandas as pd
+
+    suffix = Path(shown).suffix.lower()
+    if suffix not in TABLE_SUFFIXES and suffix not in PARQUET_SUFFIXES:
+        raise DataError(f"{shown}: lags and horizon cut a column of a table (CSV, TSV or Parquet) into windows; "
+                        f"{suffix or 'this file'} is not one")
+    df = read_frame(path, shown, suffix)
+    columns = [str(c) for c in df.columns]
+    column = columns[-1] if column is None else column
+    if column not in columns:
+        raise DataError(f"{shown}: target {column!r} is not a column (columns: {', '.join(columns)})")
+    values = df.iloc[:, columns.index(column)]
+    if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        raise DataError(f"{shown}: column {column!r} is not a series of numbers (lags cut it into windows); "
+                        "name the series with target = \"...\"")
+    missing = np.flatnonzero(values.isna().to_numpy())
+    if len(missing):
+        raise DataError(f"{shown}: column {column!r} has {len(missing)} missing values (first in data row "
+                        f"{missing[0] + 1}); fill or drop them")
+    y = values.to_numpy(np.float64)
+    return Found(y[:, None], y, input_names=(column,), what=f"a series of {len(y)} values (column {column!r}, "
+                                                           "in row order)")
+
+
 def read_frame(path: Path, shown: str, suffix: str):
     import pandas as pd
 

@@ -102,7 +102,8 @@ class DataConfig(Section):
         "countries dataset: the ISO codes of the countries to tell apart, e.g. [\"FR\", \"DE\"] "
         f"(default {list(COUNTRIES)})"))
     lags: Annotated[int, Field(ge=1, le=10_000)] | None = Field(None, description=(
-        f"time series (elnino): inputs are the last `lags` values (default {SERIES_LAGS})"))
+        f"time series (elnino, or your own: name = \"file\", the table's target column in row order): inputs "
+        f"are the last `lags` values (default {SERIES_LAGS}); the latest windows are the test split"))
     horizon: Annotated[int, Field(ge=1, le=10_000)] | None = Field(None, description=(
         f"time series: the target is the value `horizon` steps after the last input (default {SERIES_HORIZON})"))
     features: Annotated[list[Annotated[int, Field(ge=0)]], Field(min_length=1)] | None = Field(
@@ -253,9 +254,10 @@ class DataConfig(Section):
         from ..data._registry import REGISTRY
 
         name = info.data.get("name")
-        if v is not None and name is not None and (name in OWN or not REGISTRY[name].series):
+        if v is not None and name is not None and name not in OWN and not REGISTRY[name].series:
             series = [n for n, e in REGISTRY.items() if e.series]
-            raise ValueError(f"applies only to time series ({', '.join(series)}); {name} is not one")
+            raise ValueError(f"applies only to time series ({', '.join(series)}, or a column of your own table: "
+                             f"name = \"file\"); {name} is not one")
         return v
 
     @field_validator("features")
