@@ -216,3 +216,25 @@ def test_a_column_of_ones_own_table_is_a_time_series_cut_by_lags(tmp_path):
         study(tmp_path, 'name = "file"\npath = "temps.csv"\ntarget = "note"\nlags = 12')
     with pytest.raises(StudyError, match="lags: applies only to time series"):
         study(tmp_path, 'name = "iris"\nlags = 12')
+
+
+@pytest.mark.parametrize("rgb", [False, True])
+def test_a_medmnist_npz_is_read_as_it_is_published(tmp_path, rgb):
+    """MedMNIST's arrays (train/val/test _images and _labels, labels (n, 1), colour channels last) as they are:
+    the validation images join the training ones, the test split is used as is, channels come first."""
+    rng = np.random.default_rng(0)
+    shape = (28, 28, 3) if rgb else (28, 28)
+    arrays = {f"{split}_{kind}": (rng.integers(0, 256, (n, *shape), dtype=np.uint8) if kind == "images"
+                                  else rng.integers(0, 3, (n, 1)))
+              for split, n in (("train", 60), ("val", 15), ("test", 25)) for kind in ("images", "labels")}
+    np.savez(tmp_path / "bloodmnist.npz", **arrays)
+    s, _ = study(tmp_path, 'name = "file"\npath = "bloodmnist.npz"\nnormalize = "none"\nvalidation = 0.2')
+    info = data.info(s.data)
+    assert info.task == "classification" and info.classes == ("0", "1", "2")
+    assert info.input_shape == ((3, 28, 28) if rgb else (28, 28))
+    assert "75 training samples + 25 test samples (given) (MedMNIST layout: its 15 validation images" in info.source
+    ds = data.load(s.data)
+    assert len(ds.x_train) + len(ds.x_val) == 75 and len(ds.x_test) == 25
+    first = arrays["test_images"][0].transpose(2, 0, 1) if rgb else arrays["test_images"][0]
+    np.testing.assert_array_equal(ds.x_test[0], first.ravel().astype(np.float32))  # the pixels, in C, H, W order
+    np.testing.assert_array_equal(ds.y_test, arrays["test_labels"][:, 0])

@@ -107,8 +107,34 @@ def read_npz(path: Path, shown: str) -> Found:
         found.what = f"{len(found.x)} training samples" + (
             f" + {len(found.x_test)} test samples (given)" if found.x_test is not None else "")
         return found
+    if MEDMNIST <= names <= MEDMNIST | {"val_images", "val_labels"}:
+        return _medmnist(arrays, names, classes)
     raise DataError(f"{shown}: an .npz holds x and y, or x_train, y_train, x_test and y_test "
-                    f"(and optionally classes); found {', '.join(sorted(arrays)) or 'no arrays'}")
+                    f"(and optionally classes), or MedMNIST's train_images, train_labels, test_images and "
+                    f"test_labels; found {', '.join(sorted(arrays)) or 'no arrays'}")
+
+
+MEDMNIST = {"train_images", "train_labels", "test_images", "test_labels"}
+
+
+def _medmnist(arrays: dict[str, np.ndarray], names: set[str], classes) -> Found:
+    """MedMNIST's layout: images (n, H, W) or (n, H, W, 3), labels (n, 1); its validation images join the
+    training ones (data.validation holds out a split of its own)."""
+    def images(a: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(a.transpose(0, 3, 1, 2)) if a.ndim == 4 and a.shape[-1] in (1, 3) else a
+
+    def labels(a: np.ndarray) -> np.ndarray:
+        return a.reshape(len(a)) if a.ndim == 2 and a.shape[1] == 1 else a
+
+    x, y = images(arrays["train_images"]), labels(arrays["train_labels"])
+    joined = ""
+    if {"val_images", "val_labels"} <= names:
+        x = np.concatenate([x, images(arrays["val_images"])])
+        y = np.concatenate([y, labels(arrays["val_labels"])])
+        joined = f" (MedMNIST layout: its {len(arrays['val_images'])} validation images joined the training ones)"
+    found = Found(x, y, images(arrays["test_images"]), labels(arrays["test_labels"]), classes=classes)
+    found.what = f"{len(x)} training samples + {len(found.x_test)} test samples (given){joined}"
+    return found
 
 
 def _class_names(arr: np.ndarray | None, shown: str) -> tuple[str, ...] | None:
