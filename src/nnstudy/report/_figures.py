@@ -445,18 +445,22 @@ def _npz_artifacts(a: Analysis, name: str) -> dict[str, dict]:
     return out
 
 
-def _boundaries(a: Analysis) -> dict[str, dict]:
-    return _npz_artifacts(a, "decision_boundary.npz")
-
-
-def _picks(a: Analysis, have: dict) -> list[tuple[int, pd.Series]]:
-    """(configuration, its lowest-seed done trial with an artifact), best configuration first."""
-    done, picks = a.done, []
+def picked_arrays(a: Analysis, artifact: str) -> list[tuple[int, pd.Series, dict]]:
+    """(configuration, its lowest-seed done trial that stored ``artifact``, that trial's arrays of it), best
+    configuration first."""
+    have, done, picks = _npz_artifacts(a, artifact), a.done, []
     for i in a.ranked():
         d = done[(done["config"] == i) & done["trial_id"].isin(have)]
         if len(d):
-            picks.append((i, d.sort_values("seed", kind="stable").iloc[0]))
+            row = d.sort_values("seed", kind="stable").iloc[0]
+            picks.append((i, row, have[row["trial_id"]]))
     return picks
+
+
+def best_arrays(a: Analysis, artifact: str) -> tuple[int, pd.Series, dict] | None:
+    """(configuration, trial row, arrays) of the best configuration that stored ``artifact``, or None."""
+    picked = picked_arrays(a, artifact)
+    return picked[0] if picked else None
 
 
 def _boundary_panel(ax, d: dict, title: str) -> list:
@@ -485,11 +489,8 @@ def _boundary_panel(ax, d: dict, title: str) -> list:
 
 
 def decision_boundary(a: Analysis, path: Path) -> str | None:
-    bounds = _boundaries(a)
-    if not bounds:
-        return None
     m = a.metric
-    picks = _picks(a, bounds)
+    picks = picked_arrays(a, "decision_boundary.npz")
     if not picks:
         return None
     chosen = [("best" if getattr(a, "focus", None) is None else "configuration", *picks[0])] + (
@@ -497,12 +498,12 @@ def decision_boundary(a: Analysis, path: Path) -> str | None:
     fig = _figure(5.4 * len(chosen) + 1.6, 4.8)
     axes = fig.subplots(1, len(chosen), squeeze=False)[0]
     handles = []
-    for ax, (tag, i, row) in zip(axes, chosen):
+    for ax, (tag, i, row, d) in zip(axes, chosen):
         r = a.summary.iloc[i]
         trial_v = row.get(m) if m else None
         title = f"{tag}: {_label(a, i, 48)}\n{m} = {format_mean_se(r[f'{m}_mean'], r[f'{m}_sem'], m)}"
         title += f" (seed {row['seed']}: {format_number(trial_v, m)})"
-        handles = _boundary_panel(ax, bounds[row["trial_id"]], title)
+        handles = _boundary_panel(ax, d, title)
     fig.legend(handles=handles, loc="outside right upper", fontsize=8, title="class", frameon=False)
     _save(fig, path)
     what = "best and worst configuration" if len(chosen) > 1 else "the configuration"
@@ -514,12 +515,10 @@ def decision_boundary(a: Analysis, path: Path) -> str | None:
 
 
 def first_layer_weights(a: Analysis, path: Path) -> str | None:
-    weights = _npz_artifacts(a, "first_layer_weights.npz")
-    picks = _picks(a, weights)
-    if not picks:
+    got = best_arrays(a, "first_layer_weights.npz")
+    if got is None:
         return None
-    i, row = picks[0]
-    d = weights[row["trial_id"]]
+    i, row, d = got
     w, labels = np.asarray(d["w"], dtype=float), [str(x) for x in d["labels"]]
     rgb = w.ndim == 4 and w.shape[1] == 3
     if rgb:  # (units, 3, h, w): each unit as a colour image, its weights scaled to [0, 1]

@@ -13,7 +13,7 @@ from typing import Callable
 import numpy as np
 from matplotlib import colormaps
 
-from ._figures import _colors, _figure, _label, _npz_artifacts, _picks, _save
+from ._figures import _colors, _figure, _label, _save, best_arrays, picked_arrays
 
 FIGURES = ("pca_curves.png", "pca_projection.png", "som_umatrix.png", "som_hits.png", "rbm_samples.png",
            "rbm_inpainting.png", "rbm_filters.png", "dbm_filters.png", "dbm_samples.png", "ard_relevance.png",
@@ -29,16 +29,6 @@ def jobs(a) -> list[tuple[str, Callable]]:
              dbm_filters, dbm_samples, ard_relevance, forecast, feature_importance, pca_explained, som_prototypes,
              linear_weights, ard_weight_histogram)
     return [(name, lambda p, f=f: f(a, p)) for name, f in zip(FIGURES, draws)]
-
-
-def _best(a, artifact: str):
-    """(configuration, trial row, arrays) of the best configuration that stored ``artifact``, or None."""
-    have = _npz_artifacts(a, artifact)
-    picks = _picks(a, have)
-    if not picks:
-        return None
-    i, row = picks[0]
-    return i, row, have[row["trial_id"]]
 
 
 def _title(a, i: int, row) -> str:
@@ -72,13 +62,11 @@ def _tiles(fig, images: np.ndarray, rows: int, cols: int, cmap: str = "gray", si
 
 
 def pca_curves(a, path: Path) -> str | None:
-    curves = _npz_artifacts(a, "pca_curves.npz")
-    picks = _picks(a, curves)
+    picks = picked_arrays(a, "pca_curves.npz")
     if not picks:
         return None
     shown: list[tuple[int, dict]] = []  # the curve depends on the data only: draw each distinct one once
-    for i, row in picks:
-        d = curves[row["trial_id"]]
+    for i, _, d in picks:
         if not any(d["own"].shape == e["own"].shape and np.allclose(d["own"], e["own"]) for _, e in shown):
             shown.append((i, d))
     fig = _figure(8.4, 4.6)
@@ -101,7 +89,7 @@ def pca_curves(a, path: Path) -> str | None:
 
 
 def pca_projection(a, path: Path) -> str | None:
-    got = _best(a, "pca_projection.npz")
+    got = best_arrays(a, "pca_projection.npz")
     if got is None:
         return None
     i, row, d = got
@@ -137,7 +125,7 @@ def pca_projection(a, path: Path) -> str | None:
 
 
 def som_umatrix(a, path: Path) -> str | None:
-    got = _best(a, "som.npz")
+    got = best_arrays(a, "som.npz")
     if got is None:
         return None
     i, row, d = got
@@ -163,7 +151,7 @@ def som_umatrix(a, path: Path) -> str | None:
 
 
 def som_hits(a, path: Path) -> str | None:
-    got = _best(a, "som.npz")
+    got = best_arrays(a, "som.npz")
     if got is None:
         return None
     i, row, d = got
@@ -196,7 +184,7 @@ def som_hits(a, path: Path) -> str | None:
 
 
 def rbm_samples(a, path: Path) -> str | None:
-    got = _best(a, "rbm_samples.npz")
+    got = best_arrays(a, "rbm_samples.npz")
     if got is None:
         return None
     i, row, d = got
@@ -217,7 +205,7 @@ def rbm_samples(a, path: Path) -> str | None:
 
 
 def rbm_inpainting(a, path: Path) -> str | None:
-    got = _best(a, "rbm_inpainting.npz")
+    got = best_arrays(a, "rbm_inpainting.npz")
     if got is None:
         return None
     i, row, d = got
@@ -247,7 +235,7 @@ def _filter_figure(title: str, sets: list[tuple[str, np.ndarray]], path) -> None
 
 
 def rbm_filters(a, path: Path) -> str | None:
-    got = _best(a, "rbm_filters.npz")
+    got = best_arrays(a, "rbm_filters.npz")
     if got is None:
         return None
     i, row, d = got
@@ -257,7 +245,7 @@ def rbm_filters(a, path: Path) -> str | None:
 
 
 def dbm_filters(a, path: Path) -> str | None:
-    got = _best(a, "dbm.npz")
+    got = best_arrays(a, "dbm.npz")
     if got is None:
         return None
     i, row, d = got
@@ -268,7 +256,7 @@ def dbm_filters(a, path: Path) -> str | None:
 
 
 def dbm_samples(a, path: Path) -> str | None:
-    got = _best(a, "dbm.npz")
+    got = best_arrays(a, "dbm.npz")
     if got is None:
         return None
     i, row, d = got
@@ -287,7 +275,7 @@ def dbm_samples(a, path: Path) -> str | None:
 
 
 def _bars(a, path: Path, artifact: str, key: str, ylabel: str, title: str, transform=None) -> tuple | None:
-    got = _best(a, artifact)
+    got = best_arrays(a, artifact)
     if got is None:
         return None
     i, row, d = got
@@ -325,7 +313,7 @@ def feature_importance(a, path: Path) -> str | None:
 
 
 def forecast(a, path: Path) -> str | None:
-    got = _best(a, "forecast.npz")
+    got = best_arrays(a, "forecast.npz")
     if got is None:
         return None
     i, row, d = got

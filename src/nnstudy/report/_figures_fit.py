@@ -8,28 +8,26 @@ from pathlib import Path
 
 import numpy as np
 
-from ._figures import _colors, _figure, _label, _npz_artifacts, _picks, _save
+from ._figures import _colors, _figure, _label, _save, picked_arrays
 from ._stats import Analysis
 
 MAX_LINES, MAX_PANELS = 8, 4
 
 
 def regression_fit(a: Analysis, path: Path) -> str | None:
-    fits = _npz_artifacts(a, "regression_fit.npz")
-    picks = dict(_picks(a, fits))
+    picks = {i: (row, d) for i, row, d in picked_arrays(a, "regression_fit.npz")}
     if not picks:
         return None
     order = [i for i in (a.chosen() or a.ranked()) if i in picks]
-    d0 = fits[picks[order[0]]["trial_id"]]
+    d0 = picks[order[0]][1]
     two = np.asarray(d0["grid"]).shape[1] == 2
     shown = order[:MAX_PANELS if two else MAX_LINES]
     which = "report.configurations" if a.chosen() else "by rank"
     target = np.asarray(d0["target"], float) if "target" in d0 else None  # the source's noise-free function
     if two:
         panels = ([("target (noise-free)", target, d0)] if target is not None else []) + [
-            (f"{_label(a, i, 40)} (seed {picks[i]['seed']})", np.asarray(fits[picks[i]["trial_id"]]["prediction"],
-                                                                         float), fits[picks[i]["trial_id"]])
-            for i in shown]
+            (f"{_label(a, i, 40)} (seed {row['seed']})", np.asarray(d["prediction"], float), d)
+            for row, d in (picks[i] for i in shown)]
         fig = _figure(4.6 * len(panels) + 1.2, 4.4)
         axes = fig.subplots(1, len(panels), squeeze=False)[0]
         lo, hi = min(p.min() for _, p, _ in panels), max(p.max() for _, p, _ in panels)
@@ -56,7 +54,7 @@ def regression_fit(a: Analysis, path: Path) -> str | None:
         if target is not None:
             ax.plot(np.asarray(d0["grid"], float)[:, 0], target, "--", color="black", lw=1.4, label="target")
         for color, i in zip(_colors(len(shown)), shown):
-            d = fits[picks[i]["trial_id"]]
+            d = picks[i][1]
             ax.plot(np.asarray(d["grid"], float)[:, 0], np.asarray(d["prediction"], float), color=color, lw=1.8,
                     label=_label(a, i))
         ax.set_xlabel("x")

@@ -15,7 +15,7 @@ import numpy as np
 from matplotlib import colormaps
 from matplotlib.colors import LogNorm
 
-from ._figures import _colors, _figure, _label, _npz_artifacts, _picks, _save, _which
+from ._figures import _colors, _figure, _label, _save, _which, best_arrays, picked_arrays
 from ._stats import Analysis, epoch_curve, grad_layers, history_of
 
 PATTERNS = ("reconstructions.png", "reconstructions_by_config.png", "reconstructions_along.png", "interpolation.png",
@@ -71,12 +71,10 @@ def _image_rows(rows: list[tuple[str, np.ndarray]], path: Path, title: str) -> N
 
 
 def reconstructions(a: Analysis, path: Path) -> str | None:
-    arts = _npz_artifacts(a, "reconstructions.npz")
-    picks = _picks(a, arts)
-    if not picks:
+    got = best_arrays(a, "reconstructions.npz")
+    if got is None:
         return None
-    i, row = picks[0]
-    d = arts[row["trial_id"]]
+    i, row, d = got
     _image_rows([("original", d["original"]), ("reconstruction", d["reconstruction"])], path,
                 f"reconstructions of test samples, {_which(a)}: {_label(a, i, 90)} (seed {row['seed']})")
     return (f"The first {len(d['original'])} test samples (top) and their reconstructions (bottom) by the best "
@@ -85,12 +83,10 @@ def reconstructions(a: Analysis, path: Path) -> str | None:
 
 def reconstructions_along(a: Analysis, path: Path) -> str | None:
     """The best configuration's reconstructions of the same test images after pre-training and along training."""
-    arts = _npz_artifacts(a, "reconstructions_along.npz")
-    picks = _picks(a, arts)
-    if not picks:
+    got = best_arrays(a, "reconstructions_along.npz")
+    if got is None:
         return None
-    i, row = picks[0]
-    d = arts[row["trial_id"]]
+    i, row, d = got
     n = min(8, len(d["original"]))
     labels = [str(t) for t in d["labels"]]
     _image_rows([("original", d["original"][:n])] + [(t, imgs[:n]) for t, imgs in zip(labels, d["images"])], path,
@@ -102,25 +98,22 @@ def reconstructions_along(a: Analysis, path: Path) -> str | None:
 
 
 def reconstructions_by_config(a: Analysis, path: Path) -> str | None:
-    arts = _npz_artifacts(a, "reconstructions.npz")
-    picks = _picks(a, arts)[:MAX_CONFIGS]
+    picks = picked_arrays(a, "reconstructions.npz")[:MAX_CONFIGS]
     if len(picks) < 2:
         return None
-    rows = [("original", arts[picks[0][1]["trial_id"]]["original"])]
-    rows += [(_label(a, i, 26), arts[row["trial_id"]]["reconstruction"]) for i, row in picks]
+    rows = [("original", picks[0][2]["original"])]
+    rows += [(_label(a, i, 26), d["reconstruction"]) for i, _, d in picks]
     _image_rows(rows, path, "the same test samples reconstructed by each configuration (best first)")
     return (f"The same test samples (top row) reconstructed by each configuration, best first "
             f"({len(picks)} shown; lowest-seed trial of each).")
 
 
 def interpolation(a: Analysis, path: Path) -> str | None:
-    arts = _npz_artifacts(a, "interpolation.npz")
-    picks = _picks(a, arts)[:MAX_CONFIGS]
+    picks = picked_arrays(a, "interpolation.npz")[:MAX_CONFIGS]
     if not picks:
         return None
     rows, encoded = [], False
-    for i, row in picks:
-        d = arts[row["trial_id"]]
+    for i, _, d in picks:
         images = list(d["images"])
         ends = d["ends"]
         if ends.dtype.kind == "f":  # an autoencoder: the two test samples at the ends
@@ -135,15 +128,14 @@ def interpolation(a: Analysis, path: Path) -> str | None:
 
 
 def samples(a: Analysis, path: Path) -> str | None:
-    arts = _npz_artifacts(a, "samples.npz")
-    picks = _picks(a, arts)[:MAX_CONFIGS]
+    picks = picked_arrays(a, "samples.npz")[:MAX_CONFIGS]
     if not picks:
         return None
     grid = 8 if len(picks) == 1 else 6
     fig = _figure(min(13.0, 2.3 * len(picks) * grid / 6) + 0.4, 2.3 * grid / 6 + 0.8)
     subs = fig.subfigures(1, len(picks), squeeze=False)[0]
-    for sub, (i, row) in zip(subs, picks):
-        images = arts[row["trial_id"]]["images"][:grid * grid]
+    for sub, (i, _, d) in zip(subs, picks):
+        images = d["images"][:grid * grid]
         axes = sub.subplots(grid, grid, squeeze=False)
         for ax, j in zip(axes.flat, range(grid * grid)):
             if j < len(images):

@@ -8,15 +8,15 @@ from pathlib import Path
 
 import numpy as np
 
-from ._figures import _colors, _figure, _label, _npz_artifacts, _picks, _save
-from ._figures_classical import _best, _title
+from ._figures import _colors, _figure, _label, _save, best_arrays, picked_arrays
+from ._figures_classical import _title
 
 MAX_WEIGHT_CONFIGS = 6  # configurations side by side in linear_weights.png
 
 
 def pca_explained(a, path: Path) -> str | None:
     """Cumulative explained variance against the number of components: own SVD (line), scikit-learn (crosses)."""
-    got = _best(a, "pca_curves.npz")
+    got = best_arrays(a, "pca_curves.npz")
     if got is None or "explained" not in got[2]:
         return None
     i, row, d = got
@@ -52,7 +52,7 @@ def _input_plane(x: np.ndarray, protos: np.ndarray) -> tuple[np.ndarray, np.ndar
 
 
 def som_prototypes(a, path: Path) -> str | None:
-    got = _best(a, "som.npz")
+    got = best_arrays(a, "som.npz")
     if got is None or "prototypes" not in got[2]:
         return None
     i, row, d = got
@@ -89,23 +89,22 @@ def som_prototypes(a, path: Path) -> str | None:
 
 def linear_weights(a, path: Path) -> str | None:
     """Each configuration's weights per input (OLS, ARD, ...), bars side by side."""
-    arts = _npz_artifacts(a, "linear_weights.npz")
-    picks = _picks(a, arts)[:MAX_WEIGHT_CONFIGS]
+    picks = picked_arrays(a, "linear_weights.npz")[:MAX_WEIGHT_CONFIGS]
     if not picks:
         return None
-    names = [str(n) for n in arts[picks[0][1]["trial_id"]]["names"]]
+    names = [str(n) for n in picks[0][2]["names"]]
     fig = _figure(max(6.0, 0.45 * len(names) * max(1, len(picks)) / 2 + 2.5), 4.4)
     ax = fig.subplots()
     width = 0.8 / len(picks)
-    for k, ((i, row), color) in enumerate(zip(picks, _colors(len(picks)))):
-        coef = np.asarray(arts[row["trial_id"]]["coef"], float)
+    for k, ((i, _, d), color) in enumerate(zip(picks, _colors(len(picks)))):
+        coef = np.asarray(d["coef"], float)
         w = coef[0] if len(coef) == 1 else np.abs(coef).mean(0)
         ax.bar(np.arange(len(w)) + (k - (len(picks) - 1) / 2) * width, w, width, color=color,
                label=_label(a, i, 50))
     ax.axhline(0, color="black", lw=0.8)
     ax.set_xticks(range(len(names)), names, rotation=90 if len(names) > 12 else 0, fontsize=7 if len(names) > 12 else 9)
     ax.set_xlabel("input")
-    multi = len(np.asarray(arts[picks[0][1]["trial_id"]]["coef"])) > 1
+    multi = len(np.asarray(picks[0][2]["coef"])) > 1
     ax.set_ylabel("|weight| (mean over outputs)" if multi else "weight")
     ax.set_title("weights per input, one bar per configuration", fontsize=9)
     ax.grid(axis="y", alpha=0.3)
@@ -116,7 +115,7 @@ def linear_weights(a, path: Path) -> str | None:
 
 
 def ard_weight_histogram(a, path: Path) -> str | None:
-    got = _best(a, "relevance.npz")
+    got = best_arrays(a, "relevance.npz")
     if got is None:
         return None
     i, row, d = got

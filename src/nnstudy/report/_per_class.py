@@ -41,19 +41,16 @@ def scores(y_true: np.ndarray, y_pred: np.ndarray, classes: list[str]) -> tuple[
 def per_class(a: Analysis) -> list[PerClass]:
     """One table per chosen configuration (the best when the study chooses none) whose trials stored test
     predictions."""
-    from ._figures import _npz_artifacts, _picks
+    from ._figures import picked_arrays
 
-    preds = _npz_artifacts(a, "predictions.npz")
-    if not preds:
-        return []
-    picks = dict(_picks(a, preds))
+    picks = {i: (row, d) for i, row, d in picked_arrays(a, "predictions.npz")}
     wanted = a.chosen() or [i for i in a.ranked()[:1]]
     out = []
     for i in wanted:
         if i in picks:
-            d = preds[picks[i]["trial_id"]]
+            trial, d = picks[i]
             rows, acc = scores(np.asarray(d["y_true"]), np.asarray(d["y_pred"]), [str(c) for c in d["classes"]])
-            out.append(PerClass(i, int(picks[i]["seed"]), rows, acc))
+            out.append(PerClass(i, int(trial["seed"]), rows, acc))
     return out
 
 
