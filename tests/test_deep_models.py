@@ -86,6 +86,19 @@ def test_plain_attention_equals_scaled_dot_product_attention():
     torch.testing.assert_close(layer(x), ref)
 
 
+def test_vit_summary_shows_queries_keys_values_and_attention_weights_per_block():
+    model = build_model(cfg(kind="vit", patch=4, dim=16, depth=2, heads=2, mlp_dim=32), 784, 10, (1, 28, 28))
+    s = summarize_model(model, (1, 28, 28))
+    names = [r.name for r in s.layers]
+    for j in (0, 1):  # 49 patches + the class token, 2 heads of 16 / 2 = 8
+        at = names.index(f"blocks.{j}")
+        assert s.layers[at].output_shape == (50, 16)
+        assert [(r.name, r.output_shape) for r in s.layers[at + 1:at + 3]] == [
+            (f"blocks.{j}.attn: q, k, v", (2, 50, 8)), (f"blocks.{j}.attn: weights", (2, 50, 50))]
+    assert s.total == sum(p.numel() for p in model.parameters())  # the extra rows add no parameters
+    assert not any(m._forward_pre_hooks for m in model.modules())  # the hooks are gone after the pass
+
+
 def test_vit_patch_must_divide_the_image():
     with pytest.raises(ValueError, match="must divide"):
         build_model(cfg(kind="vit", patch=5, dim=16, heads=2), 784, 10, (1, 28, 28))

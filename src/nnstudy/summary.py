@@ -71,8 +71,13 @@ def summarize_model(model, input_shape: tuple[int, ...], trial: Trial | None = N
     """The rows of a built torch model that takes flat inputs of ``input_shape``."""
     import math
 
-    stats = _statistics(model, math.prod(input_shape))
-    rows = _rows(model, stats)
+    seen, hooks = _attention_inputs(model)
+    try:
+        stats = _statistics(model, math.prod(input_shape))
+    finally:
+        for hook in hooks:
+            hook.remove()
+    rows = _rows(model, stats, seen)
     per_sample = stats.total_mult_adds // _BATCH
     return Summary(rows, stats.total_params, stats.trainable_params, trial, tuple(input_shape), per_sample)
 
@@ -119,7 +124,35 @@ def _statistics(model, n_in: int):
         return torchinfo.summary(ExamplePass(), input_data=[x], mode="eval", verbose=0)
 
 
-def _rows(model, stats) -> list[Layer]:
+def _attention_inputs(model) -> tuple[dict, list]:
+    """({id: input of the example pass}, hooks to remove) for each self-attention layer of a transformer."""
+    from .engines._torch._vit import SelfAttention
+
+    seen: dict[int, object] = {}
+    hooks = [m.register_forward_pre_hook(lambda mod, args: seen.__setitem__(id(mod), args[0].detach()))
+             for m in model.modules() if isinstance(m, SelfAttention)]
+    return seen, hooks
+
+
+def _attention_rows(name: str, module, seen: dict) -> list[Layer]:
+    """Inside each self-attention layer of a shown module: the queries, keys and values per head and the
+    attention weights, from the example pass's input (they are no module's output, so torchinfo has no row)."""
+    import torch
+
+    from .engines._torch._vit import SelfAttention
+
+    out = []
+    for sub, m in module.named_modules():
+        if isinstance(m, SelfAttention) and id(m) in seen:
+            with torch.no_grad():
+                q, k, _ = m.split_heads(seen[id(m)])
+            where = f"{name}.{sub}" if sub else name
+            out += [Layer(f"{where}: q, k, v", "per head", tuple(q.shape[1:]), 0),
+                    Layer(f"{where}: weights", "softmax(q kᵀ/√d)", tuple((q @ k.transpose(-2, -1)).shape[1:]), 0)]
+    return out
+
+
+def _rows(model, stats, seen: dict | None = None) -> list[Layer]:
     """One row per shown module: its output shape (last call) and parameters, from torchinfo's layers."""
     infos = {}
     for info in stats.summary_list:  # in call order: a module called twice keeps its last output
@@ -130,6 +163,7 @@ def _rows(model, stats) -> list[Layer]:
         shape = tuple(info.output_size[1:]) if info is not None and info.output_size else None
         rows.append(Layer(name, type(m).__name__, shape, sum(p.numel() for p in m.parameters()),
                           _macs(info, infos) // _BATCH))
+        rows += _attention_rows(name, m, seen or {})
     own = sum(p.numel() for p in model.parameters(recurse=False))
     if own:  # parameters of the model itself, e.g. a transformer's class token and positions
         names = ", ".join(n for n, _ in model.named_parameters(recurse=False))

@@ -29,9 +29,14 @@ class SelfAttention(nn.Module):
         self.qkv = nn.Linear(dim, 3 * dim)
         self.proj = nn.Linear(dim, dim)
 
+    def split_heads(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, T, D) -> queries, keys and values stacked: (3, B, heads, T, D / heads)."""
+        b, t, d = x.shape
+        return self.qkv(x).view(b, t, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, t, d = x.shape
-        q, k, v = self.qkv(x).view(b, t, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+        q, k, v = self.split_heads(x)
         return self.proj(attention(q, k, v).transpose(1, 2).reshape(b, t, d))
 
 
