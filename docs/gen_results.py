@@ -43,6 +43,7 @@ MAIN_FIGURE = {
     "surface-mlp": "learning_curves.png",
     "logistic-lr": "learning_curves.png",
     "ard-vs-ols": "linear_weights.png",
+    "seed-variance": "seed_spread.png",
     "resnet18-torchvision": "learning_curves.png",
     "rbm-inpainting": "rbm_inpainting.png",
     "xgboost-vs-cnn": "metric_vs_model.kind.png",
