@@ -79,3 +79,17 @@ def test_a_classical_regressor_stores_its_line_in_the_targets_units(normalize_ta
     assert z["grid"].shape == (200, 1)
     np.testing.assert_allclose(z["prediction"], line.predict(z["grid"]), rtol=1e-4, atol=1e-5)
     assert abs(line.coef_[0]) > 0.1 and np.ptp(z["prediction"]) > 0.3  # a sloped line, not a constant
+
+
+def test_two_inputs_draw_a_panel_per_configuration(tmp_path):
+    """A surface (two inputs), fitted by OLS and ARD (classical: no training loop): the target's panel, then one
+    contour per configuration, named in the caption."""
+    study = {"study": {"name": "fit2"}, "data": {"name": "surface", "n_samples": 200},
+             "model": {"kind": "ols"}, "train": {"engine": "classical"},
+             "sweep": [{"label": "OLS", "model.kind": ["ols"]}, {"label": "ARD", "model.kind": ["ard"]}]}
+    run = nnstudy.run(study, store=tmp_path, workers=1)
+    fits = [np.load(io.BytesIO(a.data)) for a in run.snapshot().artifacts if a.name == "regression_fit.npz"]
+    assert len(fits) == 2 and all(z["grid"].shape == (3600, 2) for z in fits)
+    md = (tmp_path / "fit2" / "report.md").read_text()
+    assert "figures/regression_fit.png" in md and "a filled contour of the prediction over the two inputs" in md
+    assert (tmp_path / "fit2" / "figures" / "regression_fit.png").read_bytes()[:4] == b"\x89PNG"

@@ -27,7 +27,7 @@ def regression_fit(a: Analysis, path: Path) -> str | None:
     if two:
         panels = ([("target (noise-free)", target, d0)] if target is not None else []) + [
             (f"{_label(a, i, 40)} (seed {row['seed']})", np.asarray(d["prediction"], float), d)
-            for row, d in (picks[i] for i in shown)]
+            for i in shown for row, d in [picks[i]]]
         fig = _figure(4.6 * len(panels) + 1.2, 4.4)
         axes = fig.subplots(1, len(panels), squeeze=False)[0]
         lo, hi = min(p.min() for _, p, _ in panels), max(p.max() for _, p, _ in panels)
