@@ -9,18 +9,13 @@ from nnstudy.engines._torch import _stack_init, _stack_train
 from nnstudy.engines._torch._mlp import build_trainable
 from nnstudy.engines._torch._stack_init import draw_stack, drawable, shell, stack_modules
 from nnstudy.engines._torch._stack_net import StackedMLP
-from nnstudy.engines._torch._stack_train import train_group
+from nnstudy.engines._torch._stack_train import FixedRate, LearningRates, train_group
 
 from test_stack import trials_of
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: one intra-op thread is faster on a shared machine (the draws still use two workers)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# tiny tensors: one intra-op thread is faster on a shared machine (the draws still use two workers)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def model_section(**over) -> dict:
@@ -103,3 +98,14 @@ def test_training_from_drawn_starts_equals_training_from_built_modules(monkeypat
         assert [{k: v for k, v in r.items() if k != "time_s"} for r in a.history] == \
                [{k: v for k, v in r.items() if k != "time_s"} for r in b.history]
         assert a.artifacts.keys() == b.artifacts.keys() and a.artifacts == b.artifacts
+
+
+def test_a_stack_without_schedules_keeps_its_rates_without_torch_optimizers():
+    tc = {"lr": 0.1, "epochs": 3, "steps": None, "schedule": {"kind": "none"}, "early_stopping": None}
+    lrs = LearningRates([tc, {**tc, "lr": 0.5, "schedule": {"kind": "cosine"}}], 10)
+    assert isinstance(lrs.opts[0], FixedRate) and isinstance(lrs.opts[1], torch.optim.SGD)
+    lrs.step()
+    assert lrs.current() == [0.1, pytest.approx(0.5 * 0.75)]  # cosine over 3 epochs, after the first
+    old = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.03).state_dict()  # an older checkpoint's
+    lrs.opts[0].load_state_dict(old)
+    assert lrs.current()[0] == 0.03 and lrs.opts[0].state_dict()["param_groups"][0]["lr"] == 0.03

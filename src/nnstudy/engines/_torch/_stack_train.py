@@ -139,14 +139,19 @@ def _built(trial: Trial, n_in: int, n_out: int, data: Dataset, counter: torch.Te
     return model
 
 
+TORCH_SCHEDULED = ("step", "cosine")  # the schedules _optim.make_schedule leaves to torch's schedulers
+
+
 class LearningRates:
     """Each trial's schedule, run by torch's own scheduler on a stand-in optimizer (so the values match);
-    a plateau schedule by engines._common.Plateau, as alone."""
+    a plateau schedule by engines._common.Plateau, as alone. A trial without a torch scheduler keeps its rate
+    in a ``FixedRate`` (building the process's first torch optimizer imports torch._dynamo: seconds)."""
 
     def __init__(self, tcs: list[dict[str, Any]], steps_per_epoch: int):
         self.opts, self.schedules, self.plateaus = [], [], []
         for tc in tcs:
-            opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=tc["lr"])
+            opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=tc["lr"]) \
+                if tc["schedule"]["kind"] in TORCH_SCHEDULED else FixedRate(tc["lr"])
             self.opts.append(opt)
             self.schedules.append(make_schedule(opt, tc["schedule"], planned_epochs(tc, steps_per_epoch)))
             self.plateaus.append(plateau_of(tc))
@@ -166,6 +171,20 @@ class LearningRates:
             if schedule is not None:
                 opt.step()  # no gradients: changes nothing, keeps the scheduler's order check quiet
                 schedule.step()
+
+
+class FixedRate:
+    """A stand-in optimizer's learning rate, without a torch optimizer; its state dict in a torch optimizer's
+    form, and a checkpoint's torch SGD state (as stacks without a schedule stored it before) restores into it."""
+
+    def __init__(self, lr: float):
+        self.param_groups = [{"lr": lr}]
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"state": {}, "param_groups": [{"lr": self.param_groups[0]["lr"], "params": [0]}]}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.param_groups[0]["lr"] = state["param_groups"][0]["lr"]
 
 
 class TrialView:
