@@ -43,6 +43,8 @@ MAIN_FIGURE = {
     "surface-mlp": "learning_curves.png",
     "logistic-lr": "learning_curves.png",
     "ard-vs-ols": "linear_weights.png",
+    "ae-bottleneck": "reconstructions_by_config.png",
+    "stacked-ae": "reconstructions_by_config.png",
     "seed-variance": "seed_spread.png",
     "resnet18-torchvision": "learning_curves.png",
     "rbm-inpainting": "rbm_inpainting.png",
