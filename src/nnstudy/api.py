@@ -5,18 +5,20 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import pandas as pd
-from rich.console import Console
 
 from . import _userfiles
 from ._output import run_console
 from ._text import printable
 from .errors import StudyError
-from .spec import StudyFile, Trial, expand, read_study, swept_keys
-from .spec._variant import variant_name
 from .store import Store, StudySnapshot, store_dir
+
+if TYPE_CHECKING:  # the study-file schema is imported where a study file is read: `nnstudy report` needs none
+    from rich.console import Console
+
+    from .spec import StudyFile, Trial
 
 
 class Study:
@@ -25,7 +27,7 @@ class Study:
     def __init__(self, name: str, store: str | Path | None = None, db: Store | None = None):
         self.name, self.store_arg = name, store
         self._store = db or Store(store, create=False)  # `db`: the open store of a run, kept across outages
-        self._store.snapshot(name)  # raises StudyError for an unknown name
+        self._store._study_ids(name)  # raises StudyError for an unknown name (one row read, not the whole study)
 
     def snapshot(self) -> StudySnapshot:
         """Everything the store holds on the study, read now (trials, history, artifacts)."""
@@ -91,6 +93,8 @@ class Study:
 def prepare(source: str | Path | dict, set: dict[str, Any] | None = None, sweep: dict[str, list] | None = None
             ) -> tuple[StudyFile, list[Trial], str, str, list[str], str]:
     """Validate the study file and its data; nothing is written anywhere."""
+    from .spec import expand, read_study
+
     study, text, label = read_study(source, set, sweep)
     trials = expand(study, label)
     task, metrics = report_metrics(study, label)
@@ -161,6 +165,8 @@ def run(source: str | Path | dict, store: str | Path | None = None, set: dict[st
     """
     from ._environment import environment, resolve_device
     from ._sources import resolve_sources
+    from .spec import swept_keys
+    from .spec._variant import variant_name
     from .data import info as data_info
     from .data import load
     from .data._registry import OWN as OWN_DATA

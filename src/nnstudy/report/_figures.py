@@ -72,6 +72,13 @@ def _save(fig: Figure, path: "Path | FigureSink") -> None:
     if isinstance(path, FigureSink):
         path.figure = fig
         return
+    layout = fig.get_layout_engine()
+    if layout is not None and fig.axes and fig.dpi == DPI:  # laid out here: savefig would draw the figure to do it
+        try:
+            layout.execute(fig)
+            fig.set_layout_engine(None)  # no engine (with matplotlib's default rcParams): one draw, into the PNG
+        except ValueError:  # as savefig: it lays out again, and draws what it can
+            pass
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None}, facecolor="white")
     fig.clear()
