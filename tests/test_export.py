@@ -53,6 +53,11 @@ def stored(folder, name: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     return snap.trials, snap.history
 
 
+def conditions(folder, name: str) -> dict[str, dict]:
+    """trial id -> the conditions it ran under (device, threads, host, versions), as stored."""
+    return Store(folder, create=False).snapshot(name).conditions
+
+
 def configs(folder, name: str) -> dict[str, dict]:
     db = Store(folder, create=False)
     return {t: json.loads(next(r for r in db.find_trials(t) if r["study"] == name)["config_json"])
@@ -84,6 +89,11 @@ def test_tensorboard_event_files_hold_every_epoch(store, tmp_path, name, capsys)
         if finals:
             (final,) = acc.Scalars("final/test_accuracy")
             assert final.value == np.float32(t.test_accuracy)
+        ran_under = conditions(store, name).get(t.trial_id)  # none for the running trial
+        text = "conditions/text_summary"
+        texts = [json.loads(x.tensor_proto.string_val[0]) for x in acc.Tensors(text)
+                 ] if text in acc.Tags()["tensors"] else []
+        assert texts == ([ran_under] if ran_under else [])
     assert len(history) == (120 if name == "tiny" else 4)
 
 
@@ -115,6 +125,10 @@ def test_mlflow_runs_hold_the_config_and_every_epoch(store, tmp_path, monkeypatc
             got = client.get_metric_history(run.info.run_id, metric)
             assert [(m.step, m.value) for m in got] == list(zip(rows.epoch, rows.value)), metric
         assert run.data.metrics["final/test_accuracy"] == trials.set_index("trial_id").test_accuracy[tid]
+        ran_under = {k.removeprefix("nnstudy.conditions."): v for k, v in run.data.tags.items()
+                     if k.startswith("nnstudy.conditions.")}
+        assert ran_under == {k: str(v) for k, v in conditions(store, "tiny")[tid].items()}
+        assert ran_under["device"] == "cpu" and ran_under["threads"].isdigit()
 
 
 def test_mlflow_running_trial_stays_running(store, tmp_path, monkeypatch):
@@ -150,6 +164,9 @@ def test_parquet_is_the_long_history(store, tmp_path):
         assert row["train.lr"] == config["train"]["lr"] and row["model.hidden"] == "[4]"
         assert row["train.early_stopping.patience"] == config["train"]["early_stopping"]["patience"]
         assert pd.isna(row["data.split_seed"]) or row["data.split_seed"] == config["data"]["split_seed"]
+        ran_under = conditions(store, "tiny")[tid]
+        assert {k: row[f"conditions.{k}"] for k in ran_under} == ran_under
+        assert row["conditions.device"] == "cpu" and isinstance(row["conditions.threads"], (int, np.integer))
     assert not list(tmp_path.glob("out/.*"))  # no temporary file left
 
 

@@ -1,14 +1,17 @@
 """`nnstudy export`: a study's trials to where people already look, read from the store (never written).
 
 - ``tensorboard DIR``: one run per trial, ``DIR/<study>/<trial id>/`` (torch.utils.tensorboard): every per-epoch
-  metric as a scalar at step = epoch; the resolved config (flattened), the seed and the status as hparams, with
-  the final metrics as ``final/<metric>``. A second export replaces the study's event files.
+  metric as a scalar at step = epoch; the resolved config (flattened), the seed, the status and the conditions
+  (``conditions.device``, ``conditions.threads``, ...) as hparams, with the final metrics as ``final/<metric>``;
+  the conditions also as the text ``conditions`` (JSON). A second export replaces the study's event files.
 - ``mlflow URI``: in the experiment ``nnstudy``, one parent run per study and one run per trial under it
   (MLflow's own client): params = the resolved config flattened (dotted keys), metrics per epoch with
   step = epoch, final metrics as ``final/<metric>``, tags ``nnstudy.study`` / ``nnstudy.trial_id`` /
-  ``nnstudy.status``. A second export deletes the study's earlier runs first.
+  ``nnstudy.status`` and one ``nnstudy.conditions.<key>`` per condition the trial ran under (device, threads,
+  host, nnstudy, torch, python, executor, ...). A second export deletes the study's earlier runs first.
 - ``parquet FILE``: the long history, one row per (trial, epoch, metric): study, trial_id, seed, status, one
-  column per config key (dotted), epoch, metric, value; written to a temporary file, then moved into place.
+  column per config key (dotted), one per condition (``conditions.device``, ...), epoch, metric, value;
+  written to a temporary file, then moved into place.
 
 Pending trials (not started) have nothing to export and are left out. Bad input (an unknown study, a target
 that cannot be written, a missing extra): StudyError, one line, before anything is written.

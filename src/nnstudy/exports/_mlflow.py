@@ -13,7 +13,7 @@ from mlflow.tracking import MlflowClient
 from .._text import one_error_line
 from ..errors import StudyError
 from ..store import StudySnapshot
-from ._trials import ExportTrial, as_text, flat
+from ._trials import ExportTrial, as_text, condition_items, flat
 
 EXPERIMENT = "nnstudy"
 STATUS = {"done": "FINISHED", "failed": "FAILED", "diverged": "FAILED"}  # running trials stay RUNNING
@@ -47,7 +47,7 @@ def write(snap: StudySnapshot, trials: list[ExportTrial], uri: str) -> None:
 
 def write_trial(client: MlflowClient, exp_id: str, parent: str, study: str, t: ExportTrial) -> None:
     tags = {"mlflow.parentRunId": parent, "nnstudy.study": study, "nnstudy.trial_id": t.trial_id,
-            "nnstudy.status": t.status}
+            "nnstudy.status": t.status, **{f"nnstudy.{k}": str(v) for k, v in condition_items(t).items()}}
     if t.error:
         tags["nnstudy.error"] = t.error[:PARAM_VALUE_MAX]
     run = client.create_run(exp_id, run_name=f"{t.trial_id} seed={t.seed}", tags=tags,

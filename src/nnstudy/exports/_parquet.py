@@ -1,4 +1,5 @@
-"""The long history as one Parquet file: one row per (trial, epoch, metric), with the trial's config beside it."""
+"""The long history as one Parquet file: one row per (trial, epoch, metric), with the trial's config and the
+conditions it ran under beside it."""
 
 from __future__ import annotations
 
@@ -12,16 +13,17 @@ import pyarrow  # noqa: F401  (the export's extra: said in one line when missing
 
 from ..errors import StudyError
 from ..store import StudySnapshot
-from ._trials import ExportTrial, flat
+from ._trials import ExportTrial, condition_items, flat
 
 FIXED = ["study", "trial_id", "seed", "status"]
 
 
 def long_table(snap: StudySnapshot, trials: list[ExportTrial]) -> pd.DataFrame:
-    """study, trial_id, seed, status, one column per config key (dotted, in first-seen order), epoch, metric,
-    value. A config column holds numbers, booleans or strings where all its values are of one such kind, else
-    each value as JSON text (lists, tables, null)."""
-    configs = [flat(t.config) for t in trials]
+    """study, trial_id, seed, status, one column per config key (dotted, in first-seen order), one per condition
+    (conditions.device, conditions.threads, ...: empty for a trial stored without them), epoch, metric, value.
+    A config or condition column holds numbers, booleans or strings where all its values are of one such kind,
+    else each value as JSON text (lists, tables, null)."""
+    configs = [{**flat(t.config), **condition_items(t)} for t in trials]
     keys = list(dict.fromkeys(k for c in configs for k in c))
     columns = {k: config_column([c.get(k) for c in configs]) for k in keys}
     parts = []

@@ -1,10 +1,10 @@
-"""A study's trials as every export target sees them: id, seed, status, resolved config, final metrics and
-per-epoch history, read from the store (never written)."""
+"""A study's trials as every export target sees them: id, seed, status, resolved config, final metrics,
+per-epoch history and the conditions it ran under, read from the store (never written)."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
@@ -23,6 +23,9 @@ class ExportTrial:
     final: dict[str, float]  # final metrics (NaN where not finite)
     history: pd.DataFrame  # epoch, metric, value (this trial's rows, by epoch)
     started_at: str | None
+    # what its timing depends on (device, threads, host, versions, executor: executor/_threads.conditions);
+    # empty for a trial stored without them (not finished, or a store from before v3)
+    conditions: dict[str, Any] = field(default_factory=dict)
 
     @property
     def started_ms(self) -> int:
@@ -53,7 +56,7 @@ def read_trials(db: Store, name: str) -> tuple[StudySnapshot, list[ExportTrial]]
         final = {m: float(row[m]) for m in metrics if row.get(m) is not None and not pd.isna(row[m])}
         out.append(ExportTrial(row["trial_id"], int(row["seed"]), row["status"], row["error"] or None,
                                json.loads(stored["config_json"]), final, history.get(row["trial_id"], empty),
-                               row["started_at"]))
+                               row["started_at"], snap.conditions.get(row["trial_id"], {})))
     return snap, out
 
 
@@ -67,6 +70,11 @@ def flat(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
         else:
             out[dotted] = value
     return out
+
+
+def condition_items(t: ExportTrial) -> dict[str, Any]:
+    """The trial's conditions under ``conditions.<key>`` (e.g. conditions.device), apart from its config keys."""
+    return {f"conditions.{k}": v for k, v in t.conditions.items()}
 
 
 def as_text(value: Any) -> str | int | float | bool:
