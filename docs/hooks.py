@@ -71,7 +71,7 @@ def studies_index(paths: list[Path]) -> str:
         found = DOCS / "results" / f"{path.stem}.md"
         shrunk = found.exists() and "A shrunk run, not the study itself" in found.read_text(encoding="utf-8")
         ran = ("a shrunk variant" if shrunk else "yes") if found.exists() else \
-            ("no: " + NOT_RUN[path.stem].split(",")[0] if path.stem in NOT_RUN else "not run yet")
+            ("no: " + re.split(r"[,(:]", NOT_RUN[path.stem])[0].strip() if path.stem in NOT_RUN else "not run yet")
         question = str(raw.get("study", {}).get("description", "")).replace("|", "\\|")
         data = raw.get("data", {}).get("name") or raw.get("data", {}).get("loader", "")
         out.append(f"| [{path.stem}]({path.stem}.md) | {question} | `{data}` | {ran} |")
