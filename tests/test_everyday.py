@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 import nnstudy
+from conftest import run_cli, write_study
 from nnstudy.cli import main
 from nnstudy.errors import StudyError
 from nnstudy.spec import expand, parse_sweeps, read_study, swept_keys
@@ -37,13 +38,7 @@ seeds = 2
 
 @pytest.fixture
 def s(tmp_path):
-    path = tmp_path / "s.toml"
-    path.write_text(S)
-    return path
-
-
-def run_cli(*args):
-    return main(["run", *map(str, args)])
+    return write_study(tmp_path, S, "s.toml")
 
 
 # --- 2. sweeps from the command line ---------------------------------------------------------------

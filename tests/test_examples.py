@@ -3,25 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
 
+from conftest import execute_notebook, notebook_tools
+
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "examples").glob("*.ipynb"))
-
-
-def _tools():
-    try:
-        import ipykernel  # noqa: F401
-        import nbclient
-        import nbformat
-    except ImportError as e:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{e.name} is not installed (scripts/setup.sh installs the test extra)")
-        pytest.skip(f"{e.name} is not installed: pip install -e '.[test]'")
-    return nbclient, nbformat
 
 
 def test_there_are_examples_and_none_has_committed_outputs():
@@ -33,12 +22,11 @@ def test_there_are_examples_and_none_has_committed_outputs():
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_runs(path, tmp_path, monkeypatch):
-    nbclient, nbformat = _tools()
+    _, nbformat = notebook_tools("ipykernel")
     monkeypatch.setenv("NNSTUDY_EXAMPLE_QUICK", "1")
     monkeypatch.setenv("NNSTUDY_STORE", str(tmp_path / "runs"))
     nb = nbformat.read(path, as_version=4)
-    nbclient.NotebookClient(nb, timeout=120, kernel_name="python3",
-                            resources={"metadata": {"path": str(tmp_path)}}).execute()  # raises on any error
+    execute_notebook(nb, tmp_path)  # raises on any error
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
     html = [o["data"]["text/html"] for o in outputs if "text/html" in o.get("data", {})]

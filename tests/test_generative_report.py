@@ -2,12 +2,12 @@
 
 from pathlib import Path
 
-import matplotlib.image as mpimg
 import numpy as np
 import pandas as pd
 import pytest
 
 import nnstudy
+from classical_helpers import figures
 from nnstudy.api import prepare
 from nnstudy.report._figures import FigureSink
 from nnstudy.report._figures_generative import grad_heatmap
@@ -21,15 +21,6 @@ TRAIN = {"optimizer": "adam", "lr": 0.003, "batch_size": 50, "epochs": 1}
 def run(tmp_path, name, model, sweep, **extra):
     spec = {"study": {"name": name}, "data": DATA, "model": model, "train": TRAIN, "sweep": sweep, **extra}
     return nnstudy.run(spec, store=tmp_path / "runs", workers=1)
-
-
-def figures(study) -> dict[str, tuple[int, int]]:
-    """file name -> (height, width) of every PNG the report holds."""
-    out = {}
-    for path in (study.report_dir / "figures").glob("*.png"):
-        assert path.stat().st_size > 2000, path
-        out[path.name] = mpimg.imread(path).shape[:2]
-    return out
 
 
 def test_autoencoder_report_has_reconstructions_per_configuration(tmp_path):

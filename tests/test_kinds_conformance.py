@@ -27,12 +27,7 @@ STACKING = [n for n in EXAMPLES if kinds.get(n).stacking]
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def example_study(kind: kinds.Kind, **extra) -> dict:

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import sys
 import warnings
 
 import pytest
 from rich.console import Console
 
+from conftest import execute_notebook, notebook_tools
 from nnstudy.executor import _notebook_bar
 from nnstudy.executor._progress import StudyProgress
 
@@ -20,26 +20,13 @@ STUDY = {"study": {"name": "nb-progress"}, "data": {"name": "iris"}, "model": {"
          "train": {"epochs": 3, "batch_size": 32}, "trials": {"seeds": 2}}
 
 
-def _tools():
-    try:
-        import ipywidgets  # noqa: F401  (the notebook extra; the test extra includes it)
-        import nbclient
-        import nbformat
-    except ImportError as e:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{e.name} is not installed (scripts/setup.sh installs the test extra)")
-        pytest.skip(f"{e.name} is not installed: pip install -e '.[test]'")
-    return nbclient, nbformat
-
-
 def test_a_run_in_a_kernel_shows_one_widget_and_plain_lines(tmp_path):
-    nbclient, nbformat = _tools()
+    _, nbformat = notebook_tools("ipywidgets")  # the notebook extra; the test extra includes it
     code = (f"import nnstudy\n"
             f"study = nnstudy.run({json.dumps(STUDY)}, store={str(tmp_path / 'runs')!r}, workers=1)\n"
             f"print(len(study.trials()), 'trials')")
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
-    nbclient.NotebookClient(nb, timeout=120, kernel_name="python3", store_widget_state=True,
-                            resources={"metadata": {"path": str(tmp_path)}}).execute()
+    execute_notebook(nb, tmp_path, store_widget_state=True)
     outputs = nb.cells[0].outputs
     assert not [o for o in outputs if o.output_type == "error"]
     displays = [o for o in outputs if o.output_type == "display_data"]

@@ -8,39 +8,19 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from conftest import run_cli, write_study
 from nnstudy.cli import main
 from nnstudy.store._schema import SCHEMA_VERSION
 
-SMALL = """
-[study]
-name = "small"
-description = "two learning rates on moons"
-[data]
-name = "moons"
-n_samples = 300
-[model]
-hidden = [8]
-[train]
-epochs = 4
-batch_size = 32
-[sweep]
-"train.lr" = [0.1, 0.01]
-[trials]
-seeds = 3
-[report]
-metrics = ["test_accuracy", "val_loss"]
-"""
+SMALL = {"study": {"name": "small", "description": "two learning rates on moons"},
+         "data": {"name": "moons", "n_samples": 300}, "model": {"hidden": [8]},
+         "train": {"epochs": 4, "batch_size": 32}, "sweep": {"train.lr": [0.1, 0.01]}, "trials": {"seeds": 3},
+         "report": {"metrics": ["test_accuracy", "val_loss"]}}
 
 
 @pytest.fixture
 def small(tmp_path):
-    path = tmp_path / "small.toml"
-    path.write_text(SMALL)
-    return path
-
-
-def run_cli(*args):
-    return main(["run", *map(str, args)])
+    return write_study(tmp_path, SMALL)
 
 
 def db_rows(store, sql):
@@ -113,9 +93,7 @@ def test_set_overrides_and_new_trials(small, tmp_path):
 
 
 def test_diverged_trial_is_recorded_and_the_study_goes_on(tmp_path, capsys):
-    path = tmp_path / "div.toml"
-    path.write_text(SMALL.replace('"train.lr" = [0.1, 0.01]', '"train.lr" = [1e12, 0.1]')
-                    .replace("seeds = 3", "seeds = 1"))
+    path = write_study(tmp_path, {**SMALL, "sweep": {"train.lr": [1e12, 0.1]}, "trials": {"seeds": 1}}, "div.toml")
     store = tmp_path / "runs"
     assert run_cli(path, "--store", store, "--workers", "1") == 1
     trials = pd.read_csv(store / "small" / "trials.csv")

@@ -11,27 +11,10 @@ import pandas as pd
 import pytest
 from rich.console import Console
 
+from conftest import write_study
 from test_race import RACE
 
 SMALL = {**RACE, "trials": {"seeds": {"min": 2, "max": 4, "alpha": 0.1}}}  # a look at 0.1 / 3 per seed count
-SMALL_TOML = """
-[study]
-name = "race"
-[data]
-name = "moons"
-n_samples = 300
-[model]
-hidden = [8]
-[train]
-epochs = 4
-batch_size = 32
-[sweep]
-"train.lr" = [0.3, 1e-5]
-[trials]
-seeds = { min = 2, max = 4, alpha = 0.1 }
-[report]
-metrics = ["test_accuracy"]
-"""
 
 
 def _left(md: str) -> dict[str, int]:
@@ -106,8 +89,8 @@ def test_a_race_trains_its_rounds_as_ray_tasks(ray_address, tmp_path):
 
     if importlib.util.find_spec("ray") is None:
         unavailable("Ray", ImportError("ray is not installed (pip install -e '.[cluster]')"))
-    study = tmp_path / "race.toml"
-    study.write_text(SMALL_TOML.replace("alpha = 0.1", "alpha = 0.3"))  # a look at 0.1: lr 1e-5 leaves early
+    # alpha 0.3: a look at 0.1, where lr 1e-5 leaves early
+    study = write_study(tmp_path, {**SMALL, "trials": {"seeds": {"min": 2, "max": 4, "alpha": 0.3}}})
     code, out = driver("run", study, "--executor", "ray", "--address", ray_address, "--store", tmp_path / "ray",
                        cwd=tmp_path)
     assert code == 0 and "on Ray, 2 at a time" in out and "racing 2 configurations on val_accuracy" in out, out

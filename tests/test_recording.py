@@ -24,12 +24,7 @@ from nnstudy.spec import expand, read_study
 MOONS = {"name": "moons", "n_samples": 200, "noise": 0.2}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def trials_of(train: dict, sweep: dict | list | None = None, data: dict | None = None, model: dict | None = None,

@@ -20,12 +20,7 @@ PER_TRIAL_SWEEP = [{"train.lr": [0.05, 0.01], "model.dropout": [0.0, 0.3], "trai
                    {"train.l2": [1e-3], "train.l1": [1e-4], "train.weight_decay": [1e-2]}]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def trials_of(train: dict, model: dict | None = None, sweep: dict | None = None, data: dict | None = None,

@@ -14,13 +14,8 @@ from nnstudy.engines._torch._stack_train import FixedRate, LearningRates, train_
 from test_stack import trials_of
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: one intra-op thread is faster on a shared machine (the draws still use two workers)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# tiny tensors: one intra-op thread is faster on a shared machine (the draws still use two workers)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def model_section(**over) -> dict:
