@@ -156,8 +156,8 @@ class Driver:
         if result is None:  # keeps its epochs so far
             self.store.finish(self.study, trial.trial_id, "failed", {}, None, {}, error, conditions)
             summary.outcomes[trial.trial_id] = "failed"
-            progress.outcome(trial.trial_id, seed=trial.seed, point=trial.point, status="failed", final={},
-                             error=error)
+            progress.outcome(trial.trial_id, seed=trial.seed, **fold_of(trial), point=trial.point, status="failed",
+                             final={}, error=error)
             config = json.dumps(trial.config, sort_keys=True)
             first, _, traceback = (error or "").partition("\n")  # the full traceback: nnstudy show
             more = f" (nnstudy show {trial.trial_id} prints the traceback)" if traceback else ""
@@ -169,7 +169,7 @@ class Driver:
         self.store.finish(self.study, trial.trial_id, result.status, result.final, result.history,
                           kept | result.artifacts, result.error, conditions)
         summary.outcomes[trial.trial_id] = result.status
-        progress.outcome(trial.trial_id, seed=trial.seed, point=trial.point, status=result.status,
+        progress.outcome(trial.trial_id, seed=trial.seed, **fold_of(trial), point=trial.point, status=result.status,
                          final=finite(result.final), error=result.error)
         shown = ", ".join(f"{k}={v:.4g}" for k, v in result.final.items()
                           if k in ("val_accuracy", "test_accuracy", "val_mse", "test_mse", "train_time_s"))
@@ -180,5 +180,17 @@ class Driver:
 
 
 def label(trial: Trial) -> str:
-    parts = [f"{k.split('.')[-1]}={json.dumps(v)}" for k, v in trial.point.items()]
-    return " ".join(parts + [f"seed={trial.seed}"])
+    """What a progress row and a trial's line name it by: its swept values, its seed, and its fold of
+    data.folds (counted from 1: fold=2/5 holds out data.fold = 1)."""
+    parts = [f"{k.split('.')[-1]}={json.dumps(v)}" for k, v in trial.point.items()] + [f"seed={trial.seed}"]
+    fold = fold_of(trial)
+    return " ".join(parts + ([f"fold={fold['fold'] + 1}/{fold['folds']}"] if fold else []))
+
+
+def fold_of(trial: Trial) -> dict[str, int]:
+    """{"fold": the fold it holds out (from 0, as data.fold), "folds": data.folds} for a trial of a
+    cross-validation, {} otherwise: fields of its ``--json`` trial event."""
+    data = trial.config["data"]
+    if not data.get("folds") or data.get("fold") is None:
+        return {}
+    return {"fold": data["fold"], "folds": data["folds"]}
