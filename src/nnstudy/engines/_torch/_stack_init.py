@@ -4,9 +4,9 @@ Trial k gets bit for bit what its own ``MLP`` gets after ``torch.manual_seed(see
 engines/_torch/_train.py builds it): the same CPU generator stream (a ``torch.Generator`` seeded alike),
 the same draws in the same order as ``nn.Linear.reset_parameters`` (kaiming-uniform weight, then uniform
 bias, layer after layer) in the default dtype on the CPU; the norm layers start at ones and zeros as
-``nn.BatchNorm1d`` / ``nn.LayerNorm`` do; the perceptron at zero. The random numbers are the cost (a
-module's own overhead is small), so the trials' draws run in threads, each with its own generator (torch
-lets go of the GIL while it draws).
+``nn.BatchNorm1d`` / ``nn.LayerNorm`` do; the perceptron at zero. No module per trial, no per-trial copy
+into the stack; the random numbers themselves are then most of the cost, so the trials' draws run in
+threads, each with its own generator (torch lets go of the GIL while it draws).
 
 The last trial is also built as a module with the global generator, exactly as alone: that leaves the
 global generator where the one-by-one loop left it, and its weights are compared with the drawn ones;
