@@ -43,6 +43,7 @@ MAIN_FIGURE = {
     "surface-mlp": "learning_curves.png",
     "logistic-lr": "learning_curves.png",
     "ard-vs-ols": "linear_weights.png",
+    "xgboost-vs-resnet18": "metric_vs_model.kind.png",
     "sine-linear": "regression_fit.png",
     "perceptron-logistic": "metric_vs_model.kind.png",
     "ae-bottleneck": "reconstructions_by_config.png",
