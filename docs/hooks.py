@@ -63,7 +63,8 @@ def studies_index(paths: list[Path]) -> str:
     """Every shipped study with its question and whether its page has results from a real run."""
     out = ["# Shipped studies", "",
            "Each study file under `studies/` asks one question. Its page shows the question, the command and, "
-           "for the studies run on the documentation's machine (2 shared CPU cores, so the long ones are not), "
+           "for the studies run on the documentation's machine (2 shared CPU cores: a long study runs there as a "
+           "smaller variant, which its page labels as such with the exact command, or not at all, and its page says why), "
            "the real results table and main figure of that run, dated, with the code version.", "",
            "| study | question | data | results here |", "|---|---|---|---|"]
     for path in paths:
