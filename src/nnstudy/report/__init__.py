@@ -12,17 +12,25 @@ from pathlib import Path
 
 from ..errors import StudyError
 from ..store._snapshot import Artifact, StudySnapshot
-from ._compare import Comparison, compare_sides, parse_where, select
-from ._compare_write import terminal_table, write_comparison
-from ._figures import ReportWarning, write_figures
+from ._figures import ReportWarning, start_figures
 from ._format import format_mean_se
-from ._html import write_html
-from ._stats import analyze, higher_is_better, summarize, trials_table
-from ._tables import write_csvs, write_texts
+from ._stats import add_tests, analyze, higher_is_better, summarize, trials_table
 
 __all__ = ["write_report", "check_out_dir", "summarize", "trials_table", "format_mean_se", "higher_is_better",
            "ReportWarning", "StudySnapshot", "Artifact", "Comparison", "compare_sides", "parse_where",
            "select", "terminal_table", "write_comparison"]
+
+_LATER = {"Comparison": "._compare", "compare_sides": "._compare", "parse_where": "._compare", "select": "._compare",
+          "terminal_table": "._compare_write", "write_comparison": "._compare_write"}
+
+
+def __getattr__(name: str):
+    """`nnstudy compare`'s functions, imported when first used: the report's figure workers fork without them."""
+    if name in _LATER:
+        import importlib
+
+        return getattr(importlib.import_module(_LATER[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def write_report(snap: StudySnapshot, out_dir: Path | str) -> list[Path]:
@@ -33,11 +41,16 @@ def write_report(snap: StudySnapshot, out_dir: Path | str) -> list[Path]:
     """
     out_dir = Path(out_dir)
     check_out_dir(out_dir)
-    a = analyze(snap)
+    a = analyze(snap, tests=False)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
+        drawn = start_figures(a, out_dir / "figures")  # forked workers draw while this process does the tables:
+        add_tests(a)  # the summary's intervals, tests, bootstrap and power (no figure uses them), with scipy
+        from ._html import write_html
+        from ._tables import write_csvs, write_texts
+
         written = write_csvs(a, out_dir)
-        captions = write_figures(a, out_dir / "figures")
+        captions = drawn()
         written += write_texts(a, out_dir, captions)
         written.append(write_html(a, out_dir, captions))
     except OSError as e:  # a full disk, a read-only folder: each file is whole or absent (written atomically)

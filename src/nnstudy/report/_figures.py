@@ -24,7 +24,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from ._atomic import write_atomic
-from ._draw_all import draw_all
+from ._draw_all import start as start_drawing
 from ._mosaic import Tile, mosaic_figure
 from ._format import figure_text, format_mean_se, format_number, legend_keys, value_text
 from ._stats import Analysis, epoch_curve, grad_layers, higher_is_better, history_of
@@ -564,6 +564,12 @@ def _performance_profile(a: Analysis, path: Path) -> str | None:
 
 def write_figures(a: Analysis, fig_dir: Path) -> dict[str, str]:
     """Draw every figure there is data for; return {file name: caption}, in report order."""
+    return start_figures(a, fig_dir)()
+
+
+def start_figures(a: Analysis, fig_dir: Path) -> Callable[[], dict[str, str]]:
+    """Start drawing every figure there is data for (forked workers begin at once: _draw_all.start); the
+    function returned draws the rest and returns {file name: caption}, in report order."""
     fig_dir.mkdir(parents=True, exist_ok=True)
     jobs, patterns = figure_jobs(a)
     if a.chosen():  # report.configurations: one trial's pictures for each chosen configuration, side by side
@@ -574,19 +580,24 @@ def write_figures(a: Analysis, fig_dir: Path) -> dict[str, str]:
 
         jobs = [(name, (lambda p, name=name: side_by_side(a, name, jobs_of, p)) if name in PER_CONFIGURATION
                  else draw) for name, draw in jobs]
-    captions: dict[str, str] = {}
-    for name, cap, said, failed in draw_all(jobs, fig_dir):
-        for message, category in said:
-            warnings.warn(message, category)
-        if failed is not None:
-            raise OSError(*failed)
-        if cap:
-            captions[name] = cap
-    # figures of an earlier report that have no data now would be stale: remove them
-    for pattern in patterns:
-        for old in fig_dir.glob(pattern):
-            if old.name not in captions:
-                old.unlink()
+    outcomes = start_drawing(jobs, fig_dir)
+
+    def captions() -> dict[str, str]:
+        out: dict[str, str] = {}
+        for name, cap, said, failed in outcomes():
+            for message, category in said:
+                warnings.warn(message, category)
+            if failed is not None:
+                raise OSError(*failed)
+            if cap:
+                out[name] = cap
+        # figures of an earlier report that have no data now would be stale: remove them
+        for pattern in patterns:
+            for old in fig_dir.glob(pattern):
+                if old.name not in out:
+                    old.unlink()
+        return out
+
     return captions
 
 

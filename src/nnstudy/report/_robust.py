@@ -24,7 +24,6 @@ from functools import lru_cache
 
 import numpy as np
 import pandas as pd
-from scipy import stats as st
 
 from ._significance import ALPHA, format_p, holm
 
@@ -56,6 +55,8 @@ def paired_p(a, b) -> float:
     d = a - b
     if np.all(d == d[0]):
         return 1.0 if d[0] == 0 else 0.0
+    from scipy import stats as st  # here, not on import: a report without paired seeds never loads scipy.stats
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # scipy: "nearly identical" differences
         return float(st.ttest_rel(a, b).pvalue)
@@ -70,6 +71,8 @@ def wilcoxon_p(a, b) -> float:
         return float("nan")
     if np.all(a == b):
         return 1.0
+    from scipy import stats as st
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # scipy: "sample size too small for normal approximation" etc.
         return float(st.wilcoxon(a, b).pvalue)
@@ -80,11 +83,15 @@ def wilcoxon_p(a, b) -> float:
 
 def iqm(x) -> float:
     """Interquartile mean: the mean of the middle half (``scipy.stats.trim_mean(x, 0.25)``)."""
+    from scipy import stats as st
+
     x = np.asarray(x, dtype=float)
     return float(st.trim_mean(x, 0.25)) if len(x) else float("nan")
 
 
 def _iqm_stat(x, axis=-1):
+    from scipy import stats as st
+
     return st.trim_mean(x, 0.25, axis=axis)
 
 
@@ -102,6 +109,8 @@ def boot_interval(x, statistic=np.mean) -> tuple[float, float]:
 
 @lru_cache(maxsize=4096)  # a dashboard or notebook re-analyses the same values: resample them once
 def _boot(samples: tuple, statistic) -> tuple[float, float]:
+    from scipy import stats as st
+
     r = st.bootstrap(tuple(np.array(s) for s in samples), statistic, n_resamples=RESAMPLES, method="percentile",
                      vectorized=True, rng=BOOT_SEED).confidence_interval
     return float(r.low), float(r.high)

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats as st
 
 from ..kinds import added_metrics
 from ..store._snapshot import StudySnapshot
@@ -43,11 +42,11 @@ def higher_is_better(metric: str) -> bool:
             or any(word in HIGHER_WORDS for word in re.split(r"[_/.\-]", metric.lower())))
 
 
-def describe(values) -> dict[str, float]:
+def describe(values, interval: bool = True) -> dict[str, float]:
     """mean, sample std, SEM and the 95% t-interval of the finite values given.
 
     n = 0: all NaN. n = 1: the mean only. A zero SEM (all seeds agree) gives the degenerate
-    interval [mean, mean] instead of scipy's NaN.
+    interval [mean, mean] instead of scipy's NaN. ``interval=False`` leaves the interval NaN (no scipy).
     """
     x = np.asarray(pd.to_numeric(pd.Series(values, dtype=object), errors="coerce"), dtype=float)
     x = x[np.isfinite(x)]
@@ -65,10 +64,12 @@ def describe(values) -> dict[str, float]:
     out["std"], out["sem"] = std, sem
     if sem == 0:
         out["ci95_low"] = out["ci95_high"] = mean
-    else:
-        with warnings.catch_warnings():
+    elif interval:
+        from scipy.special import stdtrit  # here: a figure worker forks before scipy is imported
+
+        with warnings.catch_warnings():  # scipy.stats.t.interval(0.95, n - 1, loc=mean, scale=sem), bit for bit
             warnings.simplefilter("ignore", RuntimeWarning)
-            lo, hi = st.t.interval(0.95, n - 1, loc=mean, scale=sem)
+            lo, hi = (stdtrit(n - 1, q) * sem + mean for q in ((1.0 - 0.95) / 2, (1.0 + 0.95) / 2))
         out["ci95_low"], out["ci95_high"] = float(lo), float(hi)
     return out
 
@@ -166,7 +167,11 @@ def _normalised_trials(snap: StudySnapshot) -> pd.DataFrame:
     return t.reset_index(drop=True)
 
 
-def analyze(snap: StudySnapshot) -> Analysis:
+def analyze(snap: StudySnapshot, tests: bool = True) -> Analysis:
+    """Everything the writers need. ``tests=False`` is enough for the figures: the summary has its means,
+    standard errors and ranks but no 95% intervals (NaN) and no columns after ``rank`` (Welch, Holm, paired
+    tests, bootstrap, power), which need scipy; ``add_tests`` completes it, as write_report does while its
+    figures are drawn."""
     keys = list(snap.swept_keys)
     t = _normalised_trials(snap)
     index: dict[tuple, int] = {}
@@ -182,10 +187,21 @@ def analyze(snap: StudySnapshot) -> Analysis:
     t["config"] = pd.Series(cfg, index=t.index, dtype=int)
     given = given_labels(t, configs, keys)
     labels = [g or config_label(c, keys) for g, c in zip(given, configs)]
-    summary = _summary(snap, keys, t, configs)
-    if any(given):  # results.csv names each row by its label (issue 19 item 4)
-        summary.insert(0, "label", [g or "" for g in given])
-    return Analysis(snap, keys, t, configs, labels, summary, given)
+    a = Analysis(snap, keys, t, configs, labels, None, given)
+    a.summary = _summary_of(a, tests)
+    return a
+
+
+def add_tests(a: Analysis) -> None:
+    """Complete the summary of ``analyze(snap, tests=False)``: the same as ``analyze(snap)``'s."""
+    a.summary = _summary_of(a, True)
+
+
+def _summary_of(a: Analysis, tests: bool) -> pd.DataFrame:
+    summary = _summary(a.snap, a.keys, a.trials, a.configs, tests)
+    if any(a.given):  # results.csv names each row by its label (issue 19 item 4)
+        summary.insert(0, "label", [g or "" for g in a.given])
+    return summary
 
 
 def given_labels(t: pd.DataFrame, configs: list[dict], keys: list[str]) -> list[str | None]:
@@ -204,7 +220,7 @@ def given_labels(t: pd.DataFrame, configs: list[dict], keys: list[str]) -> list[
     return out
 
 
-def _summary(snap, keys, t, configs) -> pd.DataFrame:
+def _summary(snap, keys, t, configs, tests: bool = True) -> pd.DataFrame:
     done = t[t["status"] == "done"]
     rows = []
     for i, c in enumerate(configs):
@@ -212,7 +228,7 @@ def _summary(snap, keys, t, configs) -> pd.DataFrame:
         row = {k: c[k] for k in keys}
         row["n"] = len(d)
         for m in snap.metrics:
-            s = describe(d[m] if m in d.columns else [])
+            s = describe(d[m] if m in d.columns else [], tests)
             for suf in STAT_SUFFIXES:
                 row[f"{m}_{suf}"] = s[suf]
         rows.append(row)
@@ -230,6 +246,8 @@ def _summary(snap, keys, t, configs) -> pd.DataFrame:
         r = means.rank(method="min", ascending=not higher_is_better(m))
         rank = pd.array([pd.NA if pd.isna(v) else int(v) for v in r], dtype="Int64")
     out["rank"] = rank
+    if not tests:
+        return out
     vs = _versus_best(snap, done, out)
     return pd.concat([out, vs, _robust(snap, done, out, vs)], axis=1)
 
