@@ -43,6 +43,8 @@ MAIN_FIGURE = {
     "surface-mlp": "learning_curves.png",
     "logistic-lr": "learning_curves.png",
     "ard-vs-ols": "linear_weights.png",
+    "cnn-optimizers": "learning_curves.png",
+    "cnn-variants": "metric_vs_model.blocks.png",
     "xgboost-vs-resnet18": "metric_vs_model.kind.png",
     "sine-linear": "regression_fit.png",
     "perceptron-logistic": "metric_vs_model.kind.png",
