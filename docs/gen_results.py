@@ -47,6 +47,7 @@ MAIN_FIGURE = {
     "cnn-variants": "metric_vs_model.blocks.png",
     "xgboost-vs-resnet18": "metric_vs_model.kind.png",
     "sine-linear": "regression_fit.png",
+    "sklearn-mlp-grid-ionosphere": "metric_vs_model.solver.png",
     "perceptron-logistic": "metric_vs_model.kind.png",
     "ae-bottleneck": "reconstructions_by_config.png",
     "stacked-ae": "reconstructions_by_config.png",
