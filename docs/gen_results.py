@@ -43,6 +43,7 @@ MAIN_FIGURE = {
     "surface-mlp": "learning_curves.png",
     "logistic-lr": "learning_curves.png",
     "ard-vs-ols": "linear_weights.png",
+    "search-mlp": "search_history.png",
     "vae-vs-gan": "samples.png",
     "cnn-optimizers": "learning_curves.png",
     "cnn-variants": "metric_vs_model.blocks.png",
