@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import dataclasses
 import functools
 import hashlib
 import json
@@ -223,23 +224,29 @@ def unusable_line(trial_ids: list[str], why: str) -> str:
 
 # --- the state every loop shares: the epoch log (history, early stopping, step-loss buffers) --------
 
-_LOG_FIELDS = ("history", "status", "reason", "first_loss", "taken", "window", "step_rows", "window_epoch",
-               "window_lr")
-_STOPPER_FIELDS = ("best", "best_epoch", "wait", "state")
+def kept_fields(obj) -> list[str]:
+    """The fields of an EpochLog or EarlyStopper (dataclasses of engines/_common.py) that a checkpoint keeps:
+    all but those marked SETTING (set from the study file when the trial starts)."""
+    return [f.name for f in dataclasses.fields(obj) if f.metadata.get("checkpoint", True)]
 
 
 def log_state(log) -> dict[str, Any]:
-    """An EpochLog's state (engines/_common.py), early stopping's included."""
-    return {**{k: getattr(log, k) for k in _LOG_FIELDS},
-            "stopper": {k: getattr(log.stopper, k) for k in _STOPPER_FIELDS}}
+    """An EpochLog's state, early stopping's included (as the dict "stopper")."""
+    return {k: log_state(v) if dataclasses.is_dataclass(v) else v
+            for k, v in ((k, getattr(log, k)) for k in kept_fields(log))}
+
+
+def _restore_fields(obj, state: dict[str, Any]) -> None:
+    for k in kept_fields(obj):
+        if dataclasses.is_dataclass(getattr(obj, k)):
+            _restore_fields(getattr(obj, k), state[k])
+        else:
+            setattr(obj, k, state[k])
 
 
 def restore_log(log, state: dict[str, Any]) -> None:
-    for k in _LOG_FIELDS:
-        setattr(log, k, state[k])
+    _restore_fields(log, state)
     log.step_rows = [tuple(r) for r in log.step_rows]
-    for k in _STOPPER_FIELDS:
-        setattr(log.stopper, k, state["stopper"][k])
 
 
 def plain_state(obj) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import copy
 import io
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
@@ -57,6 +57,14 @@ ADADELTA_EPS = 1e-6  # torch.optim.Adadelta's eps: what adadelta takes while tra
 DEFAULT_EPS = 1e-8
 
 
+# the train keys each optimizer reads besides lr, weight_decay and eps, in both engines (test_declared_tables.py
+# checks that each engine's make_optimizer reads these and no other of them); the report leaves a swept key's
+# cell empty for an optimizer that does not read it (report/_unused.py)
+OPTIMIZER_KEYS: dict[str, tuple[str, ...]] = {
+    "sgd": (), "momentum": ("momentum",), "nesterov": ("momentum",), "adam": ("beta1", "beta2"),
+    "adamw": ("beta1", "beta2"), "rmsprop": ("rho",), "adagrad": (), "adadelta": ("rho",), "lbfgs": ()}
+
+
 def optimizer_eps(tc: dict[str, Any]) -> float:
     """train.eps as the optimizer takes it (adadelta reads the default 1e-8 as its own 1e-6)."""
     return ADADELTA_EPS if tc["optimizer"] == "adadelta" and tc["eps"] == DEFAULT_EPS else tc["eps"]
@@ -89,9 +97,22 @@ def monitored(metrics: dict[str, float], monitor: str) -> float:
     return metrics[monitor]
 
 
+SETTING = {"checkpoint": False}  # a field's metadata: set from the study file, not kept by a checkpoint
+
+
+@dataclass(init=False, eq=False, repr=False)
 class EarlyStopper:
     """Watches val_loss (train_loss without a validation split), or the loss ``monitor`` names; keeps the
-    best weights on request."""
+    best weights on request. A checkpoint keeps every field but the SETTING ones (engines/_checkpoint.py)."""
+
+    patience: int = field(metadata=SETTING)
+    min_delta: float = field(metadata=SETTING)
+    restore: bool = field(metadata=SETTING)
+    monitor: str = field(metadata=SETTING)
+    best: float
+    best_epoch: int
+    wait: int
+    state: dict | None  # the best weights (restore_best)
 
     def __init__(self, cfg: dict[str, Any]):
         self.patience, self.min_delta, self.restore = cfg["patience"], cfg["min_delta"], cfg["restore_best"]
@@ -152,9 +173,24 @@ def diverged(loss: float, first: float) -> str | None:
     return None
 
 
+@dataclass(init=False, eq=False, repr=False)
 class EpochLog:
     """The per-epoch bookkeeping both loops share: history, progress, divergence, early stopping, and the
-    per-step records of train.log_every_steps (the mean loss of each N steps, with the learning rate)."""
+    per-step records of train.log_every_steps (the mean loss of each N steps, with the learning rate). A
+    checkpoint keeps every field but the SETTING ones (engines/_checkpoint.py), the stopper's as its own."""
+
+    stopper: EarlyStopper
+    on_epoch: Callable = field(metadata=SETTING)
+    every: int | None = field(metadata=SETTING)
+    history: list[dict[str, float]]
+    status: str
+    reason: str | None
+    first_loss: float | None
+    taken: int
+    window: list[float]
+    step_rows: list[tuple[int, int, float, float]]
+    window_epoch: int
+    window_lr: float
 
     def __init__(self, tc: dict[str, Any], on_epoch):
         self.stopper, self.on_epoch = EarlyStopper(tc["early_stopping"]), on_epoch

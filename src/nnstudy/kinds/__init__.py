@@ -70,6 +70,9 @@ class Kind:
     # None here: the engine's key for ``stacking``
     stack_key: Callable[["Trial"], Any] | None = None
     scales_targets: bool = True  # takes data.normalize_target = "standard" on regression data
+    # trained by a gradient-descent optimizer (train.optimizer at train.lr, momentum, beta1, ..., schedule);
+    # False: it fits without one and none of those keys reaches it (the report leaves their cells empty)
+    optimizer: bool = True
     check: Callable[["StudyFile", str], None] | None = None  # rules across sections; StudyError (one line)
     check_data: Callable[[dict, "Dataset", str], None] | None = None  # on the loaded data, before the store
     # summary(trial, data) -> the nn.Module `nnstudy summary` shows; None: build["torch"]

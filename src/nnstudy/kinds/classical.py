@@ -209,7 +209,7 @@ def _trainer(module: str):
 
 
 def _kind(cls, module: str, example: dict | None = None, figures: tuple[str, ...] = (),
-          scales_targets: bool = False) -> Kind:
+          scales_targets: bool = False, optimizer: bool = True) -> Kind:
     def metrics(task: str) -> tuple[str, ...]:
         return tuple(m for m in cls.extra_metrics if task == "regression" or not m.endswith("_mae"))
 
@@ -218,28 +218,29 @@ def _kind(cls, module: str, example: dict | None = None, figures: tuple[str, ...
                 default_metrics=cls.default_metrics, scales_targets=scales_targets, figure_module=FIGURE_MODULE,
                 example={} if example is None else {**example, "train": {"engine": "classical",
                                                                          **example.get("train", {})}},
-                figures=figures)
+                figures=figures, optimizer=optimizer)
 
 
 KINDS = [
     _kind(PCAConfig, "_pca", {"data": IRIS, "model": {"components": 2}},
-          ("pca_curves.png", "pca_projection.png", "pca_explained.png")),
+          ("pca_curves.png", "pca_projection.png", "pca_explained.png"), optimizer=False),
     _kind(SOMConfig, "_som", {"data": IRIS, "model": {"grid": [2, 2], "iterations": 200}},
-          ("som_umatrix.png", "som_hits.png", "som_prototypes.png", "class_errors.png")),
+          ("som_umatrix.png", "som_hits.png", "som_prototypes.png", "class_errors.png"), optimizer=False),
     _kind(RBMConfig, "_rbm", {"data": DIGITS, "model": {"hidden": 8, "gibbs_steps": 5}},
           ("rbm_samples.png", "rbm_inpainting.png", "rbm_filters.png")),
     _kind(DBMConfig, "_dbm", {"data": DIGITS, "model": {"hidden": [8, 4], "pretrain_epochs": 1, "chains": 10,
                                                         "gibbs_steps": 5}}, ("dbm_filters.png", "dbm_samples.png")),
     _kind(ARDConfig, "_supervised:ard", {"data": SINE, "model": {}}, ("ard_relevance.png", "ard_weight_histogram.png",
                                                                       "linear_weights.png", "regression_fit.png"),
-          scales_targets=True),
+          scales_targets=True, optimizer=False),
     _kind(OLSConfig, "_supervised:ols", {"data": SINE, "model": {}}, ("linear_weights.png", "regression_fit.png"),
-          scales_targets=True),
-    _kind(SVRConfig, "_supervised:svr", {"data": SINE, "model": {}}, ("regression_fit.png",), scales_targets=True),
+          scales_targets=True, optimizer=False),
+    _kind(SVRConfig, "_supervised:svr", {"data": SINE, "model": {}}, ("regression_fit.png",), scales_targets=True,
+          optimizer=False),
     _kind(RandomForestConfig, "_supervised:random_forest", {"data": IRIS, "model": {"n_estimators": 5}},
-          ("feature_importance.png", "class_errors.png"), scales_targets=True),
+          ("feature_importance.png", "class_errors.png"), scales_targets=True, optimizer=False),
     _kind(XGBoostConfig, "_boosting", {"data": IRIS, "model": {"n_estimators": 3}},
-          ("feature_importance.png", "class_errors.png")),
+          ("feature_importance.png", "class_errors.png"), optimizer=False),
     _kind(SklearnMLPConfig, "_sklearn_mlp", {"data": IRIS, "model": {"hidden": [8]}, "train": {"epochs": 2}},
           ("class_errors.png",), scales_targets=True),
     _kind(LinearProbeConfig, "_probe"),  # reads another study's weights from the store: no example alone

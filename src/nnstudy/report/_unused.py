@@ -5,12 +5,25 @@ from __future__ import annotations
 
 from typing import Any
 
-# train keys read only by some optimizers (engines/_torch/_optim.py)
-OPTIMIZER_KEYS = {"train.momentum": ("momentum", "nesterov"), "train.beta1": ("adam", "adamw"),
-                  "train.beta2": ("adam", "adamw"), "train.rho": ("rmsprop", "adadelta")}
-# classical kinds that fit without a gradient-descent optimizer: none of these train keys reaches them
-NO_OPTIMIZER_KINDS = ("pca", "som", "ard", "ols", "svr", "random_forest", "xgboost")
+from ..engines._common import OPTIMIZER_KEYS as READS
+
+
+def _readers() -> dict[str, tuple[str, ...]]:
+    """train key read only by some optimizers -> those optimizers, from the engines' table."""
+    keys = dict.fromkeys(k for read in READS.values() for k in read)
+    return {f"train.{k}": tuple(name for name, read in READS.items() if k in read) for k in keys}
+
+
+OPTIMIZER_KEYS = _readers()  # e.g. "train.momentum" -> ("momentum", "nesterov")
 OPTIMIZER_TRAIN_KEYS = ("train.lr", "train.optimizer", *OPTIMIZER_KEYS, "train.schedule.kind")
+
+
+def no_optimizer_kinds() -> frozenset[str]:
+    """Model kinds that fit without a gradient-descent optimizer (Kind.optimizer False: PCA, SOM, OLS, ...):
+    none of the OPTIMIZER_TRAIN_KEYS reaches them."""
+    from ..kinds import registry
+
+    return frozenset(name for name, kind in registry().items() if not kind.optimizer)
 
 
 def _setting(config: dict[str, Any], spec: dict, dotted: str) -> Any:
@@ -25,7 +38,7 @@ def _setting(config: dict[str, Any], spec: dict, dotted: str) -> Any:
 
 def unused(config: dict[str, Any], key: str, spec: dict) -> bool:
     """True when the configuration's training does not read swept key ``key``."""
-    if key in OPTIMIZER_TRAIN_KEYS and _setting(config, spec, "model.kind") in NO_OPTIMIZER_KINDS:
+    if key in OPTIMIZER_TRAIN_KEYS and _setting(config, spec, "model.kind") in no_optimizer_kinds():
         return True
     users = OPTIMIZER_KEYS.get(key)
     optimizer = _setting(config, spec, "train.optimizer")

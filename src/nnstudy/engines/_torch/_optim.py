@@ -10,17 +10,18 @@ from .._common import optimizer_eps, optimizer_rho
 
 
 def make_optimizer(params: list[torch.nn.Parameter], tc: dict[str, Any]) -> torch.optim.Optimizer:
+    """Each optimizer reads the train keys engines/_common.OPTIMIZER_KEYS declares for it, and no other of them."""
     name, lr, wd = tc["optimizer"], tc["lr"], tc["weight_decay"]
-    betas, eps = (tc["beta1"], tc["beta2"]), optimizer_eps(tc)
+    eps = optimizer_eps(tc)
     if name == "sgd":
         return torch.optim.SGD(params, lr=lr, weight_decay=wd)
     if name in ("momentum", "nesterov"):
         return torch.optim.SGD(params, lr=lr, momentum=tc["momentum"], nesterov=name == "nesterov",
                                weight_decay=wd)
     if name == "adam":
-        return torch.optim.Adam(params, lr=lr, betas=betas, eps=eps, weight_decay=wd)
+        return torch.optim.Adam(params, lr=lr, betas=(tc["beta1"], tc["beta2"]), eps=eps, weight_decay=wd)
     if name == "adamw":
-        return torch.optim.AdamW(params, lr=lr, betas=betas, eps=eps, weight_decay=wd)
+        return torch.optim.AdamW(params, lr=lr, betas=(tc["beta1"], tc["beta2"]), eps=eps, weight_decay=wd)
     if name == "rmsprop":
         return torch.optim.RMSprop(params, lr=lr, alpha=optimizer_rho(tc), eps=eps, weight_decay=wd)
     if name == "adagrad":
