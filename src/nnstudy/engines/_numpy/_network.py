@@ -30,10 +30,11 @@ class Network:
             dy = layer.backward(dy)
 
     def linears(self) -> list[Linear]:
-        return [layer for layer in self.layers if isinstance(layer, Linear)]
+        """Every Linear, those inside composite layers (attention, encoder blocks) included."""
+        return [lin for layer in self.layers for lin in _inner(layer) if isinstance(lin, Linear)]
 
     def dropouts(self) -> list[Dropout]:
-        return [layer for layer in self.layers if isinstance(layer, Dropout)]
+        return [d for layer in self.layers for d in _inner(layer) if isinstance(d, Dropout)]
 
     def state_dict(self) -> dict[str, list[np.ndarray]]:
         return {"params": self.params, "buffers": self.buffers}
@@ -89,10 +90,17 @@ def given_network(mc: dict[str, Any], dtype) -> Network:
     return Network(layers, [f"hidden{i + 1}" for i in range(n - 1)] + ["output"])
 
 
+def _inner(layer: Layer) -> list[Layer]:
+    """The layer itself, or the layers a composite one (with ``sublayers()``) is made of."""
+    return layer.sublayers() if hasattr(layer, "sublayers") else [layer]
+
+
 def _param_names(layers: list[Layer], linear_names: list[str]) -> list[str]:
     names, linear, norm = [], 0, 0
     for layer in layers:
-        if isinstance(layer, Linear):
+        if hasattr(layer, "param_names"):  # a composite layer names its own tensors
+            names += layer.param_names
+        elif isinstance(layer, Linear):
             base, linear = linear_names[linear], linear + 1
             names += [f"{base}.weight", f"{base}.bias"]
         elif layer.params:
