@@ -132,3 +132,20 @@ def test_stacked_equals_alone(name):
             for key in ra.keys() - {"time_s"}:
                 assert ra[key] == pytest.approx(rb[key], rel=1e-9, abs=1e-12), (name, key)
     assert alone[0].history[-1]["train_loss"] != alone[1].history[-1]["train_loss"]  # two real trials
+
+
+def test_a_sweep_over_kinds_reports_the_metrics_they_share():
+    """ae vs vae with no report.metrics ranks on what both record (test_loss), not on a test_accuracy neither
+    has (which left every configuration unranked and the kinds' figures undrawn); one kind keeps its own."""
+    from nnstudy.api import report_metrics
+
+    base = {"study": {"name": "s"}, "data": {"name": "digits", "normalize": "minmax"}, "model": {"kind": "ae"}}
+    both, _, _ = read_study({**base, "sweep": {"model.kind": ["ae", "vae"]}})
+    task, metrics = report_metrics(both, "s")
+    assert metrics[0] == "test_loss" and "test_accuracy" not in metrics
+    assert all(m in kinds.get("ae").default_metrics[task] and m in kinds.get("vae").default_metrics[task]
+               for m in metrics)
+    alone, _, _ = read_study(base)
+    assert report_metrics(alone, "s")[1] == kinds.get("ae").default_metrics[task]
+    mlp, _, _ = read_study({**base, "model": {"kind": "mlp"}})
+    assert report_metrics(mlp, "s")[1][0] == "test_accuracy"

@@ -111,6 +111,14 @@ def _check_one_class(trials: list[Trial], metrics: list[str], label: str) -> Non
                              f"construction: keep two or more (one class suits generative models)")
 
 
+def _shared_defaults(defaults: list[list[str]]) -> list[str] | None:
+    """The report metrics of a study that names none, when every model kind it trains declares its own: those
+    all of them record (an ae vs vae sweep ranks on test_loss, not on a test_accuracy neither has)."""
+    if not defaults or not all(defaults):
+        return None
+    return [m for m in defaults[0] if all(m in d for d in defaults[1:])] or None
+
+
 def report_metrics(study: StudyFile, label: str) -> tuple[str, list[str]]:
     from .data import info
     from .spec import CLASSIFICATION_METRICS, REGRESSION_METRICS
@@ -122,7 +130,7 @@ def report_metrics(study: StudyFile, label: str) -> tuple[str, list[str]]:
         [study.model.kind] + [k for g in study.grids() for k in g.get("model.kind", [])])]
     added = [(k.metrics(task), k.default_metrics.get(task, [])) for k in kinds]  # metrics the model kinds add
     allowed = (*allowed, *(m for extra, _ in added for m in extra))
-    metrics = study.report.metrics or (added[0][1] if len(added) == 1 and added[0][1] else None) or (
+    metrics = study.report.metrics or _shared_defaults([d for _, d in added]) or (
         ["test_mse", "val_mse", "train_time_s"] if task == "regression"
         else ["test_accuracy", "val_accuracy", "train_time_s"])
     from .spec._train_function import is_metric_name
