@@ -50,6 +50,7 @@ MAIN_FIGURE = {
     "xgboost-vs-resnet18": "metric_vs_model.kind.png",
     "sine-linear": "regression_fit.png",
     "sklearn-mlp-grid-ionosphere": "metric_vs_model.solver.png",
+    "sklearn-mlp-grid-diabetes": "metric_vs_model.solver.png",
     "perceptron-logistic": "metric_vs_model.kind.png",
     "ae-bottleneck": "reconstructions_by_config.png",
     "stacked-ae": "reconstructions_by_config.png",
