@@ -1,17 +1,27 @@
-"""The NumPy engine's multi-head self-attention: torch's SelfAttention's output and gradients on the same
-weights (float64), and the numerical gradient check."""
+"""The NumPy engine's multi-head self-attention and ViT: torch's SelfAttention's and ViT's outputs and
+gradients on the same weights (float64), the numerical gradient check, training, and `nnstudy summary`."""
+
+import re
 
 import numpy as np
 import pytest
 import torch
 
+from nnstudy import kinds
+from nnstudy.cli import main
+from nnstudy.data import load
 from nnstudy.engines._numpy._attention import SelfAttention
-from nnstudy.engines._numpy._gradcheck import TOLERANCE, check_gradients
+from nnstudy.engines._numpy._gradcheck import TOLERANCE, check_gradients, check_trial
 from nnstudy.engines._numpy._layers import Layer, Linear
 from nnstudy.engines._numpy._losses import make_loss
 from nnstudy.engines._numpy._network import Network
 from nnstudy.engines._numpy._step import Objective
+from nnstudy.engines._numpy._train import train_trial
+from nnstudy.engines._numpy._vit import image_shape, vit_network
 from nnstudy.engines._torch._vit import SelfAttention as TorchSelfAttention
+from nnstudy.engines._torch._vit import ViT
+from nnstudy.spec import expand, read_study
+from nnstudy.summary import summarize_study
 
 B, T, DIM, HEADS = 3, 5, 8, 2
 
@@ -74,7 +84,8 @@ class Flatten(Layer):
 def test_numerical_gradient_check_passes(l2):
     rng = np.random.default_rng(3)
     attention = SelfAttention(DIM, HEADS, np.float64, rng)
-    net = Network([attention, Flatten(np.float64), Linear(T * DIM, 3, np.float64, rng)], ["output"])
+    net = Network([attention, Flatten(np.float64), Linear(T * DIM, 3, np.float64, rng)],
+                  ["attn.qkv", "attn.proj", "output"])
     assert net.param_names == ["attn.qkv.weight", "attn.qkv.bias", "attn.proj.weight", "attn.proj.bias",
                                "output.weight", "output.bias"]
     objective = Objective(net, make_loss("cross_entropy"), 0.0, l2)
@@ -89,7 +100,8 @@ def test_numerical_gradient_check_passes(l2):
 def test_a_broken_backward_is_caught():
     rng = np.random.default_rng(4)
     attention = SelfAttention(DIM, HEADS, np.float64, rng)
-    net = Network([attention, Flatten(np.float64), Linear(T * DIM, 3, np.float64, rng)], ["output"])
+    net = Network([attention, Flatten(np.float64), Linear(T * DIM, 3, np.float64, rng)],
+                  ["attn.qkv", "attn.proj", "output"])
     backward = attention.backward
 
     def wrong(dy):  # forgets the softmax's 1 / sqrt(d) in the query and key gradients' path
@@ -107,3 +119,102 @@ def test_a_broken_backward_is_caught():
 def test_heads_must_divide_dim():
     with pytest.raises(ValueError, match="heads = 3 must divide dim = 8"):
         SelfAttention(8, 3, np.float64, None)
+
+
+# ---- the whole ViT on the NumPy engine ----
+
+def ours_name(torch_name: str) -> str:
+    """torch's ViT parameter name -> the NumPy network's (gradcheck's) name."""
+    name = re.sub(r"^blocks\.(\d+)\.", lambda m: f"block{int(m.group(1)) + 1}.", torch_name)
+    for theirs, mine in (("embed.proj.", "embed."), ("attn.qkv", "qkv"), ("attn.proj", "proj"),
+                         ("mlp.0.", "mlp1."), ("mlp.3.", "mlp2."), ("head.", "output.")):
+        name = name.replace(theirs, mine)
+    return name
+
+
+@pytest.mark.parametrize("shape,patch", [((2, 4, 6), 2), ((3, 12), 4)], ids=["image", "signal"])
+def test_numpy_vit_equals_torch_vit(shape, patch):
+    torch.manual_seed(0)
+    theirs = ViT(shape, 5, patch=patch, dim=8, depth=2, heads=2, mlp_dim=12).double()
+    net = vit_network(image_shape(shape), 5, patch, 8, 2, 2, 12, 0.0, np.float64, np.random.default_rng(0), None)
+    params, grads = dict(zip(net.param_names, net.params)), dict(zip(net.param_names, net.grads))
+    assert sorted(map(ours_name, dict(theirs.named_parameters()))) == sorted(params)
+    for name, p in theirs.named_parameters():
+        params[ours_name(name)][...] = p.detach().numpy().T if p.ndim == 2 else p.detach().numpy()
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(3, int(np.prod(shape))))
+    y = theirs(torch.tensor(x))
+    dy = rng.normal(size=y.shape)
+    (y * torch.tensor(dy)).sum().backward()
+
+    np.testing.assert_allclose(net.forward(x, train=True), y.detach().numpy(), rtol=0, atol=1e-12)
+    net.backward(dy.copy())
+    for name, p in theirs.named_parameters():
+        want = p.grad.numpy().T if p.ndim == 2 else p.grad.numpy()
+        assert np.abs(want).max() > 1e-3, name
+        np.testing.assert_allclose(grads[ours_name(name)], want, rtol=0, atol=1e-11, err_msg=name)
+    assert net.linear_names == theirs.linear_names
+    assert len(net.linears()) == len(theirs.linears())
+
+
+VIT = {"data": {"name": "digits", "train_size": 128},
+       "model": {"kind": "vit", "patch": 4, "dim": 16, "depth": 1, "heads": 2, "mlp_dim": 16, "dropout": 0.1},
+       "train": {"engine": "numpy", "optimizer": "adam", "lr": 0.01, "batch_size": 32, "epochs": 4}}
+
+
+def vit_trial(**train):
+    study, _, _ = read_study({"study": {"name": "vit-np"}, **VIT, "train": {**VIT["train"], **train},
+                              "trials": {"seeds": [0]}})
+    return expand(study)[0], load(study.data)
+
+
+def test_vit_trains_on_the_numpy_engine():
+    assert "numpy" in kinds.get("vit").engines
+    trial, data = vit_trial()
+    result = train_trial(trial, data, lambda epoch, metrics: None)
+    assert result.status == "done"
+    losses = [row["train_loss"] for row in result.history]
+    assert len(losses) == 4 and all(b < a for a, b in zip(losses, losses[1:])), losses
+    assert losses[-1] < 0.8 * losses[0]
+    assert result.final["train_accuracy"] > 0.3  # ten classes: chance is 0.1
+    assert {f"grad_norm/{n}" for n in ("embed", "block1.qkv", "block1.mlp2", "output")} <= set(result.history[-1])
+
+
+def test_vit_gradient_check_passes_with_dropout():
+    trial, data = vit_trial()
+    results = check_trial(trial, data, batch=4, entries=16)
+    assert [c.name for c in results][:4] == ["embed.weight", "embed.bias", "cls", "pos"]
+    assert len(results) == 4 + 12 + 4 and all(c.checked > 0 for c in results)
+    assert max(c.error for c in results) < TOLERANCE, {c.name: c.error for c in results}
+
+
+def test_summary_shows_the_torch_vits_attention_shapes(tmp_path):
+    path = tmp_path / "vit.toml"
+    path.write_text('[study]\nname = "vit-np"\n[data]\nname = "digits"\n[model]\nkind = "vit"\npatch = 4\n'
+                    'dim = 16\ndepth = 2\nheads = 2\nmlp_dim = 32\n[train]\nengine = "numpy"\n')
+    mine = summarize_study(str(path), [])
+    theirs = summarize_study(str(path), [], {"train.engine": "torch"})
+
+    def attention_rows(s):
+        return [(r.name.split(".attn")[1], r.output_shape) for r in s.layers if ".attn:" in r.name]
+
+    assert attention_rows(mine) == attention_rows(theirs) == [
+        (": q, k, v", (2, 5, 8)), (": weights", (2, 5, 5)), (": q, k, v", (2, 5, 8)), (": weights", (2, 5, 5))]
+    assert mine.total == theirs.total == 5018
+    blocks = [r for r in mine.layers if r.kind == "EncoderBlock"]
+    assert [r.mult_adds for r in blocks] == [5 * (16 * 48 + 16 * 16 + 2 * 16 * 32) + 2 * 2 * 5 * 5 * 8] * 2
+
+
+def test_weights_and_augmentation_are_refused_on_the_numpy_engine(tmp_path, capsys):
+    (tmp_path / "w.safetensors").write_bytes(b"")
+    path = tmp_path / "vit.toml"
+    path.write_text('[study]\nname = "vit-np"\n[data]\nname = "digits"\n[model]\nkind = "vit"\n'
+                    'weights = "w.safetensors"\n[train]\nengine = "numpy"\n')
+    assert main(["run", str(path), "--store", str(tmp_path / "runs")]) == 2
+    assert "model.weights: the numpy engine trains a ViT from its own initial weights" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()
+    path.write_text('[study]\nname = "vit-np"\n[data]\nname = "digits"\naugment = ["flip"]\n[model]\nkind = "vit"\n'
+                    '[train]\nengine = "numpy"\n')
+    assert main(["run", str(path), "--store", str(tmp_path / "runs")]) == 2
+    assert "data.augment: the numpy engine does not augment images" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()

@@ -4,7 +4,8 @@ One configuration of the study (the first, or the one ``--point`` picks) is buil
 engine and two samples of its dataset's shape are passed through it under torchinfo, which records
 every module's output shape, parameters and mult-adds (shown per sample). The rows stay ours: the
 model's children with plain containers opened one level, the model's own parameters (a transformer's
-class token) as a row, and the batch dimension as Keras writes it, ``(None, ...)``.
+class token) as a row, and the batch dimension as Keras writes it, ``(None, ...)``. A study with
+``train.engine = "numpy"`` is described by the NumPy engine's network instead (engines/_numpy/_summary.py).
 """
 
 from __future__ import annotations
@@ -40,10 +41,32 @@ def summarize_study(path: str, points: list[str], overrides: dict | None = None)
 
     study, _, label = read_study(path, overrides)
     trial = pick(expand(study, label), parse_overrides(points, label), label)
+    if trial.config["train"]["engine"] == "numpy":
+        return summarize_numpy(trial, label)
     if trial.config["train"]["engine"] != "torch":
-        raise StudyError(f"{label}: train.engine: summary describes torch models; this study uses "
+        raise StudyError(f"{label}: train.engine: summary describes torch and numpy models; this study uses "
                          f"{trial.config['train']['engine']!r}")
     return summarize_trial(trial, label)
+
+
+def summarize_numpy(trial: Trial, label: str = "<study>") -> Summary:
+    """The NumPy engine's network of the trial (float64): its layers, and inside attention q/k/v and weights."""
+    import numpy as np
+
+    from .data import load
+    from .engines._common import head_of
+    from .engines._numpy._network import build_network
+    from .engines._numpy._summary import summarize_network
+    from .spec._schema import DataConfig
+
+    data = load(DataConfig.model_validate(trial.config["data"]))
+    mc, rng = trial.config["model"], np.random.default_rng(trial.seed)
+    try:
+        net = build_network(mc, data.x_train.reshape(len(data.x_train), -1).shape[1], head_of(mc, data).n_out,
+                            np.float64, rng, rng, input_shape=data.input_shape)
+    except ValueError as err:
+        raise StudyError(f"{label}: model: {err}") from None
+    return summarize_network(net, tuple(data.input_shape), trial)
 
 
 def summarize_trial(trial: Trial, label: str = "<study>") -> Summary:

@@ -53,7 +53,8 @@ class Kind:
     config: type  # pydantic class of the [model] section (a spec._schema.ModelBase)
     # engine name -> builder. torch: build(mc, n_in, n_out, input_shape) -> nn.Module (ValueError: one
     # line, it cannot fit the data; a plain module is wrapped for the shared loops, engines/_torch/_mlp.py);
-    # numpy: build(mc, n_in, n_out, dtype, init_rng, dropout_rng, exact_init) -> engines/_numpy Network
+    # numpy: build(mc, n_in, n_out, dtype, init_rng, dropout_rng, exact_init) -> engines/_numpy Network (a
+    # builder with an ``input_shape`` keyword also gets the data's sample shape: the ViT's patches need it)
     build: Mapping[str, Callable[..., Any]] = field(default_factory=dict)
     # engine name -> its own loop train(trial, data, on_epoch, device) -> TrialResult; an engine without
     # an entry here trains the kind with its shared loop and ``build[engine]``

@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
+from ..errors import StudyError
 from . import Kind, _deep
 from ._deep import TransferKeys
 
@@ -34,7 +35,28 @@ def _make(mc: dict, input_shape: tuple[int, ...], n_out: int):
     return ViT(input_shape, n_out, mc["patch"], mc["dim"], mc["depth"], mc["heads"], mc["mlp_dim"], mc["dropout"])
 
 
-KIND = Kind("vit", ViTConfig, build={"torch": _deep.builder(_make)}, stacking="vmap",
+def build_numpy(mc: dict, n_in: int, n_out: int, dtype, init, dropout, exact_init: bool = True,
+                input_shape: tuple[int, ...] = ()):
+    from ..engines._numpy._vit import image_shape, vit_network
+
+    return vit_network(image_shape(input_shape or (n_in,)), n_out, mc["patch"], mc["dim"], mc["depth"],
+                       mc["heads"], mc["mlp_dim"], mc["dropout"], dtype, init, dropout)
+
+
+def check(study, label: str) -> None:
+    """The numpy engine trains a ViT from scratch on the images as they are: no weights file, no augmentation."""
+    if study.train.engine != "numpy":
+        return
+    if study.model.weights is not None:
+        raise StudyError(f"{label}: model.weights: the numpy engine trains a ViT from its own initial weights; "
+                         "starting from a weights file needs engine = \"torch\"")
+    if study.data.augment:
+        raise StudyError(f"{label}: data.augment: the numpy engine does not augment images; leave augment out "
+                         "or set engine = \"torch\"")
+
+
+KIND = Kind("vit", ViTConfig, build={"torch": _deep.builder(_make), "numpy": build_numpy}, stacking="vmap",
+            check=check,
             batch_norm=lambda mc: False, check_data=_deep.check_data, figure_module=_deep.FIGURE_MODULE,
             example=_deep.example({"patch": 2, "dim": 8, "depth": 1, "heads": 2, "mlp_dim": 8}),
             figures=_deep.FIGURES)

@@ -70,8 +70,22 @@ def _sign_plus(x, y, d):  # given networks with sign_zero = 1: a threshold unit,
         d.fill(0.0)
 
 
+def _gelu(x, y, d):  # exact (erf) GELU, as torch.nn.GELU(): x Phi(x)
+    from scipy.special import ndtr
+
+    cdf = ndtr(x)
+    np.multiply(x, cdf, out=y)
+    if d is not None:  # Phi(x) + x phi(x)
+        np.multiply(x, x, out=d)
+        d *= -0.5
+        np.exp(d, out=d)
+        d *= x / np.sqrt(2 * np.pi)
+        d += cdf
+
+
 ACTIVATIONS = {"relu": _relu, "tanh": _tanh, "sigmoid": _sigmoid, "elu": _elu, "selu": _selu,
-               "leaky_relu": _leaky_relu, "sign": _sign, "sign_plus": _sign_plus}
+               "leaky_relu": _leaky_relu, "sign": _sign, "sign_plus": _sign_plus,
+               "gelu": _gelu}  # gelu: the ViT's blocks only (not a [model] activation)
 
 
 class Activation(Layer):

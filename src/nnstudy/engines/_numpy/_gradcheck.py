@@ -116,6 +116,7 @@ def check_trial(trial: Trial, data: Dataset, batch: int = 8, entries: int = 64) 
     x, y = as_arrays(data, np.float64)["train"]
     idx = rng.choice(len(x), min(batch, len(x)), replace=False)
     head = head_of(mc, data)
-    net = build_network(mc, x.shape[1], head.n_out, np.float64, rng, rng, zero_perceptron=False)
+    net = build_network(mc, x.shape[1], head.n_out, np.float64, rng, rng, zero_perceptron=False,
+                        input_shape=data.input_shape)
     objective = Objective(net, make_loss(head.loss), tc["l1"], tc["l2"])
     return check_gradients(objective, x[idx], y[idx], entries, rng)

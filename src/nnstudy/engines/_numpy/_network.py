@@ -45,12 +45,19 @@ class Network:
 
 
 def build_network(mc: dict[str, Any], n_in: int, n_out: int, dtype, init: np.random.Generator,
-                  dropout: np.random.Generator, zero_perceptron: bool = True) -> Network:
+                  dropout: np.random.Generator, zero_perceptron: bool = True,
+                  input_shape: tuple[int, ...] = ()) -> Network:
     """The network of a ``[model]`` section, built by its kind (``zero_perceptron`` False: gradient checks
-    draw weights even where the kind starts from fixed ones)."""
+    draw weights even where the kind starts from fixed ones). A builder that takes ``input_shape`` (the
+    ViT's patches need the image's) gets the data's sample shape; inputs reach the network flat."""
+    import inspect
+
     from ...kinds import of
 
-    return of(mc).build["numpy"](mc, n_in, n_out, dtype, init, dropout, zero_perceptron)
+    build = of(mc).build["numpy"]
+    if "input_shape" in inspect.signature(build).parameters:
+        return build(mc, n_in, n_out, dtype, init, dropout, zero_perceptron, input_shape=tuple(input_shape))
+    return build(mc, n_in, n_out, dtype, init, dropout, zero_perceptron)
 
 
 def mlp_network(n_in: int, hidden: list[int], n_out: int, activation: str, dropout_rate: float, norm: str,
@@ -100,6 +107,7 @@ def _param_names(layers: list[Layer], linear_names: list[str]) -> list[str]:
     for layer in layers:
         if hasattr(layer, "param_names"):  # a composite layer names its own tensors
             names += layer.param_names
+            linear += sum(isinstance(inner, Linear) for inner in _inner(layer))
         elif isinstance(layer, Linear):
             base, linear = linear_names[linear], linear + 1
             names += [f"{base}.weight", f"{base}.bias"]

@@ -48,7 +48,7 @@ def _train(trial: Trial, data: Dataset, on_epoch: OnEpoch) -> TrialResult:
     x_train, y_train = splits["train"]
     n = len(x_train)
     head = head_of(mc, data)
-    net = build_network(mc, x_train.shape[1], head.n_out, dtype, init, dropout)
+    net = build_network(mc, x_train.shape[1], head.n_out, dtype, init, dropout, input_shape=data.input_shape)
     loss = make_loss(head.loss)
     batch, steps = batch_plan(n, tc["batch_size"], mc.get("norm", "none"))
     epochs, plateau = planned_epochs(tc, steps), plateau_of(tc)
