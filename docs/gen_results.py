@@ -43,6 +43,8 @@ MAIN_FIGURE = {
     "surface-mlp": "learning_curves.png",
     "logistic-lr": "learning_curves.png",
     "ard-vs-ols": "linear_weights.png",
+    "recipe-cnn": "learning_curves.png",
+    "recipe-vit": "learning_curves.png",
     "search-mlp": "search_history.png",
     "vae-vs-gan": "samples.png",
     "cnn-optimizers": "learning_curves.png",
