@@ -83,7 +83,7 @@ def build_parser() -> Parser:
                    help="entries compared per parameter tensor, chosen at random (0 = all; default 64)")
 
     sm = sub.add_parser("summary",
-                        help="torch models: each layer's output shape, parameters and mult-adds, and the totals")
+                        help="torch and NumPy-engine models: each layer's output shape, parameters and mult-adds, and the totals")
     sm.add_argument("study", help="the study file (TOML)")
     sm.add_argument("--point", action="append", default=[], metavar="KEY=VALUE",
                     help="pick the configuration with this swept value (repeatable; default: the first)")
