@@ -53,6 +53,8 @@ MAIN_FIGURE = {
     "sine-linear": "regression_fit.png",
     "sklearn-mlp-grid-ionosphere": "metric_vs_model.solver.png",
     "sklearn-mlp-grid-diabetes": "metric_vs_model.solver.png",
+    "gan-d-lr": "gan_losses.png",
+    "ae-dim-epochs": "reconstructions_by_config.png",
     "perceptron-logistic": "metric_vs_model.kind.png",
     "ae-bottleneck": "reconstructions_by_config.png",
     "stacked-ae": "reconstructions_by_config.png",
