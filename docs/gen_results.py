@@ -43,6 +43,7 @@ MAIN_FIGURE = {
     "surface-mlp": "learning_curves.png",
     "logistic-lr": "learning_curves.png",
     "ard-vs-ols": "linear_weights.png",
+    "vit-capacity": "metric_vs_model.dim.png",
     "recipe-cnn": "learning_curves.png",
     "recipe-vit": "learning_curves.png",
     "search-mlp": "search_history.png",
