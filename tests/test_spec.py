@@ -133,3 +133,16 @@ def test_set_value_parsing(tmp_path):
                             "data.name=iris", "train.lr=1e-3"], "x") == {
         "train.epochs": 1, "model.hidden": [4, 4], "train.batch_size": "full", "data.name": "iris",
         "train.lr": 0.001}
+
+
+def test_a_swept_default_value_keeps_its_cell():
+    """inpaint_side = "bottom" is the default, left out of the dump so that ids stay put; the trial's point (the
+    results table's cell) still names it, and the ids are those of the study without the sweep."""
+    from nnstudy.spec import expand, read_study
+
+    base = {"study": {"name": "s"}, "data": {"name": "digits"}, "model": {"kind": "rbm"}, "train": {"engine": "classical"}}
+    study, _, _ = read_study({**base, "sweep": {"model.inpaint_side": ["top", "bottom"]}})
+    trials = expand(study)
+    assert [t.point for t in trials] == [{"model.inpaint_side": "top"}, {"model.inpaint_side": "bottom"}]
+    plain, _, _ = read_study(base)
+    assert trials[1].trial_id == expand(plain)[0].trial_id

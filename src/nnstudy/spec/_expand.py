@@ -89,7 +89,8 @@ def expand(study: StudyFile, label: str = "<study>") -> list[Trial]:
             except StudyError as e:
                 where = ", ".join(f"{k}={json.dumps(v)}" for k, v in point.items())
                 raise StudyError(f"{e} (in the sweep point {where})" if where else str(e)) from None
-            full_point = {k: _lookup(resolved, k) for k in keys}
+            # a swept value equal to a key's default is left out of the dump (ids stay put): the point keeps it
+            full_point = {k: _lookup(resolved, k, point.get(k)) for k in keys}
             if full_point not in points:
                 points.append(full_point)
                 configs.append({k: resolved[k] for k in HASHED_SECTIONS})
