@@ -56,6 +56,7 @@ MAIN_FIGURE = {
     "sklearn-mlp-grid-diabetes": "metric_vs_model.solver.png",
     "gan-d-lr": "gan_losses.png",
     "ae-dim-epochs": "reconstructions_by_config.png",
+    "regularizers-seeds": "seed_spread.png",
     "perceptron-logistic": "metric_vs_model.kind.png",
     "ae-bottleneck": "reconstructions_by_config.png",
     "stacked-ae": "reconstructions_by_config.png",
