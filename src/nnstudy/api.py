@@ -27,7 +27,7 @@ class Study:
     def __init__(self, name: str, store: str | Path | None = None, db: Store | None = None):
         self.name, self.store_arg = name, store
         self._store = db or Store(store, create=False)  # `db`: the open store of a run, kept across outages
-        self._store._study_ids(name)  # raises StudyError for an unknown name (one row read, not the whole study)
+        self._store.require_study(name)  # one row read, not the whole study
 
     def snapshot(self) -> StudySnapshot:
         """Everything the store holds on the study, read now (trials, history, artifacts)."""

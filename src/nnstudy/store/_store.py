@@ -272,6 +272,11 @@ class Store:
 
     # --- reading ------------------------------------------------------------------------------
 
+    @resilient
+    def require_study(self, name: str) -> None:
+        """One line (StudyError) unless the store holds a study of this name, or when its row is damaged."""
+        self._study_ids(name)
+
     def _study_ids(self, name: str) -> tuple[int, list[str]]:
         with self.engine.begin() as c:
             row = c.execute(select(s.studies.c.id, s.studies.c.trial_ids_json)
