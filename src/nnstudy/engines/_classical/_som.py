@@ -42,18 +42,20 @@ def winners(som, x: np.ndarray) -> np.ndarray:
     return som._distance_from_weights(np.asarray(x, np.float64)).argmin(1)
 
 
-def neuron_labels(som, data: Dataset) -> np.ndarray:
-    """(neurons,) majority training label per neuron; -1 where no training sample lands."""
+def neuron_labels(som, data: Dataset, win_train: np.ndarray | None = None) -> np.ndarray:
+    """(neurons,) majority training label per neuron; -1 where no training sample lands (``win_train``: the
+    training samples' winners, when already found)."""
     n_neurons, k = som.get_weights().shape[0] * som.get_weights().shape[1], len(data.classes)
     counts = np.zeros((n_neurons, k), np.int64)
-    np.add.at(counts, (winners(som, data.x_train), data.y_train), 1)
+    np.add.at(counts, (winners(som, data.x_train) if win_train is None else win_train, data.y_train), 1)
     return np.where(counts.sum(1) > 0, counts.argmax(1), -1)
 
 
-def dead_units(som, x: np.ndarray) -> int:
-    """Neurons that win no sample of ``x``: units the map spends on no data."""
+def dead_units(som, x: np.ndarray, win: np.ndarray | None = None) -> int:
+    """Neurons that win no sample of ``x`` (``win``: its winners, when already found): units the map spends
+    on no data."""
     n_neurons = som.get_weights().shape[0] * som.get_weights().shape[1]
-    return int(n_neurons - len(np.unique(winners(som, x))))
+    return int(n_neurons - len(np.unique(winners(som, x) if win is None else win)))
 
 
 def predict(labels: np.ndarray, win: np.ndarray, data: Dataset) -> np.ndarray:
@@ -66,11 +68,12 @@ def predict(labels: np.ndarray, win: np.ndarray, data: Dataset) -> np.ndarray:
 def metrics(som, data: Dataset) -> dict[str, float]:
     from sklearn.metrics import normalized_mutual_info_score
 
-    labels = neuron_labels(som, data)
-    out: dict[str, float] = {"dead_units": float(dead_units(som, data.x_train))}
+    win_train = winners(som, data.x_train)  # once per epoch: the labels, the dead units and the train split
+    labels = neuron_labels(som, data, win_train)
+    out: dict[str, float] = {"dead_units": float(dead_units(som, data.x_train, win_train))}
     for name, x, y in splits(data):
         x = x.astype(np.float64)
-        win = winners(som, x)
+        win = win_train if name == "train" else winners(som, x)
         pred = predict(labels, win, data)
         out[f"{name}_loss"] = float(som.quantization_error(x))
         out[f"{name}_accuracy"] = float((pred == y).mean())
@@ -86,9 +89,10 @@ def artifacts(som, data: Dataset) -> dict[str, bytes]:
     rows, cols = som.get_weights().shape[:2]
     k = len(data.classes)
     hits = np.zeros((k, rows * cols), np.int64)
-    np.add.at(hits, (data.y_train, winners(som, data.x_train)), 1)
+    win_train = winners(som, data.x_train)
+    np.add.at(hits, (data.y_train, win_train), 1)
     shown = np.random.default_rng(0).permutation(len(data.x_train))[:MAX_POINTS]
-    labels = neuron_labels(som, data)
+    labels = neuron_labels(som, data, win_train)
     out = classifier_artifacts(predict(labels, winners(som, data.x_test), data), data) if len(data.x_test) else {}
     return out | {"som.npz": npz(umatrix=som.distance_map(), hits=hits.reshape(k, rows, cols),
                                  labels=labels.reshape(rows, cols), classes=np.array(data.classes),
