@@ -1,6 +1,7 @@
 """Sweep throughput: seconds per epoch per trial for many small trials of the default MLP on Fashion-MNIST.
 
     python benchmarks/sweep_throughput.py [--device cuda] [--batch 16 1024] [--k 1 16 64 256] [--epochs 2]
+        [--precision float32 tf32 bf16] [--skip-alone]
 
 (a) a typical PyTorch loop: DataLoader over CPU tensors, ``.to(device)`` per batch, ``.item()`` per step;
 (b) nnstudy, one trial at a time (engines/_torch/_train.py, data resident on the device);
@@ -30,10 +31,12 @@ CNN = {"kind": "cnn", "hidden": [], "blocks": [{"channels": 32, "kernel": 3, "po
                                                {"channels": 64, "kernel": 3, "pool": "max"}]}
 
 
-def study(batch: int, epochs: int, k: int, model: str = "mlp"):
+def study(batch: int, epochs: int, k: int, model: str = "mlp", precision: str = "float32"):
+    train = {"optimizer": "sgd", "lr": 0.1, "batch_size": batch, "epochs": epochs}
+    if precision != "float32":
+        train["precision"] = precision
     raw = {"study": {"name": "throughput"}, "data": {"name": "fashion-mnist", "normalize": "minmax"},
-           "model": {"hidden": [200, 200]} if model == "mlp" else CNN,
-           "train": {"optimizer": "sgd", "lr": 0.1, "batch_size": batch, "epochs": epochs},
+           "model": {"hidden": [200, 200]} if model == "mlp" else CNN, "train": train,
            "trials": {"seeds": k}}
     s, _, _ = read_study(raw)
     return s, expand(s)
@@ -116,29 +119,37 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=3, help="at least 2: the first epoch is the warm-up")
     ap.add_argument("--model", choices=["mlp", "cnn"], default="mlp",
                     help="cnn: conv 32 -> pool -> conv 64 -> pool -> dense 10, stacked by torch.func.vmap")
+    ap.add_argument("--precision", nargs="+", default=["float32"], choices=["float32", "tf32", "bf16"],
+                    help="train.precision of (b) and (c); the typical loop (a) is always float32")
+    ap.add_argument("--skip-alone", action="store_true", help="leave out (b), one trial at a time")
     args = ap.parse_args()
     ks = args.k or ([1, 16, 64, 256] if args.device.startswith("cuda") else [1, 4, 16])
     name = torch.cuda.get_device_name() if args.device.startswith("cuda") else f"CPU, {torch.get_num_threads()} threads"
     print(f"device: {name}; torch {torch.__version__}; model {args.model}; {args.epochs} epochs per measurement")
     ratios = []
     for batch in args.batch:
-        s, trials = study(batch, args.epochs, max(ks), args.model)
+        s, _ = study(batch, args.epochs, max(ks), args.model)
         data = load(s.data)
         a = typical_loop(data, batch, 1, args.device, args.model)
         print(f"batch {batch}: (a) typical loop {a:.4f} s/epoch", flush=True)
-        b, b_wall = one_at_a_time(data, trials[0], args.epochs, args.device)
-        print(f"batch {batch}: (b) nnstudy one at a time {b:.4f} s/epoch (wall {b_wall:.4f})", flush=True)
-        for k in ks:
-            c, c_wall, acc = stacked(data, trials[:k], args.epochs, args.device)
-            print(f"batch {batch}: (c) nnstudy stacked K={k}: {c:.5f} s/epoch/trial (wall {c_wall:.5f}; mean "
-                  f"test accuracy {acc:.4f})", flush=True)
-            ratios.append((batch, k, a, b, c, c_wall))
-    print("\n| batch | K | (a) typical s/epoch | (b) one at a time | (c) stacked s/epoch/trial | (c) wall | "
+        for precision in args.precision:
+            _, trials = study(batch, args.epochs, max(ks), args.model, precision)
+            b = b_wall = float("nan")
+            if not args.skip_alone:
+                b, b_wall = one_at_a_time(data, trials[0], args.epochs, args.device)
+                print(f"batch {batch} {precision}: (b) nnstudy one at a time {b:.4f} s/epoch (wall {b_wall:.4f})",
+                      flush=True)
+            for k in ks:
+                c, c_wall, acc = stacked(data, trials[:k], args.epochs, args.device)
+                print(f"batch {batch} {precision}: (c) nnstudy stacked K={k}: {c:.5f} s/epoch/trial (wall "
+                      f"{c_wall:.5f}; mean test accuracy {acc:.4f})", flush=True)
+                ratios.append((batch, precision, k, a, b, c, c_wall))
+    print("\n| batch | precision | K | (a) typical s/epoch | (b) one at a time | (c) stacked s/epoch/trial | (c) wall | "
           "(a)/(b) | (a)/(c) | (a)/(c wall) |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for batch, k, a, b, c, c_wall in ratios:
-        print(f"| {batch} | {k} | {a:.4f} | {b:.4f} | {c:.5f} | {c_wall:.5f} | {a / b:.2f} | {a / c:.1f} | "
-              f"{a / c_wall:.1f} |")
+    print("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for batch, precision, k, a, b, c, c_wall in ratios:
+        print(f"| {batch} | {precision} | {k} | {a:.4f} | {b:.4f} | {c:.5f} | {c_wall:.5f} | {a / b:.2f} | "
+              f"{a / c:.1f} | {a / c_wall:.1f} |")
 
 
 if __name__ == "__main__":

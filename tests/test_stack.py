@@ -34,11 +34,11 @@ def trials_of(train: dict, model: dict | None = None, sweep: dict | None = None,
     return load(study.data), expand(study)
 
 
-def worst_difference(data, trials, mode: str = "eager") -> float:
+def worst_difference(data, trials, mode: str = "eager", device: str = "cpu") -> float:
     """Largest relative difference of any per-epoch metric (and epochs run) between stack and alone."""
-    alone = [train_trial(t, data, lambda e, m: None) for t in trials]
+    alone = [train_trial(t, data, lambda e, m: None, device) for t in trials]
     seen: list[tuple[str, int]] = []
-    stacked = train_group(trials, data, lambda tid, e, m: seen.append((tid, e)), mode=mode)
+    stacked = train_group(trials, data, lambda tid, e, m: seen.append((tid, e)), device, mode=mode)
     assert sorted(seen) == sorted((t.trial_id, row["epoch"]) for t, r in zip(trials, stacked) for row in r.history)
     worst = 0.0
     for a, b in zip(alone, stacked, strict=True):
@@ -116,6 +116,16 @@ def test_float32_and_device_indexed_step_match_alone():
     data, trials = trials_of({"optimizer": "adam", "lr": 0.01, "dtype": "float32"},
                              sweep={"model.dropout": [0.0, 0.2], "train.grad_noise": [0.0, 0.01]})
     assert worst_difference(data, trials, mode="indexed") < 1e-4
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_cuda_graph_step_matches_alone(optimizer):
+    """The captured steps (one with the gradient norms measured, one without) replayed as an epoch needs."""
+    data, trials = trials_of({"optimizer": optimizer, "lr": 0.01, "batch_size": 2, "epochs": 2},
+                             sweep=PER_TRIAL_SWEEP[0], data={"name": "digits", "train_size": 1100}, seeds=1)
+    assert len(data.x_train) // 2 >= 512  # gradient norms measured on every other step: both graphs replayed
+    assert worst_difference(data, trials, "graph", "cuda") < 1e-9
 
 
 def test_diverging_trial_does_not_touch_the_others():

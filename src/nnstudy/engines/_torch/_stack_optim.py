@@ -30,6 +30,7 @@ class StackedOptimizer:
         dev, dt = params[0].device, params[0].dtype
         self.lr = hyper(tcs, "lr", dev, dt)  # written each epoch by the schedule; 0 freezes a trial
         self.wd = hyper(tcs, "weight_decay", dev, dt)
+        self.has_wd = any(tc["weight_decay"] for tc in tcs)  # none: skip the decay's two passes over p
         self.momentum = hyper(tcs, "momentum", dev, dt)
         self.beta1, self.beta2 = hyper(tcs, "beta1", dev, dt), hyper(tcs, "beta2", dev, dt)
         self.eps = _per_trial([optimizer_eps(tc) for tc in tcs], dev, dt)  # adadelta: its own default
@@ -49,9 +50,9 @@ class StackedOptimizer:
         self.t += 1
         for p, g, slots in zip(self.params, grads, self.state):
             lr = self._lr_for(p)
-            if self.name == "adamw":
+            if self.has_wd and self.name == "adamw":
                 p.mul_(1 - lr * self._h(self.wd, p))
-            else:
+            elif self.has_wd:
                 g = g + self._h(self.wd, p) * p
             getattr(self, f"_{self.name}")(p, g, slots, lr)
 

@@ -44,18 +44,16 @@ class Stepper:
         self.position = torch.zeros(1, dtype=torch.int64, device=dev)  # step within the epoch (graph mode)
         k = len(seeds)
         self.grad_sums = torch.zeros(len(net.weights), k, dtype=dt, device=dev)
-        weights = torch.zeros(max(full, 1), dtype=dt, device=dev)
-        weights[::every] = 1.0
-        self.measure_weight = weights
         self.perm = torch.zeros(k, max(full, 1) * batch, dtype=torch.int64, device=dev)
         self.log_steps = any(tc.get("log_every_steps") for tc in tcs)  # keep each step's loss (K, steps)
         self.step_losses = torch.zeros(k, max(steps, 1), dtype=dt, device=dev)
-        self.mode, self.graph = mode, None
+        self.mode, self.graphs = mode, None
         if mode == "graph" and full > 0:
-            self.graph = self._capture()
+            self.graphs = self._capture()
 
-    def update(self, idx: torch.Tensor, measure: torch.Tensor | float, at: torch.Tensor | int = 0) -> None:
-        """One step of every trial on its own batch idx (K, B); ``at``: the step's place in the epoch."""
+    def update(self, idx: torch.Tensor, measure: bool, at: torch.Tensor | int = 0) -> None:
+        """One step of every trial on its own batch idx (K, B); ``at``: the step's place in the epoch;
+        ``measure``: add the weight gradients' norms to grad_sums (every ``every``-th step, as alone)."""
         xb, yb = self.x[idx], self.y[idx]
         with self.forward_precision():
             out = self.net.forward(xb, self.counter)
@@ -74,8 +72,9 @@ class Stepper:
             total = total + sum((self.l1.flatten() * w.abs().flatten(1).sum(1)).sum() for w in self.net.weights)
         grads = torch.autograd.grad(total, self.net.params)
         with torch.no_grad():
-            norms = torch.stack([torch.linalg.vector_norm(grads[j].flatten(1), dim=1) for j in self.net.weight_index])
-            self.grad_sums.add_(norms * measure)
+            if measure:
+                self.grad_sums.add_(torch.stack([torch.linalg.vector_norm(grads[j].flatten(1), dim=1)
+                                                 for j in self.net.weight_index]))
             if self.has_noise:
                 grads = [g + self._noise(j, p) for j, (g, p) in enumerate(zip(grads, self.net.params))]
             self.opt.step(list(grads))
@@ -88,31 +87,33 @@ class Stepper:
         z = z.transpose(1, 2) if transposed else z
         return self.noise.view(-1, *([1] * (p.dim() - 1))) * z
 
-    def _graph_step(self) -> None:
+    def _graph_step(self, measure: bool) -> None:
         idx = self.perm.view(self.perm.shape[0], -1, self.batch).index_select(1, self.position).squeeze(1)
-        self.update(idx, self.measure_weight.index_select(0, self.position), self.position)
+        self.update(idx, measure, self.position)
         self.position += 1
 
     def _state(self) -> list[torch.Tensor]:
         return self.net.params + self.net.buffers + self.opt.tensors() + [self.counter, self.position,
                                                                           self.grad_sums, self.step_losses]
 
-    def _capture(self):
+    def _capture(self) -> tuple[torch.cuda.CUDAGraph, torch.cuda.CUDAGraph]:
+        """Two graphs of one step: with the gradient norms measured, and without (most steps)."""
         saved = [t.detach().clone() for t in self._state()]
         stream = torch.cuda.Stream()
         stream.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(stream):
-            for _ in range(3):  # warm-up (cuBLAS handles, autograd), undone below
+            for i in range(3):  # warm-up (cuBLAS handles, autograd), undone below
                 self.position.zero_()
-                self._graph_step()
+                self._graph_step(i % 2 == 0)
         torch.cuda.current_stream().wait_stream(stream)
-        graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph):
-            self._graph_step()
+        graphs = torch.cuda.CUDAGraph(), torch.cuda.CUDAGraph()
+        for graph, measure in zip(graphs, (True, False)):
+            with torch.cuda.graph(graph):
+                self._graph_step(measure)
         with torch.no_grad():
             for t, s in zip(self._state(), saved):
                 t.copy_(s)
-        return graph
+        return graphs
 
     def epoch(self, perm: torch.Tensor, taken: int | None = None) -> torch.Tensor:
         """The first ``taken`` steps (default: all) of one epoch on the per-trial permutations perm (K, n); the
@@ -123,13 +124,16 @@ class Stepper:
         if self.mode in ("graph", "indexed") and full > 0:
             self.perm.copy_(perm[:, :self.full * b])
             self.position.zero_()
-            for _ in range(full):
-                self.graph.replay() if self.graph is not None else self._graph_step()
+            for i in range(full):
+                if self.graphs is not None:
+                    self.graphs[i % self.every != 0].replay()
+                else:
+                    self._graph_step(i % self.every == 0)
         else:
             for i in range(full):
-                self.update(perm[:, i * b:(i + 1) * b], 1.0 if i % self.every == 0 else 0.0, i)
+                self.update(perm[:, i * b:(i + 1) * b], i % self.every == 0, i)
         if taken > self.full:
-            self.update(perm[:, self.full * b:], 1.0 if self.full % self.every == 0 else 0.0, self.full)
+            self.update(perm[:, self.full * b:], self.full % self.every == 0, self.full)
         return self.grad_sums
 
 
