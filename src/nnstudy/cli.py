@@ -196,6 +196,7 @@ def cmd_report(args) -> int:
         from . import api
         from .report import write_report  # noqa: F401  (its modules, here while collection is off)
     finally:
+        gc.freeze()  # ...and never scanned after: else the first collections walk all 340,000 of them
         gc.enable()
     name = study_name(args.study)
     if args.out:
