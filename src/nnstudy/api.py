@@ -13,12 +13,13 @@ from . import _userfiles
 from ._output import run_console
 from ._text import printable
 from .errors import StudyError
-from .store import Store, StudySnapshot, store_dir
+from .store import StudySnapshot, open_for_reading, store_dir
 
 if TYPE_CHECKING:  # the study-file schema is imported where a study file is read: `nnstudy report` needs none
     from rich.console import Console
 
     from .spec import StudyFile, Trial
+    from .store import Store
 
 
 class Study:
@@ -26,7 +27,8 @@ class Study:
 
     def __init__(self, name: str, store: str | Path | None = None, db: Store | None = None):
         self.name, self.store_arg = name, store
-        self._store = db or Store(store, create=False)  # `db`: the open store of a run, kept across outages
+        # `db`: the open store of a run, kept across outages; else an SQLite file is read by sqlite3 alone
+        self._store = db or open_for_reading(store)
         self._store.require_study(name)  # one row read, not the whole study
 
     def snapshot(self) -> StudySnapshot:
@@ -238,6 +240,8 @@ def run(source: str | Path | dict, store: str | Path | None = None, set: dict[st
         except ValueError as e:
             raise StudyError(f"{label}: trials.seeds: {e}") from None
     trials = resolve_sources(trials, store, label)  # linear probes: their source model, from the store
+    from .store import Store
+
     with connect(executor, address, workers) as Executor, \
             Executor(Store(store), study.study.name, workers, device, fail_fast, console, stack,
                      threads=threads) as trainer:  # a bad Ray address fails before the store is touched
@@ -337,7 +341,7 @@ def compare(a: str | Study, b: str | Study | None = None, metric: str | None = N
     conds = [parse_where(w) if isinstance(w, str) else dict(w) for w in conds]
     wa, wb = (conds + [{}, {}])[:2] if len(conds) != 1 else (conds[0], conds[0])
     names = [x.name if isinstance(x, Study) else x for x in (a, b if b is not None else a)]
-    db = Store(store, create=False)
+    db = open_for_reading(store)
     snap_a, snap_b = db.snapshot(names[0]), db.snapshot(names[1])  # unknown names first
     if names[0] == names[1] and len(conds) < 2:  # one study against itself needs one configuration per side
         try:

@@ -1,17 +1,19 @@
-"""From a store argument to a SQLAlchemy engine: SQLite (WAL, BEGIN IMMEDIATE) or PostgreSQL (psycopg)."""
+"""From a store argument to a SQLAlchemy engine: SQLite (WAL, BEGIN IMMEDIATE) or PostgreSQL (psycopg).
+
+SQLAlchemy is imported where an engine is made: a report read by store/_read.py never loads it."""
 
 from __future__ import annotations
 
 import os
 import sqlite3
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError
-
 from ..errors import StudyError
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 CONNECT_TIMEOUT_S = 5
 
@@ -26,8 +28,17 @@ def resolve_url(store: str | Path | None) -> str:
     return store
 
 
+def store_dir(store: str | Path | None) -> Path:
+    """Where reports go: the store folder for SQLite, ./runs otherwise."""
+    url = resolve_url(store)
+    return Path(url.removeprefix("sqlite:///")).parent if url.startswith("sqlite:///") else Path("runs")
+
+
 def shown(url: str) -> str:
     """The URL without its password, for messages."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
     try:
         return make_url(url).render_as_string(hide_password=True)
     except (ArgumentError, ValueError):
@@ -35,6 +46,10 @@ def shown(url: str) -> str:
 
 
 def make_engine(url: str, readonly: bool = False) -> Engine:
+    from sqlalchemy import create_engine, event
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
     try:
         parsed = make_url(url)
     except (ArgumentError, ValueError):
@@ -55,12 +70,19 @@ def make_engine(url: str, readonly: bool = False) -> Engine:
         raise StudyError(f"--store {shown(url)}: no database driver for it: {e}{hint}")
 
 
+def sqlite_uri(path: Path, readonly: bool) -> str:
+    """The sqlite3 URI of an existing store file, never created by opening it. A store this process cannot write
+    (a read-only folder or file) is read as it is: without a write-ahead log beside it the file is complete and
+    opened immutable (no lock, no -shm file to create)."""
+    flags = "mode=rw" if not readonly else "mode=ro" if Path(f"{path}-wal").exists() else "immutable=1"
+    return f"file:{quote(str(path.resolve()))}?{flags}"
+
+
 def _readonly_sqlite(path: Path) -> Engine:
-    """A store this process cannot write (a read-only folder or file): read it as it is. Without a write-ahead
-    log beside it the file is complete and opened immutable (no lock, no -shm file to create)."""
-    wal = Path(f"{path}-wal")
-    flags = "mode=ro" if wal.exists() else "immutable=1"
-    uri = f"file:{quote(str(path.resolve()))}?{flags}"
+    """A store this process cannot write: read it as it is (`sqlite_uri`)."""
+    from sqlalchemy import create_engine, event
+
+    uri = sqlite_uri(path, readonly=True)
     engine = create_engine("sqlite://", creator=lambda: sqlite3.connect(uri, uri=True, check_same_thread=False))
     event.listen(engine, "connect", lambda conn, _r: setattr(conn, "isolation_level", None))
     event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))

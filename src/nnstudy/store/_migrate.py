@@ -1,6 +1,6 @@
 """Schema versions. A new store gets the current tables; an older one gets each missing step, in order.
 
-To change the schema: edit _schema.py, bump SCHEMA_VERSION and append the step that takes a store of
+To change the schema: edit _schema.py, bump SCHEMA_VERSION (_version.py) and append the step that takes a store of
 the previous version there (plain DDL that SQLite and PostgreSQL both accept).
 """
 

@@ -3,7 +3,7 @@
 from sqlalchemy import (Column, Float, ForeignKey, Integer, LargeBinary, MetaData, String, Table, Text,
                         UniqueConstraint)
 
-SCHEMA_VERSION = 3
+from ._version import SCHEMA_VERSION  # noqa: F401  (bumped there, with each step of _migrate.py)
 
 metadata = MetaData()
 

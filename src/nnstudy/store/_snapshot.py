@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Mapping, Sequence
 
 import pandas as pd
 
@@ -31,3 +33,39 @@ class StudySnapshot:
     created_at: str = ""
     updated_at: str = ""
     conditions: dict[str, dict[str, Any]] = field(default_factory=dict)  # trial id -> device, threads, host, ...
+
+
+def snapshot_of(st: Mapping[str, Any], ids: list[str], rows: Mapping[str, Mapping[str, Any]],
+                hist: Sequence[Sequence[Any]], arts: Sequence[Sequence[Any]]) -> StudySnapshot:
+    """The snapshot of the rows a store returned (Store.snapshot, and store/_read.py with the same statements):
+    `st` the study's row and `rows` {trial id: its row}, by column name; `ids` the study's trials in order;
+    `hist` (trial pk, epoch, metric, value) and `arts` (trial pk, name, data) rows, in the order read."""
+    pks = {rows[i]["id"]: i for i in ids}
+    swept = json.loads(st["swept_keys_json"])
+    records, conditions = [], {}
+    for tid in ids:
+        r = rows[tid]
+        point = json.loads(r["point_json"])
+        final = json.loads(r["final_json"]) if r["final_json"] else {}
+        fold = json.loads(r["config_json"])["data"].get("fold") if '"fold":' in r["config_json"] else None
+        records.append({"trial_id": tid, "seed": r["seed"], "status": r["status"], "error": r["error"],
+                        **({} if fold is None else {"fold": fold}),  # data.folds: the fold held out
+                        **{k: point.get(k) for k in swept}, **{k: _nan(v) for k, v in final.items()},
+                        **({"label": point["label"]} if "label" in point else {}),  # a [[sweep]] label
+                        "started_at": r["started_at"], "finished_at": r["finished_at"]})
+        if r["conditions_json"]:
+            conditions[tid] = json.loads(r["conditions_json"])
+    history = pd.DataFrame([(pks[pk], epoch, metric, _nan(value)) for pk, epoch, metric, value in hist],
+                           columns=["trial_id", "epoch", "metric", "value"])
+    history = history.sort_values(["trial_id", "epoch"], kind="stable").reset_index(drop=True)
+    return StudySnapshot(
+        name=st["name"], description=st["description"], spec=json.loads(st["spec_json"]),
+        source=st["source"], task=st["task"], metrics=json.loads(st["metrics_json"]), swept_keys=swept,
+        trials=pd.DataFrame(records), history=history,
+        artifacts=[Artifact(pks[pk], name, bytes(data)) for pk, name, data in arts],
+        environment=json.loads(st["environment_json"]), created_at=st["created_at"],
+        updated_at=st["updated_at"], conditions=conditions)
+
+
+def _nan(v: Any) -> Any:
+    return math.nan if v is None else v

@@ -19,10 +19,10 @@ from sqlalchemy.exc import DBAPIError
 
 from ..errors import StudyError
 from . import _schema as s
-from ._engine import make_engine, resolve_url, shown
+from ._engine import make_engine, resolve_url, shown, store_dir  # noqa: F401  (store_dir: imported from here too)
 from ._migrate import Migration, open_schema
 from ._retry import one_line, resilient, retrying, store_error
-from ._snapshot import Artifact, StudySnapshot
+from ._snapshot import StudySnapshot, snapshot_of
 
 FINAL_STATES = ("done", "diverged")
 OPEN_RETRY_S = 3.0  # a store that cannot be opened is most likely a wrong URL: say so soon
@@ -47,12 +47,6 @@ def _start_time(pid: int) -> str | None:
         return None
     fields = stat.rpartition(")")[2].split()  # after the command name, which may hold spaces
     return fields[19] if len(fields) > 19 else None
-
-
-def store_dir(store: str | Path | None) -> Path:
-    """Where reports go: the store folder for SQLite, ./runs otherwise."""
-    url = resolve_url(store)
-    return Path(url.removeprefix("sqlite:///")).parent if url.startswith("sqlite:///") else Path("runs")
 
 
 class Store:
@@ -365,30 +359,7 @@ class Store:
             arts = c.execute(select(s.artifacts.c.trial_pk, s.artifacts.c.name, s.artifacts.c.data)
                              .where(s.artifacts.c.trial_pk.in_(list(pks)),
                                     s.artifacts.c.name.not_like("checkpoint.%"))).all() if artifacts else []
-        swept = json.loads(st["swept_keys_json"])
-        records, conditions = [], {}
-        for tid in ids:
-            r = rows[tid]
-            point = json.loads(r["point_json"])
-            final = json.loads(r["final_json"]) if r["final_json"] else {}
-            fold = json.loads(r["config_json"])["data"].get("fold") if '"fold":' in r["config_json"] else None
-            records.append({"trial_id": tid, "seed": r["seed"], "status": r["status"], "error": r["error"],
-                            **({} if fold is None else {"fold": fold}),  # data.folds: the fold held out
-                            **{k: point.get(k) for k in swept}, **{k: _nan(v) for k, v in final.items()},
-                            **({"label": point["label"]} if "label" in point else {}),  # a [[sweep]] label
-                            "started_at": r["started_at"], "finished_at": r["finished_at"]})
-            if r["conditions_json"]:
-                conditions[tid] = json.loads(r["conditions_json"])
-        history = pd.DataFrame([(pks[h.trial_pk], h.epoch, h.metric, _nan(h.value)) for h in hist],
-                               columns=["trial_id", "epoch", "metric", "value"])
-        history = history.sort_values(["trial_id", "epoch"], kind="stable").reset_index(drop=True)
-        return StudySnapshot(
-            name=st["name"], description=st["description"], spec=json.loads(st["spec_json"]),
-            source=st["source"], task=st["task"], metrics=json.loads(st["metrics_json"]), swept_keys=swept,
-            trials=pd.DataFrame(records), history=history,
-            artifacts=[Artifact(pks[a.trial_pk], a.name, bytes(a.data)) for a in arts],
-            environment=json.loads(st["environment_json"]), created_at=st["created_at"],
-            updated_at=st["updated_at"], conditions=conditions)
+        return snapshot_of(st, ids, rows, hist, arts)
 
 
 @functools.cache
@@ -441,10 +412,6 @@ def _number(v: Any) -> float | None:
         return _finite(float(v))
     except (TypeError, ValueError):
         return None
-
-
-def _nan(v: Any) -> Any:
-    return math.nan if v is None else v
 
 
 def _search_size(spec: dict[str, Any]) -> int:
