@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         except SystemExit as e:  # --help, --version: printed already
             return e.code if isinstance(e.code, int) else EXIT_OK
         code = COMMANDS[args.command](args)
-        if argv is None and args.command == "report":  # the `nnstudy` program, about to exit: every file is closed
+        if argv is None:  # the `nnstudy` program, about to exit: every file is closed
             import gc
 
             gc.freeze()  # its objects are left to the exit, not collected one by one (0.3 s after a report)

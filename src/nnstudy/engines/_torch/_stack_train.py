@@ -9,7 +9,9 @@ training step (batch gather, forward, backward, update) is captured once in a CU
 
 from __future__ import annotations
 
+import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
 import torch
@@ -125,9 +127,12 @@ def _train_group(trials: list[Trial], data: Dataset, on_epoch: GroupOnEpoch, dev
                 net, opt, gens, counter, lrs, logs, views, active, train_time))
         if not any(active) or (stop is not None and stop(epoch)):
             break
-    return [log.result(view, train_time[i],
-                       lambda i=i, v=view, tc=tc: _trial_artifacts(v, artifact_models.of(i), dd, data, head.loss, tc))
-            for i, (log, view, tc) in enumerate(zip(logs, views, tcs))]
+    def result(i: int) -> TrialResult:
+        return logs[i].result(views[i], train_time[i], lambda: _trial_artifacts(
+            views[i], artifact_models.of(i), dd, data, head.loss, tcs[i]))
+
+    with ThreadPoolExecutor(max(1, min(k, ARTIFACT_THREADS, os.cpu_count() or 1))) as pool:
+        return list(pool.map(result, range(k)))  # compression and numpy release the GIL: K trials' artifacts
 
 
 def _built(trial: Trial, n_in: int, n_out: int, data: Dataset, counter: torch.Tensor, dev: torch.device,
@@ -139,6 +144,7 @@ def _built(trial: Trial, n_in: int, n_out: int, data: Dataset, counter: torch.Te
     return model
 
 
+ARTIFACT_THREADS = 16  # the trials' artifacts (predictions, compressed arrays) side by side at the stack's end
 TORCH_SCHEDULED = ("step", "cosine")  # the schedules _optim.make_schedule leaves to torch's schedulers
 
 
