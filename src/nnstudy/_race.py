@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from typing import Callable, Hashable
 
 import numpy as np
-from scipy import stats as st
 
 from .report._robust import pairs, paired_p
 from .report._significance import holm, welch_p
@@ -72,6 +71,8 @@ def _paired_many(xs, y) -> np.ndarray:
     const = np.all(d == d[:, :1], axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         t = mean / (sd / np.sqrt(n))
+    from scipy import stats as st  # here, not on import: the report of a study that did not race needs none
+
     p = np.minimum(1.0, 2 * st.t.sf(np.abs(t), n - 1))
     return np.where(const, np.where(mean == 0, 1.0, 0.0), p)
 
@@ -87,6 +88,8 @@ def step(groups: dict[Hashable, dict], alive: list, rule: RaceRule, higher: bool
         shared = sorted(set.intersection(*(set(groups[c]) for c in alive)))
         if len(alive) >= 3 and len(shared) >= 2:
             table = [[groups[c][s] for s in shared] for c in alive]
+            from scipy import stats as st
+
             if np.ptp(np.asarray(table)) == 0 or st.friedmanchisquare(*table).pvalue >= a:
                 return list(alive)  # no evidence that the configurations differ: everyone stays
     lead = _leader(groups, alive, higher)

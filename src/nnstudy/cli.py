@@ -194,16 +194,24 @@ def cmd_report(args) -> int:
     gc.disable()  # importing pandas, scipy and matplotlib makes 330,000 objects, little garbage: 0.25 s of collections
     try:
         from . import api
-        from .report import write_report  # noqa: F401  (its modules, here while collection is off)
+        from .report import _early_tests
+
+        tests = _early_tests.start()  # a process imports scipy.stats for the tests while this one goes on
+        from .report import _figures, write_report  # noqa: F401  (matplotlib, here while collection is off)
     finally:
         gc.freeze()  # ...and never scanned after: else the first collections walk all 340,000 of them
         gc.enable()
-    name = study_name(args.study)
-    if args.out:
-        from .report import check_out_dir
+    try:
+        name = study_name(args.study)
+        if args.out:
+            from .report import check_out_dir
 
-        check_out_dir(args.out)  # before the store is opened
-    paths = api.load(name, store=args.store).report(args.out)
+            check_out_dir(args.out)  # before the store is opened
+        study = api.load(name, store=args.store)
+        paths = write_report(study.snapshot(), args.out or study.report_dir, tests)
+    finally:
+        if tests is not None:
+            tests.close()
     print(f"wrote {len(paths)} files to {paths[0].parent if paths else args.out}")
     return EXIT_OK
 

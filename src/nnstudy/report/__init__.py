@@ -9,23 +9,28 @@ tables as DataFrames. `select` + `compare_sides` put two configurations side by 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import StudyError
 from ..store._snapshot import Artifact, StudySnapshot
-from ._figures import ReportWarning, start_figures
 from ._format import format_mean_se
 from ._stats import add_tests, analyze, higher_is_better, summarize, trials_table
+
+if TYPE_CHECKING:
+    from ._early_tests import EarlyTests
 
 __all__ = ["write_report", "check_out_dir", "summarize", "trials_table", "format_mean_se", "higher_is_better",
            "ReportWarning", "StudySnapshot", "Artifact", "Comparison", "compare_sides", "parse_where",
            "select", "terminal_table", "write_comparison"]
 
 _LATER = {"Comparison": "._compare", "compare_sides": "._compare", "parse_where": "._compare", "select": "._compare",
-          "terminal_table": "._compare_write", "write_comparison": "._compare_write"}
+          "terminal_table": "._compare_write", "write_comparison": "._compare_write", "ReportWarning": "._figures"}
 
 
 def __getattr__(name: str):
-    """`nnstudy compare`'s functions, imported when first used: the report's figure workers fork without them."""
+    """`nnstudy compare`'s functions and the figures' module (matplotlib), imported when first used: the report's
+    statistics fork a process before matplotlib is imported (_early_tests.py), its figure workers without
+    `compare`'s modules."""
     if name in _LATER:
         import importlib
 
@@ -33,24 +38,34 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def write_report(snap: StudySnapshot, out_dir: Path | str) -> list[Path]:
+def write_report(snap: StudySnapshot, out_dir: Path | str, tests: EarlyTests | None = None) -> list[Path]:
     """Write every report file into `out_dir` (created); return the paths written.
 
     Figures without data (no history, no swept keys, no artifacts, ...) are skipped; a figure
-    that fails to draw is skipped with a `ReportWarning` and the rest is still written.
+    that fails to draw is skipped with a `ReportWarning` and the rest is still written. `tests`: the process
+    that completes the summary (`nnstudy report`: _early_tests.start), else it is completed here.
     """
+    from ._figures import start_figures
+
     out_dir = Path(out_dir)
     check_out_dir(out_dir)
     a = analyze(snap, tests=False)
+    if tests is not None:
+        tests.send(a)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         drawn = start_figures(a, out_dir / "figures")  # forked workers draw while this process does the tables:
-        add_tests(a)  # the summary's intervals, tests, bootstrap and power (no figure uses them), with scipy
+        if tests is None:
+            add_tests(a)  # the summary's intervals, tests, bootstrap and power (no figure uses them), with scipy
+            captions = None
+        else:
+            captions = drawn()  # this process draws beside its workers while the other process tests
+            tests.complete(a)
         from ._html import write_html
         from ._tables import write_csvs, write_texts
 
         written = write_csvs(a, out_dir)
-        captions = drawn()
+        captions = drawn() if captions is None else captions
         written += write_texts(a, out_dir, captions)
         written.append(write_html(a, out_dir, captions))
     except OSError as e:  # a full disk, a read-only folder: each file is whole or absent (written atomically)

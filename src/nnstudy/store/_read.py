@@ -32,7 +32,8 @@ STUDY = ("SELECT studies.id, studies.name, studies.description, studies.spec_jso
          "studies.created_at, studies.updated_at FROM studies WHERE studies.id = ?")
 TRIALS = ("SELECT trials.id, trials.study_id, trials.trial_id, trials.seed, trials.config_json, trials.point_json, "
           "trials.status, trials.owner, trials.attempts, trials.error, trials.final_json, trials.started_at, "
-          "trials.finished_at, trials.conditions_json FROM trials WHERE trials.study_id = ? AND trials.trial_id IN ({})")
+          "trials.finished_at, trials.conditions_json FROM trials "
+          "WHERE trials.study_id = ? AND trials.trial_id IN ({})")
 EPOCHS = "SELECT epochs.trial_pk, epochs.epoch, epochs.metric, epochs.value FROM epochs WHERE epochs.trial_pk IN ({})"
 ARTIFACTS = ("SELECT artifacts.trial_pk, artifacts.name, artifacts.data FROM artifacts "
              "WHERE artifacts.trial_pk IN ({}) AND artifacts.name NOT LIKE ?")
