@@ -14,6 +14,7 @@ import numpy as np
 
 from ..errors import DataError
 from ._dataset import Dataset
+from ._split import train_test_split  # scikit-learn's splits, index for index, without importing it
 from ._transforms import Chain
 from ._transforms import fit as fit_transforms
 
@@ -72,8 +73,6 @@ class KnownTarget:
 
 def carve_test(x: np.ndarray, y: np.ndarray, seed: int, stratify: bool) -> Raw:
     """Hold out ``TEST_FRACTION`` as the test split for datasets that ship without one."""
-    from sklearn.model_selection import train_test_split
-
     x_tr, x_te, y_tr, y_te = train_test_split(
         x, y, test_size=TEST_FRACTION, stratify=y if stratify else None, random_state=seed)
     return Raw(x_tr, y_tr, x_te, y_te)
@@ -196,8 +195,6 @@ def _filter_classes(raw: Raw, names: list[str], wanted: list[int], label: str
 def _split(idx: np.ndarray, strat: np.ndarray | None, size: dict[str, float | int], seed: int,
            what: str, ordered: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """(keep, held) of ``idx``; ordered: held is the latest test_size rows, keep the latest train_size."""
-    from sklearn.model_selection import train_test_split
-
     if ordered:
         latest_first = "train_size" in size  # without shuffling, the first rows are kept
         try:
