@@ -3,15 +3,26 @@
 The same interface as ``StackedMLP`` (so the stacked trainer does not care which): parameters in the
 order of ``model.parameters()``, each ``(K, *shape)``; buffers (batch-norm statistics, dropout keys)
 likewise. Used for the CNN family; the MLP keeps its hand-batched matmuls, which are faster.
+
+CONV: how the ``cnn`` kind's convolutions run for the K trials. "grouped": as vmap writes them, one grouped
+convolution (groups = K); "unfold": windows x weight, one batched matrix product over the trials
+(_conv_matmul). Other kinds (ResNet-18, ViT, user modules) keep the grouped convolution: ResNet-18's large
+activations would make the windows memory-heavy. benchmarks/cnn_stack.py measures both.
 """
 
 from __future__ import annotations
+
+import contextlib
 
 import torch
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
+from ._cnn import CNN
+from ._conv_matmul import convs_by_matmul
+
 MAX_EVAL_VALUES = 1 << 25  # rows x K x input size per evaluation chunk
+CONV = "unfold"  # or "grouped": read at each forward pass
 
 
 class VmapNet:
@@ -39,7 +50,13 @@ class VmapNet:
         def one(params, buffers, xb):
             return functional_call(self.template, (params, buffers), (xb,))
 
-        return vmap(one, in_dims=(0, 0, 0 if x.dim() == 3 else None))(self.param_dict, self.buffer_dict, x)
+        with self._convs():
+            return vmap(one, in_dims=(0, 0, 0 if x.dim() == 3 else None))(self.param_dict, self.buffer_dict, x)
+
+    def _convs(self) -> contextlib.AbstractContextManager:
+        if CONV == "unfold" and isinstance(self.template, CNN):
+            return convs_by_matmul(self.template)
+        return contextlib.nullcontext()
 
     def eval_rows(self, n_in: int) -> int:
         return max(1, MAX_EVAL_VALUES // (self.k * max(n_in, 1) * 16))

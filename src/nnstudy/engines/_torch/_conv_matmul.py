@@ -1,0 +1,81 @@
+"""A convolution as one matrix product (im2col): the stacked CNN's way to keep its K trials off grouped convolutions.
+
+Under ``torch.func.vmap`` a ``conv2d`` whose weights carry the trial dimension becomes ONE grouped convolution
+(groups = K), slow in cuDNN (its weight gradient above all). Written as windows x weight, the same
+convolution becomes, for the K trials, one batched product (K, B*L, C*kh*kw) x (K, C*kh*kw, O): large,
+tensor-core friendly matrix products, forward and backward. Same sums as the convolution (in another
+order); used by the stack only (engines/_torch/_stack_vmap.py), never by a trial trained alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Iterator
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def conv_by_matmul(conv: nn.Conv1d | nn.Conv2d, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
+                   channels_last: bool = True) -> torch.Tensor:
+    """What ``conv._conv_forward(x, weight, bias)`` gives (zero padding, one group), by windows x weight.
+
+    x: (B, C, L) or (B, C, H, W); the output (B, O, ...) is laid out channels-last (B, ..., O) in memory as
+    the product leaves it, or copied to the usual layout (``channels_last=False``).
+    """
+    one_d = weight.dim() == 3
+    if one_d:  # a signal is an image of height 1
+        x, weight = x.unsqueeze(2), weight.unsqueeze(2)
+    kernel = weight.shape[2:]
+    stride, dilation = _pair(conv.stride, one_d), _pair(conv.dilation, one_d)
+    pads = _pads(conv.padding, kernel, dilation, one_d)
+    windows = F.pad(x, pads) if any(pads) else x
+    for dim, (k, s, d) in enumerate(zip(kernel, stride, dilation), 2):  # (B, C, Ho, Wo, kh, kw) views
+        windows = windows.unfold(dim, d * (k - 1) + 1, s)[..., ::d]
+    b, c, ho, wo = windows.shape[:4]
+    cols = windows.permute(0, 2, 3, 1, 4, 5).reshape(b * ho * wo, c * kernel[0] * kernel[1])
+    w = weight.reshape(weight.shape[0], -1).t()
+    out = cols @ w if bias is None else torch.addmm(bias, cols, w)
+    out = out.view(b, ho, wo, -1).permute(0, 3, 1, 2)
+    out = out if channels_last else out.contiguous()
+    return out.squeeze(2) if one_d else out
+
+
+def matmul_ready(conv: nn.Module) -> bool:
+    """A 1-D or 2-D convolution that conv_by_matmul computes: one group, zero padding."""
+    return isinstance(conv, (nn.Conv1d, nn.Conv2d)) and conv.groups == 1 and conv.padding_mode == "zeros"
+
+
+@contextlib.contextmanager
+def convs_by_matmul(module: nn.Module) -> Iterator[None]:
+    """Within: every convolution of ``module`` that conv_by_matmul computes does so; after: as before.
+    Channels-last outputs, unless an adaptive pool reads them: vmap has no batching rule for its
+    channels-last backward (a slow per-trial fallback)."""
+    convs = [m for m in module.modules() if matmul_ready(m)]
+    last = not any(isinstance(m, (nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d)) for m in module.modules())
+    for conv in convs:
+        conv._conv_forward = lambda x, weight, bias, conv=conv: conv_by_matmul(conv, x, weight, bias, last)
+    try:
+        yield
+    finally:
+        for conv in convs:
+            del conv._conv_forward
+
+
+def _pair(value: tuple[int, ...], one_d: bool) -> tuple[int, int]:
+    """A stride or dilation for the 2-D computation: a signal's is (1, its own)."""
+    return (1, value[0]) if one_d else (value[0], value[1])
+
+
+def _pads(padding: str | tuple[int, ...], kernel: torch.Size, dilation: tuple[int, int],
+          one_d: bool) -> list[int]:
+    """F.pad's (left, right, top, bottom); "same" as torch's convolution: the odd extra on the right/bottom."""
+    if padding == "valid":
+        return [0, 0, 0, 0]
+    if padding == "same":
+        totals = [d * (k - 1) for k, d in zip(kernel, dilation)]
+        (th, tw) = totals
+        return [tw // 2, tw - tw // 2, th // 2, th - th // 2]
+    ph, pw = (0, padding[0]) if one_d else padding
+    return [pw, pw, ph, ph]

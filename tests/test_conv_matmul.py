@@ -1,0 +1,67 @@
+"""The stacked CNN's convolutions as windows x weight (CONV = "unfold") equal the grouped ones and each trial alone."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from nnstudy.engines._torch import _stack_vmap
+from nnstudy.engines._torch._cnn import CNN
+from nnstudy.engines._torch._stack_vmap import VmapNet
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+BLOCKS = [{"channels": 3, "kernel": 3, "stride": 2, "padding": 1, "batch_norm": True},
+          {"channels": 2, "kernel": 4, "padding": "same", "dilation": 2, "pool": "max"},
+          {"channels": 2, "branches": [1, 3], "dilation": 2, "activation": "tanh"},
+          {"channels": 3, "kernel": 2, "dilation": 2, "pool": "global_avg"}]
+
+
+def stack(input_shape: tuple[int, ...], k: int = 3) -> tuple[list[CNN], VmapNet]:
+    models = []
+    for seed in range(k):
+        torch.manual_seed(seed)
+        models.append(CNN(input_shape, BLOCKS, [5], 4).double())
+    return models, VmapNet(models, torch.zeros((), dtype=torch.int64))
+
+
+def outputs_and_grads(net: VmapNet, x: torch.Tensor, conv: str, monkeypatch) -> list[torch.Tensor]:
+    monkeypatch.setattr(_stack_vmap, "CONV", conv)
+    start = [b.clone() for b in net.buffers]  # batch-norm statistics as the other variant found them
+    out = net.forward(x)
+    grads = torch.autograd.grad((out * torch.linspace(-1, 1, out.numel(), dtype=out.dtype).view(out.shape)).sum(),
+                                [*net.params, x])
+    evaluated = net.forward(x[0], train=False)
+    for b, s in zip(net.buffers, start):
+        b.copy_(s)
+    return [out, *grads, evaluated]
+
+
+@pytest.mark.parametrize("input_shape", [(2, 15, 14), (23,)], ids=["image", "signal"])
+def test_unfolded_convolutions_equal_grouped_ones_and_alone(input_shape, monkeypatch):
+    """stride 2 with padding, "same" with an even kernel and dilation 2, Inception branches, dilation without
+    padding; Conv2d and Conv1d: outputs, every parameter's and the input's gradient, evaluation on a shared batch."""
+    models, net = stack(input_shape)
+    x = torch.randn(3, 4, torch.Size(input_shape).numel(), dtype=torch.float64, requires_grad=True)
+    grouped = outputs_and_grads(net, x, "grouped", monkeypatch)
+    unfold = outputs_and_grads(net, x, "unfold", monkeypatch)
+    for g, u in zip(grouped, unfold, strict=True):
+        assert g.shape == u.shape
+        assert torch.allclose(g, u, rtol=0, atol=1e-12 * max(1.0, g.abs().max().item()))
+    for i, model in enumerate(models):  # alone: the trial's own module, untouched by the stack
+        assert "_conv_forward" not in vars(model[1])
+        alone = model.train()(x[i].detach())
+        assert torch.allclose(alone, unfold[0][i], rtol=0, atol=1e-12)
+    assert grouped[0].abs().max() > 0.01 and unfold[1].abs().max() > 1e-4  # real numbers, not zeros
+
+
+def test_other_kinds_keep_the_grouped_convolution(monkeypatch):
+    """Only the cnn kind's convolutions are unfolded: a ResNet-18 (or ViT, user module) stays as vmap writes it."""
+    seen = []
+    monkeypatch.setattr(_stack_vmap, "CONV", "unfold")
+    monkeypatch.setattr(_stack_vmap, "convs_by_matmul", lambda module: seen.append(module))
+    conv = torch.nn.Sequential(torch.nn.Unflatten(1, (1, 5, 5)), torch.nn.Conv2d(1, 2, 3))
+    conv.linears = lambda: [conv[1]]
+    net = VmapNet([conv, conv], torch.zeros((), dtype=torch.int64))
+    assert net.forward(torch.randn(2, 3, 25)).shape == (2, 3, 2, 3, 3)
+    assert seen == []
