@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from nnstudy.engines._torch import _stack_vmap
+from nnstudy.engines._torch import _conv_matmul, _stack_vmap
 from nnstudy.engines._torch._cnn import CNN
 from nnstudy.engines._torch._stack_vmap import VmapNet
 
@@ -65,3 +65,13 @@ def test_other_kinds_keep_the_grouped_convolution(monkeypatch):
     net = VmapNet([conv, conv], torch.zeros((), dtype=torch.int64))
     assert net.forward(torch.randn(2, 3, 25)).shape == (2, 3, 2, 3, 3)
     assert seen == []
+
+
+def test_windows_over_the_limit_stay_a_grouped_convolution(monkeypatch):
+    """A convolution whose windows would pass MAX_WINDOW_VALUES (all trials together) is left to vmap."""
+    models, net = stack((2, 15, 14))
+    x = torch.randn(3, 4, 2 * 15 * 14, dtype=torch.float64)
+    grouped = outputs_and_grads(net, x.requires_grad_(), "grouped", monkeypatch)
+    monkeypatch.setattr(_conv_matmul, "MAX_WINDOW_VALUES", 0)
+    for g, u in zip(grouped, outputs_and_grads(net, x, "unfold", monkeypatch), strict=True):
+        assert torch.equal(g, u)

@@ -16,14 +16,18 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+MAX_WINDOW_VALUES = 1 << 28  # per convolution, all trials together (1 GiB of float32): larger ones stay grouped
+
 
 def conv_by_matmul(conv: nn.Conv1d | nn.Conv2d, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
-                   channels_last: bool = True) -> torch.Tensor:
+                   channels_last: bool = True, max_values: int | None = None) -> torch.Tensor:
     """What ``conv._conv_forward(x, weight, bias)`` gives (zero padding, one group), by windows x weight.
 
     x: (B, C, L) or (B, C, H, W); the output (B, O, ...) is laid out channels-last (B, ..., O) in memory as
-    the product leaves it, or copied to the usual layout (``channels_last=False``).
+    the product leaves it, or copied to the usual layout (``channels_last=False``). Windows of more than
+    ``max_values`` values: the convolution itself (``type(conv)._conv_forward``) instead.
     """
+    given = x, weight
     one_d = weight.dim() == 3
     if one_d:  # a signal is an image of height 1
         x, weight = x.unsqueeze(2), weight.unsqueeze(2)
@@ -34,6 +38,8 @@ def conv_by_matmul(conv: nn.Conv1d | nn.Conv2d, x: torch.Tensor, weight: torch.T
     for dim, (k, s, d) in enumerate(zip(kernel, stride, dilation), 2):  # (B, C, Ho, Wo, kh, kw) views
         windows = windows.unfold(dim, d * (k - 1) + 1, s)[..., ::d]
     b, c, ho, wo = windows.shape[:4]
+    if max_values is not None and windows.numel() > max_values:  # the windows' copy would be too large
+        return type(conv)._conv_forward(conv, *given, bias)
     cols = windows.permute(0, 2, 3, 1, 4, 5).reshape(b * ho * wo, c * kernel[0] * kernel[1])
     w = weight.reshape(weight.shape[0], -1).t()
     out = cols @ w if bias is None else torch.addmm(bias, cols, w)
@@ -48,14 +54,15 @@ def matmul_ready(conv: nn.Module) -> bool:
 
 
 @contextlib.contextmanager
-def convs_by_matmul(module: nn.Module) -> Iterator[None]:
-    """Within: every convolution of ``module`` that conv_by_matmul computes does so; after: as before.
-    Channels-last outputs, unless an adaptive pool reads them: vmap has no batching rule for its
-    channels-last backward (a slow per-trial fallback)."""
+def convs_by_matmul(module: nn.Module, k: int = 1) -> Iterator[None]:
+    """Within: every convolution of ``module`` (one trial's, vmapped over ``k``) that conv_by_matmul computes
+    does so, up to MAX_WINDOW_VALUES for the k trials; after: as before. Channels-last outputs, unless an
+    adaptive pool reads them: vmap has no batching rule for its channels-last backward (a slow fallback)."""
     convs = [m for m in module.modules() if matmul_ready(m)]
     last = not any(isinstance(m, (nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d)) for m in module.modules())
+    limit = MAX_WINDOW_VALUES // k
     for conv in convs:
-        conv._conv_forward = lambda x, weight, bias, conv=conv: conv_by_matmul(conv, x, weight, bias, last)
+        conv._conv_forward = lambda x, weight, bias, conv=conv: conv_by_matmul(conv, x, weight, bias, last, limit)
     try:
         yield
     finally:

@@ -55,7 +55,7 @@ class VmapNet:
 
     def _convs(self) -> contextlib.AbstractContextManager:
         if CONV == "unfold" and isinstance(self.template, CNN):
-            return convs_by_matmul(self.template)
+            return convs_by_matmul(self.template, self.k)
         return contextlib.nullcontext()
 
     def eval_rows(self, n_in: int) -> int:
