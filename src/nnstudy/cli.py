@@ -134,6 +134,8 @@ def main(argv: list[str] | None = None) -> int:
             import gc
 
             gc.freeze()  # its objects are left to the exit, not collected one by one (0.3 s after a report)
+            if args.command == "report":  # its processes joined, its files closed: nothing is left for the exit to do
+                _exit_now(code)  # but tear 340,000 objects down one by one (0.04 s of a 2 s report)
         return code
     except StudyError as e:
         print(f"nnstudy: error: {one_error_line(e)}", file=sys.stderr)
@@ -145,6 +147,15 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, "json", False):
             print(json.dumps({"event": "interrupted", "exit": EXIT_INTERRUPTED}), flush=True)
         return EXIT_INTERRUPTED
+
+
+def _exit_now(code: int) -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe: what it did not take is lost either way
+            pass
+    os._exit(code)
 
 
 def _out() -> Console:
@@ -196,7 +207,7 @@ def cmd_report(args) -> int:
         from . import api
         from .report import _early_tests
 
-        tests = _early_tests.start()  # a process imports scipy.stats for the tests while this one goes on
+        tests = _early_tests.start()  # a process imports scipy.stats for the tests while this one goes on (matplotlib)
         from .report import _figures, write_report  # noqa: F401  (matplotlib, here while collection is off)
     finally:
         gc.freeze()  # ...and never scanned after: else the first collections walk all 340,000 of them

@@ -55,15 +55,15 @@ def write_report(snap: StudySnapshot, out_dir: Path | str, tests: EarlyTests | N
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         drawn = start_figures(a, out_dir / "figures")  # forked workers draw while this process does the tables:
+        from ._html import write_html
+        from ._tables import write_csvs, write_texts
+
         if tests is None:
             add_tests(a)  # the summary's intervals, tests, bootstrap and power (no figure uses them), with scipy
             captions = None
         else:
             captions = drawn()  # this process draws beside its workers while the other process tests
             tests.complete(a)
-        from ._html import write_html
-        from ._tables import write_csvs, write_texts
-
         written = write_csvs(a, out_dir)
         captions = drawn() if captions is None else captions
         written += write_texts(a, out_dir, captions)

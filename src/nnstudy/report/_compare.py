@@ -19,7 +19,7 @@ from ..store._snapshot import StudySnapshot
 from ._format import config_label, value_key, value_text
 from ._robust import iqm, pairs, paired_p, power_columns, prob_improve, prob_improve_interval, wilcoxon_p
 from ._significance import ALPHA, holm, welch_p
-from ._stats import FINAL_METRICS, _normalised_trials, describe, higher_is_better
+from ._stats import _normalised_trials, describe, final_metrics, higher_is_better
 
 _KEY = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_.]*)\s*=")
 _NEXT = re.compile(r",(?=\s*[A-Za-z_][A-Za-z0-9_.]*\s*=)")  # a comma that starts the next key=
@@ -155,7 +155,7 @@ ROBUST = ["test", "n_pairs", "p_paired", "p_wilcoxon", "p_test", "p_test_holm", 
 
 def shared_metrics(a: Side, b: Side) -> list[str]:
     """Report metrics of both studies (A's order); else any final metric both have."""
-    have = [m for m in dict.fromkeys(FINAL_METRICS + tuple(a.metrics) + tuple(b.metrics))
+    have = [m for m in dict.fromkeys(final_metrics() + tuple(a.metrics) + tuple(b.metrics))
             if len(a.values(m)) and len(b.values(m))]
     reported = [m for m in a.metrics if m in b.metrics and m in have]
     return reported or have

@@ -5,6 +5,7 @@ Only this module computes numbers; the writers (_tables, _figures, _html) only f
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import warnings
@@ -13,7 +14,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..kinds import added_metrics
 from ..store._snapshot import StudySnapshot
 from ._format import config_label, figure_text, legend_keys, value_key
 from ._robust import robust_columns
@@ -21,14 +21,21 @@ from ._significance import comparison_note, versus_best
 
 STAT_SUFFIXES = ("mean", "std", "sem", "ci95_low", "ci95_high")
 
-# Final metric columns of trials.csv, in this order (when present in the trials frame).
-FIXED_METRICS = (
+FIXED_METRICS = (  # the first final metric columns of trials.csv, in this order (when present in the trials frame)
     "train_loss", "train_accuracy", "val_loss", "val_accuracy", "test_loss", "test_accuracy",
     "train_mse", "train_rmse", "val_mse", "val_rmse", "test_mse", "test_rmse",
     "train_time_s", "epochs_run",
 )
-FINAL_METRICS = FIXED_METRICS + tuple(  # then the metrics model kinds add (test_nmi, test_mae, test_fd, ...)
-    m for m in added_metrics() if m not in FIXED_METRICS)
+
+
+@functools.cache
+def final_metrics() -> tuple[str, ...]:
+    """The final metric columns of trials.csv, in this order: FIXED_METRICS, then the metrics model kinds add
+    (test_nmi, test_mae, test_fd, ...). The model kinds are imported here, not on import: the process that only
+    tests (report/_early_tests.py) never needs them."""
+    from ..kinds import added_metrics
+
+    return FIXED_METRICS + tuple(m for m in added_metrics() if m not in FIXED_METRICS)
 
 
 HIGHER_WORDS = ("f1", "auc", "precision", "recall", "r2", "iou", "dice")  # whole words of a metric's name
@@ -345,7 +352,7 @@ def trials_table(snap: StudySnapshot) -> pd.DataFrame:
     """The trials table (trials.csv): trial_id, seed, (fold, with data.folds), status, swept keys, final
     metrics, error, then the conditions each trial ran under (report/_conditions.COLUMNS)."""
     t = _normalised_trials(snap)
-    metrics = [m for m in FINAL_METRICS if m in t.columns]
+    metrics = [m for m in final_metrics() if m in t.columns]
     metrics += [m for m in snap.metrics if m in t.columns and m not in metrics]
     cols = ["trial_id", "seed", *(["fold"] if "fold" in t.columns else []), "status", *snap.swept_keys, *metrics,
             "error"]  # fold: data.folds only
