@@ -127,7 +127,8 @@ def main() -> None:
         print(f"{variant}: {step_s * 1e3:.3f} ms/step, evaluation {eval_s:.3f} s, {epoch_trial:.5f} s/epoch/trial "
               f"({per_epoch} steps{'' if args.skip_eval else ' + 1 evaluation'})", flush=True)
     base_name, base = next(((r[0], r[1]) for r in rows if r[0] == "grouped"), rows[0][:2])
-    print(f"\n| variant | ms/step | evaluation s | s/epoch/trial | {base_name} s/step / variant's | typical / stacked |")
+    print(f"\n| variant | ms/step | evaluation s | s/epoch/trial | {base_name} s/step / variant's | "
+          "typical / stacked |")
     print("|---|---:|---:|---:|---:|---:|")
     for variant, step_s, eval_s, epoch_trial in rows:
         versus_typical = f"{typical / epoch_trial:.1f}x" if typical == typical else "-"

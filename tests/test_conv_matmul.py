@@ -8,6 +8,7 @@ import torch
 from nnstudy.engines._torch import _conv_matmul, _stack_vmap
 from nnstudy.engines._torch._cnn import CNN
 from nnstudy.engines._torch._stack_vmap import VmapNet
+from test_stack import trials_of, worst_difference
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -75,3 +76,17 @@ def test_windows_over_the_limit_stay_a_grouped_convolution(monkeypatch):
     monkeypatch.setattr(_conv_matmul, "MAX_WINDOW_VALUES", 0)
     for g, u in zip(grouped, outputs_and_grads(net, x, "unfold", monkeypatch), strict=True):
         assert torch.equal(g, u)
+
+
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="needs CUDA"))])
+def test_an_unfolded_stack_trains_as_each_trial_alone(device, monkeypatch):
+    """Two epochs of a stack (the device-indexed step on the CPU, the CUDA graph on a GPU), float64: every
+    per-epoch metric as alone, with strided, dilated and Inception convolutions, batch norm and dropout."""
+    monkeypatch.setattr(_stack_vmap, "CONV", "unfold")
+    blocks = [{"channels": 3, "kernel": 3, "stride": 2, "padding": 1, "batch_norm": True, "dropout": 0.1},
+              {"channels": 2, "branches": [1, 3], "dilation": 2, "pool": "max"}]
+    data, trials = trials_of({"optimizer": "momentum", "lr": 0.05, "epochs": 2},
+                             {"kind": "cnn", "blocks": blocks, "hidden": [8]}, {"train.lr": [0.05, 0.01]},
+                             {"name": "digits", "train_size": 96}, seeds=1)
+    assert worst_difference(data, trials, "graph" if device == "cuda" else "indexed", device) < 1e-9

@@ -6,8 +6,10 @@ likewise. Used for the CNN family; the MLP keeps its hand-batched matmuls, which
 
 CONV: how the ``cnn`` kind's convolutions run for the K trials. "grouped": as vmap writes them, one grouped
 convolution (groups = K); "unfold": windows x weight, one batched matrix product over the trials
-(_conv_matmul). Other kinds (ResNet-18, ViT, user modules) keep the grouped convolution: ResNet-18's large
-activations would make the windows memory-heavy. benchmarks/cnn_stack.py measures both.
+(_conv_matmul); "auto": unfold on CUDA, grouped elsewhere (on 2 CPU cores unfold took 1.5x grouped's
+time per step at K = 4: oneDNN's grouped convolution is good there). Other kinds (ResNet-18, ViT, user
+modules) keep the grouped convolution: ResNet-18's large activations would make the windows memory-heavy.
+benchmarks/cnn_stack.py measures both.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from ._cnn import CNN
 from ._conv_matmul import convs_by_matmul
 
 MAX_EVAL_VALUES = 1 << 25  # rows x K x input size per evaluation chunk
-CONV = "unfold"  # or "grouped": read at each forward pass
+CONV = "auto"  # or "unfold", "grouped": read at each forward pass
 
 
 class VmapNet:
@@ -50,11 +52,12 @@ class VmapNet:
         def one(params, buffers, xb):
             return functional_call(self.template, (params, buffers), (xb,))
 
-        with self._convs():
+        with self._convs(x.device):
             return vmap(one, in_dims=(0, 0, 0 if x.dim() == 3 else None))(self.param_dict, self.buffer_dict, x)
 
-    def _convs(self) -> contextlib.AbstractContextManager:
-        if CONV == "unfold" and isinstance(self.template, CNN):
+    def _convs(self, device: torch.device) -> contextlib.AbstractContextManager:
+        unfold = CONV == "unfold" or (CONV == "auto" and device.type == "cuda")
+        if unfold and isinstance(self.template, CNN):
             return convs_by_matmul(self.template, self.k)
         return contextlib.nullcontext()
 
