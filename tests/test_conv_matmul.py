@@ -12,17 +12,19 @@ from test_stack import trials_of, worst_difference
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
-BLOCKS = [{"channels": 3, "kernel": 3, "stride": 2, "padding": 1, "batch_norm": True},
+BLOCKS = [{"channels": 3, "kernel": 3, "stride": 2, "padding": 1},
+          {"channels": 3, "kernel": 3, "dilation": 2, "batch_norm": True},  # its input lies channels-last
           {"channels": 2, "kernel": 4, "padding": "same", "dilation": 2, "pool": "max"},
           {"channels": 2, "branches": [1, 3], "dilation": 2, "activation": "tanh"},
-          {"channels": 3, "kernel": 2, "dilation": 2, "pool": "global_avg"}]
+          {"channels": 3, "kernel": 2, "dilation": 2}]
 
 
-def stack(input_shape: tuple[int, ...], k: int = 3) -> tuple[list[CNN], VmapNet]:
+def stack(input_shape: tuple[int, ...], k: int = 3, pool: str = "none") -> tuple[list[CNN], VmapNet]:
+    """pool: after the last block; "global_avg" (an adaptive pool) turns channels-last outputs off."""
     models = []
     for seed in range(k):
         torch.manual_seed(seed)
-        models.append(CNN(input_shape, BLOCKS, [5], 4).double())
+        models.append(CNN(input_shape, [*BLOCKS[:-1], {**BLOCKS[-1], "pool": pool}], [5], 4).double())
     return models, VmapNet(models, torch.zeros((), dtype=torch.int64))
 
 
@@ -38,11 +40,13 @@ def outputs_and_grads(net: VmapNet, x: torch.Tensor, conv: str, monkeypatch) -> 
     return [out, *grads, evaluated]
 
 
-@pytest.mark.parametrize("input_shape", [(2, 15, 14), (23,)], ids=["image", "signal"])
-def test_unfolded_convolutions_equal_grouped_ones_and_alone(input_shape, monkeypatch):
-    """stride 2 with padding, "same" with an even kernel and dilation 2, Inception branches, dilation without
-    padding; Conv2d and Conv1d: outputs, every parameter's and the input's gradient, evaluation on a shared batch."""
-    models, net = stack(input_shape)
+@pytest.mark.parametrize("pool", ["none", "global_avg"])
+@pytest.mark.parametrize("input_shape", [(2, 21, 20), (23,)], ids=["image", "signal"])
+def test_unfolded_convolutions_equal_grouped_ones_and_alone(input_shape, pool, monkeypatch):
+    """stride 2 with padding, dilation on a channels-last input, "same" with an even kernel and dilation 2,
+    Inception branches; Conv2d and Conv1d: outputs, every parameter's and the input's gradient, evaluation on
+    a shared batch."""
+    models, net = stack(input_shape, pool=pool)
     x = torch.randn(3, 4, torch.Size(input_shape).numel(), dtype=torch.float64, requires_grad=True)
     grouped = outputs_and_grads(net, x, "grouped", monkeypatch)
     unfold = outputs_and_grads(net, x, "unfold", monkeypatch)
@@ -70,8 +74,8 @@ def test_other_kinds_keep_the_grouped_convolution(monkeypatch):
 
 def test_windows_over_the_limit_stay_a_grouped_convolution(monkeypatch):
     """A convolution whose windows would pass MAX_WINDOW_VALUES (all trials together) is left to vmap."""
-    models, net = stack((2, 15, 14))
-    x = torch.randn(3, 4, 2 * 15 * 14, dtype=torch.float64)
+    models, net = stack((2, 21, 20))
+    x = torch.randn(3, 4, 2 * 21 * 20, dtype=torch.float64)
     grouped = outputs_and_grads(net, x.requires_grad_(), "grouped", monkeypatch)
     monkeypatch.setattr(_conv_matmul, "MAX_WINDOW_VALUES", 0)
     for g, u in zip(grouped, outputs_and_grads(net, x, "unfold", monkeypatch), strict=True):

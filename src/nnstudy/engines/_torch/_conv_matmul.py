@@ -40,12 +40,22 @@ def conv_by_matmul(conv: nn.Conv1d | nn.Conv2d, x: torch.Tensor, weight: torch.T
     b, c, ho, wo = windows.shape[:4]
     if max_values is not None and windows.numel() > max_values:  # the windows' copy would be too large
         return type(conv)._conv_forward(conv, *given, bias)
-    cols = windows.permute(0, 2, 3, 1, 4, 5).reshape(b * ho * wo, c * kernel[0] * kernel[1])
+    if channels_inner(windows):  # each window (kh, kw, C): its copy reads runs of C neighbours
+        cols, weight = windows.permute(0, 2, 3, 4, 5, 1), weight.permute(0, 2, 3, 1)
+    else:  # each window (C, kh, kw), as the weight is stored
+        cols = windows.permute(0, 2, 3, 1, 4, 5)
+    cols = cols.reshape(b * ho * wo, c * kernel[0] * kernel[1])
     w = weight.reshape(weight.shape[0], -1).t()
     out = cols @ w if bias is None else torch.addmm(bias, cols, w)
     out = out.view(b, ho, wo, -1).permute(0, 3, 1, 2)
     out = out if channels_last else out.contiguous()
     return out.squeeze(2) if one_d else out
+
+
+def channels_inner(windows: torch.Tensor) -> bool:
+    """Whether the input lies channels-last in memory (as this module's outputs do): several channels,
+    neighbours in memory."""
+    return windows.shape[1] > 1 and windows.stride(1) == 1
 
 
 def matmul_ready(conv: nn.Module) -> bool:
