@@ -120,12 +120,20 @@ def main() -> None:
         print(f"typical loop: {typical:.3f} s/epoch", flush=True)
     rows = []
     for variant in args.variants:
-        step_s, eval_s, per_epoch = measure(trials, data, args.device, args.steps, not args.skip_eval,
-                                            *VARIANTS[variant])
+        try:  # one failing variant (out of memory, a missing batching rule) leaves the others' figures
+            step_s, eval_s, per_epoch = measure(trials, data, args.device, args.steps, not args.skip_eval,
+                                                *VARIANTS[variant])
+        except RuntimeError as err:
+            print(f"{variant}: failed: {' '.join(str(err).split())[:300]}", flush=True)
+            if args.device.startswith("cuda"):
+                torch.cuda.empty_cache()
+            continue
         epoch_trial = (per_epoch * step_s + eval_s) / args.k
         rows.append((variant, step_s, eval_s, epoch_trial))
         print(f"{variant}: {step_s * 1e3:.3f} ms/step, evaluation {eval_s:.3f} s, {epoch_trial:.5f} s/epoch/trial "
               f"({per_epoch} steps{'' if args.skip_eval else ' + 1 evaluation'})", flush=True)
+    if not rows:
+        return
     base_name, base = next(((r[0], r[1]) for r in rows if r[0] == "grouped"), rows[0][:2])
     print(f"\n| variant | ms/step | evaluation s | s/epoch/trial | {base_name} s/step / variant's | "
           "typical / stacked |")
