@@ -213,3 +213,15 @@ seeds = 2
     assert list(on.index) == list(off.index) and len(on) == 8
     for col in ("val_loss", "test_loss", "test_accuracy", "epochs_run"):
         assert (on[col] - off[col]).abs().max() < 1e-5, col
+
+
+def test_evaluation_chunks_grow_with_a_gpus_free_memory(monkeypatch):
+    from nnstudy.engines._torch._stack_train import eval_scale
+
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda dev: (130 << 30, 141 << 30))
+    assert eval_scale(torch.device("cuda")) == 8
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda dev: (13 << 30, 16 << 30))
+    assert eval_scale(torch.device("cuda")) == 3
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda dev: (3 << 30, 8 << 30))
+    assert eval_scale(torch.device("cuda")) == 1
+    assert eval_scale(torch.device("cpu")) == 1
