@@ -58,6 +58,16 @@ def test_its_error_is_raised_here(monkeypatch):
     assert not early.process.is_alive()
 
 
+def test_an_analysis_that_does_not_pickle_is_tested_here():
+    early = _early_tests.start()
+    a = analyze(_snapshot(), tests=False)
+    a.snap.spec = {"report": {"hook": lambda: None}}  # a function does not pickle (no test reads it)
+    early.send(a)
+    assert not early.sent
+    early.complete(a)
+    pd.testing.assert_frame_equal(a.summary, analyze(_snapshot()).summary, check_exact=True)
+
+
 def test_no_process_where_forking_is_unsafe(monkeypatch):
     monkeypatch.setattr(_early_tests.threading, "active_count", lambda: 2)
     assert _early_tests.start() is None

@@ -44,10 +44,10 @@ class EarlyTests:
     def send(self, a: Analysis) -> None:
         """Start the tests of `a` there."""
         try:
-            snap = dataclasses.replace(a.snap, history=a.snap.history.iloc[:0], artifacts=[])
-            self.conn.send(dataclasses.replace(a, snap=snap))
+            history = a.snap.history.iloc[:0] if a.snap.history is not None else None
+            self.conn.send(dataclasses.replace(a, snap=dataclasses.replace(a.snap, history=history, artifacts=[])))
             self.sent = True
-        except (OSError, ValueError):  # it is gone: `complete` tests here
+        except Exception:  # it is gone, or a value does not pickle: `complete` tests here
             pass
 
     def complete(self, a: Analysis) -> None:
@@ -91,13 +91,14 @@ def _serve(conn, parents_end) -> None:
         a = conn.recv()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            try:
-                add_tests(a)
-            except Exception:  # the report's process tests again and raises it there
-                conn.send(None)
-                return
+            add_tests(a)
         conn.send((a.summary, [(str(w.message), w.category) for w in caught]))
     except (EOFError, BrokenPipeError, KeyboardInterrupt):  # the report stopped early, or Ctrl-C (it says so)
         pass
+    except Exception:  # an import, the tests, a value that does not pickle: the report's process tests itself
+        try:  # (and raises the error there, with its traceback)
+            conn.send(None)
+        except Exception:
+            pass
     finally:
         conn.close()
