@@ -240,7 +240,10 @@ def run(source: str | Path | dict, store: str | Path | None = None, set: dict[st
         except ValueError as e:
             raise StudyError(f"{label}: trials.seeds: {e}") from None
     trials = resolve_sources(trials, store, label)  # linear probes: their source model, from the store
+    from . import _prefetch
     from .store import Store
+
+    prefetch = _prefetch.start(device)  # the report's modules, while a GPU trains
 
     with connect(executor, address, workers) as Executor, \
             Executor(Store(store), study.study.name, workers, device, fail_fast, console, stack,
@@ -265,6 +268,8 @@ def run(source: str | Path | dict, store: str | Path | None = None, set: dict[st
     result.summary = summary
     if study.train.function:
         _unreported(result, metrics, console)
+    if prefetch is not None:
+        prefetch.join()  # before the report forks
     result.report()
     return result
 
