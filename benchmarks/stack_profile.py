@@ -1,7 +1,7 @@
 """Where a stacked sweep's time goes, and the cost per trial as K grows (issue 21).
 
     python benchmarks/stack_profile.py [--device cuda] [--batch 16] [--k 1 16 256 1024 4096] [--steps 300]
-        [--precision float32] [--profile K] [--model mlp|cnn] [--train-size 4000]
+        [--precision float32] [--profile K] [--model mlp|cnn] [--train-size 4000] [--csv FILE]
 
 (1) --k: the default MLP (784-200-200-10, SGD lr 0.1) on Fashion-MNIST stacked K times, started and stepped
 as a real run does (graph mode on CUDA: the measured-norm and plain steps in the epoch's proportion). The
@@ -33,6 +33,7 @@ from nnstudy.spec import expand, read_study
 
 from sweep_throughput import CNN, sync
 
+CSV_HEADER = "k,start_s,step_ms,evaluation_s,epoch_s,s_per_epoch_per_trial,of_which_steps,peak_gib"
 MODEL = {"kind": "mlp", "hidden": [200, 200], "activation": "relu", "dropout": 0.0, "norm": "none",
          "input_norm": "none"}
 
@@ -89,8 +90,7 @@ def per_trial_cost(k: int, batch: int, n_steps: int, precision: str, data, dd: D
         ev = time.perf_counter() - t0
     epoch = steps * step + ev
     mem = torch.cuda.max_memory_allocated(device) / 2 ** 30 if device.type == "cuda" else float("nan")
-    return (f"| {k} | {start:.3f} | {step * 1e3:.4f} | {ev:.4f} | {epoch:.4f} | {epoch / k:.6f} | "
-            f"{steps * step / k:.6f} | {mem:.2f} |")
+    return f"{k},{start:.3f},{step * 1e3:.4f},{ev:.4f},{epoch:.4f},{epoch / k:.6f},{steps * step / k:.6f},{mem:.2f}"
 
 
 def profile(k: int, batch: int, precision: str, model: str, train_size: int, device) -> None:
@@ -129,6 +129,7 @@ def main() -> None:
     ap.add_argument("--profile", type=int, nargs="*", default=[], metavar="K")
     ap.add_argument("--model", default="mlp", choices=["mlp", "cnn"])
     ap.add_argument("--train-size", type=int, default=4000)
+    ap.add_argument("--csv", help="also write the --k table here (benchmarks/plot_k_figure.py draws it)")
     args = ap.parse_args()
     device = torch.device(args.device)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
@@ -139,12 +140,17 @@ def main() -> None:
         dd = DeviceData.from_dataset(data, device, torch.float32)
         print("\n| K | start s | step ms | evaluation s | epoch s | s/epoch/trial | of which steps | peak GiB |")
         print("|---:|---:|---:|---:|---:|---:|---:|---:|", flush=True)
+        rows = [CSV_HEADER]
         for k in args.k:
             try:
-                print(per_trial_cost(k, args.batch, args.steps, args.precision, data, dd, device), flush=True)
+                rows.append(per_trial_cost(k, args.batch, args.steps, args.precision, data, dd, device))
+                print("| " + rows[-1].replace(",", " | ") + " |", flush=True)
             except torch.OutOfMemoryError as e:
                 print(f"| {k} | out of memory: {str(e).splitlines()[0][:120]} |||||||", flush=True)
                 break
+        if args.csv:  # for plot_k_figure.py
+            with open(args.csv, "w") as f:
+                f.write("\n".join(rows) + "\n")
     for k in args.profile:
         profile(k, args.batch, args.precision, args.model, args.train_size, device)
 
