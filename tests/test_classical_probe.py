@@ -75,4 +75,6 @@ def test_missing_source_and_missing_weights_are_one_line_errors(tmp_path, monkey
         probe(tmp_path)
     with pytest.raises(StudyError, match="model.source: no study 'other'"):
         probe(tmp_path, source="other")
-    assert [s["name"] for s in nnstudy.api.Store(tmp_path / "runs", create=False).studies()] == ["src"]
+    from nnstudy.store import Store
+
+    assert [s["name"] for s in Store(tmp_path / "runs", create=False).studies()] == ["src"]
