@@ -96,8 +96,8 @@ class Stepper:
         return self.net.params + self.net.buffers + self.opt.tensors() + [self.counter, self.position,
                                                                           self.grad_sums, self.step_losses]
 
-    def _capture(self) -> tuple[torch.cuda.CUDAGraph, torch.cuda.CUDAGraph]:
-        """Two graphs of one step: with the gradient norms measured, and without (most steps)."""
+    def _capture(self) -> tuple[torch.cuda.CUDAGraph, ...]:
+        """Graphs of one step: with the gradient norms measured, and (when not every step is measured) without."""
         saved = [t.detach().clone() for t in self._state()]
         stream = torch.cuda.Stream()
         stream.wait_stream(torch.cuda.current_stream())
@@ -106,8 +106,9 @@ class Stepper:
                 self.position.zero_()
                 self._graph_step(i % 2 == 0)
         torch.cuda.current_stream().wait_stream(stream)
-        graphs = torch.cuda.CUDAGraph(), torch.cuda.CUDAGraph()
-        for graph, measure in zip(graphs, (True, False)):
+        measures = (True, False) if self.every > 1 else (True,)
+        graphs = tuple(torch.cuda.CUDAGraph() for _ in measures)
+        for graph, measure in zip(graphs, measures):
             with torch.cuda.graph(graph):
                 self._graph_step(measure)
         with torch.no_grad():
