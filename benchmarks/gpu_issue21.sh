@@ -1,0 +1,43 @@
+#!/bin/bash
+# Issue 21's GPU measurements in one call (about 4-5 minutes on an H200): the stacked CUDA-graph step against
+# each trial alone (float64), a CUDA process's start, batch 16 at K = 1024, the CNN stack's variants, batch 1024
+# at K = 256 in three precisions, seed-variance's wall time, where its start goes (import times and a
+# cProfile), the K figure, and profiles of the step at K = 10 and K = 1024.
+#
+#   WHEELS=.dev/whl NNSTUDY_DATA=.dev/data OUT=/tmp/out bash benchmarks/gpu_issue21.sh [PART ...]
+#
+# WHEELS: a folder of wheels the GPU host lacks (pydantic, pydantic-core, annotated-types, typing-inspection,
+# SQLAlchemy, greenlet, torchinfo), installed into /tmp/site first; NNSTUDY_DATA: a cache holding
+# fashion-mnist/*.gz; OUT: where the log and the profiles go. PARTs (default all): A H B C D P E F G K.
+cd "$(dirname "$0")/.."
+if [ -n "$WHEELS" ]; then
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site "$WHEELS"/*.whl || exit 1
+    export PYTHONPATH=/tmp/site:$PYTHONPATH
+fi
+export PYTHONPATH=$PWD/src:$PWD/benchmarks:$PYTHONPATH PYTHONUNBUFFERED=1 MPLBACKEND=Agg
+O=${OUT:-/tmp}
+mkdir -p "$O"
+run() { local t=$1; shift; echo "=== $* ($(date +%T))"; timeout "$t" "$@" 2>&1 | grep -v USDT; echo "=== rc ${PIPESTATUS[0]} $(date +%T)"; }
+{
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+for part in ${@:-A H B C D P E F G K}; do
+case $part in
+A) run 90 python3 -m pytest -q -p no:cacheprovider tests/test_stack.py tests/test_conv_matmul.py -k cuda ;;
+H) run 30 python3 benchmarks/cuda_start.py ;;
+B) run 80 python3 benchmarks/sweep_throughput.py --device cuda --batch 16 --k 1024 --epochs 3 --skip-alone ;;
+C) run 70 python3 benchmarks/cnn_stack.py --device cuda --batch 16 --k 64 --steps 300 ;;
+D) run 50 python3 benchmarks/sweep_throughput.py --device cuda --model cnn --batch 16 --k 64 --epochs 2 --skip-alone ;;
+P) run 70 python3 benchmarks/sweep_throughput.py --device cuda --batch 1024 --k 256 --epochs 3 --precision float32 tf32 bf16 --skip-alone ;;
+E) run 60 python3 benchmarks/study_wall.py studies/seed-variance.toml --device cuda --repeat 2 ;;
+F) S=$(mktemp -d); echo "=== F: import times and cProfile of seed-variance, 2 epochs"
+   timeout 45 python3 -X importtime -m cProfile -o "$O/seed_variance.prof" -m nnstudy run studies/seed-variance.toml \
+       --set train.epochs=2 --device cuda --store "$S" --quiet 2> "$O/importtime.txt"
+   python3 -c "import pstats, sys; pstats.Stats(sys.argv[1]).sort_stats('cumulative').print_stats(45)" \
+       "$O/seed_variance.prof" | cut -c1-170 | tail -50
+   awk -F'|' '$3 ~ /^ [^ ]/ && $2+0 > 50000 {print $2, $3}' "$O/importtime.txt" ;;
+G) run 30 python3 benchmarks/stack_profile.py --device cuda --profile 10 --train-size 320
+   run 60 python3 benchmarks/stack_profile.py --device cuda --profile 1024 --train-size 320 ;;
+K) run 90 python3 benchmarks/stack_profile.py --device cuda --k 1 4 16 64 256 1024 2048 4096 --steps 120 --csv "$O/k_figure.csv" ;;
+esac
+done
+} 2>&1 | tee "$O/log.txt"
