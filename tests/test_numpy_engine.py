@@ -131,3 +131,13 @@ def test_binary_logistic_has_one_output():
     from nnstudy.engines._common import head_of
 
     assert head_of(expand(study)[0].config["model"], load(study.data)).n_out == 1
+
+
+def test_augmentation_is_refused_where_the_numpy_engine_would_ignore_it():
+    from nnstudy.errors import StudyError
+
+    raw = {"study": {"name": "aug"}, "data": {"name": "digits", "augment": ["flip"]}, "model": {"hidden": [8]}}
+    read_study(raw)  # the torch engine augments
+    with pytest.raises(StudyError, match='data.augment: the numpy engine does not augment images; leave augment out '
+                                         'or set engine = "torch"'):
+        read_study({**raw, "train": {"engine": "numpy"}})

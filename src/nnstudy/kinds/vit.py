@@ -44,15 +44,12 @@ def build_numpy(mc: dict, n_in: int, n_out: int, dtype, init, dropout, exact_ini
 
 
 def check(study, label: str) -> None:
-    """The numpy engine trains a ViT from scratch on the images as they are: no weights file, no augmentation."""
+    """The numpy engine trains a ViT from scratch: no weights file (no engine but torch augments: spec)."""
     if study.train.engine != "numpy":
         return
     if study.model.weights is not None:
         raise StudyError(f"{label}: model.weights: the numpy engine trains a ViT from its own initial weights; "
                          "starting from a weights file needs engine = \"torch\"")
-    if study.data.augment:
-        raise StudyError(f"{label}: data.augment: the numpy engine does not augment images; leave augment out "
-                         "or set engine = \"torch\"")
 
 
 KIND = Kind("vit", ViTConfig, build={"torch": _deep.builder(_make), "numpy": build_numpy}, stacking="vmap",

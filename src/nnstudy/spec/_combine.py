@@ -36,6 +36,9 @@ def check_combination(study: StudyFile, label: str) -> None:
                          "normalizes over the batch): raise batch_size or leave batch norm out")
     _check_engine(kind, train.engine, label)
     _check_precision(train, label)
+    if data.augment and train.engine != "torch":  # the numpy engine trained on the images as they are, unsaid
+        raise StudyError(f"{label}: data.augment: the {train.engine} engine does not augment images; leave augment "
+                         "out or set engine = \"torch\"")
     _check_shared_loop(kind, train, label)
 
 
