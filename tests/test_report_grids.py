@@ -189,3 +189,22 @@ def test_a_tables_predictions_keep_labels_only_and_give_per_class_scores_without
     want = classification_report(y_true, y_pred, target_names=["a", "b", "c"], output_dict=True, zero_division=0)
     assert [r[1:] for r in table.rows[:3]] == [pytest.approx((want[c]["precision"], want[c]["recall"],
                                                               want[c]["f1-score"], want[c]["support"])) for c in "abc"]
+
+
+def test_a_key_unset_in_one_sweep_table_adds_no_blank_pivot_row():
+    """[[sweep]] tables: momentum x lr in one, lr alone in the other; the second's rows have no momentum (NaN)."""
+    from nnstudy.report._pivot import pivots
+
+    rows = []
+    for c, (momentum, lr) in enumerate([(0.5, 0.1), (0.5, 0.01), (0.9, 0.1), (0.9, 0.01), (None, 0.1), (None, 0.01)]):
+        for seed in range(2):
+            rows.append({"trial_id": f"t{c}{seed}", "seed": seed, "status": "done", "error": None,
+                         "train.momentum": np.nan if momentum is None else momentum, "train.lr": lr,
+                         "test_accuracy": 0.5 + c / 20 + seed / 100})
+    snap = StudySnapshot(name="m", description="", spec={}, source="", task="classification",
+                         metrics=["test_accuracy"], swept_keys=["train.momentum", "train.lr"],
+                         trials=pd.DataFrame(rows), artifacts=[],
+                         history=pd.DataFrame(columns=["trial_id", "epoch", "metric", "value"]))
+    (p,) = pivots(analyze(snap))
+    assert p.rows == [0.5, 0.9] and p.cols == [0.1, 0.01]
+    assert all("—" not in cell for row in p.cells for cell in row)  # the four configurations of the grid

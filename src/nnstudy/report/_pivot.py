@@ -3,6 +3,7 @@ columns, each cell a configuration's mean ± SE of one metric, the shape of a si
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import pandas as pd
@@ -29,10 +30,10 @@ def pivots(a: Analysis) -> list[Pivot]:
         return []
     rk, ck = a.keys
     s = a.summary
-    rows = list(dict.fromkeys(v for v in s[rk] if v is not None))
-    cols = list(dict.fromkeys(v for v in s[ck] if v is not None))
-    where = [(rows.index(s[rk].iloc[i]), cols.index(s[ck].iloc[i])) if s[rk].iloc[i] is not None and
-             s[ck].iloc[i] is not None else None for i in range(len(s))]
+    rows = list(dict.fromkeys(v for v in s[rk] if not _unset(v)))
+    cols = list(dict.fromkeys(v for v in s[ck] if not _unset(v)))
+    where = [(rows.index(s[rk].iloc[i]), cols.index(s[ck].iloc[i])) if not _unset(s[rk].iloc[i]) and
+             not _unset(s[ck].iloc[i]) else None for i in range(len(s))]
     placed = [w for w in where if w is not None]
     if len(rows) < 2 or len(cols) < 2 or len(set(placed)) != len(placed):
         return []
@@ -45,6 +46,11 @@ def pivots(a: Analysis) -> list[Pivot]:
         best = where[a.best] if a.best is not None and m == a.metric else None
         out.append(Pivot(m, rk, ck, rows, cols, cells, best))
     return out
+
+
+def _unset(value) -> bool:
+    """A key a configuration does not sweep: None, or NaN in a numeric column (a [[sweep]] table without it)."""
+    return value is None or (isinstance(value, float) and math.isnan(value))
 
 
 def caption(p: Pivot) -> str:
