@@ -16,7 +16,7 @@ from nnstudy.kinds import registry
 from nnstudy.report._unused import OPTIMIZER_KEYS as UNUSED_KEYS, no_optimizer_kinds, unused
 from nnstudy.spec._schema import TrainConfig
 
-HYPER = {k for read in OPTIMIZER_KEYS.values() for k in read}  # momentum, beta1, beta2, rho
+HYPER = {k for read in OPTIMIZER_KEYS.values() for k in read}  # momentum, beta1, beta2, rho, eps, weight_decay
 
 
 class Reads(dict):

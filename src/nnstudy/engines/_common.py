@@ -57,12 +57,14 @@ ADADELTA_EPS = 1e-6  # torch.optim.Adadelta's eps: what adadelta takes while tra
 DEFAULT_EPS = 1e-8
 
 
-# the train keys each optimizer reads besides lr, weight_decay and eps, in both engines (test_declared_tables.py
+# the train keys each optimizer reads besides lr, in both engines (test_declared_tables.py
 # checks that each engine's make_optimizer reads these and no other of them); the report leaves a swept key's
 # cell empty for an optimizer that does not read it (report/_unused.py)
 OPTIMIZER_KEYS: dict[str, tuple[str, ...]] = {
-    "sgd": (), "momentum": ("momentum",), "nesterov": ("momentum",), "adam": ("beta1", "beta2"),
-    "adamw": ("beta1", "beta2"), "rmsprop": ("rho",), "adagrad": (), "adadelta": ("rho",), "lbfgs": ()}
+    "sgd": ("weight_decay",), "momentum": ("momentum", "weight_decay"), "nesterov": ("momentum", "weight_decay"),
+    "adam": ("beta1", "beta2", "eps", "weight_decay"), "adamw": ("beta1", "beta2", "eps", "weight_decay"),
+    "rmsprop": ("rho", "eps", "weight_decay"), "adagrad": ("eps", "weight_decay"),
+    "adadelta": ("rho", "eps", "weight_decay"), "lbfgs": ()}
 
 
 def optimizer_eps(tc: dict[str, Any]) -> float:

@@ -180,13 +180,14 @@ def scale_by_learning_rate(schedule: Callable[[int], float]) -> Transformation:
 
 def make_optimizer(tc: dict[str, Any], schedule: Callable[[int], float]) -> Transformation:
     """The study file's ``train.optimizer`` with torch.optim's defaults and hyperparameters."""
-    name, wd, eps = tc["optimizer"], tc["weight_decay"], optimizer_eps(tc)
+    name, wd = tc["optimizer"], tc["weight_decay"]
     decay = [add_decayed_weights(wd)] if wd else []
     lr = scale_by_learning_rate(schedule)
     if name == "sgd":
         return chain(*decay, lr)
     if name in ("momentum", "nesterov"):
         return chain(*decay, trace(tc["momentum"], name == "nesterov"), lr)
+    eps = optimizer_eps(tc)  # read by the adaptive ones only (engines/_common.OPTIMIZER_KEYS)
     if name == "adam":
         return chain(*decay, scale_by_adam(tc["beta1"], tc["beta2"], eps), lr)
     if name == "adamw":  # decoupled: p - lr (adam + wd p) = p (1 - lr wd) - lr adam

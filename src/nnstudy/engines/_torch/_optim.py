@@ -11,13 +11,16 @@ from .._common import optimizer_eps, optimizer_rho
 
 def make_optimizer(params: list[torch.nn.Parameter], tc: dict[str, Any]) -> torch.optim.Optimizer:
     """Each optimizer reads the train keys engines/_common.OPTIMIZER_KEYS declares for it, and no other of them."""
-    name, lr, wd = tc["optimizer"], tc["lr"], tc["weight_decay"]
-    eps = optimizer_eps(tc)
+    name, lr = tc["optimizer"], tc["lr"]
+    if name == "lbfgs":
+        return torch.optim.LBFGS(params, lr=lr, line_search_fn="strong_wolfe")
+    wd = tc["weight_decay"]
     if name == "sgd":
         return torch.optim.SGD(params, lr=lr, weight_decay=wd)
     if name in ("momentum", "nesterov"):
         return torch.optim.SGD(params, lr=lr, momentum=tc["momentum"], nesterov=name == "nesterov",
                                weight_decay=wd)
+    eps = optimizer_eps(tc)
     if name == "adam":
         return torch.optim.Adam(params, lr=lr, betas=(tc["beta1"], tc["beta2"]), eps=eps, weight_decay=wd)
     if name == "adamw":
@@ -28,8 +31,6 @@ def make_optimizer(params: list[torch.nn.Parameter], tc: dict[str, Any]) -> torc
         return torch.optim.Adagrad(params, lr=lr, eps=eps, weight_decay=wd)
     if name == "adadelta":
         return torch.optim.Adadelta(params, lr=lr, rho=optimizer_rho(tc), eps=eps, weight_decay=wd)
-    if name == "lbfgs":
-        return torch.optim.LBFGS(params, lr=lr, line_search_fn="strong_wolfe")
     raise ValueError(f"unknown optimizer {name!r}")
 
 
