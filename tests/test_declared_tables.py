@@ -83,3 +83,18 @@ def test_a_checkpoint_keeps_every_field_of_the_epoch_log_but_its_settings():
     assert (fresh.stopper.best, fresh.stopper.best_epoch, fresh.stopper.wait) == (0.5, 2, 1)
     assert fresh.step_rows == log.step_rows and fresh.step_rows[0] == (2, 1, 0.75, 0.1)
     assert isinstance(EarlyStopper(tc["early_stopping"]), EarlyStopper)
+
+
+def test_scikit_learns_mlp_reads_the_optimizer_keys_of_its_solver():
+    from nnstudy.engines._classical._sklearn_mlp import build
+
+    tc = Reads(TrainConfig().model_dump(mode="json") | {"batch_size": 8, "epochs": 1})
+    for solver in ("adam", "sgd", "lbfgs"):
+        spec = {"model": {"kind": "sklearn_mlp", "solver": solver}, "train": {"optimizer": "sgd"}}
+        mlp = build({"hidden": [4], "activation": "relu", "solver": solver, "alpha": 1e-4}, tc, "classification", 0, 8)
+        read = {"momentum": mlp.momentum, "beta1": mlp.beta_1, "beta2": mlp.beta_2, "eps": mlp.epsilon}
+        assert read == {"momentum": 0.9, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8}  # passed through, as declared
+        for key in ("momentum", "beta1", "beta2", "eps", "weight_decay", "rho"):
+            assert unused({}, f"train.{key}", spec) is (key not in {"adam": ("beta1", "beta2", "eps"),
+                                                                     "sgd": ("momentum",), "lbfgs": ()}[solver])
+    assert not unused({}, "train.eps", {"model": {"kind": "sklearn_mlp"}, "train": {}})  # solver adam by default

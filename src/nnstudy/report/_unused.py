@@ -36,10 +36,20 @@ def _setting(config: dict[str, Any], spec: dict, dotted: str) -> Any:
     return node
 
 
+# scikit-learn's MLP takes its optimizer from model.solver: the train keys each solver reads (engines/_classical/
+# _sklearn_mlp.py passes them all; momentum is read by "sgd" only, beta1/beta2/eps by "adam"); weight decay is its
+# own model.alpha
+SKLEARN_SOLVER_KEYS = {"sgd": ("momentum",), "adam": ("beta1", "beta2", "eps"), "lbfgs": ()}
+
+
 def unused(config: dict[str, Any], key: str, spec: dict) -> bool:
     """True when the configuration's training does not read swept key ``key``."""
-    if key in OPTIMIZER_TRAIN_KEYS and _setting(config, spec, "model.kind") in no_optimizer_kinds():
+    kind = _setting(config, spec, "model.kind")
+    if key in OPTIMIZER_TRAIN_KEYS and kind in no_optimizer_kinds():
         return True
     users = OPTIMIZER_KEYS.get(key)
+    if kind == "sklearn_mlp" and users is not None:
+        solver = _setting(config, spec, "model.solver") or "adam"  # the schema's default, as scikit-learn's
+        return key.removeprefix("train.") not in SKLEARN_SOLVER_KEYS.get(solver, ())
     optimizer = _setting(config, spec, "train.optimizer")
     return users is not None and isinstance(optimizer, str) and optimizer not in users
