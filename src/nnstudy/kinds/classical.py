@@ -171,6 +171,11 @@ class SklearnMLPConfig(ClassicalBase):
     alpha: Annotated[float, Field(ge=0.0)] = Field(1e-4, description="L2 penalty")
 
 
+# the train keys each of scikit-learn's MLP solvers reads (engines/_classical/_sklearn_mlp.py passes them all;
+# momentum is sgd's, beta1/beta2/eps adam's); its weight decay is model.alpha
+SOLVER_KEYS = {"sgd": ("momentum",), "adam": ("beta1", "beta2", "eps"), "lbfgs": ()}
+
+
 class LinearProbeConfig(ClassicalBase):
     """Logistic regression on the features of another study's trained torch MLP, CNN or ResNet-18 (its best
     configuration, lowest seed), read from the weights it stored with train.save_weights = true. An MLP gives
@@ -209,7 +214,7 @@ def _trainer(module: str):
 
 
 def _kind(cls, module: str, example: dict | None = None, figures: tuple[str, ...] = (),
-          scales_targets: bool = False, optimizer: bool = True) -> Kind:
+          scales_targets: bool = False, optimizer: bool = True, optimizer_keys=None) -> Kind:
     def metrics(task: str) -> tuple[str, ...]:
         return tuple(m for m in cls.extra_metrics if task == "regression" or not m.endswith("_mae"))
 
@@ -218,7 +223,7 @@ def _kind(cls, module: str, example: dict | None = None, figures: tuple[str, ...
                 default_metrics=cls.default_metrics, scales_targets=scales_targets, figure_module=FIGURE_MODULE,
                 example={} if example is None else {**example, "train": {"engine": "classical",
                                                                          **example.get("train", {})}},
-                figures=figures, optimizer=optimizer)
+                figures=figures, optimizer=optimizer, optimizer_keys=optimizer_keys)
 
 
 KINDS = [
@@ -242,6 +247,6 @@ KINDS = [
     _kind(XGBoostConfig, "_boosting", {"data": IRIS, "model": {"n_estimators": 3}},
           ("feature_importance.png", "class_errors.png"), optimizer=False),
     _kind(SklearnMLPConfig, "_sklearn_mlp", {"data": IRIS, "model": {"hidden": [8]}, "train": {"epochs": 2}},
-          ("class_errors.png",), scales_targets=True),
+          ("class_errors.png",), scales_targets=True, optimizer_keys=lambda mc: SOLVER_KEYS[mc.get("solver", "adam")]),
     _kind(LinearProbeConfig, "_probe"),  # reads another study's weights from the store: no example alone
 ]

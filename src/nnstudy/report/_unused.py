@@ -36,20 +36,25 @@ def _setting(config: dict[str, Any], spec: dict, dotted: str) -> Any:
     return node
 
 
-# scikit-learn's MLP takes its optimizer from model.solver: the train keys each solver reads (engines/_classical/
-# _sklearn_mlp.py passes them all; momentum is read by "sgd" only, beta1/beta2/eps by "adam"); weight decay is its
-# own model.alpha
-SKLEARN_SOLVER_KEYS = {"sgd": ("momentum",), "adam": ("beta1", "beta2", "eps"), "lbfgs": ()}
-
-
 def unused(config: dict[str, Any], key: str, spec: dict) -> bool:
     """True when the configuration's training does not read swept key ``key``."""
     kind = _setting(config, spec, "model.kind")
     if key in OPTIMIZER_TRAIN_KEYS and kind in no_optimizer_kinds():
         return True
     users = OPTIMIZER_KEYS.get(key)
-    if kind == "sklearn_mlp" and users is not None:
-        solver = _setting(config, spec, "model.solver") or "adam"  # the schema's default, as scikit-learn's
-        return key.removeprefix("train.") not in SKLEARN_SOLVER_KEYS.get(solver, ())
+    if users is None:
+        return False
+    own = _own_optimizer_keys(kind)
+    if own is not None:  # the kind picks its optimizer in [model] (scikit-learn's MLP: model.solver)
+        model = {**spec.get("model", {}), **{k.removeprefix("model."): v for k, v in config.items()
+                                             if k.startswith("model.") and v is not None}}
+        return key.removeprefix("train.") not in own(model)
     optimizer = _setting(config, spec, "train.optimizer")
-    return users is not None and isinstance(optimizer, str) and optimizer not in users
+    return isinstance(optimizer, str) and optimizer not in users
+
+
+def _own_optimizer_keys(kind: Any):
+    from ..kinds import registry
+
+    found = registry().get(kind) if isinstance(kind, str) else None
+    return found.optimizer_keys if found is not None else None
