@@ -29,31 +29,16 @@ from nnstudy.engines._torch._stack_step import Stepper
 from nnstudy.engines._torch._stack_train import evaluate_stacked, train_group
 from nnstudy.engines._torch._tensors import DeviceData
 from nnstudy.engines._torch._precision import trial_precision
-from nnstudy.spec import expand, read_study
 
-from sweep_throughput import CNN, sync
+from stack_start import MODEL
+from sweep_throughput import study, sync
 
 CSV_HEADER = "k,start_s,step_ms,evaluation_s,epoch_s,s_per_epoch_per_trial,of_which_steps,peak_gib"
-MODEL = {"kind": "mlp", "hidden": [200, 200], "activation": "relu", "dropout": 0.0, "norm": "none",
-         "input_norm": "none"}
-
-
-def trials_of(k: int, batch: int, precision: str, model: str = "mlp", train_size: int | None = None):
-    train = {"optimizer": "sgd", "lr": 0.1, "batch_size": batch, "epochs": 1}
-    if precision != "float32":
-        train["precision"] = precision
-    data = {"name": "fashion-mnist", "normalize": "minmax"}
-    if train_size:
-        data["train_size"] = train_size
-    raw = {"study": {"name": "profile"}, "data": data, "model": {"hidden": [200, 200]} if model == "mlp" else CNN,
-           "train": train, "trials": {"seeds": k}}
-    study, _, _ = read_study(raw)
-    return study, expand(study)
 
 
 def per_trial_cost(k: int, batch: int, n_steps: int, precision: str, data, dd: DeviceData, device) -> str:
     """One row of the K figure: start, step, evaluation, s/epoch/trial, peak memory."""
-    _, trials = trials_of(k, batch, precision)
+    _, trials = study(batch, 1, k, precision=precision)
     tcs, seeds = [t.config["train"] for t in trials], [t.seed for t in trials]
     if device.type == "cuda":
         torch.cuda.empty_cache()
@@ -96,8 +81,8 @@ def per_trial_cost(k: int, batch: int, n_steps: int, precision: str, data, dd: D
 def profile(k: int, batch: int, precision: str, model: str, train_size: int, device) -> None:
     from torch.profiler import ProfilerActivity, profile as torch_profile
 
-    study, trials = trials_of(k, batch, precision, model, train_size)
-    data = load(study.data)
+    s, trials = study(batch, 1, k, model, precision, train_size)
+    data = load(s.data)
     acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
     sorts = ["self_device_time_total", "self_cuda_time_total"] if device.type == "cuda" else ["self_cpu_time_total"]
     modes = ["indexed", "graph"] if device.type == "cuda" else ["indexed"]
@@ -135,8 +120,8 @@ def main() -> None:
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
     print(f"device: {name}; torch {torch.__version__}; batch {args.batch}; {args.precision}", flush=True)
     if args.k:
-        study, _ = trials_of(1, args.batch, args.precision)
-        data = load(study.data)
+        s, _ = study(args.batch, 1, 1, precision=args.precision)
+        data = load(s.data)
         dd = DeviceData.from_dataset(data, device, torch.float32)
         print("\n| K | start s | step ms | evaluation s | epoch s | s/epoch/trial | of which steps | peak GiB |")
         print("|---:|---:|---:|---:|---:|---:|---:|---:|", flush=True)

@@ -31,11 +31,13 @@ CNN = {"kind": "cnn", "hidden": [], "blocks": [{"channels": 32, "kernel": 3, "po
                                                {"channels": 64, "kernel": 3, "pool": "max"}]}
 
 
-def study(batch: int, epochs: int, k: int, model: str = "mlp", precision: str = "float32"):
+def study(batch: int, epochs: int, k: int, model: str = "mlp", precision: str = "float32",
+          train_size: int | None = None):
     train = {"optimizer": "sgd", "lr": 0.1, "batch_size": batch, "epochs": epochs}
     if precision != "float32":
         train["precision"] = precision
-    raw = {"study": {"name": "throughput"}, "data": {"name": "fashion-mnist", "normalize": "minmax"},
+    data = {"name": "fashion-mnist", "normalize": "minmax", **({"train_size": train_size} if train_size else {})}
+    raw = {"study": {"name": "throughput"}, "data": data,
            "model": {"hidden": [200, 200]} if model == "mlp" else CNN, "train": train,
            "trials": {"seeds": k}}
     s, _, _ = read_study(raw)
