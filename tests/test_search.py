@@ -214,3 +214,16 @@ def test_a_configuration_without_a_finite_value_fails_and_another_is_asked():
     states = {point_of(t.params, search)["train.lr"]: t.state.name for t in study.trials}
     assert states == {1: "COMPLETE", 2: "FAIL", 3: "COMPLETE", 4: "COMPLETE"}
     assert study.best_trial.value == 4
+
+
+def test_a_proposal_a_kill_left_half_stored_is_failed_and_the_search_goes_on():
+    """kill -9 inside Optuna's `ask` leaves a RUNNING trial with only some parameters (CI saw `train.lr` missing)."""
+    search = SearchConfig.model_validate({"method": "random", "trials": 3, "space": {
+        "train.lr": {"low": 0.01, "high": 0.5, "log": True},
+        "model.hidden": {"width": {"low": 4, "high": 16, "int": True}, "depth": {"low": 1, "high": 2, "int": True}}}})
+    study = open_optuna(None, "half-asked", search, "max")
+    half = study.ask()  # what the killed run stored: the trial, and one of its three parameters
+    half.suggest_int("model.hidden:width", 4, 16)
+    run_loop(study, search, "max", lambda batch: [Outcome([p["train.lr"]], 1) for _, p in batch])
+    states = [t.state.name for t in study.trials]
+    assert states[0] == "FAIL" and states.count("COMPLETE") == 3 and "RUNNING" not in states

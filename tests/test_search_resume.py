@@ -125,3 +125,23 @@ def test_with_a_postgresql_store_the_history_lives_in_the_database(pg_url, tmp_p
         engine.dispose()
     assert states == ["COMPLETE"] * 3 and stored == 6  # 3 configurations x 2 seeds, none trained twice
     assert not list(tmp_path.glob("**/*.optuna.sqlite3"))
+
+
+def test_a_run_killed_inside_optunas_ask_resumes(tmp_path):
+    """The kill can land between Optuna storing a proposal and storing its parameters: the next run fails
+    that half-stored proposal and goes on (CI once saw it stop on `KeyError: 'train.lr'`)."""
+    path = tmp_path / "search-kill.toml"
+    path.write_text(STUDY.replace("trials = 4", "trials = 2").replace("epochs = 10", "epochs = 2")
+                    .replace("seeds = 2", "seeds = 1"))
+    store = tmp_path / "store"
+    assert main(["run", str(path), "--store", str(store), "--workers", "1"]) == 0
+    storage = f"sqlite:///{optuna_path(store, 'search-kill')}"
+    ostudy = optuna.load_study(study_name=optuna_study_name(read_study(path)[0]), storage=storage)
+    ostudy.ask().suggest_int("model.hidden:width", 4, 16)  # what the kill left: one of three parameters
+
+    path.write_text(path.read_text().replace("trials = 2", "trials = 3"))
+    assert main(["run", str(path), "--store", str(store), "--workers", "1"]) == 0
+    states = [t.state.name for t in optuna.load_study(study_name=optuna_study_name(read_study(path)[0]),
+                                                      storage=storage).trials]
+    assert states == ["COMPLETE", "COMPLETE", "FAIL", "COMPLETE"]
+    assert sum(r[1] == "done" for r in store_rows(store)) == 3

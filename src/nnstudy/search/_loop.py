@@ -16,7 +16,7 @@ from optuna.trial import TrialState
 
 from ..spec._search import SearchConfig
 from ._objective import objective_value, seed_stats
-from ._space import distributions, point_of
+from ._space import distributions, fully_proposed, point_of
 
 MAX_ASKS_PER_SLOT = 50  # a sampler that keeps proposing finished configurations: the space is exhausted
 
@@ -52,10 +52,16 @@ def run_loop(study: optuna.Study, search: SearchConfig, direction: str,
     """Until `search.trials` configurations are finished (complete or pruned), counting those of earlier runs.
 
     Trials a killed run left RUNNING are evaluated again first (their seeds already in the store are not
-    retrained); a proposal equal to a finished configuration is told FAIL and asked again.
+    retrained), those it killed inside `ask` (some parameters unset) are told FAIL; a proposal equal to a
+    finished configuration is told FAIL and asked again.
     """
     dists = distributions(search)
-    stale = [optuna.Trial(study, t._trial_id) for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))]
+    stale = []
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        if fully_proposed(t.params, search):
+            stale.append(optuna.Trial(study, t._trial_id))
+        else:
+            study.tell(t.number, state=TrialState.FAIL)
     seen = {key_of(point_of(t.params, search)) for t in study.get_trials(deepcopy=False)
             if t.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)}
     while (done := _finished(study)) < search.trials:

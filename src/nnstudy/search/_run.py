@@ -29,7 +29,7 @@ from ..store._engine import shown
 from . import OPTUNA_SCHEMA, _stored, optuna_url
 from ._lockstep import LockstepRunner
 from ._loop import Outcome, Step, run_loop
-from ._space import params_of, point_of
+from ._space import fully_proposed, params_of, point_of
 
 PRUNER_STARTUP = 3  # configurations finished before the median pruner stops any
 
@@ -181,7 +181,8 @@ def run_search(db: Store, study: StudyFile, text: str, label: str, task: str, me
     if study.trials.race:  # [trials] seeds = { min, max, alpha }: candidates race for their seeds
         from ._race import racing
         evaluate = racing(evaluate, study.trials.race, console)
-    earlier = [t for t in ostudy.get_trials(deepcopy=False) if t.state != TrialState.WAITING]  # in proposal order
+    earlier = [t for t in ostudy.get_trials(deepcopy=False)  # in proposal order
+               if t.state != TrialState.WAITING and fully_proposed(t.params, search)]
     evaluate.register([x for t in earlier for x in evaluate.trials_of(point_of(t.params, search))])
     finished = sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in earlier)
     console.print(f"{name}: {search.method} search over {', '.join(search.space)}; {search.objective} of "

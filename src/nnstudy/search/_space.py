@@ -34,6 +34,11 @@ def distributions(search: SearchConfig) -> dict[str, od.BaseDistribution]:
     return out
 
 
+def fully_proposed(params: dict[str, Any], search: SearchConfig) -> bool:
+    """Whether Optuna stored every parameter of a proposal (a run killed inside `ask` leaves only some)."""
+    return distributions(search).keys() <= params.keys()
+
+
 def point_of(params: dict[str, Any], search: SearchConfig) -> dict[str, Any]:
     """Optuna's parameters -> {dotted key: value} in [search.space] order."""
     point: dict[str, Any] = {}
