@@ -298,3 +298,30 @@ def test_real_files_when_present():
     assert np.bincount(ds.y_train).tolist() == [6000] * 10
     assert np.bincount(ds.y_test).tolist() == [1000] * 10
     assert 0.0 <= ds.x_train.min() and ds.x_train.max() == 1.0
+
+
+def test_a_gzipped_file_is_decompressed_once_and_its_copy_checked_like_the_file(fake, monkeypatch):
+    cache, _, arrays = fake
+    write_files(cache, arrays)
+    first = load()
+    plain = {p.name: p for p in (cache.parent / ".plain").iterdir()}
+    assert set(plain) == set(fm.SHA256.values())
+    for base, sha in fm.SHA256.items():
+        assert hashlib.sha256(plain[sha].read_bytes()).hexdigest() == sha == hashlib.sha256(
+            idx_bytes(arrays[base])).hexdigest()
+
+    fm._read_all.cache_clear()  # a new run: the copies are read, nothing is decompressed
+    opened = []
+    real = _verify.read_bytes
+    monkeypatch.setattr(_verify, "read_bytes", lambda p, label: opened.append(p) or real(p, label))
+    np.testing.assert_array_equal(load().x_train, first.x_train)
+    assert opened == []
+
+    sha = fm.SHA256["train-images-idx3-ubyte"]  # a copy changed after its stamp is not trusted
+    st = plain[sha].stat()
+    plain[sha].write_bytes(plain[sha].read_bytes()[:-1] + b"\x00")
+    os.utime(plain[sha], ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # past the clock's granularity
+    fm._read_all.cache_clear()
+    np.testing.assert_array_equal(load().x_train, first.x_train)
+    assert opened == [cache / "train-images-idx3-ubyte.gz"]
+    assert plain[sha].read_bytes() == idx_bytes(arrays["train-images-idx3-ubyte"])  # written again

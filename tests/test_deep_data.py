@@ -62,6 +62,9 @@ def test_mnist_fetch_tries_the_next_mirror_then_loads(idx_sources, monkeypatch, 
     np.testing.assert_allclose(np.sort(ds.x_test.sum(1)),
                                np.sort(arrays["t10k-images-idx3-ubyte"].reshape(20, -1).sum(1) / 255.0), rtol=1e-5)
     assert sorted(ds.y_train.tolist()) == sorted((np.arange(40) % 10).tolist())
+    plain = tmp_path / "cache" / ".plain"  # each file kept decompressed, named by its published sha256
+    assert {p.name: p.read_bytes() for p in plain.iterdir()} == {
+        hashlib.sha256(b).hexdigest(): gzip.decompress(b) for b in idx_sources.values()}
     asked.clear()
     data.fetch("mnist")  # everything valid: nothing downloaded
     assert asked == []

@@ -20,7 +20,7 @@ from . import _debian, _fetch
 from ._idx import IdxError, parse_idx
 from ._paths import cache_dir, cache_root
 from ._prepare import Raw
-from ._verify import read_bytes, record, refetch_hint, sha256_file, verify
+from ._verify import read_verified, record, refetch_hint, sha256_file, verify
 
 if TYPE_CHECKING:
     from ..spec._schema import DataConfig
@@ -115,7 +115,7 @@ def _stat(path: Path) -> tuple[int, int, int]:
 @functools.lru_cache(maxsize=1)
 def _read_all(keys: tuple[tuple[str, int, int, int], ...]) -> tuple[np.ndarray, ...]:
     """Parsed (x_train, y_train, x_test, y_test) of verified files; kept for the next load."""
-    arrays = {base: _read(Path(key[0])) for base, key in zip(SHA256, keys)}
+    arrays = {base: _read(Path(key[0]), SHA256[base]) for base, key in zip(SHA256, keys)}
     out = []
     for split in ("train", "t10k"):
         images, labels = arrays[f"{split}-images-idx3-ubyte"], arrays[f"{split}-labels-idx1-ubyte"]
@@ -128,9 +128,9 @@ def _read_all(keys: tuple[tuple[str, int, int, int], ...]) -> tuple[np.ndarray, 
     return tuple(out)
 
 
-def _read(path: Path) -> np.ndarray:
+def _read(path: Path, sha256: str) -> np.ndarray:
     try:
-        return parse_idx(read_bytes(path, NAME))
+        return parse_idx(read_verified(path, sha256, NAME))
     except IdxError as err:
         raise DataError(f"{NAME}: {path} is corrupt ({err}); {refetch_hint(NAME)}") from None
 

@@ -19,7 +19,7 @@ from . import _fetch
 from ._idx import IdxError, parse_idx
 from ._paths import cache_dir
 from ._prepare import Raw
-from ._verify import read_bytes, refetch_hint
+from ._verify import read_verified, refetch_hint
 
 if TYPE_CHECKING:
     from ..spec._schema import DataConfig
@@ -86,7 +86,8 @@ def raw(name: str, cfg: DataConfig) -> Raw:
 
 @functools.lru_cache(maxsize=2)
 def _read_all(name: str, keys: tuple[tuple[str, int], ...]) -> tuple[np.ndarray, ...]:
-    arrays = [_read(name, Path(path)) for path, _ in keys]
+    sums = SOURCES[name][1]
+    arrays = [_read(name, Path(path), sums[Path(path).name]) for path, _ in keys]
     for images, labels in (arrays[:2], arrays[2:]):
         if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
             raise DataError(f"{name}: images {images.shape} and labels {labels.shape} do not match; "
@@ -95,9 +96,9 @@ def _read_all(name: str, keys: tuple[tuple[str, int], ...]) -> tuple[np.ndarray,
     return x_tr.reshape(len(x_tr), -1), y_tr, x_te.reshape(len(x_te), -1), y_te
 
 
-def _read(name: str, path: Path) -> np.ndarray:
+def _read(name: str, path: Path, sha256: str) -> np.ndarray:
     try:
-        return parse_idx(read_bytes(path, name))
+        return parse_idx(read_verified(path, sha256, name, of_content=False))
     except IdxError as err:
         raise DataError(f"{name}: {path} is corrupt ({err}); {refetch_hint(name)}") from None
 

@@ -3,6 +3,10 @@
 Stamps live in ``<cache root>/.verified.json``: absolute path -> [size, mtime_ns, inode, sha256].
 A stamp counts only while the file's size, mtime and inode are unchanged and its sha256 is the
 expected one. A cache folder that cannot be written just means hashing again next time.
+
+A verified gzipped file's content is kept decompressed in ``<cache root>/.plain/<sha256>``, named and
+stamped by the sha256 the file was verified under (of its content, or of the gzipped file as published),
+so later runs read it instead of decompressing it again.
 """
 
 from __future__ import annotations
@@ -22,13 +26,55 @@ from ._paths import cache_root
 _CHUNK = 1 << 20
 _GZIP_MAGIC = b"\x1f\x8b"
 _STAMPS = ".verified.json"
+_PLAIN = ".plain"
+
+
+def _gzipped(path: Path) -> bool:
+    with open(path, "rb") as f:
+        return f.read(2) == _GZIP_MAGIC
 
 
 def open_decompressed(path: Path) -> IO[bytes]:
     """``path`` opened for reading, through gzip when it starts with the gzip magic bytes."""
-    with open(path, "rb") as f:
-        gzipped = f.read(2) == _GZIP_MAGIC
-    return gzip.open(path, "rb") if gzipped else open(path, "rb")
+    return gzip.open(path, "rb") if _gzipped(path) else open(path, "rb")
+
+
+def read_verified(path: Path, expected: str, label: str, of_content: bool = True) -> bytes:
+    """The content of ``path``, verified to have sha256 ``expected`` (of the content, or with
+    ``of_content=False`` of the gzipped file): of a gzipped file from its decompressed copy in the
+    cache when a stamp vouches for it, else decompressed (and the copy kept)."""
+    try:
+        gzipped = _gzipped(path)
+    except OSError:
+        gzipped = False  # read_bytes names the error
+    if not gzipped:
+        return read_bytes(path, label)
+    plain = cache_root() / _PLAIN / expected
+    try:
+        key, sig = _signature(plain)
+        if _load_stamps().get(key) == [*sig, expected]:
+            return plain.read_bytes()
+    except OSError:
+        pass
+    data = read_bytes(path, label)
+    if not of_content or hashlib.sha256(data).hexdigest() == expected:
+        _keep_plain(plain, data, expected)
+    return data
+
+
+def _keep_plain(plain: Path, data: bytes, expected: str) -> None:
+    tmp = None
+    try:
+        plain.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=plain.parent, prefix=".", suffix=".tmp")
+        os.fchmod(fd, 0o644)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, plain)
+        record(plain, expected)
+    except OSError:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
 
 
 def read_bytes(path: Path, label: str) -> bytes:
