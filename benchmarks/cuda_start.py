@@ -2,13 +2,29 @@
 
     python benchmarks/cuda_start.py
 
-Each step's seconds in a fresh process, in this order (each import pays only for what the earlier ones left).
+Each step's seconds in a fresh process, in this order (each import pays only for what the earlier ones left),
+after a line saying whether torch's modules load from a bytecode cache (a host whose site-packages hold no
+``.pyc`` and cannot take one compiles torch from source in every process: seconds).
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import os
+import sys
 import time
+
+
+def bytecode_cache() -> str:
+    """Where torch's bytecode would come from, and whether it is there."""
+    spec = importlib.util.find_spec("torch")
+    source = spec.origin
+    cached = importlib.util.cache_from_source(source)
+    folder = os.path.dirname(source)
+    return (f"torch at {folder}; sys.pycache_prefix={sys.pycache_prefix}; its __init__ bytecode "
+            f"{'present' if os.path.exists(cached) else 'absent'} ({cached}); folder writable: "
+            f"{os.access(os.path.dirname(cached) if os.path.isdir(os.path.dirname(cached)) else folder, os.W_OK)}")
 
 
 def steps():
@@ -38,6 +54,7 @@ def steps():
 
 
 def main() -> None:
+    print(bytecode_cache(), flush=True)
     t0 = last = time.perf_counter()
     try:
         for what in steps():

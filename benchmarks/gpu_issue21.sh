@@ -15,6 +15,10 @@ if [ -n "$WHEELS" ]; then
     export PYTHONPATH=/tmp/site:$PYTHONPATH
 fi
 export PYTHONPATH=$PWD/src:$PWD/benchmarks:$PYTHONPATH PYTHONUNBUFFERED=1 MPLBACKEND=Agg
+# Session 8's host compiled 1,108 modules from source in a cProfiled run: its bytecode cache was not used. A
+# writable cache of our own, filled by part A's processes, gives the later parts the start of an ordinary
+# install (pip compiles bytecode when it installs); cuda_start.py (part H) says where torch's comes from.
+export PYTHONPYCACHEPREFIX=${PYTHONPYCACHEPREFIX:-/tmp/nnstudy-pycache}
 O=${OUT:-/tmp}
 mkdir -p "$O"
 run() { local t=$1; shift; echo "=== $* ($(date +%T))"; timeout "$t" "$@" 2>&1 | grep -v USDT; echo "=== rc ${PIPESTATUS[0]} $(date +%T)"; }
