@@ -9,11 +9,11 @@ as engines/_torch/_stack_train.py does (models, VmapNet, optimizer, Stepper: one
 GPU), takes a few warm-up steps, then times ``--steps`` steps and one per-epoch evaluation (every split):
     grouped            _stack_vmap.CONV = "grouped": vmap's one grouped convolution (groups = K)
     grouped+benchmark  the same with torch.backends.cudnn.benchmark on (cuDNN picks its algorithms by trial)
-    grouped-no-tf32    the same with torch.backends.cudnn.allow_tf32 off (torch's default is on: cuDNN's
-                       float32 convolutions take TF32 inputs unless told not to)
+    grouped+tf32-conv  the same with torch.backends.cudnn.allow_tf32 on: torch's default, which nnstudy's
+                       "float32" turns off (cuDNN's float32 convolutions take TF32 inputs unless told not to)
     unfold             _stack_vmap.CONV = "unfold": windows x weight, one batched matmul over the K trials
-                       (exact float32: torch's matmul.allow_tf32 is off by default)
-    unfold+tf32        the same with torch.backends.cuda.matmul.allow_tf32 on (as cuDNN's default)
+    unfold+tf32        the same with torch.backends.cuda.matmul.allow_tf32 on
+The flags not named are those --precision sets (engines/_torch/_precision.py: "float32" exact, "tf32" both on).
 An epoch is extrapolated as (steps per epoch) x (s/step) + one evaluation, per trial: / K. The typical loop
 (sweep_throughput.typical_loop, one epoch or --typical-fraction of one, scaled) gives the ratio printed last.
 """
@@ -37,10 +37,10 @@ from nnstudy.engines._torch._stack_step import Stepper
 from nnstudy.engines._torch._stack_train import _built, evaluate_stacked
 from nnstudy.engines._torch._tensors import DeviceData
 
-VARIANTS = {  # name: (CONV, cudnn.benchmark, cudnn.allow_tf32, matmul.allow_tf32); None: as torch has it
+VARIANTS = {  # name: (CONV, cudnn.benchmark, cudnn.allow_tf32, matmul.allow_tf32); None: as the precision sets it
     "grouped": ("grouped", False, None, None),
     "grouped+benchmark": ("grouped", True, None, None),
-    "grouped-no-tf32": ("grouped", False, False, None),
+    "grouped+tf32-conv": ("grouped", False, True, None),
     "unfold": ("unfold", False, None, None),
     "unfold+tf32": ("unfold", False, None, True),
 }
@@ -52,11 +52,13 @@ def measure(trials, data, device: str, steps: int, evaluate: bool, conv: str, be
     """(seconds per step, seconds per evaluation of every split (0 if not ``evaluate``), steps per epoch)."""
     flags = torch.backends.cudnn, torch.backends.cuda.matmul
     before = _stack_vmap.CONV, flags[0].benchmark, flags[0].allow_tf32, flags[1].allow_tf32
-    _stack_vmap.CONV, flags[0].benchmark = conv, benchmark
-    flags[0].allow_tf32 = before[2] if cudnn_tf32 is None else cudnn_tf32
-    flags[1].allow_tf32 = before[3] if matmul_tf32 is None else matmul_tf32
     try:
         with trial_precision(trials[0].config["train"], torch.device(device)):
+            _stack_vmap.CONV, flags[0].benchmark = conv, benchmark
+            if cudnn_tf32 is not None:
+                flags[0].allow_tf32 = cudnn_tf32
+            if matmul_tf32 is not None:
+                flags[1].allow_tf32 = matmul_tf32
             return _measure(trials, data, device, steps, evaluate)
     finally:
         _stack_vmap.CONV, flags[0].benchmark, flags[0].allow_tf32, flags[1].allow_tf32 = before

@@ -29,8 +29,11 @@ case $part in
 A) run 90 python3 -m pytest -q -p no:cacheprovider tests/test_stack.py tests/test_conv_matmul.py -k cuda ;;
 H) run 30 python3 benchmarks/cuda_start.py ;;
 B) run 80 python3 benchmarks/sweep_throughput.py --device cuda --batch 16 --k 1024 --epochs 3 --skip-alone ;;
-C) run 70 python3 benchmarks/cnn_stack.py --device cuda --batch 16 --k 64 --steps 300 ;;
-D) run 50 python3 benchmarks/sweep_throughput.py --device cuda --model cnn --batch 16 --k 64 --epochs 2 --skip-alone ;;
+C) run 70 python3 benchmarks/cnn_stack.py --device cuda --batch 16 --k 64 --steps 300
+   run 50 python3 benchmarks/cnn_stack.py --device cuda --batch 16 --k 64 --steps 300 --precision tf32 \
+       --variants grouped unfold --typical-fraction 0.2 ;;
+D) run 80 python3 benchmarks/sweep_throughput.py --device cuda --model cnn --batch 16 --k 64 --epochs 2 --skip-alone \
+       --precision float32 tf32 ;;
 P) run 70 python3 benchmarks/sweep_throughput.py --device cuda --batch 1024 --k 256 --epochs 3 --precision float32 tf32 bf16 --skip-alone ;;
 E) run 60 python3 benchmarks/study_wall.py studies/seed-variance.toml --device cuda --repeat 2 ;;
 F) S=$(mktemp -d); echo "=== F: import times and cProfile of seed-variance, 2 epochs"

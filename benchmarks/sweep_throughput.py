@@ -122,7 +122,8 @@ def main() -> None:
     ap.add_argument("--model", choices=["mlp", "cnn"], default="mlp",
                     help="cnn: conv 32 -> pool -> conv 64 -> pool -> dense 10, stacked by torch.func.vmap")
     ap.add_argument("--precision", nargs="+", default=["float32"], choices=["float32", "tf32", "bf16"],
-                    help="train.precision of (b) and (c); the typical loop (a) is always float32")
+                    help="train.precision of (b) and (c); the typical loop (a) keeps torch's defaults (float32 "
+                         "matmuls; on CUDA its convolutions TF32, which nnstudy's float32 turns off)")
     ap.add_argument("--skip-alone", action="store_true", help="leave out (b), one trial at a time")
     args = ap.parse_args()
     ks = args.k or ([1, 16, 64, 256] if args.device.startswith("cuda") else [1, 4, 16])

@@ -68,6 +68,20 @@ def test_tf32_is_switched_on_for_cuda_only_and_back_after():
         assert torch.backends.cuda.matmul.allow_tf32 == before[0]
 
 
+def test_float32_on_cuda_turns_off_cudnns_default_tf32_convolutions_and_back_after():
+    before = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cudnn.allow_tf32 = True  # torch's default
+    try:
+        for tc in ({}, {"precision": "float32"}):
+            with trial_precision(tc, torch.device("cuda")):
+                assert not torch.backends.cuda.matmul.allow_tf32 and not torch.backends.cudnn.allow_tf32
+            assert torch.backends.cudnn.allow_tf32
+        with trial_precision({"precision": "float32"}, torch.device("cpu")):
+            assert torch.backends.cudnn.allow_tf32
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = before
+
+
 @pytest.mark.parametrize("train, said", [
     ({"precision": "bf16", "engine": "numpy"}, 'engine = "numpy"'),
     ({"precision": "bf16", "dtype": "float64"}, 'dtype = "float64"'),

@@ -1,6 +1,7 @@
 """train.precision: the arithmetic of the training step's matrix products, with float32 master weights.
 
-"float32": exact float32 (the default). "tf32": CUDA matrix products and convolutions in TensorFloat-32
+"float32": exact float32 (the default; on CUDA, cuDNN's convolutions too, which torch by default runs in
+TensorFloat-32). "tf32": CUDA matrix products and convolutions in TensorFloat-32
 (10-bit mantissa inputs, float32 accumulation); on the CPU there is no TF32 and the step stays float32.
 "bf16": the forward pass under autocast to bfloat16 (CPU and CUDA), the loss and the update in float32.
 Evaluation (every split's loss and accuracy after each epoch) is float32 throughout, so the reported
@@ -24,12 +25,13 @@ def precision_of(tc: dict[str, Any]) -> str:
 
 @contextlib.contextmanager
 def trial_precision(tc: dict[str, Any], device: torch.device) -> Iterator[None]:
-    """Around a whole trial (or stack): TF32 switched on for CUDA where asked, and back as it was after."""
-    if precision_of(tc) != "tf32" or device.type != "cuda":
+    """Around a whole trial (or stack) on CUDA: TF32 on for "tf32", off for "float32" (matrix products and
+    convolutions alike), and back as it was after."""
+    if device.type != "cuda" or precision_of(tc) == "bf16":
         yield
         return
     before = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
-    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = precision_of(tc) == "tf32"
     try:
         yield
     finally:
