@@ -208,3 +208,19 @@ def test_a_key_unset_in_one_sweep_table_adds_no_blank_pivot_row():
     (p,) = pivots(analyze(snap))
     assert p.rows == [0.5, 0.9] and p.cols == [0.1, 0.01]
     assert all("—" not in cell for row in p.cells for cell in row)  # the four configurations of the grid
+
+
+def test_only_the_picked_trials_predictions_are_read_and_a_broken_one_gives_way_to_the_next_seed(monkeypatch):
+    from nnstudy.report import _figures
+
+    a = analyze(snapshot({"report": {"configurations": ["Big", 1]}}))
+    a.snap.artifacts = [Artifact(x.trial_id, x.name, b"not an npz" if x.trial_id == "t60" else x.data)
+                        for x in a.snap.artifacts]
+    read = []
+    real = np.load
+    monkeypatch.setattr(_figures.np, "load", lambda f, **kw: read.append(1) or real(f, **kw))
+    with pytest.warns(ReportWarning, match="predictions.npz of trial t60 unreadable"):
+        picks = _figures.picked_arrays(a, "predictions.npz")
+    assert [i for i, _, _ in picks] == a.ranked()
+    assert dict((i, row["seed"]) for i, row, _ in picks)[6] == 1  # seed 0's file is broken: seed 1's is read
+    assert len(picks) == 8 and len(read) == 9  # one file per configuration, and the broken one

@@ -437,11 +437,12 @@ def grad_norms(a: Analysis, path: Path) -> str | None:
 # ---------------------------------------------------------------- decision boundary
 
 
-def _npz_artifacts(a: Analysis, name: str) -> dict[str, dict]:
-    """trial id -> arrays of its artifact ``name`` (an .npz); unreadable ones are skipped with a warning."""
+def _npz_artifacts(a: Analysis, name: str, only: set[str] | None = None) -> dict[str, dict]:
+    """trial id -> arrays of its artifact ``name`` (an .npz), of the trials in ``only`` (default all);
+    unreadable ones are skipped with a warning."""
     out = {}
     for art in a.snap.artifacts or []:
-        if art.name != name or art.trial_id in out:
+        if art.name != name or art.trial_id in out or (only is not None and art.trial_id not in only):
             continue
         try:
             with np.load(io.BytesIO(art.data), allow_pickle=False) as z:
@@ -452,17 +453,19 @@ def _npz_artifacts(a: Analysis, name: str) -> dict[str, dict]:
 
 
 def picked_arrays(a: Analysis, artifact: str) -> list[tuple[int, pd.Series, dict]]:
-    """(configuration, its lowest-seed done trial that stored ``artifact``, that trial's arrays of it), best
-    configuration first."""
-    have = _npz_artifacts(a, artifact)
-    if not have:  # most figures of other model kinds: no table filtered for nothing
+    """(configuration, its lowest-seed done trial with a readable ``artifact``, that trial's arrays of it), best
+    configuration first. Only the picked trials' artifacts are read (a study of many seeds stores one each)."""
+    stored = {art.trial_id for art in a.snap.artifacts or [] if art.name == artifact}
+    if not stored:  # most figures of other model kinds: no table filtered for nothing
         return []
     done, picks = a.done, []
+    done = done[done["trial_id"].isin(stored)].sort_values("seed", kind="stable")
     for i in a.ranked():
-        d = done[(done["config"] == i) & done["trial_id"].isin(have)]
-        if len(d):
-            row = d.sort_values("seed", kind="stable").iloc[0]
-            picks.append((i, row, have[row["trial_id"]]))
+        for _, row in done[done["config"] == i].iterrows():
+            arrays = _npz_artifacts(a, artifact, {row["trial_id"]}).get(row["trial_id"])
+            if arrays is not None:
+                picks.append((i, row, arrays))
+                break
     return picks
 
 
