@@ -97,4 +97,7 @@ def test_scikit_learns_mlp_reads_the_optimizer_keys_of_its_solver():
         for key in ("momentum", "beta1", "beta2", "eps", "weight_decay", "rho"):
             assert unused({}, f"train.{key}", spec) is (key not in {"adam": ("beta1", "beta2", "eps"),
                                                                      "sgd": ("momentum",), "lbfgs": ()}[solver])
+        assert mlp.learning_rate_init == tc["lr"]
+        assert unused({}, "train.lr", spec) is (solver == "lbfgs")  # scikit-learn: "only used when solver is sgd or adam"
     assert not unused({}, "train.eps", {"model": {"kind": "sklearn_mlp"}, "train": {}})  # solver adam by default
+    assert not unused({}, "train.lr", {"model": {"kind": "mlp"}, "train": {"optimizer": "lbfgs"}})  # torch's takes lr

@@ -74,8 +74,9 @@ class Kind:
     # trained by a gradient-descent optimizer (train.optimizer at train.lr, momentum, beta1, ..., schedule);
     # False: it fits without one and none of those keys reaches it (the report leaves their cells empty)
     optimizer: bool = True
-    # optimizer_keys(mc) -> the optimizer's train keys (engines/_common.OPTIMIZER_KEYS' names) a kind that picks
-    # its optimizer in [model] reads; None: those train.optimizer's declares (the report leaves the rest empty)
+    # optimizer_keys(mc) -> the optimizer's train keys (engines/_common.OPTIMIZER_KEYS' names, and "lr") a kind
+    # that picks its optimizer in [model] reads; None: those train.optimizer's declares (the report leaves the
+    # rest empty)
     optimizer_keys: Callable[[dict], tuple[str, ...]] | None = None
     check: Callable[["StudyFile", str], None] | None = None  # rules across sections; StudyError (one line)
     check_data: Callable[[dict, "Dataset", str], None] | None = None  # on the loaded data, before the store

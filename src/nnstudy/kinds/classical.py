@@ -173,7 +173,7 @@ class SklearnMLPConfig(ClassicalBase):
 
 # the train keys each of scikit-learn's MLP solvers reads (engines/_classical/_sklearn_mlp.py passes them all;
 # momentum is sgd's, beta1/beta2/eps adam's); its weight decay is model.alpha
-SOLVER_KEYS = {"sgd": ("momentum",), "adam": ("beta1", "beta2", "eps"), "lbfgs": ()}
+SOLVER_KEYS = {"sgd": ("lr", "momentum"), "adam": ("lr", "beta1", "beta2", "eps"), "lbfgs": ()}  # its learning_rate_init
 
 
 class LinearProbeConfig(ClassicalBase):

@@ -41,14 +41,15 @@ def unused(config: dict[str, Any], key: str, spec: dict) -> bool:
     kind = _setting(config, spec, "model.kind")
     if key in OPTIMIZER_TRAIN_KEYS and kind in no_optimizer_kinds():
         return True
-    users = OPTIMIZER_KEYS.get(key)
-    if users is None:
-        return False
     own = _own_optimizer_keys(kind)
-    if own is not None:  # the kind picks its optimizer in [model] (scikit-learn's MLP: model.solver)
+    if own is not None and (key in OPTIMIZER_KEYS or key == "train.lr"):
+        # the kind picks its optimizer in [model] (scikit-learn's MLP: model.solver; L-BFGS takes no rate)
         model = {**spec.get("model", {}), **{k.removeprefix("model."): v for k, v in config.items()
                                              if k.startswith("model.") and v is not None}}
         return key.removeprefix("train.") not in own(model)
+    users = OPTIMIZER_KEYS.get(key)
+    if users is None:
+        return False
     optimizer = _setting(config, spec, "train.optimizer")
     return isinstance(optimizer, str) and optimizer not in users
 
