@@ -71,3 +71,21 @@ def test_an_analysis_that_does_not_pickle_is_tested_here():
 def test_no_process_where_forking_is_unsafe(monkeypatch):
     monkeypatch.setattr(_early_tests.threading, "active_count", lambda: 2)
     assert _early_tests.start() is None
+
+
+def test_a_cpu_runs_report_tests_in_the_forked_process(tmp_path, monkeypatch):
+    from nnstudy import api
+    from nnstudy.report._stats import analyze
+
+    started = []
+    real = _early_tests.start
+    monkeypatch.setattr(_early_tests, "start", lambda: started.append(real()) or started[-1])
+    study = api.run({"study": {"name": "early-run"}, "data": {"name": "moons", "n_samples": 200},
+                     "model": {"hidden": [8]}, "train": {"epochs": 2, "batch_size": 32},
+                     "trials": {"seeds": 2}, "sweep": {"train.lr": [0.3, 0.03]}},
+                    store=tmp_path / "store", workers=1, device="cpu")
+    assert len(started) == 1 and started[0] is not None and not started[0].process.is_alive()
+    written = pd.read_csv(study.report_dir / "results.csv")
+    expected = analyze(study.snapshot()).summary
+    assert written["p_welch"].notna().any()
+    pd.testing.assert_series_equal(written["p_welch"], expected["p_welch"], check_exact=False, rtol=1e-12)

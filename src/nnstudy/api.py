@@ -64,6 +64,19 @@ class Study:
 
         return write_report(self.snapshot(), Path(out) if out else self.report_dir)
 
+    def _report_after_run(self, early_tests: bool) -> list[Path]:
+        """`report()` at the end of `run()`; ``early_tests``: the summary's tests in a process forked now, which
+        imports scipy.stats while this one draws (as `nnstudy report`; not needed where a GPU run's prefetch
+        thread has imported it)."""
+        from .report import _early_tests, write_report
+
+        tests = _early_tests.start() if early_tests else None
+        try:
+            return write_report(self.snapshot(), self.report_dir, tests)
+        finally:
+            if tests is not None:
+                tests.close()
+
     def plot(self, name: str = "learning_curves", key: str | None = None):
         """One report figure as a matplotlib Figure: learning_curves, metric_vs (swept `key`,
         default the first), seed_spread, grad_norms, decision_boundary, first_layer_weights, or any
@@ -270,7 +283,7 @@ def run(source: str | Path | dict, store: str | Path | None = None, set: dict[st
         _unreported(result, metrics, console)
     if prefetch is not None:
         prefetch.join()  # before the report forks
-    result.report()
+    result._report_after_run(early_tests=prefetch is None)
     return result
 
 
