@@ -227,3 +227,13 @@ def test_a_proposal_a_kill_left_half_stored_is_failed_and_the_search_goes_on():
     run_loop(study, search, "max", lambda batch: [Outcome([p["train.lr"]], 1) for _, p in batch])
     states = [t.state.name for t in study.trials]
     assert states[0] == "FAIL" and states.count("COMPLETE") == 3 and "RUNNING" not in states
+
+
+def test_a_grid_point_a_kill_left_half_asked_is_queued_again():
+    search = SearchConfig.model_validate({"method": "grid", "trials": 3,
+                                          "space": {"train.lr": {"choices": [1, 2, 3]}}})
+    study = open_optuna(None, "half-grid", search, "max")
+    study.ask()  # the first grid point taken from the queue, none of its parameters stored yet
+    run_loop(study, search, "max", lambda batch: [Outcome([p["train.lr"]], 1) for _, p in batch])
+    done = sorted(point_of(t.params, search)["train.lr"] for t in study.trials if t.state.name == "COMPLETE")
+    assert done == [1, 2, 3] and [t.state.name for t in study.trials].count("FAIL") == 1

@@ -52,8 +52,8 @@ def run_loop(study: optuna.Study, search: SearchConfig, direction: str,
     """Until `search.trials` configurations are finished (complete or pruned), counting those of earlier runs.
 
     Trials a killed run left RUNNING are evaluated again first (their seeds already in the store are not
-    retrained), those it killed inside `ask` (some parameters unset) are told FAIL; a proposal equal to a
-    finished configuration is told FAIL and asked again.
+    retrained), those it killed inside `ask` (some parameters unset) are told FAIL (an enqueued grid point is
+    queued again); a proposal equal to a finished configuration is told FAIL and asked again.
     """
     dists = distributions(search)
     stale = []
@@ -62,6 +62,8 @@ def run_loop(study: optuna.Study, search: SearchConfig, direction: str,
             stale.append(optuna.Trial(study, t._trial_id))
         else:
             study.tell(t.number, state=TrialState.FAIL)
+            if "fixed_params" in t.system_attrs:  # an enqueued grid point: queued again, not lost
+                study.enqueue_trial(t.system_attrs["fixed_params"])
     seen = {key_of(point_of(t.params, search)) for t in study.get_trials(deepcopy=False)
             if t.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)}
     while (done := _finished(study)) < search.trials:
