@@ -170,3 +170,20 @@ def test_a_trials_numbers_do_not_depend_on_workers(tmp_path, monkeypatch):
             stored.append(c.execute("SELECT t.trial_id, e.epoch, e.metric, e.value FROM epochs e JOIN trials t "
                                     "ON t.id = e.trial_pk WHERE e.metric NOT LIKE '%time%' ORDER BY 1, 2, 3").fetchall())
     assert len(stored[0]) > 4 and stored[0] == stored[1]
+
+
+def test_a_pool_worker_starts_without_the_drivers_modules():
+    """A spawned worker unpickles its initializer and its trials' function from executor._worker: importing it
+    (and the package around it) loads neither the store's pandas nor SQLAlchemy (half a second a worker)."""
+    from nnstudy.executor import _local, _worker
+
+    pool = _local.LocalExecutor.__new__(_local.LocalExecutor)
+    pool.workers, pool.threads = 1, 1
+    try:
+        assert pool._open_pool()._initializer is _worker.init_pool_worker
+    finally:
+        pool.close()
+    code = ("import sys, nnstudy.executor._worker; "
+            "print(sorted(m for m in ('pandas', 'sqlalchemy', 'nnstudy.store') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

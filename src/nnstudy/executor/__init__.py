@@ -4,14 +4,25 @@ writes the store while a study runs."""
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 from ..errors import StudyError
-from ._driver import Driver, RunSummary
-from ._local import LocalExecutor
-from ._stacked import STACK_MODES
+
+if TYPE_CHECKING:
+    from ._driver import Driver
 
 EXECUTORS = ("local", "ray")
+STACK_MODES = ("auto", "on", "off")
+_LAZY = {"LocalExecutor": "._local", "RunSummary": "._driver"}  # a worker process imports this package for its
+# _worker module: the driver's modules (the store: pandas, SQLAlchemy) load only where they are used
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(_LAZY[name], __name__), name)
 
 
 @contextmanager
@@ -20,6 +31,8 @@ def connect(kind: str, address: str | None = None, workers: int | None = None) -
     if kind == "local":
         if address:
             raise StudyError(f"--address {address}: only for --executor ray")
+        from ._local import LocalExecutor
+
         yield LocalExecutor
     elif kind == "ray":
         from ._cluster import ray_cluster

@@ -9,10 +9,6 @@ from __future__ import annotations
 
 import os
 import queue as queue_mod
-import signal
-import sys
-import threading
-import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 
 from ..spec import Trial
@@ -41,7 +37,7 @@ class LocalExecutor(Driver):
             ctx = spawn_context()  # spawn, and the workers never re-run the caller's script
             self._messages = ctx.Queue()
             self._pool = ProcessPoolExecutor(max_workers=self.workers or cores(), mp_context=ctx,
-                                             initializer=init_pool_worker,
+                                             initializer=_worker.init_pool_worker,
                                              initargs=(self._messages, self.threads, os.getpid()))
         return self._pool
 
@@ -133,26 +129,3 @@ class LocalExecutor(Driver):
                 break
         if records:
             self.epochs_ended(records, progress)
-
-
-def init_pool_worker(queue, threads: int, driver_pid: int) -> None:
-    """A pool worker dies with its driver: a parent-death signal (Linux), and a watchdog on the parent's pid
-    (everywhere; also when the driver died before the signal was set)."""
-    if sys.platform.startswith("linux"):
-        try:
-            import ctypes
-
-            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
-        except (OSError, AttributeError):
-            pass
-    if os.getppid() != driver_pid:
-        os._exit(1)
-    threading.Thread(target=_watch_driver, args=(driver_pid,), name="nnstudy-driver-watch", daemon=True).start()
-    _worker.init_worker(queue, threads)
-
-
-def _watch_driver(driver_pid: int, every_s: float = 1.0) -> None:
-    while True:
-        time.sleep(every_s)
-        if os.getppid() != driver_pid:  # re-parented: the driver is gone
-            os._exit(1)

@@ -16,8 +16,6 @@ from . import _worker
 from ._driver import Driver, RunSummary
 from ._progress import StudyProgress
 
-STACK_MODES = ("auto", "on", "off")
-
 
 def plan(todo: list[Trial], mode: str, device: str, parts: int = 1) -> tuple[list[list[Trial]], list[Trial]]:
     """(stacks, singles). auto stacks on CUDA only; on stacks wherever two trials share a program.

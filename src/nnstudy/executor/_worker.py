@@ -5,6 +5,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
+import sys
+import threading
+import time
 import traceback
 from typing import Any
 
@@ -20,6 +24,29 @@ def init_worker(queue: Any, threads: int) -> None:
     from ._threads import set_process_threads
 
     set_process_threads(threads)
+
+
+def init_pool_worker(queue, threads: int, driver_pid: int) -> None:
+    """A pool worker dies with its driver: a parent-death signal (Linux), and a watchdog on the parent's pid
+    (everywhere; also when the driver died before the signal was set)."""
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != driver_pid:
+        os._exit(1)
+    threading.Thread(target=_watch_driver, args=(driver_pid,), name="nnstudy-driver-watch", daemon=True).start()
+    init_worker(queue, threads)
+
+
+def _watch_driver(driver_pid: int, every_s: float = 1.0) -> None:
+    while True:
+        time.sleep(every_s)
+        if os.getppid() != driver_pid:  # re-parented: the driver is gone
+            os._exit(1)
 
 
 def load_data(data_cfg: dict[str, Any]):
