@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 import platform
+import re
 from importlib import metadata
+from pathlib import Path
 
 
 def environment(device: str) -> dict[str, str]:
@@ -21,6 +24,8 @@ def environment(device: str) -> dict[str, str]:
 
 
 def resolve_device(device: str) -> str:
+    if device == "cpu" or (device == "auto" and _cpu_build_of_torch()):
+        return "cpu"  # without importing torch: a second, which a driver whose workers train need not spend
     import torch
 
     if device == "auto":
@@ -30,3 +35,14 @@ def resolve_device(device: str) -> str:
 
         raise StudyError(f"--device {device}: no CUDA device is available here (use --device cpu or auto)")
     return device
+
+
+def _cpu_build_of_torch() -> bool:
+    """True when the installed torch is built for neither CUDA nor ROCm (its version.py says cuda = None and
+    hip = None), so no GPU can be available; read from the file, without importing torch."""
+    try:
+        spec = importlib.util.find_spec("torch")
+        text = (Path(spec.origin).parent / "version.py").read_text() if spec and spec.origin else ""
+    except (OSError, ValueError, ImportError):
+        return False
+    return all(re.search(rf"^{name}\b[^=\n]*=\s*None\s*$", text, re.M) for name in ("cuda", "hip"))

@@ -63,14 +63,17 @@ class LocalExecutor(Driver):
         workers = 1 if len(singles) <= 1 else min(self.workers or cores(), len(singles))
         where = f"{workers} worker(s)" if not stacks else \
             f"{len(stacks)} stack(s) of up to {max(map(len, stacks))} trials" + (f" + {workers} worker(s)" if singles else "")
-        with self.progress(todo, where, summary) as progress, limited(self.threads):
-            if first_data is not None and (stacks or workers == 1):
-                _worker.preload(todo[0].config["data"], first_data)
-            if stacks and run_stacks(self, stacks, progress, summary):
-                return summary
-            if workers == 1:
-                self._run_inline(singles, progress, summary)
-            elif singles:
+        with self.progress(todo, where, summary) as progress:
+            if stacks or workers == 1:  # this process trains (with --threads; only the pool's workers train else)
+                with limited(self.threads):
+                    if first_data is not None:
+                        _worker.preload(todo[0].config["data"], first_data)
+                    if stacks and run_stacks(self, stacks, progress, summary):
+                        return summary
+                    if workers == 1:
+                        self._run_inline(singles, progress, summary)
+                        return summary
+            if singles:
                 self._run_pool(singles, workers, progress, summary)
         return summary
 

@@ -14,6 +14,7 @@ import functools
 import os
 import platform
 import socket
+import sys
 from importlib import metadata
 from typing import Any, Iterator
 
@@ -63,13 +64,15 @@ def conditions(device: str, threads: int, executor: str, host: str | None = None
                stacked: int | None = None) -> dict[str, Any]:
     """What a trial's timing depends on: device, threads, host (default: this one), versions, executor, and the
     size of the stack it trained in (absent: alone)."""
-    import torch
-
+    torch = sys.modules.get("torch")  # a driver whose workers train has not imported it (a second): not for this
     out: dict[str, Any] = {"device": device, "threads": threads, "host": host or socket.gethostname(),
-                           "nnstudy": _version("nnstudy"), "torch": torch.__version__,
+                           "nnstudy": _version("nnstudy"), "torch": torch.__version__ if torch else _version("torch"),
                            "python": platform.python_version(), "executor": executor}
-    if device.startswith("cuda") and torch.cuda.is_available():
-        out["gpu"] = torch.cuda.get_device_name(0)
+    if device.startswith("cuda"):
+        import torch
+
+        if torch.cuda.is_available():
+            out["gpu"] = torch.cuda.get_device_name(0)
     if stacked:
         out["stacked"] = stacked
     return out
