@@ -6,7 +6,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -114,23 +113,36 @@ def test_a_trial_held_by_a_dead_process_is_claimed_again(any_store):
 
 
 CLAIMER = """
-import json, random, sys, time
+import json, random, sys
 from nnstudy.store import Store
 store = Store(sys.argv[1])
-ids = json.loads(sys.argv[3])
-random.Random(sys.argv[4]).shuffle(ids)  # each process in its own order: they collide all along
-time.sleep(max(0.0, float(sys.argv[2]) - time.time()))
-print(json.dumps([t for t in ids if store.claim("s", t)]))
+ids = json.loads(sys.argv[2])
+random.Random(sys.argv[3]).shuffle(ids)  # each process in its own order: they collide all along
+print("ready", flush=True)
+sys.stdin.readline()  # go: the four claim at once
+print(json.dumps([t for t in ids if store.claim("s", t)]), flush=True)
+sys.stdin.readline()  # alive, holding its claims, until every process has claimed (a dead owner's are free)
 """
 
 
 def test_four_processes_claiming_at_once_get_each_trial_exactly_once(any_store):
     store = Store(any_store)
     ids = [t.trial_id for t in register(store, 30)]
-    start = time.time() + 4  # all four are connected by then, and claim at once
-    procs = [subprocess.Popen([sys.executable, "-c", CLAIMER, any_store, str(start), json.dumps(ids), str(i)],
-                              stdout=subprocess.PIPE, text=True) for i in range(4)]
-    got = [json.loads(p.communicate(timeout=120)[0]) for p in procs]
+    procs = [subprocess.Popen([sys.executable, "-c", CLAIMER, any_store, json.dumps(ids), str(i)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) for i in range(4)]
+    try:
+        assert [p.stdout.readline().strip() for p in procs] == ["ready"] * 4  # all four connected
+        for say in ("go", "exit"):
+            for p in procs:
+                p.stdin.write(say + "\n")
+                p.stdin.flush()
+            if say == "go":
+                got = [json.loads(p.stdout.readline()) for p in procs]
+        for p in procs:
+            p.communicate(timeout=60)
+    finally:
+        for p in procs:
+            p.kill()
     claimed = [t for g in got for t in g]
     print(f"4 processes claimed {[len(g) for g in got]} of 30 trials")
     assert sorted(claimed) == ids  # every trial once, none twice
