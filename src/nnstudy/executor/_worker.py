@@ -40,6 +40,10 @@ def init_pool_worker(queue, threads: int, driver_pid: int) -> None:
         os._exit(1)
     threading.Thread(target=_watch_driver, args=(driver_pid,), name="nnstudy-driver-watch", daemon=True).start()
     init_worker(queue, threads)
+    import atexit
+    import gc
+
+    atexit.register(gc.freeze)  # at the pool's end: its objects are left to the exit, not collected one by one
 
 
 def _watch_driver(driver_pid: int, every_s: float = 1.0) -> None:
