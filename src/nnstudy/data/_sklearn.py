@@ -26,9 +26,9 @@ def raw(name: str, cfg: DataConfig) -> Raw:
 
 def _generate(name: str, cfg: DataConfig) -> tuple[np.ndarray, np.ndarray]:
     if name in ("digits", "iris"):
-        from sklearn import datasets
+        from ._sklearn_files import load
 
-        return (datasets.load_digits if name == "digits" else datasets.load_iris)(return_X_y=True)
+        return load(name)
     n = cfg.n_samples or DEFAULT_N_SAMPLES
     noise = DEFAULT_NOISE[name] if cfg.noise is None else cfg.noise
     if name == "moons":

@@ -25,10 +25,9 @@ SURFACE_NOISE = 0.05
 
 def raw(name: str, cfg: DataConfig) -> Raw:
     if name in ("wine", "breast-cancer"):
-        from sklearn import datasets
+        from ._sklearn_files import load
 
-        load = datasets.load_wine if name == "wine" else datasets.load_breast_cancer
-        x, y = load(return_X_y=True)
+        x, y = load(name)
         return carve_test(x.astype(np.float32), y.astype(np.int64), cfg.split_seed, True)
     rng = np.random.default_rng(cfg.split_seed)
     n = cfg.n_samples or DEFAULT_N_SAMPLES
