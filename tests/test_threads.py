@@ -136,3 +136,18 @@ def test_a_search_starts_its_worker_pool_once_and_trains_as_a_grid_does(tmp_path
     assert list(inline.sort_index().index) == list(found.index)  # the same trials, trained in the driver
     for col in ("val_loss", "train_loss", "test_accuracy"):
         pd.testing.assert_series_equal(found[col], inline.sort_index()[col])
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_workers_limit_reaches_torch_imported_after_it(threads):
+    """set_process_threads leaves torch unimported (a NumPy-engine or classical worker never needs it); a torch
+    imported later takes the limit from the variables, as torch.set_num_threads would have set it."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from nnstudy.executor._threads import set_process_threads; "
+            f"set_process_threads({threads}); before = 'torch' in sys.modules; import torch; "
+            "from threadpoolctl import threadpool_info; "
+            "print(before, torch.get_num_threads(), sorted({p['num_threads'] for p in threadpool_info()}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split(maxsplit=2)
+    assert out[:2] == ["False", str(threads)] and out[2].strip() == f"[{threads}]"

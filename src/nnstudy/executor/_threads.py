@@ -50,13 +50,14 @@ def limited(threads: int) -> Iterator[None]:
 
 
 def set_process_threads(threads: int) -> None:
-    """A worker process's limit, for the life of the process (pool and Ray workers)."""
+    """A worker process's limit, for the life of the process (pool and Ray workers). torch, when this process
+    has not imported it yet, reads the variables when it does (a NumPy-engine or classical worker never does)."""
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[var] = str(threads)
-    import torch
     from threadpoolctl import threadpool_limits
 
-    torch.set_num_threads(threads)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
     threadpool_limits(limits=threads)  # the pools already loaded (numpy's BLAS); later ones read the variables
 
 
