@@ -115,18 +115,27 @@ def interrupted_at(monkeypatch, epoch: int):
 def counting_epochs(monkeypatch) -> list:
     """The (trial id, epoch) records the driver receives from now on."""
     seen: list = []
+    from_outcome: set = set()  # epochs counted from an outcome whose epoch message may still be on its way
     ended = Driver.epochs_ended
 
     def count(self, records, progress):
-        seen.extend((r[0], r[1]) for r in records if not isinstance(r, _checkpoint.Saved))
+        for r in records:
+            if isinstance(r, _checkpoint.Saved):
+                continue
+            if (r[0], r[1]) in from_outcome:
+                from_outcome.discard((r[0], r[1]))
+            else:
+                seen.append((r[0], r[1]))
         return ended(self, records, progress)
 
     record = Driver.record
 
-    def with_last(self, trial, result, *args):  # a stack's last epoch reaches the store with its outcome
-        before = [e for t, e in seen if t == trial.trial_id]
+    def with_last(self, trial, result, *args):  # a stack's last epoch reaches the store with its outcome; a pool
+        before = [e for t, e in seen if t == trial.trial_id]  # worker's outcome can overtake its last epoch's message
         if result is not None and before:
-            seen.extend((trial.trial_id, h["epoch"]) for h in result.history if h["epoch"] > max(before))
+            late = [(trial.trial_id, h["epoch"]) for h in result.history if h["epoch"] > max(before)]
+            seen.extend(late)
+            from_outcome.update(late)
         return record(self, trial, result, *args)
 
     monkeypatch.setattr(Driver, "epochs_ended", count)
