@@ -437,32 +437,45 @@ def grad_norms(a: Analysis, path: Path) -> str | None:
 # ---------------------------------------------------------------- decision boundary
 
 
-def _npz_artifacts(a: Analysis, name: str, only: set[str] | None = None) -> dict[str, dict]:
-    """trial id -> arrays of its artifact ``name`` (an .npz), of the trials in ``only`` (default all);
-    unreadable ones are skipped with a warning."""
+def _npz_artifacts(a: Analysis, name: str) -> dict[str, dict]:
+    """trial id -> arrays of its artifact ``name`` (an .npz); unreadable ones are skipped with a warning."""
     out = {}
-    for art in a.snap.artifacts or []:
-        if art.name != name or art.trial_id in out or (only is not None and art.trial_id not in only):
-            continue
-        try:
-            with np.load(io.BytesIO(art.data), allow_pickle=False) as z:
-                out[art.trial_id] = {k: z[k] for k in z.files}
-        except Exception as e:  # a broken artifact should not break the report
-            warnings.warn(f"{name} of trial {art.trial_id} unreadable: {e}", ReportWarning)
+    for tid, data in _blobs(a, name).items():
+        arrays = _read_npz(name, tid, data)
+        if arrays is not None:
+            out[tid] = arrays
     return out
+
+
+def _blobs(a: Analysis, name: str) -> dict[str, bytes]:
+    """trial id -> the bytes of its artifact ``name`` (the first stored)."""
+    out: dict[str, bytes] = {}
+    for art in a.snap.artifacts or []:
+        if art.name == name:
+            out.setdefault(art.trial_id, art.data)
+    return out
+
+
+def _read_npz(name: str, tid: str, data: bytes) -> dict | None:
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except Exception as e:  # a broken artifact should not break the report
+        warnings.warn(f"{name} of trial {tid} unreadable: {e}", ReportWarning)
+        return None
 
 
 def picked_arrays(a: Analysis, artifact: str) -> list[tuple[int, pd.Series, dict]]:
     """(configuration, its lowest-seed done trial with a readable ``artifact``, that trial's arrays of it), best
     configuration first. Only the picked trials' artifacts are read (a study of many seeds stores one each)."""
-    stored = {art.trial_id for art in a.snap.artifacts or [] if art.name == artifact}
-    if not stored:  # most figures of other model kinds: no table filtered for nothing
+    blobs = _blobs(a, artifact)
+    if not blobs:  # most figures of other model kinds: no table filtered for nothing
         return []
     done, picks = a.done, []
-    done = done[done["trial_id"].isin(stored)].sort_values("seed", kind="stable")
+    done = done[done["trial_id"].isin(blobs)].sort_values("seed", kind="stable")
     for i in a.ranked():
         for _, row in done[done["config"] == i].iterrows():
-            arrays = _npz_artifacts(a, artifact, {row["trial_id"]}).get(row["trial_id"])
+            arrays = _read_npz(artifact, row["trial_id"], blobs[row["trial_id"]])
             if arrays is not None:
                 picks.append((i, row, arrays))
                 break
