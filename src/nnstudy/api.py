@@ -60,19 +60,11 @@ class Study:
     def report(self, out: str | Path | None = None) -> list[Path]:
         """Write results.csv, trials.csv, report.md, results.tex, report.html and figures/*.png into
         `out` (default `report_dir`); return the paths written."""
-        from .report import write_report
-
-        return write_report(self.snapshot(), Path(out) if out else self.report_dir)
-
-    def _report_after_run(self, early_tests: bool) -> list[Path]:
-        """`report()` at the end of `run()`; ``early_tests``: the summary's tests in a process forked now, which
-        imports scipy.stats while this one draws (as `nnstudy report`; not needed where a GPU run's prefetch
-        thread has imported it)."""
         from .report import _early_tests, write_report
 
-        tests = _early_tests.start() if early_tests else None
+        tests = _early_tests.start()  # the summary's tests in a forked process while this one draws (where it can)
         try:
-            return write_report(self.snapshot(), self.report_dir, tests)
+            return write_report(self.snapshot(), Path(out) if out else self.report_dir, tests)
         finally:
             if tests is not None:
                 tests.close()
@@ -283,7 +275,7 @@ def run(source: str | Path | dict, store: str | Path | None = None, set: dict[st
         _unreported(result, metrics, console)
     if prefetch is not None:
         prefetch.join()  # before the report forks
-    result._report_after_run(early_tests=prefetch is None)
+    result.report()
     return result
 
 
