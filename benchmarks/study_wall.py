@@ -19,9 +19,10 @@ import tempfile
 import time
 
 
-def one_run(study: str, device: str, sets: list[str]) -> dict[str, float]:
+def one_run(study: str, device: str, sets: list[str], stack: str = "auto") -> dict[str, float]:
     with tempfile.TemporaryDirectory() as store:
-        cmd = [sys.executable, "-m", "nnstudy", "run", study, "--json", "--store", store, "--device", device]
+        cmd = [sys.executable, "-m", "nnstudy", "run", study, "--json", "--store", store, "--device", device,
+               "--stack", stack]
         cmd += [a for s in sets for a in ("--set", s)]
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
@@ -54,12 +55,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("study", nargs="?", default="studies/seed-variance.toml")
     ap.add_argument("--device", default="auto")
+    ap.add_argument("--stack", default="auto", help="on: the stacked path on the CPU too (a proxy of a GPU run)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     ap.add_argument("--repeat", type=int, default=2)
     args = ap.parse_args()
-    runs = [one_run(args.study, args.device, args.set) for _ in range(args.repeat)]
+    runs = [one_run(args.study, args.device, args.set, args.stack) for _ in range(args.repeat)]
     names = list(runs[0])
-    print(f"{args.study} --device {args.device} {' '.join('--set ' + s for s in args.set)}\n")
+    print(f"{args.study} --device {args.device} --stack {args.stack} {' '.join('--set ' + s for s in args.set)}\n")
     print("| run | " + " | ".join(names) + " | not training |")
     print("|---:|" + "---:|" * (len(names) + 1))
     for i, r in enumerate(runs, 1):

@@ -13,13 +13,15 @@ class TorchEngine:
 
     def train(self, trial, data, on_epoch: OnEpoch, device: str = "cpu") -> TrialResult:
         from ..kinds import of
+        from ._torch._eager import without_dynamo
 
         own = of(trial.config["model"]).train.get("torch")  # a kind's own loop (autoencoders, GANs)
-        if own is not None:
-            return own(trial, data, on_epoch, device)
-        from ._torch._train import train_trial
+        with without_dynamo():
+            if own is not None:
+                return own(trial, data, on_epoch, device)
+            from ._torch._train import train_trial
 
-        return train_trial(trial, data, on_epoch, device)
+            return train_trial(trial, data, on_epoch, device)
 
     def group_key(self, trial: Trial) -> Any:
         """Trials with equal keys train as one stacked program (kinds that stack, elementwise optimizers)."""
@@ -34,9 +36,11 @@ class TorchEngine:
 
     def train_group(self, trials: list[Trial], data, on_epoch: GroupOnEpoch, device: str = "cpu",
                     stop: Callable[[int], bool] | None = None) -> list[TrialResult]:
+        from ._torch._eager import without_dynamo
         from ._torch._stack_train import train_group
 
-        return train_group(trials, data, on_epoch, device, stop=stop)
+        with without_dynamo():
+            return train_group(trials, data, on_epoch, device, stop=stop)
 
 
 class NumpyEngine:

@@ -1,0 +1,85 @@
+"""torch.optim without importing torch._dynamo while nothing is compiled.
+
+A torch optimizer imports torch._dynamo (1 to 1.7 s per process) on its first ``add_param_group`` and at every
+``step``, only to call ``graph_break()`` (a mark for a tracer) and ``disable(fn)`` (run fn untraced). In a
+process where torch._dynamo was never imported nothing is traced, so both do nothing there. Inside
+``without_dynamo()``, while torch._dynamo is not imported, a stand-in does those two calls; any other use of
+it (torch.compile, a user's module asking for it) imports the real torch._dynamo in its place, and the
+functions it disabled defer to the real one from then on. The numbers are the same: no kernel changes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import importlib
+import sys
+import types
+from typing import Callable, Iterator
+
+NAME = "torch._dynamo"
+
+
+class _StandIn(types.ModuleType):
+    """torch._dynamo until something needs more of it than ``graph_break`` and ``disable``."""
+
+    def __getattr__(self, name: str):  # an attribute the stand-in lacks: the real module's
+        return getattr(_real(), name)
+
+    @staticmethod
+    def graph_break(*args, **kwargs) -> None:
+        if not _real_loaded():
+            return None
+        return sys.modules[NAME].graph_break(*args, **kwargs)
+
+    @staticmethod
+    def disable(fn: Callable | None = None, recursive: bool = True, **kwargs):
+        if fn is None:
+            return functools.partial(_StandIn.disable, recursive=recursive, **kwargs)
+        real: list[Callable] = []
+
+        @functools.wraps(fn)
+        def run(*a, **k):
+            if not _real_loaded():
+                return fn(*a, **k)
+            if not real:  # torch caches what disable returned: from now on the real one decides
+                real.append(sys.modules[NAME].disable(fn, recursive, **kwargs))
+            return real[0](*a, **k)
+
+        return run
+
+
+def _real_loaded() -> bool:
+    module = sys.modules.get(NAME)
+    return module is not None and not isinstance(module, _StandIn)
+
+
+def _real() -> types.ModuleType:
+    """Import the real torch._dynamo in the stand-in's place."""
+    import torch
+
+    if isinstance(sys.modules.get(NAME), _StandIn):
+        del sys.modules[NAME]
+    if isinstance(torch.__dict__.get("_dynamo"), _StandIn):
+        del torch._dynamo
+    return importlib.import_module(NAME)
+
+
+@contextlib.contextmanager
+def without_dynamo() -> Iterator[None]:
+    """Train with torch.optim without importing torch._dynamo, unless something else needs it."""
+    if NAME in sys.modules:  # already imported (or a stand-in already in place): nothing to spare
+        yield
+        return
+    import torch
+
+    standin = _StandIn(NAME, __doc__)
+    sys.modules[NAME] = standin
+    torch._dynamo = standin
+    try:
+        yield
+    finally:
+        if sys.modules.get(NAME) is standin:
+            del sys.modules[NAME]
+        if torch.__dict__.get("_dynamo") is standin:
+            del torch._dynamo
