@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import importlib
+import importlib.util
 import sys
 import types
 from typing import Callable, Iterator
@@ -74,6 +75,7 @@ def without_dynamo() -> Iterator[None]:
     import torch
 
     standin = _StandIn(NAME, __doc__)
+    standin.__spec__ = importlib.util.find_spec(NAME)  # as the real one's, for importlib.util.find_spec's callers
     sys.modules[NAME] = standin
     torch._dynamo = standin
     try:
