@@ -237,3 +237,21 @@ def test_a_grid_point_a_kill_left_half_asked_is_queued_again():
     run_loop(study, search, "max", lambda batch: [Outcome([p["train.lr"]], 1) for _, p in batch])
     done = sorted(point_of(t.params, search)["train.lr"] for t in study.trials if t.state.name == "COMPLETE")
     assert done == [1, 2, 3] and [t.state.name for t in study.trials].count("FAIL") == 1
+
+
+def test_a_grid_a_kill_left_half_enqueued_is_queued_whole_on_resume(tmp_path):
+    """The first run enqueues every grid point before asking; a kill in between left only some of them queued.
+    The next run queues the rest (before, the random sampler proposed them), each point once."""
+    search = SearchConfig.model_validate({"method": "grid", "trials": 4,
+                                          "space": {"train.lr": {"choices": [1, 2, 3, 4]}}})
+    url = tmp_path / "half.optuna.sqlite3"
+    killed = optuna.create_study(storage=f"sqlite:///{url}", study_name="half-enqueued", direction="maximize")
+    killed.enqueue_trial({"train.lr": 1})
+    killed.enqueue_trial({"train.lr": 2})
+    study = open_optuna(url, "half-enqueued", search, "max")
+    assert [t.system_attrs["fixed_params"]["train.lr"] for t in study.trials] == [1, 2, 3, 4]
+    run_loop(study, search, "max", lambda batch: [Outcome([p["train.lr"]], 1) for _, p in batch])
+    assert [(point_of(t.params, search)["train.lr"], t.state.name) for t in study.trials] == [
+        (1, "COMPLETE"), (2, "COMPLETE"), (3, "COMPLETE"), (4, "COMPLETE")]
+    again = open_optuna(url, "half-enqueued", search, "max")  # a third run: nothing queued twice
+    assert len(again.trials) == 4

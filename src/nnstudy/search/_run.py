@@ -67,12 +67,20 @@ def open_optuna(url: str | Path | None, name: str, search: SearchConfig, directi
         storage = optuna.storages.RDBStorage(*_rdb(str(url) if "://" in str(url) else f"sqlite:///{url}"))
     probe = optuna.create_study(storage=storage, study_name=name, load_if_exists=True,
                                 direction="maximize" if direction == "max" else "minimize")
-    already = len(probe.get_trials(deepcopy=False))
-    if search.method == "grid" and not already:  # every grid point, in the order of the file
+    earlier = probe.get_trials(deepcopy=False)
+    already = len(earlier)
+    if search.method == "grid":  # every grid point, in the order of the file; those a kill left unqueued too
+        queued = {_params_key(t.system_attrs["fixed_params"]) for t in earlier if "fixed_params" in t.system_attrs}
         for point in grid_points(search):
-            probe.enqueue_trial(params_of(point, search))
+            params = params_of(point, search)
+            if _params_key(params) not in queued:
+                probe.enqueue_trial(params)
     return optuna.load_study(study_name=name, storage=storage, pruner=make_pruner(search),
                              sampler=make_sampler(search, already))
+
+
+def _params_key(params: dict[str, Any]) -> str:
+    return json.dumps(params, sort_keys=True, default=str)
 
 
 def _rdb(url: str) -> tuple[str, dict[str, Any]]:
