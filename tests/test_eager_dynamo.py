@@ -40,8 +40,8 @@ TRAIN = textwrap.dedent("""
 """)
 
 
-def run(code: str, *args: str) -> dict:
-    out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=300)
+def run(code: str, *args: str, cwd=None) -> dict:
+    out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=300, cwd=cwd)
     assert out.returncode == 0, out.stderr[-3000:]
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -100,3 +100,52 @@ def test_the_stand_in_gives_way_to_the_real_torch_dynamo():
     assert seen["real_disable_calls"] >= 1
     assert seen["after_exit"] and seen["kept"]
     assert seen["p"] == [0.0, 0.0, 0.0]  # 1 - 0.5 * 2 = 0, twice
+
+
+OWN_LOOP = textwrap.dedent('''
+    import torch
+
+
+    def train(config, seed, data, report):
+        x, y = torch.tensor(data.x_train), torch.tensor(data.y_train)
+        net = torch.nn.Sequential(torch.nn.Linear(2, 8), torch.nn.Tanh(), torch.nn.Linear(8, 2))
+        opt = torch.optim.Adam(net.parameters(), lr=0.05)
+        for epoch in range(1, 4):
+            opt.zero_grad()
+            loss = torch.nn.functional.cross_entropy(net(x), y)
+            loss.backward()
+            opt.step()
+            report(epoch, train_loss=loss.item())
+''')
+
+RUN_OWN_LOOP = textwrap.dedent("""
+    import json, sys
+    if sys.argv[2] == "preloaded":
+        import torch._dynamo
+    import numpy as np
+    from nnstudy.data._dataset import Dataset
+    from nnstudy.data._sklearn import make_moons
+    from nnstudy.engines import get_engine
+    from nnstudy.spec import expand, read_study
+
+    x, y = make_moons(200, 0.2, 0)
+    x = x.astype(np.float32)
+    data = Dataset("moons", "classification", x[:100], y[:100], x[100:150], y[100:150], x[150:], y[150:],
+                   (2,), ["upper", "lower"])
+    from pathlib import Path
+    trial = expand(read_study(Path(sys.argv[1]))[0])[0]
+    r = get_engine("function").train(trial, data, lambda e, m: None)
+    print(json.dumps({"runs": [h["train_loss"] for h in r.history],
+                      "dynamo": type(sys.modules["torch._dynamo"]).__name__ if "torch._dynamo" in sys.modules
+                      else None}))
+""")
+
+
+def test_a_users_own_torch_loop_runs_without_importing_torch_dynamo(tmp_path):
+    (tmp_path / "own.py").write_text(OWN_LOOP)
+    study = tmp_path / "own.toml"
+    study.write_text('[study]\nname = "own"\n[data]\nname = "moons"\n[train]\nfunction = "own.py:train"\n')
+    spared, preloaded = (run(RUN_OWN_LOOP, study.name, mode, cwd=tmp_path) for mode in ("spared", "preloaded"))
+    assert spared["dynamo"] is None and preloaded["dynamo"] == "module"
+    assert len(spared["runs"]) == 3 and spared["runs"] == preloaded["runs"]
+    assert spared["runs"][-1] < spared["runs"][0]

@@ -19,6 +19,7 @@ any other exception is a ``failed`` trial whose traceback ``nnstudy show`` print
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import math
@@ -87,7 +88,8 @@ def train_trial(trial: Trial, data, on_epoch: OnEpoch) -> TrialResult:
     _seed(trial.seed)
     returned: Any = None
     try:
-        returned = fn(config, trial.seed, read_only(data), report)
+        with _optimizers_without_dynamo():
+            returned = fn(config, trial.seed, read_only(data), report)
     except Diverged:
         if not diverged:  # the user's code raised it: not ours
             raise
@@ -112,6 +114,16 @@ def train_trial(trial: Trial, data, on_epoch: OnEpoch) -> TrialResult:
         final["epochs_run"] = float(len(history))
     status = "diverged" if diverged else "done"
     return TrialResult(status, final, history, {}, diverged[0] if diverged else None)
+
+
+def _optimizers_without_dynamo():
+    """Where the user's file imported torch, its optimizers run without importing torch._dynamo (the same
+    numbers; anything that needs torch._dynamo still gets it: _torch/_eager.py)."""
+    if "torch" not in sys.modules:
+        return contextlib.nullcontext()
+    from ._torch._eager import without_dynamo
+
+    return without_dynamo()
 
 
 def _numbers(metrics: dict, where: str) -> dict[str, float]:
