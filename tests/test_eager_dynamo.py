@@ -8,9 +8,9 @@ import subprocess
 import sys
 import textwrap
 
-TRAIN = textwrap.dedent("""
+PRELUDE = textwrap.dedent("""
     import json, sys
-    if sys.argv[1] == "preloaded":
+    if sys.argv[-1] == "preloaded":
         import torch._dynamo  # torch's own path: the real module decides every graph_break and disable
     import numpy as np
     from nnstudy.data._dataset import Dataset
@@ -22,6 +22,9 @@ TRAIN = textwrap.dedent("""
     x = x.astype(np.float32)
     data = Dataset("moons", "classification", x[:200], y[:200], x[200:250], y[200:250], x[250:], y[250:],
                    (2,), ["upper", "lower"])
+""")
+
+TRAIN = PRELUDE + textwrap.dedent("""
     runs = {}
     cases = [("momentum", {"schedule": {"kind": "step", "step_size": 1, "gamma": 0.5}}),
              ("nesterov", {"weight_decay": 1e-3}), ("adam", {"lr": 0.01}), ("adamw", {"lr": 0.01}),
@@ -118,20 +121,7 @@ OWN_LOOP = textwrap.dedent('''
             report(epoch, train_loss=loss.item())
 ''')
 
-RUN_OWN_LOOP = textwrap.dedent("""
-    import json, sys
-    if sys.argv[2] == "preloaded":
-        import torch._dynamo
-    import numpy as np
-    from nnstudy.data._dataset import Dataset
-    from nnstudy.data._sklearn import make_moons
-    from nnstudy.engines import get_engine
-    from nnstudy.spec import expand, read_study
-
-    x, y = make_moons(200, 0.2, 0)
-    x = x.astype(np.float32)
-    data = Dataset("moons", "classification", x[:100], y[:100], x[100:150], y[100:150], x[150:], y[150:],
-                   (2,), ["upper", "lower"])
+RUN_OWN_LOOP = PRELUDE + textwrap.dedent("""
     from pathlib import Path
     trial = expand(read_study(Path(sys.argv[1]))[0])[0]
     r = get_engine("function").train(trial, data, lambda e, m: None)
