@@ -7,7 +7,8 @@
 as a real run does (graph mode on CUDA: the measured-norm and plain steps in the epoch's proportion). The
 step is timed over --steps steps, one per-epoch evaluation of every split is timed, and an epoch is
 steps_per_epoch x step + evaluation; printed per trial, with the peak GPU memory. The largest K that fits
-is the last row printed before an out-of-memory line.
+is the last row printed before an out-of-memory line (--no-evaluation: the steps alone, for K too large to
+evaluate quickly).
 (2) --profile K: torch.profiler over a stack of K trials trained for one epoch on --train-size images in
 "indexed" mode (the captured step run eagerly, so every kernel shows) and in graph mode; the kernels by
 their total device time, and the share of the evaluation.
@@ -36,8 +37,9 @@ from sweep_throughput import study, sync
 CSV_HEADER = "k,start_s,step_ms,evaluation_s,epoch_s,s_per_epoch_per_trial,of_which_steps,peak_gib"
 
 
-def per_trial_cost(k: int, batch: int, n_steps: int, precision: str, data, dd: DeviceData, device) -> str:
-    """One row of the K figure: start, step, evaluation, s/epoch/trial, peak memory."""
+def per_trial_cost(k: int, batch: int, n_steps: int, precision: str, data, dd: DeviceData, device,
+                   evaluate: bool = True) -> str:
+    """One row of the K figure: start, step, evaluation (nan without `evaluate`), s/epoch/trial, peak memory."""
     _, trials = study(batch, 1, k, precision=precision)
     tcs, seeds = [t.config["train"] for t in trials], [t.seed for t in trials]
     if device.type == "cuda":
@@ -67,13 +69,15 @@ def per_trial_cost(k: int, batch: int, n_steps: int, precision: str, data, dd: D
         stepper.epoch(perm, taken)
         sync(device.type)
         step = (time.perf_counter() - t0) / taken
-        evaluate_stacked(net, dd, "cross_entropy")
-        sync(device.type)
-        t0 = time.perf_counter()
-        evaluate_stacked(net, dd, "cross_entropy")
-        sync(device.type)
-        ev = time.perf_counter() - t0
-    epoch = steps * step + ev
+        ev = float("nan")
+        if evaluate:
+            evaluate_stacked(net, dd, "cross_entropy")
+            sync(device.type)
+            t0 = time.perf_counter()
+            evaluate_stacked(net, dd, "cross_entropy")
+            sync(device.type)
+            ev = time.perf_counter() - t0
+    epoch = steps * step + (ev if evaluate else 0.0)
     mem = torch.cuda.max_memory_allocated(device) / 2 ** 30 if device.type == "cuda" else float("nan")
     return f"{k},{start:.3f},{step * 1e3:.4f},{ev:.4f},{epoch:.4f},{epoch / k:.6f},{steps * step / k:.6f},{mem:.2f}"
 
@@ -114,6 +118,8 @@ def main() -> None:
     ap.add_argument("--profile", type=int, nargs="*", default=[], metavar="K")
     ap.add_argument("--model", default="mlp", choices=["mlp", "cnn"])
     ap.add_argument("--train-size", type=int, default=4000)
+    ap.add_argument("--no-evaluation", action="store_true",
+                    help="--k without the per-epoch evaluation (the largest K: the steps' memory and time only)")
     ap.add_argument("--csv", help="also write the --k table here (benchmarks/plot_k_figure.py draws it)")
     args = ap.parse_args()
     device = torch.device(args.device)
@@ -128,7 +134,8 @@ def main() -> None:
         rows = [CSV_HEADER]
         for k in args.k:
             try:
-                rows.append(per_trial_cost(k, args.batch, args.steps, args.precision, data, dd, device))
+                rows.append(per_trial_cost(k, args.batch, args.steps, args.precision, data, dd, device,
+                                           evaluate=not args.no_evaluation))
                 print("| " + rows[-1].replace(",", " | ") + " |", flush=True)
             except torch.OutOfMemoryError as e:
                 print(f"| {k} | out of memory: {str(e).splitlines()[0][:120]} |||||||", flush=True)
