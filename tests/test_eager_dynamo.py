@@ -139,3 +139,33 @@ def test_a_users_own_torch_loop_runs_without_importing_torch_dynamo(tmp_path):
     assert spared["dynamo"] is None and preloaded["dynamo"] == "module"
     assert len(spared["runs"]) == 3 and spared["runs"] == preloaded["runs"]
     assert spared["runs"][-1] < spared["runs"][0]
+
+
+RACE = textwrap.dedent("""
+    import json, sys, threading
+    import torch
+    from nnstudy.engines._torch._eager import without_dynamo
+
+    with without_dynamo():
+        standin = sys.modules["torch._dynamo"]
+        barrier, got = threading.Barrier(8), []
+
+        def ask():
+            barrier.wait()
+            got.append(standin.config)  # each thread finds the stand-in lacking `config`: one import between them
+
+        threads = [threading.Thread(target=ask) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        real = sys.modules["torch._dynamo"]
+    print(json.dumps({"one_config": len({id(c) for c in got}) == 1 and got[0] is real.config,
+                      "real": type(real).__name__, "attribute": torch._dynamo is real,
+                      "kept": sys.modules["torch._dynamo"] is real}))
+""")
+
+
+def test_threads_asking_the_stand_in_at_once_share_one_real_module():
+    seen = run(RACE)
+    assert seen == {"one_config": True, "real": "module", "attribute": True, "kept": True}

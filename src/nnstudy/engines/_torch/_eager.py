@@ -15,10 +15,12 @@ import functools
 import importlib
 import importlib.util
 import sys
+import threading
 import types
 from typing import Callable, Iterator
 
 NAME = "torch._dynamo"
+_swap = threading.RLock()
 
 
 class _StandIn(types.ModuleType):
@@ -59,11 +61,18 @@ def _real() -> types.ModuleType:
     """Import the real torch._dynamo in the stand-in's place."""
     import torch
 
-    if isinstance(sys.modules.get(NAME), _StandIn):
-        del sys.modules[NAME]
-    if isinstance(torch.__dict__.get("_dynamo"), _StandIn):
-        del torch._dynamo
-    return importlib.import_module(NAME)
+    with _swap:  # two threads asking at once: the second must not take out the module the first imported
+        _drop(torch)
+        return importlib.import_module(NAME)
+
+
+def _drop(torch: types.ModuleType, standin: _StandIn | None = None) -> None:
+    """Take the stand-in (any, or only `standin`) out of sys.modules and off torch."""
+    for space in (sys.modules, torch.__dict__):
+        key = NAME if space is sys.modules else "_dynamo"
+        found = space.get(key)
+        if isinstance(found, _StandIn) and (standin is None or found is standin):
+            del space[key]
 
 
 @contextlib.contextmanager
@@ -74,14 +83,15 @@ def without_dynamo() -> Iterator[None]:
         return
     import torch
 
-    standin = _StandIn(NAME, __doc__)
-    standin.__spec__ = importlib.util.find_spec(NAME)  # as the real one's, for importlib.util.find_spec's callers
-    sys.modules[NAME] = standin
-    torch._dynamo = standin
+    with _swap:
+        standin = None if NAME in sys.modules else _StandIn(NAME, __doc__)
+        if standin is not None:
+            standin.__spec__ = importlib.util.find_spec(NAME)  # the real one's, for importlib.util.find_spec
+            sys.modules[NAME] = standin
+            torch._dynamo = standin
     try:
         yield
     finally:
-        if sys.modules.get(NAME) is standin:
-            del sys.modules[NAME]
-        if torch.__dict__.get("_dynamo") is standin:
-            del torch._dynamo
+        if standin is not None:
+            with _swap:
+                _drop(torch, standin)
