@@ -224,3 +224,25 @@ def test_only_the_picked_trials_predictions_are_read_and_a_broken_one_gives_way_
     assert [i for i, _, _ in picks] == a.ranked()
     assert dict((i, row["seed"]) for i, row, _ in picks)[6] == 1  # seed 0's file is broken: seed 1's is read
     assert len(picks) == 8 and len(read) == 9  # one file per configuration, and the broken one
+
+
+def test_the_best_and_the_worst_read_their_own_files_only(monkeypatch):
+    """A figure of the best (and worst) configuration reads those trials' artifacts, not every configuration's."""
+    from nnstudy.report import _figures
+
+    a = analyze(snapshot({}))
+    read = []
+    real = np.load
+    monkeypatch.setattr(_figures.np, "load", lambda f, **kw: read.append(1) or real(f, **kw))
+    every = _figures.picked_arrays(a, "predictions.npz")
+    assert len(every) == 8 and len(read) == 8
+    read.clear()
+    best = _figures.best_arrays(a, "predictions.npz")
+    assert len(read) == 1 and best[0] == every[0][0] == a.ranked()[0] and best[1]["seed"] == every[0][1]["seed"]
+    read.clear()
+    shown = _figures.best_and_worst(a, "predictions.npz")
+    assert len(read) == 2 and [i for i, _, _ in shown] == [every[0][0], every[-1][0]]
+    assert np.array_equal(shown[1][2]["y_pred"], every[-1][2]["y_pred"])
+    read.clear()
+    assert [i for i, _, _ in _figures.picked_arrays(a, "predictions.npz", 3)] == [i for i, _, _ in every[:3]]
+    assert len(read) == 3

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import importlib
 import io
+import itertools
 import re
 import textwrap
 import warnings
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -308,17 +309,18 @@ def _metric_panel(ax, s: pd.DataFrame, key: str, m: str, others: list[str], coun
     else:
         pos = {v: float(j) for j, v in enumerate(values)}
         logx = False
+    at, other_at = s[key].tolist(), [s[k].tolist() for k in others]  # values by row (not .iloc per cell)
     groups: dict[tuple, list[int]] = {}
     for i in range(len(s)):
-        if have[i] and s[key].iloc[i] is not None:
-            groups.setdefault(tuple(s[k].iloc[i] for k in others), []).append(i)
+        if have[i] and at[i] is not None:
+            groups.setdefault(tuple(col[i] for col in other_at), []).append(i)
     many = len(groups) > 8
     last = [k.rsplit(".", 1)[-1] for k in others]
     short = {k: n if last.count(n) == 1 else k for k, n in zip(others, last)}  # 'lr', not 'train.lr'
     colors = _colors(len(groups))
     for g, (gk, rows) in enumerate(groups.items()):
-        rows = sorted(rows, key=lambda i: pos[s[key].iloc[i]])
-        x = np.array([pos[s[key].iloc[i]] for i in rows])
+        rows = sorted(rows, key=lambda i: pos[at[i]])
+        x = np.array([pos[at[i]] for i in rows])
         if not numeric and len(groups) > 1 and not many:  # dodge error bars apart
             x = x + (g - (len(groups) - 1) / 2) * min(0.3 / len(groups), 0.08)
         label = ", ".join(f"{short.get(k, k)}={value_text(v)}" for k, v in zip(others, gk)) or None
@@ -328,7 +330,7 @@ def _metric_panel(ax, s: pd.DataFrame, key: str, m: str, others: list[str], coun
     if many:  # too many lines to tell apart: show the mean over the other keys on top
         xs, ys = [], []
         for v in values:
-            rows = [i for i in range(len(s)) if have[i] and s[key].iloc[i] == v]
+            rows = [i for i in range(len(s)) if have[i] and at[i] == v]
             if rows:
                 xs.append(pos[v])
                 ys.append(float(np.mean(mean[rows])))
@@ -465,27 +467,40 @@ def _read_npz(name: str, tid: str, data: bytes) -> dict | None:
         return None
 
 
-def picked_arrays(a: Analysis, artifact: str) -> list[tuple[int, pd.Series, dict]]:
-    """(configuration, its lowest-seed done trial with a readable ``artifact``, that trial's arrays of it), best
-    configuration first. Only the picked trials' artifacts are read (a study of many seeds stores one each)."""
+def iter_picks(a: Analysis, artifact: str, order: list[int] | None = None) -> Iterator[tuple[int, pd.Series, dict]]:
+    """(configuration, its lowest-seed done trial with a readable ``artifact``, that trial's arrays of it) for
+    each configuration of `order` (default: best first) that has one, read as they are asked for: a figure of the
+    best few reads their files only, whatever the number of configurations and seeds."""
     blobs = _blobs(a, artifact)
     if not blobs:  # most figures of other model kinds: no table filtered for nothing
-        return []
-    done, picks = a.done, []
-    done = done[done["trial_id"].isin(blobs)].sort_values("seed", kind="stable")
-    for i in a.ranked():
-        for _, row in done[done["config"] == i].iterrows():
+        return
+    done = a.done[a.done["trial_id"].isin(blobs)].sort_values("seed", kind="stable")
+    by_config = {i: rows for i, rows in done.groupby("config", sort=False)}
+    for i in a.ranked() if order is None else order:
+        for _, row in by_config[i].iterrows() if i in by_config else ():
             arrays = _read_npz(artifact, row["trial_id"], blobs[row["trial_id"]])
             if arrays is not None:
-                picks.append((i, row, arrays))
+                yield i, row, arrays
                 break
-    return picks
+
+
+def picked_arrays(a: Analysis, artifact: str, limit: int | None = None) -> list[tuple[int, pd.Series, dict]]:
+    """The first `limit` (default all) of `iter_picks`, best configuration first."""
+    return list(itertools.islice(iter_picks(a, artifact), limit))
 
 
 def best_arrays(a: Analysis, artifact: str) -> tuple[int, pd.Series, dict] | None:
     """(configuration, trial row, arrays) of the best configuration that stored ``artifact``, or None."""
-    picked = picked_arrays(a, artifact)
-    return picked[0] if picked else None
+    return next(iter_picks(a, artifact), None)
+
+
+def best_and_worst(a: Analysis, artifact: str) -> list[tuple[int, pd.Series, dict]]:
+    """The best configuration's pick, then the worst's when it is another configuration (the last of `iter_picks`)."""
+    best = best_arrays(a, artifact)
+    if best is None:
+        return []
+    worst = next(iter_picks(a, artifact, a.ranked()[::-1]), None)
+    return [best] + ([worst] if worst is not None and worst[0] != best[0] else [])
 
 
 def _boundary_panel(ax, d: dict, title: str) -> list:
@@ -515,11 +530,11 @@ def _boundary_panel(ax, d: dict, title: str) -> list:
 
 def decision_boundary(a: Analysis, path: Path) -> str | None:
     m = a.metric
-    picks = picked_arrays(a, "decision_boundary.npz")
-    if not picks:
+    shown = best_and_worst(a, "decision_boundary.npz")
+    if not shown:
         return None
-    chosen = [("best" if getattr(a, "focus", None) is None else "configuration", *picks[0])] + (
-        [("worst", *picks[-1])] if len(picks) > 1 else [])
+    chosen = [("best" if getattr(a, "focus", None) is None else "configuration", *shown[0])] + (
+        [("worst", *shown[1])] if len(shown) > 1 else [])
     fig = _figure(5.4 * len(chosen) + 1.6, 4.8)
     axes = fig.subplots(1, len(chosen), squeeze=False)[0]
     handles = []

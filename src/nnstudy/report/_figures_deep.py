@@ -15,7 +15,7 @@ from typing import Callable
 
 import numpy as np
 
-from ._figures import DPI, _figure, _label, _save, _which, picked_arrays
+from ._figures import DPI, _figure, _label, _save, _which, best_and_worst
 from ._mosaic import Tile, mosaic_figure
 
 PATTERNS: tuple[str, ...] = ("class_errors.png", "misclassified.png", "right_vs_wrong.png")
@@ -35,9 +35,7 @@ def jobs(a) -> list[tuple[str, Callable]]:
 
 def _best_and_worst(a) -> list[tuple[int, dict, object]]:
     """[(configuration, its predictions, its trial row)], best first, then the worst if it differs."""
-    picks = picked_arrays(a, "predictions.npz")
-    chosen = picks[:1] + (picks[-1:] if len(picks) > 1 else [])
-    return [(i, d, row) for i, row, d in chosen]
+    return [(i, d, row) for i, row, d in best_and_worst(a, "predictions.npz")]
 
 
 def confusion(y_true: np.ndarray, y_pred: np.ndarray, k: int) -> np.ndarray:

@@ -4,21 +4,25 @@ line over x (one input) or a filled contour per configuration (two inputs), from
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
 
-from ._figures import _colors, _figure, _label, _save, picked_arrays
+from ._figures import _colors, _figure, _label, _save, iter_picks
 from ._stats import Analysis
 
 MAX_LINES, MAX_PANELS = 8, 4
 
 
 def regression_fit(a: Analysis, path: Path) -> str | None:
-    picks = {i: (row, d) for i, row, d in picked_arrays(a, "regression_fit.npz")}
+    ranked = set(a.ranked())
+    wanted = [i for i in (a.chosen() or a.ranked()) if i in ranked]
+    picks = {i: (row, d) for i, row, d in itertools.islice(iter_picks(a, "regression_fit.npz", wanted),
+                                                           max(MAX_PANELS, MAX_LINES))}
     if not picks:
         return None
-    order = [i for i in (a.chosen() or a.ranked()) if i in picks]
+    order = [i for i in wanted if i in picks]
     d0 = picks[order[0]][1]
     two = np.asarray(d0["grid"]).shape[1] == 2
     shown = order[:MAX_PANELS if two else MAX_LINES]

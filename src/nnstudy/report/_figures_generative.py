@@ -98,7 +98,7 @@ def reconstructions_along(a: Analysis, path: Path) -> str | None:
 
 
 def reconstructions_by_config(a: Analysis, path: Path) -> str | None:
-    picks = picked_arrays(a, "reconstructions.npz")[:MAX_CONFIGS]
+    picks = picked_arrays(a, "reconstructions.npz", MAX_CONFIGS)
     if len(picks) < 2:
         return None
     rows = [("original", picks[0][2]["original"])]
@@ -109,7 +109,7 @@ def reconstructions_by_config(a: Analysis, path: Path) -> str | None:
 
 
 def interpolation(a: Analysis, path: Path) -> str | None:
-    picks = picked_arrays(a, "interpolation.npz")[:MAX_CONFIGS]
+    picks = picked_arrays(a, "interpolation.npz", MAX_CONFIGS)
     if not picks:
         return None
     rows, encoded = [], False
@@ -128,7 +128,7 @@ def interpolation(a: Analysis, path: Path) -> str | None:
 
 
 def samples(a: Analysis, path: Path) -> str | None:
-    picks = picked_arrays(a, "samples.npz")[:MAX_CONFIGS]
+    picks = picked_arrays(a, "samples.npz", MAX_CONFIGS)
     if not picks:
         return None
     grid = 8 if len(picks) == 1 else 6

@@ -89,7 +89,7 @@ def som_prototypes(a, path: Path) -> str | None:
 
 def linear_weights(a, path: Path) -> str | None:
     """Each configuration's weights per input (OLS, ARD, ...), bars side by side."""
-    picks = picked_arrays(a, "linear_weights.npz")[:MAX_WEIGHT_CONFIGS]
+    picks = picked_arrays(a, "linear_weights.npz", MAX_WEIGHT_CONFIGS)
     if not picks:
         return None
     names = [str(n) for n in picks[0][2]["names"]]

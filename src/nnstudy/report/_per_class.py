@@ -41,10 +41,11 @@ def scores(y_true: np.ndarray, y_pred: np.ndarray, classes: list[str]) -> tuple[
 def per_class(a: Analysis) -> list[PerClass]:
     """One table per chosen configuration (the best when the study chooses none) whose trials stored test
     predictions."""
-    from ._figures import picked_arrays
+    from ._figures import iter_picks
 
-    picks = {i: (row, d) for i, row, d in picked_arrays(a, "predictions.npz")}
     wanted = a.chosen() or [i for i in a.ranked()[:1]]
+    ranked = set(a.ranked())
+    picks = {i: (row, d) for i, row, d in iter_picks(a, "predictions.npz", [i for i in wanted if i in ranked])}
     out = []
     for i in wanted:
         if i in picks:

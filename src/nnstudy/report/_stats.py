@@ -117,8 +117,8 @@ class Analysis:
 
     def ranked(self) -> list[int]:
         """Configuration indices with a rank, best first."""
-        r = self.summary["rank"]
-        idx = sorted([i for i in range(len(r)) if not pd.isna(r.iloc[i])], key=lambda i: (int(r.iloc[i]), i))
+        r = self.summary["rank"].tolist()
+        idx = sorted([i for i in range(len(r)) if not pd.isna(r[i])], key=lambda i: (int(r[i]), i))
         return idx if self.focus is None else [self.focus] + [i for i in idx if i != self.focus]
 
     def chosen(self) -> list[int]:
@@ -309,9 +309,8 @@ def _robust(snap, done, out, vs) -> pd.DataFrame:
 
 def best_config(summary: pd.DataFrame) -> int | None:
     """Index of the best configuration (rank 1; the first one when several share it), or None."""
-    r = summary["rank"]
-    idx = [i for i in range(len(r)) if not pd.isna(r.iloc[i]) and int(r.iloc[i]) == 1]
-    return idx[0] if idx else None
+    r = summary["rank"].tolist()  # Analysis.best asks this for every cell of some tables: no .iloc per row
+    return next((i for i in range(len(r)) if not pd.isna(r[i]) and int(r[i]) == 1), None)
 
 
 def timing(trials: pd.DataFrame) -> tuple[float, float]:
