@@ -135,6 +135,23 @@ def test_a_live_owner_with_its_start_time_keeps_its_trial():
     assert not _alive(f"{socket.gethostname()}:1:12345")  # pid 1 started at another time: reused
 
 
+def test_a_forked_child_tags_its_claims_as_itself():
+    """The tag is read once per process: a child forked after the parent read it has its own pid in it."""
+    import multiprocessing
+
+    from nnstudy.store._store import owner_tag
+
+    mine = owner_tag()
+    ctx = multiprocessing.get_context("fork")
+    reader, writer = ctx.Pipe(duplex=False)
+    child = ctx.Process(target=lambda: writer.send(owner_tag()))
+    child.start()
+    theirs = reader.recv()
+    child.join()
+    assert mine.split(":")[1] == str(os.getpid()) and theirs.split(":")[1] == str(child.pid)
+    assert owner_tag() == mine
+
+
 CNN = """
 [study]
 name = "threads"

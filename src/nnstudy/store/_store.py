@@ -34,9 +34,16 @@ def now() -> str:
 
 def owner_tag() -> str:
     """Who holds a running trial: host, pid and the process's start time (a pid reused by another process
-    after a kill does not keep the dead run's trials)."""
-    start = _start_time(os.getpid())
-    return f"{socket.gethostname()}:{os.getpid()}" + (f":{start}" if start else "")
+    after a kill does not keep the dead run's trials). Read once per process (a forked child has its own)."""
+    global _owner
+    pid = os.getpid()
+    if _owner is None or _owner[0] != pid:
+        start = _start_time(pid)
+        _owner = (pid, f"{socket.gethostname()}:{pid}" + (f":{start}" if start else ""))
+    return _owner[1]
+
+
+_owner: tuple[int, str] | None = None
 
 
 def _start_time(pid: int) -> str | None:
