@@ -31,9 +31,10 @@ class Study:
         self._store = db or open_for_reading(store)
         self._store.require_study(name)  # one row read, not the whole study
 
-    def snapshot(self) -> StudySnapshot:
-        """Everything the store holds on the study, read now (trials, history, artifacts)."""
-        return self._store.snapshot(self.name)
+    def snapshot(self, artifacts: bool = True) -> StudySnapshot:
+        """Everything the store holds on the study, read now (trials, history, and with `artifacts` the trials'
+        stored files: predictions, weights, pictures)."""
+        return self._store.snapshot(self.name, artifacts)
 
     def results(self) -> pd.DataFrame:
         """One row per configuration, the columns of results.csv: the swept keys, `n`, per metric

@@ -179,7 +179,8 @@ def cmd_run(args) -> int:
                     fail_fast=args.fail_fast, console=console, executor=args.executor, address=args.address,
                     stack=args.stack, sweep=sweeps, name=args.as_name, replace=args.replace, threads=args.threads)
     s = study.summary
-    statuses = {k: int(v) for k, v in study.trials()["status"].value_counts().to_dict().items()}
+    trials = study.snapshot(artifacts=False).trials  # the statuses and errors: no artifact read again
+    statuses = {k: int(v) for k, v in trials["status"].value_counts().to_dict().items()}
     report = study.report_dir / "report.html"
     code = EXIT_TRIALS_FAILED if statuses.get("failed") or statuses.get("diverged") else EXIT_OK
     if mode == "json":
@@ -187,7 +188,6 @@ def cmd_run(args) -> int:
              exit=code)
         return code
     if mode == "quiet":  # the problems only, one line each
-        trials = study.snapshot().trials
         for t in trials[trials.status.isin(["failed", "diverged"])].itertuples():
             print(f"nnstudy: {study.name}: {t.status} trial {t.trial_id}: {one_error_line(t.error or '')}",
                   file=sys.stderr)
