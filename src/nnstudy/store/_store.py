@@ -141,9 +141,9 @@ class Store:
     @resilient
     def claim(self, name: str, trial_id: str) -> bool:
         """Mark a trial running for this process, unless it is final or another live process holds it."""
-        sid, _ = self._study_ids(name)
         t = s.trials.c
         with self.engine.begin() as c:  # the row stays locked (PostgreSQL) until the update commits
+            sid = self._study_id(c, name)
             row = c.execute(select(t.status, t.owner).where(t.study_id == sid, t.trial_id == trial_id)
                             .with_for_update()).one()
             mine = row.status == "running" and row.owner == owner_tag()  # a retried claim: not a new attempt
@@ -163,9 +163,9 @@ class Store:
         """A trial's outcome, its history and artifacts, written atomically. ``history=None`` (a trial that raised:
         the engine returned none) keeps the epochs stored as they ended, its history up to the failure.
         ``conditions``: what its timing depends on (device, threads, host, versions: executor/_threads.py)."""
-        sid, _ = self._study_ids(name)
         t = s.trials.c
         with self.engine.begin() as c:
+            sid = self._study_id(c, name)
             pk = c.execute(select(t.id).where(t.study_id == sid, t.trial_id == trial_id)).scalar_one()
             c.execute(delete(s.artifacts).where(s.artifacts.c.trial_pk == pk))
             if history is not None:
@@ -215,9 +215,9 @@ class Store:
         """A running trial's (or stack's) checkpoint, the artifacts named in ``blobs`` (engines/_checkpoint.py),
         replacing the previous pair in one transaction; only for a trial this process runs. ``finish``
         removes it with the trial's other artifacts. Returns whether it was written."""
-        sid, _ = self._study_ids(name)
         t, a = s.trials.c, s.artifacts.c
         with self.engine.begin() as c:
+            sid = self._study_id(c, name)
             pk = c.execute(select(t.id).where(t.study_id == sid, t.trial_id == trial_id, t.status == "running",
                                               t.owner == owner_tag())).scalar()
             if pk is None:
@@ -229,9 +229,9 @@ class Store:
     @resilient
     def artifacts_of(self, name: str, trial_id: str, names: Iterable[str]) -> dict[str, bytes]:
         """The trial's artifacts of these names that the store holds (a checkpoint: engines/_checkpoint.py)."""
-        sid, _ = self._study_ids(name)
         t, a = s.trials.c, s.artifacts.c
         with self.engine.begin() as c:
+            sid = self._study_id(c, name)
             rows = c.execute(select(a.name, a.data).join(s.trials, t.id == a.trial_pk)
                              .where(t.study_id == sid, t.trial_id == trial_id, a.name.in_(list(names)))).all()
         return {r.name: bytes(r.data) for r in rows}
@@ -264,9 +264,9 @@ class Store:
     @resilient
     def release(self, name: str, trial_ids: Iterable[str]) -> None:
         """Hand unfinished trials back (Ctrl-C): they run again next time."""
-        sid, _ = self._study_ids(name)
         t = s.trials.c
         with self.engine.begin() as c:
+            sid = self._study_id(c, name)
             c.execute(update(s.trials).where(t.study_id == sid, t.trial_id.in_(list(trial_ids)),
                                              t.status == "running", t.owner == owner_tag())
                       .values(status="pending", owner=None))
@@ -283,8 +283,18 @@ class Store:
             row = c.execute(select(s.studies.c.id, s.studies.c.trial_ids_json)
                             .where(s.studies.c.name == name)).first()
         if row is None:
-            raise StudyError(f"no study named {name!r} in {shown(self.url)} (see `nnstudy ls`)")
+            raise self._no_study(name)
         return row.id, json.loads(row.trial_ids_json)
+
+    def _study_id(self, c, name: str) -> int:
+        """The study's id, read in the caller's transaction (one transaction per trial's claim, write, ...)."""
+        sid = c.execute(select(s.studies.c.id).where(s.studies.c.name == name)).scalar()
+        if sid is None:
+            raise self._no_study(name)
+        return sid
+
+    def _no_study(self, name: str) -> StudyError:
+        return StudyError(f"no study named {name!r} in {shown(self.url)} (see `nnstudy ls`)")
 
     # --- where a study comes from (its file, the study it is a variant of), kept in the meta table ---
 
