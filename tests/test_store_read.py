@@ -75,6 +75,14 @@ def test_a_report_reads_without_sqlalchemy(stored):
     subprocess.run([sys.executable, "-c", code, str(stored)], check=True)
 
 
+def test_ls_lists_without_pandas(stored):
+    """`nnstudy ls` builds no table: it does not wait for pandas's import (a third of a second)."""
+    code = ("import sys; from nnstudy.cli import main; assert main(['ls', '--store', sys.argv[1]]) == 0; "
+            "assert 'pandas' not in sys.modules, 'imported'")
+    out = subprocess.run([sys.executable, "-c", code, str(stored)], check=True, capture_output=True, text=True)
+    assert "other" in out.stdout and "s " in out.stdout
+
+
 def test_what_it_cannot_read_goes_to_the_store(stored):
     with pytest.raises(StudyError, match="no study named 'nope'"):
         Study("nope", stored)

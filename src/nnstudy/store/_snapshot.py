@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass
@@ -40,6 +41,8 @@ def snapshot_of(st: Mapping[str, Any], ids: list[str], rows: Mapping[str, Mappin
     """The snapshot of the rows a store returned (Store.snapshot, and store/_read.py with the same statements):
     `st` the study's row and `rows` {trial id: its row}, by column name; `ids` the study's trials in order;
     `hist` (trial pk, epoch, metric, value) and `arts` (trial pk, name, data) rows, in the order read."""
+    import pandas as pd  # here, not on import: `nnstudy ls` never builds a table
+
     pks = {rows[i]["id"]: i for i in ids}
     swept = json.loads(st["swept_keys_json"])
     records, conditions = [], {}

@@ -12,7 +12,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable
 
-import pandas as pd
 from sqlalchemy import and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
@@ -346,6 +345,8 @@ class Store:
     @resilient
     def find_trials(self, prefix: str) -> list[dict[str, Any]]:
         """Trials whose id starts with `prefix` (taken literally: % and _ are characters, not wildcards)."""
+        import pandas as pd  # here, not on import: `nnstudy ls` builds no table
+
         t = s.trials.c
         with self.engine.begin() as c:
             rows = c.execute(select(s.trials, s.studies.c.name.label("study"))
