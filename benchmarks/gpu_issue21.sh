@@ -1,11 +1,13 @@
 #!/bin/bash
-# Issue 21's GPU measurements in one call (about 4-5 minutes on an H200): the stacked CUDA-graph step against
-# each trial alone (float64), a CUDA process's start, batch 16 at K = 1024, the CNN stack's variants, batch 1024
-# at K = 256 in three precisions, seed-variance's wall time, where its start goes (import times and a
-# cProfile), the K figure, and profiles of the step at K = 10 and K = 1024.
+# Issue 21's GPU measurements: the stacked CUDA-graph step against each trial alone (float64), a CUDA process's
+# start, batch 16 at K = 1024, the CNN stack's variants, batch 1024 at K = 256 in three precisions,
+# seed-variance's wall time, where its start goes (import times and a cProfile), profiles of the step at K = 10
+# and K = 1024, the K figure, the CNN stack's kernels and the largest K that fits.
 #
 #   WHEELS=.dev/whl NNSTUDY_DATA=.dev/data OUT=/tmp/out bash benchmarks/gpu_issue21.sh [PART ...]
 #
+# All parts take longer than one device call may (600 s): run the targets first, `A H E F B C D P` (about 5
+# minutes on an H200), then `N M K G` in a second call if time is left.
 # WHEELS: a folder of wheels the GPU host lacks (pydantic, pydantic-core, annotated-types, typing-inspection,
 # SQLAlchemy, greenlet, torchinfo), installed into /tmp/site first; NNSTUDY_DATA: a cache holding
 # fashion-mnist/*.gz; OUT: where the log and the profiles go. PARTs (default all): A H B C D P E F G K N M (N: the
@@ -44,7 +46,7 @@ F) S=$(mktemp -d); echo "=== F: import times and cProfile of seed-variance, 2 ep
        "$O/seed_variance.prof" | cut -c1-170 | tail -50
    awk -F'|' '$3 ~ /^ [^ ]/ && $2+0 > 50000 {print $2, $3}' "$O/importtime.txt" ;;
 G) run 30 python3 benchmarks/stack_profile.py --device cuda --profile 10 --train-size 320
-   run 60 python3 benchmarks/stack_profile.py --device cuda --profile 1024 --train-size 320 ;;
+   run 100 python3 benchmarks/stack_profile.py --device cuda --profile 1024 --train-size 320 ;;
 K) run 90 python3 benchmarks/stack_profile.py --device cuda --k 1 4 16 64 256 1024 2048 4096 --steps 120 --csv "$O/k_figure.csv" ;;
 N) run 60 python3 benchmarks/stack_profile.py --device cuda --model cnn --profile 64 --train-size 320 --precision tf32 ;;
 M) run 120 python3 benchmarks/stack_profile.py --device cuda --k 8192 16384 24576 --steps 40 --no-evaluation ;;
