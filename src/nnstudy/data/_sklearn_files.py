@@ -4,7 +4,6 @@ them): the same float64 inputs and int targets (tests/test_data_sklearn.py compa
 
 from __future__ import annotations
 
-import csv
 import gzip
 import importlib.util
 from pathlib import Path
@@ -20,19 +19,11 @@ def load(name: str) -> tuple[np.ndarray, np.ndarray]:
     path = _data_dir() / FILES[name]
     if not path.is_file():
         return _loaded_by_sklearn(name)
-    if name == "digits":  # load_digits: np.loadtxt of the gzipped CSV, the last column the target
-        with gzip.open(path, mode="rt", encoding="utf-8") as f:
-            data = np.loadtxt(f, delimiter=",")
-        return data[:, :-1], data[:, -1].astype(int, copy=False)
-    with path.open("r", encoding="utf-8") as f:  # load_csv_data: a header (n, d, names...), then d values and a target
-        rows = csv.reader(f)
-        head = next(rows)
-        x = np.empty((int(head[0]), int(head[1])))
-        y = np.empty((int(head[0]),), dtype=int)
-        for i, row in enumerate(rows):
-            x[i] = np.asarray(row[:-1], dtype=np.float64)
-            y[i] = np.asarray(row[-1], dtype=int)
-    return x, y
+    # digits: the gzipped CSV load_digits reads; the others: load_csv_data's, after a header (n, d, names...);
+    # each row d values, then the target
+    with (gzip.open(path, mode="rt", encoding="utf-8") if name == "digits" else path.open(encoding="utf-8")) as f:
+        data = np.loadtxt(f, delimiter=",", skiprows=0 if name == "digits" else 1, ndmin=2)
+    return data[:, :-1], data[:, -1].astype(int)
 
 
 def _data_dir() -> Path:
