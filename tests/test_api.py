@@ -118,6 +118,13 @@ def test_a_dict_is_validated_like_a_file(store):
         nnstudy.load("absent", store=store)
 
 
+@pytest.mark.parametrize("source", [42, None, ["studies/moons-depth.toml"]])
+def test_a_study_that_is_neither_a_path_nor_a_dict_is_one_line(source, tmp_path):
+    with pytest.raises(nnstudy.StudyError, match="a study is a study file's path or a dict of its sections, not "):
+        nnstudy.run(source, store=tmp_path / "runs")
+    assert not (tmp_path / "runs").exists()
+
+
 def test_compare_two_configurations_of_a_study(tiny, store):
     c = nnstudy.compare(tiny, where=({"train.lr": 0.3}, {"train.lr": 0.01}), metric="test_accuracy", store=store)
     row = c.table.iloc[0]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,8 @@ def read_study(source: str | Path | dict, overrides: dict[str, Any] | None = Non
     replaces or adds grid axes (``--sweep``); `overrides` set single keys (``--set``), never a swept one."""
     if isinstance(source, dict):
         raw, text, label = copy.deepcopy(source), "", "<dict>"
+    elif not isinstance(source, (str, os.PathLike)):
+        raise StudyError(f"a study is a study file's path or a dict of its sections, not {type(source).__name__}")
     else:
         path = Path(source)
         label = str(source)
