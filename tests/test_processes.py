@@ -111,6 +111,33 @@ def test_a_trial_trains_with_one_thread_inline_as_in_a_worker(ran):
     assert torch.get_num_threads() == before  # the caller's setting is restored after the run
 
 
+def test_ls_and_show_tell_a_killed_runs_trial_from_a_running_one(ran, capsys):
+    """A trial left running by a killed run is shown stopped (the next run trains it again); a live one running."""
+    from nnstudy.store._store import owner_tag
+
+    _, store, _, _ = ran
+    c = sqlite3.connect(store / "nnstudy.sqlite")
+    tid, *before = c.execute("SELECT trial_id, status, owner FROM trials WHERE seed = 1").fetchone()
+    ended = c.execute("SELECT MAX(e.epoch) FROM epochs e JOIN trials t ON t.id = e.trial_pk WHERE t.trial_id = ?",
+                      (tid,)).fetchone()[0]
+    try:
+        dead = f"{socket.gethostname()}:1:12345"  # pid 1 under another start time: a killed run's claim
+        for owner, cell, line in ((dead, f"1 stopped (epoch {ended}/{ended})", "stopped: "),
+                                  (owner_tag(), f"1 (epoch {ended}/{ended})", "running: ")):
+            c.execute("UPDATE trials SET status = 'running', owner = ? WHERE trial_id = ?", (owner, tid))
+            c.commit()
+            capsys.readouterr()
+            assert main(["ls", "--store", str(store)]) == 0
+            out = capsys.readouterr().out
+            assert cell in out and ("`nnstudy run` trains them again" in out) == (line == "stopped: "), out
+            assert main(["show", tid, "--store", str(store)]) == 0
+            assert f"\n{line}{ended} of {ended} epochs ended" in capsys.readouterr().out
+    finally:
+        c.execute("UPDATE trials SET status = ?, owner = ? WHERE trial_id = ?", (*before, tid))
+        c.commit()
+        c.close()
+
+
 def test_a_reused_pid_does_not_keep_a_dead_runs_trial(ran, capsys):
     study, store, _, _ = ran
     c = sqlite3.connect(store / "nnstudy.sqlite")

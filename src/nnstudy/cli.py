@@ -248,16 +248,28 @@ def cmd_ls(args) -> int:
         table.add_row("  " * depth + terminal(r["name"]), str(r["done"]), str(r["failed"]), str(r["diverged"]),
                       running_cell(r["running"], running.get(r["name"], [])), str(r["pending"]), str(r["total"]),
                       terminal(r["updated_at"]), terminal(r["description"] or ""))
-    _out().print(table)
+    console = _out()
+    console.print(table)
+    if any(not t["alive"] for ts in running.values() for t in ts):
+        console.print("stopped: the process training them ended before they did (killed); `nnstudy run` trains "
+                      "them again", highlight=False)
     return EXIT_OK
 
 
 def running_cell(count: int, trials: list[dict], shown: int = 3) -> str:
-    """How many trials run, and the epoch each has reached: ``2 (epoch 5/20, 3/20)``."""
+    """How many trials run, and the epoch each has reached: ``2 (epoch 5/20, 3/20)``; those whose process ended
+    without finishing them (killed) apart: ``1 stopped (epoch 7/20)``."""
     if not count:
         return "0"
+    stopped = [t for t in trials if not t["alive"]]
+    live = [t for t in trials if t["alive"]]
+    cells = [_reached(str(count - len(stopped)), live, shown)] if count > len(stopped) else []
+    return "; ".join(cells + ([_reached(f"{len(stopped)} stopped", stopped, shown)] if stopped else []))
+
+
+def _reached(label: str, trials: list[dict], shown: int) -> str:
     epochs = [f"{t['epoch']}/{t['epochs']}" for t in trials[:shown]] + (["…"] if len(trials) > shown else [])
-    return f"{count} (epoch {', '.join(epochs)})" if epochs else str(count)
+    return f"{label} (epoch {', '.join(epochs)})" if epochs else label
 
 
 def under_parents(rows: list[dict], parents: dict[str, str]) -> list[tuple[int, dict]]:
@@ -300,8 +312,13 @@ def cmd_show(args) -> int:
         if t["status"] == "running":
             done = int(t["history"].epoch.max()) if len(t["history"]) else 0
             planned = (json.loads(t["config_json"]).get("train") or {}).get("epochs", "?")
-            console.print(f"running: {done} of {planned} epochs ended so far (started {terminal(t['started_at'])}, "
-                          f"by {terminal(t['owner'] or '?')})", highlight=False)
+            if t["alive"]:
+                console.print(f"running: {done} of {planned} epochs ended so far (started "
+                              f"{terminal(t['started_at'])}, by {terminal(t['owner'] or '?')})", highlight=False)
+            else:
+                console.print(f"stopped: {done} of {planned} epochs ended, then its process "
+                              f"({terminal(t['owner'] or '?')}) ended (killed); `nnstudy run` trains it again",
+                              highlight=False)
         for ref, sha in _userfiles.code_refs(json.loads(t["config_json"])):
             console.print(f"code: {printable(ref)} (sha256 {printable(sha)})", highlight=False, markup=False)
         if t["error"]:

@@ -344,7 +344,8 @@ class Store:
 
     @resilient
     def find_trials(self, prefix: str) -> list[dict[str, Any]]:
-        """Trials whose id starts with `prefix` (taken literally: % and _ are characters, not wildcards)."""
+        """Trials whose id starts with `prefix` (taken literally: % and _ are characters, not wildcards); alive:
+        a running trial's process still runs (False for one that was killed: it runs again next time)."""
         import pandas as pd  # here, not on import: `nnstudy ls` builds no table
 
         t = s.trials.c
@@ -358,7 +359,8 @@ class Store:
                 hist = c.execute(select(s.epochs.c.epoch, s.epochs.c.metric, s.epochs.c.value)
                                  .where(s.epochs.c.trial_pk == r["id"])
                                  .order_by(s.epochs.c.epoch)).all()
-                out.append(dict(r) | {"history": pd.DataFrame(hist, columns=["epoch", "metric", "value"])})
+                out.append(dict(r) | {"history": pd.DataFrame(hist, columns=["epoch", "metric", "value"]),
+                                      "alive": r["status"] == "running" and _alive(r["owner"])})
         return out
 
     @resilient
