@@ -35,16 +35,30 @@ def test_keras_example_has_34826_parameters_and_keras_shapes():
     flatten, dropout, dense = s.layers[-3:]
     assert flatten.kind == "Flatten" and dropout.kind.endswith("Dropout") and dense.kind == "Linear"
     assert s.layers[-1].output_shape == (10,) and s.layers[-1].params == 16_010
-    # mult-adds per sample (torchinfo's count: a bias is one more per output), by hand
-    conv1, conv2, dense = 32 * 26 * 26 * (1 * 9 + 1), 64 * 11 * 11 * (32 * 9 + 1), 1600 * 10 + 10
+    # mult-adds per sample of the products (bias additions not counted), by hand
+    conv1, conv2, dense = 32 * 26 * 26 * 1 * 9, 64 * 11 * 11 * 32 * 9, 1600 * 10
     assert [c.mult_adds for c in convs] == [conv1, conv2] and s.layers[-1].mult_adds == dense
-    assert s.mult_adds == conv1 + conv2 + dense == 2_470_346
+    assert s.mult_adds == conv1 + conv2 + dense == 2_440_960
 
 
 def test_mlp_summary_counts_every_layer():
     s = summarize_model(MLP(64, [32], 10), (64,))
     assert s.total == 64 * 32 + 32 + 32 * 10 + 10
     assert [r.output_shape for r in s.layers] == [(32,), (32,), (10,)]
+    assert [r.mult_adds for r in s.layers] == [64 * 32, 0, 32 * 10] and s.mult_adds == 64 * 32 + 32 * 10
+
+
+def test_a_transformers_mult_adds_count_every_token_and_attention():
+    """Per sample, by hand: patches x 16 x dim; per block T tokens through qkv, proj and the MLP, and 2 T² dim for
+    q kᵀ and the weights times v; the head on the class token. (torchinfo 1.8 counts each Linear once per sample.)"""
+    from nnstudy.engines._torch._vit import ViT
+
+    dim, heads, mlp, depth, t = 32, 4, 64, 2, 50
+    s = summarize_model(ViT((1, 28, 28), 10, patch=4, dim=dim, depth=depth, heads=heads, mlp_dim=mlp), (1, 28, 28))
+    embed, block = 49 * 16 * dim, t * (dim * 3 * dim + dim * dim + 2 * dim * mlp) + 2 * t * t * dim
+    rows = {r.name: r.mult_adds for r in s.layers}
+    assert rows["embed"] == embed and rows["blocks.0"] == rows["blocks.1"] == block and rows["head"] == dim * 10
+    assert s.mult_adds == embed + depth * block + dim * 10 == sum(rows.values())
 
 
 def test_resnet18_has_the_cifar_parameter_count():
@@ -158,7 +172,7 @@ def test_summary_command_prints_the_total(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "Conv2d" in out and "(None, 4, 6, 6)" in out
     assert f"total parameters: {4 * 9 + 4 + 4 * 3 * 3 * 10 + 10:,}" in out
-    assert f"mult-adds per sample: {4 * 6 * 6 * 10 + 4 * 3 * 3 * 10 + 10:,}" in out  # conv on 8x8 -> 6x6, dense
+    assert f"mult-adds per sample: {4 * 6 * 6 * 9 + 4 * 3 * 3 * 10:,}" in out  # conv on 8x8 -> 6x6, dense
     assert main(["summary", str(study), "--point", "model.kind=mlp"]) == 2
 
 
@@ -170,4 +184,5 @@ def test_summary_of_an_autoencoder_runs_encoder_and_decoder(tmp_path, capsys):
     out = capsys.readouterr().out
     encoder, decoder = 64 * 32 + 32 + 32 * 8 + 8, 8 * 32 + 32 + 32 * 64 + 64
     assert f"total parameters: {encoder + decoder:,}" in out
+    assert f"mult-adds per sample: {64 * 32 + 32 * 8 + 8 * 32 + 32 * 64:,}" in out
     assert "(None, 8)" in out and "(None, 64)" in out

@@ -203,6 +203,7 @@ def test_summary_shows_the_torch_vits_attention_shapes(tmp_path):
     assert mine.total == theirs.total == 5018
     blocks = [r for r in mine.layers if r.kind == "EncoderBlock"]
     assert [r.mult_adds for r in blocks] == [5 * (16 * 48 + 16 * 16 + 2 * 16 * 32) + 2 * 2 * 5 * 5 * 8] * 2
+    assert mine.mult_adds == theirs.mult_adds == sum(r.mult_adds for r in theirs.layers)  # one count, both engines
 
 
 def test_weights_and_augmentation_are_refused_on_the_numpy_engine(tmp_path, capsys):

@@ -2,7 +2,10 @@
 
 One configuration of the study (the first, or the one ``--point`` picks) is built for the torch
 engine and two samples of its dataset's shape are passed through it under torchinfo, which records
-every module's output shape, parameters and mult-adds (shown per sample). The rows stay ours: the
+every module's output shape and parameters. Mult-adds (shown per sample) are those of the matrix products
+and convolutions a module runs, attention's included, as torch's FlopCounterMode counts them (half its
+FLOPs; bias additions and elementwise operations are not counted), the NumPy engine's count too (torchinfo
+1.8 counts a Linear layer of a transformer once per sample, not per token). The rows stay ours: the
 model's children with plain containers opened one level, the model's own parameters (a transformer's
 class token) as a row, and the batch dimension as Keras writes it, ``(None, ...)``. A study with
 ``train.engine = "numpy"`` is described by the NumPy engine's network instead (engines/_numpy/_summary.py).
@@ -100,9 +103,9 @@ def summarize_model(model, input_shape: tuple[int, ...], trial: Trial | None = N
     finally:
         for hook in hooks:
             hook.remove()
-    rows = _rows(model, stats, seen)
-    per_sample = stats.total_mult_adds // _BATCH
-    return Summary(rows, stats.total_params, stats.trainable_params, trial, tuple(input_shape), per_sample)
+    macs, total = _mult_adds(model, math.prod(input_shape))
+    rows = _rows(model, stats, macs, seen)
+    return Summary(rows, stats.total_params, stats.trainable_params, trial, tuple(input_shape), total)
 
 
 _BATCH = 2  # samples in the example pass (two, so that batch norm sees a batch)
@@ -121,11 +124,10 @@ def _shown(model) -> list[tuple[str, object]]:
     return out
 
 
-def _statistics(model, n_in: int):
-    """torchinfo's statistics of one eval-mode forward pass: through the classifier, the autoencoder,
-    or G then D of a GAN (torchinfo calls ``forward``; a wrapper runs the pass the model needs)."""
+def _example_pass(model, n_in: int):
+    """(a module whose ``forward`` runs the pass the model needs, its input): through the classifier, the
+    autoencoder, or G then D of a GAN."""
     import torch
-    import torchinfo
     from torch import nn
 
     if hasattr(model, "losses"):
@@ -143,8 +145,46 @@ def _statistics(model, n_in: int):
         def forward(self, x):
             return run(x)
 
+    return ExamplePass(), x
+
+
+def _statistics(model, n_in: int):
+    """torchinfo's statistics of one eval-mode forward pass (torchinfo calls ``forward``)."""
+    import torch
+    import torchinfo
+
+    wrapper, x = _example_pass(model, n_in)
     with torch.no_grad():
-        return torchinfo.summary(ExamplePass(), input_data=[x], mode="eval", verbose=0)
+        return torchinfo.summary(wrapper, input_data=[x], mode="eval", verbose=0)
+
+
+def _mult_adds(model, n_in: int) -> tuple[dict[int, int], int]:
+    """({id of a shown module: its mult-adds per sample}, the whole pass's) in one eval-mode pass under torch's
+    FlopCounterMode: a module's share is what the count grew by while it ran (every call of it)."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    wrapper, x = _example_pass(model, n_in)
+    counter = FlopCounterMode(display=False)
+    flops: dict[int, int] = {}
+    started: dict[int, list[int]] = {}
+    hooks = []
+    for _, m in _shown(model):
+        hooks.append(m.register_forward_pre_hook(
+            lambda mod, args: started.setdefault(id(mod), []).append(counter.get_total_flops())))
+        hooks.append(m.register_forward_hook(lambda mod, args, out: flops.__setitem__(
+            id(mod), flops.get(id(mod), 0) + counter.get_total_flops() - started[id(mod)].pop())))
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad(), counter:
+            wrapper(x)
+    finally:
+        model.train(was_training)
+        for hook in hooks:
+            hook.remove()
+    per_sample = 2 * _BATCH  # FLOPs: a mult-add is two
+    return {k: v // per_sample for k, v in flops.items()}, counter.get_total_flops() // per_sample
 
 
 def _attention_inputs(model) -> tuple[dict, list]:
@@ -175,8 +215,9 @@ def _attention_rows(name: str, module, seen: dict) -> list[Layer]:
     return out
 
 
-def _rows(model, stats, seen: dict | None = None) -> list[Layer]:
-    """One row per shown module: its output shape (last call) and parameters, from torchinfo's layers."""
+def _rows(model, stats, macs: dict[int, int], seen: dict | None = None) -> list[Layer]:
+    """One row per shown module: its output shape (last call) and parameters, from torchinfo's layers, and its
+    mult-adds per sample (``macs``)."""
     infos = {}
     for info in stats.summary_list:  # in call order: a module called twice keeps its last output
         infos[id(info.module)] = info
@@ -184,18 +225,10 @@ def _rows(model, stats, seen: dict | None = None) -> list[Layer]:
     for name, m in _shown(model):
         info = infos.get(id(m))
         shape = tuple(info.output_size[1:]) if info is not None and info.output_size else None
-        rows.append(Layer(name, type(m).__name__, shape, sum(p.numel() for p in m.parameters()),
-                          _macs(info, infos) // _BATCH))
+        rows.append(Layer(name, type(m).__name__, shape, sum(p.numel() for p in m.parameters()), macs.get(id(m), 0)))
         rows += _attention_rows(name, m, seen or {})
     own = sum(p.numel() for p in model.parameters(recurse=False))
     if own:  # parameters of the model itself, e.g. a transformer's class token and positions
         names = ", ".join(n for n, _ in model.named_parameters(recurse=False))
         rows.insert(0, Layer(names, "Parameter", None, own, 0))
     return rows
-
-
-def _macs(info, infos: dict) -> int:
-    """Multiply-adds of a module's pass, its submodules' included (torchinfo counts them at the leaves)."""
-    if info is None:
-        return 0
-    return info.macs + sum(_macs(infos.get(id(c)), infos) for c in info.module.children())
