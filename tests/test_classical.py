@@ -123,3 +123,22 @@ def test_gradcheck_refuses_classical_methods(tmp_path):
     path.write_text('[study]\nname = "s"\n[data]\nname = "iris"\n[model]\nkind = "som"\n[train]\nengine = "classical"\n')
     with pytest.raises(StudyError, match="'som' is a classical method"):
         run_gradcheck(str(path), [], 8, 5)
+
+
+def test_classifier_loss_is_sklearns_log_loss_also_where_a_probability_is_zero():
+    """A forest of three trees gives many test digits probability 0 for their true class: log_loss clips it
+    to float64's eps, not 1e-15 (which made test_loss 3-4 % lower than scikit-learn's)."""
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.metrics import accuracy_score, log_loss
+
+    from nnstudy.engines._classical._metrics import supervised_metrics
+
+    data = load(DataConfig(name="digits"))
+    model = RandomForestClassifier(n_estimators=3, random_state=0, n_jobs=1).fit(data.x_train, data.y_train)
+    got = supervised_metrics(model, data)
+    for split in ("train", "val", "test"):
+        x, y = getattr(data, f"x_{split}"), getattr(data, f"y_{split}")
+        proba = model.predict_proba(x)
+        assert got[f"{split}_loss"] == pytest.approx(log_loss(y, proba, labels=model.classes_), rel=1e-12)
+        assert got[f"{split}_accuracy"] == accuracy_score(y, model.predict(x))
+    assert (model.predict_proba(data.x_test)[np.arange(len(data.y_test)), data.y_test] == 0).sum() >= 5
