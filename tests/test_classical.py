@@ -79,6 +79,27 @@ def test_sklearn_mlp_adam_has_one_history_row_per_epoch(tmp_path):
     assert "learning_curves.png" in figures(s)
 
 
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+def test_sklearn_mlp_epochs_are_sklearns_fit_with_as_many_iterations(tmp_path, solver):
+    """Epoch by epoch (partial_fit) ends where MLPClassifier(max_iter=epochs).fit does: each epoch a new batch
+    order from the one seed (an int random_state re-seeded every partial_fit: the same order every epoch)."""
+    import warnings
+
+    from sklearn.neural_network import MLPClassifier
+
+    s = run(tmp_path, solver, {"name": "digits"}, {"kind": "sklearn_mlp", "hidden": [16], "solver": solver},
+            {"epochs": 4, "lr": 0.01, "batch_size": 32})
+    data = load(DataConfig(name="digits"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = MLPClassifier(hidden_layer_sizes=(16,), solver=solver, learning_rate_init=0.01, batch_size=32,
+                            max_iter=4, n_iter_no_change=100, random_state=0).fit(data.x_train, data.y_train)
+    t = s.trials().iloc[0]
+    assert t["test_accuracy"] == (ref.predict(data.x_test) == data.y_test).mean()
+    p_true = ref.predict_proba(data.x_test).astype(np.float64)[np.arange(len(data.y_test)), data.y_test]
+    assert t["test_loss"] == pytest.approx(-np.log(p_true).mean(), rel=1e-12)
+
+
 def test_lag_models_beat_persistence_on_elnino(tmp_path):
     data = {"name": "elnino", "lags": 12}
     svr = run(tmp_path, "svr", data, {"kind": "svr", "C": 0.4, "epsilon": 0.2}, sweep={"data.lags": [6, 12]})
