@@ -190,3 +190,17 @@ def test_one_configuration_has_nothing_to_compare():
     a = analyze(_snapshot({"16": [0.90, 0.91, 0.89]}))
     assert a.comparison_note() == "" and not a.tested
     assert a.summary["diff_to_best"].tolist() == [0.0]
+
+
+def test_the_same_values_in_another_seed_order_share_rank_one():
+    """iris-sized test splits give the same accuracies in another order: np.mean gives 0.875 for one order and
+    0.8750000000000001 for another, which ranked the two 2 and 1 and showed a difference of −0.0000."""
+    values = [0.9, 0.95, 0.85, 0.8]
+    assert np.mean(values) != np.mean(values[::-1])  # the running sum that split them
+    a = analyze(_snapshot({"8": values, "16": values[::-1], "32": [0.7, 0.75, 0.72, 0.71]}))
+    s = a.summary
+    assert s["rank"].tolist() == [1, 1, 3]
+    assert s["test_accuracy_mean"].tolist()[:2] == [0.875, 0.875]
+    assert s["diff_to_best"].tolist()[:2] == [0.0, 0.0]
+    assert s["p_welch"].iloc[1] == pytest.approx(_scipy_welch(values[::-1], values)) and s["tied"].iloc[1]
+    assert "| 16 | 4 | 0.88 ± 0.03 ≈ | 0.12 ± 0.03 | 1 | 0 | 1.00 | 1.00 |" in markdown(a, {})

@@ -18,6 +18,13 @@ ALPHA = 0.05
 COLUMNS = ("diff_to_best", "p_welch", "p_holm", "tied")
 
 
+def mean(x) -> float:
+    """The mean of the values whatever their order: the exact sum (``math.fsum``), rounded once, over n. np.mean's
+    running sum can differ in the last bit for the same values in another order, which split a tie in rank."""
+    x = np.asarray(x, dtype=float)
+    return math.fsum(x) / len(x) if len(x) else float("nan")
+
+
 def welch_p(a, b) -> float:
     """Two-sided p-value of Welch's t-test of mean(a) == mean(b); NaN with fewer than 2 values a side.
 
@@ -67,7 +74,7 @@ def versus_best(groups: list[np.ndarray], best: int | None) -> pd.DataFrame:
         ref = groups[best]
         for i, g in enumerate(groups):
             if len(g):
-                diff[i] = float(np.mean(g) - np.mean(ref))
+                diff[i] = mean(g) - mean(ref)
             if i != best:
                 p[i] = welch_p(g, ref)
     p_holm = holm(p)
@@ -107,4 +114,4 @@ def comparison_note(summary: pd.DataFrame, metric: str | None, labels: list[str]
     return note
 
 
-__all__ = ["ALPHA", "COLUMNS", "welch_p", "holm", "versus_best", "format_p", "comparison_note"]
+__all__ = ["ALPHA", "COLUMNS", "mean", "welch_p", "holm", "versus_best", "format_p", "comparison_note"]
