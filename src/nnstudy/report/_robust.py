@@ -25,7 +25,7 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from ._significance import ALPHA, format_p, holm
+from ._significance import ALPHA, format_p, holm, mean, var
 
 POWER = 0.8
 RESAMPLES = 10_000
@@ -195,13 +195,13 @@ def _power_columns(a: tuple, b: tuple, paired: bool) -> tuple[float, float]:
     nan = float("nan")
     if len(a) < 2 or len(b) < 2:
         return nan, nan
-    diff = abs(float(np.mean(a) - np.mean(b)))
+    diff = abs(mean(a) - mean(b))
     if paired:
-        sd = float(np.std(a - b, ddof=1))
+        sd = math.sqrt(var(a - b))
         d_min = _detectable(True, len(a), len(a))
     else:
         na, nb = len(a), len(b)
-        sd = math.sqrt(((na - 1) * np.var(a, ddof=1) + (nb - 1) * np.var(b, ddof=1)) / (na + nb - 2))
+        sd = math.sqrt(((na - 1) * var(a) + (nb - 1) * var(b)) / (na + nb - 2))
         d_min = _detectable(False, na, nb)
     mde = d_min * sd
     if diff == 0:
