@@ -79,6 +79,27 @@ def test_sklearn_mlp_adam_has_one_history_row_per_epoch(tmp_path):
     assert "learning_curves.png" in figures(s)
 
 
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+def test_sklearn_mlp_epochs_are_sklearns_fit_with_as_many_iterations(tmp_path, solver):
+    """Epoch by epoch (partial_fit) ends where MLPClassifier(max_iter=epochs).fit does: each epoch a new batch
+    order from the one seed (an int random_state re-seeded every partial_fit: the same order every epoch)."""
+    import warnings
+
+    from sklearn.neural_network import MLPClassifier
+
+    s = run(tmp_path, solver, {"name": "digits"}, {"kind": "sklearn_mlp", "hidden": [16], "solver": solver},
+            {"epochs": 4, "lr": 0.01, "batch_size": 32})
+    data = load(DataConfig(name="digits"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = MLPClassifier(hidden_layer_sizes=(16,), solver=solver, learning_rate_init=0.01, batch_size=32,
+                            max_iter=4, n_iter_no_change=100, random_state=0).fit(data.x_train, data.y_train)
+    t = s.trials().iloc[0]
+    assert t["test_accuracy"] == (ref.predict(data.x_test) == data.y_test).mean()
+    p_true = ref.predict_proba(data.x_test).astype(np.float64)[np.arange(len(data.y_test)), data.y_test]
+    assert t["test_loss"] == pytest.approx(-np.log(p_true).mean(), rel=1e-12)
+
+
 def test_lag_models_beat_persistence_on_elnino(tmp_path):
     data = {"name": "elnino", "lags": 12}
     svr = run(tmp_path, "svr", data, {"kind": "svr", "C": 0.4, "epsilon": 0.2}, sweep={"data.lags": [6, 12]})
@@ -123,3 +144,22 @@ def test_gradcheck_refuses_classical_methods(tmp_path):
     path.write_text('[study]\nname = "s"\n[data]\nname = "iris"\n[model]\nkind = "som"\n[train]\nengine = "classical"\n')
     with pytest.raises(StudyError, match="'som' is a classical method"):
         run_gradcheck(str(path), [], 8, 5)
+
+
+def test_classifier_loss_is_sklearns_log_loss_also_where_a_probability_is_zero():
+    """A forest of three trees gives many test digits probability 0 for their true class: log_loss clips it
+    to float64's eps, not 1e-15 (which made test_loss 3-4 % lower than scikit-learn's)."""
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.metrics import accuracy_score, log_loss
+
+    from nnstudy.engines._classical._metrics import supervised_metrics
+
+    data = load(DataConfig(name="digits"))
+    model = RandomForestClassifier(n_estimators=3, random_state=0, n_jobs=1).fit(data.x_train, data.y_train)
+    got = supervised_metrics(model, data)
+    for split in ("train", "val", "test"):
+        x, y = getattr(data, f"x_{split}"), getattr(data, f"y_{split}")
+        proba = model.predict_proba(x)
+        assert got[f"{split}_loss"] == pytest.approx(log_loss(y, proba, labels=model.classes_), rel=1e-12)
+        assert got[f"{split}_accuracy"] == accuracy_score(y, model.predict(x))
+    assert (model.predict_proba(data.x_test)[np.arange(len(data.y_test)), data.y_test] == 0).sum() >= 5

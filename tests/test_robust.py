@@ -128,11 +128,38 @@ def test_power_equals_statsmodels():
 def test_power_at_the_extremes():
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no statsmodels ConvergenceWarning leaks into a report
-        assert power_columns([0.80, 0.84], [0.90, 0.92], True)[1] == 2.0  # a huge effect: two seeds suffice
+        assert power_columns([0.80, 0.84], [0.90, 0.92], True)[1] == 3.0  # effect 6.4: 2 pairs have power 0.52
         mde, need = power_columns([0.5, 0.6, 0.7], [0.5, 0.6, 0.7], True)
         assert mde == 0.0 and math.isnan(need)  # no noise, no difference
         assert power_columns([0.5, 0.6], [0.4, 0.5], True) == (0.0, 2.0)  # no noise in the differences
         assert all(math.isnan(v) for v in power_columns([0.5], [0.4, 0.5], False))
+
+
+def test_seeds_needed_where_statsmodels_power_is_nan():
+    """For a large effect statsmodels' power is NaN (scipy's noncentral t on the far tail) and solve_power
+    returned n from that failure: 2 seeds for effects 5.6 to 11, where 2 pairs have power 0.49 to 0.77. The power
+    here is statsmodels' wherever that is a number, and seeds_needed is the smallest n reaching 80 %."""
+    from nnstudy.report._robust import power
+
+    an, ind = TTestPower(), TTestIndPower()
+    compared = 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for n in (2, 3, 4, 7, 30):
+            for d in (0.3, 1.0, 2.5, 4.0):
+                for paired, theirs in ((True, an.power(effect_size=d, nobs=n, alpha=0.05)),
+                                       (False, ind.power(effect_size=d, nobs1=n, ratio=1.0, alpha=0.05))):
+                    if math.isfinite(theirs):
+                        assert power(d, n, paired) == pytest.approx(theirs, abs=1e-12)
+                        compared += 1
+        assert compared >= 35 and math.isnan(an.power(effect_size=6.0, nobs=2, alpha=0.05))  # statsmodels' NaN
+    rng = np.random.default_rng(0)  # 2 pairs with effect 6: the t-test rejects in about half of the samples
+    x = rng.normal(6.0, 1.0, (200_000, 2))
+    rejected = np.abs(x.mean(1) / (x.std(1, ddof=1) / np.sqrt(2))) > st.t.isf(0.025, 1)
+    assert power(6.0, 2, True) == pytest.approx(rejected.mean(), abs=0.005) and power(6.0, 2, True) < 0.5
+    for d in (5.6, 6.0, 8.0, 11.0):  # differences with mean d and standard deviation 1
+        assert power_columns(d + np.array([-1.0, 0.0, 1.0]), np.zeros(3), True)[1] == 3.0
+        assert power(d, 3, True) >= 0.8 > power(d, 2, True)
 
 
 # ---------------------------------------------------------------- in results.csv

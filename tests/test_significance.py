@@ -190,3 +190,36 @@ def test_one_configuration_has_nothing_to_compare():
     a = analyze(_snapshot({"16": [0.90, 0.91, 0.89]}))
     assert a.comparison_note() == "" and not a.tested
     assert a.summary["diff_to_best"].tolist() == [0.0]
+
+
+def test_the_same_values_in_another_seed_order_share_rank_one():
+    """iris-sized test splits give the same accuracies in another order: np.mean gives 0.875 for one order and
+    0.8750000000000001 for another, which ranked the two 2 and 1 and showed a difference of −0.0000."""
+    values = [0.9, 0.95, 0.85, 0.8]
+    assert np.mean(values) != np.mean(values[::-1])  # the running sum that split them
+    a = analyze(_snapshot({"8": values, "16": values[::-1], "32": [0.7, 0.75, 0.72, 0.71]}))
+    s = a.summary
+    assert s["rank"].tolist() == [1, 1, 3]
+    assert s["test_accuracy_mean"].tolist()[:2] == [0.875, 0.875]
+    assert s["diff_to_best"].tolist()[:2] == [0.0, 0.0]
+    assert s["p_welch"].iloc[1] == pytest.approx(_scipy_welch(values[::-1], values)) and s["tied"].iloc[1]
+    assert "| 16 | 4 | 0.88 ± 0.03 ≈ | 0.12 ± 0.03 | 1 | 0 | 1.00 | 1.00 |" in markdown(a, {})
+
+
+def test_seeds_that_all_agree_have_no_spread_even_where_the_sum_rounds():
+    """A deterministic configuration (an SVR, a zero-initialised perceptron) scores 0.7 on every seed; np.std
+    gives 1.2e-16 there, not 0: the table showed 0.70000000 ± 0.00000000, and two such configurations with
+    6 and 3 seeds 'differed' at Welch p = 0.08 (scipy warns of catastrophic cancellation) with about 7 seeds
+    needed to resolve a difference of exactly 0."""
+    from nnstudy.report._robust import power_columns
+
+    assert np.std([0.7] * 6, ddof=1) > 0  # the rounding this is about
+    assert welch_p([0.7] * 6, [0.7] * 3) == 1.0 and welch_p([0.7] * 6, [0.8] * 3) == 0.0
+    assert power_columns([0.7] * 3, [0.8] * 3, True) == (0.0, 2.0)  # the differences are constant too
+    a = analyze(_snapshot({"svr": [0.7] * 6, "forest": [0.7] * 3, "mlp": [0.6, 0.65, 0.62]}))
+    s = a.summary
+    assert s["test_accuracy_std"].tolist()[:2] == [0.0, 0.0] and s["test_accuracy_sem"].tolist()[:2] == [0.0, 0.0]
+    assert s["test_accuracy_ci95_low"].tolist()[:2] == s["test_accuracy_ci95_high"].tolist()[:2] == [0.7, 0.7]
+    assert s["p_welch"].iloc[1] == 1.0 and bool(s["tied"].iloc[1])
+    assert s["mde"].iloc[1] == 0.0 and pd.isna(s["seeds_needed"].iloc[1])
+    assert "| forest | 3 | 0.7000 ± 0.0000 ≈ |" in markdown(a, {})

@@ -51,7 +51,7 @@ def confusion_matrix(a, path) -> str | None:
     classes = [str(c) for c in d["classes"]]
     k = len(classes)
     cm = confusion(d["y_true"], d["y_pred"], k)
-    per_class = 1.0 - np.diag(cm) / np.maximum(cm.sum(1), 1)
+    per_class = error_rates(cm)
     fig = _figure(5.2 + 0.35 * k + 4.2, 0.42 * k + 2.6)
     ax, bar = fig.subplots(1, 2, width_ratios=[1.3, 1])
     frac = cm / np.maximum(cm.sum(1, keepdims=True), 1)
@@ -66,20 +66,35 @@ def confusion_matrix(a, path) -> str | None:
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title("test samples (colour: share of the true class)", fontsize=9)
-    bar.barh(range(k), per_class, color="tab:red")
+    bar.barh(range(k), np.nan_to_num(per_class), color="tab:red")
     bar.set_yticks(range(k), classes, fontsize=7)
     bar.invert_yaxis()
     bar.set_xlabel("error rate")
     bar.set_title("errors per class", fontsize=9)
     fig.suptitle(f"{_which(a)}: {_short(a, i)} (seed {row['seed']})", fontsize=9)
     _save(fig, path)
-    off = cm - np.diag(np.diag(cm))
-    r, c = np.unravel_index(int(off.argmax()), off.shape)
-    worst = int(per_class.argmax())
     return (f"Confusion matrix of the best configuration ({a.labels[i]}, seed {row['seed']}) on the "
-            f"{int(cm.sum())} test samples, and its error rate per class. Most errors: class "
-            f"{classes[worst]} ({per_class[worst]:.1%} wrong); the most frequent confusion is "
-            f"{classes[r]} taken for {classes[c]} ({int(off[r, c])} times).")
+            f"{int(cm.sum())} test samples, and its error rate per class. {errors_text(cm, classes)}")
+
+
+def error_rates(cm: np.ndarray) -> np.ndarray:
+    """Per true class (row) the share of its test samples predicted as another class; NaN for a class without
+    test samples (it has no error rate, not 100 %)."""
+    support = cm.sum(1)
+    return np.divide(support - np.diag(cm), support, out=np.full(len(cm), np.nan), where=support > 0)
+
+
+def errors_text(cm: np.ndarray, classes: list[str]) -> str:
+    """'Most errors: class 7 (12.0% wrong); the most frequent confusion is 7 taken for 1 (3 times).', or that
+    there is no error."""
+    off = cm - np.diag(np.diag(cm))
+    if not off.any():
+        return "Every test sample is classified correctly."
+    per_class = error_rates(cm)
+    r, c = np.unravel_index(int(off.argmax()), off.shape)
+    worst = int(np.nanargmax(per_class))
+    return (f"Most errors: class {classes[worst]} ({per_class[worst]:.1%} wrong); the most frequent confusion is "
+            f"{classes[r]} taken for {classes[c]} ({int(off[r, c])} time{'s' if off[r, c] > 1 else ''}).")
 
 
 def _show(ax, x: np.ndarray) -> None:

@@ -25,7 +25,7 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from ._significance import ALPHA, format_p, holm
+from ._significance import ALPHA, format_p, holm, mean, var
 
 POWER = 0.8
 RESAMPLES = 10_000
@@ -189,56 +189,53 @@ def _power_columns(a: tuple, b: tuple, paired: bool) -> tuple[float, float]:
     power, α = 0.05, two-sided; the difference is in the metric's units. Seeds needed are at least 2 and
     missing when the observed difference is 0."""
     import statsmodels.tools.sm_exceptions  # noqa: F401  it sets an "always" filter on import: not inside _solve's
-    from statsmodels.stats.power import TTestIndPower, TTestPower
 
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     nan = float("nan")
     if len(a) < 2 or len(b) < 2:
         return nan, nan
-    diff = abs(float(np.mean(a) - np.mean(b)))
+    diff = abs(mean(a) - mean(b))
     if paired:
-        sd = float(np.std(a - b, ddof=1))
+        sd = math.sqrt(var(a - b))
         d_min = _detectable(True, len(a), len(a))
     else:
         na, nb = len(a), len(b)
-        sd = math.sqrt(((na - 1) * np.var(a, ddof=1) + (nb - 1) * np.var(b, ddof=1)) / (na + nb - 2))
+        sd = math.sqrt(((na - 1) * var(a) + (nb - 1) * var(b)) / (na + nb - 2))
         d_min = _detectable(False, na, nb)
     mde = d_min * sd
     if diff == 0:
         return mde, nan
     if sd == 0:
         return mde, 2.0
-    d = diff / sd
-    analysis = TTestPower() if paired else TTestIndPower()
-    size = {"nobs": None} if paired else {"nobs1": None, "ratio": 1.0}
-    n = _solve(analysis, effect_size=d, **size)
-    if math.isfinite(n):
-        return mde, float(max(2, math.ceil(n - 1e-9)))
-    return mde, _smallest_n(analysis, d, paired)  # the root finder failed (n near 2, or huge)
+    return mde, _smallest_n(diff / sd, paired)
 
 
-def _power(analysis, d: float, n: int, paired: bool) -> float:
-    """statsmodels' power; where its noncentral t gives NaN (a large effect), the power is taken as 1 when
-    the normal approximation puts it above 0.9999."""
-    kw = {"nobs": n} if paired else {"nobs1": n, "ratio": 1.0}
+def power(d: float, n: int, paired: bool) -> float:
+    """Power of the two-sided t-test at α = 0.05 for effect size d: paired with n pairs, or two samples of n each;
+    statsmodels' ``TTestPower().power`` / ``TTestIndPower().power(ratio=1)`` (the noncentral t's two tails).
+    Where scipy's noncentral t answers NaN for the far tail (a large effect: 6 with 2 pairs), that tail is 0
+    (below 1e-7 wherever scipy answers); statsmodels gives NaN there, and its solve_power returned a number of
+    seeds from that failure (2 where 3 are needed)."""
+    from scipy import stats as st
+
+    df, nc = (n - 1, d * math.sqrt(n)) if paired else (2 * n - 2, d * math.sqrt(n / 2))
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        p = float(analysis.power(effect_size=d, alpha=ALPHA, alternative="two-sided", **kw))
-    if math.isfinite(p):
-        return p
-    return 1.0 if d * math.sqrt(n if paired else n / 2) > 6 else float("nan")
+        warnings.simplefilter("ignore")  # scipy's warnings about that tail
+        crit = float(st.t.isf(ALPHA / 2, df))
+        near, far = float(st.nct.sf(crit, df, nc)), float(st.nct.cdf(-crit, df, nc))
+    return near + (far if math.isfinite(far) else 0.0)
 
 
-def _smallest_n(analysis, d: float, paired: bool, limit: int = 1_000_000) -> float:
+def _smallest_n(d: float, paired: bool, limit: int = 1_000_000) -> float:
     """The smallest whole number of seeds (>= 2) with 80% power, by doubling then bisection; NaN past `limit`."""
     lo, hi = 1, 2
-    while not _power(analysis, d, hi, paired) >= POWER:
+    while not power(d, hi, paired) >= POWER:
         lo, hi = hi, hi * 2
         if hi > limit:
             return float("nan")
     while hi - lo > 1:
         mid = (lo + hi) // 2
-        lo, hi = (lo, mid) if _power(analysis, d, mid, paired) >= POWER else (mid, hi)
+        lo, hi = (lo, mid) if power(d, mid, paired) >= POWER else (mid, hi)
     return float(max(2, hi))
 
 

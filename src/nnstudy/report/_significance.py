@@ -18,6 +18,24 @@ ALPHA = 0.05
 COLUMNS = ("diff_to_best", "p_welch", "p_holm", "tied")
 
 
+def mean(x) -> float:
+    """The mean of the values whatever their order: the exact sum (``math.fsum``), rounded once, over n. np.mean's
+    running sum can differ in the last bit for the same values in another order, which split a tie in rank."""
+    x = np.asarray(x, dtype=float)
+    if not len(x):
+        return float("nan")
+    return float(x[0]) if np.all(x == x[0]) else math.fsum(x) / len(x)
+
+
+def var(x) -> float:
+    """Sample variance (ddof = 1), exactly 0 when every value is the same (np.var leaves ~1e-33 of rounding for
+    0.7 six times, which made two constant samples with equal values 'differ' at p = 0.08)."""
+    x = np.asarray(x, dtype=float)
+    if len(x) < 2:
+        return float("nan")
+    return 0.0 if np.all(x == x[0]) else float(np.var(x, ddof=1))
+
+
 def welch_p(a, b) -> float:
     """Two-sided p-value of Welch's t-test of mean(a) == mean(b); NaN with fewer than 2 values a side.
 
@@ -28,8 +46,8 @@ def welch_p(a, b) -> float:
     na, nb = len(a), len(b)
     if na < 2 or nb < 2:
         return float("nan")
-    va, vb = np.var(a, ddof=1) / na, np.var(b, ddof=1) / nb  # squared standard errors
-    diff = float(np.mean(a) - np.mean(b))
+    va, vb = var(a) / na, var(b) / nb  # squared standard errors
+    diff = mean(a) - mean(b)
     if va + vb == 0:
         return 1.0 if diff == 0 else 0.0
     from scipy.special import stdtr  # here, not on import (report/_stats.py: analyze)
@@ -67,7 +85,7 @@ def versus_best(groups: list[np.ndarray], best: int | None) -> pd.DataFrame:
         ref = groups[best]
         for i, g in enumerate(groups):
             if len(g):
-                diff[i] = float(np.mean(g) - np.mean(ref))
+                diff[i] = mean(g) - mean(ref)
             if i != best:
                 p[i] = welch_p(g, ref)
     p_holm = holm(p)
@@ -107,4 +125,4 @@ def comparison_note(summary: pd.DataFrame, metric: str | None, labels: list[str]
     return note
 
 
-__all__ = ["ALPHA", "COLUMNS", "welch_p", "holm", "versus_best", "format_p", "comparison_note"]
+__all__ = ["ALPHA", "COLUMNS", "mean", "var", "welch_p", "holm", "versus_best", "format_p", "comparison_note"]

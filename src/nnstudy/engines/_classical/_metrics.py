@@ -37,7 +37,8 @@ def supervised_metrics(model, data: Dataset) -> dict[str, float]:
             if getattr(model, "brier", False):  # scores, not probabilities: squared error to the one-hot
                 out[f"{name}_loss"] = float(((proba - np.eye(proba.shape[1])[y]) ** 2).sum(1).mean())
             else:
-                p_true = np.clip(proba[np.arange(len(y)), y], 1e-15, 1.0)
+                eps = np.finfo(proba.dtype).eps  # sklearn.metrics.log_loss clips to [eps, 1 - eps]
+                p_true = np.clip(proba[np.arange(len(y)), y], eps, 1 - eps)
                 out[f"{name}_loss"] = float(-np.log(p_true).mean())
             out[f"{name}_accuracy"] = float((proba.argmax(1) == y).mean())
         else:

@@ -24,7 +24,18 @@ def build(mc: dict, tc: dict, task: str, seed: int, n: int):
     return cls(hidden_layer_sizes=tuple(mc["hidden"]), activation=mc["activation"], solver=mc["solver"],
                alpha=mc["alpha"], learning_rate_init=tc["lr"], batch_size=batch, max_iter=iterations,
                momentum=tc["momentum"], beta_1=tc["beta1"], beta_2=tc["beta2"], epsilon=tc["eps"],
-               random_state=seed)
+               random_state=_Shuffles(seed))
+
+
+class _Shuffles(np.random.RandomState):
+    """The seed's RandomState, kept across partial_fit calls (an int would be re-seeded by each call: the same
+    batch order every epoch), remembering the order its last shuffle drew (scikit-learn shuffles with it)."""
+
+    order: np.ndarray | None = None
+
+    def shuffle(self, x) -> None:
+        super().shuffle(x)
+        self.order = np.array(x)
 
 
 def train_trial(trial: Trial, data: Dataset, on_epoch: OnEpoch, device: str = "cpu") -> TrialResult:
@@ -45,9 +56,12 @@ def train_trial(trial: Trial, data: Dataset, on_epoch: OnEpoch, device: str = "c
                            lambda: prediction_artifacts(model, data, trial))
         log, train_time = epoch_log(trial, on_epoch, early_stopping=True), 0.0
         extra = {"classes": np.arange(len(data.classes))} if classify else {}
+        shuffles, order = model.random_state, np.arange(len(y))  # ScaledTargets passes it on
         for epoch in range(1, tc["epochs"] + 1):
             t0 = time.perf_counter()
-            model.partial_fit(data.x_train, y, **extra)
+            # fit(max_iter=epochs) shuffles the previous epoch's order again; partial_fit shuffles the rows given
+            model.partial_fit(data.x_train[order], y[order], **extra)
+            order = order[shuffles.order]
             train_time += time.perf_counter() - t0
             if log.record(epoch, supervised_metrics(model, data), train_time, Snapshot(holder)):
                 break

@@ -22,7 +22,8 @@ def train_trial(trial: Trial, data: Dataset, on_epoch: OnEpoch, device: str = "c
     som = MiniSom(rows, cols, x.shape[1], sigma=mc["sigma"], learning_rate=mc["learning_rate"],
                   neighborhood_function=mc["neighborhood"], random_seed=trial.seed)
     som.random_weights_init(x)
-    order = np.random.default_rng(trial.seed).permutation(np.resize(np.arange(len(x)), mc["iterations"]))
+    order = np.arange(mc["iterations"]) % len(x)  # MiniSom.train(x, iterations, random_order=True)'s order,
+    som._random_generator.shuffle(order)  # drawn as it draws it: the same map as that call, in epochs
     total, epochs = mc["iterations"], min(tc["epochs"], mc["iterations"])
     bounds = np.linspace(0, total, epochs + 1).round().astype(int)
     log, holder, train_time = epoch_log(trial, on_epoch), {"model": som}, 0.0
