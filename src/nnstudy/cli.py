@@ -13,6 +13,7 @@ from rich.table import Table
 from ._text import one_error_line, printable, terminal
 from . import __version__
 from ._output import emit, run_console
+from ._sigterm import terminate_as_interrupt
 from .errors import StudyError
 
 EXIT_OK, EXIT_TRIALS_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -129,7 +130,8 @@ def main(argv: list[str] | None = None) -> int:
             args = build_parser().parse_args(argv)
         except SystemExit as e:  # --help, --version: printed already
             return e.code if isinstance(e.code, int) else EXIT_OK
-        code = COMMANDS[args.command](args)
+        with terminate_as_interrupt():
+            code = COMMANDS[args.command](args)
         if argv is None:  # the `nnstudy` program, about to exit: every file is closed
             import gc
 
