@@ -102,7 +102,8 @@ def build_parser() -> Parser:
     cmp.add_argument("b", nargs="?", help="another study's name (default: A again)")
     cmp.add_argument("--where", action="append", default=[], metavar="KEY=VALUE[,KEY=VALUE]",
                      help="select one configuration: once for both sides, or twice (A, then B)")
-    cmp.add_argument("--metric", help="compare this metric only (default: the shared report metrics)")
+    cmp.add_argument("--metric", help="compare this metric only: any final metric both sides stored, e.g. val_loss "
+                                      "(default: the report metrics both share)")
     cmp.add_argument("--store")
     cmp.add_argument("--out", help="output folder (default: <store>/compare/<A>-vs-<B>)")
 
