@@ -119,6 +119,21 @@ def test_sigterm_and_ctrl_c_stop_a_run_with_one_line_and_hand_the_trials_back(tm
                 pass
 
 
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork")
+def test_a_child_forked_during_a_command_ends_on_sigterm_quietly():
+    """The report forks its figure and test processes and ends them with SIGTERM: they must not inherit the
+    command's SIGTERM-as-Ctrl-C (a KeyboardInterrupt traceback from the child, seen after `nnstudy report`)."""
+    from nnstudy._sigterm import terminate_as_interrupt
+
+    with terminate_as_interrupt():
+        assert signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0 if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL else 1)
+        assert os.waitpid(pid, 0)[1] == 0
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # pytest's own, back
+
+
 @pytest.fixture(scope="module")
 def ran(tmp_path_factory):
     """A two-trial run in this process (--workers 1 --threads 1), noting the threads each trial trained with."""

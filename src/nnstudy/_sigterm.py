@@ -3,6 +3,7 @@ back, the workers end, one line and exit 130, instead of a dead driver that leav
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from contextlib import contextmanager
@@ -11,6 +12,16 @@ from typing import Iterator
 
 def _interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
+
+
+def _default_in_child() -> None:
+    """A forked child (the report's figure and test processes) is ended by SIGTERM as before, quietly."""
+    if signal.getsignal(signal.SIGTERM) is _interrupt:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_default_in_child)
 
 
 @contextmanager
