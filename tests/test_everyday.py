@@ -89,6 +89,8 @@ def test_set_on_a_swept_key_is_exit_2_naming_both(s, tmp_path, capsys):
     assert "--set train.lr=0.5 and --sweep train.lr" in err
     assert run_cli(s, "--store", store, "--sweep", "model.hidden=[4],[8]", "--set", "model.hidden=[2]") == 2
     assert "--sweep model.hidden" in capsys.readouterr().err
+    assert run_cli(s, "--store", store, "--set", "train=[1]") == 2  # no key at all: said so, not "train.lr is swept"
+    assert capsys.readouterr().err.strip() == f"nnstudy: error: {s}: --set train: not a dotted key such as train.lr"
     assert not store.exists()  # nothing written
 
 
