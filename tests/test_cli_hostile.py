@@ -132,3 +132,16 @@ def test_hostile_command_line_is_one_line_and_exit_2(places, capsys, argv, words
     assert "Traceback" not in err and len(lines[0]) < 420
     assert not any(c in err for c in ("\x1b", "\x07")), err
     assert open(places["file"]).read() == "x"  # a file given as --store or --out is left as it was
+
+
+def test_a_store_path_with_spaces_and_accents_is_named_as_written(tmp_path, capsys):
+    """Messages name a SQLite store by its path, not by its URL (sqlite:///…/st%20%C3%BC/nnstudy.sqlite)."""
+    from nnstudy.store import Store
+    from nnstudy.store._engine import shown
+
+    store = tmp_path / "my runs" / "stü"
+    Store(store)
+    assert main(["report", "nope", "--store", str(store)]) == 2
+    assert capsys.readouterr().err.strip() == (f"nnstudy: error: no study named 'nope' in {store}/nnstudy.sqlite "
+                                               f"(see `nnstudy ls`)")
+    assert shown("postgresql://me:secret@db/lab") == "postgresql://me:***@db/lab"

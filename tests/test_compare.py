@@ -112,6 +112,13 @@ def test_default_output_folder_and_escaped_html(store, capsys):
     assert EVIL in capsys.readouterr().out  # the terminal shows the text as it is
 
 
+def test_metric_may_name_a_stored_metric_that_is_not_a_report_metric(store):
+    """evil reports test_accuracy only; its trials also stored train_time_s, which --metric can compare."""
+    c = nnstudy.compare("evil", where=[f"model.note={EVIL}", "model.note=plain"], metric="train_time_s", store=store)
+    assert c.table["metric"].tolist() == ["train_time_s"]
+    assert c.table[["a_n", "a_mean", "b_n", "b_mean"]].values.tolist() == [[2, 1.0, 2, 1.0]]
+
+
 @pytest.mark.parametrize("args, message", [
     (["nope", "wide"], "no study named 'nope'"),
     (["wide"], "compare wide with itself: give --where twice, once per side"),  # not "choose one" (then twice)
@@ -124,7 +131,7 @@ def test_default_output_folder_and_escaped_html(store, capsys):
     (["wide", "--where", "model.hidden=[8]", "--where", "model.hidden=[8]"], "A and B are the same trials"),
     (["wide", "--where", "a=1", "--where", "b=2", "--where", "c=3"], "--where given 3 times"),
     (["wide", "deep", "--where", "model.hidden=[32]", "--metric", "val_loss"],
-     "--metric val_loss: not a metric of both sides (shared: test_accuracy, train_time_s)"),
+     "--metric val_loss: not a metric of both sides (both have: test_accuracy, train_time_s)"),
 ])
 def test_bad_input_is_one_line_and_exit_2(store, capsys, args, message):
     assert main(["compare", *args, "--store", str(store)]) == 2

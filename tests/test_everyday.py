@@ -89,6 +89,8 @@ def test_set_on_a_swept_key_is_exit_2_naming_both(s, tmp_path, capsys):
     assert "--set train.lr=0.5 and --sweep train.lr" in err
     assert run_cli(s, "--store", store, "--sweep", "model.hidden=[4],[8]", "--set", "model.hidden=[2]") == 2
     assert "--sweep model.hidden" in capsys.readouterr().err
+    assert run_cli(s, "--store", store, "--set", "train=[1]") == 2  # no key at all: said so, not "train.lr is swept"
+    assert capsys.readouterr().err.strip() == f"nnstudy: error: {s}: --set train: not a dotted key such as train.lr"
     assert not store.exists()  # nothing written
 
 
@@ -349,3 +351,23 @@ def test_a_file_cannot_name_itself_like_a_variant(s, tmp_path, capsys):
     s.write_text(S.replace('name = "s"', 'name = "s@epochs=1"'))
     assert run_cli(s, "--store", tmp_path / "runs") == 2
     assert "study.name: use lowercase letters, digits and dashes" in capsys.readouterr().err
+
+
+def test_an_edited_study_trains_only_new_configurations_and_keeps_removed_ones(s, tmp_path, capsys):
+    """docs/running.md: after an edit only new configurations train; a removed one stays in the store, out of the
+    report and of ls's counts, and is used again untrained when it comes back."""
+    store = tmp_path / "runs"
+
+    def run_and_count(sweep: str) -> tuple[str, list[str], list[float]]:
+        s.write_text(S.replace('"train.lr" = [0.1, 0.01]', f'"train.lr" = {sweep}'))
+        assert run_cli(s, "--store", store, "--workers", "1") == 0
+        ran = capsys.readouterr().err.strip().splitlines()[-1].split(";")[0]
+        assert main(["ls", "--store", str(store)]) == 0
+        row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("│ s "))
+        return ran, [c.strip() for c in row.split("│")[2:8]], pd.read_csv(store / "s" / "results.csv")["train.lr"].tolist()
+
+    assert run_and_count("[0.1, 0.01]") == ("ran 4, skipped 0 already stored", ["4", "0", "0", "0", "0", "4"], [0.1, 0.01])
+    assert run_and_count("[0.1, 0.3]") == ("ran 2, skipped 2 already stored", ["4", "0", "0", "0", "0", "4"], [0.1, 0.3])
+    assert run_and_count("[0.1]") == ("ran 0, skipped 2 already stored", ["2", "0", "0", "0", "0", "2"], [0.1])
+    assert run_and_count("[0.01, 0.1, 0.3]") == ("ran 0, skipped 6 already stored", ["6", "0", "0", "0", "0", "6"],
+                                                 [0.01, 0.1, 0.3])

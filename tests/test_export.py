@@ -225,3 +225,21 @@ def test_a_postgresql_store_exports_like_sqlite(pg_url, tmp_path):
     assert rows == sorted([(done, "done", "[8]", e, "train_loss", 1.0 / e) for e in (1, 2, 3, 4)]
                           + [(done, "done", "[8]", e, "val_accuracy", 0.5 + e / 10) for e in (1, 2, 3, 4)]
                           + [(running, "running", "[8, 8]", 1, "train_loss", 0.5)])
+
+
+def test_a_labelled_cross_validated_study_exports_its_metrics_only(tmp_path):
+    """A [[sweep]] label (text) and data.folds' fold are columns of the trials, not final metrics: the export
+    failed with 'could not convert string to float' on the label, and would have sent fold as final/fold."""
+    from nnstudy.exports._trials import read_trials
+
+    spec = {**STUDY, "study": {"name": "labelled"}, "data": {**STUDY["data"], "folds": 2},
+            "sweep": [{"label": "Fast *lr*", "train.lr": [0.1]}, {"label": "Slow", "train.lr": [0.01]}],
+            "trials": {"seeds": 1}}
+    nnstudy.run(spec, store=tmp_path / "runs", workers=1)
+    assert main(["export", "labelled", "--to", "parquet", str(tmp_path / "l.parquet"),
+                 "--store", str(tmp_path / "runs")]) == 0
+    assert pd.read_parquet(tmp_path / "l.parquet").trial_id.nunique() == 4  # 2 configurations x 2 folds
+    _, trials = read_trials(Store(tmp_path / "runs", create=False), "labelled")
+    assert [sorted(t.final) for t in trials] == [sorted(["train_loss", "train_accuracy", "val_loss", "val_accuracy",
+                                                         "test_loss", "test_accuracy", "train_time_s",
+                                                         "epochs_run"])] * 4

@@ -79,6 +79,7 @@ def test_markdown_escape_neutralises_html_links_and_pipes():
     assert md_escape("[a](u)") == "[a]\\(u)" and md_escape("![a](u)") == "!\\[a]\\(u)"
     assert md_escape("[200, 200]") == "[200, 200]" and md_escape("Learning rate & width") == "Learning rate & width"
     assert md_escape("*x* _y_ # z", cell=False) == "\\*x\\* \\_y\\_ \\# z"
+    assert md_escape("*x* _y_ test_accuracy ~~z~~") == "\\*x\\* \\_y\\_ test_accuracy \\~\\~z\\~\\~"  # no emphasis in cells
 
 
 @pytest.mark.parametrize("query", ["%", "____________", "", "   ", "ab", "zzzz", "1234%", "12_4", "ABCD'--"])
@@ -105,3 +106,43 @@ def test_error_lines_are_capped_and_printable(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and len(err) < 420, len(err)
     assert "more characters left out)" in err and "\x1b" not in err
+
+
+LABEL = "A|B *star* <i>x</i> _it_ ~~gone~~"
+
+
+def test_a_label_with_markup_is_text_in_every_line_of_report_md(tmp_path):
+    """A [[sweep]] label names rows, the best configuration in the Δ sentence and figure captions: rendered as
+    Markdown (CommonMark + tables + strikethrough), each shows the label's characters, with no emphasis or HTML."""
+    from markdown_it import MarkdownIt
+
+    from conftest import run_cli, write_study
+
+    study = write_study(tmp_path, f"""
+[study]
+name = "marked"
+[data]
+name = "moons"
+n_samples = 200
+[model]
+hidden = [4]
+[train]
+epochs = 2
+[[sweep]]
+label = "{LABEL}"
+"train.lr" = [0.1]
+[[sweep]]
+label = "Plain"
+"train.lr" = [0.001]
+[trials]
+seeds = 2
+""")
+    assert run_cli(study, "--store", tmp_path / "s") == 0
+    md = (tmp_path / "s" / "marked" / "report.md").read_text()
+    html = MarkdownIt("commonmark").enable(["table", "strikethrough"]).render(md)
+    assert not re.search(r"<(em|i|s|del)>", html.split("<h2>Figures</h2>")[0])  # the figures' captions are <em>
+    assert not re.search(r"<(em|i|s|del|strong)>", html.split("<h2>Figures</h2>")[1].replace("<p><em>", ""))
+    shown = "A|B *star* &lt;i&gt;x&lt;/i&gt; _it_ ~~gone~~"
+    best = f"to the best configuration ({shown})" in html
+    assert html.count(f"<td>{shown}</td>") == 1 + (not best)  # its row in the results table, and in the second unless best
+    assert f"to the best configuration ({shown if best else 'Plain'})" in html  # the Δ sentence

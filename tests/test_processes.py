@@ -75,6 +75,65 @@ def test_sigkill_of_a_two_worker_driver_leaves_no_worker_alive(tmp_path):
                 pass
 
 
+def _running(store) -> int:
+    if not (store / "nnstudy.sqlite").exists():
+        return 0
+    with sqlite3.connect(store / "nnstudy.sqlite") as c:
+        try:
+            return c.execute("SELECT COUNT(*) FROM trials WHERE status = 'running'").fetchone()[0]
+        except sqlite3.OperationalError:
+            return 0
+
+
+@pytest.mark.parametrize("sig,group", [(signal.SIGTERM, False), (signal.SIGTERM, True), (signal.SIGINT, True)],
+                         ids=["term-driver", "term-group", "ctrl-c-group"])
+def test_sigterm_and_ctrl_c_stop_a_run_with_one_line_and_hand_the_trials_back(tmp_path, sig, group):
+    """SIGTERM (timeout, kill, a scheduler) ends a run as Ctrl-C does, and Ctrl-C reaching the workers too (the
+    terminal's process group) prints no worker traceback."""
+    study, store = _write(tmp_path, n=2000, epochs=100_000, seeds=4), tmp_path / "s"
+    driver = subprocess.Popen([sys.executable, "-m", "nnstudy", "run", str(study), "--store", str(store),
+                               "--workers", "2"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                              start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    family: list[psutil.Process] = []
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and _running(store) < 2:  # both workers training
+            time.sleep(0.5)
+        assert _running(store) == 2, "the trials did not start"
+        family = psutil.Process(driver.pid).children(recursive=True)
+        os.killpg(driver.pid, sig) if group else driver.send_signal(sig)
+        err = driver.communicate(timeout=60)[1]
+        assert driver.returncode == 130, err
+        assert err.strip().splitlines()[-1] == "nnstudy: interrupted; finished trials are stored, run again to continue", err
+        assert "Traceback" not in err and "leaked" not in err, err
+        with sqlite3.connect(store / "nnstudy.sqlite") as c:
+            assert c.execute("SELECT status, COUNT(*) FROM trials GROUP BY status").fetchall() == [("pending", 4)]
+        assert not psutil.wait_procs(family, timeout=10)[1]
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+        for p in family:
+            try:
+                p.kill()
+            except psutil.NoSuchProcess:
+                pass
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork")
+def test_a_child_forked_during_a_command_ends_on_sigterm_quietly():
+    """The report forks its figure and test processes and ends them with SIGTERM: they must not inherit the
+    command's SIGTERM-as-Ctrl-C (a KeyboardInterrupt traceback from the child, seen after `nnstudy report`)."""
+    from nnstudy._sigterm import terminate_as_interrupt
+
+    with terminate_as_interrupt():
+        assert signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0 if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL else 1)
+        assert os.waitpid(pid, 0)[1] == 0
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # pytest's own, back
+
+
 @pytest.fixture(scope="module")
 def ran(tmp_path_factory):
     """A two-trial run in this process (--workers 1 --threads 1), noting the threads each trial trained with."""

@@ -255,3 +255,27 @@ def test_a_grid_a_kill_left_half_enqueued_is_queued_whole_on_resume(tmp_path):
         (1, "COMPLETE"), (2, "COMPLETE"), (3, "COMPLETE"), (4, "COMPLETE")]
     again = open_optuna(url, "half-enqueued", search, "max")  # a third run: nothing queued twice
     assert len(again.trials) == 4
+
+
+def test_progress_line_rounds_like_the_report_and_gives_one_seed_no_error_bar(tmp_path, capsys):
+    """A configuration's line: mean ± SE rounded to the SE's precision as results.csv's table prints them
+    (it printed 0.1601 ± 0.06); with one seed the mean alone (it printed ± 0 or ± 0.0000)."""
+    import re
+
+    from nnstudy.cli import main
+    from nnstudy.report._format import format_mean_se
+
+    path = tmp_path / "grid.toml"
+    path.write_text('[study]\nname = "grid"\n[data]\nname = "moons"\nn_samples = 200\n[model]\nhidden = [4]\n'
+                    '[train]\nepochs = 2\n[search]\nmethod = "grid"\ntrials = 2\n'
+                    '[search.space]\n"train.lr" = { choices = [0.3, 0.003] }\n[trials]\nseeds = 3\n')
+    assert main(["run", str(path), "--store", str(tmp_path / "s")]) == 0
+    lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("search ")]
+    results = pd.read_csv(tmp_path / "s" / "grid" / "results.csv").set_index("train.lr")
+    for lr, line in zip([0.3, 0.003], lines):
+        row = results.loc[lr]
+        assert f": val_accuracy {format_mean_se(row.val_accuracy_mean, row.val_accuracy_sem, 'val_accuracy')} " \
+               f"over 3 seed(s)" in line, line
+    assert main(["run", str(path), "--store", str(tmp_path / "s"), "--set", "trials.seeds=1"]) == 0
+    lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("search ")]
+    assert len(lines) == 2 and all(re.search(r": val_accuracy \d\.\d+ over 1 seed\(s\)", ln) for ln in lines), lines

@@ -134,7 +134,7 @@ def test_read_only_store_is_still_read(read_only, stored, tmp_path, capsys):
     capsys.readouterr()
     assert main(["report", "faults", "--store", str(read_only)]) == 2  # into the read-only folder
     line = _one_line(capsys)
-    assert "cannot write the report" in line and "--out" in line
+    assert "cannot write the report" in line and "--out" in line and "free some space" not in line
     assert main(["run", str(stored / "faults.toml"), "--store", str(read_only)]) == 2
     assert "read-only" in _one_line(capsys)
 
@@ -161,7 +161,7 @@ def test_full_disk_report_keeps_the_previous_one_whole(stored, small_disk, capsy
     _fill(small_disk, 8 * 1024)
     assert main(["report", "faults", "--store", str(stored / "store"), "--out", str(out)]) == 2
     line = _one_line(capsys)
-    assert "cannot write the report" in line and "results are kept in the store" in line
+    assert "cannot write the report" in line and "results are kept in the store: free some space" in line
     assert (out / "report.html").read_bytes() == html  # the previous report, whole
     assert not [p for p in out.rglob("*") if p.is_file() and p.stat().st_size == 0]
     assert not list(out.glob(".*.tmp"))

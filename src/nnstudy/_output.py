@@ -3,8 +3,10 @@ problems with ``--quiet``, one JSON object per event with ``--json``."""
 
 from __future__ import annotations
 
+import errno
 import json
 import math
+import os
 import sys
 import threading
 from typing import IO, Any
@@ -12,6 +14,22 @@ from typing import IO, Any
 from rich.console import Console
 
 MODES = ("normal", "quiet", "json")
+
+
+class PipeConsole(Console):
+    """A console whose reader may leave (``| head``, a ``less`` quit early): what is left to print goes to
+    /dev/null, and the command ends there: ``nnstudy run`` as if interrupted (its trials handed back), any other
+    with BrokenPipeError (exit 141). Rich's own ending was SystemExit(1), which left a run's trials running."""
+
+    def __init__(self, *args: Any, interrupt: bool = False, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._interrupt = interrupt
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        reader_gone(self.file)
+        if threading.current_thread() is threading.main_thread():  # another thread's line is just dropped
+            raise KeyboardInterrupt if self._interrupt else BrokenPipeError(errno.EPIPE, "Broken pipe")
 
 
 class EventConsole(Console):
@@ -23,13 +41,22 @@ class EventConsole(Console):
                          force_jupyter=False)
         self._stream = stream
         self._lock = threading.Lock()
+        self._gone = False
 
     def emit(self, event: str, **fields: Any) -> None:
         line = json.dumps({"event": event, **fields}, default=str, allow_nan=False)
         with self._lock:
+            if self._gone:
+                return
             out = self._stream or sys.stdout
-            out.write(line + "\n")
-            out.flush()
+            try:
+                out.write(line + "\n")
+                out.flush()
+            except BrokenPipeError:  # the reader left (| head -1): stop the run as Ctrl-C does, trials handed back
+                self._gone = True
+                reader_gone(out)
+                if threading.current_thread() is threading.main_thread():
+                    raise KeyboardInterrupt from None
 
     def print(self, *objects: Any, **kwargs: Any) -> None:  # type: ignore[override]
         with self.capture() as capture:
@@ -37,6 +64,16 @@ class EventConsole(Console):
         text = capture.get().rstrip("\n")
         if text.strip():
             self.emit("message", text=text)
+
+
+def reader_gone(stream: IO[str]) -> None:
+    """The pipe behind `stream` closed: what is still to be written (and the exit's flush) goes to /dev/null."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # not a file descriptor (a test's capture)
+        pass
 
 
 def finite(values: dict[str, Any]) -> dict[str, Any]:
@@ -69,5 +106,5 @@ def run_console(mode: str = "normal") -> Console:
     if mode == "json":
         return EventConsole()
     notebook = in_notebook()  # a kernel's stderr may claim to be a terminal: no escape codes there
-    return Console(stderr=True, soft_wrap=True, quiet=mode == "quiet", force_jupyter=False,
+    return PipeConsole(stderr=True, soft_wrap=True, quiet=mode == "quiet", force_jupyter=False, interrupt=True,
                    force_terminal=False if notebook else None)

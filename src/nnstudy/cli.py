@@ -12,10 +12,12 @@ from rich.table import Table
 
 from ._text import one_error_line, printable, terminal
 from . import __version__
-from ._output import emit, run_console
+from ._output import PipeConsole, emit, reader_gone, run_console
+from ._sigterm import terminate_as_interrupt
 from .errors import StudyError
 
 EXIT_OK, EXIT_TRIALS_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_READER_GONE = 141  # as a process that SIGPIPE ended
 
 
 class Parser(argparse.ArgumentParser):
@@ -101,7 +103,8 @@ def build_parser() -> Parser:
     cmp.add_argument("b", nargs="?", help="another study's name (default: A again)")
     cmp.add_argument("--where", action="append", default=[], metavar="KEY=VALUE[,KEY=VALUE]",
                      help="select one configuration: once for both sides, or twice (A, then B)")
-    cmp.add_argument("--metric", help="compare this metric only (default: the shared report metrics)")
+    cmp.add_argument("--metric", help="compare this metric only: any final metric both sides stored, e.g. val_loss "
+                                      "(default: the report metrics both share)")
     cmp.add_argument("--store")
     cmp.add_argument("--out", help="output folder (default: <store>/compare/<A>-vs-<B>)")
 
@@ -129,7 +132,9 @@ def main(argv: list[str] | None = None) -> int:
             args = build_parser().parse_args(argv)
         except SystemExit as e:  # --help, --version: printed already
             return e.code if isinstance(e.code, int) else EXIT_OK
-        code = COMMANDS[args.command](args)
+        with terminate_as_interrupt():
+            code = COMMANDS[args.command](args)
+            sys.stdout.flush()  # a reader that left (| head) shows here, not as an error at the exit
         if argv is None:  # the `nnstudy` program, about to exit: every file is closed
             import gc
 
@@ -145,8 +150,14 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("nnstudy: interrupted; finished trials are stored, run again to continue", file=sys.stderr)
         if getattr(args, "json", False):
-            print(json.dumps({"event": "interrupted", "exit": EXIT_INTERRUPTED}), flush=True)
+            try:
+                print(json.dumps({"event": "interrupted", "exit": EXIT_INTERRUPTED}), flush=True)
+            except BrokenPipeError:
+                reader_gone(sys.stdout)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `nnstudy ls | head -1`: the reader has what it wanted
+        reader_gone(sys.stdout)
+        return EXIT_READER_GONE
 
 
 def _exit_now(code: int) -> None:
@@ -160,7 +171,7 @@ def _exit_now(code: int) -> None:
 
 def _out() -> Console:
     """Tables on stdout: the terminal's width, or wide enough not to wrap when piped."""
-    return Console() if sys.stdout.isatty() else Console(width=200)
+    return PipeConsole() if sys.stdout.isatty() else PipeConsole(width=200)
 
 
 def cmd_run(args) -> int:
@@ -361,7 +372,7 @@ def cmd_data(args) -> int:
                           data.locate(name) or "[yellow]not fetched[/]", i.source)
         _out().print(table)
         return EXIT_OK
-    console = Console(stderr=True, soft_wrap=True)
+    console = PipeConsole(stderr=True, soft_wrap=True)
     where = data.fetch(args.name, progress=lambda line: console.print(line, markup=False, highlight=False))
     print(f"{args.name}: {where}")
     return EXIT_OK

@@ -10,6 +10,7 @@ script out means a plain script that calls ``nnstudy.run(...)`` at top level, wi
 from __future__ import annotations
 
 import multiprocessing as mp
+import signal
 import sys
 import threading
 from multiprocessing import context, spawn
@@ -32,11 +33,15 @@ if sys.platform != "win32":
 
     class _Popen(popen_spawn_posix.Popen):
         def _launch(self, process_obj) -> None:
+            # A worker starts with SIGINT blocked (the mask survives exec), as the stdlib starts its resource
+            # tracker: Ctrl-C while it imports would print a traceback; init_pool_worker ignores, then unblocks it
             with _lock:  # the stdlib reads the preparation data through this module attribute
                 spawn.get_preparation_data = _preparation_without_main
+                mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
                 try:
                     super()._launch(process_obj)
                 finally:
+                    signal.pthread_sigmask(signal.SIG_SETMASK, mask)
                     spawn.get_preparation_data = _original
 
     class _Process(context.SpawnProcess):

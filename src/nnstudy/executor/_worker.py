@@ -38,6 +38,11 @@ def init_pool_worker(queue, threads: int, driver_pid: int) -> None:
             pass
     if os.getppid() != driver_pid:
         os._exit(1)
+    # Ctrl-C reaches the whole process group: the driver hands the trials back and ends the pool (SIGTERM), so a
+    # worker's own KeyboardInterrupt would only print a traceback from multiprocessing (_spawn.py blocked it so far)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     threading.Thread(target=_watch_driver, args=(driver_pid,), name="nnstudy-driver-watch", daemon=True).start()
     init_worker(queue, threads)
     import atexit

@@ -39,6 +39,10 @@ class ExportTrial:
         return int((then if then.tzinfo else then.replace(tzinfo=timezone.utc)).timestamp() * 1000)
 
 
+# the snapshot's columns that are no final metric: label ([[sweep]] label = "...", text) and fold (data.folds)
+NOT_METRICS = ("trial_id", "seed", "status", "error", "started_at", "finished_at", "label", "fold")
+
+
 def read_trials(db: Store, name: str) -> tuple[StudySnapshot, list[ExportTrial]]:
     """The study (unknown name: StudyError) and its trials that have started, in the study's order."""
     snap = db.snapshot(name, artifacts=False)
@@ -46,8 +50,7 @@ def read_trials(db: Store, name: str) -> tuple[StudySnapshot, list[ExportTrial]]
                for tid, h in snap.history.groupby("trial_id", sort=False)}
     empty = pd.DataFrame({"epoch": pd.Series(dtype="int64"), "metric": pd.Series(dtype="object"),
                           "value": pd.Series(dtype="float64")})
-    metrics = [c for c in snap.trials.columns if c not in ("trial_id", "seed", "status", "error", "started_at",
-                                                           "finished_at", *snap.swept_keys)]
+    metrics = [c for c in snap.trials.columns if c not in (*NOT_METRICS, *snap.swept_keys)]
     out = []
     for row in snap.trials.to_dict(orient="records"):
         if row["status"] == "pending":

@@ -8,6 +8,7 @@ tables as DataFrames. `select` + `compare_sides` put two configurations side by 
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -69,8 +70,9 @@ def write_report(snap: StudySnapshot, out_dir: Path | str, tests: EarlyTests | N
         written += write_texts(a, out_dir, captions)
         written.append(write_html(a, out_dir, captions))
     except OSError as e:  # a full disk, a read-only folder: each file is whole or absent (written atomically)
+        room = "free some space or " if e.errno == errno.ENOSPC else ""  # not for a read-only folder
         raise StudyError(f"cannot write the report into {out_dir} ({e.strerror or e}); the study's results are "
-                         f"kept in the store: free some space or pass --out to another folder, then "
+                         f"kept in the store: {room}pass --out to another folder, then "
                          f"`nnstudy report {snap.name}`") from None
     written += [out_dir / "figures" / name for name in captions]
     return written

@@ -153,19 +153,24 @@ ROBUST = ["test", "n_pairs", "p_paired", "p_wilcoxon", "p_test", "p_test_holm", 
           "prob_b_better", "prob_b_better_low", "prob_b_better_high", "mde", "seeds_needed"]
 
 
+def both_have(a: Side, b: Side) -> list[str]:
+    """Every final metric with values on both sides (what --metric may name)."""
+    return [m for m in dict.fromkeys(final_metrics() + tuple(a.metrics) + tuple(b.metrics))
+            if len(a.values(m)) and len(b.values(m))]
+
+
 def shared_metrics(a: Side, b: Side) -> list[str]:
     """Report metrics of both studies (A's order); else any final metric both have."""
-    have = [m for m in dict.fromkeys(final_metrics() + tuple(a.metrics) + tuple(b.metrics))
-            if len(a.values(m)) and len(b.values(m))]
+    have = both_have(a, b)
     reported = [m for m in a.metrics if m in b.metrics and m in have]
     return reported or have
 
 
 def compare_sides(a: Side, b: Side, metric: str | None = None) -> Comparison:
     shared = shared_metrics(a, b)
-    if metric is not None and metric not in shared:
+    if metric is not None and metric not in both_have(a, b):
         raise StudyError(f"--metric {metric}: not a metric of both sides "
-                         f"(shared: {', '.join(shared) or 'none'})")
+                         f"(both have: {', '.join(both_have(a, b)) or 'none'})")
     metrics = [metric] if metric else shared
     if not metrics:
         raise StudyError(f"{a.label} and {b.label} share no metric with finished values")

@@ -240,13 +240,14 @@ def one_line(text: Any, limit: int = 300) -> str:
 
 
 _MD_ENTITY = re.compile(r"&(?=#?[A-Za-z0-9]+;)")
-_MD_ALWAYS = re.compile(r"([\\`<>|]|\]\(|\]\[|!\[)")
-_MD_TEXT = re.compile(r"([\\`<>|*_\[\]#])")
+# emphasis too: * and ~ always, _ where it may open or close one (not inside a word such as test_accuracy)
+_MD_ALWAYS = re.compile(r"([\\`<>|*~]|(?<![^\W_])_|_(?![^\W_])|\]\(|\]\[|!\[)")
+_MD_TEXT = re.compile(r"([\\`<>|*~_\[\]#])")
 
 
 def md_escape(text: Any, cell: bool = True) -> str:
-    """A user string as Markdown text: no raw HTML, no autolink, entity, code span or link; control
-    characters shown. `cell=False` (free text such as a description) also escapes emphasis and headings."""
+    """A user string as Markdown text: no raw HTML, no autolink, entity, code span, link or emphasis; control
+    characters shown. `cell=False` (free text such as a description) also escapes headings and every _ [ ]."""
     from .._text import printable
 
     s = printable(text, newlines=not cell)

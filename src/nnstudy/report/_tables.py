@@ -64,7 +64,7 @@ def markdown(a: Analysis, captions: dict[str, str]) -> str:
         lines.append("| " + " | ".join(out) + " |")
     lines.append("")
     if a.comparison_note():
-        lines += [a.comparison_note(), ""]
+        lines += [_md_text(a.comparison_note()), ""]
     lines += _md_robust(a)
     lines += _md_pivots(a)
     lines += _md_per_class(a)

@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from ..executor._driver import RunSummary
+from ..report._format import format_mean_se
 from ..spec import StudyFile, Trial, trial_id
 from ..spec._expand import HASHED_SECTIONS, replicates
 from ..spec._search import SearchConfig, base_config, grid_points, resolve_point
@@ -199,7 +200,8 @@ def run_search(db: Store, study: StudyFile, text: str, label: str, task: str, me
 
     def on_step(step: Step) -> None:
         where = _short(step.point)
-        got = (f"{metric} {step.mean:.4g} ± {step.sem:.2g} over {len(step.outcome.values)} seed(s)"
+        n = len(step.outcome.values)  # one seed has no standard error: its mean alone, as in the report
+        got = (f"{metric} {format_mean_se(step.mean, step.sem if n > 1 else math.nan, metric)} over {n} seed(s)"
                if step.outcome.values else "[red]failed[/]")
         if step.outcome.pruned_at is not None:
             got += f", [yellow]pruned at epoch {step.outcome.pruned_at}[/]"

@@ -45,6 +45,7 @@ def read_study(source: str | Path | dict, overrides: dict[str, Any] | None = Non
     if sweep:
         apply_sweep(raw, sweep, label)
     for key, value in (overrides or {}).items():
+        check_dotted(key, label, "--set")  # --set train=... is no key at all, before it is a swept one
         check_not_swept(raw, key, value, set(sweep or ()), label)
         set_dotted(raw, key, value, label, origin="--set")
     name = raw.get("study", {}).get("name") if isinstance(raw.get("study"), dict) else None
@@ -165,10 +166,15 @@ def _allowed_keys(root: Any, loc: tuple) -> str:
     return ", ".join(getattr(node, "model_fields", None) or [])
 
 
-def set_dotted(raw: dict, key: str, value: Any, label: str, origin: str) -> None:
+def check_dotted(key: str, label: str, origin: str) -> list[str]:
     parts = key.split(".")
     if len(parts) < 2 or parts[0] not in SECTIONS or not all(parts):
         raise StudyError(f"{label}: {origin} {key}: not a dotted key such as train.lr")
+    return parts
+
+
+def set_dotted(raw: dict, key: str, value: Any, label: str, origin: str) -> None:
+    parts = check_dotted(key, label, origin)
     node = raw
     for part in parts[:-1]:
         child = node.setdefault(part, {})

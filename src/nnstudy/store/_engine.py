@@ -35,12 +35,16 @@ def store_dir(store: str | Path | None) -> Path:
 
 
 def shown(url: str) -> str:
-    """The URL without its password, for messages."""
+    """The store for messages: a SQLite file's path as the user wrote it (not sqlite:///a%20b), else the URL
+    without its password."""
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
     try:
-        return make_url(url).render_as_string(hide_password=True)
+        u = make_url(url)
+        if u.get_backend_name() == "sqlite" and u.database and not u.query:
+            return u.database
+        return u.render_as_string(hide_password=True)
     except (ArgumentError, ValueError):
         return url
 
