@@ -202,6 +202,15 @@ def test_redirected_output_is_one_unwrapped_line_per_trial_with_heartbeats(s, tm
     assert max(map(len, lines)) > 100
 
 
+def test_a_trials_line_shows_the_studys_report_metrics(s, tmp_path, capsys):
+    s.write_text(S + '[report]\nmetrics = ["train_loss", "val_loss"]\n')
+    assert run_cli(s, "--store", tmp_path / "runs", "--workers", "1") == 0
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("done ")]
+    assert len(lines) == 4 and all(re.fullmatch(r"done [0-9a-f]{12} lr=0\.0?1 seed=\d "
+                                                r"train_loss=\S+, val_loss=\S+, train_time_s=\S+", line)
+                                   for line in lines), lines
+
+
 def test_quiet_prints_only_the_problems(s, tmp_path, capsys):
     assert run_cli(s, "--store", tmp_path / "a", "--workers", "1", "--quiet") == 0
     assert capsys.readouterr() == ("", "")

@@ -47,6 +47,7 @@ class Driver:
         self.threads = trial_threads(threads, workers)  # intra-op threads of each trial (executor/_threads.py)
 
     kept = False  # inside a with block: what run() starts stays for the next run()
+    shown = ("val_accuracy", "test_accuracy", "val_mse", "test_mse", "train_time_s")  # in each trial's line
 
     def __enter__(self):
         self.kept = True
@@ -172,7 +173,7 @@ class Driver:
         progress.outcome(trial.trial_id, seed=trial.seed, **fold_of(trial), point=trial.point, status=result.status,
                          final=finite(result.final), error=result.error)
         shown = ", ".join(f"{k}={v:.4g}" for k, v in result.final.items()
-                          if k in ("val_accuracy", "test_accuracy", "val_mse", "test_mse", "train_time_s"))
+                          if k in self.shown and isinstance(v, (int, float)))
         color = "green" if result.status == "done" else "yellow"
         progress.finish(trial.trial_id, epochs, f"[{color}]{result.status}[/] {trial.trial_id} "
                         f"{terminal(label(trial))} {terminal(shown or result.error or '')}")
