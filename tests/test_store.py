@@ -43,6 +43,29 @@ def test_register_is_idempotent_and_adds_only_new_trials(any_store):
     assert {s["name"]: s["total"] for s in store.studies()} == {"s": 5, "other": 2}
 
 
+def test_updated_is_when_the_study_or_a_trial_last_changed_not_the_last_rerun(any_store, monkeypatch):
+    from nnstudy.store import _store
+
+    clock = iter(f"2026-01-0{d}T00:00:00+00:00" for d in range(1, 10))
+    monkeypatch.setattr(_store, "now", lambda: next(clock))
+    store = Store(any_store)
+
+    def updated() -> str:
+        return {r["name"]: r["updated_at"] for r in store.studies()}["s"]
+
+    register(store, 2)
+    assert updated() == "2026-01-01T00:00:00+00:00"
+    register(store, 2)  # a re-run that trains nothing changes nothing
+    assert updated() == "2026-01-01T00:00:00+00:00"
+    store.claim("s", "t000")
+    store.finish("s", "t000", "done", {"test_accuracy": 0.75}, [], {}, None)
+    finished = updated()
+    assert finished > "2026-01-01T00:00:00+00:00"
+    assert store.snapshot("s").trials.set_index("trial_id").loc["t000", "finished_at"] == finished
+    register(store, 3)  # a new trial
+    assert updated() > finished
+
+
 def test_a_trial_kept_under_a_new_sweep_takes_its_swept_values(any_store):
     """Sweeping a key at the value the trials already had: same trial ids, results kept, new columns filled."""
     store = Store(any_store)

@@ -100,13 +100,14 @@ class Store:
                       trial_ids_json=json.dumps([t.trial_id for t in trials]),
                       environment_json=json.dumps(environment), updated_at=stamp)
         with self.engine.begin() as c:
-            sid = c.execute(select(s.studies.c.id).where(s.studies.c.name == name)).scalar()
-            if sid is None:
+            row = c.execute(select(s.studies).where(s.studies.c.name == name)).mappings().first()
+            if row is None:
                 sid = c.execute(insert(s.studies).values(name=name, created_at=stamp, **values)).inserted_primary_key[0]
+                known = {}
             else:
-                c.execute(update(s.studies).where(s.studies.c.id == sid).values(**values))
-            known = dict(c.execute(select(s.trials.c.trial_id, s.trials.c.point_json)
-                                   .where(s.trials.c.study_id == sid)).all())
+                sid = row["id"]
+                known = dict(c.execute(select(s.trials.c.trial_id, s.trials.c.point_json)
+                                       .where(s.trials.c.study_id == sid)).all())
             rows = [dict(study_id=sid, trial_id=t.trial_id, seed=t.seed, config_json=json.dumps(t.config),
                          point_json=_point_json(t), status="pending") for t in trials
                     if t.trial_id not in known]
@@ -117,6 +118,9 @@ class Store:
             if moved:  # the same trial under another sweep (a key newly swept at the value it had)
                 c.execute(update(s.trials).where(s.trials.c.study_id == sid, s.trials.c.trial_id == bindparam("tid"))
                           .values(point_json=bindparam("point")), moved)
+            if row is not None and (rows or moved or any(row[k] != v for k, v in values.items() if k != "updated_at")):
+                c.execute(update(s.studies).where(s.studies.c.id == sid).values(**values))  # a re-run that changes
+                # nothing leaves updated_at: it is when the study or one of its trials last changed
 
     @resilient
     def todo(self, name: str) -> tuple[list[str], list[str]]:
@@ -175,9 +179,11 @@ class Store:
                     c.execute(insert(s.epochs), rows)
             if artifacts:
                 c.execute(insert(s.artifacts), [dict(trial_pk=pk, name=k, data=v) for k, v in artifacts.items()])
+            stamp = now()
             c.execute(update(s.trials).where(t.id == pk).values(
                 status=status, error=error, final_json=json.dumps({k: _finite(v) for k, v in final.items()}),
-                finished_at=now(), owner=None, conditions_json=json.dumps(conditions) if conditions else None))
+                finished_at=stamp, owner=None, conditions_json=json.dumps(conditions) if conditions else None))
+            c.execute(update(s.studies).where(s.studies.c.id == sid).values(updated_at=stamp))
 
     @resilient
     def add_epochs(self, name: str, records: list[tuple[str, int, dict[str, float]]]) -> int:
