@@ -64,15 +64,20 @@ def test_sigkill_of_a_two_worker_driver_leaves_no_worker_alive(tmp_path):
         driver.wait(10)
         gone, alive = psutil.wait_procs(family, timeout=10)
         assert not alive, [p.pid for p in alive]
-    finally:  # only what this test started: the driver and its family (orphans too), never this process's
-        # other children (the session's Ray cluster and PostgreSQL server are children of pytest too)
-        if driver.poll() is None:
-            driver.kill()
-        for p in family:
-            try:
-                p.kill()
-            except psutil.NoSuchProcess:
-                pass
+    finally:
+        _kill(driver, family)
+
+
+def _kill(driver: subprocess.Popen, family: list) -> None:
+    """Only what a test started: the driver and its family (orphans too), never this process's other children
+    (the session's Ray cluster and PostgreSQL server are children of pytest too)."""
+    if driver.poll() is None:
+        driver.kill()
+    for p in family:
+        try:
+            p.kill()
+        except psutil.NoSuchProcess:
+            pass
 
 
 def _running(store) -> int:
@@ -110,13 +115,7 @@ def test_sigterm_and_ctrl_c_stop_a_run_with_one_line_and_hand_the_trials_back(tm
             assert c.execute("SELECT status, COUNT(*) FROM trials GROUP BY status").fetchall() == [("pending", 4)]
         assert not psutil.wait_procs(family, timeout=10)[1]
     finally:
-        if driver.poll() is None:
-            driver.kill()
-        for p in family:
-            try:
-                p.kill()
-            except psutil.NoSuchProcess:
-                pass
+        _kill(driver, family)
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="fork")
