@@ -284,3 +284,16 @@ def test_weights_by_other_names_are_its_2d_parameters(tmp_path):
     result = nnstudy.run(path, store=tmp_path / "runs", stack="on", console=quiet()[0], workers=1)
     assert set(result.trials()["status"]) == {"done"} and result.trials()["test_accuracy"].min() > 0.5
     assert {m for m in result.history()["metric"] if m.startswith("grad_norm/")} == {"grad_norm/W"}
+
+
+def test_a_constructor_argument_is_sweepable_without_a_default_in_args(tmp_path):
+    from nnstudy.spec import expand, read_study
+
+    sweep = '[sweep]\n"model.args.width" = [2, 6]\n'
+    def trials(args):
+        spec, _, label = read_study(study(tmp_path, sweep, name="bare", args=args))
+        return expand(spec, label)
+
+    without, given = trials("{}"), trials("{ width = 4 }")
+    assert [t.config["model"]["args"] for t in without] == [{"width": 2}, {"width": 2}, {"width": 6}, {"width": 6}]
+    assert [t.trial_id for t in without] == [t.trial_id for t in given]
