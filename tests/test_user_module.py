@@ -297,3 +297,26 @@ def test_a_constructor_argument_is_sweepable_without_a_default_in_args(tmp_path)
     without, given = trials("{}"), trials("{ width = 4 }")
     assert [t.config["model"]["args"] for t in without] == [{"width": 2}, {"width": 2}, {"width": 6}, {"width": 6}]
     assert [t.trial_id for t in without] == [t.trial_id for t in given]
+
+
+F64_NET = '''
+import torch
+from torch import nn
+
+
+class Net(nn.Module):
+    def __init__(self, n_inputs, n_classes, width=4):
+        super().__init__()
+        self.fc = nn.Linear(n_inputs, n_classes, dtype=torch.float64)
+
+    def forward(self, x):
+        return self.fc(x.flatten(1))
+'''
+
+
+def test_a_module_built_in_float64_trains_in_the_studys_dtype(tmp_path):
+    path = study(tmp_path, epochs=1, seeds=1, code=F64_NET)
+    path.write_text(path.read_text().replace('dtype = "float64"', 'dtype = "float32"'))
+    assert main(["run", str(path), "--store", str(tmp_path / "runs"), "--workers", "1"]) == 0
+    trials = nnstudy.load("own", store=tmp_path / "runs").trials()
+    assert list(trials["status"]) == ["done"] and trials["test_accuracy"].iloc[0] > 0.3

@@ -205,8 +205,10 @@ def summary_module(mc: Any, data, n_out: int) -> nn.Module:
 
 
 def check_output(net: UserNet, n_out: int, what: str) -> None:
-    """One forward pass of two zero samples; ValueError (one line) when it fails or has the wrong shape."""
-    x = torch.zeros(2, math.prod(net.view_shape))
+    """One forward pass of two zero samples, in the dtype of the module's parameters as built (training casts
+    the module to train.dtype); ValueError (one line) when it fails or has the wrong shape."""
+    dtype = next((p.dtype for p in net.parameters() if p.is_floating_point()), torch.float32)
+    x = torch.zeros(2, math.prod(net.view_shape), dtype=dtype)
     shown = (2, *net.view_shape)
     try:
         with torch.no_grad():
