@@ -238,3 +238,15 @@ def test_a_medmnist_npz_is_read_as_it_is_published(tmp_path, rgb):
     first = arrays["test_images"][0].transpose(2, 0, 1) if rgb else arrays["test_images"][0]
     np.testing.assert_array_equal(ds.x_test[0], first.ravel().astype(np.float32))  # the pixels, in C, H, W order
     np.testing.assert_array_equal(ds.y_test, arrays["test_labels"][:, 0])
+
+
+def test_a_csv_separated_by_semicolons_is_named_as_such(tmp_path):
+    people().to_csv(tmp_path / "people.csv", sep=";", index=False)
+    with pytest.raises(StudyError) as e:
+        study(tmp_path, 'name = "file"\npath = "people.csv"')
+    assert str(e.value).endswith("people.csv: its header is one column 'x1;x2;color;label': the file seems separated "
+                                 "by ';', but .csv is read as comma-separated (save it with commas as .csv, or with "
+                                 "tabs as .tsv)")
+    people().to_csv(tmp_path / "people.tsv", sep=",", index=False)
+    with pytest.raises(StudyError, match=r"seems separated by ',', but \.tsv is read as tab-separated"):
+        study(tmp_path, 'name = "file"\npath = "people.tsv"')
