@@ -320,3 +320,27 @@ def test_a_module_built_in_float64_trains_in_the_studys_dtype(tmp_path):
     assert main(["run", str(path), "--store", str(tmp_path / "runs"), "--workers", "1"]) == 0
     trials = nnstudy.load("own", store=tmp_path / "runs").trials()
     assert list(trials["status"]) == ["done"] and trials["test_accuracy"].iloc[0] > 0.3
+
+
+LAZY_NET = '''
+from torch import nn
+
+
+class Net(nn.Module):
+    def __init__(self, n_classes, width=4):
+        super().__init__()
+        self.body = nn.Sequential(nn.Flatten(), nn.LazyLinear(width), nn.Tanh(), nn.LazyLinear(n_classes))
+
+    def forward(self, x):
+        return self.body(x)
+'''
+
+
+def test_a_module_with_lazy_layers_trains_and_stacks_like_alone(tmp_path):
+    path = study(tmp_path, epochs=2, code=LAZY_NET)
+    alone = nnstudy.run(path, store=tmp_path / "alone", stack="off", console=quiet()[0], workers=1)
+    stacked = nnstudy.run(path, store=tmp_path / "stacked", stack="on", console=quiet()[0], workers=1)
+    assert set(alone.trials()["status"]) == {"done"} and len(alone.trials()) == 2
+    a, s = history(alone), history(stacked)
+    assert a.keys() == s.keys() and ("grad_norm/body.1.weight" in {k[2] for k in a})
+    assert all(abs(a[k] - s[k]) <= 1e-9 * max(1.0, abs(a[k])) for k in a)

@@ -158,10 +158,29 @@ def build(mc: Any, n_in: int, n_out: int, input_shape: tuple[int, ...] = ()) -> 
     """The wrapped module for one trial (build it after ``torch.manual_seed``: its init draws from it)."""
     mc = _as_dict(mc)
     shape = tuple(input_shape) or (n_in,)
-    net = UserNet(construct(mc, shape, n_out), shape)
+    net = UserNet(materialize(construct(mc, shape, n_out), shape, mc["module"]), shape)
     _batch_norms[json.dumps(mc, sort_keys=True)] = any(isinstance(m, nn.modules.batchnorm._BatchNorm)
                                                         for m in net.modules())
     return net
+
+
+def materialize(net: nn.Module, input_shape: tuple[int, ...], ref: str) -> nn.Module:
+    """A module with lazy layers (``nn.LazyLinear``) gets its parameters' shapes from one forward pass of two
+    zero samples (eval mode, no gradient); ValueError (one line) when that pass fails."""
+    from torch.nn.modules.lazy import LazyModuleMixin
+
+    if not any(isinstance(m, LazyModuleMixin) and m.has_uninitialized_params() for m in net.modules()):
+        return net
+    training = net.training
+    try:
+        with torch.no_grad():
+            net.eval()(torch.zeros(2, *module_shape(input_shape)))
+    except KeyboardInterrupt:
+        raise
+    except Exception as e:
+        raise ValueError(f"{ref}: its forward pass on a batch of shape {(2, *module_shape(input_shape))} (to "
+                         f"initialize its lazy layers) raised {_userfiles.error_line(e)}") from None
+    return net.train(training)
 
 
 def has_batch_norm(mc: Any) -> bool:
