@@ -255,3 +255,20 @@ def test_a_grid_a_kill_left_half_enqueued_is_queued_whole_on_resume(tmp_path):
         (1, "COMPLETE"), (2, "COMPLETE"), (3, "COMPLETE"), (4, "COMPLETE")]
     again = open_optuna(url, "half-enqueued", search, "max")  # a third run: nothing queued twice
     assert len(again.trials) == 4
+
+
+def test_own_keywords_are_searchable_without_a_value_in_the_study():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    space = {"low": 2, "high": 8, "int": True}
+    module = {"study": {"name": "x"}, "data": {"name": "digits"},
+              "model": {"kind": "module", "module": f"{root}/studies/own_net.py:TwoLayerNet"},
+              "search": {"space": {"model.args.width": space}}}
+    function = {"study": {"name": "x"}, "data": {"name": "digits"},
+                "train": {"function": f"{root}/examples/own-code/train.py:train"},
+                "search": {"space": {"train.args.depth": space}}}
+    assert read_study(module)[0].search.space["model.args.width"].high == 8
+    assert read_study(function)[0].search.space["train.args.depth"].low == 2
+    with pytest.raises(StudyError, match="search.space.model.args.width: no such key"):
+        read_study({**module, "model": {"kind": "mlp"}})  # the MLP takes no constructor keywords
