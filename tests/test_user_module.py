@@ -344,3 +344,13 @@ def test_a_module_with_lazy_layers_trains_and_stacks_like_alone(tmp_path):
     a, s = history(alone), history(stacked)
     assert a.keys() == s.keys() and ("grad_norm/body.1.weight" in {k[2] for k in a})
     assert all(abs(a[k] - s[k]) <= 1e-9 * max(1.0, abs(a[k])) for k in a)
+
+
+def test_summary_of_a_module_that_does_not_fit_the_data_is_the_same_line_as_run(tmp_path, capsys):
+    path = study(tmp_path, code=CNN.replace("nn.Linear(width * 4 * 4, n_classes)", "nn.Linear(width * 4 * 4, 3)"))
+    assert main(["summary", str(path)]) == 2
+    summary_err = capsys.readouterr().err
+    assert main(["run", str(path), "--store", str(tmp_path / "runs")]) == 2
+    assert summary_err == capsys.readouterr().err.splitlines(keepends=True)[-1]
+    assert summary_err.endswith("model.module: net.py:Net: its output for a batch of shape (2, 1, 8, 8) has shape "
+                                "(2, 3); it must be (B, 10) (digits has 10 classes)\n")
