@@ -354,3 +354,17 @@ def test_summary_of_a_module_that_does_not_fit_the_data_is_the_same_line_as_run(
     assert summary_err == capsys.readouterr().err.splitlines(keepends=True)[-1]
     assert summary_err.endswith("model.module: net.py:Net: its output for a batch of shape (2, 1, 8, 8) has shape "
                                 "(2, 3); it must be (B, 10) (digits has 10 classes)\n")
+
+
+def test_a_regression_module_returning_one_value_per_sample_flat_is_told_the_shape(tmp_path, capsys):
+    (tmp_path / "net.py").write_text("from torch import nn\n\n\nclass Net(nn.Module):\n"
+                                     "    def __init__(self, n_inputs):\n        super().__init__()\n"
+                                     "        self.fc = nn.Linear(n_inputs, 1)\n\n"
+                                     "    def forward(self, x):\n        return self.fc(x).squeeze(-1)\n")
+    path = tmp_path / "reg.toml"
+    path.write_text('[study]\nname = "reg"\n[data]\nname = "surface"\nn_samples = 100\n'
+                    '[model]\nkind = "module"\nmodule = "net.py:Net"\n[train]\nepochs = 1\n')
+    assert main(["run", str(path), "--store", str(tmp_path / "runs")]) == 2
+    assert capsys.readouterr().err.endswith("model.module: net.py:Net: its output for a batch of shape (2, 2) has "
+                                            "shape (2,); it must be (B, 1) (surface has 1 target)\n")
+    assert not (tmp_path / "runs").exists()

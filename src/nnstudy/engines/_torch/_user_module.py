@@ -203,7 +203,7 @@ def check_model(mc: Any, data) -> None:
         if not net.linears():
             raise ValueError(f"{mc['module']} has no weight tensor (a parameter of 2 or more dimensions) to train")
         what = (f"{data.name} has {head.n_out} classes" if data.task == "classification"
-                else f"{data.name} has {head.n_out} targets")
+                else f"{data.name} has {head.n_out} target{'s' if head.n_out != 1 else ''}")
         try:
             check_output(net, head.n_out, what)
         except ValueError as e:
