@@ -368,3 +368,23 @@ def test_a_regression_module_returning_one_value_per_sample_flat_is_told_the_sha
     assert capsys.readouterr().err.endswith("model.module: net.py:Net: its output for a batch of shape (2, 2) has "
                                             "shape (2,); it must be (B, 1) (surface has 1 target)\n")
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_forward_that_changes_its_input_in_place_leaves_the_data_as_it_was(tmp_path):
+    def curves(scale: str, name: str, stack: str) -> dict:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "net.py").write_text(
+            "from torch import nn\n\n\nclass Net(nn.Module):\n    def __init__(self, n_inputs, n_classes):\n"
+            "        super().__init__()\n        self.fc = nn.Linear(n_inputs, n_classes)\n\n"
+            f"    def forward(self, x):\n        {scale}\n        return self.fc(x)\n")
+        path = tmp_path / name / "iris.toml"
+        path.write_text('[study]\nname = "iris"\n[data]\nname = "iris"\n[model]\nkind = "module"\n'
+                        'module = "net.py:Net"\n[train]\nlr = 0.01\nbatch_size = 16\nepochs = 4\n[trials]\nseeds = 2\n')
+        result = nnstudy.run(path, store=tmp_path / name / "runs", stack=stack, console=quiet()[0], workers=1)
+        seeds = dict(zip(result.trials()["trial_id"], result.trials()["seed"]))
+        return {(seeds[t], e, m): v for (t, e, m), v in history(result).items() if not m.startswith("grad_norm")}
+
+    for stack in ("off", "on"):
+        expected = curves("x = x * 1.5", f"copied-{stack}", stack)
+        assert len(expected) == 2 * 4 * 7  # seeds x epochs x (lr, train/val/test loss and accuracy)
+        assert curves("x.mul_(1.5)", f"in-place-{stack}", stack) == expected

@@ -140,7 +140,8 @@ class UserNet(nn.Module):
         self._owners = [m for _, m in owners]  # a plain list: the modules stay registered under `net` only
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x.reshape(x.shape[0], *self.view_shape))
+        # a copy: a forward that changes its input in place (x /= 255) must not change the data it is given again
+        return self.net(x.reshape(x.shape[0], *self.view_shape).clone())
 
     def linears(self) -> list[Any]:
         return list(self._owners)
