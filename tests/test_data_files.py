@@ -238,3 +238,24 @@ def test_a_medmnist_npz_is_read_as_it_is_published(tmp_path, rgb):
     first = arrays["test_images"][0].transpose(2, 0, 1) if rgb else arrays["test_images"][0]
     np.testing.assert_array_equal(ds.x_test[0], first.ravel().astype(np.float32))  # the pixels, in C, H, W order
     np.testing.assert_array_equal(ds.y_test, arrays["test_labels"][:, 0])
+
+
+def test_a_csv_separated_by_semicolons_is_named_as_such(tmp_path):
+    people().to_csv(tmp_path / "people.csv", sep=";", index=False)
+    with pytest.raises(StudyError) as e:
+        study(tmp_path, 'name = "file"\npath = "people.csv"')
+    assert str(e.value).endswith("people.csv: its header is one column 'x1;x2;color;label': the file seems separated "
+                                 "by ';', but .csv is read as comma-separated (save it with commas as .csv, or with "
+                                 "tabs as .tsv)")
+    people().to_csv(tmp_path / "people.tsv", sep=",", index=False)
+    with pytest.raises(StudyError, match=r"seems separated by ',', but \.tsv is read as tab-separated"):
+        study(tmp_path, 'name = "file"\npath = "people.tsv"')
+
+
+def test_a_loader_giving_test_inputs_without_test_labels_is_told_both(tmp_path):
+    (tmp_path / "half.py").write_text("import numpy as np\n\n\ndef load():\n    x = np.zeros((20, 2))\n"
+                                      "    return {'x_train': x, 'y_train': np.arange(20) % 2, 'x_test': x[:4]}\n")
+    with pytest.raises(StudyError) as e:
+        study(tmp_path, 'loader = "half.py:load"')
+    assert str(e.value).endswith("half.py:load() returned a dict with x_test, x_train, y_train; give x_train, "
+                                 "y_train and optionally x_test and y_test (both or neither), classes")

@@ -83,3 +83,15 @@ def test_plugin_module_without_a_kind_is_named(tmp_path, monkeypatch):
     install(tmp_path, monkeypatch, "X = 1\n", "wide_plugin")
     with pytest.raises(StudyError, match="entry point wide_linear = wide_plugin declares no KIND"):
         kinds.names()
+
+
+def test_plugin_whose_module_fails_to_import_is_one_line(tmp_path, monkeypatch, capsys):
+    from nnstudy.cli import main
+
+    install(tmp_path, monkeypatch, "import not_installed_anywhere\n", "wide_plugin")
+    assert main(["run", "studies/own-module.toml", "--store", str(tmp_path / "runs")]) == 2
+    err = capsys.readouterr().err
+    assert err == ("nnstudy: error: model kinds: entry point wide_linear = wide_plugin cannot be loaded: "
+                   "ModuleNotFoundError: No module named 'not_installed_anywhere' (fix or uninstall the package "
+                   "that declares it)\n")
+    assert not (tmp_path / "runs").exists()

@@ -279,3 +279,20 @@ def test_progress_line_rounds_like_the_report_and_gives_one_seed_no_error_bar(tm
     assert main(["run", str(path), "--store", str(tmp_path / "s"), "--set", "trials.seeds=1"]) == 0
     lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("search ")]
     assert len(lines) == 2 and all(re.search(r": val_accuracy \d\.\d+ over 1 seed\(s\)", ln) for ln in lines), lines
+
+
+def test_own_keywords_are_searchable_without_a_value_in_the_study():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    space = {"low": 2, "high": 8, "int": True}
+    module = {"study": {"name": "x"}, "data": {"name": "digits"},
+              "model": {"kind": "module", "module": f"{root}/studies/own_net.py:TwoLayerNet"},
+              "search": {"space": {"model.args.width": space}}}
+    function = {"study": {"name": "x"}, "data": {"name": "digits"},
+                "train": {"function": f"{root}/examples/own-code/train.py:train"},
+                "search": {"space": {"train.args.depth": space}}}
+    assert read_study(module)[0].search.space["model.args.width"].high == 8
+    assert read_study(function)[0].search.space["train.args.depth"].low == 2
+    with pytest.raises(StudyError, match="search.space.model.args.width: no such key"):
+        read_study({**module, "model": {"kind": "mlp"}})  # the MLP takes no constructor keywords

@@ -284,3 +284,107 @@ def test_weights_by_other_names_are_its_2d_parameters(tmp_path):
     result = nnstudy.run(path, store=tmp_path / "runs", stack="on", console=quiet()[0], workers=1)
     assert set(result.trials()["status"]) == {"done"} and result.trials()["test_accuracy"].min() > 0.5
     assert {m for m in result.history()["metric"] if m.startswith("grad_norm/")} == {"grad_norm/W"}
+
+
+def test_a_constructor_argument_is_sweepable_without_a_default_in_args(tmp_path):
+    from nnstudy.spec import expand, read_study
+
+    sweep = '[sweep]\n"model.args.width" = [2, 6]\n'
+    def trials(args):
+        spec, _, label = read_study(study(tmp_path, sweep, name="bare", args=args))
+        return expand(spec, label)
+
+    without, given = trials("{}"), trials("{ width = 4 }")
+    assert [t.config["model"]["args"] for t in without] == [{"width": 2}, {"width": 2}, {"width": 6}, {"width": 6}]
+    assert [t.trial_id for t in without] == [t.trial_id for t in given]
+
+
+F64_NET = '''
+import torch
+from torch import nn
+
+
+class Net(nn.Module):
+    def __init__(self, n_inputs, n_classes, width=4):
+        super().__init__()
+        self.fc = nn.Linear(n_inputs, n_classes, dtype=torch.float64)
+
+    def forward(self, x):
+        return self.fc(x.flatten(1))
+'''
+
+
+def test_a_module_built_in_float64_trains_in_the_studys_dtype(tmp_path):
+    path = study(tmp_path, epochs=1, seeds=1, code=F64_NET)
+    path.write_text(path.read_text().replace('dtype = "float64"', 'dtype = "float32"'))
+    assert main(["run", str(path), "--store", str(tmp_path / "runs"), "--workers", "1"]) == 0
+    trials = nnstudy.load("own", store=tmp_path / "runs").trials()
+    assert list(trials["status"]) == ["done"] and trials["test_accuracy"].iloc[0] > 0.3
+
+
+LAZY_NET = '''
+from torch import nn
+
+
+class Net(nn.Module):
+    def __init__(self, n_classes, width=4):
+        super().__init__()
+        self.body = nn.Sequential(nn.Flatten(), nn.LazyLinear(width), nn.Tanh(), nn.LazyLinear(n_classes))
+
+    def forward(self, x):
+        return self.body(x)
+'''
+
+
+def test_a_module_with_lazy_layers_trains_and_stacks_like_alone(tmp_path):
+    path = study(tmp_path, epochs=2, code=LAZY_NET)
+    alone = nnstudy.run(path, store=tmp_path / "alone", stack="off", console=quiet()[0], workers=1)
+    stacked = nnstudy.run(path, store=tmp_path / "stacked", stack="on", console=quiet()[0], workers=1)
+    assert set(alone.trials()["status"]) == {"done"} and len(alone.trials()) == 2
+    a, s = history(alone), history(stacked)
+    assert a.keys() == s.keys() and ("grad_norm/body.1.weight" in {k[2] for k in a})
+    assert all(abs(a[k] - s[k]) <= 1e-9 * max(1.0, abs(a[k])) for k in a)
+
+
+def test_summary_of_a_module_that_does_not_fit_the_data_is_the_same_line_as_run(tmp_path, capsys):
+    path = study(tmp_path, code=CNN.replace("nn.Linear(width * 4 * 4, n_classes)", "nn.Linear(width * 4 * 4, 3)"))
+    assert main(["summary", str(path)]) == 2
+    summary_err = capsys.readouterr().err
+    assert main(["run", str(path), "--store", str(tmp_path / "runs")]) == 2
+    assert summary_err == capsys.readouterr().err.splitlines(keepends=True)[-1]
+    assert summary_err.endswith("model.module: net.py:Net: its output for a batch of shape (2, 1, 8, 8) has shape "
+                                "(2, 3); it must be (B, 10) (digits has 10 classes)\n")
+
+
+def test_a_regression_module_returning_one_value_per_sample_flat_is_told_the_shape(tmp_path, capsys):
+    (tmp_path / "net.py").write_text("from torch import nn\n\n\nclass Net(nn.Module):\n"
+                                     "    def __init__(self, n_inputs):\n        super().__init__()\n"
+                                     "        self.fc = nn.Linear(n_inputs, 1)\n\n"
+                                     "    def forward(self, x):\n        return self.fc(x).squeeze(-1)\n")
+    path = tmp_path / "reg.toml"
+    path.write_text('[study]\nname = "reg"\n[data]\nname = "surface"\nn_samples = 100\n'
+                    '[model]\nkind = "module"\nmodule = "net.py:Net"\n[train]\nepochs = 1\n')
+    assert main(["run", str(path), "--store", str(tmp_path / "runs")]) == 2
+    assert capsys.readouterr().err.endswith("model.module: net.py:Net: its output for a batch of shape (2, 2) has "
+                                            "shape (2,); it must be (B, 1) (surface has 1 target)\n")
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_forward_that_changes_its_input_in_place_leaves_the_data_as_it_was(tmp_path):
+    def curves(scale: str, name: str, stack: str) -> dict:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "net.py").write_text(
+            "from torch import nn\n\n\nclass Net(nn.Module):\n    def __init__(self, n_inputs, n_classes):\n"
+            "        super().__init__()\n        self.fc = nn.Linear(n_inputs, n_classes)\n\n"
+            f"    def forward(self, x):\n        {scale}\n        return self.fc(x)\n")
+        path = tmp_path / name / "iris.toml"
+        path.write_text('[study]\nname = "iris"\n[data]\nname = "iris"\n[model]\nkind = "module"\n'
+                        'module = "net.py:Net"\n[train]\nlr = 0.01\nbatch_size = 16\nepochs = 4\n[trials]\nseeds = 2\n')
+        result = nnstudy.run(path, store=tmp_path / name / "runs", stack=stack, console=quiet()[0], workers=1)
+        seeds = dict(zip(result.trials()["trial_id"], result.trials()["seed"]))
+        return {(seeds[t], e, m): v for (t, e, m), v in history(result).items() if not m.startswith("grad_norm")}
+
+    for stack in ("off", "on"):
+        expected = curves("x = x * 1.5", f"copied-{stack}", stack)
+        assert len(expected) == 2 * 4 * 7  # seeds x epochs x (lr, train/val/test loss and accuracy)
+        assert curves("x.mul_(1.5)", f"in-place-{stack}", stack) == expected

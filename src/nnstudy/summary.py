@@ -82,6 +82,8 @@ def summarize_trial(trial: Trial, label: str = "<study>") -> Summary:
 
     data = load(DataConfig.model_validate(trial.config["data"]))
     mc = trial.config["model"]
+    if of(mc).check_data is not None:  # what `run` refuses on this data (an output of the wrong shape, say)
+        of(mc).check_data(mc, data, label)
     try:
         if of(mc).summary is not None:  # a kind with its own loop (autoencoders, GANs) or its own wrapping
             model = of(mc).summary(trial, data)

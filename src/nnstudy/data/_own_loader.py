@@ -36,7 +36,7 @@ def call(ref: str, sha256: str, kwargs: dict[str, Any]) -> Found:
         unknown = sorted(set(out) - set(SPLIT_KEYS))
         if unknown or not {"x_train", "y_train"} <= set(out) or (("x_test" in out) != ("y_test" in out)):
             raise DataError(f"{shown} returned a dict with {', '.join(sorted(map(str, out)))}; give x_train, y_train "
-                            "and optionally x_test, y_test, classes")
+                            "and optionally x_test and y_test (both or neither), classes")
         classes = out.get("classes")
         found = Found(out["x_train"], out["y_train"], out.get("x_test"), out.get("y_test"),
                       classes=None if classes is None else tuple(str(c) for c in classes))

@@ -83,11 +83,17 @@ def read_frame(path: Path, shown: str, suffix: str):
     try:
         if suffix in PARQUET_SUFFIXES:
             return pd.read_parquet(path)
-        return pd.read_csv(path, sep=TABLE_SUFFIXES[suffix], skipinitialspace=True)
+        df = pd.read_csv(path, sep=TABLE_SUFFIXES[suffix], skipinitialspace=True)
     except ImportError as e:
         raise DataError(f"{shown}: reading Parquet needs pyarrow (pip install pyarrow): {e}") from None
     except Exception as e:  # pandas and pyarrow raise many kinds for a malformed file
         raise DataError(f"{shown}: cannot read it as {suffix[1:]} ({one_line(e)})") from None
+    other = [sep for sep in (";", "\t", ",", "|") if sep != TABLE_SUFFIXES[suffix] and sep in str(df.columns[0])]
+    if len(df.columns) == 1 and other:  # a European CSV (;) read as commas, say: one column named 'a;b;label'
+        raise DataError(f"{shown}: its header is one column {str(df.columns[0])!r}: the file seems separated by "
+                        f"{other[0]!r}, but {suffix} is read as {'tab' if suffix != '.csv' else 'comma'}-separated "
+                        "(save it with commas as .csv, or with tabs as .tsv)")
+    return df
 
 
 def read_npz(path: Path, shown: str) -> Found:

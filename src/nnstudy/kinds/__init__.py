@@ -122,7 +122,12 @@ def _discover() -> dict[str, Kind]:
         for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_")]
     sources += [(f"entry point {ep.name} = {ep.value}", ep.load) for ep in entry_points(group=ENTRY_POINT_GROUP)]
     for where, load in sources:
-        for kind in _kinds_of(load(), where):
+        try:
+            module = load()
+        except Exception as e:  # a broken plugin is named in one line, not a traceback
+            raise StudyError(f"model kinds: {where} cannot be loaded: {type(e).__name__}: {e} (fix or uninstall "
+                             "the package that declares it)") from None
+        for kind in _kinds_of(module, where):
             if kind.name in out:
                 raise StudyError(f"model kinds: {kind.name!r} is declared twice (again by {where})")
             out[kind.name] = kind

@@ -159,6 +159,8 @@ def _check_grid_entry(base: dict, key: str, values: Any, label: str, kinds_swept
         raise StudyError(f"{label}: sweep.{key}: only data, model and train keys can be swept")
     optional = len(parts) == 2 and parts[0] == "data" and parts[1] in DataConfig.model_fields  # unset: not dumped
     optional = optional or (len(parts) >= 3 and parts[:2] == ["train", "args"])  # a training function's own keys
+    optional = optional or (len(parts) >= 3 and parts[:2] == ["model", "args"]  # a constructor's own keywords
+                            and _has_key(base["model"]["kind"], "model.args"))
     optional = optional or key in OPTIONAL_SWEEP_KEYS  # train keys left out of the dump while unset
     optional = optional or (len(parts) == 2 and parts[0] == "model" and _has_key(base["model"]["kind"], key))  # ditto
     optional = optional or (len(parts) == 2 and parts[0] == "data" and base["data"].get("name") == "loader")  # its keywords

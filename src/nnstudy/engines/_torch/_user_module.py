@@ -140,7 +140,8 @@ class UserNet(nn.Module):
         self._owners = [m for _, m in owners]  # a plain list: the modules stay registered under `net` only
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x.reshape(x.shape[0], *self.view_shape))
+        # a copy: a forward that changes its input in place (x /= 255) must not change the data it is given again
+        return self.net(x.reshape(x.shape[0], *self.view_shape).clone())
 
     def linears(self) -> list[Any]:
         return list(self._owners)
@@ -158,10 +159,29 @@ def build(mc: Any, n_in: int, n_out: int, input_shape: tuple[int, ...] = ()) -> 
     """The wrapped module for one trial (build it after ``torch.manual_seed``: its init draws from it)."""
     mc = _as_dict(mc)
     shape = tuple(input_shape) or (n_in,)
-    net = UserNet(construct(mc, shape, n_out), shape)
+    net = UserNet(materialize(construct(mc, shape, n_out), shape, mc["module"]), shape)
     _batch_norms[json.dumps(mc, sort_keys=True)] = any(isinstance(m, nn.modules.batchnorm._BatchNorm)
                                                         for m in net.modules())
     return net
+
+
+def materialize(net: nn.Module, input_shape: tuple[int, ...], ref: str) -> nn.Module:
+    """A module with lazy layers (``nn.LazyLinear``) gets its parameters' shapes from one forward pass of two
+    zero samples (eval mode, no gradient); ValueError (one line) when that pass fails."""
+    from torch.nn.modules.lazy import LazyModuleMixin
+
+    if not any(isinstance(m, LazyModuleMixin) and m.has_uninitialized_params() for m in net.modules()):
+        return net
+    training = net.training
+    try:
+        with torch.no_grad():
+            net.eval()(torch.zeros(2, *module_shape(input_shape)))
+    except KeyboardInterrupt:
+        raise
+    except Exception as e:
+        raise ValueError(f"{ref}: its forward pass on a batch of shape {(2, *module_shape(input_shape))} (to "
+                         f"initialize its lazy layers) raised {_userfiles.error_line(e)}") from None
+    return net.train(training)
 
 
 def has_batch_norm(mc: Any) -> bool:
@@ -184,7 +204,7 @@ def check_model(mc: Any, data) -> None:
         if not net.linears():
             raise ValueError(f"{mc['module']} has no weight tensor (a parameter of 2 or more dimensions) to train")
         what = (f"{data.name} has {head.n_out} classes" if data.task == "classification"
-                else f"{data.name} has {head.n_out} targets")
+                else f"{data.name} has {head.n_out} target{'s' if head.n_out != 1 else ''}")
         try:
             check_output(net, head.n_out, what)
         except ValueError as e:
@@ -205,8 +225,10 @@ def summary_module(mc: Any, data, n_out: int) -> nn.Module:
 
 
 def check_output(net: UserNet, n_out: int, what: str) -> None:
-    """One forward pass of two zero samples; ValueError (one line) when it fails or has the wrong shape."""
-    x = torch.zeros(2, math.prod(net.view_shape))
+    """One forward pass of two zero samples, in the dtype of the module's parameters as built (training casts
+    the module to train.dtype); ValueError (one line) when it fails or has the wrong shape."""
+    dtype = next((p.dtype for p in net.parameters() if p.is_floating_point()), torch.float32)
+    x = torch.zeros(2, math.prod(net.view_shape), dtype=dtype)
     shown = (2, *net.view_shape)
     try:
         with torch.no_grad():
