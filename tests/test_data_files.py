@@ -259,3 +259,19 @@ def test_a_loader_giving_test_inputs_without_test_labels_is_told_both(tmp_path):
         study(tmp_path, 'loader = "half.py:load"')
     assert str(e.value).endswith("half.py:load() returned a dict with x_test, x_train, y_train; give x_train, "
                                  "y_train and optionally x_test and y_test (both or neither), classes")
+
+
+def test_a_row_index_saved_by_to_csv_is_no_input(tmp_path):
+    """DataFrame.to_csv keeps the index as an unnamed first column: 0 .. n-1 is left out and said; an unnamed
+    column of other values, or one named in inputs, stays an input."""
+    people().to_csv(tmp_path / "indexed.csv")
+    s, _ = study(tmp_path, 'name = "file"\npath = "indexed.csv"\nnormalize = "none"')
+    ds = data.load(s.data)
+    assert ds.input_names[:2] == ("x1", "x2") and "Unnamed: 0" not in ds.input_names
+    assert "(its first column, unnamed and 0 to 199, is a saved row index: left out)" in data.info(s.data).source
+    shifted = people().set_axis(range(1, 201))
+    shifted.to_csv(tmp_path / "shifted.csv")
+    s, _ = study(tmp_path, 'name = "file"\npath = "shifted.csv"\nnormalize = "none"')
+    assert data.load(s.data).input_names[0] == "Unnamed: 0"
+    s, _ = study(tmp_path, 'name = "file"\npath = "indexed.csv"\ninputs = [0, "x1"]')
+    assert data.load(s.data).input_names == ("Unnamed: 0", "x1")

@@ -23,7 +23,9 @@ def from_frame(df, shown: str, target: str | None, inputs: list | None) -> Found
         target = columns[-1]
     elif target not in columns:
         raise DataError(f"{shown}: target {target!r} is not a column {listed}")
-    names = [c for c in columns if c != target] if inputs is None else [_column(i, columns, shown) for i in inputs]
+    index = _saved_index(df, columns) if inputs is None and target != columns[0] else None
+    names = [c for c in columns if c not in (target, index)] if inputs is None else \
+        [_column(i, columns, shown) for i in inputs]
     if target in names:
         raise DataError(f"{shown}: the target {target!r} is also an input")
     if not names:
@@ -53,8 +55,19 @@ def from_frame(df, shown: str, target: str | None, inputs: list | None) -> Found
     if y.dtype == object and not all(isinstance(v, str) for v in y):
         y = y.astype(str)
     text = f", {len(categorical)} of them text, one-hot encoded" if categorical else ""
+    dropped = f" (its first column, unnamed and 0 to {len(df) - 1}, is a saved row index: left out)" if index else ""
     return Found(x, y, input_names=tuple(names), categorical=tuple(categorical),
-                 what=f"{len(df)} rows, {len(names)} input columns{text}, target {target!r}")
+                 what=f"{len(df)} rows, {len(names)} input columns{text}, target {target!r}{dropped}")
+
+
+def _saved_index(df, columns: list[str]) -> str | None:
+    """The first column when it is a row index that ``DataFrame.to_csv`` saved: no header (pandas reads it as
+    ``Unnamed: 0``) and the values 0, 1, ..., n - 1. A row number is no input: it would only learn the order."""
+    first = columns[0]
+    if not first.startswith("Unnamed: 0"):
+        return None
+    values = df[first].to_numpy()
+    return first if values.dtype.kind in "iu" and np.array_equal(values, np.arange(len(values))) else None
 
 
 def _column(item, columns: list[str], shown: str) -> str:
