@@ -275,3 +275,12 @@ def test_a_row_index_saved_by_to_csv_is_no_input(tmp_path):
     assert data.load(s.data).input_names[0] == "Unnamed: 0"
     s, _ = study(tmp_path, 'name = "file"\npath = "indexed.csv"\ninputs = [0, "x1"]')
     assert data.load(s.data).input_names == ("Unnamed: 0", "x1")
+
+
+def test_true_false_labels_are_said_to_be_so(tmp_path):
+    df = people()
+    df["label"] = df.x1 > 0
+    df.to_csv(tmp_path / "bools.csv", index=False)
+    s, _ = study(tmp_path, 'name = "file"\npath = "bools.csv"')
+    info = data.info(s.data)
+    assert "classification (inferred: true/false labels)" in info.source and info.classes == ("False", "True")

@@ -25,7 +25,8 @@ def check_labels(found: Found, task: str | None, shown: str) -> tuple[str, tuple
     why = "given"
     if task is None:
         task = "regression" if kind == "f" else "classification"
-        why = {"f": "inferred: float targets", "U": "inferred: text labels"}.get(kind, "inferred: integer labels")
+        why = {"f": "inferred: float targets", "U": "inferred: text labels",
+               "b": "inferred: true/false labels"}.get(kind, "inferred: integer labels")
     if task == "regression":
         if kind in TEXT_KINDS:
             raise DataError(f"{shown}: a regression task needs numeric targets; the labels are text")
