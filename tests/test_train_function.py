@@ -52,6 +52,11 @@ def fails_on_seed_one(config, seed, data, report):
     return {"test_accuracy": 0.9}
 
 
+def scales_the_data(config, seed, data, report):
+    data.x_train *= 2  # the user's bug: the data are shared
+    return {"test_accuracy": 0.9}
+
+
 def real_fit(config, seed, data, report):
     """A nearest-centroid classifier, so that the data really reach the function."""
     classes = np.unique(data.y_train)
@@ -142,6 +147,15 @@ def test_a_finite_exploded_loss_is_a_diverged_trial(tmp_path):
     t = s.trials()
     assert list(t.status) == ["diverged"]
     assert t.error.iloc[0] == "train_loss became 6e+05 (over 1e+06 times its first value 0.5) at epoch 3"
+
+
+def test_changing_the_shared_data_fails_the_trial_saying_to_copy_it(tmp_path, capsys):
+    study = write(tmp_path, "scales_the_data", seeds=1)
+    assert main(["run", str(study), "--store", str(tmp_path / "runs"), "--workers", "1"]) == 1
+    line = next(ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("failed "))
+    user_line = 1 + TRAIN_PY.splitlines().index("    data.x_train *= 2  # the user's bug: the data are shared")
+    assert ("ValueError: output array is read-only: the data's arrays are read-only, shared by the trials; copy one "
+            f"before changing it (x = data.x_train.copy()) (train.py:{user_line})") in line, line
 
 
 def test_an_exception_is_a_failed_trial_with_its_traceback_and_the_study_goes_on(tmp_path, capsys):

@@ -95,6 +95,11 @@ def train_trial(trial: Trial, data, on_epoch: OnEpoch) -> TrialResult:
             raise
     except SystemExit as e:  # sys.exit() inside the function must not end the study
         raise RuntimeError(f"{tc['function']} called sys.exit({e.code!r})") from e
+    except ValueError as e:  # numpy's "output array is read-only", "assignment destination is read-only"
+        if "read-only" in str(e) and len(e.args) == 1:  # said where the user's line raised it
+            e.args = (f"{e.args[0]}: the data's arrays are read-only, shared by the trials; copy one before "
+                      "changing it (x = data.x_train.copy())",)
+        raise
     train_time = time.perf_counter() - start
     final = {k: v for k, v in history[-1].items() if k not in RESERVED} if history else {}
     if not diverged and returned is not None:
