@@ -1,6 +1,7 @@
 """Figures as a careful author would publish them: nothing cut off, nothing covering the data."""
 
 import numpy as np
+import pytest
 
 from nnstudy.report._mosaic import Tile, mosaic_figure
 
@@ -19,3 +20,37 @@ def test_a_long_title_over_a_few_tiles_is_wrapped_inside_the_figure():
     assert _inside(fig, fig._suptitle)
     wide = mosaic_figure(tiles * 4, 8, title, 100)  # room enough: one line, as before
     assert wide._suptitle.get_text() == title and _inside(wide, wide._suptitle)
+
+
+def _snapshot(history: list[tuple], artifacts=()):
+    import pandas as pd
+
+    from nnstudy.store._snapshot import StudySnapshot
+
+    rows = [{"trial_id": "t0", "seed": 0, "status": "done", "error": None, "train.lr": 0.1, "test_accuracy": 0.5}]
+    return StudySnapshot(name="s", description="", spec={"study": {"name": "s"}}, source="",
+                         task="classification", metrics=["test_accuracy"], swept_keys=["train.lr"],
+                         trials=pd.DataFrame(rows),
+                         history=pd.DataFrame(history, columns=["trial_id", "epoch", "metric", "value"]),
+                         artifacts=list(artifacts), environment={},
+                         created_at="2024-05-01T09:59:00", updated_at="2024-05-01T10:05:00")
+
+
+@pytest.mark.parametrize("depth", [3, 40])
+def test_the_gradient_norm_legend_is_outside_the_lines(depth):
+    from nnstudy.report._figures import FigureSink, grad_norms
+    from nnstudy.report._stats import analyze
+
+    layers = [f"hidden{k}" for k in range(1, depth)] + ["output"]
+    hist = [("t0", e, f"grad_norm/{name}", 10.0 ** -k * e) for e in (1, 2) for k, name in enumerate(layers)]
+    sink = FigureSink()
+    grad_norms(analyze(_snapshot(hist)), sink)
+    fig = sink.figure
+    fig.canvas.draw()
+    (ax,) = [ax for ax in fig.axes if ax.get_lines()]
+    assert len(ax.get_lines()) == depth and ax.get_legend() is None
+    (legend,) = fig.legends
+    texts = [t.get_text() for t in legend.get_texts()]
+    assert texts == (layers if depth == 3 else ["hidden1", "output"])
+    renderer = fig.canvas.get_renderer()
+    assert not legend.get_window_extent(renderer).overlaps(ax.get_window_extent(renderer))

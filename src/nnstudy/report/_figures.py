@@ -430,7 +430,9 @@ def grad_norms(a: Analysis, path: Path) -> str | None:
         from matplotlib.colors import Normalize
         sm = ScalarMappable(norm=Normalize(0, len(layers) - 1), cmap=ListedColormap(colors))
         fig.colorbar(sm, ax=ax, label="layer (input → output)")
-    ax.legend(loc="best", fontsize=8, title="layer")
+    # outside the axes: a deep net's lines fill them, and loc="best" then puts the legend on the data
+    fig.legend(loc="outside lower center" if many else "outside right upper", ncols=2 if many else 1,
+               fontsize=8, title="layer", frameon=False)
     _save(fig, path)
     return (f"Per-layer gradient norm over epochs (mean over seeds, log scale) for the best "
             f"configuration ({a.labels[i]}).")
