@@ -22,14 +22,15 @@ def test_a_long_title_over_a_few_tiles_is_wrapped_inside_the_figure():
     assert wide._suptitle.get_text() == title and _inside(wide, wide._suptitle)
 
 
-def _snapshot(history: list[tuple], artifacts=()):
+def _snapshot(history: list[tuple], artifacts=(), key="train.lr", values=(0.1,)):
     import pandas as pd
 
     from nnstudy.store._snapshot import StudySnapshot
 
-    rows = [{"trial_id": "t0", "seed": 0, "status": "done", "error": None, "train.lr": 0.1, "test_accuracy": 0.5}]
+    rows = [{"trial_id": f"t{i}", "seed": s, "status": "done", "error": None, key: v, "test_accuracy": 0.5 + i / 100}
+            for i, (v, s) in enumerate((v, s) for v in values for s in (0, 1))]
     return StudySnapshot(name="s", description="", spec={"study": {"name": "s"}}, source="",
-                         task="classification", metrics=["test_accuracy"], swept_keys=["train.lr"],
+                         task="classification", metrics=["test_accuracy"], swept_keys=[key],
                          trials=pd.DataFrame(rows),
                          history=pd.DataFrame(history, columns=["trial_id", "epoch", "metric", "value"]),
                          artifacts=list(artifacts), environment={},
@@ -54,3 +55,21 @@ def test_the_gradient_norm_legend_is_outside_the_lines(depth):
     assert texts == (layers if depth == 3 else ["hidden1", "output"])
     renderer = fig.canvas.get_renderer()
     assert not legend.get_window_extent(renderer).overlaps(ax.get_window_extent(renderer))
+
+
+@pytest.mark.parametrize("count", [3, 6, 20])
+def test_the_tick_labels_of_a_swept_list_do_not_overlap(count):
+    from nnstudy.report._figures import FigureSink, metric_vs_key
+    from nnstudy.report._stats import analyze
+
+    values = [str([10 * (k + 1), 100, 100]) for k in range(count)]  # "[10, 100, 100]", ...
+    sink = FigureSink()
+    metric_vs_key(analyze(_snapshot([], key="model.hidden", values=values)), "model.hidden", sink)
+    fig = sink.figure
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    labels = fig.axes[0].get_xticklabels()
+    assert [t.get_text().replace("\n", " ") for t in labels] == values
+    boxes = [t.get_window_extent(renderer) for t in labels]
+    assert not any(b.overlaps(c) for b, c in zip(boxes, boxes[1:]))
+    assert all(0 <= b.x0 and b.x1 <= fig.bbox.x1 for b in boxes)

@@ -338,7 +338,7 @@ def _metric_panel(ax, s: pd.DataFrame, key: str, m: str, others: list[str], coun
     if logx:
         ax.set_xscale("log")
     if not numeric:
-        ax.set_xticks([pos[v] for v in values], [_wrap(value_text(v), 16) for v in values])
+        _category_ticks(ax, [pos[v] for v in values], [value_text(v) for v in values])
         ax.set_xlim(-0.5, len(values) - 0.5)
     elif len(values) <= 12:
         ax.set_xticks([pos[v] for v in values], [value_text(v) for v in values])
@@ -350,6 +350,17 @@ def _metric_panel(ax, s: pd.DataFrame, key: str, m: str, others: list[str], coun
     ax.set_title(f"{_metric_name(m)} vs {key}")
     ax.grid(alpha=0.3)
     return many
+
+
+def _category_ticks(ax, at: list[float], texts: list[str]) -> None:
+    """Tick labels that fit their slot of the axes: wrapped to its width (about 5.5 points a character at
+    fontsize 10), or, where even a short line would not fit, one line each turned upright."""
+    slot_pt = ax.figure.get_figwidth() * ax.get_position().width * 72 / max(len(texts), 1)
+    chars = min(16, int(slot_pt / 5.5))
+    if chars >= 6:
+        ax.set_xticks(at, [_wrap(t, chars) for t in texts])
+    else:
+        ax.set_xticks(at, texts, rotation=90)
 
 
 # ---------------------------------------------------------------- seed spread
