@@ -1,5 +1,7 @@
 """Figures as a careful author would publish them: nothing cut off, nothing covering the data."""
 
+import io
+
 import numpy as np
 import pytest
 
@@ -73,3 +75,37 @@ def test_the_tick_labels_of_a_swept_list_do_not_overlap(count):
     boxes = [t.get_window_extent(renderer) for t in labels]
     assert not any(b.overlaps(c) for b, c in zip(boxes, boxes[1:]))
     assert all(0 <= b.x0 and b.x1 <= fig.bbox.x1 for b in boxes)
+
+
+def _som(rows: int, cols: int) -> bytes:
+    rng = np.random.default_rng(0)
+    buf = io.BytesIO()
+    np.savez(buf, umatrix=rng.random((rows, cols)), hits=rng.integers(0, 9, (3, rows, cols)),
+             labels=rng.integers(0, 3, (rows, cols)), classes=np.array(["setosa", "versicolor", "virginica"]))
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("grid", [(1, 3), (8, 8), (6, 2)])
+@pytest.mark.parametrize("name", ["som_umatrix", "som_hits"])
+def test_a_som_colour_bar_is_as_long_as_its_map(grid, name):
+    from nnstudy.report import _figures_classical
+    from nnstudy.report._figures import FigureSink
+    from nnstudy.report._stats import analyze
+    from nnstudy.store._snapshot import Artifact
+
+    sink = FigureSink()
+    getattr(_figures_classical, name)(analyze(_snapshot([], [Artifact("t0", "som.npz", _som(*grid))])), sink)
+    fig = sink.figure
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    maps = [ax for ax in fig.axes if ax.images and ax.get_title()]
+    assert len(maps) == (1 if name == "som_umatrix" else 4)
+    for ax in maps:
+        image = ax.images[0].get_window_extent(renderer)
+        (bar,) = ax.child_axes
+        box = bar.get_window_extent(renderer)
+        wide = grid[1] >= 2 * grid[0]
+        lo, hi = (box.x0, box.x1) if wide else (box.y0, box.y1)
+        assert (lo, hi) == pytest.approx((image.x0, image.x1) if wide else (image.y0, image.y1), abs=1.5)
+        assert (box.y1 <= image.y0) if wide else (box.x0 >= image.x1)  # beside the map, not on it
+        assert bar.get_tightbbox(renderer).x1 <= fig.bbox.x1  # its tick labels too
