@@ -109,3 +109,20 @@ def test_a_som_colour_bar_is_as_long_as_its_map(grid, name):
         assert (lo, hi) == pytest.approx((image.x0, image.x1) if wide else (image.y0, image.y1), abs=1.5)
         assert (box.y1 <= image.y0) if wide else (box.x0 >= image.x1)  # beside the map, not on it
         assert bar.get_tightbbox(renderer).x1 <= fig.bbox.x1  # its tick labels too
+
+
+def test_trials_of_one_epoch_are_drawn_as_points_per_split_not_at_epoch_0_96_to_1_04():
+    from nnstudy.report._figures import FigureSink, learning_curves
+    from nnstudy.report._stats import analyze
+
+    hist = [(f"t{i}", 1, f"{split}_loss", v + i) for i in range(4) for split, v in (("train", 1.0), ("val", 2.0))]
+    sink = FigureSink()
+    caption = learning_curves(analyze(_snapshot(hist, values=(0.1, 0.01))), sink)
+    (ax,) = sink.figure.axes
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["train", "val"]
+    marks = [line for line in ax.get_lines() if line.get_marker() in ("o", "s")]  # not the error bars' caps
+    points = sorted((line.get_marker(), round(float(x), 2), float(y))
+                    for line in marks for x, y in zip(*line.get_data()))
+    assert points == [("o", -0.15, 1.5), ("o", 0.15, 3.5), ("s", 0.85, 2.5), ("s", 1.15, 4.5)]  # mean of 2 seeds
+    assert [t.get_text() for t in sink.figure.legends[0].get_texts()] == ["lr=0.1", "lr=0.01"]
+    assert caption.startswith("Final train and validation values: every trial recorded one epoch")

@@ -193,33 +193,50 @@ def learning_curves(a: Analysis, path: Path) -> str | None:
     fig = _figure(6.0 * len(panels) + (0.4 if below else 2.6), 4.3 + (0.16 * lines / ncol + 0.3 if below else 0))
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
     styles = {"train": "-", "val": "--", **({"test": ":"} if has_test else {})}
+    marks = {"train": "o", "val": "s", "test": "^"}
+    single = hist["epoch"].nunique() == 1  # a model fitted at once: one point per split, the splits side by side
     for ax, base in zip(axes, panels):
         allv = []
-        for i in cfgs:
+        for n, i in enumerate(cfgs):
             ids = done.loc[done["config"] == i, "trial_id"]
             h = hist[hist["trial_id"].isin(ids)]
-            for split, ls in styles.items():
+            for k, (split, ls) in enumerate(styles.items()):
                 c = epoch_curve(h, f"{split}_{base}")
                 if c.empty:
                     continue
                 x, y, se = c["epoch"].to_numpy(float), c["mean"].to_numpy(float), c["sem"].to_numpy(float)
-                ax.plot(x, y, ls, color=colors[i], lw=1.6, marker="o" if len(x) == 1 else None)
                 ok = np.isfinite(se) & (split != "test")  # the test line without a band: fewer bands to read
+                if single:
+                    x = np.array([k + 0.6 * ((n + 0.5) / len(cfgs) - 0.5)])
+                    ax.errorbar(x, y, yerr=np.where(ok, se, 0), fmt=marks[split], color=colors[i], ms=5, capsize=2)
+                    allv.extend(y)
+                    continue
+                ax.plot(x, y, ls, color=colors[i], lw=1.6, marker="o" if len(x) == 1 else None)
                 if ok.any():
                     ax.fill_between(x[ok], (y - se)[ok], (y + se)[ok], color=colors[i], alpha=0.18, lw=0)
                 allv.extend(y)
-        ax.set_xlabel("epoch")
+        ax.set_xlabel("split (every trial recorded one epoch)" if single else "epoch")
         ax.set_ylabel(base)
         ax.set_title(f"{' / '.join(styles)} {base}")
         ax.grid(alpha=0.3)
         if base in ("loss", "mse", "rmse"):
             _maybe_log_y(ax, allv)
-        ax.xaxis.get_major_locator().set_params(integer=True)
+        if single:
+            ax.set_xticks(range(len(styles)), list(styles))
+            ax.set_xlim(-0.5, len(styles) - 0.5)
+        else:
+            ax.xaxis.get_major_locator().set_params(integer=True)
     handles = [Line2D([], [], color=colors[i], lw=2, label=_label(a, i)) for i in cfgs]
-    handles += [Line2D([], [], color="0.3", ls=ls, label=split) for split, ls in styles.items()]
+    if not single:
+        handles += [Line2D([], [], color="0.3", ls=ls, label=split) for split, ls in styles.items()]
     fig.legend(handles=handles, loc="outside lower center" if below else "outside right upper",
                ncol=ncol, fontsize=8, frameon=False)
     _save(fig, path)
+    if single:
+        splits = "train, validation and test" if has_test else "train and validation"
+        return (f"Final {splits} values: every trial recorded one epoch (a model fitted at once); mean over "
+                "seeds per configuration (done trials), bar = ± 1 standard error"
+                + (" (none for test)" if has_test else "") + "." + note)
     return ("Learning curves: mean over seeds per configuration (done trials), band = ± 1 standard "
             f"error; solid = train, dashed = validation{', dotted = test (no band)' if has_test else ''}. Trials "
             "that stopped early leave the average at their last epoch." + note)
