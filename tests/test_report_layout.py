@@ -126,3 +126,20 @@ def test_trials_of_one_epoch_are_drawn_as_points_per_split_not_at_epoch_0_96_to_
     assert points == [("o", -0.15, 1.5), ("o", 0.15, 3.5), ("s", 0.85, 2.5), ("s", 1.15, 4.5)]  # mean of 2 seeds
     assert [t.get_text() for t in sink.figure.legends[0].get_texts()] == ["lr=0.1", "lr=0.01"]
     assert caption.startswith("Final train and validation values: every trial recorded one epoch")
+
+
+def test_nested_values_too_long_for_a_tick_are_numbered_and_named_in_the_caption():
+    from nnstudy.report._figures import FigureSink, metric_vs_key
+    from nnstudy.report._stats import analyze
+
+    values = [str([{"channels": c, "kernel": 3, "padding": "same", "pool": "max"}] * 2) for c in (16, 32, 64)]
+    sink = FigureSink()
+    caption = metric_vs_key(analyze(_snapshot([], key="model.blocks", values=values)), "model.blocks", sink)
+    fig = sink.figure
+    fig.canvas.draw()
+    (ax,) = fig.axes
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "2", "3"]
+    assert ax.get_xlabel() == "model.blocks (numbered: see the caption)"
+    assert ax.get_title() == "test_accuracy (higher is better) vs model.blocks"
+    assert caption.endswith(f"Values of model.blocks: 1 = {values[0]}; 2 = {values[1]}; 3 = {values[2]}.")
+    assert fig.get_tightbbox(fig.canvas.get_renderer()).y0 >= 0  # nothing below the figure's edge

@@ -310,7 +310,10 @@ def metric_vs_key(a: Analysis, key: str, path: Path) -> str | None:
         " Grey: each combination of the other swept keys; black: their mean." if many else "")
     what = f" ({'the number of entries' if key.endswith('depth') else 'the largest entry'} of {axes[key][0]})" \
         if key in axes else ""
-    return f"Final {', '.join(metrics)} (mean ± 1 standard error over seeds) against {key}{what}.{extra}"
+    texts = [value_text(v) for v in dict.fromkeys(v for v in s[key] if v is not None)]
+    numbered = "" if any(_is_number(v) for v in s[key]) or max(map(len, texts), default=0) <= 64 else (
+        " Values of {}: {}.".format(key, "; ".join(f"{n} = {t}" for n, t in enumerate(texts, 1))))
+    return f"Final {', '.join(metrics)} (mean ± 1 standard error over seeds) against {key}{what}.{extra}{numbered}"
 
 
 def _metric_panel(ax, s: pd.DataFrame, key: str, m: str, others: list[str], count: bool, legend: bool) -> bool:
@@ -354,30 +357,37 @@ def _metric_panel(ax, s: pd.DataFrame, key: str, m: str, others: list[str], coun
         ax.plot(xs, ys, "o-", color="black", lw=2.2, label="mean over the other keys" if legend else None)
     if logx:
         ax.set_xscale("log")
+    xlabel = key
     if not numeric:
-        _category_ticks(ax, [pos[v] for v in values], [value_text(v) for v in values])
+        if _category_ticks(ax, [pos[v] for v in values], [value_text(v) for v in values]):
+            xlabel = f"{key} (numbered: see the caption)"
         ax.set_xlim(-0.5, len(values) - 0.5)
     elif len(values) <= 12:
         ax.set_xticks([pos[v] for v in values], [value_text(v) for v in values])
         ax.minorticks_off()
     elif count:  # depth and width are counts
         ax.xaxis.get_major_locator().set_params(integer=True)
-    ax.set_xlabel(key)
+    ax.set_xlabel(xlabel)
     ax.set_ylabel(m)
     ax.set_title(f"{_metric_name(m)} vs {key}")
     ax.grid(alpha=0.3)
     return many
 
 
-def _category_ticks(ax, at: list[float], texts: list[str]) -> None:
+def _category_ticks(ax, at: list[float], texts: list[str]) -> bool:
     """Tick labels that fit their slot of the axes: wrapped to its width (about 5.5 points a character at
-    fontsize 10), or, where even a short line would not fit, one line each turned upright."""
+    fontsize 10), or, where even a short line would not fit, one line each turned upright; values longer than
+    4 lines of 16 characters (nested lists of blocks) as their numbers 1, 2, ... Returns whether numbered."""
+    if max(len(t) for t in texts) > 64:
+        ax.set_xticks(at, [str(n) for n in range(1, len(texts) + 1)])
+        return True
     slot_pt = ax.figure.get_figwidth() * ax.get_position().width * 72 / max(len(texts), 1)
     chars = min(16, int(slot_pt / 5.5))
     if chars >= 6:
         ax.set_xticks(at, [_wrap(t, chars) for t in texts])
     else:
         ax.set_xticks(at, texts, rotation=90)
+    return False
 
 
 # ---------------------------------------------------------------- seed spread
