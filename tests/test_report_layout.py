@@ -143,3 +143,17 @@ def test_nested_values_too_long_for_a_tick_are_numbered_and_named_in_the_caption
     assert ax.get_title() == "test_accuracy (higher is better) vs model.blocks"
     assert caption.endswith(f"Values of model.blocks: 1 = {values[0]}; 2 = {values[1]}; 3 = {values[2]}.")
     assert fig.get_tightbbox(fig.canvas.get_renderer()).y0 >= 0  # nothing below the figure's edge
+
+
+def test_labelled_configurations_name_their_ticks():
+    from nnstudy.report._figures import FigureSink, metric_vs_key
+    from nnstudy.report._stats import analyze
+
+    values = [str([{"channels": c, "kernel": 3, "padding": "same", "pool": "max"}] * 2) for c in (16, 32)]
+    snap = _snapshot([], key="model.blocks", values=values)
+    snap.trials["label"] = ["narrow", "narrow", "wide", "wide"]
+    sink = FigureSink()
+    caption = metric_vs_key(analyze(snap), "model.blocks", sink)
+    (ax,) = sink.figure.axes
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["narrow", "wide"] and ax.get_xlabel() == "model.blocks"
+    assert "Values of" not in caption

@@ -298,7 +298,7 @@ def metric_vs_key(a: Analysis, key: str, path: Path) -> str | None:
     panels = fig.subplots(1, len(metrics), squeeze=False)[0]
     many = False
     for j, (ax, m) in enumerate(zip(panels, metrics)):
-        many = _metric_panel(ax, s, key, m, others, key in axes, legend=j == 0)
+        many = _metric_panel(ax, s, key, m, others, key in axes, legend=j == 0, names=_value_labels(a, s, key))
     handles, labels = panels[0].get_legend_handles_labels()
     if handles:
         if len(metrics) == 1 and not (others and not many and len(handles) > 3):
@@ -310,13 +310,26 @@ def metric_vs_key(a: Analysis, key: str, path: Path) -> str | None:
         " Grey: each combination of the other swept keys; black: their mean." if many else "")
     what = f" ({'the number of entries' if key.endswith('depth') else 'the largest entry'} of {axes[key][0]})" \
         if key in axes else ""
-    texts = [value_text(v) for v in dict.fromkeys(v for v in s[key] if v is not None)]
+    names = _value_labels(a, s, key)
+    texts = [names.get(v) or value_text(v) for v in dict.fromkeys(v for v in s[key] if v is not None)]
     numbered = "" if any(_is_number(v) for v in s[key]) or max(map(len, texts), default=0) <= 64 else (
         " Values of {}: {}.".format(key, "; ".join(f"{n} = {t}" for n, t in enumerate(texts, 1))))
     return f"Final {', '.join(metrics)} (mean ± 1 standard error over seeds) against {key}{what}.{extra}{numbered}"
 
 
-def _metric_panel(ax, s: pd.DataFrame, key: str, m: str, others: list[str], count: bool, legend: bool) -> bool:
+def _value_labels(a: Analysis, s: pd.DataFrame, key: str) -> dict:
+    """{value of key: the [[sweep]] label of the one configuration with it}, where every value has such a one."""
+    given = getattr(a, "given", None) or [None] * len(s)
+    by_value: dict = {}
+    for v, g in zip(s[key], given):
+        if v is not None:
+            by_value.setdefault(v, []).append(g)
+    named = {v: gs[0] for v, gs in by_value.items() if len(gs) == 1 and gs[0]}
+    return named if len(named) == len(by_value) else {}
+
+
+def _metric_panel(ax, s: pd.DataFrame, key: str, m: str, others: list[str], count: bool, legend: bool,
+                  names: dict | None = None) -> bool:
     """One metric against ``key`` on ``ax``; returns whether the lines were too many to tell apart."""
     mean, sem = s[f"{m}_mean"].to_numpy(float), s[f"{m}_sem"].to_numpy(float)
     have = np.isfinite(mean)
@@ -359,7 +372,7 @@ def _metric_panel(ax, s: pd.DataFrame, key: str, m: str, others: list[str], coun
         ax.set_xscale("log")
     xlabel = key
     if not numeric:
-        if _category_ticks(ax, [pos[v] for v in values], [value_text(v) for v in values]):
+        if _category_ticks(ax, [pos[v] for v in values], [(names or {}).get(v) or value_text(v) for v in values]):
             xlabel = f"{key} (numbered: see the caption)"
         ax.set_xlim(-0.5, len(values) - 0.5)
     elif len(values) <= 12:
