@@ -157,3 +157,26 @@ def test_labelled_configurations_name_their_ticks():
     (ax,) = sink.figure.axes
     assert [t.get_text() for t in ax.get_xticklabels()] == ["narrow", "wide"] and ax.get_xlabel() == "model.blocks"
     assert "Values of" not in caption
+
+
+@pytest.mark.parametrize("inputs, log", [(8, False), (400, True)])
+def test_the_ard_histogram_counts_in_whole_numbers_log_only_for_a_tall_peak(inputs, log):
+    from nnstudy.report._figures import FigureSink
+    from nnstudy.report._figures_unsupervised import ard_weight_histogram
+    from nnstudy.report._stats import analyze
+    from nnstudy.store._snapshot import Artifact
+
+    coef = np.zeros((1, inputs))
+    coef[0, 1] = 0.2
+    buf = io.BytesIO()
+    np.savez(buf, coef=coef)
+    sink = FigureSink()
+    ard_weight_histogram(analyze(_snapshot([], [Artifact("t0", "relevance.npz", buf.getvalue())])), sink)
+    fig = sink.figure
+    fig.canvas.draw()
+    (ax,) = fig.axes
+    assert ax.get_yscale() == ("log" if log else "linear")
+    assert ax.get_ylabel() == ("inputs (log scale)" if log else "inputs")
+    low, high = ax.get_ylim()
+    ticks = [t.get_text() for t in ax.get_yticklabels() if low <= t.get_position()[1] <= high]
+    assert ticks == (["1", "10", "100"] if log else ["0", "1", "2", "3", "4", "5", "6", "7"])
