@@ -180,3 +180,25 @@ def test_the_ard_histogram_counts_in_whole_numbers_log_only_for_a_tall_peak(inpu
     low, high = ax.get_ylim()
     ticks = [t.get_text() for t in ax.get_yticklabels() if low <= t.get_position()[1] <= high]
     assert ticks == (["1", "10", "100"] if log else ["0", "1", "2", "3", "4", "5", "6", "7"])
+
+
+@pytest.mark.parametrize("name", ["pca_curves", "pca_explained"])
+def test_pca_figures_tick_whole_numbers_of_components(name):
+    from nnstudy.report import _figures_classical, _figures_unsupervised
+    from nnstudy.report._figures import FigureSink
+    from nnstudy.report._stats import analyze
+    from nnstudy.store._snapshot import Artifact
+
+    rmse = np.array([[0.9, 0.44, 0.23, 0.08, 0.0]])
+    buf = io.BytesIO()
+    np.savez(buf, k=np.arange(5), own=rmse, sklearn=rmse, splits=np.array(["test"]),
+             explained=np.array([0.72, 0.96, 0.99, 1.0]), explained_sklearn=np.array([0.72, 0.96, 0.99, 1.0]))
+    draw = getattr(_figures_classical, name, None) or getattr(_figures_unsupervised, name)
+    sink = FigureSink()
+    draw(analyze(_snapshot([], [Artifact("t0", "pca_curves.npz", buf.getvalue())])), sink)
+    fig = sink.figure
+    fig.canvas.draw()
+    (ax,) = fig.axes
+    low, high = ax.get_xlim()
+    ticks = [t.get_text() for t in ax.get_xticklabels() if low <= t.get_position()[0] <= high]
+    assert ticks == (["0", "1", "2", "3", "4"] if name == "pca_curves" else ["1", "2", "3", "4"])

@@ -12,6 +12,7 @@ from typing import Callable
 
 import numpy as np
 from matplotlib import colormaps
+from matplotlib.ticker import MaxNLocator
 
 from ._figures import _colors, _figure, _label, _save, best_arrays, picked_arrays
 
@@ -78,6 +79,7 @@ def pca_curves(a, path: Path) -> str | None:
         ax.plot(d["k"], d["own"][s], "-", color=color, lw=1.8, label=f"{who}own SVD ({splits[s]})")
         ax.plot(d["k"], d["sklearn"][s], "x", color=color, ms=6, label=f"{who}scikit-learn")
     ax.set_xlabel("components kept")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # iris's 0..4 were ticked 0.5, 1.5, ...
     ax.set_ylabel("reconstruction RMSE")
     ax.set_title("PCA reconstruction error vs number of components")
     ax.grid(alpha=0.3)

@@ -30,8 +30,11 @@ def pca_explained(a, path: Path) -> str | None:
         ax.plot(k, np.asarray(d["explained_sklearn"], float), "x", ms=7, color="tab:red", label="scikit-learn")
     for level in (0.9, 0.95):
         ax.axhline(level, color="0.6", lw=0.8, ls="--")
+        ax.text(0.01, level, f"{level:.0%}", transform=ax.get_yaxis_transform(), fontsize=7, color="0.4",
+                va="bottom" if level > 0.9 else "top")
     ax.set_ylim(0, 1.02)
     ax.set_xlabel("components")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel("cumulative explained variance")
     ax.set_title(f"PCA explained variance: {_title(a, i, row)}", fontsize=9)
     ax.grid(alpha=0.3)
