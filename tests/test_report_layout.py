@@ -202,3 +202,20 @@ def test_pca_figures_tick_whole_numbers_of_components(name):
     low, high = ax.get_xlim()
     ticks = [t.get_text() for t in ax.get_xticklabels() if low <= t.get_position()[0] <= high]
     assert ticks == (["0", "1", "2", "3", "4"] if name == "pca_curves" else ["1", "2", "3", "4"])
+
+
+def test_rbm_filters_title_is_wrapped_inside_the_figure_without_a_trailing_bar():
+    from nnstudy.report._figures import FigureSink
+    from nnstudy.report._figures_classical import rbm_filters
+    from nnstudy.report._stats import analyze
+    from nnstudy.store._snapshot import Artifact
+
+    buf = io.BytesIO()
+    np.savez(buf, w=np.random.default_rng(0).standard_normal((16, 8, 8)), total=np.array(16))
+    sink = FigureSink()
+    rbm_filters(analyze(_snapshot([], [Artifact("t0", "rbm_filters.npz", buf.getvalue())])), sink)
+    fig = sink.figure
+    fig.canvas.draw()
+    title = fig._suptitle
+    assert title.get_text().replace("\n", " ") == "RBM filters (weights of each hidden unit): lr=0.1 (seed 0)"
+    assert "\n" in title.get_text() and _inside(fig, title)

@@ -15,6 +15,7 @@ from matplotlib import colormaps
 from matplotlib.ticker import MaxNLocator
 
 from ._figures import _colors, _figure, _label, _save, best_arrays, picked_arrays
+from ._mosaic import wrap_title
 
 FIGURES = ("pca_curves.png", "pca_projection.png", "som_umatrix.png", "som_hits.png", "rbm_samples.png",
            "rbm_inpainting.png", "rbm_filters.png", "dbm_filters.png", "dbm_samples.png", "ard_relevance.png",
@@ -240,11 +241,14 @@ def _filter_figure(title: str, sets: list[tuple[str, np.ndarray]], path) -> None
     n = max(len(w) for _, w in sets)
     cols = int(np.ceil(np.sqrt(n)))
     rows = -(-n // cols)
-    fig = _figure(min(0.75 * cols, 9.0) * len(sets) + 0.6, min(0.75 * rows, 9.0) + 0.8)
+    width = min(0.75 * cols, 9.0) * len(sets) + 0.6
+    names = "".join(f"  |  {name}" for name, _ in sets if name)  # one unnamed set: no trailing bar
+    title = wrap_title(title + names, 0.95 * width)  # 16 tiles are 3.6 inches wide
+    fig = _figure(width, min(0.75 * rows, 9.0) + 0.8 + 0.17 * title.count("\n"))
     specs = fig.add_gridspec(1, len(sets), wspace=0.1)
     for k, (name, w) in enumerate(sets):
         _tiles(fig, w, rows, cols, signed=True, spec=specs[0, k])
-    fig.suptitle(title + "  |  ".join([""] + [name for name, _ in sets]), fontsize=9)
+    fig.suptitle(title, fontsize=9)
     _save(fig, path)
 
 

@@ -38,7 +38,7 @@ def mosaic_figure(tiles: list[Tile], cols: int, title: str, dpi: int, cell: floa
     head = LINE * max((t.title.count("\n") + 1 for t in tiles if t.title), default=0)
     row_h = head + aspect + GAP
     width, height = cols * (1 + GAP), rows * row_h  # in tile widths
-    title = _wrap(title, 0.95 * width * cell)
+    title = wrap_title(title, 0.95 * width * cell)
     top = TOP + TITLE_LINE * title.count("\n")
     fig = Figure(figsize=(width * cell, height * cell + top), dpi=dpi)
     FigureCanvasAgg(fig)
@@ -58,7 +58,7 @@ def mosaic_figure(tiles: list[Tile], cols: int, title: str, dpi: int, cell: floa
     return fig
 
 
-def _wrap(title: str, inches: float) -> str:
+def wrap_title(title: str, inches: float) -> str:
     """Each line of the title broken to be no wider than ``inches`` at fontsize 9 (a narrow grid of a few tiles
     cut a long title off at both sides)."""
     lines = []
