@@ -219,3 +219,23 @@ def test_rbm_filters_title_is_wrapped_inside_the_figure_without_a_trailing_bar()
     title = fig._suptitle
     assert title.get_text().replace("\n", " ") == "RBM filters (weights of each hidden unit): lr=0.1 (seed 0)"
     assert "\n" in title.get_text() and _inside(fig, title)
+
+
+def test_one_epoch_of_a_gan_tells_generator_from_discriminator_and_ticks_epoch_1():
+    from nnstudy.report._figures import FigureSink, learning_curves
+    from nnstudy.report._figures_generative import gan_losses
+    from nnstudy.report._stats import analyze
+
+    hist = [(f"t{i}", 1, m, v) for i in range(2) for m, v in (("g_loss", 1.5), ("d_loss", 0.7), ("train_loss", 2.2),
+                                                             ("d_real", 0.6), ("d_fake", 0.4))]
+    a = analyze(_snapshot(hist))
+    sink = FigureSink()
+    gan_losses(a, sink)
+    loss, prob = sink.figure.axes
+    assert [(line.get_label(), line.get_marker()) for line in loss.get_lines()] == [("g_loss", "o"), ("d_loss", "s")]
+    sink.figure.canvas.draw()
+    assert [t.get_text() for t in loss.get_xticklabels()] == ["1"] == [t.get_text() for t in prob.get_xticklabels()]
+    caption = learning_curves(a, sink)
+    (ax,) = sink.figure.axes
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["train"] and ax.get_title() == "train loss"
+    assert caption.startswith("Final train values: every trial recorded one epoch;")

@@ -195,6 +195,8 @@ def learning_curves(a: Analysis, path: Path) -> str | None:
     styles = {"train": "-", "val": "--", **({"test": ":"} if has_test else {})}
     marks = {"train": "o", "val": "s", "test": "^"}
     single = hist["epoch"].nunique() == 1  # a model fitted at once: one point per split, the splits side by side
+    if single:  # no empty slot for a split no trial recorded (a GAN has no validation loss)
+        styles = {sp: ls for sp, ls in styles.items() if hist["metric"].astype(str).str.startswith(f"{sp}_").any()}
     for ax, base in zip(axes, panels):
         allv = []
         for n, i in enumerate(cfgs):
@@ -233,8 +235,9 @@ def learning_curves(a: Analysis, path: Path) -> str | None:
                ncol=ncol, fontsize=8, frameon=False)
     _save(fig, path)
     if single:
-        splits = "train, validation and test" if has_test else "train and validation"
-        return (f"Final {splits} values: every trial recorded one epoch (a model fitted at once); mean over "
+        named = [{"val": "validation"}.get(sp, sp) for sp in styles]
+        splits = " and ".join([", ".join(named[:-1]), named[-1]] if len(named) > 1 else named)
+        return (f"Final {splits} values: every trial recorded one epoch; mean over "
                 "seeds per configuration (done trials), bar = ± 1 standard error"
                 + (" (none for test)" if has_test else "") + "." + note)
     return ("Learning curves: mean over seeds per configuration (done trials), band = ± 1 standard "
