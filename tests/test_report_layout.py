@@ -132,7 +132,7 @@ def test_nested_values_too_long_for_a_tick_are_numbered_and_named_in_the_caption
     from nnstudy.report._figures import FigureSink, metric_vs_key
     from nnstudy.report._stats import analyze
 
-    values = [str([{"channels": c, "kernel": 3, "padding": "same", "pool": "max"}] * 2) for c in (16, 32, 64)]
+    values = [str([{"units": c, "activation": "relu", "dropout": 0.25, "norm": "batch"}] * 2) for c in (16, 32, 64)]
     sink = FigureSink()
     caption = metric_vs_key(analyze(_snapshot([], key="model.blocks", values=values)), "model.blocks", sink)
     fig = sink.figure
@@ -239,3 +239,36 @@ def test_one_epoch_of_a_gan_tells_generator_from_discriminator_and_ticks_epoch_1
     (ax,) = sink.figure.axes
     assert [t.get_text() for t in ax.get_xticklabels()] == ["train"] and ax.get_title() == "train loss"
     assert caption.startswith("Final train values: every trial recorded one epoch;")
+
+
+def test_conv_blocks_are_ticked_and_labelled_in_short():
+    from nnstudy.report._figures import FigureSink, _label, metric_vs_key
+    from nnstudy.report._stats import analyze
+
+    values = [str([{"channels": 32, "kernel": 7, "padding": "same", "pool": "max"}, {"channels": 64, "pool": "max"}]),
+              str([{"channels": 16, "pool": "max", "dropout": 0.25}, {"channels": 128, "batch_norm": True,
+                                                                      "pool": "global_avg"}])]
+    a = analyze(_snapshot([], key="model.blocks", values=values))
+    sink = FigureSink()
+    metric_vs_key(a, "model.blocks", sink)
+    (ax,) = sink.figure.axes
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["[32@k7 same max,\n64@k3 max]",
+                                                            "[16@k3 max\ndrop0.25, 128@k3\nbn gap]"]
+    assert _label(a, 1) == "blocks=[16@k3 max drop0.25,\n128@k3 bn gap]"
+
+
+def test_a_key_a_configuration_does_not_use_is_left_out_of_its_line_label():
+    import pandas as pd
+
+    from nnstudy.report._figures import FigureSink, metric_vs_key
+    from nnstudy.report._stats import analyze
+
+    snap = _snapshot([], key="train.engine", values=("torch", "classical"))
+    snap.trials["model.kind"] = ["mlp", "mlp", "ols", "ols"]
+    snap.trials["model.hidden"] = pd.Series(["[16]", "[16]", None, None], dtype=object)
+    snap.swept_keys[:] = ["train.engine", "model.kind", "model.hidden"]
+    sink = FigureSink()
+    metric_vs_key(analyze(snap), "train.engine", sink)
+    # not 'kind=ols, hidden=': a key the configuration does not use
+    (legend,) = sink.figure.legends or [sink.figure.axes[0].get_legend()]
+    assert [t.get_text() for t in legend.get_texts()] == ["kind=mlp, hidden=[16]", "kind=ols"]

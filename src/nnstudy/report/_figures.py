@@ -314,9 +314,10 @@ def metric_vs_key(a: Analysis, key: str, path: Path) -> str | None:
     what = f" ({'the number of entries' if key.endswith('depth') else 'the largest entry'} of {axes[key][0]})" \
         if key in axes else ""
     names = _value_labels(a, s, key)
-    texts = [names.get(v) or value_text(v) for v in dict.fromkeys(v for v in s[key] if v is not None)]
-    numbered = "" if any(_is_number(v) for v in s[key]) or max(map(len, texts), default=0) <= 64 else (
-        " Values of {}: {}.".format(key, "; ".join(f"{n} = {t}" for n, t in enumerate(texts, 1))))
+    values = list(dict.fromkeys(v for v in s[key] if v is not None))
+    ticks = [names.get(v) or figure_text(v) for v in values]  # as _category_ticks gets them
+    numbered = "" if any(_is_number(v) for v in s[key]) or max(map(len, ticks), default=0) <= 64 else (
+        " Values of {}: {}.".format(key, "; ".join(f"{n} = {value_text(v)}" for n, v in enumerate(values, 1))))
     return f"Final {', '.join(metrics)} (mean ± 1 standard error over seeds) against {key}{what}.{extra}{numbered}"
 
 
@@ -359,7 +360,8 @@ def _metric_panel(ax, s: pd.DataFrame, key: str, m: str, others: list[str], coun
         x = np.array([pos[at[i]] for i in rows])
         if not numeric and len(groups) > 1 and not many:  # dodge error bars apart
             x = x + (g - (len(groups) - 1) / 2) * min(0.3 / len(groups), 0.08)
-        label = ", ".join(f"{short.get(k, k)}={value_text(v)}" for k, v in zip(others, gk)) or None
+        label = ", ".join(f"{short.get(k, k)}={value_text(v)}" for k, v in zip(others, gk)
+                          if value_text(v) != "") or None  # a key this configuration does not use: left out
         ax.errorbar(x, mean[rows], yerr=np.nan_to_num(sem[rows]), marker="o", ms=4, capsize=3,
                     lw=0.8 if many else 1.5, color="0.6" if many else colors[g], alpha=0.6 if many else 1.0,
                     label=None if many or not legend else (_wrap(label) if label else None))
@@ -375,7 +377,7 @@ def _metric_panel(ax, s: pd.DataFrame, key: str, m: str, others: list[str], coun
         ax.set_xscale("log")
     xlabel = key
     if not numeric:
-        if _category_ticks(ax, [pos[v] for v in values], [(names or {}).get(v) or value_text(v) for v in values]):
+        if _category_ticks(ax, [pos[v] for v in values], [(names or {}).get(v) or figure_text(v) for v in values]):
             xlabel = f"{key} (numbered: see the caption)"
         ax.set_xlim(-0.5, len(values) - 0.5)
     elif len(values) <= 12:
