@@ -272,3 +272,20 @@ def test_a_key_a_configuration_does_not_use_is_left_out_of_its_line_label():
     # not 'kind=ols, hidden=': a key the configuration does not use
     (legend,) = sink.figure.legends or [sink.figure.axes[0].get_legend()]
     assert [t.get_text() for t in legend.get_texts()] == ["kind=mlp, hidden=[16]", "kind=ols"]
+
+
+def test_u_matrix_labels_are_outlined_to_read_on_dark_cells():
+    from matplotlib.colors import to_rgba
+
+    from nnstudy.report._figures import FigureSink
+    from nnstudy.report._figures_classical import som_umatrix
+    from nnstudy.report._stats import analyze
+    from nnstudy.store._snapshot import Artifact
+
+    sink = FigureSink()
+    som_umatrix(analyze(_snapshot([], [Artifact("t0", "som.npz", _som(2, 2))])), sink)
+    labels = [t for t in sink.figure.axes[0].texts if t.get_text() in ("set", "ver", "vir")]
+    assert len(labels) == 4
+    for t in labels:
+        (stroke,) = t.get_path_effects()
+        assert to_rgba(stroke._gc["foreground"]) == (1.0, 1.0, 1.0, 1.0)

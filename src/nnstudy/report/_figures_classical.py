@@ -12,6 +12,7 @@ from typing import Callable
 
 import numpy as np
 from matplotlib import colormaps
+from matplotlib.patheffects import withStroke
 from matplotlib.ticker import MaxNLocator
 
 from ._figures import _colors, _figure, _label, _save, best_arrays, picked_arrays
@@ -142,7 +143,7 @@ def som_umatrix(a, path: Path) -> str | None:
     for (r, c), lab in np.ndenumerate(labels):
         if lab >= 0:
             ax.text(c, r, classes[lab][:3], ha="center", va="center", fontsize=7, color=colors[lab],
-                    fontweight="bold")
+                    fontweight="bold", path_effects=[withStroke(linewidth=2.5, foreground="white")])  # on dark cells
         else:
             ax.text(c, r, "·", ha="center", va="center", fontsize=9, color="tab:red")
     ax.set_title(f"U-matrix and neuron labels: {_title(a, i, row)}", fontsize=9)
