@@ -289,3 +289,22 @@ def test_u_matrix_labels_are_outlined_to_read_on_dark_cells():
     for t in labels:
         (stroke,) = t.get_path_effects()
         assert to_rgba(stroke._gc["foreground"]) == (1.0, 1.0, 1.0, 1.0)
+
+
+def test_the_confusion_matrix_has_a_colour_bar_of_the_share_of_the_true_class():
+    from nnstudy.report._figures import FigureSink
+    from nnstudy.report._figures_deep import confusion_matrix
+    from nnstudy.report._stats import analyze
+    from nnstudy.store._snapshot import Artifact
+
+    buf = io.BytesIO()
+    np.savez(buf, y_true=np.array([0, 0, 1, 1]), y_pred=np.array([0, 1, 1, 1]), classes=np.array(["a", "b"]))
+    sink = FigureSink()
+    confusion_matrix(analyze(_snapshot([], [Artifact("t0", "predictions.npz", buf.getvalue())])), sink)
+    fig = sink.figure
+    fig.canvas.draw()
+    matrix = fig.axes[0]
+    (scale,) = matrix.child_axes
+    assert scale.get_ylabel() == "share of the true class" and scale.get_ylim() == (0.0, 1.0)
+    image, box = matrix.images[0].get_window_extent(), scale.get_window_extent()
+    assert box.x0 >= image.x1 and (box.y0, box.y1) == pytest.approx((image.y0, image.y1), abs=1.5)
