@@ -193,33 +193,53 @@ def learning_curves(a: Analysis, path: Path) -> str | None:
     fig = _figure(6.0 * len(panels) + (0.4 if below else 2.6), 4.3 + (0.16 * lines / ncol + 0.3 if below else 0))
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
     styles = {"train": "-", "val": "--", **({"test": ":"} if has_test else {})}
+    marks = {"train": "o", "val": "s", "test": "^"}
+    single = hist["epoch"].nunique() == 1  # a model fitted at once: one point per split, the splits side by side
+    if single:  # no empty slot for a split no trial recorded (a GAN has no validation loss)
+        styles = {sp: ls for sp, ls in styles.items() if hist["metric"].astype(str).str.startswith(f"{sp}_").any()}
     for ax, base in zip(axes, panels):
         allv = []
-        for i in cfgs:
+        for n, i in enumerate(cfgs):
             ids = done.loc[done["config"] == i, "trial_id"]
             h = hist[hist["trial_id"].isin(ids)]
-            for split, ls in styles.items():
+            for k, (split, ls) in enumerate(styles.items()):
                 c = epoch_curve(h, f"{split}_{base}")
                 if c.empty:
                     continue
                 x, y, se = c["epoch"].to_numpy(float), c["mean"].to_numpy(float), c["sem"].to_numpy(float)
-                ax.plot(x, y, ls, color=colors[i], lw=1.6, marker="o" if len(x) == 1 else None)
                 ok = np.isfinite(se) & (split != "test")  # the test line without a band: fewer bands to read
+                if single:
+                    x = np.array([k + 0.6 * ((n + 0.5) / len(cfgs) - 0.5)])
+                    ax.errorbar(x, y, yerr=np.where(ok, se, 0), fmt=marks[split], color=colors[i], ms=5, capsize=2)
+                    allv.extend(y)
+                    continue
+                ax.plot(x, y, ls, color=colors[i], lw=1.6, marker="o" if len(x) == 1 else None)
                 if ok.any():
                     ax.fill_between(x[ok], (y - se)[ok], (y + se)[ok], color=colors[i], alpha=0.18, lw=0)
                 allv.extend(y)
-        ax.set_xlabel("epoch")
+        ax.set_xlabel("split (every trial recorded one epoch)" if single else "epoch")
         ax.set_ylabel(base)
         ax.set_title(f"{' / '.join(styles)} {base}")
         ax.grid(alpha=0.3)
         if base in ("loss", "mse", "rmse"):
             _maybe_log_y(ax, allv)
-        ax.xaxis.get_major_locator().set_params(integer=True)
+        if single:
+            ax.set_xticks(range(len(styles)), list(styles))
+            ax.set_xlim(-0.5, len(styles) - 0.5)
+        else:
+            ax.xaxis.get_major_locator().set_params(integer=True)
     handles = [Line2D([], [], color=colors[i], lw=2, label=_label(a, i)) for i in cfgs]
-    handles += [Line2D([], [], color="0.3", ls=ls, label=split) for split, ls in styles.items()]
+    if not single:
+        handles += [Line2D([], [], color="0.3", ls=ls, label=split) for split, ls in styles.items()]
     fig.legend(handles=handles, loc="outside lower center" if below else "outside right upper",
                ncol=ncol, fontsize=8, frameon=False)
     _save(fig, path)
+    if single:
+        named = [{"val": "validation"}.get(sp, sp) for sp in styles]
+        splits = " and ".join([", ".join(named[:-1]), named[-1]] if len(named) > 1 else named)
+        return (f"Final {splits} values: every trial recorded one epoch; mean over "
+                "seeds per configuration (done trials), bar = ± 1 standard error"
+                + (" (none for test)" if has_test else "") + "." + note)
     return ("Learning curves: mean over seeds per configuration (done trials), band = ± 1 standard "
             f"error; solid = train, dashed = validation{', dotted = test (no band)' if has_test else ''}. Trials "
             "that stopped early leave the average at their last epoch." + note)
@@ -281,7 +301,7 @@ def metric_vs_key(a: Analysis, key: str, path: Path) -> str | None:
     panels = fig.subplots(1, len(metrics), squeeze=False)[0]
     many = False
     for j, (ax, m) in enumerate(zip(panels, metrics)):
-        many = _metric_panel(ax, s, key, m, others, key in axes, legend=j == 0)
+        many = _metric_panel(ax, s, key, m, others, key in axes, legend=j == 0, names=_value_labels(a, s, key))
     handles, labels = panels[0].get_legend_handles_labels()
     if handles:
         if len(metrics) == 1 and not (others and not many and len(handles) > 3):
@@ -293,10 +313,27 @@ def metric_vs_key(a: Analysis, key: str, path: Path) -> str | None:
         " Grey: each combination of the other swept keys; black: their mean." if many else "")
     what = f" ({'the number of entries' if key.endswith('depth') else 'the largest entry'} of {axes[key][0]})" \
         if key in axes else ""
-    return f"Final {', '.join(metrics)} (mean ± 1 standard error over seeds) against {key}{what}.{extra}"
+    names = _value_labels(a, s, key)
+    values = list(dict.fromkeys(v for v in s[key] if v is not None))
+    ticks = [names.get(v) or figure_text(v) for v in values]  # as _category_ticks gets them
+    numbered = "" if any(_is_number(v) for v in s[key]) or max(map(len, ticks), default=0) <= 64 else (
+        " Values of {}: {}.".format(key, "; ".join(f"{n} = {value_text(v)}" for n, v in enumerate(values, 1))))
+    return f"Final {', '.join(metrics)} (mean ± 1 standard error over seeds) against {key}{what}.{extra}{numbered}"
 
 
-def _metric_panel(ax, s: pd.DataFrame, key: str, m: str, others: list[str], count: bool, legend: bool) -> bool:
+def _value_labels(a: Analysis, s: pd.DataFrame, key: str) -> dict:
+    """{value of key: the [[sweep]] label of the one configuration with it}, where every value has such a one."""
+    given = getattr(a, "given", None) or [None] * len(s)
+    by_value: dict = {}
+    for v, g in zip(s[key], given):
+        if v is not None:
+            by_value.setdefault(v, []).append(g)
+    named = {v: gs[0] for v, gs in by_value.items() if len(gs) == 1 and gs[0]}
+    return named if len(named) == len(by_value) else {}
+
+
+def _metric_panel(ax, s: pd.DataFrame, key: str, m: str, others: list[str], count: bool, legend: bool,
+                  names: dict | None = None) -> bool:
     """One metric against ``key`` on ``ax``; returns whether the lines were too many to tell apart."""
     mean, sem = s[f"{m}_mean"].to_numpy(float), s[f"{m}_sem"].to_numpy(float)
     have = np.isfinite(mean)
@@ -323,7 +360,8 @@ def _metric_panel(ax, s: pd.DataFrame, key: str, m: str, others: list[str], coun
         x = np.array([pos[at[i]] for i in rows])
         if not numeric and len(groups) > 1 and not many:  # dodge error bars apart
             x = x + (g - (len(groups) - 1) / 2) * min(0.3 / len(groups), 0.08)
-        label = ", ".join(f"{short.get(k, k)}={value_text(v)}" for k, v in zip(others, gk)) or None
+        label = ", ".join(f"{short.get(k, k)}={value_text(v)}" for k, v in zip(others, gk)
+                          if value_text(v) != "") or None  # a key this configuration does not use: left out
         ax.errorbar(x, mean[rows], yerr=np.nan_to_num(sem[rows]), marker="o", ms=4, capsize=3,
                     lw=0.8 if many else 1.5, color="0.6" if many else colors[g], alpha=0.6 if many else 1.0,
                     label=None if many or not legend else (_wrap(label) if label else None))
@@ -337,19 +375,37 @@ def _metric_panel(ax, s: pd.DataFrame, key: str, m: str, others: list[str], coun
         ax.plot(xs, ys, "o-", color="black", lw=2.2, label="mean over the other keys" if legend else None)
     if logx:
         ax.set_xscale("log")
+    xlabel = key
     if not numeric:
-        ax.set_xticks([pos[v] for v in values], [_wrap(value_text(v), 16) for v in values])
+        if _category_ticks(ax, [pos[v] for v in values], [(names or {}).get(v) or figure_text(v) for v in values]):
+            xlabel = f"{key} (numbered: see the caption)"
         ax.set_xlim(-0.5, len(values) - 0.5)
     elif len(values) <= 12:
         ax.set_xticks([pos[v] for v in values], [value_text(v) for v in values])
         ax.minorticks_off()
     elif count:  # depth and width are counts
         ax.xaxis.get_major_locator().set_params(integer=True)
-    ax.set_xlabel(key)
+    ax.set_xlabel(xlabel)
     ax.set_ylabel(m)
     ax.set_title(f"{_metric_name(m)} vs {key}")
     ax.grid(alpha=0.3)
     return many
+
+
+def _category_ticks(ax, at: list[float], texts: list[str]) -> bool:
+    """Tick labels that fit their slot of the axes: wrapped to its width (about 5.5 points a character at
+    fontsize 10), or, where even a short line would not fit, one line each turned upright; values longer than
+    4 lines of 16 characters (nested lists of blocks) as their numbers 1, 2, ... Returns whether numbered."""
+    if max(len(t) for t in texts) > 64:
+        ax.set_xticks(at, [str(n) for n in range(1, len(texts) + 1)])
+        return True
+    slot_pt = ax.figure.get_figwidth() * ax.get_position().width * 72 / max(len(texts), 1)
+    chars = min(16, int(slot_pt / 5.5))
+    if chars >= 6:
+        ax.set_xticks(at, [_wrap(t, chars) for t in texts])
+    else:
+        ax.set_xticks(at, texts, rotation=90)
+    return False
 
 
 # ---------------------------------------------------------------- seed spread
@@ -430,7 +486,9 @@ def grad_norms(a: Analysis, path: Path) -> str | None:
         from matplotlib.colors import Normalize
         sm = ScalarMappable(norm=Normalize(0, len(layers) - 1), cmap=ListedColormap(colors))
         fig.colorbar(sm, ax=ax, label="layer (input → output)")
-    ax.legend(loc="best", fontsize=8, title="layer")
+    # outside the axes: a deep net's lines fill them, and loc="best" then puts the legend on the data
+    fig.legend(loc="outside lower center" if many else "outside right upper", ncols=2 if many else 1,
+               fontsize=8, title="layer", frameon=False)
     _save(fig, path)
     return (f"Per-layer gradient norm over epochs (mean over seeds, log scale) for the best "
             f"configuration ({a.labels[i]}).")

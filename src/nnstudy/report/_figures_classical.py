@@ -12,8 +12,11 @@ from typing import Callable
 
 import numpy as np
 from matplotlib import colormaps
+from matplotlib.patheffects import withStroke
+from matplotlib.ticker import MaxNLocator
 
 from ._figures import _colors, _figure, _label, _save, best_arrays, picked_arrays
+from ._mosaic import wrap_title
 
 FIGURES = ("pca_curves.png", "pca_projection.png", "som_umatrix.png", "som_hits.png", "rbm_samples.png",
            "rbm_inpainting.png", "rbm_filters.png", "dbm_filters.png", "dbm_samples.png", "ard_relevance.png",
@@ -78,6 +81,7 @@ def pca_curves(a, path: Path) -> str | None:
         ax.plot(d["k"], d["own"][s], "-", color=color, lw=1.8, label=f"{who}own SVD ({splits[s]})")
         ax.plot(d["k"], d["sklearn"][s], "x", color=color, ms=6, label=f"{who}scikit-learn")
     ax.set_xlabel("components kept")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # iris's 0..4 were ticked 0.5, 1.5, ...
     ax.set_ylabel("reconstruction RMSE")
     ax.set_title("PCA reconstruction error vs number of components")
     ax.grid(alpha=0.3)
@@ -134,12 +138,12 @@ def som_umatrix(a, path: Path) -> str | None:
     fig = _figure(max(4.0, 0.5 * u.shape[1] + 2.6), max(2.6, 0.5 * u.shape[0] + 1.4))
     ax = fig.subplots()
     im = ax.imshow(u, cmap="bone_r", interpolation="nearest")
-    fig.colorbar(im, ax=ax, label="mean distance to neighbours")
+    _image_colorbar(fig, ax, im, label="mean distance to neighbours")
     colors = _colors(len(classes))
     for (r, c), lab in np.ndenumerate(labels):
         if lab >= 0:
             ax.text(c, r, classes[lab][:3], ha="center", va="center", fontsize=7, color=colors[lab],
-                    fontweight="bold")
+                    fontweight="bold", path_effects=[withStroke(linewidth=2.5, foreground="white")])  # on dark cells
         else:
             ax.text(c, r, "·", ha="center", va="center", fontsize=9, color="tab:red")
     ax.set_title(f"U-matrix and neuron labels: {_title(a, i, row)}", fontsize=9)
@@ -148,6 +152,18 @@ def som_umatrix(a, path: Path) -> str | None:
     _save(fig, path)
     return ("U-matrix of the best map (dark = far from its neighbours: a cluster border), each neuron marked "
             "with the majority training label of the samples it wins (red dot: no sample, a dead unit).")
+
+
+def _image_colorbar(fig, ax, im, **kw) -> None:
+    """A colour bar the size of the image (a map of 1x3 neurons had one three times its height): an inset of
+    the axes, whose box ``imshow``'s equal aspect fits to the image; below a map at least twice as wide as
+    tall (its label would not fit beside it), else on its right."""
+    rows, cols = im.get_array().shape[:2]
+    if cols >= 2 * rows:
+        bar = fig.colorbar(im, cax=ax.inset_axes((0.0, -0.16, 1.0, 0.08)), orientation="horizontal", **kw)
+    else:
+        bar = fig.colorbar(im, cax=ax.inset_axes((1.04, 0.0, 0.05, 1.0)), **kw)
+    bar.ax.tick_params(labelsize=8)
 
 
 def som_hits(a, path: Path) -> str | None:
@@ -172,7 +188,7 @@ def som_hits(a, path: Path) -> str | None:
         ax.set_title(name, fontsize=8)
         ax.set_xticks([])
         ax.set_yticks([])
-        fig.colorbar(im, ax=ax, shrink=0.8)
+        _image_colorbar(fig, ax, im)
     for ax in list(axes.flat)[len(panels):]:
         ax.set_axis_off()
     fig.suptitle(f"hit map (training samples per neuron): {_title(a, i, row)}", fontsize=9)
@@ -226,11 +242,14 @@ def _filter_figure(title: str, sets: list[tuple[str, np.ndarray]], path) -> None
     n = max(len(w) for _, w in sets)
     cols = int(np.ceil(np.sqrt(n)))
     rows = -(-n // cols)
-    fig = _figure(min(0.75 * cols, 9.0) * len(sets) + 0.6, min(0.75 * rows, 9.0) + 0.8)
+    width = min(0.75 * cols, 9.0) * len(sets) + 0.6
+    names = "".join(f"  |  {name}" for name, _ in sets if name)  # one unnamed set: no trailing bar
+    title = wrap_title(title + names, 0.95 * width)  # 16 tiles are 3.6 inches wide
+    fig = _figure(width, min(0.75 * rows, 9.0) + 0.8 + 0.17 * title.count("\n"))
     specs = fig.add_gridspec(1, len(sets), wspace=0.1)
     for k, (name, w) in enumerate(sets):
         _tiles(fig, w, rows, cols, signed=True, spec=specs[0, k])
-    fig.suptitle(title + "  |  ".join([""] + [name for name, _ in sets]), fontsize=9)
+    fig.suptitle(title, fontsize=9)
     _save(fig, path)
 
 

@@ -55,7 +55,9 @@ def confusion_matrix(a, path) -> str | None:
     fig = _figure(5.2 + 0.35 * k + 4.2, 0.42 * k + 2.6)
     ax, bar = fig.subplots(1, 2, width_ratios=[1.3, 1])
     frac = cm / np.maximum(cm.sum(1, keepdims=True), 1)
-    ax.imshow(frac, cmap="Blues", vmin=0, vmax=1)
+    im = ax.imshow(frac, cmap="Blues", vmin=0, vmax=1)
+    scale = fig.colorbar(im, cax=ax.inset_axes((1.03, 0.0, 0.04, 1.0)), label="share of the true class")
+    scale.ax.tick_params(labelsize=7)
     for r in range(k):
         for c in range(k):
             if cm[r, c]:

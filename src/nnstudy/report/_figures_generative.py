@@ -160,10 +160,10 @@ def gan_losses(a: Analysis, path: Path) -> str | None:
     for color, i in zip(_colors(len(cfgs)), cfgs):
         h = hist[hist["trial_id"].isin(done.loc[done["config"] == i, "trial_id"])]
         for ax, metrics in ((ax_loss, ("g_loss", "d_loss")), (ax_prob, ("d_real", "d_fake"))):
-            for m, ls in zip(metrics, ("-", "--")):
+            for m, ls, mark in zip(metrics, ("-", "--"), ("o", "s")):
                 c = epoch_curve(h, m)
-                if len(c):
-                    ax.plot(c["epoch"], c["mean"], ls, color=color, marker="o" if len(c) == 1 else None,
+                if len(c):  # one epoch is a point: the marker tells the two metrics apart
+                    ax.plot(c["epoch"], c["mean"], ls, color=color, marker=mark if len(c) == 1 else None,
                             label=f"{m}: {_label(a, i, 40)}" if len(cfgs) > 1 else m)
     ax_loss.set_title("generator (solid) and discriminator (dashed) loss")
     ax_loss.set_ylabel("loss")
@@ -174,6 +174,8 @@ def gan_losses(a: Analysis, path: Path) -> str | None:
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
         ax.xaxis.get_major_locator().set_params(integer=True)
+        if hist["epoch"].nunique() == 1:  # the integer locator needs a range: one epoch was ticked 0.96-1.04
+            ax.set_xticks(sorted(set(hist["epoch"])))
     ax_loss.legend(fontsize=7, loc="best")
     _save(fig, path)
     return ("GAN training: generator and discriminator loss per epoch (mean over seeds), and the "

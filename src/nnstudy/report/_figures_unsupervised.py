@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
 
 from ._figures import _colors, _figure, _label, _save, best_arrays, picked_arrays
 from ._figures_classical import _title
@@ -29,8 +30,11 @@ def pca_explained(a, path: Path) -> str | None:
         ax.plot(k, np.asarray(d["explained_sklearn"], float), "x", ms=7, color="tab:red", label="scikit-learn")
     for level in (0.9, 0.95):
         ax.axhline(level, color="0.6", lw=0.8, ls="--")
+        ax.text(0.01, level, f"{level:.0%}", transform=ax.get_yaxis_transform(), fontsize=7, color="0.4",
+                va="bottom" if level > 0.9 else "top")
     ax.set_ylim(0, 1.02)
     ax.set_xlabel("components")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel("cumulative explained variance")
     ax.set_title(f"PCA explained variance: {_title(a, i, row)}", fontsize=9)
     ax.grid(alpha=0.3)
@@ -122,9 +126,16 @@ def ard_weight_histogram(a, path: Path) -> str | None:
     w = np.asarray(d["coef"], float).ravel()
     fig = _figure(6.4, 4.2)
     ax = fig.subplots()
-    ax.hist(w, bins=max(10, min(50, 2 * len(w))), color="tab:blue", log=True)
+    counts, _, _ = ax.hist(w, bins=max(10, min(50, 2 * len(w))), color="tab:blue")
+    log = counts.max() >= 20 * counts[counts > 0].min()  # a peak at 0 that would flatten the rest
+    if log:
+        ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))  # 1, 10, 100, not 10^0
+        ax.yaxis.set_minor_formatter(NullFormatter())
+    else:  # a few inputs: whole counts on a linear axis
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("weight")
-    ax.set_ylabel("inputs (log scale)")
+    ax.set_ylabel("inputs (log scale)" if log else "inputs")
     ax.set_title(f"histogram of the ARD weights: {_title(a, i, row)}", fontsize=9)
     ax.grid(alpha=0.3)
     _save(fig, path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import math
 import re
@@ -86,6 +87,11 @@ _BLOCK_WORDS = {"same": "same", "global_avg": "gap"}
 def figure_text(v: Any) -> str:
     """value_text, but a list of conv blocks as '[32@k7 same max, 64@k3 bn gap]' (channels@kernel, then the
     keys set: stride, dilation, padding, bn, activation, pooling and its size, dropout) for figure labels."""
+    if isinstance(v, str) and v.startswith("[{"):  # as the trials table keeps it: the blocks' Python text
+        try:
+            v = ast.literal_eval(v)  # literals only, nothing run
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            return v
     if isinstance(v, (list, tuple)) and v and all(isinstance(b, dict) and "channels" in b for b in v):
         return "[" + ", ".join(_block_text(b) for b in v) + "]"
     return value_text(v)

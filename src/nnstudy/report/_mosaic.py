@@ -4,16 +4,20 @@ its title as text above it. It looks like a grid of subplots but costs one axes 
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
+from matplotlib.textpath import TextToPath
 
 GAP = 0.1  # between cells, in tile widths
 LINE = 0.14  # one title line at fontsize 7, in tile widths of CELL inches
 CELL = 1.3  # inches per tile width
 TOP = 0.4  # inches for the figure's title
+TITLE_LINE = 0.17  # inches per further line of the title (fontsize 9)
 
 
 @dataclass(frozen=True)
@@ -34,9 +38,11 @@ def mosaic_figure(tiles: list[Tile], cols: int, title: str, dpi: int, cell: floa
     head = LINE * max((t.title.count("\n") + 1 for t in tiles if t.title), default=0)
     row_h = head + aspect + GAP
     width, height = cols * (1 + GAP), rows * row_h  # in tile widths
-    fig = Figure(figsize=(width * cell, height * cell + TOP), dpi=dpi)
+    title = wrap_title(title, 0.95 * width * cell)
+    top = TOP + TITLE_LINE * title.count("\n")
+    fig = Figure(figsize=(width * cell, height * cell + top), dpi=dpi)
     FigureCanvasAgg(fig)
-    ax = fig.add_axes((0.0, 0.0, 1.0, height * cell / (height * cell + TOP)))
+    ax = fig.add_axes((0.0, 0.0, 1.0, height * cell / (height * cell + top)))
     ax.set_axis_off()
     for n, t in enumerate(tiles):
         r, c = divmod(n, cols)
@@ -48,5 +54,16 @@ def mosaic_figure(tiles: list[Tile], cols: int, title: str, dpi: int, cell: floa
     ax.set_xlim(0, width)
     ax.set_ylim(height, 0)  # the first row on top
     ax.set_aspect("auto")
-    fig.suptitle(title, fontsize=9, y=1 - 0.08 / (height * cell + TOP))
+    fig.suptitle(title, fontsize=9, y=1 - 0.08 / (height * cell + top))
     return fig
+
+
+def wrap_title(title: str, inches: float) -> str:
+    """Each line of the title broken to be no wider than ``inches`` at fontsize 9 (a narrow grid of a few tiles
+    cut a long title off at both sides)."""
+    lines = []
+    for line in title.split("\n"):
+        width_pt = TextToPath().get_text_width_height_descent(line, FontProperties(size=9), ismath=False)[0]
+        chars = len(line) if width_pt <= inches * 72 else max(12, int(len(line) * inches * 72 / width_pt))
+        lines += textwrap.wrap(line, chars) or [line]
+    return "\n".join(lines)
