@@ -124,3 +124,19 @@ def test_digit_inputs_binarize_at_half_range():
     b = binarize(ds, torch.device("cpu"))
     assert set(np.unique(b["train"].numpy())) <= {0.0, 1.0} and b["val"].shape == (0, 64)
     assert b["train"].mean() > 0.2
+
+
+def test_a_bubble_of_radius_one_and_a_half_trains_without_minisoms_warning():
+    import warnings
+
+    from nnstudy.data import load
+    from nnstudy.engines._classical._som import train_trial
+    from nnstudy.spec import expand, read_study
+
+    model = {"kind": "som", "grid": [2, 2], "sigma": 1.5, "neighborhood": "bubble", "iterations": 50}
+    study, _, label = read_study({"study": {"name": "b"}, "data": {"name": "iris"}, "model": model,
+                                  "train": {"engine": "classical", "epochs": 1}})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = train_trial(expand(study, label)[0], load(study.data), lambda *a: None)
+    assert result.status == "done" and result.final["test_loss"] > 0

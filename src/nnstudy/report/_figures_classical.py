@@ -212,7 +212,7 @@ def rbm_samples(a, path: Path) -> str | None:
     for k, (name, arr) in enumerate(sides):
         imgs = np.concatenate([arr[s, :n] for s in range(len(steps))])
         _tiles(fig, imgs, len(steps), n, spec=specs[0, k],
-               row_labels=[f"{s} steps" for s in steps] if k == 0 else None)
+               row_labels=[f"{s} step{'' if s == 1 else 's'}" for s in steps] if k == 0 else None)
     fig.suptitle(f"RBM samples after Gibbs steps from noise: {' | '.join(n for n, _ in sides)} — "
                  f"{_title(a, i, row)}", fontsize=9)
     _save(fig, path)

@@ -4,6 +4,7 @@ NMI (each neuron is a cluster), classification by each neuron's majority trainin
 from __future__ import annotations
 
 import time
+import warnings
 
 import numpy as np
 
@@ -19,8 +20,10 @@ def train_trial(trial: Trial, data: Dataset, on_epoch: OnEpoch, device: str = "c
     mc, tc = trial.config["model"], trial.config["train"]
     rows, cols = mc["grid"]
     x = data.x_train.astype(np.float64)
-    som = MiniSom(rows, cols, x.shape[1], sigma=mc["sigma"], learning_rate=mc["learning_rate"],
-                  neighborhood_function=mc["neighborhood"], random_seed=trial.seed)
+    with warnings.catch_warnings():  # a bubble or triangle of radius 1.5 is well defined: no warning per trial
+        warnings.filterwarnings("ignore", message="sigma should be an integer", category=UserWarning)
+        som = MiniSom(rows, cols, x.shape[1], sigma=mc["sigma"], learning_rate=mc["learning_rate"],
+                      neighborhood_function=mc["neighborhood"], random_seed=trial.seed)
     som.random_weights_init(x)
     order = np.arange(mc["iterations"]) % len(x)  # MiniSom.train(x, iterations, random_order=True)'s order,
     som._random_generator.shuffle(order)  # drawn as it draws it: the same map as that call, in epochs
