@@ -308,3 +308,22 @@ def test_the_confusion_matrix_has_a_colour_bar_of_the_share_of_the_true_class():
     assert scale.get_ylabel() == "share of the true class" and scale.get_ylim() == (0.0, 1.0)
     image, box = matrix.images[0].get_window_extent(), scale.get_window_extent()
     assert box.x0 >= image.x1 and (box.y0, box.y1) == pytest.approx((image.y0, image.y1), abs=1.5)
+
+
+@pytest.mark.parametrize("low", [1e-3, 1e-30])
+def test_a_log_axis_reaches_eight_decades_below_its_top_not_down_to_rounding(low):
+    """A loss that is rounding (PCA with every component: 1e-30) must not stretch the axis over 30 decades."""
+    from matplotlib.figure import Figure
+
+    from nnstudy.report._figures import _maybe_log_y
+
+    ax = Figure().subplots()
+    values = [0.5, 0.2, 0.01, low]
+    ax.plot(range(4), values)
+    _maybe_log_y(ax, values)
+    bottom, top = ax.get_ylim()
+    assert ax.get_yscale() == "log" and top >= 0.5
+    if low == 1e-3:  # matplotlib's own limits: every value inside
+        assert bottom <= low
+    else:
+        assert bottom == pytest.approx(0.5e-8) and np.log10(top / bottom) == pytest.approx(8.4)

@@ -143,11 +143,16 @@ def safe_filename(key: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", key).strip("._") or "key"
 
 
+LOG_DECADES = 8  # a log axis reaches this far below its largest value: a loss of 1e-30 is rounding, not a scale
+
+
 def _maybe_log_y(ax, values) -> None:
     v = np.asarray(values, dtype=float)
     v = v[np.isfinite(v)]
     if len(v) and (v > 0).all() and v.max() / v.min() >= 30:
         ax.set_yscale("log")
+        if v.min() < v.max() * 10.0 ** -LOG_DECADES:  # what lies below is drawn as leaving the axis at its foot
+            ax.set_ylim(v.max() * 10.0 ** -LOG_DECADES, v.max() * 10.0 ** (0.05 * LOG_DECADES))
 
 
 def _metric_name(m: str) -> str:
