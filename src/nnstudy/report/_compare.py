@@ -159,19 +159,18 @@ def both_have(a: Side, b: Side) -> list[str]:
             if len(a.values(m)) and len(b.values(m))]
 
 
-def shared_metrics(a: Side, b: Side) -> list[str]:
-    """Report metrics of both studies (A's order); else any final metric both have."""
-    have = both_have(a, b)
+def shared_metrics(a: Side, b: Side, have: list[str] | None = None) -> list[str]:
+    """Report metrics of both studies (A's order); else any final metric both have (``have``: both_have's)."""
+    have = both_have(a, b) if have is None else have
     reported = [m for m in a.metrics if m in b.metrics and m in have]
     return reported or have
 
 
 def compare_sides(a: Side, b: Side, metric: str | None = None) -> Comparison:
-    shared = shared_metrics(a, b)
-    if metric is not None and metric not in both_have(a, b):
-        raise StudyError(f"--metric {metric}: not a metric of both sides "
-                         f"(both have: {', '.join(both_have(a, b)) or 'none'})")
-    metrics = [metric] if metric else shared
+    have = both_have(a, b)
+    if metric is not None and metric not in have:
+        raise StudyError(f"--metric {metric}: not a metric of both sides (both have: {', '.join(have) or 'none'})")
+    metrics = [metric] if metric else shared_metrics(a, b, have)
     if not metrics:
         raise StudyError(f"{a.label} and {b.label} share no metric with finished values")
     rows = []
