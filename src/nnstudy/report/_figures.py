@@ -304,9 +304,9 @@ def metric_vs_key(a: Analysis, key: str, path: Path) -> str | None:
         return None
     fig = _figure((6.0 if others else 5.4) * len(metrics) + (1.8 if others else 0), 4.4)
     panels = fig.subplots(1, len(metrics), squeeze=False)[0]
-    many = False
+    many, names = False, _value_labels(a, s, key)
     for j, (ax, m) in enumerate(zip(panels, metrics)):
-        many = _metric_panel(ax, s, key, m, others, key in axes, legend=j == 0, names=_value_labels(a, s, key))
+        many = _metric_panel(ax, s, key, m, others, key in axes, legend=j == 0, names=names)
     handles, labels = panels[0].get_legend_handles_labels()
     if handles:
         if len(metrics) == 1 and not (others and not many and len(handles) > 3):
@@ -318,10 +318,9 @@ def metric_vs_key(a: Analysis, key: str, path: Path) -> str | None:
         " Grey: each combination of the other swept keys; black: their mean." if many else "")
     what = f" ({'the number of entries' if key.endswith('depth') else 'the largest entry'} of {axes[key][0]})" \
         if key in axes else ""
-    names = _value_labels(a, s, key)
     values = list(dict.fromkeys(v for v in s[key] if v is not None))
     ticks = [names.get(v) or figure_text(v) for v in values]  # as _category_ticks gets them
-    numbered = "" if any(_is_number(v) for v in s[key]) or max(map(len, ticks), default=0) <= 64 else (
+    numbered = "" if any(_is_number(v) for v in s[key]) or max(map(len, ticks), default=0) <= LONG_TICK else (
         " Values of {}: {}.".format(key, "; ".join(f"{n} = {value_text(v)}" for n, v in enumerate(values, 1))))
     return f"Final {', '.join(metrics)} (mean ± 1 standard error over seeds) against {key}{what}.{extra}{numbered}"
 
@@ -397,11 +396,14 @@ def _metric_panel(ax, s: pd.DataFrame, key: str, m: str, others: list[str], coun
     return many
 
 
+LONG_TICK = 64  # characters: a longer value (a nested list of blocks) is ticked by its number, named in the caption
+
+
 def _category_ticks(ax, at: list[float], texts: list[str]) -> bool:
     """Tick labels that fit their slot of the axes: wrapped to its width (about 5.5 points a character at
     fontsize 10), or, where even a short line would not fit, one line each turned upright; values longer than
     4 lines of 16 characters (nested lists of blocks) as their numbers 1, 2, ... Returns whether numbered."""
-    if max(len(t) for t in texts) > 64:
+    if max(len(t) for t in texts) > LONG_TICK:
         ax.set_xticks(at, [str(n) for n in range(1, len(texts) + 1)])
         return True
     slot_pt = ax.figure.get_figwidth() * ax.get_position().width * 72 / max(len(texts), 1)
