@@ -143,6 +143,18 @@ def safe_filename(key: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", key).strip("._") or "key"
 
 
+def image_colorbar(fig, ax, im, **kw) -> None:
+    """A colour bar the size of the image (a SOM of 1x3 neurons had one three times its height): an inset of
+    the axes, whose box ``imshow``'s equal aspect fits to the image; below a map at least twice as wide as
+    tall (its label would not fit beside it), else on its right."""
+    rows, cols = im.get_array().shape[:2]
+    if cols >= 2 * rows:
+        bar = fig.colorbar(im, cax=ax.inset_axes((0.0, -0.16, 1.0, 0.08)), orientation="horizontal", **kw)
+    else:
+        bar = fig.colorbar(im, cax=ax.inset_axes((1.04, 0.0, 0.05, 1.0)), **kw)
+    bar.ax.tick_params(labelsize=8)
+
+
 LOG_DECADES = 8  # a log axis reaches this far below its largest value: a loss of 1e-30 is rounding, not a scale
 
 

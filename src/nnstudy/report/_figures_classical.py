@@ -15,7 +15,7 @@ from matplotlib import colormaps
 from matplotlib.patheffects import withStroke
 from matplotlib.ticker import MaxNLocator
 
-from ._figures import _colors, _figure, _label, _save, best_arrays, picked_arrays
+from ._figures import _colors, _figure, _label, _save, best_arrays, image_colorbar, picked_arrays
 from ._mosaic import wrap_title
 
 FIGURES = ("pca_curves.png", "pca_projection.png", "som_umatrix.png", "som_hits.png", "rbm_samples.png",
@@ -138,7 +138,7 @@ def som_umatrix(a, path: Path) -> str | None:
     fig = _figure(max(4.0, 0.5 * u.shape[1] + 2.6), max(2.6, 0.5 * u.shape[0] + 1.4))
     ax = fig.subplots()
     im = ax.imshow(u, cmap="bone_r", interpolation="nearest")
-    _image_colorbar(fig, ax, im, label="mean distance to neighbours")
+    image_colorbar(fig, ax, im, label="mean distance to neighbours")
     colors = _colors(len(classes))
     for (r, c), lab in np.ndenumerate(labels):
         if lab >= 0:
@@ -152,18 +152,6 @@ def som_umatrix(a, path: Path) -> str | None:
     _save(fig, path)
     return ("U-matrix of the best map (dark = far from its neighbours: a cluster border), each neuron marked "
             "with the majority training label of the samples it wins (red dot: no sample, a dead unit).")
-
-
-def _image_colorbar(fig, ax, im, **kw) -> None:
-    """A colour bar the size of the image (a map of 1x3 neurons had one three times its height): an inset of
-    the axes, whose box ``imshow``'s equal aspect fits to the image; below a map at least twice as wide as
-    tall (its label would not fit beside it), else on its right."""
-    rows, cols = im.get_array().shape[:2]
-    if cols >= 2 * rows:
-        bar = fig.colorbar(im, cax=ax.inset_axes((0.0, -0.16, 1.0, 0.08)), orientation="horizontal", **kw)
-    else:
-        bar = fig.colorbar(im, cax=ax.inset_axes((1.04, 0.0, 0.05, 1.0)), **kw)
-    bar.ax.tick_params(labelsize=8)
 
 
 def som_hits(a, path: Path) -> str | None:
@@ -188,7 +176,7 @@ def som_hits(a, path: Path) -> str | None:
         ax.set_title(name, fontsize=8)
         ax.set_xticks([])
         ax.set_yticks([])
-        _image_colorbar(fig, ax, im)
+        image_colorbar(fig, ax, im)
     for ax in list(axes.flat)[len(panels):]:
         ax.set_axis_off()
     fig.suptitle(f"hit map (training samples per neuron): {_title(a, i, row)}", fontsize=9)

@@ -15,7 +15,7 @@ from typing import Callable
 
 import numpy as np
 
-from ._figures import DPI, _figure, _label, _save, _which, best_and_worst
+from ._figures import DPI, _figure, _label, _save, _which, best_and_worst, image_colorbar
 from ._mosaic import Tile, mosaic_figure
 
 PATTERNS: tuple[str, ...] = ("class_errors.png", "misclassified.png", "right_vs_wrong.png")
@@ -56,8 +56,7 @@ def confusion_matrix(a, path) -> str | None:
     ax, bar = fig.subplots(1, 2, width_ratios=[1.3, 1])
     frac = cm / np.maximum(cm.sum(1, keepdims=True), 1)
     im = ax.imshow(frac, cmap="Blues", vmin=0, vmax=1)
-    scale = fig.colorbar(im, cax=ax.inset_axes((1.03, 0.0, 0.04, 1.0)), label="share of the true class")
-    scale.ax.tick_params(labelsize=7)
+    image_colorbar(fig, ax, im, label="share of the true class")
     for r in range(k):
         for c in range(k):
             if cm[r, c]:
