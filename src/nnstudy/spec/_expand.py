@@ -142,6 +142,14 @@ def _has_key(kind: str, dotted: str) -> bool:
     return cls is None or dotted.split(".")[1] in cls.model_fields
 
 
+def own_keyword(base: dict, key: str) -> bool:
+    """Whether ``key`` is ``train.args.KEY`` (a training function's own) or ``model.args.KEY`` of a kind with
+    args (a module constructor's own): swept or searched, it needs no value in the study."""
+    parts = key.split(".")
+    return len(parts) >= 3 and parts[1] == "args" and (
+        parts[0] == "train" or (parts[0] == "model" and _has_key(base["model"]["kind"], "model.args")))
+
+
 def _own_keys(model: dict, kind: str) -> dict:
     """The [model] keys the file wrote that kind ``kind`` has, with model.kind = ``kind``."""
     return {k: v for k, v in model.items() if k == "kind" or _has_key(kind, f"model.{k}")}
@@ -158,9 +166,7 @@ def _check_grid_entry(base: dict, key: str, values: Any, label: str, kinds_swept
     if parts[0] not in HASHED_SECTIONS:
         raise StudyError(f"{label}: sweep.{key}: only data, model and train keys can be swept")
     optional = len(parts) == 2 and parts[0] == "data" and parts[1] in DataConfig.model_fields  # unset: not dumped
-    optional = optional or (len(parts) >= 3 and parts[:2] == ["train", "args"])  # a training function's own keys
-    optional = optional or (len(parts) >= 3 and parts[:2] == ["model", "args"]  # a constructor's own keywords
-                            and _has_key(base["model"]["kind"], "model.args"))
+    optional = optional or own_keyword(base, key)
     optional = optional or key in OPTIONAL_SWEEP_KEYS  # train keys left out of the dump while unset
     optional = optional or (len(parts) == 2 and parts[0] == "model" and _has_key(base["model"]["kind"], key))  # ditto
     optional = optional or (len(parts) == 2 and parts[0] == "data" and base["data"].get("name") == "loader")  # its keywords

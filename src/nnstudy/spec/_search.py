@@ -217,15 +217,14 @@ def base_config(study) -> dict[str, Any]:
 
 
 def check_key(base: dict, key: str, label: str) -> None:
-    from ._expand import _has_key
+    from ._expand import own_keyword
 
     parts = key.split(".")
     if parts[0] not in ("data", "model", "train") or len(parts) < 2:
         raise StudyError(f"{label}: search.space.{key}: only data, model and train keys can be searched "
                          "(e.g. train.lr, model.hidden)")
-    if len(parts) >= 3 and parts[1] == "args" and (parts[0] == "train" or (
-            parts[0] == "model" and _has_key(base["model"]["kind"], "model.args"))):
-        return  # a training function's or a module constructor's own keyword: set even when the study has none
+    if own_keyword(base, key):
+        return
     node: Any = base
     for part in parts:
         if not isinstance(node, dict) or part not in node:
