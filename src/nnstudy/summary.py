@@ -14,6 +14,7 @@ class token) as a row, and the batch dimension as Keras writes it, ``(None, ...)
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Callable
 
 from .errors import StudyError
 from .spec import Trial, expand, parse_overrides, read_study
@@ -101,11 +102,10 @@ def summarize_model(model, input_shape: tuple[int, ...], trial: Trial | None = N
 
     seen, hooks = _attention_inputs(model)
     try:
-        stats = _statistics(model, math.prod(input_shape))
+        macs, total, stats = _counted(model, lambda: _statistics(model, math.prod(input_shape)))
     finally:
         for hook in hooks:
             hook.remove()
-    macs, total = _mult_adds(model, math.prod(input_shape))
     rows = _rows(model, stats, macs, seen)
     return Summary(rows, stats.total_params, stats.trainable_params, trial, tuple(input_shape), total)
 
@@ -126,10 +126,11 @@ def _shown(model) -> list[tuple[str, object]]:
     return out
 
 
-def _example_pass(model, n_in: int):
-    """(a module whose ``forward`` runs the pass the model needs, its input): through the classifier, the
-    autoencoder, or G then D of a GAN."""
+def _statistics(model, n_in: int):
+    """torchinfo's statistics of one eval-mode forward pass: through the classifier, the autoencoder,
+    or G then D of a GAN (torchinfo calls ``forward``; a wrapper runs the pass the model needs)."""
     import torch
+    import torchinfo
     from torch import nn
 
     if hasattr(model, "losses"):
@@ -147,26 +148,15 @@ def _example_pass(model, n_in: int):
         def forward(self, x):
             return run(x)
 
-    return ExamplePass(), x
-
-
-def _statistics(model, n_in: int):
-    """torchinfo's statistics of one eval-mode forward pass (torchinfo calls ``forward``)."""
-    import torch
-    import torchinfo
-
-    wrapper, x = _example_pass(model, n_in)
     with torch.no_grad():
-        return torchinfo.summary(wrapper, input_data=[x], mode="eval", verbose=0)
+        return torchinfo.summary(ExamplePass(), input_data=[x], mode="eval", verbose=0)
 
 
-def _mult_adds(model, n_in: int) -> tuple[dict[int, int], int]:
-    """({id of a shown module: its mult-adds per sample}, the whole pass's) in one eval-mode pass under torch's
-    FlopCounterMode: a module's share is what the count grew by while it ran (every call of it)."""
-    import torch
+def _counted(model, run: Callable[[], Any]) -> tuple[dict[int, int], int, Any]:
+    """({id of a shown module: its mult-adds per sample}, the whole pass's, what ``run`` returned), run's forward
+    pass counted by torch's FlopCounterMode: a module's share is what the count grew by while it ran (every call)."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    wrapper, x = _example_pass(model, n_in)
     counter = FlopCounterMode(display=False)
     flops: dict[int, int] = {}
     started: dict[int, list[int]] = {}
@@ -176,17 +166,14 @@ def _mult_adds(model, n_in: int) -> tuple[dict[int, int], int]:
             lambda mod, args: started.setdefault(id(mod), []).append(counter.get_total_flops())))
         hooks.append(m.register_forward_hook(lambda mod, args, out: flops.__setitem__(
             id(mod), flops.get(id(mod), 0) + counter.get_total_flops() - started[id(mod)].pop())))
-    was_training = model.training
-    model.eval()
     try:
-        with torch.no_grad(), counter:
-            wrapper(x)
+        with counter:
+            result = run()
     finally:
-        model.train(was_training)
         for hook in hooks:
             hook.remove()
     per_sample = 2 * _BATCH  # FLOPs: a mult-add is two
-    return {k: v // per_sample for k, v in flops.items()}, counter.get_total_flops() // per_sample
+    return {k: v // per_sample for k, v in flops.items()}, counter.get_total_flops() // per_sample, result
 
 
 def _attention_inputs(model) -> tuple[dict, list]:
