@@ -27,9 +27,7 @@ class PipeConsole(Console):
 
     def on_broken_pipe(self) -> None:
         self.quiet = True
-        reader_gone(self.file)
-        if threading.current_thread() is threading.main_thread():  # another thread's line is just dropped
-            raise KeyboardInterrupt if self._interrupt else BrokenPipeError(errno.EPIPE, "Broken pipe")
+        reader_left(self.file, KeyboardInterrupt() if self._interrupt else BrokenPipeError(errno.EPIPE, "Broken pipe"))
 
 
 class EventConsole(Console):
@@ -54,9 +52,7 @@ class EventConsole(Console):
                 out.flush()
             except BrokenPipeError:  # the reader left (| head -1): stop the run as Ctrl-C does, trials handed back
                 self._gone = True
-                reader_gone(out)
-                if threading.current_thread() is threading.main_thread():
-                    raise KeyboardInterrupt from None
+                reader_left(out, KeyboardInterrupt())
 
     def print(self, *objects: Any, **kwargs: Any) -> None:  # type: ignore[override]
         with self.capture() as capture:
@@ -64,6 +60,13 @@ class EventConsole(Console):
         text = capture.get().rstrip("\n")
         if text.strip():
             self.emit("message", text=text)
+
+
+def reader_left(stream: IO[str], error: BaseException) -> None:
+    """``reader_gone``, then ``error`` raised in the main thread (another thread's line is just dropped)."""
+    reader_gone(stream)
+    if threading.current_thread() is threading.main_thread():
+        raise error from None
 
 
 def reader_gone(stream: IO[str]) -> None:
