@@ -50,7 +50,12 @@ def test_run_whose_reader_leaves_stops_and_hands_its_trials_back(tmp_path, strea
 
 
 def test_show_whose_reader_leaves_ends_quietly(tmp_path):
-    study, store = write_study(tmp_path, STUDY.format(epochs=3000, seeds=1), "piped.toml"), tmp_path / "s"
+    (tmp_path / "long.py").write_text("def train(config, seed, data, report):\n"
+                                      "    for epoch in range(1, config['train']['epochs'] + 1):\n"
+                                      "        report(epoch, train_loss=1.0 / epoch, val_accuracy=0.5)\n")
+    study = write_study(tmp_path, '[study]\nname = "piped"\n[data]\nname = "iris"\n[train]\n'
+                                  'function = "long.py:train"\nepochs = 3000\n', "piped.toml")
+    store = tmp_path / "s"
     assert subprocess.run([sys.executable, "-m", "nnstudy", "run", str(study), "--store", str(store), "--quiet"],
                           capture_output=True).returncode == 0
     with sqlite3.connect(store / "nnstudy.sqlite") as c:
