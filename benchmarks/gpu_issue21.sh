@@ -10,8 +10,8 @@
 # minutes on an H200), then `N M K G` in a second call if time is left.
 # WHEELS: a folder of wheels the GPU host lacks (pydantic, pydantic-core, annotated-types, typing-inspection,
 # SQLAlchemy, greenlet, torchinfo), installed into /tmp/site first; NNSTUDY_DATA: a cache holding
-# fashion-mnist/*.gz; OUT: where the log and the profiles go. PARTs (default all): A H B C D P E F G K N M (N: the
-# CNN stack's kernels at K = 64; M: the largest K, steps only).
+# fashion-mnist/*.gz; OUT: where the log and the profiles go. PARTs (default all): A H B C D P E F G K N M X (N: the
+# CNN stack's kernels at K = 64; M: the largest K, steps only; X: the CNN step written out in each form, conv_forms.py).
 cd "$(dirname "$0")/.."
 if [ -n "$WHEELS" ]; then
     python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site "$WHEELS"/*.whl || exit 1
@@ -27,7 +27,7 @@ mkdir -p "$O"
 run() { local t=$1; shift; echo "=== $* ($(date +%T))"; timeout "$t" "$@" 2>&1 | grep -v USDT; echo "=== rc ${PIPESTATUS[0]} $(date +%T)"; }
 {
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
-for part in ${@:-A H B C D P E F G K N M}; do
+for part in ${@:-A H B C D P E F G K N M X}; do
 case $part in
 A) run 90 python3 -m pytest -q -p no:cacheprovider tests/test_stack.py tests/test_conv_matmul.py -k cuda ;;
 H) run 30 python3 benchmarks/cuda_start.py ;;
@@ -48,6 +48,7 @@ F) S=$(mktemp -d); echo "=== F: import times and cProfile of seed-variance, 2 ep
 G) run 30 python3 benchmarks/stack_profile.py --device cuda --profile 10 --train-size 320
    run 100 python3 benchmarks/stack_profile.py --device cuda --profile 1024 --train-size 320 ;;
 K) run 90 python3 benchmarks/stack_profile.py --device cuda --k 1 4 16 64 256 1024 2048 4096 --steps 120 --csv "$O/k_figure.csv" ;;
+X) run 90 python3 benchmarks/conv_forms.py --device cuda --k 64 --batch 16 --steps 200 ;;
 N) run 60 python3 benchmarks/stack_profile.py --device cuda --model cnn --profile 64 --train-size 320 --precision tf32 ;;
 M) run 120 python3 benchmarks/stack_profile.py --device cuda --k 8192 16384 24576 --steps 40 --no-evaluation ;;
 esac
