@@ -10,8 +10,8 @@
 # minutes on an H200), then `N M K G` in a second call if time is left.
 # WHEELS: a folder of wheels the GPU host lacks (pydantic, pydantic-core, annotated-types, typing-inspection,
 # SQLAlchemy, greenlet, torchinfo), installed into /tmp/site first; NNSTUDY_DATA: a cache holding
-# fashion-mnist/*.gz; OUT: where the log and the profiles go. PARTs (default all): A H B C D P E F G K N M X (N: the
-# CNN stack's kernels at K = 64; M: the largest K, steps only; X: the CNN step written out in each form, conv_forms.py).
+# fashion-mnist/*.gz; OUT: where the log and the profiles go. PARTs (default all): A H B C D P E F G K N M X (W: bytecode for
+# what a run imports, warm_bytecode.py; U: the unfolded convolutions' tests alone; N: the CNN stack's kernels at K = 64; M: the largest K, steps only; X: the CNN step written out in each form, conv_forms.py).
 cd "$(dirname "$0")/.."
 if [ -n "$WHEELS" ]; then
     python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site "$WHEELS"/*.whl || exit 1
@@ -22,6 +22,11 @@ export PYTHONPATH=$PWD/src:$PWD/benchmarks:$PYTHONPATH PYTHONUNBUFFERED=1 MPLBAC
 # writable cache of our own, filled by part A's processes, gives the later parts the start of an ordinary
 # install (pip compiles bytecode when it installs); cuda_start.py (part H) says where torch's comes from.
 export PYTHONPYCACHEPREFIX=${PYTHONPYCACHEPREFIX:-/tmp/nnstudy-pycache}
+# Session 12 found why: the host sets PYTHONDONTWRITEBYTECODE, so no process wrote that cache either, and every
+# process compiled torch, pandas, scipy and matplotlib from source (`compile` 9 s of a cProfiled run). Unset,
+# the first process to import a module writes its bytecode, as pip does for an ordinary install.
+echo "PYTHONDONTWRITEBYTECODE was '${PYTHONDONTWRITEBYTECODE-}' (unset now)"
+unset PYTHONDONTWRITEBYTECODE
 O=${OUT:-/tmp}
 mkdir -p "$O"
 run() { local t=$1; shift; echo "=== $* ($(date +%T))"; timeout "$t" "$@" 2>&1 | grep -v USDT; echo "=== rc ${PIPESTATUS[0]} $(date +%T)"; }
@@ -30,6 +35,8 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 for part in ${@:-A H B C D P E F G K N M X}; do
 case $part in
 A) run 90 python3 -m pytest -q -p no:cacheprovider tests/test_stack.py tests/test_conv_matmul.py -k cuda ;;
+W) run 60 python3 benchmarks/warm_bytecode.py ;;
+U) run 60 python3 -m pytest -q -p no:cacheprovider tests/test_conv_matmul.py ;;
 H) run 30 python3 benchmarks/cuda_start.py ;;
 B) run 80 python3 benchmarks/sweep_throughput.py --device cuda --batch 16 --k 1024 --epochs 3 --skip-alone ;;
 C) run 70 python3 benchmarks/cnn_stack.py --device cuda --batch 16 --k 64 --steps 300
@@ -38,7 +45,7 @@ C) run 70 python3 benchmarks/cnn_stack.py --device cuda --batch 16 --k 64 --step
 D) run 80 python3 benchmarks/sweep_throughput.py --device cuda --model cnn --batch 16 --k 64 --epochs 2 --skip-alone \
        --precision float32 tf32 ;;
 P) run 70 python3 benchmarks/sweep_throughput.py --device cuda --batch 1024 --k 256 --epochs 3 --precision float32 tf32 bf16 --skip-alone ;;
-E) run 60 python3 benchmarks/study_wall.py studies/seed-variance.toml --device cuda --repeat 2 ;;
+E) run 90 python3 benchmarks/study_wall.py studies/seed-variance.toml --device cuda --repeat 3 ;;
 F) S=$(mktemp -d); echo "=== F: import times and cProfile of seed-variance, 2 epochs"
    timeout 45 python3 -X importtime -m cProfile -o "$O/seed_variance.prof" -m nnstudy run studies/seed-variance.toml \
        --set train.epochs=2 --device cuda --store "$S" --quiet 2> "$O/importtime.txt"
@@ -50,7 +57,7 @@ G) run 30 python3 benchmarks/stack_profile.py --device cuda --profile 10 --train
 K) run 90 python3 benchmarks/stack_profile.py --device cuda --k 1 4 16 64 256 1024 2048 4096 --steps 120 --csv "$O/k_figure.csv" ;;
 X) run 90 python3 benchmarks/conv_forms.py --device cuda --k 64 --batch 16 --steps 200 ;;
 N) run 60 python3 benchmarks/stack_profile.py --device cuda --model cnn --profile 64 --train-size 320 --precision tf32 ;;
-M) run 120 python3 benchmarks/stack_profile.py --device cuda --k 8192 16384 24576 --steps 40 --no-evaluation ;;
+M) run 120 python3 benchmarks/stack_profile.py --device cuda --k 8192 16384 28672 --steps 40 --no-evaluation ;;
 esac
 done
 } 2>&1 | tee "$O/log.txt"

@@ -34,14 +34,17 @@ from nnstudy.engines._torch._precision import trial_precision
 from stack_start import MODEL
 from sweep_throughput import study, sync
 
+MAX_SEEDS = 10000  # trials.seeds at most, as a study file allows
 CSV_HEADER = "k,start_s,step_ms,evaluation_s,epoch_s,s_per_epoch_per_trial,of_which_steps,peak_gib"
 
 
 def per_trial_cost(k: int, batch: int, n_steps: int, precision: str, data, dd: DeviceData, device,
                    evaluate: bool = True) -> str:
     """One row of the K figure: start, step, evaluation (nan without `evaluate`), s/epoch/trial, peak memory."""
-    _, trials = study(batch, 1, k, precision=precision)
-    tcs, seeds = [t.config["train"] for t in trials], [t.seed for t in trials]
+    _, trials = study(batch, 1, min(k, MAX_SEEDS), precision=precision)
+    seeds = [t.seed for t in trials]
+    seeds += range(max(seeds) + 1, max(seeds) + 1 + k - len(seeds))  # past a study file's limit: more seeds
+    tcs = [trials[0].config["train"]] * k
     if device.type == "cuda":
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats(device)

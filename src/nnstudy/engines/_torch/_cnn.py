@@ -83,6 +83,35 @@ class CNN(nn.Sequential):
         return [m for m in self.modules() if isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d))]
 
 
+class PooledFirst(nn.Module):
+    """A CNN's evaluation with each conv -> ReLU -> max pool run as conv (no bias) -> max pool -> + bias -> ReLU:
+    the same values, rounding included (a maximum commutes with adding one number and with ReLU), and the
+    elementwise work on a quarter of the convolution's output. The stacked evaluation's (engines/_torch/
+    _stack_vmap.py): there the conv outputs of K trials x thousands of images are what memory traffic costs."""
+
+    def __init__(self, cnn: CNN):
+        super().__init__()
+        self.cnn = cnn
+        layers = list(cnn)
+        self.fused = {i for i in range(len(layers) - 2) if _poolable(*layers[i:i + 3])}
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        layers, i = list(self.cnn), 0
+        while i < len(layers):
+            if i in self.fused:
+                conv, pool = layers[i], layers[i + 2]
+                x = pool(conv._conv_forward(x, conv.weight, None))
+                x, i = torch.relu(x + conv.bias.view(-1, *[1] * (x.dim() - 2))), i + 3
+            else:
+                x, i = layers[i](x), i + 1
+        return x
+
+
+def _poolable(conv: nn.Module, act: nn.Module, pool: nn.Module) -> bool:
+    return (isinstance(conv, (nn.Conv1d, nn.Conv2d)) and conv.bias is not None and type(act) is nn.ReLU
+            and isinstance(pool, (nn.MaxPool1d, nn.MaxPool2d)))
+
+
 class Branches(nn.Module):
     """Inception-style: parallel convolutions (one per kernel size, "same" padding) of one input, their
     outputs concatenated along the channels."""

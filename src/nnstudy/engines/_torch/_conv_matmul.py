@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+CONTIGUOUS_READERS = (nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.BatchNorm1d, nn.BatchNorm2d)
 MAX_WINDOW_VALUES = 1 << 28  # per convolution, all trials together (1 GiB of float32): larger ones stay grouped
 
 
@@ -67,9 +68,11 @@ def matmul_ready(conv: nn.Module) -> bool:
 def convs_by_matmul(module: nn.Module, k: int = 1) -> Iterator[None]:
     """Within: every convolution of ``module`` (one trial's, vmapped over ``k``) that conv_by_matmul computes
     does so, up to MAX_WINDOW_VALUES for the k trials; after: as before. Channels-last outputs, unless an
-    adaptive pool reads them: vmap has no batching rule for its channels-last backward (a slow fallback)."""
+    adaptive pool or a batch norm reads them: vmap has no batching rule for the pool's channels-last backward
+    (a slow fallback), and cuDNN's batch norm asks whether its input is channels-last, which vmap cannot
+    answer ("NYI: querying is_contiguous inside of vmap", in a CUDA graph's capture on an H200)."""
     convs = [m for m in module.modules() if matmul_ready(m)]
-    last = not any(isinstance(m, (nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d)) for m in module.modules())
+    last = not any(isinstance(m, CONTIGUOUS_READERS) for m in module.modules())
     limit = MAX_WINDOW_VALUES // k
     for conv in convs:
         conv._conv_forward = lambda x, weight, bias, conv=conv: conv_by_matmul(conv, x, weight, bias, last, limit)

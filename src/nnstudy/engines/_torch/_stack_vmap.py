@@ -6,12 +6,10 @@ likewise. Used for the CNN family; the MLP keeps its hand-batched matmuls, which
 
 CONV: how the ``cnn`` kind's convolutions run for the K trials. "grouped": as vmap writes them, one grouped
 convolution (groups = K); "unfold": windows x weight, one batched matrix product over the trials
-(_conv_matmul); "auto": unfold on CUDA, grouped elsewhere. The default is grouped: on an H200 (K = 64,
-batch 16) unfold took 2.25 ms per step against grouped's 2.11 (cuDNN's convolutions run in TF32 by torch's
-default, the unfolded matmul in full float32; with TF32 allowed it took 1.71 ms), and with batch norm after
-an unfolded convolution the CUDA graph failed to capture ("NYI: querying is_contiguous inside of vmap for
-memory_format other than torch.contiguous_format"); on 2 CPU cores unfold took 1.5x grouped's time at K = 4.
-Other kinds (ResNet-18, ViT, user modules) keep the grouped convolution. benchmarks/cnn_stack.py measures both.
+(_conv_matmul); "auto" (the default): unfold on CUDA, grouped elsewhere. On an H200 (K = 64, batch 16,
+benchmarks/cnn_stack.py) a step took 2.23 ms unfolded against grouped's 2.95 in float32 (cuDNN's TF32 off, as
+"float32" sets it) and 1.70 against 2.09 ms in TF32; on 2 CPU cores unfold took 1.5x grouped's time at K = 4.
+Other kinds (ResNet-18, ViT, user modules) keep the grouped convolution. A trial trained alone never unfolds.
 """
 
 from __future__ import annotations
@@ -22,11 +20,11 @@ import torch
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
-from ._cnn import CNN
+from ._cnn import CNN, PooledFirst
 from ._conv_matmul import convs_by_matmul
 
 MAX_EVAL_VALUES = 1 << 25  # rows x K x input size per evaluation chunk
-CONV = "grouped"  # or "unfold", "auto": read at each forward pass
+CONV = "auto"  # or "grouped", "unfold": read at each forward pass
 
 
 class VmapNet:
@@ -46,16 +44,21 @@ class VmapNet:
         for m in self.template.modules():  # dropout layers read the shared step counter
             if hasattr(m, "step"):
                 m.step = step
+        self.evaluated = PooledFirst(self.template) if isinstance(self.template, CNN) else None
 
     def forward(self, x: torch.Tensor, step: torch.Tensor | None = None, train: bool = True) -> torch.Tensor:
         """x: (K, B, in) per-trial batches, or (B, in) shared by all trials (evaluation)."""
         self.template.train(train)
+        module, params, buffers = self.template, self.param_dict, self.buffer_dict
+        if not train and self.evaluated is not None:
+            module = self.evaluated
+            params, buffers = ({f"cnn.{n}": t for n, t in d.items()} for d in (params, buffers))
 
         def one(params, buffers, xb):
-            return functional_call(self.template, (params, buffers), (xb,))
+            return functional_call(module, (params, buffers), (xb,))
 
         with self._convs(x.device):
-            return vmap(one, in_dims=(0, 0, 0 if x.dim() == 3 else None))(self.param_dict, self.buffer_dict, x)
+            return vmap(one, in_dims=(0, 0, 0 if x.dim() == 3 else None))(params, buffers, x)
 
     def _convs(self, device: torch.device) -> contextlib.AbstractContextManager:
         unfold = CONV == "unfold" or (CONV == "auto" and device.type == "cuda")
