@@ -276,7 +276,7 @@ def run(source: str | Path | dict, store: str | Path | None = None, set: dict[st
     if study.train.function:
         _unreported(result, metrics, console)
     if prefetch is not None:
-        prefetch.join()  # before the report forks
+        _prefetch.join(prefetch)  # before the report forks
     result.report()
     return result
 

@@ -11,6 +11,7 @@ import os
 import queue as queue_mod
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 
+from .. import _prefetch
 from ..spec import Trial
 from . import _worker
 from ._driver import Driver, RunSummary
@@ -63,6 +64,8 @@ class LocalExecutor(Driver):
         workers = 1 if len(singles) <= 1 else min(self.workers or cores(), len(singles))
         where = f"{workers} worker(s)" if not stacks else \
             f"{len(stacks)} stack(s) of up to {max(map(len, stacks))} trials" + (f" + {workers} worker(s)" if singles else "")
+        if not stacks:  # a stack says so at its first epoch, once its graphs are captured
+            _prefetch.training()
         with self.progress(todo, where, summary) as progress:
             if stacks or workers == 1:  # this process trains (with --threads; only the pool's workers train else)
                 with limited(self.threads):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import socket
 from typing import Any
 
-from .. import _userfiles
+from .. import _prefetch, _userfiles
 from .._sources import cache_weights, source_files
 from ..spec import Trial
 from . import _worker
@@ -103,6 +103,7 @@ class RayExecutor(Driver):
                  True: ray.remote(nnstudy_stack).options(**options)}
         stacks, singles = plan(todo, self.stack, self.device, parts=slots)
         jobs = stacks + [[t] for t in singles]
+        _prefetch.training()  # the trials train elsewhere
         stacked = f", {len(stacks)} of them stacks" if stacks else ""
         from ray.util.queue import Queue
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 import torch.nn.functional as F
 
+from ... import _prefetch
 from . import _rng
 from ._mlp import NOISE_STREAM
 from ._precision import forward_context
@@ -119,6 +120,7 @@ class Stepper:
     def epoch(self, perm: torch.Tensor, taken: int | None = None) -> torch.Tensor:
         """The first ``taken`` steps (default: all) of one epoch on the per-trial permutations perm (K, n); the
         summed measured norms (L, K). Each step's loss is left in step_losses[:, :taken] (log_steps)."""
+        _prefetch.training()  # the replays below leave the GIL to the report's imports
         self.grad_sums.zero_()
         b, taken = self.batch, self.steps if taken is None else taken
         full = min(self.full, taken)
