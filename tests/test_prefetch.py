@@ -59,3 +59,23 @@ def test_a_stack_lets_the_imports_begin_once_it_is_built(monkeypatch, tmp_path):
                  "model": {"hidden": [4]}, "train": {"epochs": 2, "batch_size": 50}, "trials": {"seeds": 2}},
                 store=tmp_path / "s.db", stack="on", console=Console(file=io.StringIO()))
     assert events[:2] == ["built", "training"]
+
+
+def test_a_stack_trains_before_pandas_is_imported(tmp_path):
+    """pandas is the report's (and the prefetch thread's, on a GPU): a run's start does without it."""
+    import subprocess
+
+    code = ("import sys, io, rich.console, nnstudy\n"
+            "from nnstudy.engines._torch import _stack_step\n"
+            "seen, epoch = [], _stack_step.Stepper.epoch\n"
+            "def first(self, *a, **k):\n"
+            "    seen.append('pandas' in sys.modules)\n"
+            "    return epoch(self, *a, **k)\n"
+            "_stack_step.Stepper.epoch = first\n"
+            "nnstudy.run({'study': {'name': 'p'}, 'data': {'name': 'moons', 'n_samples': 200}, 'model': {'hidden': [4]},"
+            " 'train': {'epochs': 1, 'batch_size': 50}, 'trials': {'seeds': 2}}, store=sys.argv[1], stack='on',"
+            " console=rich.console.Console(file=io.StringIO()))\n"
+            "print(seen[0], 'pandas' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "s.db")], capture_output=True, text=True,
+                         timeout=300)
+    assert out.stdout.split() == ["False", "True"], out.stderr[-2000:]

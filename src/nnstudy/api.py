@@ -7,8 +7,6 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-import pandas as pd
-
 from . import _userfiles
 from ._output import run_console
 from ._text import printable
@@ -16,6 +14,7 @@ from .errors import StudyError
 from .store import StudySnapshot, open_for_reading, store_dir
 
 if TYPE_CHECKING:  # the study-file schema is imported where a study file is read: `nnstudy report` needs none
+    import pandas as pd  # the report's (imported by a GPU run while it trains: nnstudy._prefetch)
     from rich.console import Console
 
     from .spec import StudyFile, Trial
