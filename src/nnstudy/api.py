@@ -181,7 +181,7 @@ def run(source: str | Path | dict, store: str | Path | None = None, set: dict[st
     from ._environment import environment, resolve_device
     from ._sources import resolve_sources
     from .spec import swept_keys
-    from .spec._variant import variant_name
+    from .spec._variant import as_validated, variant_name
     from .data import info as data_info
     from .data import load
     from .data._registry import OWN as OWN_DATA
@@ -205,7 +205,8 @@ def run(source: str | Path | dict, store: str | Path | None = None, set: dict[st
             raise StudyError(f"train=: {e}") from None
     study, trials, text, task, metrics, label = prepare(source, set, sweep)
     path = None if isinstance(source, dict) else str(Path(source).resolve())
-    study.study.name, parent = variant_name(study.study.name, overrides, sweep, name, label)
+    study.study.name, parent = variant_name(study.study.name, as_validated(overrides, study.model_dump(mode="json")),
+                                            sweep, name, label)
     device = resolve_device(device)
     console = console or run_console()  # stderr; a log's lines are never wrapped, a notebook's are plain text
     code = _userfiles.code_line(t.config for t in trials)

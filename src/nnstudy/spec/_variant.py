@@ -37,6 +37,27 @@ def variant_name(base: str, overrides: dict[str, Any] | None, sweep: dict[str, l
     return name, base
 
 
+def as_validated(overrides: dict[str, Any] | None, validated: dict[str, Any]) -> dict[str, Any] | None:
+    """Each scalar override as the validated study holds it (``no`` -> false, ``2.0`` epochs -> 2), so that two
+    spellings of one value name one variant. Lists, tables and keys the study holds elsewhere stay as given."""
+    if not overrides:
+        return overrides
+    out = {}
+    for key, value in overrides.items():
+        node: Any = validated
+        for part in key.split("."):
+            node = node.get(part, _MISSING) if isinstance(node, dict) else _MISSING
+        out[key] = node if _scalar(value) and _scalar(node) else value
+    return out
+
+
+_MISSING = object()
+
+
+def _scalar(value: Any) -> bool:
+    return value is None or isinstance(value, (bool, int, float, str))
+
+
 def _slug(value: Any) -> str:
     text = json.dumps(value, separators=(",", ":"), sort_keys=True).lower().replace("e+", "e")
     return re.sub(r"[^a-z0-9.-]+", "-", text).strip("-") or "none"
