@@ -6,8 +6,9 @@
 #
 #   WHEELS=.dev/whl NNSTUDY_DATA=.dev/data OUT=/tmp/out bash benchmarks/gpu_issue21.sh [PART ...]
 #
-# All parts take longer than one device call may (600 s): run the targets first, `A H E F B C D P` (about 5
-# minutes on an H200), then `N M K G` in a second call if time is left.
+# All parts take longer than one device call may (600 s). Session 12 ran `A H E F C D X N B P K M` in 450 s on an
+# H200 (no bytecode: E and F measured a cold host) and `W U H E C D F M` in 222 s. Run W first whenever E or F
+# is to be read: without it every process compiles its imports from source.
 # WHEELS: a folder of wheels the GPU host lacks (pydantic, pydantic-core, annotated-types, typing-inspection,
 # SQLAlchemy, greenlet, torchinfo), installed into /tmp/site first; NNSTUDY_DATA: a cache holding
 # fashion-mnist/*.gz; OUT: where the log and the profiles go. PARTs (default all): A H B C D P E F G K N M X (W: bytecode for
