@@ -79,7 +79,8 @@ class Kind:
     # rest empty)
     optimizer_keys: Callable[[dict], tuple[str, ...]] | None = None
     check: Callable[["StudyFile", str], None] | None = None  # rules across sections; StudyError (one line)
-    check_data: Callable[[dict, "Dataset", str], None] | None = None  # on the loaded data, before the store
+    # check_data(mc, data, label, train) on the loaded data, before the store; train: training_numerics(...)
+    check_data: Callable[[dict, "Dataset", str, dict], None] | None = None
     # summary(trial, data) -> the nn.Module `nnstudy summary` shows; None: build["torch"]
     summary: Callable[["Trial", "Dataset"], Any] | None = None
     # a tiny study (a dict with data, model and train tables; no study name) that trains it in seconds on
@@ -175,4 +176,10 @@ def of(mc: dict) -> Kind:
     return get(mc["kind"])
 
 
-__all__ = ["ConfigClasses", "Kind", "added_metrics", "get", "names", "of", "registry", "ENTRY_POINT_GROUP"]
+def training_numerics(tc: dict[str, Any]) -> dict[str, Any]:
+    """What of a trial's resolved [train] section ``Kind.check_data`` is given: engine, dtype and precision."""
+    return {"engine": tc["engine"], "dtype": tc.get("dtype", "float32"), "precision": tc.get("precision") or "float32"}
+
+
+__all__ = ["ConfigClasses", "Kind", "added_metrics", "get", "names", "of", "registry", "training_numerics",
+           "ENTRY_POINT_GROUP"]

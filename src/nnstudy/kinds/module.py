@@ -24,8 +24,9 @@ train as one program (``torch.func.functional_call`` + ``vmap``) unless the modu
 global random generator (``nn.Dropout``) or vmap refuses it: then one at a time (``stack_note``).
 
 Everything that can be wrong with the code (a missing file or name, an object that is no nn.Module class
-or factory, arguments it does not take, a constructor that raises, an output that does not fit the data)
-is found on the loaded data before anything is stored (``check_data``). The file's sha256 is part of every
+or factory, arguments it does not take, a constructor that raises, an output that does not fit the data, a
+forward that computes in another dtype than train.dtype) is found on the loaded data before anything is
+stored (``check_data``). The file's sha256 is part of every
 trial's config (``module_sha256``, filled in by nnstudy): an edited file means new trials, unchanged code
 is skipped, and the code runs from a copy in the cache (a file edited during a run changes nothing).
 """
@@ -95,13 +96,17 @@ def build_torch(mc: dict, n_in: int, n_out: int, input_shape: tuple[int, ...] = 
     return build(mc, n_in, n_out, input_shape)
 
 
-def check_data(mc: dict, data, label: str) -> None:
-    """The module is built for the loaded data and one batch of two samples goes through it (eval mode)."""
+def check_data(mc: dict, data, label: str, train: dict) -> None:
+    """The module is built for the loaded data and one batch of two samples goes through it (eval mode) as the
+    torch engine trains it (train.dtype, train.precision); another engine (a training function) runs the
+    module itself, in the dtype of its parameters as built."""
     from ..engines._torch._user_module import check_model
     from ..errors import StudyError
 
+    if train["engine"] != "torch":
+        train = {**train, "dtype": None, "precision": "float32"}
     try:
-        check_model(mc, data)
+        check_model(mc, data, train)
     except ValueError as e:
         raise StudyError(f"{label}: {getattr(e, 'key', 'model.module')}: {e}") from None
 

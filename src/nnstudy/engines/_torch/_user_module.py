@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from ... import _userfiles
+from . import _user_dtype
 
 DATA_ARGS = ("n_inputs", "input_shape", "n_outputs", "n_classes")  # filled from the data when asked for
 RANDOM_MODULES = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout, nn.FeatureAlphaDropout,
@@ -141,7 +142,9 @@ class UserNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # a copy: a forward that changes its input in place (x /= 255) must not change the data it is given again
-        return self.net(x.reshape(x.shape[0], *self.view_shape).clone())
+        out = self.net(x.reshape(x.shape[0], *self.view_shape).clone())
+        # a wider output is a copy of the training dtype's math (check_output refuses any other): cast back
+        return out.to(x.dtype) if out.dtype.itemsize > x.dtype.itemsize else out
 
     def linears(self) -> list[Any]:
         return list(self._owners)
@@ -190,10 +193,10 @@ def has_batch_norm(mc: Any) -> bool:
     return _batch_norms.get(json.dumps(_as_dict(mc), sort_keys=True), False)
 
 
-def check_model(mc: Any, data) -> None:
-    """Build the module for the loaded data and pass two samples through it; ValueError (one line, with a
-    ``key`` attribute for model.args) when the code cannot train on this data. Leaves torch's global
-    random state as it was."""
+def check_model(mc: Any, data, train: dict[str, Any]) -> None:
+    """Build the module for the loaded data and pass two samples through it as ``train`` (its dtype and
+    precision) trains it; ValueError (one line, with a ``key`` attribute for model.args) when the code cannot
+    train on this data. Leaves torch's global random state as it was."""
     from .._common import head_of
 
     mc = _as_dict(mc)
@@ -206,7 +209,7 @@ def check_model(mc: Any, data) -> None:
         what = (f"{data.name} has {head.n_out} classes" if data.task == "classification"
                 else f"{data.name} has {head.n_out} target{'s' if head.n_out != 1 else ''}")
         try:
-            check_output(net, head.n_out, what)
+            check_output(net, head.n_out, what, train)
         except ValueError as e:
             raise ValueError(f"{mc['module']}: {e}") from None
         _checked[json.dumps(mc, sort_keys=True)] = vmap_problem(net)  # for stack_key, without loading the data again
@@ -224,18 +227,25 @@ def summary_module(mc: Any, data, n_out: int) -> nn.Module:
     return inner
 
 
-def check_output(net: UserNet, n_out: int, what: str) -> None:
-    """One forward pass of two zero samples, in the dtype of the module's parameters as built (training casts
-    the module to train.dtype); ValueError (one line) when it fails or has the wrong shape."""
-    dtype = next((p.dtype for p in net.parameters() if p.is_floating_point()), torch.float32)
-    x = torch.zeros(2, math.prod(net.view_shape), dtype=dtype)
+def check_output(net: UserNet, n_out: int, what: str, train: dict[str, Any]) -> None:
+    """One forward pass of two zero samples as training runs it: the module cast to ``train["dtype"]`` (None:
+    its parameters' dtype as built), under ``train["precision"]``'s autocast; ValueError (one line) when it
+    fails, has the wrong shape or computes in another dtype (``_user_dtype``)."""
+    dtype = _user_dtype.DTYPES.get(train["dtype"])
+    if dtype is not None:
+        net.to(dtype)
+    else:
+        dtype = next((p.dtype for p in net.parameters() if p.is_floating_point()), torch.float32)
     shown = (2, *net.view_shape)
+    x = torch.zeros(shown, dtype=dtype)
     try:
-        with torch.no_grad():
-            out = net.eval()(x)
+        out = _user_dtype.forward(net.net, x, train["precision"])  # the module's own output, before UserNet's cast
     except KeyboardInterrupt:
         raise
     except Exception as e:
+        why = train["dtype"] and _user_dtype.why_raised(net.net, x, train, e)
+        if why:
+            raise ValueError(why) from None
         raise ValueError(f"its forward pass on a batch of shape {shown} raised {_userfiles.error_line(e)}") from None
     if not isinstance(out, torch.Tensor):
         raise ValueError(f"its forward pass returned a {type(out).__name__}; it must return a tensor of shape "
@@ -243,6 +253,8 @@ def check_output(net: UserNet, n_out: int, what: str) -> None:
     if tuple(out.shape) != (2, n_out):
         raise ValueError(f"its output for a batch of shape {shown} has shape {tuple(out.shape)}; "
                          f"it must be (B, {n_out}) ({what})")
+    if train["dtype"]:
+        _user_dtype.check_dtype(out, train)
 
 
 def vmap_problem(net: UserNet) -> str | None:
