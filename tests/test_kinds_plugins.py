@@ -95,3 +95,27 @@ def test_plugin_whose_module_fails_to_import_is_one_line(tmp_path, monkeypatch, 
                    "ModuleNotFoundError: No module named 'not_installed_anywhere' (fix or uninstall the package "
                    "that declares it)\n")
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_plugins_check_data_of_three_arguments_still_runs_before_the_store(tmp_path, monkeypatch):
+    """check_data(mc, data, label), as plugins wrote it before the built-in kinds took the training's numerics."""
+    install(tmp_path, monkeypatch, PLUGIN + textwrap.dedent('''
+        import dataclasses
+
+
+        def narrow(mc, data, label):
+            from nnstudy.errors import StudyError
+
+            if mc["width"] < data.x_train.shape[1]:
+                raise StudyError(f"{label}: model.width: {mc['width']} is narrower than {data.x_train.shape[1]} inputs")
+
+
+        KIND = dataclasses.replace(KIND, check_data=narrow)
+        '''), "wide_plugin")
+    spec = {"study": {"name": "plugin"}, "data": {"name": "iris"}, "model": {"kind": "wide_linear", "width": 2},
+            "train": {"epochs": 1}}
+    with pytest.raises(StudyError, match="model.width: 2 is narrower than 4 inputs"):
+        nnstudy.run(spec, store=tmp_path / "runs", workers=1)
+    assert not (tmp_path / "runs").exists()
+    assert nnstudy.run({**spec, "model": {"kind": "wide_linear", "width": 4}}, store=tmp_path / "runs",
+                       workers=1).trials()["status"].tolist() == ["done"]

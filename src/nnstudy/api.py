@@ -380,12 +380,12 @@ def check_models(trials: list[Trial], loaded: list[tuple[dict, Any]], label: str
     """Each kind's rules on the loaded data (``Kind.check_data``): a model that cannot be built for its data
     (a ViT patch that does not divide the image, conv blocks that shrink it to nothing, weights that do not
     fit, a given network of another input width) is a bad study file, not a failed trial."""
-    from .kinds import of, training_numerics
+    from .kinds import check_on_data, of, training_numerics
 
     for mc, cfg, train in _distinct([t.config["model"], t.config["data"], training_numerics(t.config["train"])]
                                     for t in trials if of(t.config["model"]).check_data is not None):
         data = next(d for c, d in loaded if c == cfg)
-        of(mc).check_data(mc, data, label, train)
+        check_on_data(mc, data, label, train)
 
 
 def _stack_notes(trials: list[Trial]) -> list[str]:

@@ -78,13 +78,13 @@ def summarize_trial(trial: Trial, label: str = "<study>") -> Summary:
     from .engines._common import head_of
     from .engines._torch._mlp import build_model
     from .engines._torch._transfer import trainable as trainable_params
-    from .kinds import of, training_numerics
+    from .kinds import check_on_data, of, training_numerics
     from .spec._schema import DataConfig
 
     data = load(DataConfig.model_validate(trial.config["data"]))
     mc = trial.config["model"]
-    if of(mc).check_data is not None:  # what `run` refuses on this data (an output of the wrong shape, say)
-        of(mc).check_data(mc, data, label, training_numerics(trial.config["train"]))
+    # what `run` refuses on this data (an output of the wrong shape, say)
+    check_on_data(mc, data, label, training_numerics(trial.config["train"]))
     try:
         if of(mc).summary is not None:  # a kind with its own loop (autoencoders, GANs) or its own wrapping
             model = of(mc).summary(trial, data)

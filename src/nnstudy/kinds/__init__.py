@@ -25,6 +25,7 @@ reads it): no torch at import time. See ``Kind`` for everything a kind can decla
 from __future__ import annotations
 
 import importlib
+import inspect
 import pkgutil
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -79,8 +80,9 @@ class Kind:
     # rest empty)
     optimizer_keys: Callable[[dict], tuple[str, ...]] | None = None
     check: Callable[["StudyFile", str], None] | None = None  # rules across sections; StudyError (one line)
-    # check_data(mc, data, label, train) on the loaded data, before the store; train: training_numerics(...)
-    check_data: Callable[[dict, "Dataset", str, dict], None] | None = None
+    # check_data(mc, data, label[, train]) on the loaded data, before the store (StudyError, one line); train:
+    # training_numerics(...), for a check_data that takes a fourth argument (check_on_data)
+    check_data: Callable[..., None] | None = None
     # summary(trial, data) -> the nn.Module `nnstudy summary` shows; None: build["torch"]
     summary: Callable[["Trial", "Dataset"], Any] | None = None
     # a tiny study (a dict with data, model and train tables; no study name) that trains it in seconds on
@@ -181,5 +183,17 @@ def training_numerics(tc: dict[str, Any]) -> dict[str, Any]:
     return {"engine": tc["engine"], "dtype": tc.get("dtype", "float32"), "precision": tc.get("precision") or "float32"}
 
 
-__all__ = ["ConfigClasses", "Kind", "added_metrics", "get", "names", "of", "registry", "training_numerics",
+def check_on_data(mc: dict, data: "Dataset", label: str, numerics: dict[str, Any]) -> None:
+    """The model kind's ``check_data`` on the loaded data, given ``training_numerics``; one of three arguments (a
+    plugin's, say) without them."""
+    check = of(mc).check_data
+    if check is None:
+        return
+    if len(inspect.signature(check).parameters) >= 4:
+        check(mc, data, label, numerics)
+    else:
+        check(mc, data, label)
+
+
+__all__ = ["ConfigClasses", "Kind", "added_metrics", "get", "names", "of", "registry", "check_on_data", "training_numerics",
            "ENTRY_POINT_GROUP"]

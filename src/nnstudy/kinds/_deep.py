@@ -121,7 +121,7 @@ def builder(make: Callable[[dict, tuple[int, ...], int], Any]) -> Callable:
     return build
 
 
-def check_data(mc: dict, data, label: str, train: dict) -> None:
+def check_data(mc: dict, data, label: str) -> None:
     """A model that cannot be built for its data (a ViT patch that does not divide the image, conv blocks
     that shrink it to nothing, weights that do not fit) is a bad study file, not a failed trial."""
     from ..engines._common import head_of

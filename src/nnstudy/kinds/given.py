@@ -153,7 +153,7 @@ def check(study, label: str) -> None:
                          f"{n_classes} classes need {' or '.join(map(str, outputs))}")
 
 
-def check_data(mc: dict, data, label: str, train: dict) -> None:
+def check_data(mc: dict, data, label: str) -> None:
     """The inputs the network sees: after data.features, pca and encoding."""
     width, n_in = len(mc["layers"][0]["w"][0]), math.prod(data.input_shape)
     if width != n_in:

@@ -79,7 +79,7 @@ def _mlp_check(study, label: str) -> None:
                          f"{study.train.engine!r})")
 
 
-def _mlp_check_data(mc: dict, data, label: str, train: dict) -> None:
+def _mlp_check_data(mc: dict, data, label: str) -> None:
     """Starting weights that do not fit the network are a bad study file, not a failed trial."""
     if not mc.get("init_weights"):
         return

@@ -1,11 +1,10 @@
 """A user's module against the dtype the study trains in (``train.dtype``, ``train.precision``).
 
-Training casts the module's parameters and the data to train.dtype, runs the forward under
-train.precision's autocast, and takes the output in the data's dtype for the loss. A forward that computes
-in another dtype (a float64 tensor it makes, ``.double()`` under float32 training) either raises there or
-returns that dtype, which the loss's cast would hide; both are refused before anything is stored. An output
-that is only a wider copy of the training dtype's math (``return self.fc(x).double()``) loses nothing cast
-back (``UserNet`` does) and trains as the output it copies.
+Training casts the module's parameters and the data to train.dtype and runs the forward under
+train.precision's autocast. A forward that computes in another dtype either raises there (a float64 tensor it
+makes meeting float32 weights): the check says why in one line; or returns a narrower dtype than train.dtype
+(float32 math in a float64 study), which the loss's cast would hide: refused too. A wider output
+(``.double()`` under float32 training) loses nothing and is cast back (``UserNet``).
 """
 
 from __future__ import annotations
@@ -26,9 +25,8 @@ def name(dtype: torch.dtype) -> str:
 
 
 def forward(net: nn.Module, x: torch.Tensor, precision: str) -> Any:
-    """The eval-mode forward of ``x`` under the precision's autocast (with autograd on: ``wider_copy`` reads
-    the output's graph)."""
-    with torch.enable_grad(), forward_context({"precision": precision}, x.device)():
+    """The eval-mode forward of ``x`` under the precision's autocast."""
+    with torch.no_grad(), forward_context({"precision": precision}, x.device)():
         return net.eval()(x)
 
 
@@ -57,13 +55,6 @@ def why_raised(net: nn.Module, x: torch.Tensor, train: dict[str, Any], e: Except
     return None
 
 
-def wider_copy(out: torch.Tensor, dtype: torch.dtype) -> bool:
-    """Whether ``out`` is a cast (``.double()``, ``.to(...)``) to a dtype wider than ``dtype``: casting it back
-    loses nothing (a forward that computes in the wider dtype ends in its last operation, not in a cast)."""
-    return (out.grad_fn is not None and out.grad_fn.name() == "ToCopyBackward0"
-            and out.dtype.itemsize > dtype.itemsize)
-
-
 def fix(got: str, train: dict[str, Any]) -> str:
     """``got`` against train.dtype, and what to change: the module, or train.dtype where ``got`` is one."""
     line = (f"{got} but the study trains in {train['dtype']}: compute in the input's dtype (x.dtype) in forward, "
@@ -72,9 +63,9 @@ def fix(got: str, train: dict[str, Any]) -> str:
 
 
 def check_dtype(out: torch.Tensor, train: dict[str, Any]) -> None:
-    """ValueError (one line) when the output's dtype is not the one training computes in (train.dtype, or
-    bfloat16 under train.precision = "bf16") and not a wider copy of it."""
+    """ValueError (one line) when the output is narrower than the dtype training computes in (train.dtype; under
+    train.precision = "bf16" bfloat16 is autocast's own)."""
     dtype = DTYPES[train["dtype"]]
-    allowed = {dtype, torch.bfloat16} if train["precision"] == "bf16" else {dtype}
-    if out.dtype not in allowed and not wider_copy(out, dtype):
+    bf16 = train["precision"] == "bf16" and out.dtype == torch.bfloat16
+    if out.dtype.itemsize < dtype.itemsize and not bf16:
         raise ValueError(f"its forward returns {fix(name(out.dtype), train)}")

@@ -143,8 +143,7 @@ class UserNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # a copy: a forward that changes its input in place (x /= 255) must not change the data it is given again
         out = self.net(x.reshape(x.shape[0], *self.view_shape).clone())
-        # a wider output is a copy of the training dtype's math (check_output refuses any other): cast back
-        return out.to(x.dtype) if out.dtype.itemsize > x.dtype.itemsize else out
+        return out.to(x.dtype) if out.dtype.itemsize > x.dtype.itemsize else out  # a wider output loses nothing
 
     def linears(self) -> list[Any]:
         return list(self._owners)
