@@ -50,7 +50,7 @@ MAIN_FIGURE = {
     "vae-vs-gan": "samples.png",
     "cnn-optimizers": "learning_curves.png",
     "cnn-variants": "metric_vs_model.blocks.png",
-    "xgboost-vs-resnet18": "metric_vs_model.kind.png",
+    "xgboost-vs-resnet18": "metric_by_label.png",
     "sine-linear": "regression_fit.png",
     "sklearn-mlp-grid-ionosphere": "metric_vs_model.solver.png",
     "sklearn-mlp-grid-diabetes": "metric_vs_model.solver.png",
@@ -63,7 +63,7 @@ MAIN_FIGURE = {
     "seed-variance": "seed_spread.png",
     "resnet18-torchvision": "learning_curves.png",
     "rbm-inpainting": "rbm_inpainting.png",
-    "xgboost-vs-cnn": "metric_vs_model.kind.png",
+    "xgboost-vs-cnn": "metric_by_label.png",
     "interval-start": "learning_curves.png",
     "own-module": "metric_vs_model.args.width.png",
     "vae-tanh": "reconstructions_by_config.png",
@@ -122,7 +122,7 @@ def main_figure(study: str, kind: str, found: dict[str, str]) -> str | None:
         wanted += [f for f in kinds.get(kind).figures if f not in SKIP]
     except Exception:  # a kind this checkout does not know: the generic figures
         pass
-    wanted += [f for f in found if f.startswith("metric_vs_")] + ["learning_curves.png"]
+    wanted += [f for f in found if f.startswith("metric_vs_")] + ["metric_by_label.png", "learning_curves.png"]
     return next((name for name in wanted if name in found), next(iter(found), None))
 
 

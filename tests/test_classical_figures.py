@@ -59,7 +59,8 @@ def test_a_classifier_on_images_keeps_its_first_mistakes_as_pictures():
     p = arrays(result, "predictions.npz")
     wrong = np.flatnonzero(p["y_true"] != p["y_pred"])
     assert len(wrong) > 0 and np.array_equal(p["wrong"], wrong[:32])  # misclassified.png draws these
-    np.testing.assert_array_equal(p["x"], ds.x_test[wrong[:32]].astype(np.float16).reshape(-1, *ds.input_shape))
+    plain = ds.unnormalized(ds.x_test[wrong[:32]])  # the images before data.normalize
+    np.testing.assert_array_equal(p["x_raw"], plain.astype(np.float16).reshape(-1, *ds.input_shape))
 
 
 def _refit(model: dict, ds, trial):

@@ -71,8 +71,9 @@ class Study:
 
     def plot(self, name: str = "learning_curves", key: str | None = None):
         """One report figure as a matplotlib Figure: learning_curves, metric_vs (swept `key`,
-        default the first), seed_spread, grad_norms, decision_boundary, first_layer_weights, or any
-        figure of the report named without .png (class_errors, samples, som_umatrix, search_history, ...)."""
+        default the first), metric_by_label (an ablation by [[sweep]] label), seed_spread, grad_norms,
+        decision_boundary, first_layer_weights, or any figure of the report named without .png (class_errors,
+        samples, som_umatrix, search_history, ...)."""
         from .report._notebook import draw
         from .report._stats import analyze
 

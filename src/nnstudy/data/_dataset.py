@@ -31,6 +31,9 @@ class Dataset:
     # The y arrays stay in their own units; engines that train on scaled targets use these.
     y_shift: np.ndarray | None = None
     y_scale: np.ndarray | None = None
+    # data.normalize as applied (per input, float64): model inputs = (inputs before it - input_shift) / input_scale
+    input_shift: np.ndarray | None = None
+    input_scale: np.ndarray | None = None
     input_names: tuple[str, ...] = ()  # the model's inputs by name when known (a user's table: "age", "sex=male")
     target: Callable[[np.ndarray], np.ndarray] | None = None  # a synthetic source's noise-free target of plain_inputs
 
@@ -39,6 +42,11 @@ class Dataset:
         if self.y_scale is None:
             return y
         return (np.asarray(y, np.float64) - self.y_shift) / self.y_scale  # float64: exact for float64 training
+
+    def unnormalized(self, x: np.ndarray) -> np.ndarray:
+        """Model inputs (n, d) as they were before data.normalize (float64), e.g. images a person recognises."""
+        x = np.asarray(x, np.float64)
+        return x if self.input_scale is None else x * self.input_scale + self.input_shift
 
     def encode(self, x: np.ndarray) -> np.ndarray:
         """Points of the boundary plane (``plain_inputs``, e.g. a decision-boundary grid) -> model inputs."""

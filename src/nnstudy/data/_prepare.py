@@ -131,6 +131,7 @@ def prepare(raw: Raw, info: DatasetInfo, cfg: DataConfig) -> Dataset:
         shift = y_train[train].mean(0)
         scale = y_train[train].std(0)
         scale = np.where(scale > 0, scale, 1.0).astype(np.float32)
+    unmoved = moved if moved is not None and not steps else (None, None)  # a transform after it: not undone here
     known = None
     undo = tuple(steps[:before])
     every_column = cols is None or sorted(cols.tolist()) == list(range(n_raw))
@@ -142,6 +143,7 @@ def prepare(raw: Raw, info: DatasetInfo, cfg: DataConfig) -> Dataset:
         x_val=xs[1], y_val=np.ascontiguousarray(y_train[val]),
         x_test=xs[2], y_test=np.ascontiguousarray(y_test[test]),
         input_shape=shape, classes=names, input_names=() if steps else tuple(inputs),
+        input_shift=unmoved[0], input_scale=unmoved[1],
         transform=Chain(rest) if rest else None, x_plain_train=plane[0], x_plain_test=plane[1])
 
 

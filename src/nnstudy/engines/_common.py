@@ -345,15 +345,16 @@ MAX_WRONG_SAMPLES = 32
 def predictions_artifact(y_true: np.ndarray, y_pred: np.ndarray, data: Dataset,
                          samples: bool = True) -> dict[str, bytes]:
     """predictions.npz of a classifier: every test label and prediction (int16), the class names, and
-    (``samples``: images and signals) the first 32 misclassified test inputs (``wrong`` test indices, ``x``
-    float16 in ``input_shape``)."""
+    (``samples``: images and signals) the first 32 misclassified test inputs (``wrong`` test indices, ``x_raw``
+    float16 in ``input_shape``, as they were before data.normalize: the images a person recognises). Stores
+    written before ``x_raw`` hold ``x``, the same inputs as the model saw them."""
     if not samples:
         return {"predictions.npz": _npz(y_true=y_true.astype(np.int16), y_pred=y_pred.astype(np.int16),
                                         classes=np.array(data.classes))}
     wrong = np.flatnonzero(y_true != y_pred)[:MAX_WRONG_SAMPLES]
-    x = np.asarray(data.x_test[wrong], dtype=np.float16).reshape(len(wrong), *data.input_shape)
+    x = data.unnormalized(data.x_test[wrong]).astype(np.float16).reshape(len(wrong), *data.input_shape)
     return {"predictions.npz": _npz(y_true=y_true.astype(np.int16), y_pred=y_pred.astype(np.int16),
-                                    classes=np.array(data.classes), wrong=wrong.astype(np.int32), x=x)}
+                                    classes=np.array(data.classes), wrong=wrong.astype(np.int32), x_raw=x)}
 
 
 def _npz(**arrays: np.ndarray) -> bytes:

@@ -31,8 +31,9 @@ from ._format import figure_text, format_mean_se, format_number, legend_keys, va
 from ._stats import Analysis, epoch_curve, grad_layers, higher_is_better, history_of
 
 DPI = 110
-OUR_PATTERNS = ("learning_curves.png", "metric_vs_*.png", "seed_spread.png", "performance_profile.png",
-                "grad_norms.png", "decision_boundary.png", "first_layer_weights.png", "regression_fit.png")
+OUR_PATTERNS = ("learning_curves.png", "metric_vs_*.png", "metric_by_label.png", "seed_spread.png",
+                "performance_profile.png", "grad_norms.png", "decision_boundary.png", "first_layer_weights.png",
+                "regression_fit.png")
 
 SEARCH_FIGURES = "nnstudy.report._figures_search"
 STEP_FIGURES = "nnstudy.report._figures_steps"  # loss per step (train.log_every_steps)
@@ -716,8 +717,13 @@ def figure_jobs(a: Analysis) -> tuple[list[tuple[str, Callable[[Path], str | Non
     jobs: list[tuple[str, Callable[[Path], str | None]]] = [
         ("learning_curves.png", lambda p: learning_curves(a, p)),
     ]
+    from ._figures_labels import ablation, metric_by_label
+
+    labelled = ablation(a)  # one labelled configuration per [[sweep]] table: one chart by label, no figure per key
+    if labelled:
+        jobs.append(("metric_by_label.png", lambda p: metric_by_label(a, p)))
     used = set()
-    for key in [*a.keys, *list_axes(a)]:  # then the depth and width of model.hidden (any list of numbers)
+    for key in [] if labelled else [*a.keys, *list_axes(a)]:  # then the depth and width of model.hidden
         name = f"metric_vs_{safe_filename(key)}"
         while name in used:
             name += "_"

@@ -1,9 +1,9 @@
 """Report figures of classifiers on images and signals (cnn, resnet18, vit, and the MLP on images).
 
 They read the ``predictions.npz`` artifact (test labels and predictions, the first misclassified
-test inputs): a confusion matrix with the per-class error rates, a grid of misclassified samples,
-and samples the best configuration gets right and the worst gets wrong. First-layer conv filters
-are drawn by ``first_layer_weights`` in ``_figures.py`` from the engine's artifact.
+test inputs as they were before data.normalize): a confusion matrix with the per-class error rates, a
+grid of misclassified samples, and samples the best configuration gets right and the worst gets wrong.
+First-layer conv filters are drawn by ``first_layer_weights`` in ``_figures.py`` from the engine's artifact.
 
 ``jobs(a)`` returns [(file name, draw(path) -> caption | None)]; ``PATTERNS`` are the file-name globs these
 figures use, so a re-written report removes the stale ones.
@@ -150,14 +150,23 @@ def _image(x: np.ndarray) -> np.ndarray | None:
     return np.moveaxis(x, 0, -1) if x.ndim == 3 else x
 
 
+def inputs(d) -> np.ndarray | None:
+    """The misclassified test inputs of a predictions.npz as a person sees them: ``x_raw`` (before data.normalize);
+    in a store written before it, ``x`` (as the model saw them); None for a table's (labels only)."""
+    for name in ("x_raw", "x"):
+        if name in d:
+            return d[name]
+    return None
+
+
 def misclassified(a, path) -> str | None:
     chosen = _best_and_worst(a)
-    if not chosen or "x" not in chosen[0][1] or not len(chosen[0][1]["wrong"]):  # a table's: labels only
+    if not chosen or inputs(chosen[0][1]) is None or not len(chosen[0][1]["wrong"]):  # a table's: labels only
         return None
     i, d, row = chosen[0]
     classes = [str(c) for c in d["classes"]]
-    wrong = d["wrong"][:MAX_TILES]
-    samples = [(d["x"][j], f"true {classes[d['y_true'][w]]}\npred {classes[d['y_pred'][w]]}")
+    wrong, x = d["wrong"][:MAX_TILES], inputs(d)
+    samples = [(x[j], f"true {classes[d['y_true'][w]]}\npred {classes[d['y_pred'][w]]}")
                for j, w in enumerate(wrong)]
     _grid(samples, f"misclassified test samples, {_which(a)}: {_short(a, i, 80)}", path)
     n_wrong = int((d["y_true"] != d["y_pred"]).sum())
@@ -170,7 +179,8 @@ def right_vs_wrong(a, path) -> str | None:
     if len(chosen) < 2:
         return None
     (i, best, _), (j, worst, _) = chosen
-    if "x" not in worst:  # a table's predictions: labels only, no samples to show
+    x = inputs(worst)
+    if x is None:  # a table's predictions: labels only, no samples to show
         return None
     if len(best["y_true"]) != len(worst["y_true"]) or not np.array_equal(best["y_true"], worst["y_true"]):
         return None  # different test sets: nothing to compare sample by sample
@@ -179,7 +189,7 @@ def right_vs_wrong(a, path) -> str | None:
     if not pos:
         return None
     classes = [str(c) for c in best["classes"]]
-    samples = [(worst["x"][p], f"{classes[best['y_true'][w]]}\nworst: {classes[worst['y_pred'][w]]}")
+    samples = [(x[p], f"{classes[best['y_true'][w]]}\nworst: {classes[worst['y_pred'][w]]}")
                for p, w in ((p, worst["wrong"][p]) for p in pos)]
     _grid(samples, "right by the best configuration, wrong by the worst (answer shown)", path)
     total = int((right & (worst["y_pred"] != worst["y_true"])).sum())

@@ -12,12 +12,13 @@ from matplotlib.figure import Figure
 from ..errors import StudyError
 from . import _figures as F
 from ._cells import TIED, counts_line, ranking_line, results_header, results_rows
+from ._figures_labels import ablation, metric_by_label
 from ._html_assets import template
 from ._stats import Analysis
 
-PLOTS = ("learning_curves", "metric_vs", "seed_spread", "grad_norms", "decision_boundary",
+PLOTS = ("learning_curves", "metric_vs", "metric_by_label", "seed_spread", "grad_norms", "decision_boundary",
          "first_layer_weights")
-INLINE = ("learning_curves", "metric_vs", "seed_spread", "decision_boundary")  # shown by _repr_html_
+INLINE = ("learning_curves", "metric_by_label", "metric_vs", "seed_spread", "decision_boundary")  # _repr_html_
 
 
 def kind_figures(a: Analysis) -> dict[str, Callable]:
@@ -44,6 +45,8 @@ def draw(a: Analysis, name: str, key: str | None = None) -> tuple[Figure, str] |
             raise StudyError(f"plot: {key!r} is not a swept key of {a.snap.name} "
                              f"(swept: {', '.join(a.keys)})")
         caption = F.metric_vs_key(a, key, sink)
+    elif name == "metric_by_label":
+        caption = metric_by_label(a, sink)
     else:
         caption = getattr(F, name)(a, sink)
     if not caption or sink.figure is None:
@@ -68,7 +71,7 @@ def notebook_html(a: Analysis, figures: tuple[str, ...] = INLINE) -> str:
     (templates/notebook.html.j2, autoescaped)."""
     shown = []
     for name in figures:
-        for key in (a.keys if name == "metric_vs" else [None]):
+        for key in (([] if ablation(a) else a.keys) if name == "metric_vs" else [None]):  # as the report draws
             got = draw(a, name, key)
             if got:
                 shown.append({"src": _png(got[0]), "caption": got[1]})
