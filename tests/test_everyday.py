@@ -348,6 +348,11 @@ def test_two_spellings_of_one_value_are_one_variant(s, tmp_path, capsys):
     assert again.name == "s@restore_best=false,epochs=1" and again.summary.ran == 0
     assert (store / "s@restore_best=false,epochs=1" / "report.html").exists()
     assert nnstudy.run(s, store=store, set={"model.hidden": [4, 4]}, workers=1).name == "s@hidden=4-4"
+    from nnstudy.spec._variant import as_validated
+
+    held = {"data": {"train_size": 2000.0, "n_samples": 1000}, "train": {"lr": 1.0}}
+    assert as_validated({"data.train_size": 2000, "data.n_samples": 1e3, "train.lr": 1.0}, held) == {
+        "data.train_size": 2000, "data.n_samples": 1000, "train.lr": 1.0}  # names as they were, but 1e3
 
 
 def test_variant_names():

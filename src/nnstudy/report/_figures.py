@@ -719,11 +719,10 @@ def figure_jobs(a: Analysis) -> tuple[list[tuple[str, Callable[[Path], str | Non
     ]
     from ._figures_labels import ablation, metric_by_label
 
-    labelled = ablation(a)  # one labelled configuration per [[sweep]] table: one chart by label, no figure per key
-    if labelled:
+    if ablation(a):  # one labelled configuration per [[sweep]] table: one chart by label, before the per-key ones
         jobs.append(("metric_by_label.png", lambda p: metric_by_label(a, p)))
     used = set()
-    for key in [] if labelled else [*a.keys, *list_axes(a)]:  # then the depth and width of model.hidden
+    for key in [*a.keys, *list_axes(a)]:  # then the depth and width of model.hidden (any list of numbers)
         name = f"metric_vs_{safe_filename(key)}"
         while name in used:
             name += "_"

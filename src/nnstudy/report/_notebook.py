@@ -71,7 +71,9 @@ def notebook_html(a: Analysis, figures: tuple[str, ...] = INLINE) -> str:
     (templates/notebook.html.j2, autoescaped)."""
     shown = []
     for name in figures:
-        for key in (([] if ablation(a) else a.keys) if name == "metric_vs" else [None]):  # as the report draws
+        if name == "metric_by_label" and not ablation(a):
+            continue
+        for key in (a.keys if name == "metric_vs" else [None]):
             got = draw(a, name, key)
             if got:
                 shown.append({"src": _png(got[0]), "caption": got[1]})

@@ -38,24 +38,20 @@ def variant_name(base: str, overrides: dict[str, Any] | None, sweep: dict[str, l
 
 
 def as_validated(overrides: dict[str, Any] | None, validated: dict[str, Any]) -> dict[str, Any] | None:
-    """Each scalar override as the validated study holds it (``no`` -> false, ``2.0`` epochs -> 2), so that two
-    spellings of one value name one variant. Lists, tables and keys the study holds elsewhere stay as given."""
+    """An override the study holds as a yes/no or a whole number, named so (``no`` -> false, ``1.0`` epochs -> 1):
+    two spellings of one value name one variant. Anything else keeps its spelling (a whole number the study holds
+    as a float, ``train_size=2000``, stays 2000), as variant names had it."""
     if not overrides:
         return overrides
     out = {}
     for key, value in overrides.items():
         node: Any = validated
         for part in key.split("."):
-            node = node.get(part, _MISSING) if isinstance(node, dict) else _MISSING
-        out[key] = node if _scalar(value) and _scalar(node) else value
+            node = node.get(part) if isinstance(node, dict) else None
+        spelled = (isinstance(node, bool) and not isinstance(value, bool)) or (
+            type(node) is int and isinstance(value, float) and node == value)
+        out[key] = node if spelled else value
     return out
-
-
-_MISSING = object()
-
-
-def _scalar(value: Any) -> bool:
-    return value is None or isinstance(value, (bool, int, float, str))
 
 
 def _slug(value: Any) -> str:
