@@ -397,3 +397,18 @@ def test_an_edited_study_trains_only_new_configurations_and_keeps_removed_ones(s
     assert run_and_count("[0.1]") == ("ran 0, skipped 2 already stored", ["2", "0", "0", "0", "0", "2"], [0.1])
     assert run_and_count("[0.01, 0.1, 0.3]") == ("ran 0, skipped 6 already stored", ["6", "0", "0", "0", "0", "6"],
                                                  [0.01, 0.1, 0.3])
+
+
+def test_the_nnstudy_program_runs_the_exit_handlers_and_flushes_its_output(s, tmp_path):
+    """`nnstudy run` leaves without tearing every module down, yet as the interpreter would: atexit handlers
+    (Ray's shutdown, a user's own) run, the output is all there, the exit code is the run's."""
+    mark = tmp_path / "handler-ran"
+    code = ("import atexit, pathlib, sys\n"
+            f"atexit.register(lambda: pathlib.Path({str(mark)!r}).write_text('yes'))\n"
+            "from nnstudy.cli import main\n"
+            f"sys.argv = ['nnstudy', 'run', {str(s)!r}, '--store', {str(tmp_path / 'runs')!r}, '--workers', '1',"
+            " '--json']\n"
+            "sys.exit(main())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert json.loads(out.stdout.splitlines()[-1])["event"] == "end" and mark.read_text() == "yes"
