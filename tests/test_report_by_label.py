@@ -76,3 +76,17 @@ def test_the_notebook_shows_the_chart_by_label_and_study_plot_draws_it(study):
     assert html.index("of each [[sweep]] table, by its label") < html.index("against model.dropout")
     ax = study.plot("metric_by_label").axes[0]
     assert [t.get_text() for t in ax.get_yticklabels()] == ["Baseline", "Dropout 0.3", "L2 <1e-3>"]
+
+
+def test_figure_text_is_drawn_as_written_not_as_a_formula(study, tmp_path):
+    """A label such as "cost $5 and $6" is text: matplotlib would set what lies between the dollars as math."""
+    import matplotlib
+
+    from nnstudy.report._draw_all import _draw
+
+    seen = []
+    name, caption, warned, failed = _draw(("x.png", lambda p: seen.append(matplotlib.rcParams["text.parse_math"])),
+                                          tmp_path)
+    assert seen == [False] and not failed and matplotlib.rcParams["text.parse_math"]  # the user's own plots keep it
+    ticks = study.plot("metric_by_label").axes[0].get_yticklabels()
+    assert [t.get_text() for t in ticks][:1] == ["Baseline"] and not any(t.get_parse_math() for t in ticks)

@@ -109,11 +109,11 @@ def _finish(jobs: list[Job], fig_dir: Path, taken, children) -> list[Outcome]:
 
 
 def _draw(job: Job, fig_dir: Path) -> Outcome:
-    from ._figures import ReportWarning
+    from ._figures import ReportWarning, plain_text
 
     name, draw = job
     caption, failed = None, None
-    with warnings.catch_warnings(record=True) as caught:
+    with warnings.catch_warnings(record=True) as caught, plain_text():
         warnings.simplefilter("always")
         try:
             caption = draw(fig_dir / name)

@@ -58,6 +58,14 @@ class ReportWarning(UserWarning):
 MAX_CURVES, MAX_ROWS = 12, 20  # configurations drawn in the learning curves / the seed spread
 
 
+def plain_text():
+    """Figures drawn within: every text as written (a label "cost $5 and $6" is no formula), as everywhere else a
+    user's string goes."""
+    from matplotlib import rc_context
+
+    return rc_context({"text.parse_math": False})
+
+
 def _figure(w: float, h: float) -> Figure:
     fig = Figure(figsize=(w, h), dpi=DPI, layout="constrained")
     FigureCanvasAgg(fig)
@@ -601,8 +609,8 @@ def _boundary_panel(ax, d: dict, title: str) -> list:
         handles.append(Line2D([], [], marker="o", ls="", color=cols[j], markeredgecolor="black",
                               label=classes[j] if j < len(classes) else str(j)))
     ax.set_title(title, fontsize=9)
-    ax.set_xlabel("$x_1$")
-    ax.set_ylabel("$x_2$")
+    ax.set_xlabel("x₁")
+    ax.set_ylabel("x₂")
     return handles
 
 

@@ -44,8 +44,8 @@ def regression_fit(a: Analysis, path: Path) -> str | None:
             ax.scatter(x[:, 0], x[:, 1], c=np.asarray(d["y"], float), cmap="viridis", vmin=lo, vmax=hi, s=10,
                        edgecolors="white", linewidths=0.4)
             ax.set_title(title, fontsize=9)
-            ax.set_xlabel("$x_1$")
-            ax.set_ylabel("$x_2$")
+            ax.set_xlabel("x₁")
+            ax.set_ylabel("x₂")
         fig.colorbar(cs, ax=list(axes), shrink=0.85, label="prediction (points: test targets)")
         what = ("a filled contour of the prediction over the two inputs" +
                 (", after the noise-free target function" if target is not None else "") +

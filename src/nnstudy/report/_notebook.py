@@ -35,20 +35,17 @@ def draw(a: Analysis, name: str, key: str | None = None) -> tuple[Figure, str] |
                  if "*" not in n]
         raise StudyError(f"plot: unknown figure {name!r} (allowed: {', '.join([*PLOTS, *known])})")
     sink = F.FigureSink()
-    if name in others:
-        caption = others[name](sink)
-    elif name == "metric_vs":
-        if not a.keys:
-            return None
-        key = key or a.keys[0]
-        if key not in a.keys:
-            raise StudyError(f"plot: {key!r} is not a swept key of {a.snap.name} "
-                             f"(swept: {', '.join(a.keys)})")
-        caption = F.metric_vs_key(a, key, sink)
-    elif name == "metric_by_label":
-        caption = metric_by_label(a, sink)
-    else:
-        caption = getattr(F, name)(a, sink)
+    if name == "metric_vs" and a.keys and key is not None and key not in a.keys:
+        raise StudyError(f"plot: {key!r} is not a swept key of {a.snap.name} (swept: {', '.join(a.keys)})")
+    with F.plain_text():
+        if name in others:
+            caption = others[name](sink)
+        elif name == "metric_vs":
+            caption = F.metric_vs_key(a, key or a.keys[0], sink) if a.keys else None
+        elif name == "metric_by_label":
+            caption = metric_by_label(a, sink)
+        else:
+            caption = getattr(F, name)(a, sink)
     if not caption or sink.figure is None:
         return None
     # Jupyter shows a Figure inline only once pyplot set up its formatter; these are drawn without it
@@ -58,7 +55,8 @@ def draw(a: Analysis, name: str, key: str | None = None) -> tuple[Figure, str] |
 
 def _png_bytes(fig: Figure) -> bytes:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=F.DPI, facecolor="white")
+    with F.plain_text():  # tick labels are made as the figure is drawn
+        fig.savefig(buf, format="png", dpi=F.DPI, facecolor="white")
     return buf.getvalue()
 
 
