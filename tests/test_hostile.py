@@ -80,6 +80,8 @@ def test_markdown_escape_neutralises_html_links_and_pipes():
     assert md_escape("[200, 200]") == "[200, 200]" and md_escape("Learning rate & width") == "Learning rate & width"
     assert md_escape("*x* _y_ # z", cell=False) == "\\*x\\* \\_y\\_ \\# z"
     assert md_escape("*x* _y_ test_accuracy ~~z~~") == "\\*x\\* \\_y\\_ test_accuracy \\~\\~z\\~\\~"  # no emphasis in cells
+    assert md_escape("cost $5 and $6") == "cost \\$5 and \\$6"  # no math where Markdown has it (GitHub)
+    assert md_escape("L2 $\\lambda$", cell=False) == "L2 \\$\\\\lambda\\$"
 
 
 @pytest.mark.parametrize("query", ["%", "____________", "", "   ", "ab", "zzzz", "1234%", "12_4", "ABCD'--"])

@@ -246,9 +246,10 @@ def one_line(text: Any, limit: int = 300) -> str:
 
 
 _MD_ENTITY = re.compile(r"&(?=#?[A-Za-z0-9]+;)")
-# emphasis too: * and ~ always, _ where it may open or close one (not inside a word such as test_accuracy)
-_MD_ALWAYS = re.compile(r"([\\`<>|*~]|(?<![^\W_])_|_(?![^\W_])|\]\(|\]\[|!\[)")
-_MD_TEXT = re.compile(r"([\\`<>|*~_\[\]#])")
+# emphasis too: * and ~ always, _ where it may open or close one (not inside a word such as test_accuracy); $, which
+# opens math where Markdown has it (GitHub: "cost $5 and $6" set "5 and " as a formula)
+_MD_ALWAYS = re.compile(r"([\\`<>|*~$]|(?<![^\W_])_|_(?![^\W_])|\]\(|\]\[|!\[)")
+_MD_TEXT = re.compile(r"([\\`<>|*~_\[\]#$])")
 
 
 def md_escape(text: Any, cell: bool = True) -> str:
