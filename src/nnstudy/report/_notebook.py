@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 from ..errors import StudyError
 from . import _figures as F
 from ._cells import TIED, counts_line, ranking_line, results_header, results_rows
-from ._figures_labels import ablation, metric_by_label
+from ._figures_labels import metric_by_label
 from ._html_assets import template
 from ._stats import Analysis
 
@@ -69,8 +69,6 @@ def notebook_html(a: Analysis, figures: tuple[str, ...] = INLINE) -> str:
     (templates/notebook.html.j2, autoescaped)."""
     shown = []
     for name in figures:
-        if name == "metric_by_label" and not ablation(a):
-            continue
         for key in (a.keys if name == "metric_vs" else [None]):
             got = draw(a, name, key)
             if got:
