@@ -11,7 +11,7 @@
 # is to be read: without it every process compiles its imports from source.
 # WHEELS: a folder of wheels the GPU host lacks (pydantic, pydantic-core, annotated-types, typing-inspection,
 # SQLAlchemy, greenlet, torchinfo), installed into /tmp/site first; NNSTUDY_DATA: a cache holding
-# fashion-mnist/*.gz; OUT: where the log and the profiles go. PARTs (default all): A H B C D P E F G K N M X (W: bytecode for
+# fashion-mnist/*.gz; OUT: where the log and the profiles go. PARTs (default all): A H B C D P E F G K N M X (T: where seed-variance's time goes outside its steps, run_timeline.py; W: bytecode for
 # what a run imports, warm_bytecode.py; U: the unfolded convolutions' tests alone; N: the CNN stack's kernels at K = 64; M: the largest K, steps only; X: the CNN step written out in each form, conv_forms.py).
 cd "$(dirname "$0")/.."
 if [ -n "$WHEELS" ]; then
@@ -47,6 +47,7 @@ D) run 80 python3 benchmarks/sweep_throughput.py --device cuda --model cnn --bat
        --precision float32 tf32 ;;
 P) run 70 python3 benchmarks/sweep_throughput.py --device cuda --batch 1024 --k 256 --epochs 3 --precision float32 tf32 bf16 --skip-alone ;;
 E) run 90 python3 benchmarks/study_wall.py studies/seed-variance.toml --device cuda --repeat 3 ;;
+T) run 60 python3 benchmarks/run_timeline.py studies/seed-variance.toml --device cuda ;;
 F) S=$(mktemp -d); echo "=== F: import times and cProfile of seed-variance, 2 epochs"
    timeout 45 python3 -X importtime -m cProfile -o "$O/seed_variance.prof" -m nnstudy run studies/seed-variance.toml \
        --set train.epochs=2 --device cuda --store "$S" --quiet 2> "$O/importtime.txt"
