@@ -23,7 +23,7 @@ Job = tuple[str, Callable[[Path], "str | None"]]
 # name, caption, the warnings drawing it gave (message, category), the OSError that stopped it (errno, text, file)
 Outcome = tuple[str, "str | None", "list[tuple[str, type[Warning]]]", "tuple[int, str, str] | None"]
 
-MAX_WORKERS = 4  # processes drawing, this one included
+MAX_WORKERS = 8  # processes drawing, this one included: a report has about 8 figures, none dominant
 
 
 def draw_all(jobs: list[Job], fig_dir: Path) -> list[Outcome]:

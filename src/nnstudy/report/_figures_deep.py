@@ -60,7 +60,7 @@ def confusion_matrix(a, path) -> str | None:
     for r in range(k):
         for c in range(k):
             if cm[r, c]:
-                ax.text(c, r, str(cm[r, c]), ha="center", va="center", fontsize=7,
+                ax.text(c, r, str(cm[r, c]), ha="center", va="center", fontsize=7, in_layout=False,
                         color="white" if frac[r, c] > 0.5 else "black")
     ax.set_xticks(range(k), classes, rotation=60, ha="right", fontsize=7)
     ax.set_yticks(range(k), classes, fontsize=7)
