@@ -400,6 +400,34 @@ def test_regression_and_many_configurations(tmp_path):
     assert "Study (resolved, JSON)" in html  # no source text: the spec instead
 
 
+def test_the_curves_drawn_of_many_configurations_are_the_best_by_the_metric_the_report_chooses_on(tmp_path):
+    """With validation scores the report ranks on val_accuracy: the 12 curves drawn are the 12 best by it (not
+    by test_accuracy, which would choose on the test set), and the caption names val_accuracy."""
+    from nnstudy.report._figures import _shown
+    from nnstudy.report._stats import analyze
+
+    rows, hist = [], []
+    for c in range(30):
+        for seed in range(2):
+            tid = f"t{c}-{seed}"
+            rows.append({"trial_id": tid, "seed": seed, "status": "done", "error": None, "train.lr": 0.001 * (c + 1),
+                         "val_accuracy": 0.5 + 0.01 * ((7 * c) % 30) + 0.001 * seed,
+                         "test_accuracy": 0.5 + 0.01 * ((11 * c) % 30) + 0.001 * seed, "epochs_run": 2})
+            hist += [{"trial_id": tid, "epoch": e, "metric": "train_loss", "value": 1 / e} for e in (1, 2)]
+    snap = StudySnapshot(name="val", description="", spec={"study": {"name": "val"}}, source="",
+                         task="classification", metrics=["test_accuracy"], swept_keys=["train.lr"],
+                         trials=pd.DataFrame(rows), history=pd.DataFrame(hist), artifacts=[], environment={},
+                         created_at="2024-05-01T09:59:00", updated_at="2024-05-01T10:05:00")
+    a = analyze(snap)
+    drawn, note = _shown(a, list(range(30)), 12)
+    by_val = sorted(range(30), key=lambda c: -((7 * c) % 30))[:12]
+    by_test = sorted(range(30), key=lambda c: -((11 * c) % 30))[:12]
+    assert sorted(drawn) == sorted(by_val) and sorted(drawn) != sorted(by_test)
+    assert note == " Only the 12 best configurations by val_accuracy of 30 are drawn (all are in the tables)."
+    write(snap, tmp_path)
+    assert "Only the 12 best configurations by val\\_accuracy of 30 are drawn" in (tmp_path / "report.md").read_text()
+
+
 def test_many_configurations_draw_only_the_best_curves(tmp_path):
     """30 configurations: the learning curves show the 12 best, the seed spread the 20 best, and say so."""
     rows, hist = [], []

@@ -134,12 +134,13 @@ def _which(a: Analysis) -> str:
 
 
 def _shown(a: Analysis, cfgs: list[int], limit: int) -> tuple[list[int], str]:
-    """At most `limit` configurations, the best first by rank, in their own order; and a caption note."""
+    """At most `limit` configurations, the best first by rank (the metric the report chooses on), in their own
+    order; and a caption note."""
     if len(cfgs) <= limit:
         return cfgs, ""
     ranked = [i for i in a.ranked() if i in cfgs]
     keep = set((ranked + [i for i in cfgs if i not in ranked])[:limit])  # the unranked ones last
-    return [i for i in cfgs if i in keep], (f" Only the {limit} best configurations by {a.metric} of "
+    return [i for i in cfgs if i in keep], (f" Only the {limit} best configurations by {a.rank_metric} of "
                                            f"{len(cfgs)} are drawn (all are in the tables).")
 
 
