@@ -13,7 +13,7 @@ import torch
 from nnstudy.engines._checkpoint import kept_fields, log_state, restore_log
 from nnstudy.engines._common import OPTIMIZER_KEYS, EarlyStopper, EpochLog
 from nnstudy.kinds import registry
-from nnstudy.report._unused import OPTIMIZER_KEYS as UNUSED_KEYS, no_optimizer_kinds, unused
+from nnstudy.spec._unused import OPTIMIZER_KEYS as UNUSED_KEYS, no_optimizer_kinds, unused
 from nnstudy.spec._schema import TrainConfig
 
 HYPER = {k for read in OPTIMIZER_KEYS.values() for k in read}  # momentum, beta1, beta2, rho, eps, weight_decay

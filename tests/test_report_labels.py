@@ -159,6 +159,6 @@ def test_without_labels_a_legend_shows_only_the_keys_that_differ_by_short_name()
     ({"model.kind": "random_forest"}, "train.momentum", True), ({}, "train.momentum", False),  # the file's sgd+mom.
 ])
 def test_keys_a_configuration_does_not_use(config, key, left_out):
-    from nnstudy.report._unused import unused
+    from nnstudy.spec._unused import unused
 
     assert unused(config, key, {"model": {"kind": "mlp"}, "train": {"optimizer": "momentum"}}) is left_out

@@ -146,3 +146,29 @@ def test_a_swept_default_value_keeps_its_cell():
     assert [t.point for t in trials] == [{"model.inpaint_side": "top"}, {"model.inpaint_side": "bottom"}]
     plain, _, _ = read_study(base)
     assert trials[1].trial_id == expand(plain)[0].trial_id
+
+
+def test_an_optimizer_key_is_refused_only_when_no_trial_reads_it(tmp_path, capsys):
+    """train.momentum with sgd alone changes nothing (refused, --set or file, nothing written); swept beside
+    the optimizers, the momentum ones read it and the study is valid (the sgd rows leave its cell empty)."""
+    study = tmp_path / "s.toml"
+    study.write_text('[study]\nname = "s"\n[data]\nname = "moons"\n[train]\noptimizer = "sgd"\n')
+    code = main(["run", str(study), "--store", str(tmp_path / "store"), "--set", "train.momentum=0.5"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and "train.momentum changes nothing: no trial reads it" in err
+    assert 'SGD with momentum is optimizer = "momentum"' in err
+    assert not (tmp_path / "store").exists()
+    from nnstudy.spec._unused import check_read
+
+    s, _, label = read_study(str(study), {"train.optimizer": "adam", "train.beta1": 0.5})
+    check_read(s, expand(s, label), label)  # adam reads it
+    both = {"study": {"name": "both"}, "data": {"name": "moons"},
+            "sweep": {"train.optimizer": ["sgd", "momentum"], "train.momentum": [0.5, 0.9]}}
+    s, _, label = read_study(both)
+    trials = expand(s, label)
+    check_read(s, trials, label)  # no error: the momentum trials read it
+    assert len(trials) == 4
+    s, _, label = read_study({**both, "sweep": {"train.optimizer": ["sgd", "adam"], "train.momentum": [0.5, 0.9]}})
+    with pytest.raises(StudyError, match=r"train.momentum changes nothing: no trial reads it \(train.optimizer "
+                                         r"= sgd, adam;"):
+        check_read(s, expand(s, label), label)

@@ -102,9 +102,11 @@ def prepare(source: str | Path | dict, set: dict[str, Any] | None = None, sweep:
             ) -> tuple[StudyFile, list[Trial], str, str, list[str], str]:
     """Validate the study file and its data; nothing is written anywhere."""
     from .spec import expand, read_study
+    from .spec._unused import check_read
 
     study, text, label = read_study(source, set, sweep)
     trials = expand(study, label)
+    check_read(study, trials, label)
     task, metrics = report_metrics(study, label)
     _check_one_class(trials, metrics, label)
     return study, trials, text, task, metrics, label

@@ -486,7 +486,8 @@ class TrainConfig(Section):
     engine: Literal[ENGINES] = "torch"  # type: ignore[valid-type]
     optimizer: Literal[OPTIMIZERS] = "sgd"  # type: ignore[valid-type]
     lr: Annotated[float, Field(gt=0.0)] = 0.1
-    momentum: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.9
+    momentum: Annotated[float, Field(ge=0.0, lt=1.0)] = Field(0.9, description=(
+        'read by the momentum and nesterov optimizers only (SGD with momentum is optimizer = "momentum")'))
     beta1: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.9
     beta2: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.999
     eps: Annotated[float, Field(gt=0.0)] = Field(1e-8, description=(

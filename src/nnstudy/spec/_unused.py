@@ -59,3 +59,50 @@ def _own_optimizer_keys(kind: Any):
 
     found = registry().get(kind) if isinstance(kind, str) else None
     return found.optimizer_keys if found is not None else None
+
+
+def check_read(study: Any, trials: list, label: str) -> None:
+    """A train key of an optimizer that the study sets (in [train], by --set or in a sweep) and that no trial's
+    optimizer reads would train as if it were not there: ``momentum = 0.5`` with ``optimizer = "sgd"`` is plain
+    SGD. One line naming the key and who reads it, instead of trials that look as if it mattered. A training
+    function of the user's (train.function) may read any key, and a search proposes its trials later: neither
+    is checked."""
+    from ..errors import StudyError
+
+    if study.search.active or study.train.function:
+        return
+    names = {key.removeprefix("train.") for key in OPTIMIZER_KEYS}
+    given = set(study.train.model_fields_set) & names
+    given |= {key.removeprefix("train.") for grid in study.grids() for key in grid if key in OPTIMIZER_KEYS}
+    for name in sorted(given):
+        key = f"train.{name}"
+        if any(not unused(_row(t.config), key, {}) for t in trials):
+            continue
+        trained_by, optimizers = _trained_by(trials)
+        hint = 'SGD with momentum is optimizer = "momentum"; ' if name == "momentum" and optimizers else ""
+        advice = f"use one of those or leave {key} out" if optimizers else f"leave {key} out"
+        raise StudyError(f"{label}: {key} changes nothing: no trial reads it ({trained_by}; read by "
+                         f"{', '.join(OPTIMIZER_KEYS[key])}); {hint}{advice}")
+
+
+def _trained_by(trials: list) -> tuple[str, bool]:
+    """'train.optimizer = sgd, adam', and what else trains the study's models (a kind without an optimizer, or
+    with a solver of its own); whether some trial has a train.optimizer."""
+    optimizers: list[str] = []
+    kinds: list[str] = []
+    for t in trials:
+        kind = t.config["model"]["kind"]
+        if kind in no_optimizer_kinds():
+            kinds.append(f"model.kind = {kind} has no optimizer")
+        elif _own_optimizer_keys(kind) is not None:
+            kinds.append(f"model.kind = {kind} has a solver of its own")
+        else:
+            optimizers.append(t.config["train"]["optimizer"])
+    said = [f"train.optimizer = {', '.join(dict.fromkeys(optimizers))}"] if optimizers else []
+    return "; ".join(said + list(dict.fromkeys(kinds))), bool(optimizers)
+
+
+def _row(config: dict[str, Any]) -> dict[str, Any]:
+    """A trial's config as ``unused`` reads a results-table row: dotted model keys and the optimizer."""
+    return {"train.optimizer": config["train"]["optimizer"],
+            **{f"model.{k}": v for k, v in config["model"].items()}}
