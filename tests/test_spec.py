@@ -172,3 +172,19 @@ def test_an_optimizer_key_is_refused_only_when_no_trial_reads_it(tmp_path, capsy
     with pytest.raises(StudyError, match=r"train.momentum changes nothing: no trial reads it \(train.optimizer "
                                          r"= sgd, adam;"):
         check_read(s, expand(s, label), label)
+
+
+def test_a_sweep_that_repeats_configurations_through_an_unread_key_says_so():
+    """optimizer x momentum: the sgd and adam configurations do not read momentum, so 2 of 6 repeat another;
+    the same keys in [[sweep]] tables of their own repeat nothing and say nothing."""
+    from nnstudy.spec._unused import repeated_note
+
+    grid = {"study": {"name": "g"}, "data": {"name": "moons"},
+            "sweep": {"train.optimizer": ["sgd", "momentum", "adam"], "train.momentum": [0.5, 0.9]}}
+    s, _, label = read_study(grid)
+    note = repeated_note(s, expand(s, label))
+    assert note is not None and note.startswith("train.momentum: 2 of 6 configurations repeat another")
+    tables = {**grid, "sweep": [{"train.optimizer": ["sgd", "adam"]},
+                                {"train.optimizer": ["momentum"], "train.momentum": [0.5, 0.9]}]}
+    s, _, label = read_study(tables)
+    assert repeated_note(s, expand(s, label)) is None

@@ -1,8 +1,12 @@
-"""Which swept keys a configuration does not use (issue 19 item 10): momentum for Adam, lr for XGBoost. Their
-cells are left empty in its row of the results table, so a row shows only what trained it."""
+"""Which keys a configuration does not use: momentum for Adam, lr for XGBoost. The results table leaves their
+cells empty in its row (issue 19 item 10), so a row shows only what trained it; a study setting an optimizer key
+that no trial reads is refused (``check_read``); a sweep that trains a configuration again because only such a
+key differs says so at the start (``repeated_note``)."""
 
 from __future__ import annotations
 
+import copy
+import json
 from typing import Any
 
 from ..engines._common import OPTIMIZER_KEYS as READS
@@ -106,3 +110,28 @@ def _row(config: dict[str, Any]) -> dict[str, Any]:
     """A trial's config as ``unused`` reads a results-table row: dotted model keys and the optimizer."""
     return {"train.optimizer": config["train"]["optimizer"],
             **{f"model.{k}": v for k, v in config["model"].items()}}
+
+
+def repeated_note(study: Any, trials: list) -> str | None:
+    """'train.momentum: 2 of 4 configurations (optimizer sgd) do not read it, ...' when a swept optimizer key
+    leaves configurations that differ from another only in it: they train the same thing again (trial ids keep
+    every swept value, so they are trained, as before). None when there are none."""
+    if study.search.active or study.train.function:
+        return None
+    swept = sorted({key for grid in study.grids() for key in grid if key in OPTIMIZER_KEYS})
+    configs = {json.dumps(t.config, sort_keys=True, default=str): t.config for t in trials}
+    same: dict[str, int] = {}
+    for config in configs.values():
+        plain = copy.deepcopy(config)
+        for key in swept:
+            if unused(_row(config), key, {}):
+                plain["train"][key.removeprefix("train.")] = None
+        text = json.dumps(plain, sort_keys=True, default=str)
+        same[text] = same.get(text, 0) + 1
+    repeats = sum(n - 1 for n in same.values())
+    if not repeats:
+        return None
+    return (f"{', '.join(swept)}: {repeats} of {len(configs)} configurations repeat another but for "
+            f"{'this key' if len(swept) == 1 else 'these keys'}, which their optimizer does not read; they train "
+            f"anyway (sweep {'it' if len(swept) == 1 else 'them'} in a [[sweep]] table of the optimizers that "
+            f"read {'it' if len(swept) == 1 else 'them'} to train each configuration once)")
