@@ -66,27 +66,27 @@ def _own_optimizer_keys(kind: Any):
 
 
 def check_read(study: Any, trials: list, label: str) -> None:
-    """A train key of an optimizer that the study sets (in [train], by --set or in a sweep) and that no trial's
-    optimizer reads would train as if it were not there: ``momentum = 0.5`` with ``optimizer = "sgd"`` is plain
-    SGD. One line naming the key and who reads it, instead of trials that look as if it mattered. A training
+    """An optimizer's train key that the study sets (in [train], by --set or in a sweep) and that no trial reads
+    would train as if it were not there: ``momentum = 0.5`` with ``optimizer = "sgd"`` is plain SGD, ``lr`` for
+    XGBoost (its rate is model.learning_rate) changes nothing. One line naming the key and who reads it, instead of trials that look as if it mattered. A training
     function of the user's (train.function) may read any key, and a search proposes its trials later: neither
     is checked."""
     from ..errors import StudyError
 
     if study.search.active or study.train.function:
         return
-    names = {key.removeprefix("train.") for key in OPTIMIZER_KEYS}
-    given = set(study.train.model_fields_set) & names
-    given |= {key.removeprefix("train.") for grid in study.grids() for key in grid if key in OPTIMIZER_KEYS}
-    for name in sorted(given):
-        key = f"train.{name}"
+    given = {f"train.{name}" for name in study.train.model_fields_set} | {
+        "train.schedule." + name for name in study.train.schedule.model_fields_set}
+    given = (given | {key for grid in study.grids() for key in grid}) & set(OPTIMIZER_TRAIN_KEYS)
+    for key in sorted(given):
         if any(not unused(_row(t.config), key, {}) for t in trials):
             continue
         trained_by, optimizers = _trained_by(trials)
-        hint = 'SGD with momentum is optimizer = "momentum"; ' if name == "momentum" and optimizers else ""
+        readers = ", ".join(OPTIMIZER_KEYS.get(key, ())) or "gradient-descent training"
+        hint = 'SGD with momentum is optimizer = "momentum"; ' if key == "train.momentum" and optimizers else ""
         advice = f"use one of those or leave {key} out" if optimizers else f"leave {key} out"
-        raise StudyError(f"{label}: {key} changes nothing: no trial reads it ({trained_by}; read by "
-                         f"{', '.join(OPTIMIZER_KEYS[key])}); {hint}{advice}")
+        raise StudyError(f"{label}: {key} changes nothing: no trial reads it ({trained_by}; read by {readers}); "
+                         f"{hint}{advice}")
 
 
 def _trained_by(trials: list) -> tuple[str, bool]:
@@ -97,7 +97,7 @@ def _trained_by(trials: list) -> tuple[str, bool]:
     for t in trials:
         kind = t.config["model"]["kind"]
         if kind in no_optimizer_kinds():
-            kinds.append(f"model.kind = {kind} has no optimizer")
+            kinds.append(f"model.kind = {kind} has no optimizer: its settings are [model] keys")
         elif _own_optimizer_keys(kind) is not None:
             kinds.append(f"model.kind = {kind} has a solver of its own")
         else:
