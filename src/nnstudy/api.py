@@ -208,7 +208,7 @@ def run(source: str | Path | dict, store: str | Path | None = None, set: dict[st
             raise StudyError(f"train=: {e}") from None
     study, trials, text, task, metrics, label = prepare(source, set, sweep)
     path = None if isinstance(source, dict) else str(Path(source).resolve())
-    study.study.name, parent = variant_name(study.study.name, as_validated(overrides, study.model_dump(mode="json")),
+    study.study.name, parent = variant_name(study.study.name, as_validated(overrides, study),
                                             sweep, name, label)
     device = resolve_device(device)
     console = console or run_console()  # stderr; a log's lines are never wrapped, a notebook's are plain text

@@ -37,17 +37,19 @@ def variant_name(base: str, overrides: dict[str, Any] | None, sweep: dict[str, l
     return name, base
 
 
-def as_validated(overrides: dict[str, Any] | None, validated: dict[str, Any]) -> dict[str, Any] | None:
+def as_validated(overrides: dict[str, Any] | None, validated: Any) -> dict[str, Any] | None:
     """An override the study holds as a yes/no or a whole number, named so (``no`` -> false, ``1.0`` epochs -> 1):
     two spellings of one value name one variant. Anything else keeps its spelling (a whole number the study holds
-    as a float, ``train_size=2000``, stays 2000), as variant names had it."""
+    as a float, ``train_size=2000``, stays 2000), as variant names had it. ``validated``: the validated study
+    (its fields, also those its dump leaves out at their defaults, such as ``save_weights = false``), or a dict."""
     if not overrides:
         return overrides
     out = {}
     for key, value in overrides.items():
         node: Any = validated
         for part in key.split("."):
-            node = node.get(part) if isinstance(node, dict) else None
+            node = node.get(part) if isinstance(node, dict) else getattr(node, part, None) \
+                if hasattr(type(node), "model_fields") else None
         spelled = (isinstance(node, bool) and not isinstance(value, bool)) or (
             type(node) is int and isinstance(value, float) and node == value)
         out[key] = node if spelled else value
