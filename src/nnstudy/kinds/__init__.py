@@ -79,6 +79,7 @@ class Kind:
     # that picks its optimizer in [model] reads; None: those train.optimizer's declares (the report leaves the
     # rest empty)
     optimizer_keys: Callable[[dict], tuple[str, ...]] | None = None
+    early_stopping: bool = True  # its training reads train.early_stopping (False: a study setting it is refused)
     check: Callable[["StudyFile", str], None] | None = None  # rules across sections; StudyError (one line)
     # check_data(mc, data, label[, train]) on the loaded data, before the store (StudyError, one line); train:
     # training_numerics(...), for a check_data that takes a fourth argument (check_on_data)

@@ -214,7 +214,8 @@ def _trainer(module: str):
 
 
 def _kind(cls, module: str, example: dict | None = None, figures: tuple[str, ...] = (),
-          scales_targets: bool = False, optimizer: bool = True, optimizer_keys=None) -> Kind:
+          scales_targets: bool = False, optimizer: bool = True, optimizer_keys=None,
+          early_stopping: bool = False) -> Kind:
     def metrics(task: str) -> tuple[str, ...]:
         return tuple(m for m in cls.extra_metrics if task == "regression" or not m.endswith("_mae"))
 
@@ -223,7 +224,7 @@ def _kind(cls, module: str, example: dict | None = None, figures: tuple[str, ...
                 default_metrics=cls.default_metrics, scales_targets=scales_targets, figure_module=FIGURE_MODULE,
                 example={} if example is None else {**example, "train": {"engine": "classical",
                                                                          **example.get("train", {})}},
-                figures=figures, optimizer=optimizer, optimizer_keys=optimizer_keys)
+                figures=figures, optimizer=optimizer, optimizer_keys=optimizer_keys, early_stopping=early_stopping)
 
 
 KINDS = [
@@ -247,6 +248,7 @@ KINDS = [
     _kind(XGBoostConfig, "_boosting", {"data": IRIS, "model": {"n_estimators": 3}},
           ("feature_importance.png", "class_errors.png"), optimizer=False),
     _kind(SklearnMLPConfig, "_sklearn_mlp", {"data": IRIS, "model": {"hidden": [8]}, "train": {"epochs": 2}},
-          ("class_errors.png",), scales_targets=True, optimizer_keys=lambda mc: SOLVER_KEYS[mc.get("solver", "adam")]),
+          ("class_errors.png",), scales_targets=True, optimizer_keys=lambda mc: SOLVER_KEYS[mc.get("solver", "adam")],
+          early_stopping=True),  # the one classical loop that stops early (engines/_classical/_metrics.epoch_log)
     _kind(LinearProbeConfig, "_probe"),  # reads another study's weights from the store: no example alone
 ]

@@ -75,10 +75,13 @@ def check_read(study: Any, trials: list, label: str) -> None:
 
     if study.search.active or study.train.function:
         return
-    given = {f"train.{name}" for name in study.train.model_fields_set} | {
-        "train.schedule." + name for name in study.train.schedule.model_fields_set}
-    given = (given | {key for grid in study.grids() for key in grid}) & set(OPTIMIZER_TRAIN_KEYS)
-    for key in sorted(given):
+    train = study.train
+    given = {f"train.{name}" for name in train.model_fields_set} | {
+        f"train.schedule.{name}" for name in train.schedule.model_fields_set} | {
+        f"train.early_stopping.{name}" for name in train.early_stopping.model_fields_set} | {
+        key for grid in study.grids() for key in grid}
+    _check_loop_keys(given, trials, label)
+    for key in sorted(given & set(OPTIMIZER_TRAIN_KEYS)):
         if any(not unused(_row(t.config), key, {}) for t in trials):
             continue
         trained_by, optimizers = _trained_by(trials)
@@ -87,6 +90,32 @@ def check_read(study: Any, trials: list, label: str) -> None:
         advice = f"use one of those or leave {key} out" if optimizers else f"leave {key} out"
         raise StudyError(f"{label}: {key} changes nothing: no trial reads it ({trained_by}; read by {readers}); "
                          f"{hint}{advice}")
+
+
+STOPPING = "train.early_stopping."
+SCHEDULE_READERS = {"train.schedule.step_size": ("step",), "train.schedule.gamma": ("step", "plateau")}
+
+
+def _check_loop_keys(given: set[str], trials: list, label: str) -> None:
+    """Early stopping's keys where no trial stops early (its kind's loop never does, or patience is 0 everywhere:
+    min_delta without patience), and a schedule's step_size or gamma where no trial's schedule takes it."""
+    from ..errors import StudyError
+    from ..kinds import of
+
+    for key in sorted(k for k in given if k.startswith(STOPPING)):
+        if not any(of(t.config["model"]).early_stopping for t in trials):
+            kinds = ", ".join(dict.fromkeys(t.config["model"]["kind"] for t in trials))
+            raise StudyError(f"{label}: {key} changes nothing: model.kind = {kinds} does not stop early; leave "
+                             f"train.early_stopping out")
+        if key != STOPPING + "patience" and not any(t.config["train"]["early_stopping"]["patience"] for t in trials):
+            raise StudyError(f"{label}: {key} changes nothing: early stopping is off (train.early_stopping.patience "
+                             f"= 0); set patience to the epochs without improvement it waits, or leave {key} out")
+    for key, kinds in SCHEDULE_READERS.items():
+        used = [t.config["train"]["schedule"]["kind"] for t in trials]
+        if key in given and not any(k in kinds for k in used):
+            raise StudyError(f'{label}: {key} changes nothing: no trial\'s schedule reads it (train.schedule.kind = '
+                             f'{", ".join(dict.fromkeys(used))}; read by {" and ".join(kinds)}); set the schedule\'s '
+                             f'kind, or leave {key} out')
 
 
 def _trained_by(trials: list) -> tuple[str, bool]:
