@@ -66,11 +66,11 @@ def _own_optimizer_keys(kind: Any):
 
 
 def check_read(study: Any, trials: list, label: str) -> None:
-    """An optimizer's train key that the study sets (in [train], by --set or in a sweep) and that no trial reads
-    would train as if it were not there: ``momentum = 0.5`` with ``optimizer = "sgd"`` is plain SGD, ``lr`` for
-    XGBoost (its rate is model.learning_rate) changes nothing. One line naming the key and who reads it, instead of trials that look as if it mattered. A training
-    function of the user's (train.function) may read any key, and a search proposes its trials later: neither
-    is checked."""
+    """A train key that the study sets (in [train], by --set or in a sweep) and that no trial reads would train
+    as if it were not there: ``momentum = 0.5`` with ``optimizer = "sgd"`` is plain SGD, ``lr`` for XGBoost (its
+    rate is model.learning_rate) changes nothing. One line naming the key and who reads it, instead of trials
+    that look as if it mattered. A training function of the user's (train.function) may read any key, and a
+    search proposes its trials later: neither is checked."""
     from ..errors import StudyError
 
     if study.search.active or study.train.function:
