@@ -215,7 +215,7 @@ def _trainer(module: str):
 
 def _kind(cls, module: str, example: dict | None = None, figures: tuple[str, ...] = (),
           scales_targets: bool = False, optimizer: bool = True, optimizer_keys=None,
-          early_stopping: bool = False) -> Kind:
+          early_stopping: bool = False, reads: tuple[str, ...] = ()) -> Kind:
     def metrics(task: str) -> tuple[str, ...]:
         return tuple(m for m in cls.extra_metrics if task == "regression" or not m.endswith("_mae"))
 
@@ -224,18 +224,21 @@ def _kind(cls, module: str, example: dict | None = None, figures: tuple[str, ...
                 default_metrics=cls.default_metrics, scales_targets=scales_targets, figure_module=FIGURE_MODULE,
                 example={} if example is None else {**example, "train": {"engine": "classical",
                                                                          **example.get("train", {})}},
-                figures=figures, optimizer=optimizer, optimizer_keys=optimizer_keys, early_stopping=early_stopping)
+                figures=figures, optimizer=optimizer, optimizer_keys=optimizer_keys, early_stopping=early_stopping,
+                reads=reads)
 
 
 KINDS = [
     _kind(PCAConfig, "_pca", {"data": IRIS, "model": {"components": 2}},
           ("pca_curves.png", "pca_projection.png", "pca_explained.png"), optimizer=False),
     _kind(SOMConfig, "_som", {"data": IRIS, "model": {"grid": [2, 2], "iterations": 200}},
-          ("som_umatrix.png", "som_hits.png", "som_prototypes.png", "class_errors.png"), optimizer=False),
+          ("som_umatrix.png", "som_hits.png", "som_prototypes.png", "class_errors.png"), optimizer=False,
+          reads=("epochs",)),
     _kind(RBMConfig, "_rbm", {"data": DIGITS, "model": {"hidden": 8, "gibbs_steps": 5}},
-          ("rbm_samples.png", "rbm_inpainting.png", "rbm_filters.png")),
+          ("rbm_samples.png", "rbm_inpainting.png", "rbm_filters.png"), reads=("epochs", "batch_size")),
     _kind(DBMConfig, "_dbm", {"data": DIGITS, "model": {"hidden": [8, 4], "pretrain_epochs": 1, "chains": 10,
-                                                        "gibbs_steps": 5}}, ("dbm_filters.png", "dbm_samples.png")),
+                                                        "gibbs_steps": 5}}, ("dbm_filters.png", "dbm_samples.png"),
+          reads=("epochs", "batch_size")),
     _kind(ARDConfig, "_supervised:ard", {"data": SINE, "model": {}}, ("ard_relevance.png", "ard_weight_histogram.png",
                                                                       "linear_weights.png", "regression_fit.png"),
           scales_targets=True, optimizer=False),
@@ -249,6 +252,6 @@ KINDS = [
           ("feature_importance.png", "class_errors.png"), optimizer=False),
     _kind(SklearnMLPConfig, "_sklearn_mlp", {"data": IRIS, "model": {"hidden": [8]}, "train": {"epochs": 2}},
           ("class_errors.png",), scales_targets=True, optimizer_keys=lambda mc: SOLVER_KEYS[mc.get("solver", "adam")],
-          early_stopping=True),  # the one classical loop that stops early (engines/_classical/_metrics.epoch_log)
+          early_stopping=True, reads=("epochs", "batch_size")),  # the one classical loop that stops early
     _kind(LinearProbeConfig, "_probe"),  # reads another study's weights from the store: no example alone
 ]

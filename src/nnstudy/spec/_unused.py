@@ -93,12 +93,14 @@ def check_read(study: Any, trials: list, label: str) -> None:
 
 
 STOPPING = "train.early_stopping."
+LOOP_KEYS = ("epochs", "batch_size", "l1", "l2", "grad_noise")  # what a kind's own loop may leave unread (Kind.reads)
 SCHEDULE_READERS = {"train.schedule.step_size": ("step",), "train.schedule.gamma": ("step", "plateau")}
 
 
 def _check_loop_keys(given: set[str], trials: list, label: str) -> None:
     """Early stopping's keys where no trial stops early (its kind's loop never does, or patience is 0 everywhere:
-    min_delta without patience), and a schedule's step_size or gamma where no trial's schedule takes it."""
+    min_delta without patience), epochs, batch_size or a penalty that no trial's loop reads (XGBoost's rounds are
+    model.n_estimators), and a schedule's step_size or gamma where no trial's schedule takes it."""
     from ..errors import StudyError
     from ..kinds import of
 
@@ -110,6 +112,12 @@ def _check_loop_keys(given: set[str], trials: list, label: str) -> None:
         if key != STOPPING + "patience" and not any(t.config["train"]["early_stopping"]["patience"] for t in trials):
             raise StudyError(f"{label}: {key} changes nothing: early stopping is off (train.early_stopping.patience "
                              f"= 0); set patience to the epochs without improvement it waits, or leave {key} out")
+    for name in LOOP_KEYS:
+        readers = [of(t.config["model"]).reads for t in trials]
+        if f"train.{name}" in given and not any(r is None or name in r for r in readers):
+            kinds = ", ".join(dict.fromkeys(t.config["model"]["kind"] for t in trials))
+            raise StudyError(f"{label}: train.{name} changes nothing: model.kind = {kinds} does not read it (its "
+                             f"settings are [model] keys); leave train.{name} out")
     for key, kinds in SCHEDULE_READERS.items():
         used = [t.config["train"]["schedule"]["kind"] for t in trials]
         if key in given and not any(k in kinds for k in used):
