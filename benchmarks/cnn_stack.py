@@ -1,7 +1,8 @@
 """The stacked CNN's training step, its convolutions grouped or unfolded: seconds per step and per epoch per trial.
 
     python benchmarks/cnn_stack.py [--device cuda] [--batch 16] [--k 64] [--steps 300]
-        [--variants grouped unfold ...] [--precision float32] [--typical-fraction 1.0] [--skip-eval]
+        [--variants grouped unfold ...] [--precision float32] [--typical-fraction 1.0] [--typical-repeat 1]
+        [--skip-eval]
 
 The model is sweep_throughput's CNN (conv 32 -> pool -> conv 64 -> pool -> dense 10, Fashion-MNIST, SGD
 lr 0.1), K seeds stacked by torch.func.vmap (engines/_torch/_stack_vmap.py). Each variant builds the stack
@@ -15,7 +16,8 @@ GPU), takes a few warm-up steps, then times ``--steps`` steps and one per-epoch 
     unfold+tf32        the same with torch.backends.cuda.matmul.allow_tf32 on
 The flags not named are those --precision sets (engines/_torch/_precision.py: "float32" exact, "tf32" both on).
 An epoch is extrapolated as (steps per epoch) x (s/step) + one evaluation, per trial: / K. The typical loop
-(sweep_throughput.typical_loop, one epoch or --typical-fraction of one, scaled) gives the ratio printed last.
+(sweep_throughput.typical_loop, one epoch or --typical-fraction of one, scaled; the median of --typical-repeat
+runs, each printed) gives the ratio printed last.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import types
 
 import torch
 
-from sweep_throughput import study, sync, typical_loop
+from sweep_throughput import repeats, study, sync, typical_repeated
 
 from nnstudy.data import load
 from nnstudy.engines._common import batch_plan, grad_norm_steps, head_of
@@ -104,9 +106,13 @@ def main() -> None:
     ap.add_argument("--typical-fraction", type=float, default=1.0,
                     help="time the typical loop on this fraction of the training set and scale to an epoch "
                          "(0: leave it out)")
+    ap.add_argument("--typical-repeat", type=int, default=1,
+                    help="time the typical loop this many times and take the median (every one printed)")
     ap.add_argument("--skip-eval", action="store_true",
                     help="leave out the per-epoch evaluation (70,000 images x K: minutes on a small CPU)")
     args = ap.parse_args()
+    if args.typical_repeat < 1:
+        ap.error("--typical-repeat must be at least 1")
     name = torch.cuda.get_device_name() if args.device.startswith("cuda") else f"CPU, {torch.get_num_threads()} threads"
     print(f"device: {name}; torch {torch.__version__}; CNN stack, batch {args.batch}, K = {args.k}, "
           f"{args.precision}, {args.steps} timed steps per variant; default CONV = {_stack_vmap.CONV!r}; "
@@ -118,8 +124,9 @@ def main() -> None:
     if args.typical_fraction > 0:
         n = max(args.batch, int(len(data.x_train) * args.typical_fraction))
         part = types.SimpleNamespace(x_train=data.x_train[:n], y_train=data.y_train[:n])
-        typical = typical_loop(part, args.batch, 1, args.device, "cnn") * len(data.x_train) / n
-        print(f"typical loop: {typical:.3f} s/epoch", flush=True)
+        typical, all_s = typical_repeated(part, args.batch, args.device, "cnn", args.typical_repeat,
+                                          len(data.x_train) / n)
+        print(f"typical loop: {typical:.3f} s/epoch{repeats(all_s, 3)}", flush=True)
     rows = []
     for variant in args.variants:
         try:  # one failing variant (out of memory, a missing batching rule) leaves the others' figures

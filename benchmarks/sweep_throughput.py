@@ -1,7 +1,7 @@
 """Sweep throughput: seconds per epoch per trial for many small trials of the default MLP on Fashion-MNIST.
 
     python benchmarks/sweep_throughput.py [--device cuda] [--batch 16 1024] [--k 1 16 64 256] [--epochs 2]
-        [--precision float32 tf32 bf16] [--skip-alone]
+        [--precision float32 tf32 bf16] [--skip-alone] [--typical-repeat 1]
 
 (a) a typical PyTorch loop: DataLoader over CPU tensors, ``.to(device)`` per batch, ``.item()`` per step;
 (b) nnstudy, one trial at a time (engines/_torch/_train.py, data resident on the device);
@@ -10,11 +10,13 @@ Per epoch: (a) the mean of its epochs (training loop only); (b) and (c) the stea
 epoch 1 to the end of the last epoch (training steps and the per-epoch evaluation of every split),
 divided by the trials trained; "wall" adds the start (data to the device, models, graph capture) and
 the artifacts. The ratios (a)/(c) are printed last. On the CPU the default K is {1, 4, 16}.
+``--typical-repeat N`` times (a) N times, one epoch each, and takes the median (every repetition printed).
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import time
 
 import torch
@@ -77,6 +79,18 @@ def typical_loop(data, batch: int, epochs: int, device: str, kind: str = "mlp") 
     return (time.perf_counter() - t0) / epochs
 
 
+def typical_repeated(data, batch: int, device: str, kind: str = "mlp", repeat: int = 1,
+                     scale: float = 1.0) -> tuple[float, list[float]]:
+    """typical_loop's one epoch timed ``repeat`` times (each x ``scale``): (the median, every repetition)."""
+    times = [typical_loop(data, batch, 1, device, kind) * scale for _ in range(repeat)]
+    return statistics.median(times), times
+
+
+def repeats(times: list[float], digits: int) -> str:
+    """'' for one repetition (the line as it was), else ' (median of N: t1 t2 ...)'."""
+    return "" if len(times) == 1 else f" (median of {len(times)}: {' '.join(f'{t:.{digits}f}' for t in times)})"
+
+
 class EpochClock:
     """Wall-clock time of each epoch's end (the first trial to report it)."""
 
@@ -125,7 +139,12 @@ def main() -> None:
                     help="train.precision of (b) and (c); the typical loop (a) keeps torch's defaults (float32 "
                          "matmuls; on CUDA its convolutions TF32, which nnstudy's float32 turns off)")
     ap.add_argument("--skip-alone", action="store_true", help="leave out (b), one trial at a time")
+    ap.add_argument("--typical-repeat", type=int, default=1,
+                    help="time (a)'s epoch this many times and take the median (every one printed): it moves "
+                         "by tens of percent between runs on one GPU")
     args = ap.parse_args()
+    if args.typical_repeat < 1:
+        ap.error("--typical-repeat must be at least 1")
     ks = args.k or ([1, 16, 64, 256] if args.device.startswith("cuda") else [1, 4, 16])
     name = torch.cuda.get_device_name() if args.device.startswith("cuda") else f"CPU, {torch.get_num_threads()} threads"
     print(f"device: {name}; torch {torch.__version__}; model {args.model}; {args.epochs} epochs per measurement")
@@ -133,8 +152,8 @@ def main() -> None:
     for batch in args.batch:
         s, _ = study(batch, args.epochs, max(ks), args.model)
         data = load(s.data)
-        a = typical_loop(data, batch, 1, args.device, args.model)
-        print(f"batch {batch}: (a) typical loop {a:.4f} s/epoch", flush=True)
+        a, a_all = typical_repeated(data, batch, args.device, args.model, args.typical_repeat)
+        print(f"batch {batch}: (a) typical loop {a:.4f} s/epoch{repeats(a_all, 4)}", flush=True)
         for precision in args.precision:
             _, trials = study(batch, args.epochs, max(ks), args.model, precision)
             b = b_wall = float("nan")
