@@ -11,7 +11,8 @@
 # is to be read: without it every process compiles its imports from source.
 # WHEELS: a folder of wheels the GPU host lacks (pydantic, pydantic-core, annotated-types, typing-inspection,
 # SQLAlchemy, greenlet, torchinfo), installed into /tmp/site first; NNSTUDY_DATA: a cache holding
-# fashion-mnist/*.gz; OUT: where the log and the profiles go. PARTs (default all): A H B C D P E F G K N M X (T: where seed-variance's time goes outside its steps, run_timeline.py; W: bytecode for
+# fashion-mnist/*.gz; OUT: where the log and the profiles go. PARTs (default all): A H B C D P E F G K N M X (T: where seed-variance's time goes outside its steps, run_timeline.py; Y: the CNN step compiled by
+# torch.compile, conv_forms.py --compile, a few minutes of compiling; W: bytecode for
 # what a run imports, warm_bytecode.py; U: the unfolded convolutions' tests alone; N: the CNN stack's kernels at K = 64; M: the largest K, steps only; X: the CNN step written out in each form, conv_forms.py).
 cd "$(dirname "$0")/.."
 if [ -n "$WHEELS" ]; then
@@ -43,8 +44,8 @@ B) run 80 python3 benchmarks/sweep_throughput.py --device cuda --batch 16 --k 10
 C) run 70 python3 benchmarks/cnn_stack.py --device cuda --batch 16 --k 64 --steps 300
    run 50 python3 benchmarks/cnn_stack.py --device cuda --batch 16 --k 64 --steps 300 --precision tf32 \
        --variants grouped unfold --typical-fraction 0.2 ;;
-D) run 80 python3 benchmarks/sweep_throughput.py --device cuda --model cnn --batch 16 --k 64 --epochs 2 --skip-alone \
-       --precision float32 tf32 ;;
+D) run 110 python3 benchmarks/sweep_throughput.py --device cuda --model cnn --batch 16 --k 64 --epochs 2 --skip-alone \
+       --precision float32 tf32 --typical-repeat 3 ;;
 P) run 70 python3 benchmarks/sweep_throughput.py --device cuda --batch 1024 --k 256 --epochs 3 --precision float32 tf32 bf16 --skip-alone ;;
 E) run 90 python3 benchmarks/study_wall.py studies/seed-variance.toml --device cuda --repeat 3 ;;
 T) run 60 python3 benchmarks/run_timeline.py studies/seed-variance.toml --device cuda ;;
@@ -58,6 +59,8 @@ G) run 30 python3 benchmarks/stack_profile.py --device cuda --profile 10 --train
    run 100 python3 benchmarks/stack_profile.py --device cuda --profile 1024 --train-size 320 ;;
 K) run 90 python3 benchmarks/stack_profile.py --device cuda --k 1 4 16 64 256 1024 2048 4096 --steps 120 --csv "$O/k_figure.csv" ;;
 X) run 90 python3 benchmarks/conv_forms.py --device cuda --k 64 --batch 16 --steps 200 ;;
+Y) run 300 python3 benchmarks/conv_forms.py --device cuda --k 64 --batch 16 --steps 200 --precisions tf32 bf16 \
+       --forms grouped-cl unfold --compile none tail step ;;
 N) run 60 python3 benchmarks/stack_profile.py --device cuda --model cnn --profile 64 --train-size 320 --precision tf32 ;;
 M) run 120 python3 benchmarks/stack_profile.py --device cuda --k 8192 16384 28672 --steps 40 --no-evaluation ;;
 esac
