@@ -46,6 +46,9 @@ def _check_precision(train, label: str) -> None:
     if train.precision != "float32" and (train.engine != "torch" or train.dtype != "float32"):
         raise StudyError(f'{label}: train.precision = "{train.precision}": the torch engine\'s float32 training '
                          f'has it (found engine = "{train.engine}", dtype = "{train.dtype}")')
+    if train.save_weights and train.engine != "torch":  # the numpy and classical engines store no weights
+        raise StudyError(f'{label}: train.save_weights: the torch engine stores the trained weights '
+                         f'(weights.safetensors); the {train.engine} engine does not: leave save_weights out')
 
 
 def _check_shared_loop(kind: kinds.Kind, train, label: str) -> None:
