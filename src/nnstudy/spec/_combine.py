@@ -36,6 +36,7 @@ def check_combination(study: StudyFile, label: str) -> None:
                          "normalizes over the batch): raise batch_size or leave batch norm out")
     _check_engine(kind, train.engine, label)
     _check_precision(train, label)
+    _check_save_weights(kind, train, label)
     if data.augment and train.engine != "torch":  # the numpy engine trained on the images as they are, unsaid
         raise StudyError(f"{label}: data.augment: the {train.engine} engine does not augment images; leave augment "
                          "out or set engine = \"torch\"")
@@ -46,9 +47,19 @@ def _check_precision(train, label: str) -> None:
     if train.precision != "float32" and (train.engine != "torch" or train.dtype != "float32"):
         raise StudyError(f'{label}: train.precision = "{train.precision}": the torch engine\'s float32 training '
                          f'has it (found engine = "{train.engine}", dtype = "{train.dtype}")')
-    if train.save_weights and train.engine != "torch":  # the numpy and classical engines store no weights
+
+
+def _check_save_weights(kind: kinds.Kind, train, label: str) -> None:
+    """The torch engine's shared loop stores the weights; the numpy and classical engines and the kinds with a
+    torch loop of their own (autoencoders, GANs) stored nothing, silently. A training function decides itself."""
+    if not train.save_weights or train.engine == "function":
+        return
+    if train.engine != "torch":
         raise StudyError(f'{label}: train.save_weights: the torch engine stores the trained weights '
                          f'(weights.safetensors); the {train.engine} engine does not: leave save_weights out')
+    if "torch" in kind.train:
+        raise StudyError(f"{label}: train.save_weights: model kind {kind.name!r} trains with its own loop, which "
+                         f"stores no weights: leave save_weights out")
 
 
 def _check_shared_loop(kind: kinds.Kind, train, label: str) -> None:

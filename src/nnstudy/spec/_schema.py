@@ -517,7 +517,8 @@ class TrainConfig(Section):
         "forward pass autocast to bfloat16, the loss and float32 master weights updated in float32). tf32 "
         "and bf16 change the numbers (faster on a GPU); each epoch's evaluation stays float32"))
     save_weights: bool = Field(False, description=(
-        "torch engine: store the trained weights as the trial's artifact weights.safetensors"))
+        "torch engine: store the trained weights as the trial's artifact weights.safetensors (the kinds trained "
+        "by the torch engine's shared loop: not the numpy or classical engines, nor autoencoders and GANs)"))
     checkpoint_every: Annotated[int, Field(ge=0)] | None = Field(None, description=(
         "save the trial's whole training state every N epochs, so that a study run again after a crash or "
         "a kill goes on from there (torch and numpy engines; see docs/checkpoints.md); unset: after any "
