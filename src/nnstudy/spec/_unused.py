@@ -80,7 +80,9 @@ def check_read(study: Any, trials: list, label: str) -> None:
         f"train.schedule.{name}" for name in train.schedule.model_fields_set} | {
         f"train.early_stopping.{name}" for name in train.early_stopping.model_fields_set} | {
         key for grid in study.grids() for key in grid}
+    given |= {f"model.{name}" for name in study.model.model_fields_set}
     _check_loop_keys(given, trials, label)
+    _check_hidden_keys(given, trials, label)
     for key in sorted(given & set(OPTIMIZER_TRAIN_KEYS)):
         if any(not unused(_row(t.config), key, {}) for t in trials):
             continue
@@ -124,6 +126,21 @@ def _check_loop_keys(given: set[str], trials: list, label: str) -> None:
             raise StudyError(f'{label}: {key} changes nothing: no trial\'s schedule reads it (train.schedule.kind = '
                              f'{", ".join(dict.fromkeys(used))}; read by {" and ".join(kinds)}); set the schedule\'s '
                              f'kind, or leave {key} out')
+
+
+HIDDEN_KEYS = ("model.activation", "model.dropout", "model.norm")  # an MLP's, per hidden layer
+
+
+def _check_hidden_keys(given: set[str], trials: list, label: str) -> None:
+    """An MLP's activation, dropout or norm where no trial has a hidden layer (hidden = []: a linear model)."""
+    from ..errors import StudyError
+
+    mlps = [t for t in trials if t.config["model"]["kind"] == "mlp"]
+    for key in sorted(given & set(HIDDEN_KEYS)):
+        if mlps and len(mlps) == len(trials) and not any(t.config["model"]["hidden"] for t in mlps):
+            raise StudyError(f"{label}: {key} changes nothing: no trial has a hidden layer (model.hidden = []: a "
+                             f"linear model), and the MLP's activation, dropout and norm act on hidden layers; "
+                             f"leave {key} out")
 
 
 def _trained_by(trials: list) -> tuple[str, bool]:
