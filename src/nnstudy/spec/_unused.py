@@ -167,25 +167,35 @@ def _row(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def repeated_note(study: Any, trials: list) -> str | None:
-    """'train.momentum: 2 of 4 configurations (optimizer sgd) do not read it, ...' when a swept optimizer key
-    leaves configurations that differ from another only in it: they train the same thing again (trial ids keep
-    every swept value, so they are trained, as before). None when there are none."""
+    """'train.momentum: 2 of 6 configurations repeat another but for this key, ...' when a swept optimizer key
+    leaves configurations that differ from another only in it, where they do not read it: they train the same
+    thing again (trial ids keep every swept value, so they are trained, as before). None when there are none."""
     if study.search.active or study.train.function:
         return None
-    swept = sorted({key for grid in study.grids() for key in grid if key in OPTIMIZER_KEYS})
-    configs = {json.dumps(t.config, sort_keys=True, default=str): t.config for t in trials}
-    same: dict[str, int] = {}
-    for config in configs.values():
-        plain = copy.deepcopy(config)
-        for key in swept:
-            if unused(_row(config), key, {}):
-                plain["train"][key.removeprefix("train.")] = None
-        text = json.dumps(plain, sort_keys=True, default=str)
-        same[text] = same.get(text, 0) + 1
-    repeats = sum(n - 1 for n in same.values())
+    swept = sorted({key for grid in study.grids() for key in grid if key in OPTIMIZER_TRAIN_KEYS})
+    configs = list({json.dumps(t.config, sort_keys=True, default=str): t.config for t in trials}.values())
+    repeats = _repeats(configs, swept)
     if not repeats:
         return None
-    return (f"{', '.join(swept)}: {repeats} of {len(configs)} configurations repeat another but for "
-            f"{'this key' if len(swept) == 1 else 'these keys'}, which their optimizer does not read; they train "
-            f"anyway (sweep {'it' if len(swept) == 1 else 'them'} in a [[sweep]] table of the optimizers that "
-            f"read {'it' if len(swept) == 1 else 'them'} to train each configuration once)")
+    keys = [key for key in swept if _repeats(configs, [key])] or swept
+    one = len(keys) == 1
+    return (f"{', '.join(keys)}: {repeats} of {len(configs)} configurations repeat another but for "
+            f"{'this key' if one else 'these keys'}, which they do not read; they train anyway (sweep "
+            f"{'it' if one else 'them'} in a [[sweep]] table of the configurations that read {'it' if one else 'them'} "
+            f"to train each configuration once)")
+
+
+def _repeats(configs: list[dict[str, Any]], keys: list[str]) -> int:
+    """How many configurations equal an earlier one once each leaves out the ``keys`` it does not read."""
+    seen: set[str] = set()
+    for config in configs:
+        plain = copy.deepcopy(config)
+        for key in keys:
+            if unused(_row(config), key, {}):
+                *parents, last = key.removeprefix("train.").split(".")
+                node = plain["train"]
+                for part in parents:
+                    node = node[part]
+                node[last] = None
+        seen.add(json.dumps(plain, sort_keys=True, default=str))
+    return len(configs) - len(seen)
