@@ -158,7 +158,7 @@ def test_an_optimizer_key_is_refused_only_when_no_trial_reads_it(tmp_path, capsy
     assert code == 2 and len(err.splitlines()) == 1 and "train.momentum changes nothing: no trial reads it" in err
     assert 'SGD with momentum is optimizer = "momentum"' in err
     assert not (tmp_path / "store").exists()
-    from nnstudy.spec._unused import check_read
+    from nnstudy.spec._unread import check_read
 
     s, _, label = read_study(str(study), {"train.optimizer": "adam", "train.beta1": 0.5})
     check_read(s, expand(s, label), label)  # adam reads it
@@ -177,7 +177,7 @@ def test_an_optimizer_key_is_refused_only_when_no_trial_reads_it(tmp_path, capsy
 def test_a_sweep_that_repeats_configurations_through_an_unread_key_says_so():
     """optimizer x momentum: the sgd and adam configurations do not read momentum, so 2 of 6 repeat another;
     the same keys in [[sweep]] tables of their own repeat nothing and say nothing."""
-    from nnstudy.spec._unused import repeated_note
+    from nnstudy.spec._unread import repeated_note
 
     grid = {"study": {"name": "g"}, "data": {"name": "moons"},
             "sweep": {"train.optimizer": ["sgd", "momentum", "adam"], "train.momentum": [0.5, 0.9]}}

@@ -102,7 +102,7 @@ def prepare(source: str | Path | dict, set: dict[str, Any] | None = None, sweep:
             ) -> tuple[StudyFile, list[Trial], str, str, list[str], str]:
     """Validate the study file and its data; nothing is written anywhere."""
     from .spec import expand, read_study
-    from .spec._unused import check_read
+    from .spec._unread import check_read
 
     study, text, label = read_study(source, set, sweep)
     trials = expand(study, label)
@@ -215,7 +215,7 @@ def run(source: str | Path | dict, store: str | Path | None = None, set: dict[st
     code = _userfiles.code_line(t.config for t in trials)
     if code:  # said before any of it runs (a data loader, a module's constructor)
         console.print(f"{study.study.name}: {printable(code)}", highlight=False, markup=False)
-    from .spec._unused import repeated_note
+    from .spec._unread import repeated_note
 
     repeated = repeated_note(study, trials)
     if repeated:

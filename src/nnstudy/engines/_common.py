@@ -60,7 +60,7 @@ DEFAULT_EPS = 1e-8
 # the train keys each optimizer reads besides lr, in both engines (test_declared_tables.py
 # checks that each engine's make_optimizer reads these and no other of them); the report leaves a swept key's
 # cell empty for an optimizer that does not read it, and a study setting a key no trial reads is refused
-# (spec/_unused.py)
+# (spec/_unused.py, spec/_unread.py)
 OPTIMIZER_KEYS: dict[str, tuple[str, ...]] = {
     "sgd": ("weight_decay",), "momentum": ("momentum", "weight_decay"), "nesterov": ("momentum", "weight_decay"),
     "adam": ("beta1", "beta2", "eps", "weight_decay"), "adamw": ("beta1", "beta2", "eps", "weight_decay"),

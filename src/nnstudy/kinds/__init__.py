@@ -80,7 +80,7 @@ class Kind:
     # rest empty)
     optimizer_keys: Callable[[dict], tuple[str, ...]] | None = None
     early_stopping: bool = True  # its training reads train.early_stopping (False: a study setting it is refused)
-    # the train keys among spec._unused.LOOP_KEYS (epochs, batch_size, l1, l2, grad_noise) that its own loop reads;
+    # the train keys among spec._unread.LOOP_KEYS (epochs, batch_size, l1, l2, grad_noise) that its own loop reads;
     # None: all of them (the shared loops). A study setting one that none of its trials reads is refused
     reads: tuple[str, ...] | None = None
     check: Callable[["StudyFile", str], None] | None = None  # rules across sections; StudyError (one line)

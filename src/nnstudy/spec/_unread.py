@@ -1,0 +1,154 @@
+"""Keys a study sets that none of its trials reads: refused in one line (``check_read``), since they would train
+as if they were not there (``momentum = 0.5`` with ``optimizer = "sgd"`` is plain SGD; ``train.epochs`` for
+XGBoost, whose rounds are model.n_estimators, changes nothing); and a sweep that trains a configuration again
+because only such a key differs says so at the start (``repeated_note``)."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+from ._unused import OPTIMIZER_KEYS, OPTIMIZER_TRAIN_KEYS, own_optimizer_keys, no_optimizer_kinds, unused
+
+
+def distinct(trials: list) -> list:
+    """One trial per configuration (the seeds of one configuration read the same keys)."""
+    return list({json.dumps(t.config, sort_keys=True, default=str): t for t in trials}.values())
+
+
+def check_read(study: Any, trials: list, label: str) -> None:
+    """A train key that the study sets (in [train], by --set or in a sweep) and that no trial reads would train
+    as if it were not there: ``momentum = 0.5`` with ``optimizer = "sgd"`` is plain SGD, ``lr`` for XGBoost (its
+    rate is model.learning_rate) changes nothing. One line naming the key and who reads it, instead of trials
+    that look as if it mattered. A training function of the user's (train.function) may read any key, and a
+    search proposes its trials later: neither is checked."""
+    from ..errors import StudyError
+
+    if study.search.active or study.train.function:
+        return
+    trials = distinct(trials)
+    train = study.train
+    given = {f"train.{name}" for name in train.model_fields_set} | {
+        f"train.schedule.{name}" for name in train.schedule.model_fields_set} | {
+        f"train.early_stopping.{name}" for name in train.early_stopping.model_fields_set} | {
+        key for grid in study.grids() for key in grid}
+    given |= {f"model.{name}" for name in study.model.model_fields_set}
+    _check_loop_keys(given, trials, label)
+    _check_hidden_keys(given, trials, label)
+    for key in sorted(given & set(OPTIMIZER_TRAIN_KEYS)):
+        if any(not unused(_row(t.config), key, {}) for t in trials):
+            continue
+        trained_by, optimizers = _trained_by(trials)
+        readers = ", ".join(OPTIMIZER_KEYS.get(key, ())) or "gradient-descent training"
+        hint = 'SGD with momentum is optimizer = "momentum"; ' if key == "train.momentum" and optimizers else ""
+        advice = f"use one of those or leave {key} out" if optimizers else f"leave {key} out"
+        raise StudyError(f"{label}: {key} changes nothing: no trial reads it ({trained_by}; read by {readers}); "
+                         f"{hint}{advice}")
+
+
+STOPPING = "train.early_stopping."
+LOOP_KEYS = ("epochs", "batch_size", "l1", "l2", "grad_noise")  # what a kind's own loop may leave unread (Kind.reads)
+SCHEDULE_READERS = {"train.schedule.step_size": ("step",), "train.schedule.gamma": ("step", "plateau")}
+
+
+def _check_loop_keys(given: set[str], trials: list, label: str) -> None:
+    """Early stopping's keys where no trial stops early (its kind's loop never does, or patience is 0 everywhere:
+    min_delta without patience), epochs, batch_size or a penalty that no trial's loop reads (XGBoost's rounds are
+    model.n_estimators), and a schedule's step_size or gamma where no trial's schedule takes it."""
+    from ..errors import StudyError
+    from ..kinds import of
+
+    for key in sorted(k for k in given if k.startswith(STOPPING)):
+        if not any(of(t.config["model"]).early_stopping for t in trials):
+            kinds = ", ".join(dict.fromkeys(t.config["model"]["kind"] for t in trials))
+            raise StudyError(f"{label}: {key} changes nothing: model.kind = {kinds} does not stop early; leave "
+                             f"train.early_stopping out")
+        if key != STOPPING + "patience" and not any(t.config["train"]["early_stopping"]["patience"] for t in trials):
+            raise StudyError(f"{label}: {key} changes nothing: early stopping is off (train.early_stopping.patience "
+                             f"= 0); set patience to the epochs without improvement it waits, or leave {key} out")
+    for name in LOOP_KEYS:
+        readers = [of(t.config["model"]).reads for t in trials]
+        if f"train.{name}" in given and not any(r is None or name in r for r in readers):
+            kinds = ", ".join(dict.fromkeys(t.config["model"]["kind"] for t in trials))
+            raise StudyError(f"{label}: train.{name} changes nothing: model.kind = {kinds} does not read it (its "
+                             f"settings are [model] keys); leave train.{name} out")
+    for key, kinds in SCHEDULE_READERS.items():
+        used = [t.config["train"]["schedule"]["kind"] for t in trials]
+        if key in given and not any(k in kinds for k in used):
+            raise StudyError(f'{label}: {key} changes nothing: no trial\'s schedule reads it (train.schedule.kind = '
+                             f'{", ".join(dict.fromkeys(used))}; read by {" and ".join(kinds)}); set the schedule\'s '
+                             f'kind, or leave {key} out')
+
+
+HIDDEN_KEYS = ("model.activation", "model.dropout", "model.norm")  # an MLP's, per hidden layer
+
+
+def _check_hidden_keys(given: set[str], trials: list, label: str) -> None:
+    """An MLP's activation, dropout or norm where no trial has a hidden layer (hidden = []: a linear model)."""
+    from ..errors import StudyError
+
+    mlps = [t for t in trials if t.config["model"]["kind"] == "mlp"]
+    for key in sorted(given & set(HIDDEN_KEYS)):
+        if mlps and len(mlps) == len(trials) and not any(t.config["model"]["hidden"] for t in mlps):
+            raise StudyError(f"{label}: {key} changes nothing: no trial has a hidden layer (model.hidden = []: a "
+                             f"linear model), and the MLP's activation, dropout and norm act on hidden layers; "
+                             f"leave {key} out")
+
+
+def _trained_by(trials: list) -> tuple[str, bool]:
+    """'train.optimizer = sgd, adam', and what else trains the study's models (a kind without an optimizer, or
+    with a solver of its own); whether some trial has a train.optimizer."""
+    optimizers: list[str] = []
+    kinds: list[str] = []
+    for t in trials:
+        kind = t.config["model"]["kind"]
+        if kind in no_optimizer_kinds():
+            kinds.append(f"model.kind = {kind} has no optimizer: its settings are [model] keys")
+        elif own_optimizer_keys(kind) is not None:
+            kinds.append(f"model.kind = {kind} has a solver of its own")
+        else:
+            optimizers.append(t.config["train"]["optimizer"])
+    said = [f"train.optimizer = {', '.join(dict.fromkeys(optimizers))}"] if optimizers else []
+    return "; ".join(said + list(dict.fromkeys(kinds))), bool(optimizers)
+
+
+def _row(config: dict[str, Any]) -> dict[str, Any]:
+    """A trial's config as ``unused`` reads a results-table row: dotted model keys and the optimizer."""
+    return {"train.optimizer": config["train"]["optimizer"],
+            **{f"model.{k}": v for k, v in config["model"].items()}}
+
+
+def repeated_note(study: Any, trials: list) -> str | None:
+    """'train.momentum: 2 of 6 configurations repeat another but for this key, ...' when a swept optimizer key
+    leaves configurations that differ from another only in it, where they do not read it: they train the same
+    thing again (trial ids keep every swept value, so they are trained, as before). None when there are none."""
+    if study.search.active or study.train.function:
+        return None
+    swept = sorted({key for grid in study.grids() for key in grid if key in OPTIMIZER_TRAIN_KEYS})
+    configs = [t.config for t in distinct(trials)]
+    repeats = _repeats(configs, swept)
+    if not repeats:
+        return None
+    keys = [key for key in swept if _repeats(configs, [key])] or swept
+    one = len(keys) == 1
+    return (f"{', '.join(keys)}: {repeats} of {len(configs)} configurations repeat another but for "
+            f"{'this key' if one else 'these keys'}, which they do not read; they train anyway (sweep "
+            f"{'it' if one else 'them'} in a [[sweep]] table of the configurations that read {'it' if one else 'them'} "
+            f"to train each configuration once)")
+
+
+def _repeats(configs: list[dict[str, Any]], keys: list[str]) -> int:
+    """How many configurations equal an earlier one once each leaves out the ``keys`` it does not read."""
+    seen: set[str] = set()
+    for config in configs:
+        plain = copy.deepcopy(config)
+        for key in keys:
+            if unused(_row(config), key, {}):
+                *parents, last = key.removeprefix("train.").split(".")
+                node = plain["train"]
+                for part in parents:
+                    node = node[part]
+                node[last] = None
+        seen.add(json.dumps(plain, sort_keys=True, default=str))
+    return len(configs) - len(seen)
