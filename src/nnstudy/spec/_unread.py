@@ -13,8 +13,9 @@ from ._unused import OPTIMIZER_KEYS, OPTIMIZER_TRAIN_KEYS, own_optimizer_keys, n
 
 
 def distinct(trials: list) -> list:
-    """One trial per configuration (the seeds of one configuration read the same keys)."""
-    return list({json.dumps(t.config, sort_keys=True, default=str): t for t in trials}.values())
+    """One trial per configuration (the seeds of one configuration read the same keys): a configuration is its
+    grid point (and [[sweep]] table), as expand made it."""
+    return list({(json.dumps(t.point, sort_keys=True, default=str), t.label): t for t in trials}.values())
 
 
 def check_read(study: Any, trials: list, label: str) -> None:
