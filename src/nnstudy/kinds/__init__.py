@@ -79,10 +79,6 @@ class Kind:
     # that picks its optimizer in [model] reads; None: those train.optimizer's declares (the report leaves the
     # rest empty)
     optimizer_keys: Callable[[dict], tuple[str, ...]] | None = None
-    early_stopping: bool = True  # its training reads train.early_stopping (False: a study setting it is refused)
-    # the train keys among spec._unread.LOOP_KEYS (epochs, batch_size, l1, l2, grad_noise) that its own loop reads;
-    # None: all of them (the shared loops). A study setting one that none of its trials reads is refused
-    reads: tuple[str, ...] | None = None
     check: Callable[["StudyFile", str], None] | None = None  # rules across sections; StudyError (one line)
     # check_data(mc, data, label[, train]) on the loaded data, before the store (StudyError, one line); train:
     # training_numerics(...), for a check_data that takes a fourth argument (check_on_data)
@@ -97,6 +93,10 @@ class Kind:
     code_files: Callable[[dict], list[str]] = lambda mc: []  # files of user code it runs (the start line)
     # stack_note(trials of this kind) -> one line for the start of a run when some that could stack cannot
     stack_note: Callable[[list["Trial"]], str | None] | None = None
+    early_stopping: bool = True  # its training reads train.early_stopping (False: a study setting it is refused)
+    # the train keys among spec._unread.LOOP_KEYS (epochs, batch_size, l1, l2, grad_noise) that its own loop reads;
+    # None: all of them (the shared loops). A study setting one that none of its trials reads is refused
+    reads: tuple[str, ...] | None = None
 
     @property
     def engines(self) -> tuple[str, ...]:
