@@ -188,3 +188,22 @@ def test_a_sweep_that_repeats_configurations_through_an_unread_key_says_so():
                                 {"train.optimizer": ["momentum"], "train.momentum": [0.5, 0.9]}]}
     s, _, label = read_study(tables)
     assert repeated_note(s, expand(s, label)) is None
+
+
+def test_a_search_over_a_key_its_configurations_never_read_is_refused():
+    """Searching train.momentum with optimizer sgd explores nothing; with the optimizer among the choices, or
+    min_delta beside a searched patience, some configurations read it."""
+    from nnstudy.api import prepare
+
+    base = {"study": {"name": "s"}, "data": {"name": "moons"}, "train": {"optimizer": "sgd"},
+            "search": {"trials": 4, "space": {"train.lr": {"low": 0.01, "high": 0.1},
+                                              "train.momentum": {"low": 0.5, "high": 0.99}}}}
+    with pytest.raises(StudyError, match=r"train.momentum changes nothing: no trial reads it \(train.optimizer = sgd"):
+        prepare(base)
+    prepare({**base, "search": {"trials": 4, "space": {"train.momentum": {"low": 0.5, "high": 0.99},
+                                                       "train.optimizer": {"choices": ["sgd", "momentum"]}}}})
+    stopping = {"train.early_stopping.min_delta": {"low": 0.0, "high": 0.1}}
+    prepare({**base, "search": {"trials": 4, "space": {
+        **stopping, "train.early_stopping.patience": {"low": 0, "high": 5, "int": True}}}})
+    with pytest.raises(StudyError, match="min_delta changes nothing: early stopping is off"):
+        prepare({**base, "search": {"trials": 4, "space": stopping}})

@@ -22,18 +22,22 @@ def check_read(study: Any, trials: list, label: str) -> None:
     """A train key that the study sets (in [train], by --set or in a sweep) and that no trial reads would train
     as if it were not there: ``momentum = 0.5`` with ``optimizer = "sgd"`` is plain SGD, ``lr`` for XGBoost (its
     rate is model.learning_rate) changes nothing. One line naming the key and who reads it, instead of trials
-    that look as if it mattered. A training function of the user's (train.function) may read any key, and a
-    search proposes its trials later: neither is checked."""
+    that look as if it mattered. A search's space counts as set, its trials being what it can propose (the ends
+    of the dimensions that decide who reads what: the optimizer, the schedule, patience, the hidden layers). A
+    training function of the user's (train.function) may read any key: not checked."""
     from ..errors import StudyError
 
-    if study.search.active or study.train.function:
+    if study.train.function:
         return
-    trials = distinct(trials)
+    space = study.search.space if study.search.active else {}
+    if "model.kind" in space or "train.function" in space:
+        return
+    trials = _proposable(space, distinct(trials)) if space else distinct(trials)
     train = study.train
     given = {f"train.{name}" for name in train.model_fields_set} | {
         f"train.schedule.{name}" for name in train.schedule.model_fields_set} | {
         f"train.early_stopping.{name}" for name in train.early_stopping.model_fields_set} | {
-        key for grid in study.grids() for key in grid}
+        key for grid in study.grids() for key in grid} | set(space)
     given |= {f"model.{name}" for name in study.model.model_fields_set}
     _check_loop_keys(given, trials, label)
     _check_hidden_keys(given, trials, label)
@@ -46,6 +50,30 @@ def check_read(study: Any, trials: list, label: str) -> None:
         advice = f"use one of those or leave {key} out" if optimizers else f"leave {key} out"
         raise StudyError(f"{label}: {key} changes nothing: no trial reads it ({trained_by}; read by {readers}); "
                          f"{hint}{advice}")
+
+
+DECIDING = ("train.optimizer", "train.schedule.kind", "train.early_stopping.patience", "model.hidden")
+
+
+def _proposable(space: dict, trials: list) -> list:
+    """A search's base trials with each combination of the ends of its DECIDING dimensions (every choice of a
+    categorical one): the configurations that decide which keys its trials read."""
+    import itertools
+    from types import SimpleNamespace
+
+    deciding = [(key, space[key].ends()) for key in DECIDING if key in space]
+    out = []
+    for t in trials:
+        for combo in itertools.product(*(ends for _, ends in deciding)):
+            config = copy.deepcopy(t.config)
+            for (key, _), value in zip(deciding, combo):
+                *parents, last = key.split(".")
+                node = config
+                for part in parents:
+                    node = node[part]
+                node[last] = value
+            out.append(SimpleNamespace(config=config, point=dict(zip((k for k, _ in deciding), combo)), label=None))
+    return out
 
 
 STOPPING = "train.early_stopping."
@@ -124,7 +152,7 @@ def repeated_note(study: Any, trials: list) -> str | None:
     """'train.momentum: 2 of 6 configurations repeat another but for this key, ...' when a swept optimizer key
     leaves configurations that differ from another only in it, where they do not read it: they train the same
     thing again (trial ids keep every swept value, so they are trained, as before). None when there are none."""
-    if study.search.active or study.train.function:
+    if study.search.active or study.train.function:  # a search proposes one configuration at a time
         return None
     swept = sorted({key for grid in study.grids() for key in grid if key in OPTIMIZER_TRAIN_KEYS})
     configs = [t.config for t in distinct(trials)]
