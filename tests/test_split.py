@@ -124,8 +124,15 @@ def test_prepare_keeps_sklearn_rows_and_one_line_errors():
     assert np.array_equal(keep, idx[-40:]) and np.array_equal(held, idx[:-40])
     with pytest.raises(DataError) as exc:
         prepare_split(idx, y, {"train_size": 1}, 11, "iris: cannot keep train_size = 1")
-    assert str(exc.value).startswith("iris: cannot keep train_size = 1: The train_size = 1 should be greater")
-    assert "\n" not in str(exc.value)
+    assert str(exc.value) == ("iris: cannot keep train_size = 1: that keeps 1 sample, fewer than the 4 classes (a "
+                              "stratified split puts every class in both parts)")  # the study's words, not sklearn's
+    with pytest.raises(DataError) as exc:
+        prepare_split(idx, y, {"test_size": 2}, 11, "iris: cannot hold out validation = 2")
+    assert str(exc.value) == ("iris: cannot hold out validation = 2: that is 2 samples to validate on, fewer than the "
+                              "4 classes (a stratified split puts every class in both parts)")
+    with pytest.raises(DataError, match="a stratified split needs two samples of every class, and these classes have "
+                                        r"one: \[3\]"):
+        prepare_split(np.arange(5), np.array([0, 0, 1, 1, 3]), {"test_size": 0.4}, 11, "x")
 
 
 def test_the_split_does_not_import_sklearn():
@@ -133,3 +140,18 @@ def test_the_split_does_not_import_sklearn():
             "carve_test(np.zeros((20, 2)), np.arange(20) % 2, 0, True); _split(np.arange(20), None, "
             "{'test_size': 0.1}, 0, 'x'); assert not [m for m in sys.modules if m.startswith('sklearn')]")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_too_many_folds_are_said_in_the_studys_words():
+    """More folds than the smallest class has training samples (stratified), or than there are samples."""
+    from nnstudy.data._prepare import fold_split
+
+    y = np.array([0] * 10 + [1] * 4)
+    with pytest.raises(DataError) as exc:
+        fold_split(np.arange(14), y, 5, 0, 0, "iris")
+    assert str(exc.value) == ("iris: cannot make folds = 5: a stratified fold holds every class, and the smallest "
+                              "class has 4 training samples (use folds = 4 or fewer)")
+    with pytest.raises(DataError, match=r"^sine: cannot make folds = 5: there are 4 training samples \(use folds = 4"):
+        fold_split(np.arange(4), None, 5, 0, 0, "sine")
+    keep, held = fold_split(np.arange(14), y, 4, 3, 0, "iris")  # as many folds as the smallest class: fine
+    assert len(keep) + len(held) == 14 and set(y[held]) == {0, 1}

@@ -208,8 +208,29 @@ def _split(idx: np.ndarray, strat: np.ndarray | None, size: dict[str, float | in
         keep, held = train_test_split(idx, **size, random_state=seed,
                                        stratify=None if strat is None else strat[idx])
     except ValueError as err:
-        raise DataError(f"{what}: {' '.join(str(err).split())}") from None
+        raise DataError(f"{what}: {_in_our_words(str(err), 'test_size' in size)}") from None
     return np.asarray(keep, np.int64), np.asarray(held, np.int64)
+
+
+def _in_our_words(message: str, holding_out: bool) -> str:
+    """scikit-learn's words for a stratified split too small for its classes (data/_split.py keeps them, as
+    it keeps scikit-learn's splits), in the study's: which part is too small, and why."""
+    import re
+
+    found = re.search(r"The (train|test)_size = (\d+) should be greater or equal to the number of classes = (\d+)",
+                      message)
+    if found:
+        part, n, k = found.groups()
+        samples = f"{n} sample{'' if n == '1' else 's'}"
+        what = {("test", True): f"that is {samples} to validate on",
+                ("train", True): f"that leaves {samples} to train on",
+                ("train", False): f"that keeps {samples}",
+                ("test", False): f"that leaves {samples} out"}[(part, holding_out)]
+        return f"{what}, fewer than the {k} classes (a stratified split puts every class in both parts)"
+    if message.startswith("The least populated classes in y have only 1 member"):
+        names = message.rsplit(":", 1)[-1].strip()
+        return f"a stratified split needs two samples of every class, and these classes have one: {names}"
+    return " ".join(message.split())
 
 
 def fold_split(idx: np.ndarray, strat: np.ndarray | None, folds: int, fold: int, seed: int, label: str,
@@ -223,6 +244,11 @@ def fold_split(idx: np.ndarray, strat: np.ndarray | None, folds: int, fold: int,
         raise DataError(f"{label}: data.folds: cross-validation folds need rows in no particular order; "
                         f"{label} is a time series (use validation, the latest rows)")
     kind = KFold if strat is None else StratifiedKFold
+    smallest = len(idx) if strat is None or not len(idx) else int(np.unique(strat[idx], return_counts=True)[1].min())
+    if folds > smallest:  # scikit-learn says it in its own words (n_splits, members)
+        why = (f"there are {len(idx)} training samples" if strat is None else
+               f"a stratified fold holds every class, and the smallest class has {smallest} training samples")
+        raise DataError(f"{label}: cannot make folds = {folds}: {why} (use folds = {max(smallest, 2)} or fewer)")
     try:
         splits = list(kind(n_splits=folds, shuffle=True, random_state=seed).split(
             idx, None if strat is None else strat[idx]))
