@@ -150,7 +150,9 @@ def explain(err: ValidationError, prefix: str = "", root: Any = None) -> str:
         return f"{key}: {got!r} is not allowed ({msg.removeprefix('Input should be ')})"
     if kind == "value_error":
         return f"{key}: {msg.removeprefix('Value error, ')}"
-    return f"{key}: {msg[0].lower() + msg[1:]} (got {json.dumps(got, default=str)})"
+    hint = f"; a list of one is written [{json.dumps(got)}]" if kind == "list_type" and isinstance(
+        got, (int, float, str)) and not isinstance(got, bool) else ""
+    return f"{key}: {msg[0].lower() + msg[1:]} (got {json.dumps(got, default=str)}{hint})"
 
 
 def _is_union_tag(part: Any) -> bool:
