@@ -207,3 +207,47 @@ def test_a_search_over_a_key_its_configurations_never_read_is_refused():
         **stopping, "train.early_stopping.patience": {"low": 0, "high": 5, "int": True}}}})
     with pytest.raises(StudyError, match="min_delta changes nothing: early stopping is off"):
         prepare({**base, "search": {"trials": 4, "space": stopping}})
+
+
+GENERATIVE_MODELS = {"ae": {"hidden": [16], "encoding_dim": 4}, "vae": {"hidden": [16], "latent_dim": 4},
+                     "stacked_ae": {"hidden": [16], "encoding_dim": 4, "pretrain_epochs": 1},
+                     "gan": {"hidden": [16, 16], "latent_dim": 4}}
+
+
+@pytest.mark.parametrize("kind", sorted(GENERATIVE_MODELS))
+def test_a_generative_kind_takes_the_loop_keys_its_loop_reads_and_refuses_the_others(kind):
+    """The autoencoders' and GANs' own loops read epochs and batch_size (engines/_torch/_autoencoders.py,
+    _gan.py: batch_plan), not l1, l2 or grad_noise; the autoencoders stop early (EpochLog), a GAN never does
+    (its check asks for patience = 0)."""
+    from nnstudy.api import prepare
+
+    base = {"study": {"name": "g"}, "data": {"name": "digits", "normalize": "minmax"},
+            "model": {"kind": kind, **GENERATIVE_MODELS[kind]}, "train": {"optimizer": "adam", "lr": 0.001}}
+    prepare({**base, "train": {**base["train"], "epochs": 3, "batch_size": 32, "weight_decay": 0.01}})
+    prepare({**base, "sweep": {"train.batch_size": [16, 64], "train.epochs": [1, 2]}})
+    for key in ("l1", "l2", "grad_noise"):
+        with pytest.raises(StudyError, match=rf"train.{key} changes nothing: model.kind = {kind} does not read it"):
+            prepare({**base, "train": {**base["train"], key: 0.01}})
+        with pytest.raises(StudyError, match=rf"train.{key} changes nothing"):
+            prepare({**base, "search": {"trials": 2, "space": {f"train.{key}": {"low": 0.0, "high": 0.1}}}})
+    stopping = {**base, "train": {**base["train"], "early_stopping": {"patience": 0, "restore_best": False}}}
+    if kind == "gan":
+        with pytest.raises(StudyError, match="train.early_stopping.patience changes nothing: model.kind = gan does "
+                                             "not stop early"):
+            prepare(stopping)
+    else:
+        prepare({**base, "train": {**base["train"], "early_stopping": {"patience": 3, "restore_best": False}}})
+        with pytest.raises(StudyError, match="restore_best changes nothing: early stopping is off"):
+            prepare(stopping)
+
+
+def test_a_sweep_of_kinds_takes_a_penalty_that_one_of_them_reads():
+    """l2 over an MLP and a VAE: the MLP's trials read it, so the study is valid; over the VAE alone it is not."""
+    from nnstudy.api import prepare
+
+    study = {"study": {"name": "g"}, "data": {"name": "digits", "normalize": "minmax"},
+             "train": {"optimizer": "adam", "lr": 0.001, "l2": 0.001},
+             "sweep": [{"model.kind": ["mlp"]}, {"model.kind": ["vae"], "model.latent_dim": [4]}]}
+    prepare(study)
+    with pytest.raises(StudyError, match="train.l2 changes nothing: model.kind = vae does not read it"):
+        prepare({**study, "sweep": [{"model.kind": ["vae"], "model.latent_dim": [4]}]})

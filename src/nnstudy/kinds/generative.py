@@ -217,12 +217,18 @@ def _dcgan(mc: dict) -> bool:
     return mc.get("architecture") == "conv"
 
 
+# The train keys among spec._unread.LOOP_KEYS that the own loops read: epochs and batch_size (batch_plan) in
+# engines/_torch/_autoencoders.py (fine-tuning and stacked_ae's pre-training pairs) and _gan.py; no penalty
+# (l1, l2) or gradient noise is added to their losses or gradients. A study setting those is refused.
+READS = ("epochs", "batch_size")
+
+
 def _kind(cls, network: str, metrics: tuple[str, ...], defaults: list[str], train, model: dict,
-          figures: tuple[str, ...], batch_norm=_no_batch_norm) -> Kind:
+          figures: tuple[str, ...], batch_norm=_no_batch_norm, early_stopping: bool = True) -> Kind:
     return Kind(cls.model_fields["kind"].default, cls, build={"torch": _network(network)}, train={"torch": train},
                 metrics=lambda task: metrics, default_metrics={"classification": defaults, "regression": defaults},
                 check=_check, figure_module=FIGURE_MODULE, example={"data": DIGITS, "model": model, "train": TRAIN},
-                figures=figures, batch_norm=batch_norm)
+                figures=figures, batch_norm=batch_norm, early_stopping=early_stopping, reads=READS)
 
 
 AE_DEFAULTS = ["test_loss", "val_loss", "train_time_s"]
@@ -236,5 +242,6 @@ KINDS = [
           _train_autoencoder, {"hidden": [16], "latent_dim": 4},
           ("reconstructions.png", "reconstructions_along.png", "interpolation.png", "samples.png")),
     _kind(GANConfig, "GAN", GAN_METRICS, ["test_fd", "val_fd", "train_time_s"], _train_gan,
-          {"hidden": [16, 16], "latent_dim": 4}, ("interpolation.png", "samples.png", "gan_losses.png"), _dcgan),
+          {"hidden": [16, 16], "latent_dim": 4}, ("interpolation.png", "samples.png", "gan_losses.png"), _dcgan,
+          early_stopping=False),  # its loop's EpochLog could stop early, but its check asks for patience = 0
 ]
