@@ -40,6 +40,9 @@ def check_combination(study: StudyFile, label: str) -> None:
     if data.augment and train.engine != "torch":  # the numpy engine trained on the images as they are, unsaid
         raise StudyError(f"{label}: data.augment: the {train.engine} engine does not augment images; leave augment "
                          "out or set engine = \"torch\"")
+    if data.augment and train.engine in kind.train:  # autoencoders and GANs: their own loops never augment
+        raise StudyError(f"{label}: data.augment: model kind {model.kind!r} trains with its own loop, which does not "
+                         "augment images; leave augment out")
     _check_shared_loop(kind, train, label)
 
 
