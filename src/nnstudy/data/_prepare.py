@@ -14,7 +14,7 @@ import numpy as np
 
 from ..errors import DataError
 from ._dataset import Dataset
-from ._split import train_test_split  # scikit-learn's splits, index for index, without importing it
+from ._split import TooFewPerClass, train_test_split  # scikit-learn's splits, index for index, without importing it
 from ._transforms import Chain
 from ._transforms import fit as fit_transforms
 
@@ -207,30 +207,23 @@ def _split(idx: np.ndarray, strat: np.ndarray | None, size: dict[str, float | in
     try:
         keep, held = train_test_split(idx, **size, random_state=seed,
                                        stratify=None if strat is None else strat[idx])
+    except TooFewPerClass as err:
+        raise DataError(f"{what}: {_in_our_words(err, 'test_size' in size)}") from None
     except ValueError as err:
-        raise DataError(f"{what}: {_in_our_words(str(err), 'test_size' in size)}") from None
+        raise DataError(f"{what}: {' '.join(str(err).split())}") from None
     return np.asarray(keep, np.int64), np.asarray(held, np.int64)
 
 
-def _in_our_words(message: str, holding_out: bool) -> str:
-    """scikit-learn's words for a stratified split too small for its classes (data/_split.py keeps them, as
-    it keeps scikit-learn's splits), in the study's: which part is too small, and why."""
-    import re
-
-    found = re.search(r"The (train|test)_size = (\d+) should be greater or equal to the number of classes = (\d+)",
-                      message)
-    if found:
-        part, n, k = found.groups()
-        samples = f"{n} sample{'' if n == '1' else 's'}"
-        what = {("test", True): f"that is {samples} to validate on",
-                ("train", True): f"that leaves {samples} to train on",
-                ("train", False): f"that keeps {samples}",
-                ("test", False): f"that leaves {samples} out"}[(part, holding_out)]
-        return f"{what}, fewer than the {k} classes (a stratified split puts every class in both parts)"
-    if message.startswith("The least populated classes in y have only 1 member"):
-        names = message.rsplit(":", 1)[-1].strip()
-        return f"a stratified split needs two samples of every class, and these classes have one: {names}"
-    return " ".join(message.split())
+def _in_our_words(err: TooFewPerClass, holding_out: bool) -> str:
+    """A stratified split too small for its classes, in the study's words (data/_split.py keeps scikit-learn's,
+    as it keeps its splits): which part is too small, and why."""
+    if err.part is None:
+        return f"a stratified split needs two samples of every class, and these classes have one: {err.classes}"
+    samples = f"{err.size} sample{'' if err.size == 1 else 's'}"
+    what = {("test", True): f"that is {samples} to validate on", ("train", True): f"that leaves {samples} to train on",
+            ("train", False): f"that keeps {samples}", ("test", False): f"that leaves {samples} out"}
+    return (f"{what[err.part, holding_out]}, fewer than the {err.classes} classes (a stratified split puts every "
+            f"class in both parts)")
 
 
 def fold_split(idx: np.ndarray, strat: np.ndarray | None, folds: int, fold: int, seed: int, label: str,

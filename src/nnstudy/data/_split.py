@@ -89,6 +89,16 @@ def sizes(n_samples: int, test_size, train_size, default_test_size=None) -> tupl
     return n_train, n_test
 
 
+class TooFewPerClass(ValueError):
+    """A stratified split with a part smaller than its classes, or a class of one sample: scikit-learn's message,
+    and what it is about (``part``: "train" or "test", or None for a class of one; ``size``; ``classes``: how
+    many, or the names of the classes of one) for callers that say it in their own words."""
+
+    def __init__(self, message: str, part: str | None, size: int, classes):
+        super().__init__(message)
+        self.part, self.size, self.classes = part, size, classes
+
+
 def _stratified(y: np.ndarray, n_train: int, n_test: int, rng: np.random.RandomState
                 ) -> tuple[np.ndarray, np.ndarray]:
     """``StratifiedShuffleSplit``'s first split: each class's rows shuffled, its share of train and test taken."""
@@ -96,13 +106,14 @@ def _stratified(y: np.ndarray, n_train: int, n_test: int, rng: np.random.RandomS
         y = np.array([" ".join(row.astype("str")) for row in y])
     classes, y_indices, class_counts = np.unique(y, return_inverse=True, return_counts=True)
     if np.min(class_counts) < 2:
-        raise ValueError("The least populated classes in y have only 1 member, which is too few. The minimum "
-                         "number of groups for any class cannot be less than 2. Classes with too few members are: "
-                         f"{classes[class_counts < 2].tolist()}")
-    for name, count in (("train_size", n_train), ("test_size", n_test)):
+        ones = classes[class_counts < 2].tolist()
+        raise TooFewPerClass("The least populated classes in y have only 1 member, which is too few. The minimum "
+                             "number of groups for any class cannot be less than 2. Classes with too few members "
+                             f"are: {ones}", None, 1, ones)
+    for part, count in (("train", n_train), ("test", n_test)):
         if count < len(classes):
-            raise ValueError("The %s = %d should be greater or equal to the number of classes = %d"
-                             % (name, count, len(classes)))
+            raise TooFewPerClass("The %s_size = %d should be greater or equal to the number of classes = %d"
+                                 % (part, count, len(classes)), part, count, len(classes))
     class_indices = np.split(np.argsort(y_indices, kind="stable"), np.cumsum(class_counts)[:-1])
     n_i = _approximate_mode(class_counts, n_train, rng)
     t_i = _approximate_mode(class_counts - n_i, n_test, rng)
