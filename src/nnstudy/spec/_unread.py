@@ -9,6 +9,7 @@ import copy
 import json
 from typing import Any
 
+from ._load import set_dotted
 from ._unused import OPTIMIZER_KEYS, OPTIMIZER_TRAIN_KEYS, own_optimizer_keys, no_optimizer_kinds, unused
 
 
@@ -67,11 +68,7 @@ def _proposable(space: dict, trials: list) -> list:
         for combo in itertools.product(*(ends for _, ends in deciding)):
             config = copy.deepcopy(t.config)
             for (key, _), value in zip(deciding, combo):
-                *parents, last = key.split(".")
-                node = config
-                for part in parents:
-                    node = node[part]
-                node[last] = value
+                set_dotted(config, key, value, "<search>", "search.space")
             out.append(SimpleNamespace(config=config, point=dict(zip((k for k, _ in deciding), combo)), label=None))
     return out
 
@@ -96,14 +93,14 @@ def _check_loop_keys(given: set[str], trials: list, label: str) -> None:
         if key != STOPPING + "patience" and not any(t.config["train"]["early_stopping"]["patience"] for t in trials):
             raise StudyError(f"{label}: {key} changes nothing: early stopping is off (train.early_stopping.patience "
                              f"= 0); set patience to the epochs without improvement it waits, or leave {key} out")
+    readers = [of(t.config["model"]).reads for t in trials]
     for name in LOOP_KEYS:
-        readers = [of(t.config["model"]).reads for t in trials]
         if f"train.{name}" in given and not any(r is None or name in r for r in readers):
             kinds = ", ".join(dict.fromkeys(t.config["model"]["kind"] for t in trials))
             raise StudyError(f"{label}: train.{name} changes nothing: model.kind = {kinds} does not read it (its "
                              f"settings are [model] keys); leave train.{name} out")
+    used = [t.config["train"]["schedule"]["kind"] for t in trials]
     for key, kinds in SCHEDULE_READERS.items():
-        used = [t.config["train"]["schedule"]["kind"] for t in trials]
         if key in given and not any(k in kinds for k in used):
             raise StudyError(f'{label}: {key} changes nothing: no trial\'s schedule reads it (train.schedule.kind = '
                              f'{", ".join(dict.fromkeys(used))}; read by {" and ".join(kinds)}); set the schedule\'s '
@@ -174,10 +171,6 @@ def _repeats(configs: list[dict[str, Any]], keys: list[str]) -> int:
         plain = copy.deepcopy(config)
         for key in keys:
             if unused(_row(config), key, {}):
-                *parents, last = key.removeprefix("train.").split(".")
-                node = plain["train"]
-                for part in parents:
-                    node = node[part]
-                node[last] = None
+                set_dotted(plain, key, None, "<sweep>", "sweep")
         seen.add(json.dumps(plain, sort_keys=True, default=str))
     return len(configs) - len(seen)

@@ -48,8 +48,10 @@ def as_validated(overrides: dict[str, Any] | None, validated: Any) -> dict[str, 
     for key, value in overrides.items():
         node: Any = validated
         for part in key.split("."):
-            node = node.get(part) if isinstance(node, dict) else getattr(node, part, None) \
-                if hasattr(type(node), "model_fields") else None
+            if isinstance(node, dict):
+                node = node.get(part)
+            else:  # a pydantic section: its field (None for anything else)
+                node = getattr(node, part, None) if hasattr(type(node), "model_fields") else None
         spelled = (isinstance(node, bool) and not isinstance(value, bool)) or (
             type(node) is int and isinstance(value, float) and node == value)
         out[key] = node if spelled else value
