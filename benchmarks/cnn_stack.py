@@ -14,6 +14,8 @@ GPU), takes a few warm-up steps, then times ``--steps`` steps and one per-epoch 
                        "float32" turns off (cuDNN's float32 convolutions take TF32 inputs unless told not to)
     unfold             _stack_vmap.CONV = "unfold": windows x weight, one batched matmul over the K trials
     unfold+tf32        the same with torch.backends.cuda.matmul.allow_tf32 on
+    grouped-cl         _stack_vmap.CONV = "grouped-cl": one grouped convolution and pool on the K trials' channels
+                       side by side, channels-last (_conv_grouped; "auto" takes it on CUDA for --precision bf16)
 The flags not named are those --precision sets (engines/_torch/_precision.py: "float32" exact, "tf32" both on).
 An epoch is extrapolated as (steps per epoch) x (s/step) + one evaluation, per trial: / K. The typical loop
 (sweep_throughput.typical_loop, one epoch or --typical-fraction of one, scaled; the median of --typical-repeat
@@ -33,7 +35,7 @@ from sweep_throughput import repeats, study, sync, typical_repeated
 from nnstudy.data import load
 from nnstudy.engines._common import batch_plan, grad_norm_steps, head_of
 from nnstudy.engines._torch import _stack_vmap
-from nnstudy.engines._torch._precision import trial_precision
+from nnstudy.engines._torch._precision import precision_of, trial_precision
 from nnstudy.engines._torch._stack_optim import StackedOptimizer
 from nnstudy.engines._torch._stack_step import Stepper
 from nnstudy.engines._torch._stack_train import _built, evaluate_stacked
@@ -45,6 +47,7 @@ VARIANTS = {  # name: (CONV, cudnn.benchmark, cudnn.allow_tf32, matmul.allow_tf3
     "grouped+tf32-conv": ("grouped", False, True, None),
     "unfold": ("unfold", False, None, None),
     "unfold+tf32": ("unfold", False, None, True),
+    "grouped-cl": ("grouped-cl", False, None, None),
 }
 WARM_UP = 10
 
@@ -73,7 +76,7 @@ def _measure(trials, data, device: str, steps: int, evaluate: bool) -> tuple[flo
     head = head_of(trials[0].config["model"], data)
     counter = torch.zeros((), dtype=torch.int64, device=dev)
     models = [_built(t, x.shape[1], head.n_out, data, counter, dev, torch.float32) for t in trials]
-    net = _stack_vmap.VmapNet(models, counter)
+    net = _stack_vmap.VmapNet(models, counter, precision_of(tcs[0]))
     opt = StackedOptimizer(tcs[0]["optimizer"], net.params, tcs)
     batch, per_epoch = batch_plan(x.shape[0], tcs[0]["batch_size"], "none")
     full = x.shape[0] // batch

@@ -24,7 +24,7 @@ from .._checkpoint import Checkpoints
 from .._result import GroupOnEpoch, TrialResult
 from ._mlp import build_trainable
 from ._optim import make_schedule
-from ._precision import trial_precision
+from ._precision import precision_of, trial_precision
 from ._stack_init import ArtifactModels, draw_stack, drawable, stack_modules
 from ._stack_net import StackedMLP
 from ._stack_optim import StackedOptimizer
@@ -72,7 +72,7 @@ def _train_group(trials: list[Trial], data: Dataset, on_epoch: GroupOnEpoch, dev
                          torch.tensor([m.get("dropout", 0.0) for m in mcs], dtype=dtype, device=dev).view(-1, 1, 1),
                          dev, dtype)
     else:
-        net = VmapNet(models, counter)
+        net = VmapNet(models, counter, precision_of(tc0))
     del layers
     artifact_models = ArtifactModels(models, mcs, x_train.shape[1], head.n_out, data.input_shape, dev, dtype)
     gens = [torch.Generator(device=dev).manual_seed(t.seed) for t in trials]

@@ -6,10 +6,16 @@ likewise. Used for the CNN family; the MLP keeps its hand-batched matmuls, which
 
 CONV: how the ``cnn`` kind's convolutions run for the K trials. "grouped": as vmap writes them, one grouped
 convolution (groups = K); "unfold": windows x weight, one batched matrix product over the trials
-(_conv_matmul); "auto" (the default): unfold on CUDA, grouped elsewhere. On an H200 (K = 64, batch 16,
-benchmarks/cnn_stack.py) a step took 2.23 ms unfolded against grouped's 2.95 in float32 (cuDNN's TF32 off, as
-"float32" sets it) and 1.70 against 2.09 ms in TF32; on 2 CPU cores unfold took 1.5x grouped's time at K = 4.
-Other kinds (ResNet-18, ViT, user modules) keep the grouped convolution. A trial trained alone never unfolds.
+(_conv_matmul); "grouped-cl": one grouped convolution and max pool on the trials' channels side by side,
+channels-last, outside vmap's rules (_conv_grouped; 2-D convolutions without batch norm or adaptive pools, else
+grouped). "auto" (the default): grouped-cl where it applies, except on CUDA in float32 and TF32, which unfold
+(as do the models grouped-cl cannot take; on the CPU those stay grouped). Measured at K = 64, batch 16 on an
+H200: unfold 2.23 ms a step against grouped's 2.95 in float32 (cuDNN's TF32 off, as "float32" sets it) and 1.70
+against 2.09 in TF32 (benchmarks/cnn_stack.py); written by hand (conv_forms.py) grouped channels-last took 1.30
+ms in bfloat16 against 1.68 unfolded, but 1.91 against 1.73 in TF32. On 2 CPU cores (K = 8, float32)
+grouped-cl took 23.4 ms a step and 90 s to evaluate every split against grouped's 39.8 ms and 134 s (unfold
+47.5 ms, 84 s). Other kinds (ResNet-18, ViT, user modules) keep the grouped convolution. A trial trained alone
+never unfolds.
 """
 
 from __future__ import annotations
@@ -21,15 +27,16 @@ from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
 from ._cnn import CNN, PooledFirst
+from ._conv_grouped import grouped_channels_last, ready
 from ._conv_matmul import convs_by_matmul
 
 MAX_EVAL_VALUES = 1 << 25  # rows x K x input size per evaluation chunk
-CONV = "auto"  # or "grouped", "unfold": read at each forward pass
+CONV = "auto"  # or "grouped", "unfold", "grouped-cl": read at each forward pass
 
 
 class VmapNet:
-    def __init__(self, models: list[nn.Module], step: torch.Tensor):
-        self.k, self.template = len(models), models[0]
+    def __init__(self, models: list[nn.Module], step: torch.Tensor, precision: str = "float32"):
+        self.k, self.template, self.precision = len(models), models[0], precision
         params, buffers = stack_module_state(models)
         self.param_dict = {n: p.detach().clone().requires_grad_(True) for n, p in params.items()}
         self.buffer_dict = {n: b.clone() for n, b in buffers.items()}
@@ -61,10 +68,26 @@ class VmapNet:
             return vmap(one, in_dims=(0, 0, 0 if x.dim() == 3 else None))(params, buffers, x)
 
     def _convs(self, device: torch.device) -> contextlib.AbstractContextManager:
-        unfold = CONV == "unfold" or (CONV == "auto" and device.type == "cuda")
-        if unfold and isinstance(self.template, CNN):
+        form = self.conv_form(device)
+        if form == "unfold":
             return convs_by_matmul(self.template, self.k)
+        if form == "grouped-cl":
+            return grouped_channels_last(self.template)
         return contextlib.nullcontext()
+
+    def conv_form(self, device: torch.device) -> str:
+        """CONV as it applies to this stack on ``device``."""
+        if not isinstance(self.template, CNN):
+            return "grouped"
+        cl_ready = ready(self.template)
+        if CONV == "auto":
+            cuda = device.type == "cuda"
+            if cl_ready and not (cuda and self.precision != "bf16"):
+                return "grouped-cl"
+            return "unfold" if cuda else "grouped"
+        if CONV == "grouped-cl" and cl_ready or CONV == "unfold":
+            return CONV
+        return "grouped"
 
     def eval_rows(self, n_in: int) -> int:
         return max(1, MAX_EVAL_VALUES // (self.k * max(n_in, 1) * 16))
