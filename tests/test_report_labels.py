@@ -162,3 +162,40 @@ def test_keys_a_configuration_does_not_use(config, key, left_out):
     from nnstudy.spec._unused import unused
 
     assert unused(config, key, {"model": {"kind": "mlp"}, "train": {"optimizer": "momentum"}}) is left_out
+
+
+def _optimizer_grid() -> StudySnapshot:
+    """optimizer x momentum x lr, 1 seed: the sgd configurations do not read momentum."""
+    rows, hist = [], []
+    grid = [(o, m, lr) for o in ("sgd", "momentum") for m in (0.5, 0.9) for lr in (0.1, 0.01)]
+    for c, (opt, mom, lr) in enumerate(grid):
+        rows.append({"trial_id": f"t{c}", "seed": 0, "status": "done", "error": None, "train.optimizer": opt,
+                     "train.momentum": mom, "train.lr": lr, "test_accuracy": 0.8 + c / 100})
+        hist += [{"trial_id": f"t{c}", "epoch": e, "metric": f"{split}_loss", "value": 1.0 / e + c}
+                 for e in (1, 2) for split in ("train", "val")]
+    return StudySnapshot(name="grid", description="", spec={"train": {"optimizer": "sgd"}}, source="",
+                         task="classification", metrics=["test_accuracy"],
+                         swept_keys=["train.optimizer", "train.momentum", "train.lr"],
+                         trials=pd.DataFrame(rows), history=pd.DataFrame(hist))
+
+
+def test_a_legend_leaves_out_a_key_the_configuration_does_not_read():
+    """As the results table leaves the sgd rows' momentum cell empty (spec/_unused.py), their legend entries
+    say 'optimizer=sgd, lr=0.1', not 'optimizer=sgd, momentum=0.5, lr=0.1': in the learning curves (a
+    configuration's label) and in metric_vs_key's lines (a combination of the other keys)."""
+    from nnstudy.report._figures import metric_vs_key
+
+    a = analyze(_optimizer_grid())
+    sink = FigureSink()
+    learning_curves(a, sink)
+    legend = [t.get_text() for t in sink.figure.legends[0].get_texts()]
+    assert legend[:8] == ["optimizer=sgd, lr=0.1", "optimizer=sgd, lr=0.01"] * 2 + [
+        "optimizer=momentum, momentum=0.5,\nlr=0.1", "optimizer=momentum, momentum=0.5,\nlr=0.01",
+        "optimizer=momentum, momentum=0.9,\nlr=0.1", "optimizer=momentum, momentum=0.9,\nlr=0.01"]
+    assert _label(a, 0, 200) == "optimizer=sgd, lr=0.1"
+    assert _label(a, 4, 200) == "optimizer=momentum, momentum=0.5, lr=0.1"
+    sink = FigureSink()
+    metric_vs_key(a, "train.lr", sink)
+    (legend,) = sink.figure.legends or [sink.figure.axes[0].get_legend()]
+    assert [t.get_text() for t in legend.get_texts()] == [
+        "optimizer=sgd", "optimizer=sgd", "optimizer=momentum, momentum=0.5", "optimizer=momentum, momentum=0.9"]

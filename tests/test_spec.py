@@ -251,3 +251,89 @@ def test_a_sweep_of_kinds_takes_a_penalty_that_one_of_them_reads():
     prepare(study)
     with pytest.raises(StudyError, match="train.l2 changes nothing: model.kind = vae does not read it"):
         prepare({**study, "sweep": [{"model.kind": ["vae"], "model.latent_dim": [4]}]})
+
+
+def test_train_dtype_is_refused_for_the_classical_kinds_that_compute_in_their_own_precision(tmp_path, capsys):
+    """No module of engines/_classical reads train.dtype (scikit-learn, XGBoost, MiniSom and the Boltzmann
+    machines compute in their own precision): set by --set, in [train], swept or searched for a classical kind
+    it is one line; beside an MLP, whose loop reads it, the study is valid."""
+    from nnstudy.api import prepare
+
+    study = tmp_path / "s.toml"
+    study.write_text('[study]\nname = "s"\n[data]\nname = "iris"\n[model]\nkind = "random_forest"\n'
+                     '[train]\nengine = "classical"\n')
+    code = main(["run", str(study), "--store", str(tmp_path / "store"), "--set", "train.dtype=float64"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1, err
+    assert "train.dtype changes nothing: model.kind = random_forest does not read it" in err
+    assert not (tmp_path / "store").exists()
+    base = {"study": {"name": "c"}, "data": {"name": "digits", "train_size": 200},
+            "model": {"kind": "rbm"}, "train": {"engine": "classical"}}
+    for study in ({**base, "train": {**base["train"], "dtype": "float64"}},
+                  {**base, "sweep": {"train.dtype": ["float32", "float64"]}},
+                  {**base, "search": {"trials": 2, "space": {"train.dtype": {"choices": ["float32", "float64"]}}}}):
+        with pytest.raises(StudyError, match="train.dtype changes nothing: model.kind = rbm does not read it"):
+            prepare(study)
+    prepare({"study": {"name": "m"}, "data": {"name": "iris"}, "train": {"dtype": "float64"},
+             "sweep": [{"model.kind": ["mlp"]}, {"model.kind": ["xgboost"], "train.engine": ["classical"]}]})
+    prepare({**base, "model": {"kind": "vae", "hidden": [16], "latent_dim": 4}, "train": {"dtype": "float64"},
+             "data": {"name": "digits", "normalize": "minmax"}})  # the autoencoders' loop reads it
+
+
+def test_checkpoint_every_is_refused_where_no_trial_keeps_a_checkpoint():
+    """GANs and the classical engine keep no checkpoint (docs/checkpoints.md); the shared loops and the
+    autoencoders' loop do, so a sweep with one of those is valid. (A sweep of checkpoint_every itself is an
+    unknown key: it is no part of the trial id.)"""
+    from nnstudy.api import prepare
+
+    gan = {"study": {"name": "g"}, "data": {"name": "digits", "normalize": "minmax"},
+           "model": {"kind": "gan", "hidden": [16, 16], "latent_dim": 4},
+           "train": {"optimizer": "adam", "lr": 0.001, "checkpoint_every": 5}}
+    with pytest.raises(StudyError, match="train.checkpoint_every changes nothing: model.kind = gan keeps no "
+                                         "checkpoint"):
+        prepare(gan)
+    with pytest.raises(StudyError, match="train.checkpoint_every changes nothing: model.kind = xgboost keeps no"):
+        prepare({"study": {"name": "x"}, "data": {"name": "iris"}, "model": {"kind": "xgboost"},
+                 "train": {"engine": "classical"}}, {"train.checkpoint_every": 0})
+    prepare({**gan, "sweep": [{"model.kind": ["gan"]}, {"model.kind": ["vae"], "model.hidden": [[16]]}]})
+    prepare({**gan, "model": {"kind": "ae", "hidden": [16], "encoding_dim": 4}})
+    prepare({"study": {"name": "m"}, "data": {"name": "iris"}, "train": {"checkpoint_every": 1}})
+
+
+CNN = {"study": {"name": "c"}, "data": {"name": "digits", "train_size": 200},
+       "model": {"kind": "cnn", "blocks": [{"channels": 4, "pool": "max"}], "hidden": []}}
+
+
+def test_a_cnn_without_hidden_dense_layers_refuses_its_activation_and_keeps_its_dropout():
+    """The CNN's model.activation goes after its hidden dense layers only (engines/_torch/_cnn.py
+    _with_activations): with hidden = [] it is read by no trial, in [model], --set, a sweep or a search; its
+    model.dropout precedes the output layer too, so it is read. Swept beside a hidden layer, it is valid."""
+    from nnstudy.api import prepare
+
+    refused = "model.activation changes nothing: no trial has a hidden layer"
+    with pytest.raises(StudyError, match=refused):
+        prepare({**CNN, "model": {**CNN["model"], "activation": "tanh"}})
+    with pytest.raises(StudyError, match=refused):
+        prepare(CNN, {"model.activation": "tanh"})
+    with pytest.raises(StudyError, match=refused):
+        prepare({**CNN, "sweep": {"model.activation": ["relu", "tanh"]}})
+    with pytest.raises(StudyError, match=refused):
+        prepare({**CNN, "search": {"trials": 2, "space": {"model.activation": {"choices": ["relu", "tanh"]}}}})
+    prepare({**CNN, "model": {**CNN["model"], "dropout": 0.5}})
+    prepare({**CNN, "model": {**CNN["model"], "activation": "tanh"}, "sweep": {"model.hidden": [[], [16]]}})
+    prepare({**CNN, "model": {**CNN["model"], "hidden": [16], "activation": "tanh"}})
+
+
+def test_an_autoencoder_without_hidden_layers_refuses_its_activation_unless_it_convolves():
+    """An MLP autoencoder with hidden = [] is one linear layer each way (_generative_nets.mlp puts the activation
+    between layers only); a conv one reads model.activation in its blocks, and the stacked one after every
+    encoder layer."""
+    from nnstudy.api import prepare
+
+    base = {"study": {"name": "a"}, "data": {"name": "digits", "normalize": "minmax"}}
+    for kind, model in (("ae", {"encoding_dim": 4}), ("vae", {"latent_dim": 4})):
+        with pytest.raises(StudyError, match="model.activation changes nothing: no trial has a hidden layer"):
+            prepare({**base, "model": {"kind": kind, "hidden": [], "activation": "tanh", **model}})
+        prepare({**base, "model": {"kind": kind, "hidden": [], "activation": "tanh", "architecture": "conv",
+                                   "channels": [4], **model}})
+    prepare({**base, "model": {"kind": "stacked_ae", "hidden": [], "encoding_dim": 4, "activation": "tanh"}})

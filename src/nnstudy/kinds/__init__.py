@@ -94,8 +94,9 @@ class Kind:
     # stack_note(trials of this kind) -> one line for the start of a run when some that could stack cannot
     stack_note: Callable[[list["Trial"]], str | None] | None = None
     early_stopping: bool = True  # its training reads train.early_stopping (False: a study setting it is refused)
-    # the train keys among spec._unread.LOOP_KEYS (epochs, batch_size, l1, l2, grad_noise) that its own loop reads;
-    # None: all of them (the shared loops). A study setting one that none of its trials reads is refused
+    # the train keys among spec._unread.LOOP_KEYS (epochs, batch_size, l1, l2, grad_noise, dtype, checkpoint_every)
+    # that its own loop reads; None: all of them (the shared loops). A study setting one that none of its trials
+    # reads is refused
     reads: tuple[str, ...] | None = None
 
     @property

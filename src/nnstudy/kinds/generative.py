@@ -217,18 +217,21 @@ def _dcgan(mc: dict) -> bool:
     return mc.get("architecture") == "conv"
 
 
-# The train keys among spec._unread.LOOP_KEYS that the own loops read: epochs and batch_size (batch_plan) in
-# engines/_torch/_autoencoders.py (fine-tuning and stacked_ae's pre-training pairs) and _gan.py; no penalty
-# (l1, l2) or gradient noise is added to their losses or gradients. A study setting those is refused.
-READS = ("epochs", "batch_size")
+# The train keys among spec._unread.LOOP_KEYS that the own loops read: epochs and batch_size (batch_plan) and
+# dtype in engines/_torch/_autoencoders.py (fine-tuning and stacked_ae's pre-training pairs) and _gan.py, and
+# checkpoint_every in the autoencoders' (Checkpoints; the GAN's loop keeps none); no penalty (l1, l2) or gradient
+# noise is added to their losses or gradients. A study setting those is refused.
+GAN_READS = ("epochs", "batch_size", "dtype")
+READS = (*GAN_READS, "checkpoint_every")
 
 
 def _kind(cls, network: str, metrics: tuple[str, ...], defaults: list[str], train, model: dict,
-          figures: tuple[str, ...], batch_norm=_no_batch_norm, early_stopping: bool = True) -> Kind:
+          figures: tuple[str, ...], batch_norm=_no_batch_norm, early_stopping: bool = True,
+          reads: tuple[str, ...] = READS) -> Kind:
     return Kind(cls.model_fields["kind"].default, cls, build={"torch": _network(network)}, train={"torch": train},
                 metrics=lambda task: metrics, default_metrics={"classification": defaults, "regression": defaults},
                 check=_check, figure_module=FIGURE_MODULE, example={"data": DIGITS, "model": model, "train": TRAIN},
-                figures=figures, batch_norm=batch_norm, early_stopping=early_stopping, reads=READS)
+                figures=figures, batch_norm=batch_norm, early_stopping=early_stopping, reads=reads)
 
 
 AE_DEFAULTS = ["test_loss", "val_loss", "train_time_s"]
@@ -243,5 +246,5 @@ KINDS = [
           ("reconstructions.png", "reconstructions_along.png", "interpolation.png", "samples.png")),
     _kind(GANConfig, "GAN", GAN_METRICS, ["test_fd", "val_fd", "train_time_s"], _train_gan,
           {"hidden": [16, 16], "latent_dim": 4}, ("interpolation.png", "samples.png", "gan_losses.png"), _dcgan,
-          early_stopping=False),  # its loop's EpochLog could stop early, but its check asks for patience = 0
+          early_stopping=False, reads=GAN_READS),  # its EpochLog could stop early, but its check asks for patience = 0
 ]

@@ -29,6 +29,7 @@ from ._draw_all import start as start_drawing
 from ._mosaic import Tile, mosaic_figure
 from ._format import figure_text, format_mean_se, format_number, legend_keys, value_text
 from ._stats import Analysis, epoch_curve, grad_layers, higher_is_better, history_of
+from ..spec._unused import unused
 
 DPI = 110
 OUR_PATTERNS = ("learning_curves.png", "metric_vs_*.png", "metric_by_label.png", "seed_spread.png",
@@ -107,15 +108,16 @@ def _wrap(s: str, width: int = 38) -> str:
 
 def _label(a: Analysis, i: int, width: int = 38) -> str:
     """A configuration's name in legends and panels: its [[sweep]] label, else the keys whose value differs between
-    the configurations, by short name ('lr=0.01, hidden=[64]'), wrapped between 'key=value' items, and inside a
-    value only between a long list's items."""
+    the configurations, by short name ('lr=0.01, hidden=[64]'), less those whose cell its row of the results table
+    leaves empty (another [[sweep]] grid's key; a key it does not read: 'optimizer=sgd', no momentum), wrapped
+    between 'key=value' items, and inside a value only between a long list's items."""
     given = getattr(a, "given", None)
     if given and given[i]:
         return _wrap(given[i], width)
     items = []
     for short in (legend_keys(a.configs, a.keys), legend_keys([a.configs[i]], a.keys)):  # none differs: all
         items = items or [f"{name}={figure_text(a.configs[i][k])}" for k, name in short.items()
-                          if value_text(a.configs[i][k]) != ""]  # a key another [[sweep]] grid sets: left out
+                          if value_text(a.configs[i][k]) != "" and not _unread(a, i, k)]  # as the table: left out
     items = items or [a.labels[i]]
     pieces = [p for it in items for p in (it.split(", ") if len(it) > width else [it])]  # a long list: by item
     lines, cur = [], ""
@@ -126,6 +128,12 @@ def _label(a: Analysis, i: int, width: int = 38) -> str:
         else:
             cur = f"{cur}, {it}" if cur else it
     return "\n".join(lines + [cur])
+
+
+def _unread(a: Analysis, i: int, key: str) -> bool:
+    """Whether configuration i does not read swept ``key`` (momentum for sgd, lr for XGBoost: spec/_unused.py), so
+    that its label leaves the key out as the results table leaves its cell empty."""
+    return unused(a.configs[i], key, getattr(getattr(a, "snap", None), "spec", None) or {})
 
 
 def _which(a: Analysis) -> str:
@@ -328,7 +336,8 @@ def metric_vs_key(a: Analysis, key: str, path: Path) -> str | None:
     panels = fig.subplots(1, len(metrics), squeeze=False)[0]
     many, names = False, _value_labels(a, s, key)
     for j, (ax, m) in enumerate(zip(panels, metrics)):
-        many = _metric_panel(ax, s, key, m, others, key in axes, legend=j == 0, names=names)
+        many = _metric_panel(ax, s, key, m, others, key in axes, legend=j == 0, names=names,
+                             unread=lambda i, k: k in a.keys and _unread(a, i, k))
     handles, labels = panels[0].get_legend_handles_labels()
     if handles:
         if len(metrics) == 1 and not (others and not many and len(handles) > 3):
@@ -359,8 +368,9 @@ def _value_labels(a: Analysis, s: pd.DataFrame, key: str) -> dict:
 
 
 def _metric_panel(ax, s: pd.DataFrame, key: str, m: str, others: list[str], count: bool, legend: bool,
-                  names: dict | None = None) -> bool:
-    """One metric against ``key`` on ``ax``; returns whether the lines were too many to tell apart."""
+                  names: dict | None = None, unread: Callable[[int, str], bool] = lambda i, k: False) -> bool:
+    """One metric against ``key`` on ``ax``; returns whether the lines were too many to tell apart. A line's label
+    leaves out a key none of its configurations (rows of ``s``) reads: ``unread(row, key)``."""
     mean, sem = s[f"{m}_mean"].to_numpy(float), s[f"{m}_sem"].to_numpy(float)
     have = np.isfinite(mean)
     values = list(dict.fromkeys(v for v in s[key] if v is not None))
@@ -387,7 +397,7 @@ def _metric_panel(ax, s: pd.DataFrame, key: str, m: str, others: list[str], coun
         if not numeric and len(groups) > 1 and not many:  # dodge error bars apart
             x = x + (g - (len(groups) - 1) / 2) * min(0.3 / len(groups), 0.08)
         label = ", ".join(f"{short.get(k, k)}={value_text(v)}" for k, v in zip(others, gk)
-                          if value_text(v) != "") or None  # a key this configuration does not use: left out
+                          if value_text(v) != "" and not all(unread(i, k) for i in rows)) or None  # as the table
         ax.errorbar(x, mean[rows], yerr=np.nan_to_num(sem[rows]), marker="o", ms=4, capsize=3,
                     lw=0.8 if many else 1.5, color="0.6" if many else colors[g], alpha=0.6 if many else 1.0,
                     label=None if many or not legend else (_wrap(label) if label else None))

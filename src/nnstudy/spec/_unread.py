@@ -74,14 +74,19 @@ def _proposable(space: dict, trials: list) -> list:
 
 
 STOPPING = "train.early_stopping."
-LOOP_KEYS = ("epochs", "batch_size", "l1", "l2", "grad_noise")  # what a kind's own loop may leave unread (Kind.reads)
+# what a kind's own loop may leave unread (Kind.reads), and how a refusal says so when not as for the others
+LOOP_KEYS = ("epochs", "batch_size", "l1", "l2", "grad_noise", "dtype", "checkpoint_every")
+NOT_READ = {"dtype": "does not read it (it computes in its own library's precision)",
+            "checkpoint_every": "keeps no checkpoint (an interrupted trial starts again from epoch 1: "
+                                "docs/checkpoints.md)"}
 SCHEDULE_READERS = {"train.schedule.step_size": ("step",), "train.schedule.gamma": ("step", "plateau")}
 
 
 def _check_loop_keys(given: set[str], trials: list, label: str) -> None:
     """Early stopping's keys where no trial stops early (its kind's loop never does, or patience is 0 everywhere:
-    min_delta without patience), epochs, batch_size or a penalty that no trial's loop reads (XGBoost's rounds are
-    model.n_estimators), and a schedule's step_size or gamma where no trial's schedule takes it."""
+    min_delta without patience), epochs, batch_size, a penalty, dtype or checkpoint_every that no trial's loop
+    reads (XGBoost's rounds are model.n_estimators; a GAN keeps no checkpoint), and a schedule's step_size or gamma
+    where no trial's schedule takes it."""
     from ..errors import StudyError
     from ..kinds import of
 
@@ -97,8 +102,9 @@ def _check_loop_keys(given: set[str], trials: list, label: str) -> None:
     for name in LOOP_KEYS:
         if f"train.{name}" in given and not any(r is None or name in r for r in readers):
             kinds = ", ".join(dict.fromkeys(t.config["model"]["kind"] for t in trials))
-            raise StudyError(f"{label}: train.{name} changes nothing: model.kind = {kinds} does not read it (its "
-                             f"settings are [model] keys); leave train.{name} out")
+            said = NOT_READ.get(name, "does not read it (its settings are [model] keys)")
+            raise StudyError(f"{label}: train.{name} changes nothing: model.kind = {kinds} {said}; leave "
+                             f"train.{name} out")
     used = [t.config["train"]["schedule"]["kind"] for t in trials]
     for key, kinds in SCHEDULE_READERS.items():
         if key in given and not any(k in kinds for k in used):
@@ -107,19 +113,32 @@ def _check_loop_keys(given: set[str], trials: list, label: str) -> None:
                              f'kind, or leave {key} out')
 
 
-HIDDEN_KEYS = ("model.activation", "model.dropout", "model.norm")  # an MLP's, per hidden layer
+# kind -> the [model] keys that act on its hidden layers only, and what it is without one (model.hidden = [])
+HIDDEN_ONLY = {"mlp": (("model.activation", "model.dropout", "model.norm"), "a linear model"),
+               "cnn": (("model.activation",), "a CNN whose convolutions feed the output layer"),  # dropout: before it
+               "ae": (("model.activation",), "a linear encoder and decoder"),  # architecture = "mlp"
+               "vae": (("model.activation",), "a linear encoder and decoder")}
+HIDDEN_KEYS = tuple(dict.fromkeys(key for keys, _ in HIDDEN_ONLY.values() for key in keys))
 
 
 def _check_hidden_keys(given: set[str], trials: list, label: str) -> None:
-    """An MLP's activation, dropout or norm where no trial has a hidden layer (hidden = []: a linear model)."""
+    """An activation, dropout or norm that acts on hidden layers only, where no trial has one: an MLP's with
+    hidden = [] (a linear model), a CNN's activation (its dropout also precedes the output layer), an MLP
+    autoencoder's activation."""
     from ..errors import StudyError
 
-    mlps = [t for t in trials if t.config["model"]["kind"] == "mlp"]
     for key in sorted(given & set(HIDDEN_KEYS)):
-        if mlps and len(mlps) == len(trials) and not any(t.config["model"]["hidden"] for t in mlps):
-            raise StudyError(f"{label}: {key} changes nothing: no trial has a hidden layer (model.hidden = []: a "
-                             f"linear model), and the MLP's activation, dropout and norm act on hidden layers; "
-                             f"leave {key} out")
+        if trials and all(_without_hidden_layers(t.config["model"], key) for t in trials):
+            what = "; ".join(dict.fromkeys(HIDDEN_ONLY[t.config["model"]["kind"]][1] for t in trials))
+            raise StudyError(f"{label}: {key} changes nothing: no trial has a hidden layer (model.hidden = []: "
+                             f"{what}), and {key} acts on hidden layers only; leave {key} out")
+
+
+def _without_hidden_layers(model: dict[str, Any], key: str) -> bool:
+    """Whether the model has no hidden layer and ``key`` acts on hidden layers only (a conv autoencoder's blocks
+    read its activation whatever its hidden)."""
+    keys, _ = HIDDEN_ONLY.get(model["kind"], ((), ""))
+    return key in keys and not model.get("hidden") and model.get("architecture", "mlp") == "mlp"
 
 
 def _trained_by(trials: list) -> tuple[str, bool]:
