@@ -13,7 +13,7 @@
 # SQLAlchemy, greenlet, torchinfo), installed into /tmp/site first; NNSTUDY_DATA: a cache holding
 # fashion-mnist/*.gz; OUT: where the log and the profiles go. PARTs (default all): A H B C D P E F G K N M X (T: where seed-variance's time goes outside its steps, run_timeline.py; Y: the CNN step compiled by
 # torch.compile, conv_forms.py --compile, a few minutes of compiling; W: bytecode for
-# what a run imports, warm_bytecode.py; U: the unfolded convolutions' tests alone; N: the CNN stack's kernels at K = 64; M: the largest K, steps only; X: the CNN step written out in each form, conv_forms.py).
+# what a run imports, warm_bytecode.py; U: the stacked CNN's convolution forms' tests (unfolded, grouped channels-last), CUDA ones included; N: the CNN stack's kernels at K = 64; M: the largest K, steps only; X: the CNN step written out in each form, conv_forms.py).
 cd "$(dirname "$0")/.."
 if [ -n "$WHEELS" ]; then
     python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site "$WHEELS"/*.whl || exit 1
@@ -38,14 +38,16 @@ for part in ${@:-A H B C D P E F G K N M X}; do
 case $part in
 A) run 90 python3 -m pytest -q -p no:cacheprovider tests/test_stack.py tests/test_conv_matmul.py -k cuda ;;
 W) run 60 python3 benchmarks/warm_bytecode.py ;;
-U) run 60 python3 -m pytest -q -p no:cacheprovider tests/test_conv_matmul.py ;;
+U) run 90 python3 -m pytest -q -p no:cacheprovider tests/test_conv_matmul.py tests/test_conv_grouped.py ;;
 H) run 30 python3 benchmarks/cuda_start.py ;;
 B) run 80 python3 benchmarks/sweep_throughput.py --device cuda --batch 16 --k 1024 --epochs 3 --skip-alone ;;
 C) run 70 python3 benchmarks/cnn_stack.py --device cuda --batch 16 --k 64 --steps 300
    run 50 python3 benchmarks/cnn_stack.py --device cuda --batch 16 --k 64 --steps 300 --precision tf32 \
-       --variants grouped unfold --typical-fraction 0.2 ;;
-D) run 110 python3 benchmarks/sweep_throughput.py --device cuda --model cnn --batch 16 --k 64 --epochs 2 --skip-alone \
-       --precision float32 tf32 --typical-repeat 3 ;;
+       --variants grouped unfold grouped-cl --typical-fraction 0.2
+   run 50 python3 benchmarks/cnn_stack.py --device cuda --batch 16 --k 64 --steps 300 --precision bf16 \
+       --variants grouped unfold grouped-cl --typical-fraction 0.2 ;;
+D) run 160 python3 benchmarks/sweep_throughput.py --device cuda --model cnn --batch 16 --k 64 --epochs 2 --skip-alone \
+       --precision float32 tf32 bf16 --typical-repeat 3 ;;
 P) run 70 python3 benchmarks/sweep_throughput.py --device cuda --batch 1024 --k 256 --epochs 3 --precision float32 tf32 bf16 --skip-alone ;;
 E) run 90 python3 benchmarks/study_wall.py studies/seed-variance.toml --device cuda --repeat 3 ;;
 T) run 60 python3 benchmarks/run_timeline.py studies/seed-variance.toml --device cuda ;;
