@@ -13,6 +13,7 @@ copy. Autograd records the ops the rules run. Same sums as each trial's convolut
 from __future__ import annotations
 
 import contextlib
+import functools
 from typing import Iterator, Optional
 
 import torch
@@ -71,11 +72,17 @@ def _pool_rule(info, in_dims, x, kernel, stride, padding, dilation, ceil_mode):
 
 
 AVAILABLE = hasattr(torch.library, "register_vmap")  # torch >= 2.5: custom operators with batching rules
-if AVAILABLE:
-    trial_conv2d = torch.library.custom_op("nnstudy::trial_conv2d", mutates_args=())(trial_conv2d)
-    trial_conv2d.register_vmap(_conv_rule)
-    trial_max_pool2d = torch.library.custom_op("nnstudy::trial_max_pool2d", mutates_args=())(trial_max_pool2d)
-    trial_max_pool2d.register_vmap(_pool_rule)
+
+
+@functools.cache
+def _operators() -> tuple:
+    """trial_conv2d and trial_max_pool2d as operators with their batching rules, made at first use (8 ms: not on
+    the start of every stacked run)."""
+    conv = torch.library.custom_op("nnstudy::trial_conv2d", mutates_args=())(trial_conv2d)
+    conv.register_vmap(_conv_rule)
+    pool = torch.library.custom_op("nnstudy::trial_max_pool2d", mutates_args=())(trial_max_pool2d)
+    pool.register_vmap(_pool_rule)
+    return conv, pool
 
 
 def ready(module: nn.Module) -> bool:
@@ -91,13 +98,14 @@ def grouped_channels_last(module: nn.Module) -> Iterator[None]:
     run through trial_conv2d and trial_max_pool2d; after: as before."""
     convs = [m for m in module.modules() if isinstance(m, nn.Conv2d) and m.groups == 1 and m.padding_mode == "zeros"]
     pools = [m for m in module.modules() if isinstance(m, nn.MaxPool2d) and not m.return_indices]
+    conv_op, pool_op = _operators()
     for conv in convs:
         pads = _pads(conv.padding, conv.weight.shape[2:], conv.dilation, False)
-        conv._conv_forward = lambda x, w, b, pads=pads, conv=conv: trial_conv2d(
+        conv._conv_forward = lambda x, w, b, pads=pads, conv=conv: conv_op(
             x, w, b, pads, list(conv.stride), list(conv.dilation))
     for pool in pools:
-        pool.forward = lambda x, p=pool: trial_max_pool2d(x, *map(_two, (p.kernel_size, p.stride or p.kernel_size,
-                                                                         p.padding, p.dilation)), p.ceil_mode)
+        pool.forward = lambda x, p=pool: pool_op(x, *map(_two, (p.kernel_size, p.stride or p.kernel_size,
+                                                                p.padding, p.dilation)), p.ceil_mode)
     try:
         yield
     finally:
