@@ -9,7 +9,7 @@ from torch import nn
 
 from ...data._dataset import Dataset
 from .._common import predictions_artifact
-from ._tensors import EVAL_CHUNK, DeviceData, predict
+from ._tensors import DeviceData, eval_chunk, predict
 
 MAX_FILTERS = 64
 
@@ -26,7 +26,7 @@ def classifier_artifacts(model: nn.Module, dd: DeviceData, data: Dataset, loss: 
     if data.task != "classification" or len(data.y_test) == 0:
         return out
     x, _ = dd.splits["test"]
-    chunk = getattr(model, "eval_chunk", EVAL_CHUNK)
+    chunk = eval_chunk(model, x)
     y_pred = torch.cat([predict(model(x[i:i + chunk]), loss) for i in range(0, len(x), chunk)])
     if len(data.input_shape) < 2:  # a table or points: the labels only (confusion matrix, per-class scores)
         return out | predictions_artifact(data.y_test, y_pred.cpu().numpy(), data, samples=False)
