@@ -67,3 +67,14 @@ def test_a_cpu_stacks_chunk_holds_the_k_trials_widest_activation():
     models = [cnn() for _ in range(4)]
     net = VmapNet(models, torch.zeros((), dtype=torch.int64))
     assert net.eval_rows(144) == _tensors.CPU_EVAL_VALUES // (4 * 800)
+
+
+def test_a_cpu_mlp_stacks_chunk_holds_the_k_trials_widest_layer():
+    from nnstudy.engines._torch._stack_init import draw_stack
+    from nnstudy.engines._torch._stack_net import EVAL_VALUES, StackedMLP
+
+    mc = {"kind": "mlp", "hidden": [300, 20], "activation": "relu", "dropout": 0.0, "norm": "none",
+          "input_norm": "none"}
+    layers = draw_stack([mc] * 3, [1, 2, 3], 100, 4)
+    net = StackedMLP(layers, mc, [1, 2, 3], torch.zeros(3, 1, 1), torch.device("cpu"), torch.float32)
+    assert net.eval_rows(100) == _tensors.CPU_EVAL_VALUES // (3 * 300) < EVAL_VALUES // (3 * 300)
