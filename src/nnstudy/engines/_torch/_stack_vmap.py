@@ -53,6 +53,7 @@ class VmapNet:
             if hasattr(m, "step"):
                 m.step = step
         self.evaluated = PooledFirst(self.template) if isinstance(self.template, CNN) else None
+        self.cl_ready = isinstance(self.template, CNN) and ready(self.template)
 
     def forward(self, x: torch.Tensor, step: torch.Tensor | None = None, train: bool = True) -> torch.Tensor:
         """x: (K, B, in) per-trial batches, or (B, in) shared by all trials (evaluation)."""
@@ -80,13 +81,12 @@ class VmapNet:
         """CONV as it applies to this stack on ``device``."""
         if not isinstance(self.template, CNN):
             return "grouped"
-        cl_ready = ready(self.template)
         if CONV == "auto":
             cuda = device.type == "cuda"
-            if cl_ready and not (cuda and self.precision != "bf16"):
+            if self.cl_ready and not (cuda and self.precision != "bf16"):
                 return "grouped-cl"
             return "unfold" if cuda else "grouped"
-        if CONV == "grouped-cl" and cl_ready or CONV == "unfold":
+        if CONV == "grouped-cl" and self.cl_ready or CONV == "unfold":
             return CONV
         return "grouped"
 
