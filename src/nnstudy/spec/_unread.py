@@ -79,6 +79,7 @@ LOOP_KEYS = ("epochs", "batch_size", "l1", "l2", "grad_noise", "dtype", "checkpo
 NOT_READ = {"dtype": "does not read it (it computes in its own library's precision)",
             "checkpoint_every": "keeps no checkpoint (an interrupted trial starts again from epoch 1: "
                                 "docs/checkpoints.md)"}
+OWN_LOOP = "does not read it (its own training loop adds no penalty and no gradient noise)"  # ae, vae, gan
 SCHEDULE_READERS = {"train.schedule.step_size": ("step",), "train.schedule.gamma": ("step", "plateau")}
 
 
@@ -102,7 +103,8 @@ def _check_loop_keys(given: set[str], trials: list, label: str) -> None:
     for name in LOOP_KEYS:
         if f"train.{name}" in given and not any(r is None or name in r for r in readers):
             kinds = ", ".join(dict.fromkeys(t.config["model"]["kind"] for t in trials))
-            said = NOT_READ.get(name, "does not read it (its settings are [model] keys)")
+            own_loop = all("torch" in of(t.config["model"]).engines for t in trials)
+            said = NOT_READ.get(name, OWN_LOOP if own_loop else "does not read it (its settings are [model] keys)")
             raise StudyError(f"{label}: train.{name} changes nothing: model.kind = {kinds} {said}; leave "
                              f"train.{name} out")
     used = [t.config["train"]["schedule"]["kind"] for t in trials]
