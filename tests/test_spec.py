@@ -335,6 +335,75 @@ def test_an_autoencoder_without_hidden_layers_refuses_its_activation_unless_it_c
     for kind, model in (("ae", {"encoding_dim": 4}), ("vae", {"latent_dim": 4})):
         with pytest.raises(StudyError, match="model.activation changes nothing: no trial has a hidden layer"):
             prepare({**base, "model": {"kind": kind, "hidden": [], "activation": "tanh", **model}})
-        prepare({**base, "model": {"kind": kind, "hidden": [], "activation": "tanh", "architecture": "conv",
-                                   "channels": [4], **model}})
+        prepare({**base, "model": {"kind": kind, "activation": "tanh", "architecture": "conv", "channels": [4],
+                                   **model}})
     prepare({**base, "model": {"kind": "stacked_ae", "hidden": [], "encoding_dim": 4, "activation": "tanh"}})
+
+
+DCGAN = {"study": {"name": "d"}, "data": {"name": "digits", "normalize": "minmax"},
+         "model": {"kind": "gan", "architecture": "conv", "channels": [4], "latent_dim": 4},
+         "train": {"optimizer": "adam", "lr": 0.001}}
+
+
+@pytest.mark.parametrize("key, value", [("activation", "tanh"), ("hidden", [32])])
+def test_a_dcgan_refuses_the_activation_and_hidden_its_fixed_layers_do_not_read(key, value):
+    """A DCGAN (engines/_torch/_generative_nets.py GAN, architecture = "conv") builds relu / leaky relu blocks of
+    model.channels: model.activation and model.hidden reach no layer, in [model], --set, a sweep or a search. Only
+    a key the study sets counts (the defaults are present in every config); a sweep or search over the
+    architecture that builds an MLP pair reads them."""
+    from nnstudy.api import prepare
+
+    refused = rf"model.{key} changes nothing: no trial reads it \(architecture = \"conv\""
+    with pytest.raises(StudyError, match=refused):
+        prepare({**DCGAN, "model": {**DCGAN["model"], key: value}})
+    with pytest.raises(StudyError, match=refused):
+        prepare(DCGAN, {f"model.{key}": value})
+    with pytest.raises(StudyError, match=refused):
+        prepare({**DCGAN, "sweep": {f"model.{key}": [value, [16]] if key == "hidden" else [value, "relu"]}})
+    with pytest.raises(StudyError, match=refused):
+        prepare({**DCGAN, "search": {"trials": 2, "space": {f"model.{key}": {"choices": [value]}}}})
+    prepare(DCGAN)
+    prepare({**DCGAN, "model": {**DCGAN["model"], key: value}, "sweep": {"model.architecture": ["mlp", "conv"]}})
+    prepare({**DCGAN, "model": {**DCGAN["model"], key: value},
+             "search": {"trials": 2, "space": {"model.architecture": {"choices": ["mlp", "conv"]}}}})
+
+
+@pytest.mark.parametrize("kind, model", [("ae", {"encoding_dim": 4}), ("vae", {"latent_dim": 4})])
+def test_a_conv_autoencoder_refuses_hidden_and_reads_its_activation(kind, model):
+    """encoder_decoder builds a conv autoencoder from model.channels alone: its model.hidden is read by no trial
+    (its activation is, in every block); swept beside the MLP architecture it is read."""
+    from nnstudy.api import prepare
+
+    conv = {"study": {"name": "a"}, "data": {"name": "digits", "normalize": "minmax"},
+            "model": {"kind": kind, "architecture": "conv", "channels": [4], **model}}
+    with pytest.raises(StudyError, match=r"model.hidden changes nothing: no trial reads it \(architecture = "
+                                         r"\"conv\": its layers are the stride-2 blocks of model.channels\)"):
+        prepare({**conv, "model": {**conv["model"], "hidden": [32]}})
+    with pytest.raises(StudyError, match="model.hidden changes nothing"):
+        prepare({**conv, "sweep": {"model.hidden": [[16], [32]]}})
+    prepare(conv)
+    prepare({**conv, "model": {**conv["model"], "activation": "tanh"}})
+    prepare({**conv, "model": {**conv["model"], "hidden": [32]}, "sweep": {"model.architecture": ["conv", "mlp"]}})
+
+
+GIVEN_ONE_LAYER = {"study": {"name": "g"}, "train": {"engine": "numpy"},
+                   "data": {"name": "interval-sum", "dim": 3, "interval": [2, 3], "normalize": "none"},
+                   "model": {"kind": "given", "layers": [{"w": [[1, 1, 1]], "b": [-1.5]}]}}
+
+
+def test_a_given_network_of_one_layer_refuses_its_activation_and_sign_zero():
+    """given_network puts model.activation (and sign_zero, its sign(0)) between layers only, none after the
+    output: a network of one layer reads neither; with two layers (the kind's example) it reads both."""
+    from nnstudy.api import prepare
+    from nnstudy.kinds import get
+
+    for model in ({"activation": "relu"}, {"activation": "sign"}, {"sign_zero": 1}):
+        key = f"model.{next(iter(model))}"
+        with pytest.raises(StudyError, match=rf"{key} changes nothing: no trial has a hidden layer \(model.layers "
+                                             rf"holds one layer: a linear model\), and {key} acts on hidden"):
+            prepare({**GIVEN_ONE_LAYER, "model": {**GIVEN_ONE_LAYER["model"], **model}})
+    with pytest.raises(StudyError, match="model.activation changes nothing"):
+        prepare({**GIVEN_ONE_LAYER, "sweep": {"model.activation": ["relu", "tanh"]}})
+    prepare(GIVEN_ONE_LAYER)
+    example = dict(get("given").example)
+    prepare({"study": {"name": "e"}, **example, "model": {"kind": "given", **example["model"], "sign_zero": 1}})

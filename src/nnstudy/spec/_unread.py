@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import copy
 import json
-from typing import Any
+from typing import Any, Callable, NamedTuple
 
 from ._load import set_dotted
 from ._unused import OPTIMIZER_KEYS, OPTIMIZER_TRAIN_KEYS, own_optimizer_keys, no_optimizer_kinds, unused
@@ -41,7 +41,7 @@ def check_read(study: Any, trials: list, label: str) -> None:
         key for grid in study.grids() for key in grid} | set(space)
     given |= {f"model.{name}" for name in study.model.model_fields_set}
     _check_loop_keys(given, trials, label)
-    _check_hidden_keys(given, trials, label)
+    _check_model_keys(given, trials, label)
     for key in sorted(given & set(OPTIMIZER_TRAIN_KEYS)):
         if any(not unused(_row(t.config), key, {}) for t in trials):
             continue
@@ -53,7 +53,8 @@ def check_read(study: Any, trials: list, label: str) -> None:
                          f"{hint}{advice}")
 
 
-DECIDING = ("train.optimizer", "train.schedule.kind", "train.early_stopping.patience", "model.hidden")
+DECIDING = ("train.optimizer", "train.schedule.kind", "train.early_stopping.patience", "model.hidden",
+            "model.architecture")
 
 
 def _proposable(space: dict, trials: list) -> list:
@@ -115,32 +116,77 @@ def _check_loop_keys(given: set[str], trials: list, label: str) -> None:
                              f'kind, or leave {key} out')
 
 
-# kind -> the [model] keys that act on its hidden layers only, and what it is without one (model.hidden = [])
-HIDDEN_ONLY = {"mlp": (("model.activation", "model.dropout", "model.norm"), "a linear model"),
-               "cnn": (("model.activation",), "a CNN whose convolutions feed the output layer"),  # dropout: before it
-               "ae": (("model.activation",), "a linear encoder and decoder"),  # architecture = "mlp"
-               "vae": (("model.activation",), "a linear encoder and decoder")}
-HIDDEN_KEYS = tuple(dict.fromkeys(key for keys, _ in HIDDEN_ONLY.values() for key in keys))
+HIDDEN = "no trial has a hidden layer ({what}), and {key} acts on hidden layers only"
+OTHER_LAYERS = "no trial reads it ({what})"
+CONV_BLOCKS = 'architecture = "conv": its layers are the stride-2 blocks of model.channels'
 
 
-def _check_hidden_keys(given: set[str], trials: list, label: str) -> None:
-    """An activation, dropout or norm that acts on hidden layers only, where no trial has one: an MLP's with
-    hidden = [] (a linear model), a CNN's activation (its dropout also precedes the output layer), an MLP
-    autoencoder's activation."""
+def _no_hidden_layer(model: dict[str, Any]) -> bool:
+    """Fully connected (an MLP, a CNN's dense head, an MLP autoencoder) without a hidden layer."""
+    return not model.get("hidden") and model.get("architecture", "mlp") == "mlp"
+
+
+def _conv(model: dict[str, Any]) -> bool:
+    return model.get("architecture") == "conv"
+
+
+def _one_layer(model: dict[str, Any]) -> bool:
+    return len(model["layers"]) == 1
+
+
+class Unread(NamedTuple):
+    keys: tuple[str, ...]  # [model] keys
+    when: Callable[[dict[str, Any]], bool]  # the resolved [model] section builds nothing that reads them
+    says: str  # HIDDEN or OTHER_LAYERS
+    what: str  # what the model is then
+
+
+_AUTOENCODER = (Unread(("model.activation",), _no_hidden_layer, HIDDEN, "model.hidden = []: a linear encoder and "
+                       "decoder"),  # a conv autoencoder's blocks read its activation
+                Unread(("model.hidden",), _conv, OTHER_LAYERS, CONV_BLOCKS))
+# kind -> the [model] keys its network leaves unread in some configurations (engines/_torch/_generative_nets.py
+# for the autoencoders and the GAN, engines/_numpy/_network.py given_network)
+UNREAD_MODEL_KEYS = {
+    "mlp": (Unread(("model.activation", "model.dropout", "model.norm"), _no_hidden_layer, HIDDEN,
+                   "model.hidden = []: a linear model"),),
+    "cnn": (Unread(("model.activation",), _no_hidden_layer, HIDDEN,  # its dropout precedes the output layer too
+                   "model.hidden = []: a CNN whose convolutions feed the output layer"),),
+    "ae": _AUTOENCODER,
+    "vae": _AUTOENCODER,
+    "gan": (Unread(("model.activation",), _conv, OTHER_LAYERS, 'architecture = "conv": a DCGAN\'s activations are '
+                   "fixed, relu in the generator and leaky relu in the discriminator"),
+            Unread(("model.hidden",), _conv, OTHER_LAYERS, CONV_BLOCKS)),
+    "given": (Unread(("model.activation", "model.sign_zero"), _one_layer, HIDDEN,
+                     "model.layers holds one layer: a linear model"),),
+}
+MODEL_KEYS = {key for rules in UNREAD_MODEL_KEYS.values() for rule in rules for key in rule.keys}
+
+
+def _check_model_keys(given: set[str], trials: list, label: str) -> None:
+    """A [model] key that no trial's network reads: the activation, dropout or norm of an MLP without hidden
+    layers (a linear model), a CNN's or an MLP autoencoder's activation likewise, a given network's activation
+    with one layer, the hidden widths of a conv autoencoder and a DCGAN's activation and hidden widths."""
     from ..errors import StudyError
 
-    for key in sorted(given & set(HIDDEN_KEYS)):
-        if trials and all(_without_hidden_layers(t.config["model"], key) for t in trials):
-            what = "; ".join(dict.fromkeys(HIDDEN_ONLY[t.config["model"]["kind"]][1] for t in trials))
-            raise StudyError(f"{label}: {key} changes nothing: no trial has a hidden layer (model.hidden = []: "
-                             f"{what}), and {key} acts on hidden layers only; leave {key} out")
+    for key in sorted(given & MODEL_KEYS):
+        rules = [_unread_by(t.config["model"], key) for t in trials]
+        if trials and all(rules):
+            raise StudyError(f"{label}: {key} changes nothing: {_why(rules, key)}; leave {key} out")
 
 
-def _without_hidden_layers(model: dict[str, Any], key: str) -> bool:
-    """Whether the model has no hidden layer and ``key`` acts on hidden layers only (a conv autoencoder's blocks
-    read its activation whatever its hidden)."""
-    keys, _ = HIDDEN_ONLY.get(model["kind"], ((), ""))
-    return key in keys and not model.get("hidden") and model.get("architecture", "mlp") == "mlp"
+def _why(rules: list[Unread], key: str) -> str:
+    """'no trial has a hidden layer (model.hidden = []: a linear model), and model.norm acts on hidden layers
+    only', one clause per way of saying it."""
+    whats: dict[str, list[str]] = {}
+    for rule in rules:
+        whats.setdefault(rule.says, []).append(rule.what)
+    return "; ".join(says.format(what="; ".join(dict.fromkeys(w)), key=key) for says, w in whats.items())
+
+
+def _unread_by(model: dict[str, Any], key: str) -> Unread | None:
+    """The rule by which the model's network does not read ``key``; None when it reads it."""
+    return next((rule for rule in UNREAD_MODEL_KEYS.get(model["kind"], ())
+                 if key in rule.keys and rule.when(model)), None)
 
 
 def _trained_by(trials: list) -> tuple[str, bool]:
