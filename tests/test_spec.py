@@ -407,3 +407,17 @@ def test_a_given_network_of_one_layer_refuses_its_activation_and_sign_zero():
     prepare(GIVEN_ONE_LAYER)
     example = dict(get("given").example)
     prepare({"study": {"name": "e"}, **example, "model": {"kind": "given", **example["model"], "sign_zero": 1}})
+
+
+def test_a_penalty_no_kind_of_a_sweep_reads_is_refused_in_each_kinds_words():
+    """A sweep of a GAN and XGBoost with train.l2: the GAN's own loop adds no penalty, XGBoost's settings are
+    [model] keys; the refusal says each, not one kind's words for both."""
+    from nnstudy.api import prepare
+
+    study = {"study": {"name": "k"}, "data": {"name": "digits", "normalize": "minmax"}, "train": {"l2": 0.001},
+             "sweep": [{"model.kind": ["gan"], "model.hidden": [[16, 16]], "model.latent_dim": [4]},
+                       {"model.kind": ["xgboost"], "train.engine": ["classical"]}]}
+    with pytest.raises(StudyError, match=r"train.l2 changes nothing: model.kind = gan does not read it \(its own "
+                                         r"training loop adds no penalty and no gradient noise\); model.kind = "
+                                         r"xgboost does not read it \(its settings are \[model\] keys\); leave"):
+        prepare(study)

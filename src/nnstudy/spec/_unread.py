@@ -81,6 +81,10 @@ NOT_READ = {"dtype": "does not read it (it computes in its own library's precisi
             "checkpoint_every": "keeps no checkpoint (an interrupted trial starts again from epoch 1: "
                                 "docs/checkpoints.md)"}
 OWN_LOOP = "does not read it (its own training loop adds no penalty and no gradient noise)"  # ae, vae, gan
+# engine of the kind's loop -> key -> how a refusal says why, where NOT_READ does not say it for every kind; else
+# SETTINGS (the classical kinds: XGBoost's rounds are model.n_estimators)
+NOT_READ_BY_ENGINE = {"torch": {"l1": OWN_LOOP, "l2": OWN_LOOP, "grad_noise": OWN_LOOP}}
+SETTINGS = "does not read it (its settings are [model] keys)"
 SCHEDULE_READERS = {"train.schedule.step_size": ("step",), "train.schedule.gamma": ("step", "plateau")}
 
 
@@ -103,10 +107,7 @@ def _check_loop_keys(given: set[str], trials: list, label: str) -> None:
     readers = [of(t.config["model"]).reads for t in trials]
     for name in LOOP_KEYS:
         if f"train.{name}" in given and not any(r is None or name in r for r in readers):
-            kinds = ", ".join(dict.fromkeys(t.config["model"]["kind"] for t in trials))
-            own_loop = all("torch" in of(t.config["model"]).engines for t in trials)
-            said = NOT_READ.get(name, OWN_LOOP if own_loop else "does not read it (its settings are [model] keys)")
-            raise StudyError(f"{label}: train.{name} changes nothing: model.kind = {kinds} {said}; leave "
+            raise StudyError(f"{label}: train.{name} changes nothing: {_not_read_by(trials, name)}; leave "
                              f"train.{name} out")
     used = [t.config["train"]["schedule"]["kind"] for t in trials]
     for key, kinds in SCHEDULE_READERS.items():
@@ -114,6 +115,19 @@ def _check_loop_keys(given: set[str], trials: list, label: str) -> None:
             raise StudyError(f'{label}: {key} changes nothing: no trial\'s schedule reads it (train.schedule.kind = '
                              f'{", ".join(dict.fromkeys(used))}; read by {" and ".join(kinds)}); set the schedule\'s '
                              f'kind, or leave {key} out')
+
+
+def _not_read_by(trials: list, name: str) -> str:
+    """'model.kind = gan, vae does not read it (its own training loop ...); model.kind = xgboost does not read it
+    (its settings are [model] keys)': the trials' kinds, grouped by how each says why."""
+    from ..kinds import of
+
+    kinds: dict[str, list[str]] = {}
+    for t in trials:
+        kind = of(t.config["model"])
+        said = NOT_READ.get(name) or NOT_READ_BY_ENGINE.get(kind.engines[0], {}).get(name, SETTINGS)
+        kinds.setdefault(said, []).append(kind.name)
+    return "; ".join(f"model.kind = {', '.join(dict.fromkeys(names))} {said}" for said, names in kinds.items())
 
 
 HIDDEN = "no trial has a hidden layer ({what}), and {key} acts on hidden layers only"
