@@ -17,7 +17,7 @@ from torch import nn
 from . import _rng
 from ._mlp import DROPOUT_STREAM, apply_dropout
 from ._stack_init import StackedLayer
-from ._tensors import CPU_EVAL_VALUES
+from ._tensors import cpu_rows
 
 BN_EPS, BN_MOMENTUM, LN_EPS = 1e-5, 0.1, 1e-5
 EVAL_VALUES = 1 << 26
@@ -84,11 +84,10 @@ class StackedMLP:
         self.use_dropout = bool(mc.get("dropout", 0.0) > 0) or bool((dropout > 0).any())
 
     def eval_rows(self, n_in: int) -> int:
-        """Rows per evaluation chunk: rows x K x the widest layer stays under EVAL_VALUES (on the CPU under
-        _tensors.CPU_EVAL_VALUES, whose blocks malloc reuses rather than faults in afresh)."""
-        cpu = self.layers[0]["W"].device.type == "cpu"
-        widest = max(max(layer["W"].shape[2] for layer in self.layers), n_in)
-        return max(1, (CPU_EVAL_VALUES if cpu else EVAL_VALUES) // (self.k * widest))
+        """Rows per evaluation chunk: rows x K x the widest layer stays under EVAL_VALUES (on the CPU within
+        _tensors.cpu_rows)."""
+        values = self.k * max(max(layer["W"].shape[2] for layer in self.layers), n_in)
+        return cpu_rows(max(1, EVAL_VALUES // values), values, self.layers[0]["W"].device)
 
     def _add_params(self, tensors: list[torch.Tensor], transposed: list[bool]) -> None:
         self.params += tensors

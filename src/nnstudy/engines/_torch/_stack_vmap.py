@@ -29,7 +29,7 @@ from torch.func import functional_call, stack_module_state, vmap
 from ._cnn import CNN, PooledFirst
 from ._conv_grouped import grouped_channels_last, ready
 from ._conv_matmul import convs_by_matmul
-from ._tensors import CPU_EVAL_VALUES, widest_activation
+from ._tensors import cpu_rows, widest_activation
 
 MAX_EVAL_VALUES = 1 << 25  # rows x K x input size per evaluation chunk
 CONV = "auto"  # or "grouped", "unfold", "grouped-cl": read at each forward pass
@@ -91,13 +91,13 @@ class VmapNet:
         return "grouped"
 
     def eval_rows(self, n_in: int) -> int:
-        """Rows per evaluation chunk: on the CPU the K trials' widest activation within _tensors.CPU_EVAL_VALUES."""
+        """Rows per evaluation chunk: on the CPU the K trials' widest activation within _tensors.cpu_rows."""
         rows = max(1, MAX_EVAL_VALUES // (self.k * max(n_in, 1) * 16))
         first = self.params[0]
         if first.device.type != "cpu":
             return rows
         widest = widest_activation(self.template, torch.zeros(1, n_in, dtype=first.dtype))
-        return max(1, min(rows, CPU_EVAL_VALUES // (self.k * widest)))
+        return cpu_rows(rows, self.k * widest, first.device)
 
     def trial_state(self, k: int) -> dict[str, torch.Tensor]:
         both = {**self.param_dict, **self.buffer_dict}

@@ -99,7 +99,13 @@ def eval_chunk(model: torch.nn.Module, x: torch.Tensor) -> int:
     chunk = getattr(model, "eval_chunk", EVAL_CHUNK)
     if x.device.type != "cpu" or len(x) == 0:
         return chunk
-    return max(1, min(chunk, CPU_EVAL_VALUES // widest_activation(model, x[:1])))
+    return cpu_rows(chunk, widest_activation(model, x[:1]), x.device)
+
+
+def cpu_rows(rows: int, values_per_row: int, device: torch.device) -> int:
+    """``rows`` per evaluation chunk, on the CPU no more than keep ``values_per_row`` x rows within
+    CPU_EVAL_VALUES (every evaluation's rule: one model, or K stacked trials together)."""
+    return rows if device.type != "cpu" else max(1, min(rows, CPU_EVAL_VALUES // values_per_row))
 
 
 def widest_activation(model: torch.nn.Module, row: torch.Tensor) -> int:
