@@ -14,7 +14,7 @@ import pytest
 import nnstudy
 import nnstudy.api
 from nnstudy.cli import main
-from nnstudy.executor import _local, _threads
+from nnstudy.executor import _local, _threads, _worker
 
 TRAIN_PY = '''
 import torch
@@ -151,3 +151,37 @@ def test_a_workers_limit_reaches_torch_imported_after_it(threads):
             "print(before, torch.get_num_threads(), sorted({p['num_threads'] for p in threadpool_info()}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split(maxsplit=2)
     assert out[:2] == ["False", str(threads)] and out[2].strip() == f"[{threads}]"
+
+
+ALONE = {"study": {"name": "alone"}, "data": {"name": "moons", "n_samples": 200}, "model": {"hidden": [8]},
+         "train": {"epochs": 2, "batch_size": 32}, "trials": {"seeds": 2},
+         "report": {"metrics": ["val_accuracy", "train_time_s"]}}
+LOCKSTEP = {**ALONE, "study": {"name": "lockstep"},
+            "search": {"method": "grid", "trials": 1, "pruner": "median", "space": {"train.lr": {"choices": [0.1]}}}}
+
+
+@pytest.mark.parametrize("spec, stack", [(ALONE, "on"), (LOCKSTEP, "off")], ids=["stack", "lockstep"])
+@pytest.mark.parametrize("threads, expected", [(None, 3), (1, 1)])
+def test_a_stack_or_the_lockstep_alone_in_the_driver_takes_every_core(tmp_path, monkeypatch, spec, stack,
+                                                                      threads, expected):
+    """Nothing trains beside them on the CPU, so by default they use every core, not a pool worker's share."""
+    import torch
+
+    from nnstudy.engines._torch import _train
+
+    seen = []
+    monkeypatch.setattr(_threads, "cores", lambda: 3)
+    for module, name in ((_worker, "run_stack"), (_train, "train_trial")):
+        original = getattr(module, name)
+
+        def spy(*args, _original=original, **kw):
+            seen.append(torch.get_num_threads())
+            return _original(*args, **kw)
+        monkeypatch.setattr(module, name, spy)
+    monkeypatch.setattr(nnstudy.api.Study, "report", lambda self, out=None: [])
+    study = nnstudy.run(spec, store=tmp_path / "runs", stack=stack, threads=threads, device="cpu")
+    trials = study.trials()
+    assert len(trials) == 2 and set(trials.status) == {"done"}
+    assert seen and set(seen) == {expected}
+    assert set(trials.threads) == {expected}
+    assert set(trials.stacked.dropna()) == ({2} if stack == "on" else set())

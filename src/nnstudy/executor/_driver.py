@@ -17,7 +17,7 @@ from ..engines._checkpoint import header as checkpoint_header
 from ..spec import Trial
 from ..store import Store
 from ._progress import StudyProgress
-from ._threads import conditions, trial_threads
+from ._threads import alone_threads, conditions, trial_threads
 
 
 @dataclass
@@ -44,7 +44,9 @@ class Driver:
                  console: Console, stack: str = "auto", threads: int | None = None):
         self.store, self.study, self.workers, self.device = store, study, workers, device
         self.fail_fast, self.console, self.stack = fail_fast, console, stack
+        self.threads_asked = threads  # --threads, or None
         self.threads = trial_threads(threads, workers)  # intra-op threads of each trial (executor/_threads.py)
+        self.alone_threads = alone_threads(threads, workers, device)  # of a stack or the lockstep in this process
 
     kept = False  # inside a with block: what run() starts stays for the next run()
     shown = ("val_accuracy", "test_accuracy", "val_mse", "test_mse", "train_time_s")  # in each trial's line
@@ -59,9 +61,9 @@ class Driver:
     def close(self) -> None:
         """End what this executor keeps between runs (nothing, here)."""
 
-    def conditions(self, stacked: int | None = None, host: str | None = None) -> dict:
-        """What the timing of a trial trained here depends on (stored with it)."""
-        return conditions(self.device, self.threads, self.kind, host, stacked)
+    def conditions(self, stacked: int | None = None, host: str | None = None, threads: int | None = None) -> dict:
+        """What the timing of a trial trained here depends on (stored with it); threads: default a trial's."""
+        return conditions(self.device, threads or self.threads, self.kind, host, stacked)
 
     def pending(self, trials: list[Trial]) -> tuple[list[Trial], RunSummary]:
         """The trials to train here, in study order, and a summary counting the others."""

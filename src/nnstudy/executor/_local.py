@@ -67,15 +67,17 @@ class LocalExecutor(Driver):
         if not stacks:  # a stack says so at its first epoch, once its graphs are captured
             _prefetch.training()
         with self.progress(todo, where, summary) as progress:
-            if stacks or workers == 1:  # this process trains (with --threads; only the pool's workers train else)
-                with limited(self.threads):
-                    if first_data is not None:
-                        _worker.preload(todo[0].config["data"], first_data)
-                    if stacks and run_stacks(self, stacks, progress, summary):
-                        return summary
-                    if workers == 1:
+            if stacks or workers == 1:  # this process trains (only the pool's workers train else)
+                if first_data is not None:
+                    _worker.preload(todo[0].config["data"], first_data)
+                if stacks:
+                    with limited(self.alone_threads):
+                        if run_stacks(self, stacks, progress, summary):
+                            return summary
+                if workers == 1:
+                    with limited(self.threads):
                         self._run_inline(singles, progress, summary)
-                        return summary
+                    return summary
             if singles:
                 self._run_pool(singles, workers, progress, summary)
         return summary

@@ -2,8 +2,9 @@
 
 A trial trains with ``--threads`` threads; by default the cores divided among the worker processes, at least
 one, so that ``--workers 1`` uses the whole machine and ``--workers 2`` on two cores one thread each: never more
-threads than cores. The same limit holds for a trial in a pool worker, in the driver (``--workers 1``, stacks,
-the median pruner's lockstep) and in a Ray task. More threads split a reduction in another order, so a trial's
+threads than cores. The same limit holds for a trial in a pool worker, in the driver (``--workers 1``) and in a
+Ray task. A stack and the median pruner's lockstep train alone in the driver: on the CPU they take every core
+unless ``--threads`` says otherwise. More threads split a reduction in another order, so a trial's
 numbers may differ in the last digits between thread counts: each trial records the count it ran with.
 """
 
@@ -32,6 +33,12 @@ def trial_threads(threads: int | None, workers: int | None) -> int:
     if threads:
         return threads
     return max(1, cores() // (workers or cores()))
+
+
+def alone_threads(threads: int | None, workers: int | None, device: str) -> int:
+    """The threads of work that trains alone in the driver (a stack, the lockstep): on the CPU every core unless
+    `threads` is given; elsewhere (a GPU does the work) as a trial's."""
+    return threads or cores() if device == "cpu" else trial_threads(threads, workers)
 
 
 @contextlib.contextmanager

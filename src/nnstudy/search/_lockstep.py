@@ -88,7 +88,7 @@ class LockstepRunner(Driver):
         stacks, singles = plan(todo, self.stack, self.device)
         stacked = len(stacks) == 1 and not singles
         where = "one stacked program" if stacked else "one process, seeds in lockstep"
-        with self.progress(todo, where, summary) as progress, limited(self.threads):
+        with self.progress(todo, where, summary) as progress, limited(self.alone_threads):
             claimed = [t for t in todo if self.claim(t, progress)]
             try:
                 train = self._stacked if stacked and len(claimed) == len(todo) else self._threads
@@ -97,7 +97,7 @@ class LockstepRunner(Driver):
             except BaseException:
                 self.hand_back(claimed)
                 raise
-            ran = self.conditions(len(claimed) if train == self._stacked else None)
+            ran = self.conditions(len(claimed) if train == self._stacked else None, threads=self.alone_threads)
             for t in claimed:
                 result, error = results[t.trial_id]
                 if self.record(t, result, error, progress, summary, ran):

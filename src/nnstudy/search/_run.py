@@ -183,7 +183,7 @@ def run_search(db: Store, study: StudyFile, text: str, label: str, task: str, me
     url = optuna_url(store, name)
     ostudy = open_optuna(url, optuna_study_name(study), search, direction)
     lockstep = (LockstepRunner(db, name, workers, device, fail_fast, console, stack,
-                               threads=getattr(make_executor(), "threads", None))
+                               threads=getattr(make_executor(), "threads_asked", None))
                 if search.pruner == "median" else None)
     evaluate = StoreEvaluator(db, study, text, label, task, metrics, environment, make_executor, lockstep,
                               first_data)
