@@ -15,8 +15,12 @@ if ! python -c "import torch" >/dev/null 2>&1; then
   # The CPU build; an unpinned torch can pull a multi-GB CUDA build.
   pip install -q "torch==2.13.0" || pip install -q "torch>=2.3"
 fi
+# An editable install leaves nnstudy's own modules without bytecode, and where PYTHONDONTWRITEBYTECODE is set
+# (CI, some hosts) every process then compiles them again (0.1-0.2 s each): compiled here, as pip would.
+compile_sources() { python -m compileall -q src/nnstudy >/dev/null || true; }
 if [ "${1:-}" = "--data" ]; then
   pip install -q -e ".[methods]"
+  compile_sources
   if command -v apt-cache >/dev/null && ! apt-cache policy dataset-fashion-mnist 2>/dev/null | grep -q "Candidate: [0-9]"; then
     if [ "$(id -u)" = 0 ]; then apt-get update -qq || true; else
       echo "note: run 'sudo apt-get update' once so that 'nnstudy data fetch' can find Debian's data packages"
@@ -26,6 +30,7 @@ if [ "${1:-}" = "--data" ]; then
   exit 0
 fi
 pip install -q -e ".[methods,test,docs,cluster]"  # methods: every model kind and the search; docs: mkdocs, built strictly by tests/test_docs.py; cluster: Ray, psycopg
+compile_sources
 
 # The report's browser test renders report.html in Debian's headless Chromium.
 if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null; then
