@@ -17,7 +17,7 @@ from .._result import OnEpoch, TrialResult
 from . import _rng
 from ._augment import make_augment
 from ._mlp import NOISE_STREAM, build_trainable
-from ._optim import make_optimizer, make_schedule
+from ._optim import gradients, make_optimizer, make_schedule, take_step
 from ._outputs import classifier_artifacts
 from ._precision import forward_context, trial_precision
 from ._tensors import DeviceData, evaluate, loss_fn, predict
@@ -137,16 +137,22 @@ def make_step(model, opt, linears, tc: dict[str, Any], loss: str, seed: int = 0,
         lbfgs_step.data_loss = data_loss
         return lbfgs_step
 
+    at = {id(p): j for j, p in enumerate(params)}
+    weight_at = [at.get(id(w)) for w in weights]  # each weight's place in params (None: frozen)
+
     def sgd_step(xb: torch.Tensor, yb: torch.Tensor, measure: bool):
-        opt.zero_grad(set_to_none=True)
         data_loss[0] = None
         value = objective(xb, yb)
-        value.backward()
-        norms = grad_norms() if measure else None
+        grads = gradients(value, params)
+        norms = None
+        if measure:
+            found = [None if j is None else grads[j] for j in weight_at]
+            norms = torch._foreach_norm([torch.zeros_like(w) if g is None else g for w, g in zip(weights, found)])
         if noise:
-            for p, key in zip(params, keys):
-                p.grad.add_(_rng.normal(key, counter, tuple(p.shape), p.dtype), alpha=noise)
-        opt.step()
+            with torch.no_grad():
+                for g, key, p in zip(grads, keys, params):
+                    g.add_(_rng.normal(key, counter, tuple(p.shape), p.dtype), alpha=noise)
+        take_step(opt, params, grads)
         return value, norms
 
     sgd_step.data_loss = data_loss
