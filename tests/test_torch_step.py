@@ -16,6 +16,7 @@ from nnstudy.engines._torch._train import make_step
 from nnstudy.spec._schema import TrainConfig
 
 N, D, BATCH, STEPS = 64, 6, 16, 12
+pytestmark = pytest.mark.filterwarnings("error::UserWarning")  # e.g. a schedule told of no optimizer step
 MC = {"kind": "mlp", "hidden": [16, 12], "activation": "tanh", "dropout": 0.0, "norm": "none"}
 
 
@@ -72,7 +73,8 @@ def run(train: dict, dtype, reference: bool, head_only: bool = False):
 
 
 CASES = [{"optimizer": o, "lr": lr, **extra} for (o, lr), extra in itertools.product(
-    [("sgd", 0.1), ("momentum", 0.05), ("nesterov", 0.05), ("adam", 0.01), ("rmsprop", 0.01), ("adagrad", 0.1)],
+    [("sgd", 0.1), ("momentum", 0.05), ("nesterov", 0.05), ("adam", 0.01), ("adamw", 0.01), ("rmsprop", 0.01),
+     ("adagrad", 0.1)],
     [{}, {"weight_decay": 0.01}, {"l2": 1e-3, "l1": 1e-3}, {"grad_noise": 0.01}])]
 
 

@@ -17,7 +17,8 @@ from .._result import OnEpoch, TrialResult
 from . import _rng
 from ._augment import make_augment
 from ._mlp import NOISE_STREAM, build_trainable
-from ._optim import gradients, make_optimizer, make_schedule, take_step
+from ._optim import make_optimizer, make_schedule
+from ._optim_step import gradients, take_step
 from ._outputs import classifier_artifacts
 from ._precision import forward_context, trial_precision
 from ._tensors import DeviceData, evaluate, loss_fn, predict
