@@ -74,7 +74,7 @@ def train_trial(trial: Trial, data: Dataset, on_epoch: OnEpoch, device: str = "c
                 t0 = time.perf_counter()
                 pre = pretrain_epoch(model, pair, s, pair_opt)
                 train_time += _wait(s.dev, t0)
-                row = s.sync({"pretrain_loss": pre, **split_means(model.losses, s.inputs)})
+                row = s.sync({"pretrain_loss": pre, **split_means(model, s.inputs)})
                 row |= {"phase": float(pair + 1), "time_s": train_time}
                 log.history.append({"epoch": epoch, **row})
                 log.on_epoch(epoch, row)
@@ -123,7 +123,7 @@ def epoch_values(model, s: Setup, fd: FrechetMeter | None, prior: torch.Tensor |
                  ) -> dict[str, torch.Tensor]:
     """Every split's loss terms, and for a VAE the Fréchet distance of its decoded prior draws."""
     model.eval()
-    values = split_means(model.losses, s.inputs)
+    values = split_means(model, s.inputs)
     if fd is not None:
         values |= fd(model.decode(prior))
     return values

@@ -11,7 +11,7 @@ import torch
 
 from ...data._dataset import Dataset
 from .._common import _npz, grad_norm_steps
-from ._tensors import EVAL_CHUNK
+from ._tensors import EVAL_CHUNK, cpu_rows, widest_activation
 
 FD_DIMS = 32  # principal components of the training inputs the Fréchet distance is measured in
 FD_SAMPLES = 2000  # generated samples per measurement (fewer when the reference split is smaller)
@@ -63,17 +63,26 @@ class Inputs:
 
 
 @torch.no_grad()
-def split_means(losses: Callable[[torch.Tensor], dict[str, torch.Tensor]], inputs: Inputs
-                ) -> dict[str, torch.Tensor]:
-    """'<split>_<term>' (term 'loss' -> '<split>_loss') -> mean over the split, 0-d device tensors."""
+def split_means(model: torch.nn.Module, inputs: Inputs) -> dict[str, torch.Tensor]:
+    """'<split>_<term>' (term 'loss' -> '<split>_loss') -> mean over the split of ``model.losses``, 0-d device
+    tensors. A VAE's noise is drawn EVAL_CHUNK rows at a time whatever the device (the same stream as ever); on
+    the CPU each chunk is computed in slices that keep the widest activation within CPU_EVAL_VALUES."""
+    noise = getattr(model, "eval_noise", None)
     out: dict[str, torch.Tensor] = {}
     for split, x in inputs.x.items():
         if x.shape[0] == 0:
             continue
+        rows = cpu_rows(EVAL_CHUNK, widest_activation(model, x[:1], model.losses), x.device) \
+            if x.device.type == "cpu" else EVAL_CHUNK
         sums: dict[str, torch.Tensor] = {}
         for start in range(0, x.shape[0], EVAL_CHUNK):
-            for term, v in losses(x[start:start + EVAL_CHUNK]).items():
-                sums[term] = sums.get(term, 0) + v.double().sum()
+            chunk = x[start:start + EVAL_CHUNK]
+            drawn = None if noise is None else noise(chunk)
+            for at in range(0, chunk.shape[0], rows):
+                part = chunk[at:at + rows]
+                terms = model.losses(part) if drawn is None else model.losses(part, drawn[at:at + rows])
+                for term, v in terms.items():
+                    sums[term] = sums.get(term, 0) + v.double().sum()
         out.update({f"{split}_{term}": s / x.shape[0] for term, s in sums.items()})
     return out
 

@@ -134,12 +134,18 @@ class VAE(AutoEncoder):
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         return self.encoder(x)[:, :self.latent_dim]  # the mean
 
-    def losses(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    def losses(self, x: torch.Tensor, noise: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """noise: the rows' standard normal draws (default: drawn here)."""
         mu, logvar = self.encoder(x).chunk(2, dim=1)
-        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+        z = mu + (torch.randn_like(mu) if noise is None else noise) * torch.exp(0.5 * logvar)
         recon = reconstruction(self.decoder_out(z), x, self.loss_kind)
         kl = gaussian_kl(mu, logvar)
         return {"loss": recon + self.beta * kl, "recon": recon, "kl": kl}
+
+
+    def eval_noise(self, x: torch.Tensor) -> torch.Tensor:
+        """The draws ``losses(x)`` would take, at once (split_means computes x in slices)."""
+        return torch.randn(x.shape[0], self.latent_dim, dtype=x.dtype, device=x.device)
 
 
 def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -108,8 +109,9 @@ def cpu_rows(rows: int, values_per_row: int, device: torch.device) -> int:
     return rows if device.type != "cpu" else max(1, min(rows, CPU_EVAL_VALUES // values_per_row))
 
 
-def widest_activation(model: torch.nn.Module, row: torch.Tensor) -> int:
-    """The most values any of the model's layers outputs for one row (by one evaluation pass; once per model)."""
+def widest_activation(model: torch.nn.Module, row: torch.Tensor, run: Callable | None = None) -> int:
+    """The most values any of the model's layers outputs for one row (by one evaluation pass, ``run(row)``,
+    default the model's forward; once per model)."""
     if model not in _widest:
         sizes = [row.numel()]
         hooks = [m.register_forward_hook(lambda m, args, out: sizes.append(out.numel() if torch.is_tensor(out)
@@ -118,7 +120,8 @@ def widest_activation(model: torch.nn.Module, row: torch.Tensor) -> int:
         was_training = model.training
         try:
             with torch.no_grad(), torch.random.fork_rng(devices=[]):  # a user's module may draw: not from the trial's
-                model.eval()(row)
+                model.eval()
+                (run or model)(row)
         finally:
             model.train(was_training)
             for h in hooks:
