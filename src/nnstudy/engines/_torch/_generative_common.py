@@ -4,7 +4,6 @@ the Fréchet distance of samples in a PCA space of the training data, and the im
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import torch

@@ -142,7 +142,6 @@ class VAE(AutoEncoder):
         kl = gaussian_kl(mu, logvar)
         return {"loss": recon + self.beta * kl, "recon": recon, "kl": kl}
 
-
     def eval_noise(self, x: torch.Tensor) -> torch.Tensor:
         """The draws ``losses(x)`` would take, at once (split_means computes x in slices)."""
         return torch.randn(x.shape[0], self.latent_dim, dtype=x.dtype, device=x.device)

@@ -150,9 +150,8 @@ def make_step(model, opt, linears, tc: dict[str, Any], loss: str, seed: int = 0,
             found = [None if j is None else grads[j] for j in weight_at]
             norms = torch._foreach_norm([torch.zeros_like(w) if g is None else g for w, g in zip(weights, found)])
         if noise:
-            with torch.no_grad():
-                for g, key, p in zip(grads, keys, params):
-                    g.add_(_rng.normal(key, counter, tuple(p.shape), p.dtype), alpha=noise)
+            for g, key, p in zip(grads, keys, params):
+                g.add_(_rng.normal(key, counter, tuple(p.shape), p.dtype), alpha=noise)
         take_step(opt, params, grads)
         return value, norms
 
