@@ -74,7 +74,7 @@ def run(train: dict, dtype, reference: bool, head_only: bool = False):
 
 CASES = [{"optimizer": o, "lr": lr, **extra} for (o, lr), extra in itertools.product(
     [("sgd", 0.1), ("momentum", 0.05), ("nesterov", 0.05), ("adam", 0.01), ("adamw", 0.01), ("rmsprop", 0.01),
-     ("adagrad", 0.1)],
+     ("adagrad", 0.1), ("adadelta", 1.0)],
     [{}, {"weight_decay": 0.01}, {"l2": 1e-3, "l1": 1e-3}, {"grad_noise": 0.01}])]
 
 

@@ -1,7 +1,8 @@
-"""A trial's gradients and its optimizer's step on them. On the CPU, SGD (plain, momentum, Nesterov), Adam and
-AdamW are torch.optim's single-tensor updates written out op for op: bitwise their numbers, their state in
-``opt.state`` (checkpoints, schedules), without the per-call overhead that is a quarter of a small network's
-step. Elsewhere, and for every other optimizer or option, torch.optim steps on the gradients as ``p.grad``.
+"""A trial's gradients and its optimizer's step on them. On the CPU, the optimizers a study names (SGD plain, with
+momentum or Nesterov's, Adam, AdamW, RMSprop, Adagrad, Adadelta) run torch.optim's single-tensor updates written
+out op for op: bitwise their numbers, their state in ``opt.state`` (checkpoints, schedules), without the per-call
+overhead that is a quarter of a small network's step. Elsewhere (a GPU, L-BFGS, an option a study cannot set)
+torch.optim steps on the gradients as ``p.grad``.
 """
 
 from __future__ import annotations
@@ -24,10 +25,10 @@ def gradients(value: torch.Tensor, params: list[torch.Tensor]) -> list[torch.Ten
 @torch.no_grad()
 def take_step(opt: torch.optim.Optimizer, params: list[torch.Tensor], grads: list[torch.Tensor | None]) -> None:
     """opt's step on ``grads`` (one per parameter of ``params``, None: none)."""
-    written = WRITTEN.get(type(opt))
+    written, unwritten = WRITTEN.get(type(opt), (None, ()))
     group = opt.param_groups[0]
     if (written is None or len(opt.param_groups) > 1 or not params or params[0].device.type != "cpu"
-            or any(group.get(option) for option in UNWRITTEN_OPTIONS)):
+            or any(group.get(option) for option in UNWRITTEN_OPTIONS + unwritten)):
         for p, g in zip(params, grads):
             p.grad = g
         opt.step()
@@ -54,16 +55,26 @@ def _sgd(opt: torch.optim.Optimizer, group: dict, ps: list[torch.Tensor], gs: li
     torch._foreach_add_(ps, gs, alpha=-group["lr"])
 
 
+def _scalar() -> torch.dtype:
+    """The dtype of torch.optim's step counters."""
+    return torch.float64 if torch.get_default_dtype() == torch.float64 else torch.float32
+
+
+def _state(opt: torch.optim.Optimizer, p: torch.Tensor, *slots: str) -> dict:
+    """p's state, made as torch.optim makes it at the first step: a step counter and zeroed slots."""
+    state = opt.state[p]
+    if not state:
+        state["step"] = torch.zeros((), dtype=_scalar())
+        for slot in slots:
+            state[slot] = torch.zeros_like(p, memory_format=torch.preserve_format)
+    return state
+
+
 def _adam(opt: torch.optim.Optimizer, group: dict, ps: list[torch.Tensor], gs: list[torch.Tensor]) -> None:
     (beta1, beta2), lr, eps, wd = group["betas"], group["lr"], group["eps"], group["weight_decay"]
     decoupled = group.get("decoupled_weight_decay", isinstance(opt, torch.optim.AdamW))
     for p, g in zip(ps, gs):
-        state = opt.state[p]
-        if not state:
-            scalar = torch.float64 if torch.get_default_dtype() == torch.float64 else torch.float32
-            state["step"] = torch.tensor(0.0, dtype=scalar)
-            state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-            state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+        state = _state(opt, p, "exp_avg", "exp_avg_sq")
         state["step"] += 1
         if wd != 0:
             if decoupled:
@@ -79,5 +90,45 @@ def _adam(opt: torch.optim.Optimizer, group: dict, ps: list[torch.Tensor], gs: l
         p.addcdiv_(exp_avg, denom, value=-(lr / (1 - beta1 ** step)))
 
 
-WRITTEN: dict[type, Callable[..., None]] = {torch.optim.SGD: _sgd, torch.optim.Adam: _adam,
-                                            torch.optim.AdamW: _adam}
+def _rmsprop(opt: torch.optim.Optimizer, group: dict, ps: list[torch.Tensor], gs: list[torch.Tensor]) -> None:
+    alpha, lr, eps, wd = group["alpha"], group["lr"], group["eps"], group["weight_decay"]
+    for p, g in zip(ps, gs):
+        state = _state(opt, p, "square_avg")
+        state["step"] += 1
+        if wd != 0:
+            g = g.add(p, alpha=wd)
+        state["square_avg"].mul_(alpha).addcmul_(g, g, value=1 - alpha)
+        p.addcdiv_(g, state["square_avg"].sqrt().add_(eps), value=-lr)
+
+
+def _adagrad(opt: torch.optim.Optimizer, group: dict, ps: list[torch.Tensor], gs: list[torch.Tensor]) -> None:
+    lr, eps, wd, lr_decay = group["lr"], group["eps"], group["weight_decay"], group["lr_decay"]
+    for p, g in zip(ps, gs):
+        state = opt.state[p]  # made by Adagrad's constructor
+        state["step"] += 1
+        step = state["step"].item()
+        if wd != 0:
+            g = g.add(p, alpha=wd)
+        state["sum"].addcmul_(g, g, value=1)
+        p.addcdiv_(g, state["sum"].sqrt().add_(eps), value=-(lr / (1 + (step - 1) * lr_decay)))
+
+
+def _adadelta(opt: torch.optim.Optimizer, group: dict, ps: list[torch.Tensor], gs: list[torch.Tensor]) -> None:
+    rho, lr, eps, wd = group["rho"], group["lr"], group["eps"], group["weight_decay"]
+    for p, g in zip(ps, gs):
+        state = _state(opt, p, "square_avg", "acc_delta")
+        state["step"] += 1
+        if wd != 0:
+            g = g.add(p, alpha=wd)
+        state["square_avg"].mul_(rho).addcmul_(g, g, value=1 - rho)
+        std = state["square_avg"].add(eps).sqrt_()
+        delta = state["acc_delta"].add(eps).sqrt_().div_(std).mul_(g)
+        state["acc_delta"].mul_(rho).addcmul_(delta, delta, value=1 - rho)
+        p.add_(delta, alpha=-lr)
+
+
+# each optimizer written out, and the options of its own it is not written for (a study sets none of them)
+WRITTEN: dict[type, tuple[Callable[..., None], tuple[str, ...]]] = {
+    torch.optim.SGD: (_sgd, ()), torch.optim.Adam: (_adam, ()), torch.optim.AdamW: (_adam, ()),
+    torch.optim.RMSprop: (_rmsprop, ("momentum", "centered")), torch.optim.Adagrad: (_adagrad, ()),
+    torch.optim.Adadelta: (_adadelta, ())}
