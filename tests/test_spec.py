@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+import re
+
 import pytest
 
 from nnstudy.cli import main
@@ -239,6 +241,39 @@ def test_a_generative_kind_takes_the_loop_keys_its_loop_reads_and_refuses_the_ot
         prepare({**base, "train": {**base["train"], "early_stopping": {"patience": 3, "restore_best": False}}})
         with pytest.raises(StudyError, match="restore_best changes nothing: early stopping is off"):
             prepare(stopping)
+
+
+def test_a_given_network_refuses_every_training_key_it_is_evaluated_without(tmp_path, capsys):
+    """kind = "given" is evaluated with its weights (engines/_numpy/_train.evaluate_given): no epochs, batches,
+    penalties, optimizer, schedule, early stopping, dtype (float64) or checkpoints reach it. Each is one line and
+    exit 2 with the store untouched; the same network without them runs (its id as before)."""
+    from nnstudy.api import prepare
+
+    base = {"study": {"name": "g"}, "data": {"name": "interval-sum", "dim": 6, "interval": [2, 4], "normalize": "none"},
+            "model": {"kind": "given", "activation": "sign",
+                      "layers": [{"w": [[1] * 6, [1] * 6], "b": [-1.5, -4.5]}, {"w": [[1, -1]], "b": [-0.5]}]},
+            "train": {"engine": "numpy"}}
+    said = {"epochs": 7, "batch_size": 8, "l2": 0.1, "grad_noise": 0.1}
+    for key, value in said.items():
+        with pytest.raises(StudyError, match=rf"train.{key} changes nothing: model.kind = given does not read it "
+                                             r"\(it is evaluated with its given weights, never trained\); leave"):
+            prepare({**base, "train": {**base["train"], key: value}})
+    for key, value, words in (("lr", 0.5, "model.kind = given has no optimizer"),
+                              ("optimizer", "adam", "model.kind = given has no optimizer"),
+                              ("dtype", "float32", "does not read it (it computes in its own library's precision)"),
+                              ("checkpoint_every", 2, "keeps no checkpoint"),
+                              ("early_stopping", {"patience": 3}, "model.kind = given does not stop early")):
+        with pytest.raises(StudyError, match=re.escape(words)):
+            prepare({**base, "train": {**base["train"], key: value}})
+    study = tmp_path / "g.toml"
+    study.write_text('[study]\nname = "g"\n[data]\nname = "interval-sum"\ndim = 6\ninterval = [2, 4]\n'
+                     'normalize = "none"\n[model]\nkind = "given"\n[[model.layers]]\nw = [[1, 1, 1, 1, 1, 1]]\n'
+                     'b = [-1.5]\n'
+                     '[train]\nengine = "numpy"\n')
+    assert main(["run", str(study), "--store", str(tmp_path / "store"), "--set", "train.epochs=5"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "train.epochs changes nothing" in err and not (tmp_path / "store").exists()
+    assert main(["run", str(study), "--store", str(tmp_path / "store"), "--quiet"]) == 0
 
 
 def test_a_sweep_of_kinds_takes_a_penalty_that_one_of_them_reads():

@@ -182,6 +182,7 @@ def evaluate(trial, data, on_epoch, device: str = "cpu"):
 
 KIND = Kind("given", GivenConfig, build={"numpy": build_numpy}, train={"numpy": evaluate}, tasks=("classification",),
             head=head, check=check, check_data=check_data,
+            optimizer=False, early_stopping=False, reads=(),  # evaluated, never trained: no train key reaches it
             example={"data": {"name": "interval-sum", "dim": 6, "interval": [2, 4], "normalize": "none"},
                      "model": {"activation": "sign",  # sum(x) >= 2 and not sum(x) >= 5
                                "layers": [{"w": [[1] * 6, [1] * 6], "b": [-1.5, -4.5]},

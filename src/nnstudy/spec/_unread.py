@@ -83,7 +83,9 @@ NOT_READ = {"dtype": "does not read it (it computes in its own library's precisi
 OWN_LOOP = "does not read it (its own training loop adds no penalty and no gradient noise)"  # ae, vae, gan
 # engine of the kind's loop -> key -> how a refusal says why, where NOT_READ does not say it for every kind; else
 # SETTINGS (the classical kinds: XGBoost's rounds are model.n_estimators)
-NOT_READ_BY_ENGINE = {"torch": {"l1": OWN_LOOP, "l2": OWN_LOOP, "grad_noise": OWN_LOOP}}
+EVALUATED = "does not read it (it is evaluated with its given weights, never trained)"  # the numpy engine's given
+NOT_READ_BY_ENGINE = {"torch": {"l1": OWN_LOOP, "l2": OWN_LOOP, "grad_noise": OWN_LOOP},
+                      "numpy": {key: EVALUATED for key in ("epochs", "batch_size", "l1", "l2", "grad_noise")}}
 SETTINGS = "does not read it (its settings are [model] keys)"
 SCHEDULE_READERS = {"train.schedule.step_size": ("step",), "train.schedule.gamma": ("step", "plateau")}
 
