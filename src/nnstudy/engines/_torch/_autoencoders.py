@@ -24,6 +24,7 @@ from ._generative_common import (AlongTraining, FrechetMeter, GradMeter, Inputs,
                                  is_image, split_means)
 from ._generative_nets import StackedAE
 from ._optim import make_optimizer, make_schedule
+from ._optim_step import minimize
 from ._trial_state import restore_trial, trial_state
 
 
@@ -100,10 +101,8 @@ def train_trial(trial: Trial, data: Dataset, on_epoch: OnEpoch, device: str = "c
         perm = torch.randperm(n, generator=s.gen, device=s.dev)
         grads.reset()
         for i in range(steps):
-            opt.zero_grad(set_to_none=True)
-            model.losses(s.inputs.x["train"][perm[i * batch:(i + 1) * batch]])["loss"].mean().backward()
-            grads.measure(i)
-            opt.step()
+            grads.measure(i, *minimize(opt, model.losses(s.inputs.x["train"][perm[i * batch:(i + 1) * batch]])
+                                     ["loss"].mean()))
         if schedule is not None:
             schedule.step()
         train_time += _wait(s.dev, t0)
@@ -145,10 +144,8 @@ def pretrain_epoch(model: StackedAE, pair: int, s: Setup, opt: torch.optim.Optim
     total = torch.zeros((), dtype=torch.float64, device=s.dev)
     model.train()
     for i in range(steps):
-        opt.zero_grad(set_to_none=True)
         loss = model.pair_loss(pair, h[perm[i * batch:(i + 1) * batch]])
-        loss.backward()
-        opt.step()
+        minimize(opt, loss)
         total += loss.detach().double()
     return total / steps
 

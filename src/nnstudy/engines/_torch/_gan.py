@@ -25,6 +25,7 @@ from ._autoencoders import Setup, _wait
 from ._generative_common import FrechetMeter, GradMeter, image_artifacts
 from ._generative_nets import GAN
 from ._optim import make_optimizer, make_schedule
+from ._optim_step import minimize
 
 
 def gan_optimizers(model: GAN, mc: dict[str, Any], tc: dict[str, Any]
@@ -62,11 +63,13 @@ def train_trial(trial: Trial, data: Dataset, on_epoch: OnEpoch, device: str = "c
         for it in range(iterations):
             for k in range(mc["d_steps"]):
                 i = (it * mc["d_steps"] + k) % steps
-                sums[:3] += d_step(model, opt_d, x[perm[i * batch:(i + 1) * batch]], s)
-                d_grads.measure(it * mc["d_steps"] + k)
+                values, stepped = d_step(model, opt_d, x[perm[i * batch:(i + 1) * batch]], s)
+                sums[:3] += values
+                d_grads.measure(it * mc["d_steps"] + k, *stepped)
             for k in range(mc["g_steps"]):
-                sums[3] += g_step(model, opt_g, batch, s)
-                g_grads.measure(it * mc["g_steps"] + k)
+                value, stepped = g_step(model, opt_g, batch, s)
+                sums[3] += value
+                g_grads.measure(it * mc["g_steps"] + k, *stepped)
         for sched in schedules:
             if sched is not None:
                 sched.step()
@@ -88,25 +91,22 @@ def _noise(n: int, model: GAN, s: Setup) -> torch.Tensor:
     return torch.randn(n, model.latent_dim, generator=s.gen, device=s.dev, dtype=s.dtype)
 
 
-def d_step(model: GAN, opt: torch.optim.Optimizer, real: torch.Tensor, s: Setup) -> torch.Tensor:
-    """One discriminator update; (loss, mean D(real), mean D(fake)) as a detached device tensor."""
+def d_step(model: GAN, opt: torch.optim.Optimizer, real: torch.Tensor, s: Setup):
+    """One discriminator update; (loss, mean D(real), mean D(fake)) as a detached device tensor, and the
+    discriminator's (parameters, gradients)."""
     with torch.no_grad():
         fake = model.generate(_noise(real.shape[0], model, s))
-    opt.zero_grad(set_to_none=True)
     out_real, out_fake = model.discriminator(real)[:, 0], model.discriminator(fake)[:, 0]
     loss = (F.binary_cross_entropy_with_logits(out_real, torch.ones_like(out_real))
             + F.binary_cross_entropy_with_logits(out_fake, torch.zeros_like(out_fake)))
-    loss.backward()
-    opt.step()
+    stepped = minimize(opt, loss)
     return torch.stack([loss.detach(), torch.sigmoid(out_real.detach()).mean(),
-                        torch.sigmoid(out_fake.detach()).mean()]).double()
+                        torch.sigmoid(out_fake.detach()).mean()]).double(), stepped
 
 
-def g_step(model: GAN, opt: torch.optim.Optimizer, batch: int, s: Setup) -> torch.Tensor:
-    """One generator update (non-saturating: make D call the samples real); the loss, detached."""
-    opt.zero_grad(set_to_none=True)
+def g_step(model: GAN, opt: torch.optim.Optimizer, batch: int, s: Setup):
+    """One generator update (non-saturating: make D call the samples real); the loss, detached, and the
+    generator's (parameters, gradients). The discriminator's weight gradients are not computed."""
     out = model.discriminator(model.generate(_noise(batch, model, s)))[:, 0]
     loss = F.binary_cross_entropy_with_logits(out, torch.ones_like(out))
-    loss.backward()  # the discriminator's gradients are cleared by its own zero_grad before its next step
-    opt.step()
-    return loss.detach().double()
+    return loss.detach().double(), minimize(opt, loss)

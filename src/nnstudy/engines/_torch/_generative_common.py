@@ -34,11 +34,14 @@ class GradMeter:
     def reset(self) -> None:
         self.sums = [torch.zeros((), dtype=w.dtype, device=w.device) for w in self.weights]
 
-    def measure(self, step: int) -> None:
-        """After the backward pass of step ``step`` (the gradients stay until the next zero_grad)."""
+    def measure(self, step: int, params: list[torch.Tensor], grads: list[torch.Tensor | None]) -> None:
+        """Step ``step``'s gradients ``grads`` of ``params`` (_optim_step.minimize's), counted on every
+        ``every``-th step."""
         if step % self.every == 0:
-            grads = [w.grad if w.grad is not None else torch.zeros_like(w) for w in self.weights]
-            torch._foreach_add_(self.sums, torch._foreach_norm(grads))
+            of = {id(p): g for p, g in zip(params, grads)}
+            found = [of.get(id(w)) for w in self.weights]
+            torch._foreach_add_(self.sums, torch._foreach_norm([torch.zeros_like(w) if g is None else g
+                                                                for w, g in zip(self.weights, found)]))
 
     def values(self) -> dict[str, torch.Tensor]:
         return {name: total / self.count for name, total in zip(self.names, self.sums)}

@@ -22,6 +22,15 @@ def gradients(value: torch.Tensor, params: list[torch.Tensor]) -> list[torch.Ten
             for p, g in zip(params, grads)]
 
 
+def minimize(opt: torch.optim.Optimizer, value: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor | None]]:
+    """One step of ``opt`` down ``value``'s gradients with respect to its parameters only (no other module's
+    are computed); (those parameters, their gradients)."""
+    params = [p for group in opt.param_groups for p in group["params"] if p.requires_grad]
+    grads = gradients(value, params)
+    take_step(opt, params, grads)
+    return params, grads
+
+
 @torch.no_grad()
 def take_step(opt: torch.optim.Optimizer, params: list[torch.Tensor], grads: list[torch.Tensor | None]) -> None:
     """opt's step on ``grads`` (one per parameter of ``params``, None: none)."""
