@@ -421,6 +421,31 @@ def test_a_conv_autoencoder_refuses_hidden_and_reads_its_activation(kind, model)
     prepare({**conv, "model": {**conv["model"], "hidden": [32]}, "sweep": {"model.architecture": ["conv", "mlp"]}})
 
 
+@pytest.mark.parametrize("kind, model", [("ae", {"encoding_dim": 4}), ("vae", {"latent_dim": 4}),
+                                         ("gan", {"latent_dim": 4})])
+def test_an_mlp_autoencoder_or_gan_refuses_channels(kind, model, tmp_path, capsys):
+    """encoder_decoder and GAN build the MLP architecture (the default) from model.hidden alone: model.channels
+    is read by no trial; swept beside the conv architecture it is read."""
+    from nnstudy.api import prepare
+
+    dense = {"study": {"name": "a"}, "data": {"name": "digits", "normalize": "minmax"},
+             "model": {"kind": kind, "hidden": [16], **model}}
+    refused = (r"model.channels changes nothing: no trial reads it \(architecture = \"mlp\": its layers are the "
+               r"widths of model.hidden\); leave model.channels out")
+    with pytest.raises(StudyError, match=refused):
+        prepare({**dense, "model": {**dense["model"], "channels": [8]}})
+    with pytest.raises(StudyError, match=refused):
+        prepare({**dense, "sweep": {"model.channels": [[4], [8]]}})
+    prepare(dense)
+    prepare({**dense, "model": {**dense["model"], "channels": [4]}, "sweep": {"model.architecture": ["conv", "mlp"]}})
+    study = tmp_path / "a.toml"
+    study.write_text(f'[study]\nname = "a"\n[data]\nname = "digits"\nnormalize = "minmax"\n[model]\nkind = "{kind}"\n'
+                     + "".join(f"{k} = {v}\n" for k, v in model.items()) + "hidden = [16]\n")
+    assert main(["run", str(study), "--store", str(tmp_path / "s"), "--set", "model.channels=[8]"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "model.channels changes nothing" in err and not (tmp_path / "s").exists()
+
+
 GIVEN_ONE_LAYER = {"study": {"name": "g"}, "train": {"engine": "numpy"},
                    "data": {"name": "interval-sum", "dim": 3, "interval": [2, 3], "normalize": "none"},
                    "model": {"kind": "given", "layers": [{"w": [[1, 1, 1]], "b": [-1.5]}]}}
