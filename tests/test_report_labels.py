@@ -164,6 +164,47 @@ def test_keys_a_configuration_does_not_use(config, key, left_out):
     assert unused(config, key, {"model": {"kind": "mlp"}, "train": {"optimizer": "momentum"}}) is left_out
 
 
+VAE = {"model": {"kind": "vae", "hidden": [16], "latent_dim": 4, "channels": [4]}}
+
+
+@pytest.mark.parametrize("config, key, spec, left_out", [
+    ({"model.architecture": "mlp", "model.channels": "[8]"}, "model.channels", VAE, True),  # as the tables hold it
+    ({"model.architecture": "conv", "model.channels": [8]}, "model.channels", VAE, False),
+    ({"model.architecture": "conv", "model.hidden": "[32]"}, "model.hidden", VAE, True),
+    ({"model.architecture": "mlp", "model.hidden": [32]}, "model.hidden", VAE, False),
+    ({"model.hidden": "[]", "model.activation": "tanh"}, "model.activation", {}, True),  # a linear model
+    ({"model.activation": "tanh"}, "model.activation", {}, False),  # the mlp kind's default hidden layers
+    ({"model.kind": "mlp"}, "model.channels", VAE, False),  # the VAE's keys make no mlp section: shown
+])
+def test_model_keys_a_configuration_does_not_read(config, key, spec, left_out):
+    """spec/_unread.UNREAD_MODEL_KEYS on a configuration with its kind's defaults: the results table leaves such a
+    cell empty and a legend leaves the key out, as for an optimizer's key."""
+    from nnstudy.spec._unused import unused
+
+    assert unused(config, key, spec) is left_out
+
+
+def test_a_mixed_sweep_leaves_the_cells_of_an_unread_model_key_empty():
+    """architecture x channels of a VAE: the mlp rows do not read channels; their cells are empty in the results
+    table and their legend entries leave channels out."""
+    rows, hist = [], []
+    grid = [(arch, ch) for arch in ("conv", "mlp") for ch in ("[4]", "[8]")]
+    for c, (arch, ch) in enumerate(grid):
+        rows.append({"trial_id": f"t{c}", "seed": 0, "status": "done", "error": None, "model.architecture": arch,
+                     "model.channels": ch, "test_loss": 40.0 - c})
+        hist += [{"trial_id": f"t{c}", "epoch": e, "metric": f"{split}_loss", "value": 50.0 / e + c}
+                 for e in (1, 2) for split in ("train", "val")]
+    snap = StudySnapshot(name="mix", description="", spec=VAE, source="", task="reconstruction",
+                         metrics=["test_loss"], swept_keys=["model.architecture", "model.channels"],
+                         trials=pd.DataFrame(rows), history=pd.DataFrame(hist))
+    from nnstudy.report._cells import key_text
+
+    a = analyze(snap, tests=False)
+    assert [key_text(a, i, "model.channels") for i in range(4)] == ["[4]", "[8]", "", ""]
+    assert [_label(a, i, 200) for i in range(4)] == [
+        "architecture=conv, channels=[4]", "architecture=conv, channels=[8]", "architecture=mlp", "architecture=mlp"]
+
+
 def _optimizer_grid() -> StudySnapshot:
     """optimizer x momentum x lr, 1 seed: the sgd configurations do not read momentum."""
     rows, hist = [], []

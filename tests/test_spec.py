@@ -190,6 +190,11 @@ def test_a_sweep_that_repeats_configurations_through_an_unread_key_says_so():
                                 {"train.optimizer": ["momentum"], "train.momentum": [0.5, 0.9]}]}
     s, _, label = read_study(tables)
     assert repeated_note(s, expand(s, label)) is None
+    vae = {"study": {"name": "v"}, "data": {"name": "digits", "normalize": "minmax"},
+           "model": {"kind": "vae", "latent_dim": 4},
+           "sweep": {"model.architecture": ["conv", "mlp"], "model.channels": [[4], [8]]}}  # mlp reads no channels
+    s, _, label = read_study(vae)
+    assert repeated_note(s, expand(s, label)).startswith("model.channels: 1 of 4 configurations repeat another")
 
 
 def test_a_search_over_a_key_its_configurations_never_read_is_refused():

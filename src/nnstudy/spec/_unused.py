@@ -4,6 +4,7 @@ such a key where no trial reads it is refused (spec/_unread.py)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from ..engines._common import OPTIMIZER_KEYS as READS
@@ -38,7 +39,12 @@ def _setting(config: dict[str, Any], spec: dict, dotted: str) -> Any:
 
 
 def unused(config: dict[str, Any], key: str, spec: dict) -> bool:
-    """True when the configuration's training does not read swept key ``key``."""
+    """True when the configuration's training does not read swept key ``key``: an optimizer's key, or a [model]
+    key its network leaves unread (spec/_unread.UNREAD_MODEL_KEYS: the channels of an MLP autoencoder, ...)."""
+    from ._unread import MODEL_KEYS
+
+    if key in MODEL_KEYS:
+        return _model_unread(config, key, spec)
     kind = _setting(config, spec, "model.kind")
     if key in OPTIMIZER_TRAIN_KEYS and kind in no_optimizer_kinds():
         return True
@@ -60,3 +66,31 @@ def own_optimizer_keys(kind: Any):
 
     found = registry().get(kind) if isinstance(kind, str) else None
     return found.optimizer_keys if found is not None else None
+
+
+def _model_unread(config: dict[str, Any], key: str, spec: dict) -> bool:
+    """Whether the configuration's [model] section, with its kind's defaults, builds nothing that reads ``key``
+    (False where the section does not validate alone, e.g. a swept kind beside another kind's base keys)."""
+    from ..kinds import registry
+    from ._unread import _unread_by
+
+    section = {"kind": "mlp", **spec.get("model", {}), **{k.removeprefix("model."): _value(v) for k, v in config.items()
+                                                          if k.startswith("model.") and v is not None}}
+    kind = registry().get(section["kind"]) if isinstance(section["kind"], str) else None
+    if kind is None:
+        return False
+    try:
+        model = kind.typed(section).model_dump()
+    except ValueError:
+        return False
+    return _unread_by({**model, "kind": section["kind"]}, key) is not None
+
+
+def _value(v: Any) -> Any:
+    """A swept value as the study held it: the report's tables keep lists and tables as JSON text."""
+    if isinstance(v, str) and v[:1] in "[{":
+        try:
+            return json.loads(v)
+        except ValueError:
+            return v
+    return v
