@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.ticker import MaxNLocator
 
+from ..spec._unused import held
 from ._figures import _figure, _save
 
 PATTERNS: tuple[str, ...] = ("search_history.png", "search_importance.png", "search_slices.png")
@@ -76,7 +77,7 @@ def importances(h: pd.DataFrame, search, task: str) -> dict[str, float] | None:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(direction="maximize" if search.resolved_direction(task) == "max" else "minimize")
     for _, row in done.iterrows():
-        point = {k: _value(row[k]) for k in search.space}
+        point = {k: held(row[k]) for k in search.space}
         params = params_of(point, search)
         study.add_trial(optuna.trial.create_trial(params=params, distributions={k: dists[k] for k in params},
                                                   value=float(row["value"])))
@@ -84,15 +85,6 @@ def importances(h: pd.DataFrame, search, task: str) -> dict[str, float] | None:
         return get_param_importances(study, evaluator=FanovaImportanceEvaluator(seed=0), normalize=True)
     except RuntimeError:  # every configuration scored the same: nothing to apportion
         return None
-
-
-def _value(v):
-    if isinstance(v, str) and v[:1] in "[{":
-        try:
-            return json.loads(v)
-        except ValueError:
-            return v
-    return v
 
 
 def search_importance(h: pd.DataFrame, search, task: str, path) -> str | None:
@@ -126,7 +118,7 @@ def search_slices(h: pd.DataFrame, search, task: str, path) -> str | None:
     for i, key in enumerate(keys):
         ax = fig.add_subplot(rows, cols, i + 1)
         dim = search.space[key]
-        raw = [_value(v) for v in h[key]]
+        raw = [held(v) for v in h[key]]
         if isinstance(dim, Choices) or isinstance(dim, Layers):
             shown = [json.dumps(v) if not isinstance(v, str) else v for v in raw]
             ticks = list(dict.fromkeys(json.dumps(c) if not isinstance(c, str) else c for c in dim.values())) \

@@ -74,7 +74,7 @@ def _model_unread(config: dict[str, Any], key: str, spec: dict) -> bool:
     from ..kinds import registry
     from ._unread import _unread_by
 
-    section = {"kind": "mlp", **spec.get("model", {}), **{k.removeprefix("model."): _value(v) for k, v in config.items()
+    section = {"kind": "mlp", **spec.get("model", {}), **{k.removeprefix("model."): held(v) for k, v in config.items()
                                                           if k.startswith("model.") and v is not None}}
     kind = registry().get(section["kind"]) if isinstance(section["kind"], str) else None
     if kind is None:
@@ -86,7 +86,7 @@ def _model_unread(config: dict[str, Any], key: str, spec: dict) -> bool:
     return _unread_by({**model, "kind": section["kind"]}, key) is not None
 
 
-def _value(v: Any) -> Any:
+def held(v: Any) -> Any:
     """A swept value as the study held it: the report's tables keep lists and tables as JSON text."""
     if isinstance(v, str) and v[:1] in "[{":
         try:
