@@ -72,7 +72,8 @@ def run_stacks(driver: Driver, stacks: list[list[Trial]], progress: StudyProgres
         progress.end_stack(row)
         stop = False
         for trial, (result, error) in zip(stack, outcomes):  # all of a trained stack is kept, even under fail-fast
-            stop = driver.record(trial, result, error, progress, summary, driver.conditions(len(stack), threads=driver.alone_threads)) or stop
+            ran = driver.conditions(len(stack), threads=driver.alone_threads)
+            stop = driver.record(trial, result, error, progress, summary, ran) or stop
         if stop:
             return True
     return False

@@ -238,11 +238,13 @@ def _row(config: dict[str, Any]) -> dict[str, Any]:
 
 def repeated_note(study: Any, trials: list) -> str | None:
     """'train.momentum: 2 of 6 configurations repeat another but for this key, ...' when a swept optimizer key (or
-    [model] key of UNREAD_MODEL_KEYS) leaves configurations that differ from another only in it, where they do not read it: they train the same
-    thing again (trial ids keep every swept value, so they are trained, as before). None when there are none."""
+    [model] key of UNREAD_MODEL_KEYS) leaves configurations that differ from another only in it, where they do
+    not read it: they train the same thing again (trial ids keep every swept value, so they are trained, as
+    before). None when there are none."""
     if study.search.active or study.train.function:  # a search proposes one configuration at a time
         return None
-    swept = sorted({key for grid in study.grids() for key in grid if key in OPTIMIZER_TRAIN_KEYS or key in MODEL_KEYS})
+    swept = sorted({key for grid in study.grids() for key in grid
+                    if key in OPTIMIZER_TRAIN_KEYS or key in MODEL_KEYS})
     configs = [t.config for t in distinct(trials)]
     repeats = _repeats(configs, swept)
     if not repeats:

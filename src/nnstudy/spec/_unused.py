@@ -74,8 +74,8 @@ def _model_unread(config: dict[str, Any], key: str, spec: dict) -> bool:
     from ..kinds import registry
     from ._unread import _unread_by
 
-    section = {"kind": "mlp", **spec.get("model", {}), **{k.removeprefix("model."): held(v) for k, v in config.items()
-                                                          if k.startswith("model.") and v is not None}}
+    swept = {k.removeprefix("model."): held(v) for k, v in config.items() if k.startswith("model.") and v is not None}
+    section = {"kind": "mlp", **spec.get("model", {}), **swept}
     kind = registry().get(section["kind"]) if isinstance(section["kind"], str) else None
     if kind is None:
         return False
