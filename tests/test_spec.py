@@ -421,3 +421,43 @@ def test_a_penalty_no_kind_of_a_sweep_reads_is_refused_in_each_kinds_words():
                                          r"training loop adds no penalty and no gradient noise\); model.kind = "
                                          r"xgboost does not read it \(its settings are \[model\] keys\); leave"):
         prepare(study)
+
+
+GENERATIVE = {"ae": {"encoding_dim": 4}, "vae": {"latent_dim": 4}, "gan": {"latent_dim": 4}}
+
+
+@pytest.mark.parametrize("kind", sorted(GENERATIVE))
+def test_an_mlp_autoencoder_vae_or_gan_refuses_channels(kind, tmp_path, capsys):
+    """encoder_decoder and GAN (engines/_torch/_generative_nets.py) build architecture = "mlp" (the default) from
+    model.hidden alone: model.channels reaches no layer, in [model], --set, a sweep or a search, and the run
+    exits 2 with one line and no store. With architecture = "conv", or swept beside it, channels is read, and
+    a conv network with its own channels trains."""
+    from nnstudy.api import prepare
+
+    study = {"study": {"name": "c"}, "data": {"name": "digits", "normalize": "minmax", "train_size": 64},
+             "model": {"kind": kind, "hidden": [16], **GENERATIVE[kind]},
+             "train": {"optimizer": "adam", "lr": 0.001, "batch_size": 32, "epochs": 1}, "trials": {"seeds": 1}}
+    refused = (r"model.channels changes nothing: no trial reads it \(architecture = \"mlp\": its layers are the "
+               r"widths of model.hidden\); leave model.channels out")
+    with pytest.raises(StudyError, match=refused):
+        prepare({**study, "model": {**study["model"], "channels": [8]}})
+    with pytest.raises(StudyError, match=refused):
+        prepare(study, {"model.channels": [8]})
+    with pytest.raises(StudyError, match=refused):
+        prepare({**study, "sweep": {"model.channels": [[4], [8]]}})
+    with pytest.raises(StudyError, match=refused):
+        prepare({**study, "search": {"trials": 2, "space": {"model.channels": {"choices": [[4], [8]]}}}})
+    from conftest import write_study
+
+    store = tmp_path / "store"
+    path = write_study(tmp_path, {**study, "model": {**study["model"], "channels": [8]}})
+    assert main(["run", str(path), "--store", str(store)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"{path}: model.channels changes nothing" in err[0] and not store.exists()
+    prepare(study)
+    prepare({**study, "model": {**study["model"], "channels": [8]}, "sweep": {"model.architecture": ["mlp", "conv"]}})
+    prepare({**study, "model": {**study["model"], "channels": [8]},
+             "search": {"trials": 2, "space": {"model.architecture": {"choices": ["mlp", "conv"]}}}})
+    conv = {**study, "study": {"name": "conv"}, "model": {"kind": kind, "architecture": "conv", "channels": [4],
+                                                          **GENERATIVE[kind]}}
+    assert main(["run", str(write_study(tmp_path, conv)), "--store", str(store)]) == 0

@@ -133,6 +133,7 @@ def _not_read_by(trials: list, name: str) -> str:
 HIDDEN = "no trial has a hidden layer ({what}), and {key} acts on hidden layers only"
 OTHER_LAYERS = "no trial reads it ({what})"
 CONV_BLOCKS = 'architecture = "conv": its layers are the stride-2 blocks of model.channels'
+MLP_LAYERS = 'architecture = "mlp": its layers are the widths of model.hidden'
 
 
 def _no_hidden_layer(model: dict[str, Any]) -> bool:
@@ -142,6 +143,11 @@ def _no_hidden_layer(model: dict[str, Any]) -> bool:
 
 def _conv(model: dict[str, Any]) -> bool:
     return model.get("architecture") == "conv"
+
+
+def _mlp(model: dict[str, Any]) -> bool:
+    """Fully connected layers (an autoencoder's, VAE's or GAN's default architecture)."""
+    return model.get("architecture", "mlp") == "mlp"
 
 
 def _one_layer(model: dict[str, Any]) -> bool:
@@ -157,7 +163,8 @@ class Unread(NamedTuple):
 
 _AUTOENCODER = (Unread(("model.activation",), _no_hidden_layer, HIDDEN, "model.hidden = []: a linear encoder and "
                        "decoder"),  # a conv autoencoder's blocks read its activation
-                Unread(("model.hidden",), _conv, OTHER_LAYERS, CONV_BLOCKS))
+                Unread(("model.hidden",), _conv, OTHER_LAYERS, CONV_BLOCKS),
+                Unread(("model.channels",), _mlp, OTHER_LAYERS, MLP_LAYERS))
 # kind -> the [model] keys its network leaves unread in some configurations (engines/_torch/_generative_nets.py
 # for the autoencoders and the GAN, engines/_numpy/_network.py given_network)
 UNREAD_MODEL_KEYS = {
@@ -169,7 +176,8 @@ UNREAD_MODEL_KEYS = {
     "vae": _AUTOENCODER,
     "gan": (Unread(("model.activation",), _conv, OTHER_LAYERS, 'architecture = "conv": a DCGAN\'s activations are '
                    "fixed, relu in the generator and leaky relu in the discriminator"),
-            Unread(("model.hidden",), _conv, OTHER_LAYERS, CONV_BLOCKS)),
+            Unread(("model.hidden",), _conv, OTHER_LAYERS, CONV_BLOCKS),
+            Unread(("model.channels",), _mlp, OTHER_LAYERS, MLP_LAYERS)),
     "given": (Unread(("model.activation", "model.sign_zero"), _one_layer, HIDDEN,
                      "model.layers holds one layer: a linear model"),),
 }
@@ -179,7 +187,8 @@ MODEL_KEYS = {key for rules in UNREAD_MODEL_KEYS.values() for rule in rules for 
 def _check_model_keys(given: set[str], trials: list, label: str) -> None:
     """A [model] key that no trial's network reads: the activation, dropout or norm of an MLP without hidden
     layers (a linear model), a CNN's or an MLP autoencoder's activation likewise, a given network's activation
-    with one layer, the hidden widths of a conv autoencoder and a DCGAN's activation and hidden widths."""
+    with one layer, the hidden widths of a conv autoencoder and a DCGAN's activation and hidden widths, and the
+    channels of an MLP autoencoder, VAE or GAN."""
     from ..errors import StudyError
 
     for key in sorted(given & MODEL_KEYS):
