@@ -1,5 +1,6 @@
 """Study files: validation errors (one line, exit 2, nothing written) and expansion into trials."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -461,3 +462,53 @@ def test_an_mlp_autoencoder_vae_or_gan_refuses_channels(kind, tmp_path, capsys):
     conv = {**study, "study": {"name": "conv"}, "model": {"kind": kind, "architecture": "conv", "channels": [4],
                                                           **GENERATIVE[kind]}}
     assert main(["run", str(write_study(tmp_path, conv)), "--store", str(store)]) == 0
+
+
+GIVEN = {"study": {"name": "given"}, "train": {"engine": "numpy"}, "trials": {"seeds": 1},
+         "data": {"name": "interval-sum", "dim": 6, "interval": [2, 4], "normalize": "none"},
+         "model": {"kind": "given", "layers": [{"w": [[1] * 6, [1] * 6], "b": [-1.5, -4.5]},
+                                               {"w": [[1, -1]], "b": [-0.5]}]}}  # the kind's example
+EVALUATED = "a network with given weights is evaluated, not trained"
+
+
+@pytest.mark.parametrize("key, value, says", [
+    ("lr", 0.01, f"no trial reads it (model.kind = given has no optimizer: {EVALUATED}; read by gradient-descent "
+                 "training)"),
+    ("optimizer", "adam", f"no trial reads it (model.kind = given has no optimizer: {EVALUATED}; read by "
+                          "gradient-descent training)"),
+    ("momentum", 0.5, f"no trial reads it (model.kind = given has no optimizer: {EVALUATED}; read by momentum, "
+                      "nesterov)"),
+    ("weight_decay", 0.1, f"no trial reads it (model.kind = given has no optimizer: {EVALUATED}; read by sgd, "),
+    ("schedule.kind", "step", f"no trial reads it (model.kind = given has no optimizer: {EVALUATED}; read by"),
+    ("schedule.step_size", 2, f"no trial reads it (model.kind = given has no optimizer: {EVALUATED})"),
+    *((name, value, f"model.kind = given does not read it ({EVALUATED})") for name, value in (
+        ("epochs", 3), ("batch_size", 8), ("l1", 0.1), ("l2", 0.1), ("grad_noise", 0.1), ("dtype", "float64"),
+        ("checkpoint_every", 2))),
+    ("early_stopping.patience", 2, "model.kind = given does not stop early"),
+])
+def test_a_given_network_refuses_the_train_keys_its_evaluation_does_not_read(key, value, says):
+    """evaluate_given (engines/_numpy/_train.py) builds the network from the [model] section and evaluates it once
+    in float64: no optimizer, schedule, loop key or early stopping reaches it (train.steps, log_every_steps,
+    precision, save_weights and the plateau schedule were refused already). train.engine = "numpy" it reads."""
+    from nnstudy.api import prepare
+
+    refused = f"train.{key} changes nothing: {says}"
+    with pytest.raises(StudyError, match=re.escape(refused)):
+        prepare(GIVEN, {f"train.{key}": value})
+    if key != "checkpoint_every":  # no part of the trial id: not swept
+        with pytest.raises(StudyError, match=re.escape(refused)):
+            prepare({**GIVEN, "sweep": {f"train.{key}": [value]}})
+
+
+def test_a_given_network_beside_a_trained_one_and_alone_runs(tmp_path):
+    """A sweep of the given network and an MLP that reads train.lr and train.epochs is valid and runs (the given
+    one evaluated once: epoch 0); the given network alone runs with train.engine, the one train key it reads."""
+    import nnstudy
+    from conftest import write_study
+
+    both = {**GIVEN, "train": {"engine": "numpy", "lr": 0.05, "epochs": 2},
+            "sweep": [{"model.kind": ["given"]}, {"model.kind": ["mlp"], "model.hidden": [[4]]}]}
+    trials = nnstudy.run(both, store=tmp_path / "store", workers=1).trials()
+    assert list(trials["status"]) == ["done", "done"] and list(trials["epochs_run"]) == [0, 2]
+    assert main(["run", str(write_study(tmp_path, {**GIVEN, "study": {"name": "alone"}})), "--store",
+                 str(tmp_path / "store")]) == 0

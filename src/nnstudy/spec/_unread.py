@@ -81,9 +81,11 @@ NOT_READ = {"dtype": "does not read it (it computes in its own library's precisi
             "checkpoint_every": "keeps no checkpoint (an interrupted trial starts again from epoch 1: "
                                 "docs/checkpoints.md)"}
 OWN_LOOP = "does not read it (its own training loop adds no penalty and no gradient noise)"  # ae, vae, gan
-# engine of the kind's loop -> key -> how a refusal says why, where NOT_READ does not say it for every kind; else
-# SETTINGS (the classical kinds: XGBoost's rounds are model.n_estimators)
-NOT_READ_BY_ENGINE = {"torch": {"l1": OWN_LOOP, "l2": OWN_LOOP, "grad_noise": OWN_LOOP}}
+EVALUATED = "a network with given weights is evaluated, not trained"  # given: engines/_numpy/_train.evaluate_given
+# engine of the kind's own loop -> key -> how a refusal says why, before NOT_READ; else SETTINGS (the classical
+# kinds: XGBoost's rounds are model.n_estimators). "optimizer": why a kind without one has none (_trained_by)
+NOT_READ_BY_ENGINE = {"torch": {"l1": OWN_LOOP, "l2": OWN_LOOP, "grad_noise": OWN_LOOP},
+                      "numpy": {**dict.fromkeys(LOOP_KEYS, f"does not read it ({EVALUATED})"), "optimizer": EVALUATED}}
 SETTINGS = "does not read it (its settings are [model] keys)"
 SCHEDULE_READERS = {"train.schedule.step_size": ("step",), "train.schedule.gamma": ("step", "plateau")}
 
@@ -112,6 +114,9 @@ def _check_loop_keys(given: set[str], trials: list, label: str) -> None:
     used = [t.config["train"]["schedule"]["kind"] for t in trials]
     for key, kinds in SCHEDULE_READERS.items():
         if key in given and not any(k in kinds for k in used):
+            trained_by, optimizers = _trained_by(trials)
+            if not optimizers:  # no schedule to set: XGBoost, a given network
+                raise StudyError(f"{label}: {key} changes nothing: no trial reads it ({trained_by}); leave {key} out")
             raise StudyError(f'{label}: {key} changes nothing: no trial\'s schedule reads it (train.schedule.kind = '
                              f'{", ".join(dict.fromkeys(used))}; read by {" and ".join(kinds)}); set the schedule\'s '
                              f'kind, or leave {key} out')
@@ -125,7 +130,7 @@ def _not_read_by(trials: list, name: str) -> str:
     kinds: dict[str, list[str]] = {}
     for t in trials:
         kind = of(t.config["model"])
-        said = NOT_READ.get(name) or NOT_READ_BY_ENGINE.get(kind.engines[0], {}).get(name, SETTINGS)
+        said = NOT_READ_BY_ENGINE.get(kind.engines[0], {}).get(name) or NOT_READ.get(name, SETTINGS)
         kinds.setdefault(said, []).append(kind.name)
     return "; ".join(f"model.kind = {', '.join(dict.fromkeys(names))} {said}" for said, names in kinds.items())
 
@@ -215,12 +220,15 @@ def _unread_by(model: dict[str, Any], key: str) -> Unread | None:
 def _trained_by(trials: list) -> tuple[str, bool]:
     """'train.optimizer = sgd, adam', and what else trains the study's models (a kind without an optimizer, or
     with a solver of its own); whether some trial has a train.optimizer."""
+    from ..kinds import of
+
     optimizers: list[str] = []
     kinds: list[str] = []
     for t in trials:
         kind = t.config["model"]["kind"]
         if kind in no_optimizer_kinds():
-            kinds.append(f"model.kind = {kind} has no optimizer: its settings are [model] keys")
+            why = NOT_READ_BY_ENGINE.get(of(t.config["model"]).engines[0], {}).get("optimizer")
+            kinds.append(f"model.kind = {kind} has no optimizer: {why or 'its settings are [model] keys'}")
         elif own_optimizer_keys(kind) is not None:
             kinds.append(f"model.kind = {kind} has a solver of its own")
         else:
