@@ -512,3 +512,36 @@ def test_a_given_network_beside_a_trained_one_and_alone_runs(tmp_path):
     assert list(trials["status"]) == ["done", "done"] and list(trials["epochs_run"]) == [0, 2]
     assert main(["run", str(write_study(tmp_path, {**GIVEN, "study": {"name": "alone"}})), "--store",
                  str(tmp_path / "store")]) == 0
+
+
+DIGITS_GEN = {"study": {"name": "u"}, "data": {"name": "digits", "normalize": "minmax"},
+              "train": {"optimizer": "adam", "lr": 0.001}}
+
+
+@pytest.mark.parametrize("study, key, unread", [
+    ({"study": {"name": "u"}, "data": {"name": "iris"}, "sweep": [
+        {"model.kind": ["mlp"]}, {"model.kind": ["xgboost"], "train.engine": ["classical"]}]}, "train.epochs",
+     [False, True]),
+    ({**DIGITS_GEN, "model": {"kind": "ae", "architecture": "conv", "channels": [4]},
+      "sweep": {"model.kind": ["ae", "gan"]}}, "model.activation", [False, True]),
+    ({**DIGITS_GEN, "model": {"kind": "gan"}, "sweep": {"model.architecture": ["mlp", "conv"]}}, "model.channels",
+     [True, False]),
+    ({**DIGITS_GEN, "model": {"kind": "gan"}, "sweep": {"model.architecture": ["mlp", "conv"]}}, "model.hidden",
+     [False, True]),
+    ({**GIVEN, "sweep": [{"model.kind": ["given"]}, {"model.kind": ["mlp"]}]}, "train.lr", [True, False]),
+    ({**GIVEN, "sweep": [{"model.kind": ["given"]}, {"model.kind": ["mlp"]}]}, "train.dtype", [True, False]),
+    ({"study": {"name": "u"}, "data": {"name": "iris"}, "sweep": {"train.early_stopping.patience": [0, 3]}},
+     "train.early_stopping.min_delta", [True, False]),
+    ({"study": {"name": "u"}, "data": {"name": "iris"}, "sweep": {"train.schedule.kind": ["none", "step"]}},
+     "train.schedule.gamma", [True, False]),
+    ({"study": {"name": "u"}, "data": {"name": "iris"}, "sweep": {"train.optimizer": ["sgd", "momentum"]}},
+     "train.momentum", [True, False]),
+])
+def test_unread_tells_each_configuration_of_a_sweep_apart(study, key, unread):
+    """spec/_unread.unread: per configuration what check_read refuses where no configuration reads it (the
+    report leaves such a cell empty and the key out of the configuration's legend and label)."""
+    from nnstudy.spec._unread import distinct, unread as unread_by
+
+    study, _, label = read_study(study)
+    assert [unread_by(t.config, key) for t in distinct(expand(study, label))] == unread
+

@@ -106,20 +106,38 @@ def _check_loop_keys(given: set[str], trials: list, label: str) -> None:
         if key != STOPPING + "patience" and not any(t.config["train"]["early_stopping"]["patience"] for t in trials):
             raise StudyError(f"{label}: {key} changes nothing: early stopping is off (train.early_stopping.patience "
                              f"= 0); set patience to the epochs without improvement it waits, or leave {key} out")
-    readers = [of(t.config["model"]).reads for t in trials]
     for name in LOOP_KEYS:
-        if f"train.{name}" in given and not any(r is None or name in r for r in readers):
+        if f"train.{name}" in given and all(unread(t.config, f"train.{name}") for t in trials):
             raise StudyError(f"{label}: train.{name} changes nothing: {_not_read_by(trials, name)}; leave "
                              f"train.{name} out")
     used = [t.config["train"]["schedule"]["kind"] for t in trials]
     for key, kinds in SCHEDULE_READERS.items():
-        if key in given and not any(k in kinds for k in used):
+        if key in given and all(unread(t.config, key) for t in trials):
             trained_by, optimizers = _trained_by(trials)
             if not optimizers:  # no schedule to set: XGBoost, a given network
                 raise StudyError(f"{label}: {key} changes nothing: no trial reads it ({trained_by}); leave {key} out")
             raise StudyError(f'{label}: {key} changes nothing: no trial\'s schedule reads it (train.schedule.kind = '
                              f'{", ".join(dict.fromkeys(used))}; read by {" and ".join(kinds)}); set the schedule\'s '
                              f'kind, or leave {key} out')
+
+
+def unread(config: dict[str, Any], key: str) -> bool:
+    """Whether a trial of resolved ``config`` (its model and train sections) does not read ``key``: what
+    check_read refuses where no trial reads it, for one configuration. Where some do, a configuration that does
+    not has its cell left empty in the results table and the key left out of its legend and label (report)."""
+    from ..kinds import of
+
+    kind, train = of(config["model"]), config["train"]
+    name = key.removeprefix("train.")
+    if key.startswith(STOPPING):  # min_delta, restore_best, monitor wait on patience
+        return not kind.early_stopping or (key != STOPPING + "patience" and not train["early_stopping"]["patience"])
+    if key.startswith("train.") and name in LOOP_KEYS:
+        return kind.reads is not None and name not in kind.reads
+    if key in SCHEDULE_READERS:
+        return train["schedule"]["kind"] not in SCHEDULE_READERS[key]
+    if key in MODEL_KEYS:
+        return _unread_by(config["model"], key) is not None
+    return unused(_row(config), key, {})
 
 
 def _not_read_by(trials: list, name: str) -> str:
