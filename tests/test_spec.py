@@ -545,3 +545,24 @@ def test_unread_tells_each_configuration_of_a_sweep_apart(study, key, unread):
     study, _, label = read_study(study)
     assert [unread_by(t.config, key) for t in distinct(expand(study, label))] == unread
 
+
+def test_a_sweep_that_repeats_configurations_through_an_unread_model_or_loop_key_says_so():
+    """Not only the optimizer's keys: a DCGAN's activation swept beside a conv autoencoder's, an MLP GAN's channels
+    beside a DCGAN's, epochs for XGBoost beside an MLP each leave configurations that repeat another."""
+    from nnstudy.spec._unread import repeated_note
+
+    for study, key, repeats in (
+            ({**DIGITS_GEN, "model": {"kind": "ae", "architecture": "conv", "channels": [4]},
+              "sweep": {"model.kind": ["ae", "gan"], "model.activation": ["relu", "tanh"]}}, "model.activation",
+             "1 of 4"),
+            ({**DIGITS_GEN, "model": {"kind": "gan"},
+              "sweep": {"model.architecture": ["mlp", "conv"], "model.channels": [[4], [8]]}}, "model.channels",
+             "1 of 4"),
+            ({"study": {"name": "u"}, "data": {"name": "iris"}, "sweep": [
+                {"model.kind": ["mlp"], "train.epochs": [1, 2]},
+                {"model.kind": ["xgboost"], "train.engine": ["classical"], "train.epochs": [1, 2]}]}, "train.epochs",
+             "1 of 4")):
+        s, _, label = read_study(study)
+        note = repeated_note(s, expand(s, label))
+        assert note is not None and note.startswith(f"{key}: {repeats} configurations repeat another but for this "
+                                                    f"key, which they do not read"), note

@@ -262,12 +262,13 @@ def _row(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def repeated_note(study: Any, trials: list) -> str | None:
-    """'train.momentum: 2 of 6 configurations repeat another but for this key, ...' when a swept optimizer key
-    leaves configurations that differ from another only in it, where they do not read it: they train the same
-    thing again (trial ids keep every swept value, so they are trained, as before). None when there are none."""
+    """'train.momentum: 2 of 6 configurations repeat another but for this key, ...' when a swept key leaves
+    configurations that differ from another only in it, where they do not read it (``unread``: momentum for sgd,
+    a DCGAN's activation beside a conv autoencoder's): they train the same thing again (trial ids keep every
+    swept value, so they are trained, as before). None when there are none."""
     if study.search.active or study.train.function:  # a search proposes one configuration at a time
         return None
-    swept = sorted({key for grid in study.grids() for key in grid if key in OPTIMIZER_TRAIN_KEYS})
+    swept = sorted({key for grid in study.grids() for key in grid})
     configs = [t.config for t in distinct(trials)]
     repeats = _repeats(configs, swept)
     if not repeats:
@@ -286,7 +287,7 @@ def _repeats(configs: list[dict[str, Any]], keys: list[str]) -> int:
     for config in configs:
         plain = copy.deepcopy(config)
         for key in keys:
-            if unused(_row(config), key, {}):
+            if unread(config, key):
                 set_dotted(plain, key, None, "<sweep>", "sweep")
         seen.add(json.dumps(plain, sort_keys=True, default=str))
     return len(configs) - len(seen)
