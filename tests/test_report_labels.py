@@ -249,3 +249,12 @@ def test_a_labels_suffix_leaves_out_a_key_the_configuration_does_not_read_or_lac
         "Opt (optimizer=sgd, lr=0.01)", "Opt (optimizer=momentum, momentum=0.5, lr=0.1)",
         "Opt (optimizer=momentum, momentum=0.5, lr=0.01)", "Opt (optimizer=momentum, momentum=0.9, lr=0.1)",
         "Opt (optimizer=momentum, momentum=0.9)"]
+
+
+def test_a_stored_config_of_a_kind_no_longer_installed_falls_back_to_the_row():
+    """A store written with a plugin's model kind that is gone: the report still draws, leaving out the optimizer
+    keys by the row (sgd: no momentum) as for a snapshot without stored sections."""
+    snap = _optimizer_grid()
+    snap.sections = {tid: {"model": {"kind": "gone-plugin"}, "train": {}} for tid in snap.trials["trial_id"]}
+    a = analyze(snap)
+    assert [a.unread(i, "train.momentum") for i in range(8)] == [True] * 4 + [False] * 4

@@ -106,11 +106,15 @@ class Analysis:
         activation, epochs for a given network: spec/_unread.unread on its resolved sections; without them, the
         optimizer keys from its row and the study file): its results-table cell is left empty, its legend and
         label leave the key out."""
+        from ..errors import StudyError
         from ..spec._unread import unread
         from ..spec._unused import unused
 
         if self.sections[i] is not None:
-            return unread(self.sections[i], key)
+            try:
+                return unread(self.sections[i], key)
+            except StudyError:  # a model kind no longer installed (a plugin's): as without sections
+                pass
         return unused(self.configs[i], key, self.snap.spec or {})
 
     @property

@@ -130,11 +130,12 @@ def unread(config: dict[str, Any], key: str) -> bool:
     kind, train = of(config["model"]), config["train"]
     name = key.removeprefix("train.")
     if key.startswith(STOPPING):  # min_delta, restore_best, monitor wait on patience
-        return not kind.early_stopping or (key != STOPPING + "patience" and not train["early_stopping"]["patience"])
+        patience = train.get("early_stopping", {}).get("patience")
+        return not kind.early_stopping or (key != STOPPING + "patience" and not patience)
     if key.startswith("train.") and name in LOOP_KEYS:
         return kind.reads is not None and name not in kind.reads
     if key in SCHEDULE_READERS:
-        return train["schedule"]["kind"] not in SCHEDULE_READERS[key]
+        return train.get("schedule", {}).get("kind", "none") not in SCHEDULE_READERS[key]
     if key in MODEL_KEYS:
         return _unread_by(config["model"], key) is not None
     return unused(_row(config), key, {})

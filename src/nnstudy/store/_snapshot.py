@@ -54,10 +54,9 @@ def snapshot_of(st: Mapping[str, Any], ids: list[str], rows: Mapping[str, Mappin
         point = json.loads(r["point_json"])
         if r["config_json"] not in read:  # the seeds of a configuration share one config: read once
             config = json.loads(r["config_json"])
-            read[r["config_json"]] = {"model": config["model"], "train": config["train"]}
-        sections[tid] = read[r["config_json"]]
+            read[r["config_json"]] = {"model": config["model"], "train": config["train"]}, config["data"].get("fold")
+        sections[tid], fold = read[r["config_json"]]  # fold: the one data.folds holds out
         final = json.loads(r["final_json"]) if r["final_json"] else {}
-        fold = json.loads(r["config_json"])["data"].get("fold") if '"fold":' in r["config_json"] else None
         records.append({"trial_id": tid, "seed": r["seed"], "status": r["status"], "error": r["error"],
                         **({} if fold is None else {"fold": fold}),  # data.folds: the fold held out
                         **{k: point.get(k) for k in swept}, **{k: _nan(v) for k, v in final.items()},
