@@ -113,7 +113,7 @@ class Analysis:
         if self.sections[i] is not None:
             try:
                 return unread(self.sections[i], key)
-            except StudyError:  # a model kind no longer installed (a plugin's): as without sections
+            except (StudyError, KeyError):  # a kind no longer installed (a plugin's), an older config: as without
                 pass
         return unused(self.configs[i], key, self.snap.spec or {})
 

@@ -34,9 +34,9 @@ class StudySnapshot:
     created_at: str = ""
     updated_at: str = ""
     conditions: dict[str, dict[str, Any]] = field(default_factory=dict)  # trial id -> device, threads, host, ...
-    # trial id -> the model and train sections of its resolved config (one dict for the trials of a configuration),
-    # for the keys a configuration does not read (spec/_unread.unread)
-    sections: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # trial id -> the model and train sections of its resolved config (one dict for the trials of a configuration;
+    # None: a config without them), for the keys a configuration does not read (spec/_unread.unread)
+    sections: dict[str, dict[str, Any] | None] = field(default_factory=dict)
 
 
 def snapshot_of(st: Mapping[str, Any], ids: list[str], rows: Mapping[str, Mapping[str, Any]],
@@ -54,7 +54,10 @@ def snapshot_of(st: Mapping[str, Any], ids: list[str], rows: Mapping[str, Mappin
         point = json.loads(r["point_json"])
         if r["config_json"] not in read:  # the seeds of a configuration share one config: read once
             config = json.loads(r["config_json"])
-            read[r["config_json"]] = {"model": config["model"], "train": config["train"]}, config["data"].get("fold")
+            model, train = config.get("model"), config.get("train")
+            whole = isinstance(model, dict) and "kind" in model and isinstance(train, dict)  # not: a test's {}
+            read[r["config_json"]] = ({"model": model, "train": train} if whole else None,
+                                      (config.get("data") or {}).get("fold"))
         sections[tid], fold = read[r["config_json"]]  # fold: the one data.folds holds out
         final = json.loads(r["final_json"]) if r["final_json"] else {}
         records.append({"trial_id": tid, "seed": r["seed"], "status": r["status"], "error": r["error"],
