@@ -24,10 +24,23 @@ from gen_reference import study_file_page  # noqa: E402
 from gen_results import NOT_RUN  # noqa: E402
 
 
-def _quick_flag(raw: dict) -> str:
+def _quick_flag(path: Path, raw: dict) -> str | None:
+    """'--set train.epochs=1' ('--sweep' for a swept key), None where the study's trials do not read train.epochs
+    (PCA, XGBoost, a given network): nnstudy refuses it there, and they run quickly as they are."""
+    from nnstudy.errors import StudyError
+    from nnstudy.spec import expand, read_study
+    from nnstudy.spec._unread import check_read
+
     grids = raw.get("sweep", {})
-    swept = {k for g in (grids if isinstance(grids, list) else [grids]) for k in g}
-    return "--sweep train.epochs=1" if "train.epochs" in swept else "--set train.epochs=1"  # --set: not a swept key
+    swept = "train.epochs" in {k for g in (grids if isinstance(grids, list) else [grids]) for k in g}
+    try:
+        study, _, label = read_study(path, None if swept else {"train.epochs": 1}, {"train.epochs": [1]} if swept
+                                     else None)
+        if not study.search.active:
+            check_read(study, expand(study, label), label)
+    except StudyError:
+        return None
+    return "--sweep train.epochs=1" if swept else "--set train.epochs=1"  # --set: not a swept key
 
 
 def study_page(path: Path, results: Path = DOCS / "results") -> str:
@@ -36,10 +49,11 @@ def study_page(path: Path, results: Path = DOCS / "results") -> str:
     text = path.read_text(encoding="utf-8")
     raw = tomllib.loads(text)
     info = raw.get("study", {})
+    quick = _quick_flag(path, raw)
     out = [f"# {info.get('name', path.stem)}", "", info.get("description", ""), "",
            "```bash", f"nnstudy run studies/{path.name}", "```", "",
-           f"(add `{_quick_flag(raw)}` for a quick try, a variant stored beside the study), or from Python "
-           f"`nnstudy.run(\"studies/{path.name}\")`.", "", "## Results", ""]
+           (f"(add `{quick}` for a quick try, a variant stored beside the study), or" if quick else "Or") +
+           f" from Python `nnstudy.run(\"studies/{path.name}\")`.", "", "## Results", ""]
     found = results / f"{path.stem}.md"
     if found.exists():
         ran = found.read_text(encoding="utf-8")

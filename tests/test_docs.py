@@ -210,6 +210,18 @@ def test_gen_results_copies_a_real_report_onto_the_study_page(tmp_path):
     assert "- **Command**: `nnstudy run studies/pca-tiny.toml --set data.train_size=0.5 --as pca-tiny`" in text
 
 
+@pytest.mark.parametrize("stem, quick", [("batch-size", "--set train.epochs=1"), ("ae-dim-epochs", "--sweep "
+                                          "train.epochs=1"), ("interval-sum", None), ("pca-iris", None)])
+def test_a_study_page_proposes_a_quick_try_only_where_its_trials_read_train_epochs(stem, quick):
+    """A given network is evaluated and PCA fits without epochs: nnstudy refuses train.epochs for them, so
+    their pages propose no `--set train.epochs=1`."""
+    page = hooks.study_page(ROOT / "studies" / f"{stem}.toml")
+    if quick:
+        assert f"(add `{quick}` for a quick try, a variant stored beside the study), or from Python" in page
+    else:
+        assert "train.epochs" not in page.split("## Results")[0] and "\nOr from Python `nnstudy.run(" in page
+
+
 def test_a_study_this_machine_cannot_run_says_why():
     page = hooks.study_page(ROOT / "studies" / "cifar10-numpy.toml", results=ROOT / "studies")
     assert "Not run on the documentation's machine" in page and "CIFAR-10" in page

@@ -240,3 +240,62 @@ def test_a_legend_leaves_out_a_key_the_configuration_does_not_read():
     (legend,) = sink.figure.legends or [sink.figure.axes[0].get_legend()]
     assert [t.get_text() for t in legend.get_texts()] == [
         "optimizer=sgd", "optimizer=sgd", "optimizer=momentum, momentum=0.5", "optimizer=momentum, momentum=0.9"]
+
+
+def test_a_mixed_sweep_leaves_a_key_out_of_the_rows_labels_and_legends_of_the_configurations_that_do_not_read_it(
+        tmp_path):
+    """A conv autoencoder reads model.activation in every block, a DCGAN in none (its activations are fixed):
+    swept beside each other, the DCGAN rows leave the activation cell of the results table empty, their label
+    drops it from its suffix ('DCGAN', not 'DCGAN (activation=relu)'), and their legends leave it out, in the
+    learning curves and in metric_vs_key's lines. The trials' resolved sections come from the store
+    (StudySnapshot.sections)."""
+    import nnstudy
+    from nnstudy.report._figures import metric_vs_key
+
+    study = {"study": {"name": "mixed"}, "data": {"name": "digits", "normalize": "minmax", "train_size": 64},
+             "model": {"kind": "ae", "architecture": "conv", "channels": [4]},
+             "train": {"optimizer": "adam", "lr": 0.01, "batch_size": 32, "epochs": 1}, "trials": {"seeds": 1},
+             "sweep": [{"label": "AE", "model.encoding_dim": [4], "model.activation": ["relu", "tanh"]},
+                       {"label": "DCGAN", "model.kind": ["gan"], "model.latent_dim": [4],
+                        "model.activation": ["relu", "tanh"]}]}
+    run = nnstudy.run(study, store=tmp_path / "store", workers=1)
+    md = (run.report_dir / "report.md").read_text()
+    assert "| configuration | model.encoding_dim | model.activation | model.kind | model.latent_dim | n |" in md
+    assert "| AE (activation=relu) | 4 | relu | ae |  | 1 |" in md
+    assert "| AE (activation=tanh) | 4 | tanh | ae |  | 1 |" in md
+    assert md.count("| DCGAN |  |  | gan | 4 | 1 |") == 2
+    a = analyze(run.snapshot())
+    assert a.given == ["AE (activation=relu)", "AE (activation=tanh)", "DCGAN", "DCGAN"]
+    assert [a.unread(i, "model.activation") for i in range(4)] == [False, False, True, True]
+    sink = FigureSink()
+    learning_curves(a, sink)
+    assert [t.get_text() for t in sink.figure.legends[0].get_texts()][:4] == a.given
+    sink = FigureSink()
+    metric_vs_key(a, "model.kind", sink)
+    (legend,) = sink.figure.legends or [sink.figure.axes[0].get_legend()]
+    assert [t.get_text() for t in legend.get_texts()] == [
+        "encoding_dim=4, activation=relu", "encoding_dim=4, activation=tanh", "latent_dim=4", "latent_dim=4"]
+
+
+def test_a_labels_suffix_leaves_out_a_key_the_configuration_does_not_read_or_lacks():
+    """A [[sweep]] label its table gives several configurations (optimizer x momentum x lr) is followed by what
+    tells them apart, less what their row of the results table leaves empty: momentum for sgd, which does not
+    read it, and a key the configuration lacks (None: 'lr=', before)."""
+    snap = _optimizer_grid()
+    snap.trials["label"] = "Opt"
+    snap.trials["train.lr"] = snap.trials["train.lr"].astype(object)
+    snap.trials.loc[7, "train.lr"] = None
+    assert analyze(snap).given == [
+        "Opt (optimizer=sgd, lr=0.1)", "Opt (optimizer=sgd, lr=0.01)", "Opt (optimizer=sgd, lr=0.1)",
+        "Opt (optimizer=sgd, lr=0.01)", "Opt (optimizer=momentum, momentum=0.5, lr=0.1)",
+        "Opt (optimizer=momentum, momentum=0.5, lr=0.01)", "Opt (optimizer=momentum, momentum=0.9, lr=0.1)",
+        "Opt (optimizer=momentum, momentum=0.9)"]
+
+
+def test_a_stored_config_of_a_kind_no_longer_installed_falls_back_to_the_row():
+    """A store written with a plugin's model kind that is gone: the report still draws, leaving out the optimizer
+    keys by the row (sgd: no momentum) as for a snapshot without stored sections."""
+    snap = _optimizer_grid()
+    snap.sections = {tid: {"model": {"kind": "gone-plugin"}, "train": {}} for tid in snap.trials["trial_id"]}
+    a = analyze(snap)
+    assert [a.unread(i, "train.momentum") for i in range(8)] == [True] * 4 + [False] * 4

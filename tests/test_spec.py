@@ -1,8 +1,7 @@
 """Study files: validation errors (one line, exit 2, nothing written) and expansion into trials."""
 
-from pathlib import Path
-
 import re
+from pathlib import Path
 
 import pytest
 
@@ -190,11 +189,6 @@ def test_a_sweep_that_repeats_configurations_through_an_unread_key_says_so():
                                 {"train.optimizer": ["momentum"], "train.momentum": [0.5, 0.9]}]}
     s, _, label = read_study(tables)
     assert repeated_note(s, expand(s, label)) is None
-    vae = {"study": {"name": "v"}, "data": {"name": "digits", "normalize": "minmax"},
-           "model": {"kind": "vae", "latent_dim": 4},
-           "sweep": {"model.architecture": ["conv", "mlp"], "model.channels": [[4], [8]]}}  # mlp reads no channels
-    s, _, label = read_study(vae)
-    assert repeated_note(s, expand(s, label)).startswith("model.channels: 1 of 4 configurations repeat another")
 
 
 def test_a_search_over_a_key_its_configurations_never_read_is_refused():
@@ -248,28 +242,10 @@ def test_a_generative_kind_takes_the_loop_keys_its_loop_reads_and_refuses_the_ot
             prepare(stopping)
 
 
-def test_a_given_network_refuses_every_training_key_it_is_evaluated_without(tmp_path, capsys):
-    """kind = "given" is evaluated with its weights (engines/_numpy/_train.evaluate_given): no epochs, batches,
-    penalties, optimizer, schedule, early stopping, dtype (float64) or checkpoints reach it. Each is one line and
-    exit 2 with the store untouched; the same network without them runs (its id as before)."""
-    from nnstudy.api import prepare
-
-    base = {"study": {"name": "g"}, "data": {"name": "interval-sum", "dim": 6, "interval": [2, 4], "normalize": "none"},
-            "model": {"kind": "given", "activation": "sign",
-                      "layers": [{"w": [[1] * 6, [1] * 6], "b": [-1.5, -4.5]}, {"w": [[1, -1]], "b": [-0.5]}]},
-            "train": {"engine": "numpy"}}
-    said = {"epochs": 7, "batch_size": 8, "l2": 0.1, "grad_noise": 0.1}
-    for key, value in said.items():
-        with pytest.raises(StudyError, match=rf"train.{key} changes nothing: model.kind = given does not read it "
-                                             r"\(it is evaluated with its given weights, never trained\); leave"):
-            prepare({**base, "train": {**base["train"], key: value}})
-    for key, value, words in (("lr", 0.5, "model.kind = given has no optimizer"),
-                              ("optimizer", "adam", "model.kind = given has no optimizer"),
-                              ("dtype", "float32", "does not read it (it computes in its own library's precision)"),
-                              ("checkpoint_every", 2, "keeps no checkpoint"),
-                              ("early_stopping", {"patience": 3}, "model.kind = given does not stop early")):
-        with pytest.raises(StudyError, match=re.escape(words)):
-            prepare({**base, "train": {**base["train"], key: value}})
+def test_a_given_network_refuses_a_training_key_on_the_command_line(tmp_path, capsys):
+    """kind = "given" is evaluated with its weights, never trained: --set train.epochs=5 is one line and exit 2
+    with the store untouched (every key: test_a_given_network_refuses_the_train_keys_its_evaluation_does_not_read);
+    the same network without it runs."""
     study = tmp_path / "g.toml"
     study.write_text('[study]\nname = "g"\n[data]\nname = "interval-sum"\ndim = 6\ninterval = [2, 4]\n'
                      'normalize = "none"\n[model]\nkind = "given"\n[[model.layers]]\nw = [[1, 1, 1, 1, 1, 1]]\n'
@@ -426,31 +402,6 @@ def test_a_conv_autoencoder_refuses_hidden_and_reads_its_activation(kind, model)
     prepare({**conv, "model": {**conv["model"], "hidden": [32]}, "sweep": {"model.architecture": ["conv", "mlp"]}})
 
 
-@pytest.mark.parametrize("kind, model", [("ae", {"encoding_dim": 4}), ("vae", {"latent_dim": 4}),
-                                         ("gan", {"latent_dim": 4})])
-def test_an_mlp_autoencoder_or_gan_refuses_channels(kind, model, tmp_path, capsys):
-    """encoder_decoder and GAN build the MLP architecture (the default) from model.hidden alone: model.channels
-    is read by no trial; swept beside the conv architecture it is read."""
-    from nnstudy.api import prepare
-
-    dense = {"study": {"name": "a"}, "data": {"name": "digits", "normalize": "minmax"},
-             "model": {"kind": kind, "hidden": [16], **model}}
-    refused = (r"model.channels changes nothing: no trial reads it \(architecture = \"mlp\": its layers are the "
-               r"widths of model.hidden\); leave model.channels out")
-    with pytest.raises(StudyError, match=refused):
-        prepare({**dense, "model": {**dense["model"], "channels": [8]}})
-    with pytest.raises(StudyError, match=refused):
-        prepare({**dense, "sweep": {"model.channels": [[4], [8]]}})
-    prepare(dense)
-    prepare({**dense, "model": {**dense["model"], "channels": [4]}, "sweep": {"model.architecture": ["conv", "mlp"]}})
-    study = tmp_path / "a.toml"
-    study.write_text(f'[study]\nname = "a"\n[data]\nname = "digits"\nnormalize = "minmax"\n[model]\nkind = "{kind}"\n'
-                     + "".join(f"{k} = {v}\n" for k, v in model.items()) + "hidden = [16]\n")
-    assert main(["run", str(study), "--store", str(tmp_path / "s"), "--set", "model.channels=[8]"]) == 2
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "model.channels changes nothing" in err and not (tmp_path / "s").exists()
-
-
 GIVEN_ONE_LAYER = {"study": {"name": "g"}, "train": {"engine": "numpy"},
                    "data": {"name": "interval-sum", "dim": 3, "interval": [2, 3], "normalize": "none"},
                    "model": {"kind": "given", "layers": [{"w": [[1, 1, 1]], "b": [-1.5]}]}}
@@ -486,3 +437,147 @@ def test_a_penalty_no_kind_of_a_sweep_reads_is_refused_in_each_kinds_words():
                                          r"training loop adds no penalty and no gradient noise\); model.kind = "
                                          r"xgboost does not read it \(its settings are \[model\] keys\); leave"):
         prepare(study)
+
+
+GENERATIVE = {"ae": {"encoding_dim": 4}, "vae": {"latent_dim": 4}, "gan": {"latent_dim": 4}}
+
+
+@pytest.mark.parametrize("kind", sorted(GENERATIVE))
+def test_an_mlp_autoencoder_vae_or_gan_refuses_channels(kind, tmp_path, capsys):
+    """encoder_decoder and GAN (engines/_torch/_generative_nets.py) build architecture = "mlp" (the default) from
+    model.hidden alone: model.channels reaches no layer, in [model], --set, a sweep or a search, and the run
+    exits 2 with one line and no store. With architecture = "conv", or swept beside it, channels is read, and
+    a conv network with its own channels trains."""
+    from nnstudy.api import prepare
+
+    study = {"study": {"name": "c"}, "data": {"name": "digits", "normalize": "minmax", "train_size": 64},
+             "model": {"kind": kind, "hidden": [16], **GENERATIVE[kind]},
+             "train": {"optimizer": "adam", "lr": 0.001, "batch_size": 32, "epochs": 1}, "trials": {"seeds": 1}}
+    refused = (r"model.channels changes nothing: no trial reads it \(architecture = \"mlp\": its layers are the "
+               r"widths of model.hidden\); leave model.channels out")
+    with pytest.raises(StudyError, match=refused):
+        prepare({**study, "model": {**study["model"], "channels": [8]}})
+    with pytest.raises(StudyError, match=refused):
+        prepare(study, {"model.channels": [8]})
+    with pytest.raises(StudyError, match=refused):
+        prepare({**study, "sweep": {"model.channels": [[4], [8]]}})
+    with pytest.raises(StudyError, match=refused):
+        prepare({**study, "search": {"trials": 2, "space": {"model.channels": {"choices": [[4], [8]]}}}})
+    from conftest import write_study
+
+    store = tmp_path / "store"
+    path = write_study(tmp_path, {**study, "model": {**study["model"], "channels": [8]}})
+    assert main(["run", str(path), "--store", str(store)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"{path}: model.channels changes nothing" in err[0] and not store.exists()
+    prepare(study)
+    prepare({**study, "model": {**study["model"], "channels": [8]}, "sweep": {"model.architecture": ["mlp", "conv"]}})
+    prepare({**study, "model": {**study["model"], "channels": [8]},
+             "search": {"trials": 2, "space": {"model.architecture": {"choices": ["mlp", "conv"]}}}})
+    conv = {**study, "study": {"name": "conv"}, "model": {"kind": kind, "architecture": "conv", "channels": [4],
+                                                          **GENERATIVE[kind]}}
+    assert main(["run", str(write_study(tmp_path, conv)), "--store", str(store)]) == 0
+
+
+GIVEN = {"study": {"name": "given"}, "train": {"engine": "numpy"}, "trials": {"seeds": 1},
+         "data": {"name": "interval-sum", "dim": 6, "interval": [2, 4], "normalize": "none"},
+         "model": {"kind": "given", "layers": [{"w": [[1] * 6, [1] * 6], "b": [-1.5, -4.5]},
+                                               {"w": [[1, -1]], "b": [-0.5]}]}}  # the kind's example
+EVALUATED = "a network with given weights is evaluated, not trained"
+
+
+@pytest.mark.parametrize("key, value, says", [
+    ("lr", 0.01, f"no trial reads it (model.kind = given has no optimizer: {EVALUATED}; read by gradient-descent "
+                 "training)"),
+    ("optimizer", "adam", f"no trial reads it (model.kind = given has no optimizer: {EVALUATED}; read by "
+                          "gradient-descent training)"),
+    ("momentum", 0.5, f"no trial reads it (model.kind = given has no optimizer: {EVALUATED}; read by momentum, "
+                      "nesterov)"),
+    ("weight_decay", 0.1, f"no trial reads it (model.kind = given has no optimizer: {EVALUATED}; read by sgd, "),
+    ("schedule.kind", "step", f"no trial reads it (model.kind = given has no optimizer: {EVALUATED}; read by"),
+    ("schedule.step_size", 2, f"no trial reads it (model.kind = given has no optimizer: {EVALUATED})"),
+    *((name, value, f"model.kind = given does not read it ({EVALUATED})") for name, value in (
+        ("epochs", 3), ("batch_size", 8), ("l1", 0.1), ("l2", 0.1), ("grad_noise", 0.1), ("dtype", "float64"),
+        ("checkpoint_every", 2))),
+    ("early_stopping.patience", 2, "model.kind = given does not stop early"),
+])
+def test_a_given_network_refuses_the_train_keys_its_evaluation_does_not_read(key, value, says):
+    """evaluate_given (engines/_numpy/_train.py) builds the network from the [model] section and evaluates it once
+    in float64: no optimizer, schedule, loop key or early stopping reaches it (train.steps, log_every_steps,
+    precision, save_weights and the plateau schedule were refused already). train.engine = "numpy" it reads."""
+    from nnstudy.api import prepare
+
+    refused = f"train.{key} changes nothing: {says}"
+    with pytest.raises(StudyError, match=re.escape(refused)):
+        prepare(GIVEN, {f"train.{key}": value})
+    if key != "checkpoint_every":  # no part of the trial id: not swept
+        with pytest.raises(StudyError, match=re.escape(refused)):
+            prepare({**GIVEN, "sweep": {f"train.{key}": [value]}})
+
+
+def test_a_given_network_beside_a_trained_one_and_alone_runs(tmp_path):
+    """A sweep of the given network and an MLP that reads train.lr and train.epochs is valid and runs (the given
+    one evaluated once: epoch 0); the given network alone runs with train.engine, the one train key it reads."""
+    import nnstudy
+    from conftest import write_study
+
+    both = {**GIVEN, "train": {"engine": "numpy", "lr": 0.05, "epochs": 2},
+            "sweep": [{"model.kind": ["given"]}, {"model.kind": ["mlp"], "model.hidden": [[4]]}]}
+    trials = nnstudy.run(both, store=tmp_path / "store", workers=1).trials()
+    assert list(trials["status"]) == ["done", "done"] and list(trials["epochs_run"]) == [0, 2]
+    assert main(["run", str(write_study(tmp_path, {**GIVEN, "study": {"name": "alone"}})), "--store",
+                 str(tmp_path / "store")]) == 0
+
+
+DIGITS_GEN = {"study": {"name": "u"}, "data": {"name": "digits", "normalize": "minmax"},
+              "train": {"optimizer": "adam", "lr": 0.001}}
+
+
+@pytest.mark.parametrize("study, key, unread", [
+    ({"study": {"name": "u"}, "data": {"name": "iris"}, "sweep": [
+        {"model.kind": ["mlp"]}, {"model.kind": ["xgboost"], "train.engine": ["classical"]}]}, "train.epochs",
+     [False, True]),
+    ({**DIGITS_GEN, "model": {"kind": "ae", "architecture": "conv", "channels": [4]},
+      "sweep": {"model.kind": ["ae", "gan"]}}, "model.activation", [False, True]),
+    ({**DIGITS_GEN, "model": {"kind": "gan"}, "sweep": {"model.architecture": ["mlp", "conv"]}}, "model.channels",
+     [True, False]),
+    ({**DIGITS_GEN, "model": {"kind": "gan"}, "sweep": {"model.architecture": ["mlp", "conv"]}}, "model.hidden",
+     [False, True]),
+    ({**GIVEN, "sweep": [{"model.kind": ["given"]}, {"model.kind": ["mlp"]}]}, "train.lr", [True, False]),
+    ({**GIVEN, "sweep": [{"model.kind": ["given"]}, {"model.kind": ["mlp"]}]}, "train.dtype", [True, False]),
+    ({"study": {"name": "u"}, "data": {"name": "iris"}, "sweep": {"train.early_stopping.patience": [0, 3]}},
+     "train.early_stopping.min_delta", [True, False]),
+    ({"study": {"name": "u"}, "data": {"name": "iris"}, "sweep": {"train.schedule.kind": ["none", "step"]}},
+     "train.schedule.gamma", [True, False]),
+    ({"study": {"name": "u"}, "data": {"name": "iris"}, "sweep": {"train.optimizer": ["sgd", "momentum"]}},
+     "train.momentum", [True, False]),
+])
+def test_unread_tells_each_configuration_of_a_sweep_apart(study, key, unread):
+    """spec/_unread.unread: per configuration what check_read refuses where no configuration reads it (the
+    report leaves such a cell empty and the key out of the configuration's legend and label)."""
+    from nnstudy.spec._unread import distinct, unread as unread_by
+
+    study, _, label = read_study(study)
+    assert [unread_by(t.config, key) for t in distinct(expand(study, label))] == unread
+
+
+def test_a_sweep_that_repeats_configurations_through_an_unread_model_or_loop_key_says_so():
+    """Not only the optimizer's keys: a DCGAN's activation swept beside a conv autoencoder's, an MLP GAN's channels
+    beside a DCGAN's, epochs for XGBoost beside an MLP each leave configurations that repeat another."""
+    from nnstudy.spec._unread import repeated_note
+
+    for study, key, repeats in (
+            ({**DIGITS_GEN, "model": {"kind": "ae", "architecture": "conv", "channels": [4]},
+              "sweep": {"model.kind": ["ae", "gan"], "model.activation": ["relu", "tanh"]}}, "model.activation",
+             "1 of 4"),
+            ({**DIGITS_GEN, "model": {"kind": "gan"},
+              "sweep": {"model.architecture": ["mlp", "conv"], "model.channels": [[4], [8]]}}, "model.channels",
+             "1 of 4"),
+            ({"study": {"name": "u"}, "data": {"name": "iris"}, "sweep": [
+                {"model.kind": ["mlp"], "train.epochs": [1, 2]},
+                {"model.kind": ["xgboost"], "train.engine": ["classical"], "train.epochs": [1, 2]}]}, "train.epochs",
+             "1 of 4")):
+        s, _, label = read_study(study)
+        note = repeated_note(s, expand(s, label))
+        assert note is not None and note.startswith(f"{key}: {repeats} configurations repeat another but for this "
+                                                    f"key, which they do not read"), note

@@ -13,7 +13,6 @@ import pandas as pd
 from ._format import format_diff, format_duration, format_mean_se, mean_decimals, value_text
 from ._significance import format_p
 from ._stats import Analysis, higher_is_better, timing
-from ..spec._unused import unused
 
 TIED = "≈"
 
@@ -44,9 +43,9 @@ def text_columns(a: Analysis) -> int:
 
 
 def key_text(a: Analysis, i: int, key: str) -> str:
-    """A swept key's cell in configuration i's row: empty where the configuration does not use the key
-    (momentum for Adam, lr for XGBoost: spec/_unused.py)."""
-    return "" if unused(a.configs[i], key, a.snap.spec or {}) else value_text(a.summary[key].iloc[i])
+    """A swept key's cell in configuration i's row: empty where the configuration does not read the key
+    (momentum for Adam, lr for XGBoost, a DCGAN's activation: Analysis.unread)."""
+    return "" if a.unread(i, key) else value_text(a.summary[key].iloc[i])
 
 
 def results_rows(a: Analysis) -> list[list[Cell]]:

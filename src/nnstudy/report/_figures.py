@@ -131,8 +131,10 @@ def _label(a: Analysis, i: int, width: int = 38) -> str:
 
 
 def _unread(a: Analysis, i: int, key: str) -> bool:
-    """Whether configuration i does not read swept ``key`` (momentum for sgd, lr for XGBoost: spec/_unused.py), so
-    that its label leaves the key out as the results table leaves its cell empty."""
+    """Whether configuration i does not read swept ``key`` (Analysis.unread), so that its label leaves the key out
+    as the results table leaves its cell empty; a bare stand-in for an Analysis: the optimizer keys by its row."""
+    if isinstance(a, Analysis):
+        return a.unread(i, key)
     return unused(a.configs[i], key, getattr(getattr(a, "snap", None), "spec", None) or {})
 
 

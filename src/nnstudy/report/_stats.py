@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..store._snapshot import StudySnapshot
-from ._format import config_label, figure_text, legend_keys, value_key
+from ._format import config_label, figure_text, legend_keys, value_key, value_text
 from ._robust import robust_columns
 from ._significance import comparison_note, mean as exact_mean, var as exact_var, versus_best
 
@@ -93,10 +93,29 @@ class Analysis:
     summary: pd.DataFrame  # results.csv (summarize)
     given: list = None  # per configuration: its [[sweep]] label = "..." (None: none), made unique
     focus: int | None = None  # a configuration drawn as if it were the best (report.configurations)
+    sections: list = None  # per configuration: its trials' resolved model and train sections (None: not stored)
 
     def __post_init__(self):
         if self.given is None:
             self.given = [None] * len(self.configs)
+        if self.sections is None:
+            self.sections = [None] * len(self.configs)
+
+    def unread(self, i: int, key: str) -> bool:
+        """Whether configuration i does not read swept ``key`` (momentum for sgd, lr for XGBoost, a DCGAN's
+        activation, epochs for a given network: spec/_unread.unread on its resolved sections; without them, the
+        optimizer keys from its row and the study file): its results-table cell is left empty, its legend and
+        label leave the key out."""
+        from ..errors import StudyError
+        from ..spec._unread import unread
+        from ..spec._unused import unused
+
+        if self.sections[i] is not None:
+            try:
+                return unread(self.sections[i], key)
+            except (StudyError, KeyError):  # a kind no longer installed (a plugin's), an older config: as without
+                pass
+        return unused(self.configs[i], key, self.snap.spec or {})
 
     @property
     def labelled(self) -> bool:
@@ -192,9 +211,11 @@ def analyze(snap: StudySnapshot, tests: bool = True) -> Analysis:
     if not configs and not keys:
         configs.append({})  # no trials, no keys: one (empty) configuration
     t["config"] = pd.Series(cfg, index=t.index, dtype=int)
-    given = given_labels(t, configs, keys)
-    labels = [g or config_label(c, keys) for g, c in zip(given, configs)]
-    a = Analysis(snap, keys, t, configs, labels, None, given)
+    first = t.groupby("config")["trial_id"].first() if len(t) else {}
+    a = Analysis(snap, keys, t, configs, [], None, sections=[snap.sections.get(first[i]) if i in first else None
+                                                             for i in range(len(configs))])
+    a.given = given_labels(a)
+    a.labels = [g or config_label(c, keys) for g, c in zip(a.given, configs)]
     a.summary = _summary_of(a, tests)
     return a
 
@@ -211,9 +232,11 @@ def _summary_of(a: Analysis, tests: bool) -> pd.DataFrame:
     return summary
 
 
-def given_labels(t: pd.DataFrame, configs: list[dict], keys: list[str]) -> list[str | None]:
+def given_labels(a: Analysis) -> list[str | None]:
     """Each configuration's [[sweep]] label (the first its trials carry), None where it has none. A label its
-    table gives several configurations is followed by the keys that tell them apart: 'Wide (hidden=[64])'."""
+    table gives several configurations is followed by the keys that tell them apart, less those whose cell its
+    row of the results table leaves empty (a key it lacks or does not read): 'Wide (hidden=[64])'."""
+    t, configs = a.trials, a.configs
     if "label" not in t.columns:
         return [None] * len(configs)
     first = t.dropna(subset=["label"]).groupby("config")["label"].first()
@@ -221,9 +244,11 @@ def given_labels(t: pd.DataFrame, configs: list[dict], keys: list[str]) -> list[
     out = list(given)
     for name in {g for g in given if g and given.count(g) > 1}:
         rows = [i for i, g in enumerate(given) if g == name]
-        short = legend_keys([configs[i] for i in rows], keys)
+        short = legend_keys([configs[i] for i in rows], a.keys)
         for i in rows:
-            out[i] = f"{name} ({', '.join(f'{short[k]}={figure_text(configs[i][k])}' for k in short)})"
+            shown = [f"{short[k]}={figure_text(configs[i][k])}" for k in short
+                     if value_text(configs[i][k]) != "" and not a.unread(i, k)]
+            out[i] = f"{name} ({', '.join(shown)})" if shown else name
     return out
 
 

@@ -81,11 +81,11 @@ NOT_READ = {"dtype": "does not read it (it computes in its own library's precisi
             "checkpoint_every": "keeps no checkpoint (an interrupted trial starts again from epoch 1: "
                                 "docs/checkpoints.md)"}
 OWN_LOOP = "does not read it (its own training loop adds no penalty and no gradient noise)"  # ae, vae, gan
-# engine of the kind's loop -> key -> how a refusal says why, where NOT_READ does not say it for every kind; else
-# SETTINGS (the classical kinds: XGBoost's rounds are model.n_estimators)
-EVALUATED = "does not read it (it is evaluated with its given weights, never trained)"  # the numpy engine's given
+EVALUATED = "a network with given weights is evaluated, not trained"  # given: engines/_numpy/_train.evaluate_given
+# engine of the kind's own loop -> key -> how a refusal says why, before NOT_READ; else SETTINGS (the classical
+# kinds: XGBoost's rounds are model.n_estimators). "optimizer": why a kind without one has none (_trained_by)
 NOT_READ_BY_ENGINE = {"torch": {"l1": OWN_LOOP, "l2": OWN_LOOP, "grad_noise": OWN_LOOP},
-                      "numpy": {key: EVALUATED for key in ("epochs", "batch_size", "l1", "l2", "grad_noise")}}
+                      "numpy": {**dict.fromkeys(LOOP_KEYS, f"does not read it ({EVALUATED})"), "optimizer": EVALUATED}}
 SETTINGS = "does not read it (its settings are [model] keys)"
 SCHEDULE_READERS = {"train.schedule.step_size": ("step",), "train.schedule.gamma": ("step", "plateau")}
 
@@ -106,17 +106,39 @@ def _check_loop_keys(given: set[str], trials: list, label: str) -> None:
         if key != STOPPING + "patience" and not any(t.config["train"]["early_stopping"]["patience"] for t in trials):
             raise StudyError(f"{label}: {key} changes nothing: early stopping is off (train.early_stopping.patience "
                              f"= 0); set patience to the epochs without improvement it waits, or leave {key} out")
-    readers = [of(t.config["model"]).reads for t in trials]
     for name in LOOP_KEYS:
-        if f"train.{name}" in given and not any(r is None or name in r for r in readers):
+        if f"train.{name}" in given and all(unread(t.config, f"train.{name}") for t in trials):
             raise StudyError(f"{label}: train.{name} changes nothing: {_not_read_by(trials, name)}; leave "
                              f"train.{name} out")
     used = [t.config["train"]["schedule"]["kind"] for t in trials]
     for key, kinds in SCHEDULE_READERS.items():
-        if key in given and not any(k in kinds for k in used):
+        if key in given and all(unread(t.config, key) for t in trials):
+            trained_by, optimizers = _trained_by(trials)
+            if not optimizers:  # no schedule to set: XGBoost, a given network
+                raise StudyError(f"{label}: {key} changes nothing: no trial reads it ({trained_by}); leave {key} out")
             raise StudyError(f'{label}: {key} changes nothing: no trial\'s schedule reads it (train.schedule.kind = '
                              f'{", ".join(dict.fromkeys(used))}; read by {" and ".join(kinds)}); set the schedule\'s '
                              f'kind, or leave {key} out')
+
+
+def unread(config: dict[str, Any], key: str) -> bool:
+    """Whether a trial of resolved ``config`` (its model and train sections) does not read ``key``: what
+    check_read refuses where no trial reads it, for one configuration. Where some do, a configuration that does
+    not has its cell left empty in the results table and the key left out of its legend and label (report)."""
+    from ..kinds import of
+
+    kind, train = of(config["model"]), config["train"]
+    name = key.removeprefix("train.")
+    if key.startswith(STOPPING):  # min_delta, restore_best, monitor wait on patience
+        patience = train.get("early_stopping", {}).get("patience")
+        return not kind.early_stopping or (key != STOPPING + "patience" and not patience)
+    if key.startswith("train.") and name in LOOP_KEYS:
+        return kind.reads is not None and name not in kind.reads
+    if key in SCHEDULE_READERS:
+        return train.get("schedule", {}).get("kind", "none") not in SCHEDULE_READERS[key]
+    if key in MODEL_KEYS:
+        return _unread_by(config["model"], key) is not None
+    return unused(_row(config), key, {})
 
 
 def _not_read_by(trials: list, name: str) -> str:
@@ -127,7 +149,7 @@ def _not_read_by(trials: list, name: str) -> str:
     kinds: dict[str, list[str]] = {}
     for t in trials:
         kind = of(t.config["model"])
-        said = NOT_READ.get(name) or NOT_READ_BY_ENGINE.get(kind.engines[0], {}).get(name, SETTINGS)
+        said = NOT_READ_BY_ENGINE.get(kind.engines[0], {}).get(name) or NOT_READ.get(name, SETTINGS)
         kinds.setdefault(said, []).append(kind.name)
     return "; ".join(f"model.kind = {', '.join(dict.fromkeys(names))} {said}" for said, names in kinds.items())
 
@@ -135,7 +157,7 @@ def _not_read_by(trials: list, name: str) -> str:
 HIDDEN = "no trial has a hidden layer ({what}), and {key} acts on hidden layers only"
 OTHER_LAYERS = "no trial reads it ({what})"
 CONV_BLOCKS = 'architecture = "conv": its layers are the stride-2 blocks of model.channels'
-DENSE_LAYERS = 'architecture = "mlp": its layers are the widths of model.hidden'
+MLP_LAYERS = 'architecture = "mlp": its layers are the widths of model.hidden'
 
 
 def _no_hidden_layer(model: dict[str, Any]) -> bool:
@@ -148,6 +170,7 @@ def _conv(model: dict[str, Any]) -> bool:
 
 
 def _mlp(model: dict[str, Any]) -> bool:
+    """Fully connected layers (an autoencoder's, VAE's or GAN's default architecture)."""
     return model.get("architecture", "mlp") == "mlp"
 
 
@@ -165,7 +188,7 @@ class Unread(NamedTuple):
 _AUTOENCODER = (Unread(("model.activation",), _no_hidden_layer, HIDDEN, "model.hidden = []: a linear encoder and "
                        "decoder"),  # a conv autoencoder's blocks read its activation
                 Unread(("model.hidden",), _conv, OTHER_LAYERS, CONV_BLOCKS),
-                Unread(("model.channels",), _mlp, OTHER_LAYERS, DENSE_LAYERS))
+                Unread(("model.channels",), _mlp, OTHER_LAYERS, MLP_LAYERS))
 # kind -> the [model] keys its network leaves unread in some configurations (engines/_torch/_generative_nets.py
 # for the autoencoders and the GAN, engines/_numpy/_network.py given_network)
 UNREAD_MODEL_KEYS = {
@@ -178,7 +201,7 @@ UNREAD_MODEL_KEYS = {
     "gan": (Unread(("model.activation",), _conv, OTHER_LAYERS, 'architecture = "conv": a DCGAN\'s activations are '
                    "fixed, relu in the generator and leaky relu in the discriminator"),
             Unread(("model.hidden",), _conv, OTHER_LAYERS, CONV_BLOCKS),
-            Unread(("model.channels",), _mlp, OTHER_LAYERS, DENSE_LAYERS)),
+            Unread(("model.channels",), _mlp, OTHER_LAYERS, MLP_LAYERS)),
     "given": (Unread(("model.activation", "model.sign_zero"), _one_layer, HIDDEN,
                      "model.layers holds one layer: a linear model"),),
 }
@@ -188,8 +211,8 @@ MODEL_KEYS = {key for rules in UNREAD_MODEL_KEYS.values() for rule in rules for 
 def _check_model_keys(given: set[str], trials: list, label: str) -> None:
     """A [model] key that no trial's network reads: the activation, dropout or norm of an MLP without hidden
     layers (a linear model), a CNN's or an MLP autoencoder's activation likewise, a given network's activation
-    with one layer, the hidden widths of a conv autoencoder, a DCGAN's activation and hidden widths, and the
-    channels of an MLP autoencoder or GAN."""
+    with one layer, the hidden widths of a conv autoencoder and a DCGAN's activation and hidden widths, and the
+    channels of an MLP autoencoder, VAE or GAN."""
     from ..errors import StudyError
 
     for key in sorted(given & MODEL_KEYS):
@@ -216,12 +239,15 @@ def _unread_by(model: dict[str, Any], key: str) -> Unread | None:
 def _trained_by(trials: list) -> tuple[str, bool]:
     """'train.optimizer = sgd, adam', and what else trains the study's models (a kind without an optimizer, or
     with a solver of its own); whether some trial has a train.optimizer."""
+    from ..kinds import of
+
     optimizers: list[str] = []
     kinds: list[str] = []
     for t in trials:
         kind = t.config["model"]["kind"]
         if kind in no_optimizer_kinds():
-            kinds.append(f"model.kind = {kind} has no optimizer: its settings are [model] keys")
+            why = NOT_READ_BY_ENGINE.get(of(t.config["model"]).engines[0], {}).get("optimizer")
+            kinds.append(f"model.kind = {kind} has no optimizer: {why or 'its settings are [model] keys'}")
         elif own_optimizer_keys(kind) is not None:
             kinds.append(f"model.kind = {kind} has a solver of its own")
         else:
@@ -237,14 +263,13 @@ def _row(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def repeated_note(study: Any, trials: list) -> str | None:
-    """'train.momentum: 2 of 6 configurations repeat another but for this key, ...' when a swept optimizer key (or
-    [model] key of UNREAD_MODEL_KEYS) leaves configurations that differ from another only in it, where they do
-    not read it: they train the same thing again (trial ids keep every swept value, so they are trained, as
-    before). None when there are none."""
+    """'train.momentum: 2 of 6 configurations repeat another but for this key, ...' when a swept key leaves
+    configurations that differ from another only in it, where they do not read it (``unread``: momentum for sgd,
+    a DCGAN's activation beside a conv autoencoder's): they train the same thing again (trial ids keep every
+    swept value, so they are trained, as before). None when there are none."""
     if study.search.active or study.train.function:  # a search proposes one configuration at a time
         return None
-    swept = sorted({key for grid in study.grids() for key in grid
-                    if key in OPTIMIZER_TRAIN_KEYS or key in MODEL_KEYS})
+    swept = sorted({key for grid in study.grids() for key in grid})
     configs = [t.config for t in distinct(trials)]
     repeats = _repeats(configs, swept)
     if not repeats:
@@ -263,7 +288,7 @@ def _repeats(configs: list[dict[str, Any]], keys: list[str]) -> int:
     for config in configs:
         plain = copy.deepcopy(config)
         for key in keys:
-            if unused(_row(config), key, {}):
+            if unread(config, key):
                 set_dotted(plain, key, None, "<sweep>", "sweep")
         seen.add(json.dumps(plain, sort_keys=True, default=str))
     return len(configs) - len(seen)

@@ -34,6 +34,9 @@ class StudySnapshot:
     created_at: str = ""
     updated_at: str = ""
     conditions: dict[str, dict[str, Any]] = field(default_factory=dict)  # trial id -> device, threads, host, ...
+    # trial id -> the model and train sections of its resolved config (one dict for the trials of a configuration;
+    # None: a config without them), for the keys a configuration does not read (spec/_unread.unread)
+    sections: dict[str, dict[str, Any] | None] = field(default_factory=dict)
 
 
 def snapshot_of(st: Mapping[str, Any], ids: list[str], rows: Mapping[str, Mapping[str, Any]],
@@ -45,12 +48,18 @@ def snapshot_of(st: Mapping[str, Any], ids: list[str], rows: Mapping[str, Mappin
 
     pks = {rows[i]["id"]: i for i in ids}
     swept = json.loads(st["swept_keys_json"])
-    records, conditions = [], {}
+    records, conditions, sections, read = [], {}, {}, {}
     for tid in ids:
         r = rows[tid]
         point = json.loads(r["point_json"])
+        if r["config_json"] not in read:  # the seeds of a configuration share one config: read once
+            config = json.loads(r["config_json"])
+            model, train = config.get("model"), config.get("train")
+            whole = isinstance(model, dict) and "kind" in model and isinstance(train, dict)  # not: a test's {}
+            read[r["config_json"]] = ({"model": model, "train": train} if whole else None,
+                                      (config.get("data") or {}).get("fold"))
+        sections[tid], fold = read[r["config_json"]]  # fold: the one data.folds holds out
         final = json.loads(r["final_json"]) if r["final_json"] else {}
-        fold = json.loads(r["config_json"])["data"].get("fold") if '"fold":' in r["config_json"] else None
         records.append({"trial_id": tid, "seed": r["seed"], "status": r["status"], "error": r["error"],
                         **({} if fold is None else {"fold": fold}),  # data.folds: the fold held out
                         **{k: point.get(k) for k in swept}, **{k: _nan(v) for k, v in final.items()},
@@ -67,7 +76,7 @@ def snapshot_of(st: Mapping[str, Any], ids: list[str], rows: Mapping[str, Mappin
         trials=pd.DataFrame(records), history=history,
         artifacts=[Artifact(pks[pk], name, bytes(data)) for pk, name, data in arts],
         environment=json.loads(st["environment_json"]), created_at=st["created_at"],
-        updated_at=st["updated_at"], conditions=conditions)
+        updated_at=st["updated_at"], conditions=conditions, sections=sections)
 
 
 def _nan(v: Any) -> Any:
