@@ -301,3 +301,26 @@ def test_a_pool_worker_leaves_its_objects_to_the_exit():
             "print('frozen before:', gc.get_freeze_count() > 0, flush=True)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split("\n")[:2] == ["frozen before: False", "frozen at exit: True"]
+
+
+def test_a_killed_pool_has_closed_its_wakeup_pipe_before_the_exit():
+    """After Ctrl-C the pool's manager thread closes its wake-up pipe while concurrent.futures' exit handler
+    writes to it unlocked ("OSError: [Errno 9] Bad file descriptor" after the one line, seen once in CI):
+    _kill_pool returns only once the manager thread has ended and the pipe is closed."""
+    import time as clock
+
+    from nnstudy.executor import _local
+
+    pool = _local.LocalExecutor.__new__(_local.LocalExecutor)
+    pool.workers, pool.threads = 2, 1
+    executor = pool._open_pool()
+    busy = [executor.submit(clock.sleep, 30) for _ in range(2)]
+    deadline = clock.monotonic() + 60
+    while clock.monotonic() < deadline and not all(f.running() for f in busy):
+        clock.sleep(0.05)
+    assert all(f.running() for f in busy), "the workers did not start"
+    workers, manager = list(executor._processes.values()), executor._executor_manager_thread
+    wakeup = executor._executor_manager_thread_wakeup
+    pool._kill_pool()
+    assert not manager.is_alive() and wakeup._closed
+    assert not any(p.is_alive() for p in workers)

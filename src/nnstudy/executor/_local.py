@@ -45,9 +45,15 @@ class LocalExecutor(Driver):
     def _kill_pool(self) -> None:
         pool, self._pool = self._pool, None
         if pool is not None:
+            # its manager thread closes the pool's wake-up pipe once it sees the workers gone, and the exit's own
+            # handler (concurrent.futures' _python_exit) writes to that pipe unlocked: a close racing it printed
+            # "OSError: [Errno 9] Bad file descriptor" after an interrupt (Python 3.11). It is closed first here
+            manager = getattr(pool, "_executor_manager_thread", None)
             for proc in list((getattr(pool, "_processes", None) or {}).values()):
                 proc.terminate()
             pool.shutdown(wait=False, cancel_futures=True)
+            if manager is not None:
+                manager.join(timeout=10)
 
     def run(self, trials: list[Trial], first_data=None) -> RunSummary:
         try:
