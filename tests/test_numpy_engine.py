@@ -141,3 +141,53 @@ def test_augmentation_is_refused_where_the_numpy_engine_would_ignore_it():
     with pytest.raises(StudyError, match='data.augment: the numpy engine does not augment images; leave augment out '
                                          'or set engine = "torch"'):
         read_study({**raw, "train": {"engine": "numpy"}})
+
+
+def test_a_wide_layers_weight_gradient_takes_the_thread_budget_and_the_numbers_stay(monkeypatch):
+    """At batch <= 32 BLAS runs one thread, except for a wide layer's weight gradient (_blas.wider): numpy's
+    OpenBLAS at the budget for that product, one again after it, and every number as with one thread."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from nnstudy.engines._numpy import _blas, _layers
+
+    seen = []
+    product = _layers.Linear.backward
+
+    def spy(self, dy):
+        if self.threads is not None:
+            seen.append(self.w.shape)
+        return product(self, dy)
+
+    monkeypatch.setattr(_layers.Linear, "backward", spy)
+    data = {"name": "digits", "normalize": "minmax"}
+    model = {"hidden": [512, 16]}  # 64 x 512 = 32768 weights: below WIDE; 512 x 16 below too
+    with threadpool_limits(1, user_api="blas"):
+        assert _blas.wider() is None  # a budget of one thread: nothing to switch
+        alone = train("numpy", data, {"hidden": [1024, 16]}, epochs=1, batch_size=16)
+    assert not seen
+    with threadpool_limits(2, user_api="blas"):
+        switch = _blas.wider()
+        assert switch is not None
+        switch(True)
+        numpy_blas = [i for i in threadpool_info() if i["internal_api"] == "openblas" and "numpy" in i["filepath"]]
+        assert [i["num_threads"] for i in numpy_blas] == [2]
+        switch(False)
+        assert [i["num_threads"] for i in threadpool_info() if i["filepath"] == numpy_blas[0]["filepath"]] == [1]
+        switch(True)
+        wide = train("numpy", data, {"hidden": [1024, 16]}, epochs=1, batch_size=16)
+        narrow = train("numpy", data, model, epochs=1, batch_size=16)
+    assert set(seen) == {(64, 1024)} and len(narrow.history) == 1
+    assert {k: v for k, v in wide.final.items() if k != "train_time_s"} == \
+           {k: v for k, v in alone.final.items() if k != "train_time_s"}
+
+
+def test_the_update_follows_the_arrays_it_is_handed():
+    """add_scaled keeps the last step's BLAS pairs: new arrays (another trial) are updated, not the old ones."""
+    from nnstudy.engines._numpy._optim import add_scaled
+
+    p, u = [np.ones(3, np.float32), np.ones((2, 2), np.float64)], [np.full(3, 2, np.float32), np.ones((2, 2))]
+    add_scaled(p, u, -0.5)
+    assert p[0].tolist() == [0, 0, 0] and p[1].tolist() == [[0.5, 0.5], [0.5, 0.5]]
+    q = [np.ones(3, np.float32), np.ones((3, 2), np.float32)[:, 0]]  # a strided view: not BLAS's
+    add_scaled(q, [np.ones(3, np.float32), np.ones(3, np.float32)], 2.0)
+    assert q[0].tolist() == [3, 3, 3] and q[1].tolist() == [3, 3, 3] and p[0].tolist() == [0, 0, 0]

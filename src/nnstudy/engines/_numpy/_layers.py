@@ -8,6 +8,8 @@ step): a layer's output is valid until its next forward. ``backward`` may overwr
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 
 class Layer:
@@ -42,6 +44,7 @@ class Linear(Layer):
         self.dw, self.db = np.zeros_like(self.w), np.zeros_like(self.b)
         self.params, self.grads = [self.w, self.b], [self.dw, self.db]
         self.need_dx = need_dx  # the first layer's dL/dx is never used
+        self.threads: Callable[[bool], None] | None = None  # _blas.wider, set by the trial's loop
 
     def forward(self, x: np.ndarray, train: bool) -> np.ndarray:
         self.x = x  # (B, in)
@@ -50,8 +53,13 @@ class Linear(Layer):
         return y  # (B, out)
 
     def backward(self, dy: np.ndarray) -> np.ndarray | None:
-        np.matmul(self.x.T, dy, out=self.dw)  # (in, out)
-        np.sum(dy, axis=0, out=self.db)
+        if self.threads is None:
+            np.matmul(self.x.T, dy, out=self.dw)  # (in, out)
+        else:  # a wide layer at a small batch: BLAS's threads for this product alone (_blas.py)
+            self.threads(True)
+            np.matmul(self.x.T, dy, out=self.dw)
+            self.threads(False)
+        np.add.reduce(dy, axis=0, out=self.db)  # np.sum's own reduction, without its wrapper
         if not self.need_dx:
             return None
         return np.matmul(dy, self.w.T, out=self.buf("dx", self.x.shape))

@@ -32,12 +32,28 @@ class SoftmaxCrossEntropy(Loss):
         return float((lse - z[np.arange(len(y)), y]).sum())
 
     def grad(self, z, y, scale: float) -> np.ndarray:  # softmax(z) - onehot(y)
-        p = np.subtract(z, z.max(1, keepdims=True), out=self.buf(z))
+        p, rows = self.buf(z), self._rows(len(z), z.dtype)
+        np.maximum.reduce(z, axis=1, keepdims=True, out=rows)  # z.max(1) and p.sum(1) without their wrappers
+        np.subtract(z, rows, out=p)
         np.exp(p, out=p)
-        p /= p.sum(1, keepdims=True)
-        p[np.arange(len(y)), y] -= 1
+        np.add.reduce(p, axis=1, keepdims=True, out=rows)
+        p /= rows
+        p[self._arange(len(y)), y] -= 1
         p *= scale
         return p
+
+    def _rows(self, n: int, dtype) -> np.ndarray:
+        """A (n, 1) scratch column, kept for the next batch of the same size."""
+        col = getattr(self, "_col", None)
+        if col is None or col.shape[0] != n or col.dtype != dtype:
+            col = self._col = np.empty((n, 1), dtype)
+        return col
+
+    def _arange(self, n: int) -> np.ndarray:
+        rows = getattr(self, "_ar", None)
+        if rows is None or len(rows) != n:
+            rows = self._ar = np.arange(n)
+        return rows
 
 
 class SigmoidBinaryCrossEntropy(Loss):

@@ -19,6 +19,7 @@ from .._common import (EpochLog, batch_plan, boundary_artifact, boundary_grid, f
                        grad_norm_steps, first_layer_artifact, head_of, planned_epochs, plateau_of, steps_in_epoch)
 from .._checkpoint import Checkpoints, log_state, plain_state, restore_log, restore_plain
 from .._result import OnEpoch, TrialResult
+from ._blas import WIDE, wider
 from ._losses import Loss, make_loss
 from ._network import Network, build_network
 from ._optim import lr_schedule, make_optimizer
@@ -35,12 +36,13 @@ def train_trial(trial: Trial, data: Dataset, on_epoch: OnEpoch, device: str = "c
         return own(trial, data, on_epoch, device)
     batch = trial.config["train"]["batch_size"]
     one_thread = batch != "full" and batch <= ONE_THREAD_BATCH
+    threads = wider() if one_thread else None  # the thread budget, read before the limit below
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"), \
             threadpool_limits(1 if one_thread else None, user_api="blas"):  # divergence is a status, not a warning
-        return _train(trial, data, on_epoch)
+        return _train(trial, data, on_epoch, threads)
 
 
-def _train(trial: Trial, data: Dataset, on_epoch: OnEpoch) -> TrialResult:
+def _train(trial: Trial, data: Dataset, on_epoch: OnEpoch, threads=None) -> TrialResult:
     mc, tc = trial.config["model"], trial.config["train"]
     dtype = np.float64 if tc["dtype"] == "float64" else np.float32
     init, shuffle, dropout, noise = (np.random.default_rng(s) for s in np.random.SeedSequence(trial.seed).spawn(4))
@@ -50,6 +52,9 @@ def _train(trial: Trial, data: Dataset, on_epoch: OnEpoch) -> TrialResult:
     head = head_of(mc, data)
     net = build_network(mc, x_train.shape[1], head.n_out, dtype, init, dropout, input_shape=data.input_shape)
     loss = make_loss(head.loss)
+    for lin in net.linears():
+        if lin.w.size >= WIDE:
+            lin.threads = threads
     batch, steps = batch_plan(n, tc["batch_size"], mc.get("norm", "none"))
     epochs, plateau = planned_epochs(tc, steps), plateau_of(tc)
     lr_at = lr_schedule(tc, epochs) if plateau is None else (lambda e: plateau.lr)
@@ -74,8 +79,8 @@ def _train(trial: Trial, data: Dataset, on_epoch: OnEpoch) -> TrialResult:
         step_losses = []
         for i in range(taken):
             idx = perm[i * batch:(i + 1) * batch]
-            xb = np.take(x_train, idx, axis=0, out=xb_buf[:len(idx)], mode="clip")
-            yb = np.take(y_train, idx, axis=0, out=yb_buf[:len(idx)], mode="clip")
+            xb = x_train.take(idx, axis=0, out=xb_buf[:len(idx)], mode="clip")
+            yb = y_train.take(idx, axis=0, out=yb_buf[:len(idx)], mode="clip")
             data_loss, norms = step(xb, yb, i % every == 0, want_value=bool(log.every), data_only=True)
             if norms is not None:
                 grad_sums += norms
