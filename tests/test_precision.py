@@ -72,7 +72,7 @@ def test_float32_on_cuda_turns_off_cudnns_default_tf32_convolutions_and_back_aft
     before = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
     torch.backends.cudnn.allow_tf32 = True  # torch's default
     try:
-        for tc in ({}, {"precision": "float32"}):
+        for tc in ({}, {"precision": "float32"}, {"precision": "bf16"}):  # bf16: its evaluation is float32
             with trial_precision(tc, torch.device("cuda")):
                 assert not torch.backends.cuda.matmul.allow_tf32 and not torch.backends.cudnn.allow_tf32
             assert torch.backends.cudnn.allow_tf32

@@ -515,7 +515,8 @@ class TrainConfig(Section):
         "arithmetic of the training step's matrix products (torch engine, dtype float32): float32 (exact); "
         "tf32 (CUDA TensorFloat-32 products and convolutions; on the CPU the same as float32); bf16 (the "
         "forward pass autocast to bfloat16, the loss and float32 master weights updated in float32). tf32 "
-        "and bf16 change the numbers (faster on a GPU); each epoch's evaluation stays float32"))
+        "and bf16 change the numbers (faster on a GPU); each epoch's evaluation runs without autocast, in "
+        "float32 for bf16 and in TF32 for tf32"))
     save_weights: bool = Field(False, description=(
         "torch engine: store the trained weights as the trial's artifact weights.safetensors (the kinds trained "
         "by the torch engine's shared loop: not the numpy or classical engines, nor autoencoders and GANs)"))

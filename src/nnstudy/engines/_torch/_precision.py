@@ -4,8 +4,8 @@
 TensorFloat-32). "tf32": CUDA matrix products and convolutions in TensorFloat-32
 (10-bit mantissa inputs, float32 accumulation); on the CPU there is no TF32 and the step stays float32.
 "bf16": the forward pass under autocast to bfloat16 (CPU and CUDA), the loss and the update in float32.
-Evaluation (every split's loss and accuracy after each epoch) is float32 throughout, so the reported
-metrics measure the trained weights, not the arithmetic.
+Evaluation (every split's loss and accuracy after each epoch) runs without autocast: exact float32 for "float32"
+and "bf16" (cuDNN's TF32 off on CUDA for both), TensorFloat-32 for "tf32" on CUDA, as its training step.
 """
 
 from __future__ import annotations
@@ -25,9 +25,10 @@ def precision_of(tc: dict[str, Any]) -> str:
 
 @contextlib.contextmanager
 def trial_precision(tc: dict[str, Any], device: torch.device) -> Iterator[None]:
-    """Around a whole trial (or stack) on CUDA: TF32 on for "tf32", off for "float32" (matrix products and
-    convolutions alike), and back as it was after."""
-    if device.type != "cuda" or precision_of(tc) == "bf16":
+    """Around a whole trial (or stack) on CUDA: TF32 on for "tf32", off for "float32" and "bf16" (matrix
+    products and convolutions alike: a bf16 trial's evaluation, outside autocast, is float32 as torch's default
+    TF32 convolutions would not be), and back as it was after."""
+    if device.type != "cuda":
         yield
         return
     before = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
