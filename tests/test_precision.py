@@ -90,3 +90,35 @@ def test_float32_on_cuda_turns_off_cudnns_default_tf32_convolutions_and_back_aft
 def test_precision_where_it_cannot_apply_is_a_study_file_error(train, said):
     with pytest.raises(StudyError, match=said):
         trials_of(train)
+
+
+@pytest.mark.parametrize("model", [
+    {"kind": "cnn", "blocks": [{"channels": 4, "pool": "max", "batch_norm": True}], "hidden": [8]},  # grouped: BN
+    {"kind": "cnn", "blocks": [{"channels": 4, "pool": "max"}], "hidden": [8]},  # grouped-cl on the CPU
+])
+def test_a_bf16_cnn_stack_convolves_in_bfloat16_as_each_trial_alone(model, monkeypatch):
+    """vmap's batched convolutions escape autocast (conv1d/2d under vmap stay float32 where one trial's is
+    bfloat16): a stacked bf16 CNN casts them as autocast does, so its trials train as they do alone."""
+    raw = {"study": {"name": "cnn-bf16"}, "data": {"name": "digits", "normalize": "minmax", "train_size": 64},
+           "model": model, "train": {"batch_size": 16, "epochs": 2, "lr": 0.05, "precision": "bf16"},
+           "trials": {"seeds": 2}}
+    study, _, _ = read_study(raw)
+    data, trials = load(study.data), expand(study)
+    dtypes = []
+    conv2d = torch.nn.functional.conv2d
+
+    def spy(*args, **kwargs):
+        out = conv2d(*args, **kwargs)
+        if torch.is_grad_enabled():  # a training step's, not the evaluation's
+            dtypes.append(out.dtype)
+        return out
+
+    monkeypatch.setattr(torch.nn.functional, "conv2d", spy)
+    stacked = train_group(trials, data, lambda *a: None)
+    assert dtypes and set(dtypes) == {torch.bfloat16}, dtypes
+    dtypes.clear()
+    for t, s in zip(trials, stacked):
+        alone = run(t, data)
+        assert set(dtypes) == {torch.bfloat16}
+        for row_s, row_a in zip(s.history, alone.history):
+            assert row_s["train_loss"] == pytest.approx(row_a["train_loss"], rel=2e-3)

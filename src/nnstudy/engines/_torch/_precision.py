@@ -39,6 +39,38 @@ def trial_precision(tc: dict[str, Any], device: torch.device) -> Iterator[None]:
         torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = before
 
 
+@contextlib.contextmanager
+def autocast_convs(module: torch.nn.Module) -> Iterator[None]:
+    """Within: ``module``'s convolutions compute in the autocast dtype when autocast is on, as one trial's do.
+    vmap's batched convolutions escape autocast (torch 2.13: conv1d and conv2d under vmap stay float32 where one
+    trial's run in bfloat16), so a stacked bf16 CNN convolved in float32. Their output goes on in the input's
+    dtype: vmap's batch norm takes no bfloat16 input beside float32 statistics (the values are bfloat16's)."""
+    convs = [m for m in module.modules() if isinstance(m, (torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Conv3d))]
+    for conv in convs:
+        conv._conv_forward = functools.partial(_autocast_conv, conv)
+    try:
+        yield
+    finally:
+        for conv in convs:
+            del conv._conv_forward
+
+
+def _autocast_conv(conv: torch.nn.Module, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None):
+    kind = x.device.type
+    if not _autocasting(kind):
+        return type(conv)._conv_forward(conv, x, weight, bias)
+    dtype = torch.get_autocast_dtype(kind) if hasattr(torch, "get_autocast_dtype") else torch.bfloat16
+    low = type(conv)._conv_forward(conv, x.to(dtype), weight.to(dtype), None if bias is None else bias.to(dtype))
+    return low.to(x.dtype)
+
+
+def _autocasting(device_type: str) -> bool:
+    try:
+        return torch.is_autocast_enabled(device_type)
+    except TypeError:  # torch < 2.4: no device argument
+        return torch.is_autocast_cpu_enabled() if device_type == "cpu" else torch.is_autocast_enabled()
+
+
 def forward_context(tc: dict[str, Any], device: torch.device) -> Callable[[], contextlib.AbstractContextManager]:
     """Decided once, where a training step is built: a maker of the context around each forward pass.
     "bf16": a fresh autocast to bfloat16 (no weight cache, so that a captured CUDA graph reads the current

@@ -27,6 +27,7 @@ from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
 from ._cnn import CNN, PooledFirst
+from ._precision import autocast_convs
 from ._conv_grouped import grouped_channels_last, ready
 from ._conv_matmul import convs_by_matmul
 from ._tensors import cpu_rows, widest_activation
@@ -75,7 +76,7 @@ class VmapNet:
             return convs_by_matmul(self.template, self.k)
         if form == "grouped-cl":
             return grouped_channels_last(self.template)
-        return contextlib.nullcontext()
+        return autocast_convs(self.template) if self.precision == "bf16" else contextlib.nullcontext()
 
     def conv_form(self, device: torch.device) -> str:
         """CONV as it applies to this stack on ``device``."""
