@@ -13,7 +13,7 @@
 # SQLAlchemy, greenlet, torchinfo), installed into /tmp/site first; NNSTUDY_DATA: a cache holding
 # fashion-mnist/*.gz; OUT: where the log and the profiles go. PARTs (default all): A H B C D P E F G K N M X (T: where seed-variance's time goes outside its steps, run_timeline.py; Y: the CNN step compiled by
 # torch.compile, conv_forms.py --compile, a few minutes of compiling; W: bytecode for
-# what a run imports, warm_bytecode.py; U: the stacked CNN's convolution forms' tests (unfolded, grouped channels-last), CUDA ones included; N: the CNN stack's kernels at K = 64; M: the largest K, steps only; X: the CNN step written out in each form, conv_forms.py).
+# what a run imports, warm_bytecode.py; U: the stacked CNN's convolution forms' tests (unfolded, grouped channels-last) and train.precision's (a bf16 stack's convolutions in bfloat16 under CUDA's autocast too), CUDA ones included; N: the CNN stack's kernels at K = 64; M: the largest K, steps only; X: the CNN step written out in each form, conv_forms.py).
 cd "$(dirname "$0")/.."
 if [ -n "$WHEELS" ]; then
     python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site "$WHEELS"/*.whl || exit 1
@@ -38,7 +38,7 @@ for part in ${@:-A H B C D P E F G K N M X}; do
 case $part in
 A) run 90 python3 -m pytest -q -p no:cacheprovider tests/test_stack.py tests/test_conv_matmul.py -k cuda ;;
 W) run 60 python3 benchmarks/warm_bytecode.py ;;
-U) run 90 python3 -m pytest -q -p no:cacheprovider tests/test_conv_matmul.py tests/test_conv_grouped.py ;;
+U) run 120 python3 -m pytest -q -p no:cacheprovider tests/test_conv_matmul.py tests/test_conv_grouped.py tests/test_precision.py ;;
 H) run 30 python3 benchmarks/cuda_start.py ;;
 B) run 80 python3 benchmarks/sweep_throughput.py --device cuda --batch 16 --k 1024 --epochs 3 --skip-alone ;;
 C) run 70 python3 benchmarks/cnn_stack.py --device cuda --batch 16 --k 64 --steps 300

@@ -92,11 +92,16 @@ def test_precision_where_it_cannot_apply_is_a_study_file_error(train, said):
         trials_of(train)
 
 
+CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+
+
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=CUDA)])
 @pytest.mark.parametrize("model", [
     {"kind": "cnn", "blocks": [{"channels": 4, "pool": "max", "batch_norm": True}], "hidden": [8]},  # grouped: BN
-    {"kind": "cnn", "blocks": [{"channels": 4, "pool": "max"}], "hidden": [8]},  # grouped-cl on the CPU
+    {"kind": "cnn", "blocks": [{"channels": 4, "pool": "max"}], "hidden": [8]},  # grouped-cl
+    {"kind": "resnet18", "width": 4},  # grouped on every device
 ])
-def test_a_bf16_cnn_stack_convolves_in_bfloat16_as_each_trial_alone(model, monkeypatch):
+def test_a_bf16_cnn_stack_convolves_in_bfloat16_as_each_trial_alone(model, device, monkeypatch):
     """vmap's batched convolutions escape autocast (conv1d/2d under vmap stay float32 where one trial's is
     bfloat16): a stacked bf16 CNN casts them as autocast does, so its trials train as they do alone."""
     raw = {"study": {"name": "cnn-bf16"}, "data": {"name": "digits", "normalize": "minmax", "train_size": 64},
@@ -104,7 +109,7 @@ def test_a_bf16_cnn_stack_convolves_in_bfloat16_as_each_trial_alone(model, monke
            "trials": {"seeds": 2}}
     study, _, _ = read_study(raw)
     data, trials = load(study.data), expand(study)
-    dtypes = []
+    dtypes, resnet = [], model["kind"] == "resnet18"
     conv2d = torch.nn.functional.conv2d
 
     def spy(*args, **kwargs):
@@ -114,11 +119,12 @@ def test_a_bf16_cnn_stack_convolves_in_bfloat16_as_each_trial_alone(model, monke
         return out
 
     monkeypatch.setattr(torch.nn.functional, "conv2d", spy)
-    stacked = train_group(trials, data, lambda *a: None)
+    stacked = train_group(trials, data, lambda *a: None, device=device)
     assert dtypes and set(dtypes) == {torch.bfloat16}, dtypes
     dtypes.clear()
     for t, s in zip(trials, stacked):
-        alone = run(t, data)
+        alone = train_trial(t, data, lambda e, m: None, device)
         assert set(dtypes) == {torch.bfloat16}
         for row_s, row_a in zip(s.history, alone.history):
-            assert row_s["train_loss"] == pytest.approx(row_a["train_loss"], rel=2e-3)
+            # ResNet-18's batch norms on batches of 16 part stacked from alone by 1e-3 in float32 already
+            assert row_s["train_loss"] == pytest.approx(row_a["train_loss"], rel=2e-2 if resnet else 2e-3)
