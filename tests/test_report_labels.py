@@ -238,8 +238,33 @@ def test_a_legend_leaves_out_a_key_the_configuration_does_not_read():
     sink = FigureSink()
     metric_vs_key(a, "train.lr", sink)
     (legend,) = sink.figure.legends or [sink.figure.axes[0].get_legend()]
+    assert [t.get_text() for t in legend.get_texts()] == [  # sgd at momentum 0.9 repeats sgd at 0.5: drawn once
+        "optimizer=sgd", "optimizer=momentum, momentum=0.5", "optimizer=momentum, momentum=0.9"]
+
+
+def test_configurations_that_do_not_read_the_key_are_a_dashed_level_across_it():
+    """metric_vs_key against momentum: sgd trains the same at every momentum, so its configurations are a dashed
+    level (± 1 SE shaded) across the axis, labelled as reading no momentum, not points at momentum values they
+    never used; the caption says so. The momentum optimizer's configurations are lines through the values."""
+    from matplotlib.lines import Line2D
+
+    from nnstudy.report._figures import metric_vs_key
+
+    a = analyze(_optimizer_grid())
+    sink = FigureSink()
+    caption = metric_vs_key(a, "train.momentum", sink)
+    (legend,) = sink.figure.legends or [sink.figure.axes[0].get_legend()]
     assert [t.get_text() for t in legend.get_texts()] == [
-        "optimizer=sgd", "optimizer=sgd", "optimizer=momentum, momentum=0.5", "optimizer=momentum, momentum=0.9"]
+        "optimizer=sgd, lr=0.1 (reads no\nmomentum)", "optimizer=sgd, lr=0.01 (reads no\nmomentum)",
+        "optimizer=momentum, lr=0.1", "optimizer=momentum, lr=0.01"]
+    ax = sink.figure.axes[0]
+    levels = [ln for ln in ax.get_lines() if ln.get_linestyle() == "--"]
+    assert sorted(round(float(ln.get_ydata()[0]), 4) for ln in levels) == [0.8, 0.81]  # t0 and t1, sgd at 0.5
+    curves = [ln for ln in ax.get_lines() if isinstance(ln, Line2D) and ln.get_linestyle() == "-"
+              and len(ln.get_xdata()) == 2]
+    assert sorted(tuple(round(float(y), 4) for y in ln.get_ydata()) for ln in curves) == [(0.84, 0.86), (0.85, 0.87)]
+    assert "Dashed: configurations that do not read train.momentum" in caption
+    assert "Dashed" not in metric_vs_key(a, "train.lr", FigureSink())
 
 
 def test_a_mixed_sweep_leaves_a_key_out_of_the_rows_labels_and_legends_of_the_configurations_that_do_not_read_it(
@@ -274,7 +299,7 @@ def test_a_mixed_sweep_leaves_a_key_out_of_the_rows_labels_and_legends_of_the_co
     metric_vs_key(a, "model.kind", sink)
     (legend,) = sink.figure.legends or [sink.figure.axes[0].get_legend()]
     assert [t.get_text() for t in legend.get_texts()] == [
-        "encoding_dim=4, activation=relu", "encoding_dim=4, activation=tanh", "latent_dim=4", "latent_dim=4"]
+        "encoding_dim=4, activation=relu", "encoding_dim=4, activation=tanh", "latent_dim=4"]  # DCGANs repeat
 
 
 def test_a_labels_suffix_leaves_out_a_key_the_configuration_does_not_read_or_lacks():

@@ -349,6 +349,9 @@ def metric_vs_key(a: Analysis, key: str, path: Path) -> str | None:
     _save(fig, path)
     extra = " One line per combination of the other swept keys." if others and not many else (
         " Grey: each combination of the other swept keys; black: their mean." if many else "")
+    if not many and key in a.keys and any(_unread(a, i, key) for i in range(len(s))):
+        extra += (f" Dashed: configurations that do not read {key}, at their level (± 1 SE shaded); each trained"
+                  f" the same at every value of it.")
     what = f" ({'the number of entries' if key.endswith('depth') else 'the largest entry'} of {axes[key][0]})" \
         if key in axes else ""
     values = list(dict.fromkeys(v for v in s[key] if v is not None))
@@ -393,6 +396,7 @@ def _metric_panel(ax, s: pd.DataFrame, key: str, m: str, others: list[str], coun
     last = [k.rsplit(".", 1)[-1] for k in others]
     short = {k: n if last.count(n) == 1 else k for k, n in zip(others, last)}  # 'lr', not 'train.lr'
     colors = _colors(len(groups))
+    drawn: set = set()  # labels drawn: a combination differing from one drawn only in keys it does not read repeats it
     for g, (gk, rows) in enumerate(groups.items()):
         rows = sorted(rows, key=lambda i: pos[at[i]])
         x = np.array([pos[at[i]] for i in rows])
@@ -400,6 +404,18 @@ def _metric_panel(ax, s: pd.DataFrame, key: str, m: str, others: list[str], coun
             x = x + (g - (len(groups) - 1) / 2) * min(0.3 / len(groups), 0.08)
         label = ", ".join(f"{short.get(k, k)}={value_text(v)}" for k, v in zip(others, gk)
                           if value_text(v) != "" and not all(unread(i, k) for i in rows)) or None  # as the table
+        flat = all(unread(i, key) for i in rows)  # trained alike at every value of key: one level, not a curve
+        name = key.rsplit(".", 1)[-1]
+        if not many and (flat, label) in drawn:
+            continue
+        drawn.add((flat, label))
+        if flat and not many:
+            i = rows[0]
+            ax.axhline(mean[i], ls="--", lw=1.2, color=colors[g],
+                       label=None if not legend else _wrap(f"{label} (reads no {name})" if label else f"reads no {name}"))
+            if np.isfinite(sem[i]) and sem[i] > 0:
+                ax.axhspan(mean[i] - sem[i], mean[i] + sem[i], color=colors[g], alpha=0.12, lw=0)
+            continue
         ax.errorbar(x, mean[rows], yerr=np.nan_to_num(sem[rows]), marker="o", ms=4, capsize=3,
                     lw=0.8 if many else 1.5, color="0.6" if many else colors[g], alpha=0.6 if many else 1.0,
                     label=None if many or not legend else (_wrap(label) if label else None))
