@@ -324,3 +324,16 @@ def test_a_stored_config_of_a_kind_no_longer_installed_falls_back_to_the_row():
     snap.sections = {tid: {"model": {"kind": "gone-plugin"}, "train": {}} for tid in snap.trials["trial_id"]}
     a = analyze(snap)
     assert [a.unread(i, "train.momentum") for i in range(8)] == [True] * 4 + [False] * 4
+
+
+def test_a_swept_key_with_one_value_where_it_is_set_gets_no_figure_against_it():
+    """A key only one [[sweep]] table sets, to one value (optimizers-size's train.momentum), would be a column of
+    points over a single tick: figure_jobs draws no metric_vs_ for it, and still draws it for the keys that vary."""
+    from nnstudy.report._figures import figure_jobs
+
+    snap = _optimizer_grid()
+    snap.trials["train.momentum"] = [None if o == "sgd" else 0.9 for o in snap.trials["train.optimizer"]]
+    names = [name for name, _ in figure_jobs(analyze(snap))[0]]
+    assert "metric_vs_train.lr.png" in names and "metric_vs_train.optimizer.png" in names
+    assert "metric_vs_train.momentum.png" not in names
+    assert "metric_vs_train.momentum.png" in [name for name, _ in figure_jobs(analyze(_optimizer_grid()))[0]]

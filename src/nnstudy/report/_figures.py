@@ -760,6 +760,8 @@ def figure_jobs(a: Analysis) -> tuple[list[tuple[str, Callable[[Path], str | Non
         jobs.append(("metric_by_label.png", lambda p: metric_by_label(a, p)))
     used = set()
     for key in [*a.keys, *list_axes(a)]:  # then the depth and width of model.hidden (any list of numbers)
+        if key in a.keys and len({value_text(v) for v in a.summary[key] if value_text(v) != ""}) < 2:
+            continue  # one value where it is set (a key of one [[sweep]] table): a column of points, no axis
         name = f"metric_vs_{safe_filename(key)}"
         while name in used:
             name += "_"
