@@ -16,7 +16,7 @@ from typing import Callable
 WIDE = 1 << 16  # weights (in x out) from which a weight gradient takes the budget's threads
 
 
-def wider(budget_of: Callable[[], int] | None = None) -> Callable[[bool], None] | None:
+def wider() -> Callable[[bool], None] | None:
     """on(True) before a wide product, on(False) after it: numpy's OpenBLAS at the thread budget it had before
     the trial limited it to one, then one again. None where that budget is one thread (a pool worker beside
     others) or numpy's BLAS is not an OpenBLAS threadpoolctl can set."""
@@ -29,7 +29,7 @@ def wider(budget_of: Callable[[], int] | None = None) -> Callable[[bool], None] 
     if len(own) != 1:
         return None
     lib = own[0]
-    budget = budget_of() if budget_of is not None else lib.num_threads
+    budget = lib.num_threads
     if budget <= 1:
         return None
     return lambda on: lib.set_num_threads(budget if on else 1)

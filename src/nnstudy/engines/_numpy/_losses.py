@@ -13,13 +13,15 @@ class Loss:
     train_mean = True  # training objective: mean over the batch (else the sum)
 
     def __init__(self):
-        self._bufs: dict[tuple, np.ndarray] = {}
+        self._bufs: dict[str, np.ndarray] = {}
 
-    def buf(self, like: np.ndarray) -> np.ndarray:
-        key = (like.shape, like.dtype)
-        if key not in self._bufs:
-            self._bufs = {key: np.empty_like(like)}
-        return self._bufs[key]
+    def buf(self, like: np.ndarray, shape: tuple[int, ...] | None = None, name: str = "out") -> np.ndarray:
+        """A scratch array of like's dtype (and shape, or ``shape``) kept under ``name`` for the next batch."""
+        shape = like.shape if shape is None else shape
+        a = self._bufs.get(name)
+        if a is None or a.shape != shape or a.dtype != like.dtype:
+            a = self._bufs[name] = np.empty(shape, like.dtype)
+        return a
 
     def predict(self, z: np.ndarray) -> np.ndarray:
         return z.argmax(1)  # (B,)
@@ -32,28 +34,15 @@ class SoftmaxCrossEntropy(Loss):
         return float((lse - z[np.arange(len(y)), y]).sum())
 
     def grad(self, z, y, scale: float) -> np.ndarray:  # softmax(z) - onehot(y)
-        p, rows = self.buf(z), self._rows(len(z), z.dtype)
+        p, rows = self.buf(z), self.buf(z, (len(z), 1), "rows")
         np.maximum.reduce(z, axis=1, keepdims=True, out=rows)  # z.max(1) and p.sum(1) without their wrappers
         np.subtract(z, rows, out=p)
         np.exp(p, out=p)
         np.add.reduce(p, axis=1, keepdims=True, out=rows)
         p /= rows
-        p[self._arange(len(y)), y] -= 1
+        p[np.arange(len(y)), y] -= 1
         p *= scale
         return p
-
-    def _rows(self, n: int, dtype) -> np.ndarray:
-        """A (n, 1) scratch column, kept for the next batch of the same size."""
-        col = getattr(self, "_col", None)
-        if col is None or col.shape[0] != n or col.dtype != dtype:
-            col = self._col = np.empty((n, 1), dtype)
-        return col
-
-    def _arange(self, n: int) -> np.ndarray:
-        rows = getattr(self, "_ar", None)
-        if rows is None or len(rows) != n:
-            rows = self._ar = np.arange(n)
-        return rows
 
 
 class SigmoidBinaryCrossEntropy(Loss):

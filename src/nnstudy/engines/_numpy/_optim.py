@@ -60,29 +60,11 @@ def _axpy(dtype: np.dtype) -> Callable[..., np.ndarray]:
 
 def add_scaled(params: Arrays, updates: Arrays, scale: float) -> None:
     """p += scale * u for each pair, in place, one pass (BLAS axpy) where both are contiguous."""
-    blas, rest = _pairs(params, updates)
-    for axpy, u, p, n in blas:
-        axpy(u, p, n, scale)
-    for p, u in rest:
-        p += scale * u
-
-
-_last: list = [None, None]  # the arrays of the last add_scaled and their pairs, as the next step's are the same
-
-
-def _pairs(params: Arrays, updates: Arrays) -> tuple[list, list]:
-    """(axpy, u flat, p flat, size) where BLAS can add in place, and the other (p, u) pairs."""
-    arrays = (*params, *updates)
-    if _last[0] is not None and len(_last[0]) == len(arrays) and all(a is b for a, b in zip(_last[0], arrays)):
-        return _last[1]
-    blas, rest = [], []
     for p, u in zip(params, updates):
         if p.flags.c_contiguous and u.flags.c_contiguous and p.dtype == u.dtype and p.dtype.kind == "f":
-            blas.append((_axpy(u.dtype), u.ravel(), p.ravel(), u.size))
+            _axpy(u.dtype)(u.ravel(), p.ravel(), a=scale)
         else:
-            rest.append((p, u))
-    _last[:] = arrays, (blas, rest)
-    return blas, rest
+            p += scale * u
 
 
 def _zeros(params: Arrays) -> Arrays:

@@ -10,6 +10,7 @@ import torch
 
 from ...data._dataset import Dataset
 from .._common import _npz, grad_norm_steps
+from ._optim_step import weight_norms
 from ._tensors import EVAL_CHUNK, cpu_rows, widest_activation
 
 FD_DIMS = 32  # principal components of the training inputs the Fréchet distance is measured in
@@ -38,10 +39,7 @@ class GradMeter:
         """Step ``step``'s gradients ``grads`` of ``params`` (_optim_step.minimize's), counted on every
         ``every``-th step."""
         if step % self.every == 0:
-            of = {id(p): g for p, g in zip(params, grads)}
-            found = [of.get(id(w)) for w in self.weights]
-            torch._foreach_add_(self.sums, torch._foreach_norm([torch.zeros_like(w) if g is None else g
-                                                                for w, g in zip(self.weights, found)]))
+            torch._foreach_add_(self.sums, weight_norms(self.weights, params, grads))
 
     def values(self) -> dict[str, torch.Tensor]:
         return {name: total / self.count for name, total in zip(self.names, self.sums)}

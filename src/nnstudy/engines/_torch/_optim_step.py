@@ -22,6 +22,15 @@ def gradients(value: torch.Tensor, params: list[torch.Tensor]) -> list[torch.Ten
             for p, g in zip(params, grads)]
 
 
+def weight_norms(weights: list[torch.Tensor], params: list[torch.Tensor],
+                 grads: list[torch.Tensor | None]) -> list[torch.Tensor]:
+    """The L2 norm of each weight's gradient among ``grads`` (of ``params``); 0 for a weight without one (frozen,
+    or not the stepping optimizer's)."""
+    of = {id(p): g for p, g in zip(params, grads)}
+    found = [of.get(id(w)) for w in weights]
+    return torch._foreach_norm([torch.zeros_like(w) if g is None else g for w, g in zip(weights, found)])
+
+
 def minimize(opt: torch.optim.Optimizer, value: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor | None]]:
     """One step of ``opt`` down ``value``'s gradients with respect to its parameters only (no other module's
     are computed); (those parameters, their gradients)."""

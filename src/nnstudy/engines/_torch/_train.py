@@ -18,7 +18,7 @@ from . import _rng
 from ._augment import make_augment
 from ._mlp import NOISE_STREAM, build_trainable
 from ._optim import make_optimizer, make_schedule
-from ._optim_step import gradients, take_step
+from ._optim_step import gradients, take_step, weight_norms
 from ._outputs import classifier_artifacts
 from ._precision import forward_context, trial_precision
 from ._tensors import DeviceData, evaluate, loss_fn, predict
@@ -122,9 +122,6 @@ def make_step(model, opt, linears, tc: dict[str, Any], loss: str, seed: int = 0,
             loss_value = loss_value + l1 * sum(w.abs().sum() for w in weights)
         return loss_value
 
-    def grad_norms() -> list[torch.Tensor]:  # L2 norm of each layer's weight gradient
-        return torch._foreach_norm([w.grad if w.grad is not None else torch.zeros_like(w) for w in weights])
-
     if isinstance(opt, torch.optim.LBFGS):
         def lbfgs_step(xb: torch.Tensor, yb: torch.Tensor, measure: bool):
             def closure():
@@ -134,21 +131,15 @@ def make_step(model, opt, linears, tc: dict[str, Any], loss: str, seed: int = 0,
                 return value
             data_loss[0] = None  # the first evaluation's: the loss before the step
             value = opt.step(closure)
-            return value, grad_norms() if measure else None
+            return value, weight_norms(weights, weights, [w.grad for w in weights]) if measure else None
         lbfgs_step.data_loss = data_loss
         return lbfgs_step
-
-    at = {id(p): j for j, p in enumerate(params)}
-    weight_at = [at.get(id(w)) for w in weights]  # each weight's place in params (None: frozen)
 
     def sgd_step(xb: torch.Tensor, yb: torch.Tensor, measure: bool):
         data_loss[0] = None
         value = objective(xb, yb)
         grads = gradients(value, params)
-        norms = None
-        if measure:
-            found = [None if j is None else grads[j] for j in weight_at]
-            norms = torch._foreach_norm([torch.zeros_like(w) if g is None else g for w, g in zip(weights, found)])
+        norms = weight_norms(weights, params, grads) if measure else None
         if noise:
             for g, key, p in zip(grads, keys, params):
                 g.add_(_rng.normal(key, counter, tuple(p.shape), p.dtype), alpha=noise)
