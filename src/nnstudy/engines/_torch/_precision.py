@@ -15,6 +15,7 @@ import functools
 from typing import Any, Callable, Iterator
 
 import torch
+from torch.overrides import TorchFunctionMode
 
 _NOTHING = contextlib.nullcontext()  # reusable and reentrant: one for every step of every trial
 
@@ -39,29 +40,76 @@ def trial_precision(tc: dict[str, Any], device: torch.device) -> Iterator[None]:
         torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = before
 
 
-@contextlib.contextmanager
-def autocast_convs(module: torch.nn.Module) -> Iterator[None]:
-    """Within: ``module``'s convolutions compute in the autocast dtype when autocast is on, as one trial's do.
-    vmap's batched convolutions escape autocast (torch 2.13: conv1d and conv2d under vmap stay float32 where one
-    trial's run in bfloat16), so a stacked bf16 CNN convolved in float32. Their output goes on in the input's
-    dtype: vmap's batch norm takes no bfloat16 input beside float32 statistics (the values are bfloat16's)."""
-    convs = [m for m in module.modules() if isinstance(m, (torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Conv3d))]
-    for conv in convs:
-        conv._conv_forward = functools.partial(_autocast_conv, conv)
-    try:
-        yield
-    finally:
-        for conv in convs:
-            del conv._conv_forward
+# autocast's op lists (torch's aten/src/ATen/autocast_mode), by the names the ops have in Python
+_LOWER = {"conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "convolution",
+          "conv_tbc", "prelu", "addmm", "addbmm", "baddbmm", "bmm", "mm", "matmul", "__matmul__", "__rmatmul__",
+          "einsum", "linear", "vecdot", "scaled_dot_product_attention"}
+_LOWER_CUDA = {"addmv", "addr", "mv", "chain_matmul", "multi_dot", "lstm_cell", "gru_cell", "rnn_tanh_cell",
+               "rnn_relu_cell"}
+_FP32_BOTH = {"mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "nll_loss", "cross_entropy", "kl_div",
+           "poisson_nll_loss", "cosine_embedding_loss", "hinge_embedding_loss", "margin_ranking_loss",
+           "multilabel_margin_loss", "soft_margin_loss", "triplet_margin_loss", "multi_margin_loss",
+           "binary_cross_entropy_with_logits", "cdist", "prod"}
+_FP32_CPU = _FP32_BOTH | {"binary_cross_entropy", "ctc_loss", "avg_pool3d", "max_pool3d", "adaptive_avg_pool3d",
+                       "adaptive_max_pool3d", "max_unpool2d", "max_unpool3d", "grid_sample", "quantile",
+                       "nanquantile", "stft", "trace"}
+_FP32_CUDA = _FP32_BOTH | {"acos", "asin", "cosh", "erfinv", "exp", "expm1", "log", "log10", "log2", "log1p",
+                        "reciprocal", "rsqrt", "sinh", "tan", "pow", "__pow__", "__rpow__", "softplus", "layer_norm",
+                        "group_norm", "norm", "vector_norm", "matrix_norm", "cosine_similarity", "dist", "pdist",
+                        "renorm", "logsumexp", "interpolate", "upsample", "softmax", "log_softmax", "cumsum",
+                        "cumprod", "sum"}
+# a bfloat16 input beside float32 weights: one trial's kernel computes in float32 and answers in bfloat16
+_NORMS_CPU = {"layer_norm", "group_norm", "batch_norm", "instance_norm"}
+_NORMS_CUDA = {"batch_norm", "instance_norm"}
 
 
-def _autocast_conv(conv: torch.nn.Module, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None):
-    kind = x.device.type
-    if not _autocasting(kind):
-        return type(conv)._conv_forward(conv, x, weight, bias)
-    dtype = torch.get_autocast_dtype(kind) if hasattr(torch, "get_autocast_dtype") else torch.bfloat16
-    low = type(conv)._conv_forward(conv, x.to(dtype), weight.to(dtype), None if bias is None else bias.to(dtype))
-    return low.to(x.dtype)
+class VmapAutocast(TorchFunctionMode):
+    """autocast's casts, made per call above vmap. Under vmap many ops escape autocast (torch 2.13: convolutions,
+    a linear layer with a bias, addmm, baddbmm, prelu, scaled_dot_product_attention, the losses), so a stacked
+    bf16 model computed them in float32, or in bfloat16 where one trial's autocast asks float32; and its norms
+    answered float32 to a bfloat16 input where one trial's answer bfloat16. Within, each call sees its inputs
+    cast as autocast casts them for one trial (autocast itself stays on for what it still reaches, e.g. the ops
+    of a Python function such as multi_head_attention_forward, which this mode does not enter)."""
+
+    def __init__(self, device_type: str, dtype: torch.dtype = torch.bfloat16):
+        super().__init__()
+        cuda = device_type == "cuda"
+        self.device_type, self.dtype = device_type, dtype
+        self.lower = _LOWER | _LOWER_CUDA if cuda else _LOWER
+        self.fp32 = _FP32_CUDA if cuda else _FP32_CPU
+        self.norms = _NORMS_CUDA if cuda else _NORMS_CPU
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        name = getattr(func, "__name__", "")
+        if name in self.lower:
+            return func(*self._cast(args, self.dtype), **self._cast(kwargs, self.dtype))
+        if name in self.fp32:
+            return func(*self._cast(args, torch.float32), **self._cast(kwargs, torch.float32))
+        if name in self.norms and args and self._eligible(args[0]) and args[0].dtype != torch.float32:
+            return func(args[0].float(), *args[1:], **kwargs).to(args[0].dtype)
+        return func(*args, **kwargs)
+
+    def _eligible(self, t: Any) -> bool:
+        return (isinstance(t, torch.Tensor) and t.is_floating_point() and t.dtype != torch.float64
+                and t.device.type == self.device_type)
+
+    def _cast(self, value: Any, dtype: torch.dtype) -> Any:
+        if self._eligible(value):
+            return value if value.dtype == dtype else value.to(dtype)
+        if isinstance(value, (list, tuple)):
+            return type(value)(self._cast(v, dtype) for v in value)
+        if isinstance(value, dict):
+            return {k: self._cast(v, dtype) for k, v in value.items()}
+        return value
+
+
+def vmap_autocast(device_type: str) -> contextlib.AbstractContextManager:
+    """Around a vmapped forward pass: VmapAutocast where autocast is on, else nothing."""
+    if not _autocasting(device_type):
+        return _NOTHING
+    dtype = torch.get_autocast_dtype(device_type) if hasattr(torch, "get_autocast_dtype") else torch.bfloat16
+    return VmapAutocast(device_type, dtype)
 
 
 def _autocasting(device_type: str) -> bool:
