@@ -1,10 +1,13 @@
 """Study files: validation errors (one line, exit 2, nothing written) and expansion into trials."""
 
+import io
 import re
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
+import nnstudy
 from nnstudy.cli import main
 from nnstudy.errors import StudyError
 from nnstudy.spec import expand, read_study, swept_keys
@@ -484,6 +487,28 @@ GIVEN = {"study": {"name": "given"}, "train": {"engine": "numpy"}, "trials": {"s
          "model": {"kind": "given", "layers": [{"w": [[1] * 6, [1] * 6], "b": [-1.5, -4.5]},
                                                {"w": [[1, -1]], "b": [-0.5]}]}}  # the kind's example
 EVALUATED = "a network with given weights is evaluated, not trained"
+
+
+def test_seeds_of_a_given_network_say_they_give_the_same_numbers_unless_each_draws_its_split(tmp_path):
+    """A network with given weights reads no seed: 3 seeds are the same trial three times (standard errors of 0),
+    said at the start; with data.split_seed = "seed" each seed draws its own split and nothing is said."""
+    from nnstudy.spec._unread import unseeded_note
+
+    def note(**changes):
+        s, _, label = read_study({**GIVEN, **changes})
+        return unseeded_note(expand(s, label))
+
+    assert note(trials={"seeds": 3}) == (
+        'trials.seeds: model.kind = "given" reads no seed, so each configuration\'s 3 seeds give the same numbers '
+        '(and standard errors of 0); set trials.seeds = 1, or data.split_seed = "seed" to draw each seed\'s own split')
+    assert note() is None  # one seed
+    assert note(trials={"seeds": 3}, data={**GIVEN["data"], "split_seed": "seed"}) is None
+    mlp = {"trials": {"seeds": 3}, "model": {"hidden": [4]}, "train": {"engine": "numpy", "epochs": 1}}
+    assert note(**mlp) is None  # an MLP draws its weights from the seed
+    out = io.StringIO()
+    nnstudy.run({**GIVEN, "trials": {"seeds": 2}}, store=tmp_path / "runs", workers=1,
+                console=Console(file=out, width=400))
+    assert 'model.kind = "given" reads no seed, so each configuration\'s 2 seeds' in out.getvalue()
 
 
 @pytest.mark.parametrize("key, value, says", [

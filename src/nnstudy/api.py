@@ -215,11 +215,11 @@ def run(source: str | Path | dict, store: str | Path | None = None, set: dict[st
     code = _userfiles.code_line(t.config for t in trials)
     if code:  # said before any of it runs (a data loader, a module's constructor)
         console.print(f"{study.study.name}: {printable(code)}", highlight=False, markup=False)
-    from .spec._unread import repeated_note
+    from .spec._unread import repeated_note, unseeded_note
 
-    repeated = repeated_note(study, trials)
-    if repeated:
-        console.print(f"{study.study.name}: {repeated}", highlight=False, markup=False)
+    for note in (repeated_note(study, trials), unseeded_note(trials)):
+        if note:
+            console.print(f"{study.study.name}: {note}", highlight=False, markup=False)
     if stack == "on" or (stack == "auto" and device.startswith("cuda")):
         for line in _stack_notes(trials):
             console.print(f"{study.study.name}: {line}", highlight=False, markup=False)

@@ -98,6 +98,9 @@ class Kind:
     # that its own loop reads; None: all of them (the shared loops). A study setting one that none of its trials
     # reads is refused
     reads: tuple[str, ...] | None = None
+    # its trials draw from their seed (False: a seed changes nothing but a split it draws, data.split_seed =
+    # "seed"; several seeds say so at the start: spec/_unread.unseeded_note)
+    seeded: bool = True
 
     @property
     def engines(self) -> tuple[str, ...]:

@@ -1,7 +1,8 @@
 """Keys a study sets that none of its trials reads: refused in one line (``check_read``), since they would train
 as if they were not there (``momentum = 0.5`` with ``optimizer = "sgd"`` is plain SGD; ``train.epochs`` for
 XGBoost, whose rounds are model.n_estimators, changes nothing); and a sweep that trains a configuration again
-because only such a key differs says so at the start (``repeated_note``)."""
+because only such a key differs says so at the start (``repeated_note``), as do seeds that change nothing
+(``unseeded_note``)."""
 
 from __future__ import annotations
 
@@ -292,3 +293,28 @@ def _repeats(configs: list[dict[str, Any]], keys: list[str]) -> int:
                 set_dotted(plain, key, None, "<sweep>", "sweep")
         seen.add(json.dumps(plain, sort_keys=True, default=str))
     return len(configs) - len(seen)
+
+
+def unseeded_note(trials: list) -> str | None:
+    """'trials.seeds: model.kind = "given" reads no seed ...' when a configuration runs several seeds that give
+    the same numbers: its kind draws nothing from the seed (``Kind.seeded``) and no split is drawn from it
+    (data.split_seed = "seed" resolves to each trial's seed). They run anyway; their standard errors are 0."""
+    from ..kinds import of
+
+    groups: dict[str, tuple[str, set[int], set[str]]] = {}  # configuration -> kind, seeds, resolved configs
+    for t in trials:
+        if not of(t.config["model"]).seeded:
+            kind, seeds, configs = groups.setdefault(json.dumps([t.point, t.label], sort_keys=True, default=str),
+                                                     (t.config["model"]["kind"], set(), set()))
+            seeds.add(t.seed)
+            configs.add(json.dumps(t.config, sort_keys=True, default=str))  # a split drawn from the seed differs
+    several: dict[str, int] = {}
+    for kind, seeds, configs in groups.values():
+        if len(seeds) > 1 and len(configs) == 1:
+            several[kind] = max(several.get(kind, 0), len(seeds))
+    if not several:
+        return None
+    kinds = ", ".join(f'model.kind = "{k}"' for k in several)
+    return (f"trials.seeds: {kinds} reads no seed, so each configuration's {max(several.values())} seeds give the "
+            f"same numbers (and standard errors of 0); set trials.seeds = 1, or data.split_seed = \"seed\" to draw "
+            "each seed's own split")
