@@ -26,6 +26,7 @@ from ._optim import lr_schedule, make_optimizer
 from ._step import Objective, make_step
 
 EVAL_CHUNK = 8192
+TAKE_VALUES = 1 << 18  # training rows gathered at once (x values): small batches share one take
 ONE_THREAD_BATCH = 32  # up to this batch, BLAS threads cost more than they save
 Splits = dict[str, tuple[np.ndarray, np.ndarray]]  # name -> (x (n, d), y (n,) int64 | (n, k))
 
@@ -62,8 +63,9 @@ def _train(trial: Trial, data: Dataset, on_epoch: OnEpoch, threads=None) -> Tria
                      make_optimizer(tc, lambda count: lr_at(count // steps)), tc["grad_noise"], noise,
                      fused=tc["batch_size"] != "full" and tc["batch_size"] <= ONE_THREAD_BATCH)
     every, _ = grad_norm_steps(steps)
-    xb_buf = np.empty((batch, x_train.shape[1]), dtype)  # (B, d)
-    yb_buf = np.empty((batch, *y_train.shape[1:]), y_train.dtype)
+    per_take = max(1, TAKE_VALUES // (batch * x_train.shape[1]))  # batches gathered by one take
+    xb_buf = np.empty((per_take * batch, x_train.shape[1]), dtype)  # (batches x B, d)
+    yb_buf = np.empty((per_take * batch, *y_train.shape[1:]), y_train.dtype)
 
     log = EpochLog(tc, on_epoch)
     rngs = {"shuffle": shuffle, "dropout": dropout, "noise": noise}
@@ -78,14 +80,17 @@ def _train(trial: Trial, data: Dataset, on_epoch: OnEpoch, threads=None) -> Tria
         taken, lr_now = steps_in_epoch(tc, steps, epoch), float(lr_at(epoch - 1))
         step_losses = []
         for i in range(taken):
-            idx = perm[i * batch:(i + 1) * batch]
-            xb = x_train.take(idx, axis=0, out=xb_buf[:len(idx)], mode="clip")
-            yb = y_train.take(idx, axis=0, out=yb_buf[:len(idx)], mode="clip")
+            j = i % per_take
+            if j == 0:  # the rows of the next per_take batches, in one take (one gather instead of per_take)
+                idx = perm[i * batch:min(i + per_take, taken) * batch]
+                xs = x_train.take(idx, axis=0, out=xb_buf[:len(idx)], mode="clip")
+                ys = y_train.take(idx, axis=0, out=yb_buf[:len(idx)], mode="clip")
+            xb, yb = xs[j * batch:(j + 1) * batch], ys[j * batch:(j + 1) * batch]
             data_loss, norms = step(xb, yb, i % every == 0, want_value=bool(log.every), data_only=True)
             if norms is not None:
                 grad_sums += norms
             if log.every:
-                step_losses.append(data_loss if loss.train_mean else data_loss / len(idx))
+                step_losses.append(data_loss if loss.train_mean else data_loss / len(yb))
         train_time += time.perf_counter() - t0
         metrics = evaluate(net, loss, splits, data.task == "regression", data.y_scale)
         metrics |= {f"grad_norm/{name}": float(g) / len(range(0, taken, every))
