@@ -284,3 +284,26 @@ def test_true_false_labels_are_said_to_be_so(tmp_path):
     s, _ = study(tmp_path, 'name = "file"\npath = "bools.csv"')
     info = data.info(s.data)
     assert "classification (inferred: true/false labels)" in info.source and info.classes == ("False", "True")
+
+
+@pytest.mark.parametrize("layout", ["x", "x_train"])
+def test_images_saved_channels_last_are_read_channels_first_and_said_so(tmp_path, layout):
+    """(n, H, W, C) images, as Keras and PIL save them, would have been read as H channels of W x C images: they
+    are put channels first, and the data line says so. (n, C, H, W) stays as it is."""
+    rng = np.random.default_rng(2)
+    images = rng.integers(0, 256, (40, 6, 5, 3), dtype=np.uint8)  # 6 x 5 pixels, RGB
+    labels = np.arange(40) % 2
+    arrays = {"x": images, "y": labels} if layout == "x" else {
+        "x_train": images[:30], "y_train": labels[:30], "x_test": images[30:], "y_test": labels[30:]}
+    np.savez(tmp_path / "pics.npz", **arrays)
+    s, _ = study(tmp_path, 'name = "file"\npath = "pics.npz"\nnormalize = "none"\nvalidation = 0')
+    info = data.info(s.data)
+    assert info.input_shape == (3, 6, 5)
+    assert "(images saved channels last, 6x5x3: read as 3x6x5, channels first)" in info.source
+    ds = data.load(s.data)
+    if layout == "x_train":
+        np.testing.assert_array_equal(ds.x_test[0], images[30].transpose(2, 0, 1).ravel().astype(np.float32))
+    np.savez(tmp_path / "first.npz", x=images.transpose(0, 3, 1, 2), y=labels)
+    s, _ = study(tmp_path, 'name = "file"\npath = "first.npz"\nnormalize = "none"\nvalidation = 0')
+    info = data.info(s.data)
+    assert info.input_shape == (3, 6, 5) and "channels last" not in info.source

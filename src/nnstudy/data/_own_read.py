@@ -105,13 +105,14 @@ def read_npz(path: Path, shown: str) -> Found:
         raise DataError(f"{shown}: cannot read it as .npz ({one_line(e)})") from None
     names = set(arrays) - {"classes"}
     classes = _class_names(arrays.get("classes"), shown)
+    flipped = _channels_last(arrays, ("x", "x_train", "x_test"))
     if names == {"x", "y"}:
-        return Found(arrays["x"], arrays["y"], classes=classes, what=f"{len(arrays['x'])} samples")
+        return Found(arrays["x"], arrays["y"], classes=classes, what=f"{len(arrays['x'])} samples{flipped}")
     if names in ({"x_train", "y_train", "x_test", "y_test"}, {"x_train", "y_train"}):
         found = Found(arrays["x_train"], arrays["y_train"], arrays.get("x_test"), arrays.get("y_test"),
                       classes=classes)
         found.what = f"{len(found.x)} training samples" + (
-            f" + {len(found.x_test)} test samples (given)" if found.x_test is not None else "")
+            f" + {len(found.x_test)} test samples (given)" if found.x_test is not None else "") + flipped
         return found
     if MEDMNIST <= names <= MEDMNIST | {"val_images", "val_labels"}:
         return _medmnist(arrays, names, classes)
@@ -121,13 +122,28 @@ def read_npz(path: Path, shown: str) -> Found:
 
 
 MEDMNIST = {"train_images", "train_labels", "test_images", "test_labels"}
+COLOURS = (1, 3, 4)  # channels of an image: gray, RGB, RGBA
+
+
+def _channels_last(arrays: dict[str, np.ndarray], names: tuple[str, ...]) -> str:
+    """Images saved channels last, (n, H, W, C) as Keras and PIL lay them out, put channels first in place (the
+    layout nnstudy reads): those whose last axis is a colour count and whose second is not. ' (images (n, H, W, C):
+    ...)' for the data line when it did, else ''."""
+    flipped = [n for n in names if n in arrays and arrays[n].ndim == 4 and arrays[n].shape[-1] in COLOURS
+               and arrays[n].shape[1] not in COLOURS]
+    for n in flipped:
+        arrays[n] = np.ascontiguousarray(arrays[n].transpose(0, 3, 1, 2))
+    if not flipped:
+        return ""
+    c, h, w = arrays[flipped[0]].shape[1:]
+    return f" (images saved channels last, {h}x{w}x{c}: read as {c}x{h}x{w}, channels first)"
 
 
 def _medmnist(arrays: dict[str, np.ndarray], names: set[str], classes) -> Found:
     """MedMNIST's layout: images (n, H, W) or (n, H, W, 3), labels (n, 1); its validation images join the
     training ones (data.validation holds out a split of its own)."""
     def images(a: np.ndarray) -> np.ndarray:
-        return np.ascontiguousarray(a.transpose(0, 3, 1, 2)) if a.ndim == 4 and a.shape[-1] in (1, 3) else a
+        return np.ascontiguousarray(a.transpose(0, 3, 1, 2)) if a.ndim == 4 and a.shape[-1] in COLOURS else a
 
     def labels(a: np.ndarray) -> np.ndarray:
         return a.reshape(len(a)) if a.ndim == 2 and a.shape[1] == 1 else a
