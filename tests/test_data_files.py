@@ -307,3 +307,13 @@ def test_images_saved_channels_last_are_read_channels_first_and_said_so(tmp_path
     s, _ = study(tmp_path, 'name = "file"\npath = "first.npz"\nnormalize = "none"\nvalidation = 0')
     info = data.info(s.data)
     assert info.input_shape == (3, 6, 5) and "channels last" not in info.source
+
+
+def test_a_loader_returning_images_channels_last_is_read_channels_first(tmp_path):
+    (tmp_path / "pics.py").write_text(
+        "import numpy as np\n\n\ndef load():\n"
+        "    x = np.arange(20 * 5 * 6 * 3, dtype=np.float32).reshape(20, 5, 6, 3)\n"
+        "    return x, np.arange(20) % 2\n")
+    s, _ = study(tmp_path, 'loader = "pics.py:load"\nnormalize = "none"\nvalidation = 0')
+    info = data.info(s.data)
+    assert info.input_shape == (3, 5, 6) and "read as 3x5x6, channels first" in info.source

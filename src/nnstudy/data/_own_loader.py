@@ -7,7 +7,7 @@ from typing import Any
 
 from .._userfiles import load_object
 from ..errors import DataError
-from ._own_read import Found
+from ._own_read import Found, channels_last
 
 SPLIT_KEYS = ("x_train", "y_train", "x_test", "y_test", "classes")
 
@@ -31,17 +31,21 @@ def call(ref: str, sha256: str, kwargs: dict[str, Any]) -> Found:
     shown = f"{ref}({', '.join(f'{k}={v!r}' for k, v in kwargs.items())})"
     out = fn(**kwargs)
     if isinstance(out, (tuple, list)) and len(out) == 2:
-        return Found(out[0], out[1], what=f"{_len(out[0])} samples")
+        arrays = {"x": out[0]}
+        flipped = channels_last(arrays, ("x",))
+        return Found(arrays["x"], out[1], what=f"{_len(out[0])} samples{flipped}")
     if isinstance(out, dict):
         unknown = sorted(set(out) - set(SPLIT_KEYS))
         if unknown or not {"x_train", "y_train"} <= set(out) or (("x_test" in out) != ("y_test" in out)):
             raise DataError(f"{shown} returned a dict with {', '.join(sorted(map(str, out)))}; give x_train, y_train "
                             "and optionally x_test and y_test (both or neither), classes")
+        out = dict(out)
+        flipped = channels_last(out, ("x_train", "x_test"))
         classes = out.get("classes")
         found = Found(out["x_train"], out["y_train"], out.get("x_test"), out.get("y_test"),
                       classes=None if classes is None else tuple(str(c) for c in classes))
         found.what = f"{_len(found.x)} training samples" + (
-            f" + {_len(found.x_test)} test samples (given)" if found.x_test is not None else "")
+            f" + {_len(found.x_test)} test samples (given)" if found.x_test is not None else "") + flipped
         return found
     raise DataError(f"{shown} returned {type(out).__name__}; return (x, y) or a dict with x_train, y_train "
                     "[, x_test, y_test, classes]")

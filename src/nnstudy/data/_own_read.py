@@ -105,7 +105,7 @@ def read_npz(path: Path, shown: str) -> Found:
         raise DataError(f"{shown}: cannot read it as .npz ({one_line(e)})") from None
     names = set(arrays) - {"classes"}
     classes = _class_names(arrays.get("classes"), shown)
-    flipped = _channels_last(arrays, ("x", "x_train", "x_test"))
+    flipped = channels_last(arrays, ("x", "x_train", "x_test"))
     if names == {"x", "y"}:
         return Found(arrays["x"], arrays["y"], classes=classes, what=f"{len(arrays['x'])} samples{flipped}")
     if names in ({"x_train", "y_train", "x_test", "y_test"}, {"x_train", "y_train"}):
@@ -125,11 +125,11 @@ MEDMNIST = {"train_images", "train_labels", "test_images", "test_labels"}
 COLOURS = (1, 3, 4)  # channels of an image: gray, RGB, RGBA
 
 
-def _channels_last(arrays: dict[str, np.ndarray], names: tuple[str, ...]) -> str:
+def channels_last(arrays: dict[str, np.ndarray], names: tuple[str, ...]) -> str:
     """Images saved channels last, (n, H, W, C) as Keras and PIL lay them out, put channels first in place (the
     layout nnstudy reads): those whose last axis is a colour count and whose second is not. ' (images (n, H, W, C):
     ...)' for the data line when it did, else ''."""
-    flipped = [n for n in names if n in arrays and arrays[n].ndim == 4 and arrays[n].shape[-1] in COLOURS
+    flipped = [n for n in names if isinstance(arrays.get(n), np.ndarray) and arrays[n].ndim == 4 and arrays[n].shape[-1] in COLOURS
                and arrays[n].shape[1] not in COLOURS]
     for n in flipped:
         arrays[n] = np.ascontiguousarray(arrays[n].transpose(0, 3, 1, 2))
