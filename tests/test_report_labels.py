@@ -337,3 +337,21 @@ def test_a_swept_key_with_one_value_where_it_is_set_gets_no_figure_against_it():
     assert "metric_vs_train.lr.png" in names and "metric_vs_train.optimizer.png" in names
     assert "metric_vs_train.momentum.png" not in names
     assert "metric_vs_train.momentum.png" in [name for name, _ in figure_jobs(analyze(_optimizer_grid()))[0]]
+
+
+def test_a_configurations_name_in_tables_and_notes_leaves_out_the_keys_it_does_not_read():
+    """The names of the Paired seeds table, the power and race notes: an sgd configuration is
+    'train.optimizer=sgd, train.lr=0.1', without the momentum it does not read, as its results-table row leaves
+    that cell empty. Where two sgd configurations differ only in momentum (they repeat each other), both keep it,
+    or they would have one name."""
+    snap = _optimizer_grid()
+    a = analyze(snap)
+    assert a.labels[:2] == ["train.optimizer=sgd, train.momentum=0.5, train.lr=0.1",
+                            "train.optimizer=sgd, train.momentum=0.5, train.lr=0.01"]  # repeated at 0.9
+    assert a.labels[4] == "train.optimizer=momentum, train.momentum=0.5, train.lr=0.1"
+    one = snap.trials[snap.trials["train.momentum"] == 0.9].reset_index(drop=True)
+    a = analyze(StudySnapshot(**{**snap.__dict__, "trials": one,
+                                 "history": snap.history[snap.history["trial_id"].isin(one["trial_id"])]}))
+    assert a.labels == ["train.optimizer=sgd, train.lr=0.1", "train.optimizer=sgd, train.lr=0.01",
+                        "train.optimizer=momentum, train.momentum=0.9, train.lr=0.1",
+                        "train.optimizer=momentum, train.momentum=0.9, train.lr=0.01"]

@@ -215,7 +215,7 @@ def analyze(snap: StudySnapshot, tests: bool = True) -> Analysis:
     a = Analysis(snap, keys, t, configs, [], None, sections=[snap.sections.get(first[i]) if i in first else None
                                                              for i in range(len(configs))])
     a.given = given_labels(a)
-    a.labels = [g or config_label(c, keys) for g, c in zip(a.given, configs)]
+    a.labels = read_labels(a)
     a.summary = _summary_of(a, tests)
     return a
 
@@ -230,6 +230,17 @@ def _summary_of(a: Analysis, tests: bool) -> pd.DataFrame:
     if any(a.given):  # results.csv names each row by its label (issue 19 item 4)
         summary.insert(0, "label", [g or "" for g in a.given])
     return summary
+
+
+def read_labels(a: Analysis) -> list[str]:
+    """Each configuration's name in tables and notes: its [[sweep]] label, else its swept keys and values, less the
+    keys it does not read (whose cell its row of the results table leaves empty: 'train.optimizer=sgd', no
+    momentum), unless that leaves two configurations one name."""
+    full = [config_label(c, a.keys) for c in a.configs]
+    kept = [[k for k in a.keys if not a.unread(i, k)] for i in range(len(a.configs))]
+    read = [config_label(c, k) if k else f for c, k, f in zip(a.configs, kept, full)]
+    names = [r if read.count(r) == 1 else f for r, f in zip(read, full)]
+    return [g or n for g, n in zip(a.given, names)]
 
 
 def given_labels(a: Analysis) -> list[str | None]:
