@@ -3,7 +3,8 @@
 "float32": exact float32 (the default; on CUDA, cuDNN's convolutions too, which torch by default runs in
 TensorFloat-32). "tf32": CUDA matrix products and convolutions in TensorFloat-32
 (10-bit mantissa inputs, float32 accumulation); on the CPU there is no TF32 and the step stays float32.
-"bf16": the forward pass under autocast to bfloat16 (CPU and CUDA), the loss and the update in float32.
+"bf16": the forward pass under autocast to bfloat16 (CPU and CUDA), the loss and the update in float32; a vmapped
+stack makes autocast's casts itself, call by call (VmapAutocast), since vmap's batched ops escape autocast.
 Evaluation (every split's loss and accuracy after each epoch) runs without autocast: exact float32 for "float32"
 and "bf16" (cuDNN's TF32 off on CUDA for both), TensorFloat-32 for "tf32" on CUDA, as its training step.
 """
@@ -47,17 +48,17 @@ _LOWER = {"conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", 
 _LOWER_CUDA = {"addmv", "addr", "mv", "chain_matmul", "multi_dot", "lstm_cell", "gru_cell", "rnn_tanh_cell",
                "rnn_relu_cell"}
 _FP32_BOTH = {"mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "nll_loss", "cross_entropy", "kl_div",
-           "poisson_nll_loss", "cosine_embedding_loss", "hinge_embedding_loss", "margin_ranking_loss",
-           "multilabel_margin_loss", "soft_margin_loss", "triplet_margin_loss", "multi_margin_loss",
-           "binary_cross_entropy_with_logits", "cdist", "prod"}
+              "poisson_nll_loss", "cosine_embedding_loss", "hinge_embedding_loss", "margin_ranking_loss",
+              "multilabel_margin_loss", "soft_margin_loss", "triplet_margin_loss", "multi_margin_loss",
+              "binary_cross_entropy_with_logits", "cdist", "prod"}
 _FP32_CPU = _FP32_BOTH | {"binary_cross_entropy", "ctc_loss", "avg_pool3d", "max_pool3d", "adaptive_avg_pool3d",
-                       "adaptive_max_pool3d", "max_unpool2d", "max_unpool3d", "grid_sample", "quantile",
-                       "nanquantile", "stft", "trace"}
+                          "adaptive_max_pool3d", "max_unpool2d", "max_unpool3d", "grid_sample", "quantile",
+                          "nanquantile", "stft", "trace"}
 _FP32_CUDA = _FP32_BOTH | {"acos", "asin", "cosh", "erfinv", "exp", "expm1", "log", "log10", "log2", "log1p",
-                        "reciprocal", "rsqrt", "sinh", "tan", "pow", "__pow__", "__rpow__", "softplus", "layer_norm",
-                        "group_norm", "norm", "vector_norm", "matrix_norm", "cosine_similarity", "dist", "pdist",
-                        "renorm", "logsumexp", "interpolate", "upsample", "softmax", "log_softmax", "cumsum",
-                        "cumprod", "sum"}
+                           "reciprocal", "rsqrt", "sinh", "tan", "pow", "__pow__", "__rpow__", "softplus",
+                           "layer_norm", "group_norm", "norm", "vector_norm", "matrix_norm", "cosine_similarity",
+                           "dist", "pdist", "renorm", "logsumexp", "interpolate", "upsample", "softmax",
+                           "log_softmax", "cumsum", "cumprod", "sum"}
 # a bfloat16 input beside float32 weights: one trial's kernel computes in float32 and answers in bfloat16
 _NORMS_CPU = {"layer_norm", "group_norm", "batch_norm", "instance_norm"}
 _NORMS_CUDA = {"batch_norm", "instance_norm"}
@@ -97,7 +98,7 @@ class VmapAutocast(TorchFunctionMode):
     def _cast(self, value: Any, dtype: torch.dtype) -> Any:
         if self._eligible(value):
             return value if value.dtype == dtype else value.to(dtype)
-        if isinstance(value, (list, tuple)):
+        if isinstance(value, list) or type(value) is tuple:  # a tensor list (torch.Size and named tuples hold none)
             return type(value)(self._cast(v, dtype) for v in value)
         if isinstance(value, dict):
             return {k: self._cast(v, dtype) for k, v in value.items()}
