@@ -500,7 +500,7 @@ def test_seeds_of_a_given_network_say_they_give_the_same_numbers_unless_each_dra
 
     assert note(trials={"seeds": 3}) == (
         'trials.seeds: model.kind = "given" reads no seed, so each configuration\'s 3 seeds give the same numbers '
-        '(and standard errors of 0); set trials.seeds = 1, or data.split_seed = "seed" to draw each seed\'s own split')
+        '(and standard errors of 0); set trials.seeds = 1, or data.split_seed = "seed" draws each seed\'s own split')
     assert note() is None  # one seed
     assert note(trials={"seeds": 3}, data={**GIVEN["data"], "split_seed": "seed"}) is None
     mlp = {"trials": {"seeds": 3}, "model": {"hidden": [4]}, "train": {"engine": "numpy", "epochs": 1}}
@@ -509,6 +509,12 @@ def test_seeds_of_a_given_network_say_they_give_the_same_numbers_unless_each_dra
     nnstudy.run({**GIVEN, "trials": {"seeds": 2}}, store=tmp_path / "runs", workers=1,
                 console=Console(file=out, width=400))
     assert 'model.kind = "given" reads no seed, so each configuration\'s 2 seeds' in out.getvalue()
+    s, _, label = read_study({"study": {"name": "sine"}, "data": {"name": "sine"}, "trials": {"seeds": 3},
+                              "model": {"hidden": [8]}, "sweep": [{"model.kind": ["mlp"]},
+                                                   {"model.kind": ["ols"], "train.engine": ["classical"]}]})
+    assert unseeded_note(expand(s, label)) == (  # the MLP needs its seeds: no advice to drop them
+        'trials.seeds: model.kind = "ols" reads no seed, so each configuration\'s 3 seeds give the same numbers (and '
+        'standard errors of 0); data.split_seed = "seed" draws each seed\'s own split')
 
 
 @pytest.mark.parametrize("key, value, says", [

@@ -215,7 +215,7 @@ def _trainer(module: str):
 
 def _kind(cls, module: str, example: dict | None = None, figures: tuple[str, ...] = (),
           scales_targets: bool = False, optimizer: bool = True, optimizer_keys=None,
-          early_stopping: bool = False, reads: tuple[str, ...] = ()) -> Kind:
+          early_stopping: bool = False, reads: tuple[str, ...] = (), seeded: bool = True) -> Kind:
     def metrics(task: str) -> tuple[str, ...]:
         return tuple(m for m in cls.extra_metrics if task == "regression" or not m.endswith("_mae"))
 
@@ -225,12 +225,12 @@ def _kind(cls, module: str, example: dict | None = None, figures: tuple[str, ...
                 example={} if example is None else {**example, "train": {"engine": "classical",
                                                                          **example.get("train", {})}},
                 figures=figures, optimizer=optimizer, optimizer_keys=optimizer_keys, early_stopping=early_stopping,
-                reads=reads)
+                reads=reads, seeded=seeded)
 
 
 KINDS = [
     _kind(PCAConfig, "_pca", {"data": IRIS, "model": {"components": 2}},
-          ("pca_curves.png", "pca_projection.png", "pca_explained.png"), optimizer=False),
+          ("pca_curves.png", "pca_projection.png", "pca_explained.png"), optimizer=False, seeded=False),
     _kind(SOMConfig, "_som", {"data": IRIS, "model": {"grid": [2, 2], "iterations": 200}},
           ("som_umatrix.png", "som_hits.png", "som_prototypes.png", "class_errors.png"), optimizer=False,
           reads=("epochs",)),
@@ -241,11 +241,11 @@ KINDS = [
           reads=("epochs", "batch_size")),
     _kind(ARDConfig, "_supervised:ard", {"data": SINE, "model": {}}, ("ard_relevance.png", "ard_weight_histogram.png",
                                                                       "linear_weights.png", "regression_fit.png"),
-          scales_targets=True, optimizer=False),
+          scales_targets=True, optimizer=False, seeded=False),
     _kind(OLSConfig, "_supervised:ols", {"data": SINE, "model": {}}, ("linear_weights.png", "regression_fit.png"),
-          scales_targets=True, optimizer=False),
+          scales_targets=True, optimizer=False, seeded=False),
     _kind(SVRConfig, "_supervised:svr", {"data": SINE, "model": {}}, ("regression_fit.png",), scales_targets=True,
-          optimizer=False),
+          optimizer=False, seeded=False),
     _kind(RandomForestConfig, "_supervised:random_forest", {"data": IRIS, "model": {"n_estimators": 5}},
           ("feature_importance.png", "class_errors.png"), scales_targets=True, optimizer=False),
     _kind(XGBoostConfig, "_boosting", {"data": IRIS, "model": {"n_estimators": 3}},

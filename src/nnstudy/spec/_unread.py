@@ -315,6 +315,7 @@ def unseeded_note(trials: list) -> str | None:
     if not several:
         return None
     kinds = ", ".join(f'model.kind = "{k}"' for k in several)
+    only = all(not of(t.config["model"]).seeded for t in trials)  # else other configurations need the seeds
     return (f"trials.seeds: {kinds} reads no seed, so each configuration's {max(several.values())} seeds give the "
-            f"same numbers (and standard errors of 0); set trials.seeds = 1, or data.split_seed = \"seed\" to draw "
-            "each seed's own split")
+            f"same numbers (and standard errors of 0); {'set trials.seeds = 1, or ' if only else ''}"
+            f"data.split_seed = \"seed\" draws each seed's own split")
