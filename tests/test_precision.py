@@ -181,8 +181,8 @@ def _op_cases() -> dict:
                                (r(4, 8), r(8))),
         "softmax of bf16": (lambda x, y: (x.bfloat16() * y.bfloat16()).softmax(-1), (r(4, 8), r(8))),
         "l1_loss of bf16": (lambda x, y: F.l1_loss(x.bfloat16(), y.bfloat16()), (r(4, 8), r(4, 8))),
-        "bce with logits of bf16": (lambda x, y: F.binary_cross_entropy_with_logits(x.bfloat16(), y.sigmoid().bfloat16()),
-                                    (r(4, 8), r(4, 8))),
+        "bce with logits of bf16": (
+            lambda x, y: F.binary_cross_entropy_with_logits(x.bfloat16(), y.sigmoid().bfloat16()), (r(4, 8), r(4, 8))),
         "exp of bf16": (lambda x, y: (x.bfloat16() + y.bfloat16()).exp(), (r(4, 8), r(4, 8))),
     }
 

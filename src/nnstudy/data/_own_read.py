@@ -127,10 +127,10 @@ COLOURS = (1, 3, 4)  # channels of an image: gray, RGB, RGBA
 
 def channels_last(arrays: dict[str, np.ndarray], names: tuple[str, ...]) -> str:
     """Images saved channels last, (n, H, W, C) as Keras and PIL lay them out, put channels first in place (the
-    layout nnstudy reads): those whose last axis is a colour count and whose second is not. ' (images (n, H, W, C):
-    ...)' for the data line when it did, else ''."""
-    flipped = [n for n in names if isinstance(arrays.get(n), np.ndarray) and arrays[n].ndim == 4 and arrays[n].shape[-1] in COLOURS
-               and arrays[n].shape[1] not in COLOURS]
+    layout nnstudy reads): those whose last axis is a colour count and whose second is not. ' (images saved
+    channels last, ...)' for the data line when it did, else ''."""
+    flipped = [n for n in names if isinstance(arrays.get(n), np.ndarray) and arrays[n].ndim == 4
+               and arrays[n].shape[-1] in COLOURS and arrays[n].shape[1] not in COLOURS]
     for n in flipped:
         arrays[n] = np.ascontiguousarray(arrays[n].transpose(0, 3, 1, 2))
     if not flipped:

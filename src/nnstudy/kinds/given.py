@@ -184,7 +184,8 @@ def evaluate(trial, data, on_epoch, device: str = "cpu"):
 # no loop key (epochs, batch_size, l1, l2, grad_noise, dtype, checkpoint_every) and no early stopping reaches it,
 # so a study setting one is refused (spec/_unread.py); train.engine = "numpy" is the one train key it takes
 KIND = Kind("given", GivenConfig, build={"numpy": build_numpy}, train={"numpy": evaluate}, tasks=("classification",),
-            head=head, check=check, check_data=check_data, optimizer=False, early_stopping=False, reads=(), seeded=False,
+            head=head, check=check, check_data=check_data, optimizer=False, early_stopping=False, reads=(),
+            seeded=False,
             example={"data": {"name": "interval-sum", "dim": 6, "interval": [2, 4], "normalize": "none"},
                      "model": {"activation": "sign",  # sum(x) >= 2 and not sum(x) >= 5
                                "layers": [{"w": [[1] * 6, [1] * 6], "b": [-1.5, -4.5]},
