@@ -5,7 +5,8 @@ scikit-learn's MLPClassifier, with the same settings.
 each epoch, the same thread count. The engines' time is their training loop (train_time_s: no
 evaluation); MLPClassifier's is its fit (which also sums the training loss, as its loop always does).
 A ratio numpy / torch below 1 means the NumPy engine is faster. The engines run in turn ``--repeat`` times
-and each keeps its fastest time, so that a busy machine slows both sides alike rather than one.
+and each keeps its fastest time, so that a busy machine slows both sides alike rather than one; the ratio of
+each repeat's pair (run back to back) follows in brackets, the spread a noisy host gives it.
 
     python benchmarks/engines.py [--epochs 2] [--batch 16 1024] [--threads N] [--repeat 3] [--skip-sklearn]
 """
@@ -64,12 +65,13 @@ def main() -> None:
     print(f"{'batch':>6} {'numpy':>8} {'torch':>8} {'sklearn':>8} {'numpy/torch':>12}")
     with threadpool_limits(args.threads):
         for batch in args.batch:
-            ours = ref = float("inf")
-            for _ in range(args.repeat):
-                ours = min(ours, engine_epoch("numpy", data, batch, args.epochs))
-                ref = min(ref, engine_epoch("torch", data, batch, args.epochs))
+            pairs = [(engine_epoch("numpy", data, batch, args.epochs), engine_epoch("torch", data, batch, args.epochs))
+                     for _ in range(args.repeat)]
+            ours, ref = min(p[0] for p in pairs), min(p[1] for p in pairs)
             sk = float("nan") if args.skip_sklearn else sklearn_epoch(data, batch, args.epochs)
-            print(f"{batch:>6} {ours:>8.3f} {ref:>8.3f} {sk:>8.3f} {ours / ref:>12.2f}", flush=True)
+            each = ", ".join(f"{a / b:.2f}" for a, b in pairs)  # a noisy host moves both sides of one pair alike
+            print(f"{batch:>6} {ours:>8.3f} {ref:>8.3f} {sk:>8.3f} {ours / ref:>12.2f}   (each repeat: {each})",
+                  flush=True)
 
 
 if __name__ == "__main__":
