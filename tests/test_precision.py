@@ -207,5 +207,5 @@ def test_vmap_autocast_gives_each_op_the_dtype_autocast_gives_one_trial(op, devi
 
         stacked = vmap(one)(*(t.expand(3, *t.shape) for t in tensors))
     assert stacked.dtype == alone.dtype
-    tol = 0 if alone.dtype == torch.float32 and "norm" not in op else 2e-2
+    tol = 1e-6 if alone.dtype == torch.float32 and "norm" not in op else 2e-2  # batched sums may round apart
     torch.testing.assert_close(stacked[0], alone, rtol=tol, atol=tol)
