@@ -16,8 +16,8 @@ from nnstudy.spec import expand, read_study
 MOONS = {"name": "moons", "n_samples": 200, "noise": 0.2, "validation": 0.2}
 
 
-def trials_of(train: dict, seeds: int = 1):
-    raw = {"study": {"name": "precision"}, "data": MOONS, "model": {"hidden": [32, 32]},
+def trials_of(train: dict, seeds: int = 1, model: dict | None = None):
+    raw = {"study": {"name": "precision"}, "data": MOONS, "model": model or {"hidden": [32, 32]},
            "train": {"batch_size": 16, "epochs": 4, "lr": 0.2, **train}, "trials": {"seeds": seeds}}
     study, _, _ = read_study(raw)
     return load(study.data), expand(study)
@@ -50,13 +50,17 @@ def test_bf16_trains_and_changes_the_numbers():
     assert abs(b.final["val_accuracy"] - a.final["val_accuracy"]) <= 0.1  # but learn the same problem
 
 
-def test_a_bf16_stack_equals_its_trials_alone_within_bf16():
-    data, trials = trials_of({"precision": "bf16"}, seeds=3)
+@pytest.mark.parametrize("norm", ["none", "batch", "layer"])
+def test_a_bf16_stack_equals_its_trials_alone_within_bf16(norm):
+    """The hand-batched MLP stack; with a norm, its bfloat16 activations are normalized in float32 as one trial's
+    norm does (a batch norm's stack raised before: its bfloat16 mean could not update float32 statistics)."""
+    data, trials = trials_of({"precision": "bf16"}, seeds=3, model={"hidden": [32, 32], "norm": norm})
     stacked = train_group(trials, data, lambda *a: None)
     for t, s in zip(trials, stacked):
         alone = run(t, data)
         for row_s, row_a in zip(s.history, alone.history):
-            assert row_s["train_loss"] == pytest.approx(row_a["train_loss"], rel=2e-2)
+            # bfloat16 roundings apart grow over 4 epochs: with a norm up to 2.5 % (8 seeds, before and after)
+            assert row_s["train_loss"] == pytest.approx(row_a["train_loss"], rel=2e-2 if norm == "none" else 4e-2)
 
 
 def test_tf32_is_switched_on_for_cuda_only_and_back_after():

@@ -101,15 +101,25 @@ class StackedMLP:
             h = torch.baddbmm(layer["b"], h, layer["W"]) if h.dim() == 3 else torch.matmul(h, layer["W"]) + layer["b"]
             if i == last:
                 return h
-            if self.norm == "batch":
-                h = self._batch_norm(h, layer, train)
-            elif self.norm == "layer":
-                h = F.layer_norm(h, h.shape[-1:], eps=LN_EPS) * layer["gamma"] + layer["beta"]
+            if self.norm != "none":
+                h = self._norm(h, layer, train)
             h = activate(h, self.activation)
             if train and self.use_dropout:
                 u = _rng.uniform(self.drop_keys[i], step, tuple(h.shape[1:]), h.dtype)
                 h = apply_dropout(h, u, self.dropout)
         return h
+
+    def _norm(self, h: torch.Tensor, layer: dict[str, torch.Tensor], train: bool) -> torch.Tensor:
+        """Batch or layer norm. A bfloat16 h (train.precision = "bf16") is normalized in float32 and answered in
+        the dtype one trial's norm answers: bfloat16 (batch norm; layer norm on the CPU), float32 (layer norm on
+        CUDA, where autocast computes it in float32)."""
+        low = h.dtype if h.dtype in (torch.bfloat16, torch.float16) else None
+        x = h.float() if low else h
+        if self.norm == "batch":
+            x = self._batch_norm(x, layer, train)
+        else:
+            x = F.layer_norm(x, x.shape[-1:], eps=LN_EPS) * layer["gamma"] + layer["beta"]
+        return x.to(low) if low and (self.norm == "batch" or not h.is_cuda) else x
 
     @staticmethod
     def _batch_norm(h: torch.Tensor, layer: dict[str, torch.Tensor], train: bool) -> torch.Tensor:
