@@ -9,6 +9,7 @@ import functools
 import math
 import re
 import warnings
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
@@ -239,7 +240,8 @@ def read_labels(a: Analysis) -> list[str]:
     full = [config_label(c, a.keys) for c in a.configs]
     kept = [[k for k in a.keys if not a.unread(i, k)] for i in range(len(a.configs))]
     read = [config_label(c, k) if k else f for c, k, f in zip(a.configs, kept, full)]
-    names = [r if read.count(r) == 1 else f for r, f in zip(read, full)]
+    count = Counter(read)
+    names = [r if count[r] == 1 else f for r, f in zip(read, full)]
     return [g or n for g, n in zip(a.given, names)]
 
 

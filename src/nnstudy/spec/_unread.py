@@ -302,8 +302,11 @@ def unseeded_note(trials: list) -> str | None:
     from ..kinds import of
 
     groups: dict[str, tuple[str, set[int], set[str]]] = {}  # configuration -> kind, seeds, resolved configs
+    only = True  # every configuration reads no seed (else the others need the seeds)
     for t in trials:
-        if not of(t.config["model"]).seeded:
+        if of(t.config["model"]).seeded:
+            only = False
+        else:
             kind, seeds, configs = groups.setdefault(json.dumps([t.point, t.label], sort_keys=True, default=str),
                                                      (t.config["model"]["kind"], set(), set()))
             seeds.add(t.seed)
@@ -315,7 +318,6 @@ def unseeded_note(trials: list) -> str | None:
     if not several:
         return None
     kinds = ", ".join(f'model.kind = "{k}"' for k in several)
-    only = all(not of(t.config["model"]).seeded for t in trials)  # else other configurations need the seeds
     return (f"trials.seeds: {kinds} reads no seed, so each configuration's {max(several.values())} seeds give the "
             f"same numbers (and standard errors of 0); {'set trials.seeds = 1, or ' if only else ''}"
             f"data.split_seed = \"seed\" draws each seed's own split")

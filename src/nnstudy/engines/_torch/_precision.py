@@ -105,6 +105,13 @@ class VmapAutocast(TorchFunctionMode):
         return value
 
 
+def norm_dtype(name: str, h: torch.Tensor) -> torch.dtype:
+    """The dtype one trial's norm ``name`` ("batch_norm", "layer_norm", ...) answers to a bfloat16 (or float16)
+    activation ``h`` beside float32 weights under autocast: float32 where autocast computes it in float32 (layer
+    and group norm on CUDA), else h's own (the kernel normalizes in float32 and rounds its answer)."""
+    return torch.float32 if name in (_FP32_CUDA if h.is_cuda else _FP32_CPU) else h.dtype
+
+
 def vmap_autocast(device_type: str) -> contextlib.AbstractContextManager:
     """Around a vmapped forward pass: VmapAutocast where autocast is on, else nothing."""
     if not _autocasting(device_type):

@@ -16,6 +16,7 @@ from torch import nn
 
 from . import _rng
 from ._mlp import DROPOUT_STREAM, apply_dropout
+from ._precision import norm_dtype
 from ._stack_init import StackedLayer
 from ._tensors import cpu_rows
 
@@ -111,15 +112,14 @@ class StackedMLP:
 
     def _norm(self, h: torch.Tensor, layer: dict[str, torch.Tensor], train: bool) -> torch.Tensor:
         """Batch or layer norm. A bfloat16 h (train.precision = "bf16") is normalized in float32 and answered in
-        the dtype one trial's norm answers: bfloat16 (batch norm; layer norm on the CPU), float32 (layer norm on
-        CUDA, where autocast computes it in float32)."""
-        low = h.dtype if h.dtype in (torch.bfloat16, torch.float16) else None
+        the dtype one trial's norm answers (_precision.norm_dtype)."""
+        low = h.dtype in (torch.bfloat16, torch.float16)
         x = h.float() if low else h
         if self.norm == "batch":
             x = self._batch_norm(x, layer, train)
         else:
             x = F.layer_norm(x, x.shape[-1:], eps=LN_EPS) * layer["gamma"] + layer["beta"]
-        return x.to(low) if low and (self.norm == "batch" or not h.is_cuda) else x
+        return x.to(norm_dtype(f"{self.norm}_norm", h)) if low else x
 
     @staticmethod
     def _batch_norm(h: torch.Tensor, layer: dict[str, torch.Tensor], train: bool) -> torch.Tensor:

@@ -33,7 +33,6 @@ from ._conv_matmul import convs_by_matmul
 from ._tensors import cpu_rows, widest_activation
 
 MAX_EVAL_VALUES = 1 << 25  # rows x K x input size per evaluation chunk
-_NOTHING = contextlib.nullcontext()
 CONV = "auto"  # or "grouped", "unfold", "grouped-cl": read at each forward pass
 
 
@@ -68,7 +67,7 @@ class VmapNet:
         def one(params, buffers, xb):
             return functional_call(module, (params, buffers), (xb,))
 
-        with self._convs(x.device), (vmap_autocast(x.device.type) if self.precision == "bf16" else _NOTHING):
+        with self._convs(x.device), vmap_autocast(x.device.type):  # nothing unless autocast is on ("bf16")
             return vmap(one, in_dims=(0, 0, 0 if x.dim() == 3 else None))(params, buffers, x)
 
     def _convs(self, device: torch.device) -> contextlib.AbstractContextManager:
@@ -77,7 +76,7 @@ class VmapNet:
             return convs_by_matmul(self.template, self.k)
         if form == "grouped-cl":
             return grouped_channels_last(self.template)
-        return _NOTHING
+        return contextlib.nullcontext()
 
     def conv_form(self, device: torch.device) -> str:
         """CONV as it applies to this stack on ``device``."""
