@@ -49,8 +49,9 @@ def rel(a: float, b: float) -> float:
     return abs(a - b) / max(abs(a), abs(b), 1e-300)
 
 
-def run_both(mc: dict, loss: str, train: dict):
-    """Per step: (torch objective, numpy objective, torch norms, numpy norms); torch's weights, numpy's net."""
+def run_both(mc: dict, loss: str, train: dict, measure: bool = True):
+    """Per step: (torch objective, numpy objective, torch norms, numpy norms); torch's weights, numpy's net.
+    measure False: the NumPy steps measure no norms (plain SGD then descends inside the Linears' products)."""
     rng = np.random.default_rng(0)
     x, y, n_out = problem(loss, rng)
     tc = TrainConfig(**train).model_dump()
@@ -67,21 +68,23 @@ def run_both(mc: dict, loss: str, train: dict):
     for _ in range(STEPS):
         idx = rng.choice(N, BATCH, replace=False)
         t_value, t_norms = t_step(xt[idx], yt[idx], True)
-        n_value, n_norms = n_step(x[idx], y[idx], True, want_value=True)
+        n_value, n_norms = n_step(x[idx], y[idx], measure, want_value=True)
         rows.append((t_value.item(), n_value, torch.stack(t_norms).numpy(), n_norms))
     return rows, [p.detach().numpy().T for p in model.parameters()], net
 
 
-def assert_parity(mc: dict, loss: str, train: dict, ignore: tuple[str, ...] = ()) -> None:
-    rows, torch_params, net = run_both(mc, loss, train)
+def assert_parity(mc: dict, loss: str, train: dict, ignore: tuple[str, ...] = (), measure: bool = True):
+    rows, torch_params, net = run_both(mc, loss, train, measure)
     for step, (t_value, n_value, t_norms, n_norms) in enumerate(rows, 1):
         assert rel(t_value, n_value) < TOL, f"step {step}: torch {t_value!r} numpy {n_value!r}"
-        np.testing.assert_allclose(n_norms, t_norms, rtol=TOL, atol=0)
+        if measure:
+            np.testing.assert_allclose(n_norms, t_norms, rtol=TOL, atol=0)
     for name, t, n in zip(net.param_names, torch_params, net.params, strict=True):
         if name not in ignore:
             assert np.abs(t - n).max() <= TOL * max(np.abs(t).max(), 1e-12), name
     values = [r[0] for r in rows]
     assert len(set(values)) > 1  # the weights moved: the steps compared different models
+    return net
 
 
 TABLE = list(itertools.product(NUMPY_OPTIMIZERS, ACTIVATIONS, LOSSES, PENALTIES))
@@ -103,6 +106,19 @@ def test_normalization_layers_match_torch(norm, optimizer, loss):
     # optimizers blow up into full steps: its value is noise in both engines
     ignore = ("hidden1.bias", "hidden2.bias") if norm == "batch" else ()
     assert_parity(mc, loss, {"optimizer": optimizer, "lr": LR[optimizer], "l2": 1e-3}, ignore)
+
+
+DESCENT = list(itertools.product(("none", "batch", "layer"), LOSSES))
+
+
+@pytest.mark.parametrize("norm,loss", DESCENT, ids=["-".join(c) for c in DESCENT])
+def test_plain_sgd_descending_inside_the_weight_products_matches_torch(norm, loss):
+    """Steps that measure no gradient norm: plain SGD's weight step is one gemm per Linear (w - lr x^T dy over
+    w), the other parameters step as before; the gradients are never written."""
+    mc = {"kind": "mlp", "hidden": [6, 4], "activation": "tanh", "dropout": 0.0, "norm": norm}
+    ignore = ("hidden1.bias", "hidden2.bias") if norm == "batch" else ()
+    net = assert_parity(mc, loss, {"optimizer": "sgd", "lr": LR["sgd"]}, ignore, measure=False)
+    assert all(not lin.dw.any() for lin in net.linears())  # each step descended in place, not through dw
 
 
 @pytest.mark.parametrize("kind,loss", [("logistic", "binary"), ("logistic", "cross_entropy"),

@@ -1,4 +1,5 @@
-"""numpy's BLAS threads for the one product of a small-batch step that gains from them.
+"""BLAS for the small-batch step: numpy's threads for the one product that gains from them, and scipy's gemm for
+plain SGD's step taken inside the weight gradient's product.
 
 A trial at batch <= 32 runs BLAS on one thread: the threads cost more than they save on its (B, in) x (in, out)
 products. The weight gradient of a wide layer, x^T dy of (in, B) x (B, out), is the exception: BLAS splits its in
@@ -10,8 +11,11 @@ Only numpy's BLAS: scipy's (the optimizer's axpy) keeps its own pool, and two po
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Callable
+
+import numpy as np
 
 WIDE = 1 << 16  # weights (in x out) from which a weight gradient takes the budget's threads
 
@@ -20,7 +24,6 @@ def wider() -> Callable[[bool], None] | None:
     """on(True) before a wide product, on(False) after it: numpy's OpenBLAS at the thread budget it had before
     the trial limited it to one, then one again. None where that budget is one thread (a pool worker beside
     others) or numpy's BLAS is not an OpenBLAS threadpoolctl can set."""
-    import numpy as np
     from threadpoolctl import ThreadpoolController
 
     home = os.path.dirname(os.path.dirname(np.__file__))  # numpy's wheel ships its BLAS beside it (numpy.libs)
@@ -33,3 +36,15 @@ def wider() -> Callable[[bool], None] | None:
     if budget <= 1:
         return None
     return lambda on: lib.set_num_threads(budget if on else 1)
+
+
+@functools.cache
+def descent(dtype: np.dtype) -> Callable[..., np.ndarray] | None:
+    """scipy's gemm of dtype, c <- alpha op(a) op(b) + beta c, where it overwrites a Fortran-ordered c in place (a
+    Linear's w^T): checked once on a small case, None where it would answer a copy and leave the weights."""
+    from scipy.linalg.blas import get_blas_funcs
+
+    gemm = get_blas_funcs("gemm", dtype=dtype)
+    w, a, b = np.ones((3, 2), dtype), np.ones((4, 2), dtype), np.ones((4, 3), dtype)  # w (in, out), a dy, b x
+    out = gemm(-1.0, a.T, b.T, 1.0, w.T, trans_b=1, overwrite_c=1)
+    return gemm if np.shares_memory(out, w) and np.all(w == -3.0) else None

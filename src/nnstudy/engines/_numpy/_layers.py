@@ -45,6 +45,8 @@ class Linear(Layer):
         self.params, self.grads = [self.w, self.b], [self.dw, self.db]
         self.need_dx = need_dx  # the first layer's dL/dx is never used
         self.threads: Callable[[bool], None] | None = None  # _blas.wider, set by the trial's loop
+        self.descend: Callable[..., np.ndarray] | None = None  # _blas.descent: a plain SGD step in backward ...
+        self.lr = 0.0  # ... at this rate, where _step.make_step asks for it
 
     def forward(self, x: np.ndarray, train: bool) -> np.ndarray:
         self.x = x  # (B, in)
@@ -53,16 +55,17 @@ class Linear(Layer):
         return y  # (B, out)
 
     def backward(self, dy: np.ndarray) -> np.ndarray | None:
-        if self.threads is None:
+        dx = np.matmul(dy, self.w.T, out=self.buf("dx", self.x.shape)) if self.need_dx else None  # w before a step
+        if self.descend is not None:  # w^T <- w^T - lr dy^T x in one product: dw is left as it was
+            self.descend(-self.lr, dy.T, self.x.T, 1.0, self.w.T, trans_b=1, overwrite_c=1)
+        elif self.threads is None:
             np.matmul(self.x.T, dy, out=self.dw)  # (in, out)
         else:  # a wide layer at a small batch: BLAS's threads for this product alone (_blas.py)
             self.threads(True)
             np.matmul(self.x.T, dy, out=self.dw)
             self.threads(False)
         np.add.reduce(dy, axis=0, out=self.db)  # np.sum's own reduction, without its wrapper
-        if not self.need_dx:
-            return None
-        return np.matmul(dy, self.w.T, out=self.buf("dx", self.x.shape))
+        return dx
 
 
 class Dropout(Layer):

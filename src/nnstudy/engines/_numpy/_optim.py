@@ -25,6 +25,7 @@ class Transformation(NamedTuple):
     init: Callable[[Arrays], Any]
     update: Callable[[Arrays, Any, Arrays], tuple[Arrays, Any]]
     step: Callable[[Arrays, Any, Arrays], Any] | None = None  # update and apply in one: new state
+    descent_lr: Callable[[Any], float] | None = None  # plain SGD: the rate of the next step (_step.make_step)
 
 
 def chain(*ts: Transformation) -> Transformation:
@@ -183,8 +184,8 @@ def make_optimizer(tc: dict[str, Any], schedule: Callable[[int], float]) -> Tran
     name, wd = tc["optimizer"], tc["weight_decay"]
     decay = [add_decayed_weights(wd)] if wd else []
     lr = scale_by_learning_rate(schedule)
-    if name == "sgd":
-        return chain(*decay, lr)
+    if name == "sgd":  # without decay, p -= lr g: a step the weights' own products can take (_step.make_step)
+        return chain(*decay, lr) if decay else chain(lr)._replace(descent_lr=lambda state: schedule(state[0][0]))
     if name in ("momentum", "nesterov"):
         return chain(*decay, trace(tc["momentum"], name == "nesterov"), lr)
     eps = optimizer_eps(tc)  # read by the adaptive ones only (engines/_common.OPTIMIZER_KEYS)
