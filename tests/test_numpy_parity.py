@@ -108,16 +108,18 @@ def test_normalization_layers_match_torch(norm, optimizer, loss):
     assert_parity(mc, loss, {"optimizer": optimizer, "lr": LR[optimizer], "l2": 1e-3}, ignore)
 
 
-DESCENT = list(itertools.product(("none", "batch", "layer"), LOSSES))
+DESCENT = [*itertools.product(("none", "batch", "layer"), LOSSES, ("none",)),
+           *itertools.product(("none",), LOSSES, ("l2",))]
 
 
-@pytest.mark.parametrize("norm,loss", DESCENT, ids=["-".join(c) for c in DESCENT])
-def test_plain_sgd_descending_inside_the_weight_products_matches_torch(norm, loss):
-    """Steps that measure no gradient norm: plain SGD's weight step is one gemm per Linear (w - lr x^T dy over
-    w), the other parameters step as before; the gradients are never written."""
+@pytest.mark.parametrize("norm,loss,penalty", DESCENT, ids=["-".join(c) for c in DESCENT])
+def test_sgd_descending_inside_the_weight_products_matches_torch(norm, loss, penalty):
+    """Steps that measure no gradient norm: SGD's weight step is one gemm per Linear ((1 - 2 lr l2) w - lr x^T dy
+    over w), the other parameters step as before; the gradients are never written."""
     mc = {"kind": "mlp", "hidden": [6, 4], "activation": "tanh", "dropout": 0.0, "norm": norm}
     ignore = ("hidden1.bias", "hidden2.bias") if norm == "batch" else ()
-    net = assert_parity(mc, loss, {"optimizer": "sgd", "lr": LR["sgd"]}, ignore, measure=False)
+    train = {"optimizer": "sgd", "lr": LR["sgd"], **{k: 10 * v for k, v in PENALTIES[penalty].items()}}
+    net = assert_parity(mc, loss, train, ignore, measure=False)
     assert all(not lin.dw.any() for lin in net.linears())  # each step descended in place, not through dw
 
 
