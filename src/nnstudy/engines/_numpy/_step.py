@@ -72,15 +72,16 @@ def make_step(objective: Objective, opt: Transformation, grad_noise: float, nois
     BLAS runs one thread: with several, scipy's OpenBLAS and numpy's own keep separate thread pools that
     fight over the cores when called in turn (a batch-1024 epoch took 5x as long). There, SGD without momentum
     or weight decay also takes each Linear's step inside its weight gradient's product (``descend``): one gemm
-    writes (1 - 2 lr l2) w - lr x^T dy over w, where the gradient would be written, read and added (a batch-16
-    epoch of the default MLP: -23 %). Not with an L1 penalty or gradient noise, and not on the steps that
-    measure the gradients' norms: those need the gradients."""
+    writes (1 - 2 lr l2) w - lr x^T dy over w, where the gradient would be written, then read and added (a
+    batch-16 epoch of the default MLP: -23 %). Not with an L1 penalty or gradient noise, and not on the steps
+    that measure the gradients' norms: those need the gradients."""
     net = objective.net
     state = opt.init(net.params)
     linears, gemm, rest = _descending(objective, opt, grad_noise) if fused else ([], None, None)
 
     def step(xb: np.ndarray, yb: np.ndarray, measure: bool, want_value: bool = False, data_only: bool = False):
         nonlocal state
+        norms = None
         if linears and not measure:
             lr = opt.descent_lr(state)
             keep = 1.0 - 2.0 * lr * objective.l2
@@ -89,18 +90,20 @@ def make_step(objective: Objective, opt: Transformation, grad_noise: float, nois
             value = objective.gradients(xb, yb, want_value, data_only, penalties=False)  # l2: in keep
             for lin in linears:
                 lin.descend = None
-            state = opt.step(rest[1], state, rest[0])  # the biases and every other parameter
-            return value, None
-        value = objective.gradients(xb, yb, want_value, data_only)
-        norms = np.array([np.sqrt(np.vdot(g, g)) for g in objective.wgrads]) if measure else None
-        if grad_noise:
-            for g in net.grads:
-                g += grad_noise * noise.standard_normal(g.shape, dtype=g.dtype)
-        if fused and opt.step is not None:
-            state = opt.step(net.grads, state, net.params)
+            params, grads = rest  # the biases and every other parameter
         else:
-            updates, state = opt.update(net.grads, state, net.params)
-            apply_updates(net.params, updates)
+            value = objective.gradients(xb, yb, want_value, data_only)
+            if measure:
+                norms = np.array([np.sqrt(np.vdot(g, g)) for g in objective.wgrads])
+            if grad_noise:
+                for g in net.grads:
+                    g += grad_noise * noise.standard_normal(g.shape, dtype=g.dtype)
+            params, grads = net.params, net.grads
+        if fused and opt.step is not None:
+            state = opt.step(grads, state, params)
+        else:
+            updates, state = opt.update(grads, state, params)
+            apply_updates(params, updates)
         return value, norms
 
     def set_state(new) -> None:  # the optimizer's state from a checkpoint (engines/_checkpoint.py)
