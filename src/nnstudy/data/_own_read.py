@@ -142,19 +142,17 @@ def channels_last(arrays: dict[str, np.ndarray], names: tuple[str, ...]) -> str:
 def _medmnist(arrays: dict[str, np.ndarray], names: set[str], classes) -> Found:
     """MedMNIST's layout: images (n, H, W) or (n, H, W, 3), labels (n, 1); its validation images join the
     training ones (data.validation holds out a split of its own)."""
-    def images(a: np.ndarray) -> np.ndarray:
-        return np.ascontiguousarray(a.transpose(0, 3, 1, 2)) if a.ndim == 4 and a.shape[-1] in COLOURS else a
-
     def labels(a: np.ndarray) -> np.ndarray:
         return a.reshape(len(a)) if a.ndim == 2 and a.shape[1] == 1 else a
 
-    x, y = images(arrays["train_images"]), labels(arrays["train_labels"])
+    channels_last(arrays, ("train_images", "val_images", "test_images"))  # its layout: no need to say so
+    x, y = arrays["train_images"], labels(arrays["train_labels"])
     joined = ""
     if {"val_images", "val_labels"} <= names:
-        x = np.concatenate([x, images(arrays["val_images"])])
+        x = np.concatenate([x, arrays["val_images"]])
         y = np.concatenate([y, labels(arrays["val_labels"])])
         joined = f" (MedMNIST layout: its {len(arrays['val_images'])} validation images joined the training ones)"
-    found = Found(x, y, images(arrays["test_images"]), labels(arrays["test_labels"]), classes=classes)
+    found = Found(x, y, arrays["test_images"], labels(arrays["test_labels"]), classes=classes)
     found.what = f"{len(x)} training samples + {len(found.x_test)} test samples (given){joined}"
     return found
 
