@@ -39,8 +39,8 @@ def wider() -> Callable[[bool], None] | None:
 
 
 @functools.cache
-def descent(dtype: np.dtype) -> Callable[[float, np.ndarray, np.ndarray, float, np.ndarray], None] | None:
-    """descend(lr, x, dy, keep, w): w <- keep w - lr x^T dy in place, for x (B, in), dy (B, out), w (in, out)
+def descent(dtype: np.dtype) -> Callable[..., None] | None:
+    """descend(lr, keep, x, dy, w): w <- keep w - lr x^T dy in place, for x (B, in), dy (B, out), w (in, out)
     C-ordered: one call of scipy's gemm of dtype on w^T (Fortran-ordered, so overwritten where it lies). For
     one-thread steps: scipy's BLAS keeps its own threads (above). Checked once on a small case; None where the
     gemm would answer a copy and leave the weights as they were.
@@ -51,10 +51,10 @@ def descent(dtype: np.dtype) -> Callable[[float, np.ndarray, np.ndarray, float, 
 
     gemm = get_blas_funcs("gemm", dtype=dtype)
 
-    def descend(lr: float, x: np.ndarray, dy: np.ndarray, keep: float, w: np.ndarray) -> None:
+    def descend(lr: float, keep: float, x: np.ndarray, dy: np.ndarray, w: np.ndarray) -> None:
         gemm(-lr, dy.T, x.T, keep, w.T, trans_b=1, overwrite_c=1)  # w^T <- keep w^T - lr dy^T x
 
     w, x, dy = np.ones((3, 2), dtype), np.arange(12, dtype=dtype).reshape(4, 3), np.ones((4, 2), dtype)
     want = 0.5 * w - 2.0 * (x.T @ dy)
-    descend(2.0, x, dy, 0.5, w)
+    descend(2.0, 0.5, x, dy, w)
     return descend if np.array_equal(w, want) else None

@@ -45,8 +45,7 @@ class Linear(Layer):
         self.params, self.grads = [self.w, self.b], [self.dw, self.db]
         self.need_dx = need_dx  # the first layer's dL/dx is never used
         self.threads: Callable[[bool], None] | None = None  # _blas.wider, set by the trial's loop
-        self.descend: Callable[..., None] | None = None  # _blas.descent: an SGD step in backward ...
-        self.lr, self.keep = 0.0, 1.0  # ... w <- keep w - lr x^T dy, where _step.make_step asks for it
+        self.descend: Callable[..., None] | None = None  # descend(x, dy, w): this step's SGD step (_step.make_step)
 
     def forward(self, x: np.ndarray, train: bool) -> np.ndarray:
         self.x = x  # (B, in)
@@ -57,7 +56,7 @@ class Linear(Layer):
     def backward(self, dy: np.ndarray) -> np.ndarray | None:
         dx = np.matmul(dy, self.w.T, out=self.buf("dx", self.x.shape)) if self.need_dx else None  # w before a step
         if self.descend is not None:  # w <- keep w - lr x^T dy in one product: dw is left as it was
-            self.descend(self.lr, self.x, dy, self.keep, self.w)
+            self.descend(self.x, dy, self.w)
         elif self.threads is None:
             np.matmul(self.x.T, dy, out=self.dw)  # (in, out)
         else:  # a wide layer at a small batch: BLAS's threads for this product alone (_blas.py)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Callable
 
 import numpy as np
@@ -84,9 +85,9 @@ def make_step(objective: Objective, opt: Transformation, grad_noise: float, nois
         norms = None
         if linears and not measure:
             lr = opt.descent_lr(state)
-            keep = 1.0 - 2.0 * lr * objective.l2
+            descend = functools.partial(gemm, lr, 1.0 - 2.0 * lr * objective.l2)  # descend(x, dy, w)
             for lin in linears:
-                lin.descend, lin.lr, lin.keep = gemm, lr, keep
+                lin.descend = descend
             value = objective.gradients(xb, yb, want_value, data_only, penalties=False)  # l2: in keep
             for lin in linears:
                 lin.descend = None
