@@ -59,6 +59,9 @@ _FP32_CUDA = _FP32_BOTH | {"acos", "asin", "cosh", "erfinv", "exp", "expm1", "lo
                            "layer_norm", "group_norm", "norm", "vector_norm", "matrix_norm", "cosine_similarity",
                            "dist", "pdist", "renorm", "logsumexp", "interpolate", "upsample", "softmax",
                            "log_softmax", "cumsum", "cumprod", "sum"}
+# lower-precision ops made of ops autocast would cast again: under vmap attention takes its math form, whose
+# softmax autocast's float32 policy would answer in float32 to a bfloat16 input (CUDA: a backward that fails)
+_COMPOSITE = {"scaled_dot_product_attention"}
 # a bfloat16 input beside float32 weights: one trial's kernel computes in float32 and answers in bfloat16
 _NORMS_CPU = {"layer_norm", "group_norm", "batch_norm", "instance_norm"}
 _NORMS_CUDA = {"batch_norm", "instance_norm"}
@@ -84,7 +87,11 @@ class VmapAutocast(TorchFunctionMode):
         kwargs = kwargs or {}
         name = getattr(func, "__name__", "")
         if name in self.lower:
-            return func(*self._cast(args, self.dtype), **self._cast(kwargs, self.dtype))
+            args, kwargs = self._cast(args, self.dtype), self._cast(kwargs, self.dtype)
+            if name in _COMPOSITE:  # autocast runs an op it casts below itself: its inner ops are not recast
+                with torch.autocast(self.device_type, enabled=False):
+                    return func(*args, **kwargs)
+            return func(*args, **kwargs)
         if name in self.fp32:
             return func(*self._cast(args, torch.float32), **self._cast(kwargs, torch.float32))
         if name in self.norms and args and self._eligible(args[0]) and args[0].dtype != torch.float32:
