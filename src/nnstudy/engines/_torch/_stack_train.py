@@ -10,7 +10,6 @@ training step (batch gather, forward, backward, update) is captured once in a CU
 from __future__ import annotations
 
 import os
-import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
@@ -22,6 +21,7 @@ from ...spec import Trial
 from .._common import EpochLog, batch_plan, grad_norm_steps, head_of, planned_epochs, plateau_of, steps_in_epoch
 from .._checkpoint import Checkpoints
 from .._result import GroupOnEpoch, TrialResult
+from ._clock import EpochClock
 from ._mlp import build_trainable
 from ._optim import make_schedule
 from ._precision import precision_of, trial_precision
@@ -93,23 +93,23 @@ def _train_group(trials: list[Trial], data: Dataset, on_epoch: GroupOnEpoch, dev
     if saved is not None:
         first = saved[0] + 1
         active, train_time = restore_stack(saved[1], net, opt, gens, counter, lrs, logs, views)
+    clock = EpochClock(dev)
     for epoch in range(first, max(epochs) + 1):
-        t0 = time.perf_counter()
+        clock.start()
         lrs_now = lrs.current()
         opt.lr.copy_(torch.tensor([lr if a else 0.0 for lr, a in zip(lrs_now, active)], dtype=dtype).view(-1, 1, 1))
         perm = torch.stack([torch.randperm(n, generator=g, device=dev) for g in gens])
         taken = steps_in_epoch(tc0, steps, epoch)
         grad_sums = stepper.epoch(perm, taken)
         lrs.step()
-        if dev.type == "cuda":
-            torch.cuda.synchronize(dev)
-        elapsed = (time.perf_counter() - t0) / sum(active)
+        clock.stop()
         values = evaluate_stacked(net, dd, head.loss)
         parts = [torch.stack(list(values.values()), 1).double(),
                  (grad_sums / len(range(0, taken, every))).t().double()]
         if stepper.log_steps:
             parts.append(stepper.step_losses[:, :taken].double())
         rows = torch.cat(parts, 1).tolist()  # one host sync per epoch for all trials
+        elapsed = clock.seconds() / sum(active)
         names = list(values) + [f"grad_norm/{name}" for name in artifact_models.linear_names]
         for i in range(k):
             if not active[i]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import torch
@@ -16,6 +15,7 @@ from .._checkpoint import Checkpoints
 from .._result import OnEpoch, TrialResult
 from . import _rng
 from ._augment import make_augment
+from ._clock import EpochClock
 from ._mlp import NOISE_STREAM, build_trainable
 from ._optim import make_optimizer, make_schedule
 from ._optim_step import gradients, take_step, weight_norms
@@ -59,8 +59,9 @@ def _train_trial(trial: Trial, data: Dataset, on_epoch: OnEpoch, device: str) ->
     if saved is not None:
         first, train_time = saved[0] + 1, restore_trial(saved[1], model, opt, schedule, plateau, gen, counter, log)
 
+    clock = EpochClock(dev)
     for epoch in range(first, epochs + 1):
-        t0 = time.perf_counter()
+        clock.start()
         model.train(not body_frozen(mc))
         perm = torch.randperm(n, generator=gen, device=dev)
         grad_sums = [torch.zeros((), dtype=dtype, device=dev) for _ in linears]
@@ -77,11 +78,10 @@ def _train_trial(trial: Trial, data: Dataset, on_epoch: OnEpoch, device: str) ->
                 step_losses[i] = step.data_loss[0]
         if schedule is not None:
             schedule.step()
-        if dev.type == "cuda":
-            torch.cuda.synchronize(dev)
-        train_time += time.perf_counter() - t0
+        clock.stop()
         metrics = _epoch_metrics(model, dd, head.loss, torch.stack(grad_sums) / len(range(0, taken, every)),
                                  opt, linears=model.linear_names, step_losses=step_losses)
+        train_time += clock.seconds()
         if step_losses is not None:
             log.record_steps(epoch, metrics.pop("step_losses"), lr_now)
         if plateau is not None:
