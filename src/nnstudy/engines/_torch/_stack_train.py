@@ -93,7 +93,7 @@ def _train_group(trials: list[Trial], data: Dataset, on_epoch: GroupOnEpoch, dev
     if saved is not None:
         first = saved[0] + 1
         active, train_time = restore_stack(saved[1], net, opt, gens, counter, lrs, logs, views)
-    clock = EpochClock(dev)
+    clock, rows = EpochClock(dev), eval_rows(net, dd)  # the evaluation's chunk: free memory asked once
     for epoch in range(first, max(epochs) + 1):
         clock.start()
         lrs_now = lrs.current()
@@ -103,7 +103,7 @@ def _train_group(trials: list[Trial], data: Dataset, on_epoch: GroupOnEpoch, dev
         grad_sums = stepper.epoch(perm, taken)
         lrs.step()
         clock.stop()
-        values = evaluate_stacked(net, dd, head.loss)
+        values = evaluate_stacked(net, dd, head.loss, rows)
         parts = [torch.stack(list(values.values()), 1).double(),
                  (grad_sums / len(range(0, taken, every))).t().double()]
         if stepper.log_steps:
@@ -218,10 +218,12 @@ def _trial_artifacts(view: TrialView, model, dd: DeviceData, data: Dataset, loss
 
 
 @torch.no_grad()
-def evaluate_stacked(net: StackedMLP, dd: DeviceData, loss: str) -> dict[str, torch.Tensor]:
-    """Loss and accuracy (or MSE/RMSE) per split for every trial, (K,) device tensors; inputs shared."""
+def evaluate_stacked(net: StackedMLP, dd: DeviceData, loss: str,
+                     rows: int | None = None) -> dict[str, torch.Tensor]:
+    """Loss and accuracy (or MSE/RMSE) per split for every trial, (K,) device tensors; inputs shared; ``rows``:
+    the chunk (default: ``eval_rows``, asked of the device's free memory)."""
     k = net.k
-    rows = net.eval_rows(dd.splits["train"][0].shape[1]) * eval_scale(dd.splits["train"][0].device)
+    rows = rows or eval_rows(net, dd)
     out: dict[str, torch.Tensor] = {}
     for name, (x, y) in dd.splits.items():
         n = x.shape[0]
@@ -241,6 +243,10 @@ def evaluate_stacked(net: StackedMLP, dd: DeviceData, loss: str) -> dict[str, to
                 hits += (guess == yk).sum(1)
         out |= split_metrics(name, loss_sum, hits, n, dd.regression)
     return out
+
+
+def eval_rows(net: StackedMLP, dd: DeviceData) -> int:
+    return net.eval_rows(dd.splits["train"][0].shape[1]) * eval_scale(dd.splits["train"][0].device)
 
 
 def eval_scale(dev: torch.device) -> int:
