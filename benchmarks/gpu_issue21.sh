@@ -13,7 +13,7 @@
 # SQLAlchemy, greenlet, torchinfo), installed into /tmp/site first; NNSTUDY_DATA: a cache holding
 # fashion-mnist/*.gz; OUT: where the log and the profiles go. PARTs (default all): A H B C D P E F G K N M X (T: where seed-variance's time goes outside its steps, run_timeline.py; Y: the CNN step compiled by
 # torch.compile, conv_forms.py --compile, a few minutes of compiling; W: bytecode for
-# what a run imports, warm_bytecode.py; U: the stacked CNN's convolution forms' tests (unfolded, grouped channels-last) and train.precision's (a bf16 stack's convolutions in bfloat16 under CUDA's autocast too), CUDA ones included; N: the CNN stack's kernels at K = 64; M: the largest K, steps only; X: the CNN step written out in each form, conv_forms.py; V: stacks of ViT, ResNet-18 and a BN CNN in each precision, and their layers' dtypes, precision_stack.py).
+# what a run imports, warm_bytecode.py; U: the stacked CNN's convolution forms' tests (unfolded, grouped channels-last) and train.precision's (a bf16 stack's convolutions in bfloat16 under CUDA's autocast too), CUDA ones included; N: the CNN stack's kernels at K = 64; M: the largest K, steps only; X: the CNN step written out in each form, conv_forms.py; V: stacks of ViT, ResNet-18 and a BN CNN in each precision, and their layers' dtypes, precision_stack.py; Q: part C's bf16 run alone; Z: the CNN stack's kernels at K = 64 in bf16, 200 steps an epoch).
 cd "$(dirname "$0")/.."
 if [ -n "$WHEELS" ]; then
     python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site "$WHEELS"/*.whl || exit 1
@@ -66,6 +66,9 @@ Y) run 300 python3 benchmarks/conv_forms.py --device cuda --k 64 --batch 16 --st
 N) run 60 python3 benchmarks/stack_profile.py --device cuda --model cnn --profile 64 --train-size 320 --precision tf32 ;;
 M) run 120 python3 benchmarks/stack_profile.py --device cuda --k 8192 16384 28672 --steps 40 --no-evaluation ;;
 V) run 200 python3 benchmarks/precision_stack.py --device cuda --k 16 ;;
+Q) run 50 python3 benchmarks/cnn_stack.py --device cuda --batch 16 --k 64 --steps 300 --precision bf16 \
+       --variants grouped unfold grouped-cl --typical-fraction 0.2 ;;
+Z) run 90 python3 benchmarks/stack_profile.py --device cuda --model cnn --profile 64 --train-size 3200 --precision bf16 ;;
 esac
 done
 } 2>&1 | tee "$O/log.txt"
