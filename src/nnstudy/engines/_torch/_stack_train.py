@@ -93,7 +93,7 @@ def _train_group(trials: list[Trial], data: Dataset, on_epoch: GroupOnEpoch, dev
     if saved is not None:
         first = saved[0] + 1
         active, train_time = restore_stack(saved[1], net, opt, gens, counter, lrs, logs, views)
-    clock, rows = EpochClock(dev), eval_rows(net, dd)  # the evaluation's chunk: free memory asked once
+    clock, chunk = EpochClock(dev), eval_rows(net, dd)  # the evaluation's rows: free memory asked once
     for epoch in range(first, max(epochs) + 1):
         clock.start()
         lrs_now = lrs.current()
@@ -103,7 +103,7 @@ def _train_group(trials: list[Trial], data: Dataset, on_epoch: GroupOnEpoch, dev
         grad_sums = stepper.epoch(perm, taken)
         lrs.step()
         clock.stop()
-        values = evaluate_stacked(net, dd, head.loss, rows)
+        values = evaluate_stacked(net, dd, head.loss, chunk)
         parts = [torch.stack(list(values.values()), 1).double(),
                  (grad_sums / len(range(0, taken, every))).t().double()]
         if stepper.log_steps:
