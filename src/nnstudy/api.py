@@ -185,8 +185,8 @@ def run(source: str | Path | dict, store: str | Path | None = None, set: dict[st
     from ._sources import resolve_sources
     from .spec import swept_keys
     from .spec._variant import as_validated, variant_name
-    from ._early_data import EarlyData
     from .data import info as data_info
+    from .data import load
     from .data._registry import OWN as OWN_DATA
     from .executor import STACK_MODES, connect
     from .executor._spawn import starting_worker
@@ -210,8 +210,6 @@ def run(source: str | Path | dict, store: str | Path | None = None, set: dict[st
     path = None if isinstance(source, dict) else str(Path(source).resolve())
     study.study.name, parent = variant_name(study.study.name, as_validated(overrides, study),
                                             sweep, name, label)
-    sections = _distinct(t.config["data"] for t in trials)
-    data_of = EarlyData(sections, study.data.model_validate)  # while torch is imported (resolve_device, the plan)
     device = resolve_device(device)
     console = console or run_console()  # stderr; a log's lines are never wrapped, a notebook's are plain text
     code = _userfiles.code_line(t.config for t in trials)
@@ -234,8 +232,8 @@ def run(source: str | Path | dict, store: str | Path | None = None, set: dict[st
         workers = 1
     first_data = None
     loaded = []
-    for i, cfg in enumerate(sections):  # missing data fails before the store is touched
-        data = data_of.get(i)
+    for cfg in _distinct(t.config["data"] for t in trials):  # missing data fails before the store is touched
+        data = load(study.data.model_validate(cfg))
         if cfg["name"] in OWN_DATA:  # what was read from the user's file or loader, and as which task
             console.print(f"{study.study.name}: data {printable(data_info(study.data.model_validate(cfg)).source)}",
                           highlight=False, markup=False)
