@@ -56,8 +56,11 @@ P) run 70 python3 benchmarks/sweep_throughput.py --device cuda --batch 1024 --k 
 E) run 90 python3 benchmarks/study_wall.py studies/seed-variance.toml --device cuda --repeat 3 ;;
 T) run 60 python3 benchmarks/run_timeline.py studies/seed-variance.toml --device cuda ;;
 F) S=$(mktemp -d); echo "=== F: import times and cProfile of seed-variance, 2 epochs"
-   timeout 45 python3 -X importtime -m cProfile -o "$O/seed_variance.prof" -m nnstudy run studies/seed-variance.toml \
-       --set train.epochs=2 --device cuda --store "$S" --quiet 2> "$O/importtime.txt"
+   # main(argv) returns as a library call does: `-m nnstudy` (argv None) leaves by os._exit, before cProfile writes
+   timeout 45 python3 -X importtime -c "import cProfile, sys; out = sys.argv.pop(1)
+cProfile.run('from nnstudy.cli import main; main(sys.argv[1:])', out)" "$O/seed_variance.prof" \
+       run studies/seed-variance.toml --set train.epochs=2 --device ${DEVICE:-cuda} --store "$S" --quiet \
+       2> "$O/importtime.txt"
    python3 -c "import pstats, sys; pstats.Stats(sys.argv[1]).sort_stats('cumulative').print_stats(45)" \
        "$O/seed_variance.prof" | cut -c1-170 | tail -50
    awk -F'|' '$3 ~ /^ [^ ]/ && $2+0 > 50000 {print $2, $3}' "$O/importtime.txt" ;;
