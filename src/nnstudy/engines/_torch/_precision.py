@@ -59,9 +59,6 @@ _FP32_CUDA = _FP32_BOTH | {"acos", "asin", "cosh", "erfinv", "exp", "expm1", "lo
                            "layer_norm", "group_norm", "norm", "vector_norm", "matrix_norm", "cosine_similarity",
                            "dist", "pdist", "renorm", "logsumexp", "interpolate", "upsample", "softmax",
                            "log_softmax", "cumsum", "cumprod", "sum"}
-# lower-precision ops made of ops autocast would cast again: under vmap attention takes its math form, whose
-# softmax autocast's float32 policy would answer in float32 to a bfloat16 input (CUDA: a backward that fails)
-_COMPOSITE = {"scaled_dot_product_attention"}
 # a bfloat16 input beside float32 weights: one trial's kernel computes in float32 and answers in bfloat16
 _NORMS_CPU = {"layer_norm", "group_norm", "batch_norm", "instance_norm"}
 _NORMS_CUDA = {"batch_norm", "instance_norm"}
@@ -87,16 +84,22 @@ class VmapAutocast(TorchFunctionMode):
         kwargs = kwargs or {}
         name = getattr(func, "__name__", "")
         if name in self.lower:
-            args, kwargs = self._cast(args, self.dtype), self._cast(kwargs, self.dtype)
-            if name in _COMPOSITE:  # autocast runs an op it casts below itself: its inner ops are not recast
-                with torch.autocast(self.device_type, enabled=False):
-                    return func(*args, **kwargs)
-            return func(*args, **kwargs)
+            return self._below(func, self._cast(args, self.dtype), self._cast(kwargs, self.dtype))
         if name in self.fp32:
-            return func(*self._cast(args, torch.float32), **self._cast(kwargs, torch.float32))
+            return self._below(func, self._cast(args, torch.float32), self._cast(kwargs, torch.float32))
         if name in self.norms and args and self._eligible(args[0]) and args[0].dtype != torch.float32:
             return func(args[0].float(), *args[1:], **kwargs).to(args[0].dtype)
         return func(*args, **kwargs)
+
+    def _below(self, func: Callable, args: Any, kwargs: dict[str, Any]) -> Any:
+        """func on inputs cast, as autocast runs an op it casts: below autocast, so that the ops it is made of are
+        not cast again (under vmap attention takes its math form, whose softmax autocast's float32 list answered
+        in float32 to a bfloat16 input: on CUDA a backward that failed)."""
+        _set_autocast(self.device_type, False)  # this mode is entered only where autocast is on (vmap_autocast)
+        try:
+            return func(*args, **kwargs)
+        finally:
+            _set_autocast(self.device_type, True)
 
     def _eligible(self, t: Any) -> bool:
         return (isinstance(t, torch.Tensor) and t.is_floating_point() and t.dtype != torch.float64
@@ -132,6 +135,13 @@ def _autocasting(device_type: str) -> bool:
         return torch.is_autocast_enabled(device_type)
     except TypeError:  # torch < 2.4: no device argument
         return torch.is_autocast_cpu_enabled() if device_type == "cpu" else torch.is_autocast_enabled()
+
+
+def _set_autocast(device_type: str, on: bool) -> None:
+    try:
+        torch.set_autocast_enabled(device_type, on)
+    except TypeError:  # torch < 2.4: no device argument
+        (torch.set_autocast_cpu_enabled if device_type == "cpu" else torch.set_autocast_enabled)(on)
 
 
 def forward_context(tc: dict[str, Any], device: torch.device) -> Callable[[], contextlib.AbstractContextManager]:
