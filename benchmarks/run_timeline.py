@@ -141,7 +141,8 @@ def main() -> None:
 
     t_import = time.perf_counter() - T0
     install_all()
-    sets = dict(s.split("=", 1) for s in args.set)
+    from nnstudy.spec._load import parse_overrides
+    sets = parse_overrides(args.set, "--set")
     with tempfile.TemporaryDirectory() as store:
         t = time.perf_counter()
         study = nnstudy.run(args.study, store=store, set=sets or None, device=args.device, stack=args.stack)
