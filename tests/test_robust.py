@@ -10,7 +10,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.stats as st
-from statsmodels.stats.power import TTestIndPower, TTestPower
 
 from nnstudy.report import summarize, write_report
 from nnstudy.report._compare import Side, compare_sides
@@ -20,6 +19,12 @@ from nnstudy.report._robust import (COLUMNS, boot_interval, iqm, paired_p, power
 from nnstudy.report._significance import holm, welch_p
 from nnstudy.report._stats import analyze
 from nnstudy.store._snapshot import StudySnapshot
+
+
+def _statsmodels_power():
+    """statsmodels' TTestIndPower and TTestPower (the classical extra): the reference the power is checked against."""
+    sm = pytest.importorskip("statsmodels.stats.power")
+    return sm.TTestIndPower, sm.TTestPower
 
 
 def _rng_pairs(seed: int, n: int):
@@ -101,6 +106,7 @@ def test_probability_of_improvement_interval_is_scipys_stratified_bootstrap():
 
 
 def test_power_equals_statsmodels():
+    TTestIndPower, TTestPower = _statsmodels_power()
     a, b = _rng_pairs(11, 6)
     sd = np.std(a - b, ddof=1)
     mde, need = power_columns(a, b, True)
@@ -141,6 +147,7 @@ def test_seeds_needed_where_statsmodels_power_is_nan():
     here is statsmodels' wherever that is a number, and seeds_needed is the smallest n reaching 80 %."""
     from nnstudy.report._robust import power
 
+    TTestIndPower, TTestPower = _statsmodels_power()
     an, ind = TTestPower(), TTestIndPower()
     compared = 0
     with warnings.catch_warnings():
@@ -160,6 +167,54 @@ def test_seeds_needed_where_statsmodels_power_is_nan():
     for d in (5.6, 6.0, 8.0, 11.0):  # differences with mean d and standard deviation 1
         assert power_columns(d + np.array([-1.0, 0.0, 1.0]), np.zeros(3), True)[1] == 3.0
         assert power(d, 3, True) >= 0.8 > power(d, 2, True)
+
+
+def test_detectable_effect_is_the_root_of_statsmodels_power():
+    """The detectable effect is where statsmodels' own power is 80 % (to 1e-12; its solve_power stops within a few
+    1e-6 of it), for pairs and for two samples of equal and unequal sizes."""
+    from nnstudy.report._robust import _detectable, power
+
+    TTestIndPower, TTestPower = _statsmodels_power()
+    an, ind = TTestPower(), TTestIndPower()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for na in (2, 3, 5, 10, 30):
+            d = _detectable(True, na, na)
+            theirs = an.power(effect_size=d, nobs=na, alpha=0.05)  # NaN at 2 pairs (the far tail: 0 here)
+            assert power(d, na, True) == pytest.approx(0.8, abs=1e-12) and (na == 2 or theirs == pytest.approx(
+                0.8, abs=1e-12))
+            assert d == pytest.approx(an.solve_power(effect_size=None, nobs=na, alpha=0.05, power=0.8), rel=1e-5)
+            for nb in (2, 4, na, na + 7):
+                d = _detectable(False, na, nb)
+                assert ind.power(effect_size=d, nobs1=na, ratio=nb / na, alpha=0.05) == pytest.approx(0.8, abs=1e-12)
+                assert d == pytest.approx(ind.solve_power(effect_size=None, nobs1=na, ratio=nb / na, alpha=0.05,
+                                                          power=0.8), rel=1e-5)
+
+
+def test_the_power_columns_need_scipy_alone():
+    """statsmodels is an extra (classical): without it the power columns are the same numbers, and the summary's
+    tests do not import it (a report with seeds had raised ModuleNotFoundError)."""
+    import subprocess
+    import sys
+
+    code = """
+import json, sys
+class NoStatsmodels:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == "statsmodels":
+            raise ModuleNotFoundError(name)
+sys.meta_path.insert(0, NoStatsmodels())
+from nnstudy.report._robust import power_columns
+cols = [power_columns([0.80, 0.82, 0.81, 0.83], [0.79, 0.815, 0.80, 0.825], True),
+        power_columns([0.80, 0.82, 0.81, 0.83, 0.815], [0.805, 0.83, 0.82, 0.81], False)]
+print(json.dumps([cols, "statsmodels" in sys.modules]))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    cols, imported = __import__("json").loads(out)
+    assert not imported
+    here = [power_columns([0.80, 0.82, 0.81, 0.83], [0.79, 0.815, 0.80, 0.825], True),
+            power_columns([0.80, 0.82, 0.81, 0.83, 0.815], [0.805, 0.83, 0.82, 0.81], False)]
+    assert [list(c) for c in here] == cols and all(math.isfinite(v) for c in cols for v in c)
 
 
 # ---------------------------------------------------------------- in results.csv
@@ -214,11 +269,12 @@ def test_results_columns_pair_on_the_seed_column():
     assert pd.isna(s["prob_improve"].iloc[0])
     assert s["prob_improve"].iloc[1] == pytest.approx(st.mannwhitneyu(a, b).statistic / 25)
     assert s["prob_improve"].iloc[2] == 0.0
+    assert s["seeds_needed"].dtype == "Int64" and s["n_pairs"].dtype == "Int64"
     # power of the test used
+    _, TTestPower = _statsmodels_power()
     d = a - b
     assert close["mde"] == pytest.approx(
         TTestPower().solve_power(effect_size=None, nobs=5, alpha=0.05, power=0.8) * np.std(d, ddof=1), rel=1e-6)
-    assert s["seeds_needed"].dtype == "Int64" and s["n_pairs"].dtype == "Int64"
 
 
 def test_lower_is_better_probability_and_single_seed():

@@ -1,7 +1,7 @@
 """The report's heavy modules imported in a thread while a GPU trains.
 
 A CUDA study's main thread spends its training waiting for the device (graph replays and synchronisations
-release the GIL), so scipy.stats, statsmodels' power analysis and matplotlib (about 2 s on an H200 host) are
+release the GIL), so scipy.stats and matplotlib (about 2 s on an H200 host) are
 loaded by the time the report starts. The thread waits until that waiting begins (``training()``: the stack's
 first epoch, or trials handed to other processes), since before it the main thread builds models and captures
 CUDA graphs, which need the GIL too: on an H200 a cProfiled seed-variance run spent 2.6 s of its graph capture
@@ -13,7 +13,7 @@ from __future__ import annotations
 import importlib
 import threading
 
-MODULES = ("scipy.stats", "scipy.special", "statsmodels.stats.power", "matplotlib.figure",
+MODULES = ("scipy.stats", "scipy.special", "scipy.optimize", "matplotlib.figure",
            "matplotlib.backends.backend_agg", "nnstudy.report", "nnstudy.report._stats", "nnstudy.report._figures",
            "nnstudy.report._tables", "nnstudy.report._html")
 

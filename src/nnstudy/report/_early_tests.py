@@ -1,6 +1,6 @@
 """The summary's tests in a process forked early in `nnstudy report`, on the core that would be idle (issue 21).
 
-`add_tests` (95% intervals, Welch/Holm, paired tests, bootstrap, power) needs scipy.stats and statsmodels: about
+`add_tests` (95% intervals, Welch/Holm, paired tests, bootstrap, power) needs scipy.stats: about
 0.6 s of importing on a 2-core machine, the longest step of a report after the figures, and no figure needs
 them. `start()` forks a process that imports them while this one imports matplotlib and reads the store.
 `EarlyTests.send(a)` gives it the analysis (``analyze(snap, tests=False)`` without the history and artifacts: no
@@ -83,9 +83,8 @@ def _serve(conn, parents_end) -> None:
     parents_end.close()
     try:
         gc.disable()  # as `nnstudy report` imports: few of these objects are garbage
+        import scipy.optimize  # noqa: F401
         import scipy.stats  # noqa: F401
-        import statsmodels.stats.power  # noqa: F401
-        import statsmodels.tools.sm_exceptions  # noqa: F401
         gc.freeze()
         gc.enable()
         a = conn.recv()

@@ -11,9 +11,9 @@
   10,000 resamples, seeded: the report is reproducible) of the IQM and of the mean, and the probability
   of improvement P(a seed of A scores better than a seed of B) (Mann–Whitney U / (n_A n_B), ties count
   one half) with its stratified bootstrap interval (each side resampled on its own).
-- **Power** (statsmodels ``TTestPower`` for paired, ``TTestIndPower`` otherwise; 80% power, α = 0.05,
-  two-sided): the smallest difference the current seeds can detect, and about how many seeds would
-  detect the observed one.
+- **Power** (statsmodels' ``TTestPower`` for paired, ``TTestIndPower`` otherwise, computed with scipy's
+  noncentral t: 80% power, α = 0.05, two-sided): the smallest difference the current seeds can detect, and
+  about how many seeds would detect the observed one.
 """
 
 from __future__ import annotations
@@ -155,23 +155,27 @@ def prob_improve_interval(x, y, higher: bool = True) -> tuple[float, float]:
 @lru_cache(maxsize=1024)
 def _detectable(paired: bool, na: int, nb: int) -> float:
     """The effect size (in standard deviations) detectable with 80% power at α = 0.05: it depends on the
-    sizes alone."""
-    from statsmodels.stats.power import TTestIndPower, TTestPower
+    sizes alone. statsmodels' ``TTestPower().solve_power(effect_size=None, nobs=na)`` (paired) and
+    ``TTestIndPower().solve_power(effect_size=None, nobs1=na, ratio=nb / na)``, solved here by bisection
+    (brentq) on the same power, so that a report needs scipy alone. NaN past an effect of 1e6."""
+    from scipy.optimize import brentq
 
+    def short(d: float) -> float:
+        return _power_of(*_t_of(d, na, nb, paired)) - POWER
+
+    hi = 1.0
+    while short(hi) < 0:  # the power rises with the effect, from α at 0
+        hi *= 2
+        if hi > 1e6:
+            return float("nan")
+    return float(brentq(short, 0.0, hi, xtol=1e-14, rtol=1e-14, maxiter=500))
+
+
+def _t_of(d: float, na: int, nb: int, paired: bool) -> tuple[int, float]:
+    """(degrees of freedom, noncentrality) of the t-test for effect d: paired with na pairs, or na and nb seeds."""
     if paired:
-        return _solve(TTestPower(), effect_size=None, nobs=na)
-    return _solve(TTestIndPower(), effect_size=None, nobs1=na, ratio=nb / na)
-
-
-def _solve(analysis, **kw) -> float:
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            v = analysis.solve_power(alpha=ALPHA, power=POWER, alternative="two-sided", **kw)
-        v = float(np.asarray(v).ravel()[0])
-        return v if math.isfinite(v) else float("nan")
-    except Exception:  # statsmodels' root finder can fail at the extremes
-        return float("nan")
+        return na - 1, d * math.sqrt(na)
+    return na + nb - 2, d * math.sqrt(na * nb / (na + nb))
 
 
 def power_columns(a, b, paired: bool) -> tuple[float, float]:
@@ -188,8 +192,6 @@ def _power_columns(a: tuple, b: tuple, paired: bool) -> tuple[float, float]:
     ``TTestIndPower`` with the two sizes; seeds needed are per configuration (equal sizes). Both at 80%
     power, α = 0.05, two-sided; the difference is in the metric's units. Seeds needed are at least 2 and
     missing when the observed difference is 0."""
-    import statsmodels.tools.sm_exceptions  # noqa: F401  it sets an "always" filter on import: not inside _solve's
-
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     nan = float("nan")
     if len(a) < 2 or len(b) < 2:
@@ -212,13 +214,17 @@ def _power_columns(a: tuple, b: tuple, paired: bool) -> tuple[float, float]:
 
 def power(d: float, n: int, paired: bool) -> float:
     """Power of the two-sided t-test at α = 0.05 for effect size d: paired with n pairs, or two samples of n each;
-    statsmodels' ``TTestPower().power`` / ``TTestIndPower().power(ratio=1)`` (the noncentral t's two tails).
-    Where scipy's noncentral t answers NaN for the far tail (a large effect: 6 with 2 pairs), that tail is 0
-    (below 1e-7 wherever scipy answers); statsmodels gives NaN there, and its solve_power returned a number of
-    seeds from that failure (2 where 3 are needed)."""
+    statsmodels' ``TTestPower().power`` / ``TTestIndPower().power(ratio=1)`` (the noncentral t's two tails)."""
+    return _power_of(*_t_of(d, n, n, paired))
+
+
+def _power_of(df: int, nc: float) -> float:
+    """The two tails of the noncentral t (df, nc) beyond the two-sided α = 0.05 critical values. Where scipy's
+    noncentral t answers NaN for the far tail (a large effect: 6 with 2 pairs), that tail is 0 (below 1e-7
+    wherever scipy answers); statsmodels gives NaN there, and its solve_power returned a number of seeds from
+    that failure (2 where 3 are needed)."""
     from scipy import stats as st
 
-    df, nc = (n - 1, d * math.sqrt(n)) if paired else (2 * n - 2, d * math.sqrt(n / 2))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # scipy's warnings about that tail
         crit = float(st.t.isf(ALPHA / 2, df))
