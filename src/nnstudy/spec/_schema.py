@@ -39,7 +39,7 @@ OPTIONAL_DATA_KEYS = ("countries", "lags", "horizon", "features", "pca", "encodi
 class Section(BaseModel):
     # allow_inf_nan=False: inf and nan are refused in every float of every section (they passed the bounds,
     # then dumped as null, which validated as the default or failed later)
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False, defer_build=True)
 
     @field_validator("*", mode="before")
     @classmethod
