@@ -46,3 +46,15 @@ def cap(s: str, limit: int = LINE_LIMIT) -> str:
 def one_error_line(s: object) -> str:
     """An error message as the one line the command line prints: printable and capped."""
     return cap(printable(s))
+
+
+def one_warning_line(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                     line: str | None = None) -> str:
+    """A warning as the one line the command line prints (`warnings.formatwarning`'s signature): nnstudy's
+    own say only what happened, others also their kind and where, never the source line Python quotes."""
+    text = one_error_line(message)
+    if category.__module__.split(".")[0] == "nnstudy":
+        return f"nnstudy: warning: {text}\n"
+    from ._userfiles import shown_file
+
+    return f"nnstudy: warning: {category.__name__} at {printable(shown_file(filename))}:{lineno}: {text}\n"

@@ -101,6 +101,12 @@ def error_line(e: BaseException) -> str:
 
 
 _modules: dict[str, Any] = {}
+_names: dict[str, str] = {}  # cached file's path -> the name the study gave it
+
+
+def shown_file(filename: str) -> str:
+    """A file a warning or traceback names, as the user knows it: ``net.py``, not its cached copy."""
+    return _names.get(filename, filename)
 
 
 def load_module(rel: str, sha256: str):
@@ -118,6 +124,7 @@ def load_module(rel: str, sha256: str):
     spec = importlib.util.spec_from_loader(name, loader, origin=str(path))
     module = importlib.util.module_from_spec(spec)
     module.__file__ = str(path)
+    _names[str(path)] = rel
     sys.modules[name] = module  # so that pickling and dataclasses inside it work
     try:
         loader.exec_module(module)

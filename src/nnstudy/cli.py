@@ -10,7 +10,7 @@ import sys
 from rich.console import Console
 from rich.table import Table
 
-from ._text import one_error_line, printable, terminal
+from ._text import one_error_line, one_warning_line, printable, terminal
 from . import __version__
 from ._output import PipeConsole, emit, reader_gone, run_console
 from ._sigterm import terminate_as_interrupt
@@ -133,6 +133,10 @@ def main(argv: list[str] | None = None) -> int:
             args = build_parser().parse_args(argv)
         except SystemExit as e:  # --help, --version: printed already
             return e.code if isinstance(e.code, int) else EXIT_OK
+        if argv is None:  # the `nnstudy` program: a warning is one line on stderr, as an error is
+            import warnings
+
+            warnings.formatwarning = one_warning_line
         with terminate_as_interrupt():
             code = COMMANDS[args.command](args)
             sys.stdout.flush()  # a reader that left (| head) shows here, not as an error at the exit
