@@ -145,6 +145,18 @@ def test_mlflow_running_trial_stays_running(store, tmp_path, monkeypatch):
         (1, 0.75), (2, 0.625)]
 
 
+def test_mlflow_server_that_is_down_is_said_at_once(store, capsys):
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on: bound, then closed
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    uri = f"http://127.0.0.1:{port}"
+    assert main(["export", "tiny", "--to", "mlflow", uri, "--store", str(store)]) == 2
+    assert capsys.readouterr().err == (
+        f"nnstudy: error: --to mlflow {uri}: cannot reach 127.0.0.1:{port} (Connection refused)\n")
+
+
 def test_parquet_is_the_long_history(store, tmp_path):
     path = tmp_path / "out" / "tiny.parquet"
     assert main(["export", "tiny", "--to", "parquet", str(path), "--store", str(store)]) == 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 from contextlib import contextmanager
 
 from mlflow.entities import Metric, Param  # the export's extra (mlflow-skinny is enough)
@@ -24,6 +25,7 @@ NOT_IN_A_NAME = re.compile(r"[^A-Za-z0-9_\-. /]")
 
 def write(snap: StudySnapshot, trials: list[ExportTrial], uri: str) -> None:
     """The study's earlier export (runs tagged with its name) is deleted, then written anew."""
+    check_reachable(uri)
     try:
         with file_store_allowed(uri):
             client = MlflowClient(tracking_uri=uri)
@@ -43,6 +45,24 @@ def write(snap: StudySnapshot, trials: list[ExportTrial], uri: str) -> None:
         raise StudyError(f"--to mlflow {uri}: {one_error_line(str(e.message).strip())}") from None
     except OSError as e:  # a file store that cannot be written
         raise StudyError(f"--to mlflow {uri}: cannot write {e.filename or 'it'} ({e.strerror})") from None
+
+
+def check_reachable(uri: str, timeout_s: float = 10.0) -> None:
+    """A tracking server that is down is said at once: MLflow's client retries a refused connection with
+    back-off for minutes before it gives up."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(uri)
+    if parts.scheme not in ("http", "https"):
+        return
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        socket.create_connection((parts.hostname or "", port), timeout=timeout_s).close()
+    except ValueError as e:  # a port that is not a number
+        raise StudyError(f"--to mlflow {uri}: not a server address ({e})") from None
+    except OSError as e:
+        why = f"no answer in {timeout_s:g} s" if isinstance(e, TimeoutError) else (e.strerror or type(e).__name__)
+        raise StudyError(f"--to mlflow {uri}: cannot reach {parts.hostname}:{port} ({why})") from None
 
 
 def write_trial(client: MlflowClient, exp_id: str, parent: str, study: str, t: ExportTrial) -> None:
