@@ -52,6 +52,11 @@ def fails_on_seed_one(config, seed, data, report):
     return {"test_accuracy": 0.9}
 
 
+def reports_its_own(config, seed, data, report):
+    report(1, zzz=1.0)
+    return {}
+
+
 def scales_the_data(config, seed, data, report):
     data.x_train *= 2  # the user's bug: the data are shared
     return {"test_accuracy": 0.9}
@@ -196,6 +201,20 @@ def test_sweep_over_train_args_times_seeds(tmp_path):
         for seed in (0, 1):
             assert got[(x, seed)] == pytest.approx(0.5 + x / 100 + seed / 1000)
     assert len(set(t.trial_id)) == 4
+
+
+def test_metrics_reported_only_per_epoch_are_named(tmp_path, capsys):
+    nnstudy.run(write(tmp_path, "reports_its_own", seeds=1, epochs=1), store=tmp_path / "runs", workers=1)
+    err = " ".join(capsys.readouterr().err.split())
+    assert "reported no test_accuracy, val_accuracy; name the metrics it reports in [report] metrics = [...] " \
+        "(it reported: zzz)" in err
+
+
+def test_a_function_that_reports_nothing_says_so(tmp_path, capsys):
+    nnstudy.run(write(tmp_path, "only_returns", seeds=1, epochs=1, extra='[report]\nmetrics = ["nope"]\n'),
+                store=tmp_path / "runs", workers=1)
+    err = " ".join(capsys.readouterr().err.split())
+    assert "reported no nope;" in err
 
 
 def test_the_process_pool_with_two_workers(tmp_path, capsys):

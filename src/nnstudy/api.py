@@ -299,12 +299,16 @@ def _unreported(study: Study, metrics: list[str], console: Console) -> None:
     if missing:
         from .report._conditions import COLUMNS as CONDITIONS  # how each trial ran, not what it reported
 
+        snap = study.snapshot()
         reported = [c for c in done.columns if c not in ("trial_id", "seed", "status", "error", "train_time_s",
-                                                         "epochs_run", *study.snapshot().swept_keys, *CONDITIONS)
+                                                         "epochs_run", *snap.swept_keys, *CONDITIONS)
                     and done[c].notna().any()]
+        from .engines._function import RESERVED
+
+        reported += [m for m in dict.fromkeys(snap.history["metric"]) if m not in (*reported, *RESERVED)]
         console.print(f"{study.name}: report.metrics: the training function reported no {', '.join(missing)}; "
                       f"name the metrics it reports in [report] metrics = [...] (it reported: "
-                      f"{', '.join(reported)})", highlight=False, markup=False)
+                      f"{', '.join(reported) or 'nothing'})", highlight=False, markup=False)
 
 
 def check_identity(db: Store, name: str, path: str | None, text: str, replace: bool, label: str) -> str | None:

@@ -153,7 +153,9 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps({"event": "error", "message": one_error_line(e), "exit": EXIT_BAD_INPUT}), flush=True)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
-        print("nnstudy: interrupted; finished trials are stored, run again to continue", file=sys.stderr)
+        trains = getattr(args, "command", None) == "run"
+        print(f"nnstudy: interrupted{'; finished trials are stored, run again to continue' if trains else ''}",
+              file=sys.stderr)
         if getattr(args, "json", False):
             try:
                 print(json.dumps({"event": "interrupted", "exit": EXIT_INTERRUPTED}), flush=True)

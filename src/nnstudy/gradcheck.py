@@ -16,7 +16,7 @@ def run_gradcheck(path: str, points: list[str], batch: int, entries: int):
     from .spec._schema import DataConfig
 
     study, _, label = read_study(path)
-    trial = pick(expand(study, label), parse_overrides(points, label), label)
+    trial = pick(expand(study, label), parse_overrides(points, label, "--point"), label)
     kind = of(trial.config["model"])
     if trial.config["train"]["engine"] != "numpy" and "numpy" not in kind.engines:
         raise StudyError(f"{label}: train.engine: gradcheck checks the NumPy engine's networks; "

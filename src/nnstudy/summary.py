@@ -44,7 +44,7 @@ def summarize_study(path: str, points: list[str], overrides: dict | None = None)
     from .gradcheck import pick
 
     study, _, label = read_study(path, overrides)
-    trial = pick(expand(study, label), parse_overrides(points, label), label)
+    trial = pick(expand(study, label), parse_overrides(points, label, "--point"), label)
     if trial.config["train"]["engine"] == "numpy":
         return summarize_numpy(trial, label)
     if trial.config["train"]["engine"] != "torch":

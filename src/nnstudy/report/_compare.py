@@ -34,7 +34,10 @@ def parse_where(text: str) -> dict[str, Any]:
         m = _KEY.match(part)
         if not m or not part[m.end():].strip():
             raise StudyError(f"--where {text}: expected KEY=VALUE[,KEY=VALUE...], e.g. --where train.lr=0.1")
-        out[m.group(1)] = parse_value(part[m.end():].strip())
+        try:
+            out[m.group(1)] = parse_value(part[m.end():].strip())
+        except ValueError as e:
+            raise StudyError(f"--where {text}: {e}") from None
     return out
 
 
@@ -98,7 +101,7 @@ def _matches(snap: StudySnapshot, t: pd.DataFrame, key: str, want: Any) -> pd.Se
         hit = t[key].map(lambda v: v == w)
         if not hit.any():
             seen = ", ".join(dict.fromkeys(value_text(v) for v in t[key]))
-            raise StudyError(f"{snap.name}: no trial has {key}={value_text(want)} "
+            raise StudyError(f"{snap.name}: no trial has {key}={value_text(want) or want} "
                              f"(it takes: {seen or 'none left'})")
         return hit
     base = _dotted(snap.spec, key)

@@ -188,6 +188,8 @@ def serve(store: str | Path | None = None, host: str = DEFAULT_HOST, port: int =
         sock.bind((host, port))
     except OSError as e:
         sock.close()
+        if isinstance(e, socket.gaierror) or e.errno == 99:  # no such name; not an address of this machine
+            raise StudyError(f"--host {host}: {e.strerror or e} (pass a name or address of this machine)") from None
         why = "in use" if e.errno in (98, 48, 10048) else (e.strerror or str(e))
         raise StudyError(f"--port {port} on {host}: {why} (pass another --port)") from None
     except (socket.gaierror, UnicodeError) as e:

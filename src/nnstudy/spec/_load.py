@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from .._text import cap
 from ..errors import StudyError
 from ._combine import check_combination
 from ._search import check_search
@@ -187,11 +188,22 @@ def set_dotted(raw: dict, key: str, value: Any, label: str, origin: str) -> None
 
 
 def parse_value(text: str) -> Any:
-    """A ``--set`` value: TOML syntax (numbers, booleans, quoted strings, [lists]), else a bare string."""
+    """A ``--set`` value: TOML syntax (numbers, booleans, quoted strings, [lists]), else a bare string.
+    ValueError when it starts as a list, a table or a quoted string but is not valid TOML."""
     try:
         return tomllib.loads(f"v = {text}")["v"]
-    except (tomllib.TOMLDecodeError, RecursionError):
+    except (tomllib.TOMLDecodeError, RecursionError) as e:
+        if text and text[0] in "[{\"'":
+            raise ValueError(f"not a valid TOML value ({e})" if isinstance(e, tomllib.TOMLDecodeError)
+                             else "nested too deeply") from None
         return text
+
+
+def _value(text: str, flag: str, item: str, label: str) -> Any:
+    try:
+        return parse_value(text)
+    except ValueError as e:
+        raise StudyError(f"{label}: {flag} {cap(item, 80)}: {e}") from None
 
 
 def parse_sweeps(items: list[str], label: str) -> dict[str, list[Any]]:
@@ -208,7 +220,7 @@ def parse_sweeps(items: list[str], label: str) -> dict[str, list[Any]]:
         pieces = split_top_level(text)
         if not pieces or any(not p.strip() for p in pieces):
             raise StudyError(f"{label}: --sweep {item}: an empty value; expected KEY=V1,V2,...")
-        out[key] = [parse_value(p.strip()) for p in pieces]
+        out[key] = [_value(p.strip(), "--sweep", item, label) for p in pieces]
     return out
 
 
@@ -233,11 +245,12 @@ def split_top_level(text: str) -> list[str]:
     return pieces
 
 
-def parse_overrides(items: list[str], label: str) -> dict[str, Any]:
+def parse_overrides(items: list[str], label: str, flag: str = "--set") -> dict[str, Any]:
+    """``--set KEY=VALUE`` items (or ``--point``'s, named by `flag` in errors) as {key: value}."""
     out = {}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise StudyError(f"{label}: --set {item}: expected KEY=VALUE, e.g. --set train.epochs=1")
-        out[key.strip()] = parse_value(value.strip())
+            raise StudyError(f"{label}: {flag} {item}: expected KEY=VALUE, e.g. {flag} train.epochs=1")
+        out[key.strip()] = _value(value.strip(), flag, item, label)
     return out

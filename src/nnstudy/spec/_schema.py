@@ -187,6 +187,8 @@ class DataConfig(Section):
     def _path_of_file(cls, v: str | None, info: ValidationInfo) -> str | None:
         if v is not None and info.data.get("name") != "file":
             raise ValueError('applies to name = "file" (your own data file)')
+        if v is not None and not v.strip():
+            raise ValueError("an empty path: name your data file or image folder (relative to the study file)")
         base_dir = (info.context or {}).get("base_dir")
         if v is not None and base_dir is not None:
             from ..data._own import check_path
