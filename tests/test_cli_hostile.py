@@ -106,6 +106,8 @@ CASES = [
     ("gradcheck-point", ["gradcheck", "{study}", "--point", "zz"], "--point zz: expected KEY=VALUE, e.g. --point"),
     ("summary-point", ["summary", "{study}", "--point", "zz"], "--point zz: expected KEY=VALUE, e.g. --point"),
     ("serve-host", ["serve", "--host", "999.1.1.1", "--port", "18999", "--store", "{store}"], "--host 999.1.1.1: "),
+    ("run-store-empty", ["run", "{study}", "--store", ""], "run: argument --store: empty: name a folder"),
+    ("report-out-blank", ["report", "good", "--out", " "], "report: argument --out: empty: name a folder"),
     ("gradcheck-missing", ["gradcheck", "{dir}/missing.toml"], "no such study file"),
     ("summary-missing", ["summary", "{dir}/missing.toml"], "no such study file"),
     ("unknown-command", ["frobnicate"], "invalid choice: 'frobnicate'"),

@@ -26,6 +26,13 @@ class Parser(argparse.ArgumentParser):
         raise StudyError(f"{where + ': ' if where else ''}{message} (see --help)")
 
 
+def place(text: str) -> str:
+    """A --store or --out value: an empty one would quietly mean ./runs or the current folder."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("empty: name a folder")
+    return text
+
+
 def build_parser() -> Parser:
     p = Parser(prog="nnstudy", description="One study file in, one report out.")
     p.add_argument("--version", action="version", version=f"nnstudy {__version__}",
@@ -39,7 +46,7 @@ def build_parser() -> Parser:
     r.add_argument("--sweep", action="append", default=[], metavar="KEY=V1,V2,...",
                    help="replace or add an axis of the sweep grid, values in TOML syntax split at top-level "
                         "commas, e.g. --sweep train.lr=0.1,0.01 --sweep 'model.hidden=[16],[16,16]' (repeatable)")
-    r.add_argument("--store", help="store folder or database URL (default ./runs or $NNSTUDY_STORE)")
+    r.add_argument("--store", type=place, help="store folder or database URL (default ./runs or $NNSTUDY_STORE)")
     r.add_argument("--workers", type=int, help="worker processes (default: the number of cores)")
     r.add_argument("--threads", type=int, help="intra-op threads (torch and BLAS) of each trial (default: the cores "
                                                "divided among the workers, at least 1; a stack or the median "
@@ -67,15 +74,15 @@ def build_parser() -> Parser:
 
     rep = sub.add_parser("report", help="rewrite a study's report from the store")
     rep.add_argument("study", help="the study's name (or its study file)")
-    rep.add_argument("--store")
-    rep.add_argument("--out", help="output folder (default: <store>/<study>)")
+    rep.add_argument("--store", type=place)
+    rep.add_argument("--out", type=place, help="output folder (default: <store>/<study>)")
 
     ls = sub.add_parser("ls", help="studies in the store, with progress")
-    ls.add_argument("--store")
+    ls.add_argument("--store", type=place)
 
     show = sub.add_parser("show", help="one trial's config, history and status")
     show.add_argument("trial_id", help="a trial id (or a unique prefix)")
-    show.add_argument("--store")
+    show.add_argument("--store", type=place)
 
     g = sub.add_parser("gradcheck", help="NumPy engine: analytic vs numerical gradients (float64), per parameter")
     g.add_argument("study", help="the study file (TOML)")
@@ -106,11 +113,11 @@ def build_parser() -> Parser:
                      help="select one configuration: once for both sides, or twice (A, then B)")
     cmp.add_argument("--metric", help="compare this metric only: any final metric both sides stored, e.g. val_loss "
                                       "(default: the report metrics both share)")
-    cmp.add_argument("--store")
-    cmp.add_argument("--out", help="output folder (default: <store>/compare/<A>-vs-<B>)")
+    cmp.add_argument("--store", type=place)
+    cmp.add_argument("--out", type=place, help="output folder (default: <store>/compare/<A>-vs-<B>)")
 
     srv = sub.add_parser("serve", help="a live, read-only dashboard of the store in the browser")
-    srv.add_argument("--store", help="store folder or database URL (default ./runs or $NNSTUDY_STORE)")
+    srv.add_argument("--store", type=place, help="store folder or database URL (default ./runs or $NNSTUDY_STORE)")
     srv.add_argument("--port", type=int, default=8765, help="the port to listen on (default 8765)")
     srv.add_argument("--host", default="127.0.0.1",
                      help="the address to listen on (default 127.0.0.1: this machine only; 0.0.0.0 lets other "
@@ -122,7 +129,7 @@ def build_parser() -> Parser:
                     help="tensorboard DIR (one run per trial under DIR/<study>/), mlflow URI (a tracking URI, e.g. "
                          "file:///tmp/mlruns: a parent run per study, a run per trial) or parquet FILE (the long "
                          "history)")
-    ex.add_argument("--store", help="store folder or database URL (default ./runs or $NNSTUDY_STORE)")
+    ex.add_argument("--store", type=place, help="store folder or database URL (default ./runs or $NNSTUDY_STORE)")
     return p
 
 
