@@ -675,6 +675,9 @@ class ReportConfig(Section):
     @field_validator("metrics")
     @classmethod
     def _once_each(cls, v: list[str]) -> list[str]:
+        if not v:
+            raise ValueError("an empty list; name the metrics to report, e.g. [\"val_accuracy\", \"test_accuracy\"], "
+                             "or leave report.metrics out for the model kind's defaults")
         twice = sorted({m for m in v if v.count(m) > 1})
         if twice:
             raise ValueError(f"names {', '.join(map(repr, twice))} more than once (each metric once)")
@@ -683,6 +686,8 @@ class ReportConfig(Section):
     @model_serializer(mode="wrap")
     def _leave_out_unset(self, handler):  # files without report.configurations dump as they always did
         out = handler(self)
+        if not out.get("metrics", True):  # unset: the dump validates again (an empty list is refused)
+            out.pop("metrics")
         if not out.get("configurations", True):
             out.pop("configurations")
         return out
