@@ -61,3 +61,15 @@ def test_a_device_is_refused(tmp_path, capsys):
 def test_a_huge_study_file_is_refused(tmp_path, capsys):
     path = write(tmp_path, BASE + "#" * 10_000_001)
     assert "a study file has at most 10,000,000" in refused(tmp_path, capsys, ["run", path])
+
+
+def test_steps_beside_the_default_epochs_or_a_swept_budget_is_valid(tmp_path):
+    study, _, _ = read_study(write(tmp_path, BASE.replace("epochs = 1", "steps = 10")))
+    assert study.train.steps == 10
+    swept = BASE.replace("epochs = 1\n", "") + '[sweep]\n"train.steps" = [5, 10]\n'
+    assert [t.config["train"]["steps"] for t in expand(read_study(write(tmp_path, swept))[0])] == [5, 10]
+
+
+def test_steps_set_beside_epochs_by_the_command_line_is_refused(tmp_path, capsys):
+    line = refused(tmp_path, capsys, ["run", write(tmp_path, BASE), "--set", "train.steps=10"])
+    assert "train.steps: a budget of 10 steps replaces train.epochs, so epochs = 1 would not be used" in line

@@ -501,7 +501,7 @@ class TrainConfig(Section):
     epochs: Annotated[int, Field(ge=1, le=100_000)] = 20
     steps: Annotated[int, Field(ge=1, le=100_000_000)] | None = Field(None, description=(
         "a training budget in updates instead of epochs: training stops after this many steps (the last "
-        "epoch may be partial) and train.epochs is not used"))
+        "epoch may be partial); train.epochs is not used, so a study that sets it too is refused"))
     log_every_steps: Annotated[int, Field(ge=1)] | None = Field(None, description=(
         "keep the training loss (mean over each N steps, on the batches as trained) and the learning rate "
         "every N steps: the trial's artifact step_losses.npz"))
@@ -596,6 +596,15 @@ class TrainConfig(Section):
         if self.args and self.function is None:
             raise ValueError("args: settings for your own training function; set function = \"train.py:train\"")
         return self
+
+    @field_validator("steps")
+    @classmethod
+    def _steps_or_epochs(cls, v: int | None, info: ValidationInfo) -> int | None:
+        epochs = info.data.get("epochs", cls.model_fields["epochs"].default)
+        if v is not None and epochs != cls.model_fields["epochs"].default:
+            raise ValueError(f"a budget of {v} steps replaces train.epochs, so epochs = {epochs} would not be used: "
+                             "leave epochs out")
+        return v
 
     @field_validator("batch_size", mode="before")
     @classmethod
