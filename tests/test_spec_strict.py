@@ -73,3 +73,14 @@ def test_steps_beside_the_default_epochs_or_a_swept_budget_is_valid(tmp_path):
 def test_steps_set_beside_epochs_by_the_command_line_is_refused(tmp_path, capsys):
     line = refused(tmp_path, capsys, ["run", write(tmp_path, BASE), "--set", "train.steps=10"])
     assert "train.steps: a budget of 10 steps replaces train.epochs, so epochs = 1 would not be used" in line
+
+
+def test_a_command_line_sweep_inside_a_swept_table_is_refused(tmp_path, capsys):
+    path = write(tmp_path, BASE + '[sweep]\n"train.early_stopping" = [{ patience = 1 }]\n')
+    line = refused(tmp_path, capsys, ["run", path, "--sweep", "train.early_stopping.patience=2,3"])
+    assert "sweep: train.early_stopping and train.early_stopping.patience are both swept" in line
+
+
+def test_equal_configurations_from_two_sweep_tables_are_still_one(tmp_path):
+    both = BASE + '[[sweep]]\n"train.lr" = [0.1, 0.01]\n[[sweep]]\n"train.lr" = [0.1]\n'
+    assert len(expand(read_study(write(tmp_path, both))[0])) == 2

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import StudyError
-from ._load import set_dotted, validate
+from ._load import overlap, set_dotted, validate
 from ._schema import DataConfig, StudyFile
 
 HASHED_SECTIONS = ("data", "model", "train")
@@ -63,6 +63,7 @@ def expand(study: StudyFile, label: str = "<study>") -> list[Trial]:
         kinds_swept = [str(k) for k in grid.get("model.kind", [])]
         for key, values in grid.items():
             _check_grid_entry(base, key, values, label, kinds_swept)
+        _check_distinct(grid, label)
         for combo in itertools.product(*grid.values()):
             point = dict(zip(grid.keys(), combo))
             raw = copy.deepcopy(base)
@@ -174,6 +175,21 @@ def _check_grid_entry(base: dict, key: str, values: Any, label: str, kinds_swept
         raise StudyError(f"{label}: sweep.{key}: no such key in the study (e.g. train.lr, model.hidden)")
     if not isinstance(values, list) or not values:
         raise StudyError(f"{label}: sweep.{key}: must be a non-empty list of values")
+
+
+def _check_distinct(grid: dict[str, list], label: str) -> None:
+    """No key swept inside another swept key (one would overrule the other) and no value listed twice."""
+    keys = list(grid)
+    for i, key in enumerate(keys):
+        inner = next((other for other in keys[i + 1:] if overlap(key, other)), None)
+        if inner is not None:
+            outer, inner = sorted((key, inner), key=len)
+            raise StudyError(f"{label}: sweep: {outer} and {inner} are both swept, and {outer}'s values would set "
+                             f"{inner} too; sweep one of them")
+        shown = [json.dumps(v, sort_keys=True) for v in grid[key]]
+        twice = next((v for j, v in enumerate(shown) if v in shown[:j]), None)
+        if twice is not None:
+            raise StudyError(f"{label}: sweep.{key}: {twice} is listed twice (each value once)")
 
 
 def _lookup(node: Any, dotted: str, missing: Any = None) -> Any:

@@ -85,7 +85,8 @@ def apply_sweep(raw: dict, sweep: dict[str, list[Any]], label: str) -> None:
                 grid[key] = list(values)
 
 
-def _overlap(a: str, b: str) -> bool:
+def overlap(a: str, b: str) -> bool:
+    """Whether dotted keys a and b are the same or one is inside the other."""
     return a == b or a.startswith(b + ".") or b.startswith(a + ".")
 
 
@@ -94,7 +95,7 @@ def check_not_swept(raw: dict, key: str, value: Any, from_option: set[str], labe
     grids = raw.get("sweep") or {}
     for grid in grids if isinstance(grids, list) else [grids]:
         for swept in grid if isinstance(grid, dict) else ():
-            if not _overlap(key, swept):
+            if not overlap(key, swept):
                 continue
             shown = f"{key}={json.dumps(value)}"
             if swept in from_option:
@@ -105,7 +106,7 @@ def check_not_swept(raw: dict, key: str, value: Any, from_option: set[str], labe
     search = raw.get("search")
     space = search.get("space") if isinstance(search, dict) else None
     for searched in space if isinstance(space, dict) else ():
-        if _overlap(key, searched) and not key.startswith("search."):
+        if overlap(key, searched) and not key.startswith("search."):
             raise StudyError(f"{label}: --set {key}={json.dumps(value)}: {searched} is searched by the study file "
                              f"(search.space.\"{searched}\"), so the search would overrule it; change the search space in "
                              f"the file instead")
