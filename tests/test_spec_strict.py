@@ -84,3 +84,40 @@ def test_a_command_line_sweep_inside_a_swept_table_is_refused(tmp_path, capsys):
 def test_equal_configurations_from_two_sweep_tables_are_still_one(tmp_path):
     both = BASE + '[[sweep]]\n"train.lr" = [0.1, 0.01]\n[[sweep]]\n"train.lr" = [0.1]\n'
     assert len(expand(read_study(write(tmp_path, both))[0])) == 2
+
+
+@pytest.mark.parametrize("key, value, line", [
+    ("train.epochs", '"2"', "train.epochs: input should be a number, not a string (got '2')"),
+    ("trials.seeds", '"1"', "trials.seeds: input should be a number, not a string (got '1')"),
+    ("model.dropout", '"0.1"', "model.dropout: input should be a number, not a string (got '0.1')"),
+    ("train.save_weights", '"yes"', "train.save_weights: input should be true or false, not a string (got 'yes')"),
+    ("train.early_stopping.restore_best", "0", "restore_best: input should be true or false, not a number (got 0)"),
+])
+def test_a_string_for_a_number_or_a_number_for_a_boolean_is_refused(tmp_path, capsys, key, value, line):
+    assert line in refused(tmp_path, capsys, ["run", write(tmp_path, BASE), "--set", f"{key}={value}"])
+
+
+def test_a_swept_string_is_refused_at_its_sweep_point(tmp_path, capsys):
+    path = write(tmp_path, BASE + '[sweep]\n"train.lr" = ["0.1", "0.01"]\n')
+    line = refused(tmp_path, capsys, ["run", path])
+    assert "train.lr: input should be a number, not a string (got '0.1') (in the sweep point" in line
+
+
+def test_command_line_values_and_python_values_keep_their_types(tmp_path):
+    from nnstudy.spec import parse_overrides, parse_sweeps
+
+    path = write(tmp_path, BASE)
+    sets = parse_overrides(["train.lr=0.05", "train.save_weights=true", "data.name=moons", "model.hidden=[8,8]"], path)
+    study, _, _ = read_study(path, sets, parse_sweeps(["train.epochs=1,2"], path))
+    assert (study.train.lr, study.train.save_weights, study.model.hidden) == (0.05, True, [8, 8])
+    assert [t.config["train"]["epochs"] for t in expand(study)] == [1, 2]
+    raw = {"study": {"name": "py"}, "data": {"name": "moons"}, "model": {"hidden": (8,)},
+           "train": {"lr": 1, "save_weights": True}}
+    study, _, _ = read_study(raw)
+    assert (study.train.lr, study.model.hidden) == (1.0, [8])
+
+
+def test_text_keys_and_named_strings_still_take_text(tmp_path):
+    svr = '[study]\nname = "s"\n[data]\nname = "sine"\n[model]\nkind = "svr"\ngamma = "scale"\n[train]\nengine = "classical"\n'
+    assert read_study(write(tmp_path, svr))[0].model.gamma == "scale"
+    assert read_study(write(tmp_path, BASE.replace("epochs = 1", 'batch_size = "full"')))[0].train.batch_size == "full"

@@ -7,14 +7,15 @@ the ``[model]`` table with the class its ``kind`` names.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal, Mapping, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Mapping, Union
 
-from pydantic import (BaseModel, ConfigDict, Field, PrivateAttr, SerializeAsAny, ValidationError, ValidationInfo,
+from pydantic import (ConfigDict, Field, PrivateAttr, SerializeAsAny, ValidationError, ValidationInfo,
                       field_validator, model_serializer, model_validator)
 
 from ..kinds import ConfigClasses
 from ..data._registry import (COUNTRIES, DIM_DATASETS, FOURIER_FREQUENCIES, INTERVAL_SUM_DIM, OWN, SERIES_HORIZON,
                               SERIES_LAGS)
+from ._scalars import TypedScalars
 from ._search import SearchConfig
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "elu", "selu", "leaky_relu", "identity")
@@ -36,29 +37,10 @@ OPTIONAL_DATA_KEYS = ("countries", "lags", "horizon", "features", "pca", "encodi
                       "folds", "fold", *OWN_DATA_KEYS)  # unset: left out
 
 
-class Section(BaseModel):
+class Section(TypedScalars):
     # allow_inf_nan=False: inf and nan are refused in every float of every section (they passed the bounds,
     # then dumped as null, which validated as the default or failed later)
     model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False, defer_build=True)
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _no_bool_for_numbers(cls, v: Any, info: ValidationInfo) -> Any:
-        # pydantic's lax mode reads true as 1 (epochs = true trained one epoch); a key that takes no boolean refuses it
-        values = v if isinstance(v, list) else [v]
-        if any(isinstance(x, bool) for x in values) and not _admits_bool(cls.model_fields[info.field_name].annotation):
-            got = "true" if True in values else "false"
-            raise ValueError(f"input should be a number, not a boolean (got {got})")
-        return v
-
-
-def _admits_bool(annotation: Any) -> bool:
-    """Whether a field's type takes a boolean anywhere in it (bool, Any, a Literal of booleans)."""
-    if annotation is bool or annotation is Any:
-        return True
-    if get_origin(annotation) is Literal:
-        return any(isinstance(a, bool) for a in get_args(annotation))
-    return any(_admits_bool(a) for a in get_args(annotation))
 
 
 SEED_LIMIT = 2**32  # numpy and scikit-learn take seeds below 2**32

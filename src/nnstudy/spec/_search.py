@@ -21,15 +21,16 @@ import json
 import math
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ..errors import StudyError
+from ._scalars import TypedScalars
 
 PER_EPOCH_PREFIXES = ("train_", "val_", "test_")
 MAX_GRID = 100_000
 
 
-class _Table(BaseModel):
+class _Table(TypedScalars):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
