@@ -121,3 +121,18 @@ def test_text_keys_and_named_strings_still_take_text(tmp_path):
     svr = '[study]\nname = "s"\n[data]\nname = "sine"\n[model]\nkind = "svr"\ngamma = "scale"\n[train]\nengine = "classical"\n'
     assert read_study(write(tmp_path, svr))[0].model.gamma == "scale"
     assert read_study(write(tmp_path, BASE.replace("epochs = 1", 'batch_size = "full"')))[0].train.batch_size == "full"
+
+
+SEARCH = BASE + '[search]\nmethod = "random"\ntrials = 2\n[search.space]\n'
+
+
+def test_a_fractional_range_on_a_whole_number_key_is_refused_before_the_history_is_written(tmp_path, capsys):
+    path = write(tmp_path, SEARCH + '"train.epochs" = { low = 1, high = 3 }\n')
+    assert "search.space.train.epochs: train.epochs takes whole numbers" in refused(tmp_path, capsys, ["run", path])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.toml"]  # no store, no optuna history
+
+
+def test_whole_ranges_and_fractions_where_they_are_taken_are_valid(tmp_path):
+    for space in ('"train.epochs" = { low = 1, high = 3, int = true }', '"train.lr" = { low = 1, high = 3 }',
+                  '"train.lr" = { low = 0.01, high = 1, log = true }'):
+        assert read_study(write(tmp_path, SEARCH + space + "\n"))[0].search.active
