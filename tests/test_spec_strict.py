@@ -136,3 +136,42 @@ def test_whole_ranges_and_fractions_where_they_are_taken_are_valid(tmp_path):
     for space in ('"train.epochs" = { low = 1, high = 3, int = true }', '"train.lr" = { low = 1, high = 3 }',
                   '"train.lr" = { low = 0.01, high = 1, log = true }'):
         assert read_study(write(tmp_path, SEARCH + space + "\n"))[0].search.active
+
+
+@pytest.mark.parametrize("command", ["summary", "gradcheck"])
+def test_a_huge_model_is_one_line_for_summary_and_gradcheck(tmp_path, capsys, command):
+    path = write(tmp_path, BASE.replace("hidden = [4]", "hidden = [100000000000]"))
+    assert main([command, path]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "model.hidden: [100000000000] gives a model of 5.0e11 parameters" in err
+
+
+@pytest.mark.parametrize("data, model, key", [
+    ('name = "digits"', 'kind = "cnn"\nblocks = [{ channels = 100000 }, { channels = 100000 }]', "model.blocks"),
+    ('name = "digits"', 'kind = "cnn"\nblocks = [{ channels = 4 }]\nhidden = [10000000000]', "model.hidden"),
+    ('name = "digits"', 'kind = "ae"\nhidden = [8]\nencoding_dim = 1000000000', "model.encoding_dim"),
+    ('name = "digits"\nnormalize = "minmax"', 'kind = "gan"\nhidden = [1000000000]', "model.hidden"),
+    ('name = "digits"', 'kind = "vit"\ndim = 1000000\nheads = 1', "model.dim"),
+])
+def test_huge_models_of_other_kinds_are_refused(tmp_path, capsys, data, model, key):
+    path = write(tmp_path, f'[study]\nname = "big"\n[data]\n{data}\n[model]\n{model}\n')
+    line = refused(tmp_path, capsys, ["run", path])
+    assert f"{key}: " in line and "; the limit is 2**31 (2.1e09)" in line
+
+
+@pytest.mark.parametrize("name", ["mlp", "cnn", "ae", "vae", "gan", "vit"])
+def test_the_size_counted_from_the_config_is_near_the_built_models(name):
+    import math
+
+    from nnstudy import kinds
+    from nnstudy.data import info
+    from nnstudy.summary import summarize_trial
+
+    kind = kinds.get(name)
+    study, _, label = read_study({"study": {"name": "size"}, **kind.example,
+                                  "model": {"kind": name, **kind.example["model"]}})
+    trial = expand(study, label)[0]
+    data = info(study.data)
+    _, counted = kind.size(trial.config["model"], math.prod(data.input_shape), max(data.n_classes, 1))
+    built = summarize_trial(trial, label).total
+    assert built / 4 <= counted <= built * 2

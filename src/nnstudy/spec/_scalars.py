@@ -28,8 +28,8 @@ class TypedScalars(BaseModel):
         for x in values:
             if (isinstance(x, str) and NAMED + x not in takes) or (_is_number(x) and NUMBER not in takes):
                 want = [t for t in (NUMBER, BOOL) if t in takes] + sorted(repr(t[1:]) for t in takes if t[0] == NAMED)
-                raise ValueError(f"input should be {' or '.join(want)}, not {'a string' if isinstance(x, str) else 'a number'} "
-                                 f"(got {x!r})")
+                what = "a string" if isinstance(x, str) else "a number"
+                raise ValueError(f"input should be {' or '.join(want)}, not {what} (got {x!r})")
         return v
 
 
@@ -58,7 +58,8 @@ def scalars(annotation: Any) -> set[str]:
         return {TEXT}
     origin = get_origin(annotation)
     if origin is Literal:
-        return {BOOL if isinstance(a, bool) else NAMED + a if isinstance(a, str) else NUMBER for a in get_args(annotation)}
+        return {BOOL if isinstance(a, bool) else NAMED + a if isinstance(a, str) else NUMBER
+                for a in get_args(annotation)}
     if origin in (list, dict, tuple, set) or isinstance(annotation, type):
         return set()
     return set().union(*(scalars(a) for a in get_args(annotation)))  # Union, Optional, Annotated
