@@ -479,7 +479,9 @@ class TrainConfig(Section):
         "decay of the running average of squared gradients: adadelta's rho (default 0.9) and rmsprop's alpha "
         "(default 0.99); other optimizers have none"))
     weight_decay: Annotated[float, Field(ge=0.0)] = 0.0
-    batch_size: Union[Annotated[int, Field(ge=1)], Literal["full"]] = 16
+    batch_size: Union[Annotated[int, Field(ge=1)], Literal["full"]] = Field(16, description=(
+        'samples per step; "full", or any number at least the training split\'s size, trains on the whole split '
+        "in one step (full-batch gradient descent)"))
     epochs: Annotated[int, Field(ge=1, le=100_000)] = 20
     steps: Annotated[int, Field(ge=1, le=100_000_000)] | None = Field(None, description=(
         "a training budget in updates instead of epochs: training stops after this many steps (the last "
