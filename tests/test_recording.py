@@ -30,7 +30,8 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 def trials_of(train: dict, sweep: dict | list | None = None, data: dict | None = None, model: dict | None = None,
               seeds: int = 1, engine: str = "torch"):
     raw = {"study": {"name": "recording"}, "data": data or MOONS, "model": model or {"hidden": [8]},
-           "train": {"engine": engine, "batch_size": 16, "epochs": 3, "dtype": "float64", **train},
+           "train": {"engine": engine, "batch_size": 16, "dtype": "float64",
+                     **({} if "steps" in train else {"epochs": 3}), **train},  # steps replace epochs
            "sweep": sweep or {}, "trials": {"seeds": seeds}}
     study, _, _ = read_study(raw)
     return load(study.data), expand(study)
@@ -71,11 +72,11 @@ def test_every_n_steps_is_the_mean_of_n_steps_and_carries_the_learning_rate():
 def test_a_budget_in_steps():
     """train.steps = 25 at 9 steps an epoch: 3 epochs, the last one of 7 steps; train.epochs is not used."""
     for engine, run in (("torch", train_trial), ("numpy", numpy_trial)):
-        data, (trial,) = trials_of({"steps": 25, "epochs": 50, "log_every_steps": 5}, engine=engine)
+        data, (trial,) = trials_of({"steps": 25, "log_every_steps": 5}, engine=engine)
         r = run(trial, data, lambda e, m: None)
         assert r.final["epochs_run"] == 3 and list(steps_of(r)["step"]) == [5, 10, 15, 20, 25]
     # its first 18 steps are a 2-epoch trial's: the same training loss after epoch 2
-    data, (budget,) = trials_of({"steps": 25, "epochs": 50})
+    data, (budget,) = trials_of({"steps": 25})
     data, (two,) = trials_of({"epochs": 2})
     assert train_trial(two, data, lambda e, m: None).history[1]["train_loss"] == pytest.approx(
         train_trial(budget, data, lambda e, m: None).history[1]["train_loss"], rel=1e-12)

@@ -101,6 +101,10 @@ class Kind:
     # its trials draw from their seed (False: a seed changes nothing but a split it draws, data.split_seed =
     # "seed"; several seeds say so at the start: spec/_unread.unseeded_note)
     seeded: bool = True
+    # size(mc, n_in, n_out) -> (the [model] key its size grows with, its parameters counted from the config
+    # without building it); the validator refuses a model no machine holds. None: a fixed size (resnet18) or
+    # the user's own network
+    size: Callable[[dict, int, int], tuple[str, int]] | None = None
 
     @property
     def engines(self) -> tuple[str, ...]:
@@ -110,6 +114,11 @@ class Kind:
     def typed(self, mc: dict) -> Any:
         """The resolved [model] section as this kind's pydantic config."""
         return self.config.model_validate(mc)
+
+
+def dense_parameters(widths: list[int]) -> int:
+    """Weights and biases of dense layers through ``widths`` (inputs first, outputs last)."""
+    return sum(a * b + b for a, b in zip(widths, widths[1:]))
 
 
 _registry: dict[str, Kind] | None = None

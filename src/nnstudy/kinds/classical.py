@@ -13,7 +13,7 @@ from typing import Annotated, Any, ClassVar, Literal, Union
 from pydantic import Field, model_serializer
 
 from ..spec._schema import ModelBase
-from . import Kind
+from . import Kind, dense_parameters
 
 BOTH = ("classification", "regression")
 SPLITS = ("train", "val", "test")
@@ -215,7 +215,7 @@ def _trainer(module: str):
 
 def _kind(cls, module: str, example: dict | None = None, figures: tuple[str, ...] = (),
           scales_targets: bool = False, optimizer: bool = True, optimizer_keys=None,
-          early_stopping: bool = False, reads: tuple[str, ...] = (), seeded: bool = True) -> Kind:
+          early_stopping: bool = False, reads: tuple[str, ...] = (), seeded: bool = True, size=None) -> Kind:
     def metrics(task: str) -> tuple[str, ...]:
         return tuple(m for m in cls.extra_metrics if task == "regression" or not m.endswith("_mae"))
 
@@ -225,7 +225,7 @@ def _kind(cls, module: str, example: dict | None = None, figures: tuple[str, ...
                 example={} if example is None else {**example, "train": {"engine": "classical",
                                                                          **example.get("train", {})}},
                 figures=figures, optimizer=optimizer, optimizer_keys=optimizer_keys, early_stopping=early_stopping,
-                reads=reads, seeded=seeded)
+                reads=reads, seeded=seeded, size=size)
 
 
 KINDS = [
@@ -233,12 +233,14 @@ KINDS = [
           ("pca_curves.png", "pca_projection.png", "pca_explained.png"), optimizer=False, seeded=False),
     _kind(SOMConfig, "_som", {"data": IRIS, "model": {"grid": [2, 2], "iterations": 200}},
           ("som_umatrix.png", "som_hits.png", "som_prototypes.png", "class_errors.png"), optimizer=False,
-          reads=("epochs",)),
+          reads=("epochs",), size=lambda mc, n_in, n_out: ("grid", mc["grid"][0] * mc["grid"][1] * n_in)),
     _kind(RBMConfig, "_rbm", {"data": DIGITS, "model": {"hidden": 8, "gibbs_steps": 5}},
-          ("rbm_samples.png", "rbm_inpainting.png", "rbm_filters.png"), reads=("epochs", "batch_size")),
+          ("rbm_samples.png", "rbm_inpainting.png", "rbm_filters.png"), reads=("epochs", "batch_size"),
+          size=lambda mc, n_in, n_out: ("hidden", dense_parameters([n_in, mc["hidden"]]))),
     _kind(DBMConfig, "_dbm", {"data": DIGITS, "model": {"hidden": [8, 4], "pretrain_epochs": 1, "chains": 10,
                                                         "gibbs_steps": 5}}, ("dbm_filters.png", "dbm_samples.png"),
-          reads=("epochs", "batch_size")),
+          reads=("epochs", "batch_size"),
+          size=lambda mc, n_in, n_out: ("hidden", dense_parameters([n_in, *mc["hidden"]]))),
     _kind(ARDConfig, "_supervised:ard", {"data": SINE, "model": {}}, ("ard_relevance.png", "ard_weight_histogram.png",
                                                                       "linear_weights.png", "regression_fit.png"),
           scales_targets=True, optimizer=False, seeded=False),
@@ -252,6 +254,7 @@ KINDS = [
           ("feature_importance.png", "class_errors.png"), optimizer=False),
     _kind(SklearnMLPConfig, "_sklearn_mlp", {"data": IRIS, "model": {"hidden": [8]}, "train": {"epochs": 2}},
           ("class_errors.png",), scales_targets=True, optimizer_keys=lambda mc: SOLVER_KEYS[mc.get("solver", "adam")],
-          early_stopping=True, reads=("epochs", "batch_size")),  # the one classical loop that stops early
+          early_stopping=True, reads=("epochs", "batch_size"),  # the one classical loop that stops early
+          size=lambda mc, n_in, n_out: ("hidden", dense_parameters([n_in, *mc["hidden"], n_out]))),
     _kind(LinearProbeConfig, "_probe"),  # reads another study's weights from the store: no example alone
 ]

@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from ..spec._schema import ACTIVATIONS
-from . import Kind, _deep
+from . import Kind, _deep, dense_parameters
 from ._deep import ConvBlock, TransferKeys
 
 
@@ -43,7 +43,18 @@ def _make(mc: dict, input_shape: tuple[int, ...], n_out: int):
     return CNN(input_shape, mc["blocks"], mc["hidden"], n_out, mc["activation"], mc["dropout"])
 
 
-KIND = Kind("cnn", CNNConfig, build={"torch": _deep.builder(_make)}, stacking="vmap",
+def _size(mc: dict, n_in: int, n_out: int) -> tuple[str, int]:
+    """The convolutions' weights (from one input channel; a 1-D kernel counted as k x k) and the dense head's
+    (from one flattened input or more)."""
+    blocks = [ConvBlock.model_validate(b) for b in mc["blocks"]]
+    channels = [1, *(b.out_channels() for b in blocks)]
+    convs = sum(c_in * b.channels * sum(k ** 2 for k in (b.branches or [b.kernel]))
+                for c_in, b in zip(channels, blocks))
+    head = dense_parameters([channels[-1], *mc["hidden"], n_out])
+    return ("blocks", convs) if convs > head else ("hidden", head)
+
+
+KIND = Kind("cnn", CNNConfig, size=_size, build={"torch": _deep.builder(_make)}, stacking="vmap",
             batch_norm=lambda mc: any(ConvBlock.model_validate(b).batch_norm for b in mc["blocks"]),
             check_data=_deep.check_data, figure_module=_deep.FIGURE_MODULE,
             example=_deep.example({"blocks": [{"channels": 4, "pool": "max"}], "hidden": [8]}),

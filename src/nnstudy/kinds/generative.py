@@ -22,7 +22,7 @@ from pydantic import Field, model_serializer, model_validator
 
 from ..errors import StudyError
 from ..spec._schema import ACTIVATIONS, ModelBase
-from . import Kind
+from . import Kind, dense_parameters
 
 Width = Annotated[int, Field(ge=1)]
 
@@ -225,13 +225,23 @@ GAN_READS = ("epochs", "batch_size", "dtype")
 READS = (*GAN_READS, "checkpoint_every")
 
 
+def _size(mc: dict, n_in: int, n_out: int) -> tuple[str, int]:
+    """Encoder and decoder (generator and discriminator) as mirror images; conv blocks: 3x3 kernels or more."""
+    if mc.get("architecture") == "conv":
+        channels = mc["channels"]
+        return "channels", 2 * 9 * sum(a * b for a, b in zip([1, *channels], channels))
+    code = "encoding_dim" if "encoding_dim" in mc else "latent_dim"
+    key = code if mc[code] > max(mc["hidden"], default=0) else "hidden"
+    return key, 2 * dense_parameters([n_in, *mc["hidden"], mc[code]])
+
+
 def _kind(cls, network: str, metrics: tuple[str, ...], defaults: list[str], train, model: dict,
           figures: tuple[str, ...], batch_norm=_no_batch_norm, early_stopping: bool = True,
           reads: tuple[str, ...] = READS) -> Kind:
     return Kind(cls.model_fields["kind"].default, cls, build={"torch": _network(network)}, train={"torch": train},
                 metrics=lambda task: metrics, default_metrics={"classification": defaults, "regression": defaults},
                 check=_check, figure_module=FIGURE_MODULE, example={"data": DIGITS, "model": model, "train": TRAIN},
-                figures=figures, batch_norm=batch_norm, early_stopping=early_stopping, reads=reads)
+                figures=figures, batch_norm=batch_norm, early_stopping=early_stopping, reads=reads, size=_size)
 
 
 AE_DEFAULTS = ["test_loss", "val_loss", "train_time_s"]

@@ -6,7 +6,7 @@ Trained by the torch and numpy engines' shared loops; stacked as hand-batched ma
 from __future__ import annotations
 
 from ..spec._schema import LogisticConfig, MLPConfig, PerceptronConfig
-from . import Kind
+from . import Kind, dense_parameters
 
 CLASSIFICATION = ("classification",)
 
@@ -106,6 +106,7 @@ TRAIN = {"lr": 0.05, "batch_size": 32, "epochs": 1}
 
 KINDS = [
     Kind("mlp", MLPConfig, build=_BUILD, stacking="mlp", stack_key=_mlp_stack_key, check=_mlp_check,
+         size=lambda mc, n_in, n_out: ("hidden", dense_parameters([n_in, *mc["hidden"], n_out])),
          check_data=_mlp_check_data,
          batch_norm=lambda mc: mc.get("norm") == "batch" or mc.get("input_norm") == "batch",
          example={"data": {"name": "moons", "n_samples": 200}, "model": {"hidden": [8]}, "train": TRAIN},

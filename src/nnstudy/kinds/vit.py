@@ -52,7 +52,13 @@ def check(study, label: str) -> None:
                          "starting from a weights file needs engine = \"torch\"")
 
 
-KIND = Kind("vit", ViTConfig, build={"torch": _deep.builder(_make), "numpy": build_numpy}, stacking="vmap",
+def _size(mc: dict, n_in: int, n_out: int) -> tuple[str, int]:
+    """Each encoder block's attention (4 dim x dim) and MLP (2 dim x mlp_dim), and the patch embedding."""
+    blocks = mc["depth"] * (4 * mc["dim"] ** 2 + 2 * mc["dim"] * mc["mlp_dim"])
+    return ("dim" if mc["dim"] >= mc["mlp_dim"] else "mlp_dim"), blocks + n_in * mc["dim"]
+
+
+KIND = Kind("vit", ViTConfig, size=_size, build={"torch": _deep.builder(_make), "numpy": build_numpy}, stacking="vmap",
             check=check,
             batch_norm=lambda mc: False, check_data=_deep.check_data, figure_module=_deep.FIGURE_MODULE,
             example=_deep.example({"patch": 2, "dim": 8, "depth": 1, "heads": 2, "mlp_dim": 8}),

@@ -6,6 +6,9 @@ takes scaled targets, and its own rules (``Kind.check``).
 
 from __future__ import annotations
 
+import json
+import math
+
 from .. import kinds
 from ..errors import StudyError
 from ._schema import NUMPY_OPTIMIZERS, StudyFile
@@ -29,6 +32,7 @@ def check_combination(study: StudyFile, label: str) -> None:
         scaled = [k.name for k in kinds.registry().values() if k.engines == ("classical",) and k.scales_targets]
         raise StudyError(f"{label}: data.normalize_target: applies to regression with the torch and numpy "
                          f"engines and the classical {', '.join(scaled)}; {why}")
+    _check_size(kind, model.model_dump(mode="json"), info(data), label)
     if kind.check is not None:
         kind.check(study, label)
     if train.batch_size == 1 and kind.batch_norm(model.model_dump(mode="json")):
@@ -44,6 +48,24 @@ def check_combination(study: StudyFile, label: str) -> None:
         raise StudyError(f"{label}: data.augment: model kind {model.kind!r} trains with its own loop, which does not "
                          "augment images; leave augment out")
     _check_shared_loop(kind, train, label)
+
+
+MAX_PARAMETERS = 2**31  # 8 GiB of float32 weights, before gradients and optimizer state: no study comes near
+
+
+def _check_size(kind: kinds.Kind, mc: dict, data, label: str) -> None:
+    """A model too large for any machine is refused here, counted from the config; built, it failed each trial."""
+    if kind.size is None:
+        return
+    key, parameters = kind.size(mc, math.prod(data.input_shape), max(data.n_classes, 1))
+    if parameters > MAX_PARAMETERS:
+        shown = json.dumps(mc[key])
+        raise StudyError(f"{label}: model.{key}: {shown if len(shown) < 80 else shown[:76] + ' ...'} gives a model of {_e(parameters)} parameters "
+                         f"({4 * parameters / 1e9:,.0f} GB in float32); the limit is 2**31 ({_e(MAX_PARAMETERS)})")
+
+
+def _e(count: int) -> str:
+    return f"{count:.1e}".replace("e+", "e")
 
 
 def _check_precision(train, label: str) -> None:

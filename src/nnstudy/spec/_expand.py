@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import StudyError
-from ._load import set_dotted, validate
+from ._load import overlap, set_dotted, validate
 from ._schema import DataConfig, StudyFile
 
 HASHED_SECTIONS = ("data", "model", "train")
@@ -63,6 +63,7 @@ def expand(study: StudyFile, label: str = "<study>") -> list[Trial]:
         kinds_swept = [str(k) for k in grid.get("model.kind", [])]
         for key, values in grid.items():
             _check_grid_entry(base, key, values, label, kinds_swept)
+        _check_distinct(grid, label)
         for combo in itertools.product(*grid.values()):
             point = dict(zip(grid.keys(), combo))
             raw = copy.deepcopy(base)
@@ -80,8 +81,8 @@ def expand(study: StudyFile, label: str = "<study>") -> list[Trial]:
                 raw["train"].pop("function_sha256", None)
             for key in point:  # any other swept file reference (model.module): its <key>_sha256 is found anew
                 parent, _, last = key.rpartition(".")
-                if isinstance(_lookup(raw, parent), dict):
-                    _lookup(raw, parent).pop(f"{last}_sha256", None)
+                if isinstance(lookup(raw, parent), dict):
+                    lookup(raw, parent).pop(f"{last}_sha256", None)
             for key, value in point.items():
                 set_dotted(raw, key, value, label, origin="sweep")
             try:
@@ -90,7 +91,7 @@ def expand(study: StudyFile, label: str = "<study>") -> list[Trial]:
                 where = ", ".join(f"{k}={json.dumps(v)}" for k, v in point.items())
                 raise StudyError(f"{e} (in the sweep point {where})" if where else str(e)) from None
             # a swept value equal to a key's default is left out of the dump (ids stay put): the point keeps it
-            full_point = {k: _lookup(resolved, k, point.get(k)) for k in keys}
+            full_point = {k: lookup(resolved, k, point.get(k)) for k in keys}
             if full_point not in points:
                 points.append(full_point)
                 configs.append({k: resolved[k] for k in HASHED_SECTIONS})
@@ -170,13 +171,28 @@ def _check_grid_entry(base: dict, key: str, values: Any, label: str, kinds_swept
     optional = optional or key in OPTIONAL_SWEEP_KEYS  # train keys left out of the dump while unset
     optional = optional or (len(parts) == 2 and parts[0] == "model" and _has_key(base["model"]["kind"], key))  # ditto
     optional = optional or (len(parts) == 2 and parts[0] == "data" and base["data"].get("name") == "loader")  # its keywords
-    if _lookup(base, key, missing=KeyError) is KeyError and not optional:
+    if lookup(base, key, missing=KeyError) is KeyError and not optional:
         raise StudyError(f"{label}: sweep.{key}: no such key in the study (e.g. train.lr, model.hidden)")
     if not isinstance(values, list) or not values:
         raise StudyError(f"{label}: sweep.{key}: must be a non-empty list of values")
 
 
-def _lookup(node: Any, dotted: str, missing: Any = None) -> Any:
+def _check_distinct(grid: dict[str, list], label: str) -> None:
+    """No key swept inside another swept key (one would overrule the other) and no value listed twice."""
+    keys = list(grid)
+    for i, key in enumerate(keys):
+        inner = next((other for other in keys[i + 1:] if overlap(key, other)), None)
+        if inner is not None:
+            outer, inner = sorted((key, inner), key=len)
+            raise StudyError(f"{label}: sweep: {outer} and {inner} are both swept, and {outer}'s values would set "
+                             f"{inner} too; sweep one of them")
+        shown = [json.dumps(v, sort_keys=True) for v in grid[key]]
+        twice = next((v for j, v in enumerate(shown) if v in shown[:j]), None)
+        if twice is not None:
+            raise StudyError(f"{label}: sweep.{key}: {twice} is listed twice (each value once)")
+
+
+def lookup(node: Any, dotted: str, missing: Any = None) -> Any:
     for part in dotted.split("."):
         if not isinstance(node, dict) or part not in node:
             return missing

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import stat
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -29,14 +30,8 @@ def read_study(source: str | Path | dict, overrides: dict[str, Any] | None = Non
     elif not isinstance(source, (str, os.PathLike)):
         raise StudyError(f"a study is a study file's path or a dict of its sections, not {type(source).__name__}")
     else:
-        path = Path(source)
         label = str(source)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise StudyError(f"{label}: no such study file") from None
-        except (OSError, UnicodeDecodeError) as e:
-            raise StudyError(f"{label}: cannot read the study file ({e})") from None
+        text = read_text(Path(source), label)
         try:
             raw = tomllib.loads(text)
         except tomllib.TOMLDecodeError as e:
@@ -56,6 +51,27 @@ def read_study(source: str | Path | dict, overrides: dict[str, Any] | None = Non
     return validate(raw, label), text, label
 
 
+MAX_STUDY_BYTES = 10_000_000
+
+
+def read_text(path: Path, label: str) -> str:
+    """The study file's text: a regular file (a FIFO or a device would block or never end) of at most
+    10 MB, in UTF-8 with or without a byte-order mark (Windows editors write one)."""
+    try:
+        mode = path.stat()
+        if not stat.S_ISREG(mode.st_mode):
+            what = "a folder" if stat.S_ISDIR(mode.st_mode) else "not a regular file"
+            raise StudyError(f"{label}: cannot read the study file ({what})")
+        if mode.st_size > MAX_STUDY_BYTES:
+            raise StudyError(f"{label}: cannot read the study file ({mode.st_size:,} bytes; a study file has at most "
+                             f"{MAX_STUDY_BYTES:,})")
+        return path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise StudyError(f"{label}: no such study file") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise StudyError(f"{label}: cannot read the study file ({e})") from None
+
+
 def apply_sweep(raw: dict, sweep: dict[str, list[Any]], label: str) -> None:
     """``--sweep KEY=V1,V2``: the axis KEY of the grid (of every grid, for a list of grids) becomes the values."""
     grids = raw.setdefault("sweep", {})
@@ -70,7 +86,8 @@ def apply_sweep(raw: dict, sweep: dict[str, list[Any]], label: str) -> None:
                 grid[key] = list(values)
 
 
-def _overlap(a: str, b: str) -> bool:
+def overlap(a: str, b: str) -> bool:
+    """Whether dotted keys a and b are the same or one is inside the other."""
     return a == b or a.startswith(b + ".") or b.startswith(a + ".")
 
 
@@ -79,7 +96,7 @@ def check_not_swept(raw: dict, key: str, value: Any, from_option: set[str], labe
     grids = raw.get("sweep") or {}
     for grid in grids if isinstance(grids, list) else [grids]:
         for swept in grid if isinstance(grid, dict) else ():
-            if not _overlap(key, swept):
+            if not overlap(key, swept):
                 continue
             shown = f"{key}={json.dumps(value)}"
             if swept in from_option:
@@ -90,7 +107,7 @@ def check_not_swept(raw: dict, key: str, value: Any, from_option: set[str], labe
     search = raw.get("search")
     space = search.get("space") if isinstance(search, dict) else None
     for searched in space if isinstance(space, dict) else ():
-        if _overlap(key, searched) and not key.startswith("search."):
+        if overlap(key, searched) and not key.startswith("search."):
             raise StudyError(f"{label}: --set {key}={json.dumps(value)}: {searched} is searched by the study file "
                              f"(search.space.\"{searched}\"), so the search would overrule it; change the search space in "
                              f"the file instead")

@@ -7,14 +7,15 @@ the ``[model]`` table with the class its ``kind`` names.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal, Mapping, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Mapping, Union
 
-from pydantic import (BaseModel, ConfigDict, Field, PrivateAttr, SerializeAsAny, ValidationError, ValidationInfo,
+from pydantic import (ConfigDict, Field, PrivateAttr, SerializeAsAny, ValidationError, ValidationInfo,
                       field_validator, model_serializer, model_validator)
 
 from ..kinds import ConfigClasses
 from ..data._registry import (COUNTRIES, DIM_DATASETS, FOURIER_FREQUENCIES, INTERVAL_SUM_DIM, OWN, SERIES_HORIZON,
                               SERIES_LAGS)
+from ._scalars import TypedScalars
 from ._search import SearchConfig
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "elu", "selu", "leaky_relu", "identity")
@@ -36,29 +37,10 @@ OPTIONAL_DATA_KEYS = ("countries", "lags", "horizon", "features", "pca", "encodi
                       "folds", "fold", *OWN_DATA_KEYS)  # unset: left out
 
 
-class Section(BaseModel):
+class Section(TypedScalars):
     # allow_inf_nan=False: inf and nan are refused in every float of every section (they passed the bounds,
     # then dumped as null, which validated as the default or failed later)
     model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False, defer_build=True)
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _no_bool_for_numbers(cls, v: Any, info: ValidationInfo) -> Any:
-        # pydantic's lax mode reads true as 1 (epochs = true trained one epoch); a key that takes no boolean refuses it
-        values = v if isinstance(v, list) else [v]
-        if any(isinstance(x, bool) for x in values) and not _admits_bool(cls.model_fields[info.field_name].annotation):
-            got = "true" if True in values else "false"
-            raise ValueError(f"input should be a number, not a boolean (got {got})")
-        return v
-
-
-def _admits_bool(annotation: Any) -> bool:
-    """Whether a field's type takes a boolean anywhere in it (bool, Any, a Literal of booleans)."""
-    if annotation is bool or annotation is Any:
-        return True
-    if get_origin(annotation) is Literal:
-        return any(isinstance(a, bool) for a in get_args(annotation))
-    return any(_admits_bool(a) for a in get_args(annotation))
 
 
 SEED_LIMIT = 2**32  # numpy and scikit-learn take seeds below 2**32
@@ -499,11 +481,13 @@ class TrainConfig(Section):
         "decay of the running average of squared gradients: adadelta's rho (default 0.9) and rmsprop's alpha "
         "(default 0.99); other optimizers have none"))
     weight_decay: Annotated[float, Field(ge=0.0)] = 0.0
-    batch_size: Union[Annotated[int, Field(ge=1)], Literal["full"]] = 16
+    batch_size: Union[Annotated[int, Field(ge=1)], Literal["full"]] = Field(16, description=(
+        'samples per step; "full", or any number at least the training split\'s size, trains on the whole split '
+        "in one step (full-batch gradient descent)"))
     epochs: Annotated[int, Field(ge=1, le=100_000)] = 20
     steps: Annotated[int, Field(ge=1, le=100_000_000)] | None = Field(None, description=(
         "a training budget in updates instead of epochs: training stops after this many steps (the last "
-        "epoch may be partial) and train.epochs is not used"))
+        "epoch may be partial); train.epochs is not used, so a study that sets it too is refused"))
     log_every_steps: Annotated[int, Field(ge=1)] | None = Field(None, description=(
         "keep the training loss (mean over each N steps, on the batches as trained) and the learning rate "
         "every N steps: the trial's artifact step_losses.npz"))
@@ -599,6 +583,15 @@ class TrainConfig(Section):
             raise ValueError("args: settings for your own training function; set function = \"train.py:train\"")
         return self
 
+    @field_validator("steps")
+    @classmethod
+    def _steps_or_epochs(cls, v: int | None, info: ValidationInfo) -> int | None:
+        epochs = info.data.get("epochs", cls.model_fields["epochs"].default)
+        if v is not None and epochs != cls.model_fields["epochs"].default:
+            raise ValueError(f"a budget of {v} steps replaces train.epochs, so epochs = {epochs} would not be used: "
+                             "leave epochs out")
+        return v
+
     @field_validator("batch_size", mode="before")
     @classmethod
     def _count_or_full(cls, v: Any) -> Any:
@@ -677,6 +670,9 @@ class ReportConfig(Section):
     @field_validator("metrics")
     @classmethod
     def _once_each(cls, v: list[str]) -> list[str]:
+        if not v:
+            raise ValueError("an empty list; name the metrics to report, e.g. [\"val_accuracy\", \"test_accuracy\"], "
+                             "or leave report.metrics out for the model kind's defaults")
         twice = sorted({m for m in v if v.count(m) > 1})
         if twice:
             raise ValueError(f"names {', '.join(map(repr, twice))} more than once (each metric once)")
@@ -685,6 +681,8 @@ class ReportConfig(Section):
     @model_serializer(mode="wrap")
     def _leave_out_unset(self, handler):  # files without report.configurations dump as they always did
         out = handler(self)
+        if not out.get("metrics", True):  # unset: the dump validates again (an empty list is refused)
+            out.pop("metrics")
         if not out.get("configurations", True):
             out.pop("configurations")
         return out

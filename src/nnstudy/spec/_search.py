@@ -21,15 +21,16 @@ import json
 import math
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ..errors import StudyError
+from ._scalars import TypedScalars
 
 PER_EPOCH_PREFIXES = ("train_", "val_", "test_")
 MAX_GRID = 100_000
 
 
-class _Table(BaseModel):
+class _Table(TypedScalars):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
@@ -204,8 +205,20 @@ def check_search(study, raw: dict, label: str) -> None:
     base = base_config(study)
     for key, dim in search.space.items():
         check_key(base, key, label)
-        for value in dim.ends():
-            resolve_point(base, {key: value}, label)
+        resolved = [resolve_point(base, {key: value}, label) for value in dim.ends()]
+        if isinstance(dim, Range) and not dim.int:
+            check_fractions_taken(resolved, key, dim, label)
+
+
+def check_fractions_taken(resolved: list[dict[str, Any]], key: str, dim: Range, label: str) -> None:
+    """A range without int = true draws fractions: a key that holds whole numbers (train.epochs) would take
+    its ends (1.0 reads as 1) and then fail on the first value drawn between them, after the run began."""
+    from ._expand import lookup
+
+    values = [lookup(point, key) for point in resolved]
+    if any(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        raise StudyError(f"{label}: search.space.{key}: {key} takes whole numbers, and this range draws fractions "
+                         f"between {dim.low:g} and {dim.high:g}: give int = true")
 
 
 def base_config(study) -> dict[str, Any]:
