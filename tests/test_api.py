@@ -125,6 +125,14 @@ def test_a_study_that_is_neither_a_path_nor_a_dict_is_one_line(source, tmp_path)
     assert not (tmp_path / "runs").exists()
 
 
+def test_a_dict_holding_what_no_study_file_can_hold_is_one_line(tmp_path):
+    study = {"study": {"name": "x"}, "data": {"name": "moons"}, "sweep": {"train.lr": (lr for lr in [0.1])}}
+    with pytest.raises(nnstudy.StudyError, match=r"^<dict>: a study holds numbers, strings, booleans, lists and "
+                                                 r"dicts \(cannot pickle 'generator' object\)$"):
+        nnstudy.run(study, store=tmp_path / "runs")
+    assert not (tmp_path / "runs").exists()
+
+
 def test_compare_two_configurations_of_a_study(tiny, store):
     c = nnstudy.compare(tiny, where=({"train.lr": 0.3}, {"train.lr": 0.01}), metric="test_accuracy", store=store)
     row = c.table.iloc[0]

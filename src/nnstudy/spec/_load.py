@@ -26,7 +26,11 @@ def read_study(source: str | Path | dict, overrides: dict[str, Any] | None = Non
     """Returns the validated study, its source text and the label used in error messages. `sweep`
     replaces or adds grid axes (``--sweep``); `overrides` set single keys (``--set``), never a swept one."""
     if isinstance(source, dict):
-        raw, text, label = copy.deepcopy(source), "", "<dict>"
+        text, label = "", "<dict>"
+        try:
+            raw = copy.deepcopy(source)
+        except (TypeError, copy.Error) as e:  # a generator, a lock, an open file...
+            raise StudyError(f"{label}: a study holds numbers, strings, booleans, lists and dicts ({e})") from None
     elif not isinstance(source, (str, os.PathLike)):
         raise StudyError(f"a study is a study file's path or a dict of its sections, not {type(source).__name__}")
     else:
