@@ -5,6 +5,7 @@ true, while ``batch_size = "32"`` was refused. Each key's annotation says which 
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ValidationInfo, field_validator
@@ -17,12 +18,12 @@ class TypedScalars(BaseModel):
     @field_validator("*", mode="before")
     @classmethod
     def _typed_scalars(cls, v: Any, info: ValidationInfo) -> Any:
-        annotation = cls.model_fields[info.field_name].annotation
+        admits_bool, takes_scalar, takes_element = _takes(cls, info.field_name)
         values = v if isinstance(v, list) else [v]
-        if any(isinstance(x, bool) for x in values) and not _admits_bool(annotation):
+        if not admits_bool and any(isinstance(x, bool) for x in values):
             got = "true" if True in values else "false"
             raise ValueError(f"input should be a number, not a boolean (got {got})")
-        takes = elements(annotation) if isinstance(v, list) else scalars(annotation)
+        takes = takes_element if isinstance(v, list) else takes_scalar
         if ANY in takes or TEXT in takes or not takes & {NUMBER, BOOL}:
             return v  # text, or no scalar at all (a table, a list): pydantic's own message
         for x in values:
@@ -31,6 +32,13 @@ class TypedScalars(BaseModel):
                 what = "a string" if isinstance(x, str) else "a number"
                 raise ValueError(f"input should be {' or '.join(want)}, not {what} (got {x!r})")
         return v
+
+
+@functools.cache
+def _takes(cls: type[BaseModel], field: str) -> tuple[bool, frozenset[str], frozenset[str]]:
+    """Whether a field takes a boolean, and which scalars it takes alone and in a list (read once per field)."""
+    annotation = cls.model_fields[field].annotation
+    return _admits_bool(annotation), frozenset(scalars(annotation)), frozenset(elements(annotation))
 
 
 def _is_number(x: Any) -> bool:
