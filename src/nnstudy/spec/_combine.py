@@ -60,7 +60,8 @@ def _check_size(kind: kinds.Kind, mc: dict, data, label: str) -> None:
     key, parameters = kind.size(mc, math.prod(data.input_shape), max(data.n_classes, 1))
     if parameters > MAX_PARAMETERS:
         shown = json.dumps(mc[key])
-        raise StudyError(f"{label}: model.{key}: {shown if len(shown) < 80 else shown[:76] + ' ...'} gives a model of {_e(parameters)} parameters "
+        shown = shown if len(shown) < 80 else shown[:76] + " ..."
+        raise StudyError(f"{label}: model.{key}: {shown} gives a model of {_e(parameters)} parameters "
                          f"({4 * parameters / 1e9:,.0f} GB in float32); the limit is 2**31 ({_e(MAX_PARAMETERS)})")
 
 
