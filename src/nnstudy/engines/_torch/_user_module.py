@@ -107,7 +107,7 @@ def construct(mc: Any, input_shape: tuple[int, ...], n_out: int) -> nn.Module:
         net = fn(**kwargs)
     except KeyboardInterrupt:
         raise
-    except Exception as e:
+    except BaseException as e:  # SystemExit too: the user's code must not end nnstudy
         raise ValueError(f"{_call(mc['module'], kwargs)} raised {_userfiles.error_line(e)}") from None
     if not isinstance(net, nn.Module):
         raise ValueError(f"{_call(mc['module'], kwargs)} returned a {type(net).__name__}, not a torch.nn.Module")
@@ -142,7 +142,8 @@ class UserNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # a copy: a forward that changes its input in place (x /= 255) must not change the data it is given again
-        out = self.net(x.reshape(x.shape[0], *self.view_shape).clone())
+        with _userfiles.exits_as_errors("its forward"):
+            out = self.net(x.reshape(x.shape[0], *self.view_shape).clone())
         return out.to(x.dtype) if out.dtype.itemsize > x.dtype.itemsize else out  # a wider output loses nothing
 
     def linears(self) -> list[Any]:
@@ -180,7 +181,7 @@ def materialize(net: nn.Module, input_shape: tuple[int, ...], ref: str) -> nn.Mo
             net.eval()(torch.zeros(2, *module_shape(input_shape)))
     except KeyboardInterrupt:
         raise
-    except Exception as e:
+    except BaseException as e:  # SystemExit too: the user's code must not end nnstudy
         raise ValueError(f"{ref}: its forward pass on a batch of shape {(2, *module_shape(input_shape))} (to "
                          f"initialize its lazy layers) raised {_userfiles.error_line(e)}") from None
     return net.train(training)
@@ -241,7 +242,7 @@ def check_output(net: UserNet, n_out: int, what: str, train: dict[str, Any]) -> 
         out = _user_dtype.forward(net.net, x, train["precision"])  # the module's own output, before UserNet's cast
     except KeyboardInterrupt:
         raise
-    except Exception as e:
+    except BaseException as e:  # SystemExit too: the user's code must not end nnstudy
         why = train["dtype"] and _user_dtype.why_raised(net.net, x, train, e)
         if why:
             raise ValueError(why) from None
@@ -280,7 +281,7 @@ def vmap_problem(net: UserNet) -> str | None:
         torch.autograd.grad(out.square().sum(), list(params.values()), allow_unused=True)
     except KeyboardInterrupt:
         raise
-    except Exception as e:
+    except BaseException as e:  # SystemExit too: the user's code must not end nnstudy
         if "random operation" in str(e):
             return ("it draws random numbers in forward from torch's global generator, so its draws would not be "
                     "the same alone and stacked")

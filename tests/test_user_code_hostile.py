@@ -1,0 +1,134 @@
+"""A study's own code (a module, a data loader, a training function) that misbehaves cannot break nnstudy: it
+is refused before training with one line (exit 2, the store as it was), or its trial fails or diverges with
+a one-line reason; never a traceback, a silent exit 0, or a trial left `running`."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+import nnstudy
+from nnstudy.cli import main
+
+MODULE_STUDY = """
+[study]
+name = "own"
+[data]
+name = "digits"
+train_size = 200
+[model]
+kind = "module"
+module = "net.py:Net"
+[train]
+epochs = 1
+batch_size = 32
+[trials]
+seeds = 2
+"""
+
+LOADER_STUDY = """
+[study]
+name = "own"
+[data]
+loader = "load.py:load"
+[model]
+hidden = [4]
+[train]
+epochs = 1
+batch_size = 32
+[trials]
+seeds = 1
+"""
+
+
+@pytest.fixture(autouse=True)
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("NNSTUDY_DATA", str(tmp_path / "cache"))
+
+
+def write(tmp_path, study: str, files: dict[str, str]):
+    for name, code in files.items():
+        (tmp_path / name).write_text(textwrap.dedent(code))
+    path = tmp_path / "study.toml"
+    path.write_text(study)
+    return path
+
+
+def refused(capsys, argv: list[str]) -> str:
+    """The one error line of a command that must exit 2 (the start line naming the study's code aside)."""
+    capsys.readouterr()
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    lines = [ln for ln in err.strip().splitlines() if "runs code from the study's files:" not in ln]
+    assert len(lines) == 1 and lines[0].startswith("nnstudy: error: "), err
+    assert "Traceback" not in err
+    return lines[0]
+
+
+def statuses(store) -> dict[str, str]:
+    trials = nnstudy.load("own", store=store).trials()
+    return dict(zip(trials["trial_id"], trials["status"]))
+
+
+NET = """
+    import sys
+    from torch import nn
+
+
+    class Net(nn.Module):
+        def __init__(self, n_inputs, n_classes):
+            super().__init__()
+            self.fc = nn.Linear(n_inputs, n_classes)
+            {init}
+
+        def forward(self, x):
+            {forward}
+            return self.fc(x.flatten(1))
+"""
+
+
+def net(init: str = "pass", forward: str = "pass") -> str:
+    return textwrap.dedent(NET.format(init=init, forward=forward))
+
+
+@pytest.mark.parametrize("command", ["run", "summary"])
+def test_a_constructor_calling_sys_exit_is_refused_in_one_line(tmp_path, capsys, command):
+    path = write(tmp_path, MODULE_STUDY, {"net.py": net(init="sys.exit(0)")})
+    store = tmp_path / "store"
+    line = refused(capsys, [command, str(path)] + (["--store", str(store)] if command == "run" else []))
+    assert line.endswith("model.module: Net(n_inputs=64, n_classes=10) raised SystemExit: 0")
+    assert not store.exists()
+
+
+def test_a_forward_raising_a_base_exception_at_the_check_is_refused_in_one_line(tmp_path, capsys):
+    code = net(forward="raise Stop('no')") + "\n\nclass Stop(BaseException):\n    pass\n"
+    path = write(tmp_path, MODULE_STUDY, {"net.py": code})
+    line = refused(capsys, ["run", str(path), "--store", str(tmp_path / "store")])
+    assert line.endswith("its forward pass on a batch of shape (2, 1, 8, 8) raised Stop: no")
+    assert not (tmp_path / "store").exists()
+
+
+@pytest.mark.parametrize("stack", ["on", "off"])
+def test_a_forward_calling_sys_exit_in_training_fails_its_trials(tmp_path, capsys, stack):
+    path = write(tmp_path, MODULE_STUDY, {"net.py": net(forward="if self.training: sys.exit(3)")})
+    store = tmp_path / "store"
+    assert main(["run", str(path), "--store", str(store), "--stack", stack, "--workers", "1"]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert err.count("Exited: its forward raised SystemExit: 3 (net.py:13)") == 2, err
+    assert set(statuses(store).values()) == {"failed"}
+
+
+def test_a_keyboard_interrupt_in_forward_still_interrupts(tmp_path, capsys):
+    path = write(tmp_path, MODULE_STUDY, {"net.py": net(forward="if self.training: raise KeyboardInterrupt")})
+    assert main(["run", str(path), "--store", str(tmp_path / "store"), "--workers", "1"]) == 130
+    assert "interrupted" in capsys.readouterr().err
+
+
+def test_a_loader_calling_sys_exit_is_refused_in_one_line(tmp_path, capsys):
+    path = write(tmp_path, LOADER_STUDY, {"load.py": "import sys\n\ndef load():\n    sys.exit(0)\n"})
+    store = tmp_path / "store"
+    line = refused(capsys, ["run", str(path), "--store", str(store)])
+    assert line.endswith("data: load.py:load raised SystemExit: 0")
+    assert not store.exists()
