@@ -132,3 +132,35 @@ def test_a_loader_calling_sys_exit_is_refused_in_one_line(tmp_path, capsys):
     line = refused(capsys, ["run", str(path), "--store", str(store)])
     assert line.endswith("data: load.py:load raised SystemExit: 0")
     assert not store.exists()
+
+
+FUNCTION_STUDY = """
+[study]
+name = "own"
+[data]
+name = "moons"
+n_samples = 100
+[train]
+function = "train.py:train"
+epochs = 1
+[trials]
+seeds = 1
+[report]
+metrics = ["train_loss"]
+"""
+
+
+@pytest.mark.parametrize("body, reason", [
+    ("report(10**20, train_loss=1.0)",
+     "report(epoch, ...): epoch must be a whole number from 0 to 2147483647 (got an integer of about 21 digits)"),
+    ("report(1, train_loss=10**400)", "report(1, ...): train_loss=an integer of about 401 digits is beyond a float's "
+                                      "range"),
+    ("return {'train_loss': 10**400}", "train_loss=an integer of about 401 digits is beyond a float's range"),
+])
+def test_a_training_function_giving_a_huge_integer_fails_its_trial_in_one_line(tmp_path, capsys, body, reason):
+    path = write(tmp_path, FUNCTION_STUDY, {"train.py": f"def train(config, seed, data, report):\n    {body}\n"})
+    store = tmp_path / "store"
+    assert main(["run", str(path), "--store", str(store)]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and reason in err, err
+    assert list(statuses(store).values()) == ["failed"]

@@ -38,6 +38,7 @@ from ._result import OnEpoch, TrialResult
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_/.-]*$")
 OWN = ("train_time_s", "epochs_run")  # measured by nnstudy
 RESERVED = ("epoch", "time_s")  # history columns nnstudy writes
+MAX_EPOCH = 2**31 - 1  # the store's epoch column is a 32-bit INTEGER in PostgreSQL
 
 
 class Diverged(BaseException):
@@ -57,8 +58,9 @@ def train_trial(trial: Trial, data, on_epoch: OnEpoch) -> TrialResult:
 
     def report(epoch: Any, **metrics: Any) -> None:
         """report(epoch, name=value, ...): one epoch's metrics (numbers), epochs increasing."""
-        if isinstance(epoch, bool) or not isinstance(epoch, (int, np.integer)) or epoch < 0:
-            raise TypeError(f"report(epoch, ...): epoch must be a whole number >= 0 (got {epoch!r})")
+        if isinstance(epoch, bool) or not isinstance(epoch, (int, np.integer)) or not 0 <= epoch <= MAX_EPOCH:
+            raise TypeError(f"report(epoch, ...): epoch must be a whole number from 0 to {MAX_EPOCH} (got "
+                            f"{_shown(epoch)})")
         epoch = int(epoch)
         if not metrics:
             raise TypeError(f"report({epoch}): give the epoch's metrics as keywords, e.g. report({epoch}, "
@@ -144,8 +146,17 @@ def _numbers(metrics: dict, where: str) -> dict[str, float]:
         try:
             out[name] = float(value)
         except (TypeError, ValueError):
-            raise TypeError(f"{where}: {name}={value!r} is not a number") from None
+            raise TypeError(f"{where}: {name}={_shown(value)} is not a number") from None
+        except OverflowError:
+            raise ValueError(f"{where}: {name}={_shown(value)} is beyond a float's range") from None
     return out
+
+
+def _shown(value: Any) -> str:
+    """``repr(value)``, but a huge integer by its size (Python refuses to print one of over 4300 digits)."""
+    if isinstance(value, (int, np.integer)) and abs(int(value)) >= 10**20:
+        return f"an integer of about {int(int(value).bit_length() * math.log10(2)) + 1} digits"
+    return repr(value)
 
 
 def _seed(seed: int) -> None:
