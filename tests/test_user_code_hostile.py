@@ -164,3 +164,17 @@ def test_a_training_function_giving_a_huge_integer_fails_its_trial_in_one_line(t
     err = capsys.readouterr().err
     assert "Traceback" not in err and reason in err, err
     assert list(statuses(store).values()) == ["failed"]
+
+
+@pytest.mark.parametrize("x, words", [
+    ("np.array([None] * 100, dtype=object).reshape(100, 1)", "data: load.py:load: inputs must be numbers (got object)"),
+    ("np.linspace(1, 2, 200).reshape(100, 2) * 1e300",
+     "data: load.py:load: inputs have values beyond float32's range (max |x| = 2e+300)"),
+])
+def test_a_loader_giving_inputs_that_are_no_float32_numbers_is_refused_in_one_line(tmp_path, capsys, x, words):
+    code = f"import numpy as np\n\ndef load():\n    return {x}, np.arange(100) % 2\n"
+    path = write(tmp_path, LOADER_STUDY, {"load.py": code})
+    store = tmp_path / "store"
+    line = refused(capsys, ["run", str(path), "--store", str(store)])
+    assert words in line, line
+    assert not store.exists()
