@@ -178,3 +178,13 @@ def test_a_loader_giving_inputs_that_are_no_float32_numbers_is_refused_in_one_li
     line = refused(capsys, ["run", str(path), "--store", str(store)])
     assert words in line, line
     assert not store.exists()
+
+
+def test_a_module_with_integer_output_is_refused_at_the_module_check(tmp_path, capsys):
+    code = net().replace("return self.fc(x.flatten(1))", "return self.fc(x.flatten(1)).long()")
+    path = write(tmp_path, MODULE_STUDY, {"net.py": code})
+    store = tmp_path / "store"
+    line = refused(capsys, ["run", str(path), "--store", str(store)])
+    assert line.endswith("model.module: net.py:Net: its output has dtype int64; it must be floating point (the "
+                         "loss's gradient flows back through it): return the floats, before any .long() or argmax")
+    assert not store.exists()

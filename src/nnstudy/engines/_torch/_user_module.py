@@ -230,7 +230,7 @@ def summary_module(mc: Any, data, n_out: int) -> nn.Module:
 def check_output(net: UserNet, n_out: int, what: str, train: dict[str, Any]) -> None:
     """One forward pass of two zero samples as training runs it: the module cast to ``train["dtype"]`` (None:
     its parameters' dtype as built), under ``train["precision"]``'s autocast; ValueError (one line) when it
-    fails, has the wrong shape or computes in another dtype (``_user_dtype``)."""
+    fails, has the wrong shape, is not floating point or computes in another dtype (``_user_dtype``)."""
     dtype = _user_dtype.DTYPES.get(train["dtype"])
     if dtype is not None:
         net.to(dtype)
@@ -253,6 +253,9 @@ def check_output(net: UserNet, n_out: int, what: str, train: dict[str, Any]) -> 
     if tuple(out.shape) != (2, n_out):
         raise ValueError(f"its output for a batch of shape {shown} has shape {tuple(out.shape)}; "
                          f"it must be (B, {n_out}) ({what})")
+    if train["engine"] == "torch" and not out.is_floating_point():  # a training function may want integers
+        raise ValueError(f"its output has dtype {_user_dtype.name(out.dtype)}; it must be floating point (the "
+                         "loss's gradient flows back through it): return the floats, before any .long() or argmax")
     if train["dtype"]:
         _user_dtype.check_dtype(out, train)
 
