@@ -188,3 +188,15 @@ def test_a_module_with_integer_output_is_refused_at_the_module_check(tmp_path, c
     assert line.endswith("model.module: net.py:Net: its output has dtype int64; it must be floating point (the "
                          "loss's gradient flows back through it): return the floats, before any .long() or argmax")
     assert not store.exists()
+
+
+def test_lbfgs_at_an_overflowing_learning_rate_diverges_like_the_other_optimizers(tmp_path, capsys):
+    study = FUNCTION_STUDY.replace('function = "train.py:train"', 'optimizer = "lbfgs"\nlr = 1e30').replace(
+        '[report]\nmetrics = ["train_loss"]\n', '[model]\nhidden = [8]\n')
+    path = write(tmp_path, study, {})
+    store = tmp_path / "store"
+    assert main(["run", str(path), "--store", str(store), "--workers", "1"]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "RuntimeError" not in err, err
+    assert list(statuses(store).values()) == ["diverged"]
+    assert nnstudy.load("own", store=store).trials()["error"].tolist() == ["loss became nan at epoch 1"]
