@@ -200,3 +200,33 @@ def test_lbfgs_at_an_overflowing_learning_rate_diverges_like_the_other_optimizer
     assert "Traceback" not in err and "RuntimeError" not in err, err
     assert list(statuses(store).values()) == ["diverged"]
     assert nnstudy.load("own", store=store).trials()["error"].tolist() == ["loss became nan at epoch 1"]
+
+
+ATTENTION = """
+    from torch import nn
+
+
+    class Net(nn.Module):
+        def __init__(self, n_classes):
+            super().__init__()
+            self.embed = nn.Linear(8, 16)
+            self.attention = nn.MultiheadAttention(16, 2, batch_first=True)
+            self.out = nn.Linear(16, n_classes)
+
+        def forward(self, x):
+            h = self.embed(x.reshape(x.shape[0], 8, 8))
+            h, _ = self.attention(h, h, h)
+            return self.out(h.mean(1))
+"""
+
+
+def test_vmaps_missing_batching_rule_is_said_once_in_the_stack_note_not_in_torchs_warning(tmp_path, capsys):
+    path = write(tmp_path, MODULE_STUDY, {"net.py": ATTENTION})
+    store = tmp_path / "store"
+    assert main(["run", str(path), "--store", str(store), "--stack", "on", "--workers", "1"]) == 0
+    err = capsys.readouterr().err
+    assert "performance drop" not in err and "Warning" not in err, err
+    assert err.count("net.py:Net stacks, but torch.func.vmap has no batching rule for "
+                     "aten::_native_multi_head_attention, which runs one trial at a time inside the stack") == 1, err
+    assert "1 stack(s) of up to 2 trials" in err
+    assert set(statuses(store).values()) == {"done"}
