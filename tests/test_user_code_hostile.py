@@ -230,3 +230,13 @@ def test_vmaps_missing_batching_rule_is_said_once_in_the_stack_note_not_in_torch
                      "aten::_native_multi_head_attention, which runs one trial at a time inside the stack") == 1, err
     assert "1 stack(s) of up to 2 trials" in err
     assert set(statuses(store).values()) == {"done"}
+
+
+def test_a_training_function_raising_its_own_base_exception_fails_its_trial(tmp_path, capsys):
+    code = "class Stop(BaseException):\n    pass\n\n\ndef train(config, seed, data, report):\n    raise Stop('x')\n"
+    path = write(tmp_path, FUNCTION_STUDY, {"train.py": code})
+    store = tmp_path / "store"
+    assert main(["run", str(path), "--store", str(store)]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "Exited: train.py:train raised Stop: x (train.py:6)" in err, err
+    assert list(statuses(store).values()) == ["failed"]
