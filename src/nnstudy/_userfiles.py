@@ -17,8 +17,9 @@ import importlib.util
 import os
 import re
 import sys
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 SHA_RE = re.compile(r"^[0-9a-f]{64}$")
 REF_RE = re.compile(r"^(?P<path>[^:]+\.py):(?P<name>[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*)$")
@@ -98,6 +99,23 @@ def error_line(e: BaseException) -> str:
     """An exception raised by a user's code as one line: its type and the start of its message."""
     text = " ".join(str(e).split())
     return f"{type(e).__name__}: {text[:200]}" if text else type(e).__name__
+
+
+class Exited(RuntimeError):
+    """A study's own code raised SystemExit (or another BaseException but KeyboardInterrupt) while it ran."""
+
+
+@contextmanager
+def exits_as_errors(what: str) -> Iterator[None]:
+    """Runs a study's own code (``what`` names it) so that SystemExit, or another BaseException but
+    KeyboardInterrupt, becomes ``Exited`` (one line): it fails what the code was doing, as any exception
+    would, instead of ending nnstudy with exit 0 and no word."""
+    try:
+        yield
+    except (Exception, KeyboardInterrupt):
+        raise
+    except BaseException as e:
+        raise Exited(f"{what} raised {error_line(e)}").with_traceback(e.__traceback__) from e  # at its line
 
 
 _modules: dict[str, Any] = {}

@@ -15,7 +15,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._userfiles import cached, check_given, files_dir, keep, keep_bytes, resolve_ref
+from .._userfiles import Exited, cached, check_given, files_dir, keep, keep_bytes, resolve_ref
 from ..errors import DataError
 from ._own_labels import check_labels
 from ._own_read import Found, image_files, image_manifest, images_npz, one_line, read_file, read_images
@@ -129,7 +129,7 @@ def check_readable(cfg: DataConfig) -> None:
     is named with its exception."""
     try:
         own = describe(cfg)
-    except DataError as e:
+    except (DataError, Exited) as e:
         raise ValueError(str(e)) from None
     except Exception as e:  # the user's loader raised
         raise ValueError(f"{cfg.loader} raised {type(e).__name__}: {one_line(e)}") from None

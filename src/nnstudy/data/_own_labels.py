@@ -14,9 +14,10 @@ TEXT_KINDS = "USO"
 def check_labels(found: Found, task: str | None, shown: str) -> tuple[str, tuple[str, ...], str]:
     """Fixes found.y / found.y_test in place (class indices, or float targets); returns (task, classes,
     how the task was decided)."""
-    found.x, found.y = _pair(found.x, found.y, shown, "")
+    text = bool(found.categorical)
+    found.x, found.y = _pair(found.x, found.y, shown, "", text)
     if found.x_test is not None:
-        found.x_test, found.y_test = _pair(found.x_test, found.y_test, shown, "test ")
+        found.x_test, found.y_test = _pair(found.x_test, found.y_test, shown, "test ", text)
         if found.x_test.shape[1:] != found.x.shape[1:]:
             raise DataError(f"{shown}: test inputs have shape {found.x_test.shape[1:]}, training inputs "
                             f"{found.x.shape[1:]}")
@@ -57,7 +58,8 @@ def check_labels(found: Found, task: str | None, shown: str) -> tuple[str, tuple
     return task, classes, why
 
 
-def _pair(x, y, shown: str, which: str) -> tuple[np.ndarray, np.ndarray]:
+def _pair(x, y, shown: str, which: str, text: bool) -> tuple[np.ndarray, np.ndarray]:
+    """x and y checked; ``text``: x is an object array whose text columns are one-hot encoded later."""
     x, y = np.asarray(x), np.asarray(y)
     if x.ndim == 1:
         x = x[:, None]
@@ -68,13 +70,23 @@ def _pair(x, y, shown: str, which: str) -> tuple[np.ndarray, np.ndarray]:
                         "(one label or target row per sample)")
     if len(x) == 0:
         raise DataError(f"{shown}: no {which}samples")
-    if x.dtype != object:
+    if not text:
         if x.dtype.kind not in "biuf":
             raise DataError(f"{shown}: {which}inputs must be numbers (got {x.dtype})")
         if x.dtype.kind == "f" and not np.isfinite(x).all():
             raise DataError(f"{shown}: {which}inputs hold {int((~np.isfinite(x)).sum())} missing or infinite values")
+        _check_float32_range(x, shown, which)
     if y.dtype.kind == "f" and not np.isfinite(y).all():
         raise DataError(f"{shown}: {which}labels hold {int((~np.isfinite(y)).sum())} missing or infinite values")
     if y.dtype.kind not in "biuf" + TEXT_KINDS:
         raise DataError(f"{shown}: {which}labels must be numbers or text (got {y.dtype})")
     return x, y
+
+
+def _check_float32_range(x: np.ndarray, shown: str, which: str) -> None:
+    """Inputs are kept as float32: a wider float beyond its range would become infinite (integers never are)."""
+    if x.dtype.kind == "f" and x.dtype.itemsize > 4 and x.size:
+        largest = max(float(x.max()), -float(x.min()))
+        if largest > float(np.finfo(np.float32).max):
+            raise DataError(f"{shown}: {which}inputs have values beyond float32's range (max |x| = {largest:.3g}); "
+                            "nnstudy keeps inputs as float32: scale them")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from .._userfiles import load_object
+from .._userfiles import exits_as_errors, load_object
 from ..errors import DataError
 from ._own_read import Found, channels_last
 
@@ -29,7 +29,8 @@ def check_signature(ref: str, sha256: str, kwargs: dict[str, Any]) -> None:
 def call(ref: str, sha256: str, kwargs: dict[str, Any]) -> Found:
     fn = load_object(ref, sha256)
     shown = f"{ref}({', '.join(f'{k}={v!r}' for k, v in kwargs.items())})"
-    out = fn(**kwargs)
+    with exits_as_errors(ref):
+        out = fn(**kwargs)
     if isinstance(out, (tuple, list)) and len(out) == 2:
         arrays = {"x": out[0]}
         flipped = channels_last(arrays, ("x",))

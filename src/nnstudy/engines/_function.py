@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from .._userfiles import Exited, error_line
 from ..spec import Trial
 from ._common import diverged as exploded
 from ._result import OnEpoch, TrialResult
@@ -38,6 +39,7 @@ from ._result import OnEpoch, TrialResult
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_/.-]*$")
 OWN = ("train_time_s", "epochs_run")  # measured by nnstudy
 RESERVED = ("epoch", "time_s")  # history columns nnstudy writes
+MAX_EPOCH = 2**31 - 1  # the store's epoch column is a 32-bit INTEGER in PostgreSQL
 
 
 class Diverged(BaseException):
@@ -57,8 +59,9 @@ def train_trial(trial: Trial, data, on_epoch: OnEpoch) -> TrialResult:
 
     def report(epoch: Any, **metrics: Any) -> None:
         """report(epoch, name=value, ...): one epoch's metrics (numbers), epochs increasing."""
-        if isinstance(epoch, bool) or not isinstance(epoch, (int, np.integer)) or epoch < 0:
-            raise TypeError(f"report(epoch, ...): epoch must be a whole number >= 0 (got {epoch!r})")
+        if isinstance(epoch, bool) or not isinstance(epoch, (int, np.integer)) or not 0 <= epoch <= MAX_EPOCH:
+            raise TypeError(f"report(epoch, ...): epoch must be a whole number from 0 to {MAX_EPOCH} (got "
+                            f"{_shown(epoch)})")
         epoch = int(epoch)
         if not metrics:
             raise TypeError(f"report({epoch}): give the epoch's metrics as keywords, e.g. report({epoch}, "
@@ -100,6 +103,10 @@ def train_trial(trial: Trial, data, on_epoch: OnEpoch) -> TrialResult:
             e.args = (f"{e.args[0]}: the data's arrays are read-only, shared by the trials; copy one before "
                       "changing it (x = data.x_train.copy())",)
         raise
+    except (KeyboardInterrupt, Exception):
+        raise
+    except BaseException as e:  # a BaseException class of the user's own must not end the study either
+        raise Exited(f"{tc['function']} raised {error_line(e)}").with_traceback(e.__traceback__) from e
     train_time = time.perf_counter() - start
     final = {k: v for k, v in history[-1].items() if k not in RESERVED} if history else {}
     if not diverged and returned is not None:
@@ -144,8 +151,17 @@ def _numbers(metrics: dict, where: str) -> dict[str, float]:
         try:
             out[name] = float(value)
         except (TypeError, ValueError):
-            raise TypeError(f"{where}: {name}={value!r} is not a number") from None
+            raise TypeError(f"{where}: {name}={_shown(value)} is not a number") from None
+        except OverflowError:
+            raise ValueError(f"{where}: {name}={_shown(value)} is beyond a float's range") from None
     return out
+
+
+def _shown(value: Any) -> str:
+    """``repr(value)``, but a huge integer by its size (Python refuses to print one of over 4300 digits)."""
+    if isinstance(value, (int, np.integer)) and abs(int(value)) >= 10**20:
+        return f"an integer of about {int(int(value).bit_length() * math.log10(2)) + 1} digits"
+    return repr(value)
 
 
 def _seed(seed: int) -> None:

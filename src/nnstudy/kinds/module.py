@@ -123,8 +123,9 @@ def stack_key(trial) -> Any:
 
 
 def stack_note(trials) -> str | None:
-    """One line for the start of a run: which modules train one trial at a time, and why (None: all stack)."""
-    from ..engines._torch._user_module import stack_problem
+    """One line for the start of a run: which modules train one trial at a time, and why, and which stack with
+    ops that vmap runs one trial at a time (None: all stack as they should)."""
+    from ..engines._torch._user_module import slow_stack_ops, stack_problem
 
     notes: dict[str, str] = {}
     for t in trials:
@@ -132,11 +133,13 @@ def stack_note(trials) -> str | None:
         if mc.get("kind") != "module" or t.config["train"]["engine"] != "torch" or mc["module"] in notes:
             continue
         problem = stack_problem(mc, t.config["data"])
+        slow = slow_stack_ops(mc, t.config["data"])
         if problem is not None:
-            notes[mc["module"]] = problem
-    if not notes:
-        return None
-    return "; ".join(f"{ref} trains one trial at a time: {why}" for ref, why in notes.items())
+            notes[mc["module"]] = f"{mc['module']} trains one trial at a time: {problem}"
+        elif slow:
+            notes[mc["module"]] = (f"{mc['module']} stacks, but torch.func.vmap has no batching rule for "
+                                   f"{', '.join(slow)}, which runs one trial at a time inside the stack (slower)")
+    return "; ".join(notes.values()) or None
 
 
 def summary_model(trial, data):

@@ -29,7 +29,7 @@ from ._stack_init import ArtifactModels, draw_stack, drawable, stack_modules
 from ._stack_net import StackedMLP
 from ._stack_optim import StackedOptimizer
 from ._stack_step import Stepper, trial_losses
-from ._stack_vmap import VmapNet
+from ._stack_vmap import VmapNet, quiet_slow_ops
 from ._tensors import DeviceData, split_metrics
 from ._train import trial_artifacts
 from ._trial_state import restore_stack, stack_state
@@ -45,7 +45,7 @@ def train_group(trials: list[Trial], data: Dataset, on_epoch: GroupOnEpoch, devi
     mode: "graph" (CUDA default: the step captured once and replayed), "indexed" (the same step, with
     its batch picked on the device by a step counter, run eagerly) or "eager" (CPU default).
     """
-    with trial_precision(trials[0].config["train"], torch.device(device)):
+    with trial_precision(trials[0].config["train"], torch.device(device)), quiet_slow_ops():
         return _train_group(trials, data, on_epoch, device, mode, stop)
 
 

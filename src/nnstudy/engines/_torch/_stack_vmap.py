@@ -21,6 +21,8 @@ never unfolds.
 from __future__ import annotations
 
 import contextlib
+import re
+import warnings
 
 import torch
 from torch import nn
@@ -32,8 +34,33 @@ from ._conv_grouped import grouped_channels_last, ready
 from ._conv_matmul import convs_by_matmul
 from ._tensors import cpu_rows, widest_activation
 
+# torch.func.vmap's warning, several lines long, for an op it runs one slice at a time (no batching rule)
+SLOW_OP_WARNING = "There is a performance drop because we have not yet implemented the batching rule for "
+SLOW_OP = re.compile(re.escape(SLOW_OP_WARNING) + r"(\S+)\. Please")
 MAX_EVAL_VALUES = 1 << 25  # rows x K x input size per evaluation chunk
 CONV = "auto"  # or "grouped", "unfold", "grouped-cl": read at each forward pass
+
+
+@contextlib.contextmanager
+def quiet_slow_ops():
+    """Stacked training without vmap's warning for ops it runs slice by slice: the start of a run names them
+    once (kinds/module.py's stack note)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=re.escape(SLOW_OP_WARNING))
+        yield
+
+
+def slow_ops(caught: list[warnings.WarningMessage]) -> tuple[str, ...]:
+    """The ops vmap warned it runs slice by slice, from warnings caught with ``record=True``; every other
+    warning is shown again."""
+    ops = []
+    for w in caught:
+        m = SLOW_OP.search(str(w.message))
+        if m is None:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        elif m[1] not in ops:
+            ops.append(m[1])
+    return tuple(ops)
 
 
 class VmapNet:

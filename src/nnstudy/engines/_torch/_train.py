@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -95,6 +96,15 @@ def _train_trial(trial: Trial, data: Dataset, on_epoch: OnEpoch, device: str) ->
     return log.result(model, train_time, lambda: trial_artifacts(model, dd, data, head.loss, tc))
 
 
+def _blown_up(params: list[torch.Tensor]) -> torch.Tensor:
+    """L-BFGS's step (lr times the line search's) overflowed the parameters' dtype: an update as infinite as an
+    SGD step's at such a learning rate. The parameters become NaN, so the epoch's loss says the trial diverged."""
+    with torch.no_grad():
+        for p in params:
+            p.fill_(math.nan)
+    return torch.tensor(math.nan)
+
+
 def make_step(model, opt, linears, tc: dict[str, Any], loss: str, seed: int = 0,
               counter: torch.Tensor | None = None):
     """step(xb, yb, measure) -> (objective (0-d tensor), weight-gradient norms or None): one update.
@@ -130,7 +140,12 @@ def make_step(model, opt, linears, tc: dict[str, Any], loss: str, seed: int = 0,
                 value.backward()
                 return value
             data_loss[0] = None  # the first evaluation's: the loss before the step
-            value = opt.step(closure)
+            try:
+                value = opt.step(closure)
+            except RuntimeError as e:
+                if "without overflow" not in str(e):
+                    raise
+                value = _blown_up(params)
             return value, weight_norms(weights, weights, [w.grad for w in weights]) if measure else None
         lbfgs_step.data_loss = data_loss
         return lbfgs_step

@@ -35,7 +35,7 @@ def _runs(net: nn.Module, x: torch.Tensor, dtype: torch.dtype, precision: str) -
         forward(copy.deepcopy(net).to(dtype), x.to(dtype), precision)
     except KeyboardInterrupt:
         raise
-    except Exception:
+    except BaseException:  # SystemExit too: the user's code must not end nnstudy
         return False
     return True
 

@@ -10,7 +10,9 @@ parameter names (``fc1.weight``).
 Stacking (K trials as one program) uses ``torch.func.functional_call`` + ``vmap`` (``VmapNet``), as the
 CNN family does, when ``stack_problem`` finds nothing against it: a module drawing from torch's global
 random generator (``nn.Dropout``: its masks could not be the same alone and stacked) or one that ``vmap``
-refuses trains one trial at a time.
+refuses trains one trial at a time. Ops that ``vmap`` has no batching rule for (nn.MultiheadAttention's fast
+path in evaluation) run one trial at a time inside the stack: named once at the start of a run, not in torch's
+warning at each call.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import copy
 import inspect
 import json
 import math
+import warnings
 from typing import Any, Callable
 
 import torch
@@ -107,7 +110,7 @@ def construct(mc: Any, input_shape: tuple[int, ...], n_out: int) -> nn.Module:
         net = fn(**kwargs)
     except KeyboardInterrupt:
         raise
-    except Exception as e:
+    except BaseException as e:  # SystemExit too: the user's code must not end nnstudy
         raise ValueError(f"{_call(mc['module'], kwargs)} raised {_userfiles.error_line(e)}") from None
     if not isinstance(net, nn.Module):
         raise ValueError(f"{_call(mc['module'], kwargs)} returned a {type(net).__name__}, not a torch.nn.Module")
@@ -142,7 +145,8 @@ class UserNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # a copy: a forward that changes its input in place (x /= 255) must not change the data it is given again
-        out = self.net(x.reshape(x.shape[0], *self.view_shape).clone())
+        with _userfiles.exits_as_errors("its forward"):
+            out = self.net(x.reshape(x.shape[0], *self.view_shape).clone())
         return out.to(x.dtype) if out.dtype.itemsize > x.dtype.itemsize else out  # a wider output loses nothing
 
     def linears(self) -> list[Any]:
@@ -180,7 +184,7 @@ def materialize(net: nn.Module, input_shape: tuple[int, ...], ref: str) -> nn.Mo
             net.eval()(torch.zeros(2, *module_shape(input_shape)))
     except KeyboardInterrupt:
         raise
-    except Exception as e:
+    except BaseException as e:  # SystemExit too: the user's code must not end nnstudy
         raise ValueError(f"{ref}: its forward pass on a batch of shape {(2, *module_shape(input_shape))} (to "
                          f"initialize its lazy layers) raised {_userfiles.error_line(e)}") from None
     return net.train(training)
@@ -211,7 +215,7 @@ def check_model(mc: Any, data, train: dict[str, Any]) -> None:
             check_output(net, head.n_out, what, train)
         except ValueError as e:
             raise ValueError(f"{mc['module']}: {e}") from None
-        _checked[json.dumps(mc, sort_keys=True)] = vmap_problem(net)  # for stack_key, without loading the data again
+        _checked[json.dumps(mc, sort_keys=True)] = vmap_facts(net)  # for stack_key, without loading the data again
     finally:
         torch.random.set_rng_state(state)
 
@@ -229,7 +233,7 @@ def summary_module(mc: Any, data, n_out: int) -> nn.Module:
 def check_output(net: UserNet, n_out: int, what: str, train: dict[str, Any]) -> None:
     """One forward pass of two zero samples as training runs it: the module cast to ``train["dtype"]`` (None:
     its parameters' dtype as built), under ``train["precision"]``'s autocast; ValueError (one line) when it
-    fails, has the wrong shape or computes in another dtype (``_user_dtype``)."""
+    fails, has the wrong shape, is not floating point or computes in another dtype (``_user_dtype``)."""
     dtype = _user_dtype.DTYPES.get(train["dtype"])
     if dtype is not None:
         net.to(dtype)
@@ -241,7 +245,7 @@ def check_output(net: UserNet, n_out: int, what: str, train: dict[str, Any]) -> 
         out = _user_dtype.forward(net.net, x, train["precision"])  # the module's own output, before UserNet's cast
     except KeyboardInterrupt:
         raise
-    except Exception as e:
+    except BaseException as e:  # SystemExit too: the user's code must not end nnstudy
         why = train["dtype"] and _user_dtype.why_raised(net.net, x, train, e)
         if why:
             raise ValueError(why) from None
@@ -252,18 +256,27 @@ def check_output(net: UserNet, n_out: int, what: str, train: dict[str, Any]) -> 
     if tuple(out.shape) != (2, n_out):
         raise ValueError(f"its output for a batch of shape {shown} has shape {tuple(out.shape)}; "
                          f"it must be (B, {n_out}) ({what})")
+    if train["engine"] == "torch" and not out.is_floating_point():  # a training function may want integers
+        raise ValueError(f"its output has dtype {_user_dtype.name(out.dtype)}; it must be floating point (the "
+                         "loss's gradient flows back through it): return the floats, before any .long() or argmax")
     if train["dtype"]:
         _user_dtype.check_dtype(out, train)
 
 
-def vmap_problem(net: UserNet) -> str | None:
-    """Why K copies of ``net`` cannot train as one vmapped program, or None when they can."""
+StackFacts = tuple[str | None, tuple[str, ...]]  # why it cannot stack (None: it can); ops vmap runs slice by slice
+
+
+def vmap_facts(net: UserNet) -> StackFacts:
+    """Whether K copies of ``net`` can train as one vmapped program (a training step, then an evaluation: eval
+    mode, no gradient, where fast paths such as nn.MultiheadAttention's run ops vmap has no batching rule for)."""
     for name, m in net.net.named_modules():
         if isinstance(m, RANDOM_MODULES):
             where = f" ({name})" if name else ""
             return (f"its {type(m).__name__}{where} draws from torch's global random generator, so its masks "
-                    "would not be the same alone and stacked")
+                    "would not be the same alone and stacked"), ()
     from torch.func import functional_call, stack_module_state, vmap
+
+    from ._stack_vmap import slow_ops
 
     models = [copy.deepcopy(net).train() for _ in range(2)]
     params, buffers = stack_module_state(models)
@@ -276,31 +289,46 @@ def vmap_problem(net: UserNet) -> str | None:
         return functional_call(models[0], (p, b), (xb,))
 
     try:
-        out = vmap(one)(params, buffers, x)
-        torch.autograd.grad(out.square().sum(), list(params.values()), allow_unused=True)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            out = vmap(one)(params, buffers, x)
+            torch.autograd.grad(out.square().sum(), list(params.values()), allow_unused=True)
+            with torch.no_grad():
+                models[0].eval()
+                vmap(one, in_dims=(0, 0, None))(params, buffers, x[0])
     except KeyboardInterrupt:
         raise
-    except Exception as e:
+    except BaseException as e:  # SystemExit too: the user's code must not end nnstudy
         if "random operation" in str(e):
             return ("it draws random numbers in forward from torch's global generator, so its draws would not be "
-                    "the same alone and stacked")
-        return f"torch.func.vmap cannot run it ({_userfiles.error_line(e)[:120]})"
-    return None
+                    "the same alone and stacked"), ()
+        return f"torch.func.vmap cannot run it ({_userfiles.error_line(e)[:120]})", ()
+    return None, slow_ops(caught)
 
 
-_stack_problems: dict[str, str | None] = {}
-_checked: dict[str, str | None] = {}  # model config -> stack problem, found by check_model on the loaded data
+_stack_facts: dict[str, StackFacts] = {}
+_checked: dict[str, StackFacts] = {}  # model config -> its stack facts, found by check_model on the loaded data
 
 
 def stack_problem(mc: Any, data_cfg: dict[str, Any]) -> str | None:
-    """Why trials of this configuration train one at a time, or None when they can stack (cached; found by
-    check_model when it ran in this process, else the data is loaded to know its shape)."""
+    """Why trials of this configuration train one at a time, or None when they can stack."""
+    return _facts(mc, data_cfg)[0]
+
+
+def slow_stack_ops(mc: Any, data_cfg: dict[str, Any]) -> tuple[str, ...]:
+    """The ops torch.func.vmap runs one trial at a time when trials of this configuration stack."""
+    return _facts(mc, data_cfg)[1]
+
+
+def _facts(mc: Any, data_cfg: dict[str, Any]) -> StackFacts:
+    """``vmap_facts`` of this configuration (cached; found by check_model when it ran in this process, else the
+    data is loaded to know its shape)."""
     mc = _as_dict(mc)
     key = json.dumps([mc, data_cfg], sort_keys=True)
     checked = json.dumps(mc, sort_keys=True)
-    if key not in _stack_problems and checked in _checked:  # whether it stacks does not depend on the data
-        _stack_problems[key] = _checked[checked]
-    if key not in _stack_problems:
+    if key not in _stack_facts and checked in _checked:  # whether it stacks does not depend on the data
+        _stack_facts[key] = _checked[checked]
+    if key not in _stack_facts:
         from ...executor._worker import load_data
         from .._common import head_of
 
@@ -308,9 +336,9 @@ def stack_problem(mc: Any, data_cfg: dict[str, Any]) -> str | None:
         torch_state = torch.random.get_rng_state()
         try:
             net = build(mc, data.x_train.shape[1], head_of(mc, data).n_out, data.input_shape)
-            _stack_problems[key] = vmap_problem(net)
+            _stack_facts[key] = vmap_facts(net)
         except ValueError as e:
-            _stack_problems[key] = str(e)
+            _stack_facts[key] = str(e), ()
         finally:
             torch.random.set_rng_state(torch_state)
-    return _stack_problems[key]
+    return _stack_facts[key]
