@@ -339,9 +339,9 @@ def test_another_file_under_a_stored_name_is_exit_2_unless_replace(s, tmp_path, 
 
 
 def test_two_spellings_of_one_value_are_one_variant(s, tmp_path, capsys):
-    """--set values name the variant as the study holds them once validated: `no` and `false`, `1.0` and `1`."""
+    """--set values name the variant as the study holds them once validated: `1.0` and `1`."""
     store = tmp_path / "runs"
-    first = ["--set", "train.save_weights=no", "--set", "train.epochs=1.0"]
+    first = ["--set", "train.save_weights=false", "--set", "train.epochs=1.0"]
     assert run_cli(s, "--store", store, "--workers", "1", "--quiet", *first) == 0
     again = nnstudy.run(s, store=store, set={"train.save_weights": False, "train.epochs": 1}, workers=1)
     assert again.name == "s@save_weights=false,epochs=1" and again.summary.ran == 0
