@@ -32,6 +32,8 @@ EDITS = {  # name: (SQL, what the line names)
     "trial_ids": ("UPDATE studies SET trial_ids_json = '[\"zz\"]'", "names trial 'zz'"),
     "orphan": ("UPDATE trials SET study_id = 99 WHERE id = 1", "studies.trial_ids_json of 'damage' names trial"),
     "conditions": ("UPDATE trials SET conditions_json = '[' WHERE id = 1", "trials.conditions_json of trial"),
+    "epoch_text": ("UPDATE epochs SET value = 'abc' WHERE rowid IN (SELECT rowid FROM epochs LIMIT 3)",
+                   "epochs of study 'damage' hold text"),
     "final_text": ("UPDATE trials SET final_json = '{\"test_accuracy\": \"x\"}' WHERE id = 1",
                    "trials.final_json of trial"),
 }
@@ -97,3 +99,7 @@ def test_show_names_the_damaged_column(stored, tmp_path, capsys, edit):
     assert named in line and tid in line
     assert _sha(store / "nnstudy.sqlite") == before
 
+
+def test_null_epoch_values_are_not_damage(stored, tmp_path, capsys):
+    store = _edited(stored, tmp_path / "store", "UPDATE epochs SET value = NULL")
+    assert main(["report", "damage", "--store", str(store), "--out", str(tmp_path / "r")]) == 0

@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
-from ._rows import decoded, final_metrics, names
+from ._rows import DamagedRow, decoded, final_metrics, names
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -72,6 +72,8 @@ def snapshot_of(st: Mapping[str, Any], ids: list[str], rows: Mapping[str, Mappin
             conditions[tid] = decoded(r["conditions_json"], dict, f"trials.conditions_json {where}")
     history = pd.DataFrame([(pks[pk], epoch, metric, _nan(value)) for pk, epoch, metric, value in hist],
                            columns=["trial_id", "epoch", "metric", "value"])
+    if len(history) and object in (history["epoch"].dtype, history["value"].dtype):  # text where numbers belong
+        raise DamagedRow(f"epochs of study {st['name']!r} hold text where an epoch or a value belongs")
     history = history.sort_values(["trial_id", "epoch"], kind="stable").reset_index(drop=True)
     return StudySnapshot(
         name=st["name"], description=st["description"],
