@@ -8,9 +8,11 @@ import shutil
 import sqlite3
 import warnings
 
+import pandas as pd
 import pytest
 
 from nnstudy.cli import main
+from nnstudy.report._stats import timing
 
 STUDY = """
 [study]
@@ -103,3 +105,14 @@ def test_show_names_the_damaged_column(stored, tmp_path, capsys, edit):
 def test_null_epoch_values_are_not_damage(stored, tmp_path, capsys):
     store = _edited(stored, tmp_path / "store", "UPDATE epochs SET value = NULL")
     assert main(["report", "damage", "--store", str(store), "--out", str(tmp_path / "r")]) == 0
+
+
+def test_hand_edited_times_are_missing_times_without_a_warning(stored, tmp_path, capfd):
+    store = _edited(stored, tmp_path / "store", "UPDATE trials SET started_at = 'nope', finished_at = '1'")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # pandas' "could not infer format" would fail the report here
+        code = main(["report", "damage", "--store", str(store), "--out", str(tmp_path / "r")])
+    assert code == 0 and capfd.readouterr().err == ""
+    wall, _ = timing(pd.DataFrame({"started_at": ["nope", "2026-01-01T00:00:00+00:00"],
+                                   "finished_at": ["1", "2026-01-01T00:00:05+00:00"]}))
+    assert wall == 5.0
