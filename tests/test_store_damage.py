@@ -4,6 +4,7 @@ naming the table, row and column, and leave the store as it was."""
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import sqlite3
 import warnings
@@ -116,3 +117,29 @@ def test_hand_edited_times_are_missing_times_without_a_warning(stored, tmp_path,
     wall, _ = timing(pd.DataFrame({"started_at": ["nope", "2026-01-01T00:00:00+00:00"],
                                    "finished_at": ["1", "2026-01-01T00:00:05+00:00"]}))
     assert wall == 5.0
+
+
+@pytest.mark.parametrize("epoch", [-3, 99, "2", 1])
+def test_a_checkpoint_whose_epoch_was_edited_is_one_line_and_the_trial_restarts(tmp_path, monkeypatch, capsys,
+                                                                                 epoch):
+    from test_checkpoints import counting_epochs, interrupted_study, query, run
+
+    study, store, held = interrupted_study(tmp_path, monkeypatch)  # its checkpoint: after epoch 2
+    con = sqlite3.connect(store / "nnstudy.sqlite")
+    (data,) = con.execute("SELECT data FROM artifacts WHERE name = 'checkpoint.json'").fetchone()
+    head = json.loads(data) | {"epoch": epoch}  # the JSON alone: the tensors' sha256 still matches
+    with con:
+        con.execute("UPDATE artifacts SET data = ? WHERE name = 'checkpoint.json'", (json.dumps(head).encode(),))
+    con.close()
+    capsys.readouterr()
+    with monkeypatch.context() as m:
+        seen = counting_epochs(m)
+        assert run(study, store) == 0
+    out = capsys.readouterr()
+    assert "Traceback" not in out.err
+    lines = [line for line in (out.out + out.err).splitlines() if "checkpoint of" in line]
+    assert len(lines) == 1, lines
+    assert lines[0] == (f"checkpoint of trial {held} unreadable: checkpoint.json is damaged (its epoch {epoch!r} "
+                        f"is not the last epoch of its history, 2); restarting from epoch 1")
+    assert sorted(e for t, e in seen if t == held) == [1, 2, 3, 4, 5, 6]
+    assert query(store, "SELECT status FROM trials WHERE trial_id = :a", held) == [("done",)]
