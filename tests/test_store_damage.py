@@ -143,3 +143,10 @@ def test_a_checkpoint_whose_epoch_was_edited_is_one_line_and_the_trial_restarts(
                         f"is not the last epoch of its history, 2); restarting from epoch 1")
     assert sorted(e for t, e in seen if t == held) == [1, 2, 3, 4, 5, 6]
     assert query(store, "SELECT status FROM trials WHERE trial_id = :a", held) == [("done",)]
+
+
+def test_a_hand_edited_origin_is_one_damaged_line(stored, tmp_path, capsys):
+    store = _edited(stored, tmp_path / "store", "UPDATE meta SET value = '5' WHERE key LIKE 'origin:%'")
+    before = _sha(store / "nnstudy.sqlite")
+    assert "meta origin of" in _damaged_line(capsys, main(["ls", "--store", str(store)]))
+    assert _sha(store / "nnstudy.sqlite") == before

@@ -10,7 +10,6 @@ did and says what is wrong in its one line.
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 from pathlib import Path

@@ -318,7 +318,8 @@ class Store:
             if source is None:
                 return None
             value = c.execute(select(s.meta.c.value).where(s.meta.c.key == self._origin_key(name))).scalar()
-        return {"source": source[0], "file": None, "parent": None} | (json.loads(value) if value else {})
+        stored = decoded(value, dict, f"meta origin of {name!r}") if value else {}
+        return {"source": source[0], "file": None, "parent": None} | stored
 
     @resilient
     def set_origin(self, name: str, file: str | None, parent: str | None) -> None:
@@ -332,7 +333,8 @@ class Store:
         """Each variant's name -> the name of the study it varies."""
         with self.engine.begin() as c:
             rows = c.execute(select(s.meta.c.value).where(s.meta.c.key.like("origin:%"))).scalars().all()
-        return {o["name"]: o["parent"] for o in map(json.loads, rows) if o.get("parent")}
+        origins = [decoded(value, dict, "meta origin of a study") for value in rows]
+        return {o["name"]: o["parent"] for o in origins if o.get("parent")}
 
     @resilient
     def studies(self) -> list[dict[str, Any]]:
@@ -343,7 +345,8 @@ class Store:
                 counts = dict(c.execute(select(s.trials.c.status, func.count())
                                         .where(s.trials.c.study_id == row["id"], s.trials.c.trial_id.in_(ids))
                                         .group_by(s.trials.c.status)).all())
-                unproposed = max(0, _search_size(decoded(row["spec_json"], dict, f"studies.spec_json of {row['name']!r}")) - len(ids))
+                spec = decoded(row["spec_json"], dict, f"studies.spec_json of {row['name']!r}")
+                unproposed = max(0, _search_size(spec) - len(ids))
                 counts["pending"] = counts.get("pending", 0) + unproposed
                 out.append(dict(name=row["name"], description=row["description"], total=len(ids) + unproposed,
                                 updated_at=row["updated_at"], **{k: counts.get(k, 0) for k in
