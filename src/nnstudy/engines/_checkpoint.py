@@ -110,9 +110,25 @@ def unpack(blobs: dict[str, bytes] | None, trial_ids: list[str]) -> tuple[int, A
     except (SafetensorError, ValueError, OSError) as e:
         raise CheckpointError(f"{TENSORS} unreadable ({e})") from None
     try:
-        return int(head["epoch"]), _decode(head["state"], tensors)
+        epoch, state = head["epoch"], _decode(head["state"], tensors)
     except (KeyError, TypeError, ValueError) as e:
         raise CheckpointError(f"{STATE} is damaged ({type(e).__name__}: {e})") from None
+    last = _last_logged(state)
+    if type(epoch) is not int or epoch < 1 or (last is not None and epoch != last):
+        raise CheckpointError(f"{STATE} is damaged (its epoch {epoch!r} is not the last epoch of its history"
+                              f"{'' if last is None else f', {last}'})")
+    return epoch, state
+
+
+def _last_logged(state: Any) -> int | None:
+    """The last epoch in the state's epoch log(s) (log_state: one trial's "log", a stack's "logs"), which is
+    the epoch its checkpoint was taken after; None for a state without one."""
+    logs = (state.get("logs") or [state.get("log")]) if isinstance(state, dict) else []
+    try:
+        ends = [log["history"][-1]["epoch"] for log in logs if isinstance(log, dict) and log.get("history")]
+    except (KeyError, TypeError, IndexError):
+        return None  # no epoch log of this shape: nothing to compare with
+    return max(ends) if ends else None
 
 
 def _encode(obj: Any, tensors: dict[str, Any]) -> Any:

@@ -357,8 +357,8 @@ def timing(trials: pd.DataFrame) -> tuple[float, float]:
     nan = float("nan")
     wall = nan
     if {"started_at", "finished_at"} <= set(trials.columns):
-        start = pd.to_datetime(trials["started_at"], errors="coerce", utc=True).min()
-        end = pd.to_datetime(trials["finished_at"], errors="coerce", utc=True).max()
+        start = pd.to_datetime(trials["started_at"], errors="coerce", utc=True, format="ISO8601").min()
+        end = pd.to_datetime(trials["finished_at"], errors="coerce", utc=True, format="ISO8601").max()
         if not (pd.isna(start) or pd.isna(end)):
             wall = max(0.0, (end - start).total_seconds())
     train = nan

@@ -10,13 +10,13 @@ did and says what is wrong in its one line.
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from ._engine import resolve_url, sqlite_uri
+from ._rows import names, require_trials
 from ._snapshot import StudySnapshot, snapshot_of
 from ._version import SCHEMA_VERSION
 
@@ -100,7 +100,7 @@ class SqliteReader:
 
 def _study_ids(c: sqlite3.Connection, name: str) -> tuple[int, list[str]] | None:
     row = c.execute(STUDY_IDS, (name,)).fetchone()
-    return None if row is None else (row["id"], json.loads(row["trial_ids_json"]))
+    return None if row is None else (row["id"], names(row["trial_ids_json"], f"studies.trial_ids_json of {name!r}"))
 
 
 def _snapshot(c: sqlite3.Connection, name: str, artifacts: bool) -> StudySnapshot | None:
@@ -112,6 +112,7 @@ def _snapshot(c: sqlite3.Connection, name: str, artifacts: bool) -> StudySnapsho
     rows: dict[str, Any] = {}
     if ids:
         rows = {r["trial_id"]: r for r in c.execute(TRIALS.format(_marks(ids)), (sid, *ids))}
+    require_trials(rows, ids, name)
     pks = list({rows[i]["id"]: i for i in ids})  # as Store.snapshot
     hist = c.execute(EPOCHS.format(_marks(pks)), pks).fetchall() if pks else []
     arts = (c.execute(ARTIFACTS.format(_marks(pks)), (*pks, "checkpoint.%")).fetchall()

@@ -16,6 +16,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, Operation
 
 from ..errors import StudyError
 from ._engine import shown
+from ._rows import DamagedRow
 
 RETRY_FOR_S = 60.0  # how long a driver waits for its store before it gives up
 RACES = 3  # two drivers creating the same row at once: the loser tries again, this often at most
@@ -116,8 +117,8 @@ def resilient(method: Callable[..., T]) -> Callable[..., T]:
     def wrapper(self, *args, **kwargs):
         try:
             return retrying(lambda: method(self, *args, **kwargs), self.url, method.__name__)
-        except json.JSONDecodeError as e:  # a row edited by hand or half-overwritten: the store is damaged
-            why = f"a stored value is not valid JSON: {e}"
+        except (json.JSONDecodeError, DamagedRow) as e:  # a row edited by hand or half-overwritten: damaged
+            why = str(e) if isinstance(e, DamagedRow) else f"a stored value is not valid JSON: {e}"
             if self.url.startswith("sqlite:///"):
                 raise damaged(self.url, why) from None
             raise StudyError(f"store {shown(self.url)} is damaged ({why})") from None

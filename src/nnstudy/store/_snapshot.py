@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
+
+from ._rows import DamagedRow, decoded, final_metrics, names
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -47,36 +48,41 @@ def snapshot_of(st: Mapping[str, Any], ids: list[str], rows: Mapping[str, Mappin
     import pandas as pd  # here, not on import: `nnstudy ls` never builds a table
 
     pks = {rows[i]["id"]: i for i in ids}
-    swept = json.loads(st["swept_keys_json"])
+    study = f"of {st['name']!r}"
+    swept = names(st["swept_keys_json"], f"studies.swept_keys_json {study}")
     records, conditions, sections, read = [], {}, {}, {}
     for tid in ids:
         r = rows[tid]
-        point = json.loads(r["point_json"])
+        where = f"of trial {tid}"
+        point = decoded(r["point_json"], dict, f"trials.point_json {where}")
         if r["config_json"] not in read:  # the seeds of a configuration share one config: read once
-            config = json.loads(r["config_json"])
+            config = decoded(r["config_json"], dict, f"trials.config_json {where}")
             model, train = config.get("model"), config.get("train")
             whole = isinstance(model, dict) and "kind" in model and isinstance(train, dict)  # not: a test's {}
             read[r["config_json"]] = ({"model": model, "train": train} if whole else None,
                                       (config.get("data") or {}).get("fold"))
         sections[tid], fold = read[r["config_json"]]  # fold: the one data.folds holds out
-        final = json.loads(r["final_json"]) if r["final_json"] else {}
+        final = final_metrics(r["final_json"], f"trials.final_json {where}") if r["final_json"] else {}
         records.append({"trial_id": tid, "seed": r["seed"], "status": r["status"], "error": r["error"],
                         **({} if fold is None else {"fold": fold}),  # data.folds: the fold held out
                         **{k: point.get(k) for k in swept}, **{k: _nan(v) for k, v in final.items()},
                         **({"label": point["label"]} if "label" in point else {}),  # a [[sweep]] label
                         "started_at": r["started_at"], "finished_at": r["finished_at"]})
         if r["conditions_json"]:
-            conditions[tid] = json.loads(r["conditions_json"])
+            conditions[tid] = decoded(r["conditions_json"], dict, f"trials.conditions_json {where}")
     history = pd.DataFrame([(pks[pk], epoch, metric, _nan(value)) for pk, epoch, metric, value in hist],
                            columns=["trial_id", "epoch", "metric", "value"])
+    if len(history) and object in (history["epoch"].dtype, history["value"].dtype):  # text where numbers belong
+        raise DamagedRow(f"epochs of study {st['name']!r} hold text where an epoch or a value belongs")
     history = history.sort_values(["trial_id", "epoch"], kind="stable").reset_index(drop=True)
     return StudySnapshot(
-        name=st["name"], description=st["description"], spec=json.loads(st["spec_json"]),
-        source=st["source"], task=st["task"], metrics=json.loads(st["metrics_json"]), swept_keys=swept,
+        name=st["name"], description=st["description"],
+        spec=decoded(st["spec_json"], dict, f"studies.spec_json {study}"), source=st["source"], task=st["task"],
+        metrics=names(st["metrics_json"], f"studies.metrics_json {study}"), swept_keys=swept,
         trials=pd.DataFrame(records), history=history,
         artifacts=[Artifact(pks[pk], name, bytes(data)) for pk, name, data in arts],
-        environment=json.loads(st["environment_json"]), created_at=st["created_at"],
-        updated_at=st["updated_at"], conditions=conditions, sections=sections)
+        environment=decoded(st["environment_json"], dict, f"studies.environment_json {study}"),
+        created_at=st["created_at"], updated_at=st["updated_at"], conditions=conditions, sections=sections)
 
 
 def _nan(v: Any) -> Any:

@@ -21,6 +21,7 @@ from . import _schema as s
 from ._engine import make_engine, resolve_url, shown, store_dir  # noqa: F401  (store_dir: imported from here too)
 from ._migrate import Migration, open_schema
 from ._retry import one_line, resilient, retrying, store_error
+from ._rows import decoded, final_metrics, names, require_trials
 from ._snapshot import StudySnapshot, snapshot_of
 
 FINAL_STATES = ("done", "diverged")
@@ -259,9 +260,10 @@ class Store:
             rows = c.execute(query).mappings().all()
         out = []
         for r in rows:
-            config = json.loads(r["config_json"])
+            config = decoded(r["config_json"], dict, f"trials.config_json of trial {r['trial_id']}")
+            point = decoded(r["point_json"], dict, f"trials.point_json of trial {r['trial_id']}")
             out.append(dict(study=r["study"], trial_id=r["trial_id"], seed=r["seed"], owner=r["owner"],
-                            alive=_alive(r["owner"]), started_at=r["started_at"], point=json.loads(r["point_json"]),
+                            alive=_alive(r["owner"]), started_at=r["started_at"], point=point,
                             epoch=int(r["epoch"] or 0),
                             epochs=int((config.get("train") or {}).get("epochs") or 0)))
         return out
@@ -289,7 +291,7 @@ class Store:
                             .where(s.studies.c.name == name)).first()
         if row is None:
             raise self._no_study(name)
-        return row.id, json.loads(row.trial_ids_json)
+        return row.id, names(row.trial_ids_json, f"studies.trial_ids_json of {name!r}")
 
     def _study_id(self, c, name: str) -> int:
         """The study's id, read in the caller's transaction (one transaction per trial's claim, write, ...)."""
@@ -316,7 +318,8 @@ class Store:
             if source is None:
                 return None
             value = c.execute(select(s.meta.c.value).where(s.meta.c.key == self._origin_key(name))).scalar()
-        return {"source": source[0], "file": None, "parent": None} | (json.loads(value) if value else {})
+        stored = decoded(value, dict, f"meta origin of {name!r}") if value else {}
+        return {"source": source[0], "file": None, "parent": None} | stored
 
     @resilient
     def set_origin(self, name: str, file: str | None, parent: str | None) -> None:
@@ -330,18 +333,20 @@ class Store:
         """Each variant's name -> the name of the study it varies."""
         with self.engine.begin() as c:
             rows = c.execute(select(s.meta.c.value).where(s.meta.c.key.like("origin:%"))).scalars().all()
-        return {o["name"]: o["parent"] for o in map(json.loads, rows) if o.get("parent")}
+        origins = [decoded(value, dict, "meta origin of a study") for value in rows]
+        return {o["name"]: o["parent"] for o in origins if o.get("parent")}
 
     @resilient
     def studies(self) -> list[dict[str, Any]]:
         out = []
         with self.engine.begin() as c:
             for row in c.execute(select(s.studies).order_by(s.studies.c.updated_at.desc())).mappings():
-                ids = json.loads(row["trial_ids_json"])
+                ids = names(row["trial_ids_json"], f"studies.trial_ids_json of {row['name']!r}")
                 counts = dict(c.execute(select(s.trials.c.status, func.count())
                                         .where(s.trials.c.study_id == row["id"], s.trials.c.trial_id.in_(ids))
                                         .group_by(s.trials.c.status)).all())
-                unproposed = max(0, _search_size(json.loads(row["spec_json"])) - len(ids))
+                spec = decoded(row["spec_json"], dict, f"studies.spec_json of {row['name']!r}")
+                unproposed = max(0, _search_size(spec) - len(ids))
                 counts["pending"] = counts.get("pending", 0) + unproposed
                 out.append(dict(name=row["name"], description=row["description"], total=len(ids) + unproposed,
                                 updated_at=row["updated_at"], **{k: counts.get(k, 0) for k in
@@ -361,7 +366,7 @@ class Store:
                              .where(t.trial_id.startswith(prefix, autoescape=True))).mappings().all()
             out = []
             for r in rows:
-                json.loads(r["config_json"]), json.loads(r["final_json"] or "{}")  # damaged rows: one line
+                _check_trial(r)
                 hist = c.execute(select(s.epochs.c.epoch, s.epochs.c.metric, s.epochs.c.value)
                                  .where(s.epochs.c.trial_pk == r["id"])
                                  .order_by(s.epochs.c.epoch)).all()
@@ -379,6 +384,7 @@ class Store:
             st = c.execute(select(s.studies).where(s.studies.c.id == sid)).mappings().one()
             rows = {r["trial_id"]: r for r in c.execute(select(s.trials).where(t.study_id == sid,
                                                                                 t.trial_id.in_(ids))).mappings()}
+            require_trials(rows, ids, name)
             pks = {rows[i]["id"]: i for i in ids}
             hist = c.execute(select(s.epochs.c.trial_pk, s.epochs.c.epoch, s.epochs.c.metric, s.epochs.c.value)
                              .where(s.epochs.c.trial_pk.in_(list(pks)))).all()
@@ -407,6 +413,16 @@ def _epoch_statements(dialect: str):
         return owned, later, None, upsert.on_conflict_do_update(index_elements=[e.trial_pk, e.epoch, e.metric],
                                                                 set_={"value": upsert.excluded.value})
     return owned, later, same, insert(s.epochs).values(**values)
+
+
+def _check_trial(r) -> None:
+    """A trial's JSON columns as `nnstudy show` prints them: damaged ones are the store's one line."""
+    where = f"of trial {r['trial_id']}"
+    decoded(r["config_json"], dict, f"trials.config_json {where}")
+    if r["final_json"]:
+        final_metrics(r["final_json"], f"trials.final_json {where}")
+    if r["conditions_json"]:
+        decoded(r["conditions_json"], dict, f"trials.conditions_json {where}")
 
 
 def _alive(owner: str | None) -> bool:
