@@ -18,19 +18,28 @@ class TypedScalars(BaseModel):
     @classmethod
     def _typed_scalars(cls, v: Any, info: ValidationInfo) -> Any:
         annotation = cls.model_fields[info.field_name].annotation
-        values = v if isinstance(v, list) else [v]
-        if any(isinstance(x, bool) for x in values) and not _admits_bool(annotation):
-            got = "true" if True in values else "false"
+        leaves = list(_leaves(v, [annotation]))
+        if any(isinstance(x, bool) for x, _ in leaves) and not _admits_bool(annotation):
+            got = "true" if any(x is True for x, _ in leaves) else "false"
             raise ValueError(f"input should be a number, not a boolean (got {got})")
-        takes = elements(annotation) if isinstance(v, list) else scalars(annotation)
-        if ANY in takes or TEXT in takes or not takes & {NUMBER, BOOL}:
-            return v  # text, or no scalar at all (a table, a list): pydantic's own message
-        for x in values:
+        for x, takes in leaves:
+            if ANY in takes or TEXT in takes or not takes & {NUMBER, BOOL}:
+                continue  # text, or no scalar at all (a table, a list): pydantic's own message
             if (isinstance(x, str) and NAMED + x not in takes) or (_is_number(x) and NUMBER not in takes):
                 want = [t for t in (NUMBER, BOOL) if t in takes] + sorted(repr(t[1:]) for t in takes if t[0] == NAMED)
                 what = "a string" if isinstance(x, str) else "a number"
                 raise ValueError(f"input should be {' or '.join(want)}, not {what} (got {x!r})")
         return v
+
+
+def _leaves(v: Any, types: list[Any]):
+    """Each scalar inside v (lists nested to any depth) with what the type allows at its depth."""
+    if not isinstance(v, list):
+        yield v, set().union(*(scalars(t) for t in types))
+        return
+    inner = [e for t in types for e in element_types(t)]
+    for x in v:
+        yield from _leaves(x, inner)
 
 
 def _is_number(x: Any) -> bool:
@@ -65,14 +74,14 @@ def scalars(annotation: Any) -> set[str]:
     return set().union(*(scalars(a) for a in get_args(annotation)))  # Union, Optional, Annotated
 
 
-def elements(annotation: Any) -> set[str]:
-    """What an element of a list of this type may be."""
+def element_types(annotation: Any) -> list[Any]:
+    """The types an element of a list of this type may have (none: not a list)."""
     if annotation is Any:
-        return {ANY}
+        return [Any]
     origin = get_origin(annotation)
     if origin is list:
         args = get_args(annotation)
-        return scalars(args[0]) if args else {ANY}
+        return [args[0] if args else Any]
     if origin in (Literal, dict, tuple, set) or isinstance(annotation, type):
-        return set()
-    return set().union(*(elements(a) for a in get_args(annotation)))
+        return []
+    return [e for a in get_args(annotation) for e in element_types(a)]
