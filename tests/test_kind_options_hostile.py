@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from nnstudy.cli import main
+from nnstudy.spec import expand, read_study
 
 GIVEN = """
 [study]
@@ -48,3 +49,38 @@ def write(tmp_path, text: str, name: str = "s.toml") -> str:
 def test_a_string_or_boolean_in_given_weights_is_refused_at_any_depth(tmp_path, capsys, w, b, key, got):
     err = refused(tmp_path, capsys, ["run", write(tmp_path, GIVEN.format(w=w, b=b))])
     assert f"{key}: input should be a number, {got}" in err
+
+
+BUDGET = """
+[study]
+name = "budget"
+[data]
+name = "moons"
+n_samples = 100
+[model]
+hidden = [4]
+[train]
+{budget}
+"""
+
+
+@pytest.mark.parametrize("budget, overrides, sweep, expect", [
+    ("epochs = 30", {"train.steps": 3}, None, [(3, 20)]),
+    ("epochs = 30", None, {"train.steps": [2, 3]}, [(2, 20), (3, 20)]),
+    ("steps = 5", {"train.epochs": 2}, None, [(None, 2)]),
+])
+def test_a_command_line_budget_replaces_the_files_other_budget(tmp_path, budget, overrides, sweep, expect):
+    study, _, label = read_study(write(tmp_path, BUDGET.format(budget=budget)), overrides, sweep)
+    assert [(t.config["train"].get("steps"), t.config["train"]["epochs"]) for t in expand(study, label)] == expect
+
+
+def test_steps_set_on_the_command_line_run_a_file_with_epochs(tmp_path, capsys):
+    path = write(tmp_path, BUDGET.format(budget="epochs = 30"))
+    assert main(["run", path, "--set", "train.steps=3", "--store", str(tmp_path / "store")]) == 0
+    assert "1 done" in capsys.readouterr().out
+
+
+def test_steps_and_epochs_both_set_on_the_command_line_are_refused(tmp_path, capsys):
+    path = write(tmp_path, BUDGET.format(budget="epochs = 30"))
+    err = refused(tmp_path, capsys, ["run", path, "--set", "train.steps=3", "--set", "train.epochs=2"])
+    assert "train.steps: a budget of 3 steps replaces train.epochs" in err

@@ -38,6 +38,7 @@ def read_study(source: str | Path | dict, overrides: dict[str, Any] | None = Non
             raise StudyError(f"{label}: not valid TOML: {e}") from None
         except RecursionError:  # arrays or tables nested thousands deep
             raise StudyError(f"{label}: not valid TOML: nested too deeply for a study file") from None
+    replace_budget(raw, set(overrides or ()) | set(sweep or ()))
     if sweep:
         apply_sweep(raw, sweep, label)
     for key, value in (overrides or {}).items():
@@ -70,6 +71,15 @@ def read_text(path: Path, label: str) -> str:
         raise StudyError(f"{label}: no such study file") from None
     except (OSError, UnicodeDecodeError) as e:
         raise StudyError(f"{label}: cannot read the study file ({e})") from None
+
+
+def replace_budget(raw: dict, given: set[str]) -> None:
+    """A ``--set``/``--sweep`` of train.steps replaces the file's train.epochs, and one of train.epochs the
+    file's train.steps: the two do not go together and the command line cannot remove a key."""
+    train = raw.get("train")
+    for chosen, replaced in (("steps", "epochs"), ("epochs", "steps")):
+        if isinstance(train, dict) and f"train.{chosen}" in given and f"train.{replaced}" not in given:
+            train.pop(replaced, None)
 
 
 def apply_sweep(raw: dict, sweep: dict[str, list[Any]], label: str) -> None:
