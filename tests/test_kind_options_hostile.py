@@ -77,7 +77,7 @@ def test_a_command_line_budget_replaces_the_files_other_budget(tmp_path, budget,
 def test_steps_set_on_the_command_line_run_a_file_with_epochs(tmp_path, capsys):
     path = write(tmp_path, BUDGET.format(budget="epochs = 30"))
     assert main(["run", path, "--set", "train.steps=3", "--store", str(tmp_path / "store")]) == 0
-    assert "1 done" in capsys.readouterr().out
+    assert "1 done" in capsys.readouterr().err
 
 
 def test_steps_and_epochs_both_set_on_the_command_line_are_refused(tmp_path, capsys):
