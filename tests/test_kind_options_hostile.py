@@ -84,3 +84,27 @@ def test_steps_and_epochs_both_set_on_the_command_line_are_refused(tmp_path, cap
     path = write(tmp_path, BUDGET.format(budget="epochs = 30"))
     err = refused(tmp_path, capsys, ["run", path, "--set", "train.steps=3", "--set", "train.epochs=2"])
     assert "train.steps: a budget of 3 steps replaces train.epochs" in err
+
+
+PCA = """
+[study]
+name = "pca"
+[data]
+name = "iris"
+{data}
+[model]
+kind = "pca"
+components = {components}
+[train]
+engine = "classical"
+"""
+
+
+@pytest.mark.parametrize("data, components, has", [
+    ("", 100000000000, "iris has 4 inputs (after any data.features and pca), so at most 4 components"),
+    ("", 5, "iris has 4 inputs (after any data.features and pca), so at most 4 components"),
+    ("train_size = 3", 4, "iris has 3 training samples, so at most 3 components"),
+])
+def test_pca_components_beyond_the_data_are_refused(tmp_path, capsys, data, components, has):
+    err = refused(tmp_path, capsys, ["run", write(tmp_path, PCA.format(data=data, components=components))])
+    assert f"model.components: {has} (got {components})" in err

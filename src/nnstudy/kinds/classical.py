@@ -12,6 +12,7 @@ from typing import Annotated, Any, ClassVar, Literal, Union
 
 from pydantic import Field, model_serializer
 
+from ..errors import StudyError
 from ..spec._schema import ModelBase
 from . import Kind, dense_parameters
 
@@ -34,7 +35,8 @@ class PCAConfig(ClassicalBase):
 
     kind: Literal["pca"] = "pca"
     components: Annotated[int, Field(ge=1)] | None = Field(
-        2, description="components kept for the losses and explained_variance (none = all; capped at the rank)")
+        2, description=("components kept for the losses and explained_variance (none = all; at most the inputs and "
+                        "the training samples)"))
     extra_metrics: ClassVar[tuple[str, ...]] = _per_split("recon_rmse") + ("explained_variance", "sklearn_gap")
     default_metrics: ClassVar[dict[str, list[str]]] = {
         t: ["test_recon_rmse", "explained_variance", "sklearn_gap"] for t in BOTH}
@@ -194,6 +196,15 @@ class LinearProbeConfig(ClassicalBase):
         None, description="filled in when the study runs: the source trial's [model] section")
 
 
+def _pca_fits(mc: dict, data, label: str) -> None:
+    """More components than inputs or training samples would be trimmed to the rank without a word."""
+    n_train, n_in = data.x_train.shape
+    if mc["components"] is not None and mc["components"] > min(n_train, n_in):
+        has = f"{n_in} inputs (after any data.features and pca)" if n_in <= n_train else f"{n_train} training samples"
+        raise StudyError(f"{label}: model.components: {data.name} has {has}, so at most {min(n_train, n_in)} "
+                         f"components (got {mc['components']})")
+
+
 FIGURE_MODULE = "nnstudy.report._figures_classical"
 DIGITS = {"name": "digits", "train_size": 200}
 IRIS = {"name": "iris"}
@@ -215,7 +226,8 @@ def _trainer(module: str):
 
 def _kind(cls, module: str, example: dict | None = None, figures: tuple[str, ...] = (),
           scales_targets: bool = False, optimizer: bool = True, optimizer_keys=None,
-          early_stopping: bool = False, reads: tuple[str, ...] = (), seeded: bool = True, size=None) -> Kind:
+          early_stopping: bool = False, reads: tuple[str, ...] = (), seeded: bool = True, size=None,
+          check_data=None) -> Kind:
     def metrics(task: str) -> tuple[str, ...]:
         return tuple(m for m in cls.extra_metrics if task == "regression" or not m.endswith("_mae"))
 
@@ -225,12 +237,13 @@ def _kind(cls, module: str, example: dict | None = None, figures: tuple[str, ...
                 example={} if example is None else {**example, "train": {"engine": "classical",
                                                                          **example.get("train", {})}},
                 figures=figures, optimizer=optimizer, optimizer_keys=optimizer_keys, early_stopping=early_stopping,
-                reads=reads, seeded=seeded, size=size)
+                reads=reads, seeded=seeded, size=size, check_data=check_data)
 
 
 KINDS = [
     _kind(PCAConfig, "_pca", {"data": IRIS, "model": {"components": 2}},
-          ("pca_curves.png", "pca_projection.png", "pca_explained.png"), optimizer=False, seeded=False),
+          ("pca_curves.png", "pca_projection.png", "pca_explained.png"), optimizer=False, seeded=False,
+          check_data=_pca_fits),
     _kind(SOMConfig, "_som", {"data": IRIS, "model": {"grid": [2, 2], "iterations": 200}},
           ("som_umatrix.png", "som_hits.png", "som_prototypes.png", "class_errors.png"), optimizer=False,
           reads=("epochs",), size=lambda mc, n_in, n_out: ("grid", mc["grid"][0] * mc["grid"][1] * n_in)),
