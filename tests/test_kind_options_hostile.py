@@ -108,3 +108,30 @@ engine = "classical"
 def test_pca_components_beyond_the_data_are_refused(tmp_path, capsys, data, components, has):
     err = refused(tmp_path, capsys, ["run", write(tmp_path, PCA.format(data=data, components=components))])
     assert f"model.components: {has} (got {components})" in err
+
+
+RBM = """
+[study]
+name = "rbm"
+[data]
+name = "{data}"
+train_size = 50
+[model]
+kind = "rbm"
+hidden = 4
+gibbs_steps = 2
+inpaint_rows = {rows}
+{side}
+[train]
+engine = "classical"
+"""
+
+
+@pytest.mark.parametrize("data, rows, side, message", [
+    ("digits", 100, "", "the images of digits have 8 rows, so at most 7 can be hidden (got 100)"),
+    ("digits", 8, 'inpaint_side = "left"', "the images of digits have 8 columns, so at most 7 can be hidden (got 8)"),
+    ("iris", 2, "", "iris has no images to inpaint (inputs of shape (4,)): leave inpaint_rows out"),
+])
+def test_rbm_inpainting_beyond_the_image_is_refused(tmp_path, capsys, data, rows, side, message):
+    err = refused(tmp_path, capsys, ["run", write(tmp_path, RBM.format(data=data, rows=rows, side=side))])
+    assert f"model.inpaint_rows: {message}" in err

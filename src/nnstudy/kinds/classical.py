@@ -205,6 +205,23 @@ def _pca_fits(mc: dict, data, label: str) -> None:
                          f"components (got {mc['components']})")
 
 
+def _inpainting_fits(mc: dict, data, label: str) -> None:
+    """Hiding every row (or more) of the image was trimmed to all of them without a word."""
+    if not mc["inpaint_rows"]:
+        return
+    from ..engines._classical._rbm import image_shape
+
+    shape = image_shape(data)
+    if shape is None:
+        raise StudyError(f"{label}: model.inpaint_rows: {data.name} has no images to inpaint (inputs of shape "
+                         f"{tuple(data.input_shape)}): leave inpaint_rows out")
+    side = mc.get("inpaint_side", "bottom")
+    along, what = (shape[0], "rows") if side in ("top", "bottom") else (shape[1], "columns")
+    if mc["inpaint_rows"] >= along:
+        raise StudyError(f"{label}: model.inpaint_rows: the images of {data.name} have {along} {what}, so at most "
+                         f"{along - 1} can be hidden (got {mc['inpaint_rows']})")
+
+
 FIGURE_MODULE = "nnstudy.report._figures_classical"
 DIGITS = {"name": "digits", "train_size": 200}
 IRIS = {"name": "iris"}
@@ -249,7 +266,8 @@ KINDS = [
           reads=("epochs",), size=lambda mc, n_in, n_out: ("grid", mc["grid"][0] * mc["grid"][1] * n_in)),
     _kind(RBMConfig, "_rbm", {"data": DIGITS, "model": {"hidden": 8, "gibbs_steps": 5}},
           ("rbm_samples.png", "rbm_inpainting.png", "rbm_filters.png"), reads=("epochs", "batch_size"),
-          size=lambda mc, n_in, n_out: ("hidden", dense_parameters([n_in, mc["hidden"]]))),
+          size=lambda mc, n_in, n_out: ("hidden", dense_parameters([n_in, mc["hidden"]])),
+          check_data=_inpainting_fits),
     _kind(DBMConfig, "_dbm", {"data": DIGITS, "model": {"hidden": [8, 4], "pretrain_epochs": 1, "chains": 10,
                                                         "gibbs_steps": 5}}, ("dbm_filters.png", "dbm_samples.png"),
           reads=("epochs", "batch_size"),
