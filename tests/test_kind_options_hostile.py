@@ -135,3 +135,32 @@ engine = "classical"
 def test_rbm_inpainting_beyond_the_image_is_refused(tmp_path, capsys, data, rows, side, message):
     err = refused(tmp_path, capsys, ["run", write(tmp_path, RBM.format(data=data, rows=rows, side=side))])
     assert f"model.inpaint_rows: {message}" in err
+
+
+SEARCH_GRID = """
+[study]
+name = "grid"
+[data]
+name = "moons"
+n_samples = 100
+[model]
+hidden = [4]
+[train]
+epochs = 1
+[search]
+method = "grid"
+trials = 2
+[search.space]
+{space}
+"""
+
+
+@pytest.mark.parametrize("space, points", [
+    ('"train.lr" = { low = 0.01, high = 0.1, step = 1e-9 }', "90,000,001"),
+    ('"train.epochs" = { low = 1, high = 1e15, int = true }', "1,000,000,000,000,000"),
+    ('"model.hidden" = { width = { low = 1, high = 1e6, int = true }, depth = { low = 1, high = 1e6, int = true } }',
+     "1,000,000,000,000"),
+])
+def test_a_huge_search_grid_is_refused_without_listing_it(tmp_path, capsys, space, points):
+    err = refused(tmp_path, capsys, ["run", write(tmp_path, SEARCH_GRID.format(space=space))])
+    assert f"search.space: the grid has {points} points (at most 100,000)" in err

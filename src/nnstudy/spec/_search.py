@@ -56,14 +56,21 @@ class Range(_Table):
             raise ValueError("log = true and step do not go together")
         return self
 
+    def count(self) -> int | None:
+        """How many values `values` lists, counted without listing them; None for a continuous range."""
+        if self.int:
+            return len(range(int(self.low), int(self.high) + 1, int(self.step or 1)))
+        if self.step is None:
+            return None
+        return int(math.floor(min((self.high - self.low) / self.step, 2.0 ** 63) + 1e-9)) + 1
+
     def values(self) -> list[float | int] | None:
         """Every value, when the range is finite (whole numbers, or a step); else None."""
         if self.int:
             return list(range(int(self.low), int(self.high) + 1, int(self.step or 1)))
         if self.step is None:
             return None
-        n = int(math.floor((self.high - self.low) / self.step + 1e-9)) + 1
-        return [round(self.low + i * self.step, 12) for i in range(n)]
+        return [round(self.low + i * self.step, 12) for i in range(self.count())]
 
     def ends(self) -> list[float | int]:
         return [int(self.low), int(self.high)] if self.int else [self.low, self.high]
@@ -81,6 +88,9 @@ class Choices(_Table):
         if len(set(shown)) != len(shown):
             raise ValueError("choices repeat")
         return v
+
+    def count(self) -> int:
+        return len(self.choices)
 
     def values(self) -> list[Any]:
         return list(self.choices)
@@ -101,6 +111,9 @@ class Layers(_Table):
             if not r.int or r.low < 1:
                 raise ValueError(f"{name}: give int = true and low >= 1")
         return self
+
+    def count(self) -> int:
+        return self.depth.count() * self.width.count()
 
     def values(self) -> list[list[int]]:
         return [[w] * d for d in self.depth.values() for w in self.width.values()]
@@ -166,7 +179,7 @@ class SearchConfig(_Table):
         return self.direction or ("max" if self.resolved_metric(task).endswith("accuracy") else "min")
 
     def grid_size(self) -> int:
-        return math.prod(len(d.values()) for d in self.space.values())
+        return math.prod(d.count() for d in self.space.values())
 
 
 def check_search(study, raw: dict, label: str) -> None:
@@ -194,7 +207,7 @@ def check_search(study, raw: dict, label: str) -> None:
                          'use pruner = "none" or a train_/val_/test_ metric')
     if search.method == "grid":
         for key, dim in search.space.items():
-            if dim.values() is None:
+            if dim.count() is None:
                 raise StudyError(f"{label}: search.space.{key}: a grid needs choices, int = true or a step")
         if search.grid_size() > MAX_GRID:
             raise StudyError(f"{label}: search.space: the grid has {search.grid_size():,} points "
