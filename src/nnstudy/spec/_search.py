@@ -54,6 +54,9 @@ class Range(_Table):
             raise ValueError("int = true needs whole numbers for low, high and step")
         if self.log and self.step not in (None, 1):
             raise ValueError("log = true and step do not go together")
+        if self.step is not None and self.step > self.high - self.low:
+            raise ValueError(f"step ({self.step:g}) is more than high - low ({self.high - self.low:g}), so the range "
+                             f"holds low alone: give a smaller step or {{ choices = [{self.low:g}] }}")
         return self
 
     def count(self) -> int | None:
