@@ -171,3 +171,29 @@ def test_a_search_step_beyond_the_range_is_refused(tmp_path, capsys):
     text = SEARCH_GRID.format(space=space).replace('method = "grid"', 'method = "random"')
     err = refused(tmp_path, capsys, ["run", write(tmp_path, text)])
     assert "search.space: train.lr: step (5) is more than high - low (0.09), so the range holds low alone" in err
+
+
+VAE = """
+[study]
+name = "vae"
+[data]
+name = "digits"
+train_size = 64
+normalize = "minmax"
+[model]
+kind = "vae"
+hidden = [16]
+latent_dim = 4
+beta = 1e308
+[train]
+optimizer = "adam"
+lr = 0.01
+batch_size = 32
+epochs = 1
+"""
+
+
+def test_a_vae_that_blows_up_ends_diverged_not_failed(tmp_path, capsys):
+    main(["run", write(tmp_path, VAE), "--store", str(tmp_path / "store")])
+    err = capsys.readouterr().err
+    assert "1 diverged" in err and "failed" not in err and "LinAlgError" not in err, err
