@@ -197,3 +197,32 @@ def test_a_vae_that_blows_up_ends_diverged_not_failed(tmp_path, capsys):
     main(["run", write(tmp_path, VAE), "--store", str(tmp_path / "store")])
     err = capsys.readouterr().err
     assert "1 diverged" in err and "failed" not in err and "LinAlgError" not in err, err
+
+
+CNN = """
+[study]
+name = "cnn"
+[data]
+name = "digits"
+train_size = 64
+[model]
+kind = "cnn"
+blocks = [{block}]
+hidden = [8]
+[train]
+epochs = 1
+"""
+
+
+@pytest.mark.parametrize("block, pool", [
+    ("{ channels = 4, pool_size = 100 }", "'none'"),
+    ('{ channels = 4, pool = "global_avg", pool_size = 3 }', "'global_avg'"),
+])
+def test_a_pool_size_without_a_pooling_window_is_refused(tmp_path, capsys, block, pool):
+    err = refused(tmp_path, capsys, ["run", write(tmp_path, CNN.format(block=block))])
+    assert f'model.blocks.0: pool_size: the window of pool = "max" or "avg"; with pool = {pool} it changes nothing' in err
+
+
+def test_a_pool_window_larger_than_the_image_is_refused(tmp_path, capsys):
+    err = refused(tmp_path, capsys, ["run", write(tmp_path, CNN.format(block='{ channels = 4, pool = "max", pool_size = 100 }'))])
+    assert "model: the conv blocks do not fit an input of shape (1, 8, 8)" in err

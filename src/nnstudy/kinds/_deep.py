@@ -55,6 +55,13 @@ class ConvBlock(Section):
         return self
 
     @model_validator(mode="after")
+    def _pool_size_of_a_window(self) -> "ConvBlock":
+        if "pool_size" in self.model_fields_set and self.pool not in ("max", "avg"):
+            raise ValueError(f"pool_size: the window of pool = \"max\" or \"avg\"; with pool = {self.pool!r} it "
+                             "changes nothing: leave it out or set pool")
+        return self
+
+    @model_validator(mode="after")
     def _branches_keep_the_size(self) -> "ConvBlock":
         if self.branches is None:
             return self
