@@ -678,6 +678,22 @@ class ReportConfig(Section):
             raise ValueError(f"names {', '.join(map(repr, twice))} more than once (each metric once)")
         return v
 
+    @field_validator("configurations", mode="before")
+    @classmethod
+    def _numbered_from_one(cls, v: Any) -> Any:
+        below = [c for c in v if isinstance(c, int) and not isinstance(c, bool) and c < 1] if isinstance(v, list) else []
+        if below:
+            raise ValueError(f"a configuration's number counts from 1, as the rows of the results table (got {below[0]})")
+        return v
+
+    @field_validator("configurations")
+    @classmethod
+    def _each_once(cls, v: list) -> list:
+        twice = [c for i, c in enumerate(v) if c in v[:i]]
+        if twice:
+            raise ValueError(f"names {twice[0]!r} more than once (each configuration once)")
+        return v
+
     @model_serializer(mode="wrap")
     def _leave_out_unset(self, handler):  # files without report.configurations dump as they always did
         out = handler(self)
