@@ -226,3 +226,16 @@ def test_a_pool_size_without_a_pooling_window_is_refused(tmp_path, capsys, block
 def test_a_pool_window_larger_than_the_image_is_refused(tmp_path, capsys):
     err = refused(tmp_path, capsys, ["run", write(tmp_path, CNN.format(block='{ channels = 4, pool = "max", pool_size = 100 }'))])
     assert "model: the conv blocks do not fit an input of shape (1, 8, 8)" in err
+
+
+@pytest.mark.parametrize("base, key, value, line", [
+    ("svr", "model.gamma", "0", "model.gamma: input should be greater than 0 (got 0)"),
+    ("random_forest", "model.max_features", "0", "model.max_features: input should be greater than 0 (got 0)"),
+    ("random_forest", "model.max_features", "2", "model.max_features: input should be less than or equal to 1 (got 2)"),
+])
+def test_a_number_outside_a_union_of_names_and_numbers_gets_the_numbers_rule(tmp_path, capsys, base, key, value, line):
+    model = {"svr": 'kind = "svr"', "random_forest": 'kind = "random_forest"\nn_estimators = 2'}[base]
+    data = {"svr": 'name = "sine"\nn_samples = 100', "random_forest": 'name = "iris"'}[base]
+    text = f'[study]\nname = "u"\n[data]\n{data}\n[model]\n{model}\n[train]\nengine = "classical"\n'
+    err = refused(tmp_path, capsys, ["run", write(tmp_path, text), "--set", f"{key}={value}"])
+    assert err.endswith(line), err

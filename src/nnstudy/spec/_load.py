@@ -165,7 +165,7 @@ def study_dir(label: str) -> Path:
 
 def explain(err: ValidationError, prefix: str = "", root: Any = None) -> str:
     """The first error as 'dotted.key: what is wrong (what is allowed)'."""
-    e = err.errors(include_url=False)[0]
+    e = _for_a_number(err.errors(include_url=False))
     loc = [str(p) for p in e["loc"] if not _is_union_tag(p)]
     key = ".".join(([prefix] if prefix else []) + loc) or "(top level)"
     kind, msg, got = e["type"], e["msg"], e.get("input")
@@ -181,6 +181,17 @@ def explain(err: ValidationError, prefix: str = "", root: Any = None) -> str:
     hint = f"; a list of one is written [{json.dumps(got)}]" if kind == "list_type" and isinstance(
         got, (int, float, str)) and not isinstance(got, bool) else ""
     return f"{key}: {msg[0].lower() + msg[1:]} (got {json.dumps(got, default=str)}{hint})"
+
+
+def _for_a_number(errors: list[dict]) -> dict:
+    """The first error; for a number that no branch of a union of names and numbers takes (gamma = 0 of "scale" |
+    "auto" | > 0), the numbers' branch's error rather than the list of names."""
+    first, at = errors[0], [p for p in errors[0]["loc"] if not _is_union_tag(p)]
+    got = first.get("input")
+    if first["type"] not in ("literal_error", "string_type") or not isinstance(got, (int, float)) or isinstance(got, bool):
+        return first
+    return next((e for e in errors[1:] if e["type"] not in ("literal_error", "string_type")
+                 and [p for p in e["loc"] if not _is_union_tag(p)] == at), first)
 
 
 def _is_union_tag(part: Any) -> bool:
