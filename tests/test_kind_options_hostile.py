@@ -239,3 +239,11 @@ def test_a_number_outside_a_union_of_names_and_numbers_gets_the_numbers_rule(tmp
     text = f'[study]\nname = "u"\n[data]\n{data}\n[model]\n{model}\n[train]\nengine = "classical"\n'
     err = refused(tmp_path, capsys, ["run", write(tmp_path, text), "--set", f"{key}={value}"])
     assert err.endswith(line), err
+
+
+@pytest.mark.parametrize("kind, key", [("ae", "encoding_dim"), ("stacked_ae", "encoding_dim"), ("vae", "latent_dim")])
+def test_a_code_wider_than_the_inputs_is_refused(tmp_path, capsys, kind, key):
+    text = VAE.replace('kind = "vae"', f'kind = "{kind}"').replace("latent_dim = 4", f"{key} = 1000")
+    text = text.replace("beta = 1e308\n", "")
+    err = refused(tmp_path, capsys, ["run", write(tmp_path, text)])
+    assert f"model.{key}: 1000 is more than the 64 inputs of digits (after any data.features and pca)" in err
