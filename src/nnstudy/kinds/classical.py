@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 from typing import Annotated, Any, ClassVar, Literal, Union
 
-from pydantic import Field, model_serializer
+from pydantic import Field, field_validator, model_serializer
 
 from ..errors import StudyError
 from ..spec._schema import ModelBase
@@ -58,6 +58,14 @@ class SOMConfig(ClassicalBase):
     extra_metrics: ClassVar[tuple[str, ...]] = _per_split("nmi", "topographic_error") + ("dead_units",)
     default_metrics: ClassVar[dict[str, list[str]]] = {
         "classification": ["test_nmi", "test_accuracy", "test_loss"]}
+
+    @field_validator("grid")
+    @classmethod
+    def _more_than_one_unit(cls, v: list[int]) -> list[int]:
+        if v == [1, 1]:
+            raise ValueError("a map of one unit has no neighbours (its U-matrix divides by zero): give two units "
+                             "or more, e.g. [1, 2]")
+        return v
 
 
 class RBMConfig(ClassicalBase):
