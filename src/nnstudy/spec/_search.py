@@ -21,7 +21,7 @@ import json
 import math
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from ..errors import StudyError
 from ._scalars import TypedScalars
@@ -169,6 +169,15 @@ class SearchConfig(_Table):
         known = list(dict.fromkeys(CLASSIFICATION_METRICS + REGRESSION_METRICS))
         if v is not None and v not in known:
             raise ValueError(f"unknown metric {v!r} (allowed: {', '.join(known)})")
+        return v
+
+    @field_validator("batch")
+    @classmethod
+    def _batch_within_trials(cls, v: int, info: ValidationInfo) -> int:
+        trials = info.data.get("trials")
+        if trials is not None and v > trials:
+            raise ValueError(f"{v} configurations at once is more than the {trials} of search.trials: give "
+                             "batch <= trials")
         return v
 
     @property
