@@ -230,6 +230,14 @@ def _inpainting_fits(mc: dict, data, label: str) -> None:
                          f"{along - 1} can be hidden (got {mc['inpaint_rows']})")
 
 
+def _trees_can_split(mc: dict, data, label: str) -> None:
+    """Leaves of more than half the training samples leave every tree a single leaf: a constant prediction."""
+    n_train = len(data.x_train)
+    if 2 * mc["min_samples_leaf"] > n_train:
+        raise StudyError(f"{label}: model.min_samples_leaf: a split needs twice {mc['min_samples_leaf']} training "
+                         f"samples and {data.name} has {n_train}, so no tree would split: give at most {n_train // 2}")
+
+
 FIGURE_MODULE = "nnstudy.report._figures_classical"
 DIGITS = {"name": "digits", "train_size": 200}
 IRIS = {"name": "iris"}
@@ -288,7 +296,8 @@ KINDS = [
     _kind(SVRConfig, "_supervised:svr", {"data": SINE, "model": {}}, ("regression_fit.png",), scales_targets=True,
           optimizer=False, seeded=False),
     _kind(RandomForestConfig, "_supervised:random_forest", {"data": IRIS, "model": {"n_estimators": 5}},
-          ("feature_importance.png", "class_errors.png"), scales_targets=True, optimizer=False),
+          ("feature_importance.png", "class_errors.png"), scales_targets=True, optimizer=False,
+          check_data=_trees_can_split),
     _kind(XGBoostConfig, "_boosting", {"data": IRIS, "model": {"n_estimators": 3}},
           ("feature_importance.png", "class_errors.png"), optimizer=False),
     _kind(SklearnMLPConfig, "_sklearn_mlp", {"data": IRIS, "model": {"hidden": [8]}, "train": {"epochs": 2}},
