@@ -164,6 +164,14 @@ class DataConfig(Section):
                              "with path, or loader)")
         return v
 
+    @field_validator("pca", mode="before")
+    @classmethod
+    def _pca_fraction_or_count(cls, v: Any) -> Any:
+        if isinstance(v, float) and v == 1.0:  # read as the count 1, not as all of the variance
+            raise ValueError("1.0 is no fraction of the variance (those are below 1, e.g. 0.99): for one component "
+                             "write pca = 1, for all of them leave pca out")
+        return v
+
     @field_validator("path")
     @classmethod
     def _path_of_file(cls, v: str | None, info: ValidationInfo) -> str | None:
