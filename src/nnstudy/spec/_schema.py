@@ -90,7 +90,7 @@ class DataConfig(Section):
     fold: Annotated[int, Field(ge=0, le=99)] | None = Field(None, description=(
         "filled in by nnstudy from `folds`: the fold a trial holds out (0 .. folds - 1); leave it out"))
     n_samples: Annotated[int, Field(ge=10, le=10_000_000)] | None = None
-    noise: Annotated[float, Field(ge=0.0)] | None = None
+    noise: Annotated[float, Field(ge=0.0, le=1e6)] | None = None  # far beyond any data's scale (1e308 overflowed float32)
     dim: Annotated[int, Field(ge=1, le=1000)] | None = Field(None, description=(
         "interval-sum: D, inputs in {0,1}^D (at most 20); gaussian: the number of dimensions"))
     interval: Annotated[list[Annotated[int, Field(ge=0)]], Field(min_length=2, max_length=2)] | None = None
