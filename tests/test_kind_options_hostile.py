@@ -247,3 +247,8 @@ def test_a_code_wider_than_the_inputs_is_refused(tmp_path, capsys, kind, key):
     text = text.replace("beta = 1e308\n", "")
     err = refused(tmp_path, capsys, ["run", write(tmp_path, text)])
     assert f"model.{key}: 1000 is more than the 64 inputs of digits (after any data.features and pca)" in err
+
+
+def test_a_padding_beyond_the_kernels_reach_is_refused_before_anything_is_built(tmp_path, capsys):
+    err = refused(tmp_path, capsys, ["run", write(tmp_path, CNN.format(block="{ channels = 4, padding = 100000 }"))])
+    assert "model.blocks.0: padding: 100000 is more than the kernel reaches (dilation x (kernel - 1) = 2)" in err
