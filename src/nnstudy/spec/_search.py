@@ -151,7 +151,7 @@ class SearchConfig(_Table):
     objective: Literal["mean", "lcb"] = "mean"
     pruner: Literal["median", "none"] = "none"
     batch: Annotated[int, Field(ge=1, le=1000)] = 1
-    sampler_seed: Annotated[int, Field(ge=0)] = 0
+    sampler_seed: Annotated[int, Field(ge=0, lt=2**32)] = 0  # numpy seeds the sampler: below 2**32
     space: dict[str, Dimension] = {}
 
     @field_validator("space", mode="before")
