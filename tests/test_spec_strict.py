@@ -71,8 +71,9 @@ def test_steps_beside_the_default_epochs_or_a_swept_budget_is_valid(tmp_path):
 
 
 def test_steps_set_beside_epochs_by_the_command_line_is_refused(tmp_path, capsys):
-    line = refused(tmp_path, capsys, ["run", write(tmp_path, BASE), "--set", "train.steps=10"])
-    assert "train.steps: a budget of 10 steps replaces train.epochs, so epochs = 1 would not be used" in line
+    args = ["run", write(tmp_path, BASE), "--set", "train.steps=10", "--set", "train.epochs=2"]
+    line = refused(tmp_path, capsys, args)  # a --set of steps alone replaces the file's epochs
+    assert "train.steps: a budget of 10 steps replaces train.epochs, so epochs = 2 would not be used" in line
 
 
 def test_a_command_line_sweep_inside_a_swept_table_is_refused(tmp_path, capsys):

@@ -55,6 +55,21 @@ class ConvBlock(Section):
         return self
 
     @model_validator(mode="after")
+    def _padding_within_reach(self) -> "ConvBlock":
+        reach = self.dilation * (self.kernel - 1)
+        if self.branches is None and isinstance(self.padding, int) and self.padding > reach:
+            raise ValueError(f"padding: {self.padding} is more than the kernel reaches (dilation x (kernel - 1) = "
+                             f"{reach}), so its outer rows would see zeros only: give at most {reach}")
+        return self
+
+    @model_validator(mode="after")
+    def _pool_size_of_a_window(self) -> "ConvBlock":
+        if "pool_size" in self.model_fields_set and self.pool not in ("max", "avg"):
+            raise ValueError(f"pool_size: the window of pool = \"max\" or \"avg\"; with pool = {self.pool!r} it "
+                             "changes nothing: leave it out or set pool")
+        return self
+
+    @model_validator(mode="after")
     def _branches_keep_the_size(self) -> "ConvBlock":
         if self.branches is None:
             return self

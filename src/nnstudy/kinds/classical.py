@@ -10,8 +10,9 @@ from __future__ import annotations
 import importlib
 from typing import Annotated, Any, ClassVar, Literal, Union
 
-from pydantic import Field, model_serializer
+from pydantic import Field, field_validator, model_serializer
 
+from ..errors import StudyError
 from ..spec._schema import ModelBase
 from . import Kind, dense_parameters
 
@@ -34,7 +35,8 @@ class PCAConfig(ClassicalBase):
 
     kind: Literal["pca"] = "pca"
     components: Annotated[int, Field(ge=1)] | None = Field(
-        2, description="components kept for the losses and explained_variance (none = all; capped at the rank)")
+        2, description=("components kept for the losses and explained_variance (none = all; at most the inputs and "
+                        "the training samples)"))
     extra_metrics: ClassVar[tuple[str, ...]] = _per_split("recon_rmse") + ("explained_variance", "sklearn_gap")
     default_metrics: ClassVar[dict[str, list[str]]] = {
         t: ["test_recon_rmse", "explained_variance", "sklearn_gap"] for t in BOTH}
@@ -56,6 +58,14 @@ class SOMConfig(ClassicalBase):
     extra_metrics: ClassVar[tuple[str, ...]] = _per_split("nmi", "topographic_error") + ("dead_units",)
     default_metrics: ClassVar[dict[str, list[str]]] = {
         "classification": ["test_nmi", "test_accuracy", "test_loss"]}
+
+    @field_validator("grid")
+    @classmethod
+    def _more_than_one_unit(cls, v: list[int]) -> list[int]:
+        if v == [1, 1]:
+            raise ValueError("a map of one unit has no neighbours (its U-matrix divides by zero): give two units "
+                             "or more, e.g. [1, 2]")
+        return v
 
 
 class RBMConfig(ClassicalBase):
@@ -194,6 +204,40 @@ class LinearProbeConfig(ClassicalBase):
         None, description="filled in when the study runs: the source trial's [model] section")
 
 
+def _pca_fits(mc: dict, data, label: str) -> None:
+    """More components than inputs or training samples would be trimmed to the rank without a word."""
+    n_train, n_in = data.x_train.shape
+    if mc["components"] is not None and mc["components"] > min(n_train, n_in):
+        has = f"{n_in} inputs (after any data.features and pca)" if n_in <= n_train else f"{n_train} training samples"
+        raise StudyError(f"{label}: model.components: {data.name} has {has}, so at most {min(n_train, n_in)} "
+                         f"components (got {mc['components']})")
+
+
+def _inpainting_fits(mc: dict, data, label: str) -> None:
+    """Hiding every row (or more) of the image was trimmed to all of them without a word."""
+    if not mc["inpaint_rows"]:
+        return
+    from ..engines._classical._rbm import image_shape
+
+    shape = image_shape(data)
+    if shape is None:
+        raise StudyError(f"{label}: model.inpaint_rows: {data.name} has no images to inpaint (inputs of shape "
+                         f"{tuple(data.input_shape)}): leave inpaint_rows out")
+    side = mc.get("inpaint_side", "bottom")
+    along, what = (shape[0], "rows") if side in ("top", "bottom") else (shape[1], "columns")
+    if mc["inpaint_rows"] >= along:
+        raise StudyError(f"{label}: model.inpaint_rows: the images of {data.name} have {along} {what}, so at most "
+                         f"{along - 1} can be hidden (got {mc['inpaint_rows']})")
+
+
+def _trees_can_split(mc: dict, data, label: str) -> None:
+    """Leaves of more than half the training samples leave every tree a single leaf: a constant prediction."""
+    n_train = len(data.x_train)
+    if 2 * mc["min_samples_leaf"] > n_train:
+        raise StudyError(f"{label}: model.min_samples_leaf: a split needs twice {mc['min_samples_leaf']} training "
+                         f"samples and {data.name} has {n_train}, so no tree would split: give at most {n_train // 2}")
+
+
 FIGURE_MODULE = "nnstudy.report._figures_classical"
 DIGITS = {"name": "digits", "train_size": 200}
 IRIS = {"name": "iris"}
@@ -215,7 +259,8 @@ def _trainer(module: str):
 
 def _kind(cls, module: str, example: dict | None = None, figures: tuple[str, ...] = (),
           scales_targets: bool = False, optimizer: bool = True, optimizer_keys=None,
-          early_stopping: bool = False, reads: tuple[str, ...] = (), seeded: bool = True, size=None) -> Kind:
+          early_stopping: bool = False, reads: tuple[str, ...] = (), seeded: bool = True, size=None,
+          check_data=None) -> Kind:
     def metrics(task: str) -> tuple[str, ...]:
         return tuple(m for m in cls.extra_metrics if task == "regression" or not m.endswith("_mae"))
 
@@ -225,18 +270,20 @@ def _kind(cls, module: str, example: dict | None = None, figures: tuple[str, ...
                 example={} if example is None else {**example, "train": {"engine": "classical",
                                                                          **example.get("train", {})}},
                 figures=figures, optimizer=optimizer, optimizer_keys=optimizer_keys, early_stopping=early_stopping,
-                reads=reads, seeded=seeded, size=size)
+                reads=reads, seeded=seeded, size=size, check_data=check_data)
 
 
 KINDS = [
     _kind(PCAConfig, "_pca", {"data": IRIS, "model": {"components": 2}},
-          ("pca_curves.png", "pca_projection.png", "pca_explained.png"), optimizer=False, seeded=False),
+          ("pca_curves.png", "pca_projection.png", "pca_explained.png"), optimizer=False, seeded=False,
+          check_data=_pca_fits),
     _kind(SOMConfig, "_som", {"data": IRIS, "model": {"grid": [2, 2], "iterations": 200}},
           ("som_umatrix.png", "som_hits.png", "som_prototypes.png", "class_errors.png"), optimizer=False,
           reads=("epochs",), size=lambda mc, n_in, n_out: ("grid", mc["grid"][0] * mc["grid"][1] * n_in)),
     _kind(RBMConfig, "_rbm", {"data": DIGITS, "model": {"hidden": 8, "gibbs_steps": 5}},
           ("rbm_samples.png", "rbm_inpainting.png", "rbm_filters.png"), reads=("epochs", "batch_size"),
-          size=lambda mc, n_in, n_out: ("hidden", dense_parameters([n_in, mc["hidden"]]))),
+          size=lambda mc, n_in, n_out: ("hidden", dense_parameters([n_in, mc["hidden"]])),
+          check_data=_inpainting_fits),
     _kind(DBMConfig, "_dbm", {"data": DIGITS, "model": {"hidden": [8, 4], "pretrain_epochs": 1, "chains": 10,
                                                         "gibbs_steps": 5}}, ("dbm_filters.png", "dbm_samples.png"),
           reads=("epochs", "batch_size"),
@@ -249,7 +296,8 @@ KINDS = [
     _kind(SVRConfig, "_supervised:svr", {"data": SINE, "model": {}}, ("regression_fit.png",), scales_targets=True,
           optimizer=False, seeded=False),
     _kind(RandomForestConfig, "_supervised:random_forest", {"data": IRIS, "model": {"n_estimators": 5}},
-          ("feature_importance.png", "class_errors.png"), scales_targets=True, optimizer=False),
+          ("feature_importance.png", "class_errors.png"), scales_targets=True, optimizer=False,
+          check_data=_trees_can_split),
     _kind(XGBoostConfig, "_boosting", {"data": IRIS, "model": {"n_estimators": 3}},
           ("feature_importance.png", "class_errors.png"), optimizer=False),
     _kind(SklearnMLPConfig, "_sklearn_mlp", {"data": IRIS, "model": {"hidden": [8]}, "train": {"epochs": 2}},

@@ -235,13 +235,23 @@ def _size(mc: dict, n_in: int, n_out: int) -> tuple[str, int]:
     return key, 2 * dense_parameters([n_in, *mc["hidden"], mc[code]])
 
 
+def _code_compresses(mc: dict, data, label: str) -> None:
+    """An autoencoder's code wider than its inputs has nothing to compress: a bad study file, not a result."""
+    code = "encoding_dim" if "encoding_dim" in mc else "latent_dim"
+    n_in = data.x_train.shape[1]
+    if mc[code] > n_in:
+        raise StudyError(f"{label}: model.{code}: {mc[code]} is more than the {n_in} inputs of {data.name} (after "
+                         f"any data.features and pca), so the code would not compress them")
+
+
 def _kind(cls, network: str, metrics: tuple[str, ...], defaults: list[str], train, model: dict,
           figures: tuple[str, ...], batch_norm=_no_batch_norm, early_stopping: bool = True,
-          reads: tuple[str, ...] = READS) -> Kind:
+          reads: tuple[str, ...] = READS, check_data=_code_compresses) -> Kind:
     return Kind(cls.model_fields["kind"].default, cls, build={"torch": _network(network)}, train={"torch": train},
                 metrics=lambda task: metrics, default_metrics={"classification": defaults, "regression": defaults},
                 check=_check, figure_module=FIGURE_MODULE, example={"data": DIGITS, "model": model, "train": TRAIN},
-                figures=figures, batch_norm=batch_norm, early_stopping=early_stopping, reads=reads, size=_size)
+                figures=figures, batch_norm=batch_norm, early_stopping=early_stopping, reads=reads, size=_size,
+                check_data=check_data)
 
 
 AE_DEFAULTS = ["test_loss", "val_loss", "train_time_s"]
@@ -256,5 +266,5 @@ KINDS = [
           ("reconstructions.png", "reconstructions_along.png", "interpolation.png", "samples.png")),
     _kind(GANConfig, "GAN", GAN_METRICS, ["test_fd", "val_fd", "train_time_s"], _train_gan,
           {"hidden": [16, 16], "latent_dim": 4}, ("interpolation.png", "samples.png", "gan_losses.png"), _dcgan,
-          early_stopping=False, reads=GAN_READS),  # its EpochLog could stop early, but its check asks for patience = 0
+          early_stopping=False, reads=GAN_READS, check_data=None),  # its EpochLog could stop early, but its check asks for patience = 0
 ]

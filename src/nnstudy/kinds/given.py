@@ -20,9 +20,10 @@ import math
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_serializer, model_validator
+from pydantic import ConfigDict, Field, ValidationInfo, field_validator, model_serializer, model_validator
 
 from ..errors import StudyError
+from ..spec._scalars import TypedScalars
 from ..spec._schema import ModelBase
 from . import Kind
 
@@ -30,7 +31,7 @@ MAX_NUMBERS = 100_000  # the weights live in every trial's stored config
 GIVEN_ACTIVATIONS = ("sign", "relu", "tanh", "sigmoid", "elu", "selu", "leaky_relu", "identity")
 
 
-class LayerWeights(BaseModel):
+class LayerWeights(TypedScalars):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     w: Annotated[list[list[float]], Field(min_length=1)]  # (out, in)

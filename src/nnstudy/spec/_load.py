@@ -42,6 +42,7 @@ def read_study(source: str | Path | dict, overrides: dict[str, Any] | None = Non
             raise StudyError(f"{label}: not valid TOML: {e}") from None
         except RecursionError:  # arrays or tables nested thousands deep
             raise StudyError(f"{label}: not valid TOML: nested too deeply for a study file") from None
+    replace_budget(raw, set(overrides or ()) | set(sweep or ()))
     if sweep:
         apply_sweep(raw, sweep, label)
     for key, value in (overrides or {}).items():
@@ -74,6 +75,15 @@ def read_text(path: Path, label: str) -> str:
         raise StudyError(f"{label}: no such study file") from None
     except (OSError, UnicodeDecodeError) as e:
         raise StudyError(f"{label}: cannot read the study file ({e})") from None
+
+
+def replace_budget(raw: dict, given: set[str]) -> None:
+    """A ``--set``/``--sweep`` of train.steps replaces the file's train.epochs, and one of train.epochs the
+    file's train.steps: the two do not go together and the command line cannot remove a key."""
+    train = raw.get("train")
+    for chosen, replaced in (("steps", "epochs"), ("epochs", "steps")):
+        if isinstance(train, dict) and f"train.{chosen}" in given and f"train.{replaced}" not in given:
+            train.pop(replaced, None)
 
 
 def apply_sweep(raw: dict, sweep: dict[str, list[Any]], label: str) -> None:
@@ -159,7 +169,7 @@ def study_dir(label: str) -> Path:
 
 def explain(err: ValidationError, prefix: str = "", root: Any = None) -> str:
     """The first error as 'dotted.key: what is wrong (what is allowed)'."""
-    e = err.errors(include_url=False)[0]
+    e = _for_a_number(err.errors(include_url=False))
     loc = [str(p) for p in e["loc"] if not _is_union_tag(p)]
     key = ".".join(([prefix] if prefix else []) + loc) or "(top level)"
     kind, msg, got = e["type"], e["msg"], e.get("input")
@@ -175,6 +185,17 @@ def explain(err: ValidationError, prefix: str = "", root: Any = None) -> str:
     hint = f"; a list of one is written [{json.dumps(got)}]" if kind == "list_type" and isinstance(
         got, (int, float, str)) and not isinstance(got, bool) else ""
     return f"{key}: {msg[0].lower() + msg[1:]} (got {json.dumps(got, default=str)}{hint})"
+
+
+def _for_a_number(errors: list[dict]) -> dict:
+    """The first error; for a number that no branch of a union of names and numbers takes (gamma = 0 of "scale" |
+    "auto" | > 0), the numbers' branch's error rather than the list of names."""
+    first, at = errors[0], [p for p in errors[0]["loc"] if not _is_union_tag(p)]
+    got = first.get("input")
+    if first["type"] not in ("literal_error", "string_type") or not isinstance(got, (int, float)) or isinstance(got, bool):
+        return first
+    return next((e for e in errors[1:] if e["type"] not in ("literal_error", "string_type")
+                 and [p for p in e["loc"] if not _is_union_tag(p)] == at), first)
 
 
 def _is_union_tag(part: Any) -> bool:

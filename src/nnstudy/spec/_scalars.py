@@ -18,15 +18,13 @@ class TypedScalars(BaseModel):
     @field_validator("*", mode="before")
     @classmethod
     def _typed_scalars(cls, v: Any, info: ValidationInfo) -> Any:
-        admits_bool, takes_scalar, takes_element = _takes(cls, info.field_name)
-        values = v if isinstance(v, list) else [v]
-        if not admits_bool and any(isinstance(x, bool) for x in values):
-            got = "true" if True in values else "false"
+        leaves = list(_leaves(v, cls, info.field_name))
+        if any(isinstance(x, bool) for x, _ in leaves) and not _admits(cls, info.field_name):
+            got = "true" if any(x is True for x, _ in leaves) else "false"
             raise ValueError(f"input should be a number, not a boolean (got {got})")
-        takes = takes_element if isinstance(v, list) else takes_scalar
-        if ANY in takes or TEXT in takes or not takes & {NUMBER, BOOL}:
-            return v  # text, or no scalar at all (a table, a list): pydantic's own message
-        for x in values:
+        for x, takes in leaves:
+            if ANY in takes or TEXT in takes or not takes & {NUMBER, BOOL}:
+                continue  # text, or no scalar at all (a table, a list): pydantic's own message
             if (isinstance(x, str) and NAMED + x not in takes) or (_is_number(x) and NUMBER not in takes):
                 want = [t for t in (NUMBER, BOOL) if t in takes] + sorted(repr(t[1:]) for t in takes if t[0] == NAMED)
                 what = "a string" if isinstance(x, str) else "a number"
@@ -34,11 +32,27 @@ class TypedScalars(BaseModel):
         return v
 
 
+def _leaves(v: Any, cls: type[BaseModel], field: str, depth: int = 0):
+    """Each scalar inside v (lists nested to any depth) with what the field's type allows at its depth."""
+    if not isinstance(v, list):
+        yield v, _takes(cls, field, depth)
+        return
+    for x in v:
+        yield from _leaves(x, cls, field, depth + 1)
+
+
 @functools.cache
-def _takes(cls: type[BaseModel], field: str) -> tuple[bool, frozenset[str], frozenset[str]]:
-    """Whether a field takes a boolean, and which scalars it takes alone and in a list (read once per field)."""
-    annotation = cls.model_fields[field].annotation
-    return _admits_bool(annotation), frozenset(scalars(annotation)), frozenset(elements(annotation))
+def _admits(cls: type[BaseModel], field: str) -> bool:
+    return _admits_bool(cls.model_fields[field].annotation)
+
+
+@functools.cache
+def _takes(cls: type[BaseModel], field: str, depth: int) -> frozenset[str]:
+    """The scalars a field takes `depth` lists deep (read once per field and depth, not per value)."""
+    types = [cls.model_fields[field].annotation]
+    for _ in range(depth):
+        types = [e for t in types for e in element_types(t)]
+    return frozenset().union(*(scalars(t) for t in types))
 
 
 def _is_number(x: Any) -> bool:
@@ -73,14 +87,14 @@ def scalars(annotation: Any) -> set[str]:
     return set().union(*(scalars(a) for a in get_args(annotation)))  # Union, Optional, Annotated
 
 
-def elements(annotation: Any) -> set[str]:
-    """What an element of a list of this type may be."""
+def element_types(annotation: Any) -> list[Any]:
+    """The types an element of a list of this type may have (none: not a list)."""
     if annotation is Any:
-        return {ANY}
+        return [Any]
     origin = get_origin(annotation)
     if origin is list:
         args = get_args(annotation)
-        return scalars(args[0]) if args else {ANY}
+        return [args[0] if args else Any]
     if origin in (Literal, dict, tuple, set) or isinstance(annotation, type):
-        return set()
-    return set().union(*(elements(a) for a in get_args(annotation)))
+        return []
+    return [e for a in get_args(annotation) for e in element_types(a)]

@@ -90,7 +90,7 @@ class DataConfig(Section):
     fold: Annotated[int, Field(ge=0, le=99)] | None = Field(None, description=(
         "filled in by nnstudy from `folds`: the fold a trial holds out (0 .. folds - 1); leave it out"))
     n_samples: Annotated[int, Field(ge=10, le=10_000_000)] | None = None
-    noise: Annotated[float, Field(ge=0.0)] | None = None
+    noise: Annotated[float, Field(ge=0.0, le=1e6)] | None = None  # far beyond any data's scale (1e308 overflowed float32)
     dim: Annotated[int, Field(ge=1, le=1000)] | None = Field(None, description=(
         "interval-sum: D, inputs in {0,1}^D (at most 20); gaussian: the number of dimensions"))
     interval: Annotated[list[Annotated[int, Field(ge=0)]], Field(min_length=2, max_length=2)] | None = None
@@ -162,6 +162,14 @@ class DataConfig(Section):
         if v not in OWN and v not in REGISTRY:
             raise ValueError(f"unknown dataset {v!r} (allowed: {', '.join(names())}; your own: name = \"file\" "
                              "with path, or loader)")
+        return v
+
+    @field_validator("pca", mode="before")
+    @classmethod
+    def _pca_fraction_or_count(cls, v: Any) -> Any:
+        if isinstance(v, float) and v == 1.0:  # read as the count 1, not as all of the variance
+            raise ValueError("1.0 is no fraction of the variance (those are below 1, e.g. 0.99): for one component "
+                             "write pca = 1, for all of them leave pca out")
         return v
 
     @field_validator("path")
@@ -676,6 +684,22 @@ class ReportConfig(Section):
         twice = sorted({m for m in v if v.count(m) > 1})
         if twice:
             raise ValueError(f"names {', '.join(map(repr, twice))} more than once (each metric once)")
+        return v
+
+    @field_validator("configurations", mode="before")
+    @classmethod
+    def _numbered_from_one(cls, v: Any) -> Any:
+        below = [c for c in v if isinstance(c, int) and not isinstance(c, bool) and c < 1] if isinstance(v, list) else []
+        if below:
+            raise ValueError(f"a configuration's number counts from 1, as the rows of the results table (got {below[0]})")
+        return v
+
+    @field_validator("configurations")
+    @classmethod
+    def _each_once(cls, v: list) -> list:
+        twice = [c for i, c in enumerate(v) if c in v[:i]]
+        if twice:
+            raise ValueError(f"names {twice[0]!r} more than once (each configuration once)")
         return v
 
     @model_serializer(mode="wrap")

@@ -21,7 +21,7 @@ import json
 import math
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from ..errors import StudyError
 from ._scalars import TypedScalars
@@ -54,7 +54,18 @@ class Range(_Table):
             raise ValueError("int = true needs whole numbers for low, high and step")
         if self.log and self.step not in (None, 1):
             raise ValueError("log = true and step do not go together")
+        if self.step is not None and self.step > self.high - self.low:
+            raise ValueError(f"step ({self.step:g}) is more than high - low ({self.high - self.low:g}), so the range "
+                             f"holds low alone: give a smaller step or {{ choices = [{self.low:g}] }}")
         return self
+
+    def count(self) -> int | None:
+        """How many values `values` lists, counted without listing them; None for a continuous range."""
+        if self.int:
+            return len(range(int(self.low), int(self.high) + 1, int(self.step or 1)))
+        if self.step is None:
+            return None
+        return int(math.floor(min((self.high - self.low) / self.step, 2.0 ** 63) + 1e-9)) + 1
 
     def values(self) -> list[float | int] | None:
         """Every value, when the range is finite (whole numbers, or a step); else None."""
@@ -62,8 +73,7 @@ class Range(_Table):
             return list(range(int(self.low), int(self.high) + 1, int(self.step or 1)))
         if self.step is None:
             return None
-        n = int(math.floor((self.high - self.low) / self.step + 1e-9)) + 1
-        return [round(self.low + i * self.step, 12) for i in range(n)]
+        return [round(self.low + i * self.step, 12) for i in range(self.count())]
 
     def ends(self) -> list[float | int]:
         return [int(self.low), int(self.high)] if self.int else [self.low, self.high]
@@ -81,6 +91,9 @@ class Choices(_Table):
         if len(set(shown)) != len(shown):
             raise ValueError("choices repeat")
         return v
+
+    def count(self) -> int:
+        return len(self.choices)
 
     def values(self) -> list[Any]:
         return list(self.choices)
@@ -101,6 +114,9 @@ class Layers(_Table):
             if not r.int or r.low < 1:
                 raise ValueError(f"{name}: give int = true and low >= 1")
         return self
+
+    def count(self) -> int:
+        return self.depth.count() * self.width.count()
 
     def values(self) -> list[list[int]]:
         return [[w] * d for d in self.depth.values() for w in self.width.values()]
@@ -135,7 +151,7 @@ class SearchConfig(_Table):
     objective: Literal["mean", "lcb"] = "mean"
     pruner: Literal["median", "none"] = "none"
     batch: Annotated[int, Field(ge=1, le=1000)] = 1
-    sampler_seed: Annotated[int, Field(ge=0)] = 0
+    sampler_seed: Annotated[int, Field(ge=0, lt=2**32)] = 0  # numpy seeds the sampler: below 2**32
     space: dict[str, Dimension] = {}
 
     @field_validator("space", mode="before")
@@ -155,6 +171,15 @@ class SearchConfig(_Table):
             raise ValueError(f"unknown metric {v!r} (allowed: {', '.join(known)})")
         return v
 
+    @field_validator("batch")
+    @classmethod
+    def _batch_within_trials(cls, v: int, info: ValidationInfo) -> int:
+        trials = info.data.get("trials")
+        if trials is not None and v > trials:
+            raise ValueError(f"{v} configurations at once is more than the {trials} of search.trials: give "
+                             "batch <= trials")
+        return v
+
     @property
     def active(self) -> bool:
         return bool(self.space)
@@ -166,7 +191,7 @@ class SearchConfig(_Table):
         return self.direction or ("max" if self.resolved_metric(task).endswith("accuracy") else "min")
 
     def grid_size(self) -> int:
-        return math.prod(len(d.values()) for d in self.space.values())
+        return math.prod(d.count() for d in self.space.values())
 
 
 def check_search(study, raw: dict, label: str) -> None:
@@ -194,7 +219,7 @@ def check_search(study, raw: dict, label: str) -> None:
                          'use pruner = "none" or a train_/val_/test_ metric')
     if search.method == "grid":
         for key, dim in search.space.items():
-            if dim.values() is None:
+            if dim.count() is None:
                 raise StudyError(f"{label}: search.space.{key}: a grid needs choices, int = true or a step")
         if search.grid_size() > MAX_GRID:
             raise StudyError(f"{label}: search.space: the grid has {search.grid_size():,} points "

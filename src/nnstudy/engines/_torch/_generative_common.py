@@ -3,6 +3,8 @@ the Fréchet distance of samples in a PCA space of the training data, and the im
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -89,7 +91,10 @@ def split_means(model: torch.nn.Module, inputs: Inputs) -> dict[str, torch.Tenso
 
 def frechet_distance(mu1: torch.Tensor, cov1: torch.Tensor, mu2: torch.Tensor, cov2: torch.Tensor
                      ) -> torch.Tensor:
-    """|mu1 - mu2|^2 + tr(S1 + S2 - 2 (S1 S2)^(1/2)), via the symmetric S1^(1/2) S2 S1^(1/2)."""
+    """|mu1 - mu2|^2 + tr(S1 + S2 - 2 (S1 S2)^(1/2)), via the symmetric S1^(1/2) S2 S1^(1/2); NaN for samples
+    that are not finite (a diverged model: the trial ends diverged, not failed in eigh)."""
+    if not (torch.isfinite(mu1).all() and torch.isfinite(cov1).all()):
+        return torch.tensor(math.nan, dtype=mu1.dtype, device=mu1.device)
     vals, vecs = torch.linalg.eigh(cov1)
     root1 = (vecs * vals.clamp_min(0).sqrt()) @ vecs.T
     cross = torch.linalg.eigvalsh(root1 @ cov2 @ root1).clamp_min(0).sqrt().sum()
