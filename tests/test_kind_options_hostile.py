@@ -7,6 +7,7 @@ import pytest
 
 from nnstudy.cli import main
 from nnstudy.spec import expand, read_study
+from refusals import refused, write
 
 GIVEN = """
 [study]
@@ -22,23 +23,6 @@ b = {b}
 [train]
 engine = "numpy"
 """
-
-
-def refused(tmp_path, capsys, args: list[str]) -> str:
-    """Runs ``nnstudy ARGS --store tmp/store``: exit 2, one line, no store; returns the line."""
-    store = tmp_path / "store"
-    code = main([*args, "--store", str(store)])
-    err = capsys.readouterr().err.strip()
-    assert code == 2, err
-    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
-    assert not store.exists()
-    return err
-
-
-def write(tmp_path, text: str, name: str = "s.toml") -> str:
-    path = tmp_path / name
-    path.write_text(text)
-    return str(path)
 
 
 @pytest.mark.parametrize("w, b, key, got", [

@@ -10,6 +10,7 @@ import pytest
 
 from nnstudy.cli import main
 from nnstudy.spec import expand, read_study
+from refusals import refused, write
 
 BASE = """
 [study]
@@ -22,23 +23,6 @@ hidden = [4]
 [train]
 epochs = 1
 """
-
-
-def refused(tmp_path, capsys, args: list[str]) -> str:
-    """Runs ``nnstudy ARGS --store tmp/store``: exit 2, one line, no store; returns the line."""
-    store = tmp_path / "store"
-    code = main([*args, "--store", str(store)])
-    err = capsys.readouterr().err.strip()
-    assert code == 2, err
-    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
-    assert not store.exists()
-    return err
-
-
-def write(tmp_path, text: str, name: str = "s.toml") -> str:
-    path = tmp_path / name
-    path.write_text(text)
-    return str(path)
 
 
 def test_a_byte_order_mark_is_read_as_utf8(tmp_path):
