@@ -115,7 +115,12 @@ def exits_as_errors(what: str) -> Iterator[None]:
     except (Exception, KeyboardInterrupt):
         raise
     except BaseException as e:
-        raise Exited(f"{what} raised {error_line(e)}").with_traceback(e.__traceback__) from e  # at its line
+        raise exited(what, e) from e
+
+
+def exited(what: str, e: BaseException) -> Exited:
+    """``e`` (SystemExit or another BaseException) of the study's code ``what`` as an Exited, at its line."""
+    return Exited(f"{what} raised {error_line(e)}").with_traceback(e.__traceback__)
 
 
 _modules: dict[str, Any] = {}

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from .._userfiles import Exited, error_line
+from .._userfiles import exited
 from ..spec import Trial
 from ._common import diverged as exploded
 from ._result import OnEpoch, TrialResult
@@ -106,7 +106,7 @@ def train_trial(trial: Trial, data, on_epoch: OnEpoch) -> TrialResult:
     except (KeyboardInterrupt, Exception):
         raise
     except BaseException as e:  # a BaseException class of the user's own must not end the study either
-        raise Exited(f"{tc['function']} raised {error_line(e)}").with_traceback(e.__traceback__) from e
+        raise exited(tc["function"], e) from e
     train_time = time.perf_counter() - start
     final = {k: v for k, v in history[-1].items() if k not in RESERVED} if history else {}
     if not diverged and returned is not None:
