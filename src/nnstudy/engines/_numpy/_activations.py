@@ -13,7 +13,7 @@ LEAKY_SLOPE = 0.01  # torch's defaults (ELU: alpha = 1)
 def _relu(x, y, d):
     np.maximum(x, 0, out=y)
     if d is not None:
-        np.greater(y, 0, out=d)  # 1 where x > 0, else 0 (torch's choice at 0)
+        np.greater(y, 0, out=d)  # True where x > 0, else False (torch's choice at 0)
 
 
 def _tanh(x, y, d):
@@ -88,14 +88,22 @@ ACTIVATIONS = {"relu": _relu, "tanh": _tanh, "sigmoid": _sigmoid, "elu": _elu, "
                "gelu": _gelu}  # gelu: the ViT's blocks only (not a [model] activation)
 
 
+BOOLEAN_SLOPES = {"relu"}  # f' is 0 or 1: kept as booleans, a quarter of the bytes to write and read
+
+
 class Activation(Layer):
-    def __init__(self, name: str, dtype):
+    """``in_place``: y is written over x, for an input that its producer no longer needs (a Linear's output: its
+    backward reads its own input). Only ReLU-like functions, whose slope needs y alone, may be in place."""
+
+    def __init__(self, name: str, dtype, in_place: bool = False):
         super().__init__(dtype)
         self.name, self.fn = name, ACTIVATIONS[name]
+        self.in_place = in_place and name in BOOLEAN_SLOPES
 
     def forward(self, x: np.ndarray, train: bool) -> np.ndarray:
-        y = self.buf("y", x.shape)
-        self.d = self.buf("d", x.shape) if train else None
+        y = x if self.in_place else self.buf("y", x.shape)
+        slope = bool if self.name in BOOLEAN_SLOPES else None
+        self.d = self.buf("d", x.shape, slope) if train else None
         self.fn(x, y, self.d)
         return y
 

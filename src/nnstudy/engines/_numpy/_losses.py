@@ -34,15 +34,25 @@ class SoftmaxCrossEntropy(Loss):
         return float((lse - z[np.arange(len(y)), y]).sum())
 
     def grad(self, z, y, scale: float) -> np.ndarray:  # softmax(z) - onehot(y)
-        p, rows = self.buf(z), self.buf(z, (len(z), 1), "rows")
-        np.maximum.reduce(z, axis=1, keepdims=True, out=rows)  # z.max(1) and p.sum(1) without their wrappers
-        np.subtract(z, rows, out=p)
+        p, rows = self.buf(z), self.buf(z, (len(z),), "rows")
+        by_class = self.buf(z, z.shape[::-1], "by_class")  # a max along the rows' few classes is slow: ten times
+        np.copyto(by_class, z.T)  # as long as copying them into columns and reducing along the batch
+        np.maximum.reduce(by_class, axis=0, out=rows)
+        np.subtract(z, rows[:, None], out=p)
         np.exp(p, out=p)
-        np.add.reduce(p, axis=1, keepdims=True, out=rows)
-        p /= rows
-        p[np.arange(len(y)), y] -= 1
+        np.matmul(p, self._ones(p.shape[1], p.dtype), out=rows)  # p.sum(1) as one BLAS product
+        p /= rows[:, None]
+        flat = p.reshape(-1)
+        at = np.arange(0, p.size, p.shape[1]) + y  # the true classes' entries
+        flat[at] -= 1
         p *= scale
         return p
+
+    def _ones(self, k: int, dtype) -> np.ndarray:
+        ones = self._bufs.get("ones")
+        if ones is None or len(ones) != k or ones.dtype != dtype:
+            ones = self._bufs["ones"] = np.ones(k, dtype)
+        return ones
 
 
 class SigmoidBinaryCrossEntropy(Loss):

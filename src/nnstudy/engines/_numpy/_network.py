@@ -74,7 +74,7 @@ def mlp_network(n_in: int, hidden: list[int], n_out: int, activation: str, dropo
         elif norm == "layer":
             layers.append(LayerNorm(h, dtype))
         if activation != "identity":
-            layers.append(Activation(activation, dtype))
+            layers.append(Activation(activation, dtype, in_place=norm == "none"))  # after the Linear itself
         if dropout_rate > 0:
             layers.append(Dropout(dropout_rate, dtype, dropout))
         width = h
