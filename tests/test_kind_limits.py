@@ -50,3 +50,40 @@ def test_the_progress_total_counts_the_pretraining_epochs_a_kind_reports(tmp_pat
              for line in capsys.readouterr().err.splitlines() if line.startswith("pre: 0/1 trials")]
     assert [(int(b[1]), int(b[2])) for b in beats] == [(done, total) for done in range(1, total + 1)]
     assert not any(b[3].startswith("-") for b in beats)
+
+
+CNN = """
+[study]
+name = "cnn"
+[data]
+name = "{data}"
+train_size = 64
+[model]
+kind = "cnn"
+blocks = {blocks}
+[train]
+epochs = 1
+"""
+
+
+@pytest.mark.parametrize("data, blocks, line", [
+    ("digits", "[{channels = 2, kernel = 9}]", "model.blocks.0.kernel = 9 is larger than the 8×8 image; at most 8"),
+    ("digits", '[{channels = 2, pool = "max"}, {channels = 2, kernel = 5}]',
+     "model.blocks.1.kernel = 5 is larger than the 3×3 image it gets (the 8×8 image shrunk by the blocks before "
+     "it); at most 3"),
+    ("digits", "[{channels = 2, kernel = 6, padding = 1, dilation = 2}]",
+     "model.blocks.0.kernel = 6 with padding = 1 and dilation = 2 is larger than the 8×8 image; at most 5"),
+    ("mnist1d", "[{channels = 2, stride = 4}, {channels = 2, kernel = 11}]",
+     "model.blocks.1.kernel = 11 is larger than the signal of length 10 it gets (the signal of length 40 shrunk "
+     "by the blocks before it); at most 10"),
+    ("digits", '[{channels = 2, pool = "max"}, {channels = 2, pool = "max"}]',
+     "model.blocks.1.pool_size = 2 is larger than the 1×1 image its convolution leaves; at most 1"),
+], ids=["kernel", "after-pooling", "dilated", "signal", "pool"])
+def test_a_kernel_or_pool_window_larger_than_what_it_gets_is_one_line(tmp_path, capsys, data, blocks, line):
+    err = refused(tmp_path, capsys, ["run", write(tmp_path, CNN.format(data=data, blocks=blocks))])
+    assert err == f"nnstudy: error: {tmp_path / 's.toml'}: {line}"
+
+
+def test_a_kernel_that_fits_its_padded_image_trains(tmp_path, capsys):
+    blocks = '[{channels = 2, kernel = 8}, {channels = 2, kernel = 1}, {channels = 2, kernel = 9, padding = "same"}]'
+    assert run_cli(write(tmp_path, CNN.format(data="digits", blocks=blocks)), "--store", tmp_path / "runs") == 0
