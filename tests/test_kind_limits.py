@@ -87,3 +87,32 @@ def test_a_kernel_or_pool_window_larger_than_what_it_gets_is_one_line(tmp_path, 
 def test_a_kernel_that_fits_its_padded_image_trains(tmp_path, capsys):
     blocks = '[{channels = 2, kernel = 8}, {channels = 2, kernel = 1}, {channels = 2, kernel = 9, padding = "same"}]'
     assert run_cli(write(tmp_path, CNN.format(data="digits", blocks=blocks)), "--store", tmp_path / "runs") == 0
+
+
+VIT = """
+[study]
+name = "vit"
+[data]
+name = "{data}"
+[model]
+kind = "vit"
+patch = 2
+dim = 8
+depth = 1
+heads = 2
+mlp_dim = 8
+[train]
+epochs = 1
+"""
+
+
+@pytest.mark.parametrize("data, n", [("iris", 4), ("elnino", 12)])
+def test_a_vit_on_flat_inputs_is_one_line(tmp_path, capsys, data, n):
+    err = refused(tmp_path, capsys, ["run", write(tmp_path, VIT.format(data=data))])
+    assert err == (f'nnstudy: error: {tmp_path / "s.toml"}: model.kind = "vit" cuts images and signals into patches; '
+                   f"{data} has flat inputs ({n} features)")
+
+
+def test_a_vit_on_a_signal_trains(tmp_path):
+    study = VIT.format(data="mnist1d").replace("[model]", "train_size = 64\n[model]")
+    assert run_cli(write(tmp_path, study), "--store", tmp_path / "runs") == 0
