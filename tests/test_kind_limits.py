@@ -3,11 +3,16 @@ than what they get, a ViT on flat data, a SOM's neighbourhood wider than its map
 
 from __future__ import annotations
 
+import math
 import re
+import warnings
 
 import pytest
+from minisom import MiniSom
+from pydantic import ValidationError
 
 from conftest import run_cli
+from nnstudy.kinds.classical import SOMConfig
 from refusals import refused, write
 
 PRETRAINING = """
@@ -116,3 +121,40 @@ def test_a_vit_on_flat_inputs_is_one_line(tmp_path, capsys, data, n):
 def test_a_vit_on_a_signal_trains(tmp_path):
     study = VIT.format(data="mnist1d").replace("[model]", "train_size = 64\n[model]")
     assert run_cli(write(tmp_path, study), "--store", tmp_path / "runs") == 0
+
+
+SOM = """
+[study]
+name = "som"
+[data]
+name = "iris"
+[model]
+kind = "som"
+grid = [2, 3]
+sigma = {sigma}
+iterations = 100
+[train]
+engine = "classical"
+"""
+
+
+def test_a_som_neighbourhood_wider_than_the_map_is_one_line(tmp_path, capsys):
+    err = refused(tmp_path, capsys, ["run", write(tmp_path, SOM.format(sigma="1e308"))])
+    assert err == (f"nnstudy: error: {tmp_path / 's.toml'}: model: sigma: 1e+308 is wider than the diagonal of the "
+                   "2×3 map, so every unit would learn the same thing: at most 3.605 (√(rows² + columns²))")
+
+
+@pytest.mark.parametrize("grid", [(2, 3), (10, 10), (1, 7)])
+def test_the_som_sigma_bound_is_minisoms_own(grid):
+    """Accepted exactly where MiniSom does not warn that sigma might be too high for the map."""
+    diagonal = math.sqrt(grid[0] ** 2 + grid[1] ** 2)
+    for sigma, accepted in [(diagonal, True), (math.nextafter(diagonal, math.inf), False)]:
+        with warnings.catch_warnings(record=True) as warned:
+            warnings.simplefilter("always")
+            MiniSom(*grid, 4, sigma=sigma)
+        assert (not any("sigma might be too high" in str(w.message) for w in warned)) is accepted
+        if accepted:
+            SOMConfig.model_validate({"grid": list(grid), "sigma": sigma})
+        else:
+            with pytest.raises(ValidationError, match="wider than the diagonal"):
+                SOMConfig.model_validate({"grid": list(grid), "sigma": sigma})
