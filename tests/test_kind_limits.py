@@ -158,3 +158,28 @@ def test_the_som_sigma_bound_is_minisoms_own(grid):
         else:
             with pytest.raises(ValidationError, match="wider than the diagonal"):
                 SOMConfig.model_validate({"grid": list(grid), "sigma": sigma})
+
+
+CLASSES = """
+[study]
+name = "classes"
+[data]
+name = "digits"
+train_size = 64
+classes = {classes}
+[model]
+hidden = [4]
+[train]
+epochs = 1
+"""
+
+
+@pytest.mark.parametrize("classes, line", [
+    ("[1, 1]", "data.classes: label 1 is listed twice in [1, 1]: list each class once"),
+    ("[0, 2, 2, 2]", "data.classes: label 2 is listed 3 times in [0, 2, 2, 2]: list each class once"),
+    ("[1]", "data.classes: [1] keeps one class, so every accuracy is 1.0 by construction: keep two or more (one "
+            "class suits generative models)"),
+])
+def test_a_repeated_class_label_is_named_as_repeated(tmp_path, capsys, classes, line):
+    err = refused(tmp_path, capsys, ["run", write(tmp_path, CLASSES.format(classes=classes))])
+    assert err == f"nnstudy: error: {tmp_path / 's.toml'}: {line}"
