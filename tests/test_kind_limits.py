@@ -12,6 +12,7 @@ from minisom import MiniSom
 from pydantic import ValidationError
 
 from conftest import run_cli
+from nnstudy.executor._progress import StudyProgress
 from nnstudy.kinds.classical import SOMConfig
 from refusals import refused, write
 
@@ -40,8 +41,6 @@ DBM = 'kind = "dbm"\nhidden = [8, 4]\nchains = 10\npretrain_epochs = 3'
 ], ids=["stacked_ae", "dbm"])
 def test_the_progress_total_counts_the_pretraining_epochs_a_kind_reports(tmp_path, capsys, monkeypatch, model,
                                                                          train, total):
-    from nnstudy.executor._progress import StudyProgress
-
     counted = StudyProgress.epoch
 
     def epoch_then_heartbeat(self, trial_id: str, epoch: int) -> None:
