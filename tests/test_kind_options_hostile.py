@@ -209,7 +209,7 @@ def test_a_pool_size_without_a_pooling_window_is_refused(tmp_path, capsys, block
 
 def test_a_pool_window_larger_than_the_image_is_refused(tmp_path, capsys):
     err = refused(tmp_path, capsys, ["run", write(tmp_path, CNN.format(block='{ channels = 4, pool = "max", pool_size = 100 }'))])
-    assert "model: the conv blocks do not fit an input of shape (1, 8, 8)" in err
+    assert "model.blocks.0.pool_size = 100 is larger than the 6×6 image its convolution leaves; at most 6" in err
 
 
 @pytest.mark.parametrize("base, key, value, line", [

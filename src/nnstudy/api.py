@@ -108,14 +108,20 @@ def prepare(source: str | Path | dict, set: dict[str, Any] | None = None, sweep:
     trials = expand(study, label)
     check_read(study, trials, label)
     task, metrics = report_metrics(study, label)
-    _check_one_class(trials, metrics, label)
+    _check_classes(trials, metrics, label)
     return study, trials, text, task, metrics, label
 
 
-def _check_one_class(trials: list[Trial], metrics: list[str], label: str) -> None:
-    """A classifier shown one class is right by construction (accuracy 1.0); a generative model may learn one."""
+def _check_classes(trials: list[Trial], metrics: list[str], label: str) -> None:
+    """Each class listed once. A classifier shown one class is right by construction (accuracy 1.0); a generative
+    model may learn one."""
     for t in trials:
         kept = t.config["data"].get("classes") or []
+        repeated = next((c for c in kept if kept.count(c) > 1), None)
+        if repeated is not None:
+            times = "twice" if kept.count(repeated) == 2 else f"{kept.count(repeated)} times"
+            raise StudyError(f"{label}: data.classes: label {repeated} is listed {times} in {kept}: list each class "
+                             "once")
         if len(set(kept)) == 1 and any("accuracy" in m for m in metrics):
             raise StudyError(f"{label}: data.classes: {kept} keeps one class, so every accuracy is 1.0 by "
                              f"construction: keep two or more (one class suits generative models)")

@@ -14,6 +14,7 @@ from .._text import one_error_line, terminal
 from ..engines._checkpoint import NAMES as CHECKPOINT_NAMES
 from ..engines._checkpoint import CheckpointError, Saved, unusable_line
 from ..engines._checkpoint import header as checkpoint_header
+from ..kinds import planned_epochs
 from ..spec import Trial
 from ..store import Store
 from ._progress import StudyProgress
@@ -82,7 +83,7 @@ class Driver:
         else:
             self.console.print(f"{self.study}: training {len(todo)} trial(s) on {where}, device {self.device}; "
                                f"{summary.skipped} already stored", highlight=False)
-        return StudyProgress(self.console, self.study, len(todo), sum(t.config["train"]["epochs"] for t in todo))
+        return StudyProgress(self.console, self.study, len(todo), sum(planned_epochs(t.config) for t in todo))
 
     def hand_back(self, todo: list[Trial]) -> None:
         """Ctrl-C: every trial of `todo` this process holds goes back to pending, wherever the interrupt hit
@@ -92,13 +93,13 @@ class Driver:
     def claim(self, trial: Trial, progress: StudyProgress) -> bool:
         if not self.claim_quietly(trial, progress):
             return False
-        progress.start(trial.trial_id, label(trial), trial.config["train"]["epochs"])
+        progress.start(trial.trial_id, label(trial), planned_epochs(trial.config))
         return True
 
     def claim_quietly(self, trial: Trial, progress: StudyProgress) -> bool:
         """Claim without a progress row of its own (a stack shows one row for all its trials)."""
         if not self.store.claim(self.study, trial.trial_id):
-            progress.finish(trial.trial_id, trial.config["train"]["epochs"],
+            progress.finish(trial.trial_id, planned_epochs(trial.config),
                             f"[dim]{trial.trial_id} taken by another process, skipped[/]")
             return False
         return True
@@ -153,7 +154,7 @@ class Driver:
                summary: RunSummary, conditions: dict | None = None) -> bool:
         """Stores the outcome, with the conditions it trained under (default: ``self.conditions()``); returns
         True when the study must stop (fail-fast)."""
-        epochs = trial.config["train"]["epochs"]
+        epochs = planned_epochs(trial.config)
         summary.ran += 1
         conditions = conditions or self.conditions()
         if result is None:  # keeps its epochs so far

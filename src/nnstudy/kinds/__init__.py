@@ -105,6 +105,9 @@ class Kind:
     # without building it); the validator refuses a model no machine holds. None: a fixed size (resnet18) or
     # the user's own network
     size: Callable[[dict, int, int], tuple[str, int]] | None = None
+    # pretraining_epochs(mc) -> the epochs its history counts before train.epochs (stacked_ae's layer-wise
+    # pre-training): a progress line's total counts them too
+    pretraining_epochs: Callable[[dict], int] = lambda mc: 0
 
     @property
     def engines(self) -> tuple[str, ...]:
@@ -195,6 +198,11 @@ def of(mc: dict) -> Kind:
     return get(mc["kind"])
 
 
+def planned_epochs(config: dict) -> int:
+    """The epochs a trial of the resolved ``config`` reports as it trains, pre-training included."""
+    return config["train"]["epochs"] + of(config["model"]).pretraining_epochs(config["model"])
+
+
 def training_numerics(tc: dict[str, Any]) -> dict[str, Any]:
     """What of a trial's resolved [train] section ``Kind.check_data`` is given: engine, dtype and precision."""
     return {"engine": tc["engine"], "dtype": tc.get("dtype", "float32"), "precision": tc.get("precision") or "float32"}
@@ -212,5 +220,5 @@ def check_on_data(mc: dict, data: "Dataset", label: str, numerics: dict[str, Any
         check(mc, data, label)
 
 
-__all__ = ["ConfigClasses", "Kind", "added_metrics", "get", "names", "of", "registry", "check_on_data", "training_numerics",
-           "ENTRY_POINT_GROUP"]
+__all__ = ["ConfigClasses", "Kind", "added_metrics", "get", "names", "of", "planned_epochs", "registry",
+           "check_on_data", "training_numerics", "ENTRY_POINT_GROUP"]

@@ -8,9 +8,10 @@ and the report metrics used when the study file names none (``default_metrics``)
 from __future__ import annotations
 
 import importlib
+import math
 from typing import Annotated, Any, ClassVar, Literal, Union
 
-from pydantic import Field, field_validator, model_serializer
+from pydantic import Field, field_validator, model_serializer, model_validator
 
 from ..errors import StudyError
 from ..spec._schema import ModelBase
@@ -66,6 +67,17 @@ class SOMConfig(ClassicalBase):
             raise ValueError("a map of one unit has no neighbours (its U-matrix divides by zero): give two units "
                              "or more, e.g. [1, 2]")
         return v
+
+    @model_validator(mode="after")
+    def _sigma_within_the_map(self) -> "SOMConfig":
+        """MiniSom's own bound (it only warns): a radius beyond the map's diagonal pulls every unit alike."""
+        rows, cols = self.grid
+        diagonal = math.sqrt(rows * rows + cols * cols)
+        if self.sigma > diagonal:
+            raise ValueError(f"sigma: {self.sigma:g} is wider than the diagonal of the {rows}×{cols} map, so every "
+                             f"unit would learn the same thing: at most {math.floor(diagonal * 1000) / 1000:g} "
+                             f"(√(rows² + columns²))")
+        return self
 
 
 class RBMConfig(ClassicalBase):

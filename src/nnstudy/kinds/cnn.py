@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
+from ..errors import StudyError
 from ..spec._schema import ACTIVATIONS
 from . import Kind, _deep, dense_parameters
 from ._deep import ConvBlock, TransferKeys
@@ -54,8 +55,58 @@ def _size(mc: dict, n_in: int, n_out: int) -> tuple[str, int]:
     return ("blocks", convs) if convs > head else ("hidden", head)
 
 
+def _check_data(mc: dict, data, label: str) -> None:
+    """Each block's kernel and pooling window within what it gets (after the blocks before it), then the build."""
+    from ..engines._torch._cnn import layout
+
+    try:
+        shape = layout(data.input_shape)
+    except ValueError:  # neither a signal nor an image: the build says so
+        shape = None
+    if shape is not None:
+        _blocks_fit(mc["blocks"], shape[1:], label)
+    _deep.check_data(mc, data, label)
+
+
+def _blocks_fit(blocks: list[dict], size: tuple[int, ...], label: str) -> None:
+    first = size
+    for i, block in enumerate(map(ConvBlock.model_validate, blocks)):
+        key = f"{label}: model.blocks.{i}"
+        size = _pooled(block, _convolved(block, size, first, key), key)
+
+
+def _shown(size: tuple[int, ...]) -> str:
+    return "×".join(map(str, size)) + " image" if len(size) == 2 else f"signal of length {size[0]}"
+
+
+def _convolved(block: ConvBlock, size: tuple[int, ...], first: tuple[int, ...], key: str) -> tuple[int, ...]:
+    """The size after the block's convolution; StudyError when its kernel reaches past its (padded) input."""
+    if block.branches or block.padding == "same":
+        return size
+    reach, padded = block.dilation * (block.kernel - 1) + 1, min(size) + 2 * block.padding
+    if reach > padded:
+        earlier = "" if size == first else f" it gets (the {_shown(first)} shrunk by the blocks before it)"
+        given = " and ".join(f"{k} = {getattr(block, k)}" for k in ("padding", "dilation")
+                             if getattr(block, k) != ConvBlock.model_fields[k].default)
+        raise StudyError(f"{key}.kernel = {block.kernel}{f' with {given}' if given else ''} is larger than the "
+                         f"{_shown(size)}{earlier}; at most {(padded - 1) // block.dilation + 1}")
+    return tuple((s + 2 * block.padding - reach) // block.stride + 1 for s in size)
+
+
+def _pooled(block: ConvBlock, size: tuple[int, ...], key: str) -> tuple[int, ...]:
+    """The size after the block's pooling; StudyError when its window is larger than what it pools."""
+    if block.pool == "global_avg":
+        return (1,) * len(size)
+    if block.pool == "none":
+        return size
+    if block.pool_size > min(size):
+        raise StudyError(f"{key}.pool_size = {block.pool_size} is larger than the {_shown(size)} its convolution "
+                         f"leaves; at most {min(size)}")
+    return tuple(s // block.pool_size for s in size)
+
+
 KIND = Kind("cnn", CNNConfig, size=_size, build={"torch": _deep.builder(_make)}, stacking="vmap",
             batch_norm=lambda mc: any(ConvBlock.model_validate(b).batch_norm for b in mc["blocks"]),
-            check_data=_deep.check_data, figure_module=_deep.FIGURE_MODULE,
+            check_data=_check_data, figure_module=_deep.FIGURE_MODULE,
             example=_deep.example({"blocks": [{"channels": 4, "pool": "max"}], "hidden": [8]}),
             figures=(*_deep.FIGURES, "first_layer_weights.png"))

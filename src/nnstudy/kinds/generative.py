@@ -244,14 +244,20 @@ def _code_compresses(mc: dict, data, label: str) -> None:
                          f"any data.features and pca), so the code would not compress them")
 
 
+def _pretraining_epochs(mc: dict) -> int:
+    """A stacked autoencoder's pre-training: ``pretrain_epochs`` for each pair (one per hidden layer, and the
+    code's)."""
+    return (len(mc["hidden"]) + 1) * mc["pretrain_epochs"]
+
+
 def _kind(cls, network: str, metrics: tuple[str, ...], defaults: list[str], train, model: dict,
           figures: tuple[str, ...], batch_norm=_no_batch_norm, early_stopping: bool = True,
-          reads: tuple[str, ...] = READS, check_data=_code_compresses) -> Kind:
+          reads: tuple[str, ...] = READS, check_data=_code_compresses, pretraining_epochs=lambda mc: 0) -> Kind:
     return Kind(cls.model_fields["kind"].default, cls, build={"torch": _network(network)}, train={"torch": train},
                 metrics=lambda task: metrics, default_metrics={"classification": defaults, "regression": defaults},
                 check=_check, figure_module=FIGURE_MODULE, example={"data": DIGITS, "model": model, "train": TRAIN},
                 figures=figures, batch_norm=batch_norm, early_stopping=early_stopping, reads=reads, size=_size,
-                check_data=check_data)
+                check_data=check_data, pretraining_epochs=pretraining_epochs)
 
 
 AE_DEFAULTS = ["test_loss", "val_loss", "train_time_s"]
@@ -260,7 +266,8 @@ KINDS = [
           {"hidden": [16], "encoding_dim": 4}, ("reconstructions.png", "reconstructions_along.png", "interpolation.png")),
     _kind(StackedAEConfig, "StackedAE", AE_METRICS, AE_DEFAULTS, _train_autoencoder,
           {"hidden": [16], "encoding_dim": 4, "pretrain_epochs": 1},
-          ("reconstructions.png", "reconstructions_along.png", "interpolation.png")),
+          ("reconstructions.png", "reconstructions_along.png", "interpolation.png"),
+          pretraining_epochs=_pretraining_epochs),
     _kind(VAEConfig, "VAE", VAE_METRICS, ["test_loss", "test_recon", "test_kl", "test_fd", "train_time_s"],
           _train_autoencoder, {"hidden": [16], "latent_dim": 4},
           ("reconstructions.png", "reconstructions_along.png", "interpolation.png", "samples.png")),

@@ -1,0 +1,184 @@
+"""Model kinds at their limits: the progress of kinds that pre-train, conv kernels and pooling windows larger
+than what they get, a ViT on flat data, a SOM's neighbourhood wider than its map, a repeated class label."""
+
+from __future__ import annotations
+
+import math
+import re
+import warnings
+
+import pytest
+from minisom import MiniSom
+from pydantic import ValidationError
+
+from conftest import run_cli
+from nnstudy.executor._progress import StudyProgress
+from nnstudy.kinds.classical import SOMConfig
+from refusals import refused, write
+
+PRETRAINING = """
+[study]
+name = "pre"
+[data]
+name = "digits"
+train_size = 64
+normalize = "minmax"
+[model]
+{model}
+[train]
+{train}
+lr = 0.01
+batch_size = 32
+epochs = 2
+"""
+STACKED_AE = 'kind = "stacked_ae"\nhidden = [8]\nencoding_dim = 4\npretrain_epochs = 3'
+DBM = 'kind = "dbm"\nhidden = [8, 4]\nchains = 10\npretrain_epochs = 3'
+
+
+@pytest.mark.parametrize("model, train, total", [
+    (STACKED_AE, "", 2 * 3 + 2),  # two encoder/decoder pairs pre-trained for 3 epochs each, then 2 epochs
+    (DBM, 'engine = "classical"', 2),  # its RBMs' pre-training is not reported as epochs
+], ids=["stacked_ae", "dbm"])
+def test_the_progress_total_counts_the_pretraining_epochs_a_kind_reports(tmp_path, capsys, monkeypatch, model,
+                                                                         train, total):
+    counted = StudyProgress.epoch
+
+    def epoch_then_heartbeat(self, trial_id: str, epoch: int) -> None:
+        counted(self, trial_id, epoch)
+        self.heartbeat()
+
+    monkeypatch.setattr(StudyProgress, "epoch", epoch_then_heartbeat)
+    assert run_cli(write(tmp_path, PRETRAINING.format(model=model, train=train)), "--store", tmp_path / "runs",
+                   "--workers", "1") == 0
+    beats = [re.search(r"(\d+)/(\d+) epochs, .* ETA (\S+)", line)
+             for line in capsys.readouterr().err.splitlines() if line.startswith("pre: 0/1 trials")]
+    assert [(int(b[1]), int(b[2])) for b in beats] == [(done, total) for done in range(1, total + 1)]
+    assert not any(b[3].startswith("-") for b in beats)
+
+
+CNN = """
+[study]
+name = "cnn"
+[data]
+name = "{data}"
+train_size = 64
+[model]
+kind = "cnn"
+blocks = {blocks}
+[train]
+epochs = 1
+"""
+
+
+@pytest.mark.parametrize("data, blocks, line", [
+    ("digits", "[{channels = 2, kernel = 9}]", "model.blocks.0.kernel = 9 is larger than the 8×8 image; at most 8"),
+    ("digits", '[{channels = 2, pool = "max"}, {channels = 2, kernel = 5}]',
+     "model.blocks.1.kernel = 5 is larger than the 3×3 image it gets (the 8×8 image shrunk by the blocks before "
+     "it); at most 3"),
+    ("digits", "[{channels = 2, kernel = 6, padding = 1, dilation = 2}]",
+     "model.blocks.0.kernel = 6 with padding = 1 and dilation = 2 is larger than the 8×8 image; at most 5"),
+    ("mnist1d", "[{channels = 2, stride = 4}, {channels = 2, kernel = 11}]",
+     "model.blocks.1.kernel = 11 is larger than the signal of length 10 it gets (the signal of length 40 shrunk "
+     "by the blocks before it); at most 10"),
+    ("digits", '[{channels = 2, pool = "max"}, {channels = 2, pool = "max"}]',
+     "model.blocks.1.pool_size = 2 is larger than the 1×1 image its convolution leaves; at most 1"),
+], ids=["kernel", "after-pooling", "dilated", "signal", "pool"])
+def test_a_kernel_or_pool_window_larger_than_what_it_gets_is_one_line(tmp_path, capsys, data, blocks, line):
+    err = refused(tmp_path, capsys, ["run", write(tmp_path, CNN.format(data=data, blocks=blocks))])
+    assert err == f"nnstudy: error: {tmp_path / 's.toml'}: {line}"
+
+
+def test_a_kernel_that_fits_its_padded_image_trains(tmp_path, capsys):
+    blocks = '[{channels = 2, kernel = 8}, {channels = 2, kernel = 1}, {channels = 2, kernel = 9, padding = "same"}]'
+    assert run_cli(write(tmp_path, CNN.format(data="digits", blocks=blocks)), "--store", tmp_path / "runs") == 0
+
+
+VIT = """
+[study]
+name = "vit"
+[data]
+name = "{data}"
+[model]
+kind = "vit"
+patch = 2
+dim = 8
+depth = 1
+heads = 2
+mlp_dim = 8
+[train]
+epochs = 1
+"""
+
+
+@pytest.mark.parametrize("data, n", [("iris", 4), ("elnino", 12)])
+def test_a_vit_on_flat_inputs_is_one_line(tmp_path, capsys, data, n):
+    err = refused(tmp_path, capsys, ["run", write(tmp_path, VIT.format(data=data))])
+    assert err == (f'nnstudy: error: {tmp_path / "s.toml"}: model.kind = "vit" cuts images and signals into patches; '
+                   f"{data} has flat inputs ({n} features)")
+
+
+def test_a_vit_on_a_signal_trains(tmp_path):
+    study = VIT.format(data="mnist1d").replace("[model]", "train_size = 64\n[model]")
+    assert run_cli(write(tmp_path, study), "--store", tmp_path / "runs") == 0
+
+
+SOM = """
+[study]
+name = "som"
+[data]
+name = "iris"
+[model]
+kind = "som"
+grid = [2, 3]
+sigma = {sigma}
+iterations = 100
+[train]
+engine = "classical"
+"""
+
+
+def test_a_som_neighbourhood_wider_than_the_map_is_one_line(tmp_path, capsys):
+    err = refused(tmp_path, capsys, ["run", write(tmp_path, SOM.format(sigma="1e308"))])
+    assert err == (f"nnstudy: error: {tmp_path / 's.toml'}: model: sigma: 1e+308 is wider than the diagonal of the "
+                   "2×3 map, so every unit would learn the same thing: at most 3.605 (√(rows² + columns²))")
+
+
+@pytest.mark.parametrize("grid", [(2, 3), (10, 10), (1, 7)])
+def test_the_som_sigma_bound_is_minisoms_own(grid):
+    """Accepted exactly where MiniSom does not warn that sigma might be too high for the map."""
+    diagonal = math.sqrt(grid[0] ** 2 + grid[1] ** 2)
+    for sigma, accepted in [(diagonal, True), (math.nextafter(diagonal, math.inf), False)]:
+        with warnings.catch_warnings(record=True) as warned:
+            warnings.simplefilter("always")
+            MiniSom(*grid, 4, sigma=sigma)
+        assert (not any("sigma might be too high" in str(w.message) for w in warned)) is accepted
+        if accepted:
+            SOMConfig.model_validate({"grid": list(grid), "sigma": sigma})
+        else:
+            with pytest.raises(ValidationError, match="wider than the diagonal"):
+                SOMConfig.model_validate({"grid": list(grid), "sigma": sigma})
+
+
+CLASSES = """
+[study]
+name = "classes"
+[data]
+name = "digits"
+train_size = 64
+classes = {classes}
+[model]
+hidden = [4]
+[train]
+epochs = 1
+"""
+
+
+@pytest.mark.parametrize("classes, line", [
+    ("[1, 1]", "data.classes: label 1 is listed twice in [1, 1]: list each class once"),
+    ("[0, 2, 2, 2]", "data.classes: label 2 is listed 3 times in [0, 2, 2, 2]: list each class once"),
+    ("[1]", "data.classes: [1] keeps one class, so every accuracy is 1.0 by construction: keep two or more (one "
+            "class suits generative models)"),
+])
+def test_a_repeated_class_label_is_named_as_repeated(tmp_path, capsys, classes, line):
+    err = refused(tmp_path, capsys, ["run", write(tmp_path, CLASSES.format(classes=classes))])
+    assert err == f"nnstudy: error: {tmp_path / 's.toml'}: {line}"
