@@ -26,6 +26,7 @@ from ._snapshot import StudySnapshot, snapshot_of
 
 FINAL_STATES = ("done", "diverged")
 OPEN_RETRY_S = 3.0  # a store that cannot be opened is most likely a wrong URL: say so soon
+RELEASE_SOON_S = 5.0  # handing trials back after the store failed: the run ends soon either way
 
 
 def now() -> str:
@@ -271,6 +272,18 @@ class Store:
     @resilient
     def release(self, name: str, trial_ids: Iterable[str]) -> None:
         """Hand unfinished trials back (Ctrl-C): they run again next time."""
+        self._release(name, trial_ids)
+
+    def release_soon(self, name: str, trial_ids: Iterable[str]) -> None:
+        """``release`` after a failure that ends the run (the store lost, say): tried for a few seconds only, and
+        silent where it cannot be written: the trials stay running under a dead owner then, and a re-run takes them."""
+        ids = list(trial_ids)
+        try:
+            retrying(lambda: self._release(name, ids), self.url, "release", RELEASE_SOON_S, quiet=True)
+        except Exception:  # the failure that ends the run is the one to say
+            pass
+
+    def _release(self, name: str, trial_ids: Iterable[str]) -> None:
         t = s.trials.c
         with self.engine.begin() as c:
             sid = self._study_id(c, name)

@@ -1,0 +1,87 @@
+"""Edges of the store: a write that fails while a study runs leaves no trial running."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+from sqlalchemy.exc import DataError, OperationalError
+
+import nnstudy
+from nnstudy.cli import main
+from nnstudy.errors import StudyError
+from nnstudy.store import _retry, _store
+from nnstudy.store._retry import resilient
+
+STUDY = """
+[study]
+name = "edges"
+[data]
+name = "moons"
+n_samples = 100
+[model]
+hidden = [4]
+[train]
+epochs = 2
+[trials]
+seeds = 3
+"""
+
+
+def statuses(store) -> dict[str, str]:
+    c = sqlite3.connect(store / "nnstudy.sqlite")
+    try:
+        return dict(c.execute("SELECT trial_id, status FROM trials").fetchall())
+    finally:
+        c.close()
+
+
+def failing_finish(monkeypatch, sqlite_error: Exception, error=OperationalError, after: int = 0,
+                   status: str | None = None):
+    """Store.finish raises `sqlite_error` (as SQLAlchemy wraps it) after `after` good writes, for outcomes of
+    `status` (None: every outcome); the store's retries and their one line stay as they are."""
+    write, calls = _store.Store.finish.__wrapped__, []
+
+    def finish(self, name, trial_id, outcome, *args):
+        calls.append(trial_id)
+        if len(calls) > after and status in (None, outcome):
+            raise error("UPDATE trials", {}, sqlite_error)
+        return write(self, name, trial_id, outcome, *args)
+
+    monkeypatch.setattr(_store.Store, "finish", resilient(finish))
+
+
+@pytest.mark.parametrize("workers,stack", [(1, "off"), (2, "off"), (1, "on")])
+def test_a_store_write_that_fails_hands_every_trial_back(tmp_path, monkeypatch, workers, stack):
+    (tmp_path / "edges.toml").write_text(STUDY)
+    failing_finish(monkeypatch, sqlite3.OperationalError("disk I/O error"), after=1)
+    with pytest.raises(StudyError, match=r"cannot write \(disk I/O error\): the disk is full or failing"):
+        nnstudy.run(tmp_path / "edges.toml", store=tmp_path / "store", workers=workers, stack=stack)
+    left = statuses(tmp_path / "store")
+    assert "running" not in left.values(), left
+    assert sorted(left.values()) == ["done", "pending", "pending"], left
+
+
+def test_a_store_locked_past_its_retries_is_one_line_and_no_trial_runs(tmp_path, monkeypatch, capsys):
+    (tmp_path / "edges.toml").write_text(STUDY)
+    failing_finish(monkeypatch, sqlite3.OperationalError("database is locked"))
+    monkeypatch.setattr(_retry.retrying, "__defaults__", (0.5, False))  # retried for 0.5 s, not a minute
+    code = main(["run", str(tmp_path / "edges.toml"), "--store", str(tmp_path / "store"), "--workers", "1",
+                 "--quiet"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2, err
+    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+    assert err.startswith("nnstudy: error: store ") and "database is locked (still failing after 0 s; finish)" in err
+    assert set(statuses(tmp_path / "store").values()) == {"pending"}
+
+
+def test_an_outcome_the_store_refuses_fails_its_trial_with_the_reason(tmp_path, monkeypatch, capsys):
+    (tmp_path / "edges.toml").write_text(STUDY)
+    failing_finish(monkeypatch, sqlite3.DataError("string or blob too big"), DataError, status="done")
+    code = main(["run", str(tmp_path / "edges.toml"), "--store", str(tmp_path / "store"), "--workers", "1",
+                 "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 1 and "Traceback" not in err, err
+    assert err.count("the store refused its outcome: string or blob too big") == 3, err
+    assert set(statuses(tmp_path / "store").values()) == {"failed"}
+
