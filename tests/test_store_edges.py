@@ -1,4 +1,5 @@
-"""Edges of the store: a write that fails while a study runs leaves no trial running."""
+"""Edges of the store: a write that fails while a study runs leaves no trial running, an orphan trial is the
+damaged-store line, a checkpoint whose tensors have other shapes is a damaged checkpoint."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from nnstudy.cli import main
 from nnstudy.errors import StudyError
 from nnstudy.store import _retry, _store
 from nnstudy.store._retry import resilient
+from test_store_damage import EDITS, _damaged_line, _edited, _sha, stored  # noqa: F401  (stored: a fixture)
 
 STUDY = """
 [study]
@@ -85,3 +87,14 @@ def test_an_outcome_the_store_refuses_fails_its_trial_with_the_reason(tmp_path, 
     assert err.count("the store refused its outcome: string or blob too big") == 3, err
     assert set(statuses(tmp_path / "store").values()) == {"failed"}
 
+
+def test_show_of_an_orphan_trial_is_the_damaged_store_line(stored, tmp_path, capsys):
+    sql, _ = EDITS["orphan"]  # the trial of row 1 names study 99, which the store does not hold
+    store = _edited(stored, tmp_path / "store", sql)
+    c = sqlite3.connect(store / "nnstudy.sqlite")
+    tid = c.execute("SELECT trial_id FROM trials WHERE id = 1").fetchone()[0]
+    c.close()
+    before = _sha(store / "nnstudy.sqlite")
+    line = _damaged_line(capsys, main(["show", tid[:6], "--store", str(store)]))
+    assert f"trials.study_id of trial {tid} is 99, the id of no stored study" in line
+    assert _sha(store / "nnstudy.sqlite") == before
