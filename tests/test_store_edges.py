@@ -98,3 +98,77 @@ def test_show_of_an_orphan_trial_is_the_damaged_store_line(stored, tmp_path, cap
     line = _damaged_line(capsys, main(["show", tid[:6], "--store", str(store)]))
     assert f"trials.study_id of trial {tid} is 99, the id of no stored study" in line
     assert _sha(store / "nnstudy.sqlite") == before
+
+
+WEIGHTS = {  # the engine: (study file, options, where its checkpoint keeps the weights)
+    "torch": ("", (), "model"),
+    "stack": ("", ("--stack", "on"), "params"),
+    "numpy": ('engine = "numpy"\n', (), "net"),
+}
+
+
+def reshaped_weight(store) -> str:
+    """The stored checkpoint with its first weight's tensor of another shape, its sha256 forged as pack()
+    writes it; returns the trial holding it."""
+    import hashlib
+    import json
+
+    import torch
+    from safetensors.torch import load, save
+
+    c = sqlite3.connect(store / "nnstudy.sqlite")
+    tid, head = c.execute("SELECT t.trial_id, a.data FROM artifacts a JOIN trials t ON t.id = a.trial_pk "
+                          "WHERE a.name = 'checkpoint.json'").fetchone()
+    (blob,) = c.execute("SELECT data FROM artifacts WHERE name = 'checkpoint.safetensors'").fetchone()
+    head, tensors = json.loads(head), load(bytes(blob))
+    name = first_tensor([v for k, v in head["state"].items() if k in {w for _, _, w in WEIGHTS.values()}])
+    tensors[name] = torch.zeros(3, 5, dtype=tensors[name].dtype)
+    blob = save(tensors)
+    head["tensors_sha256"] = hashlib.sha256(blob).hexdigest()
+    with c:
+        c.execute("UPDATE artifacts SET data = ? WHERE name = 'checkpoint.json'", (json.dumps(head).encode(),))
+        c.execute("UPDATE artifacts SET data = ? WHERE name = 'checkpoint.safetensors'", (blob,))
+    c.close()
+    return tid
+
+
+def first_tensor(encoded) -> str | None:
+    """The name, in the tensors file, of the first tensor or array of a checkpoint's encoded state."""
+    if isinstance(encoded, dict):
+        if "__tensor__" in encoded or "__array__" in encoded:
+            return encoded.get("__tensor__") or encoded["__array__"]
+        encoded = list(encoded.values())
+    for value in encoded if isinstance(encoded, list) else []:
+        if (found := first_tensor(value)) is not None:
+            return found
+    return None
+
+
+@pytest.mark.parametrize("engine", sorted(WEIGHTS))
+def test_a_checkpoint_whose_weight_has_another_shape_is_one_line_and_the_trial_restarts(
+        tmp_path, tmp_path_factory, monkeypatch, capsys, engine):
+    from test_checkpoints import MLP, counting_epochs, interrupted_at, reference, run, stored
+
+    monkeypatch.setattr(nnstudy.api.Study, "report", lambda self, out=None: [])  # the stored numbers are compared
+    train, options, _ = WEIGHTS[engine]
+    text = MLP.replace("[train]\n", "[train]\n" + train)
+    study = tmp_path / "ck.toml"
+    study.write_text(text)
+    with monkeypatch.context() as m:
+        interrupted_at(m, 2)
+        assert run(study, tmp_path / "store", *options) != 0
+    held = reshaped_weight(tmp_path / "store")
+    capsys.readouterr()
+    with monkeypatch.context() as m:
+        seen = counting_epochs(m)
+        assert run(study, tmp_path / "store", *options) == 0
+    out = capsys.readouterr()
+    assert "Traceback" not in out.err
+    lines = [line for line in (out.out + out.err).splitlines() if "checkpoint of" in line]
+    assert len(lines) == 1, lines
+    what = f"the stack of trial {held}" if engine == "stack" else f"trial {held}"
+    assert lines[0].startswith(f"checkpoint of {what} unreadable: its tensors do not fit the trial (")
+    assert "has shape [3, 5], not [" in lines[0] and lines[0].endswith("]); restarting from epoch 1"), lines[0]
+    assert sorted(e for t, e in seen if t == held) == [1, 2, 3, 4, 5, 6]
+    assert stored(tmp_path / "store")[:3] == reference(tmp_path_factory, text, *options)[:3]  # as undisturbed
+
