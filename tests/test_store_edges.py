@@ -1,5 +1,6 @@
-"""Edges of the store: a write that fails while a study runs leaves no trial running, an orphan trial is the
-damaged-store line, a checkpoint whose tensors have other shapes is a damaged checkpoint."""
+"""Edges of the store and around it: a write that fails while a study runs leaves no trial running, an orphan
+trial is the damaged-store line, a checkpoint whose tensors have other shapes is a damaged checkpoint; gradcheck
+takes --set as summary does."""
 
 from __future__ import annotations
 
@@ -172,3 +173,40 @@ def test_a_checkpoint_whose_weight_has_another_shape_is_one_line_and_the_trial_r
     assert sorted(e for t, e in seen if t == held) == [1, 2, 3, 4, 5, 6]
     assert stored(tmp_path / "store")[:3] == reference(tmp_path_factory, text, *options)[:3]  # as undisturbed
 
+
+GRADCHECK = """
+[study]
+name = "grads"
+[data]
+name = "moons"
+n_samples = 100
+[model]
+hidden = [4]
+[train]
+engine = "numpy"
+epochs = 1
+"""
+
+
+def test_gradcheck_set_changes_the_network_checked(tmp_path, capsys):
+    (tmp_path / "grads.toml").write_text(GRADCHECK)
+    assert main(["gradcheck", str(tmp_path / "grads.toml"), "--set", "model.hidden=[7, 3]",
+                 "--set", "train.l2=0.01"]) == 0
+    rows = [line.split("│")[1:3] for line in capsys.readouterr().out.splitlines() if "weight" in line]
+    assert [(name.strip(), shape.strip()) for name, shape in rows] == [
+        ("hidden1.weight", "2×7"), ("hidden2.weight", "7×3"), ("output.weight", "3×2")]
+
+
+@pytest.mark.parametrize("given,named", [
+    ("model.hidden", "--set model.hidden: expected KEY=VALUE"),
+    ("model.hidden=oops", "model.hidden: input should be a valid list"),
+    ("model.nope=3", "model.nope: unknown key"),
+])
+def test_a_bad_gradcheck_set_is_one_line(tmp_path, capsys, given, named):
+    (tmp_path / "grads.toml").write_text(GRADCHECK)
+    code = main(["gradcheck", str(tmp_path / "grads.toml"), "--set", given])
+    captured = capsys.readouterr()
+    err = captured.err.strip()
+    assert code == 2, err
+    assert len(err.splitlines()) == 1 and "Traceback" not in err and named in err, err
+    assert captured.out == "" and sorted(p.name for p in tmp_path.iterdir()) == ["grads.toml"]
