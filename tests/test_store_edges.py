@@ -210,3 +210,14 @@ def test_a_bad_gradcheck_set_is_one_line(tmp_path, capsys, given, named):
     assert code == 2, err
     assert len(err.splitlines()) == 1 and "Traceback" not in err and named in err, err
     assert captured.out == "" and sorted(p.name for p in tmp_path.iterdir()) == ["grads.toml"]
+
+
+def test_fail_fast_in_a_pruned_search_keeps_every_seed_it_trained(tmp_path):
+    from test_search import BASE
+
+    spec = {**BASE, "search": {"method": "grid", "trials": 2, "pruner": "median",  # seeds trained in lockstep
+                               "space": {"train.lr": {"choices": [1e9, 0.1]}}},
+            "report": {"metrics": ["test_accuracy", "val_accuracy"]}}
+    nnstudy.run(spec, store=tmp_path / "store", workers=1, fail_fast=True)
+    left = statuses(tmp_path / "store")
+    assert sorted(left.values()) == ["diverged", "diverged", "done", "done"], left  # no seed left running

@@ -95,10 +95,9 @@ class LockstepRunner(Driver):
                 results, pruned_at = train(claimed, done_curves, otrial, metric, trials[0].config["train"]["epochs"],
                                            progress)
                 ran = self.conditions(len(claimed) if train == self._stacked else None, threads=self.alone_threads)
-                for t in claimed:
+                for t in claimed:  # every seed trained is kept, even under fail-fast (as a stack's trials)
                     result, error = results[t.trial_id]
-                    if self.record(t, result, error, progress, summary, ran):
-                        break
+                    self.record(t, result, error, progress, summary, ran)
             except BaseException as e:  # Ctrl-C, a store lost or refusing a write: no seed is left running
                 self.give_up(claimed, e)
                 raise
