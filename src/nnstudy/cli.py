@@ -88,6 +88,8 @@ def build_parser() -> Parser:
     g.add_argument("study", help="the study file (TOML)")
     g.add_argument("--point", action="append", default=[], metavar="KEY=VALUE",
                    help="pick the configuration with this swept value (repeatable; default: the first)")
+    g.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a key of the study file (repeatable)")
     g.add_argument("--batch", type=int, default=8, help="training samples in the batch (default 8)")
     g.add_argument("--entries", type=int, default=64,
                    help="entries compared per parameter tensor, chosen at random (0 = all; default 64)")
@@ -411,10 +413,12 @@ def cmd_compare(args) -> int:
 def cmd_gradcheck(args) -> int:
     from .engines._numpy._gradcheck import TOLERANCE
     from .gradcheck import run_gradcheck
+    from .spec import parse_overrides
 
     if args.batch < 1 or args.entries < 0:
         raise StudyError(f"--batch {args.batch} / --entries {args.entries}: need a batch >= 1 and entries >= 0")
-    checks, trial = run_gradcheck(args.study, args.point, args.batch, args.entries)
+    checks, trial = run_gradcheck(args.study, args.point, args.batch, args.entries,
+                                  parse_overrides(args.set, args.study))
     where = " ".join(f"{k}={json.dumps(v)}" for k, v in trial.point.items()) or "the study's configuration"
     table = Table("parameter", "shape", "checked", "max |gradient|", "max relative error", "",
                   title=f"gradient check of {where}, seed {trial.seed} (float64, centred differences)")

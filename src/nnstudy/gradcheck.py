@@ -8,14 +8,15 @@ from .errors import StudyError
 from .spec import Trial, expand, parse_overrides, read_study
 
 
-def run_gradcheck(path: str, points: list[str], batch: int, entries: int):
-    """(per-tensor checks, the trial checked). StudyError for a bad file, point or dataset."""
+def run_gradcheck(path: str, points: list[str], batch: int, entries: int, overrides: dict | None = None):
+    """(per-tensor checks, the trial checked); ``overrides``: --set's. StudyError for a bad file, point, --set
+    or dataset."""
     from .data import load
     from .engines._numpy._gradcheck import check_trial
     from .kinds import of
     from .spec._schema import DataConfig
 
-    study, _, label = read_study(path)
+    study, _, label = read_study(path, overrides)
     trial = pick(expand(study, label), parse_overrides(points, label, "--point"), label)
     kind = of(trial.config["model"])
     if trial.config["train"]["engine"] != "numpy" and "numpy" not in kind.engines:

@@ -209,13 +209,17 @@ class Checkpoints:
         self.channel = _channel.get()
         self.last = time.monotonic()
 
-    def resume(self) -> tuple[int, Any] | None:
+    def resume(self, weights: Callable[[Any], tuple[Any, Any]] | None = None) -> tuple[int, Any] | None:
         """(epoch, state) of the stored checkpoint, or None. One that cannot be used is said in one line
-        (stderr) and training starts at epoch 1."""
+        (stderr) and training starts at epoch 1. ``weights``: from a state, its weights and those of the trial
+        as built (checked before anything is restored: a checkpoint whose tensors do not fit is damaged)."""
         if self.channel is None or self.channel.resume is None:
             return None
         try:
-            return unpack(self.channel.resume, self.trial_ids)
+            epoch, state = unpack(self.channel.resume, self.trial_ids)
+            if weights is not None:
+                fitting(*_weights_of(weights, state))
+            return epoch, state
         except CheckpointError as e:
             print(unusable_line(self.trial_ids, str(e)), file=sys.stderr, flush=True)
             return None
@@ -231,6 +235,35 @@ class Checkpoints:
             return
         self.channel.save(pack(self.trial_ids, epoch, state()))
         self.last = time.monotonic()
+
+
+def _weights_of(weights: Callable[[Any], tuple[Any, Any]], state: Any) -> tuple[Any, Any]:
+    try:
+        return weights(state)
+    except (KeyError, TypeError, IndexError) as e:
+        raise CheckpointError(f"{STATE} is damaged ({type(e).__name__}: {e})") from None
+
+
+def fitting(saved: Any, built: Any, where: str = "") -> None:
+    """CheckpointError unless the saved weights have the keys, lengths and tensor shapes of the built ones."""
+    def unfit(why: str) -> CheckpointError:
+        return CheckpointError(f"its tensors do not fit the trial ({where or 'its weights'} {why})")
+
+    if hasattr(built, "shape"):
+        if not hasattr(saved, "shape"):
+            raise unfit("is no tensor")
+        if list(saved.shape) != list(built.shape):
+            raise unfit(f"has shape {list(saved.shape)}, not {list(built.shape)}")
+    elif isinstance(built, dict):
+        if not isinstance(saved, dict) or set(saved) != set(built):
+            raise unfit("name other tensors")
+        for k in built:
+            fitting(saved[k], built[k], f"{where}.{k}" if where else k)
+    elif isinstance(built, (list, tuple)):
+        if not isinstance(saved, (list, tuple)) or len(saved) != len(built):
+            raise unfit("hold another number of tensors")
+        for i, (a, b) in enumerate(zip(saved, built)):
+            fitting(a, b, f"{where}[{i}]")
 
 
 def unusable_line(trial_ids: list[str], why: str) -> str:

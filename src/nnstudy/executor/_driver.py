@@ -14,9 +14,11 @@ from .._text import one_error_line, terminal
 from ..engines._checkpoint import NAMES as CHECKPOINT_NAMES
 from ..engines._checkpoint import CheckpointError, Saved, unusable_line
 from ..engines._checkpoint import header as checkpoint_header
+from ..errors import StudyError
 from ..kinds import planned_epochs
 from ..spec import Trial
 from ..store import Store
+from ..store._retry import one_line
 from ._progress import StudyProgress
 from ._threads import alone_threads, conditions, trial_threads
 
@@ -90,6 +92,14 @@ class Driver:
         (between a claim and its submission, or in the middle of storing an outcome)."""
         self.store.release(self.study, [t.trial_id for t in todo])
 
+    def give_up(self, todo: list[Trial], e: BaseException) -> None:
+        """The run ends on `e` while this process may hold trials of `todo`: they go back to pending. After Ctrl-C
+        as ``hand_back``; after any other failure (the store lost, say) only if the store takes it at once."""
+        if isinstance(e, KeyboardInterrupt):
+            self.hand_back(todo)
+        else:
+            self.store.release_soon(self.study, [t.trial_id for t in todo])
+
     def claim(self, trial: Trial, progress: StudyProgress) -> bool:
         if not self.claim_quietly(trial, progress):
             return False
@@ -157,6 +167,8 @@ class Driver:
         epochs = planned_epochs(trial.config)
         summary.ran += 1
         conditions = conditions or self.conditions()
+        if result is not None and (refused := self._store_result(trial, result, conditions)):
+            result, error = None, refused
         if result is None:  # keeps its epochs so far
             self.store.finish(self.study, trial.trial_id, "failed", {}, None, {}, error, conditions)
             summary.outcomes[trial.trial_id] = "failed"
@@ -168,10 +180,6 @@ class Driver:
             progress.finish(trial.trial_id, epochs, f"[red]failed[/] {trial.trial_id} {terminal(label(trial))}: "
                             f"{terminal(first)}{more}\n  config: {escape(config)}")
             return self.fail_fast
-        kept = self.store.artifacts_of(self.study, trial.trial_id, CHECKPOINT_NAMES) \
-            if trial.config["train"].get("save_weights") else {}  # the last checkpoint stays with the weights
-        self.store.finish(self.study, trial.trial_id, result.status, result.final, result.history,
-                          kept | result.artifacts, result.error, conditions)
         summary.outcomes[trial.trial_id] = result.status
         progress.outcome(trial.trial_id, seed=trial.seed, **fold_of(trial), point=trial.point, status=result.status,
                          final=finite(result.final), error=result.error)
@@ -181,6 +189,20 @@ class Driver:
         progress.finish(trial.trial_id, epochs, f"[{color}]{result.status}[/] {trial.trial_id} "
                         f"{terminal(label(trial))} {terminal(shown or result.error or '')}")
         return self.fail_fast and result.status != "done"
+
+    def _store_result(self, trial: Trial, result, conditions: dict) -> str | None:
+        """Writes the outcome of a trial that trained to its end (done or diverged); returns why the store refused
+        it (a blob too big for it, say: the trial fails for that), else None."""
+        kept = self.store.artifacts_of(self.study, trial.trial_id, CHECKPOINT_NAMES) \
+            if trial.config["train"].get("save_weights") else {}  # the last checkpoint stays with the weights
+        try:
+            self.store.finish(self.study, trial.trial_id, result.status, result.final, result.history,
+                              kept | result.artifacts, result.error, conditions)
+        except StudyError:  # the store failed (full, read-only, locked past its retries): the run ends on it
+            raise
+        except Exception as e:
+            return f"the store refused its outcome: {one_line(e)}"
+        return None
 
 
 def label(trial: Trial) -> str:

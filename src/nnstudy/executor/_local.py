@@ -66,6 +66,13 @@ class LocalExecutor(Driver):
         todo, summary = self.pending(trials)
         if not todo:
             return summary
+        try:
+            return self._train(todo, summary, first_data)
+        except BaseException as e:  # Ctrl-C, a store lost or refusing a write: no trial is left running
+            self.give_up(todo, e)
+            raise
+
+    def _train(self, todo: list[Trial], summary: RunSummary, first_data=None) -> RunSummary:
         stacks, singles = plan(todo, self.stack, self.device)
         workers = 1 if len(singles) <= 1 else min(self.workers or cores(), len(singles))
         where = f"{workers} worker(s)" if not stacks else \
@@ -89,18 +96,13 @@ class LocalExecutor(Driver):
         return summary
 
     def _run_inline(self, todo: list[Trial], progress: StudyProgress, summary: RunSummary) -> None:
-        try:
-            for trial in todo:
-                if not self.claim(trial, progress):
-                    continue
-                result, error = _worker.run_trial(trial, self.device,
-                                                  report=lambda m: self.epochs_ended([m], progress),
-                                                  resume=self.checkpoint_of([trial]))
-                if self.record(trial, result, error, progress, summary):
-                    return
-        except KeyboardInterrupt:
-            self.hand_back(todo)
-            raise
+        for trial in todo:
+            if not self.claim(trial, progress):
+                continue
+            result, error = _worker.run_trial(trial, self.device, report=lambda m: self.epochs_ended([m], progress),
+                                              resume=self.checkpoint_of([trial]))
+            if self.record(trial, result, error, progress, summary):
+                return
 
     def _run_pool(self, todo: list[Trial], workers: int, progress: StudyProgress, summary: RunSummary) -> None:
         pending = list(todo)
@@ -125,9 +127,7 @@ class LocalExecutor(Driver):
                     stop = self.record(trial, result, error, progress, summary) or stop
                 if stop:
                     pending.clear()
-        except BaseException as e:  # Ctrl-C hands the running trials back; a lost store leaves them to a re-run
-            if isinstance(e, KeyboardInterrupt):
-                self.hand_back(todo)
+        except BaseException:  # Ctrl-C, a lost store: the workers stop (_run hands their trials back)
             self._kill_pool()
             raise
         if getattr(pool, "_broken", False):  # a worker died (its trial is stored failed): the next batch starts anew

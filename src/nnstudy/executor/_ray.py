@@ -165,9 +165,8 @@ class RayExecutor(Driver):
                         self.latest.drop.remote(job[0].trial_id)
                 if stop:
                     pending.clear()
-        except BaseException as e:  # Ctrl-C hands the running trials back; a lost store leaves them to a re-run
-            if isinstance(e, KeyboardInterrupt):
-                self.hand_back(todo)
+        except BaseException as e:  # Ctrl-C, a store lost or refusing a write: no trial is left running
+            self.give_up(todo, e)
             if self.cancels:
                 unfinished = ray.wait(list(running), num_returns=len(running), timeout=0)[1] if running else []
                 for ref in unfinished:

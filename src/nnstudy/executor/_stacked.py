@@ -63,13 +63,9 @@ def run_stacks(driver: Driver, stacks: list[list[Trial]], progress: StudyProgres
             driver.epochs_ended(ended[:], progress)
             ended.clear()
 
-        try:
-            outcomes = _worker.run_stack(stack, driver.device,
-                                         lambda tid, epoch, metrics: ended.append((tid, epoch, dict(metrics))),
-                                         split, flush, driver.checkpoint_of(stack), ended.append)
-        except KeyboardInterrupt:
-            driver.hand_back(stack)
-            raise
+        outcomes = _worker.run_stack(stack, driver.device,  # Ctrl-C: the executor hands the stack back
+                                     lambda tid, epoch, metrics: ended.append((tid, epoch, dict(metrics))),
+                                     split, flush, driver.checkpoint_of(stack), ended.append)
         progress.end_stack(row)
         stop = False
         for trial, (result, error) in zip(stack, outcomes):  # all of a trained stack is kept, even under fail-fast

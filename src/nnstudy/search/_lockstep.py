@@ -94,14 +94,13 @@ class LockstepRunner(Driver):
                 train = self._stacked if stacked and len(claimed) == len(todo) else self._threads
                 results, pruned_at = train(claimed, done_curves, otrial, metric, trials[0].config["train"]["epochs"],
                                            progress)
-            except BaseException:
-                self.hand_back(claimed)
+                ran = self.conditions(len(claimed) if train == self._stacked else None, threads=self.alone_threads)
+                for t in claimed:  # every seed trained is kept, even under fail-fast (as a stack's trials)
+                    result, error = results[t.trial_id]
+                    self.record(t, result, error, progress, summary, ran)
+            except BaseException as e:  # Ctrl-C, a store lost or refusing a write: no seed is left running
+                self.give_up(claimed, e)
                 raise
-            ran = self.conditions(len(claimed) if train == self._stacked else None, threads=self.alone_threads)
-            for t in claimed:
-                result, error = results[t.trial_id]
-                if self.record(t, result, error, progress, summary, ran):
-                    break
         return pruned_at
 
     def _stacked(self, claimed: list[Trial], done_curves: list[dict[int, float]], otrial: optuna.Trial,

@@ -21,11 +21,12 @@ from . import _schema as s
 from ._engine import make_engine, resolve_url, shown, store_dir  # noqa: F401  (store_dir: imported from here too)
 from ._migrate import Migration, open_schema
 from ._retry import one_line, resilient, retrying, store_error
-from ._rows import decoded, final_metrics, names, require_trials
+from ._rows import DamagedRow, decoded, final_metrics, names, require_trials
 from ._snapshot import StudySnapshot, snapshot_of
 
 FINAL_STATES = ("done", "diverged")
 OPEN_RETRY_S = 3.0  # a store that cannot be opened is most likely a wrong URL: say so soon
+RELEASE_SOON_S = 5.0  # handing trials back after the store failed: the run ends soon either way
 
 
 def now() -> str:
@@ -271,6 +272,18 @@ class Store:
     @resilient
     def release(self, name: str, trial_ids: Iterable[str]) -> None:
         """Hand unfinished trials back (Ctrl-C): they run again next time."""
+        self._release(name, trial_ids)
+
+    def release_soon(self, name: str, trial_ids: Iterable[str]) -> None:
+        """``release`` after a failure that ends the run (the store lost, say): tried for a few seconds only, and
+        silent where it cannot be written: the trials stay running under a dead owner then, and a re-run takes them."""
+        ids = list(trial_ids)
+        try:
+            retrying(lambda: self._release(name, ids), self.url, "release", RELEASE_SOON_S, quiet=True)
+        except Exception:  # the failure that ends the run is the one to say
+            pass
+
+    def _release(self, name: str, trial_ids: Iterable[str]) -> None:
         t = s.trials.c
         with self.engine.begin() as c:
             sid = self._study_id(c, name)
@@ -362,7 +375,7 @@ class Store:
         t = s.trials.c
         with self.engine.begin() as c:
             rows = c.execute(select(s.trials, s.studies.c.name.label("study"))
-                             .join(s.studies, s.studies.c.id == t.study_id)
+                             .outerjoin(s.studies, s.studies.c.id == t.study_id)  # an orphan trial: damage
                              .where(t.trial_id.startswith(prefix, autoescape=True))).mappings().all()
             out = []
             for r in rows:
@@ -418,6 +431,8 @@ def _epoch_statements(dialect: str):
 def _check_trial(r) -> None:
     """A trial's JSON columns as `nnstudy show` prints them: damaged ones are the store's one line."""
     where = f"of trial {r['trial_id']}"
+    if r["study"] is None:
+        raise DamagedRow(f"trials.study_id {where} is {r['study_id']}, the id of no stored study")
     decoded(r["config_json"], dict, f"trials.config_json {where}")
     if r["final_json"]:
         final_metrics(r["final_json"], f"trials.final_json {where}")

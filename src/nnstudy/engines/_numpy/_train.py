@@ -70,7 +70,7 @@ def _train(trial: Trial, data: Dataset, on_epoch: OnEpoch, threads=None) -> Tria
     log = EpochLog(tc, on_epoch)
     rngs = {"shuffle": shuffle, "dropout": dropout, "noise": noise}
     checkpoints, first, train_time = Checkpoints(tc, [trial.trial_id]), 1, 0.0
-    saved = checkpoints.resume()
+    saved = checkpoints.resume(lambda state: (state["net"], net.state_dict()))
     if saved is not None:
         first, train_time = saved[0] + 1, restore_numpy(saved[1], net, step, rngs, plateau, log)
     for epoch in range(first, epochs + 1):

@@ -66,7 +66,8 @@ def train_trial(trial: Trial, data: Dataset, on_epoch: OnEpoch, device: str = "c
     train_time, epoch = 0.0, 0
     along = AlongTraining(model, data, s.inputs, s.tc["epochs"])
     checkpoints = Checkpoints(s.tc, [trial.trial_id])
-    saved = checkpoints.resume()  # taken during fine-tuning: pre-training is over
+    saved = checkpoints.resume(  # taken during fine-tuning: pre-training is over
+        lambda state: (state["model"], model.state_dict()))
     if isinstance(model, StackedAE) and saved is None:  # layer-wise pre-training first
         for pair in range(len(model.enc) if mc["pretrain_epochs"] else 0):
             pair_opt = pair_optimizer(model, pair, s, mc["pretrain_lr"])

@@ -89,7 +89,9 @@ def _train_group(trials: list[Trial], data: Dataset, on_epoch: GroupOnEpoch, dev
     active = [True] * k
     train_time = [0.0] * k
     checkpoints, first = Checkpoints(tc0, [t.trial_id for t in trials]), 1
-    saved = checkpoints.resume()
+    saved = checkpoints.resume(lambda state: ({k: state[k] for k in ("params", "buffers", "optimizer")},
+                                              {"params": list(net.params), "buffers": list(net.buffers),
+                                               "optimizer": opt.tensors()}))
     if saved is not None:
         first = saved[0] + 1
         active, train_time = restore_stack(saved[1], net, opt, gens, counter, lrs, logs, views)

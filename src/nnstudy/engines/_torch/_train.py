@@ -56,7 +56,7 @@ def _train_trial(trial: Trial, data: Dataset, on_epoch: OnEpoch, device: str) ->
     every, _ = grad_norm_steps(steps)
     step = make_step(model, opt, linears, tc, head.loss, trial.seed, counter)
     checkpoints, first, train_time = Checkpoints(tc, [trial.trial_id]), 1, 0.0
-    saved = checkpoints.resume()
+    saved = checkpoints.resume(lambda state: (state["model"], model.state_dict()))
     if saved is not None:
         first, train_time = saved[0] + 1, restore_trial(saved[1], model, opt, schedule, plateau, gen, counter, log)
 
