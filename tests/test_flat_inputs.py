@@ -3,10 +3,13 @@ that pre-train."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
 from conftest import run_cli
+from nnstudy.cli import main
 from refusals import refused, write
 
 CONV = """
@@ -52,3 +55,67 @@ def test_a_convolution_over_a_signal_file_trains(tmp_path, model):
     np.savez(tmp_path / "signals.npz", x=x, y=(x[:, 0, :8].sum(axis=1) > 0).astype(np.int64))
     data = 'name = "file"\npath = "signals.npz"'
     assert run_cli(write(tmp_path, CONV.format(data=data, model=model)), "--store", tmp_path / "runs") == 0
+
+
+STACKED_AE = {"study": {"name": "pre"}, "data": {"name": "digits", "train_size": 64, "normalize": "minmax"},
+              "model": {"kind": "stacked_ae", "hidden": [8], "encoding_dim": 4, "pretrain_epochs": 3},
+              "train": {"epochs": 2}, "trials": {"seeds": 1}}
+
+
+def running_stacked_ae(folder, epochs_ended: int) -> str:
+    """A stacked_ae trial running in ``folder`` (claimed by this live process): 2 x 3 pre-training epochs, then 2."""
+    from nnstudy.spec import expand, read_study
+    from nnstudy.store import Store
+
+    spec, _, _ = read_study(STACKED_AE)
+    (trial,) = expand(spec)
+    db = Store(folder)
+    db.register("pre", "", spec.model_dump(mode="json"), "", "classification", ["val_loss"], [], [trial], {})
+    assert db.claim("pre", trial.trial_id)
+    db.add_epochs("pre", [(trial.trial_id, e, {"train_loss": 1.0 / e}) for e in range(1, epochs_ended + 1)])
+    return trial.trial_id
+
+
+def page(folder) -> tuple[dict, str]:
+    pytest.importorskip("starlette")
+    pytest.importorskip("httpx")
+    from starlette.testclient import TestClient
+
+    from nnstudy.serve import make_app
+
+    client = TestClient(make_app(folder))
+    return client.get("/api/study", params={"name": "pre"}).json(), client.get("/study", params={"name": "pre"}).text
+
+
+def test_the_serve_page_counts_the_pretraining_epochs_of_a_running_trial(tmp_path):
+    trial_id = running_stacked_ae(tmp_path / "runs", 5)
+    data, html = page(tmp_path / "runs")
+    (running,) = data["running"]
+    assert (running["trial_id"], running["epoch"], running["epochs"]) == (trial_id, 5, 2 * 3 + 2)
+    assert running["eta_s"] is not None and running["eta_s"] >= 0
+    assert '<td class="num">5/8</td>' in html
+
+
+@pytest.mark.parametrize("model", [{"kind": "a_plugin_no_longer_installed"}, {"kind": "stacked_ae"}],
+                         ids=["unknown-kind", "hand-edited"])
+def test_a_running_trial_whose_kind_cannot_count_its_epochs_shows_train_epochs(tmp_path, model):
+    import sqlite3
+
+    running_stacked_ae(tmp_path / "runs", 1)
+    with sqlite3.connect(tmp_path / "runs" / "nnstudy.sqlite") as con:
+        (config,) = con.execute("SELECT config_json FROM trials").fetchone()
+        config = json.loads(config)
+        config["model"] = model
+        con.execute("UPDATE trials SET config_json = ?", (json.dumps(config),))
+    data, html = page(tmp_path / "runs")
+    (running,) = data["running"]
+    assert (running["epoch"], running["epochs"]) == (1, 2)
+    assert '<td class="num">1/2</td>' in html
+
+
+def test_ls_and_show_count_the_pretraining_epochs_of_a_running_trial(tmp_path, capsys):
+    trial_id = running_stacked_ae(tmp_path / "runs", 5)
+    assert main(["ls", "--store", str(tmp_path / "runs")]) == 0
+    assert "epoch 5/8" in capsys.readouterr().out
+    assert main(["show", trial_id, "--store", str(tmp_path / "runs")]) == 0
+    assert "running: 5 of 8 epochs ended so far" in capsys.readouterr().out
