@@ -331,6 +331,7 @@ def under_parents(rows: list[dict], parents: dict[str, str]) -> list[tuple[int, 
 
 def cmd_show(args) -> int:
     from . import _userfiles
+    from .kinds import stored_planned_epochs
     from .store import Store
 
     prefix = trial_prefix(args.trial_id)
@@ -343,7 +344,7 @@ def cmd_show(args) -> int:
                       f"status [bold]{terminal(t['status'])}[/]", highlight=False)
         if t["status"] == "running":
             done = int(t["history"].epoch.max()) if len(t["history"]) else 0
-            planned = (json.loads(t["config_json"]).get("train") or {}).get("epochs", "?")
+            planned = stored_planned_epochs(json.loads(t["config_json"]))
             if t["alive"]:
                 console.print(f"running: {done} of {planned} epochs ended so far (started "
                               f"{terminal(t['started_at'])}, by {terminal(t['owner'] or '?')})", highlight=False)

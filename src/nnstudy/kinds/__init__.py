@@ -203,6 +203,16 @@ def planned_epochs(config: dict) -> int:
     return config["train"]["epochs"] + of(config["model"]).pretraining_epochs(config["model"])
 
 
+def stored_planned_epochs(config: dict) -> int:
+    """``planned_epochs`` of a config read back from a store; its ``train.epochs`` alone where its kind cannot
+    count its pre-training (a plugin no longer installed, a hand-edited [model] section)."""
+    epochs = int((config.get("train") or {}).get("epochs") or 0)
+    try:
+        return epochs + int(of(config["model"]).pretraining_epochs(config["model"]))
+    except (StudyError, LookupError, TypeError, ValueError):
+        return epochs
+
+
 def training_numerics(tc: dict[str, Any]) -> dict[str, Any]:
     """What of a trial's resolved [train] section ``Kind.check_data`` is given: engine, dtype and precision."""
     return {"engine": tc["engine"], "dtype": tc.get("dtype", "float32"), "precision": tc.get("precision") or "float32"}
@@ -221,4 +231,4 @@ def check_on_data(mc: dict, data: "Dataset", label: str, numerics: dict[str, Any
 
 
 __all__ = ["ConfigClasses", "Kind", "added_metrics", "get", "names", "of", "planned_epochs", "registry",
-           "check_on_data", "training_numerics", "ENTRY_POINT_GROUP"]
+           "stored_planned_epochs", "check_on_data", "training_numerics", "ENTRY_POINT_GROUP"]

@@ -56,9 +56,11 @@ def _size(mc: dict, n_in: int, n_out: int) -> tuple[str, int]:
 
 
 def _check_data(mc: dict, data, label: str) -> None:
-    """Each block's kernel and pooling window within what it gets (after the blocks before it), then the build."""
+    """Images and signals only; each block's kernel and pooling window within what it gets (after the blocks
+    before it), then the build."""
     from ..engines._torch._cnn import layout
 
+    _deep.refuse_flat(mc, data, label, "convolves images and signals")
     try:
         shape = layout(data.input_shape)
     except ValueError:  # neither a signal nor an image: the build says so

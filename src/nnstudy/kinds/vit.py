@@ -54,9 +54,7 @@ def check(study, label: str) -> None:
 
 def check_data(mc: dict, data, label: str) -> None:
     """Patches need a layout: flat inputs (a table's columns, features) would be cut into arbitrary pieces."""
-    if len(data.input_shape) == 1:
-        raise StudyError(f'{label}: model.kind = "vit" cuts images and signals into patches; {data.name} has flat '
-                         f"inputs ({data.input_shape[0]} features)")
+    _deep.refuse_flat(mc, data, label, "cuts images and signals into patches")
     _deep.check_data(mc, data, label)
 
 

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
 from ..errors import StudyError
+from ..kinds import stored_planned_epochs
 from . import _schema as s
 from ._engine import make_engine, resolve_url, shown, store_dir  # noqa: F401  (store_dir: imported from here too)
 from ._migrate import Migration, open_schema
@@ -266,7 +267,7 @@ class Store:
             out.append(dict(study=r["study"], trial_id=r["trial_id"], seed=r["seed"], owner=r["owner"],
                             alive=_alive(r["owner"]), started_at=r["started_at"], point=point,
                             epoch=int(r["epoch"] or 0),
-                            epochs=int((config.get("train") or {}).get("epochs") or 0)))
+                            epochs=stored_planned_epochs(config)))
         return out
 
     @resilient
