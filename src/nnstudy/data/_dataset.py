@@ -34,6 +34,7 @@ class Dataset:
     # data.normalize as applied (per input, float64): model inputs = (inputs before it - input_shift) / input_scale
     input_shift: np.ndarray | None = None
     input_scale: np.ndarray | None = None
+    series: bool = False  # inputs are windows of one time series (data.lags): flat, but a one-channel signal
     input_names: tuple[str, ...] = ()  # the model's inputs by name when known (a user's table: "age", "sex=male")
     target: Callable[[np.ndarray], np.ndarray] | None = None  # a synthetic source's noise-free target of plain_inputs
 

@@ -38,6 +38,7 @@ class Raw:
     input_shape: tuple[int, ...] | None = None  # when the config decides it (else the registry's)
     classes: tuple[str, ...] | None = None  # class names when the config decides them (else the registry's)
     ordered: bool = False  # rows in time order: validation and train_size take the latest rows, no shuffle
+    series: bool = False  # each input is a window of one time series (data.lags): a one-channel signal
     input_names: tuple[str, ...] = ()  # names of the input columns (a user's table)
     encoder: Callable | None = None  # fit(training rows) -> encode(rows) with .names, e.g. one-hot of text columns
     target: Callable | None = None  # the noise-free target of raw inputs (n, d) -> (n,), when the source knows it
@@ -143,6 +144,7 @@ def prepare(raw: Raw, info: DatasetInfo, cfg: DataConfig) -> Dataset:
         x_val=xs[1], y_val=np.ascontiguousarray(y_train[val]),
         x_test=xs[2], y_test=np.ascontiguousarray(y_test[test]),
         input_shape=shape, classes=names, input_names=() if steps else tuple(inputs),
+        series=raw.series and cols is None and not steps,
         input_shift=unmoved[0], input_scale=unmoved[1],
         transform=Chain(rest) if rest else None, x_plain_train=plane[0], x_plain_test=plane[1])
 

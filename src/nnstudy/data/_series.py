@@ -42,5 +42,5 @@ def chronological(x: np.ndarray, y: np.ndarray, test_fraction: float = TEST_FRAC
 def windows_raw(series: np.ndarray, cfg: DataConfig) -> Raw:
     lags, horizon = cfg.lags or SERIES_LAGS, cfg.horizon or SERIES_HORIZON
     out = chronological(*windows(series, lags, horizon))
-    out.input_shape = (lags,)
+    out.input_shape, out.series = (lags,), True
     return out

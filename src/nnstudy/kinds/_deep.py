@@ -137,8 +137,9 @@ def builder(make: Callable[[dict, tuple[int, ...], int], Any]) -> Callable:
 
 
 def refuse_flat(mc: dict, data, label: str, what_it_does: str) -> None:
-    """Flat inputs (a table's columns, features) have no layout for convolutions or patches to follow."""
-    if len(data.input_shape) == 1:
+    """Flat inputs (a table's columns, features) have no layout for convolutions or patches to follow; a time
+    series' windows (data.lags) do: each is a one-channel signal, in time order."""
+    if len(data.input_shape) == 1 and not data.series:
         raise StudyError(f'{label}: model.kind = "{mc["kind"]}" {what_it_does}; {data.name} has flat inputs '
                          f"({data.input_shape[0]} features)")
 
