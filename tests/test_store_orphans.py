@@ -12,6 +12,7 @@ from test_store_damage import EDITS, _damaged_line, _edited, _sha, stored  # noq
 
 COMMANDS = {
     "ls": lambda store: ["ls", "--store", str(store)],
+    "run": lambda store: ["run", str(store.parent / "damage.toml"), "--store", str(store), "--workers", "1"],
 }
 
 

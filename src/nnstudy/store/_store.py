@@ -350,6 +350,12 @@ class Store:
         return {o["name"]: o["parent"] for o in origins if o.get("parent")}
 
     @resilient
+    def require_whole(self) -> None:
+        """Nothing unless a trial's study row is gone: then the damaged-store line (a run would train it again)."""
+        with self.engine.begin() as c:
+            _require_no_orphan(c)
+
+    @resilient
     def studies(self) -> list[dict[str, Any]]:
         out = []
         with self.engine.begin() as c:
