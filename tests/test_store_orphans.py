@@ -69,6 +69,7 @@ def test_fail_fast_stops_a_search_at_its_first_diverged_trial(tmp_path, capsys, 
     assert main([*run, "--fail-fast"]) == 1
     said = "".join(capsys.readouterr())  # the progress lines
     assert "lr=1e+30" in said and "lr=0.1" not in said and "lr=0.05" not in said, said
+    assert "in another nnstudy process" not in said, said  # its pending seeds are not another process's
     left = statuses(tmp_path / "store")
     assert len(left) == 2 and "diverged" in left.values() and "done" not in left.values(), left
     assert main(run) == 1  # without it, the search goes on where it stopped: the same diverged trials kept
