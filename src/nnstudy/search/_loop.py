@@ -47,9 +47,11 @@ def key_of(point: dict[str, Any]) -> str:
 
 
 def run_loop(study: optuna.Study, search: SearchConfig, direction: str,
-             evaluate: Callable[[list[tuple[optuna.Trial, dict]]], list[Outcome]],
-             on_step: Callable[[Step], None] = lambda step: None) -> None:
-    """Until `search.trials` configurations are finished (complete or pruned), counting those of earlier runs.
+             evaluate: Callable[[list[tuple[optuna.Trial, dict]]], list[Outcome | None]],
+             on_step: Callable[[Step], None] = lambda step: None, stop: Callable[[], bool] = lambda: False) -> None:
+    """Until `search.trials` configurations are finished (complete or pruned), counting those of earlier runs,
+    or until `stop()` says so after a batch (--fail-fast). `evaluate` gives None for a configuration it left
+    untrained (it stopped first): that one stays running in Optuna, and the next run evaluates it first.
 
     Trials a killed run left RUNNING are evaluated again first (their seeds already in the store are not
     retrained), those it killed inside `ask` (some parameters unset) are told FAIL (an enqueued grid point is
@@ -83,7 +85,10 @@ def run_loop(study: optuna.Study, search: SearchConfig, direction: str,
             return
         outcomes = evaluate([(t, point_of(t.params, search)) for t in batch])
         for trial, outcome in zip(batch, outcomes):
-            _tell(study, trial, outcome, search, direction, on_step, done := done + 1)
+            if outcome is not None:
+                _tell(study, trial, outcome, search, direction, on_step, done := done + 1)
+        if stop():
+            return
 
 
 def _finished(study: optuna.Study) -> int:

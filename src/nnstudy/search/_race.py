@@ -50,6 +50,10 @@ class RacingEvaluator:
     def summary(self) -> RunSummary:
         return self.inner.summary
 
+    @property
+    def stopped(self) -> bool:
+        return self.inner.stopped
+
     def trials_of(self, point: dict[str, Any]) -> list[Trial]:
         return self.inner.trials_of(point)
 
@@ -60,7 +64,7 @@ class RacingEvaluator:
         held = self._held()
         self.inner.register([t for t in trials if t.trial_id in held])
 
-    def __call__(self, batch: list[tuple[Any, dict[str, Any]]]) -> list[Outcome]:
+    def __call__(self, batch: list[tuple[Any, dict[str, Any]]]) -> list[Outcome | None]:
         candidates = []
         for _, point in batch:
             key = key_of(point)
@@ -72,6 +76,8 @@ class RacingEvaluator:
         todo = [self.known[c][s] for c in candidates for s in self.seeds[:n]]
         while True:
             self._train(todo)
+            if self.stopped:  # --fail-fast: the batch's races resume, from the stored seeds, in the next run
+                return [None] * len(candidates)
             values = self._values(alive, n)
             tested = [c for c in alive if values[c]]  # a configuration none of whose seeds finished leaves
             if not tested:

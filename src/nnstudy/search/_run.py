@@ -105,10 +105,10 @@ class StoreEvaluator:
 
     def __init__(self, db: Store, study: StudyFile, text: str, label: str, task: str, metrics: list[str],
                  environment: dict[str, str], make_executor: Callable[[], Any], lockstep: LockstepRunner | None,
-                 first_data=None):
+                 first_data=None, fail_fast: bool = False):
         self.db, self.study, self.text, self.label, self.task = db, study, text, label, task
         self.metrics, self.environment, self.make_executor = metrics, environment, make_executor
-        self.lockstep, self.first_data = lockstep, first_data
+        self.lockstep, self.first_data, self.fail_fast = lockstep, first_data, fail_fast
         self.metric = study.search.resolved_metric(task)
         self.base, self.seeds = base_config(study), study.trials.seed_list()
         self.registered: dict[str, Trial] = {}
@@ -126,15 +126,24 @@ class StoreEvaluator:
         self.db.register(s.study.name, s.study.description, s.model_dump(mode="json"), self.text, self.task,
                          self.metrics, list(s.search.space), list(self.registered.values()), self.environment)
 
-    def __call__(self, batch: list[tuple[optuna.Trial, dict[str, Any]]]) -> list[Outcome]:
+    @property
+    def stopped(self) -> bool:
+        """--fail-fast and a trial trained in this run failed or diverged: no configuration is started after it."""
+        return self.fail_fast and not self.summary.ok
+
+    def __call__(self, batch: list[tuple[optuna.Trial, dict[str, Any]]]) -> list[Outcome | None]:
+        """The outcome of each configuration; None for one that --fail-fast left with seeds untrained."""
         groups = [self.trials_of(point) for _, point in batch]
         self.register([t for g in groups for t in g])
         if self.lockstep is None:
             self._add(self.make_executor().run([t for g in groups for t in g], self.first_data))
             finals = self._finals()
-            return [self._outcome(g, finals) for g in groups]
-        outcomes = []
+            return [self._outcome(g, finals) if self._settled(g, finals) else None for g in groups]
+        outcomes: list[Outcome | None] = []
         for (otrial, _), group in zip(batch, groups):
+            if self.stopped:
+                outcomes.append(None)
+                continue
             stored = self._finals()
             curves = _stored.curves(self.db, self.study.study.name, [t.trial_id for t in group], self.metric)
             todo = [t for t in group if t.trial_id not in stored]
@@ -146,6 +155,10 @@ class StoreEvaluator:
                     pruned_at = epochs
             outcomes.append(self._outcome(group, self._finals(), pruned_at))
         return outcomes
+
+    def _settled(self, group: list[Trial], finals: dict[str, tuple[str, float]]) -> bool:
+        """Every seed is stored finished or was trained in this run (always so, unless --fail-fast stopped it)."""
+        return not self.stopped or all(t.trial_id in finals or t.trial_id in self.summary.outcomes for t in group)
 
     def _add(self, run: RunSummary) -> None:
         self.summary.ran += run.ran
@@ -186,7 +199,7 @@ def run_search(db: Store, study: StudyFile, text: str, label: str, task: str, me
                                threads=getattr(make_executor(), "threads_asked", None))
                 if search.pruner == "median" else None)
     evaluate = StoreEvaluator(db, study, text, label, task, metrics, environment, make_executor, lockstep,
-                              first_data)
+                              first_data, fail_fast)
     if study.trials.race:  # [trials] seeds = { min, max, alpha }: candidates race for their seeds
         from ._race import racing
         evaluate = racing(evaluate, study.trials.race, console)
@@ -209,6 +222,7 @@ def run_search(db: Store, study: StudyFile, text: str, label: str, task: str, me
         console.print(f"[bold]search {step.number}/{search.trials}[/] {escape(where)}: {got}{escape(best)}",
                       highlight=False)
 
-    run_loop(ostudy, search, direction, evaluate, on_step)
-    evaluate.summary.skipped = len(evaluate.registered) - evaluate.summary.ran  # stored by earlier runs
+    run_loop(ostudy, search, direction, evaluate, on_step, stop=lambda: evaluate.stopped)
+    finals = _stored.finals(db, name, metric)  # stored by earlier runs: not those --fail-fast left pending
+    evaluate.summary.skipped = sum(t in finals and t not in evaluate.summary.outcomes for t in evaluate.registered)
     return evaluate.summary

@@ -45,6 +45,11 @@ def require_trials(rows: Mapping[str, Any], ids: list[str], study: str) -> None:
         raise DamagedRow(f"studies.trial_ids_json of {study!r} names trial {missing[:16]!r}, not in its trials")
 
 
+def orphan(trial_id: str, study_id: Any) -> DamagedRow:
+    """A trial whose study row is gone."""
+    return DamagedRow(f"trials.study_id of trial {trial_id} is {study_id}, the id of no stored study")
+
+
 _NAMES = {dict: "object", list: "array", str: "string"}
 
 

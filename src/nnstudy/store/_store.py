@@ -22,7 +22,7 @@ from . import _schema as s
 from ._engine import make_engine, resolve_url, shown, store_dir  # noqa: F401  (store_dir: imported from here too)
 from ._migrate import Migration, open_schema
 from ._retry import one_line, resilient, retrying, store_error
-from ._rows import DamagedRow, decoded, final_metrics, names, require_trials
+from ._rows import decoded, final_metrics, names, orphan, require_trials
 from ._snapshot import StudySnapshot, snapshot_of
 
 FINAL_STATES = ("done", "diverged")
@@ -351,9 +351,16 @@ class Store:
         return {o["name"]: o["parent"] for o in origins if o.get("parent")}
 
     @resilient
+    def require_whole(self) -> None:
+        """Nothing unless a trial's study row is gone: then the damaged-store line (a run would train it again)."""
+        with self.engine.begin() as c:
+            _require_no_orphan(c)
+
+    @resilient
     def studies(self) -> list[dict[str, Any]]:
         out = []
         with self.engine.begin() as c:
+            _require_no_orphan(c)  # its trials would be missing from the counts
             for row in c.execute(select(s.studies).order_by(s.studies.c.updated_at.desc())).mappings():
                 ids = names(row["trial_ids_json"], f"studies.trial_ids_json of {row['name']!r}")
                 counts = dict(c.execute(select(s.trials.c.status, func.count())
@@ -433,12 +440,20 @@ def _check_trial(r) -> None:
     """A trial's JSON columns as `nnstudy show` prints them: damaged ones are the store's one line."""
     where = f"of trial {r['trial_id']}"
     if r["study"] is None:
-        raise DamagedRow(f"trials.study_id {where} is {r['study_id']}, the id of no stored study")
+        raise orphan(r["trial_id"], r["study_id"])
     decoded(r["config_json"], dict, f"trials.config_json {where}")
     if r["final_json"]:
         final_metrics(r["final_json"], f"trials.final_json {where}")
     if r["conditions_json"]:
         decoded(r["conditions_json"], dict, f"trials.conditions_json {where}")
+
+
+def _require_no_orphan(c) -> None:
+    """One query, on the index of trials.study_id: a trial whose study row is gone is damage."""
+    t = s.trials.c
+    row = c.execute(select(t.trial_id, t.study_id).where(t.study_id.not_in(select(s.studies.c.id))).limit(1)).first()
+    if row is not None:
+        raise orphan(row.trial_id, row.study_id)
 
 
 def _alive(owner: str | None) -> bool:

@@ -1,0 +1,100 @@
+"""A trial whose study row is gone (an orphan, EDITS["orphan"]): every command that reads or runs the store says
+the damaged-store line and leaves it as it was. And --fail-fast in a search: no configuration after the first
+trial that fails or diverges."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from nnstudy.cli import main
+from test_store_damage import EDITS, _damaged_line, _edited, _sha, stored  # noqa: F401  (stored: a fixture)
+from test_store_edges import statuses
+
+COMMANDS = {
+    "ls": lambda store: ["ls", "--store", str(store)],
+    "run": lambda store: ["run", str(store.parent / "damage.toml"), "--store", str(store), "--workers", "1"],
+}
+
+
+def files(folder) -> list[str]:
+    """What the folder holds, less SQLite's own -wal and -shm files of an open store."""
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if not p.name.endswith(("-wal", "-shm")))
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_an_orphan_trial_is_the_damaged_store_line(stored, tmp_path, capsys, command):
+    sql, _ = EDITS["orphan"]  # the trial of row 1 names study 99, which the store does not hold
+    store = _edited(stored, tmp_path / "store", sql)
+    (tmp_path / "damage.toml").write_text((stored.parent / "damage.toml").read_text())
+    c = sqlite3.connect(store / "nnstudy.sqlite")
+    tid = c.execute("SELECT trial_id FROM trials WHERE id = 1").fetchone()[0]
+    c.close()
+    before, listed = _sha(store / "nnstudy.sqlite"), files(tmp_path)
+    line = _damaged_line(capsys, main(COMMANDS[command](store)))
+    assert f"trials.study_id of trial {tid} is 99, the id of no stored study" in line
+    assert _sha(store / "nnstudy.sqlite") == before and files(tmp_path) == listed  # nothing trained or added
+
+
+SEARCH = """
+[study]
+name = "ff"
+[data]
+name = "moons"
+n_samples = 100
+[train]
+{trainer}
+epochs = 2
+[trials]
+seeds = {seeds}
+[search]
+method = "grid"
+trials = 3
+pruner = "{pruner}"
+space = {{ "train.lr" = {{ choices = [1e30, 0.1, 0.05] }} }}  # the first configuration diverges
+"""
+SEARCHES = {  # how its trials are handed out: (seeds, pruner)
+    "plain": ("2", "none"),  # one batch of trials to the executor
+    "median pruner": ("2", "median"),  # seeds in lockstep
+    "race": ("{ min = 2, max = 3, alpha = 0.1 }", "none"),  # rounds of seeds
+}
+
+
+@pytest.mark.parametrize("search", sorted(SEARCHES))
+def test_fail_fast_stops_a_search_at_its_first_diverged_trial(tmp_path, capsys, search):
+    seeds, pruner = SEARCHES[search]
+    (tmp_path / "ff.toml").write_text(SEARCH.format(trainer="", seeds=seeds, pruner=pruner))
+    run = ["run", str(tmp_path / "ff.toml"), "--store", str(tmp_path / "store"), "--workers", "1"]
+    assert main([*run, "--fail-fast"]) == 1
+    said = "".join(capsys.readouterr())  # the progress lines
+    assert "lr=1e+30" in said and "lr=0.1" not in said and "lr=0.05" not in said, said
+    assert "in another nnstudy process" not in said, said  # its pending seeds are not another process's
+    left = statuses(tmp_path / "store")
+    assert len(left) == 2 and "diverged" in left.values() and "done" not in left.values(), left
+    assert main(run) == 1  # without it, the search goes on where it stopped: the same diverged trials kept
+    again = statuses(tmp_path / "store")
+    assert all(again[t] == "diverged" for t, s in left.items() if s == "diverged")
+    assert sorted(set(again.values())) == ["diverged", "done"] and len(again) >= 6, again
+
+
+FAILS = '''
+def fails_at_high_lr(config, seed, data, report):
+    report(1, val_accuracy=0.5)
+    if config["train"]["lr"] > 1:
+        raise ValueError("lr too high")
+    return {"val_accuracy": 0.5 + seed / 10}
+'''
+
+
+@pytest.mark.parametrize("pruner", ["none", "median"])
+def test_fail_fast_stops_a_search_at_its_first_failed_trial(tmp_path, capsys, monkeypatch, pruner):
+    monkeypatch.setenv("NNSTUDY_DATA", str(tmp_path / "cache"))  # the user's file is cached here
+    (tmp_path / "train.py").write_text(FAILS)
+    trainer = 'function = "train.py:fails_at_high_lr"'
+    (tmp_path / "ff.toml").write_text(SEARCH.format(trainer=trainer, seeds=2, pruner=pruner))
+    assert main(["run", str(tmp_path / "ff.toml"), "--store", str(tmp_path / "store"), "--fail-fast"]) == 1
+    said = "".join(capsys.readouterr())
+    assert "ValueError: lr too high" in said and "lr=0.1" not in said and "Traceback" not in said, said
+    left = statuses(tmp_path / "store")
+    assert len(left) == 2 and "failed" in left.values() and "done" not in left.values(), left
