@@ -74,7 +74,7 @@ def _damaged_line(capsys, code) -> str:
     err = capsys.readouterr().err.strip()
     assert code == 2, err
     assert len(err.splitlines()) == 1 and "Traceback" not in err, err
-    assert err.startswith("nnstudy: error: damaged store (") and ".recover" in err, err
+    assert err.startswith("nnstudy: error: damaged store (") and "the way out: correct that row with sqlite3 " in err, err
     return err
 
 

@@ -213,4 +213,4 @@ def test_a_hand_edited_row_is_a_damaged_store(stored, tmp_path, capsys, command)
     out_err = capsys.readouterr()
     assert code == 2, out_err
     line = out_err.err.strip()
-    assert len(line.splitlines()) == 1 and "not valid JSON" in line and ".recover" in line
+    assert len(line.splitlines()) == 1 and "not valid JSON" in line and "correct that row with sqlite3" in line

@@ -32,10 +32,14 @@ def one_line(e: BaseException) -> str:
 _DAMAGED = ("malformed", "not a database", "no such table", "no such column", "file is encrypted")
 
 
-def damaged(url: str, why: str) -> StudyError:
-    """The file named once, in the way out, so that the line stays short enough to keep it."""
+def damaged(url: str, why: str, row: bool = False) -> StudyError:
+    """The file named once, in the way out, so that the line stays short enough to keep it. ``row``: the file is
+    sound but a row's value is not (edited by hand, half-overwritten), which ".recover" would copy as it is."""
     path = url.removeprefix("sqlite:///")
     why = why if len(why) <= 80 else why[:79] + "…"
+    if row:
+        return StudyError(f"damaged store ({why}); the way out: correct that row with sqlite3 {path}, or put back "
+                          f"a copy of nnstudy.sqlite")
     return StudyError(f"damaged store ({why}); the way out: sqlite3 {path} \".recover\" | sqlite3 recovered.sqlite, "
                       f"then use it as nnstudy.sqlite")
 
@@ -120,7 +124,7 @@ def resilient(method: Callable[..., T]) -> Callable[..., T]:
         except (json.JSONDecodeError, DamagedRow) as e:  # a row edited by hand or half-overwritten: damaged
             why = str(e) if isinstance(e, DamagedRow) else f"a stored value is not valid JSON: {e}"
             if self.url.startswith("sqlite:///"):
-                raise damaged(self.url, why) from None
+                raise damaged(self.url, why, row=True) from None
             raise StudyError(f"store {shown(self.url)} is damaged ({why})") from None
 
     return wrapper
