@@ -410,7 +410,9 @@ def test_a_ray_task_retried_after_its_worker_died_goes_on_from_its_newest_checkp
 
     monkeypatch.chdir(tmp_path)
     study = tmp_path / "ck-kill.toml"
-    longer = LONG.replace("n_samples = 1200", "n_samples = 6000")  # epochs (~0.25 s idle) long enough to kill in
+    # epochs long enough to kill in after the checkpoint of epoch 2: at 6,000 samples a faster host (0.14 s an
+    # epoch) ended both trials before the poll had found the worker
+    longer = LONG.replace("n_samples = 1200", "n_samples = 24000")
     study.write_text(longer)
     store = str(tmp_path / "runs")
     proc = nnstudy_proc("run", study, "--executor", "ray", "--address", ray_address, "--store", store,
