@@ -83,6 +83,9 @@ class Kind:
     # check_data(mc, data, label[, train]) on the loaded data, before the store (StudyError, one line); train:
     # training_numerics(...), for a check_data that takes a fourth argument (check_on_data)
     check_data: Callable[..., None] | None = None
+    # what it does with its inputs' layout ("convolves images and signals"): it needs images or signals, and flat
+    # inputs (a table's columns) are refused before check_data; a time series' windows (data.lags) are a signal
+    laid_out: str | None = None
     # summary(trial, data) -> the nn.Module `nnstudy summary` shows; None: build["torch"]
     summary: Callable[["Trial", "Dataset"], Any] | None = None
     # a tiny study (a dict with data, model and train tables; no study name) that trains it in seconds on
@@ -206,11 +209,10 @@ def planned_epochs(config: dict) -> int:
 def stored_planned_epochs(config: dict) -> int:
     """``planned_epochs`` of a config read back from a store; its ``train.epochs`` alone where its kind cannot
     count its pre-training (a plugin no longer installed, a hand-edited [model] section)."""
-    epochs = int((config.get("train") or {}).get("epochs") or 0)
     try:
-        return epochs + int(of(config["model"]).pretraining_epochs(config["model"]))
+        return int(planned_epochs(config))
     except (StudyError, LookupError, TypeError, ValueError):
-        return epochs
+        return int((config.get("train") or {}).get("epochs") or 0)
 
 
 def training_numerics(tc: dict[str, Any]) -> dict[str, Any]:
@@ -221,7 +223,11 @@ def training_numerics(tc: dict[str, Any]) -> dict[str, Any]:
 def check_on_data(mc: dict, data: "Dataset", label: str, numerics: dict[str, Any]) -> None:
     """The model kind's ``check_data`` on the loaded data, given ``training_numerics``; one of three arguments (a
     plugin's, say) without them."""
-    check = of(mc).check_data
+    kind = of(mc)
+    if kind.laid_out is not None and len(data.input_shape) == 1 and not data.series:
+        raise StudyError(f'{label}: model.kind = "{kind.name}" {kind.laid_out}; {data.name} has flat inputs '
+                         f"({data.input_shape[0]} features)")
+    check = kind.check_data
     if check is None:
         return
     if len(inspect.signature(check).parameters) >= 4:

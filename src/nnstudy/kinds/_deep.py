@@ -136,14 +136,6 @@ def builder(make: Callable[[dict, tuple[int, ...], int], Any]) -> Callable:
     return build
 
 
-def refuse_flat(mc: dict, data, label: str, what_it_does: str) -> None:
-    """Flat inputs (a table's columns, features) have no layout for convolutions or patches to follow; a time
-    series' windows (data.lags) do: each is a one-channel signal, in time order."""
-    if len(data.input_shape) == 1 and not data.series:
-        raise StudyError(f'{label}: model.kind = "{mc["kind"]}" {what_it_does}; {data.name} has flat inputs '
-                         f"({data.input_shape[0]} features)")
-
-
 def check_data(mc: dict, data, label: str) -> None:
     """A model that cannot be built for its data (a ViT patch that does not divide the image, conv blocks
     that shrink it to nothing, weights that do not fit) is a bad study file, not a failed trial."""

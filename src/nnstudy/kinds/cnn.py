@@ -56,11 +56,9 @@ def _size(mc: dict, n_in: int, n_out: int) -> tuple[str, int]:
 
 
 def _check_data(mc: dict, data, label: str) -> None:
-    """Images and signals only; each block's kernel and pooling window within what it gets (after the blocks
-    before it), then the build."""
+    """Each block's kernel and pooling window within what it gets (after the blocks before it), then the build."""
     from ..engines._torch._cnn import layout
 
-    _deep.refuse_flat(mc, data, label, "convolves images and signals")
     try:
         shape = layout(data.input_shape)
     except ValueError:  # neither a signal nor an image: the build says so
@@ -109,6 +107,6 @@ def _pooled(block: ConvBlock, size: tuple[int, ...], key: str) -> tuple[int, ...
 
 KIND = Kind("cnn", CNNConfig, size=_size, build={"torch": _deep.builder(_make)}, stacking="vmap",
             batch_norm=lambda mc: any(ConvBlock.model_validate(b).batch_norm for b in mc["blocks"]),
-            check_data=_check_data, figure_module=_deep.FIGURE_MODULE,
+            check_data=_check_data, laid_out="convolves images and signals", figure_module=_deep.FIGURE_MODULE,
             example=_deep.example({"blocks": [{"channels": 4, "pool": "max"}], "hidden": [8]}),
             figures=(*_deep.FIGURES, "first_layer_weights.png"))

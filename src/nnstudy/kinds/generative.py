@@ -225,19 +225,24 @@ GAN_READS = ("epochs", "batch_size", "dtype")
 READS = (*GAN_READS, "checkpoint_every")
 
 
+def _code(mc: dict) -> str:
+    """The key of the code's width: an autoencoder's encoding_dim, a VAE's or a GAN's latent_dim."""
+    return "encoding_dim" if "encoding_dim" in mc else "latent_dim"
+
+
 def _size(mc: dict, n_in: int, n_out: int) -> tuple[str, int]:
     """Encoder and decoder (generator and discriminator) as mirror images; conv blocks: 3x3 kernels or more."""
     if mc.get("architecture") == "conv":
         channels = mc["channels"]
         return "channels", 2 * 9 * sum(a * b for a, b in zip([1, *channels], channels))
-    code = "encoding_dim" if "encoding_dim" in mc else "latent_dim"
+    code = _code(mc)
     key = code if mc[code] > max(mc["hidden"], default=0) else "hidden"
     return key, 2 * dense_parameters([n_in, *mc["hidden"], mc[code]])
 
 
 def _code_compresses(mc: dict, data, label: str) -> None:
     """An autoencoder's code wider than its inputs has nothing to compress: a bad study file, not a result."""
-    code = "encoding_dim" if "encoding_dim" in mc else "latent_dim"
+    code = _code(mc)
     n_in = data.x_train.shape[1]
     if mc[code] > n_in:
         raise StudyError(f"{label}: model.{code}: {mc[code]} is more than the {n_in} inputs of {data.name} (after "

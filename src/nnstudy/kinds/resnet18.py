@@ -44,11 +44,7 @@ def _make(mc: dict, input_shape: tuple[int, ...], n_out: int):
     return ResNet18(input_shape, n_out, mc["width"])
 
 
-def _check_data(mc: dict, data, label: str) -> None:
-    _deep.refuse_flat(mc, data, label, "convolves images and signals")
-    _deep.check_data(mc, data, label)
-
-
 KIND = Kind("resnet18", ResNet18Config, build={"torch": _deep.builder(_make)}, stacking="vmap",
-            batch_norm=lambda mc: True, check_data=_check_data, figure_module=_deep.FIGURE_MODULE,
+            batch_norm=lambda mc: True, check_data=_deep.check_data,
+            laid_out="convolves images and signals", figure_module=_deep.FIGURE_MODULE,
             example=_deep.example({"width": 4}), figures=(*_deep.FIGURES, "first_layer_weights.png"))

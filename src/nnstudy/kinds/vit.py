@@ -52,12 +52,6 @@ def check(study, label: str) -> None:
                          "starting from a weights file needs engine = \"torch\"")
 
 
-def check_data(mc: dict, data, label: str) -> None:
-    """Patches need a layout: flat inputs (a table's columns, features) would be cut into arbitrary pieces."""
-    _deep.refuse_flat(mc, data, label, "cuts images and signals into patches")
-    _deep.check_data(mc, data, label)
-
-
 def _size(mc: dict, n_in: int, n_out: int) -> tuple[str, int]:
     """Each encoder block's attention (4 dim x dim) and MLP (2 dim x mlp_dim), and the patch embedding."""
     blocks = mc["depth"] * (4 * mc["dim"] ** 2 + 2 * mc["dim"] * mc["mlp_dim"])
@@ -66,6 +60,7 @@ def _size(mc: dict, n_in: int, n_out: int) -> tuple[str, int]:
 
 KIND = Kind("vit", ViTConfig, size=_size, build={"torch": _deep.builder(_make), "numpy": build_numpy}, stacking="vmap",
             check=check,
-            batch_norm=lambda mc: False, check_data=check_data, figure_module=_deep.FIGURE_MODULE,
+            batch_norm=lambda mc: False, check_data=_deep.check_data,
+            laid_out="cuts images and signals into patches", figure_module=_deep.FIGURE_MODULE,
             example=_deep.example({"patch": 2, "dim": 8, "depth": 1, "heads": 2, "mlp_dim": 8}),
             figures=_deep.FIGURES)

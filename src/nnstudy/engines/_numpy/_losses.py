@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._layers import ones
+
 
 class Loss:
     train_mean = True  # training objective: mean over the batch (else the sum)
@@ -40,19 +42,13 @@ class SoftmaxCrossEntropy(Loss):
         np.maximum.reduce(by_class, axis=0, out=rows)
         np.subtract(z, rows[:, None], out=p)
         np.exp(p, out=p)
-        np.matmul(p, self._ones(p.shape[1], p.dtype), out=rows)  # p.sum(1) as one BLAS product
+        np.matmul(p, ones(self._bufs, p.shape[1], p.dtype), out=rows)
         p /= rows[:, None]
         flat = p.reshape(-1)
         at = np.arange(0, p.size, p.shape[1]) + y  # the true classes' entries
         flat[at] -= 1
         p *= scale
         return p
-
-    def _ones(self, k: int, dtype) -> np.ndarray:
-        ones = self._bufs.get("ones")
-        if ones is None or len(ones) != k or ones.dtype != dtype:
-            ones = self._bufs["ones"] = np.ones(k, dtype)
-        return ones
 
 
 class SigmoidBinaryCrossEntropy(Loss):
