@@ -214,10 +214,14 @@ def test_sigkill_in_an_epoch_then_rerun_trains_only_the_epochs_after_each_checkp
     store = any_store
     proc = nnstudy_proc("run", study, "--store", store, "--workers", "1", cwd=tmp_path)
     deadline = time.time() + 600  # a loaded machine: minutes
-    while max(checkpoint_epochs(store).values(), default=0) < 2 and time.time() < deadline and proc.poll() is None:
-        time.sleep(0.02)
+    seen_at = {}  # checkpoint epoch -> when the poll first saw it
+    while max(seen_at, default=0) < 2 and time.time() < deadline and proc.poll() is None:
+        seen_at.setdefault(max(checkpoint_epochs(store).values(), default=0), time.monotonic())
+        time.sleep(0.01)
     assert proc.poll() is None, proc.communicate()[0]
-    time.sleep(random.random() * 0.1)  # somewhere in the next epoch
+    # somewhere in the next epoch: a fast host ends several epochs within a fixed 0.1 s and finishes the trial
+    epoch_s = seen_at[max(seen_at)] - seen_at.get(1, seen_at[max(seen_at)])
+    time.sleep(random.random() * min(0.1, 0.5 * epoch_s))
     proc.kill()
     proc.wait()
     at_kill = checkpoint_epochs(store)
