@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import datetime
 import json
+import math
 import os
 import stat
 import tomllib
@@ -163,9 +164,24 @@ def validate(raw: dict, label: str) -> StudyFile:
         study = StudyFile.model_validate(raw, context={"base_dir": study_dir(label)})  # train.function's file
     except ValidationError as e:
         raise StudyError(f"{label}: {explain(e, root=StudyFile)}") from None
+    check_trial_count(study, label)
     check_combination(study, label)
     check_search(study, raw, label)
     return study
+
+
+MAX_TRIALS = 100_000  # as search.trials and a search grid's points
+
+
+def check_trial_count(study: StudyFile, label: str) -> None:
+    """A sweep of 1,000 x 1,000 values is refused at once: expanded, it spent minutes before the first line."""
+    configs = sum(math.prod(len(values) for values in grid.values() if isinstance(values, list))
+                  for grid in study.grids())
+    trials = configs * len(study.trials.seed_list())
+    if trials > MAX_TRIALS:
+        raise StudyError(f"{label}: sweep: {configs:,} configurations x {len(study.trials.seed_list()):,} seeds "
+                         f"is {trials:,} trials (at most {MAX_TRIALS:,}); split the study, or search the space "
+                         f"with [search]")
 
 
 def validate_model(section: dict, label: str, prefix: str = "model") -> ModelBase:
