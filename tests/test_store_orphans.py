@@ -15,6 +15,10 @@ from test_store_edges import statuses
 COMMANDS = {
     "ls": lambda store: ["ls", "--store", str(store)],
     "run": lambda store: ["run", str(store.parent / "damage.toml"), "--store", str(store), "--workers", "1"],
+    "report": lambda store: ["report", "damage", "--store", str(store), "--out", str(store.parent / "r")],
+    "export": lambda store: ["export", "damage", "--to", "parquet", str(store.parent / "e.parquet"),
+                             "--store", str(store)],
+    "compare": lambda store: ["compare", "damage", "--store", str(store), "--out", str(store.parent / "c")],
 }
 
 
@@ -98,3 +102,18 @@ def test_fail_fast_stops_a_search_at_its_first_failed_trial(tmp_path, capsys, mo
     assert "ValueError: lr too high" in said and "lr=0.1" not in said and "Traceback" not in said, said
     left = statuses(tmp_path / "store")
     assert len(left) == 2 and "failed" in left.values() and "done" not in left.values(), left
+
+
+def test_serve_answers_an_orphan_trial_with_the_damaged_store_line(stored, tmp_path):
+    pytest.importorskip("starlette")
+    from starlette.testclient import TestClient
+
+    from nnstudy.serve import make_app
+
+    store = _edited(stored, tmp_path / "store", EDITS["orphan"][0])
+    before = _sha(store / "nnstudy.sqlite")
+    client = TestClient(make_app(store))
+    for path in ("/api/studies", "/api/study?name=damage"):
+        got = client.get(path)
+        assert got.status_code == 503 and "the id of no stored study" in got.json()["error"], (path, got.text)
+    assert _sha(store / "nnstudy.sqlite") == before
