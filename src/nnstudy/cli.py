@@ -226,7 +226,7 @@ def cmd_run(args) -> int:
         return code
     console.print(f"ran {s.ran}, skipped {s.skipped} already stored; "
                   + ", ".join(f"{v} {k}" for k, v in statuses.items()) + f"; report: {terminal(report)}")
-    if statuses.get("running") or statuses.get("pending"):
+    if statuses.get("running") or statuses.get("pending") or s.stopped:
         console.print("stopped at the first failed or diverged trial (--fail-fast); run again to train the rest"
                       if args.fail_fast and code != EXIT_OK else
                       "some trials are still running in another nnstudy process; run again to complete")
