@@ -178,7 +178,7 @@ def running_part(s: dict[str, Any]) -> str:
     for r in rows:
         out.append(f'<tr data-trial="{e(r["trial_id"])}"><td><code>{e(r["trial_id"])}</code></td>'
                    f'<td>{e(r["label"])}</td>'
-                   f'<td class="num">{e(r["seed"])}</td><td class="num">{r["epoch"]}/{r["epochs"]}</td>'
+                   f'<td class="num">{e(r["seed"])}</td><td class="num">{r["epoch"]}/{"-" if r["epochs"] is None else r["epochs"]}</td>'
                    f'<td class="num">{clock(r["elapsed_s"])}</td><td class="num">{clock(r["eta_s"])}</td>'
                    f'<td>{e(r["owner"])}{"" if r["alive"] else GONE}</td></tr>')
     out.append("</tbody></table></div>")

@@ -248,7 +248,7 @@ class Store:
     def running(self, name: str | None = None) -> list[dict[str, Any]]:
         """The trials marked running (of one study, or of all): study, trial id, seed, owner, whether that process
         still lives (alive: False for a run that was killed; the trial runs again next time), started_at, the
-        last epoch stored (0 before the first ends) and the epochs planned."""
+        last epoch stored (0 before the first ends) and the epochs planned (None: none, its kind fits once)."""
         t, e = s.trials.c, s.epochs.c
         last = (select(e.trial_pk, func.max(e.epoch).label("epoch"))
                 .where(e.trial_pk.in_(select(t.id).where(t.status == "running"))).group_by(e.trial_pk).subquery())
