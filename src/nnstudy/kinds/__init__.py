@@ -219,7 +219,8 @@ def stored_planned_epochs(config: dict) -> int | None:
     try:
         return int(planned_epochs(config))
     except (StudyError, LookupError, TypeError, ValueError, AttributeError):
-        epochs = (config.get("train") or {}).get("epochs") if isinstance(config.get("train"), dict) else None
+        train = config.get("train")
+        epochs = train.get("epochs") if isinstance(train, dict) else None
         return epochs if isinstance(epochs, int) and not isinstance(epochs, bool) and epochs > 0 else None
 
 
