@@ -78,6 +78,32 @@ def test_a_store_locked_past_its_retries_is_one_line_and_no_trial_runs(tmp_path,
     assert set(statuses(tmp_path / "store").values()) == {"pending"}
 
 
+
+@pytest.mark.parametrize("lost", ["unable to open database file", "database is locked"])
+def test_ctrl_c_while_the_store_is_lost_is_the_interrupt(tmp_path, monkeypatch, capsys, lost):
+    """Ctrl-C in the driver, then handing its trials back meets the lost store: exit 130 and the interrupted
+    line, not the store's line (the store error is raised while the interrupt is handled: _retry.interrupted)."""
+    from nnstudy.executor._driver import Driver
+
+    (tmp_path / "edges.toml").write_text(STUDY)
+
+    def ctrl_c(self, records, progress):  # as SIGINT landing while the driver stores an epoch
+        raise KeyboardInterrupt
+
+    def release_lost(self, name, trial_ids):
+        raise OperationalError("UPDATE trials", {}, sqlite3.OperationalError(lost))
+
+    monkeypatch.setattr(Driver, "epochs_ended", ctrl_c)
+    monkeypatch.setattr(_store.Store, "_release", release_lost)
+    monkeypatch.setattr(_retry.retrying, "__defaults__", (0.5, False))  # a locked store: 0.5 s, not a minute
+    code = main(["run", str(tmp_path / "edges.toml"), "--store", str(tmp_path / "store"), "--workers", "1"])
+    err = capsys.readouterr().err
+    assert code == 130 and "Traceback" not in err, err
+    assert err.strip().splitlines()[-1] == "nnstudy: interrupted; finished trials are stored, run again to continue"
+    assert lost not in err and "nnstudy: error" not in err, err
+    assert sorted(statuses(tmp_path / "store").values()) == ["pending", "pending", "running"]  # a re-run takes it
+
+
 def test_an_outcome_the_store_refuses_fails_its_trial_with_the_reason(tmp_path, monkeypatch, capsys):
     (tmp_path / "edges.toml").write_text(STUDY)
     failing_finish(monkeypatch, sqlite3.DataError("string or blob too big"), DataError, status="done")

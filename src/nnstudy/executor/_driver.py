@@ -29,6 +29,7 @@ class RunSummary:
     skipped: int = 0
     busy: int = 0
     outcomes: dict[str, str] = field(default_factory=dict)  # trial id -> done | failed | diverged
+    stopped: bool = False  # --fail-fast ended a search or race with configurations or seeds it never registered
 
     @property
     def ok(self) -> bool:

@@ -206,13 +206,22 @@ def planned_epochs(config: dict) -> int:
     return config["train"]["epochs"] + of(config["model"]).pretraining_epochs(config["model"])
 
 
-def stored_planned_epochs(config: dict) -> int:
+def stored_planned_epochs(config: dict) -> int | None:
     """``planned_epochs`` of a config read back from a store; its ``train.epochs`` alone where its kind cannot
-    count its pre-training (a plugin no longer installed, a hand-edited [model] section)."""
+    count its pre-training (a plugin no longer installed, a hand-edited [model] section). None where it plans
+    no epochs: its kind trains none (it fits once; ``reads`` without epochs), or it holds no train.epochs."""
+    try:
+        kind = of(config["model"])
+    except (StudyError, LookupError, TypeError, ValueError, AttributeError):
+        kind = None
+    if kind is not None and kind.reads is not None and "epochs" not in kind.reads:
+        return None
     try:
         return int(planned_epochs(config))
-    except (StudyError, LookupError, TypeError, ValueError):
-        return int((config.get("train") or {}).get("epochs") or 0)
+    except (StudyError, LookupError, TypeError, ValueError, AttributeError):
+        train = config.get("train")
+        epochs = train.get("epochs") if isinstance(train, dict) else None
+        return epochs if isinstance(epochs, int) and not isinstance(epochs, bool) and epochs > 0 else None
 
 
 def training_numerics(tc: dict[str, Any]) -> dict[str, Any]:

@@ -248,7 +248,7 @@ class Store:
     def running(self, name: str | None = None) -> list[dict[str, Any]]:
         """The trials marked running (of one study, or of all): study, trial id, seed, owner, whether that process
         still lives (alive: False for a run that was killed; the trial runs again next time), started_at, the
-        last epoch stored (0 before the first ends) and the epochs planned."""
+        last epoch stored (0 before the first ends) and the epochs planned (None: none, its kind fits once)."""
         t, e = s.trials.c, s.epochs.c
         last = (select(e.trial_pk, func.max(e.epoch).label("epoch"))
                 .where(e.trial_pk.in_(select(t.id).where(t.status == "running"))).group_by(e.trial_pk).subquery())
@@ -405,6 +405,8 @@ class Store:
             st = c.execute(select(s.studies).where(s.studies.c.id == sid)).mappings().one()
             rows = {r["trial_id"]: r for r in c.execute(select(s.trials).where(t.study_id == sid,
                                                                                 t.trial_id.in_(ids))).mappings()}
+            if any(i not in rows for i in ids):  # its row may be there under a study row that is gone: then the
+                _require_no_orphan(c)  # line `require_whole` gives (show, ls, run), not "not in its trials"
             require_trials(rows, ids, name)
             pks = {rows[i]["id"]: i for i in ids}
             hist = c.execute(select(s.epochs.c.trial_pk, s.epochs.c.epoch, s.epochs.c.metric, s.epochs.c.value)
