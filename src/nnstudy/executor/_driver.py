@@ -19,6 +19,7 @@ from ..errors import StudyError
 from ..kinds import planned_epochs
 from ..spec import Trial
 from ..store import Store
+from ..store._store import HAND_BACK_S
 from ..store._retry import one_line
 from ._progress import StudyProgress
 from ._threads import alone_threads, conditions, trial_threads
@@ -113,8 +114,16 @@ class Driver:
 
     def hand_back(self, todo: list[Trial]) -> None:
         """Ctrl-C: every trial of `todo` this process holds goes back to pending, wherever the interrupt hit
-        (between a claim and its submission, or in the middle of storing an outcome)."""
-        self.store.release(self.study, [t.trial_id for t in todo])
+        (between a claim and its submission, or in the middle of storing an outcome). Tried for about a second (a
+        store locked by another process would hold the user's prompt for a minute); what it cannot hand back is
+        said in one line."""
+        try:
+            handed = self.store.release_soon(self.study, [t.trial_id for t in todo], HAND_BACK_S)
+        except KeyboardInterrupt:  # Ctrl-C again, or a store error raised while this one is handled (interrupted)
+            handed = False
+        if not handed:
+            self.console.print("the store did not take back the trials this run was training (locked or lost); "
+                               "they stay running, and the next run trains them", highlight=False, markup=False)
 
     def give_up(self, todo: list[Trial], e: BaseException) -> None:
         """The run ends on `e` while this process may hold trials of `todo`: they go back to pending. After Ctrl-C
