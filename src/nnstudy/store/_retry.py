@@ -75,7 +75,8 @@ def transient(e: DBAPIError) -> bool:
 def busy(e: DBAPIError) -> bool:
     """SQLite's file locked by another connection: a wait, not a lost store."""
     text = one_line(e).lower()
-    return isinstance(e, OperationalError) and "sqlite" in type(e.orig).__module__ and ("locked" in text or "busy" in text)
+    sqlite = isinstance(e, OperationalError) and "sqlite" in type(e.orig).__module__
+    return sqlite and ("locked" in text or "busy" in text)
 
 
 def interrupted(e: BaseException) -> bool:
