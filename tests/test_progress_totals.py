@@ -71,6 +71,7 @@ def test_a_steps_budget_counts_the_epochs_it_runs(tmp_path, capsys, progresses, 
     assert run_cli(write_study(tmp_path, study), "--store", tmp_path / "runs", "--workers", "1", "--json",
                    "--stack", stack) == 0
     events = events_of(capsys)
+    assert ("stack(s)" in events[0]["where"]) == (stack == "on"), events[0]
     trials = pd.read_csv(tmp_path / "runs" / "steps" / "trials.csv")
     ran = int(trials.epochs_run.sum())
     assert list(trials.status) == ["done"] * 4 and list(trials.epochs_run) == [3] * 4, trials.epochs_run
