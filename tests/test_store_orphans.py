@@ -4,6 +4,7 @@ trial that fails or diverges."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 
 import pytest
@@ -82,6 +83,18 @@ def test_fail_fast_stops_a_search_at_its_first_diverged_trial(tmp_path, capsys, 
     again = statuses(tmp_path / "store")
     assert all(again[t] == "diverged" for t, s in left.items() if s == "diverged")
     assert sorted(set(again.values())) == ["diverged", "done"] and len(again) >= 6, again
+
+
+@pytest.mark.parametrize("search", sorted(SEARCHES))
+def test_fail_fast_stopping_a_search_is_stopped_in_the_json_end_event(tmp_path, capsys, search):
+    seeds, pruner = SEARCHES[search]
+    (tmp_path / "ff.toml").write_text(SEARCH.format(trainer="", seeds=seeds, pruner=pruner))
+    run = ["run", str(tmp_path / "ff.toml"), "--store", str(tmp_path / "store"), "--workers", "1", "--json"]
+    assert main([*run, "--fail-fast"]) == 1
+    out, err = capsys.readouterr()
+    end = json.loads(out.splitlines()[-1])
+    assert end["event"] == "end" and end["stopped"] is True and end["exit"] == 1, end
+    assert STOPPED not in out + err  # the event says it
 
 
 FAILS = '''

@@ -215,9 +215,11 @@ def cmd_run(args) -> int:
     statuses = {k: int(v) for k, v in trials["status"].value_counts().to_dict().items()}
     report = study.report_dir / "report.html"
     code = EXIT_TRIALS_FAILED if statuses.get("failed") or statuses.get("diverged") else EXIT_OK
+    unfinished = bool(statuses.get("running") or statuses.get("pending") or s.stopped)
+    stopped = unfinished and args.fail_fast and code != EXIT_OK  # trials or configurations --fail-fast left
     if mode == "json":
         emit(console, "end", study=study.name, ran=s.ran, skipped=s.skipped, statuses=statuses, report=str(report),
-             exit=code)
+             stopped=stopped, exit=code)
         return code
     if mode == "quiet":  # the problems only, one line each
         for t in trials[trials.status.isin(["failed", "diverged"])].itertuples():
@@ -226,9 +228,9 @@ def cmd_run(args) -> int:
         return code
     console.print(f"ran {s.ran}, skipped {s.skipped} already stored; "
                   + ", ".join(f"{v} {k}" for k, v in statuses.items()) + f"; report: {terminal(report)}")
-    if statuses.get("running") or statuses.get("pending") or s.stopped:
+    if unfinished:
         console.print("stopped at the first failed or diverged trial (--fail-fast); run again to train the rest"
-                      if args.fail_fast and code != EXIT_OK else
+                      if stopped else
                       "some trials are still running in another nnstudy process; run again to complete")
     return code
 
