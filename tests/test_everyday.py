@@ -239,10 +239,21 @@ def test_json_is_one_object_per_event(s, tmp_path, capsys):
     assert {t["trial_id"] for t in trials} == set(stored.index)
     assert trials[0]["final"]["train_loss"] is None and "nan" in trials[0]["error"]
     assert events[-1] | {"report": None} == {"event": "end", "study": name, "ran": 4, "skipped": 0, "report": None,
-                                             "statuses": {"diverged": 2, "done": 2}, "exit": 1}
+                                             "statuses": {"diverged": 2, "done": 2}, "stopped": False, "exit": 1}
     assert run_cli(s, "--store", tmp_path / "runs", "--json", "--set", "train.lr=0.5") == 2
     out, err = capsys.readouterr()
     assert json.loads(out)["event"] == "error" and "train.lr" in json.loads(out)["message"] and err.count("\n") == 1
+
+
+def test_json_end_says_whether_fail_fast_stopped_the_run(s, tmp_path, capsys):
+    sweep = ("--sweep", "train.lr=1e12,0.1")  # the first trials diverge
+    assert run_cli(s, "--store", tmp_path / "a", "--workers", "1", "--json", "--fail-fast", *sweep) == 1
+    end = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert end["event"] == "end" and end["stopped"] is True and end["ran"] == 1, end
+    assert end["statuses"] == {"pending": 3, "diverged": 1}, end
+    assert run_cli(s, "--store", tmp_path / "b", "--workers", "1", "--json", "--fail-fast") == 0  # nothing fails
+    end = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert end["stopped"] is False and end["statuses"] == {"done": 4}, end
 
 
 def test_json_says_when_interrupted(s, tmp_path, capsys, monkeypatch):

@@ -1,5 +1,5 @@
-"""Kinds that need a layout (convolutions, patches) on flat inputs, and the serve page's epoch count for kinds
-that pre-train."""
+"""Kinds that need a layout (convolutions, patches) on flat inputs, and the epochs a running trial plans as
+ls, show and the serve page count them: a kind's pre-training, and none for a kind that fits once."""
 
 from __future__ import annotations
 
@@ -74,10 +74,15 @@ STACKED_AE = {"study": {"name": "pre"}, "data": {"name": "digits", "train_size":
 
 def running_stacked_ae(folder, epochs_ended: int) -> str:
     """A stacked_ae trial running in ``folder`` (claimed by this live process): 2 x 3 pre-training epochs, then 2."""
+    return running_trial(folder, STACKED_AE, epochs_ended)
+
+
+def running_trial(folder, study: dict, epochs_ended: int) -> str:
+    """The one trial of ``study`` (named "pre") running in ``folder``, claimed by this live process."""
     from nnstudy.spec import expand, read_study
     from nnstudy.store import Store
 
-    spec, _, _ = read_study(STACKED_AE)
+    spec, _, _ = read_study(study)
     (trial,) = expand(spec)
     db = Store(folder)
     db.register("pre", "", spec.model_dump(mode="json"), "", "classification", ["val_loss"], [], [trial], {})
@@ -129,3 +134,29 @@ def test_ls_and_show_count_the_pretraining_epochs_of_a_running_trial(tmp_path, c
     assert "epoch 5/8" in capsys.readouterr().out
     assert main(["show", trial_id, "--store", str(tmp_path / "runs")]) == 0
     assert "running: 5 of 8 epochs ended so far" in capsys.readouterr().out
+
+
+FITS_ONCE = {"study": {"name": "pre"}, "data": {"name": "iris"}, "model": {"kind": "random_forest"},
+             "train": {"engine": "classical"}, "trials": {"seeds": 1}}
+
+
+@pytest.mark.parametrize("case", ["kind that fits once", "config without train.epochs"])
+def test_a_running_trial_that_plans_no_epochs_shows_none_not_0(tmp_path, capsys, case):
+    import sqlite3
+
+    trial_id = running_trial(tmp_path / "runs", FITS_ONCE if case == "kind that fits once" else STACKED_AE, 1)
+    if case == "config without train.epochs":  # a hand-edited row, or one another tool wrote
+        with sqlite3.connect(tmp_path / "runs" / "nnstudy.sqlite") as con:
+            (config,) = con.execute("SELECT config_json FROM trials").fetchone()
+            config = json.loads(config)
+            del config["train"]["epochs"]
+            con.execute("UPDATE trials SET config_json = ?", (json.dumps(config),))
+    assert main(["show", trial_id, "--store", str(tmp_path / "runs")]) == 0
+    out = capsys.readouterr().out
+    assert "running: 1 epoch ended so far" in out and " of 0 " not in out and " of 20 " not in out, out
+    assert main(["ls", "--store", str(tmp_path / "runs")]) == 0
+    assert "1 (epoch 1/-)" in capsys.readouterr().out
+    data, html = page(tmp_path / "runs")
+    (running,) = data["running"]
+    assert (running["epoch"], running["epochs"], running["eta_s"]) == (1, None, None)
+    assert '<td class="num">1/-</td>' in html

@@ -4,7 +4,11 @@ takes --set as summary does."""
 
 from __future__ import annotations
 
+import os
+import signal
 import sqlite3
+import threading
+import time
 
 import pytest
 from sqlalchemy.exc import DataError, OperationalError
@@ -68,7 +72,7 @@ def test_a_store_write_that_fails_hands_every_trial_back(tmp_path, monkeypatch, 
 def test_a_store_locked_past_its_retries_is_one_line_and_no_trial_runs(tmp_path, monkeypatch, capsys):
     (tmp_path / "edges.toml").write_text(STUDY)
     failing_finish(monkeypatch, sqlite3.OperationalError("database is locked"))
-    monkeypatch.setattr(_retry.retrying, "__defaults__", (0.5, False))  # retried for 0.5 s, not a minute
+    monkeypatch.setattr(_retry.retrying, "__defaults__", (0.5, False, None))  # retried for 0.5 s, not a minute
     code = main(["run", str(tmp_path / "edges.toml"), "--store", str(tmp_path / "store"), "--workers", "1",
                  "--quiet"])
     err = capsys.readouterr().err.strip()
@@ -76,6 +80,61 @@ def test_a_store_locked_past_its_retries_is_one_line_and_no_trial_runs(tmp_path,
     assert len(err.splitlines()) == 1 and "Traceback" not in err, err
     assert err.startswith("nnstudy: error: store ") and "database is locked (still failing after 0 s; finish)" in err
     assert set(statuses(tmp_path / "store").values()) == {"pending"}
+
+
+
+HANDED_BACK_NOT = "the store did not take back the trials this run was training (locked or lost); they stay " \
+                 "running, and the next run trains them"
+
+
+@pytest.mark.parametrize("lost", ["unable to open database file", "database is locked"])
+def test_ctrl_c_while_the_store_is_lost_is_the_interrupt(tmp_path, monkeypatch, capsys, lost):
+    """Ctrl-C in the driver, then handing its trials back meets the lost store: exit 130 and the interrupted
+    line, not the store's line (the store error is raised while the interrupt is handled: _retry.interrupted).
+    A store locked by another process (a real lock, held to the end) answers the interrupt at once, not after
+    SQLite's waits of a minute each for the pending write and the hand-back."""
+    from nnstudy.executor._driver import Driver
+
+    (tmp_path / "edges.toml").write_text(STUDY)
+    store, held = tmp_path / "store", []
+    if lost == "database is locked":
+        write = Driver.epochs_ended
+
+        def ctrl_c(self, records, progress):  # another process locks the store; SIGINT comes while this one waits
+            if not held:
+                lock = sqlite3.connect(store / "nnstudy.sqlite", isolation_level=None)
+                lock.execute("BEGIN IMMEDIATE")
+                timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
+                held.extend([lock, timer, time.monotonic()])
+                timer.start()
+            write(self, records, progress)
+    else:
+        def ctrl_c(self, records, progress):  # as SIGINT landing while the driver stores an epoch
+            raise KeyboardInterrupt
+
+        def release_lost(self, name, trial_ids):
+            raise OperationalError("UPDATE trials", {}, sqlite3.OperationalError(lost))
+
+        monkeypatch.setattr(_store.Store, "_release", release_lost)
+    monkeypatch.setattr(Driver, "epochs_ended", ctrl_c)
+    run = ["run", str(tmp_path / "edges.toml"), "--store", str(store), "--workers", "1"]
+    code = main(run)
+    if held:
+        lock, timer, locked_at = held
+        answered_s = time.monotonic() - locked_at
+        timer.cancel()
+        lock.rollback()
+        lock.close()
+        assert answered_s < 20, answered_s  # was about 120 s: SQLite's busy wait held the signal off, twice
+    err = capsys.readouterr().err
+    assert code == 130 and "Traceback" not in err, err
+    assert err.strip().splitlines()[-2:] == [HANDED_BACK_NOT, "nnstudy: interrupted; finished trials are stored, "
+                                                              "run again to continue"], err
+    assert lost not in err and "nnstudy: error" not in err, err
+    assert sorted(statuses(store).values()) == ["pending", "pending", "running"]  # a re-run takes it
+    monkeypatch.undo()
+    assert main([*run, "--quiet"]) == 0
+    assert set(statuses(store).values()) == {"done"}
 
 
 def test_an_outcome_the_store_refuses_fails_its_trial_with_the_reason(tmp_path, monkeypatch, capsys):

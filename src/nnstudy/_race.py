@@ -213,8 +213,9 @@ def run_race(db, study, text: str, task: str, metrics: list[str], trials: list, 
         executor = make_executor()
         total.ran, total.skipped, total.busy = total.ran + got.ran, total.skipped + got.skipped, total.busy + got.busy
         total.outcomes.update(got.outcomes)
-        if fail_fast and not got.ok:
-            break
+        if fail_fast and not got.ok:  # not over: a run again takes this round's looks, then maybe more rounds
+            total.stopped = trained < rule.max
+            return total
         stored = finals(db, name, metric)
         for look in range(n + 1, trained + 1):  # every seed count is one look, as if seeds came one at a time
             first = set(seeds[:look])  # a resumed race may hold later seeds already: each look sees its own

@@ -271,6 +271,7 @@ def run(source: str | Path | dict, store: str | Path | None = None, set: dict[st
         db = trainer.store  # one executor for the whole run (a search's batches too): its worker pool starts once
         db.require_whole()  # a trial whose study row is gone would be trained again under a new row
         trainer.shown = (*metrics, "train_time_s")  # each finished trial's line: the study's report metrics
+        trainer.know_data(loaded)  # a train.steps budget's epochs in the progress
         db.set_origin(study.study.name, check_identity(db, study.study.name, path, text, replace, label), parent)
         if study.search.active:  # [search]: the configurations come from Optuna (nnstudy.search)
             from .search import run_search

@@ -240,9 +240,11 @@ def cmd_run(args) -> int:
     statuses = {k: int(v) for k, v in trials["status"].value_counts().to_dict().items()}
     report = study.report_dir / "report.html"
     code = EXIT_TRIALS_FAILED if statuses.get("failed") or statuses.get("diverged") else EXIT_OK
+    unfinished = bool(statuses.get("running") or statuses.get("pending") or s.stopped)
+    stopped = unfinished and args.fail_fast and code != EXIT_OK  # trials or configurations --fail-fast left
     if mode == "json":
         emit(console, "end", study=study.name, ran=s.ran, skipped=s.skipped, statuses=statuses, report=str(report),
-             exit=code)
+             stopped=stopped, exit=code)
         return code
     if mode == "quiet":  # the problems only, one line each
         for t in trials[trials.status.isin(["failed", "diverged"])].itertuples():
@@ -251,9 +253,9 @@ def cmd_run(args) -> int:
         return code
     console.print(f"ran {s.ran}, skipped {s.skipped} already stored; "
                   + ", ".join(f"{v} {k}" for k, v in statuses.items()) + f"; report: {terminal(report)}")
-    if statuses.get("running") or statuses.get("pending"):
+    if unfinished:
         console.print("stopped at the first failed or diverged trial (--fail-fast); run again to train the rest"
-                      if args.fail_fast and code != EXIT_OK else
+                      if stopped else
                       "some trials are still running in another nnstudy process; run again to complete")
     return code
 
@@ -329,8 +331,14 @@ def running_cell(count: int, trials: list[dict], shown: int = 3) -> str:
 
 
 def _reached(label: str, trials: list[dict], shown: int) -> str:
-    epochs = [f"{t['epoch']}/{t['epochs']}" for t in trials[:shown]] + (["…"] if len(trials) > shown else [])
+    epochs = [f"{t['epoch']}/{planned_cell(t['epochs'])}" for t in trials[:shown]]
+    epochs += ["…"] if len(trials) > shown else []
     return f"{label} (epoch {', '.join(epochs)})" if epochs else label
+
+
+def planned_cell(epochs: int | None) -> str:
+    """The epochs a trial plans, or "-" for one that plans none (its kind fits once)."""
+    return "-" if epochs is None else str(epochs)
 
 
 def under_parents(rows: list[dict], parents: dict[str, str]) -> list[tuple[int, dict]]:
@@ -374,11 +382,13 @@ def cmd_show(args) -> int:
         if t["status"] == "running":
             done = int(t["history"].epoch.max()) if len(t["history"]) else 0
             planned = stored_planned_epochs(json.loads(t["config_json"]))
+            ended = f"{done} of {planned} epochs ended" if planned is not None else \
+                f"{done} epoch{'' if done == 1 else 's'} ended"
             if t["alive"]:
-                console.print(f"running: {done} of {planned} epochs ended so far (started "
+                console.print(f"running: {ended} so far (started "
                               f"{terminal(t['started_at'])}, by {terminal(t['owner'] or '?')})", highlight=False)
             else:
-                console.print(f"stopped: {done} of {planned} epochs ended, then its process "
+                console.print(f"stopped: {ended}, then its process "
                               f"({terminal(t['owner'] or '?')}) ended (killed); `nnstudy run` trains it again",
                               highlight=False)
         for ref, sha in _userfiles.code_refs(json.loads(t["config_json"])):

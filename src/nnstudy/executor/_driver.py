@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -18,6 +19,7 @@ from ..errors import StudyError
 from ..kinds import planned_epochs
 from ..spec import Trial
 from ..store import Store
+from ..store._store import HAND_BACK_S
 from ..store._retry import one_line
 from ._progress import StudyProgress
 from ._threads import alone_threads, conditions, trial_threads
@@ -29,6 +31,7 @@ class RunSummary:
     skipped: int = 0
     busy: int = 0
     outcomes: dict[str, str] = field(default_factory=dict)  # trial id -> done | failed | diverged
+    stopped: bool = False  # --fail-fast ended a search or race with configurations or seeds it never registered
 
     @property
     def ok(self) -> bool:
@@ -50,6 +53,7 @@ class Driver:
         self.threads_asked = threads  # --threads, or None
         self.threads = trial_threads(threads, workers)  # intra-op threads of each trial (executor/_threads.py)
         self.alone_threads = alone_threads(threads, workers, device)  # of a stack or the lockstep in this process
+        self.train_sizes: dict[str, int] = {}  # a data config (sorted JSON) -> its training samples: see planned()
 
     kept = False  # inside a with block: what run() starts stays for the next run()
     shown = ("val_accuracy", "test_accuracy", "val_mse", "test_mse", "train_time_s")  # in each trial's line
@@ -85,12 +89,41 @@ class Driver:
         else:
             self.console.print(f"{self.study}: training {len(todo)} trial(s) on {where}, device {self.device}; "
                                f"{summary.skipped} already stored", highlight=False)
-        return StudyProgress(self.console, self.study, len(todo), sum(planned_epochs(t.config) for t in todo))
+        return StudyProgress(self.console, self.study, len(todo), sum(self.planned(t) for t in todo))
+
+    def know_data(self, loaded: list[tuple[dict, Any]]) -> None:
+        """The data configs loaded before the run, with their Dataset: their sizes, for ``planned``."""
+        for cfg, data in loaded:
+            self.train_sizes[json.dumps(cfg, sort_keys=True)] = len(data.x_train)
+
+    def planned(self, trial: Trial) -> int:
+        """The epochs the trial will report (kinds.planned_epochs); a train.steps budget needs its data's size,
+        loaded here when no ``know_data`` gave it (a search's data keys)."""
+        if trial.config["train"].get("steps") is None:
+            return planned_epochs(trial.config)
+        key = json.dumps(trial.config["data"], sort_keys=True)
+        if key not in self.train_sizes:
+            try:
+                from ..data import load
+                from ..spec._schema import DataConfig
+
+                self.train_sizes[key] = len(load(DataConfig.model_validate(trial.config["data"])).x_train)
+            except Exception:  # the trial fails with it where it trains; the progress counts train.epochs
+                self.train_sizes[key] = 0
+        return planned_epochs(trial.config, self.train_sizes[key] or None)
 
     def hand_back(self, todo: list[Trial]) -> None:
         """Ctrl-C: every trial of `todo` this process holds goes back to pending, wherever the interrupt hit
-        (between a claim and its submission, or in the middle of storing an outcome)."""
-        self.store.release(self.study, [t.trial_id for t in todo])
+        (between a claim and its submission, or in the middle of storing an outcome). Tried for about a second (a
+        store locked by another process would hold the user's prompt for a minute); what it cannot hand back is
+        said in one line."""
+        try:
+            handed = self.store.release_soon(self.study, [t.trial_id for t in todo], HAND_BACK_S)
+        except KeyboardInterrupt:  # Ctrl-C again, or a store error raised while this one is handled (interrupted)
+            handed = False
+        if not handed:
+            self.console.print("the store did not take back the trials this run was training (locked or lost); "
+                               "they stay running, and the next run trains them", highlight=False, markup=False)
 
     def give_up(self, todo: list[Trial], e: BaseException) -> None:
         """The run ends on `e` while this process may hold trials of `todo`: they go back to pending. After Ctrl-C
@@ -103,13 +136,13 @@ class Driver:
     def claim(self, trial: Trial, progress: StudyProgress) -> bool:
         if not self.claim_quietly(trial, progress):
             return False
-        progress.start(trial.trial_id, label(trial), planned_epochs(trial.config))
+        progress.start(trial.trial_id, label(trial), self.planned(trial))
         return True
 
     def claim_quietly(self, trial: Trial, progress: StudyProgress) -> bool:
         """Claim without a progress row of its own (a stack shows one row for all its trials)."""
         if not self.store.claim(self.study, trial.trial_id):
-            progress.finish(trial.trial_id, planned_epochs(trial.config),
+            progress.finish(trial.trial_id, self.planned(trial),
                             f"[dim]{trial.trial_id} taken by another process, skipped[/]")
             return False
         return True
@@ -164,7 +197,7 @@ class Driver:
                summary: RunSummary, conditions: dict | None = None) -> bool:
         """Stores the outcome, with the conditions it trained under (default: ``self.conditions()``); returns
         True when the study must stop (fail-fast)."""
-        epochs = planned_epochs(trial.config)
+        epochs = self.planned(trial)
         summary.ran += 1
         conditions = conditions or self.conditions()
         if result is not None and (refused := self._store_result(trial, result, conditions)):

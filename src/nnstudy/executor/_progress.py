@@ -34,7 +34,8 @@ class StudyProgress:
         self.name, self.n_trials, self.finished = name, n_trials, 0
         self.overall = self.progress.add_task(self._title(), total=total_epochs)
         self.rows: dict[str, Any] = {}
-        self.epochs_seen: dict[str, int] = {}
+        self.epochs_seen: dict[str, int] = {}  # trial id -> the epochs of it counted in the overall bar
+        self.planned: dict[str, int] = {}  # trial id -> its epochs planned: it counts no more than these
         self.stack_of: dict[str, str] = {}  # trial id -> the row of the stack it trains in
         self.outcomes: dict[str, dict[str, Any]] = {}  # trial id -> its event fields, until finish() reports it
         self.labels: dict[str, str] = {}  # row -> what the notebook widget lists for it
@@ -97,24 +98,27 @@ class StudyProgress:
     def start(self, trial_id: str, label: str, epochs: int) -> None:
         self.rows[trial_id] = self.progress.add_task(f"  {escape(trial_id)} {escape(label)}", total=epochs)
         self.labels[trial_id] = f"{trial_id} {label}"
-        self.epochs_seen[trial_id] = 0
+        self.epochs_seen[trial_id], self.planned[trial_id] = 0, epochs
         self._redraw()
 
-    def start_stack(self, stack_id: str, trial_ids: list[str], epochs: int) -> None:
-        """One row for a stack of trials training together."""
-        self.rows[stack_id] = self.progress.add_task(f"  stack of {len(trial_ids)} trials", total=epochs)
-        self.labels[stack_id] = f"stack of {len(trial_ids)} trials"
-        for trial_id in trial_ids:
+    def start_stack(self, stack_id: str, planned: dict[str, int]) -> None:
+        """One row for a stack of trials training together; planned: trial id -> its epochs planned."""
+        self.rows[stack_id] = self.progress.add_task(f"  stack of {len(planned)} trials", total=max(planned.values()))
+        self.labels[stack_id] = f"stack of {len(planned)} trials"
+        for trial_id, epochs in planned.items():
             self.stack_of[trial_id] = stack_id
-            self.epochs_seen[trial_id] = 0
+            self.epochs_seen[trial_id], self.planned[trial_id] = 0, epochs
 
     def end_stack(self, stack_id: str) -> None:
         self.progress.remove_task(self.rows.pop(stack_id))
         self.labels.pop(stack_id, None)
 
     def epoch(self, trial_id: str, epoch: int) -> None:
+        """A trial reports its epoch ``epoch``; what it reports beyond its plan (a fit-once kind's rows, XGBoost's
+        rounds) is not counted: the bar stops at its end and the ETA at zero."""
         row = self.rows.get(self.stack_of.get(trial_id, trial_id))
         if row is not None and trial_id in self.epochs_seen:
+            epoch = min(epoch, self.planned[trial_id])
             self.progress.update(row, completed=epoch if trial_id not in self.stack_of
                                  else max(epoch, max(self.epochs_seen[t] for t in self.stack_of
                                                      if self.stack_of[t] == self.stack_of[trial_id])))
@@ -123,14 +127,16 @@ class StudyProgress:
             self._redraw()
 
     def finish(self, trial_id: str, epochs_planned: int, line: str) -> None:
+        """The trial is over (trained, failed, stopped early, or taken by another process): the overall bar counts
+        all its planned epochs."""
         self.finished += 1
         if trial_id in self.stack_of:
             self.stack_of.pop(trial_id)
-            self.progress.advance(self.overall, epochs_planned - self.epochs_seen.pop(trial_id))
         elif trial_id in self.rows:
             self.progress.remove_task(self.rows.pop(trial_id))
             self.labels.pop(trial_id, None)
-            self.progress.advance(self.overall, epochs_planned - self.epochs_seen.pop(trial_id))
+        self.planned.pop(trial_id, None)
+        self.progress.advance(self.overall, max(0, epochs_planned - self.epochs_seen.pop(trial_id, 0)))
         self.progress.update(self.overall, description=self._title())
         self._redraw(force=self.finished == self.n_trials)
         fields = self.outcomes.pop(trial_id, None)

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections import defaultdict
 
 from ..engines import get_engine
-from ..kinds import planned_epochs
 from ..spec import Trial
 from . import _worker
 from ._driver import Driver, RunSummary
@@ -56,7 +55,7 @@ def run_stacks(driver: Driver, stacks: list[list[Trial]], progress: StudyProgres
         if not stack:
             continue
         row = f"stack-{stack[0].trial_id}"
-        progress.start_stack(row, [t.trial_id for t in stack], max(planned_epochs(t.config) for t in stack))
+        progress.start_stack(row, {t.trial_id: driver.planned(t) for t in stack})
         ended: list[tuple[str, int, dict]] = []  # this epoch's records, stored in one transaction when it ends
 
         def flush(_epoch: int) -> None:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import math
 import pkgutil
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -201,18 +202,44 @@ def of(mc: dict) -> Kind:
     return get(mc["kind"])
 
 
-def planned_epochs(config: dict) -> int:
-    """The epochs a trial of the resolved ``config`` reports as it trains, pre-training included."""
-    return config["train"]["epochs"] + of(config["model"]).pretraining_epochs(config["model"])
+def fits_once(kind: Kind) -> bool:
+    """It trains no epochs: one fit (``reads`` without epochs), whatever rows its history gets."""
+    return kind.reads is not None and "epochs" not in kind.reads
 
 
-def stored_planned_epochs(config: dict) -> int:
+def planned_epochs(config: dict, n_train: int | None = None) -> int:
+    """The units of work a trial of the resolved ``config`` reports as it trains (a run's progress and ETA): its
+    epochs, pre-training included; with ``train.steps``, the epochs that budget takes on ``n_train`` training
+    samples (``train.epochs`` while that is unknown); 1 for a kind that fits once."""
+    mc, tc = config["model"], config["train"]
+    kind = of(mc)
+    if fits_once(kind):
+        return 1
+    epochs = tc["epochs"]
+    if tc.get("steps") is not None and n_train:
+        from ..engines._common import batch_plan
+
+        _, per_epoch = batch_plan(n_train, tc["batch_size"], "batch" if kind.batch_norm(mc) else "none")
+        epochs = math.ceil(tc["steps"] / per_epoch)  # as engines/_common.planned_epochs: the last may be partial
+    return epochs + kind.pretraining_epochs(mc)
+
+
+def stored_planned_epochs(config: dict) -> int | None:
     """``planned_epochs`` of a config read back from a store; its ``train.epochs`` alone where its kind cannot
-    count its pre-training (a plugin no longer installed, a hand-edited [model] section)."""
+    count its pre-training (a plugin no longer installed, a hand-edited [model] section). None where it plans
+    no epochs: its kind trains none (it fits once; ``reads`` without epochs), or it holds no train.epochs."""
+    try:
+        kind = of(config["model"])
+    except (StudyError, LookupError, TypeError, ValueError, AttributeError):
+        kind = None
+    if kind is not None and fits_once(kind):
+        return None
     try:
         return int(planned_epochs(config))
-    except (StudyError, LookupError, TypeError, ValueError):
-        return int((config.get("train") or {}).get("epochs") or 0)
+    except (StudyError, LookupError, TypeError, ValueError, AttributeError):
+        train = config.get("train")
+        epochs = train.get("epochs") if isinstance(train, dict) else None
+        return epochs if isinstance(epochs, int) and not isinstance(epochs, bool) and epochs > 0 else None
 
 
 def training_numerics(tc: dict[str, Any]) -> dict[str, Any]:
@@ -236,5 +263,5 @@ def check_on_data(mc: dict, data: "Dataset", label: str, numerics: dict[str, Any
         check(mc, data, label)
 
 
-__all__ = ["ConfigClasses", "Kind", "added_metrics", "get", "names", "of", "planned_epochs", "registry",
+__all__ = ["ConfigClasses", "Kind", "added_metrics", "fits_once", "get", "names", "of", "planned_epochs", "registry",
            "stored_planned_epochs", "check_on_data", "training_numerics", "ENTRY_POINT_GROUP"]

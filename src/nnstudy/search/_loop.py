@@ -68,7 +68,7 @@ def run_loop(study: optuna.Study, search: SearchConfig, direction: str,
                 study.enqueue_trial(t.system_attrs["fixed_params"])
     seen = {key_of(point_of(t.params, search)) for t in study.get_trials(deepcopy=False)
             if t.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)}
-    while (done := _finished(study)) < search.trials:
+    while (done := finished_configurations(study)) < search.trials:
         want = min(search.batch, search.trials - done)
         batch, asks = stale[:want], 0
         stale = stale[want:]
@@ -91,7 +91,8 @@ def run_loop(study: optuna.Study, search: SearchConfig, direction: str,
             return
 
 
-def _finished(study: optuna.Study) -> int:
+def finished_configurations(study: optuna.Study) -> int:
+    """Complete or pruned; a failed configuration does not count (the search proposes another)."""
     return len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))
 
 

@@ -29,6 +29,7 @@ from ..executor._driver import RunSummary
 from ..report._stats import higher_is_better
 from ..spec import Trial
 from ..store import _schema as s
+from ..store._retry import retrying
 from ._loop import Outcome, key_of
 
 
@@ -127,10 +128,14 @@ class RacingEvaluator:
         return at
 
     def _held(self) -> set[str]:
-        t = s.trials.c
-        with self.inner.db.engine.begin() as c:
-            return set(c.execute(select(t.trial_id).join(s.studies, s.studies.c.id == t.study_id)
-                                 .where(s.studies.c.name == self.inner.study.study.name)).scalars())
+        t, db = s.trials.c, self.inner.db
+
+        def read() -> set[str]:
+            with db.engine.begin() as c:
+                return set(c.execute(select(t.trial_id).join(s.studies, s.studies.c.id == t.study_id)
+                                     .where(s.studies.c.name == self.inner.study.study.name)).scalars())
+
+        return retrying(read, db.url, "held trials")  # another driver's write: waited for, as every store read
 
 
 

@@ -29,7 +29,7 @@ from ..store import Store
 from ..store._engine import shown
 from . import OPTUNA_SCHEMA, _stored, optuna_url
 from ._lockstep import LockstepRunner
-from ._loop import Outcome, Step, run_loop
+from ._loop import Outcome, Step, finished_configurations, run_loop
 from ._space import fully_proposed, params_of, point_of
 
 PRUNER_STARTUP = 3  # configurations finished before the median pruner stops any
@@ -223,6 +223,7 @@ def run_search(db: Store, study: StudyFile, text: str, label: str, task: str, me
                       highlight=False)
 
     run_loop(ostudy, search, direction, evaluate, on_step, stop=lambda: evaluate.stopped)
+    evaluate.summary.stopped = evaluate.stopped and finished_configurations(ostudy) < search.trials
     finals = _stored.finals(db, name, metric)  # stored by earlier runs: not those --fail-fast left pending
     evaluate.summary.skipped = sum(t in finals and t not in evaluate.summary.outcomes for t in evaluate.registered)
     return evaluate.summary

@@ -10,14 +10,19 @@ from sqlalchemy import select
 
 from ..store import Store
 from ..store import _schema as s
+from ..store._retry import retrying
 
 
 def finals(db: Store, study: str, metric: str) -> dict[str, tuple[str, float]]:
     """trial id -> (status, the metric's final value or NaN), for the study's done and diverged trials."""
     t = s.trials.c
-    with db.engine.begin() as c:
-        rows = c.execute(select(t.trial_id, t.status, t.final_json).join(s.studies, s.studies.c.id == t.study_id)
-                         .where(s.studies.c.name == study, t.status.in_(("done", "diverged")))).all()
+
+    def read() -> list:
+        with db.engine.begin() as c:
+            return c.execute(select(t.trial_id, t.status, t.final_json).join(s.studies, s.studies.c.id == t.study_id)
+                             .where(s.studies.c.name == study, t.status.in_(("done", "diverged")))).all()
+
+    rows = retrying(read, db.url, "finals")  # another driver's write: waited for, as every store read
     out = {}
     for r in rows:
         value = json.loads(r.final_json or "{}").get(metric)
@@ -28,10 +33,14 @@ def finals(db: Store, study: str, metric: str) -> dict[str, tuple[str, float]]:
 def curves(db: Store, study: str, trial_ids: list[str], metric: str) -> dict[str, dict[int, float]]:
     """trial id -> {epoch: the metric} for the given trials."""
     t, e = s.trials.c, s.epochs.c
-    with db.engine.begin() as c:
-        rows = c.execute(select(t.trial_id, e.epoch, e.value).join(s.trials, s.trials.c.id == e.trial_pk)
-                         .join(s.studies, s.studies.c.id == t.study_id)
-                         .where(s.studies.c.name == study, t.trial_id.in_(trial_ids), e.metric == metric)).all()
+
+    def read() -> list:
+        with db.engine.begin() as c:
+            return c.execute(select(t.trial_id, e.epoch, e.value).join(s.trials, s.trials.c.id == e.trial_pk)
+                             .join(s.studies, s.studies.c.id == t.study_id)
+                             .where(s.studies.c.name == study, t.trial_id.in_(trial_ids), e.metric == metric)).all()
+
+    rows = retrying(read, db.url, "curves")
     out: dict[str, dict[int, float]] = {tid: {} for tid in trial_ids}
     for r in rows:
         out[r.trial_id][int(r.epoch)] = math.nan if r.value is None else float(r.value)

@@ -176,9 +176,10 @@ def running_part(s: dict[str, Any]) -> str:
     out.append('<div class="table-wrap"><table id="running"><thead><tr><th>trial</th><th>configuration</th>'
                "<th>seed</th><th>epoch</th><th>running for</th><th>ETA</th><th>where</th></tr></thead><tbody>")
     for r in rows:
+        planned = "-" if r["epochs"] is None else r["epochs"]  # a kind that fits once plans no epochs
         out.append(f'<tr data-trial="{e(r["trial_id"])}"><td><code>{e(r["trial_id"])}</code></td>'
                    f'<td>{e(r["label"])}</td>'
-                   f'<td class="num">{e(r["seed"])}</td><td class="num">{r["epoch"]}/{r["epochs"]}</td>'
+                   f'<td class="num">{e(r["seed"])}</td><td class="num">{r["epoch"]}/{planned}</td>'
                    f'<td class="num">{clock(r["elapsed_s"])}</td><td class="num">{clock(r["eta_s"])}</td>'
                    f'<td>{e(r["owner"])}{"" if r["alive"] else GONE}</td></tr>')
     out.append("</tbody></table></div>")

@@ -18,6 +18,9 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
 CONNECT_TIMEOUT_S = 5
+# SQLite's own wait for a file another connection has locked; it holds Ctrl-C off, so it is short and the wait
+# goes on in Python, for up to store/_retry.RETRY_FOR_S (retrying)
+BUSY_TIMEOUT_MS = 250
 
 
 def resolve_url(store: str | Path | None) -> str:
@@ -108,8 +111,8 @@ def _readonly_sqlite(path: Path) -> Engine:
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
     dbapi_conn.isolation_level = None  # transactions are begun by the "begin" listener
     cur = dbapi_conn.cursor()
+    cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA busy_timeout=60000")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from ._store import Store
 
 T = TypeVar("T")
-BUSY_TIMEOUT_MS = 60_000  # as Store's connections
+BUSY_TIMEOUT_MS = 60_000  # a reader waits out a writer here, in SQLite (Store waits in Python: store/_retry.py)
 
 STUDY_IDS = "SELECT studies.id, studies.trial_ids_json FROM studies WHERE studies.name = ?"
 STUDY = ("SELECT studies.id, studies.name, studies.description, studies.spec_json, studies.source, studies.task, "

@@ -19,6 +19,7 @@ from ._engine import shown
 from ._rows import DamagedRow
 
 RETRY_FOR_S = 60.0  # how long a driver waits for its store before it gives up
+BUSY_PAUSE_S = 0.05  # between two tries of a busy SQLite file (each waits store/_engine.BUSY_TIMEOUT_MS in SQLite)
 RACES = 3  # two drivers creating the same row at once: the loser tries again, this often at most
 
 log = logging.getLogger("nnstudy.store")
@@ -71,6 +72,13 @@ def transient(e: DBAPIError) -> bool:
     return "locked" in text or "busy" in text if "sqlite" in type(e.orig).__module__ else True
 
 
+def busy(e: DBAPIError) -> bool:
+    """SQLite's file locked by another connection: a wait, not a lost store."""
+    text = one_line(e).lower()
+    sqlite = isinstance(e, OperationalError) and "sqlite" in type(e.orig).__module__
+    return sqlite and ("locked" in text or "busy" in text)
+
+
 def interrupted(e: BaseException) -> bool:
     """Whether a KeyboardInterrupt is among the exceptions that led to ``e``."""
     seen = set()
@@ -82,7 +90,12 @@ def interrupted(e: BaseException) -> bool:
     return False
 
 
-def retrying(action: Callable[[], T], url: str, what: str, for_s: float = RETRY_FOR_S, quiet: bool = False) -> T:
+def retrying(action: Callable[[], T], url: str, what: str, for_s: float = RETRY_FOR_S, quiet: bool = False,
+             busy_for_s: float | None = None) -> T:
+    """``action`` until it succeeds, tried again for up to ``for_s`` seconds while the store is unreachable, and
+    ``busy_for_s`` (default ``for_s``) while SQLite's file is locked. A locked file is waited for here, in short
+    tries and pauses where Ctrl-C lands at once (SQLite's own wait holds a signal off), and silently: two
+    drivers on one store take turns."""
     start, delay, races, warned = time.monotonic(), 0.1, 0, quiet
     while True:
         try:
@@ -99,9 +112,15 @@ def retrying(action: Callable[[], T], url: str, what: str, for_s: float = RETRY_
                 if err is None:
                     raise
                 raise err from None
-            if time.monotonic() - start + delay > for_s:
-                raise StudyError(f"store {shown(url)}: {one_line(e)} (still failing after {for_s:.0f} s; {what})"
+            waiting = busy(e)
+            limit = busy_for_s if waiting and busy_for_s is not None else for_s
+            pause = BUSY_PAUSE_S if waiting else delay
+            if time.monotonic() - start + pause > limit:
+                raise StudyError(f"store {shown(url)}: {one_line(e)} (still failing after {limit:.0f} s; {what})"
                                  ) from None
+            if waiting:
+                time.sleep(pause)
+                continue
             if not warned:
                 log.warning("nnstudy: store %s unreachable (%s); retrying for up to %.0f s", shown(url),
                             one_line(e), for_s)

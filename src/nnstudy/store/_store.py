@@ -21,13 +21,14 @@ from ..kinds import stored_planned_epochs
 from . import _schema as s
 from ._engine import make_engine, resolve_url, shown, store_dir  # noqa: F401  (store_dir: imported from here too)
 from ._migrate import Migration, open_schema
-from ._retry import one_line, resilient, retrying, store_error
+from ._retry import RETRY_FOR_S, one_line, resilient, retrying, store_error
 from ._rows import decoded, final_metrics, names, orphan, require_trials
 from ._snapshot import StudySnapshot, snapshot_of
 
 FINAL_STATES = ("done", "diverged")
 OPEN_RETRY_S = 3.0  # a store that cannot be opened is most likely a wrong URL: say so soon
 RELEASE_SOON_S = 5.0  # handing trials back after the store failed: the run ends soon either way
+HAND_BACK_S = 1.0  # handing trials back after Ctrl-C: the user waits for the prompt
 
 
 def now() -> str:
@@ -82,7 +83,7 @@ class Store:
         self.engine: Engine = make_engine(self.url, readonly=self.readonly)
         try:
             self.migrated: list[Migration] = retrying(lambda: self._open(create), self.url, "open", OPEN_RETRY_S,
-                                                       quiet=True)
+                                                       quiet=True, busy_for_s=RETRY_FOR_S)  # another driver writing
         except DBAPIError as e:
             raise (store_error(e, self.url) or StudyError(f"store {shown(self.url)}: {one_line(e)}")) from None
 
@@ -248,7 +249,7 @@ class Store:
     def running(self, name: str | None = None) -> list[dict[str, Any]]:
         """The trials marked running (of one study, or of all): study, trial id, seed, owner, whether that process
         still lives (alive: False for a run that was killed; the trial runs again next time), started_at, the
-        last epoch stored (0 before the first ends) and the epochs planned."""
+        last epoch stored (0 before the first ends) and the epochs planned (None: none, its kind fits once)."""
         t, e = s.trials.c, s.epochs.c
         last = (select(e.trial_pk, func.max(e.epoch).label("epoch"))
                 .where(e.trial_pk.in_(select(t.id).where(t.status == "running"))).group_by(e.trial_pk).subquery())
@@ -275,14 +276,16 @@ class Store:
         """Hand unfinished trials back (Ctrl-C): they run again next time."""
         self._release(name, trial_ids)
 
-    def release_soon(self, name: str, trial_ids: Iterable[str]) -> None:
-        """``release`` after a failure that ends the run (the store lost, say): tried for a few seconds only, and
-        silent where it cannot be written: the trials stay running under a dead owner then, and a re-run takes them."""
+    def release_soon(self, name: str, trial_ids: Iterable[str], for_s: float = RELEASE_SOON_S) -> bool:
+        """``release`` after a failure that ends the run (the store lost, say) or Ctrl-C: tried for ``for_s``
+        seconds only, and silent where it cannot be written (returns False): the trials stay running under a dead
+        owner then, and a re-run takes them."""
         ids = list(trial_ids)
         try:
-            retrying(lambda: self._release(name, ids), self.url, "release", RELEASE_SOON_S, quiet=True)
+            retrying(lambda: self._release(name, ids), self.url, "release", for_s, quiet=True)
+            return True
         except Exception:  # the failure that ends the run is the one to say
-            pass
+            return False
 
     def _release(self, name: str, trial_ids: Iterable[str]) -> None:
         t = s.trials.c
@@ -405,6 +408,8 @@ class Store:
             st = c.execute(select(s.studies).where(s.studies.c.id == sid)).mappings().one()
             rows = {r["trial_id"]: r for r in c.execute(select(s.trials).where(t.study_id == sid,
                                                                                 t.trial_id.in_(ids))).mappings()}
+            if any(i not in rows for i in ids):  # its row may be there under a study row that is gone: then the
+                _require_no_orphan(c)  # line `require_whole` gives (show, ls, run), not "not in its trials"
             require_trials(rows, ids, name)
             pks = {rows[i]["id"]: i for i in ids}
             hist = c.execute(select(s.epochs.c.trial_pk, s.epochs.c.epoch, s.epochs.c.metric, s.epochs.c.value)
