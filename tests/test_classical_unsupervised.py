@@ -114,6 +114,18 @@ def test_dbm_reconstruction_falls_and_shows_both_layers(tmp_path):
     assert {"dbm_filters.png", "dbm_samples.png"} <= set(figures(s))
 
 
+@pytest.mark.parametrize("kind, model", [("rbm", {"hidden": 8, "gibbs_steps": 5, "sklearn": False}),
+                                         ("dbm", {"hidden": [8, 4], "pretrain_epochs": 1, "chains": 10,
+                                                  "gibbs_steps": 5})])
+def test_boltzmann_weights_overflowing_at_a_huge_lr_are_a_diverged_trial(tmp_path, kind, model):
+    """Weights gone inf give NaN probabilities, which torch.bernoulli refused: the trial failed with its error."""
+    s = run(tmp_path, kind, {"name": "digits", "train_size": 200}, {"kind": kind, **model},
+            {"epochs": 2, "lr": 1e308, "batch_size": 20})
+    t = s.trials()
+    assert t["status"].tolist() == ["diverged"]
+    assert t["error"].tolist() == ["loss became nan at epoch 1"]
+
+
 def test_digit_inputs_binarize_at_half_range():
     from nnstudy.engines._classical._boltzmann import binarize
     from nnstudy.data._dataset import Dataset

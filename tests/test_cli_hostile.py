@@ -4,6 +4,8 @@ tests/test_spec.py) this is the project's hostile corpus."""
 
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
 
 from nnstudy.cli import main
@@ -113,6 +115,52 @@ CASES = [
     ("unknown-command", ["frobnicate"], "invalid choice: 'frobnicate'"),
     ("no-command", [], "the following arguments are required: command"),
     ("data-no-subcommand", ["data"], "the following arguments are required: data_command"),
+    # TOML dates and times on the command line are read as their text, as any bare word (json.dumps raised)
+    ("set-date-swept", ["run", "{study}", "--set", "train.lr=1979-05-27"], '--set train.lr="1979-05-27": train.lr is swept'),
+    ("sweep-date", ["run", "{study}", "--sweep", "train.lr=0.1,1979-05-27"],
+     "train.lr: input should be a number, not a string (got '1979-05-27')"),
+    ("sweep-time-other", ["run", "{study}", "--sweep", "train.l2=07:32:00"], "train.l2: input should be a number"),
+    ("gradcheck-point-date", ["gradcheck", "{study}", "--point", "train.lr=1979-05-27"],
+     '--point train.lr="1979-05-27": no configuration has it (values: 0.1, 0.05)'),
+    ("summary-point-time", ["summary", "{study}", "--point", "train.lr=07:00:00"],
+     '--point train.lr="07:00:00": no configuration has it'),
+    # names the system refuses: one line, not an OSError from Path.exists()
+    ("ls-store-name-too-long", ["ls", "--store", "{dir}/" + "a" * 300], "a name in it is 300 bytes long"),
+    ("run-store-name-too-long", ["run", "{study}", "--store", "{dir}/" + "a" * 300], "a name in it is 300 bytes"),
+    ("show-store-path-too-long", ["show", "abcdef", "--store", "/tmp/" + "/".join(["b" * 200] * 25)],
+     "more than this system takes"),
+    ("report-store-url-too-long", ["report", "good", "--store", "sqlite:///{dir}/" + "a" * 300 + ".db"],
+     "a name in it is 303 bytes long"),
+    ("report-out-name-too-long", ["report", "good", "--out", "{dir}/" + "a" * 300], "a name in it is 300 bytes long"),
+    ("compare-out-path-too-long", ["compare", "good", "--where", "train.lr=0.1", "--where", "train.lr=0.05", "--out",
+                                   "/tmp/" + "/".join(["b" * 200] * 25)], "more than this system takes"),
+    ("export-parquet-name-too-long", ["export", "good", "--to", "parquet", "{dir}/" + "a" * 300 + ".parquet"],
+     "a name in it is 308 bytes long"),
+    ("export-tensorboard-name-too-long", ["export", "good", "--to", "tensorboard", "{dir}/" + "a" * 300],
+     "a name in it is 300 bytes long"),
+    ("set-module-name-too-long", ["run", "{study}", "--set", 'model.kind="module"', "--set",
+                                  'model.module="' + "a" * 300 + '.py:Net"'], "a name in it is 303 bytes long"),
+    ("set-function-name-too-long", ["run", "{study}", "--set", 'train.function="' + "a" * 300 + '.py:f"'],
+     "a name in it is 303 bytes long"),
+    # bytes that are not UTF-8 (a Latin-1 terminal) arrive as lone surrogates: SQLite could not take them
+    ("report-name-not-utf8", ["report", "go\udcffod"], "go\\udcffod: not a study file, and not UTF-8 text"),
+    ("show-not-utf8", ["show", "ab\udcffcd"], "ab\\udcffcd: not UTF-8 text"),
+    ("set-value-not-utf8", ["run", "{study}", "--set", "study.description=caf\udce9"],
+     "--set study.description=caf\\udce9: not UTF-8 text"),
+    ("where-not-utf8", ["compare", "good", "--where", "train.lr=\udcff", "--where", "train.lr=0.05"],
+     "--where train.lr=\\udcff: not UTF-8 text"),
+    ("as-not-utf8", ["run", "{study}", "--as", "\udcff"], "--as \\udcff: not UTF-8 text"),
+    ("export-name-not-utf8", ["export", "go\udcffod", "--to", "parquet", "{dir}/x.parquet"], "not UTF-8 text"),
+    # misleading lines
+    ("set-bool-for-a-name", ["run", "{study}", "--set", "model.activation=true"],
+     "model.activation: input should be 'elu' or"),
+    ("set-sweep-axis", ["run", "{study}", "--set", 'sweep."train.lr"=[0.5]'],
+     "--set sweep.\"train.lr\": the sweep's axes are set with --sweep KEY=V1,V2,..."),
+    ("compare-where-quoted-number", ["compare", "good", "--where", 'train.lr="0.1"', "--where", "train.lr=0.05"],
+     'no trial has train.lr="0.1" (in quotes: text, not 0.1; write it without the quotes) (it takes: 0.1, 0.05)'),
+    ("export-empty-place", ["export", "good", "--to", "parquet", ""], "--to parquet: empty: name a file"),
+    ("export-parquet-folder", ["export", "good", "--to", "parquet", "{dir}"], "a folder, not a file; name a file"),
+    ("set-l1-beyond-float32", ["run", "{study}", "--set", "train.l1=1e300"], "train.l1: 1e+300 is beyond float32"),
 ]
 assert len({c[0] for c in CASES}) == len(CASES)
 
@@ -135,8 +183,9 @@ def places(tmp_path_factory):
 @pytest.mark.parametrize("argv, words", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_hostile_command_line_is_one_line_and_exit_2(places, capsys, argv, words):
     args = [a.format(**places) for a in argv]
-    if args and args[0] in ("show", "ls", "report", "run", "compare") and "--store" not in args:
+    if args and args[0] in ("show", "ls", "report", "run", "compare", "export") and "--store" not in args:
         args += ["--store", places["store"]]
+    before = store_rows(places["store"])
     capsys.readouterr()
     assert main(args) == 2
     out, err = capsys.readouterr()
@@ -146,6 +195,14 @@ def test_hostile_command_line_is_one_line_and_exit_2(places, capsys, argv, words
     assert "Traceback" not in err and len(lines[0]) < 420
     assert not any(c in err for c in ("\x1b", "\x07")), err
     assert open(places["file"]).read() == "x"  # a file given as --store or --out is left as it was
+    assert store_rows(places["store"]) == before
+
+
+def store_rows(store: str) -> list[tuple]:
+    """Every row of every table of the store, to compare before and after a refused command."""
+    with sqlite3.connect(f"file:{store}/nnstudy.sqlite?mode=ro", uri=True) as c:
+        tables = [t for (t,) in c.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+        return [(t, *row) for t in tables for row in c.execute(f'SELECT * FROM "{t}" ORDER BY 1')]
 
 
 def test_a_store_path_with_spaces_and_accents_is_named_as_written(tmp_path, capsys):
@@ -159,3 +216,11 @@ def test_a_store_path_with_spaces_and_accents_is_named_as_written(tmp_path, caps
     assert capsys.readouterr().err.strip() == (f"nnstudy: error: no study named 'nope' in {store}/nnstudy.sqlite "
                                                f"(see `nnstudy ls`)")
     assert shown("postgresql://me:secret@db/lab") == "postgresql://me:***@db/lab"
+
+
+def test_a_report_folder_named_in_bytes_that_are_not_utf8_is_written_and_shown_escaped(places, tmp_path, capsys):
+    """A Latin-1 folder name is a path like any other; printing it raised UnicodeEncodeError on a UTF-8 stdout."""
+    out = tmp_path / "caf\udce9"
+    assert main(["report", "good", "--out", str(out), "--store", places["store"]]) == 0
+    assert capsys.readouterr().out.strip().endswith("files to " + str(tmp_path) + "/caf\\udce9")
+    assert (out / "report.html").exists()

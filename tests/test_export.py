@@ -255,3 +255,16 @@ def test_a_labelled_cross_validated_study_exports_its_metrics_only(tmp_path):
     assert [sorted(t.final) for t in trials] == [sorted(["train_loss", "train_accuracy", "val_loss", "val_accuracy",
                                                          "test_loss", "test_accuracy", "train_time_s",
                                                          "epochs_run"])] * 4
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/null"), reason="no /dev/null")
+def test_a_parquet_target_that_is_a_device_is_refused_not_replaced():
+    """os.replace put the new file in place of /dev/null (run as root); the export refuses such a target first.
+    Checked on the function alone: a run of the command that regressed would replace the device again."""
+    from pathlib import Path
+
+    from nnstudy.exports import not_a_file
+
+    assert not_a_file(Path("/dev/null")) == "a device or pipe, not a regular file"
+    assert not_a_file(Path(os.devnull).parent) == "a folder, not a file"
+    assert not_a_file(Path(__file__)) is None and not_a_file(Path("/nonexistent/x.parquet")) is None

@@ -191,3 +191,10 @@ def test_the_update_follows_the_arrays_it_is_handed():
     q = [np.ones(3, np.float32), np.ones((3, 2), np.float32)[:, 0]]  # a strided view: not BLAS's
     add_scaled(q, [np.ones(3, np.float32), np.ones(3, np.float32)], 2.0)
     assert q[0].tolist() == [3, 3, 3] and q[1].tolist() == [3, 3, 3] and p[0].tolist() == [0, 0, 0]
+
+
+def test_trains_without_a_validation_split():
+    """data.validation = 0: an empty split, whose reshape(0, -1) raised and failed every trial."""
+    r = train("numpy", {"name": "iris", "validation": 0.0}, {"hidden": [4]}, epochs=2, batch_size=16)
+    assert r.status == "done" and [h["epoch"] for h in r.history] == [1, 2]
+    assert r.final["test_accuracy"] > 0 and "val_loss" not in r.final

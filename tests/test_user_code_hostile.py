@@ -240,3 +240,49 @@ def test_a_training_function_raising_its_own_base_exception_fails_its_trial(tmp_
     err = capsys.readouterr().err
     assert "Traceback" not in err and "Exited: train.py:train raised Stop: x (train.py:6)" in err, err
     assert list(statuses(store).values()) == ["failed"]
+
+
+UNSHOWABLE = """
+
+class Unshowable(Exception):
+    def __str__(self):
+        raise RuntimeError("no message either")
+"""
+
+
+def test_a_forward_raising_an_exception_whose_str_raises_is_refused_in_one_line(tmp_path, capsys):
+    path = write(tmp_path, MODULE_STUDY, {"net.py": net(forward="raise Unshowable()") + UNSHOWABLE})
+    line = refused(capsys, ["run", str(path), "--store", str(tmp_path / "store")])
+    assert line.endswith("raised Unshowable: (its message cannot be shown: str() raised RuntimeError)")
+    assert not (tmp_path / "store").exists()
+
+
+def test_a_loader_raising_an_exception_whose_str_raises_is_refused_in_one_line(tmp_path, capsys):
+    path = write(tmp_path, LOADER_STUDY, {"load.py": "def load():\n    raise Unshowable()\n" + UNSHOWABLE})
+    line = refused(capsys, ["run", str(path), "--store", str(tmp_path / "store")])
+    assert line.endswith("data: load.py:load raised Unshowable: (its message cannot be shown: str() raised "
+                         "RuntimeError)")
+    assert not (tmp_path / "store").exists()
+
+
+def test_a_training_function_raising_an_exception_whose_str_raises_fails_its_trial(tmp_path, capsys):
+    code = "def train(config, seed, data, report):\n    report(1, train_loss=1.0)\n    raise Unshowable()\n"
+    path = write(tmp_path, FUNCTION_STUDY, {"train.py": code + UNSHOWABLE})
+    store = tmp_path / "store"
+    assert main(["run", str(path), "--store", str(store), "--workers", "1"]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert list(statuses(store).values()) == ["failed"]
+    error = nnstudy.load("own", store=store).trials()["error"][0]
+    assert error.splitlines()[0] == "Unshowable: (its message cannot be shown: str() raised RuntimeError) (train.py:3)"
+
+
+def test_a_module_that_skips_super_init_is_refused_in_one_line(tmp_path, capsys):
+    code = ("from torch import nn\n\n\nclass Net(nn.Module):\n    def __init__(self, n_inputs, n_classes):\n"
+            "        self.width = 8\n")
+    path = write(tmp_path, MODULE_STUDY, {"net.py": code})
+    store = tmp_path / "store"
+    line = refused(capsys, ["run", str(path), "--store", str(store)])
+    assert line.endswith("model.module: Net(n_inputs=64, n_classes=10) built a Net whose __init__ did not call "
+                         "super().__init__() first (nn.Module needs it before any layer is assigned)")
+    assert not store.exists()

@@ -11,8 +11,9 @@ import re
 
 from rich.markup import escape as _markup_escape
 
-# C0 and C1 controls, DEL, zero-width and bidirectional overrides ("Trojan source"), line/paragraph separators
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]")
+# C0 and C1 controls, DEL, zero-width and bidirectional overrides ("Trojan source"), line/paragraph separators,
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff"
+                      "\ud800-\udfff]")  # lone surrogates: bytes that were not UTF-8 (a path, an argument)
 _NAMED = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
 LINE_LIMIT = 300  # characters in one error line
 

@@ -21,6 +21,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+from ._paths import unusable
+from ._text import cap
+
 SHA_RE = re.compile(r"^[0-9a-f]{64}$")
 REF_RE = re.compile(r"^(?P<path>[^:]+\.py):(?P<name>[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*)$")
 
@@ -79,6 +82,9 @@ def resolve_file(rel: str, base_dir: str | Path) -> str:
     """Keeps a copy of the data file ``rel`` (relative to ``base_dir``); returns its sha256. ValueError (one
     line) when it is missing or unreadable."""
     path = Path(base_dir) / rel
+    why = unusable(path)
+    if why:
+        raise ValueError(f"{cap(repr(rel), 80)}: {why}")
     if not path.is_file():
         raise ValueError(f"no such file {rel!r} (paths are relative to the study file: {path})")
     try:
@@ -97,8 +103,18 @@ def check_given(given: str | None, actual: str, shown: str, key: str) -> str:
 
 def error_line(e: BaseException) -> str:
     """An exception raised by a user's code as one line: its type and the start of its message."""
-    text = " ".join(str(e).split())
+    text = " ".join(message(e).split())
     return f"{type(e).__name__}: {text[:200]}" if text else type(e).__name__
+
+
+def message(e: BaseException) -> str:
+    """``str(e)``, or what went wrong with it: a user's exception class may define a ``__str__`` that raises."""
+    try:
+        return str(e)
+    except KeyboardInterrupt:
+        raise
+    except BaseException as inner:
+        return f"(its message cannot be shown: str() raised {type(inner).__name__})"
 
 
 class Exited(RuntimeError):

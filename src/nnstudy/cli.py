@@ -146,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
             import warnings
 
             warnings.formatwarning = one_warning_line
+        check_text_args(args)
         with terminate_as_interrupt():
             code = COMMANDS[args.command](args)
             sys.stdout.flush()  # a reader that left (| head) shows here, not as an error at the exit
@@ -174,6 +175,30 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `nnstudy ls | head -1`: the reader has what it wanted
         reader_gone(sys.stdout)
         return EXIT_READER_GONE
+
+
+# arguments that are names, keys or values, never paths: (attribute, how the line names it)
+TEXT_ARGS = (("trial_id", ""), ("a", ""), ("b", ""), ("name", ""), ("set", "--set "), ("sweep", "--sweep "),
+             ("point", "--point "), ("where", "--where "), ("as_name", "--as "), ("metric", "--metric "))
+
+
+def check_text_args(args: argparse.Namespace) -> None:
+    """Bytes the terminal's encoding cannot decode arrive as lone surrogates: no name, key or value holds one
+    and the store cannot keep one. A path may (it is passed back to the system as the same bytes)."""
+    for attr, flag in TEXT_ARGS:
+        given = getattr(args, attr, None)
+        for value in given if isinstance(given, list) else [given]:
+            if isinstance(value, str) and not utf8(value):
+                raise StudyError(f"{flag}{printable(value)}: not UTF-8 text (the terminal passed bytes that are "
+                                 f"not UTF-8); write it in UTF-8")
+
+
+def utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _exit_now(code: int) -> None:
@@ -259,7 +284,7 @@ def cmd_report(args) -> int:
     finally:
         if tests is not None:
             tests.close()
-    print(f"wrote {len(paths)} files to {paths[0].parent if paths else args.out}")
+    print(f"wrote {len(paths)} files to {printable(paths[0].parent if paths else args.out)}")
     return EXIT_OK
 
 
@@ -269,6 +294,8 @@ def study_name(text: str) -> str:
         from .spec import read_study
 
         return read_study(text)[0].study.name
+    if not utf8(text):
+        raise StudyError(f"{printable(text)}: not a study file, and not UTF-8 text as a study's name is")
     return text
 
 
@@ -408,7 +435,7 @@ def cmd_data(args) -> int:
         return EXIT_OK
     console = PipeConsole(stderr=True, soft_wrap=True)
     where = data.fetch(args.name, progress=lambda line: console.print(line, markup=False, highlight=False))
-    print(f"{args.name}: {where}")
+    print(f"{args.name}: {printable(where)}")
     return EXIT_OK
 
 
@@ -419,7 +446,7 @@ def cmd_compare(args) -> int:
     comparison = api.compare(args.a, args.b, metric=args.metric, where=args.where, store=args.store)
     paths = comparison.write(args.out or api.compare_dir(args.store, comparison))
     _out().print(terminal_table(comparison))
-    print(f"wrote {len(paths)} files to {paths[0].parent}")
+    print(f"wrote {len(paths)} files to {printable(paths[0].parent)}")
     return EXIT_OK
 
 

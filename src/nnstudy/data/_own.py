@@ -15,6 +15,8 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._paths import unusable
+from .._text import cap
 from .._userfiles import Exited, cached, check_given, files_dir, keep, keep_bytes, resolve_ref
 from ..errors import DataError
 from ._own_labels import check_labels
@@ -97,6 +99,9 @@ def _loader_sha(data: dict[str, Any], given: str | None, base: Path) -> str:
 def check_path(path: str, base_dir: Path) -> None:
     """ValueError (one line) when ``path`` is neither a file nor an image folder with 2 or more classes."""
     where = Path(base_dir) / path
+    why = unusable(where)
+    if why:
+        raise ValueError(f"{cap(repr(path), 80)}: {why}")
     if where.is_dir():
         try:
             image_files(where, path)

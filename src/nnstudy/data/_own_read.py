@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._userfiles import message
 from ..errors import DataError
 
 TABLE_SUFFIXES = {".csv": ",", ".tsv": "\t", ".tab": "\t"}
@@ -219,4 +220,4 @@ def read_images(path: Path, shown: str) -> Found:
 
 
 def one_line(e: BaseException) -> str:
-    return " ".join(str(e).split())[:300] or type(e).__name__
+    return " ".join(message(e).split())[:300] or type(e).__name__

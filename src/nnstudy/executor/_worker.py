@@ -12,6 +12,7 @@ import time
 import traceback
 from typing import Any
 
+from .._userfiles import message
 from ..spec import Trial
 
 _queue: Any = None
@@ -143,7 +144,8 @@ def one_line(e: BaseException) -> str:
     """An exception as one line: its type, the first line of its message, where it was raised."""
     where = traceback.extract_tb(e.__traceback__)[-1] if e.__traceback__ else None
     at = f" ({os.path.basename(where.filename)}:{where.lineno})" if where else ""
-    return f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}{at}"
+    text = message(e)
+    return f"{type(e).__name__}: {text.splitlines()[0] if text else ''}{at}"
 
 
 def failure(e: BaseException, trials: list[Trial]) -> str:

@@ -19,14 +19,18 @@ that cannot be written, a missing extra): StudyError, one line, before anything 
 
 from __future__ import annotations
 
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from .._paths import unusable
+from .._text import cap
 from ..errors import StudyError
 from ..store import Store
 from ._trials import read_trials
 
 TARGETS = ("tensorboard", "mlflow", "parquet")
+WHERE = {"tensorboard": "a folder", "mlflow": "a tracking URI", "parquet": "a file"}
 PACKAGES = {"tensorboard": "tensorboard", "mlflow": "mlflow-skinny (or mlflow)", "parquet": "pyarrow"}
 
 
@@ -44,10 +48,17 @@ def export(name: str, to: str, where: str | Path, store: str | Path | None = Non
     tracking URI, a file)."""
     if to not in TARGETS:
         raise StudyError(f"--to {to}: choose one of {', '.join(TARGETS)}")
+    where = str(where)
+    if not where.strip():
+        raise StudyError(f"--to {to}: empty: name {WHERE[to]}")
+    why = None if to == "mlflow" else unusable(Path(where).expanduser())
+    if why:
+        raise StudyError(f"--to {to} {cap(where, 80)}: {why}")
+    if to == "parquet" and not_a_file(Path(where).expanduser()):  # /dev/null: the file is replaced, never written in
+        raise StudyError(f"--to parquet {where}: {not_a_file(Path(where).expanduser())}; name a file to write")
     writer = _writer(to)
     db = Store(store, create=False)
     snap, trials = read_trials(db, name)
-    where = str(where)
     if to == "mlflow":
         writer(snap, trials, where)
     else:
@@ -93,3 +104,14 @@ def folder_ready(folder: Path, label: str) -> None:
 
 
 __all__ = ["export", "Exported", "TARGETS"]
+
+
+def not_a_file(path: Path) -> str | None:
+    """Why `path`, which exists, is no file to replace by a new one (a folder, a device, a FIFO), or None."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:  # nothing there yet (or a dangling link): written anew
+        return None
+    if stat.S_ISREG(mode):
+        return None
+    return "a folder, not a file" if stat.S_ISDIR(mode) else "a device or pipe, not a regular file"

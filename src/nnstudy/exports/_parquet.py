@@ -57,7 +57,8 @@ def write(snap: StudySnapshot, trials: list[ExportTrial], path: Path) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
-        table.to_parquet(tmp, index=False)
+        with open(tmp, "wb") as f:  # Python's open, not pyarrow's: a path in bytes that are not UTF-8 is a path
+            table.to_parquet(f, index=False)
         os.replace(tmp, path)
     except OSError as e:
         raise StudyError(f"--to parquet {path}: cannot write it ({e.strerror})") from None

@@ -12,6 +12,8 @@ import errno
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .._paths import unusable
+from .._text import cap
 from ..errors import StudyError
 from ..store._snapshot import Artifact, StudySnapshot
 from ._format import format_mean_se
@@ -80,6 +82,9 @@ def write_report(snap: StudySnapshot, out_dir: Path | str, tests: EarlyTests | N
 
 def check_out_dir(out_dir: Path | str) -> None:
     """A report folder that cannot be one (an existing file on its path), said before anything is read."""
+    why = unusable(out_dir)
+    if why:
+        raise StudyError(f"--out {cap(str(out_dir), 80)}: {why}")
     for p in (Path(out_dir), *Path(out_dir).parents):
         if p.exists():
             if not p.is_dir():

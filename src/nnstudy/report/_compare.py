@@ -7,6 +7,7 @@ B - A, Welch's p, Holm's p over the metrics compared, and a verdict.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -100,9 +101,11 @@ def _matches(snap: StudySnapshot, t: pd.DataFrame, key: str, want: Any) -> pd.Se
     if key in snap.swept_keys:
         hit = t[key].map(lambda v: v == w)
         if not hit.any():
-            seen = ", ".join(dict.fromkeys(value_text(v) for v in t[key]))
-            raise StudyError(f"{snap.name}: no trial has {key}={value_text(want) or want} "
-                             f"(it takes: {seen or 'none left'})")
+            texts = list(dict.fromkeys(value_text(v) for v in t[key]))
+            shown = value_text(want) or want
+            if isinstance(want, str) and shown in texts:  # --where train.lr="0.1": text, where the trials hold 0.1
+                shown = f"{json.dumps(want)} (in quotes: text, not {shown}; write it without the quotes)"
+            raise StudyError(f"{snap.name}: no trial has {key}={shown} (it takes: {', '.join(texts) or 'none left'})")
         return hit
     base = _dotted(snap.spec, key)
     if base is _MISSING:

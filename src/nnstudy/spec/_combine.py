@@ -40,6 +40,7 @@ def check_combination(study: StudyFile, label: str) -> None:
                          "normalizes over the batch): raise batch_size or leave batch norm out")
     _check_engine(kind, train.engine, label)
     _check_precision(train, label)
+    _check_float32(train, label)
     _check_save_weights(kind, train, label)
     if data.augment and train.engine != "torch":  # the numpy engine trained on the images as they are, unsaid
         raise StudyError(f"{label}: data.augment: the {train.engine} engine does not augment images; leave augment "
@@ -73,6 +74,21 @@ def _check_precision(train, label: str) -> None:
     if train.precision != "float32" and (train.engine != "torch" or train.dtype != "float32"):
         raise StudyError(f'{label}: train.precision = "{train.precision}": the torch engine\'s float32 training '
                          f'has it (found engine = "{train.engine}", dtype = "{train.dtype}")')
+
+
+FLOAT32_MAX = 3.4028234663852886e38
+SCALARS = ("lr", "l1", "l2", "weight_decay", "grad_noise", "eps")  # given to torch's float32 arithmetic as they are
+
+
+def _check_float32(train, label: str) -> None:
+    """A setting beyond float32's range is no number a float32 step can use (torch raised converting it)."""
+    if train.dtype != "float32" or train.engine not in ("torch", "numpy") or train.function:
+        return
+    for key in SCALARS:
+        value = getattr(train, key)
+        if value > FLOAT32_MAX:
+            raise StudyError(f"{label}: train.{key}: {value:g} is beyond float32 (at most {FLOAT32_MAX:.3g}), the "
+                             f'dtype the study trains in; lower it or set train.dtype = "float64"')
 
 
 def _check_save_weights(kind: kinds.Kind, train, label: str) -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import copy
+import datetime
 import json
+import math
 import os
 import stat
 import tomllib
@@ -42,11 +44,15 @@ def read_study(source: str | Path | dict, overrides: dict[str, Any] | None = Non
             raise StudyError(f"{label}: not valid TOML: {e}") from None
         except RecursionError:  # arrays or tables nested thousands deep
             raise StudyError(f"{label}: not valid TOML: nested too deeply for a study file") from None
+    refuse_dates(raw, label)
     replace_budget(raw, set(overrides or ()) | set(sweep or ()))
     if sweep:
         apply_sweep(raw, sweep, label)
     for key, value in (overrides or {}).items():
         check_dotted(key, label, "--set")  # --set train=... is no key at all, before it is a swept one
+        if key.startswith("sweep."):  # sweep."train.lr" would be split at its dots into sweep.train.lr
+            raise StudyError(f"{label}: --set {key}: the sweep's axes are set with --sweep KEY=V1,V2,..., e.g. "
+                             f"--sweep train.lr=0.1,0.01")
         check_not_swept(raw, key, value, set(sweep or ()), label)
         set_dotted(raw, key, value, label, origin="--set")
     name = raw.get("study", {}).get("name") if isinstance(raw.get("study"), dict) else None
@@ -75,6 +81,20 @@ def read_text(path: Path, label: str) -> str:
         raise StudyError(f"{label}: no such study file") from None
     except (OSError, UnicodeDecodeError) as e:
         raise StudyError(f"{label}: cannot read the study file ({e})") from None
+
+
+def refuse_dates(node: Any, label: str, key: str = "") -> None:
+    """A TOML date or time (``seed = 2024-01-01``, unquoted) is none of the values a study takes: one line
+    naming its key, not a crash where the config is written as JSON."""
+    if isinstance(node, dict):
+        for k, v in node.items():
+            refuse_dates(v, label, f"{key}.{k}" if key else str(k))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            refuse_dates(v, label, f"{key}.{i}")
+    elif isinstance(node, (datetime.date, datetime.time)):
+        raise StudyError(f"{label}: {key}: {node.isoformat()} is a TOML date or time, not a number, string or "
+                         f'boolean; quote it for text ("{node.isoformat()}")')
 
 
 def replace_budget(raw: dict, given: set[str]) -> None:
@@ -144,9 +164,24 @@ def validate(raw: dict, label: str) -> StudyFile:
         study = StudyFile.model_validate(raw, context={"base_dir": study_dir(label)})  # train.function's file
     except ValidationError as e:
         raise StudyError(f"{label}: {explain(e, root=StudyFile)}") from None
+    check_trial_count(study, label)
     check_combination(study, label)
     check_search(study, raw, label)
     return study
+
+
+MAX_TRIALS = 100_000  # as search.trials and a search grid's points
+
+
+def check_trial_count(study: StudyFile, label: str) -> None:
+    """A sweep of 1,000 x 1,000 values is refused at once: expanded, it spent minutes before the first line."""
+    configs = sum(math.prod(len(values) for values in grid.values() if isinstance(values, list))
+                  for grid in study.grids())
+    trials = configs * len(study.trials.seed_list())
+    if trials > MAX_TRIALS:
+        raise StudyError(f"{label}: sweep: {configs:,} configurations x {len(study.trials.seed_list()):,} seeds "
+                         f"is {trials:,} trials (at most {MAX_TRIALS:,}); split the study, or search the space "
+                         f"with [search]")
 
 
 def validate_model(section: dict, label: str, prefix: str = "model") -> ModelBase:
@@ -233,12 +268,19 @@ def parse_value(text: str) -> Any:
     """A ``--set`` value: TOML syntax (numbers, booleans, quoted strings, [lists]), else a bare string.
     ValueError when it starts as a list, a table or a quoted string but is not valid TOML."""
     try:
-        return tomllib.loads(f"v = {text}")["v"]
+        value = tomllib.loads(f"v = {text}")["v"]
     except (tomllib.TOMLDecodeError, RecursionError) as e:
         if text and text[0] in "[{\"'":
             raise ValueError(f"not a valid TOML value ({e})" if isinstance(e, tomllib.TOMLDecodeError)
                              else "nested too deeply") from None
         return text
+    return text if holds_date(value) else value  # 2024-01-01: the text, as any other bare word
+
+
+def holds_date(value: Any) -> bool:
+    if isinstance(value, (list, dict)):
+        return any(holds_date(v) for v in (value.values() if isinstance(value, dict) else value))
+    return isinstance(value, (datetime.date, datetime.time))
 
 
 def _value(text: str, flag: str, item: str, label: str) -> Any:

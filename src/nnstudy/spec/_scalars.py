@@ -21,15 +21,23 @@ class TypedScalars(BaseModel):
         leaves = list(_leaves(v, cls, info.field_name))
         if any(isinstance(x, bool) for x, _ in leaves) and not _admits(cls, info.field_name):
             got = "true" if any(x is True for x, _ in leaves) else "false"
-            raise ValueError(f"input should be a number, not a boolean (got {got})")
+            takes = frozenset().union(*(t for x, t in leaves if isinstance(x, bool)))
+            raise ValueError(f"input should be {' or '.join(_wanted(takes, TEXT)) or 'a number'}, not a boolean "
+                             f"(got {got})")
         for x, takes in leaves:
             if ANY in takes or TEXT in takes or not takes & {NUMBER, BOOL}:
                 continue  # text, or no scalar at all (a table, a list): pydantic's own message
             if (isinstance(x, str) and NAMED + x not in takes) or (_is_number(x) and NUMBER not in takes):
-                want = [t for t in (NUMBER, BOOL) if t in takes] + sorted(repr(t[1:]) for t in takes if t[0] == NAMED)
+                want = _wanted(takes, BOOL)
                 what = "a string" if isinstance(x, str) else "a number"
                 raise ValueError(f"input should be {' or '.join(want)}, not {what} (got {x!r})")
         return v
+
+
+def _wanted(takes: frozenset[str], other: str) -> list[str]:
+    """What a field takes, for its message: a number and `other` (text or a boolean) where it takes them, then
+    the names it allows."""
+    return [t for t in (NUMBER, other) if t in takes] + sorted(repr(t[1:]) for t in takes if t[0] == NAMED)
 
 
 def _leaves(v: Any, cls: type[BaseModel], field: str, depth: int = 0):

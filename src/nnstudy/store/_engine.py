@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
+from .._paths import unusable
+from .._text import cap
 from ..errors import StudyError
 
 if TYPE_CHECKING:
@@ -24,11 +26,21 @@ BUSY_TIMEOUT_MS = 250
 def resolve_url(store: str | Path | None) -> str:
     store = str(store or os.environ.get("NNSTUDY_STORE") or "runs")
     if "://" not in store:
-        return f"sqlite:///{Path(store) / 'nnstudy.sqlite'}"
+        return _usable(store, f"sqlite:///{Path(store) / 'nnstudy.sqlite'}")
+    if store.startswith("sqlite:///"):
+        return _usable(store, store)
     for plain in ("postgresql://", "postgres://"):  # psycopg 3 is the driver nnstudy installs
         if store.startswith(plain):
             return "postgresql+psycopg://" + store.removeprefix(plain)
     return store
+
+
+def _usable(store: str, url: str) -> str:
+    """`url`, unless its file's path is one the system refuses (too long, a NUL character in it)."""
+    why = unusable(url.removeprefix("sqlite:///"))
+    if why:
+        raise StudyError(f"--store {cap(store, 80)}: {why}")
+    return url
 
 
 def store_dir(store: str | Path | None) -> Path:

@@ -47,6 +47,12 @@ def binarize(data, device: torch.device) -> dict[str, torch.Tensor]:
     return out
 
 
+def draw(p: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """Bernoulli draws while training; weights gone non-finite (a learning rate far too high) give NaN
+    probabilities, drawn as 0.5 so that the epoch ends and its NaN loss marks the trial diverged."""
+    return torch.bernoulli(p.nan_to_num(0.5), generator=gen)
+
+
 class RBM:
     def __init__(self, n_visible: int, n_hidden: int, v_mean: torch.Tensor, gen: torch.Generator):
         dev = v_mean.device
@@ -63,7 +69,7 @@ class RBM:
         return torch.sigmoid(h @ self.W.T + self.b)
 
     def sample(self, p: torch.Tensor) -> torch.Tensor:
-        return torch.bernoulli(p, generator=self.gen)
+        return draw(p, self.gen)
 
     def cd_step(self, v0: torch.Tensor, k: int, lr: float) -> None:
         """One contrastive-divergence update from the batch v0 (B, visible) with k Gibbs steps."""

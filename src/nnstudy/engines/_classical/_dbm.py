@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from ...data._dataset import Dataset
 from ...spec import Trial
 from .._result import OnEpoch, TrialResult
-from ._boltzmann import RBM, few_threads, seeded_start, gibbs_samples
+from ._boltzmann import RBM, draw, few_threads, gibbs_samples, seeded_start
 from ._metrics import Snapshot, epoch_log, npz
 from ._rbm import MAX_FILTERS, N_SHOWN, image_shape, sample_steps
 
@@ -44,10 +44,10 @@ class DBM:
     def gibbs(self, v, h2, steps: int):
         """Alternate h1 | (v, h2) and (v, h2) | h1; returns (v, h1, h2, mean of v)."""
         for _ in range(steps):
-            h1 = torch.bernoulli(torch.sigmoid(v @ self.W1 + h2 @ self.W2.T + self.c1), generator=self.gen)
+            h1 = draw(torch.sigmoid(v @ self.W1 + h2 @ self.W2.T + self.c1), self.gen)
             pv = torch.sigmoid(h1 @ self.W1.T + self.b)
-            v = torch.bernoulli(pv, generator=self.gen)
-            h2 = torch.bernoulli(torch.sigmoid(h1 @ self.W2 + self.c2), generator=self.gen)
+            v = draw(pv, self.gen)
+            h2 = draw(torch.sigmoid(h1 @ self.W2 + self.c2), self.gen)
         return v, h1, h2, pv
 
     def update(self, v: torch.Tensor, mf_steps: int, lr: float) -> None:

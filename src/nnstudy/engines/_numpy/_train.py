@@ -140,8 +140,8 @@ def as_arrays(data: Dataset, dtype) -> Splits:
     regression = data.task == "regression"
     out = {}
     for name in ("train", "val", "test"):
-        x = np.ascontiguousarray(getattr(data, f"x_{name}").reshape(len(getattr(data, f"x_{name}")), -1),
-                                 dtype=dtype)
+        raw = getattr(data, f"x_{name}")  # flat per sample; sized explicitly: -1 cannot be read from 0 samples
+        x = np.ascontiguousarray(raw.reshape(len(raw), math.prod(raw.shape[1:])), dtype=dtype)
         y = getattr(data, f"y_{name}")
         out[name] = (x, np.asarray(data.scaled_targets(y), dtype) if regression else np.asarray(y, np.int64))
     return out

@@ -114,6 +114,9 @@ def construct(mc: Any, input_shape: tuple[int, ...], n_out: int) -> nn.Module:
         raise ValueError(f"{_call(mc['module'], kwargs)} raised {_userfiles.error_line(e)}") from None
     if not isinstance(net, nn.Module):
         raise ValueError(f"{_call(mc['module'], kwargs)} returned a {type(net).__name__}, not a torch.nn.Module")
+    if "_modules" not in vars(net):  # torch's own attributes, which nn.Module.__init__ sets
+        raise ValueError(f"{_call(mc['module'], kwargs)} built a {type(net).__name__} whose __init__ did not call "
+                         f"super().__init__() first (nn.Module needs it before any layer is assigned)")
     return net
 
 
