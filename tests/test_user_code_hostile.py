@@ -286,3 +286,14 @@ def test_a_module_that_skips_super_init_is_refused_in_one_line(tmp_path, capsys)
     assert line.endswith("model.module: Net(n_inputs=64, n_classes=10) built a Net whose __init__ did not call "
                          "super().__init__() first (nn.Module needs it before any layer is assigned)")
     assert not store.exists()
+
+
+@pytest.mark.parametrize("study, name, key", [(MODULE_STUDY, "net.py", "model.module"),
+                                              (LOADER_STUDY, "load.py", "data.loader"),
+                                              (FUNCTION_STUDY, "train.py", "train.function")])
+def test_a_file_with_a_syntax_error_is_named_as_the_study_names_it(tmp_path, capsys, study, name, key):
+    path = write(tmp_path, study, {name: "import numpy\n\ndef f(:\n    pass\n"})
+    store = tmp_path / "store"
+    line = refused(capsys, ["run", str(path), "--store", str(store)])
+    assert line.endswith(f": {key}: {name} line 3: invalid syntax"), line  # not its cached copy's sha256
+    assert not store.exists()
