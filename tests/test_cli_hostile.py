@@ -124,6 +124,13 @@ CASES = [
      '--point train.lr="1979-05-27": no configuration has it (values: 0.1, 0.05)'),
     ("summary-point-time", ["summary", "{study}", "--point", "train.lr=07:00:00"],
      '--point train.lr="07:00:00": no configuration has it'),
+    # a key given twice: the last would silently overrule the first
+    ("summary-point-twice", ["summary", "{study}", "--point", "train.lr=0.1", "--point", "train.lr=0.05"],
+     "--point train.lr: given twice; give each key once"),
+    ("gradcheck-point-twice", ["gradcheck", "{study}", "--point", "train.lr=0.1", "--point", " train.lr=0.1"],
+     "--point train.lr: given twice; give each key once"),
+    ("set-twice", ["run", "{study}", "--set", "train.epochs=1", "--set", "train.epochs=2"],
+     "--set train.epochs: given twice; give each key once"),
     # names the system refuses: one line, not an OSError from Path.exists()
     ("ls-store-name-too-long", ["ls", "--store", "{dir}/" + "a" * 300], "a name in it is 300 bytes long"),
     ("run-store-name-too-long", ["run", "{study}", "--store", "{dir}/" + "a" * 300], "a name in it is 300 bytes"),

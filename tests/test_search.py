@@ -147,6 +147,21 @@ def test_median_pruner_stops_a_hopeless_configuration_early(tmp_path):
     assert alone.final["test_accuracy"] == pytest.approx(stored.test_accuracy)
 
 
+def test_median_pruner_counts_the_epochs_of_a_steps_budget(tmp_path):
+    """train.steps = 3 is one epoch of moons (train.epochs stays 20): every configuration trains its whole budget,
+    so none is pruned at its last epoch, in the run nor when a lost Optuna history is rebuilt from the store."""
+    spec = {**BASE, "study": {"name": "search-steps"}, "train": {"steps": 3, "batch_size": 32},
+            "search": {"method": "grid", "trials": 4, "pruner": "median",
+                       "space": {"train.lr": {"choices": [0.3, 0.2, 0.1, 1e-6]}}}}
+    path = optuna_path(tmp_path, "search-steps")
+    for _ in range(2):  # the second run finds every trial stored and asks whether each configuration was pruned
+        trials = run(spec, store=tmp_path, workers=1).trials()
+        assert set(trials.epochs_run) == {1} and set(trials.status) == {"done"} and len(trials) == 8
+        ostudy = optuna.load_study(study_name=optuna_study_name(read_study(spec)[0]), storage=f"sqlite:///{path}")
+        assert [t.state for t in ostudy.trials] == [optuna.trial.TrialState.COMPLETE] * 4
+        path.unlink()
+
+
 def test_pruned_search_trains_each_configurations_seeds_as_one_stack(tmp_path):
     """--stack on: the seeds of a configuration train as one stacked program, pruned between its epochs;
     the stored trials and the pruning equal the one-process lockstep run."""

@@ -137,6 +137,27 @@ def test_ctrl_c_while_the_store_is_lost_is_the_interrupt(tmp_path, monkeypatch, 
     assert set(statuses(store).values()) == {"done"}
 
 
+def test_ctrl_c_while_the_store_is_lost_says_so_under_quiet_too(tmp_path, monkeypatch, capsys):
+    """--quiet keeps the problems: trials left running in the store are one (as failed trials are)."""
+    from nnstudy.executor._driver import Driver
+
+    def ctrl_c(self, records, progress):
+        raise KeyboardInterrupt
+
+    def release_lost(self, name, trial_ids):
+        raise OperationalError("UPDATE trials", {}, sqlite3.OperationalError("unable to open database file"))
+
+    (tmp_path / "edges.toml").write_text(STUDY)
+    monkeypatch.setattr(_store.Store, "_release", release_lost)
+    monkeypatch.setattr(Driver, "epochs_ended", ctrl_c)
+    store = tmp_path / "store"
+    assert main(["run", str(tmp_path / "edges.toml"), "--store", str(store), "--workers", "1", "--quiet"]) == 130
+    err = capsys.readouterr().err
+    assert err.strip().splitlines() == [HANDED_BACK_NOT, "nnstudy: interrupted; finished trials are stored, "
+                                                         "run again to continue"], err
+    assert sorted(statuses(store).values()) == ["pending", "pending", "running"]
+
+
 def test_an_outcome_the_store_refuses_fails_its_trial_with_the_reason(tmp_path, monkeypatch, capsys):
     (tmp_path / "edges.toml").write_text(STUDY)
     failing_finish(monkeypatch, sqlite3.DataError("string or blob too big"), DataError, status="done")

@@ -180,6 +180,21 @@ def test_a_loader_giving_inputs_that_are_no_float32_numbers_is_refused_in_one_li
     assert not store.exists()
 
 
+@pytest.mark.parametrize("out, words", [
+    ("np.zeros((100, 0)), np.arange(100) % 2", "data: load.py:load: inputs of shape (100, 0) have no features"),
+    ("np.zeros((100, 3, 0)), np.arange(100) % 2", "data: load.py:load: inputs of shape (100, 3, 0) have no features"),
+    ("dict(x_train=np.ones((80, 2)), y_train=np.arange(80) % 2, x_test=np.ones((20, 0)), y_test=np.arange(20) % 2)",
+     "data: load.py:load: test inputs of shape (20, 0) have no features"),
+])
+def test_a_loader_giving_inputs_without_features_is_refused_in_one_line(tmp_path, capsys, out, words):
+    code = f"import numpy as np\n\ndef load():\n    return {out}\n"
+    path = write(tmp_path, LOADER_STUDY, {"load.py": code})
+    store = tmp_path / "store"
+    line = refused(capsys, ["run", str(path), "--store", str(store)])
+    assert words in line, line
+    assert not store.exists()
+
+
 def test_a_module_with_integer_output_is_refused_at_the_module_check(tmp_path, capsys):
     code = net().replace("return self.fc(x.flatten(1))", "return self.fc(x.flatten(1)).long()")
     path = write(tmp_path, MODULE_STUDY, {"net.py": code})
@@ -285,4 +300,15 @@ def test_a_module_that_skips_super_init_is_refused_in_one_line(tmp_path, capsys)
     line = refused(capsys, ["run", str(path), "--store", str(store)])
     assert line.endswith("model.module: Net(n_inputs=64, n_classes=10) built a Net whose __init__ did not call "
                          "super().__init__() first (nn.Module needs it before any layer is assigned)")
+    assert not store.exists()
+
+
+@pytest.mark.parametrize("study, name, key", [(MODULE_STUDY, "net.py", "model.module"),
+                                              (LOADER_STUDY, "load.py", "data.loader"),
+                                              (FUNCTION_STUDY, "train.py", "train.function")])
+def test_a_file_with_a_syntax_error_is_named_as_the_study_names_it(tmp_path, capsys, study, name, key):
+    path = write(tmp_path, study, {name: "import numpy\n\ndef f(:\n    pass\n"})
+    store = tmp_path / "store"
+    line = refused(capsys, ["run", str(path), "--store", str(store)])
+    assert line.endswith(f": {key}: {name} line 3: invalid syntax"), line  # not its cached copy's sha256
     assert not store.exists()

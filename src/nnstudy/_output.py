@@ -84,6 +84,15 @@ def finite(values: dict[str, Any]) -> dict[str, Any]:
     return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in values.items()}
 
 
+def always(console: Console, text: str) -> None:
+    """A plain line the user must read even with ``--quiet`` (what the store kept or did not), as the failed
+    trials' lines are: past a quiet console, on stderr."""
+    if console.quiet and not is_events(console):
+        print(text, file=sys.stderr, flush=True)
+    else:
+        console.print(text, highlight=False, markup=False)
+
+
 def is_events(console: Console) -> bool:
     return isinstance(console, EventConsole)
 

@@ -170,11 +170,21 @@ def load_module(rel: str, sha256: str):
     except KeyboardInterrupt:
         sys.modules.pop(name, None)
         raise
+    except SyntaxError as e:  # its file is the cached copy: the line names the file as the study does
+        sys.modules.pop(name, None)
+        raise ValueError(syntax_line(e, rel, path)) from e
     except BaseException as e:
         sys.modules.pop(name, None)
         raise ValueError(f"importing {rel} failed: {error_line(e)}") from e
     _modules[sha256] = module
     return module
+
+
+def syntax_line(e: SyntaxError, rel: str, path: Path) -> str:
+    """``net.py line 3: invalid syntax``: the file as the study names it (or a file it imports), where, and why."""
+    where = rel if e.filename == str(path) else shown_file(e.filename or "?")
+    at = f" line {e.lineno}" if e.lineno else ""
+    return f"{where}{at}: {' '.join(str(e.msg).split())[:200]}"
 
 
 def load_object(ref: str, sha256: str) -> Any:

@@ -70,6 +70,8 @@ def _pair(x, y, shown: str, which: str, text: bool) -> tuple[np.ndarray, np.ndar
                         "(one label or target row per sample)")
     if len(x) == 0:
         raise DataError(f"{shown}: no {which}samples")
+    if x.size == 0:
+        raise DataError(f"{shown}: {which}inputs of shape {x.shape} have no features (0 values per sample)")
     if not text:
         if x.dtype.kind not in "biuf":
             raise DataError(f"{shown}: {which}inputs must be numbers (got {x.dtype})")

@@ -9,7 +9,7 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
-from .._output import emit, finite, is_events
+from .._output import always, emit, finite, is_events
 from .._text import one_error_line, terminal
 
 from ..engines._checkpoint import NAMES as CHECKPOINT_NAMES
@@ -122,8 +122,8 @@ class Driver:
         except KeyboardInterrupt:  # Ctrl-C again, or a store error raised while this one is handled (interrupted)
             handed = False
         if not handed:
-            self.console.print("the store did not take back the trials this run was training (locked or lost); "
-                               "they stay running, and the next run trains them", highlight=False, markup=False)
+            always(self.console, "the store did not take back the trials this run was training (locked or lost); "
+                                 "they stay running, and the next run trains them")
 
     def give_up(self, todo: list[Trial], e: BaseException) -> None:
         """The run ends on `e` while this process may hold trials of `todo`: they go back to pending. After Ctrl-C

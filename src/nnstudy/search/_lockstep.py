@@ -92,8 +92,8 @@ class LockstepRunner(Driver):
             claimed = [t for t in todo if self.claim(t, progress)]
             try:
                 train = self._stacked if stacked and len(claimed) == len(todo) else self._threads
-                results, pruned_at = train(claimed, done_curves, otrial, metric, trials[0].config["train"]["epochs"],
-                                           progress)
+                epochs = max(self.planned(t) for t in trials)  # train.steps: the epochs its budget takes
+                results, pruned_at = train(claimed, done_curves, otrial, metric, epochs, progress)
                 ran = self.conditions(len(claimed) if train == self._stacked else None, threads=self.alone_threads)
                 for t in claimed:  # every seed trained is kept, even under fail-fast (as a stack's trials)
                     result, error = results[t.trial_id]

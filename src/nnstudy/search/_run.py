@@ -151,7 +151,7 @@ class StoreEvaluator:
             pruned_at = self.lockstep.run_config(group, todo, done_curves, otrial, self.metric, self.summary)
             if pruned_at is None and not todo:  # every seed stored by an earlier run: was it pruned then?
                 epochs = max(len(curves[t.trial_id]) for t in group)
-                if epochs < group[0].config["train"]["epochs"] and all(stored[t.trial_id][0] == "done" for t in group):
+                if epochs < self.lockstep.planned(group[0]) and all(stored[t.trial_id][0] == "done" for t in group):
                     pruned_at = epochs
             outcomes.append(self._outcome(group, self._finals(), pruned_at))
         return outcomes

@@ -336,5 +336,7 @@ def parse_overrides(items: list[str], label: str, flag: str = "--set") -> dict[s
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise StudyError(f"{label}: {flag} {item}: expected KEY=VALUE, e.g. {flag} train.epochs=1")
+        if key.strip() in out:  # one would silently overrule the other
+            raise StudyError(f"{label}: {flag} {cap(key.strip(), 80)}: given twice; give each key once")
         out[key.strip()] = _value(value.strip(), flag, item, label)
     return out
