@@ -51,11 +51,12 @@ def export(name: str, to: str, where: str | Path, store: str | Path | None = Non
     where = str(where)
     if not where.strip():
         raise StudyError(f"--to {to}: empty: name {WHERE[to]}")
-    why = None if to == "mlflow" else unusable(Path(where).expanduser())
+    target = Path(where).expanduser()
+    why = None if to == "mlflow" else unusable(target)
     if why:
         raise StudyError(f"--to {to} {cap(where, 80)}: {why}")
-    if to == "parquet" and not_a_file(Path(where).expanduser()):  # /dev/null: the file is replaced, never written in
-        raise StudyError(f"--to parquet {where}: {not_a_file(Path(where).expanduser())}; name a file to write")
+    if to == "parquet" and (kind := not_a_file(target)):  # /dev/null: the file is replaced, never written in
+        raise StudyError(f"--to parquet {where}: {kind}; name a file to write")
     writer = _writer(to)
     db = Store(store, create=False)
     snap, trials = read_trials(db, name)
