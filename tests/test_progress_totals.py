@@ -78,3 +78,22 @@ def test_a_steps_budget_counts_the_epochs_it_runs(tmp_path, capsys, progresses, 
     (progress,) = progresses
     assert overall(progress) == (ran, ran)
     check_heartbeats(events, ran)
+
+
+def test_a_stack_row_shows_the_furthest_epoch_of_its_trials_and_the_overall_bar_each_trials_plan():
+    from io import StringIO
+
+    from rich.console import Console
+
+    progress = _progress.StudyProgress(Console(file=StringIO()), "s", 3, 4 + 6 + 6)
+    progress.start_stack("stack-a", {"a": 4, "b": 6, "c": 6})
+    row = progress.rows["stack-a"]
+    done = lambda: int(progress.progress.tasks[row].completed)  # noqa: E731
+    for trial, epoch, shown, total in [("a", 1, 1, 1), ("b", 3, 3, 4), ("a", 5, 4, 7), ("c", 2, 4, 9),
+                                       ("b", 6, 6, 12), ("c", 6, 6, 16)]:
+        progress.epoch(trial, epoch)  # "a" reports past its plan of 4: the bar counts 4 of it
+        assert (done(), overall(progress)[0]) == (shown, total), (trial, epoch)
+    for trial, planned in [("a", 4), ("b", 6), ("c", 6)]:
+        progress.finish(trial, planned, f"{trial} done")
+    progress.end_stack("stack-a")
+    assert overall(progress) == (16, 16) and progress.stack_done == {} and progress.rows == {}

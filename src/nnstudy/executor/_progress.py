@@ -37,6 +37,7 @@ class StudyProgress:
         self.epochs_seen: dict[str, int] = {}  # trial id -> the epochs of it counted in the overall bar
         self.planned: dict[str, int] = {}  # trial id -> its epochs planned: it counts no more than these
         self.stack_of: dict[str, str] = {}  # trial id -> the row of the stack it trains in
+        self.stack_done: dict[str, int] = {}  # stack row -> the furthest epoch any of its trials reached
         self.outcomes: dict[str, dict[str, Any]] = {}  # trial id -> its event fields, until finish() reports it
         self.labels: dict[str, str] = {}  # row -> what the notebook widget lists for it
         self.plain = not live and self.widget is None  # no live display: heartbeat lines
@@ -105,6 +106,7 @@ class StudyProgress:
         """One row for a stack of trials training together; planned: trial id -> its epochs planned."""
         self.rows[stack_id] = self.progress.add_task(f"  stack of {len(planned)} trials", total=max(planned.values()))
         self.labels[stack_id] = f"stack of {len(planned)} trials"
+        self.stack_done[stack_id] = 0
         for trial_id, epochs in planned.items():
             self.stack_of[trial_id] = stack_id
             self.epochs_seen[trial_id], self.planned[trial_id] = 0, epochs
@@ -112,6 +114,7 @@ class StudyProgress:
     def end_stack(self, stack_id: str) -> None:
         self.progress.remove_task(self.rows.pop(stack_id))
         self.labels.pop(stack_id, None)
+        self.stack_done.pop(stack_id, None)
 
     def epoch(self, trial_id: str, epoch: int) -> None:
         """A trial reports its epoch ``epoch``; what it reports beyond its plan (a fit-once kind's rows, XGBoost's
@@ -119,9 +122,10 @@ class StudyProgress:
         row = self.rows.get(self.stack_of.get(trial_id, trial_id))
         if row is not None and trial_id in self.epochs_seen:
             epoch = min(epoch, self.planned[trial_id])
-            self.progress.update(row, completed=epoch if trial_id not in self.stack_of
-                                 else max(epoch, max(self.epochs_seen[t] for t in self.stack_of
-                                                     if self.stack_of[t] == self.stack_of[trial_id])))
+            stack = self.stack_of.get(trial_id)
+            if stack is not None:  # a stack's row shows the furthest epoch its trials reached
+                self.stack_done[stack] = max(epoch, self.stack_done[stack])
+            self.progress.update(row, completed=epoch if stack is None else self.stack_done[stack])
             self.progress.advance(self.overall, epoch - self.epochs_seen[trial_id])
             self.epochs_seen[trial_id] = epoch
             self._redraw()
