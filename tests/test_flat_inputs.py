@@ -140,11 +140,17 @@ FITS_ONCE = {"study": {"name": "pre"}, "data": {"name": "iris"}, "model": {"kind
              "train": {"engine": "classical"}, "trials": {"seeds": 1}}
 
 
-@pytest.mark.parametrize("case", ["kind that fits once", "config without train.epochs"])
+STEPS = {"study": {"name": "pre"}, "data": {"name": "moons", "n_samples": 200}, "model": {"hidden": [4]},
+         "train": {"steps": 30, "batch_size": 16}, "trials": {"seeds": 1}}  # 1 epoch of 160 samples: 10 steps
+
+
+@pytest.mark.parametrize("case", ["kind that fits once", "config without train.epochs", "train.steps budget"])
 def test_a_running_trial_that_plans_no_epochs_shows_none_not_0(tmp_path, capsys, case):
+    """"-" where the store cannot tell the epochs: a steps budget's depend on the data's size (3 here, not 20)."""
     import sqlite3
 
-    trial_id = running_trial(tmp_path / "runs", FITS_ONCE if case == "kind that fits once" else STACKED_AE, 1)
+    study = {"kind that fits once": FITS_ONCE, "train.steps budget": STEPS}.get(case, STACKED_AE)
+    trial_id = running_trial(tmp_path / "runs", study, 1)
     if case == "config without train.epochs":  # a hand-edited row, or one another tool wrote
         with sqlite3.connect(tmp_path / "runs" / "nnstudy.sqlite") as con:
             (config,) = con.execute("SELECT config_json FROM trials").fetchone()

@@ -155,11 +155,15 @@ def test_median_pruner_counts_the_epochs_of_a_steps_budget(tmp_path):
                        "space": {"train.lr": {"choices": [0.3, 0.2, 0.1, 1e-6]}}}}
     path = optuna_path(tmp_path, "search-steps")
     for _ in range(2):  # the second run finds every trial stored and asks whether each configuration was pruned
-        trials = run(spec, store=tmp_path, workers=1).trials()
+        study = run(spec, store=tmp_path, workers=1)
+        trials = study.trials()
         assert set(trials.epochs_run) == {1} and set(trials.status) == {"done"} and len(trials) == 8
         ostudy = optuna.load_study(study_name=optuna_study_name(read_study(spec)[0]), storage=f"sqlite:///{path}")
         assert [t.state for t in ostudy.trials] == [optuna.trial.TrialState.COMPLETE] * 4
         path.unlink()
+    h = search_history(study.snapshot())  # the report's history: none pruned either
+    assert h["pruned"].tolist() == [False] * 4 and h["best_so_far"].notna().all()
+    assert h["best_so_far"].iloc[-1] == h["value"].max()
 
 
 def test_pruned_search_trains_each_configurations_seeds_as_one_stack(tmp_path):

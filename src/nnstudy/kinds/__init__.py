@@ -227,12 +227,16 @@ def planned_epochs(config: dict, n_train: int | None = None) -> int:
 def stored_planned_epochs(config: dict) -> int | None:
     """``planned_epochs`` of a config read back from a store; its ``train.epochs`` alone where its kind cannot
     count its pre-training (a plugin no longer installed, a hand-edited [model] section). None where it plans
-    no epochs: its kind trains none (it fits once; ``reads`` without epochs), or it holds no train.epochs."""
+    no epochs: its kind trains none (it fits once; ``reads`` without epochs), it holds no train.epochs, or a
+    ``train.steps`` budget makes them depend on the training data's size, which the store does not keep."""
     try:
         kind = of(config["model"])
     except (StudyError, LookupError, TypeError, ValueError, AttributeError):
         kind = None
     if kind is not None and fits_once(kind):
+        return None
+    train = config.get("train")
+    if isinstance(train, dict) and train.get("steps") is not None:  # its epochs depend on the data's size
         return None
     try:
         return int(planned_epochs(config))

@@ -9,6 +9,7 @@ import pandas as pd
 
 from ..spec._search import SearchConfig
 from ..store._snapshot import StudySnapshot
+from ._lockstep import PRUNED_AT
 from ._objective import objective_value, seed_stats
 
 
@@ -25,7 +26,10 @@ def history(snap: StudySnapshot, task: str | None = None) -> pd.DataFrame:
         return pd.DataFrame()
     task = task or snap.task
     metric, direction = search.resolved_metric(task), search.resolved_direction(task)
-    planned = snap.spec.get("train", {}).get("epochs")
+    train = snap.spec.get("train", {})
+    marked = PRUNED_AT in snap.trials  # older stores kept no mark: a seed that ran fewer epochs was pruned
+    planned = None if marked or train.get("steps") is not None or "train.steps" in search.space \
+        else train.get("epochs")
     keys = list(search.space)
     t = snap.trials
     groups: dict[str, list[int]] = {}
@@ -41,7 +45,8 @@ def history(snap: StudySnapshot, task: str | None = None) -> pd.DataFrame:
         rows.append({"number": number, **{k: part.iloc[0][k] for k in keys}, "n": len(values), "mean": mean,
                      "sem": sem, "value": objective_value(values, search.objective, direction) if values else math.nan,
                      "epochs_run": epochs,
-                     "pruned": bool(planned and "train.epochs" not in keys and epochs < planned
+                     "pruned": bool(done[PRUNED_AT].notna().any() if marked else
+                                    planned and "train.epochs" not in keys and epochs < planned
                                     and search.pruner == "median")})
     out = pd.DataFrame(rows)
     complete = out["value"].where(~out["pruned"])

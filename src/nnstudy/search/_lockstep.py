@@ -67,13 +67,18 @@ class Baton:
             self.cond.notify_all()
 
 
+PRUNED_AT = "pruned_at_epoch"  # a final metric of a seed the pruner stopped
+
+
 def stopped_result(rows: list[dict[str, float]]):
     """The TrialResult of a seed the pruner stopped: its history so far, the last epoch's metrics."""
     from ..engines._common import EarlyStopper, final_metrics
     from ..engines._result import TrialResult
 
     never = EarlyStopper({"patience": 0, "min_delta": 0.0, "restore_best": False})
-    return TrialResult("done", final_metrics(rows, never, None, "done", rows[-1]["time_s"]), rows)
+    final = final_metrics(rows, never, None, "done", rows[-1]["time_s"])
+    final[PRUNED_AT] = float(len(rows))  # the search's history tells a pruned seed from one whose budget ended
+    return TrialResult("done", final, rows)
 
 
 class LockstepRunner(Driver):
