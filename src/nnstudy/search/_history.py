@@ -9,8 +9,9 @@ import pandas as pd
 
 from ..spec._search import SearchConfig
 from ..store._snapshot import StudySnapshot
-from ._lockstep import PRUNED_AT
 from ._objective import objective_value, seed_stats
+
+PRUNED_AT = "pruned_at_epoch"  # a final metric of a seed the median pruner stopped
 
 
 def search_of(snap: StudySnapshot) -> SearchConfig | None:

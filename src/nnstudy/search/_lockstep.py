@@ -67,13 +67,11 @@ class Baton:
             self.cond.notify_all()
 
 
-PRUNED_AT = "pruned_at_epoch"  # a final metric of a seed the pruner stopped
-
-
 def stopped_result(rows: list[dict[str, float]]):
     """The TrialResult of a seed the pruner stopped: its history so far, the last epoch's metrics."""
     from ..engines._common import EarlyStopper, final_metrics
     from ..engines._result import TrialResult
+    from ._history import PRUNED_AT
 
     never = EarlyStopper({"patience": 0, "min_delta": 0.0, "restore_best": False})
     final = final_metrics(rows, never, None, "done", rows[-1]["time_s"])
