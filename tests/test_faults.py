@@ -68,13 +68,14 @@ def study(tmp_path):
 
 
 def test_kill_9_then_rerun_keeps_finished_trials_and_matches_an_undisturbed_run(study, tmp_path):
+    """Trials one at a time (--stack off: on the CPU these eight would train as one stack, finished together)."""
     reference = tmp_path / "reference"
-    assert main(["run", str(study), "--store", str(reference), "--workers", "1"]) == 0
+    assert main(["run", str(study), "--store", str(reference), "--workers", "1", "--stack", "off"]) == 0
 
     store = tmp_path / "killed"
     rng = random.Random(os.getpid())
     target = rng.randint(1, 5)
-    proc = nnstudy_proc("run", study, "--store", store, "--workers", "1")
+    proc = nnstudy_proc("run", study, "--store", store, "--workers", "1", "--stack", "off")
     deadline = time.time() + 120
     while len(done_rows(store)) < target and time.time() < deadline and proc.poll() is None:
         time.sleep(0.05)
@@ -85,7 +86,7 @@ def test_kill_9_then_rerun_keeps_finished_trials_and_matches_an_undisturbed_run(
     print(f"killed the driver with SIGKILL after {len(before)} finished trial(s)")
     assert 1 <= len(before) < 8
 
-    assert main(["run", str(study), "--store", str(store), "--workers", "1"]) == 0
+    assert main(["run", str(study), "--store", str(store), "--workers", "1", "--stack", "off"]) == 0
     after = done_rows(store)
     print(f"after the re-run: {len(after)} done; the {len(before)} finished before the kill are untouched")
     assert len(after) == 8

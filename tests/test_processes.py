@@ -42,7 +42,7 @@ def _write(tmp_path, n=400, epochs=3, seeds=4):
 def test_sigkill_of_a_two_worker_driver_leaves_no_worker_alive(tmp_path):
     study = _write(tmp_path, n=2000, epochs=100_000, seeds=4)
     driver = subprocess.Popen([sys.executable, "-m", "nnstudy", "run", str(study), "--store", str(tmp_path / "s"),
-                               "--workers", "2"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                               "--workers", "2", "--stack", "off"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     family: list[psutil.Process] = []
     try:
         deadline, workers = time.monotonic() + 90, []
@@ -90,21 +90,24 @@ def _running(store) -> int:
             return 0
 
 
-@pytest.mark.parametrize("sig,group", [(signal.SIGTERM, False), (signal.SIGTERM, True), (signal.SIGINT, True)],
-                         ids=["term-driver", "term-group", "ctrl-c-group"])
-def test_sigterm_and_ctrl_c_stop_a_run_with_one_line_and_hand_the_trials_back(tmp_path, sig, group):
+@pytest.mark.parametrize("sig,group,stack", [(signal.SIGTERM, False, "off"), (signal.SIGTERM, True, "off"),
+                                             (signal.SIGINT, True, "off"), (signal.SIGINT, True, "auto")],
+                         ids=["term-driver", "term-group", "ctrl-c-group", "ctrl-c-cpu-stack"])
+def test_sigterm_and_ctrl_c_stop_a_run_with_one_line_and_hand_the_trials_back(tmp_path, sig, group, stack):
     """SIGTERM (timeout, kill, a scheduler) ends a run as Ctrl-C does, and Ctrl-C reaching the workers too (the
-    terminal's process group) prints no worker traceback."""
+    terminal's process group) prints no worker traceback; "auto" stacks the 4 trials in the driver."""
     study, store = _write(tmp_path, n=2000, epochs=100_000, seeds=4), tmp_path / "s"
     driver = subprocess.Popen([sys.executable, "-m", "nnstudy", "run", str(study), "--store", str(store),
-                               "--workers", "2"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                              start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                               "--workers", "2", "--stack", stack], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              text=True, start_new_session=True,
+                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     family: list[psutil.Process] = []
+    training = 2 if stack == "off" else 4  # both workers' trials, or the stack's
     try:
         deadline = time.monotonic() + 90
-        while time.monotonic() < deadline and _running(store) < 2:  # both workers training
+        while time.monotonic() < deadline and _running(store) < training:
             time.sleep(0.5)
-        assert _running(store) == 2, "the trials did not start"
+        assert _running(store) == training, "the trials did not start"
         family = psutil.Process(driver.pid).children(recursive=True)
         os.killpg(driver.pid, sig) if group else driver.send_signal(sig)
         err = driver.communicate(timeout=60)[1]

@@ -11,32 +11,39 @@ from __future__ import annotations
 from collections import defaultdict
 
 from ..engines import get_engine
+from ..kinds import of
 from ..spec import Trial
 from . import _worker
 from ._driver import Driver, RunSummary
 from ._progress import StudyProgress
 
 
-def plan(todo: list[Trial], mode: str, device: str, parts: int = 1) -> tuple[list[list[Trial]], list[Trial]]:
-    """(stacks, singles). auto stacks on CUDA only; on stacks wherever two trials share a program.
+def plan(todo: list[Trial], mode: str, device: str, parts: int = 1, workers: int | None = None
+         ) -> tuple[list[list[Trial]], list[Trial]]:
+    """(stacks, singles). on stacks wherever two trials share a program; auto on CUDA too, and on the CPU the
+    hand-batched networks (mlp, logistic, perceptron) of a group with more trials than ``workers`` (the local
+    pool's processes; None: never, as on Ray) and at least three: there one process steps them all at the cost
+    of about one trial's Python and framework overhead per step, where alone each pays its own.
     parts: split each group into at least that many stacks where it has the trials (one per Ray GPU).
     On the CPU a stack costs about its trials x its longest budget, so trials stack there only with
     trials of the same number of epochs; on a GPU a stack costs its longest budget whatever its size."""
-    if mode == "off" or (mode == "auto" and not device.startswith("cuda")):
+    cuda = device.startswith("cuda")
+    if mode == "off" or (mode == "auto" and not cuda and workers is None):
         return [], list(todo)
     groups: dict[tuple[str, object, int | None], list[Trial]] = defaultdict(list)
     singles: list[Trial] = []
     for trial in todo:
         engine = get_engine(trial.config["train"]["engine"])
-        key = engine.group_key(trial) if hasattr(engine, "train_group") else None
+        small = mode == "on" or cuda or of(trial.config["model"]).stacking == "mlp"  # auto on the CPU: MLPs only
+        key = engine.group_key(trial) if small and hasattr(engine, "train_group") else None
         if key is None:
             singles.append(trial)
         else:
-            epochs = None if device.startswith("cuda") else trial.config["train"]["epochs"]
+            epochs = None if cuda else trial.config["train"]["epochs"]
             groups[(engine.name, key, epochs)].append(trial)
     stacks = []
     for (name, _, _), members in groups.items():
-        if len(members) < 2:
+        if len(members) < 2 or (mode == "auto" and not cuda and len(members) <= max(2, workers or 1)):
             singles += members
             continue
         size = min(get_engine(name).max_group(device), max(2, -(-len(members) // parts)))

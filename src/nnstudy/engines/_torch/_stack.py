@@ -11,8 +11,8 @@ from typing import Any
 
 from ...kinds import of
 from ...spec import Trial
-from ._stack_optim import STACKABLE
 
+STACKABLE = ("sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop", "adagrad", "adadelta")  # elementwise
 MAX_STACK = {"cuda": 256, "cpu": 64}
 MAX_DEEP_BATCH = 256  # above this a vmapped convolution is no faster than one trial after another
 PER_TRIAL = ("lr", "momentum", "beta1", "beta2", "eps", "rho", "weight_decay", "l1", "l2", "grad_noise",

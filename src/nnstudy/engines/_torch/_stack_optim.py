@@ -10,8 +10,8 @@ from typing import Any
 import torch
 
 from .._common import optimizer_eps, optimizer_rho
+from ._stack import STACKABLE
 
-STACKABLE = ("sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop", "adagrad", "adadelta")
 
 
 def hyper(tcs: list[dict[str, Any]], key: str, device, dtype) -> torch.Tensor:
