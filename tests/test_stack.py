@@ -147,10 +147,24 @@ def test_plan_groups_by_program_and_leaves_the_rest_alone():
     assert sorted(len(s) for s in stacks) == [6, 6]
     assert all(len({t.config["train"]["batch_size"] for t in s}) == 1 for s in stacks)
     assert [t.config["train"]["optimizer"] for t in singles] == ["lbfgs"] * 3
-    assert plan(trials, "auto", "cpu") == ([], trials)  # auto stacks on CUDA only
+    assert plan(trials, "auto", "cpu") == ([], trials)  # without the pool's size (Ray): auto stacks on CUDA only
     assert plan(trials, "off", "cuda") == ([], trials)
     stacks, _ = plan(trials * 20, "on", "cpu")  # (the same trial many times: only sizes matter here)
     assert max(len(s) for s in stacks) == 64
+
+
+def test_auto_on_the_cpu_stacks_mlp_groups_larger_than_the_pool():
+    """A group of 3 MLP trials stacks beside 2 workers, not beside 3; 2 trials never; a CNN never."""
+    _, mlps = trials_of({"optimizer": "sgd"}, sweep={"train.lr": [0.1, 0.01]}, seeds=3)  # one group of 6
+    assert [len(s) for s in plan(mlps, "auto", "cpu", workers=2)[0]] == [6]
+    assert [len(s) for s in plan(mlps, "auto", "cpu", workers=5)[0]] == [6]
+    assert plan(mlps, "auto", "cpu", workers=6) == ([], mlps)
+    assert plan(mlps[:2], "auto", "cpu", workers=1) == ([], mlps[:2])
+    assert [len(s) for s in plan(mlps[:3], "auto", "cpu", workers=1)[0]] == [3]
+    _, cnns = trials_of({"optimizer": "sgd"}, model={"kind": "cnn", "blocks": [{"channels": 2, "kernel": 3}], "hidden": []},
+                        sweep={"train.lr": [0.1, 0.01]}, data={"name": "digits", "train_size": 64}, seeds=3)
+    assert plan(cnns, "auto", "cpu", workers=1) == ([], cnns)
+    assert [len(s) for s in plan(cnns, "on", "cpu", workers=1)[0]] == [6]
 
 
 def test_a_stack_that_runs_out_of_memory_is_halved_until_it_fits(monkeypatch):
