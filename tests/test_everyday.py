@@ -141,7 +141,7 @@ print("script top level", os.getpid(), flush=True)
 
 @pytest.mark.parametrize("guarded", [False, True])
 def test_a_script_with_worker_processes_runs_with_or_without_a_main_guard(s, tmp_path, guarded):
-    call = 'study = nnstudy.run("s.toml", store="runs", workers=2)\nprint("statuses", study.trials().status.tolist())'
+    call = 'study = nnstudy.run("s.toml", store="runs", workers=2, stack="off")\nprint("statuses", study.trials().status.tolist())'
     if guarded:
         call = 'if __name__ == "__main__":\n' + "".join(f"    {line}\n" for line in call.splitlines())
     (tmp_path / "script.py").write_text(SCRIPT.format(call=call))
@@ -192,7 +192,7 @@ def test_redirected_output_is_one_unwrapped_line_per_trial_with_heartbeats(s, tm
     s.write_text(S.replace('name = "s"', f'name = "{LONG}"').replace("epochs = 2", "epochs = 30"))
     assert run_cli(s, "--store", tmp_path / "runs", "--workers", "1") == 0
     lines = capsys.readouterr().err.splitlines()
-    patterns = [rf"{LONG}: training 4 trial\(s\) on 1 worker\(s\), device cpu; 0 already stored",
+    patterns = [rf"{LONG}: training 4 trial\(s\) on 1 stack\(s\) of up to 4 trials, device cpu; 0 already stored",
                 r"done [0-9a-f]{12} lr=0\.0?1 seed=\d val_accuracy=\S+, test_accuracy=\S+, train_time_s=\S+",
                 rf"{LONG}: [0-4]/4 trials, \d+/120 epochs, \d:\d\d:\d\d elapsed, ETA (\?|\d:\d\d:\d\d)",
                 r"ran 4, skipped 0 already stored; 4 done; report: .*report\.html"]
@@ -223,7 +223,8 @@ def test_quiet_prints_only_the_problems(s, tmp_path, capsys):
 
 
 def test_json_is_one_object_per_event(s, tmp_path, capsys):
-    assert run_cli(s, "--store", tmp_path / "runs", "--workers", "1", "--json", "--sweep", "train.lr=1e12,0.1") == 1
+    assert run_cli(s, "--store", tmp_path / "runs", "--workers", "1", "--stack", "off", "--json", "--sweep",
+                   "train.lr=1e12,0.1") == 1
     out, err = capsys.readouterr()
     assert err == ""
     events = [json.loads(line) for line in out.splitlines()]
@@ -247,7 +248,8 @@ def test_json_is_one_object_per_event(s, tmp_path, capsys):
 
 def test_json_end_says_whether_fail_fast_stopped_the_run(s, tmp_path, capsys):
     sweep = ("--sweep", "train.lr=1e12,0.1")  # the first trials diverge
-    assert run_cli(s, "--store", tmp_path / "a", "--workers", "1", "--json", "--fail-fast", *sweep) == 1
+    assert run_cli(s, "--store", tmp_path / "a", "--workers", "1", "--stack", "off", "--json", "--fail-fast",
+                   *sweep) == 1  # (a stack trains all its trials, even under --fail-fast)
     end = json.loads(capsys.readouterr().out.splitlines()[-1])
     assert end["event"] == "end" and end["stopped"] is True and end["ran"] == 1, end
     assert end["statuses"] == {"pending": 3, "diverged": 1}, end
