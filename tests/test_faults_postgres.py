@@ -1,5 +1,6 @@
 """Faults on a PostgreSQL store: the driver killed with SIGKILL, the database stopped for seconds, four
-drivers on one study. Each test prints what it broke and what it found after."""
+drivers on one study. Each test prints what it broke and what it found after. Trials train one at a time
+(--stack off: on the CPU these MLP seeds would stack, and finish together)."""
 
 import random
 import signal
@@ -29,7 +30,7 @@ def test_kill_9_driver_then_restart(pg_url, tmp_path, monkeypatch):
     study = write_study(tmp_path)
     rng = random.Random()
     target = rng.randint(1, TRIALS - 2)
-    proc = nnstudy_proc("run", study, "--store", pg_url, "--workers", "1", cwd=tmp_path)
+    proc = nnstudy_proc("run", study, "--store", pg_url, "--workers", "1", "--stack", "off", cwd=tmp_path)
     # mid-trial: `target` trials finished and the next one claimed
     wait_for(lambda: len(finished(pg_url)) >= target and "running" in {v[0] for v in trial_rows(pg_url).values()},
              proc)
@@ -39,14 +40,14 @@ def test_kill_9_driver_then_restart(pg_url, tmp_path, monkeypatch):
     before = finished(pg_url)
     left = [t for t, v in trial_rows(pg_url).items() if v[0] == "running"]
     assert 1 <= len(before) < TRIALS
-    assert main(["run", str(study), "--store", pg_url, "--workers", "1"]) == 0
+    assert main(["run", str(study), "--store", pg_url, "--workers", "1", "--stack", "off"]) == 0
     check_intact(pg_url, before, tmp_path / "report",
                  f"SIGKILL to the driver after {len(before)} finished trial(s), {len(left)} left 'running'")
 
 
 def test_database_stopped_for_seconds_during_a_study(pg_server, pg_url, tmp_path):
     study = write_study(tmp_path)
-    proc = nnstudy_proc("run", study, "--store", pg_url, "--workers", "1", cwd=tmp_path)
+    proc = nnstudy_proc("run", study, "--store", pg_url, "--workers", "1", "--stack", "off", cwd=tmp_path)
     wait_for(lambda: len(finished(pg_url)) >= 1, proc)
     proc.send_signal(signal.SIGSTOP)  # so that the driver's next store write meets the outage, wherever it is
     before = finished(pg_url)
@@ -73,7 +74,7 @@ def test_four_drivers_on_one_study_train_each_trial_once(pg_url, tmp_path):
     procs = []
     for folder in folders:  # each its own working folder, so their reports do not collide
         folder.mkdir()
-        procs.append(nnstudy_proc("run", study, "--store", pg_url, "--workers", "1", cwd=folder))
+        procs.append(nnstudy_proc("run", study, "--store", pg_url, "--workers", "1", "--stack", "off", cwd=folder))
     outputs = [p.communicate(timeout=300)[0] for p in procs]
     assert [p.returncode for p in procs] == [0] * 4, outputs
     trained = [outputs_trained(o) for o in outputs]
