@@ -166,7 +166,7 @@ class StoreEvaluator:
 
     def _outcome(self, group: list[Trial], stored: dict[str, tuple[str, float]], pruned_at: int | None = None
                  ) -> Outcome:
-        values = [stored[t.trial_id][1] for t in group if t.trial_id in stored and math.isfinite(stored[t.trial_id][1])]
+        values = list(_stored.done_values([t.trial_id for t in group], stored).values())
         return Outcome(values, len(group), pruned_at)
 
     def _finals(self) -> dict[str, tuple[str, float]]:
