@@ -141,3 +141,31 @@ def test_racing_with_the_median_pruner_is_one_line(tmp_path):
         nnstudy.run(spec, store=tmp_path / "runs", workers=1)
     assert "racing seeds and the median pruner do not combine" in str(e.value) and "\n" not in str(e.value)
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_raced_candidate_whose_seeds_diverge_is_ranked_and_told_without_them(tmp_path):
+    """lr 1e6: both seeds diverge, their last val_accuracy finite (chance). The race ranks only done seeds, so the
+    candidate leaves; Optuna is told the same rule (it was told 0.5, the diverged seeds' mean, before) and the
+    incumbent stays the best."""
+    import nnstudy
+    import optuna
+
+    from nnstudy.search import optuna_path
+    from nnstudy.search._run import optuna_study_name
+    from nnstudy.search._space import point_of
+    from nnstudy.spec import read_study
+
+    spec = {**SEARCH_RACE, "trials": {"seeds": {"min": 2, "max": 3, "alpha": 0.1}},
+            "search": {**SEARCH_RACE["search"], "trials": 2, "space": {"train.lr": {"choices": [0.3, 1e6]}}}}
+    log = io.StringIO()
+    study = nnstudy.run(spec, store=tmp_path / "runs", workers=1, console=Console(file=log, width=300))
+    t = study.trials()
+    wild = t[t["train.lr"] == 1e6]
+    assert set(wild.status) == {"diverged"} and wild.val_accuracy.notna().all() and len(wild) == 2
+    assert "lr=1000000.0 leaves after 2 seeds" in log.getvalue(), log.getvalue()
+    parsed = read_study(spec)[0]
+    ostudy = optuna.load_study(study_name=optuna_study_name(parsed),
+                               storage=f"sqlite:///{optuna_path(tmp_path / 'runs', 'race')}")
+    states = {point_of(x.params, parsed.search)["train.lr"]: x.state.name for x in ostudy.trials[:2]}
+    assert states == {0.3: "COMPLETE", 1e6: "FAIL"}
+    assert point_of(ostudy.best_trial.params, parsed.search)["train.lr"] == 0.3

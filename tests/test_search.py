@@ -315,3 +315,35 @@ def test_own_keywords_are_searchable_without_a_value_in_the_study():
     assert read_study(function)[0].search.space["train.args.depth"].low == 2
     with pytest.raises(StudyError, match="search.space.model.args.width: no such key"):
         read_study({**module, "model": {"kind": "mlp"}})  # the MLP takes no constructor keywords
+
+
+DIVERGING = {**BASE, "study": {"name": "search-diverged"}, "train": {"epochs": 4, "batch_size": 32},
+             "trials": {"seeds": [1, 4]},  # at lr 50 seed 4 diverges (its last val_accuracy is finite), seed 1 not
+             "search": {"method": "grid", "trials": 3, "pruner": "none",
+                        "space": {"train.lr": {"choices": [0.3, 50.0, 1e6]}}}}
+
+
+def test_a_diverged_seed_counts_in_the_objective_as_in_the_report_never(tmp_path):
+    """A diverged seed's final metric is left out of what Optuna is told, of the search history and of
+    best_so_far, as the results table leaves it out: the value is the mean over the done seeds, and a
+    configuration whose every seed diverged (lr 1e6) fails in Optuna (it counted 0.5, chance, before)."""
+    study = run(DIVERGING, store=tmp_path, workers=1)
+    t = study.trials().set_index(["train.lr", "seed"])
+    assert t.loc[(50.0, 1), "status"] == "done" and t.loc[(50.0, 4), "status"] == "diverged"
+    assert set(t.loc[1e6, "status"]) == {"diverged"} and t.loc[1e6, "val_accuracy"].notna().all()
+    kept = t.loc[(50.0, 1), "val_accuracy"]
+    assert t.loc[(50.0, 4), "val_accuracy"] != kept  # else the test could not tell the rules apart
+
+    search = read_study(DIVERGING)[0].search
+    ostudy = optuna.load_study(study_name=optuna_study_name(read_study(DIVERGING)[0]),
+                               storage=f"sqlite:///{optuna_path(tmp_path, 'search-diverged')}")
+    told = {point_of(x.params, search)["train.lr"]: x for x in ostudy.trials if x.state.name != "FAIL"}
+    assert set(told) == {0.3, 50.0} and told[50.0].value == kept
+    assert 1e6 in [point_of(x.params, search)["train.lr"] for x in ostudy.trials if x.state.name == "FAIL"]
+
+    h = search_history(study.snapshot()).set_index("train.lr")
+    assert h.loc[50.0, "n"] == 1 and h.loc[50.0, "value"] == kept and h.loc[50.0, "mean"] == kept
+    assert h.loc[1e6, "n"] == 0 and math.isnan(h.loc[1e6, "value"])
+    assert h.best_so_far.tolist() == [told[0.3].value, max(told[0.3].value, kept), max(told[0.3].value, kept)]
+    results = study.results().set_index("train.lr")
+    assert results.loc[50.0, "n"] == 1 and results.loc[50.0, "val_accuracy_mean"] == kept

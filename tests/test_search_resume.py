@@ -145,3 +145,41 @@ def test_a_run_killed_inside_optunas_ask_resumes(tmp_path):
                                                       storage=storage).trials]
     assert states == ["COMPLETE", "COMPLETE", "FAIL", "COMPLETE"]
     assert sum(r[1] == "done" for r in store_rows(store)) == 3
+
+
+def test_ctrl_c_while_the_search_history_is_locked_is_answered_at_once(tmp_path, monkeypatch, capsys):
+    """Another process holds a write lock on the Optuna history (a real lock, held to the end) when the search
+    tells Optuna a configuration's value; SIGINT comes while it waits. Optuna's SQLite timeout of 60 s held
+    the interrupt off for a minute; now SQLite waits 250 ms at a time and the rest is waited in Python."""
+    import threading
+
+    from nnstudy.search import _loop
+
+    path = tmp_path / "search-kill.toml"
+    path.write_text(STUDY.replace("epochs = 10", "epochs = 1").replace("trials = 4", "trials = 2"))
+    store, held, tell = tmp_path / "store", [], _loop._tell
+
+    def locked_tell(study, *args):
+        if not held:
+            lock = sqlite3.connect(optuna_path(store, "search-kill"), isolation_level=None)
+            lock.execute("BEGIN IMMEDIATE")
+            timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
+            held.extend([lock, timer, time.monotonic()])
+            timer.start()
+        return tell(study, *args)
+
+    monkeypatch.setattr(_loop, "_tell", locked_tell)
+    code = main(["run", str(path), "--store", str(store), "--workers", "1"])
+    lock, timer, locked_at = held
+    answered_s = time.monotonic() - locked_at
+    timer.cancel()
+    lock.rollback()
+    lock.close()
+    err = capsys.readouterr().err
+    assert answered_s < 20, answered_s
+    assert code == 130 and "Traceback" not in err, err
+    assert err.strip().splitlines()[-1] == "nnstudy: interrupted; finished trials are stored, run again to continue"
+    assert {r[1] for r in store_rows(store)} == {"done"} and len(store_rows(store)) == 2  # the first configuration
+    monkeypatch.undo()
+    assert main(["run", str(path), "--store", str(store), "--workers", "1", "--quiet"]) == 0  # told, and one more
+    assert len(store_rows(store)) == 4

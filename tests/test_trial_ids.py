@@ -69,3 +69,43 @@ def test_pinned_set_covers_studies_and_kinds():
 if __name__ == "__main__":
     PINNED.write_text(json.dumps({name: current_ids(src) for name, src in _sources().items()},
                                  indent=1, sort_keys=True) + "\n")
+
+
+def _ids_the_old_way(study, label: str, point: dict) -> str:
+    """A sweep point's trial id as expand computed it before it cached sections (spec/_expand.py): the whole
+    study file copied, the point set and validated whole."""
+    import copy
+
+    from nnstudy.spec import trial_id
+    from nnstudy.spec._expand import HASHED_SECTIONS
+    from nnstudy.spec._load import set_dotted, validate
+
+    raw = copy.deepcopy(study.model_dump(mode="json"))
+    raw.pop("sweep")
+    for key, value in point.items():
+        set_dotted(raw, key, value, label, origin="sweep")
+    resolved = validate(raw, label).model_dump(mode="json")
+    return trial_id({k: resolved[k] for k in HASHED_SECTIONS}, 0)
+
+
+def test_a_large_sweep_keeps_the_ids_and_order_of_the_whole_file_validated_per_point(monkeypatch):
+    """4,224 configurations over data, model and train keys, with few validated sections kept (so they are
+    dropped and validated again): a sample of them has the id the old way gives, and the trials come in
+    the grid's order with lr 1.0 dropped as a duplicate of lr 1 (equal once validated), as before."""
+    import itertools
+    import random
+
+    from nnstudy.spec import _expand
+
+    monkeypatch.setattr(_expand, "KNOWN_SECTIONS", 16)
+    lrs = [1, 1.0] + [round(0.01 * i, 2) for i in range(1, 24)]
+    sweep = {"model.hidden": [[4], [8], [8, 8], [16]], "model.activation": ["relu", "tanh"], "train.lr": lrs,
+             "train.batch_size": [8, 16, 24, 32, 40, 48, 56, 64, 72, 80, 88], "data.noise": [0.1, 0.2]}
+    study, _, label = read_study({"study": {"name": "large"}, "data": {"name": "moons"},
+                                  "trials": {"seeds": [0]}, "sweep": sweep})
+    trials = expand(study, label)
+    combos = [dict(zip(sweep, c)) for c in itertools.product(*sweep.values()) if c[2] is not lrs[1]]
+    assert len(trials) == len(combos) == 4224
+    assert [t.point for t in trials] == combos  # == as the old dedup: 1 == 1.0
+    for i in random.Random(0).sample(range(len(combos)), 60):
+        assert trials[i].trial_id == _ids_the_old_way(study, label, combos[i]), combos[i]

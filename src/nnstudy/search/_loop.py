@@ -23,7 +23,7 @@ MAX_ASKS_PER_SLOT = 50  # a sampler that keeps proposing finished configurations
 
 @dataclass
 class Outcome:
-    values: list[float]  # the metric of each seed that gave a finite value
+    values: list[float]  # the metric of each seed that ended done with a finite value (as the report)
     seeds: int  # seeds trained
     pruned_at: int | None = None  # the epoch every seed stopped at, when the pruner stopped the configuration
 

@@ -17,7 +17,6 @@ two do not combine (refused in api.run).
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from rich.console import Console
@@ -31,6 +30,7 @@ from ..spec import Trial
 from ..store import _schema as s
 from ..store._retry import retrying
 from ._loop import Outcome, key_of
+from ._stored import done_values
 
 
 class RacingEvaluator:
@@ -106,20 +106,21 @@ class RacingEvaluator:
 
     def _values(self, configs: list[str], n: int) -> dict[str, dict[int, float]]:
         finals, first = self.inner._finals(), set(self.seeds[:n])
-        return {c: {s: finals[t.trial_id][1] for s, t in self.known[c].items() if s in first and t.trial_id in finals
-                    and finals[t.trial_id][0] == "done" and math.isfinite(finals[t.trial_id][1])} for c in configs}
+        out = {}
+        for c in configs:
+            done = done_values([t.trial_id for s, t in self.known[c].items() if s in first], finals)
+            out[c] = {s: done[t.trial_id] for s, t in self.known[c].items() if t.trial_id in done}
+        return out
 
     def _outcome(self, config: str, finals: dict[str, tuple[str, float]]) -> Outcome:
         ran = [t for t in self.known[config].values() if t.trial_id in self.registered]
-        values = [finals[t.trial_id][1] for t in ran if t.trial_id in finals and math.isfinite(finals[t.trial_id][1])]
-        return Outcome(values, len(ran))
+        return Outcome(list(done_values([t.trial_id for t in ran], finals).values()), len(ran))
 
     def _incumbent(self, exclude: set[str]) -> str | None:
         """The configuration seen so far with the best mean over the seeds it ran (None: none finished)."""
         finals, best, at = self.inner._finals(), None, None
         for c, trials in self.known.items():
-            got = [finals[t.trial_id][1] for t in trials.values() if t.trial_id in finals
-                   and finals[t.trial_id][0] == "done" and math.isfinite(finals[t.trial_id][1])]
+            got = list(done_values([t.trial_id for t in trials.values()], finals).values())
             if c in exclude or not got:
                 continue
             mean = sum(got) / len(got)

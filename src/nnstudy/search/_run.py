@@ -27,10 +27,11 @@ from ..spec._expand import HASHED_SECTIONS, replicates
 from ..spec._search import SearchConfig, base_config, grid_points, resolve_point
 from ..store import Store
 from ..store._engine import shown
-from . import OPTUNA_SCHEMA, _stored, optuna_url
+from . import _stored, optuna_url
 from ._lockstep import LockstepRunner
 from ._loop import Outcome, Step, finished_configurations, run_loop
 from ._space import fully_proposed, params_of, point_of
+from ._storage import rdb_storage
 
 PRUNER_STARTUP = 3  # configurations finished before the median pruner stops any
 
@@ -65,7 +66,7 @@ def open_optuna(url: str | Path | None, name: str, search: SearchConfig, directi
     warnings.filterwarnings("ignore", message=".*reported.*step.*")  # a resumed configuration re-reports epochs
     storage: Any = optuna.storages.InMemoryStorage()
     if url is not None:
-        storage = optuna.storages.RDBStorage(*_rdb(str(url) if "://" in str(url) else f"sqlite:///{url}"))
+        storage = rdb_storage(str(url) if "://" in str(url) else f"sqlite:///{url}")
     probe = optuna.create_study(storage=storage, study_name=name, load_if_exists=True,
                                 direction="maximize" if direction == "max" else "minimize")
     earlier = probe.get_trials(deepcopy=False)
@@ -82,22 +83,6 @@ def open_optuna(url: str | Path | None, name: str, search: SearchConfig, directi
 
 def _params_key(params: dict[str, Any]) -> str:
     return json.dumps(params, sort_keys=True, default=str)
-
-
-def _rdb(url: str) -> tuple[str, dict[str, Any]]:
-    """(url, engine_kwargs) for Optuna's RDBStorage; makes the SQLite folder or the PostgreSQL schema."""
-    if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        return url, {"connect_args": {"timeout": 60}}
-    from sqlalchemy import create_engine
-
-    engine = create_engine(url)
-    try:
-        with engine.begin() as c:
-            c.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {OPTUNA_SCHEMA}")
-    finally:
-        engine.dispose()
-    return url, {"connect_args": {"options": f"-csearch_path={OPTUNA_SCHEMA}"}}
 
 
 class StoreEvaluator:
@@ -166,7 +151,7 @@ class StoreEvaluator:
 
     def _outcome(self, group: list[Trial], stored: dict[str, tuple[str, float]], pruned_at: int | None = None
                  ) -> Outcome:
-        values = [stored[t.trial_id][1] for t in group if t.trial_id in stored and math.isfinite(stored[t.trial_id][1])]
+        values = list(_stored.done_values([t.trial_id for t in group], stored).values())
         return Outcome(values, len(group), pruned_at)
 
     def _finals(self) -> dict[str, tuple[str, float]]:

@@ -30,6 +30,13 @@ def finals(db: Store, study: str, metric: str) -> dict[str, tuple[str, float]]:
     return out
 
 
+def done_values(trial_ids, stored: dict[str, tuple[str, float]]) -> dict[str, float]:
+    """trial id -> final metric of the given trials that ended ``done`` with a finite value: the seeds the
+    report's results table averages. A failed or diverged seed is left out, never averaged in (a diverged
+    seed's last metric is that of a model that blew up)."""
+    return {i: stored[i][1] for i in trial_ids if i in stored and stored[i][0] == "done" and math.isfinite(stored[i][1])}
+
+
 def curves(db: Store, study: str, trial_ids: list[str], metric: str) -> dict[str, dict[int, float]]:
     """trial id -> {epoch: the metric} for the given trials."""
     t, e = s.trials.c, s.epochs.c

@@ -119,8 +119,10 @@ def _check_shared_loop(kind: kinds.Kind, train, label: str) -> None:
 
 
 def _check_engine(kind: kinds.Kind, engine: str, label: str) -> None:
+    if engine in kind.engines:
+        return
     trained_by = [k.name for k in kinds.registry().values() if engine in k.engines]
-    if engine in kind.engines or not trained_by:  # an engine of no kind (a training function) takes any section
+    if not trained_by:  # an engine of no kind (a training function) takes any section
         return
     if len(kind.engines) == 1:
         raise StudyError(f"{label}: train.engine: model kind {kind.name!r} is trained by the {kind.engines[0]} "

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import itertools
 import json
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import ValidationError
+
 from ..errors import StudyError
-from ._load import overlap, set_dotted, validate
+from ._load import overlap, set_dotted, study_dir, validate, validate_model
 from ._schema import DataConfig, StudyFile
 
 HASHED_SECTIONS = ("data", "model", "train")
@@ -55,7 +56,12 @@ def swept_keys(study: StudyFile) -> list[str]:
 def expand(study: StudyFile, label: str = "<study>") -> list[Trial]:
     """Every configuration of every grid (duplicates dropped, first kept) times every seed."""
     base = study.model_dump(mode="json")
+    unswept = {k: v for k, v in base.items() if k != "sweep"}
+    # a point changes only data, model and train: the other sections are the study's, validated once
+    fixed = {k: getattr(study, k) for k in ("study", "trials", "report", "search")}
     keys = swept_keys(study)
+    sections = _Sections(label, unswept)
+    seen: set = set()
     points: list[dict[str, Any]] = []
     configs: list[dict[str, Any]] = []
     labels: list[str | None] = []
@@ -66,8 +72,8 @@ def expand(study: StudyFile, label: str = "<study>") -> list[Trial]:
         _check_distinct(grid, label)
         for combo in itertools.product(*grid.values()):
             point = dict(zip(grid.keys(), combo))
-            raw = copy.deepcopy(base)
-            raw.pop("sweep")
+            touched = {key.split(".")[0] for key in point}  # the sections the point changes: copied first
+            raw = {k: _copied(v) if k in touched else v for k, v in unswept.items() if k in HASHED_SECTIONS}
             kind = point.get("model.kind", base["model"]["kind"])
             if kind != base["model"]["kind"]:
                 # another kind has other keys: start from the keys the file wrote that this kind has
@@ -86,13 +92,14 @@ def expand(study: StudyFile, label: str = "<study>") -> list[Trial]:
             for key, value in point.items():
                 set_dotted(raw, key, value, label, origin="sweep")
             try:
-                resolved = validate(raw, label).model_dump(mode="json")
+                resolved = sections.resolved(raw, fixed)
             except StudyError as e:
                 where = ", ".join(f"{k}={json.dumps(v)}" for k, v in point.items())
                 raise StudyError(f"{e} (in the sweep point {where})" if where else str(e)) from None
             # a swept value equal to a key's default is left out of the dump (ids stay put): the point keeps it
             full_point = {k: lookup(resolved, k, point.get(k)) for k in keys}
-            if full_point not in points:
+            if (frozen := _frozen(full_point)) not in seen:  # equal as == says (1 == 1.0), as `in points` did
+                seen.add(frozen)
                 points.append(full_point)
                 configs.append({k: resolved[k] for k in HASHED_SECTIONS})
                 labels.append(grid_label)
@@ -108,6 +115,76 @@ def expand(study: StudyFile, label: str = "<study>") -> list[Trial]:
             for cfg, point, label in zip(configs, points, labels)
             for seed in study.trials.seed_list()
             for c in replicates(cfg, seed)]
+
+
+KNOWN_SECTIONS = 4096  # validated sections kept (a sweep of n values of a train key: n train sections)
+
+
+class _Sections:
+    """Resolves sweep points with each distinct data, model and train section validated once: a point changes
+    one or two of them, and validating the whole file per point cost most of a large sweep's expansion."""
+
+    def __init__(self, label: str, base: dict[str, Any]):
+        self.label, self.base, self.base_dir = label, base, study_dir(label)
+        self.known: dict[tuple, tuple[Any, dict] | None] = {}  # (section, its exact value) -> (instance, dump)
+
+    def resolved(self, raw: dict, fixed: dict[str, Any]) -> dict[str, Any]:
+        """The point's data, model and train sections resolved, as validate(raw).model_dump(mode="json") gives
+        them; the file's checks across sections run for every point. StudyError: the point is wrong."""
+        got = [self._section(name, raw.get(name)) for name in HASHED_SECTIONS]
+        if not all(got):  # a section its class refuses: the whole file's validation names the key, as before
+            return validate(raw, self.label, fixed).model_dump(mode="json")
+        validate(raw, self.label, {**fixed, **{name: g[0] for name, g in zip(HASHED_SECTIONS, got)}})
+        return {name: _copied(g[1]) for name, g in zip(HASHED_SECTIONS, got)}
+
+    def _section(self, name: str, section: Any) -> tuple[Any, dict] | None:
+        key = (name, "the file's") if section is self.base.get(name) else (name, _exact(section))
+        if key not in self.known:
+            if len(self.known) >= KNOWN_SECTIONS:
+                self.known.clear()
+            self.known[key] = self._validated(name, section)
+        return self.known[key]
+
+    def _validated(self, name: str, section: Any) -> tuple[Any, dict] | None:
+        if not isinstance(section, dict):
+            return None
+        try:
+            if name == "model":
+                obj = validate_model(section, self.label)
+            else:
+                cls = StudyFile.model_fields[name].annotation
+                obj = cls.model_validate(section, context={"base_dir": self.base_dir})
+        except (StudyError, ValidationError):
+            return None
+        return obj, obj.model_dump(mode="json")
+
+
+def _exact(node: Any) -> Any:
+    """JSON data as a hashable value equal to another's only for the same types, values and key order
+    (1, 1.0 and true differ: a section's validation may tell them apart)."""
+    if isinstance(node, dict):
+        return "dict", tuple((k, _exact(v)) for k, v in node.items())
+    if isinstance(node, list):
+        return "list", tuple(_exact(v) for v in node)
+    return type(node), node
+
+
+def _copied(node: Any) -> Any:
+    """A copy of JSON data (dicts and lists copied, scalars shared): copy.deepcopy's result, several times faster."""
+    if isinstance(node, dict):
+        return {k: _copied(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_copied(v) for v in node]
+    return node
+
+
+def _frozen(node: Any) -> Any:
+    """JSON data as a hashable value equal (==) to another's exactly when the data are equal."""
+    if isinstance(node, dict):
+        return frozenset((k, _frozen(v)) for k, v in node.items())
+    if isinstance(node, list):
+        return tuple(_frozen(v) for v in node)
+    return node
 
 
 def _check_chosen(chosen: list, labels: list[str | None], where: str) -> None:

@@ -147,26 +147,29 @@ def check_not_swept(raw: dict, key: str, value: Any, from_option: set[str], labe
                              f"the file instead")
 
 
-def validate(raw: dict, label: str) -> StudyFile:
+def validate(raw: dict, label: str, validated: dict | None = None) -> StudyFile:
+    """The study file `raw`, validated. `validated`: sections already validated (instances of their classes)
+    that take the place of raw's and are not validated again (spec/_expand.py: a sweep point's unchanged ones)."""
     unknown = [k for k in raw if k not in SECTIONS]
     if unknown:
         raise StudyError(f"{label}: {unknown[0]}: unknown section (allowed: {', '.join(SECTIONS)})")
     for name in SECTIONS:
         if name in raw and not isinstance(raw[name], (dict, list) if name == "sweep" else dict):
             raise StudyError(f"{label}: {name}: must be a table")
+    given, raw = raw, {**raw, **(validated or {})}
     if "study" not in raw:
         raise StudyError(f"{label}: study: missing section [study] with a name")
     if "data" not in raw:
         raise StudyError(f"{label}: data: missing section [data] with a dataset name")
-    raw = dict(raw)
-    raw["model"] = validate_model(raw.get("model", {}), label)
+    if not isinstance(raw.get("model"), ModelBase):
+        raw["model"] = validate_model(raw.get("model", {}), label)
     try:
         study = StudyFile.model_validate(raw, context={"base_dir": study_dir(label)})  # train.function's file
     except ValidationError as e:
         raise StudyError(f"{label}: {explain(e, root=StudyFile)}") from None
     check_trial_count(study, label)
     check_combination(study, label)
-    check_search(study, raw, label)
+    check_search(study, given, label)
     return study
 
 
