@@ -141,7 +141,8 @@ print("script top level", os.getpid(), flush=True)
 
 @pytest.mark.parametrize("guarded", [False, True])
 def test_a_script_with_worker_processes_runs_with_or_without_a_main_guard(s, tmp_path, guarded):
-    call = 'study = nnstudy.run("s.toml", store="runs", workers=2, stack="off")\nprint("statuses", study.trials().status.tolist())'
+    call = ('study = nnstudy.run("s.toml", store="runs", workers=2, stack="off")\n'
+            'print("statuses", study.trials().status.tolist())')
     if guarded:
         call = 'if __name__ == "__main__":\n' + "".join(f"    {line}\n" for line in call.splitlines())
     (tmp_path / "script.py").write_text(SCRIPT.format(call=call))

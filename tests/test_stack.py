@@ -161,7 +161,8 @@ def test_auto_on_the_cpu_stacks_mlp_groups_larger_than_the_pool():
     assert plan(mlps, "auto", "cpu", workers=6) == ([], mlps)
     assert plan(mlps[:2], "auto", "cpu", workers=1) == ([], mlps[:2])
     assert [len(s) for s in plan(mlps[:3], "auto", "cpu", workers=1)[0]] == [3]
-    _, cnns = trials_of({"optimizer": "sgd"}, model={"kind": "cnn", "blocks": [{"channels": 2, "kernel": 3}], "hidden": []},
+    cnn = {"kind": "cnn", "blocks": [{"channels": 2, "kernel": 3}], "hidden": []}
+    _, cnns = trials_of({"optimizer": "sgd"}, model=cnn,
                         sweep={"train.lr": [0.1, 0.01]}, data={"name": "digits", "train_size": 64}, seeds=3)
     assert plan(cnns, "auto", "cpu", workers=1) == ([], cnns)
     assert [len(s) for s in plan(cnns, "on", "cpu", workers=1)[0]] == [6]
