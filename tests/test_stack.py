@@ -154,7 +154,8 @@ def test_plan_groups_by_program_and_leaves_the_rest_alone():
 
 
 def test_auto_on_the_cpu_stacks_mlp_groups_larger_than_the_pool():
-    """A group of 3 MLP trials stacks beside 2 workers, not beside 3; 2 trials never; a CNN never."""
+    """A group of 3 MLP trials stacks beside 2 workers, not beside 3; 2 trials never; a CNN or a batch over 256
+    never."""
     _, mlps = trials_of({"optimizer": "sgd"}, sweep={"train.lr": [0.1, 0.01]}, seeds=3)  # one group of 6
     assert [len(s) for s in plan(mlps, "auto", "cpu", workers=2)[0]] == [6]
     assert [len(s) for s in plan(mlps, "auto", "cpu", workers=5)[0]] == [6]
@@ -165,6 +166,9 @@ def test_auto_on_the_cpu_stacks_mlp_groups_larger_than_the_pool():
     _, cnns = trials_of({"optimizer": "sgd"}, model=cnn,
                         sweep={"train.lr": [0.1, 0.01]}, data={"name": "digits", "train_size": 64}, seeds=3)
     assert plan(cnns, "auto", "cpu", workers=1) == ([], cnns)
+    _, large = trials_of({"optimizer": "sgd", "batch_size": 512}, sweep={"train.lr": [0.1, 0.01]}, seeds=3)
+    assert plan(large, "auto", "cpu", workers=1) == ([], large)  # compute-bound steps: alone in the pool
+    assert [len(s) for s in plan(large, "on", "cpu", workers=1)[0]] == [6]
     assert [len(s) for s in plan(cnns, "on", "cpu", workers=1)[0]] == [6]
 
 

@@ -20,10 +20,10 @@ from ._progress import StudyProgress
 
 def plan(todo: list[Trial], mode: str, device: str, parts: int = 1, workers: int | None = None
          ) -> tuple[list[list[Trial]], list[Trial]]:
-    """(stacks, singles). on stacks wherever two trials share a program; auto on CUDA too, and on the CPU the
-    hand-batched networks (mlp, logistic, perceptron) of a group with more trials than ``workers`` (the local
-    pool's processes; None: never, as on Ray) and at least three: there one process steps them all at the cost
-    of about one trial's Python and framework overhead per step, where alone each pays its own.
+    """(stacks, singles). on stacks wherever two trials share a program; auto on CUDA too, and on the CPU
+    hand-batched networks (mlp, logistic, perceptron) at batches up to 256, in groups of more trials than
+    ``workers`` (the local pool's processes; None: never, as on Ray) and at least three: one process then steps
+    them all for about one trial's Python and framework overhead per step, where alone each pays its own.
     parts: split each group into at least that many stacks where it has the trials (one per Ray GPU).
     On the CPU a stack costs about its trials x its longest budget, so trials stack there only with
     trials of the same number of epochs; on a GPU a stack costs its longest budget whatever its size."""
@@ -34,7 +34,7 @@ def plan(todo: list[Trial], mode: str, device: str, parts: int = 1, workers: int
     singles: list[Trial] = []
     for trial in todo:
         engine = get_engine(trial.config["train"]["engine"])
-        small = mode == "on" or cuda or of(trial.config["model"]).stacking == "mlp"  # auto on the CPU: MLPs only
+        small = mode == "on" or cuda or _small_steps(trial)
         key = engine.group_key(trial) if small and hasattr(engine, "train_group") else None
         if key is None:
             singles.append(trial)
@@ -50,6 +50,16 @@ def plan(todo: list[Trial], mode: str, device: str, parts: int = 1, workers: int
         stacks += [members[i:i + size] for i in range(0, len(members), size)]
     singles.sort(key=todo.index)
     return stacks, singles
+
+
+CPU_STACK_MAX_BATCH = 256  # above it a CPU step is compute-bound: batch 1024, K = 4 took 0.43 s/epoch/trial
+# stacked against 0.39 alone (benchmarks/README.md, sweep_throughput.py)
+
+
+def _small_steps(trial: Trial) -> bool:
+    """auto on the CPU: a hand-batched network (mlp, logistic, perceptron) at a batch of at most 256."""
+    batch = trial.config["train"]["batch_size"]
+    return of(trial.config["model"]).stacking == "mlp" and batch != "full" and batch <= CPU_STACK_MAX_BATCH
 
 
 def run_stacks(driver: Driver, stacks: list[list[Trial]], progress: StudyProgress, summary: RunSummary) -> bool:
