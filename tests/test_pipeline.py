@@ -113,9 +113,9 @@ def test_failed_trial_prints_config_and_reruns(small, tmp_path, capsys, monkeypa
             raise RuntimeError("simulated crash")
         return real(trial, data, on_epoch, device)
 
-    monkeypatch.setattr(_train, "train_trial", flaky)
+    monkeypatch.setattr(_train, "train_trial", flaky)  # one trial's training (--stack off: no CPU stack)
     store = tmp_path / "runs"
-    assert run_cli(small, "--store", store, "--workers", "1") == 1
+    assert run_cli(small, "--store", store, "--workers", "1", "--stack", "off") == 1
     err = capsys.readouterr().err
     assert "failed" in err and "simulated crash" in err and '"lr": 0.1' in err
     status = dict(db_rows(store, "select seed, status from trials where seed = 1"))
@@ -125,7 +125,7 @@ def test_failed_trial_prints_config_and_reruns(small, tmp_path, capsys, monkeypa
     assert trials.loc[trials.status == "failed", "error"].str.contains("simulated crash").all()
     monkeypatch.setattr(_train, "train_trial", real)
     capsys.readouterr()
-    assert run_cli(small, "--store", store, "--workers", "1") == 0
+    assert run_cli(small, "--store", store, "--workers", "1", "--stack", "off") == 0
     assert "ran 2, skipped 4" in capsys.readouterr().err
 
 
@@ -137,7 +137,7 @@ def test_fail_fast_stops_at_first_failure(small, tmp_path, monkeypatch):
 
     monkeypatch.setattr(_train, "train_trial", broken)
     store = tmp_path / "runs"
-    assert run_cli(small, "--store", store, "--workers", "1", "--fail-fast") == 1
+    assert run_cli(small, "--store", store, "--workers", "1", "--stack", "off", "--fail-fast") == 1
     statuses = [s for (s,) in db_rows(store, "select status from trials")]
     assert statuses.count("failed") == 1 and statuses.count("pending") == 5
 
