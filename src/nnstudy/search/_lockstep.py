@@ -7,8 +7,9 @@ that epoch; its trials are stored ``done`` with fewer ``epochs_run`` (the last e
 artifacts). Each thread keeps its own copy of torch's global random state across turns, so a seed trains
 exactly as it would alone: same trial id, same numbers.
 
-Where the seeds may share one stacked program (``--stack``: on CUDA by default, see
-executor/_stacked.py), they train as one stack instead, and the pruner is asked between its epochs.
+Where the seeds may share one stacked program (``--stack``: by default on CUDA, and on the CPU three or more
+seeds of a small MLP-family network; see executor/_stacked.py), they train as one stack instead, and the
+pruner is asked between its epochs.
 """
 
 from __future__ import annotations
@@ -88,7 +89,7 @@ class LockstepRunner(Driver):
         `done_curves`: the metric per epoch of the seeds already stored, part of the mean."""
         if not todo:
             return None
-        stacks, singles = plan(todo, self.stack, self.device)
+        stacks, singles = plan(todo, self.stack, self.device, workers=1)  # its seeds take turns in this process
         stacked = len(stacks) == 1 and not singles
         where = "one stacked program" if stacked else "one process, seeds in lockstep"
         with self.progress(todo, where, summary) as progress, limited(self.alone_threads):
