@@ -28,3 +28,14 @@ def test_each_proposed_batch_trains_as_stacks(tmp_path, pruner, stacks):
     assert len(snap.trials) == 4 and (snap.trials.status == "done").all(), log.getvalue()
     sizes = Counter(snap.conditions[t].get("stacked") for t in snap.trials.trial_id)
     assert {size: n // size for size, n in sizes.items()} == stacks, log.getvalue()
+
+
+@pytest.mark.parametrize("seeds, stacks", [(2, {None: 4}), (3, {3: 2})])
+def test_by_default_the_cpu_lockstep_stacks_three_or_more_seeds_of_an_mlp(tmp_path, seeds, stacks):
+    """--stack auto with the median pruner: two seeds take turns in threads, three train as one stack."""
+    spec = {**SEARCH, "trials": {"seeds": seeds}, "search": {**SEARCH["search"], "pruner": "median"}}
+    nnstudy.run(spec, store=tmp_path / "runs", workers=1, console=Console(file=io.StringIO()))
+    snap = Store(tmp_path / "runs", create=False).snapshot("search-stack", artifacts=False)
+    assert len(snap.trials) == 2 * seeds and (snap.trials.status == "done").all()
+    sizes = Counter(snap.conditions[t].get("stacked") for t in snap.trials.trial_id)
+    assert {size: n // (size or 1) for size, n in sizes.items()} == stacks
