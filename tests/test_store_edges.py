@@ -117,7 +117,7 @@ def test_ctrl_c_while_the_store_is_lost_is_the_interrupt(tmp_path, monkeypatch, 
 
         monkeypatch.setattr(_store.Store, "_release", release_lost)
     monkeypatch.setattr(Driver, "epochs_ended", ctrl_c)
-    run = ["run", str(tmp_path / "edges.toml"), "--store", str(store), "--workers", "1"]
+    run = ["run", str(tmp_path / "edges.toml"), "--store", str(store), "--workers", "1", "--stack", "off"]
     code = main(run)
     if held:
         lock, timer, locked_at = held
@@ -137,7 +137,8 @@ def test_ctrl_c_while_the_store_is_lost_is_the_interrupt(tmp_path, monkeypatch, 
     assert set(statuses(store).values()) == {"done"}
 
 
-def test_ctrl_c_while_the_store_is_lost_says_so_under_quiet_too(tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize("stack, running", [("off", 1), ("auto", 3)])  # one trial, or the CPU's stack of three
+def test_ctrl_c_while_the_store_is_lost_says_so_under_quiet_too(tmp_path, monkeypatch, capsys, stack, running):
     """--quiet keeps the problems: trials left running in the store are one (as failed trials are)."""
     from nnstudy.executor._driver import Driver
 
@@ -151,11 +152,12 @@ def test_ctrl_c_while_the_store_is_lost_says_so_under_quiet_too(tmp_path, monkey
     monkeypatch.setattr(_store.Store, "_release", release_lost)
     monkeypatch.setattr(Driver, "epochs_ended", ctrl_c)
     store = tmp_path / "store"
-    assert main(["run", str(tmp_path / "edges.toml"), "--store", str(store), "--workers", "1", "--quiet"]) == 130
+    assert main(["run", str(tmp_path / "edges.toml"), "--store", str(store), "--workers", "1", "--stack", stack,
+                 "--quiet"]) == 130
     err = capsys.readouterr().err
     assert err.strip().splitlines() == [HANDED_BACK_NOT, "nnstudy: interrupted; finished trials are stored, "
                                                          "run again to continue"], err
-    assert sorted(statuses(store).values()) == ["pending", "pending", "running"]
+    assert sorted(statuses(store).values()) == ["pending"] * (3 - running) + ["running"] * running
 
 
 def test_an_outcome_the_store_refuses_fails_its_trial_with_the_reason(tmp_path, monkeypatch, capsys):
