@@ -312,3 +312,32 @@ def test_a_file_with_a_syntax_error_is_named_as_the_study_names_it(tmp_path, cap
     line = refused(capsys, ["run", str(path), "--store", str(store)])
     assert line.endswith(f": {key}: {name} line 3: invalid syntax"), line  # not its cached copy's sha256
     assert not store.exists()
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+@pytest.mark.parametrize("body, raised", [
+    ("import sys; sys.exit(0)", "SystemExit: 0"),
+    ("raise SystemExit(0)", "SystemExit: 0"),
+    ("raise KeyboardInterrupt", "KeyboardInterrupt"),
+])
+def test_a_training_function_ending_the_process_by_exception_fails_its_trials(tmp_path, capsys, body, raised,
+                                                                                 workers):
+    path = write(tmp_path, FUNCTION_STUDY.replace("seeds = 1", "seeds = 2"),
+                 {"train.py": f"def train(config, seed, data, report):\n    {body}\n"})
+    store = tmp_path / "store"
+    assert main(["run", str(path), "--store", str(store), "--workers", workers]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "interrupted" not in err, err
+    assert err.count(f"Exited: train.py:train raised {raised} (train.py:2)") == 2, err
+    assert list(statuses(store).values()) == ["failed", "failed"]
+
+
+def test_ctrl_c_while_a_training_function_runs_in_process_still_interrupts_the_run(tmp_path, capsys):
+    code = ("import os, signal, time\n\n\ndef train(config, seed, data, report):\n    report(1, train_loss=1.0)\n"
+            "    os.kill(os.getpid(), signal.SIGINT)\n    time.sleep(5)\n")
+    path = write(tmp_path, FUNCTION_STUDY, {"train.py": code})
+    store = tmp_path / "store"
+    assert main(["run", str(path), "--store", str(store), "--workers", "1"]) == 130
+    err = capsys.readouterr().err
+    assert "interrupted" in err and "Exited" not in err, err
+    assert list(statuses(store).values()) == ["pending"]
