@@ -341,3 +341,20 @@ def test_ctrl_c_while_a_training_function_runs_in_process_still_interrupts_the_r
     err = capsys.readouterr().err
     assert "interrupted" in err and "Exited" not in err, err
     assert list(statuses(store).values()) == ["pending"]
+
+
+@pytest.mark.parametrize("classes, y, words", [
+    ("5", "np.arange(100) % 7", "data: load.py:load() returned classes=5, not a list of names: give one name per "
+                                "label 0, 1, ... (e.g. classes=[\"cat\", \"dog\"])"),
+    ("'abc'", "np.arange(100) % 3", "data: load.py:load() returned classes='abc', not a list of names"),
+    ("10**5000", "np.arange(100) % 3", "data: load.py:load() returned classes of type int, not a list of names"),
+    ("['a', 'b']", "np.arange(100) % 3", "data: load.py:load: the labels run from 0 to 2, but classes names 2 (a, b) "
+                                         "for labels 0..1: give one name per label, or labels 0..1"),
+])
+def test_a_loaders_classes_that_do_not_name_its_labels_are_refused_naming_both(tmp_path, capsys, classes, y, words):
+    code = f"import numpy as np\n\ndef load():\n    return dict(x_train=np.ones((100, 2)), y_train={y}, classes={classes})\n"
+    path = write(tmp_path, LOADER_STUDY, {"load.py": code})
+    store = tmp_path / "store"
+    line = refused(capsys, ["run", str(path), "--store", str(store)])
+    assert words in line and "raised" not in line, line  # nnstudy's own check, not the loader's exception
+    assert not store.exists()
