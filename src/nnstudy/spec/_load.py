@@ -216,7 +216,10 @@ def explain(err: ValidationError, prefix: str = "", root: Any = None) -> str:
     if kind == "literal_error":
         return f"{key}: {got!r} is not allowed ({msg.removeprefix('Input should be ')})"
     if kind == "value_error":
-        return f"{key}: {msg.removeprefix('Value error, ')}"
+        text = msg.removeprefix('Value error, ')
+        entry = next((k for k in got if text.startswith(f"{k}: ")), None) if loc[-1:] == ["space"] and isinstance(
+            got, dict) else None  # a [search.space] entry's error, "train.lr: ...": said as search.space.train.lr
+        return f"{key}.{entry}: {text[len(entry) + 2:]}" if entry else f"{key}: {text}"
     hint = f"; a list of one is written [{json.dumps(got)}]" if kind == "list_type" and isinstance(
         got, (int, float, str)) and not isinstance(got, bool) else ""
     return f"{key}: {msg[0].lower() + msg[1:]} (got {json.dumps(got, default=str)}{hint})"
