@@ -9,6 +9,7 @@ import math
 import os
 import stat
 import tomllib
+import typing
 from pathlib import Path
 from typing import Any
 
@@ -220,6 +221,8 @@ def explain(err: ValidationError, prefix: str = "", root: Any = None) -> str:
         entry = next((k for k in got if text.startswith(f"{k}: ")), None) if loc[-1:] == ["space"] and isinstance(
             got, dict) else None  # a [search.space] entry's error, "train.lr: ...": said as search.space.train.lr
         return f"{key}.{entry}: {text[len(entry) + 2:]}" if entry else f"{key}: {text}"
+    if kind == "int_parsing_size":  # pydantic: "unable to parse input string as an integer, exceeded maximum size"
+        return f"{key}: input should be a whole number {_whole_range(root, e['loc'])} (got {json.dumps(got)})"
     hint = f"; a list of one is written [{json.dumps(got)}]" if kind == "list_type" and isinstance(
         got, (int, float, str)) and not isinstance(got, bool) else ""
     return f"{key}: {msg[0].lower() + msg[1:]} (got {json.dumps(got, default=str)}{hint})"
@@ -239,6 +242,26 @@ def _for_a_number(errors: list[dict]) -> dict:
 def _is_union_tag(part: Any) -> bool:
     return isinstance(part, str) and (part.startswith(("int", "float", "list[", "dict[", "literal[", "constrained"))
                                       or part in {"str", "bool"})
+
+
+def _whole_range(root: Any, loc: tuple) -> str:
+    """'from 10 to 10000000' (or 'of at least 1', ...) for an integer key, from the bounds the schema gives it."""
+    node = root
+    for part in loc[:-1]:
+        field = getattr(node, "model_fields", {}).get(part)
+        node = field.annotation if field is not None else None
+    field = getattr(node, "model_fields", {}).get(loc[-1]) if loc else None
+    low = high = None
+    todo = [field] if field is not None else []
+    while todo:  # the field and the types of its annotation (Annotated[int, Field(ge=..)] | None)
+        item = todo.pop()
+        for m in getattr(item, "metadata", None) or []:
+            low = m.ge if hasattr(m, "ge") else m.gt + 1 if hasattr(m, "gt") else low
+            high = m.le if hasattr(m, "le") else m.lt - 1 if hasattr(m, "lt") else high
+        todo += [a for a in typing.get_args(getattr(item, "annotation", item)) if a is not item]
+    if low is not None and high is not None:
+        return f"from {low} to {high}"
+    return f"of at least {low}" if low is not None else f"of at most {high}" if high is not None else "in range"
 
 
 def _allowed_keys(root: Any, loc: tuple) -> str:
