@@ -103,7 +103,7 @@ def _matches(snap: StudySnapshot, t: pd.DataFrame, key: str, want: Any) -> pd.Se
         hit = t[key].map(lambda v: v == w)
         if not hit.any():
             texts = list(dict.fromkeys(value_text(v) for v in t[key]))
-            shown = cap(value_text(want) or want, 80)
+            shown = cap(str(value_text(want) or want), 80)
             if isinstance(want, str) and shown in texts:  # --where train.lr="0.1": text, where the trials hold 0.1
                 shown = f"{json.dumps(want)} (in quotes: text, not {shown}; write it without the quotes)"
             takes = cap(", ".join(texts), 160) or "none left"
