@@ -358,3 +358,15 @@ def test_a_loaders_classes_that_do_not_name_its_labels_are_refused_naming_both(t
     line = refused(capsys, ["run", str(path), "--store", str(store)])
     assert words in line and "raised" not in line, line  # nnstudy's own check, not the loader's exception
     assert not store.exists()
+
+
+def test_a_module_raising_keyboard_interrupt_in_a_pool_worker_says_what_ended_the_worker(tmp_path, capsys):
+    forward = "calls.append(1)\n            if len(calls) > 5:  # past the module check, while training\n" \
+              "                raise KeyboardInterrupt"
+    code = net(forward=forward) + "\ncalls = []\n"
+    path = write(tmp_path, MODULE_STUDY, {"net.py": code})
+    store = tmp_path / "store"
+    assert main(["run", str(path), "--store", str(store), "--workers", "2", "--stack", "off"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("worker died: KeyboardInterrupt") == 2, err  # it said "worker died: " and no more
+    assert list(statuses(store).values()) == ["failed", "failed"]
