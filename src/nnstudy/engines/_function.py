@@ -22,18 +22,16 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
-import functools
 import math
 import random
 import re
-import signal
 import sys
-import threading
 import time
 from typing import Any
 
 import numpy as np
 
+from .._sigterm import interrupts_noted
 from .._userfiles import exited
 from ..spec import Trial
 from ._common import diverged as exploded
@@ -100,7 +98,7 @@ def train_trial(trial: Trial, data, on_epoch: OnEpoch) -> TrialResult:
     _seed(trial.seed)
     returned: Any = None
     try:
-        with _optimizers_without_dynamo(), _signals_noted(signalled):
+        with _optimizers_without_dynamo(), interrupts_noted(signalled):
             returned = fn(config, trial.seed, read_only(data), report)
     except Diverged:
         if not diverged:  # the user's code raised it: not ours
@@ -147,32 +145,6 @@ def _optimizers_without_dynamo():
     from ._torch._eager import without_dynamo
 
     return without_dynamo()
-
-
-@contextlib.contextmanager
-def _signals_noted(signalled: list[int]):
-    """Notes in ``signalled`` each SIGINT or SIGTERM that arrives while the user's function runs, then handles it
-    as before: so a KeyboardInterrupt the function raised by itself is told apart from Ctrl-C (signals reach the
-    main thread only; an ignored or default one is left alone: it raises nothing)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {}
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        handler = signal.getsignal(signum)
-        if callable(handler):
-            previous[signum] = handler
-            signal.signal(signum, functools.partial(_noted, signalled, handler))
-    try:
-        yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-
-
-def _noted(signalled: list[int], handler, signum, frame):
-    signalled.append(signum)
-    return handler(signum, frame)
 
 
 def _numbers(metrics: dict, where: str) -> dict[str, float]:
