@@ -42,10 +42,10 @@ def test_an_orphan_trial_is_the_damaged_store_line(stored, tmp_path, capsys, com
     assert _sha(store / "nnstudy.sqlite") == before and files(tmp_path) == listed  # nothing trained or added
 
 
-ANOTHER_STUDYS = ("INSERT INTO trials (study_id, trial_id, seed, config_json, point_json, status, owner, attempts, error, "
-                  "final_json, started_at, finished_at, conditions_json) SELECT 99, 'ffff' || substr(trial_id, 5), seed, "
-                  "config_json, point_json, status, owner, attempts, error, final_json, started_at, finished_at, "
-                  "conditions_json FROM trials WHERE id = 1")  # a trial of a study whose row is gone; 'damage' whole
+COLUMNS = "seed, config_json, point_json, status, owner, attempts, error, final_json, started_at, finished_at, " \
+          "conditions_json"
+ANOTHER_STUDYS = (f"INSERT INTO trials (study_id, trial_id, {COLUMNS}) "  # a trial of a study whose row is gone,
+                  f"SELECT 99, 'ffff' || substr(trial_id, 5), {COLUMNS} FROM trials WHERE id = 1")  # 'damage' whole
 
 
 @pytest.mark.parametrize("command", ["report", "compare", "export", "ls"])

@@ -352,7 +352,8 @@ def test_ctrl_c_while_a_training_function_runs_in_process_still_interrupts_the_r
                                          "for labels 0..1: give one name per label, or labels 0..1"),
 ])
 def test_a_loaders_classes_that_do_not_name_its_labels_are_refused_naming_both(tmp_path, capsys, classes, y, words):
-    code = f"import numpy as np\n\ndef load():\n    return dict(x_train=np.ones((100, 2)), y_train={y}, classes={classes})\n"
+    code = ("import numpy as np\n\ndef load():\n"
+            f"    return dict(x_train=np.ones((100, 2)), y_train={y}, classes={classes})\n")
     path = write(tmp_path, LOADER_STUDY, {"load.py": code})
     store = tmp_path / "store"
     line = refused(capsys, ["run", str(path), "--store", str(store)])
@@ -373,3 +374,28 @@ def test_a_module_raising_keyboard_interrupt_while_it_trains_fails_its_trials(tm
                      "(net.py:15)") == 2, err
     assert "interrupted" not in err and "worker died" not in err, err
     assert list(statuses(store).values()) == ["failed", "failed"]
+
+
+@pytest.mark.parametrize("study, files, words", [
+    (LOADER_STUDY, {"load.py": "def load():\n    raise KeyboardInterrupt\n"},
+     "data: load.py:load raised KeyboardInterrupt"),
+    (MODULE_STUDY, {"net.py": net(init="raise KeyboardInterrupt")},
+     "model.module: Net(n_inputs=64, n_classes=10) raised KeyboardInterrupt"),
+    (MODULE_STUDY, {"net.py": net(forward="raise KeyboardInterrupt")},
+     "model.module: net.py:Net: its forward pass on a batch of shape (2, 1, 8, 8) raised KeyboardInterrupt"),
+])
+def test_a_keyboard_interrupt_of_the_studys_own_code_at_its_check_is_refused_in_one_line(tmp_path, capsys, study,
+                                                                                         files, words):
+    path = write(tmp_path, study, files)
+    store = tmp_path / "store"
+    line = refused(capsys, ["run", str(path), "--store", str(store)])  # it was exit 130, "interrupted"
+    assert line.endswith(words), line
+    assert not store.exists()
+
+
+def test_ctrl_c_while_a_loader_runs_still_interrupts(tmp_path, capsys):
+    code = "import os, signal, time\n\n\ndef load():\n    os.kill(os.getpid(), signal.SIGINT)\n    time.sleep(5)\n"
+    path = write(tmp_path, LOADER_STUDY, {"load.py": code})
+    assert main(["run", str(path), "--store", str(tmp_path / "store")]) == 130
+    assert "interrupted" in capsys.readouterr().err
+    assert not (tmp_path / "store").exists()
