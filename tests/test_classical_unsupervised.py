@@ -126,6 +126,23 @@ def test_boltzmann_weights_overflowing_at_a_huge_lr_are_a_diverged_trial(tmp_pat
     assert t["error"].tolist() == ["loss became nan at epoch 1"]
 
 
+def test_scikit_learns_rbm_overflowing_at_a_huge_lr_is_said_once_as_diverged_without_numpy_warnings(tmp_path, capsys):
+    import warnings
+
+    from nnstudy.cli import main
+
+    (tmp_path / "rbm.toml").write_text('[study]\nname = "rbm"\n[data]\nname = "digits"\ntrain_size = 200\n'
+                                       '[model]\nkind = "rbm"\nhidden = 8\ngibbs_steps = 5\nsklearn = true\n'
+                                       '[train]\nengine = "classical"\nlr = 1e308\nbatch_size = 20\nepochs = 2\n')
+    with warnings.catch_warnings(record=True) as caught:  # what the command line prints one line each
+        warnings.simplefilter("always")
+        assert main(["run", str(tmp_path / "rbm.toml"), "--store", str(tmp_path / "store"), "--workers", "1"]) == 1
+    assert [str(w.message) for w in caught] == []
+    err = capsys.readouterr().err
+    assert "overflow" not in err and "RuntimeWarning" not in err, err
+    assert err.count("diverged") == 2 and "sklearn_test_pll=nan" in err, err  # its line and the summary's
+
+
 def test_digit_inputs_binarize_at_half_range():
     from nnstudy.engines._classical._boltzmann import binarize
     from nnstudy.data._dataset import Dataset

@@ -158,6 +158,17 @@ CASES = [
      "--where train.lr=\\udcff: not UTF-8 text"),
     ("as-not-utf8", ["run", "{study}", "--as", "\udcff"], "--as \\udcff: not UTF-8 text"),
     ("export-name-not-utf8", ["export", "go\udcffod", "--to", "parquet", "{dir}/x.parquet"], "not UTF-8 text"),
+    # a long value cut where it is repeated, so that what is allowed still shows
+    ("set-long-value-of-a-swept-key", ["run", "{study}", "--set", "train.lr=" + "a" * 5000],
+     "more characters left out): train.lr is swept by the study file"),
+    ("set-long-name-of-a-choice", ["run", "{study}", "--set", "model.activation=" + "a" * 5000],
+     "more characters left out) is not allowed ('relu', 'tanh', 'sigmoid', 'elu', 'selu', 'leaky_relu' or 'identity')"),
+    ("set-long-dataset-name", ["run", "{study}", "--set", "data.name=" + "a" * 5000],
+     "more characters left out) (allowed: breast-cancer"),
+    ("set-long-model-kind", ["run", "{study}", "--set", "model.kind=" + "a" * 5000],
+     "more characters left out) (allowed: "),
+    ("set-race-min-beyond-integers", ["run", "{study}", "--set", "trials.seeds={{min = 1e308, max = 5}}"],
+     "trials.seeds: seeds.min: input should be a whole number from 2 to 10000 (a race is"),
     # misleading lines
     ("set-bool-for-a-name", ["run", "{study}", "--set", "model.activation=true"],
      "model.activation: input should be 'elu' or"),

@@ -154,7 +154,7 @@ def test_a_search_step_beyond_the_range_is_refused(tmp_path, capsys):
     space = '"train.lr" = { low = 0.01, high = 0.1, step = 5 }'
     text = SEARCH_GRID.format(space=space).replace('method = "grid"', 'method = "random"')
     err = refused(tmp_path, capsys, ["run", write(tmp_path, text)])
-    assert "search.space: train.lr: step (5) is more than high - low (0.09), so the range holds low alone" in err
+    assert "search.space.train.lr: step (5) is more than high - low (0.09), so the range holds low alone" in err
 
 
 VAE = """

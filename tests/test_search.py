@@ -204,9 +204,10 @@ def test_importance_ranks_the_key_that_matters_first():
 def test_search_keys_are_validated_like_set():
     base = {"study": {"name": "x"}, "data": {"name": "moons"}}
     bad = {
-        '"model.dropout" = { low = 0.0, high = 1.5 }': ("model.dropout", "in the search point"),
+        '"model.dropout" = { low = 0.0, high = 1.5 }': ("search.space.model.dropout: the value 1.5",
+                                                        "input should be less than 1"),
         '"train.lrate" = { low = 0.1, high = 1.0 }': ("search.space.train.lrate", "no such key"),
-        '"train.lr" = { low = 1.0, high = 0.1 }': ("search.space: train.lr", "must be below high"),
+        '"train.lr" = { low = 1.0, high = 0.1 }': ("search.space.train.lr", "must be below high"),
         '"train.lr" = { low = 0.0, high = 1.0, log = true }': ("train.lr", "needs low > 0"),
         '"model.hidden" = { width = { low = 4, high = 8 }, depth = { low = 1, high = 2, int = true } }':
             ("model.hidden", "int = true"),

@@ -150,6 +150,20 @@ def test_nothing_writes(store, client):
     assert (folder / "nnstudy.sqlite").read_bytes() == before
 
 
+@pytest.mark.parametrize("query", ["name=" + "a" * 20_000, "name=%00", "name=%ff%fe", "name=%ed%a0%80", "name=%ZZ",
+                                   "name[]=x", "%%%", "name=nope&name=" + "b" * 5000])
+def test_an_odd_query_string_is_a_short_404(store, client, query):
+    folder, _ = store
+    before = (folder / "nnstudy.sqlite").read_bytes()
+    for path in ("/study", "/fragment/study", "/api/study"):
+        got = client.get(f"{path}?{query}")
+        assert got.status_code == 404 and len(got.content) < 2000, (path, got.status_code, len(got.content))
+        assert "no study named" in got.text or "No such study" in got.text, got.text
+    figure = client.get(f"/figure?{query.replace('name', 'study')}&file=%00")
+    assert figure.status_code == 404 and figure.text == "no such figure"
+    assert (folder / "nnstudy.sqlite").read_bytes() == before
+
+
 def test_loopback_server_answers_loopback_names_only(store):
     strict = TestClient(make_app(store[0], allowed_hosts=["127.0.0.1", "localhost"]), base_url="http://127.0.0.1")
     assert strict.get("/").status_code == 200

@@ -42,6 +42,29 @@ def test_an_orphan_trial_is_the_damaged_store_line(stored, tmp_path, capsys, com
     assert _sha(store / "nnstudy.sqlite") == before and files(tmp_path) == listed  # nothing trained or added
 
 
+COLUMNS = "seed, config_json, point_json, status, owner, attempts, error, final_json, started_at, finished_at, " \
+          "conditions_json"
+ANOTHER_STUDYS = (f"INSERT INTO trials (study_id, trial_id, {COLUMNS}) "  # a trial of a study whose row is gone,
+                  f"SELECT 99, 'ffff' || substr(trial_id, 5), {COLUMNS} FROM trials WHERE id = 1")  # 'damage' whole
+
+
+@pytest.mark.parametrize("command", ["report", "compare", "export", "ls"])
+def test_an_orphan_trial_of_another_study_is_the_damaged_store_line_too(stored, tmp_path, capsys, command):
+    store = _edited(stored, tmp_path / "store", ANOTHER_STUDYS)  # report read it with sqlite3 alone, and said nothing
+    before, listed = _sha(store / "nnstudy.sqlite"), files(tmp_path)
+    line = _damaged_line(capsys, main(COMMANDS[command](store)))
+    assert "is 99, the id of no stored study" in line and "trial ffff" in line, line
+    assert _sha(store / "nnstudy.sqlite") == before and files(tmp_path) == listed
+
+
+def test_a_notebook_reading_a_study_of_a_store_with_an_orphan_trial_gets_the_damaged_store_line(stored, tmp_path):
+    import nnstudy
+
+    store = _edited(stored, tmp_path / "store", ANOTHER_STUDYS)
+    with pytest.raises(nnstudy.StudyError, match="is 99, the id of no stored study"):
+        nnstudy.load("damage", store=store).results()
+
+
 SEARCH = """
 [study]
 name = "ff"

@@ -312,3 +312,90 @@ def test_a_file_with_a_syntax_error_is_named_as_the_study_names_it(tmp_path, cap
     line = refused(capsys, ["run", str(path), "--store", str(store)])
     assert line.endswith(f": {key}: {name} line 3: invalid syntax"), line  # not its cached copy's sha256
     assert not store.exists()
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+@pytest.mark.parametrize("body, raised", [
+    ("import sys; sys.exit(0)", "SystemExit: 0"),
+    ("raise SystemExit(0)", "SystemExit: 0"),
+    ("raise KeyboardInterrupt", "KeyboardInterrupt"),
+])
+def test_a_training_function_ending_the_process_by_exception_fails_its_trials(tmp_path, capsys, body, raised,
+                                                                                 workers):
+    path = write(tmp_path, FUNCTION_STUDY.replace("seeds = 1", "seeds = 2"),
+                 {"train.py": f"def train(config, seed, data, report):\n    {body}\n"})
+    store = tmp_path / "store"
+    assert main(["run", str(path), "--store", str(store), "--workers", workers]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "interrupted" not in err, err
+    assert err.count(f"Exited: train.py:train raised {raised} (train.py:2)") == 2, err
+    assert list(statuses(store).values()) == ["failed", "failed"]
+
+
+def test_ctrl_c_while_a_training_function_runs_in_process_still_interrupts_the_run(tmp_path, capsys):
+    code = ("import os, signal, time\n\n\ndef train(config, seed, data, report):\n    report(1, train_loss=1.0)\n"
+            "    os.kill(os.getpid(), signal.SIGINT)\n    time.sleep(5)\n")
+    path = write(tmp_path, FUNCTION_STUDY, {"train.py": code})
+    store = tmp_path / "store"
+    assert main(["run", str(path), "--store", str(store), "--workers", "1"]) == 130
+    err = capsys.readouterr().err
+    assert "interrupted" in err and "Exited" not in err, err
+    assert list(statuses(store).values()) == ["pending"]
+
+
+@pytest.mark.parametrize("classes, y, words", [
+    ("5", "np.arange(100) % 7", "data: load.py:load() returned classes=5, not a list of names: give one name per "
+                                "label 0, 1, ... (e.g. classes=[\"cat\", \"dog\"])"),
+    ("'abc'", "np.arange(100) % 3", "data: load.py:load() returned classes='abc', not a list of names"),
+    ("10**5000", "np.arange(100) % 3", "data: load.py:load() returned classes of type int, not a list of names"),
+    ("['a', 'b']", "np.arange(100) % 3", "data: load.py:load: the labels run from 0 to 2, but classes names 2 (a, b) "
+                                         "for labels 0..1: give one name per label, or labels 0..1"),
+])
+def test_a_loaders_classes_that_do_not_name_its_labels_are_refused_naming_both(tmp_path, capsys, classes, y, words):
+    code = ("import numpy as np\n\ndef load():\n"
+            f"    return dict(x_train=np.ones((100, 2)), y_train={y}, classes={classes})\n")
+    path = write(tmp_path, LOADER_STUDY, {"load.py": code})
+    store = tmp_path / "store"
+    line = refused(capsys, ["run", str(path), "--store", str(store)])
+    assert words in line and "raised" not in line, line  # nnstudy's own check, not the loader's exception
+    assert not store.exists()
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_module_raising_keyboard_interrupt_while_it_trains_fails_its_trials(tmp_path, capsys, workers):
+    forward = "calls.append(1)\n            if len(calls) > 5:  # past the module check, while training\n" \
+              "                raise KeyboardInterrupt"
+    code = net(forward=forward) + f"\ncalls = []  # {workers} worker(s): a file of its own, its module imported anew\n"
+    path = write(tmp_path, MODULE_STUDY, {"net.py": code})
+    store = tmp_path / "store"
+    assert main(["run", str(path), "--store", str(store), "--workers", workers, "--stack", "off"]) == 1
+    err = capsys.readouterr().err  # it was exit 130 in-process, "worker died: " and no more in a pool
+    assert err.count("Exited: the study's code raised KeyboardInterrupt while the trial trained (not Ctrl-C) "
+                     "(net.py:15)") == 2, err
+    assert "interrupted" not in err and "worker died" not in err, err
+    assert list(statuses(store).values()) == ["failed", "failed"]
+
+
+@pytest.mark.parametrize("study, files, words", [
+    (LOADER_STUDY, {"load.py": "def load():\n    raise KeyboardInterrupt\n"},
+     "data: load.py:load raised KeyboardInterrupt"),
+    (MODULE_STUDY, {"net.py": net(init="raise KeyboardInterrupt")},
+     "model.module: Net(n_inputs=64, n_classes=10) raised KeyboardInterrupt"),
+    (MODULE_STUDY, {"net.py": net(forward="raise KeyboardInterrupt")},
+     "model.module: net.py:Net: its forward pass on a batch of shape (2, 1, 8, 8) raised KeyboardInterrupt"),
+])
+def test_a_keyboard_interrupt_of_the_studys_own_code_at_its_check_is_refused_in_one_line(tmp_path, capsys, study,
+                                                                                         files, words):
+    path = write(tmp_path, study, files)
+    store = tmp_path / "store"
+    line = refused(capsys, ["run", str(path), "--store", str(store)])  # it was exit 130, "interrupted"
+    assert line.endswith(words), line
+    assert not store.exists()
+
+
+def test_ctrl_c_while_a_loader_runs_still_interrupts(tmp_path, capsys):
+    code = "import os, signal, time\n\n\ndef load():\n    os.kill(os.getpid(), signal.SIGINT)\n    time.sleep(5)\n"
+    path = write(tmp_path, LOADER_STUDY, {"load.py": code})
+    assert main(["run", str(path), "--store", str(tmp_path / "store")]) == 130
+    assert "interrupted" in capsys.readouterr().err
+    assert not (tmp_path / "store").exists()

@@ -3,6 +3,7 @@ back, the workers end, one line and exit 130, instead of a dead driver that leav
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import threading
@@ -34,3 +35,29 @@ def terminate_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+@contextmanager
+def interrupts_noted(signalled: list[int]) -> Iterator[None]:
+    """Notes in ``signalled`` each SIGINT or SIGTERM that arrives inside, then handles it as before: so a
+    KeyboardInterrupt that a study's own code raised by itself is told apart from Ctrl-C (signals reach the main
+    thread only; an ignored or default one is left alone: it raises nothing)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {}
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        handler = signal.getsignal(signum)
+        if callable(handler):
+            previous[signum] = handler
+            signal.signal(signum, functools.partial(_noted, signalled, handler))
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _noted(signalled: list[int], handler, signum, frame):
+    signalled.append(signum)
+    return handler(signum, frame)

@@ -123,14 +123,20 @@ class Exited(RuntimeError):
 
 @contextmanager
 def exits_as_errors(what: str) -> Iterator[None]:
-    """Runs a study's own code (``what`` names it) so that SystemExit, or another BaseException but
+    """Runs a study's own code (``what`` names it) so that SystemExit, or another BaseException but Ctrl-C's
     KeyboardInterrupt, becomes ``Exited`` (one line): it fails what the code was doing, as any exception
     would, instead of ending nnstudy with exit 0 and no word."""
+    from ._sigterm import interrupts_noted
+
+    signalled: list[int] = []
     try:
-        yield
-    except (Exception, KeyboardInterrupt):
+        with interrupts_noted(signalled):
+            yield
+    except Exception:
         raise
     except BaseException as e:
+        if isinstance(e, KeyboardInterrupt) and signalled:  # Ctrl-C; a KeyboardInterrupt of its own is an error
+            raise
         raise exited(what, e) from e
 
 

@@ -44,7 +44,7 @@ def check_labels(found: Found, task: str | None, shown: str) -> tuple[str, tuple
     if kind in "biuf" and found.classes is not None:  # labels index the names the source gives
         labels = [y.astype(np.int64) for y in ys]
         if any(len(y) and (y.min() < 0 or y.max() >= len(found.classes)) for y in labels):
-            raise DataError(f"{shown}: labels must be 0..{len(found.classes) - 1} (one per name in classes)")
+            raise DataError(_labels_beyond_classes(labels, found.classes, shown))
         classes = found.classes
     else:
         values = np.unique(np.concatenate([y.astype(str) if kind in TEXT_KINDS else y for y in ys]))
@@ -92,3 +92,12 @@ def _check_float32_range(x: np.ndarray, shown: str, which: str) -> None:
         if largest > float(np.finfo(np.float32).max):
             raise DataError(f"{shown}: {which}inputs have values beyond float32's range (max |x| = {largest:.3g}); "
                             "nnstudy keeps inputs as float32: scale them")
+
+
+def _labels_beyond_classes(labels: list[np.ndarray], classes: tuple[str, ...], shown: str) -> str:
+    """Which of the two values the source gave disagree: its labels' range, and the names in its classes."""
+    lo = min(int(y.min()) for y in labels if len(y))
+    hi = max(int(y.max()) for y in labels if len(y))
+    names = ", ".join(classes[:5]) + (", ..." if len(classes) > 5 else "")
+    return (f"{shown}: the labels run from {lo} to {hi}, but classes names {len(classes)} ({names}) for labels 0.."
+            f"{len(classes) - 1}: give one name per label, or labels 0..{len(classes) - 1}")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
+import numpy as np
+
 from .._userfiles import exits_as_errors, load_object
 from ..errors import DataError
 from ._own_read import Found, channels_last
@@ -42,14 +44,33 @@ def call(ref: str, sha256: str, kwargs: dict[str, Any]) -> Found:
                             "and optionally x_test and y_test (both or neither), classes")
         out = dict(out)
         flipped = channels_last(out, ("x_train", "x_test"))
-        classes = out.get("classes")
         found = Found(out["x_train"], out["y_train"], out.get("x_test"), out.get("y_test"),
-                      classes=None if classes is None else tuple(str(c) for c in classes))
+                      classes=_class_names(out.get("classes"), shown))
         found.what = f"{_len(found.x)} training samples" + (
             f" + {_len(found.x_test)} test samples (given)" if found.x_test is not None else "") + flipped
         return found
     raise DataError(f"{shown} returned {type(out).__name__}; return (x, y) or a dict with x_train, y_train "
                     "[, x_test, y_test, classes]")
+
+
+def _class_names(classes: Any, shown: str) -> tuple[str, ...] | None:
+    """The names a loader gave its labels 0, 1, ...: a list, a tuple or a 1-D array; else DataError (one line)."""
+    if classes is None:
+        return None
+    if not isinstance(classes, (list, tuple, np.ndarray)) or np.ndim(classes) != 1:
+        raise DataError(f"{shown} returned {_value(classes)}, not a list of names: give one name per label "
+                        "0, 1, ... (e.g. classes=[\"cat\", \"dog\"]), or leave classes out to name the labels by "
+                        "their values")
+    return tuple(str(c) for c in classes)
+
+
+def _value(value: Any) -> str:
+    """``classes=<repr>`` in a few words: its start, or its type where repr fails (a huge integer)."""
+    try:
+        text = repr(value)
+    except Exception:
+        return f"classes of type {type(value).__name__}"
+    return f"classes={text}" if len(text) <= 40 else f"classes={text[:40]}... (of type {type(value).__name__})"
 
 
 def _len(x: Any) -> str:

@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from .._sigterm import interrupts_noted
 from .._userfiles import exited
 from ..spec import Trial
 from ._common import diverged as exploded
@@ -55,6 +56,8 @@ def train_trial(trial: Trial, data, on_epoch: OnEpoch) -> TrialResult:
     history: list[dict[str, float]] = []
     diverged: list[str] = []
     first_loss: list[float] = []
+    signalled: list[int] = []  # SIGINT / SIGTERM received while the function ran
+    ours: list[int] = []  # epochs whose on_epoch raised KeyboardInterrupt
     start = time.perf_counter()
 
     def report(epoch: Any, **metrics: Any) -> None:
@@ -74,7 +77,11 @@ def train_trial(trial: Trial, data, on_epoch: OnEpoch) -> TrialResult:
             history[-1]["time_s"] = time.perf_counter() - start
         else:
             history.append({"epoch": epoch, **values, "time_s": time.perf_counter() - start})
-        on_epoch(epoch, dict(values))
+        try:
+            on_epoch(epoch, dict(values))
+        except KeyboardInterrupt:  # the run is stopping (its output's reader left, or the store was interrupted)
+            ours.append(epoch)
+            raise
         bad = [(k, v) for k, v in values.items() if not math.isfinite(v)]
         if bad:
             diverged.append(f"{bad[0][0]} became {bad[0][1]} at epoch {epoch}")
@@ -91,21 +98,23 @@ def train_trial(trial: Trial, data, on_epoch: OnEpoch) -> TrialResult:
     _seed(trial.seed)
     returned: Any = None
     try:
-        with _optimizers_without_dynamo():
+        with _optimizers_without_dynamo(), interrupts_noted(signalled):
             returned = fn(config, trial.seed, read_only(data), report)
     except Diverged:
         if not diverged:  # the user's code raised it: not ours
             raise
-    except SystemExit as e:  # sys.exit() inside the function must not end the study
-        raise RuntimeError(f"{tc['function']} called sys.exit({e.code!r})") from e
+    except KeyboardInterrupt as e:
+        if signalled or ours:  # Ctrl-C, SIGTERM, or nnstudy's own stop while it showed or stored an epoch
+            raise
+        raise exited(tc["function"], e) from e  # the function raised it itself: its trial fails, the run goes on
     except ValueError as e:  # numpy's "output array is read-only", "assignment destination is read-only"
         if "read-only" in str(e) and len(e.args) == 1:  # said where the user's line raised it
             e.args = (f"{e.args[0]}: the data's arrays are read-only, shared by the trials; copy one before "
                       "changing it (x = data.x_train.copy())",)
         raise
-    except (KeyboardInterrupt, Exception):
+    except Exception:
         raise
-    except BaseException as e:  # a BaseException class of the user's own must not end the study either
+    except BaseException as e:  # sys.exit(), or a BaseException class of the user's own, must not end the study
         raise exited(tc["function"], e) from e
     train_time = time.perf_counter() - start
     final = {k: v for k, v in history[-1].items() if k not in RESERVED} if history else {}

@@ -12,6 +12,7 @@ import queue as queue_mod
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 
 from .. import _prefetch
+from .._userfiles import message
 from ..spec import Trial
 from . import _worker
 from ._driver import Driver, RunSummary
@@ -123,7 +124,7 @@ class LocalExecutor(Driver):
                 for fut in finished:
                     trial = running.pop(fut)
                     exc = fut.exception()
-                    result, error = (None, f"worker died: {exc}") if exc else fut.result()
+                    result, error = (None, _died(exc)) if exc else fut.result()
                     stop = self.record(trial, result, error, progress, summary) or stop
                 if stop:
                     pending.clear()
@@ -143,3 +144,8 @@ class LocalExecutor(Driver):
                 break
         if records:
             self.epochs_ended(records, progress)
+
+
+def _died(exc: BaseException) -> str:
+    """A trial whose worker process ended under it: what ended it (a KeyboardInterrupt of its own says no more)."""
+    return f"worker died: {message(exc) or type(exc).__name__}"

@@ -12,7 +12,8 @@ import time
 import traceback
 from typing import Any
 
-from .._userfiles import message
+from .._sigterm import interrupts_noted
+from .._userfiles import Exited, error_line, message
 from ..spec import Trial
 
 _queue: Any = None
@@ -81,21 +82,31 @@ def run_trial(trial: Trial, device: str, report: Any = None, resume: dict[str, b
     from ..engines import get_engine
     from ..engines._checkpoint import Saved, channel
 
+    signalled: list[int] = []  # Ctrl-C or SIGTERM while the trial trained
+    ours: list[bool] = []  # the driver stopped the run while it showed or stored an epoch
+
     def send(message: Any) -> None:  # the driver shows epochs and writes them (and checkpoints) to the store
-        if report is not None:
-            report(message)
-        elif _queue is not None:
-            _queue.put(message)
+        try:
+            if report is not None:
+                report(message)
+            elif _queue is not None:
+                _queue.put(message)
+        except KeyboardInterrupt:
+            ours.append(True)
+            raise
 
     def on_epoch(epoch: int, metrics: dict[str, float]) -> None:
         send((trial.trial_id, epoch, dict(metrics)))
 
     try:
         data = load_data(trial.config["data"])
-        with channel(resume, lambda blobs: send(Saved(trial.trial_id, blobs))):
+        with channel(resume, lambda blobs: send(Saved(trial.trial_id, blobs))), interrupts_noted(signalled):
             return get_engine(trial.config["train"]["engine"]).train(trial, data, on_epoch, device), None
-    except KeyboardInterrupt:
-        raise
+    except KeyboardInterrupt as e:
+        if signalled or ours:
+            raise
+        own = Exited(f"the study's code raised {error_line(e)} while the trial trained (not Ctrl-C)")
+        return None, failure(own.with_traceback(e.__traceback__), [trial])  # the run goes on
     except Exception as e:  # a trial's failure is data for the store, not a crash of the study
         return None, failure(e, [trial])
 

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._text import cap
 from ..errors import StudyError
 from ..store._snapshot import StudySnapshot
 from ._format import config_label, value_key, value_text
@@ -34,11 +35,11 @@ def parse_where(text: str) -> dict[str, Any]:
     for part in _NEXT.split(text):
         m = _KEY.match(part)
         if not m or not part[m.end():].strip():
-            raise StudyError(f"--where {text}: expected KEY=VALUE[,KEY=VALUE...], e.g. --where train.lr=0.1")
+            raise StudyError(f"--where {cap(text, 80)}: expected KEY=VALUE[,KEY=VALUE...], e.g. --where train.lr=0.1")
         try:
             out[m.group(1)] = parse_value(part[m.end():].strip())
         except ValueError as e:
-            raise StudyError(f"--where {text}: {e}") from None
+            raise StudyError(f"--where {cap(text, 80)}: {e}") from None
     return out
 
 
@@ -91,7 +92,7 @@ def select(snap: StudySnapshot, where: dict[str, Any]) -> Side:
     config = {k: configs.iloc[0][k] for k in keys} if len(configs) else {}
     done = t[t["status"] == "done"]
     if done.empty:
-        cond = ", ".join(f"{k}={value_text(v)}" for k, v in where.items())
+        cond = cap(", ".join(f"{k}={value_text(v)}" for k, v in where.items()), 80)
         raise StudyError(f"{snap.name}{f' [{cond}]' if cond else ''}: no finished trial to compare")
     return Side(snap.name, dict(where), config, done.reset_index(drop=True), list(snap.metrics))
 
@@ -102,17 +103,19 @@ def _matches(snap: StudySnapshot, t: pd.DataFrame, key: str, want: Any) -> pd.Se
         hit = t[key].map(lambda v: v == w)
         if not hit.any():
             texts = list(dict.fromkeys(value_text(v) for v in t[key]))
-            shown = value_text(want) or want
+            shown = cap(str(value_text(want) or want), 80)
             if isinstance(want, str) and shown in texts:  # --where train.lr="0.1": text, where the trials hold 0.1
                 shown = f"{json.dumps(want)} (in quotes: text, not {shown}; write it without the quotes)"
-            raise StudyError(f"{snap.name}: no trial has {key}={shown} (it takes: {', '.join(texts) or 'none left'})")
+            takes = cap(", ".join(texts), 160) or "none left"
+            raise StudyError(f"{snap.name}: no trial has {key}={shown} (it takes: {takes})")
         return hit
     base = _dotted(snap.spec, key)
     if base is _MISSING:
         swept = ", ".join(snap.swept_keys) or "none"
         raise StudyError(f"{snap.name}: --where {key}: not a key of the study (swept keys: {swept})")
     if value_key(base) != w:
-        raise StudyError(f"{snap.name}: {key} is {value_text(base)} in every trial, not {value_text(want)}")
+        raise StudyError(f"{snap.name}: --where {key}={cap(value_text(want), 80)} matches no trial: {key} is "
+                         f"{cap(value_text(base), 120)} in every trial")  # the long values cut, not the point
     return pd.Series(True, index=t.index)
 
 

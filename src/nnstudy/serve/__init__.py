@@ -20,8 +20,10 @@ import socket
 from pathlib import Path
 from typing import Any
 
+from .._text import cap
 from ..errors import StudyError
 from ..store import Store
+from ..store import _schema
 from ..store._engine import shown
 from ._hosts import LOOPBACK_NAMES, HostCheck
 
@@ -118,15 +120,17 @@ def make_app(store: str | Path | None = None, allowed_hosts: list[str] | None = 
     def study_page(request: Request) -> Response:
         name = named(request)
         data = study_or_none(name)
-        src = "/fragment/study?name=" + _pages.quote(name, safe="")
-        if data is None:
-            return html(name, src, _pages.message_part("No such study", f"no study named {name!r} in {where}"), 404)
+        longest = _schema.studies.c.name.type.length  # a name longer than the column holds is no study's: cut there
+        src = "/fragment/study?name=" + _pages.quote(name[:longest + 1], safe="")
+        if data is None:  # the name as asked, cut: a query string can be as long as the server takes
+            return html(cap(name, 80), src, _pages.message_part("No such study", f"no study named {_asked(name)} in "
+                                                                                 f"{where}"), 404)
         return html(name, src, _pages.study_part(data))
 
     def fragment_study(request: Request) -> Response:
         data = study_or_none(named(request))
         if data is None:
-            return respond(_pages.message_part("No such study", repr(named(request))), "text/html; charset=utf-8",
+            return respond(_pages.message_part("No such study", _asked(named(request))), "text/html; charset=utf-8",
                            404)
         return respond(_pages.study_part(data), "text/html; charset=utf-8")
 
@@ -136,7 +140,7 @@ def make_app(store: str | Path | None = None, allowed_hosts: list[str] | None = 
     def api_study(request: Request) -> Response:
         data = study_or_none(named(request))
         if data is None:
-            return as_json({"error": f"no study named {named(request)!r}"}, 404)
+            return as_json({"error": f"no study named {_asked(named(request))}"}, 404)
         return as_json(data)
 
     def figure(request: Request) -> Response:
@@ -164,6 +168,11 @@ def make_app(store: str | Path | None = None, allowed_hosts: list[str] | None = 
         ("/static/dashboard.css", static(CSS, "text/css; charset=utf-8")))]
     middleware = [Middleware(HostCheck, allowed=allowed_hosts)] if allowed_hosts else []
     return Starlette(routes=routes, middleware=middleware)
+
+
+def _asked(name: str) -> str:
+    """A study name a request asked for, as a 404 shows it: quoted, and cut to a line."""
+    return cap(repr(name), 80)
 
 
 def loopback(host: str) -> bool:

@@ -9,6 +9,7 @@ import math
 import os
 import stat
 import tomllib
+import typing
 from pathlib import Path
 from typing import Any
 
@@ -132,7 +133,7 @@ def check_not_swept(raw: dict, key: str, value: Any, from_option: set[str], labe
         for swept in grid if isinstance(grid, dict) else ():
             if not overlap(key, swept):
                 continue
-            shown = f"{key}={json.dumps(value)}"
+            shown = f"{key}={cap(json.dumps(value), GOT_LIMIT)}"
             if swept in from_option:
                 raise StudyError(f"{label}: --set {shown} and --sweep {swept} both set {swept}; give one of them")
             raise StudyError(f"{label}: --set {shown}: {swept} is swept by the study file "
@@ -142,9 +143,9 @@ def check_not_swept(raw: dict, key: str, value: Any, from_option: set[str], labe
     space = search.get("space") if isinstance(search, dict) else None
     for searched in space if isinstance(space, dict) else ():
         if overlap(key, searched) and not key.startswith("search."):
-            raise StudyError(f"{label}: --set {key}={json.dumps(value)}: {searched} is searched by the study file "
-                             f"(search.space.\"{searched}\"), so the search would overrule it; change the search space in "
-                             f"the file instead")
+            raise StudyError(f"{label}: --set {key}={cap(json.dumps(value), GOT_LIMIT)}: {searched} is searched by the "
+                             f"study file (search.space.\"{searched}\"), so the search would overrule it; change the "
+                             "search space in the file instead")
 
 
 def validate(raw: dict, label: str, validated: dict | None = None) -> StudyFile:
@@ -192,7 +193,8 @@ def validate_model(section: dict, label: str, prefix: str = "model") -> ModelBas
     kind = section.get("kind", "mlp")
     cls = MODEL_KINDS.get(kind) if isinstance(kind, str) else None
     if cls is None:
-        raise StudyError(f"{label}: {prefix}.kind: unknown model kind {kind!r} (allowed: {', '.join(MODEL_KINDS)})")
+        raise StudyError(f"{label}: {prefix}.kind: unknown model kind {cap(repr(kind), GOT_LIMIT)} (allowed: "
+                         f"{', '.join(MODEL_KINDS)})")
     base_dir = study_dir(label)
     try:
         return cls.model_validate(section, context={"base_dir": base_dir})
@@ -203,6 +205,9 @@ def validate_model(section: dict, label: str, prefix: str = "model") -> ModelBas
 def study_dir(label: str) -> Path:
     """Where the files a study names are found: next to the study file (a dict's: the working directory)."""
     return Path(label).parent if label != "<dict>" else Path.cwd()
+
+
+GOT_LIMIT = 100  # characters of a wrong value an error line repeats: what is allowed comes after it
 
 
 def explain(err: ValidationError, prefix: str = "", root: Any = None) -> str:
@@ -217,12 +222,17 @@ def explain(err: ValidationError, prefix: str = "", root: Any = None) -> str:
     if kind == "missing":
         return f"{key}: required key is missing"
     if kind == "literal_error":
-        return f"{key}: {got!r} is not allowed ({msg.removeprefix('Input should be ')})"
+        return f"{key}: {cap(repr(got), GOT_LIMIT)} is not allowed ({msg.removeprefix('Input should be ')})"
     if kind == "value_error":
-        return f"{key}: {msg.removeprefix('Value error, ')}"
+        text = msg.removeprefix('Value error, ')
+        entry = next((k for k in got if text.startswith(f"{k}: ")), None) if loc[-1:] == ["space"] and isinstance(
+            got, dict) else None  # a [search.space] entry's error, "train.lr: ...": said as search.space.train.lr
+        return f"{key}.{entry}: {text[len(entry) + 2:]}" if entry else f"{key}: {text}"
+    if kind == "int_parsing_size":  # pydantic: "unable to parse input string as an integer, exceeded maximum size"
+        return f"{key}: input should be a whole number {whole_range(root, e['loc'])} (got {json.dumps(got)})"
     hint = f"; a list of one is written [{json.dumps(got)}]" if kind == "list_type" and isinstance(
-        got, (int, float, str)) and not isinstance(got, bool) else ""
-    return f"{key}: {msg[0].lower() + msg[1:]} (got {json.dumps(got, default=str)}{hint})"
+        got, (int, float, str)) and not isinstance(got, bool) and len(json.dumps(got)) <= GOT_LIMIT else ""
+    return f"{key}: {msg[0].lower() + msg[1:]} (got {cap(json.dumps(got, default=str), GOT_LIMIT)}{hint})"
 
 
 def _for_a_number(errors: list[dict]) -> dict:
@@ -239,6 +249,26 @@ def _for_a_number(errors: list[dict]) -> dict:
 def _is_union_tag(part: Any) -> bool:
     return isinstance(part, str) and (part.startswith(("int", "float", "list[", "dict[", "literal[", "constrained"))
                                       or part in {"str", "bool"})
+
+
+def whole_range(root: Any, loc: tuple) -> str:
+    """'from 10 to 10000000' (or 'of at least 1', ...) for an integer key, from the bounds the schema gives it."""
+    node = root
+    for part in loc[:-1]:
+        field = getattr(node, "model_fields", {}).get(part)
+        node = field.annotation if field is not None else None
+    field = getattr(node, "model_fields", {}).get(loc[-1]) if loc else None
+    low = high = None
+    todo = [field] if field is not None else []
+    while todo:  # the field and the types of its annotation (Annotated[int, Field(ge=..)] | None)
+        item = todo.pop()
+        for m in getattr(item, "metadata", None) or []:
+            low = m.ge if hasattr(m, "ge") else m.gt + 1 if hasattr(m, "gt") else low
+            high = m.le if hasattr(m, "le") else m.lt - 1 if hasattr(m, "lt") else high
+        todo += [a for a in typing.get_args(getattr(item, "annotation", item)) if a is not item]
+    if low is not None and high is not None:
+        return f"from {low} to {high}"
+    return f"of at least {low}" if low is not None else f"of at most {high}" if high is not None else "in range"
 
 
 def _allowed_keys(root: Any, loc: tuple) -> str:

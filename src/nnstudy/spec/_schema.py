@@ -160,8 +160,10 @@ class DataConfig(Section):
         from ..data import REGISTRY, names
 
         if v not in OWN and v not in REGISTRY:
-            raise ValueError(f"unknown dataset {v!r} (allowed: {', '.join(names())}; your own: name = \"file\" "
-                             "with path, or loader)")
+            from .._text import cap
+
+            raise ValueError(f"unknown dataset {cap(repr(v), 100)} (allowed: {', '.join(names())}; your own: "
+                             "name = \"file\" with path, or loader)")
         return v
 
     @field_validator("pca", mode="before")
@@ -639,7 +641,12 @@ class TrialsConfig(Section):
             except ValidationError as e:
                 err = e.errors()[0]
                 where = ".".join(str(x) for x in err["loc"])
-                raise ValueError(f"{'seeds.' + where + ': ' if where else ''}{err['msg'].removeprefix('Value error, ')} "
+                said = err["msg"].removeprefix("Value error, ")
+                if err["type"] == "int_parsing_size":  # a float beyond 64-bit integers (min = 1e308)
+                    from ._load import whole_range
+
+                    said = f"input should be a whole number {whole_range(RaceSeeds, err['loc'])}"
+                raise ValueError(f"{'seeds.' + where + ': ' if where else ''}{said} "
                                  f"(a race is {{ min = 3, max = 20, alpha = 0.05 }})") from None
         bad = [x for x in v if isinstance(x, int) and not 0 <= x < SEED_LIMIT] if isinstance(v, list) else []
         if bad:

@@ -230,9 +230,22 @@ def check_search(study, raw: dict, label: str) -> None:
     base = base_config(study)
     for key, dim in search.space.items():
         check_key(base, key, label)
-        resolved = [resolve_point(base, {key: value}, label) for value in dim.ends()]
+        resolved = [_resolved_end(base, key, value, label) for value in dim.ends()]
         if isinstance(dim, Range) and not dim.int:
             check_fractions_taken(resolved, key, dim, label)
+
+
+def _resolved_end(base: dict, key: str, value: Any, label: str) -> dict[str, Any]:
+    """The study at one of the key's choices or range ends; an error names the entry and the value."""
+    from ._load import set_dotted, validate
+
+    raw = copy.deepcopy(base)
+    set_dotted(raw, key, value, label, origin="search.space")
+    try:
+        return validate(raw, label).model_dump(mode="json")
+    except StudyError as e:
+        said = str(e).removeprefix(f"{label}: ").removeprefix(f"{key}: ")
+        raise StudyError(f"{label}: search.space.{key}: the value {json.dumps(value)}: {said}") from None
 
 
 def check_fractions_taken(resolved: list[dict[str, Any]], key: str, dim: Range, label: str) -> None:

@@ -4,8 +4,8 @@ without importing SQLAlchemy and compiling its statements (a quarter of a second
 `open_for_reading` gives a `SqliteReader` for an SQLite store file, the `Store` for any other database. The reader
 runs the statements Store runs (the same SELECTs, so the same rows in the same order) in one read transaction, and
 only on a store it can read as it is: a file of this schema version. Anything else (a store Store would migrate
-or refuse, a study that is not there, a damaged file or row) goes to Store, which opens the store as it always
-did and says what is wrong in its one line.
+or refuse, a study that is not there, a damaged file or row, a trial of any study whose study row is gone) goes
+to Store, which opens the store as it always did and says what is wrong in its one line.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ TRIALS = ("SELECT trials.id, trials.study_id, trials.trial_id, trials.seed, tria
           "trials.finished_at, trials.conditions_json FROM trials "
           "WHERE trials.study_id = ? AND trials.trial_id IN ({})")
 EPOCHS = "SELECT epochs.trial_pk, epochs.epoch, epochs.metric, epochs.value FROM epochs WHERE epochs.trial_pk IN ({})"
+ORPHAN = "SELECT trials.trial_id FROM trials WHERE trials.study_id NOT IN (SELECT studies.id FROM studies) LIMIT 1"
 ARTIFACTS = ("SELECT artifacts.trial_pk, artifacts.name, artifacts.data FROM artifacts "
              "WHERE artifacts.trial_pk IN ({}) AND artifacts.name NOT LIKE ?")
 
@@ -106,6 +107,8 @@ def _study_ids(c: sqlite3.Connection, name: str) -> tuple[int, list[str]] | None
 def _snapshot(c: sqlite3.Connection, name: str, artifacts: bool) -> StudySnapshot | None:
     found = _study_ids(c, name)
     if found is None:
+        return None
+    if c.execute(ORPHAN).fetchone() is not None:  # a damaged store: Store refuses it in its one line
         return None
     sid, ids = found
     st = c.execute(STUDY, (sid,)).fetchone()

@@ -408,8 +408,7 @@ class Store:
             st = c.execute(select(s.studies).where(s.studies.c.id == sid)).mappings().one()
             rows = {r["trial_id"]: r for r in c.execute(select(s.trials).where(t.study_id == sid,
                                                                                 t.trial_id.in_(ids))).mappings()}
-            if any(i not in rows for i in ids):  # its row may be there under a study row that is gone: then the
-                _require_no_orphan(c)  # line `require_whole` gives (show, ls, run), not "not in its trials"
+            _require_no_orphan(c)  # damage anywhere in the store is refused, as show, ls, run and export refuse it
             require_trials(rows, ids, name)
             pks = {rows[i]["id"]: i for i in ids}
             hist = c.execute(select(s.epochs.c.trial_pk, s.epochs.c.epoch, s.epochs.c.metric, s.epochs.c.value)

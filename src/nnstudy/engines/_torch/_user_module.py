@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 from ... import _userfiles
+from ..._sigterm import interrupts_noted
 from . import _user_dtype
 
 DATA_ARGS = ("n_inputs", "input_shape", "n_outputs", "n_classes")  # filled from the data when asked for
@@ -106,11 +107,13 @@ def construct(mc: Any, input_shape: tuple[int, ...], n_out: int) -> nn.Module:
     mc = _as_dict(mc)
     fn = load_constructor(mc)
     kwargs = constructor_kwargs(fn, mc.get("args", {}), mc["module"], tuple(input_shape), n_out)
+    signalled: list[int] = []
     try:
-        net = fn(**kwargs)
-    except KeyboardInterrupt:
-        raise
-    except BaseException as e:  # SystemExit too: the user's code must not end nnstudy
+        with interrupts_noted(signalled):
+            net = fn(**kwargs)
+    except BaseException as e:  # SystemExit, a KeyboardInterrupt of its own (not Ctrl-C): it must not end nnstudy
+        if isinstance(e, KeyboardInterrupt) and signalled:
+            raise
         raise ValueError(f"{_call(mc['module'], kwargs)} raised {_userfiles.error_line(e)}") from None
     if not isinstance(net, nn.Module):
         raise ValueError(f"{_call(mc['module'], kwargs)} returned a {type(net).__name__}, not a torch.nn.Module")
@@ -186,12 +189,13 @@ def materialize(net: nn.Module, input_shape: tuple[int, ...], ref: str) -> nn.Mo
     if not any(isinstance(m, LazyModuleMixin) and m.has_uninitialized_params() for m in net.modules()):
         return net
     training = net.training
+    signalled: list[int] = []
     try:
-        with torch.no_grad():
+        with torch.no_grad(), interrupts_noted(signalled):
             net.eval()(torch.zeros(2, *module_shape(input_shape)))
-    except KeyboardInterrupt:
-        raise
-    except BaseException as e:  # SystemExit too: the user's code must not end nnstudy
+    except BaseException as e:  # SystemExit, a KeyboardInterrupt of its own (not Ctrl-C): it must not end nnstudy
+        if isinstance(e, KeyboardInterrupt) and signalled:
+            raise
         raise ValueError(f"{ref}: its forward pass on a batch of shape {(2, *module_shape(input_shape))} (to "
                          f"initialize its lazy layers) raised {_userfiles.error_line(e)}") from None
     return net.train(training)
@@ -248,12 +252,14 @@ def check_output(net: UserNet, n_out: int, what: str, train: dict[str, Any]) -> 
         dtype = next((p.dtype for p in net.parameters() if p.is_floating_point()), torch.float32)
     shown = (2, *net.view_shape)
     x = torch.zeros(shown, dtype=dtype)
+    signalled: list[int] = []
     try:
-        out = _user_dtype.forward(net.net, x, train["precision"])  # the module's own output, before UserNet's cast
-    except KeyboardInterrupt:
-        raise
-    except BaseException as e:  # SystemExit too: the user's code must not end nnstudy
-        why = train["dtype"] and _user_dtype.why_raised(net.net, x, train, e)
+        with interrupts_noted(signalled):
+            out = _user_dtype.forward(net.net, x, train["precision"])  # the module's own output, before the cast
+    except BaseException as e:  # SystemExit, a KeyboardInterrupt of its own (not Ctrl-C): it must not end nnstudy
+        if isinstance(e, KeyboardInterrupt) and signalled:
+            raise
+        why = train["dtype"] and isinstance(e, Exception) and _user_dtype.why_raised(net.net, x, train, e)
         if why:
             raise ValueError(why) from None
         raise ValueError(f"its forward pass on a batch of shape {shown} raised {_userfiles.error_line(e)}") from None
