@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import pandas as pd
@@ -153,23 +154,32 @@ def test_plan_groups_by_program_and_leaves_the_rest_alone():
     assert max(len(s) for s in stacks) == 64
 
 
-def test_auto_on_the_cpu_stacks_mlp_groups_larger_than_the_pool():
-    """A group of 3 MLP trials stacks beside 2 workers, not beside 3; 2 trials never; a CNN or a batch over 256
-    never."""
+def test_auto_on_the_cpu_stacks_small_mlp_groups_larger_than_the_pool():
+    """A group of 3 MLP trials with small steps stacks beside 2 workers, not beside 3; 2 trials never; a CNN, a
+    large step or an unknown one never; the driver's step_size is batch x weights."""
+    from nnstudy.executor._driver import Driver
+
+    small = lambda trial: 1000  # noqa: E731
     _, mlps = trials_of({"optimizer": "sgd"}, sweep={"train.lr": [0.1, 0.01]}, seeds=3)  # one group of 6
-    assert [len(s) for s in plan(mlps, "auto", "cpu", workers=2)[0]] == [6]
-    assert [len(s) for s in plan(mlps, "auto", "cpu", workers=5)[0]] == [6]
-    assert plan(mlps, "auto", "cpu", workers=6) == ([], mlps)
-    assert plan(mlps[:2], "auto", "cpu", workers=1) == ([], mlps[:2])
-    assert [len(s) for s in plan(mlps[:3], "auto", "cpu", workers=1)[0]] == [3]
+    assert [len(s) for s in plan(mlps, "auto", "cpu", workers=2, step_size=small)[0]] == [6]
+    assert [len(s) for s in plan(mlps, "auto", "cpu", workers=5, step_size=small)[0]] == [6]
+    assert plan(mlps, "auto", "cpu", workers=6, step_size=small) == ([], mlps)
+    assert plan(mlps[:2], "auto", "cpu", workers=1, step_size=small) == ([], mlps[:2])
+    assert [len(s) for s in plan(mlps[:3], "auto", "cpu", workers=1, step_size=small)[0]] == [3]
+    for size in (lambda trial: 10 ** 7, lambda trial: None):  # a compute-bound step; data that do not load
+        assert plan(mlps, "auto", "cpu", workers=1, step_size=size) == ([], mlps)
     cnn = {"kind": "cnn", "blocks": [{"channels": 2, "kernel": 3}], "hidden": []}
     _, cnns = trials_of({"optimizer": "sgd"}, model=cnn,
                         sweep={"train.lr": [0.1, 0.01]}, data={"name": "digits", "train_size": 64}, seeds=3)
-    assert plan(cnns, "auto", "cpu", workers=1) == ([], cnns)
-    _, large = trials_of({"optimizer": "sgd", "batch_size": 512}, sweep={"train.lr": [0.1, 0.01]}, seeds=3)
-    assert plan(large, "auto", "cpu", workers=1) == ([], large)  # compute-bound steps: alone in the pool
-    assert [len(s) for s in plan(large, "on", "cpu", workers=1)[0]] == [6]
+    assert plan(cnns, "auto", "cpu", workers=1, step_size=small) == ([], cnns)
     assert [len(s) for s in plan(cnns, "on", "cpu", workers=1)[0]] == [6]
+
+    driver = Driver.__new__(Driver)
+    driver.data_facts = {}
+    assert driver.step_size(mlps[0]) == 16 * ((2 * 8 + 8) + (8 * 8 + 8) + (8 * 2 + 2))  # moons, hidden [8, 8]
+    _, full = trials_of({"optimizer": "sgd", "batch_size": "full"}, sweep={"train.lr": [0.1]}, seeds=1)
+    n_train = driver.data_facts[json.dumps(full[0].config["data"], sort_keys=True)][0]
+    assert driver.step_size(full[0]) == n_train * 114
 
 
 def test_a_stack_that_runs_out_of_memory_is_halved_until_it_fits(monkeypatch):

@@ -54,8 +54,8 @@ def build_parser() -> Parser:
     r.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     r.add_argument("--stack", default="auto", choices=["auto", "on", "off"],
                    help="train trials of equal shapes (MLP family, same batch size, same optimizer) as one "
-                        "stacked program: auto on CUDA, and on the CPU for MLP-family groups with more trials "
-                        "than workers; on always, off never (default auto)")
+                        "stacked program: auto on CUDA, and on the CPU for small MLP-family steps in groups "
+                        "with more trials than workers; on always, off never (default auto)")
     r.add_argument("--executor", default="local", choices=["local", "ray"],
                    help="local: this machine's cores; ray: one Ray task per trial")
     r.add_argument("--address", metavar="auto|HOST:PORT",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,7 +17,7 @@ from ..engines._checkpoint import NAMES as CHECKPOINT_NAMES
 from ..engines._checkpoint import CheckpointError, Saved, unusable_line
 from ..engines._checkpoint import header as checkpoint_header
 from ..errors import StudyError
-from ..kinds import planned_epochs
+from ..kinds import dense_parameters, planned_epochs
 from ..spec import Trial
 from ..store import Store
 from ..store._store import HAND_BACK_S
@@ -53,7 +54,8 @@ class Driver:
         self.threads_asked = threads  # --threads, or None
         self.threads = trial_threads(threads, workers)  # intra-op threads of each trial (executor/_threads.py)
         self.alone_threads = alone_threads(threads, workers, device)  # of a stack or the lockstep in this process
-        self.train_sizes: dict[str, int] = {}  # a data config (sorted JSON) -> its training samples: see planned()
+        # a data config (sorted JSON) -> (training samples, inputs, outputs), None where it does not load
+        self.data_facts: dict[str, tuple[int, int, int] | None] = {}
 
     kept = False  # inside a with block: what run() starts stays for the next run()
     shown = ("val_accuracy", "test_accuracy", "val_mse", "test_mse", "train_time_s")  # in each trial's line
@@ -92,25 +94,43 @@ class Driver:
         return StudyProgress(self.console, self.study, len(todo), sum(self.planned(t) for t in todo))
 
     def know_data(self, loaded: list[tuple[dict, Any]]) -> None:
-        """The data configs loaded before the run, with their Dataset: their sizes, for ``planned``."""
+        """The data configs loaded before the run, with their Dataset: their sizes, for ``planned`` and
+        ``step_size``."""
         for cfg, data in loaded:
-            self.train_sizes[json.dumps(cfg, sort_keys=True)] = len(data.x_train)
+            self.data_facts[json.dumps(cfg, sort_keys=True)] = _facts(data)
 
-    def planned(self, trial: Trial) -> int:
-        """The epochs the trial will report (kinds.planned_epochs); a train.steps budget needs its data's size,
-        loaded here when no ``know_data`` gave it (a search's data keys)."""
-        if trial.config["train"].get("steps") is None:
-            return planned_epochs(trial.config)
+    def _facts_of(self, trial: Trial) -> tuple[int, int, int] | None:
+        """(training samples, inputs, outputs) of the trial's data; loaded here when no ``know_data`` gave them
+        (a search's data keys)."""
         key = json.dumps(trial.config["data"], sort_keys=True)
-        if key not in self.train_sizes:
+        if key not in self.data_facts:
             try:
                 from ..data import load
                 from ..spec._schema import DataConfig
 
-                self.train_sizes[key] = len(load(DataConfig.model_validate(trial.config["data"])).x_train)
-            except Exception:  # the trial fails with it where it trains; the progress counts train.epochs
-                self.train_sizes[key] = 0
-        return planned_epochs(trial.config, self.train_sizes[key] or None)
+                self.data_facts[key] = _facts(load(DataConfig.model_validate(trial.config["data"])))
+            except Exception:  # the trial fails with it where it trains
+                self.data_facts[key] = None
+        return self.data_facts[key]
+
+    def planned(self, trial: Trial) -> int:
+        """The epochs the trial will report (kinds.planned_epochs); a train.steps budget needs its data's size
+        (the progress counts train.epochs where the data do not load)."""
+        if trial.config["train"].get("steps") is None:
+            return planned_epochs(trial.config)
+        facts = self._facts_of(trial)
+        return planned_epochs(trial.config, facts[0] if facts else None)
+
+    def step_size(self, trial: Trial) -> int | None:
+        """Multiply-adds of one training step of a dense network (the MLP family): its batch times its weights;
+        None where the data do not load. What --stack auto weighs on the CPU (executor/_stacked.py)."""
+        facts = self._facts_of(trial)
+        if facts is None:
+            return None
+        n, n_in, n_out = facts
+        batch = trial.config["train"]["batch_size"]
+        batch = n if batch == "full" else min(batch, n)
+        return batch * dense_parameters([n_in, *trial.config["model"].get("hidden", []), n_out])
 
     def hand_back(self, todo: list[Trial]) -> None:
         """Ctrl-C: every trial of `todo` this process holds goes back to pending, wherever the interrupt hit
@@ -253,3 +273,8 @@ def fold_of(trial: Trial) -> dict[str, int]:
     if not data.get("folds") or data.get("fold") is None:
         return {}
     return {"fold": data["fold"], "folds": data["folds"]}
+
+
+def _facts(data: Any) -> tuple[int, int, int]:
+    """(training samples, inputs per sample, outputs) of a Dataset."""
+    return len(data.x_train), int(math.prod(data.x_train.shape[1:])), data.n_outputs

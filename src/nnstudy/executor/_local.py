@@ -74,7 +74,7 @@ class LocalExecutor(Driver):
             raise
 
     def _train(self, todo: list[Trial], summary: RunSummary, first_data=None) -> RunSummary:
-        stacks, singles = plan(todo, self.stack, self.device, workers=self.workers or cores())
+        stacks, singles = plan(todo, self.stack, self.device, workers=self.workers or cores(), step_size=self.step_size)
         workers = 1 if len(singles) <= 1 else min(self.workers or cores(), len(singles))
         where = f"{workers} worker(s)" if not stacks else \
             f"{len(stacks)} stack(s) of up to {max(map(len, stacks))} trials" + (f" + {workers} worker(s)" if singles else "")

@@ -9,6 +9,7 @@ stored as if it had trained alone. A stack that runs out of device memory is spl
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import Callable
 
 from ..engines import get_engine
 from ..kinds import of
@@ -18,24 +19,26 @@ from ._driver import Driver, RunSummary
 from ._progress import StudyProgress
 
 
-def plan(todo: list[Trial], mode: str, device: str, parts: int = 1, workers: int | None = None
-         ) -> tuple[list[list[Trial]], list[Trial]]:
-    """(stacks, singles). on stacks wherever two trials share a program; auto on CUDA too, and on the CPU
-    hand-batched networks (mlp, logistic, perceptron) at batches up to 256, in groups of more trials than
-    ``workers`` (the local pool's processes; None: never, as on Ray) and at least three: one process then steps
-    them all for about one trial's Python and framework overhead per step, where alone each pays its own.
+def plan(todo: list[Trial], mode: str, device: str, parts: int = 1, workers: int | None = None,
+         step_size: Callable[[Trial], int | None] | None = None) -> tuple[list[list[Trial]], list[Trial]]:
+    """(stacks, singles). on stacks wherever two trials share a program; auto on CUDA too, and on the CPU dense
+    networks (mlp, logistic, perceptron) whose training step is small (``step_size``: its multiply-adds) in
+    groups of more trials than ``workers`` (the local pool's processes) and at least three: one process then
+    steps them all for about one trial's Python and framework overhead per step, where alone each pays its own.
+    Without ``workers`` and ``step_size`` (Ray) auto stacks on CUDA only.
     parts: split each group into at least that many stacks where it has the trials (one per Ray GPU).
     On the CPU a stack costs about its trials x its longest budget, so trials stack there only with
     trials of the same number of epochs; on a GPU a stack costs its longest budget whatever its size."""
     cuda = device.startswith("cuda")
-    if mode == "off" or (mode == "auto" and not cuda and workers is None):
+    cpu_auto = mode == "auto" and not cuda
+    if mode == "off" or (cpu_auto and (workers is None or step_size is None)):
         return [], list(todo)
     groups: dict[tuple[str, object, int | None], list[Trial]] = defaultdict(list)
     singles: list[Trial] = []
     for trial in todo:
         engine = get_engine(trial.config["train"]["engine"])
-        small = mode == "on" or cuda or _small_steps(trial)
-        key = engine.group_key(trial) if small and hasattr(engine, "train_group") else None
+        stacks_at_all = hasattr(engine, "train_group") and (not cpu_auto or _small_step(trial, step_size))
+        key = engine.group_key(trial) if stacks_at_all else None
         if key is None:
             singles.append(trial)
         else:
@@ -43,7 +46,7 @@ def plan(todo: list[Trial], mode: str, device: str, parts: int = 1, workers: int
             groups[(engine.name, key, epochs)].append(trial)
     stacks = []
     for (name, _, _), members in groups.items():
-        if len(members) < 2 or (mode == "auto" and not cuda and len(members) <= max(2, workers or 1)):
+        if len(members) < 2 or (cpu_auto and len(members) <= max(2, workers or 1)):
             singles += members
             continue
         size = min(get_engine(name).max_group(device), max(2, -(-len(members) // parts)))
@@ -52,14 +55,17 @@ def plan(todo: list[Trial], mode: str, device: str, parts: int = 1, workers: int
     return stacks, singles
 
 
-CPU_STACK_MAX_BATCH = 256  # above it a CPU step is compute-bound: batch 1024, K = 4 took 0.43 s/epoch/trial
-# stacked against 0.39 alone (benchmarks/README.md, sweep_throughput.py)
+CPU_STACK_MAX_STEP = 500_000  # multiply-adds of a trial's step (batch x weights) that a CPU stack pays off at:
+# on 2 cores a 6 x 16 MLP on moons (23 thousand at batch 16) trained 5x faster stacked (20 trials), the default
+# 784-200-200-10 MLP at batch 16 (3.2 million) 10 % slower (3 trials): benchmarks/README.md
 
 
-def _small_steps(trial: Trial) -> bool:
-    """auto on the CPU: a hand-batched network (mlp, logistic, perceptron) at a batch of at most 256."""
-    batch = trial.config["train"]["batch_size"]
-    return of(trial.config["model"]).stacking == "mlp" and batch != "full" and batch <= CPU_STACK_MAX_BATCH
+def _small_step(trial: Trial, step_size: Callable[[Trial], int | None]) -> bool:
+    """auto on the CPU: a dense network (mlp, logistic, perceptron) with a small training step."""
+    if of(trial.config["model"]).stacking != "mlp":
+        return False
+    size = step_size(trial)
+    return size is not None and size <= CPU_STACK_MAX_STEP
 
 
 def run_stacks(driver: Driver, stacks: list[list[Trial]], progress: StudyProgress, summary: RunSummary) -> bool:

@@ -89,7 +89,8 @@ class LockstepRunner(Driver):
         `done_curves`: the metric per epoch of the seeds already stored, part of the mean."""
         if not todo:
             return None
-        stacks, singles = plan(todo, self.stack, self.device, workers=1)  # its seeds take turns in this process
+        stacks, singles = plan(todo, self.stack, self.device, workers=1,  # its seeds take turns in this process
+                               step_size=self.step_size)
         stacked = len(stacks) == 1 and not singles
         where = "one stacked program" if stacked else "one process, seeds in lockstep"
         with self.progress(todo, where, summary) as progress, limited(self.alone_threads):
