@@ -37,8 +37,8 @@ def plan(todo: list[Trial], mode: str, device: str, parts: int = 1, workers: int
     singles: list[Trial] = []
     for trial in todo:
         engine = get_engine(trial.config["train"]["engine"])
-        stacks_at_all = hasattr(engine, "train_group") and (not cpu_auto or _small_step(trial, step_size))
-        key = engine.group_key(trial) if stacks_at_all else None
+        dense = of(trial.config["model"]).stacking == "mlp"  # auto on the CPU stacks the MLP family only
+        key = engine.group_key(trial) if hasattr(engine, "train_group") and (dense or not cpu_auto) else None
         if key is None:
             singles.append(trial)
         else:
@@ -46,7 +46,9 @@ def plan(todo: list[Trial], mode: str, device: str, parts: int = 1, workers: int
             groups[(engine.name, key, epochs)].append(trial)
     stacks = []
     for (name, _, _), members in groups.items():
-        if len(members) < 2 or (cpu_auto and len(members) <= max(2, workers or 1)):
+        # a group shares its data, network and batch: one member's step is every member's
+        if len(members) < 2 or (cpu_auto and (len(members) <= max(2, workers or 1)
+                                              or not _small_step(members[0], step_size))):
             singles += members
             continue
         size = min(get_engine(name).max_group(device), max(2, -(-len(members) // parts)))
@@ -61,9 +63,7 @@ CPU_STACK_MAX_STEP = 500_000  # multiply-adds of a trial's step (batch x weights
 
 
 def _small_step(trial: Trial, step_size: Callable[[Trial], int | None]) -> bool:
-    """auto on the CPU: a dense network (mlp, logistic, perceptron) with a small training step."""
-    if of(trial.config["model"]).stacking != "mlp":
-        return False
+    """auto on the CPU: the trial's training step is small (its data known, at most CPU_STACK_MAX_STEP)."""
     size = step_size(trial)
     return size is not None and size <= CPU_STACK_MAX_STEP
 
