@@ -246,6 +246,18 @@ def test_a_stack_checkpoints_as_one_and_resumes_as_one(tmp_path, tmp_path_factor
     assert list(trained.values()) == [[3, 4, 5, 6]] * 2  # both trials of the stack go on from epoch 3
 
 
+def test_stacks_in_the_pools_processes_checkpoint_and_resume_each_as_one(tmp_path, tmp_path_factory, monkeypatch):
+    """Two processes, four trials: two stacks of two, one in each process (executor/_stacked.plan's fill)."""
+    text = MLP.replace("seeds = 2", "seeds = 4")
+    pooled = ("--stack", "on", "--workers", "2")
+    seen = resume_equals_undisturbed(tmp_path, monkeypatch, reference(tmp_path_factory, text, *pooled), text, *pooled)
+    trained = sorted(sorted(e for t, e in seen if t == tid) for tid in {t for t, _ in seen})
+    assert len(trained) == 4 and trained.count([3, 4, 5, 6]) in (2, 4), trained  # a stack resumes as one
+    assert all(t in ([1, 2, 3, 4, 5, 6], [3, 4, 5, 6]) for t in trained), trained
+    ran = [json.loads(c) for (c,) in query(tmp_path / "resumed", "SELECT conditions_json FROM trials")]
+    assert [(c["stacked"], c["threads"]) for c in ran] == [(2, 1)] * 4
+
+
 def test_the_numpy_engine_resumes_exactly(tmp_path, tmp_path_factory, monkeypatch):
     text = MLP.replace('[train]\n', '[train]\nengine = "numpy"\n')
     seen = resume_equals_undisturbed(tmp_path, monkeypatch, reference(tmp_path_factory, text), text)

@@ -90,15 +90,17 @@ def _running(store) -> int:
             return 0
 
 
-@pytest.mark.parametrize("sig,group,stack", [(signal.SIGTERM, False, "off"), (signal.SIGTERM, True, "off"),
-                                             (signal.SIGINT, True, "off"), (signal.SIGINT, True, "auto")],
-                         ids=["term-driver", "term-group", "ctrl-c-group", "ctrl-c-cpu-stack"])
-def test_sigterm_and_ctrl_c_stop_a_run_with_one_line_and_hand_the_trials_back(tmp_path, sig, group, stack):
+@pytest.mark.parametrize("sig,group,stack,workers", [
+    (signal.SIGTERM, False, "off", 2), (signal.SIGTERM, True, "off", 2), (signal.SIGINT, True, "off", 2),
+    (signal.SIGINT, True, "auto", 2), (signal.SIGINT, True, "auto", 1)],
+    ids=["term-driver", "term-group", "ctrl-c-group", "ctrl-c-cpu-stacks-in-workers", "ctrl-c-cpu-stack-in-driver"])
+def test_sigterm_and_ctrl_c_stop_a_run_with_one_line_and_hand_the_trials_back(tmp_path, sig, group, stack, workers):
     """SIGTERM (timeout, kill, a scheduler) ends a run as Ctrl-C does, and Ctrl-C reaching the workers too (the
-    terminal's process group) prints no worker traceback; "auto" stacks the 4 trials in the driver."""
+    terminal's process group) prints no worker traceback; "auto" stacks the 4 trials, two in each of 2 workers or
+    all 4 in the driver."""
     study, store = _write(tmp_path, n=2000, epochs=100_000, seeds=4), tmp_path / "s"
     driver = subprocess.Popen([sys.executable, "-m", "nnstudy", "run", str(study), "--store", str(store),
-                               "--workers", "2", "--stack", stack], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               "--workers", str(workers), "--stack", stack], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                               text=True, start_new_session=True,
                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     family: list[psutil.Process] = []

@@ -151,7 +151,26 @@ def test_plan_groups_by_program_and_leaves_the_rest_alone():
     assert plan(trials, "auto", "cpu") == ([], trials)  # without the pool's size (Ray): auto stacks on CUDA only
     assert plan(trials, "off", "cuda") == ([], trials)
     stacks, _ = plan(trials * 20, "on", "cpu")  # (the same trial many times: only sizes matter here)
-    assert max(len(s) for s in stacks) == 64
+    assert [len(s) for s in stacks] == [60] * 4  # two groups of 120, in stacks of at most 64 and equal sizes
+
+
+def test_the_cpu_pool_gets_a_stack_each_where_the_groups_are_fewer_than_its_processes():
+    """fill: one group of 20 gives 2 stacks of 10 for 2 processes, 10 stacks of 2 for 16 (never a stack of 1);
+    4 groups of 5 and 5 singles keep their stacks for 2 processes; Ray's parts split as before."""
+    small = lambda trial: 1000  # noqa: E731
+    _, mlps = trials_of({"optimizer": "sgd"}, sweep={"train.lr": [0.1, 0.01, 0.001, 0.3]}, seeds=5)
+    sizes = lambda *a, **kw: [len(s) for s in plan(mlps, *a, **kw)[0]]  # noqa: E731
+    assert sizes("auto", "cpu", workers=2, step_size=small, fill=2) == [10, 10]
+    assert sizes("auto", "cpu", workers=16, step_size=small, fill=16) == [2] * 10
+    assert sizes("auto", "cpu", workers=2, step_size=small) == [20]  # the driver's stack: not split
+    assert sizes("on", "cpu", fill=3) == [7, 7, 6]
+    assert sizes("on", "cuda", parts=4) == [5, 5, 5, 5]
+    three = mlps[:3]
+    assert [len(s) for s in plan(three, "on", "cpu", fill=2)[0]] == [3]  # 2 + 1 would be a stack of one
+    _, mixed = trials_of({"optimizer": "sgd"}, sweep=[{"train.lr": [0.1, 0.01, 0.001, 0.3]},
+                                                      {"train.optimizer": ["lbfgs"]}], seeds=5)
+    stacks, singles = plan(mixed, "on", "cpu", fill=2)
+    assert [len(s) for s in stacks] == [20] and len(singles) == 5  # 1 stack + 5 singles already fill two
 
 
 def test_auto_on_the_cpu_stacks_small_mlp_groups_larger_than_the_pool():

@@ -361,19 +361,25 @@ def test_a_loaders_classes_that_do_not_name_its_labels_are_refused_naming_both(t
     assert not store.exists()
 
 
-@pytest.mark.parametrize("workers", ["1", "2"])
+@pytest.mark.parametrize("workers", ["1", "2", "2-stacks", "1-stack"])
 def test_a_module_raising_keyboard_interrupt_while_it_trains_fails_its_trials(tmp_path, capsys, workers):
+    """One trial at a time in the driver or in 2 workers, a stack of two in each of 2 workers, or a stack of four
+    in the driver (where it was Ctrl-C: exit 130)."""
     forward = "calls.append(1)\n            if len(calls) > 5:  # past the module check, while training\n" \
               "                raise KeyboardInterrupt"
     code = net(forward=forward) + f"\ncalls = []  # {workers} worker(s): a file of its own, its module imported anew\n"
     path = write(tmp_path, MODULE_STUDY, {"net.py": code})
     store = tmp_path / "store"
-    assert main(["run", str(path), "--store", str(store), "--workers", workers, "--stack", "off"]) == 1
+    stacks = "stack" in workers
+    how = ["--stack", "on", "--set", "trials.seeds=4", "--as", "own"] if stacks else ["--stack", "off"]
+    assert main(["run", str(path), "--store", str(store), "--workers", workers[0], *how]) == 1
     err = capsys.readouterr().err  # it was exit 130 in-process, "worker died: " and no more in a pool
-    assert err.count("Exited: the study's code raised KeyboardInterrupt while the trial trained (not Ctrl-C) "
-                     "(net.py:15)") == 2, err
+    assert err.count(f"Exited: the study's code raised KeyboardInterrupt while the {'stack' if stacks else 'trial'} "
+                     f"trained (not Ctrl-C) (net.py:15)") == (4 if stacks else 2), err
     assert "interrupted" not in err and "worker died" not in err, err
-    assert list(statuses(store).values()) == ["failed", "failed"]
+    assert ("2 stack(s) of up to 2 trials on 2 worker(s)" in err) == (workers == "2-stacks"), err
+    assert ("1 stack(s) of up to 4 trials" in err) == (workers == "1-stack"), err
+    assert list(statuses(store).values()) == ["failed"] * (4 if stacks else 2)
 
 
 @pytest.mark.parametrize("study, files, words", [

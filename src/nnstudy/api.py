@@ -177,8 +177,8 @@ def run(source: str | Path | dict, store: str | Path | None = None, set: dict[st
     `executor="ray"` runs each trial as a Ray task on the cluster at `address` ("auto" or HOST:PORT;
     default: a local Ray); `store` may be a database URL (``postgresql://user@host/db``).
     `stack`: "auto" trains trials that share a program as one stacked program on CUDA, and on the CPU
-    small dense networks in groups larger than the workers (executor/_stacked.py); "on" wherever they share
-    one, "off" never (see engines/_torch/_stack_train.py).
+    small dense networks in groups larger than the workers, a stack per worker (executor/_stacked.py); "on"
+    wherever they share one, "off" never (see engines/_torch/_stack_train.py).
     A run with `set` or `sweep` is a variant, stored and reported under a name of its own
     (``batch-size@epochs=1``, or `name`) beside the study; a study file other than the one a study of
     that name came from is refused unless `replace`.

@@ -49,13 +49,13 @@ def build_parser() -> Parser:
     r.add_argument("--store", type=place, help="store folder or database URL (default ./runs or $NNSTUDY_STORE)")
     r.add_argument("--workers", type=int, help="worker processes (default: the number of cores)")
     r.add_argument("--threads", type=int, help="intra-op threads (torch and BLAS) of each trial (default: the cores "
-                                               "divided among the workers, at least 1; a stack or the median "
-                                               "pruner's lockstep on the CPU: every core; Ray: 1)")
+                                               "divided among the workers, at least 1; a lone stack or the "
+                                               "median pruner's lockstep on the CPU: every core; Ray: 1)")
     r.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     r.add_argument("--stack", default="auto", choices=["auto", "on", "off"],
                    help="train trials of equal shapes (MLP family, same batch size, same optimizer) as one "
                         "stacked program: auto on CUDA, and on the CPU for small MLP-family steps in groups "
-                        "with more trials than workers; on always, off never (default auto)")
+                        "with more trials than workers, one stack per worker; on always, off never (default auto)")
     r.add_argument("--executor", default="local", choices=["local", "ray"],
                    help="local: this machine's cores; ray: one Ray task per trial")
     r.add_argument("--address", metavar="auto|HOST:PORT",

@@ -74,10 +74,21 @@ class LocalExecutor(Driver):
             raise
 
     def _train(self, todo: list[Trial], summary: RunSummary, first_data=None) -> RunSummary:
-        stacks, singles = plan(todo, self.stack, self.device, workers=self.workers or cores(), step_size=self.step_size)
-        workers = 1 if len(singles) <= 1 else min(self.workers or cores(), len(singles))
-        where = f"{workers} worker(s)" if not stacks else \
-            f"{len(stacks)} stack(s) of up to {max(map(len, stacks))} trials" + (f" + {workers} worker(s)" if singles else "")
+        most = self.workers or cores()
+        pooled = self.device == "cpu" and most > 1  # CPU stacks train in the pool's processes, one stack each
+        stacks, singles = plan(todo, self.stack, self.device, workers=most, step_size=self.step_size,
+                               fill=most if pooled else 0)
+        pooled = pooled and bool(stacks) and len(stacks) + len(singles) > 1
+        jobs = (stacks if pooled else []) + [[t] for t in singles]
+        stacks = [] if pooled else stacks  # those the driver trains
+        workers = 1 if len(jobs) <= 1 else min(most, len(jobs))
+        if pooled:
+            where = f"{len(jobs) - len(singles)} stack(s) of up to {max(map(len, jobs))} trials on {workers} worker(s)"
+        elif stacks:
+            where = f"{len(stacks)} stack(s) of up to {max(map(len, stacks))} trials" + \
+                (f" + {workers} worker(s)" if singles else "")
+        else:
+            where = f"{workers} worker(s)"
         if not stacks:  # a stack says so at its first epoch, once its graphs are captured
             _prefetch.training()
         with self.progress(todo, where, summary) as progress:
@@ -92,8 +103,8 @@ class LocalExecutor(Driver):
                     with limited(self.threads):
                         self._run_inline(singles, progress, summary)
                     return summary
-            if singles:
-                self._run_pool(singles, workers, progress, summary)
+            if jobs:
+                self._run_pool(jobs, workers, progress, summary)
         return summary
 
     def _run_inline(self, todo: list[Trial], progress: StudyProgress, summary: RunSummary) -> None:
@@ -105,27 +116,41 @@ class LocalExecutor(Driver):
             if self.record(trial, result, error, progress, summary):
                 return
 
-    def _run_pool(self, todo: list[Trial], workers: int, progress: StudyProgress, summary: RunSummary) -> None:
-        pending = list(todo)
-        running: dict[Future, Trial] = {}
+    def _run_pool(self, jobs: list[list[Trial]], workers: int, progress: StudyProgress, summary: RunSummary) -> None:
+        """Each job, one trial or a stack of them (the CPU's), in the pool's processes, `workers` at a time."""
+        pending = list(jobs)
+        running: dict[Future, tuple[list[Trial], str | None]] = {}  # a job and its stack's progress row
         pool, messages = self._open_pool(), self._messages
         try:
             stop = False
             while pending or running:
                 while pending and len(running) < workers and not stop:
-                    trial = pending.pop(0)
-                    if self.claim(trial, progress):
-                        running[pool.submit(_worker.run_trial, trial, self.device, None,
-                                            self.checkpoint_of([trial]))] = trial
+                    job, row = pending.pop(0), None
+                    if len(job) == 1:
+                        job = job if self.claim(job[0], progress) else []
+                    else:
+                        job = [t for t in job if self.claim_quietly(t, progress)]
+                        row = f"stack-{job[0].trial_id}" if job else None
+                    if row:
+                        progress.start_stack(row, {t.trial_id: self.planned(t) for t in job})
+                        running[pool.submit(_worker.run_stack_in_pool, job, self.device,
+                                            self.checkpoint_of(job))] = job, row
+                    elif job:
+                        running[pool.submit(_worker.run_trial, job[0], self.device, None,
+                                            self.checkpoint_of(job))] = job, None
                 if not running:
                     break
                 finished, _ = wait(list(running), timeout=0.25, return_when=FIRST_COMPLETED)
                 self._drain(messages, progress)
                 for fut in finished:
-                    trial = running.pop(fut)
+                    job, row = running.pop(fut)
                     exc = fut.exception()
-                    result, error = (None, _died(exc)) if exc else fut.result()
-                    stop = self.record(trial, result, error, progress, summary) or stop
+                    outcomes = [(None, _died(exc))] * len(job) if exc else fut.result() if row else [fut.result()]
+                    if row:
+                        progress.end_stack(row)
+                    ran = self.conditions(len(job)) if row else None  # all of a trained stack is kept
+                    for trial, (result, error) in zip(job, outcomes):
+                        stop = self.record(trial, result, error, progress, summary, ran) or stop
                 if stop:
                     pending.clear()
         except BaseException:  # Ctrl-C, a lost store: the workers stop (_run hands their trials back)

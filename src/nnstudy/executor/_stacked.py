@@ -1,9 +1,10 @@
-"""Stacked training in the driver's process: trials that share a program train together on one device.
+"""Stacked training: trials that share a program train together on one device.
 
 ``plan`` splits the pending trials into stacks (same engine group key, at most the engine's maximum
-per stack) and the rest, which run one by one as before. Each stack is claimed, trained with
-``engine.train_group`` (executor/_worker.run_stack, which Ray workers run too), and every trial's outcome
-stored as if it had trained alone. A stack that runs out of device memory is split in half and tried again.
+per stack) and the rest, which run one by one as before. ``run_stacks`` trains stacks in the driver's process
+(a GPU's, a lone CPU stack, the lockstep); on the CPU the local pool's processes train them beside the other
+trials, and Ray's tasks on a cluster. Each stack is claimed, trained with ``engine.train_group``
+(executor/_worker.run_stack), and every trial's outcome stored as if it had trained alone. A stack that runs out of device memory is split in half and tried again.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Callable
 
+from .._sigterm import interrupts_noted
 from ..engines import get_engine
 from ..kinds import of
 from ..spec import Trial
@@ -20,13 +22,16 @@ from ._progress import StudyProgress
 
 
 def plan(todo: list[Trial], mode: str, device: str, parts: int = 1, workers: int | None = None,
-         step_size: Callable[[Trial], int | None] | None = None) -> tuple[list[list[Trial]], list[Trial]]:
+         step_size: Callable[[Trial], int | None] | None = None,
+         fill: int = 0) -> tuple[list[list[Trial]], list[Trial]]:
     """(stacks, singles). on stacks wherever two trials share a program; auto on CUDA too, and on the CPU dense
     networks (mlp, logistic, perceptron) whose training step is small (``step_size``: its multiply-adds) in
     groups of more trials than ``workers`` (the local pool's processes) and at least three: one process then
     steps them all for about one trial's Python and framework overhead per step, where alone each pays its own.
     Without ``workers`` and ``step_size`` (Ray) auto stacks on CUDA only.
     parts: split each group into at least that many stacks where it has the trials (one per Ray GPU).
+    fill: the local pool's processes where the stacks train in them (the CPU): groups are split further, into
+    stacks of at least two trials, until the stacks and singles give each process one.
     On the CPU a stack costs about its trials x its longest budget, so trials stack there only with
     trials of the same number of epochs; on a GPU a stack costs its longest budget whatever its size."""
     cuda = device.startswith("cuda")
@@ -44,17 +49,31 @@ def plan(todo: list[Trial], mode: str, device: str, parts: int = 1, workers: int
         else:
             epochs = None if cuda else trial.config["train"]["epochs"]
             groups[(engine.name, key, epochs)].append(trial)
-    stacks = []
+    stackable = []
     for (name, _, _), members in groups.items():
         # a group shares its data, network and batch: one member's step is every member's
         if len(members) < 2 or (cpu_auto and (len(members) <= max(2, workers or 1)
                                               or not _small_step(members[0], step_size))):
             singles += members
-            continue
-        size = min(get_engine(name).max_group(device), max(2, -(-len(members) // parts)))
-        stacks += [members[i:i + size] for i in range(0, len(members), size)]
+        else:
+            stackable.append((name, members))
+    idle = fill - len(stackable) - len(singles)
+    if stackable and idle > 0:
+        parts = max(parts, 1 + -(-idle // len(stackable)))
+    stacks = [chunk for name, members in stackable
+              for chunk in _chunks(members, parts, get_engine(name).max_group(device))]
     singles.sort(key=todo.index)
     return stacks, singles
+
+
+def _chunks(members: list[Trial], parts: int, largest: int) -> list[list[Trial]]:
+    """`members` in consecutive stacks of sizes that differ by one at most: `parts` of them where each then
+    has two trials or more, else fewer, and more where a stack would exceed `largest`."""
+    n = len(members)
+    count = max(1, min(parts, n // 2), -(-n // largest))
+    size, more = divmod(n, count)
+    starts = [i * size + min(i, more) for i in range(count + 1)]
+    return [members[a:b] for a, b in zip(starts, starts[1:])]
 
 
 CPU_STACK_MAX_STEP = 500_000  # multiply-adds of a trial's step (batch x weights) that a CPU stack pays off at:
@@ -82,12 +101,24 @@ def run_stacks(driver: Driver, stacks: list[list[Trial]], progress: StudyProgres
         ended: list[tuple[str, int, dict]] = []  # this epoch's records, stored in one transaction when it ends
 
         def flush(_epoch: int) -> None:
-            driver.epochs_ended(ended[:], progress)
+            try:
+                driver.epochs_ended(ended[:], progress)
+            except KeyboardInterrupt:
+                ours.append(True)
+                raise
             ended.clear()
 
-        outcomes = _worker.run_stack(stack, driver.device,  # Ctrl-C: the executor hands the stack back
-                                     lambda tid, epoch, metrics: ended.append((tid, epoch, dict(metrics))),
-                                     split, flush, driver.checkpoint_of(stack), ended.append)
+        signalled: list[int] = []  # Ctrl-C or SIGTERM while the stack trained
+        ours: list[bool] = []  # the run stopped while this process stored an epoch
+        try:
+            with interrupts_noted(signalled):  # Ctrl-C: the executor hands the stack back
+                outcomes = _worker.run_stack(stack, driver.device,
+                                             lambda tid, epoch, metrics: ended.append((tid, epoch, dict(metrics))),
+                                             split, flush, driver.checkpoint_of(stack), ended.append)
+        except KeyboardInterrupt as e:
+            if signalled or ours:
+                raise
+            outcomes = [(None, _worker.raised_by_study(e, stack, "stack"))] * len(stack)
         progress.end_stack(row)
         stop = False
         for trial, (result, error) in zip(stack, outcomes):  # all of a trained stack is kept, even under fail-fast

@@ -105,8 +105,7 @@ def run_trial(trial: Trial, device: str, report: Any = None, resume: dict[str, b
     except KeyboardInterrupt as e:
         if signalled or ours:
             raise
-        own = Exited(f"the study's code raised {error_line(e)} while the trial trained (not Ctrl-C)")
-        return None, failure(own.with_traceback(e.__traceback__), [trial])  # the run goes on
+        return None, raised_by_study(e, [trial], "trial")  # the run goes on
     except Exception as e:  # a trial's failure is data for the store, not a crash of the study
         return None, failure(e, [trial])
 
@@ -149,6 +148,22 @@ def run_stack(trials: list[Trial], device: str, on_epoch: Any = None, on_split: 
         raise
     except Exception as e:  # the stack's failure is recorded for each of its trials
         return [(None, failure(e, trials))] * len(trials)
+
+
+def run_stack_in_pool(trials: list[Trial], device: str, resume: dict[str, bytes] | None = None):
+    """``run_stack`` in a pool's process: each epoch's records, and each checkpoint, go to the driver as they
+    come (init_pool_worker's queue)."""
+    try:
+        return run_stack(trials, device, lambda tid, epoch, metrics: _queue.put((tid, epoch, dict(metrics))),
+                         resume=resume, save=_queue.put)
+    except KeyboardInterrupt as e:  # a pool's process ignores SIGINT: the study's own code raised it
+        return [(None, raised_by_study(e, trials, "stack"))] * len(trials)
+
+
+def raised_by_study(e: KeyboardInterrupt, trials: list[Trial], what: str) -> str:
+    """The failure of `trials` whose own code raised `e` (no Ctrl-C, no SIGTERM) while their `what` trained."""
+    own = Exited(f"the study's code raised {error_line(e)} while the {what} trained (not Ctrl-C)")
+    return failure(own.with_traceback(e.__traceback__), trials)
 
 
 def one_line(e: BaseException) -> str:
