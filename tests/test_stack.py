@@ -264,6 +264,40 @@ seeds = 2
         assert (on[col] - off[col]).abs().max() < 1e-5, col
 
 
+def test_cli_stacks_in_the_pool_beside_trials_alone_store_what_stack_off_stores(tmp_path, monkeypatch, capsys):
+    """Two workers: the momentum seeds as one stack in a worker, the L-BFGS seeds alone beside it."""
+    from nnstudy.cli import main
+
+    study = tmp_path / "s.toml"
+    study.write_text("""
+[study]
+name = "pooled"
+[data]
+name = "moons"
+n_samples = 200
+[model]
+hidden = [8]
+[train]
+epochs = 2
+lr = 0.1
+[sweep]
+"train.optimizer" = ["momentum", "lbfgs"]
+[trials]
+seeds = 3
+""")
+    monkeypatch.chdir(tmp_path)
+    tables = {}
+    for mode in ("on", "off"):
+        assert main(["run", str(study), "--store", f"store-{mode}", "--stack", mode, "--workers", "2"]) == 0
+        tables[mode] = pd.read_csv(tmp_path / f"store-{mode}" / "pooled" / "trials.csv").set_index("trial_id").sort_index()
+    assert "training 6 trial(s) on 1 stack(s) of up to 3 trials and 3 alone on 2 worker(s)" in capsys.readouterr().err
+    on, off = tables["on"], tables["off"]
+    assert list(on.index) == list(off.index) and len(on) == 6
+    assert sorted(on["stacked"].fillna(0).astype(int)) == [0, 0, 0, 3, 3, 3] and set(on["threads"]) == {1}
+    for col in ("val_loss", "test_loss", "test_accuracy"):
+        assert (on[col] - off[col]).abs().max() < 1e-5, col
+
+
 def test_evaluation_chunks_grow_with_a_gpus_free_memory(monkeypatch):
     from nnstudy.engines._torch._stack_train import eval_scale
 

@@ -83,7 +83,8 @@ class LocalExecutor(Driver):
         stacks = [] if pooled else stacks  # those the driver trains
         workers = 1 if len(jobs) <= 1 else min(most, len(jobs))
         if pooled:
-            where = f"{len(jobs) - len(singles)} stack(s) of up to {max(map(len, jobs))} trials on {workers} worker(s)"
+            where = f"{len(jobs) - len(singles)} stack(s) of up to {max(map(len, jobs))} trials" + \
+                (f" and {len(singles)} alone" if singles else "") + f" on {workers} worker(s)"
         elif stacks:
             where = f"{len(stacks)} stack(s) of up to {max(map(len, stacks))} trials" + \
                 (f" + {workers} worker(s)" if singles else "")
