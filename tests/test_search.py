@@ -400,3 +400,38 @@ def test_lcb_with_one_seed_is_refused_before_anything_runs():
         with pytest.raises(StudyError, match="search.objective: lcb needs at least 2 seeds"):
             read_study({**base, "trials": {"seeds": seeds}})
     assert read_study({**base, "trials": {"seeds": 2}})[0].search.objective == "lcb"
+
+
+DIVERGING_PRUNED = {**DIVERGING, "study": {"name": "search-diverged-pruned"},
+                    "search": {"method": "grid", "trials": 1, "pruner": "median",
+                               "space": {"train.lr": {"choices": [50.0]}}}}
+
+
+def _intermediate(spec: dict, store) -> dict[int, float]:
+    ostudy = optuna.load_study(study_name=optuna_study_name(read_study(spec)[0]),
+                               storage=f"sqlite:///{optuna_path(store, spec['study']['name'])}")
+    return ostudy.trials[0].intermediate_values
+
+
+@pytest.mark.parametrize("stack", ["off", "on"])
+def test_the_pruners_seed_mean_leaves_out_a_seed_at_the_epoch_it_diverges(tmp_path, stack):
+    """At lr 50 seed 4 diverges at its last epoch (its val_accuracy there is finite, of a model that blew up):
+    the pruner is told seed 1's value alone there, as at every later epoch, whether the seeds train now (in
+    lockstep threads or one stack) or seed 4 was stored by an earlier run."""
+    study = run(DIVERGING_PRUNED, store=tmp_path, workers=1, stack=stack)
+    t = study.trials().set_index("seed")
+    assert t.loc[4, "status"] == "diverged" and t.loc[1, "status"] == "done"
+    h = study.history()
+    acc = h[h.metric == "val_accuracy"].pivot_table(index="epoch", columns="trial_id", values="value")
+    ok, blew = acc[t.loc[1, "trial_id"]], acc[t.loc[4, "trial_id"]]
+    last = int(blew.last_valid_index())
+    assert 1 < last < DIVERGING_PRUNED["train"]["epochs"] and ok[last] != blew[last]
+    told = _intermediate(DIVERGING_PRUNED, tmp_path)
+    assert told[last] == pytest.approx(ok[last])
+    assert told[last - 1] == pytest.approx((ok[last - 1] + blew[last - 1]) / 2)
+
+    again = {**DIVERGING_PRUNED, "study": {"name": "search-diverged-stored"}, "trials": {"seeds": [4]}}
+    run(again, store=tmp_path / "resumed", workers=1, stack=stack)  # seed 4 stored, diverged, by an earlier run
+    resumed = {**DIVERGING_PRUNED, "study": {"name": "search-diverged-stored"}}
+    run(resumed, store=tmp_path / "resumed", workers=1, stack=stack)
+    assert _intermediate(resumed, tmp_path / "resumed")[last] == pytest.approx(ok[last])
