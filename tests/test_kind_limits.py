@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 import nnstudy
 from conftest import run_cli
+from nnstudy.cli import main
 from nnstudy.executor._progress import StudyProgress
 from nnstudy.kinds.classical import SOMConfig
 from refusals import refused, write
@@ -191,3 +192,62 @@ epochs = 1
 def test_a_repeated_class_label_is_named_as_repeated(tmp_path, capsys, classes, line):
     err = refused(tmp_path, capsys, ["run", write(tmp_path, CLASSES.format(classes=classes))])
     assert err == f"nnstudy: error: {tmp_path / 's.toml'}: {line}"
+
+
+WIDE = """
+[study]
+name = "wide"
+[data]
+name = "digits"
+train_size = 64
+[model]
+hidden = [{width}]
+[train]
+epochs = 1
+{train}
+"""
+WIDE_LINE = ("model.hidden: [1000000] needs {gb} GB for its weights (75,000,010 {dtype} parameters on 64 inputs), "
+             "more than this machine's 0.2 GB of memory")
+
+
+@pytest.fixture
+def small_machine(monkeypatch):
+    """This machine's memory, as the check reads it, at 0.2 GB: 64 x 1,000,000 + ... weights do not fit."""
+    monkeypatch.setattr(nnstudy.kinds, "machine_memory", lambda: 200_000_000)
+
+
+@pytest.mark.parametrize("command, train, line", [
+    ("run", "", WIDE_LINE.format(gb="0.3", dtype="float32")),
+    ("run", 'dtype = "float64"', WIDE_LINE.format(gb="0.6", dtype="float64")),
+    ("summary", "", WIDE_LINE.format(gb="0.3", dtype="float32")),
+    ("summary", 'engine = "numpy"', WIDE_LINE.format(gb="0.6", dtype="float64")),  # built in float64
+    ("gradcheck", "", WIDE_LINE.format(gb="0.6", dtype="float64")),
+], ids=["run", "run-float64", "summary", "summary-numpy", "gradcheck"])
+def test_a_network_whose_weights_exceed_the_machines_memory_is_one_line(tmp_path, capsys, small_machine, command,
+                                                                        train, line):
+    path = write(tmp_path, WIDE.format(width=1_000_000, train=train))
+    args = [command, path] if command != "run" else [command, path, "--store", str(tmp_path / "store")]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"nnstudy: error: {path}: {line}" and len(err.splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.toml"]  # no store
+
+
+def test_a_search_that_may_propose_a_network_too_large_for_the_machine_is_refused_first(tmp_path, capsys,
+                                                                                        small_machine):
+    search = '[search]\ntrials = 1\n[search.space]\n"model.hidden" = { choices = [[4], [1000000]] }\n'
+    err = refused(tmp_path, capsys, ["run", write(tmp_path, WIDE.format(width=4, train="") + search)])
+    assert err == (f"nnstudy: error: {tmp_path / 's.toml'}: search.space.model.hidden: the value [1000000]: "
+                   + WIDE_LINE.format(gb="0.3", dtype="float32").removeprefix("model.hidden: "))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.toml"]  # no store, no Optuna history
+
+
+def test_a_network_that_fits_the_machine_trains(tmp_path, small_machine):
+    assert nnstudy.kinds.machine_memory() == 200_000_000
+    assert run_cli(write(tmp_path, WIDE.format(width=1000, train="")), "--store", tmp_path / "runs") == 0
+
+
+def test_the_machines_memory_is_read():
+    from nnstudy.kinds import machine_memory
+
+    assert machine_memory() > 10**8  # a POSIX machine: its pages, or its container's limit

@@ -348,3 +348,90 @@ def test_a_diverged_seed_counts_in_the_objective_as_in_the_report_never(tmp_path
     assert h.best_so_far.tolist() == [told[0.3].value, max(told[0.3].value, kept), max(told[0.3].value, kept)]
     results = study.results().set_index("train.lr")
     assert results.loc[50.0, "n"] == 1 and results.loc[50.0, "val_accuracy_mean"] == kept
+
+
+def test_lcb_gives_a_single_seed_the_pooled_standard_error_not_zero():
+    """lr 3 kept one done seed (0.87): with SE 0 its bound (0.87) beat lr 1's honest 0.85 - 0.01. It gets the
+    pooled SD of the configurations with two or more seeds, so lr 1 (0.84) wins."""
+    seeds = {1: [0.84, 0.86], 2: [0.80, 0.90], 3: [0.87]}
+    search = SearchConfig.model_validate({"method": "grid", "trials": 3, "objective": "lcb",
+                                          "space": {"train.lr": {"choices": [1, 2, 3]}}})
+    study = open_optuna(None, "lcb-one-seed", search, "max")
+    run_loop(study, search, "max", lambda batch: [Outcome(seeds[p["train.lr"]], 2) for _, p in batch])
+    told = {point_of(t.params, search)["train.lr"]: t.value for t in study.trials}
+    pooled = math.sqrt((np.var(seeds[1], ddof=1) + np.var(seeds[2], ddof=1)) / 2)  # one degree of freedom each
+    assert pooled == pytest.approx(0.0510, abs=1e-4)
+    assert told[3] == pytest.approx(0.87 - pooled)
+    assert told[1] == pytest.approx(0.85 - 0.01) and told[2] == pytest.approx(0.85 - 0.05)
+    assert point_of(study.best_trial.params, search)["train.lr"] == 1
+    assert objective_value([0.4], "lcb", "min", pooled=0.1) == pytest.approx(0.5)
+    assert objective_value([0.4], "mean", "max") == 0.4
+
+
+def test_lcb_fails_a_single_seed_while_no_configuration_has_two():
+    search = SearchConfig.model_validate({"method": "grid", "trials": 2, "objective": "lcb",
+                                          "space": {"train.lr": {"choices": [3, 1]}}})
+    study = open_optuna(None, "lcb-no-pool", search, "max")
+    run_loop(study, search, "max", lambda batch: [Outcome({3: [0.9], 1: [0.5, 0.7]}[p["train.lr"]], 2)
+                                                  for _, p in batch])
+    states = [(point_of(t.params, search)["train.lr"], t.state.name) for t in study.trials]
+    assert states[:2] == [(3, "FAIL"), (1, "COMPLETE")]  # then the sampler's repeats of them, each FAIL
+    assert study.best_trial.value == pytest.approx(0.6 - 0.1)
+    assert math.isnan(objective_value([0.9], "lcb", "max"))
+
+
+def test_search_history_gives_a_single_seed_the_pooled_standard_error():
+    from types import SimpleNamespace
+
+    rows = [(1, 0.84), (1, 0.86), (2, 0.80), (2, 0.90), (3, 0.87)]
+    trials = pd.DataFrame({"train.lr": [lr for lr, _ in rows], "val_accuracy": [v for _, v in rows],
+                           "status": "done", "epochs_run": 4})
+    spec = {"train": {"epochs": 4}, "search": {"objective": "lcb", "space": {"train.lr": {"choices": [1, 2, 3]}}}}
+    h = search_history(SimpleNamespace(spec=spec, trials=trials, task="classification")).set_index("train.lr")
+    pooled = math.sqrt((np.var([0.84, 0.86], ddof=1) + np.var([0.80, 0.90], ddof=1)) / 2)
+    assert h.loc[3, "value"] == pytest.approx(0.87 - pooled)
+    assert h.best_so_far.tolist() == pytest.approx([0.84, 0.84, 0.84])
+
+
+def test_lcb_with_one_seed_is_refused_before_anything_runs():
+    base = {"study": {"name": "x"}, "data": {"name": "moons"},
+            "search": {"objective": "lcb", "space": {"train.lr": {"low": 0.01, "high": 0.1}}}}
+    for seeds in (1, [7]):
+        with pytest.raises(StudyError, match="search.objective: lcb needs at least 2 seeds"):
+            read_study({**base, "trials": {"seeds": seeds}})
+    assert read_study({**base, "trials": {"seeds": 2}})[0].search.objective == "lcb"
+
+
+DIVERGING_PRUNED = {**DIVERGING, "study": {"name": "search-diverged-pruned"},
+                    "search": {"method": "grid", "trials": 1, "pruner": "median",
+                               "space": {"train.lr": {"choices": [50.0]}}}}
+
+
+def _intermediate(spec: dict, store) -> dict[int, float]:
+    ostudy = optuna.load_study(study_name=optuna_study_name(read_study(spec)[0]),
+                               storage=f"sqlite:///{optuna_path(store, spec['study']['name'])}")
+    return ostudy.trials[0].intermediate_values
+
+
+@pytest.mark.parametrize("stack", ["off", "on"])
+def test_the_pruners_seed_mean_leaves_out_a_seed_at_the_epoch_it_diverges(tmp_path, stack):
+    """At lr 50 seed 4 diverges at its last epoch (its val_accuracy there is finite, of a model that blew up):
+    the pruner is told seed 1's value alone there, as at every later epoch, whether the seeds train now (in
+    lockstep threads or one stack) or seed 4 was stored by an earlier run."""
+    study = run(DIVERGING_PRUNED, store=tmp_path, workers=1, stack=stack)
+    t = study.trials().set_index("seed")
+    assert t.loc[4, "status"] == "diverged" and t.loc[1, "status"] == "done"
+    h = study.history()
+    acc = h[h.metric == "val_accuracy"].pivot_table(index="epoch", columns="trial_id", values="value")
+    ok, blew = acc[t.loc[1, "trial_id"]], acc[t.loc[4, "trial_id"]]
+    last = int(blew.last_valid_index())
+    assert 1 < last < DIVERGING_PRUNED["train"]["epochs"] and ok[last] != blew[last]
+    told = _intermediate(DIVERGING_PRUNED, tmp_path)
+    assert told[last] == pytest.approx(ok[last])
+    assert told[last - 1] == pytest.approx((ok[last - 1] + blew[last - 1]) / 2)
+
+    again = {**DIVERGING_PRUNED, "study": {"name": "search-diverged-stored"}, "trials": {"seeds": [4]}}
+    run(again, store=tmp_path / "resumed", workers=1, stack=stack)  # seed 4 stored, diverged, by an earlier run
+    resumed = {**DIVERGING_PRUNED, "study": {"name": "search-diverged-stored"}}
+    run(resumed, store=tmp_path / "resumed", workers=1, stack=stack)
+    assert _intermediate(resumed, tmp_path / "resumed")[last] == pytest.approx(ok[last])

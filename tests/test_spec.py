@@ -53,6 +53,41 @@ def test_bad_set_override_is_rejected_like_the_file(tmp_path, capsys):
     assert not (tmp_path / "s").exists()
 
 
+def test_an_unknown_key_names_the_closest_keys_first(tmp_path, capsys):
+    study = tmp_path / "ok.toml"
+    study.write_text('[study]\nname = "ok"\n[data]\nname = "moons"\n')
+    cases = {"model.hiden=[4]": "model.hiden: unknown key; did you mean model.hidden? (allowed: kind, hidden, ",
+             "train.early_stopping.patiense=3": "train.early_stopping.patiense: unknown key; did you mean "
+                                                "train.early_stopping.patience? (allowed: patience, min_delta, ",
+             "data.nmae=1": "data.nmae: unknown key; did you mean data.name or data.normalize? (allowed: name, ",
+             "model.zzz=1": "model.zzz: unknown key (allowed: kind, hidden, activation"}
+    for setting, said in cases.items():
+        assert main(["run", str(study), "--store", str(tmp_path / "s"), "--set", setting]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith(f"nnstudy: error: {study}: {said}") and len(err.splitlines()) == 1, err
+    assert not (tmp_path / "s").exists()
+
+
+@pytest.mark.parametrize("folder", ["short", "x" * 60])
+def test_a_long_list_of_allowed_keys_is_cut_at_its_tail_and_counted(tmp_path, capsys, folder):
+    """[data] has over 30 keys: the line keeps the suggestion whole, then as many keys as fit in the line's
+    300 characters, and says how many more there are (it was cut mid-name, the count in characters)."""
+    from nnstudy._text import LINE_LIMIT
+    from nnstudy.spec._schema import DataConfig
+
+    (tmp_path / folder).mkdir()
+    study = tmp_path / folder / "ok.toml"
+    study.write_text('[study]\nname = "ok"\n[data]\nname = "moons"\nnme = 1\n')
+    assert main(["run", str(study), "--store", str(tmp_path / "s")]) == 2
+    err = capsys.readouterr().err.strip()
+    head = f"nnstudy: error: {study}: data.nme: unknown key; did you mean data.name? (allowed: name, "
+    assert err.startswith(head) and len(err) <= LINE_LIMIT, err
+    kept = err.removeprefix(head[:-len("name, ")]).split(", ... (")[0].split(", ")
+    more = int(re.fullmatch(r".*, \.\.\. \((\d+) more in the study-file reference\)\)", err).group(1))
+    assert kept == list(DataConfig.model_fields)[:len(kept)] and len(kept) + more == len(DataConfig.model_fields)
+    assert "characters left out" not in err
+
+
 def test_missing_file_and_bad_option(tmp_path, capsys):
     assert main(["run", str(tmp_path / "nope.toml")]) == 2
     assert "no such study file" in capsys.readouterr().err

@@ -247,6 +247,7 @@ def run(source: str | Path | dict, store: str | Path | None = None, set: dict[st
         first_data = first_data or data
         loaded.append((cfg, data))
     check_models(trials, loaded, label)
+    _check_search_ends(study, trials[0].config["data"], loaded, label)
     if study.trials.race:  # a race that cannot run is said before the store is touched
         from ._race import RaceRule
 
@@ -400,13 +401,35 @@ def compare_dir(store: str | Path | None, comparison) -> Path:
 def check_models(trials: list[Trial], loaded: list[tuple[dict, Any]], label: str) -> None:
     """Each kind's rules on the loaded data (``Kind.check_data``): a model that cannot be built for its data
     (a ViT patch that does not divide the image, conv blocks that shrink it to nothing, weights that do not
-    fit, a given network of another input width) is a bad study file, not a failed trial."""
+    fit, a given network of another input width) or whose weights exceed this machine's memory is a bad study
+    file, not a failed trial."""
     from .kinds import check_on_data, of, training_numerics
 
     for mc, cfg, train in _distinct([t.config["model"], t.config["data"], training_numerics(t.config["train"])]
-                                    for t in trials if of(t.config["model"]).check_data is not None):
+                                    for t in trials if of(t.config["model"]).check_data is not None
+                                    or of(t.config["model"]).size is not None):
         data = next(d for c, d in loaded if c == cfg)
         check_on_data(mc, data, label, train)
+
+
+def _check_search_ends(study: StudyFile, data: dict, loaded: list[tuple[dict, Any]], label: str) -> None:
+    """``check_models`` for a search's configurations at each end of its model keys' ranges and at each choice
+    (the others at the study's values): the largest network it may propose is refused before the store is
+    touched, naming the entry and the value as the validator does."""
+    if not study.search.active:
+        return
+    from .spec import Trial
+    from .spec._search import base_config, resolve_point
+
+    base = base_config(study)
+    for key, dim in study.search.space.items():
+        for value in dim.ends() if key.startswith("model.") else []:
+            config = {**resolve_point(base, {key: value}, label), "data": data}
+            try:
+                check_models([Trial("", 0, config, {})], loaded, label)
+            except StudyError as e:
+                said = str(e).removeprefix(f"{label}: ").removeprefix(f"{key}: ")
+                raise StudyError(f"{label}: search.space.{key}: the value {json.dumps(value)}: {said}") from None
 
 
 def _stack_notes(trials: list[Trial]) -> list[str]:

@@ -13,7 +13,7 @@ def run_gradcheck(path: str, points: list[str], batch: int, entries: int, overri
     or dataset."""
     from .data import load
     from .engines._numpy._gradcheck import check_trial
-    from .kinds import of
+    from .kinds import check_weights_fit, of
     from .spec._schema import DataConfig
 
     study, _, label = read_study(path, overrides)
@@ -26,6 +26,7 @@ def run_gradcheck(path: str, points: list[str], batch: int, entries: int, overri
         raise StudyError(f"{label}: model.kind: {kind.name!r} is not trained by the numpy engine's loop "
                          "(a network with given weights is evaluated as it is): nothing to check")
     data = load(DataConfig.model_validate(trial.config["data"]))
+    check_weights_fit(trial.config["model"], data, label, {"dtype": "float64"})  # checked in float64
     return check_trial(trial, data, batch, entries), trial
 
 

@@ -61,10 +61,12 @@ def summarize_numpy(trial: Trial, label: str = "<study>") -> Summary:
     from .engines._common import head_of
     from .engines._numpy._network import build_network
     from .engines._numpy._summary import summarize_network
+    from .kinds import check_weights_fit
     from .spec._schema import DataConfig
 
     data = load(DataConfig.model_validate(trial.config["data"]))
     mc, rng = trial.config["model"], np.random.default_rng(trial.seed)
+    check_weights_fit(mc, data, label, {"dtype": "float64"})  # built in float64
     try:
         net = build_network(mc, data.x_train.reshape(len(data.x_train), -1).shape[1], head_of(mc, data).n_out,
                             np.float64, rng, rng, input_shape=data.input_shape)

@@ -26,9 +26,12 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import json
 import math
+import os
 import pkgutil
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
@@ -251,13 +254,46 @@ def training_numerics(tc: dict[str, Any]) -> dict[str, Any]:
     return {"engine": tc["engine"], "dtype": tc.get("dtype", "float32"), "precision": tc.get("precision") or "float32"}
 
 
+def machine_memory() -> int | None:
+    """Bytes of memory this machine (or the container's cgroup limit, when lower) has; None where unknown."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # not a POSIX system
+        return None
+    try:
+        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+    except OSError:
+        return total
+    return min(total, int(limit)) if limit.isdigit() else total
+
+
+def check_weights_fit(mc: dict, data: "Dataset", label: str, numerics: dict[str, Any]) -> None:
+    """A network whose weights alone exceed this machine's memory, counted on the loaded data's input size (a
+    user's file or a transform decides it), is refused before training: built, it ran out of memory."""
+    kind = of(mc)
+    memory = machine_memory()
+    if kind.size is None or memory is None:
+        return
+    n_in = math.prod(data.input_shape)
+    key, parameters = kind.size(mc, n_in, max(data.n_outputs, 1))
+    dtype = numerics.get("dtype", "float32")
+    need = parameters * (8 if dtype == "float64" else 4)
+    if need > memory:
+        shown = json.dumps(mc[key])
+        shown = shown if len(shown) < 80 else shown[:76] + " ..."
+        raise StudyError(f"{label}: model.{key}: {shown} needs {need / 1e9:,.1f} GB for its weights ({parameters:,} "
+                         f"{dtype} parameters on {n_in:,} inputs), more than this machine's {memory / 1e9:,.1f} GB "
+                         "of memory")
+
+
 def check_on_data(mc: dict, data: "Dataset", label: str, numerics: dict[str, Any]) -> None:
     """The model kind's ``check_data`` on the loaded data, given ``training_numerics``; one of three arguments (a
-    plugin's, say) without them."""
+    plugin's, say) without them. First, that its weights fit in this machine's memory."""
     kind = of(mc)
     if kind.laid_out is not None and len(data.input_shape) == 1 and not data.series:
         raise StudyError(f'{label}: model.kind = "{kind.name}" {kind.laid_out}; {data.name} has flat inputs '
                          f"({data.input_shape[0]} features)")
+    check_weights_fit(mc, data, label, numerics)
     check = kind.check_data
     if check is None:
         return
@@ -268,4 +304,5 @@ def check_on_data(mc: dict, data: "Dataset", label: str, numerics: dict[str, Any
 
 
 __all__ = ["ConfigClasses", "Kind", "added_metrics", "fits_once", "get", "names", "of", "planned_epochs", "registry",
-           "stored_planned_epochs", "check_on_data", "training_numerics", "ENTRY_POINT_GROUP"]
+           "stored_planned_epochs", "check_on_data", "check_weights_fit", "machine_memory", "training_numerics",
+           "ENTRY_POINT_GROUP"]

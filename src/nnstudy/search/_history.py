@@ -9,7 +9,7 @@ import pandas as pd
 
 from ..spec._search import SearchConfig
 from ..store._snapshot import StudySnapshot
-from ._objective import objective_value, seed_stats
+from ._objective import objective_value, pooled_sd, seed_stats
 
 PRUNED_AT = "pruned_at_epoch"  # a final metric of a seed the median pruner stopped
 
@@ -36,15 +36,17 @@ def history(snap: StudySnapshot, task: str | None = None) -> pd.DataFrame:
     groups: dict[str, list[int]] = {}
     for i, row in enumerate(t[keys].itertuples(index=False, name=None)):
         groups.setdefault(json.dumps(list(row), sort_keys=True, default=str), []).append(i)
+    parts = [t.iloc[idx] for idx in groups.values()]
+    dones = [part[part.status == "done"] for part in parts]
+    seed_values = [[float(v) for v in done.get(metric, []) if math.isfinite(float(v))] for done in dones]
+    pooled = pooled_sd(seed_values)  # a single seed's SE under lcb (search/_objective.py)
     rows = []
-    for number, idx in enumerate(groups.values(), 1):
-        part = t.iloc[idx]
-        done = part[part.status == "done"]
-        values = [float(v) for v in done.get(metric, []) if math.isfinite(float(v))]
+    for number, (part, done, values) in enumerate(zip(parts, dones, seed_values), 1):
         mean, sem = seed_stats(values)
         epochs = float(done["epochs_run"].max()) if "epochs_run" in done and len(done) else math.nan
         rows.append({"number": number, **{k: part.iloc[0][k] for k in keys}, "n": len(values), "mean": mean,
-                     "sem": sem, "value": objective_value(values, search.objective, direction) if values else math.nan,
+                     "sem": sem,
+                     "value": objective_value(values, search.objective, direction, pooled) if values else math.nan,
                      "epochs_run": epochs,
                      "pruned": bool(done[PRUNED_AT].notna().any() if marked else
                                     planned and "train.epochs" not in keys and epochs < planned

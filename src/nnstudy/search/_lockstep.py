@@ -121,7 +121,7 @@ class LockstepRunner(Driver):
 
         def on_epoch(trial_id: str, epoch: int, metrics: dict[str, float]) -> None:
             rows[trial_id].append({"epoch": epoch, **metrics})
-            values.setdefault(epoch, []).append(float(metrics.get(metric, math.nan)))
+            values.setdefault(epoch, []).append(counted(rows[trial_id], metric))
             progress.epoch(trial_id, epoch)
             ended.append((trial_id, epoch, dict(metrics)))
 
@@ -159,7 +159,7 @@ class LockstepRunner(Driver):
 
             def on_epoch(epoch: int, metrics: dict[str, float]) -> None:
                 rows.append({"epoch": epoch, **metrics})
-                values.setdefault(epoch, []).append(float(metrics.get(metric, math.nan)))
+                values.setdefault(epoch, []).append(counted(rows, metric))
                 progress.epoch(trial.trial_id, epoch)
                 self.write_epochs([(trial.trial_id, epoch, dict(metrics))])
                 baton.pass_on(trial.trial_id)
@@ -193,9 +193,29 @@ class LockstepRunner(Driver):
         return results, (stop_at[0] if stop_at else None)
 
 
+def counted(rows: list[dict[str, float]], metric: str) -> float:
+    """A seed's metric at its latest epoch for the seed mean; NaN (left out) at the epoch it diverges there,
+    by the engines' rule on the training loss: a model that blew up says nothing of the configuration."""
+    from ..engines._common import diverged
+
+    first, last = rows[0].get("train_loss", math.nan), rows[-1].get("train_loss", math.nan)
+    if diverged(last, first) is not None:
+        return math.nan
+    return float(rows[-1].get(metric, math.nan))
+
+
+def before_divergence(curve: dict[int, float], status: str) -> dict[int, float]:
+    """A stored seed's curve for the seed mean: a diverged seed's without the epoch it diverged at (its last)."""
+    if status != "diverged" or not curve:
+        return curve
+    last = max(curve)
+    return {epoch: v for epoch, v in curve.items() if epoch != last}
+
+
 def prune(otrial: optuna.Trial, epoch: int, values: dict[int, list[float]], done_curves: list[dict[int, float]]
           ) -> bool:
-    """Reports the seed mean of epoch `epoch` (the seeds trained now and those stored) and asks the pruner."""
+    """Reports the seed mean of epoch `epoch` (the seeds trained now and those stored, finite there) and asks
+    the pruner."""
     got = [v for v in values.get(epoch, []) + [c[epoch] for c in done_curves if epoch in c] if math.isfinite(v)]
     if not got:
         return False

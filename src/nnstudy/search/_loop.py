@@ -15,10 +15,11 @@ import optuna
 from optuna.trial import TrialState
 
 from ..spec._search import SearchConfig
-from ._objective import objective_value, seed_stats
+from ._objective import objective_value, pooled_sd, seed_stats
 from ._space import distributions, fully_proposed, point_of
 
 MAX_ASKS_PER_SLOT = 50  # a sampler that keeps proposing finished configurations: the space is exhausted
+SEED_VALUES = "seed_values"  # user attribute: the done seeds' values a configuration was told with
 
 
 @dataclass
@@ -98,7 +99,10 @@ def finished_configurations(study: optuna.Study) -> int:
 
 def _tell(study: optuna.Study, trial: optuna.Trial, outcome: Outcome, search: SearchConfig, direction: str,
           on_step: Callable[[Step], None], number: int) -> None:
-    value = objective_value(outcome.values, search.objective, direction) if outcome.values else None
+    trial.set_user_attr(SEED_VALUES, outcome.values)
+    pooled = pooled_sd([outcome.values, *(t.user_attrs.get(SEED_VALUES, []) for t in study.get_trials(
+        deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))]) if search.objective == "lcb" else None
+    value = objective_value(outcome.values, search.objective, direction, pooled) if outcome.values else None
     if value is None or not math.isfinite(value):
         study.tell(trial, state=TrialState.FAIL)
         value = None

@@ -28,7 +28,7 @@ from ..spec._search import SearchConfig, base_config, grid_points, resolve_point
 from ..store import Store
 from ..store._engine import shown
 from . import _stored, optuna_url
-from ._lockstep import LockstepRunner
+from ._lockstep import LockstepRunner, before_divergence
 from ._loop import Outcome, Step, finished_configurations, run_loop
 from ._space import fully_proposed, params_of, point_of
 from ._storage import rdb_storage
@@ -132,7 +132,8 @@ class StoreEvaluator:
             stored = self._finals()
             curves = _stored.curves(self.db, self.study.study.name, [t.trial_id for t in group], self.metric)
             todo = [t for t in group if t.trial_id not in stored]
-            done_curves = [curves[t.trial_id] for t in group if t.trial_id in stored]
+            done_curves = [before_divergence(curves[t.trial_id], stored[t.trial_id][0])
+                           for t in group if t.trial_id in stored]
             pruned_at = self.lockstep.run_config(group, todo, done_curves, otrial, self.metric, self.summary)
             if pruned_at is None and not todo:  # every seed stored by an earlier run: was it pruned then?
                 epochs = max(len(curves[t.trial_id]) for t in group)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import datetime
+import difflib
 import json
 import math
 import os
@@ -15,7 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from .._text import cap
+from .._text import LINE_LIMIT, cap
 from ..errors import StudyError
 from ._combine import check_combination
 from ._search import check_search
@@ -167,7 +168,7 @@ def validate(raw: dict, label: str, validated: dict | None = None) -> StudyFile:
     try:
         study = StudyFile.model_validate(raw, context={"base_dir": study_dir(label)})  # train.function's file
     except ValidationError as e:
-        raise StudyError(f"{label}: {explain(e, root=StudyFile)}") from None
+        raise StudyError(f"{label}: {explain(e, root=StudyFile, room=room_after(label))}") from None
     check_trial_count(study, label)
     check_combination(study, label)
     check_search(study, given, label)
@@ -199,7 +200,7 @@ def validate_model(section: dict, label: str, prefix: str = "model") -> ModelBas
     try:
         return cls.model_validate(section, context={"base_dir": base_dir})
     except ValidationError as e:
-        raise StudyError(f"{label}: {explain(e, prefix, cls)}") from None
+        raise StudyError(f"{label}: {explain(e, prefix, cls, room_after(label))}") from None
 
 
 def study_dir(label: str) -> Path:
@@ -210,15 +211,19 @@ def study_dir(label: str) -> Path:
 GOT_LIMIT = 100  # characters of a wrong value an error line repeats: what is allowed comes after it
 
 
-def explain(err: ValidationError, prefix: str = "", root: Any = None) -> str:
-    """The first error as 'dotted.key: what is wrong (what is allowed)'."""
+def room_after(label: str) -> int:
+    """Characters left for the message in the command line's error line ``nnstudy: error: LABEL: ...``."""
+    return LINE_LIMIT - len(f"nnstudy: error: {label}: ")
+
+
+def explain(err: ValidationError, prefix: str = "", root: Any = None, room: int = LINE_LIMIT) -> str:
+    """The first error as 'dotted.key: what is wrong (what is allowed)', in about `room` characters."""
     e = _for_a_number(err.errors(include_url=False))
     loc = [str(p) for p in e["loc"] if not _is_union_tag(p)]
     key = ".".join(([prefix] if prefix else []) + loc) or "(top level)"
     kind, msg, got = e["type"], e["msg"], e.get("input")
     if kind == "extra_forbidden":
-        allowed = _allowed_keys(root, e["loc"])
-        return f"{key}: unknown key" + (f" (allowed: {allowed})" if allowed else "")
+        return unknown_key(key, _allowed_keys(root, e["loc"]), room)
     if kind == "missing":
         return f"{key}: required key is missing"
     if kind == "literal_error":
@@ -271,12 +276,36 @@ def whole_range(root: Any, loc: tuple) -> str:
     return f"of at least {low}" if low is not None else f"of at most {high}" if high is not None else "in range"
 
 
-def _allowed_keys(root: Any, loc: tuple) -> str:
+def _allowed_keys(root: Any, loc: tuple) -> list[str]:
     node = root
     for part in loc[:-1]:
         field = getattr(node, "model_fields", {}).get(part)
         node = field.annotation if field is not None else None
-    return ", ".join(getattr(node, "model_fields", None) or [])
+    return list(getattr(node, "model_fields", None) or [])
+
+
+def unknown_key(key: str, allowed: list[str], room: int = LINE_LIMIT) -> str:
+    """'model.hiden: unknown key; did you mean model.hidden? (allowed: kind, hidden, ...)': the closest keys
+    whole, then as much of the allowed list as `room` takes, its tail counted."""
+    section, _, last = key.rpartition(".")
+    close = difflib.get_close_matches(last, allowed, n=3, cutoff=0.6)
+    said = f"{key}: unknown key"
+    if close:
+        named = [f"{section}.{c}" if section else c for c in close]
+        said += f"; did you mean {' or '.join([', '.join(named[:-1]), named[-1]] if len(named) > 1 else named)}?"
+    if not allowed:
+        return said
+    shown = ", ".join(allowed)
+    if len(said) + len(f" (allowed: {shown})") <= room:
+        return f"{said} (allowed: {shown})"
+    kept: list[str] = []
+    for name in allowed:
+        tail = f", ... ({len(allowed) - len(kept) - 1} more in the study-file reference)"
+        if len(said) + len(f" (allowed: {', '.join(kept + [name])}{tail})") > room:
+            break
+        kept.append(name)
+    rest = f"... ({len(allowed) - len(kept)} more in the study-file reference)"
+    return f"{said} (allowed: {', '.join(kept + [rest])})"
 
 
 def check_dotted(key: str, label: str, origin: str) -> list[str]:

@@ -217,6 +217,9 @@ def check_search(study, raw: dict, label: str) -> None:
     if search.pruner == "median" and (not metric.startswith(PER_EPOCH_PREFIXES) or metric == "train_time_s"):
         raise StudyError(f"{label}: search.pruner: {search.metric!r} is not recorded per epoch; "
                          'use pruner = "none" or a train_/val_/test_ metric')
+    if search.objective == "lcb" and len(study.trials.seed_list()) < 2:
+        raise StudyError(f"{label}: search.objective: lcb needs at least 2 seeds to estimate a standard error, "
+                         'and [trials] seeds gives 1 seed: give seeds >= 2 or objective = "mean"')
     if search.method == "grid":
         for key, dim in search.space.items():
             if dim.count() is None:
