@@ -206,8 +206,9 @@ hidden = [{width}]
 epochs = 1
 {train}
 """
-WIDE_LINE = ("model.hidden: [1000000] needs {gb} GB for its weights (75,000,010 {dtype} parameters on 64 inputs), "
-             "more than this machine's 0.2 GB of memory")
+WIDE_LINE = ("model.hidden: [1000000] needs {gb} GB for its weights{grads} (75,000,010 {dtype} parameters on 64 "
+             "inputs), more than this machine's 0.2 GB of memory")
+GRADS = " and their gradients"  # what training holds at least: counted where the command trains or differentiates
 
 
 @pytest.fixture
@@ -217,11 +218,11 @@ def small_machine(monkeypatch):
 
 
 @pytest.mark.parametrize("command, train, line", [
-    ("run", "", WIDE_LINE.format(gb="0.3", dtype="float32")),
-    ("run", 'dtype = "float64"', WIDE_LINE.format(gb="0.6", dtype="float64")),
-    ("summary", "", WIDE_LINE.format(gb="0.3", dtype="float32")),
-    ("summary", 'engine = "numpy"', WIDE_LINE.format(gb="0.6", dtype="float64")),  # built in float64
-    ("gradcheck", "", WIDE_LINE.format(gb="0.6", dtype="float64")),
+    ("run", "", WIDE_LINE.format(gb="0.6", grads=GRADS, dtype="float32")),
+    ("run", 'dtype = "float64"', WIDE_LINE.format(gb="1.2", grads=GRADS, dtype="float64")),
+    ("summary", "", WIDE_LINE.format(gb="0.3", grads="", dtype="float32")),
+    ("summary", 'engine = "numpy"', WIDE_LINE.format(gb="0.6", grads="", dtype="float64")),  # built in float64
+    ("gradcheck", "", WIDE_LINE.format(gb="1.2", grads=GRADS, dtype="float64")),
 ], ids=["run", "run-float64", "summary", "summary-numpy", "gradcheck"])
 def test_a_network_whose_weights_exceed_the_machines_memory_is_one_line(tmp_path, capsys, small_machine, command,
                                                                         train, line):
@@ -238,13 +239,23 @@ def test_a_search_that_may_propose_a_network_too_large_for_the_machine_is_refuse
     search = '[search]\ntrials = 1\n[search.space]\n"model.hidden" = { choices = [[4], [1000000]] }\n'
     err = refused(tmp_path, capsys, ["run", write(tmp_path, WIDE.format(width=4, train="") + search)])
     assert err == (f"nnstudy: error: {tmp_path / 's.toml'}: search.space.model.hidden: the value [1000000]: "
-                   + WIDE_LINE.format(gb="0.3", dtype="float32").removeprefix("model.hidden: "))
+                   + WIDE_LINE.format(gb="0.6", grads=GRADS, dtype="float32").removeprefix("model.hidden: "))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s.toml"]  # no store, no Optuna history
 
 
 def test_a_network_that_fits_the_machine_trains(tmp_path, small_machine):
     assert nnstudy.kinds.machine_memory() == 200_000_000
     assert run_cli(write(tmp_path, WIDE.format(width=1000, train="")), "--store", tmp_path / "runs") == 0
+
+
+def test_a_network_whose_weights_fit_but_not_with_their_gradients_is_refused_by_run_not_summary(tmp_path, capsys,
+                                                                                                 small_machine):
+    path = write(tmp_path, WIDE.format(width=500_000, train=""))  # 37.5 million float32 weights: 0.15 GB, 0.3 GB
+    assert main(["summary", path]) == 0
+    capsys.readouterr()
+    assert main(["run", path, "--store", str(tmp_path / "store")]) == 2
+    assert "needs 0.3 GB for its weights and their gradients (37,500,010 float32" in capsys.readouterr().err
+    assert not (tmp_path / "store").exists()
 
 
 def test_the_machines_memory_is_read():

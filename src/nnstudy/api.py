@@ -409,7 +409,7 @@ def check_models(trials: list[Trial], loaded: list[tuple[dict, Any]], label: str
                                     for t in trials if of(t.config["model"]).check_data is not None
                                     or of(t.config["model"]).size is not None):
         data = next(d for c, d in loaded if c == cfg)
-        check_on_data(mc, data, label, train)
+        check_on_data(mc, data, label, train, trained=True)
 
 
 def _check_search_ends(study: StudyFile, data: dict, loaded: list[tuple[dict, Any]], label: str) -> None:

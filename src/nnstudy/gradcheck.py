@@ -26,7 +26,7 @@ def run_gradcheck(path: str, points: list[str], batch: int, entries: int, overri
         raise StudyError(f"{label}: model.kind: {kind.name!r} is not trained by the numpy engine's loop "
                          "(a network with given weights is evaluated as it is): nothing to check")
     data = load(DataConfig.model_validate(trial.config["data"]))
-    check_weights_fit(trial.config["model"], data, label, {"dtype": "float64"})  # checked in float64
+    check_weights_fit(trial.config["model"], data, label, {"dtype": "float64"}, trained=True)  # in float64
     return check_trial(trial, data, batch, entries), trial
 
 

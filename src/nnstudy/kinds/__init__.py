@@ -267,9 +267,10 @@ def machine_memory() -> int | None:
     return min(total, int(limit)) if limit.isdigit() else total
 
 
-def check_weights_fit(mc: dict, data: "Dataset", label: str, numerics: dict[str, Any]) -> None:
-    """A network whose weights alone exceed this machine's memory, counted on the loaded data's input size (a
-    user's file or a transform decides it), is refused before training: built, it ran out of memory."""
+def check_weights_fit(mc: dict, data: "Dataset", label: str, numerics: dict[str, Any], trained: bool = False) -> None:
+    """A network whose weights alone (trained by gradients: and their gradients, the least its training holds)
+    exceed this machine's memory, counted on the loaded data's input size (a user's file or a transform decides
+    it), is refused before training: built, it ran out of memory."""
     kind = of(mc)
     memory = machine_memory()
     if kind.size is None or memory is None:
@@ -277,23 +278,26 @@ def check_weights_fit(mc: dict, data: "Dataset", label: str, numerics: dict[str,
     n_in = math.prod(data.input_shape)
     key, parameters = kind.size(mc, n_in, max(data.n_outputs, 1))
     dtype = numerics.get("dtype", "float32")
-    need = parameters * (8 if dtype == "float64" else 4)
+    copies = 2 if trained and kind.optimizer else 1
+    need = copies * parameters * (8 if dtype == "float64" else 4)
     if need > memory:
         shown = json.dumps(mc[key])
         shown = shown if len(shown) < 80 else shown[:76] + " ..."
-        raise StudyError(f"{label}: model.{key}: {shown} needs {need / 1e9:,.1f} GB for its weights ({parameters:,} "
+        raise StudyError(f"{label}: model.{key}: {shown} needs {need / 1e9:,.1f} GB for its weights"
+                         f"{' and their gradients' if copies == 2 else ''} ({parameters:,} "
                          f"{dtype} parameters on {n_in:,} inputs), more than this machine's {memory / 1e9:,.1f} GB "
                          "of memory")
 
 
-def check_on_data(mc: dict, data: "Dataset", label: str, numerics: dict[str, Any]) -> None:
+def check_on_data(mc: dict, data: "Dataset", label: str, numerics: dict[str, Any], trained: bool = False) -> None:
     """The model kind's ``check_data`` on the loaded data, given ``training_numerics``; one of three arguments (a
-    plugin's, say) without them. First, that its weights fit in this machine's memory."""
+    plugin's, say) without them. First, that its weights (`trained`: and their gradients) fit in this machine's
+    memory."""
     kind = of(mc)
     if kind.laid_out is not None and len(data.input_shape) == 1 and not data.series:
         raise StudyError(f'{label}: model.kind = "{kind.name}" {kind.laid_out}; {data.name} has flat inputs '
                          f"({data.input_shape[0]} features)")
-    check_weights_fit(mc, data, label, numerics)
+    check_weights_fit(mc, data, label, numerics, trained)
     check = kind.check_data
     if check is None:
         return
