@@ -164,7 +164,7 @@ CASES = [
     ("set-long-name-of-a-choice", ["run", "{study}", "--set", "model.activation=" + "a" * 5000],
      "more characters left out) is not allowed ('relu', 'tanh', 'sigmoid', 'elu', 'selu', 'leaky_relu' or 'identity')"),
     ("set-long-dataset-name", ["run", "{study}", "--set", "data.name=" + "a" * 5000],
-     "more characters left out) (allowed: breast-cancer"),
+     'more characters left out) (your own: name = "file" with path, or loader; built in: breast-cancer'),
     ("set-long-model-kind", ["run", "{study}", "--set", "model.kind=" + "a" * 5000],
      "more characters left out) (allowed: "),
     ("set-race-min-beyond-integers", ["run", "{study}", "--set", "trials.seeds={{min = 1e308, max = 5}}"],

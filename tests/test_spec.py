@@ -68,6 +68,22 @@ def test_an_unknown_key_names_the_closest_keys_first(tmp_path, capsys):
     assert not (tmp_path / "s").exists()
 
 
+def test_an_unknown_dataset_or_model_kind_names_the_closest_first(tmp_path, capsys):
+    """The suggestion and the hint at one's own data come before the long list that the line's cap cuts."""
+    study = tmp_path / "ok.toml"
+    study.write_text('[study]\nname = "ok"\n[data]\nname = "moons"\n')
+    cases = {"data.name=fashon-mnist": "data.name: unknown dataset 'fashon-mnist'; did you mean fashion-mnist? (your "
+                                       'own: name = "file" with path, or loader; built in: breast-cancer, ',
+             "data.name=zzz": "data.name: unknown dataset 'zzz' (your own: ",
+             "model.kind=resnet": "model.kind: unknown model kind 'resnet'; did you mean resnet18? (allowed: pca, ",
+             "model.kind=autoencoder": "model.kind: unknown model kind 'autoencoder' (allowed: pca, "}
+    for setting, said in cases.items():
+        assert main(["run", str(study), "--store", str(tmp_path / "s"), "--set", setting]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith(f"nnstudy: error: {study}: {said}") and len(err.splitlines()) == 1, err
+    assert not (tmp_path / "s").exists()
+
+
 @pytest.mark.parametrize("folder", ["short", "x" * 60])
 def test_a_long_list_of_allowed_keys_is_cut_at_its_tail_and_counted(tmp_path, capsys, folder):
     """[data] has over 30 keys: the line keeps the suggestion whole, then as many keys as fit in the line's

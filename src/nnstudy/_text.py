@@ -36,6 +36,14 @@ def terminal(s: object, newlines: bool = False) -> str:
     return _markup_escape(printable(s, newlines))
 
 
+def did_you_mean(got: object, names: list[str]) -> str:
+    """'; did you mean fashion-mnist?' for a name close to one of `names` (difflib's), else ''."""
+    import difflib
+
+    close = difflib.get_close_matches(got, names, n=2, cutoff=0.6) if isinstance(got, str) else []
+    return f"; did you mean {' or '.join(close)}?" if close else ""
+
+
 def cap(s: str, limit: int = LINE_LIMIT) -> str:
     """`s` cut to about `limit` characters, ending with how many were left out."""
     if len(s) <= limit:

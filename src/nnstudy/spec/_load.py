@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from .._text import LINE_LIMIT, cap
+from .._text import LINE_LIMIT, cap, did_you_mean
 from ..errors import StudyError
 from ._combine import check_combination
 from ._search import check_search
@@ -194,8 +194,8 @@ def validate_model(section: dict, label: str, prefix: str = "model") -> ModelBas
     kind = section.get("kind", "mlp")
     cls = MODEL_KINDS.get(kind) if isinstance(kind, str) else None
     if cls is None:
-        raise StudyError(f"{label}: {prefix}.kind: unknown model kind {cap(repr(kind), GOT_LIMIT)} (allowed: "
-                         f"{', '.join(MODEL_KINDS)})")
+        raise StudyError(f"{label}: {prefix}.kind: unknown model kind {cap(repr(kind), GOT_LIMIT)}"
+                         f"{did_you_mean(kind, list(MODEL_KINDS))} (allowed: {', '.join(MODEL_KINDS)})")
     base_dir = study_dir(label)
     try:
         return cls.model_validate(section, context={"base_dir": base_dir})

@@ -160,10 +160,10 @@ class DataConfig(Section):
         from ..data import REGISTRY, names
 
         if v not in OWN and v not in REGISTRY:
-            from .._text import cap
+            from .._text import cap, did_you_mean
 
-            raise ValueError(f"unknown dataset {cap(repr(v), 100)} (allowed: {', '.join(names())}; your own: "
-                             "name = \"file\" with path, or loader)")
+            raise ValueError(f"unknown dataset {cap(repr(v), 100)}{did_you_mean(v, names())} (your own: "
+                             f"name = \"file\" with path, or loader; built in: {', '.join(names())})")
         return v
 
     @field_validator("pca", mode="before")
