@@ -53,34 +53,24 @@ def test_bad_set_override_is_rejected_like_the_file(tmp_path, capsys):
     assert not (tmp_path / "s").exists()
 
 
-def test_an_unknown_key_names_the_closest_keys_first(tmp_path, capsys):
+@pytest.mark.parametrize("setting, said", [
+    ("model.hiden=[4]", "model.hiden: unknown key; did you mean model.hidden? (allowed: kind, hidden, "),
+    ("train.early_stopping.patiense=3", "train.early_stopping.patiense: unknown key; did you mean "
+                                        "train.early_stopping.patience? (allowed: patience, min_delta, "),
+    ("data.nmae=1", "data.nmae: unknown key; did you mean data.name or data.normalize? (allowed: name, "),
+    ("model.zzz=1", "model.zzz: unknown key (allowed: kind, hidden, activation"),
+    # the suggestion and the hint at one's own data come before the long list that the line's cap cuts
+    ("data.name=fashon-mnist", "data.name: unknown dataset 'fashon-mnist'; did you mean fashion-mnist? (your own: "
+                               'name = "file" with path, or loader; built in: breast-cancer, '),
+    ("data.name=zzz", "data.name: unknown dataset 'zzz' (your own: "),
+    ("model.kind=resnet", "model.kind: unknown model kind 'resnet'; did you mean resnet18? (allowed: pca, "),
+    ("model.kind=autoencoder", "model.kind: unknown model kind 'autoencoder' (allowed: pca, ")])
+def test_an_unknown_key_dataset_or_model_kind_names_the_closest_first(tmp_path, capsys, setting, said):
     study = tmp_path / "ok.toml"
     study.write_text('[study]\nname = "ok"\n[data]\nname = "moons"\n')
-    cases = {"model.hiden=[4]": "model.hiden: unknown key; did you mean model.hidden? (allowed: kind, hidden, ",
-             "train.early_stopping.patiense=3": "train.early_stopping.patiense: unknown key; did you mean "
-                                                "train.early_stopping.patience? (allowed: patience, min_delta, ",
-             "data.nmae=1": "data.nmae: unknown key; did you mean data.name or data.normalize? (allowed: name, ",
-             "model.zzz=1": "model.zzz: unknown key (allowed: kind, hidden, activation"}
-    for setting, said in cases.items():
-        assert main(["run", str(study), "--store", str(tmp_path / "s"), "--set", setting]) == 2
-        err = capsys.readouterr().err.strip()
-        assert err.startswith(f"nnstudy: error: {study}: {said}") and len(err.splitlines()) == 1, err
-    assert not (tmp_path / "s").exists()
-
-
-def test_an_unknown_dataset_or_model_kind_names_the_closest_first(tmp_path, capsys):
-    """The suggestion and the hint at one's own data come before the long list that the line's cap cuts."""
-    study = tmp_path / "ok.toml"
-    study.write_text('[study]\nname = "ok"\n[data]\nname = "moons"\n')
-    cases = {"data.name=fashon-mnist": "data.name: unknown dataset 'fashon-mnist'; did you mean fashion-mnist? (your "
-                                       'own: name = "file" with path, or loader; built in: breast-cancer, ',
-             "data.name=zzz": "data.name: unknown dataset 'zzz' (your own: ",
-             "model.kind=resnet": "model.kind: unknown model kind 'resnet'; did you mean resnet18? (allowed: pca, ",
-             "model.kind=autoencoder": "model.kind: unknown model kind 'autoencoder' (allowed: pca, "}
-    for setting, said in cases.items():
-        assert main(["run", str(study), "--store", str(tmp_path / "s"), "--set", setting]) == 2
-        err = capsys.readouterr().err.strip()
-        assert err.startswith(f"nnstudy: error: {study}: {said}") and len(err.splitlines()) == 1, err
+    assert main(["run", str(study), "--store", str(tmp_path / "s"), "--set", setting]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"nnstudy: error: {study}: {said}") and len(err.splitlines()) == 1, err
     assert not (tmp_path / "s").exists()
 
 

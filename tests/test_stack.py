@@ -232,8 +232,6 @@ def test_on_the_cpu_only_equal_budgets_stack():
 
 
 def test_cli_stack_on_stores_what_stack_off_stores(tmp_path, monkeypatch):
-    from nnstudy.cli import main
-
     study = tmp_path / "s.toml"
     study.write_text("""
 [study]
@@ -253,21 +251,30 @@ early_stopping = { patience = 1 }
 [trials]
 seeds = 2
 """)
+    on = stacked_equals_off(tmp_path, monkeypatch, study, "1", ("val_loss", "test_loss", "test_accuracy", "epochs_run"))
+    assert len(on) == 8
+
+
+def stacked_equals_off(tmp_path, monkeypatch, study, workers: str, columns: tuple[str, ...]) -> pd.DataFrame:
+    """The study run with --stack on and off: the same trials, their `columns` equal to float32 rounding; the
+    stacked run's trials.csv."""
+    from nnstudy.cli import main
+
     monkeypatch.chdir(tmp_path)
+    name = study.read_text().split('name = "')[1].split('"')[0]
     tables = {}
     for mode in ("on", "off"):
-        assert main(["run", str(study), "--store", f"store-{mode}", "--stack", mode, "--workers", "1"]) == 0
-        tables[mode] = pd.read_csv(tmp_path / f"store-{mode}" / "stacked" / "trials.csv").set_index("trial_id").sort_index()
+        assert main(["run", str(study), "--store", f"store-{mode}", "--stack", mode, "--workers", workers]) == 0
+        tables[mode] = pd.read_csv(tmp_path / f"store-{mode}" / name / "trials.csv").set_index("trial_id").sort_index()
     on, off = tables["on"], tables["off"]
-    assert list(on.index) == list(off.index) and len(on) == 8
-    for col in ("val_loss", "test_loss", "test_accuracy", "epochs_run"):
+    assert list(on.index) == list(off.index)
+    for col in columns:
         assert (on[col] - off[col]).abs().max() < 1e-5, col
+    return on
 
 
 def test_cli_stacks_in_the_pool_beside_trials_alone_store_what_stack_off_stores(tmp_path, monkeypatch, capsys):
     """Two workers: the momentum seeds as one stack in a worker, the L-BFGS seeds alone beside it."""
-    from nnstudy.cli import main
-
     study = tmp_path / "s.toml"
     study.write_text("""
 [study]
@@ -285,17 +292,10 @@ lr = 0.1
 [trials]
 seeds = 3
 """)
-    monkeypatch.chdir(tmp_path)
-    tables = {}
-    for mode in ("on", "off"):
-        assert main(["run", str(study), "--store", f"store-{mode}", "--stack", mode, "--workers", "2"]) == 0
-        tables[mode] = pd.read_csv(tmp_path / f"store-{mode}" / "pooled" / "trials.csv").set_index("trial_id").sort_index()
+    on = stacked_equals_off(tmp_path, monkeypatch, study, "2", ("val_loss", "test_loss", "test_accuracy"))
     assert "training 6 trial(s) on 1 stack(s) of up to 3 trials and 3 alone on 2 worker(s)" in capsys.readouterr().err
-    on, off = tables["on"], tables["off"]
-    assert list(on.index) == list(off.index) and len(on) == 6
+    assert len(on) == 6
     assert sorted(on["stacked"].fillna(0).astype(int)) == [0, 0, 0, 3, 3, 3] and set(on["threads"]) == {1}
-    for col in ("val_loss", "test_loss", "test_accuracy"):
-        assert (on[col] - off[col]).abs().max() < 1e-5, col
 
 
 def test_evaluation_chunks_grow_with_a_gpus_free_memory(monkeypatch):
