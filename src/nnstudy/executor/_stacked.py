@@ -4,7 +4,8 @@
 per stack) and the rest, which run one by one as before. ``run_stacks`` trains stacks in the driver's process
 (a GPU's, a lone CPU stack, the lockstep); on the CPU the local pool's processes train them beside the other
 trials, and Ray's tasks on a cluster. Each stack is claimed, trained with ``engine.train_group``
-(executor/_worker.run_stack), and every trial's outcome stored as if it had trained alone. A stack that runs out of device memory is split in half and tried again.
+(executor/_worker.run_stack), and every trial's outcome stored as if it had trained alone. A stack that runs
+out of device memory is split in half and tried again.
 """
 
 from __future__ import annotations

@@ -3,9 +3,10 @@
 A trial trains with ``--threads`` threads; by default the cores divided among the worker processes, at least
 one, so that ``--workers 1`` uses the whole machine and ``--workers 2`` on two cores one thread each: never more
 threads than cores. The same limit holds for a trial in a pool worker, in the driver (``--workers 1``) and in a
-Ray task, and for a CPU stack in a pool worker. A stack in the driver (the run's only work) and the median pruner's
-lockstep train alone: on the CPU they take every core unless ``--threads`` says otherwise. More threads split a reduction in another order, so a trial's
-numbers may differ in the last digits between thread counts: each trial records the count it ran with.
+Ray task, and for a CPU stack in a pool worker. A stack in the driver (the run's only work) and the median
+pruner's lockstep train alone: on the CPU they take every core unless ``--threads`` says otherwise. More threads
+split a reduction in another order, so a trial's numbers may differ in the last digits between thread counts:
+each trial records the count it ran with.
 """
 
 from __future__ import annotations
