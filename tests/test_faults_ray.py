@@ -29,7 +29,7 @@ def kill_a_training_worker(proc, spare: set[int], busy_for: float = 0.5, timeout
 def test_a_ray_worker_killed_mid_trial_is_retried(ray_address, pg_url, tmp_path):
     study = write_study(tmp_path)
     proc = nnstudy_proc("run", study, "--executor", "ray", "--address", ray_address, "--store", pg_url,
-                        cwd=tmp_path)
+                        "--stack", "off", cwd=tmp_path)  # one task per trial (auto: two stacks of three)
     victims = [kill_a_training_worker(proc, set())]
     deadline = time.time() + 120
     while not finished(pg_url) and time.time() < deadline and proc.poll() is None:

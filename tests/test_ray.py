@@ -41,7 +41,7 @@ def driver(*args, cwd) -> tuple[int, str]:
 def test_ray_on_a_two_node_cluster_gives_the_local_executors_results(ray_address, pg_url, tmp_path):
     study = write_study(tmp_path)
     code, out = driver("run", study, "--executor", "ray", "--address", ray_address, "--store", pg_url, cwd=tmp_path)
-    assert code == 0 and "on Ray, 2 at a time" in out, out
+    assert code == 0 and "on Ray, 2 at a time, 2 of them stacks" in out, out  # auto on the CPU, as the local pool
     assert main(["report", NAME, "--store", pg_url, "--out", str(tmp_path / "ray")]) == 0
     for got, want in zip(tables(tmp_path / "ray"), reference()):  # every metric but time, to the last bit
         pd.testing.assert_frame_equal(got, want)

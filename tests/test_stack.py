@@ -148,7 +148,7 @@ def test_plan_groups_by_program_and_leaves_the_rest_alone():
     assert sorted(len(s) for s in stacks) == [6, 6]
     assert all(len({t.config["train"]["batch_size"] for t in s}) == 1 for s in stacks)
     assert [t.config["train"]["optimizer"] for t in singles] == ["lbfgs"] * 3
-    assert plan(trials, "auto", "cpu") == ([], trials)  # without the pool's size (Ray): auto stacks on CUDA only
+    assert plan(trials, "auto", "cpu") == ([], trials)  # without the pool's size: auto stacks on CUDA only
     assert plan(trials, "off", "cuda") == ([], trials)
     stacks, _ = plan(trials * 20, "on", "cpu")  # (the same trial many times: only sizes matter here)
     assert [len(s) for s in stacks] == [60] * 4  # two groups of 120, in stacks of at most 64 and equal sizes

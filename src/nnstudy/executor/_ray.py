@@ -101,7 +101,8 @@ class RayExecutor(Driver):
         options = dict(num_cpus=self.threads, num_gpus=1 if gpu else 0, max_retries=self.max_retries, retry_exceptions=False)
         tasks = {False: ray.remote(nnstudy_trial).options(**options),
                  True: ray.remote(nnstudy_stack).options(**options)}
-        stacks, singles = plan(todo, self.stack, self.device, parts=slots)
+        cpu = {} if gpu else {"workers": slots, "step_size": self.step_size, "fill": slots}  # as the local pool's
+        stacks, singles = plan(todo, self.stack, self.device, parts=slots, **cpu)
         jobs = stacks + [[t] for t in singles]
         _prefetch.training()  # the trials train elsewhere
         stacked = f", {len(stacks)} of them stacks" if stacks else ""

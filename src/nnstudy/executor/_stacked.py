@@ -29,9 +29,9 @@ def plan(todo: list[Trial], mode: str, device: str, parts: int = 1, workers: int
     networks (mlp, logistic, perceptron) whose training step is small (``step_size``: its multiply-adds) in
     groups of more trials than ``workers`` (the local pool's processes) and at least three: one process then
     steps them all for about one trial's Python and framework overhead per step, where alone each pays its own.
-    Without ``workers`` and ``step_size`` (Ray) auto stacks on CUDA only.
+    Without ``workers`` and ``step_size`` auto stacks on CUDA only.
     parts: split each group into at least that many stacks where it has the trials (one per Ray GPU).
-    fill: the local pool's processes where the stacks train in them (the CPU): groups are split further, into
+    fill: the processes the stacks train in (the CPU: the local pool's, Ray's slots): groups are split further, into
     stacks of at least two trials, until the stacks and singles give each process one.
     On the CPU a stack costs about its trials x its longest budget, so trials stack there only with
     trials of the same number of epochs; on a GPU a stack costs its longest budget whatever its size."""
