@@ -36,12 +36,14 @@ def terminal(s: object, newlines: bool = False) -> str:
     return _markup_escape(printable(s, newlines))
 
 
-def did_you_mean(got: object, names: list[str]) -> str:
-    """'; did you mean fashion-mnist?' for a name close to one of `names` (difflib's), else ''."""
+def did_you_mean(got: object, names: list[str], prefix: str = "", n: int = 2) -> str:
+    """'; did you mean fashion-mnist?' for a name close to one of `names` (difflib's; at most `n`, each shown after
+    `prefix`: 'data.name or data.normalize'), else ''."""
     import difflib
 
-    close = difflib.get_close_matches(got, names, n=2, cutoff=0.6) if isinstance(got, str) else []
-    return f"; did you mean {' or '.join(close)}?" if close else ""
+    close = [prefix + c for c in difflib.get_close_matches(got, names, n=n, cutoff=0.6)] if isinstance(got, str) else []
+    return f"; did you mean {' or '.join([', '.join(close[:-1]), close[-1]] if len(close) > 1 else close)}?" \
+        if close else ""
 
 
 def cap(s: str, limit: int = LINE_LIMIT) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import datetime
-import difflib
 import json
 import math
 import os
@@ -288,11 +287,7 @@ def unknown_key(key: str, allowed: list[str], room: int = LINE_LIMIT) -> str:
     """'model.hiden: unknown key; did you mean model.hidden? (allowed: kind, hidden, ...)': the closest keys
     whole, then as much of the allowed list as `room` takes, its tail counted."""
     section, _, last = key.rpartition(".")
-    close = difflib.get_close_matches(last, allowed, n=3, cutoff=0.6)
-    said = f"{key}: unknown key"
-    if close:
-        named = [f"{section}.{c}" if section else c for c in close]
-        said += f"; did you mean {' or '.join([', '.join(named[:-1]), named[-1]] if len(named) > 1 else named)}?"
+    said = f"{key}: unknown key" + did_you_mean(last, allowed, f"{section}." if section else "", n=3)
     if not allowed:
         return said
     shown = ", ".join(allowed)
