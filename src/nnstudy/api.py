@@ -406,8 +406,8 @@ def check_models(trials: list[Trial], loaded: list[tuple[dict, Any]], label: str
     from .kinds import check_on_data, of, training_numerics
 
     for mc, cfg, train in _distinct([t.config["model"], t.config["data"], training_numerics(t.config["train"])]
-                                    for t in trials if of(t.config["model"]).check_data is not None
-                                    or of(t.config["model"]).size is not None):
+                                    for t in trials if (kind := of(t.config["model"])).check_data is not None
+                                    or kind.size is not None):
         data = next(d for c, d in loaded if c == cfg)
         check_on_data(mc, data, label, train, trained=True)
 

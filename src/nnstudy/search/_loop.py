@@ -19,7 +19,7 @@ from ._objective import objective_value, pooled_sd, seed_stats
 from ._space import distributions, fully_proposed, point_of
 
 MAX_ASKS_PER_SLOT = 50  # a sampler that keeps proposing finished configurations: the space is exhausted
-SEED_VALUES = "seed_values"  # user attribute: the done seeds' values a configuration was told with
+SEED_VALUES = "seed_values"  # user attribute (lcb): the done seeds' values a configuration was told with
 
 
 @dataclass
@@ -99,9 +99,11 @@ def finished_configurations(study: optuna.Study) -> int:
 
 def _tell(study: optuna.Study, trial: optuna.Trial, outcome: Outcome, search: SearchConfig, direction: str,
           on_step: Callable[[Step], None], number: int) -> None:
-    trial.set_user_attr(SEED_VALUES, outcome.values)
-    pooled = pooled_sd([outcome.values, *(t.user_attrs.get(SEED_VALUES, []) for t in study.get_trials(
-        deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))]) if search.objective == "lcb" else None
+    pooled = None
+    if search.objective == "lcb":  # a single seed's SE: pooled over the configurations told so far
+        trial.set_user_attr(SEED_VALUES, outcome.values)
+        pooled = pooled_sd([outcome.values, *(t.user_attrs.get(SEED_VALUES, []) for t in study.get_trials(
+            deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))])
     value = objective_value(outcome.values, search.objective, direction, pooled) if outcome.values else None
     if value is None or not math.isfinite(value):
         study.tell(trial, state=TrialState.FAIL)
