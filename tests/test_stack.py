@@ -231,17 +231,20 @@ def test_on_the_cpu_only_equal_budgets_stack():
     assert [len(s) for s in gpu] == [8]
 
 
-def test_cli_stack_on_stores_what_stack_off_stores(tmp_path, monkeypatch):
-    study = tmp_path / "s.toml"
-    study.write_text("""
+SMALL_MOONS = """
 [study]
-name = "stacked"
+name = "{name}"
 [data]
 name = "moons"
 n_samples = 200
 [model]
 hidden = [8]
-[train]
+[train]"""  # a study's head; its [train] keys follow
+
+
+def test_cli_stack_on_stores_what_stack_off_stores(tmp_path, monkeypatch):
+    study = tmp_path / "s.toml"
+    study.write_text(SMALL_MOONS.format(name="stacked") + """
 optimizer = "momentum"
 epochs = 3
 early_stopping = { patience = 1 }
@@ -276,15 +279,7 @@ def stacked_equals_off(tmp_path, monkeypatch, study, workers: str, columns: tupl
 def test_cli_stacks_in_the_pool_beside_trials_alone_store_what_stack_off_stores(tmp_path, monkeypatch, capsys):
     """Two workers: the momentum seeds as one stack in a worker, the L-BFGS seeds alone beside it."""
     study = tmp_path / "s.toml"
-    study.write_text("""
-[study]
-name = "pooled"
-[data]
-name = "moons"
-n_samples = 200
-[model]
-hidden = [8]
-[train]
+    study.write_text(SMALL_MOONS.format(name="pooled") + """
 epochs = 2
 lr = 0.1
 [sweep]
